@@ -1,0 +1,69 @@
+"""Hook specifications of bdnex-core (markers and specs only).
+
+Each hook is documented in ``docs/plugin_hooks.md``; a test fails when one is not.
+Specs only grow by gaining arguments, so existing plugins keep working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from bdnex_core.config import Settings
+    from bdnex_core.library import LibraryItem, LibrarySource, MetadataWriter
+
+PROJECT_NAME = "bdnex_core"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add click commands or groups to the ``bdnex-core`` CLI.
+
+    Called once when the CLI starts, after the core commands exist.
+    Use ``@cli.group()`` / ``@cli.command()`` on the group passed in.
+    """
+
+
+@hookspec
+def register_library_sources(register: Callable[[LibrarySource], None], settings: Settings) -> None:
+    """Contribute library sources: call ``register(source)`` for each.
+
+    A source yields :class:`bdnex_core.library.LibraryItem` objects, each with
+    its identity (a path, a Komga book id, a calibre book id). The core's local
+    folder source is registered by a default plugin.
+    """
+
+
+@hookspec
+def register_metadata_writers(register: Callable[[MetadataWriter], None], settings: Settings) -> None:
+    """Contribute metadata writers: call ``register(writer)`` for each.
+
+    After an album is accepted for an item, every registered writer whose
+    ``can_write(item, settings)`` is true is asked to write it. The CBZ
+    ComicInfo writer is a default plugin; Komga and calibre add theirs.
+    """
+
+
+@hookspec
+def file_tagged(item: LibraryItem, album: Mapping[str, Any], decision: str, session_id: int | None) -> None:
+    """Notification: ``item`` was tagged with ``album`` (``Album.to_dict()``).
+
+    ``decision`` is ``accept`` (automatic) or ``manual`` (chosen by a person).
+    Called after the metadata writers succeeded and the database recorded it.
+    Return values are ignored; exceptions are logged and do not stop the batch.
+    """
+
+
+@hookspec
+def session_finished(session_id: int, status: str, stats: Mapping[str, Any]) -> None:
+    """Notification: a processing session ended with ``status``
+    (``completed``, ``paused``, ``failed``) and its counters in ``stats``.
+    """

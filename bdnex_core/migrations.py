@@ -1,0 +1,80 @@
+"""Schema upgrades, recorded in the database by sqlite-utils ``Migrations``.
+
+``schema.sql`` holds the current schema (idempotent statements). ``m001`` applies it
+to a new database. Later migrations bring databases made by earlier versions (or by
+the seed prototype) up to date; each one is guarded so it is a no-op on a database
+that ``m001`` just created from the current file.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("bdnex_core")
+
+
+@cache
+def schema_sql() -> str:
+    """The text of schema.sql: shipped in the wheel, or at the repository root in a checkout."""
+    packaged = resources.files("bdnex_core").joinpath("schema.sql")
+    if packaged.is_file():
+        return packaged.read_text("utf-8")
+    return (Path(__file__).resolve().parent.parent / "schema.sql").read_text("utf-8")
+
+
+def _add_missing_columns(db: Database, table: str, columns: dict[str, str]) -> None:
+    existing = {column.name for column in db.table(table).columns}
+    for name, declaration in columns.items():
+        if name not in existing:
+            db.execute(f"ALTER TABLE [{table}] ADD COLUMN [{name}] {declaration}")
+
+
+@migrations()
+def m001_schema(db: Database) -> None:
+    db.executescript(schema_sql())
+
+
+@migrations()
+def m002_product_columns(db: Database) -> None:
+    """Upgrade a seed-era database: add the columns the product needs."""
+    _add_missing_columns(
+        db,
+        "processed_files",
+        {
+            "mtime_ns": "INTEGER",
+            "tome": "TEXT",
+            "decision": "TEXT",
+            "source": "TEXT DEFAULT 'folder'",
+            "external_id": "TEXT",
+            "updated_date": "TIMESTAMP",
+        },
+    )
+    _add_missing_columns(
+        db,
+        "processing_sessions",
+        {
+            "files_queued": "INTEGER DEFAULT 0",
+            "options": "JSON",
+            "pid": "INTEGER",
+            "heartbeat": "TIMESTAMP",
+            "source": "TEXT DEFAULT 'folder'",
+            "imported_from": "TEXT",
+        },
+    )
+    _add_missing_columns(
+        db,
+        "statistics",
+        {"files_failed": "INTEGER", "files_pending_review": "INTEGER", "total_sessions": "INTEGER"},
+    )
+    db.execute(
+        "CREATE UNIQUE INDEX IF NOT EXISTS idx_sessions_imported_from "
+        "ON processing_sessions(imported_from)"
+    )
+
+
+def apply(db: Database) -> None:
+    migrations.apply(db)

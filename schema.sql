@@ -1,0 +1,153 @@
+-- bdnex-core SQLite schema: the one source of truth.
+-- The first part is the seed ("BDneX Architecture - Phase 1"): its tables, columns,
+-- CHECKs and six indexes are kept as designed. The second part is what the product
+-- adds. Every statement is idempotent; bdnex_core/migrations.py applies this file
+-- through sqlite-utils Migrations and upgrades databases made by earlier versions.
+
+-- ===================================================================== seed
+
+CREATE TABLE IF NOT EXISTS processed_files (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    file_path TEXT NOT NULL UNIQUE,
+    file_hash TEXT NOT NULL,            -- SHA-256, hex
+    file_size INTEGER,                  -- bytes
+    processed_date TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+    last_modified TIMESTAMP,
+    bdgest_id INTEGER,
+    bdgest_url TEXT,
+    confidence_score REAL,              -- 0.0 to 1.0
+    title TEXT,
+    series TEXT,
+    volume INTEGER,
+    editor TEXT,
+    year INTEGER,
+    isbn TEXT,
+    pages INTEGER,
+    status TEXT CHECK(status IN ('success', 'manual', 'skipped', 'failed')),
+    error_msg TEXT,
+    has_metadata BOOLEAN DEFAULT FALSE,
+    metadata_hash TEXT,
+    session_id INTEGER,
+    processing_time_ms INTEGER,
+    -- product additions (also added to older databases by migration m002)
+    mtime_ns INTEGER,                   -- quick unchanged-file check with file_size
+    tome TEXT,                          -- the tome as text: '1', 'HS1', 'INT2', '1a'
+    decision TEXT,                      -- accept / review / none / manual
+    source TEXT DEFAULT 'folder',       -- library source that produced the file
+    external_id TEXT,                   -- e.g. Komga book id, calibre book id
+    updated_date TIMESTAMP,
+    FOREIGN KEY (session_id) REFERENCES processing_sessions(id)
+);
+
+CREATE TABLE IF NOT EXISTS bdgest_albums (
+    id INTEGER PRIMARY KEY,             -- Bédéthèque album id
+    title TEXT NOT NULL,
+    series TEXT,
+    volume INTEGER,
+    editor TEXT,
+    year INTEGER,
+    isbn TEXT,
+    pages INTEGER,
+    cover_url TEXT,
+    url TEXT UNIQUE,
+    cached_date TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+    cache_valid_until TIMESTAMP,        -- cached_date + TTL (config cache.album_ttl_days)
+    metadata JSON                       -- the whole parsed album (Album.to_dict())
+);
+
+CREATE TABLE IF NOT EXISTS processing_sessions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_start TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+    session_end TIMESTAMP,
+    directory TEXT NOT NULL,
+    pattern TEXT DEFAULT '*.cbz|*.cbr',
+    batch_mode BOOLEAN DEFAULT TRUE,
+    strict_mode BOOLEAN DEFAULT FALSE,
+    num_workers INTEGER DEFAULT 4,
+    total_files INTEGER DEFAULT 0,
+    files_processed INTEGER DEFAULT 0,
+    files_successful INTEGER DEFAULT 0,
+    files_failed INTEGER DEFAULT 0,
+    files_skipped INTEGER DEFAULT 0,
+    status TEXT CHECK(status IN ('running', 'paused', 'completed', 'failed')),
+    log_file_path TEXT,
+    json_log_path TEXT,
+    csv_log_path TEXT,
+    -- product additions
+    files_queued INTEGER DEFAULT 0,     -- waiting for a person's review
+    options JSON,                       -- the run's options, reused by --resume
+    pid INTEGER,                        -- process running it (a dead pid = interrupted)
+    heartbeat TIMESTAMP,                -- last sign of life of that process
+    source TEXT DEFAULT 'folder',
+    imported_from TEXT                  -- legacy batch log this session was imported from
+);
+
+CREATE TABLE IF NOT EXISTS metadata_history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    file_id INTEGER NOT NULL,
+    timestamp TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+    field TEXT,
+    old_value TEXT,
+    new_value TEXT,
+    source TEXT,                        -- 'auto', 'manual', 'api'
+    FOREIGN KEY (file_id) REFERENCES processed_files(id)
+);
+
+CREATE TABLE IF NOT EXISTS statistics (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    date DATE DEFAULT CURRENT_DATE,
+    total_files INTEGER,
+    total_series INTEGER,
+    total_editors INTEGER,
+    avg_pages INTEGER,
+    avg_processing_time_ms INTEGER,
+    -- product additions
+    files_failed INTEGER,
+    files_pending_review INTEGER,
+    total_sessions INTEGER
+);
+
+CREATE INDEX IF NOT EXISTS idx_file_path ON processed_files(file_path);
+CREATE INDEX IF NOT EXISTS idx_status ON processed_files(status);
+CREATE INDEX IF NOT EXISTS idx_session_id ON processed_files(session_id);
+CREATE INDEX IF NOT EXISTS idx_bdgest_id ON processed_files(bdgest_id);
+CREATE INDEX IF NOT EXISTS idx_series ON processed_files(series);
+CREATE INDEX IF NOT EXISTS idx_editor ON processed_files(editor);
+
+-- ===================================================================== product
+
+-- The files of each session, in order, so a resume knows exactly what is left.
+CREATE TABLE IF NOT EXISTS session_files (
+    session_id INTEGER NOT NULL REFERENCES processing_sessions(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    file_path TEXT NOT NULL,
+    item_key TEXT NOT NULL,             -- file path, or 'source:external id'
+    state TEXT NOT NULL DEFAULT 'pending'
+        CHECK(state IN ('pending', 'done', 'failed', 'skipped', 'queued')),
+    file_id INTEGER REFERENCES processed_files(id),
+    error_msg TEXT,
+    updated_at TIMESTAMP,
+    PRIMARY KEY (session_id, item_key)
+);
+
+-- Matches waiting for a person (batch mode, or below the accept threshold).
+CREATE TABLE IF NOT EXISTS review_queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    file_path TEXT NOT NULL,
+    item_key TEXT NOT NULL,
+    session_id INTEGER REFERENCES processing_sessions(id),
+    parsed JSON,                        -- what the file name told us
+    candidates JSON,                    -- [{album_id, url, score, explain}, ...]
+    status TEXT NOT NULL DEFAULT 'pending'
+        CHECK(status IN ('pending', 'resolved', 'skipped')),
+    chosen_album_id INTEGER,
+    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+    resolved_at TIMESTAMP
+);
+
+CREATE INDEX IF NOT EXISTS idx_file_hash ON processed_files(file_hash);
+CREATE INDEX IF NOT EXISTS idx_session_files_state ON session_files(session_id, state, position);
+CREATE UNIQUE INDEX IF NOT EXISTS idx_review_pending ON review_queue(item_key) WHERE status = 'pending';
+CREATE UNIQUE INDEX IF NOT EXISTS idx_statistics_date ON statistics(date);
+CREATE UNIQUE INDEX IF NOT EXISTS idx_sessions_imported_from ON processing_sessions(imported_from);
+CREATE INDEX IF NOT EXISTS idx_bdgest_albums_valid ON bdgest_albums(cache_valid_until);
