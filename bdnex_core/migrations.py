@@ -12,6 +12,9 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+import sqlite3
+from collections.abc import Iterator
+
 from sqlite_utils import Database, Migrations
 
 migrations = Migrations("bdnex_core")
@@ -26,6 +29,28 @@ def schema_sql() -> str:
     return (Path(__file__).resolve().parent.parent / "schema.sql").read_text("utf-8")
 
 
+def sql_statements(script: str) -> Iterator[str]:
+    """Split a script into statements.
+
+    ``executescript`` would COMMIT the caller's transaction first; running the
+    statements one by one keeps a migration atomic.
+    """
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        if not pending and line.lstrip().startswith("--"):
+            continue
+        pending += line
+        if sqlite3.complete_statement(pending):
+            if pending.strip():
+                yield pending.strip()
+            pending = ""
+
+
+def execute_script(db: Database, script: str) -> None:
+    for statement in sql_statements(script):
+        db.execute(statement)
+
+
 def _add_missing_columns(db: Database, table: str, columns: dict[str, str]) -> None:
     existing = {column.name for column in db.table(table).columns}
     for name, declaration in columns.items():
@@ -35,7 +60,7 @@ def _add_missing_columns(db: Database, table: str, columns: dict[str, str]) -> N
 
 @migrations()
 def m001_schema(db: Database) -> None:
-    db.executescript(schema_sql())
+    execute_script(db, schema_sql())
 
 
 @migrations()

@@ -1,0 +1,100 @@
+"""The ``bdnex-core`` command line: a click group; each command group lives in its own module.
+
+Core command modules expose ``register(cli)``; plugins add theirs through the
+``register_commands`` hook. Errors become one line and a non-zero exit code;
+``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import click
+
+from bdnex_core import __version__
+from bdnex_core.cli.context import AppContext
+from bdnex_core.errors import BdnexError
+
+# Each module defines register(cli: click.Group).
+CORE_COMMAND_MODULES = (
+    "config_cmd",
+    "db_cmd",
+    "sessions",
+    "stats",
+    "plugins_cmd",
+    "album",
+    "catalogue",
+    "identify",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="bdnex-core")
+@click.option("--config", "config_path", metavar="FILE", help="Configuration file (default: platform config dir, or $BDNEX_CONFIG).")
+@click.option("--db", "db_path", metavar="FILE", help="Database file (default: database.path, or $BDNEX_DB).")
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for debug logging).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, db_path: str | None, verbose: int, quiet: bool, debug: bool) -> None:
+    """Tag French-language comics (BD) with metadata from Bédéthèque."""
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    ctx.obj = AppContext(config_path=config_path, db_path=db_path, debug=debug, quiet=quiet)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def _register_core_commands(group: click.Group) -> None:
+    for module_name in CORE_COMMAND_MODULES:
+        module = importlib.import_module(f"bdnex_core.cli.{module_name}")
+        module.register(group)
+
+
+def _register_plugin_commands(group: click.Group) -> None:
+    from bdnex_core.plugins import get_plugin_manager
+
+    get_plugin_manager().hook.register_commands(cli=group)
+
+
+_registered = False
+
+
+def build_cli() -> click.Group:
+    global _registered
+    if not _registered:
+        _register_core_commands(cli)
+        _register_plugin_commands(cli)
+        _registered = True
+    return cli
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    group = build_cli()
+    try:
+        group.main(args=argv, prog_name="bdnex-core", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except BdnexError as exc:
+        if debug:
+            raise
+        click.echo(f"Error: {exc}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return 130
+    except Exception as exc:  # an unexpected bug: one line unless --debug
+        if debug:
+            raise
+        click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
+        return 1
+    return 0
