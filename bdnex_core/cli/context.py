@@ -35,7 +35,24 @@ class AppContext:
             from bdnex_core.db import BDneXDB
 
             self._db = BDneXDB(settings=self.settings)
+            if self._db.created:
+                self._import_legacy_logs_once(self._db)
         return self._db
+
+    def _import_legacy_logs_once(self, db: BDneXDB) -> None:
+        """A new, empty database picks up the batch logs of earlier BDneX versions."""
+        from bdnex_core.legacy_logs import import_logs, legacy_log_files
+
+        logs = legacy_log_files()
+        if not logs:
+            return
+        report = import_logs(db, logs)
+        files = sum(count for _, _, count in report.imported)
+        click.echo(
+            f"Imported {len(report.imported)} earlier BDneX batch log(s) ({files} files) into {db.path}"
+            + (f"; {len(report.broken)} unreadable log(s) skipped" if report.broken else ""),
+            err=True,
+        )
 
     def close(self) -> None:
         if self._db is not None:

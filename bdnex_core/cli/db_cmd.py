@@ -1,0 +1,58 @@
+"""``bdnex-core db ...``: database maintenance (import of legacy logs, location, upgrade)."""
+
+from __future__ import annotations
+
+import click
+
+from bdnex_core.cli.context import AppContext, echo_json, pass_app
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(db_group)
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database maintenance."""
+
+
+@db_group.command("import-logs")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def import_logs_command(app: AppContext, paths: tuple[str, ...], as_json: bool) -> None:
+    """Import earlier BDneX batch logs (batch_*.json files, or folders holding them)."""
+    from bdnex_core.legacy_logs import import_logs
+
+    report = import_logs(app.db, paths)
+    if as_json:
+        echo_json(report.as_dict())
+    else:
+        for log, session_id, count in report.imported:
+            click.echo(f"{log}: imported as session {session_id} ({count} files)")
+        for log in report.already:
+            click.echo(f"{log}: already imported")
+        for log, reason in report.broken:
+            click.echo(f"{log}: skipped, {reason}", err=True)
+    if report.broken and not report.imported and not report.already:
+        raise SystemExit(1)
+
+
+@db_group.command("info")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def info(app: AppContext, as_json: bool) -> None:
+    """Where the database is and which migrations it has."""
+    db = app.db
+    data = {
+        "path": str(db.path) if db.path else ":memory:",
+        "migrations": db.schema_version(),
+        "tables": {name: db.db.table(name).count for name in db.db.table_names() if not name.startswith("_")},
+    }
+    if as_json:
+        echo_json(data)
+        return
+    click.echo(f"database: {data['path']}")
+    click.echo(f"migrations: {', '.join(data['migrations'])}")
+    for name, count in data["tables"].items():
+        click.echo(f"  {name}: {count} rows")

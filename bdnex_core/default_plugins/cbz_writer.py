@@ -1,0 +1,42 @@
+"""Default metadata writer: ComicInfo.xml written atomically into the comic archive."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from bdnex_core.hookspecs import hookimpl
+from bdnex_core.library import LibraryItem, MetadataWriter, WriteResult
+
+if TYPE_CHECKING:
+    from bdnex_core.config import Settings
+
+
+class ComicInfoWriter:
+    """Writes a :class:`~bdnex_core.comicinfo.ComicInfo` into a local CBZ (CBR per ``archives.cbr``)."""
+
+    name = "comicinfo"
+
+    def can_write(self, item: LibraryItem, settings: Settings) -> bool:
+        if item.path is None:
+            return False
+        suffix = item.path.suffix.lower()
+        return suffix == ".cbz" or (suffix in {".cbr", ".cb7"} and settings.archives.cbr == "convert")
+
+    def write(self, item: LibraryItem, metadata: Any, settings: Settings, *, dry_run: bool = False) -> WriteResult:
+        from bdnex_core import archive
+
+        assert item.path is not None
+        xml = metadata.to_xml(settings.comicinfo.version)
+        if dry_run:
+            return WriteResult(self.name, written=False, message="dry run")
+        if item.path.suffix.lower() == ".cbz":
+            archive.write_comicinfo(item.path, xml, preserve_mtime=settings.archives.preserve_mtime)
+            return WriteResult(self.name, written=True, message=str(item.path))
+        converted = archive.convert_to_cbz(item.path, xml, delete_original=settings.archives.delete_converted_originals)
+        return WriteResult(self.name, written=True, message=f"converted to {converted}")
+
+
+@hookimpl(trylast=True)
+def register_metadata_writers(register: Callable[[MetadataWriter], None], settings: Settings) -> None:
+    register(ComicInfoWriter())
