@@ -1,9 +1,9 @@
 """Schema upgrades, recorded in the database by sqlite-utils ``Migrations``.
 
-``schema.sql`` holds the current schema (idempotent statements). ``m001`` applies it
-to a new database. Later migrations bring databases made by earlier versions (or by
-the seed prototype) up to date; each one is guarded so it is a no-op on a database
-that ``m001`` just created from the current file.
+``schema.sql`` holds the current schema (idempotent statements), applied by ``m002``.
+Other migrations bring databases made by earlier versions (or by the seed prototype)
+up to date; each one is guarded so it is a no-op on a database that schema.sql
+just created. New migrations are appended, never reordered.
 """
 
 from __future__ import annotations
@@ -59,46 +59,50 @@ def _add_missing_columns(db: Database, table: str, columns: dict[str, str]) -> N
 
 
 @migrations()
-def m001_schema(db: Database) -> None:
-    execute_script(db, schema_sql())
+def m001_upgrade_seed_tables(db: Database) -> None:
+    """A database made by the seed prototype lacks the product's columns: add them first.
+
+    On a new database the tables do not exist yet and this does nothing; ``m002``
+    then creates everything from schema.sql (whose indexes need these columns).
+    """
+    if db.table("processed_files").exists():
+        _add_missing_columns(
+            db,
+            "processed_files",
+            {
+                "mtime_ns": "INTEGER",
+                "tome": "TEXT",
+                "decision": "TEXT",
+                "source": "TEXT DEFAULT 'folder'",
+                "external_id": "TEXT",
+                "updated_date": "TIMESTAMP",
+            },
+        )
+    if db.table("processing_sessions").exists():
+        _add_missing_columns(
+            db,
+            "processing_sessions",
+            {
+                "files_queued": "INTEGER DEFAULT 0",
+                "options": "JSON",
+                "pid": "INTEGER",
+                "heartbeat": "TIMESTAMP",
+                "source": "TEXT DEFAULT 'folder'",
+                "imported_from": "TEXT",
+            },
+        )
+    if db.table("statistics").exists():
+        _add_missing_columns(
+            db,
+            "statistics",
+            {"files_failed": "INTEGER", "files_pending_review": "INTEGER", "total_sessions": "INTEGER"},
+        )
 
 
 @migrations()
-def m002_product_columns(db: Database) -> None:
-    """Upgrade a seed-era database: add the columns the product needs."""
-    _add_missing_columns(
-        db,
-        "processed_files",
-        {
-            "mtime_ns": "INTEGER",
-            "tome": "TEXT",
-            "decision": "TEXT",
-            "source": "TEXT DEFAULT 'folder'",
-            "external_id": "TEXT",
-            "updated_date": "TIMESTAMP",
-        },
-    )
-    _add_missing_columns(
-        db,
-        "processing_sessions",
-        {
-            "files_queued": "INTEGER DEFAULT 0",
-            "options": "JSON",
-            "pid": "INTEGER",
-            "heartbeat": "TIMESTAMP",
-            "source": "TEXT DEFAULT 'folder'",
-            "imported_from": "TEXT",
-        },
-    )
-    _add_missing_columns(
-        db,
-        "statistics",
-        {"files_failed": "INTEGER", "files_pending_review": "INTEGER", "total_sessions": "INTEGER"},
-    )
-    db.execute(
-        "CREATE UNIQUE INDEX IF NOT EXISTS idx_sessions_imported_from "
-        "ON processing_sessions(imported_from)"
-    )
+def m002_schema(db: Database) -> None:
+    """Create whatever schema.sql has that the database lacks (every statement is idempotent)."""
+    execute_script(db, schema_sql())
 
 
 def apply(db: Database) -> None:

@@ -105,7 +105,8 @@ def reset_plugin_host() -> None:
 def _call_safely(hook_name: str, **kwargs: Any) -> None:
     """Call every implementation of a hook; one that raises is logged and skipped."""
     pm = get_plugin_manager()
-    for impl in getattr(pm.hook, hook_name).get_hookimpls():
+    # pluggy calls implementations last-registered first, tryfirst before trylast: same order here
+    for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
         try:
             impl.function(**{name: kwargs[name] for name in impl.argnames})
         except Exception as exc:

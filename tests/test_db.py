@@ -1,0 +1,199 @@
+"""The database API against real SQLite files: the seed's examples and what the product adds."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pytest
+
+from bdnex_core import hashing
+from bdnex_core.db import BDneXDB, SessionManager, utcnow
+from bdnex_core.errors import BdnexError
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = BDneXDB(tmp_path / "bdnex.db")
+    yield database
+    database.close()
+
+
+def make_file(folder, name, content=b"comic bytes"):
+    path = folder / name
+    path.write_bytes(content)
+    return path
+
+
+# --- the seed's three examples, against the real API ---------------------------------------------
+
+def test_database_creation(db):
+    assert db.get_statistics()["total_files"] == 0
+
+
+def test_record_processing(db, tmp_path):
+    session_id = db.start_session("/test/dir")
+    db.record_processing(make_file(tmp_path, "bd.cbz"), session_id, {"title": "Test", "score": 0.85, "status": "success"})
+    files = db.get_processed_files()
+    assert len(files) == 1
+    assert files[0]["title"] == "Test"
+    assert files[0]["confidence_score"] == 0.85
+    assert files[0]["file_hash"] == hashing.sha256_file(tmp_path / "bd.cbz")
+
+
+def test_cache_album(db):
+    album = {"id": 12345, "title": "Tintin", "series": "Tintin", "volume": 1, "cover_url": "http://example.com/cover.jpg"}
+    db.cache_album(album)
+    cached = db.get_cached_album(12345)
+    assert cached["title"] == "Tintin"
+
+
+# --- what the product adds -----------------------------------------------------------------------
+
+def test_reprocessing_updates_the_row_and_writes_one_history_row_per_changed_field(db, tmp_path):
+    path = make_file(tmp_path, "Nains - T01.cbz")
+    session_id = db.start_session(str(tmp_path))
+    first = db.record_processing(path, session_id, {"title": "Redwin", "series": "Nains", "tome": "1", "editor": "Soleil"})
+    history_after_first = db.get_history(first)
+    assert {row["field"] for row in history_after_first} == {"title", "series", "tome", "volume", "editor"}
+    second = db.record_processing(
+        path, session_id, {"title": "Redwin de la Forge", "series": "Nains", "tome": "1", "publisher": "Soleil Productions"},
+        source="manual",
+    )
+    assert second == first
+    assert len(db.get_processed_files()) == 1
+    changes = [row for row in db.get_history(first) if row["id"] > history_after_first[-1]["id"]]
+    assert {(row["field"], row["old_value"], row["new_value"], row["source"]) for row in changes} == {
+        ("title", "Redwin", "Redwin de la Forge", "manual"),
+        ("editor", "Soleil", "Soleil Productions", "manual"),
+    }
+
+
+def test_unknown_status_and_source_are_refused(db, tmp_path):
+    path = make_file(tmp_path, "a.cbz")
+    with pytest.raises(BdnexError, match="status"):
+        db.record_processing(path, None, {"status": "unknown"})
+    with pytest.raises(BdnexError, match="source"):
+        db.record_processing(path, None, {"status": "success"}, source="robot")
+
+
+def test_album_cache_expires_after_its_ttl(tmp_path):
+    from bdnex_core.config import from_mapping
+
+    db = BDneXDB(tmp_path / "ttl.db", settings=from_mapping({"cache": {"album_ttl_days": 2}}))
+    now = utcnow()
+    db.cache_album({"album_id": 245127, "title": "Redwin de la Forge", "url": "https://x/245127"}, now=now)
+    assert db.get_cached_album(245127, now=now + timedelta(days=1, hours=23))["title"] == "Redwin de la Forge"
+    assert db.get_cached_album(245127, now=now + timedelta(days=2, seconds=1)) is None
+    assert db.purge_expired_albums(now=now + timedelta(days=3)) == 1
+
+
+def test_update_session_refuses_unknown_fields(db):
+    session_id = db.start_session("/x")
+    with pytest.raises(BdnexError, match="cannot update"):
+        db.update_session(session_id, **{"status = 'completed' --": 1})
+    with pytest.raises(BdnexError, match="status"):
+        db.update_session(session_id, status="exploded")
+    db.update_session(session_id, status="completed", json_log_path="/tmp/log.json")
+    stats = db.get_session_stats(session_id)
+    assert stats["status"] == "completed" and stats["session_end"] and stats["json_log_path"] == "/tmp/log.json"
+
+
+def test_resume_knows_exactly_the_remaining_files(db, tmp_path):
+    files = [make_file(tmp_path, f"T{n:02}.cbz", bytes([n])) for n in range(1, 7)]
+    session_id = db.start_session(str(tmp_path), options={"workers": 2})
+    assert db.add_session_files(session_id, files) == 6
+    assert db.add_session_files(session_id, files[:2]) == 0  # registering twice adds nothing
+    keys = [row["item_key"] for row in db.session_files(session_id)]
+    db.mark_session_file(session_id, keys[0], "done", file_id=db.record_processing(files[0], session_id, {}))
+    db.mark_session_file(session_id, keys[2], "failed", error="truncated zip")
+    db.mark_session_file(session_id, keys[4], "queued")
+    # the process "dies": simulate a dead pid
+    db.update_session(session_id, pid=2**22 + 12345)
+    assert db.get_session(session_id)["interrupted"]
+    assert [s["id"] for s in db.interrupted_sessions()] == [session_id]
+    remaining = SessionManager(db).resume_session(session_id)
+    assert [row["item_key"] for row in remaining] == [keys[1], keys[3], keys[5]]
+    stats = db.get_session_stats(session_id)
+    assert (stats["total_files"], stats["files_successful"], stats["files_failed"], stats["files_queued"]) == (6, 1, 1, 1)
+    assert stats["files_processed"] == 3 and stats["remaining"] == 3
+    assert stats["failures"] == [{"file_path": str(files[2].resolve()), "error": "truncated zip"}]
+    assert stats["status"] == "running" and not stats["interrupted"]
+
+
+def test_resume_refuses_unknown_or_completed_sessions(db):
+    with pytest.raises(BdnexError, match="no session"):
+        SessionManager(db).resume_session(999)
+    session_id = db.start_session("/x")
+    db.update_session(session_id, status="completed")
+    with pytest.raises(BdnexError, match="completed"):
+        SessionManager(db).resume_session(session_id)
+
+
+def test_get_processed_files_filters_and_pages(db, tmp_path):
+    session_a, session_b = db.start_session("/a"), db.start_session("/b")
+    for n in range(10):
+        db.record_processing(
+            make_file(tmp_path, f"f{n}.cbz", bytes([n])), session_a if n < 6 else session_b,
+            {"series": "Nains" if n % 2 else "Thorgal", "status": "failed" if n == 3 else "success"},
+        )
+    assert len(db.get_processed_files(series="Nains")) == 5
+    assert [row["file_path"].endswith("f3.cbz") for row in db.get_processed_files(status="failed")] == [True]
+    assert len(db.get_processed_files(session_id=session_b)) == 4
+    page1 = db.get_processed_files(limit=4)
+    page2 = db.get_processed_files(limit=4, offset=4)
+    assert len(page1) == 4 and len(page2) == 4 and {r["id"] for r in page1}.isdisjoint({r["id"] for r in page2})
+
+
+def test_unchanged_file_is_not_rehashed(db, tmp_path, monkeypatch):
+    path = make_file(tmp_path, "a.cbz")
+    db.record_processing(path, None, {"status": "success"})
+    calls = []
+    original = hashing.sha256_file
+    monkeypatch.setattr("bdnex_core.db.sha256_file", lambda p: calls.append(p) or original(p))
+    assert db.is_processed(path)
+    assert calls == []
+    os.utime(path, ns=(1, 1))  # touched, same content: hashed once, still processed
+    assert db.is_processed(path)
+    assert len(calls) == 1
+    path.write_bytes(b"new content")
+    assert not db.is_processed(path)
+
+
+def test_moved_file_keeps_its_history(db, tmp_path):
+    original = make_file(tmp_path, "Nains 1.cbz", b"the same album")
+    file_id = db.record_processing(original, None, {"title": "Redwin de la Forge", "status": "success"})
+    (tmp_path / "sorted").mkdir()
+    moved = tmp_path / "sorted" / "Nains - T01 - Redwin de la Forge.cbz"
+    original.rename(moved)
+    lookup = db.lookup_file(moved)
+    assert lookup.state == "moved" and lookup.row["id"] == file_id
+    assert db.is_processed(moved)
+    row = db.get_file(moved)
+    assert row["id"] == file_id and row["title"] == "Redwin de la Forge"
+    assert db.get_file(original) is None
+    assert any(entry["field"] == "file_path" for entry in db.get_history(file_id))
+
+
+def test_statistics_and_daily_snapshot(db, tmp_path):
+    for n, (series, editor, pages) in enumerate([("Nains", "Soleil", 56), ("Nains", "Soleil", 54), ("Thorgal", "Lombard", 48)]):
+        db.record_processing(make_file(tmp_path, f"{n}.cbz", bytes([n])), None,
+                             {"series": series, "editor": editor, "pages": pages, "processing_time_ms": 100})
+    db.record_processing(make_file(tmp_path, "bad.cbz", b"x"), None, {"status": "failed", "error": "truncated"})
+    db.queue_for_review("/x.cbz", "/x.cbz", None, {"series": "X"}, [{"album_id": 1, "score": 0.6}])
+    stats = db.get_statistics()
+    assert (stats["total_files"], stats["total_series"], stats["total_editors"], stats["avg_pages"]) == (3, 2, 2, 52)
+    assert stats["files_failed"] == 1 and stats["files_pending_review"] == 1
+    db.snapshot_statistics()
+    db.snapshot_statistics()
+    rows = db.statistics_history()
+    assert len(rows) == 1 and rows[0]["total_files"] == 3
+
+
+def test_review_queue_keeps_one_pending_entry_per_item(db):
+    first = db.queue_for_review("/a.cbz", "/a.cbz", None, {}, [{"album_id": 1}])
+    second = db.queue_for_review("/a.cbz", "/a.cbz", None, {}, [{"album_id": 2}])
+    pending = db.pending_reviews()
+    assert [entry["id"] for entry in pending] == [second] and pending[0]["candidates"] == [{"album_id": 2}]
+    db.resolve_review(second, album_id=2)
+    assert db.pending_reviews() == [] and first != second

@@ -1,0 +1,90 @@
+"""Import of earlier BDneX batch logs: sessions and files, idempotent, broken logs skipped."""
+
+from __future__ import annotations
+
+import json
+
+from bdnex_core.cli import main
+from bdnex_core.db import BDneXDB
+from bdnex_core.legacy_logs import import_logs
+
+
+def write_log(folder, name, results, **extra):
+    path = folder / name
+    path.write_text(json.dumps({"batch_start": "2024-03-01T10:00:00", "batch_end": "2024-03-01T10:05:00", "results": results, **extra}))
+    return path
+
+
+RESULTS = [
+    {"file_path": "/bd/Nains/Nains - T01.cbz", "success": True, "score": 87, "title": "Redwin de la Forge",
+     "metadata": {"Series": "Nains", "Number": "1", "Publisher": "Soleil Productions", "Year": 2015},
+     "timestamp": "2024-03-01T10:01:00"},
+    {"filename": "/bd/Thorgal/Thorgal 2.cbz", "success": False, "score": 0.31, "error": "no match above threshold"},
+    {"filename": "/bd/Blake/Blake 5.cbz", "success": True, "score": 0.95, "title": "Le Piège diabolique"},
+]
+
+
+def test_import_creates_sessions_and_files_and_is_idempotent(tmp_path):
+    db = BDneXDB(tmp_path / "bdnex.db")
+    log = write_log(tmp_path, "batch_20240301_100000.json", RESULTS)
+    report = import_logs(db, [log])
+    assert [(count) for _, _, count in report.imported] == [3]
+    session_id = report.imported[0][1]
+    stats = db.get_session_stats(session_id)
+    assert stats["status"] == "completed" and stats["total_files"] == 3
+    assert stats["files_successful"] == 2 and stats["files_failed"] == 1
+    assert stats["session_start"] == "2024-03-01 10:00:00" or stats["session_start"].startswith("2024-03-01")
+    rows = {row["file_path"]: row for row in db.get_processed_files()}
+    nains = rows["/bd/Nains/Nains - T01.cbz"]
+    assert nains["series"] == "Nains" and nains["editor"] == "Soleil Productions" and nains["confidence_score"] == 0.87
+    assert rows["/bd/Thorgal/Thorgal 2.cbz"]["status"] == "failed"
+    assert rows["/bd/Thorgal/Thorgal 2.cbz"]["error_msg"] == "no match above threshold"
+    assert rows["/bd/Blake/Blake 5.cbz"]["confidence_score"] == 0.95
+    counts = (db.db.table("processing_sessions").count, db.db.table("processed_files").count, db.db.table("metadata_history").count)
+    # twice: from the same path, and a copy elsewhere
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / log.name).write_bytes(log.read_bytes())
+    again = import_logs(db, [log, copy])
+    assert again.imported == [] and len(again.already) == 2
+    assert (db.db.table("processing_sessions").count, db.db.table("processed_files").count, db.db.table("metadata_history").count) == counts
+
+
+def test_broken_log_is_reported_and_others_go_on(tmp_path):
+    db = BDneXDB(tmp_path / "bdnex.db")
+    (tmp_path / "batch_1.json").write_text("{not json")
+    write_log(tmp_path, "batch_2.json", [{"success": True}])
+    (tmp_path / "batch_3.json").write_text(json.dumps({"results": "nope"}))
+    write_log(tmp_path, "batch_4.json", RESULTS[:1])
+    report = import_logs(db, [tmp_path])
+    assert [log.rsplit("/", 1)[1] for log, _, _ in report.imported] == ["batch_4.json"]
+    reasons = dict(report.broken)
+    assert "not valid JSON" in reasons[str(tmp_path / "batch_1.json")]
+    assert "no file_path" in reasons[str(tmp_path / "batch_2.json")]
+    assert "results" in reasons[str(tmp_path / "batch_3.json")]
+    assert db.db.table("processing_sessions").count == 1  # a broken log leaves nothing behind
+
+
+def test_cli_import_logs_json(tmp_path, capsys):
+    log = write_log(tmp_path, "batch_x.json", RESULTS)
+    assert main(["--db", str(tmp_path / "cli.db"), "db", "import-logs", str(log), "--json"]) == 0
+    output = json.loads(capsys.readouterr().out)
+    assert output["imported"][0]["files"] == 3
+    assert main(["--db", str(tmp_path / "cli.db"), "db", "import-logs", str(log), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["already_imported"] == [str(log)]
+
+
+def test_first_start_imports_legacy_places_once(tmp_path, capsys, monkeypatch):
+    home_logs = tmp_path / "home"
+    legacy = home_logs / ".local" / "share" / "bdnex" / "batch_results"
+    legacy.mkdir(parents=True)
+    write_log(legacy, "batch_old.json", RESULTS)
+    monkeypatch.setenv("HOME", str(home_logs))
+    db_path = tmp_path / "fresh.db"
+    assert main(["--db", str(db_path), "stats", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "Imported 1 earlier BDneX batch log(s) (3 files)" in captured.err
+    assert json.loads(captured.out)["total_sessions"] == 1
+    assert main(["--db", str(db_path), "stats", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "Imported" not in captured.err and json.loads(captured.out)["total_sessions"] == 1

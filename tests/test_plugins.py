@@ -1,0 +1,188 @@
+"""The plugin host: defaults listed, registered plugins called, broken plugins isolated, hooks documented."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from bdnex_core import hookimpl, hookspecs
+from bdnex_core.cli import main
+from bdnex_core.config import Settings
+from bdnex_core.library import LibraryItem, WriteResult
+from bdnex_core.plugins import get_plugin_manager, library_sources, metadata_writers, notify, reset_plugin_host
+from tests.conftest import REPO_ROOT
+
+HOOK_NAMES = sorted(name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "bdnex_core_spec"))
+
+
+class RecordingPlugin:
+    """A throw-away plugin implementing every hook."""
+
+    def __init__(self):
+        self.calls = []
+
+    @hookimpl
+    def register_commands(self, cli):
+        @cli.command("test-hello")
+        def hello():
+            print("hello from the test plugin")
+
+    @hookimpl
+    def register_library_sources(self, register, settings):
+        class Source:
+            name = "test-source"
+
+            def iter_items(self, settings, locations):
+                yield LibraryItem(source="test-source", name="book", external_id="42")
+
+        register(Source())
+
+    @hookimpl
+    def register_metadata_writers(self, register, settings):
+        class Writer:
+            name = "test-writer"
+
+            def can_write(self, item, settings):
+                return True
+
+            def write(self, item, metadata, settings, *, dry_run=False):
+                return WriteResult("test-writer", written=not dry_run)
+
+        register(Writer())
+
+    @hookimpl
+    def file_tagged(self, item, album, decision, session_id):
+        self.calls.append(("file_tagged", item.name, album["series"], decision, session_id))
+
+    @hookimpl
+    def session_finished(self, session_id, status, stats):
+        self.calls.append(("session_finished", session_id, status, stats["total_files"]))
+
+
+@pytest.fixture
+def test_plugin():
+    reset_plugin_host()
+    plugin = RecordingPlugin()
+    get_plugin_manager().register(plugin, name="test-plugin")
+    yield plugin
+    get_plugin_manager().unregister(name="test-plugin")
+    reset_plugin_host()
+
+
+def test_default_plugins_are_listed(capsys):
+    reset_plugin_host()
+    assert main(["plugins", "--json"]) == 0
+    listed = {entry["name"]: entry for entry in json.loads(capsys.readouterr().out)}
+    assert listed["bdnex_core.default_plugins.folder_source"]["hooks"] == ["register_library_sources"]
+    assert listed["bdnex_core.default_plugins.cbz_writer"]["hooks"] == ["register_metadata_writers"]
+    assert all(entry["default"] for entry in listed.values() if entry["name"].startswith("bdnex_core."))
+
+
+def test_registered_plugin_is_listed_and_every_hook_is_called(test_plugin, capsys):
+    assert main(["plugins", "--json"]) == 0
+    listed = {entry["name"]: entry for entry in json.loads(capsys.readouterr().out)}
+    assert listed["test-plugin"]["hooks"] == HOOK_NAMES
+    settings = Settings()
+    sources = library_sources(settings)
+    assert set(sources) >= {"folder", "test-source"}
+    assert [item.external_id for item in sources["test-source"].iter_items(settings, [])] == ["42"]
+    writers = [writer.name for writer in metadata_writers(settings)]
+    assert writers.index("test-writer") < writers.index("comicinfo")  # defaults run last
+    item = LibraryItem(source="folder", name="Nains - T01.cbz")
+    notify("file_tagged", item=item, album={"series": "Nains"}, decision="accept", session_id=7)
+    notify("session_finished", session_id=7, status="completed", stats={"total_files": 3})
+    assert test_plugin.calls == [("file_tagged", "Nains - T01.cbz", "Nains", "accept", 7), ("session_finished", 7, "completed", 3)]
+    import click
+    from click.testing import CliRunner
+
+    group = click.Group("bdnex-core")
+    get_plugin_manager().hook.register_commands(cli=group)
+    result = CliRunner().invoke(group, ["test-hello"])
+    assert "hello from the test plugin" in result.output
+
+
+def test_a_notification_that_raises_does_not_stop_the_caller(caplog):
+    reset_plugin_host()
+
+    class Broken:
+        @hookimpl
+        def file_tagged(self, item, album, decision, session_id):
+            raise RuntimeError("boom")
+
+    get_plugin_manager().register(Broken(), name="broken")
+    try:
+        notify("file_tagged", item=LibraryItem(source="folder", name="x"), album={}, decision="accept", session_id=None)
+        assert "broken failed in file_tagged: RuntimeError: boom" in caplog.text
+    finally:
+        reset_plugin_host()
+
+
+def _install_fake_distribution(folder, name, module_source):
+    (folder / f"{name}.py").write_text(textwrap.dedent(module_source))
+    dist = folder / f"{name}-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(f"[bdnex_core]\n{name} = {name}\n")
+
+
+def _run_cli(args, pythonpath, **env):
+    environment = {**os.environ, "PYTHONPATH": str(pythonpath), **env}
+    return subprocess.run([sys.executable, "-m", "bdnex_core", *args], capture_output=True, text=True, env=environment, timeout=120)
+
+
+def test_plugin_that_raises_on_import_does_not_stop_the_cli(tmp_path):
+    _install_fake_distribution(tmp_path, "bdnex_broken", "raise ImportError('missing dependency xyz')\n")
+    _install_fake_distribution(
+        tmp_path, "bdnex_working",
+        """
+        from bdnex_core import hookimpl
+
+        @hookimpl
+        def session_finished(session_id, status, stats):
+            pass
+        """,
+    )
+    _install_fake_distribution(
+        tmp_path, "bdnex_misspelled",
+        """
+        from bdnex_core import hookimpl
+
+        @hookimpl
+        def file_taged(item):
+            pass
+        """,
+    )
+    result = _run_cli(["plugins", "--json"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    listed = {entry["name"]: entry for entry in json.loads(result.stdout)}
+    assert listed["bdnex_working"]["hooks"] == ["session_finished"]
+    assert listed["bdnex_working"]["distribution"] == {"name": "bdnex_working", "version": "0.1"}
+    assert "missing dependency xyz" in listed["bdnex_broken"]["error"]
+    assert "file_taged" in listed["bdnex_misspelled"]["error"]
+    assert "plugin bdnex_broken failed to load" in result.stderr
+    only = _run_cli(["plugins", "--json"], tmp_path, BDNEX_LOAD_PLUGINS="bdnex_working")
+    assert {entry["name"] for entry in json.loads(only.stdout)} == {
+        "bdnex_working", "bdnex_core.default_plugins.folder_source", "bdnex_core.default_plugins.cbz_writer",
+    }
+    none = _run_cli(["plugins", "--json"], tmp_path, BDNEX_LOAD_PLUGINS="")
+    assert all(entry["name"].startswith("bdnex_core.") for entry in json.loads(none.stdout))
+
+
+def test_every_hook_is_documented():
+    text = (REPO_ROOT / "docs" / "plugin_hooks.md").read_text("utf-8")
+    documented = set(re.findall(r"^## (\w+)$", text, flags=re.MULTILINE))
+    missing = [name for name in HOOK_NAMES if name not in documented]
+    assert not missing, f"hooks without a section in docs/plugin_hooks.md: {missing}"
+    assert HOOK_NAMES, "no hook specs found"
+
+
+def test_hookimpl_is_importable_from_the_package_root():
+    import bdnex_core
+
+    assert bdnex_core.hookimpl is hookspecs.hookimpl
