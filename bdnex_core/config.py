@@ -183,7 +183,11 @@ def load_settings(
     """Load, validate and return the settings. Raises :class:`ConfigError`."""
     path, named = resolve_config_path(config_path)
     data: Any = {}
-    if path.exists():
+    try:
+        exists = path.exists()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the configuration: {exc.strerror}", path=path) from None
+    if exists:
         try:
             data = yaml.safe_load(path.read_text("utf-8")) or {}
         except yaml.YAMLError as exc:
@@ -197,7 +201,7 @@ def load_settings(
             raise ConfigError("the configuration must be a mapping of sections", path=path)
     elif named:
         raise ConfigError("configuration file not found", path=path)
-    settings = from_mapping(data, source=path if path.exists() else None)
+    settings = from_mapping(data, source=path if exists else None)
     override = db_path or os.environ.get("BDNEX_DB")
     return settings.with_database_path(override) if override else settings
 
