@@ -1,0 +1,51 @@
+"""Pytest fixtures shared by the core's and the plugins' test suites.
+
+Loaded by the repository's root ``conftest.py``; plugin distributions may load it
+with ``pytest_plugins = ["bdnex_core.testing.pytest_plugin"]``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SHARED_DIR = Path(os.environ.get("BDNEX_SHARED_DIR", REPO_ROOT.parent / "shared"))
+
+
+def require_shared() -> bool:
+    return os.environ.get("BDNEX_REQUIRE_SHARED") == "1"
+
+
+def skip_or_fail(reason: str, *, required_by: str) -> None:
+    """Skip a test whose external need is missing, or fail when CI requires it (``required_by`` env var)."""
+    if os.environ.get(required_by) == "1":
+        pytest.fail(f"{required_by}=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """``../shared`` beside the checkout; skips without it unless BDNEX_REQUIRE_SHARED=1."""
+    if not SHARED_DIR.is_dir():
+        skip_or_fail(f"{SHARED_DIR} does not exist", required_by="BDNEX_REQUIRE_SHARED")
+    return SHARED_DIR
+
+
+@pytest.fixture(scope="session")
+def bedetheque_fixtures(shared_dir: Path) -> Path:
+    return shared_dir / "fixtures" / "bedetheque"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never touch the developer's real config, data or legacy log folders."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    for name in ("BDNEX_CONFIG", "BDNEX_DB", "BDNEX_LOAD_PLUGINS"):
+        monkeypatch.delenv(name, raising=False)
