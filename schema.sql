@@ -151,3 +151,32 @@ CREATE UNIQUE INDEX IF NOT EXISTS idx_review_pending ON review_queue(item_key) W
 CREATE UNIQUE INDEX IF NOT EXISTS idx_statistics_date ON statistics(date);
 CREATE UNIQUE INDEX IF NOT EXISTS idx_sessions_imported_from ON processing_sessions(imported_from);
 CREATE INDEX IF NOT EXISTS idx_bdgest_albums_valid ON bdgest_albums(cache_valid_until);
+
+-- ===================================================================== catalogue index
+-- Bédéthèque's albums as listed by its sitemaps (series, tome and title from each URL).
+
+CREATE TABLE IF NOT EXISTS catalogue_albums (
+    album_id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL,
+    series_slug TEXT NOT NULL,
+    series_norm TEXT NOT NULL,
+    tome TEXT,
+    tome_number INTEGER,
+    tome_kind TEXT CHECK(tome_kind IS NULL OR tome_kind IN ('regular', 'hs', 'int')),
+    title_slug TEXT,
+    title_norm TEXT,
+    lastmod TEXT,
+    sitemap TEXT                        -- the sitemap that listed it (replaced as a whole on update)
+);
+
+CREATE TABLE IF NOT EXISTS catalogue_sitemaps (
+    url TEXT PRIMARY KEY,
+    lastmod TEXT,                       -- from the sitemap index
+    etag TEXT,                          -- for conditional requests
+    last_modified TEXT,
+    fetched_at TIMESTAMP,
+    album_count INTEGER
+);
+
+CREATE INDEX IF NOT EXISTS idx_catalogue_series ON catalogue_albums(series_norm);
+CREATE INDEX IF NOT EXISTS idx_catalogue_sitemap ON catalogue_albums(sitemap);

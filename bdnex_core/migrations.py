@@ -107,3 +107,10 @@ def m002_schema(db: Database) -> None:
 
 def apply(db: Database) -> None:
     migrations.apply(db)
+
+
+@migrations()
+def m003_catalogue(db: Database) -> None:
+    """The catalogue index tables (databases made before it existed get them here)."""
+    start = schema_sql().index("-- ===================================================================== catalogue index")
+    execute_script(db, schema_sql()[start:])

@@ -1,0 +1,146 @@
+"""The local catalogue index: Bédéthèque's album sitemaps stored in our database.
+
+``update_online`` fetches ``/sitemap.xml`` and only the album sitemaps that changed
+(their ``lastmod``, then a conditional request with the stored ETag/Last-Modified);
+each changed sitemap's albums are replaced in one transaction. ``import_files`` does
+the same from saved sitemap files, offline.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bdnex_core.bedetheque.sitemaps import AlbumEntry, iter_album_entries, parse_sitemap_index
+from bdnex_core.db import BDneXDB, to_db_time, utcnow
+from bdnex_core.errors import CatalogueError
+
+
+@dataclass
+class UpdateReport:
+    fetched: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    albums: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"fetched": self.fetched, "unchanged": self.unchanged, "albums_written": self.albums}
+
+
+def _rows(entries: Iterable[AlbumEntry], sitemap: str) -> Iterator[dict[str, Any]]:
+    for entry in entries:
+        yield {
+            "album_id": entry.album_id,
+            "url": entry.url,
+            "series_slug": entry.series_slug,
+            "series_norm": entry.series_norm,
+            "tome": entry.tome,
+            "tome_number": entry.tome_number,
+            "tome_kind": entry.tome_kind,
+            "title_slug": entry.title_slug,
+            "title_norm": entry.title_norm,
+            "lastmod": entry.lastmod,
+            "sitemap": sitemap,
+        }
+
+
+class Catalogue:
+    def __init__(self, db: BDneXDB):
+        self.db = db
+
+    def replace_sitemap(
+        self,
+        sitemap: str,
+        entries: Iterable[AlbumEntry],
+        *,
+        lastmod: str | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> int:
+        """Replace the albums of one sitemap, all or nothing."""
+        with self.db.write():
+            self.db.db.execute("DELETE FROM catalogue_albums WHERE sitemap = ?", [sitemap])
+            table = self.db.db.table("catalogue_albums")
+            table.insert_all(_rows(entries, sitemap), batch_size=2000, replace=True)
+            count = self.db.db.execute("SELECT COUNT(*) FROM catalogue_albums WHERE sitemap = ?", [sitemap]).fetchone()[0]
+            self.db.db.table("catalogue_sitemaps").upsert(
+                {"url": sitemap, "lastmod": lastmod, "etag": etag, "last_modified": last_modified,
+                 "fetched_at": to_db_time(utcnow()), "album_count": count},
+                pk="url",
+            )
+        return int(count)
+
+    def import_files(self, paths: Iterable[str | os.PathLike[str]]) -> UpdateReport:
+        """Offline: import saved ``albums_*_map.xml`` files (each replaces its sitemap's albums)."""
+        report = UpdateReport()
+        for raw in paths:
+            path = Path(raw)
+            try:
+                with open(path, "rb") as handle:
+                    report.albums += self.replace_sitemap(path.name, iter_album_entries(handle))
+            except OSError as exc:
+                raise CatalogueError(f"cannot read the sitemap: {exc.strerror}", path=path) from None
+            except Exception as exc:  # lxml's XMLSyntaxError and friends
+                if isinstance(exc, CatalogueError):
+                    raise
+                raise CatalogueError(f"not a readable sitemap ({exc})", path=path) from None
+            report.fetched.append(str(path))
+        return report
+
+    def update_online(self, client: Any, *, force: bool = False) -> UpdateReport:
+        """Online: fetch the sitemap index, then only the album sitemaps that changed."""
+        report = UpdateReport()
+        index = client.get("/sitemap.xml")
+        refs = parse_sitemap_index(io.BytesIO(index.content))
+        if not refs:
+            raise CatalogueError("the sitemap index lists no album sitemap", path=index.url)
+        known = {row["url"]: row for row in self.db.db.table("catalogue_sitemaps").rows}
+        for ref in refs:
+            name = ref.url.rsplit("/", 1)[-1]
+            stored = known.get(name)
+            if stored and not force and ref.lastmod and stored["lastmod"] == ref.lastmod:
+                report.unchanged.append(name)
+                continue
+            conditional = (stored["etag"], stored["last_modified"]) if stored and not force else None
+            response = client.get(ref.url, conditional=conditional)
+            if response.status == 304:
+                with self.db.write():
+                    self.db.db.table("catalogue_sitemaps").update(name, {"lastmod": ref.lastmod, "fetched_at": to_db_time(utcnow())})
+                report.unchanged.append(name)
+                continue
+            try:
+                entries = list(iter_album_entries(io.BytesIO(response.content)))
+            except Exception as exc:
+                raise CatalogueError(f"not a readable sitemap ({exc})", path=ref.url) from None
+            report.albums += self.replace_sitemap(
+                name, entries, lastmod=ref.lastmod,
+                etag=response.headers.get("ETag"), last_modified=response.headers.get("Last-Modified"),
+            )
+            report.fetched.append(name)
+        return report
+
+    def count(self) -> int:
+        return self.db.db.table("catalogue_albums").count
+
+    def stats(self) -> dict[str, Any]:
+        db = self.db.db
+        kinds = dict(db.execute("SELECT COALESCE(tome_kind, 'one-shot'), COUNT(*) FROM catalogue_albums GROUP BY 1").fetchall())
+        return {
+            "albums": self.count(),
+            "series": db.execute("SELECT COUNT(DISTINCT series_norm) FROM catalogue_albums").fetchone()[0],
+            "by_kind": kinds,
+            "sitemaps": [
+                {key: row[key] for key in ("url", "lastmod", "fetched_at", "album_count")}
+                for row in db.table("catalogue_sitemaps").rows_where(order_by="url")
+            ],
+        }
+
+    def rows(self) -> Iterator[tuple[Any, ...]]:
+        """(album_id, url, series_norm, tome, tome_number, tome_kind, title_norm, series_slug, title_slug) for every album."""
+        yield from self.db.db.execute(
+            "SELECT album_id, url, series_norm, tome, tome_number, tome_kind, title_norm, series_slug, title_slug "
+            "FROM catalogue_albums"
+        )

@@ -1,0 +1,36 @@
+"""From scores to a decision: ``accept``, ``review`` or ``none`` (thresholds from config).
+
+What to *do* with a decision (write, ask, queue) is the pipeline's business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bdnex_core.config import MatchingSettings
+from bdnex_core.matching.score import Score
+
+AMBIGUITY_GAP = 0.04  # two different albums this close: a person must choose
+
+
+@dataclass
+class MatchResult:
+    decision: str                       # accept, review, none
+    best: Score | None
+    candidates: list[Score] = field(default_factory=list)
+    reason: str = ""
+
+
+def decide(candidates: list[Score], settings: MatchingSettings) -> MatchResult:
+    ranked = sorted(candidates, key=lambda score: (-score.score, score.album_id))[: settings.max_candidates]
+    if not ranked:
+        return MatchResult("none", None, [], "no candidate in the catalogue")
+    best = ranked[0]
+    if len(ranked) > 1 and best.score - ranked[1].score < AMBIGUITY_GAP and not best.caps:
+        best.cap(f"ambiguous: album {ranked[1].album_id} scores {ranked[1].score:.2f}")
+    confidence = best.confidence
+    if confidence >= settings.accept_threshold and not best.caps:
+        return MatchResult("accept", best, ranked, "")
+    if confidence >= settings.review_threshold:
+        return MatchResult("review", best, ranked, "; ".join(best.caps) or "below the accept threshold")
+    return MatchResult("none", best, ranked, "; ".join(best.caps) or "below the review threshold")

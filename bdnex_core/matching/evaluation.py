@@ -1,0 +1,79 @@
+"""Accuracy of the matcher on a real catalogue, with realistic names (used by a test and a benchmark).
+
+Present albums: names generated for albums of the index. Absent albums: albums removed
+from the index before it is built, then looked for — they must never be accepted.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bdnex_core.bedetheque.sitemaps import AlbumEntry
+from bdnex_core.config import MatchingSettings
+from bdnex_core.matching.filename import parse_filename
+from bdnex_core.matching.index import CatalogueIndex
+from bdnex_core.matching.matcher import Matcher
+from bdnex_core.matching.namegen import realistic_names
+
+
+def human(slug: str) -> str:
+    """A slug as a person would type it (spaces, same letters)."""
+    return slug.replace("-", " ").strip()
+
+
+@dataclass
+class Evaluation:
+    present: int = 0
+    top1: int = 0
+    accepted: int = 0
+    wrong_accepted: int = 0
+    absent: int = 0
+    absent_accepted: int = 0
+    failures: list[tuple[str, int, int | None, str]] = field(default_factory=list)
+
+    def rates(self) -> dict[str, float]:
+        return {
+            "top1": self.top1 / self.present if self.present else 0.0,
+            "accept_rate_present": self.accepted / self.present if self.present else 0.0,
+            "wrong_automatic": self.wrong_accepted / self.present if self.present else 0.0,
+            "absent_automatic": self.absent_accepted / self.absent if self.absent else 0.0,
+        }
+
+
+def evaluate(entries: Sequence[AlbumEntry], settings: MatchingSettings, *, present: int = 2000, absent: int = 400,
+             seed: int = 7) -> Evaluation:
+    rng = random.Random(seed)
+    by_id = {entry.album_id: entry for entry in entries}
+    removed = set(rng.sample(sorted(by_id), absent))
+    index = CatalogueIndex.build(
+        (e.album_id, e.url, e.series_norm, e.tome, e.tome_number, e.tome_kind, e.title_norm)
+        for e in entries if e.album_id not in removed
+    )
+    matcher = Matcher(index, settings)
+    result = Evaluation()
+    kept = [entry for entry in entries if entry.album_id not in removed]
+    for entry in rng.sample(kept, min(present, len(kept))):
+        name = rng.choice(realistic_names(human(entry.series_slug), entry.tome, human(entry.title_slug) or None, rng=rng))
+        match = matcher.match(parse_filename(name))
+        result.present += 1
+        best = match.best.album_id if match.best else None
+        result.top1 += best == entry.album_id
+        if match.decision == "accept":
+            result.accepted += 1
+            if best != entry.album_id:
+                result.wrong_accepted += 1
+                result.failures.append((name, entry.album_id, best, match.best.explain() if match.best else ""))
+        elif best != entry.album_id and len(result.failures) < 200:
+            result.failures.append((name, entry.album_id, best, match.best.explain() if match.best else "no candidate"))
+    for album_id in sorted(removed):
+        entry = by_id[album_id]
+        name = rng.choice(realistic_names(human(entry.series_slug), entry.tome, human(entry.title_slug) or None, rng=rng))
+        match = matcher.match(parse_filename(name))
+        result.absent += 1
+        if match.decision == "accept":
+            result.absent_accepted += 1
+            result.failures.append((f"ABSENT {name}", album_id, match.best.album_id if match.best else None,
+                                    match.best.explain() if match.best else ""))
+    return result

@@ -1,0 +1,64 @@
+"""Candidates from the catalogue index, scored and decided for one parsed file name."""
+
+from __future__ import annotations
+
+from bdnex_core.config import MatchingSettings
+from bdnex_core.matching.decide import MatchResult, decide
+from bdnex_core.matching.filename import ParsedName
+from bdnex_core.matching.index import CatalogueIndex, SeriesHit
+from bdnex_core.matching.score import Score, score_album
+
+MAX_SERIES = 6
+RANK = {"none": 0, "review": 1, "accept": 2}
+
+
+class Matcher:
+    def __init__(self, index: CatalogueIndex, settings: MatchingSettings, *, url_of=None):
+        self.index = index
+        self.settings = settings
+        self._url_of = url_of  # album id -> url, looked up only for the candidates shown
+
+    def _series_hits(self, parsed: ParsedName) -> list[SeriesHit]:
+        hits = {hit.series: hit for hit in self.index.find_series(parsed.series_norm)[:MAX_SERIES]}
+        if parsed.tome is None and parsed.title_norm:
+            # "Série - Titre" for a one-shot: the catalogue files it under the title
+            for hit in self.index.find_series(parsed.title_norm)[:MAX_SERIES]:
+                if hit.series not in hits:
+                    hits[hit.series] = SeriesHit(hit.series, hit.similarity, f"{hit.how} title")
+            combined = f"{parsed.series_norm} {parsed.title_norm}".strip()
+            for hit in self.index.find_series(combined)[:2]:
+                hits.setdefault(hit.series, hit)
+        return sorted(hits.values(), key=lambda hit: -hit.similarity)[:MAX_SERIES]
+
+    def candidates(self, parsed: ParsedName, *, cover_similarity: dict[int, float] | None = None) -> list[Score]:
+        scores: list[Score] = []
+        for hit in self._series_hits(parsed):
+            positions = self.index.albums_of(hit.series)
+            albums = [self.index.album(position) for position in positions]
+            tome_exists = parsed.tome is None or any(
+                album.tome and album.tome.lower() == parsed.tome.lower() for album in albums
+            ) or any(
+                album.tome_number == parsed.tome_number and (album.tome_kind or "regular") == (parsed.tome_kind or "regular")
+                for album in albums if parsed.tome_number is not None
+            )
+            for album in albums:
+                scores.append(score_album(
+                    parsed, album, hit.similarity, hit.how, tome_exists_in_series=tome_exists,
+                    cover_similarity=(cover_similarity or {}).get(album.album_id),
+                ))
+        return scores
+
+    def match(self, parsed: ParsedName, *, cover_similarity: dict[int, float] | None = None) -> MatchResult:
+        result = decide(self.candidates(parsed, cover_similarity=cover_similarity), self.settings)
+        if result.decision != "accept":
+            # the tome was a guess ("Ms Marvel 2006 21 ... part 1"): another reading may fit the catalogue
+            for alternative in parsed.alternatives:
+                other = decide(self.candidates(alternative, cover_similarity=cover_similarity), self.settings)
+                if RANK[other.decision] > RANK[result.decision] or (
+                    other.decision == result.decision and other.best and result.best and other.best.score > result.best.score
+                ):
+                    result = other
+        if self._url_of is not None:
+            for candidate in result.candidates:
+                candidate.url = self._url_of(candidate.album_id)
+        return result
