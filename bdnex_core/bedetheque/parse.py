@@ -1,0 +1,294 @@
+"""Parsers for Bédéthèque pages (lxml.html): the mobile album and series pages.
+
+The mobile album page lists its facts as ``<li><label>Key :</label>value</li>`` in
+``ul#album-detail``. Two traps: a ``li.no-border`` with an empty label continues the
+previous role (a second cover artist), and pseudo-authors such as ``<N&B>`` are written
+as literal text in angle brackets, which an HTML parser would take for tags.
+A page that is not the page expected raises a specific :class:`ParseError`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+import lxml.html
+from lxml import etree
+
+from bdnex_core.bedetheque.album import Album, Edition
+from bdnex_core.bedetheque.blocking import detect_block
+from bdnex_core.errors import BlockedError, ParseError
+
+# Literal "<N&B>", "<Indéterminé>", "<Collectif>": capitalised, so never one of the site's (lower-case) tags.
+PSEUDO_AUTHOR = re.compile(r"<(?=[A-ZÀ-Ý])([^<>/=\"']{1,40})>")
+TRAILING_ID = re.compile(r"-(\d+)\.html")
+SERIES_ID = re.compile(r"serie-(\d+)-")
+RATING = re.compile(r"(\d+(?:[.,]\d+)?)\s*/\s*5(?:\s*\((\d+)\s*votes?\))?")
+DATE_DMY = re.compile(r"(\d{2})/(\d{2})/(\d{4})")
+DATE_MY = re.compile(r"(\d{2})/(\d{4})")
+ROLE_FIELDS = {
+    "scénario": "writers", "scenario": "writers",
+    "dessin": "pencillers",
+    "couleurs": "colorists",
+    "couverture": "cover_artists",
+    "lettrage": "letterers",
+    "traduction": "translators",
+}
+
+
+class NotAnAlbumPage(ParseError):
+    """The page is not an album page (a 404 page, a series page, a search page...)."""
+
+
+class TruncatedPage(ParseError):
+    """The page stops before the album's details: a transfer was cut."""
+
+
+@dataclass
+class SeriesAlbum:
+    album_id: int
+    url: str
+    tome: str | None = None
+    title: str = ""
+    publisher: str | None = None
+    legal_deposit: str | None = None
+    cover_url: str | None = None
+
+
+@dataclass
+class Series:
+    series_id: int | None
+    url: str
+    title: str = ""
+    genre: str | None = None
+    origin: str | None = None
+    language: str | None = None
+    status: str | None = None
+    years: str | None = None
+    tags: list[str] = field(default_factory=list)
+    abstract: str | None = None
+    albums: list[SeriesAlbum] = field(default_factory=list)
+    album_count: int | None = None
+
+
+def _text(node: etree._Element | None) -> str:
+    return " ".join(node.text_content().split()) if node is not None else ""
+
+
+def _document(html: str | bytes, url: str) -> lxml.html.HtmlElement:
+    if isinstance(html, bytes):
+        html = html.decode("utf-8", "replace")
+    block = detect_block(None, html)
+    if block is not None:
+        raise BlockedError(
+            f"Bédéthèque answered with {'an IP ban page' if block.kind == 'ban' else 'a Cloudflare challenge'} "
+            f"({block.detail}) instead of the page",
+            path=url,
+        )
+    if not html.strip():
+        raise TruncatedPage("empty page", path=url)
+    try:
+        return lxml.html.document_fromstring(PSEUDO_AUTHOR.sub(r"&lt;\1&gt;", html))
+    except (etree.ParserError, ValueError) as exc:
+        raise ParseError(f"not an HTML page ({exc})", path=url) from None
+
+
+def _iso_from_dmy(text: str) -> str | None:
+    found = DATE_DMY.search(text)
+    return f"{found[3]}-{found[2]}-{found[1]}" if found else None
+
+
+def _iso_from_my(text: str) -> str | None:
+    found = DATE_MY.search(text)
+    return f"{found[2]}-{found[1]}" if found else None
+
+
+def _int_or_none(text: str) -> int | None:
+    digits = re.search(r"\d+", text or "")
+    return int(digits.group()) if digits else None
+
+
+def _label_value(item: etree._Element) -> tuple[str, str, etree._Element | None]:
+    """(key without ':', value text, the label element) of one ``li``."""
+    label = item.find("label")
+    key = " ".join(_text(label).replace(":", " ").split()) if label is not None else ""
+    parts = []
+    if label is not None and label.tail:
+        parts.append(label.tail)
+    for child in item:
+        if child is label or child.tag in ("li", "select"):
+            continue
+        parts.append(child.text_content())
+        if child.tail:
+            parts.append(child.tail)
+    return key, " ".join(" ".join(parts).split()), label
+
+
+def parse_album_page(html: str | bytes, url: str) -> Album:
+    """Parse a mobile album page into an :class:`Album`."""
+    document = _document(html, url)
+    details = document.find(".//ul[@id='album-detail']")
+    if details is None:
+        title = _text(document.find(".//title")).lower()
+        if document.find(".//div[@class='info-serie']") is not None:
+            raise NotAnAlbumPage("this is a series page, not an album page", path=url)
+        if "introuvable" in title or "404" in title or "erreur" in title or "not found" in title:
+            raise NotAnAlbumPage("the site says this page does not exist", path=url)
+        if document.find(".//body") is None or "</html>" not in (html if isinstance(html, str) else html.decode("utf-8", "replace")):
+            raise TruncatedPage("the page is cut before the album details", path=url)
+        raise NotAnAlbumPage("no album details on this page", path=url)
+    source = html if isinstance(html, str) else html.decode("utf-8", "replace")
+    if "</ul>" not in source[source.find('id="album-detail"'):]:
+        raise TruncatedPage("the page is cut inside the album details", path=url)
+
+    found_id = TRAILING_ID.search(url)
+    album = Album(album_id=int(found_id.group(1)) if found_id else 0, url=url)
+    last_role: str | None = None
+    for item in details.iter("li"):
+        css = item.get("class") or ""
+        if "title" in css.split():
+            continue
+        info = item.find(".//span[@class='infoedition']")
+        if info is not None:
+            caption = _text(info.find("em")).lower()
+            body = info.text_content()
+            heading = info.find("em")
+            if heading is not None:
+                body = body.replace(heading.text_content(), "", 1)
+            text = "\n".join(line.strip() for line in body.strip().splitlines() if line.strip())
+            if caption.startswith("résumé") or caption.startswith("resume"):
+                album.summary = album.summary or text
+            elif caption.startswith("info"):
+                album.edition_info = text
+            continue
+        key, value, label = _label_value(item)
+        if label is None:
+            continue
+        lowered = key.lower()
+        if not key and "no-border" in css.split() and last_role:
+            names = [_text(link) for link in item.findall(".//a")] or ([value] if value else [])
+            getattr(album, last_role).extend(name for name in names if name)
+            continue
+        role = ROLE_FIELDS.get(lowered)
+        if role:
+            names = [_text(link) for link in item.findall(".//a")] or ([value] if value else [])
+            getattr(album, role).extend(name for name in names if name)
+            last_role = role
+            continue
+        last_role = None
+        _store_field(album, lowered, key, value, item, url)
+    if not album.album_id:
+        raise NotAnAlbumPage("no album id in the page or its URL", path=url)
+    slider = document.find(".//div[@id='album-slider']")
+    cover = None
+    if slider is not None:
+        cover = next((img for img in slider.iter("img") if (img.get("alt") or "").lower() == "couverture"), None)
+    if cover is not None and cover.get("src"):
+        album.cover_url = urljoin(url, cover.get("src"))
+    return album
+
+
+def _store_field(album: Album, lowered: str, key: str, value: str, item: etree._Element, url: str) -> None:
+    if lowered == "série":
+        link = item.find(".//a")
+        album.series = value or None
+        if link is not None and link.get("href"):
+            album.series_url = urljoin(url, link.get("href"))
+            series_id = SERIES_ID.search(album.series_url)
+            album.series_id = int(series_id.group(1)) if series_id else None
+    elif lowered == "titre":
+        album.title = value
+    elif lowered == "tome":
+        album.tome = value or None
+    elif lowered.endswith("éditions") or lowered.endswith("editions") or lowered.endswith("édition"):
+        album.editions = [
+            Edition(album_id=int(option.get("value")), label=" ".join(option.text_content().split()))
+            for option in item.iter("option") if (option.get("value") or "").isdigit()
+        ]
+    elif lowered == "note":
+        rating = RATING.search(value)
+        if rating:
+            album.rating = float(rating.group(1).replace(",", "."))
+            album.votes = int(rating.group(2)) if rating.group(2) else None
+    elif lowered == "origine":
+        album.origin = value or None
+    elif lowered == "style":
+        album.genre = value or None
+    elif lowered == "identifiant":
+        album.album_id = _int_or_none(value) or album.album_id
+    elif lowered in ("dépot légal", "dépôt légal", "depot legal"):
+        album.legal_deposit = _iso_from_my(value.split("(")[0])
+        album.release_date = _iso_from_dmy(value)
+    elif lowered == "estimation":
+        album.estimation = value or None
+    elif lowered == "editeur" or lowered == "éditeur":
+        album.publisher = value or None
+    elif lowered == "collection":
+        album.collection = value or None
+    elif lowered == "format":
+        album.format = value or None
+    elif lowered in ("isbn", "ean/isbn"):
+        album.isbn = value or None
+    elif lowered == "planches":
+        album.planches = _int_or_none(value)
+    elif lowered == "autres info":
+        album.other_info = value or None
+    elif lowered in ("créé le", "cree le"):
+        album.created_on = _iso_from_dmy(value.split("(")[0])
+
+
+def parse_series_page(html: str | bytes, url: str) -> Series:
+    """Parse a mobile series page: title, genre, origin, language, status, years, abstract, albums."""
+    document = _document(html, url)
+    info = document.find(".//div[@class='info-serie']")
+    if info is None:
+        if document.find(".//ul[@id='album-detail']") is not None:
+            raise NotAnAlbumPage("this is an album page, not a series page", path=url)
+        raise ParseError("no series information on this page", path=url)
+    found_id = SERIES_ID.search(url)
+    series = Series(series_id=int(found_id.group(1)) if found_id else None, url=url, title=_text(info.find("h3")))
+    origin_line = info.find("h4")
+    if origin_line is not None:
+        style = origin_line.find(".//span[@class='serie-style']")
+        series.genre = _text(style).lstrip("/ ").strip() or None
+        origin_text = _text(origin_line).replace(_text(style), "") if style is not None else _text(origin_line)
+        series.origin = origin_text.strip() or None
+    details = info.find("h5")
+    if details is not None:
+        status = details.find(".//span[@class='parution']")
+        series.status = _text(status) or None
+        text = _text(details).replace(_text(status), "") if status is not None else _text(details)
+        years = re.search(r"\d{4}(?:\s*-\s*\d{4})?", text)
+        series.years = years.group().replace(" ", "") if years else None
+        series.language = text[: years.start()].strip() if years else text.strip() or None
+    series.tags = [_text(tag) for tag in info.findall(".//div[@class='mots-cles']/span")]
+    abstract = document.find(".//input[@id='full-commentaire']")
+    if abstract is not None and abstract.get("value"):
+        series.abstract = abstract.get("value").strip()
+    for heading in document.iter("h4"):
+        count = re.match(r"\s*(\d+)\s+albums?", _text(heading))
+        if count:
+            series.album_count = int(count.group(1))
+            break
+    listing = document.find(".//ul[@class='li-album']")
+    for item in listing.iter("li") if listing is not None else ():
+        link = item.find("a")
+        href = link.get("href") if link is not None else None
+        album_id = TRAILING_ID.search(href or "")
+        if not album_id:
+            continue
+        title_node = item.find(".//p[@class='titre']")
+        first_line = (title_node.text or "").strip() if title_node is not None else ""
+        numbered = re.match(r"^(?P<tome>[^.\s]+)\.\s*(?P<title>.*)$", first_line)
+        image = item.find(".//img")
+        series.albums.append(SeriesAlbum(
+            album_id=int(album_id.group(1)),
+            url=urljoin(url, href),
+            tome=numbered["tome"] if numbered else None,
+            title=(numbered["title"] if numbered else first_line).strip(),
+            publisher=_text(item.find(".//span[@class='editeur']")) or None,
+            legal_deposit=_iso_from_my(_text(item.find(".//span[@class='dl']"))),
+            cover_url=urljoin(url, image.get("src")) if image is not None and image.get("src") else None,
+        ))
+    return series
