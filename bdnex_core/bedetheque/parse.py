@@ -180,6 +180,9 @@ def parse_album_page(html: str | bytes, url: str) -> Album:
         _store_field(album, lowered, key, value, item, url)
     if not album.album_id:
         raise NotAnAlbumPage("no album id in the page or its URL", path=url)
+    canonical = document.find(".//link[@rel='canonical']")
+    if canonical is not None and TRAILING_ID.search(canonical.get("href") or ""):
+        album.url = canonical.get("href").strip()  # the stable www URL, whatever page we were given
     slider = document.find(".//div[@id='album-slider']")
     cover = None
     if slider is not None:

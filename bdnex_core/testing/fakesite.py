@@ -1,0 +1,488 @@
+"""A local stand-in for Bédéthèque, for tests, benchmarks and the demo (127.0.0.1 only).
+
+It serves what the real site serves to our client: the home page (with the
+``csrf_cookie_bel`` cookie), the sitemap index and album sitemaps (ETag/Last-Modified,
+304 on conditional requests), mobile album and series pages for every album of its
+catalogue (the recorded real pages from ``../shared`` when present, pages generated in
+the same mobile template for every other album), and covers. Fault modes reproduce
+what scrapers meet: 429 with Retry-After, 503, slow answers, a Cloudflare challenge,
+the IP-ban page, truncated HTML, a cookie required.
+
+    python -m bdnex_core.testing.fakesite --port 8765 --sitemaps albums_*.xml
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import html
+import io
+import json
+import threading
+import time
+import zlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from bdnex_core.bedetheque.sitemaps import AlbumEntry, iter_album_entries
+from bdnex_core.testing.pytest_plugin import SHARED_DIR
+
+RECORDED = SHARED_DIR / "fixtures" / "bedetheque"
+PUBLISHERS = ("Dupuis", "Dargaud", "Casterman", "Le Lombard", "Glénat", "Soleil Productions", "Delcourt", "Futuropolis")
+WRITERS = ("Jarry, Nicolas", "Van Hamme, Jean", "Cauvin, Raoul", "Goscinny, René", "Sfar, Joann", "Dufaux, Jean")
+ARTISTS = ("Goux, Pierre-Denis", "Rosinski, Grzegorz", "Lambil, Willy", "Uderzo, Albert", "Blain, Christophe")
+COLORISTS = ("Digikore Studios", "Cerise", "Vink", "<N&B>", "Usagi")
+GENRES = ("Fantasy", "Aventure", "Humour", "Western", "Science-fiction", "Policier", "Historique")
+CHALLENGE_PAGE = (
+    "<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>"
+    "<div id=\"cf-browser-verification\">Checking your browser before accessing bedetheque.com.</div>"
+    "<script src=\"/cdn-cgi/challenge-platform/h/g/orchestrate/chl_page/v1\"></script></body></html>"
+)
+BAN_PAGE = "<html><head><title>Bedetheque</title></head><body><h1>Bloquage de l'IP : {ip}</h1></body></html>"
+
+
+def _seed(album_id: int, salt: str = "") -> int:
+    return zlib.crc32(f"{album_id}{salt}".encode())
+
+
+def isbn13(album_id: int) -> str:
+    digits = f"9782{album_id % 100000000:08d}"
+    total = sum(int(d) * (1 if i % 2 == 0 else 3) for i, d in enumerate(digits))
+    return f"{digits[:3]}-{digits[3]}-{digits[4:8]}-{digits[8:12]}-{(10 - total % 10) % 10}"
+
+
+def human(slug: str) -> str:
+    return slug.replace("-", " ").strip()
+
+
+def series_id_for(series_slug: str) -> int:
+    return 100000 + zlib.crc32(series_slug.encode()) % 800000
+
+
+@dataclass
+class FaultMode:
+    kind: str | None = None       # 429, 503, slow, challenge, ban, truncated, cookie_required
+    remaining: int | None = None  # how many requests it affects (None: all)
+    retry_after: int = 1
+    delay: float = 0.0
+    paths: str = ""               # only paths containing this text ("" = every path)
+
+
+@dataclass
+class LoggedRequest:
+    method: str
+    path: str
+    status: int
+    time: float
+    cookie: bool
+    referer: str | None
+
+
+@dataclass
+class FakeCatalogue:
+    albums: dict[int, AlbumEntry] = field(default_factory=dict)
+    sitemaps: dict[str, bytes] = field(default_factory=dict)
+    series: dict[str, list[AlbumEntry]] = field(default_factory=lambda: defaultdict(list))
+
+
+def synthetic_sitemap(count: int = 400) -> bytes:
+    """A small catalogue for machines without ../shared: a few series with tomes, HS, INT and one-shots."""
+    names = ("Les-Tuniques-Bleues", "Nains", "Thorgal", "Blake-et-Mortimer", "Lanfeust-de-Troy", "Spirou-et-Fantasio",
+             "Largo-Winch", "XIII", "Blacksad", "Lucky-Luke")
+    words = ("La-grande-patrouille", "Le-secret", "Les-ombres", "Retour-a-la-ville", "Le-dernier-voyage", "La-forge")
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" xmlns:xhtml="http://www.w3.org/1999/xhtml">']
+    album_id = 900001
+    for position in range(count):
+        series = names[position % len(names)]
+        tome = position // len(names) + 1
+        title = f"{words[position % len(words)]}-{tome}"
+        if position % 37 == 0:
+            path = f"BD-{series}-HS{tome}-{title}-{album_id}.html"
+        elif position % 41 == 0:
+            path = f"BD-{series}-INT{tome}-Integrale-{album_id}.html"
+        elif position % 29 == 0:
+            path = f"BD-{title}-{album_id}.html"
+        else:
+            path = f"BD-{series}-Tome-{tome}-{title}-{album_id}.html"
+        lines.append(f"<url><loc>https://www.bedetheque.com/{path}</loc><lastmod>2024-01-01</lastmod></url>")
+        album_id += 1
+    lines.append("</urlset>")
+    return "\n".join(lines).encode()
+
+
+def load_catalogue(sitemaps: list[Path] | None) -> FakeCatalogue:
+    catalogue = FakeCatalogue()
+    sources: list[tuple[str, bytes]] = []
+    if sitemaps:
+        sources = [(path.name, path.read_bytes()) for path in sitemaps]
+    else:
+        sources = [("albums_900001_910000_map.xml", synthetic_sitemap())]
+    for name, data in sources:
+        catalogue.sitemaps[name] = data
+        for entry in iter_album_entries(io.BytesIO(data)):
+            catalogue.albums[entry.album_id] = entry
+            catalogue.series[entry.series_slug].append(entry)
+    return catalogue
+
+
+def default_sitemaps() -> list[Path]:
+    folder = RECORDED / "sitemaps"
+    return sorted(folder.glob("albums_*_map.xml")) if folder.is_dir() else []
+
+
+class FakeBedetheque:
+    """The site; use as a context manager: ``with FakeBedetheque() as site: site.base_url``."""
+
+    def __init__(self, sitemaps: list[Path] | None = None, *, port: int = 0, use_recorded: bool = True,
+                 network_delay: float = 0.0):
+        self.catalogue = load_catalogue(sitemaps if sitemaps is not None else default_sitemaps())
+        self.use_recorded = use_recorded and RECORDED.is_dir()
+        self.network_delay = network_delay
+        self.mode = FaultMode()
+        self.log: list[LoggedRequest] = []
+        self._lock = threading.Lock()
+        self._port = port
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.ban_ip = "127.0.0.1"
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> FakeBedetheque:
+        site = self
+
+        class Handler(_Handler):
+            fake = site
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-bedetheque", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeBedetheque:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "start() the site first"
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def settings_mapping(self, **catalogue: Any) -> dict[str, Any]:
+        """A configuration section pointing bdnex-core at this site (politeness kept small)."""
+        return {"catalogue": {"base_url": self.base_url, "mobile_base_url": self.base_url,
+                              "min_delay_seconds": 0.0, "jitter_seconds": 0.0, "max_retries": 2, **catalogue}}
+
+    # ------------------------------------------------------------------ control
+
+    def set_mode(self, kind: str | None, *, remaining: int | None = None, retry_after: int = 1, delay: float = 0.0,
+                 paths: str = "") -> None:
+        with self._lock:
+            self.mode = FaultMode(kind, remaining, retry_after, delay, paths)
+
+    def requests(self, contains: str = "") -> list[LoggedRequest]:
+        with self._lock:
+            return [entry for entry in self.log if contains in entry.path]
+
+    def clear_log(self) -> None:
+        with self._lock:
+            self.log.clear()
+
+    def _take_fault(self, path: str) -> FaultMode | None:
+        with self._lock:
+            mode = self.mode
+            if mode.kind is None or (mode.paths and mode.paths not in path) or path.startswith("/_fake"):
+                return None
+            if mode.remaining is not None:
+                if mode.remaining <= 0:
+                    return None
+                mode.remaining -= 1
+            return FaultMode(mode.kind, mode.remaining, mode.retry_after, mode.delay, mode.paths)
+
+    def _record(self, entry: LoggedRequest) -> None:
+        with self._lock:
+            self.log.append(entry)
+
+    # ------------------------------------------------------------------ content
+
+    def sitemap_index(self) -> bytes:
+        entries = "".join(
+            f"<sitemap><loc>{self.base_url}/{name}</loc><lastmod>{self.sitemap_lastmod(name)}</lastmod></sitemap>"
+            for name in sorted(self.catalogue.sitemaps)
+        )
+        return (f'<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                f"{entries}</sitemapindex>").encode()
+
+    def sitemap_lastmod(self, name: str) -> str:
+        return "2026-11-01"
+
+    def etag(self, data: bytes) -> str:
+        return '"' + hashlib.sha1(data).hexdigest()[:16] + '"'
+
+    def album_page(self, album_id: int) -> bytes | None:
+        entry = self.catalogue.albums.get(album_id)
+        if entry is None:
+            return None
+        if self.use_recorded:
+            recorded = next((RECORDED / "album").glob(f"*-{album_id}.html"), None)
+            if recorded is not None:
+                return recorded.read_bytes()
+        return render_album_page(entry, self.catalogue).encode()
+
+    def series_page(self, series_id: int) -> bytes | None:
+        if self.use_recorded:
+            recorded = next((RECORDED / "series").glob(f"m-serie-{series_id}-*.html"), None)
+            if recorded is not None:
+                return recorded.read_bytes()
+        for slug, entries in self.catalogue.series.items():
+            if series_id_for(slug) == series_id:
+                return render_series_page(slug, entries).encode()
+        return None
+
+    def cover(self, album_id: int) -> bytes | None:
+        if album_id not in self.catalogue.albums:
+            return None
+        if self.use_recorded:
+            recorded = RECORDED / "covers" / f"Couv_{album_id}.jpg"
+            if recorded.is_file():
+                return recorded.read_bytes()
+        from bdnex_core.testing.samplelib import page_jpeg
+
+        entry = self.catalogue.albums[album_id]
+        return page_jpeg(f"{human(entry.series_slug)} {entry.tome or ''}", size=(300, 400), seed=album_id)
+
+
+def _entry_values(entry: AlbumEntry) -> dict[str, Any]:
+    seed = _seed(entry.album_id)
+    year = 1990 + seed % 34
+    month, day = 1 + seed % 12, 1 + seed % 28
+    return {
+        "series": human(entry.series_slug),
+        "title": human(entry.title_slug) or human(entry.series_slug),
+        "tome": entry.tome,
+        "publisher": PUBLISHERS[seed % len(PUBLISHERS)],
+        "writer": WRITERS[seed % len(WRITERS)],
+        "artist": ARTISTS[(seed // 7) % len(ARTISTS)],
+        "colorist": COLORISTS[(seed // 11) % len(COLORISTS)],
+        "genre": GENRES[(seed // 13) % len(GENRES)],
+        "legal": f"{month:02d}/{year}",
+        "release": f"{day:02d}/{month:02d}/{year}",
+        "rating": round(2.5 + (seed % 250) / 100, 2),
+        "votes": 3 + seed % 300,
+        "planches": 44 + seed % 20,
+        "isbn": isbn13(entry.album_id),
+    }
+
+
+def render_album_page(entry: AlbumEntry, catalogue: FakeCatalogue) -> str:
+    """A mobile album page with the real page's structure, its values derived from the album id."""
+    values = _entry_values(entry)
+    escaped = {key: html.escape(str(value)) if not isinstance(value, (int, float)) else value for key, value in values.items()}
+    series_id = series_id_for(entry.series_slug)
+    tome_line = f"<li><label>Tome : </label>{html.escape(entry.tome)}</li>" if entry.tome else ""
+    series_line = (f'<li>\n<label>Série : </label>\n<a href="/serie-{series_id}-BD-{entry.series_slug}.html" data-ajax="false">'
+                   f"\n{escaped['series']}    </a>\n</li>") if entry.tome else ""
+    # the colorist may be a pseudo-author such as <N&B>: written raw, as the site does
+    colorist = values["colorist"] if values["colorist"].startswith("<") else escaped["colorist"]
+    summary = (f"{escaped['title']} : un album de la série {escaped['series']}. "
+               f"Une histoire écrite par {escaped['writer']} &amp; dessinée par {escaped['artist']}.")
+    return f"""<!DOCTYPE html>
+<html dir="ltr" lang="fr">
+<head><title>{escaped['series']} -{html.escape(entry.tome or '')}- {escaped['title']}</title><meta charset="utf-8" />
+<link rel="canonical" href="https://www.bedetheque.com/{entry.url.rsplit('/', 1)[-1]}" ></head>
+<body class="album"><div data-role="page" id="myPage"><div data-role="content">
+<div data-role="none" id="album-slider" class="owl-carousel">
+<img class="item" src="/media/Couvertures/Couv_{entry.album_id}.jpg" alt="Couverture" />
+<img class="item" src="/media/Versos/Verso_{entry.album_id}.jpg" alt="Verso" />
+</div>
+<ul id="album-detail">
+<li class="title"><i class="fa fa-info-circle"></i> Informations sur l'album</li>
+{series_line}
+<li><label>Titre : </label>{escaped['title']}</li>
+{tome_line}
+<li><label>Note : </label><i class="fa fa-star"></i><i class="fa fa-star-o"></i> {values['rating']}/5 ({values['votes']} votes)</li>
+<li><label>Origine : </label>Europe</li>
+<li><label>Style : </label>{escaped['genre']}</li>
+<li><label>Identifiant : </label>{entry.album_id}</li>
+<li class=""><label>Scénario :</label><a href="/auteur-1-BD-x.html" data-ajax="false">{escaped['writer']}</a></li>
+<li class=""><label>Dessin :</label><a href="/auteur-2-BD-x.html" data-ajax="false">{escaped['artist']}</a></li>
+<li class=""><label>Couleurs :</label>{colorist}</li>
+<li class=""><label>Couverture :</label><a href="/auteur-2-BD-x.html" data-ajax="false">{escaped['artist']}</a></li>
+<li><label>Dépot légal : </label>{values['legal']} <span class="grise"> (Parution le {values['release']})</span></li>
+<li><label>Estimation : </label>non coté</li>
+<li><label>Editeur : </label><span>{escaped['publisher']}</span></li>
+<li><label>Format : </label>Format normal</li>
+<li><label>ISBN  : </label><span>{values['isbn']}</span></li>
+<li><label>Planches :</label><span>{values['planches']}</span></li>
+<li><label>Créé le : </label>01/01/2020 10:00:00 <span class="grise"> (maj 01/01/2024 10:00:00)</span></li>
+<li><span class="infoedition"><em>Résumé:</em> {summary}</span></li>
+</ul>
+</div></div></body></html>
+"""
+
+
+def render_series_page(slug: str, entries: list[AlbumEntry]) -> str:
+    values = _entry_values(entries[0])
+    items = "".join(
+        f"""<li data-theme="a"><a href="/{entry.url.rsplit('/', 1)[-1]}" data-ajax="false">
+<img src="/media/Couvertures/Couv_{entry.album_id}.jpg" class="couv"><h2 class="serie">{html.escape(human(slug))}</h2>
+<p class="titre">{html.escape(entry.tome or '')}. {html.escape(human(entry.title_slug))}<br/>
+<span class="editeur">{html.escape(_entry_values(entry)['publisher'])}</span> - <span class="dl">{_entry_values(entry)['legal']}</span></p></a></li>"""
+        for entry in sorted(entries, key=lambda e: (e.tome_number or 0, e.album_id))
+    )
+    return f"""<!DOCTYPE html><html lang="fr"><head><title>{html.escape(human(slug))}</title></head><body>
+<div data-role="content"><div class="info-serie"><h3>{html.escape(human(slug))}</h3>
+<h4><i class="fa fa-globe"></i> Europe <span class="serie-style">/ {html.escape(values['genre'])}</span></h4>
+<h5><img src="/flags/France.png" class="drapeau" /> Français <i class="fa fa-calendar"></i> 1990-2024 <span class="parution">Série en cours</span></h5>
+<p id="commentaire"><input type="hidden" id="full-commentaire" value="La série {html.escape(human(slug))}." /></p></div>
+<h4>{len(entries)} albums :</h4><ul data-role="listview" class="li-album">{items}</ul></div></body></html>"""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeBedetheque
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+        return
+
+    def _send(self, status: int, body: bytes, content_type: str = "text/html; charset=utf-8",
+              headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        self.fake._record(LoggedRequest(self.command, self.path, status, time.monotonic(),
+                                        "csrf_cookie_bel" in (self.headers.get("Cookie") or ""), self.headers.get("Referer")))
+
+    def do_POST(self) -> None:  # noqa: N802
+        if self.path == "/_fake/mode":
+            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                data = json.loads(self.rfile.read(length) or b"{}")
+                self.fake.set_mode(data.get("kind"), remaining=data.get("remaining"), retry_after=data.get("retry_after", 1),
+                                   delay=data.get("delay", 0.0), paths=data.get("paths", ""))
+            except (ValueError, TypeError) as exc:
+                self._send(400, str(exc).encode(), "text/plain")
+                return
+            self._send(204, b"")
+            return
+        self._send(405, b"method not allowed", "text/plain")
+
+    def do_GET(self) -> None:  # noqa: N802
+        fake = self.fake
+        path = self.path.split("?", 1)[0]
+        if path == "/_fake/log":
+            body = json.dumps([entry.__dict__ for entry in fake.requests()]).encode()
+            self._send(200, body, "application/json")
+            return
+        if fake.network_delay:
+            time.sleep(fake.network_delay)
+        fault = fake._take_fault(path)
+        if fault is not None and self._fault(fault, path):
+            return
+        has_cookie = "csrf_cookie_bel" in (self.headers.get("Cookie") or "")
+        if path == "/":
+            self._send(200, b"<html><head><title>Bedetheque</title></head><body>Accueil</body></html>",
+                       headers={"Set-Cookie": "csrf_cookie_bel=fake-token-1234; Path=/; HttpOnly"})
+            return
+        if fault is not None and fault.kind == "cookie_required" and not has_cookie:
+            self._send(403, b"<html><body>Forbidden</body></html>")
+            return
+        if path == "/sitemap.xml":
+            self._send(200, fake.sitemap_index(), "application/xml")
+            return
+        name = path.lstrip("/")
+        if name in fake.catalogue.sitemaps:
+            data = fake.catalogue.sitemaps[name]
+            etag = fake.etag(data)
+            last_modified = formatdate(1_700_000_000, usegmt=True)
+            if self.headers.get("If-None-Match") == etag or self.headers.get("If-Modified-Since") == last_modified:
+                self._send(304, b"", headers={"ETag": etag, "Last-Modified": last_modified})
+                return
+            self._send(200, data, "application/xml", {"ETag": etag, "Last-Modified": last_modified})
+            return
+        if path.startswith("/media/Couvertures/Couv_") or path.startswith("/cache/thb_couv/Couv_"):
+            album_id = int("".join(ch for ch in path.rsplit("_", 1)[-1] if ch.isdigit()) or 0)
+            data = fake.cover(album_id)
+            self._send(200 if data else 404, data or b"not found", "image/jpeg" if data else "text/plain")
+            return
+        if path.startswith("/serie-"):
+            try:
+                series_id = int(path.split("-")[1])
+            except (IndexError, ValueError):
+                series_id = -1
+            page = fake.series_page(series_id)
+            self._send(200 if page else 404, page or _not_found())
+            return
+        if path.startswith("/BD-") and path.endswith(".html"):
+            digits = path[:-5].rsplit("-", 1)[-1]
+            page = fake.album_page(int(digits)) if digits.isdigit() else None
+            if page is None:
+                self._send(404, _not_found())
+                return
+            if fault is not None and fault.kind == "truncated":
+                page = page[: len(page) // 3]
+            self._send(200, page)
+            return
+        self._send(404, _not_found())
+
+    def _fault(self, fault: FaultMode, path: str) -> bool:
+        """Answer with the fault; False when the fault only changes the content (truncated)."""
+        if fault.delay:
+            time.sleep(fault.delay)
+        if fault.kind == "429":
+            self._send(429, b"Too Many Requests", "text/plain", {"Retry-After": str(fault.retry_after)})
+        elif fault.kind == "503":
+            self._send(503, b"Service Unavailable", "text/plain", {"Retry-After": str(fault.retry_after)})
+        elif fault.kind == "challenge":
+            self._send(403, CHALLENGE_PAGE.encode(), headers={"Server": "cloudflare", "cf-mitigated": "challenge"})
+        elif fault.kind == "ban":
+            self._send(200, BAN_PAGE.format(ip=self.fake.ban_ip).encode())
+        else:
+            return False  # slow (delay only), truncated, cookie_required: handled by the normal path
+        return True
+
+
+def _not_found() -> bytes:
+    return b"<html><head><title>Page introuvable</title></head><body>Erreur 404</body></html>"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="A local stand-in for Bédéthèque (127.0.0.1 only).")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--sitemaps", nargs="*", type=Path, help="album sitemaps (default: ../shared's, else a small synthetic one)")
+    parser.add_argument("--delay", type=float, default=0.0, help="network delay per request, in seconds")
+    arguments = parser.parse_args(argv)
+    site = FakeBedetheque(arguments.sitemaps or None, port=arguments.port, network_delay=arguments.delay).start()
+    print(f"fake Bédéthèque on {site.base_url} with {len(site.catalogue.albums)} albums; Ctrl-C to stop", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        site.stop()
+
+
+if __name__ == "__main__":
+    main()
