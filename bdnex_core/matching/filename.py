@@ -5,12 +5,34 @@ French BD libraries follow a few conventions (``Série - T01 - Titre``, ``Série
 noise, hors-séries, intégrales, cycles, lettered tomes, one-shots, and files named just
 ``T01.cbz`` inside a folder named after the series). This module turns any of them into
 a :class:`ParsedName`. It does no I/O and knows nothing of the catalogue.
+
+How a name is read, in order: path and extension off; dots, underscores and slug hyphens
+become spaces; an ISBN is taken out; bracketed groups are classified (year, language,
+publisher, ISBN, one-shot, a tome such as ``(T3)``, or noise); noise words (``c2c``, ``HD``,
+``1920px``, ``v2``) go; then the tome is chosen, the likeliest reading first:
+
+1. a tome in brackets, ``Astérix (T3) Titre``;
+2. a number opening the name before a separator, ``01 - Titre`` (the series is the folder);
+3. a range, ``T1-3`` / ``Intégrale T1 à T3`` (an intégrale);
+4. an explicit marker: ``T01``, ``Tome 1``, ``#3``, ``HS2``, ``Hors-série 1``, ``INT2``,
+   ``Intégrale 2`` — numbered markers before bare ``HS``/``INT`` words, which count only as
+   their own segment (``Série - HS - Titre``, ``Série INT``), not inside a series name;
+5. a number opening the name before words, when a folder can give the series;
+6. an implicit number: between separators (``Série - 40``), after ``Vol``/``n°``, or plain
+   (``Série 01 Titre``), skipping numbers followed by ``ans``, ordinals (``2e série``) and
+   four-digit numbers (``1984``, ``Paris 2119``).
+
+A name marked as a one-shot (``(One shot)``, ``Album unique``) takes only steps 1, 3 and 4: its
+numbers belong to its title. What precedes the tome is the series (a cycle joined to it stays:
+Bédéthèque names series ``Rozen Maiden Saison 2``), what follows the title. Other plausible
+readings are kept in ``alternatives`` for the matcher to try.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from bdnex_core.matching.normalize import normalize
 
@@ -19,43 +41,61 @@ BRACKETED = re.compile(r"\[([^\]]*)\]|\(([^)]*)\)|\{([^}]*)\}")
 YEAR = re.compile(r"^(19[0-9]{2}|20[0-9]{2})$")
 LANGUAGE_TAGS = {"fr": "fr", "vf": "fr", "french": "fr", "francais": "fr", "en": "en", "eng": "en", "vo": None,
                  "nl": "nl", "es": "es", "de": "de", "it": "it"}
+# Only words that never belong to a name; anything else counts as noise only inside brackets.
 NOISE_WORDS = re.compile(
-    r"\b(c2c|hd|hq|sd|scan(?:s|ne|ned)?|digital|numerique|webrip|repack|fixed|complet|bd|cbz|cbr|"
-    r"\d{3,4}p|\d{3,4}px|v\d|ocr|uncensored|noir et blanc|n&b)\b",
+    r"\b(c2c|hd|hq|scan(?:s|ne|ned)?|webrip|repack|fixed|ocr|\d{3,4}px?|v\d)\b",
     re.IGNORECASE,
 )
 PUBLISHERS = (
-    "Dupuis", "Dargaud", "Casterman", "Le Lombard", "Lombard", "Glénat", "Glenat", "Soleil", "Soleil Productions",
-    "Delcourt", "Fluide Glacial", "Futuropolis", "Les Humanoïdes Associés", "Humanoïdes Associés", "Humanoides Associes",
+    "Dupuis", "Dargaud", "Casterman", "Le Lombard", "Lombard", "Glénat", "Soleil", "Soleil Productions",
+    "Delcourt", "Fluide Glacial", "Futuropolis", "Les Humanoïdes Associés", "Humanoïdes Associés",
     "Bamboo", "Vents d'Ouest", "Vent d'Ouest", "Kana", "Urban Comics", "Panini", "Panini Comics", "Marsu Productions",
     "Albin Michel", "Gallimard", "Rue de Sèvres", "Grand Angle", "Ankama", "Sandawe", "Kennes", "Paquet", "Akileos",
     "Pika", "Kurokawa", "Ki-oon", "Tonkam", "Delcourt Tonkam", "Le Label Dargaud", "Jungle", "Hachette",
     "Les Arènes", "Steinkis", "Éditions Jungle", "Comix Buro", "Hugo BD", "Bac@BD", "Le Lézard Noir", "Cornélius",
-    "L'Association", "Rackham", "Mosquito", "Sakka", "Kazé", "Doki-Doki", "Vega", "Black Box",
+    "L'Association", "Rackham", "Mosquito", "Sakka", "Kazé", "Doki-Doki", "Vega", "Black Box", "Les Éditions Dupuis",
+    "Éditions Dupuis", "Blake et Mortimer", "Éditions Blake et Mortimer", "Cambourakis", "Çà et là", "Actes Sud BD",
+    "Fluide.G", "Drakoo", "Dupuis Jeunesse", "Glénat Manga", "Kana Dark", "Ki-oon Seinen", "Milan", "Bayard",
 )
-PUBLISHER_KEYS = {normalize(name): name for name in PUBLISHERS}
+PUBLISHER_KEYS = {normalize(name): name for name in PUBLISHERS if name not in ("Blake et Mortimer",)}
 ISBN_CANDIDATE = re.compile(r"(?<![0-9])(97[89][- ]?(?:[0-9][- ]?){9}[0-9]|(?:[0-9][- ]?){9}[0-9xX])(?![0-9])")
 
-# Tome markers, tried in order on the cleaned, space-separated name (case-insensitive).
-_N = r"(?P<num>\d{1,4})(?P<letter>[a-z])?(?![0-9])"
+# A tome number: a single letter makes a lettered tome ('1a'); longer suffixes ('10VC', '2TL')
+# are edition marks, and ordinals ('2e série', '1re') are not tomes at all.
+_ORDINAL = r"(?!(?:e|er|re|eme|ème|nd|rd|th)\b)"
+_N = rf"(?P<num>\d{{1,4}}){_ORDINAL}(?:(?P<letter>[a-z])(?![a-z]))?(?![0-9])"
+_N3 = rf"(?P<num>\d{{1,3}}){_ORDINAL}(?:(?P<letter>[a-z])(?![a-z]))?(?![0-9])"
+_INT_WORD = r"(?:int[ée]grales?|int|integral)(?![a-z])"
 TOME_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("int", re.compile(rf"\b(?:int[ée]grales?|int|integral)(?![a-z])\.?\s*(?:(?:t|tome|tomes)\.?\s*)?(?P<range>\d{{1,3}}\s*(?:-|a|à|et)\s*(?:t\s*)?\d{{1,3}}|{_N})?", re.IGNORECASE)),
-    ("hs", re.compile(rf"\b(?:hors[\s-]*s[ée]ries?|hs)(?![a-z])\.?\s*(?:n[°o]?\s*)?(?:{_N})?", re.IGNORECASE)),
-    ("regular", re.compile(rf"\b(?:tome|tomes|t)\.?\s*{_N}", re.IGNORECASE)),
+    # "Série - Intégrale - Tome 3": the intégrale word as its own segment owns the number after it
+    ("int", re.compile(rf"(?:^|(?<=- ))(?:l')?{_INT_WORD}\.?\s*-\s*(?:tomes?|t)\.?\s*{_N3}", re.IGNORECASE)),
+    ("int", re.compile(rf"\b{_INT_WORD}\.?(?:\s*(?:(?:tomes?|t)\.?\s*)?{_N3})?", re.IGNORECASE)),
+    ("hs", re.compile(rf"\b(?:hors[\s-]*s[ée]ries?|hs)(?![a-z])\.?(?:\s*(?:n[°o]?\s*)?{_N3})?", re.IGNORECASE)),
+    ("regular", re.compile(rf"\b(?:tomes?|t)(?:\.\s*|\s*-?\s*){_N}", re.IGNORECASE)),
     ("regular", re.compile(rf"#\s*{_N}", re.IGNORECASE)),
 )
 # Weaker markers: often part of a series name ("Conan Vol 1 1970"), used when nothing better is there.
-WEAK_TOME_PATTERN = re.compile(rf"\b(?:vol|volume|album|livre|episode|ep|n[°o]|no|num[ée]ro)\.?\s*{_N}", re.IGNORECASE)
-NUMBER_SEGMENT = re.compile(r"(?:^|\s-\s)\s*(?P<num>\d{1,3})(?P<letter>[a-z])?\s*(?=\s-\s|$)", re.IGNORECASE)
-RANGE_AS_INT = re.compile(r"\b(?:t|tome|tomes)?\s*(?P<first>\d{1,3})\s*(?:-|à|a)\s*(?:t\s*)?(?P<last>\d{1,3})\b", re.IGNORECASE)
+WEAK_TOME_PATTERN = re.compile(
+    rf"\b(?:vol|volume|album|livre|chapitre|episode|ep|n[°o]|no|num[ée]ro)\.?\s*{_N}", re.IGNORECASE)
+NUMBER_SEGMENT = re.compile(rf"(?:^|\s-\s)\s*(?P<num>\d{{1,3}}){_ORDINAL}(?P<letter>[a-z])?\s*(?=\s-\s|$)", re.IGNORECASE)
+LEADING_NUMBER = re.compile(rf"^(?P<num>\d{{1,3}}){_ORDINAL}(?:(?P<letter>[a-z])(?![a-z]))?(?P<after>\s*-\s*|\s*$|\s+)",
+                            re.IGNORECASE)
+# "T1-3", "T01-T03", "Tomes 1 à 3", "Intégrale T1 à T3": several tomes in one file, an intégrale.
+# A plain " - " between numbers is a separator ("Série - T01 - 300 Spartiates"), not a range.
+RANGE_AS_INT = re.compile(
+    r"(?:\b(?:l\s*')?(?:int[ée]grales?|int)\s*)?"
+    r"(?:\b(?:t|tomes?)\.?\s*(?P<first>\d{1,3})(?:-|\s+(?:à|a|au|et)\s+|\s*-\s*(?=t))(?:t\.?\s*)?(?P<last>\d{1,3})"
+    r"|(?<![\w-])(?P<bare_first>\d{1,3})-(?P<bare_last>\d{1,3})(?![\w-]))(?![0-9])",
+    re.IGNORECASE,
+)
 CYCLE = re.compile(r"\b(?:cycle|saison|arc)\s*(?P<num>\d{1,2}|[ivx]{1,4})\b", re.IGNORECASE)
 ONE_SHOT = re.compile(r"\b(?:one[\s-]?shot|album unique)\b", re.IGNORECASE)
-# ordinals ("2e série", "1re série") name an edition, not a tome
-BARE_NUMBER = re.compile(r"(?<![\w.])(?P<num>\d{1,3})(?!(?:e|er|re|eme|ème)\b)(?P<letter>[a-z])?(?![\w.])", re.IGNORECASE)
+BARE_NUMBER = re.compile(rf"(?<![\w.])(?P<num>\d{{1,3}}){_ORDINAL}(?P<letter>[a-z])?(?![\w.])", re.IGNORECASE)
 NOT_A_TOME_AFTER = {"ans", "an", "jours", "jour", "heures", "nuits", "minutes", "fois", "eme", "e", "er", "mille", "000"}
 ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10}
 SEPARATOR_EDGES = " -_.,:;~+"
 PARENT_IGNORED = {"bd", "comics", "bandes dessinees", "bande dessinee", "downloads", "telechargements", "a trier", "inbox", "new"}
+TOME_MARK = "\x00"  # stands where a bracketed tome was: "Astérix (T3) Titre"
 
 
 @dataclass(frozen=True)
@@ -63,9 +103,9 @@ class ParsedName:
     raw: str
     series: str | None = None
     series_norm: str = ""
-    tome: str | None = None
+    tome: str | None = None          # canonical: '1', '12', '1a', '0', 'HS', 'HS1', 'INT', 'INT2'
     tome_number: int | None = None
-    tome_kind: str | None = None  # regular, hs, int, oneshot
+    tome_kind: str | None = None     # regular, hs, int, oneshot; None when unknown
     title: str | None = None
     title_norm: str = ""
     year: int | None = None
@@ -74,7 +114,17 @@ class ParsedName:
     cycle: int | None = None
     language: str | None = None
     noise: tuple[str, ...] = field(default_factory=tuple)
+    # other readings of an ambiguous name (another number as the tome, or none), likeliest first
     alternatives: tuple[ParsedName, ...] = field(default=(), repr=False, compare=False)
+
+
+class _Tome(NamedTuple):
+    start: int
+    end: int
+    kind: str          # regular, hs, int
+    number: int | None
+    letter: str
+    explicit: bool     # written with a marker (T, Tome, #, HS, INT), not guessed from a bare number
 
 
 def isbn_is_valid(digits: str) -> bool:
@@ -98,19 +148,23 @@ def find_isbn(text: str) -> tuple[str | None, str]:
 
 
 def _clean_spacing(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip(SEPARATOR_EDGES + " ")
+    return re.sub(r"\s+", " ", text).strip(SEPARATOR_EDGES)
 
 
 def _despace(stem: str) -> str:
-    """Dots and underscores used as spaces become spaces ('Les.Tuniques.Bleues.T12')."""
+    """Dots, underscores and slug hyphens used as spaces become spaces ('Les.Tuniques.Bleues.T12')."""
     if "_" in stem:
         stem = stem.replace("_", " ")
-    if stem.count(".") >= 2 or ("." in stem and " " not in stem):
-        stem = stem.replace(".", " ")
-    return stem
+    if "." in stem:  # 'Les.Tuniques.Bleues', '9.Retrouvailles', 'T.01'; 'Spirou 1.5' keeps its dot
+        core = BRACKETED.sub("", stem).strip()
+        dotted = core.count(".") >= 2 or " " not in core
+        stem = stem.replace(".", " ") if dotted else re.sub(r"(?<!\d)\.|\.(?!\d)", " ", stem)
+    # 'L-Epee-de-Feu-Tome-1' (hyphens only, no spaces); 'Spider-Man' and 'T01-T03' keep theirs
+    return " ".join(word.replace("-", " ") if word.count("-") >= 2 else word for word in stem.split(" "))
 
 
-TOME_MARK = " \x00 "
+def _path_parts(path: str) -> list[str]:
+    return [part.strip() for part in re.split(r"[\\/]", path) if part.strip()]
 
 
 def _classify_group(content: str, found: dict[str, object], noise: list[str]) -> str | None:
@@ -123,6 +177,9 @@ def _classify_group(content: str, found: dict[str, object], noise: list[str]) ->
         return None  # "Tuniques Bleues (Les)": the article belongs to the series name
     if YEAR.match(key):
         found.setdefault("year", int(key))
+    elif ONE_SHOT.fullmatch(key):
+        found["one_shot"] = True
+        noise.append(text)
     elif key in LANGUAGE_TAGS:
         if LANGUAGE_TAGS[key]:
             found.setdefault("language", LANGUAGE_TAGS[key])
@@ -131,44 +188,80 @@ def _classify_group(content: str, found: dict[str, object], noise: list[str]) ->
     elif find_isbn(text)[0]:
         found.setdefault("isbn", find_isbn(text)[0])
     else:
-        tome = _find_tome(text)
-        if tome is not None and "tome_match" not in found and _clean_spacing(text[: tome[0]] + text[tome[1]:]) == "":
-            found["tome_match"] = tome[2:]
-            return TOME_MARK  # "Astérix (T3) Astérix et les Goths": series before, title after
+        markers = _explicit_tomes(text)
+        tome = markers[0] if markers else None
+        if tome is not None and "tome_match" not in found and not _clean_spacing(text[: tome.start] + text[tome.end:]):
+            found["tome_match"] = tome
+            return f" {TOME_MARK} "
         noise.append(text)  # [group], (scan), "(1)" duplicate counters...
     return " - "
 
 
-def _explicit_tomes(text: str) -> list[tuple[int, int, str, int | None, str, bool]]:
-    """Every explicit tome marker, the likeliest first: numbered ones ("Tome 20") before bare
-    "Hors série"/"Intégrale" words (often part of a series name), then by position."""
-    found = [_tome_from_match(kind, match) for kind, pattern in TOME_PATTERNS for match in pattern.finditer(text)]
-    unique = {candidate[:2]: candidate for candidate in found}
-    return sorted(unique.values(), key=lambda candidate: (candidate[3] is None, candidate[0]))
+def _own_segment(text: str, start: int, end: int, *, both_sides: bool = False) -> bool:
+    """Whether text[start:end] stands apart: at an end of the name or next to a ' - ' separator
+    (on both sides with ``both_sides``)."""
+    before, after = text[:start].rstrip(), text[end:].lstrip()
+    apart_before, apart_after = not before or before.endswith("-"), not after or after.startswith("-")
+    return apart_before and apart_after if both_sides else apart_before or apart_after
 
 
-def _find_tome(text: str) -> tuple[int, int, str, int | None, str, bool] | None:
-    """(start, end, kind, number, letter, explicit) of the likeliest tome marker in ``text``."""
-    markers = _explicit_tomes(text)
-    return markers[0] if markers else None
-
-
-def _tome_from_match(kind: str, match: re.Match[str]) -> tuple[int, int, str, int | None, str, bool]:
+def _tome_from_match(kind: str, match: re.Match[str]) -> _Tome:
     groups = match.groupdict()
     number = int(groups["num"]) if groups.get("num") else None
-    letter = (groups.get("letter") or "").lower()
-    if kind == "int" and groups.get("range"):
-        first = re.match(r"\d+", groups["range"])
-        number = None if first is None or re.search(r"\D", groups["range"].strip()) else int(first.group())
-    return (match.start(), match.end(), kind, number, letter, True)
+    return _Tome(match.start(), match.end(), kind, number, (groups.get("letter") or "").lower(), True)
 
 
-def _implicit_tome(text: str) -> tuple[int, int, str, int | None, str, bool] | None:
+def _explicit_tomes(text: str) -> list[_Tome]:
+    """Every explicit tome marker, the likeliest first: numbered ones ("Tome 20") before bare
+    "HS"/"INT", then by position. The words "Hors série"/"Intégrale" without a number count only
+    as their own segment ("Série - Hors série - Titre")."""
+    found = []
+    for kind, pattern in TOME_PATTERNS:
+        for match in pattern.finditer(text):
+            tome = _tome_from_match(kind, match)
+            short = text[tome.start:tome.end].strip(" .").lower() in ("hs", "int")
+            if tome.number is None and not short and not _own_segment(text, tome.start, tome.end):
+                continue  # "Serie jaune Hors serie Elvifrance": the words are part of a series name
+            found.append(tome)
+    unique = {(tome.start, tome.end): tome for tome in reversed(found)}  # first pattern wins a span
+    return sorted(unique.values(), key=lambda tome: (tome.number is None, tome.start, tome.kind == "regular"))
+
+
+def _range_tome(text: str) -> _Tome | None:
+    """'Blueberry T1-3', 'Intégrale T1 à T3': an intégrale whose number the name does not give."""
+    for match in RANGE_AS_INT.finditer(text):
+        first, last = match["first"] or match["bare_first"], match["last"] or match["bare_last"]
+        if normalize(text[: match.start()]) and int(first) < int(last):
+            return _Tome(match.start(), match.end(), "int", None, "", True)
+    return None
+
+
+def _leading_tome(text: str, *, words_allowed: bool) -> _Tome | None:
+    """'01 - Titre', '03', and with a folder for the series '14 La sangre': the name opens with its tome."""
+    match = LEADING_NUMBER.match(text)
+    if match is None:
+        return None
+    if match["after"].strip() != "-" and match.end() < len(text) and not words_allowed:
+        return None  # "13 rue de l'Espoir", "300 Spartiates": a title that starts with a number
+    end = match.end() if match["after"].strip() == "-" else match.end("num") + len(match["letter"] or "")
+    return _Tome(0, end, "regular", int(match["num"]), (match["letter"] or "").lower(), False)
+
+
+def _bare_numbers(text: str) -> list[_Tome]:
+    return [
+        _Tome(match.start(), match.end(), "regular", int(match["num"]), (match["letter"] or "").lower(), False)
+        for match in BARE_NUMBER.finditer(text)
+        if normalize(text[: match.start()])
+    ]
+
+
+def _implicit_tome(text: str) -> _Tome | None:
     """A tome without 'T'/'Tome'/'#': a number between dashes ('Série - 40 - Titre'), a weak marker
     ('Vol 2'), or the last plain number ('Les Tuniques Bleues 12', 'Conan Vol 1 1970 157')."""
     segment = next((m for m in NUMBER_SEGMENT.finditer(text) if normalize(text[: m.start("num")])), None)
     if segment is not None:
-        return (segment.start("num"), segment.end(), "regular", int(segment["num"]), (segment["letter"] or "").lower(), False)
+        return _Tome(segment.start("num"), segment.end(), "regular", int(segment["num"]),
+                     (segment["letter"] or "").lower(), False)
     weak = WEAK_TOME_PATTERN.search(text)
     bare = None
     for match in BARE_NUMBER.finditer(text):
@@ -181,19 +274,21 @@ def _implicit_tome(text: str) -> tuple[int, int, str, int | None, str, bool] | N
             continue
         if bare is None or not bare.group("num").startswith("0") or match.group("num").startswith("0"):
             bare = match  # the last one, unless an earlier one is zero-padded like a tome ("Série 01 Titre 2")
+    if weak is not None and bare is not None and (bare["num"].startswith("0") or int(bare["num"]) == int(weak["num"])):
+        weak = None  # 'Lune de sang 03 Vol 3', 'Nevada Lug 383 Numero 383': the first number is the tome
     if weak is not None and (bare is None or bare.start() < weak.start()):
-        return _tome_from_match("regular", weak)[:5] + (False,)
+        return _tome_from_match("regular", weak)._replace(explicit=False)
     if bare is not None:
-        return (bare.start(), bare.end(), "regular", int(bare.group("num")), (bare.group("letter") or "").lower(), False)
+        return _Tome(bare.start(), bare.end(), "regular", int(bare.group("num")), (bare.group("letter") or "").lower(), False)
     return None
 
 
-def _canonical_tome(kind: str, number: int | None, letter: str) -> str | None:
-    if kind == "hs":
-        return f"HS{number}" if number is not None else "HS"
-    if kind == "int":
-        return f"INT{number}" if number is not None else "INT"
-    return None if number is None else f"{number}{letter}"
+def _canonical_tome(tome: _Tome) -> str | None:
+    if tome.kind == "hs":
+        return f"HS{tome.number}" if tome.number is not None else "HS"
+    if tome.kind == "int":
+        return f"INT{tome.number}" if tome.number is not None else "INT"
+    return None if tome.number is None else f"{tome.number}{tome.letter}"
 
 
 def _series_from_parent(parent: str | None) -> str | None:
@@ -203,18 +298,47 @@ def _series_from_parent(parent: str | None) -> str | None:
     return cleaned if cleaned and normalize(cleaned) not in PARENT_IGNORED else None
 
 
+def _choose_tome(text: str, found: dict[str, object], *, has_parent: bool, one_shot: bool) -> _Tome | None:
+    if TOME_MARK in text:
+        start = text.index(TOME_MARK)
+        return found["tome_match"]._replace(start=start, end=start + 1)  # type: ignore[attr-defined]
+    explicit = _marked_tome(text)
+    if one_shot:  # 'Push 2015 05 (One shot)': numbers are the title's, unless written as a tome
+        return explicit
+    return (
+        _leading_tome(text, words_allowed=False)
+        or explicit
+        or (_leading_tome(text, words_allowed=True) if has_parent else None)
+        or _implicit_tome(text)
+    )
+
+
+def _marked_tome(text: str) -> _Tome | None:
+    """The first range or explicit marker; a range ('Intégrale T1 à T3') beats a marker found later,
+    not a numbered one before it ('Intégrale 1 - tomes 1 à 4')."""
+    ranged = _range_tome(text)
+    marker = next(iter(_explicit_tomes(text)), None)
+    if ranged is None or (marker is not None and marker.number is not None and marker.end <= ranged.start):
+        return marker
+    return ranged
+
+
 def parse_filename(name: str, parent: str | None = None) -> ParsedName:
-    """Parse a comic file name (with or without extension); ``parent`` is its folder's name."""
-    raw = name
-    stem = name.rsplit("/", 1)[-1]
+    """Parse a comic file name (with or without extension, or a path); ``parent`` is its folder's name."""
+    folders = _path_parts(name)
+    stem = folders[-1] if folders else ""
+    if parent is None and len(folders) > 1:
+        parent = folders[-2]  # 'Nains/T01.cbz': a path carries its folder
+    elif parent:
+        parent = (_path_parts(parent) or [None])[-1]  # a whole folder path: its last part
     while EXTENSIONS.search(stem):
         stem = EXTENSIONS.sub("", stem)
-    stem = _despace(stem)
     found: dict[str, object] = {}
     noise: list[str] = []
     isbn, stem = find_isbn(stem)
     if isbn:
         found["isbn"] = isbn
+    stem = _despace(stem)
 
     def consume(match: re.Match[str]) -> str:
         content = next(group for group in match.groups() if group is not None)
@@ -223,87 +347,56 @@ def parse_filename(name: str, parent: str | None = None) -> ParsedName:
 
     text = BRACKETED.sub(consume, stem)
     text = NOISE_WORDS.sub(lambda m: noise.append(m.group()) or " ", text)
-    one_shot = bool(ONE_SHOT.search(text))
+    one_shot = bool(ONE_SHOT.search(text)) or "one_shot" in found
     text = ONE_SHOT.sub(" ", text)
-    cycle = None
-    cycle_match = CYCLE.search(text)
-    if cycle_match:
-        value = cycle_match.group("num").lower()
-        cycle = int(value) if value.isdigit() else ROMAN.get(value)
-    text = re.sub(r"\s+", " ", text)
+    text = re.sub(r"\s+", " ", text).strip(SEPARATOR_EDGES)  # what removed groups left at the ends
 
-    tome = None
-    if TOME_MARK.strip() in text:
-        start = text.index(TOME_MARK.strip())
-        tome = (start, start + 1, *found["tome_match"])  # type: ignore[misc]
-    elif "tome_match" not in found:
-        tome = _find_tome(text)
-        if tome is None:
-            range_match = RANGE_AS_INT.search(text)
-            if range_match and normalize(text[: range_match.start()]) and int(range_match["first"]) < int(range_match["last"]):
-                tome = (range_match.start(), range_match.end(), "int", None, "", True)
-        if tome is None:
-            tome = _implicit_tome(text)
-        if tome is None:
-            leading = re.match(r"^\s*(?P<num>\d{1,3})(?P<letter>[a-z])?\s*(?:-|$)", text, re.IGNORECASE)
-            if leading:  # "01 - Titre.cbz": the series is the folder's name
-                tome = (leading.start("num"), leading.end(), "regular", int(leading["num"]), (leading["letter"] or "").lower(), False)
-    common = {"raw": raw, "parent": parent, "found": found, "noise": tuple(noise), "one_shot": one_shot,
-              "cycle": cycle, "cycle_match": cycle_match}
-    parsed = _assemble(text, tome, **common)
-    if tome is not None and TOME_MARK.strip() not in text:
+    cycle_match = CYCLE.search(text)
+    cycle = None
+    if cycle_match:
+        value = cycle_match["num"].lower()
+        cycle = int(value) if value.isdigit() else ROMAN.get(value)
+        if _own_segment(text, cycle_match.start(), cycle_match.end(), both_sides=True):
+            # "Sillage - Cycle 2 - T08": a segment of its own; "Rozen Maiden Saison 2" keeps it
+            text = (text[: cycle_match.start()] + " - " + text[cycle_match.end():]).strip(" ")
+            text = re.sub(r"(?:\s*-\s*){2,}", " - ", text).strip(SEPARATOR_EDGES)
+
+    tome = _choose_tome(text, found, has_parent=bool(_series_from_parent(parent)), one_shot=one_shot)
+    extras = {"raw": name, "parent": parent, "found": found, "noise": tuple(noise), "one_shot": one_shot, "cycle": cycle}
+    parsed = _assemble(text, tome, **extras)
+    if tome is not None and TOME_MARK not in text:
         # which number is the tome is a guess when names carry others ("Ms Marvel 2006 21 ... part 1",
         # "Serie bleue ... Hors serie Elvifrance Tome 20"): keep the other readings for the matcher to try
         others = [other for other in [*_explicit_tomes(text), *_bare_numbers(text)] if other[:2] != tome[:2]]
-        readings = [_assemble(text, other, **common) for other in others[:4]]
-        if not tome[5]:
-            readings.append(_assemble(text, None, **common))  # no tome at all: a number in a one-shot's name
+        readings = [_assemble(text, other, **extras) for other in others[:4]]
+        if not tome.explicit:
+            readings.append(_assemble(text, None, **extras))  # no tome at all: a number in a one-shot's name
         parsed = replace(parsed, alternatives=tuple(readings))
     return parsed
 
 
-def _bare_numbers(text: str) -> list[tuple[int, int, str, int | None, str, bool]]:
-    return [
-        (match.start(), match.end(), "regular", int(match["num"]), (match["letter"] or "").lower(), False)
-        for match in BARE_NUMBER.finditer(text)
-        if normalize(text[: match.start()])
-    ]
-
-
-def _assemble(text: str, tome: tuple | None, *, raw: str, parent: str | None, found: dict[str, object],
-              noise: tuple[str, ...], one_shot: bool, cycle: int | None, cycle_match: re.Match[str] | None) -> ParsedName:
-    series_text, title_text = text, ""
-    kind = number = letter = None
-    if tome is not None:
-        start, end, kind, number, letter, _explicit = tome
-        series_text, title_text = text[:start], text[end:]
-    if cycle_match and tome is not None and cycle_match.start() >= tome[1]:
-        title_text = title_text.replace(cycle_match.group(), " ")
-    elif cycle_match:
-        series_text = series_text.replace(cycle_match.group(), " ")
-
-    series = _clean_spacing(series_text)
-    title = _clean_spacing(title_text)
+def _assemble(text: str, tome: _Tome | None, *, raw: str, parent: str | None, found: dict[str, object],
+              noise: tuple[str, ...], one_shot: bool, cycle: int | None) -> ParsedName:
+    series_text, title_text = (text[: tome.start], text[tome.end:]) if tome is not None else (text, "")
+    series, title = _clean_spacing(series_text), _clean_spacing(title_text)
     if tome is None and " - " in series_text:
         head, _, rest = series_text.partition(" - ")
         series, title = _clean_spacing(head), _clean_spacing(rest)
     if " - " in series:
         series = _clean_spacing(series.split(" - ")[0])
-    title = re.sub(r"\s*-\s*$", "", title)
+    series = re.sub(r"\s+[lL]['’]$", "", series)  # "Hulk L'" before "Intégrale T6": the article was the tome's
     title = _clean_spacing(" ".join(part for part in title.split(" - ") if _clean_spacing(part)))
-    if not normalize(series):
-        series = _series_from_parent(parent) or ""
-    tome_text = _canonical_tome(kind, number, letter or "") if kind else None
-    tome_kind = kind if kind else ("oneshot" if one_shot else None)
+    if normalize(series) in ("", "l", "le", "la", "les"):  # "Blueberry/L'Intégrale T2": no series in the name
+        series = _series_from_parent(parent) or series
     return ParsedName(
         raw=raw,
         series=series or None,
-        series_norm=normalize(series) if series else "",
-        tome=tome_text,
-        tome_number=number,
-        tome_kind=tome_kind,
+        series_norm=normalize(series),
+        tome=_canonical_tome(tome) if tome is not None else None,
+        tome_number=tome.number if tome is not None else None,
+        tome_kind=tome.kind if tome is not None else ("oneshot" if one_shot else None),
         title=title or None,
-        title_norm=normalize(title) if title else "",
+        title_norm=normalize(title),
         year=found.get("year"),  # type: ignore[arg-type]
         publisher=found.get("publisher"),  # type: ignore[arg-type]
         isbn=found.get("isbn"),  # type: ignore[arg-type]

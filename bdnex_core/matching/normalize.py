@@ -22,6 +22,9 @@ COMBINING_MARKS = re.compile(r"[\u0300-\u036f]+")
 NON_WORD = re.compile(r"[^0-9a-z]+")
 ARTICLES = ("le", "la", "les", "l", "un", "une", "des", "the")
 ARTICLE_SET = frozenset(ARTICLES)
+# Bédéthèque moves a series' article to the end of its slug ('Tuniques-Bleues-Les'); only these
+# are dropped there, since 'un'/'une'/'des' end real names ('Chapitre un').
+TRAILING_ARTICLE_SET = frozenset(("le", "la", "les", "l", "the"))
 # "Tuniques Bleues (Les)", "Epée de feu (L')" as catalogues and libraries write them
 TRAILING_ARTICLE = re.compile(r"^(?P<name>.+?)\s*\((?P<article>les|le|la|l'|l’|the|un|une|des)\)\s*$", re.IGNORECASE)
 LEADING_ARTICLE = re.compile(r"^(?:(?P<word>les|le|la|the|un|une|des)\s+|(?P<elided>l)\s*['’]\s*)(?P<rest>\S.*)$", re.IGNORECASE)
@@ -44,9 +47,15 @@ def slug_words(slug: str) -> str:
 
 
 def strip_articles(normalized: str) -> str:
-    """Drop one leading article from a normalised name: 'les tuniques bleues' -> 'tuniques bleues'."""
+    """Drop a leading article, and one moved to the end as slugs do, from a normalised name.
+
+    'les tuniques bleues' and 'tuniques bleues les' both give 'tuniques bleues'.
+    """
     head, _, rest = normalized.partition(" ")
-    return rest if rest and head in ARTICLE_SET else normalized
+    if rest and head in ARTICLE_SET:
+        return rest
+    rest, _, tail = normalized.rpartition(" ")
+    return rest if rest and tail in TRAILING_ARTICLE_SET else normalized
 
 
 def move_article(name: str) -> list[str]:
