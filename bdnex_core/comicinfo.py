@@ -274,9 +274,12 @@ def _join(names: list[str]) -> str | None:
 def _rating(value: float | None, version: str) -> str | None:
     if value is None:
         return None
-    bounded = max(0.0, min(5.0, float(value)))
-    digits = 1 if version == "2.1" else 2  # the schemas' fractionDigits
-    return f"{round(bounded, digits):.{digits}f}".rstrip("0").rstrip(".") or "0"
+    from decimal import ROUND_HALF_UP, Decimal
+
+    bounded = Decimal(str(max(0.0, min(5.0, float(value)))))
+    step = Decimal("0.1") if version == "2.1" else Decimal("0.01")  # the schemas' fractionDigits
+    text = str(bounded.quantize(step, rounding=ROUND_HALF_UP))
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _isbn_digits(isbn: str | None) -> str | None:

@@ -28,6 +28,9 @@ CORE_COMMAND_MODULES = (
     "album",
     "catalogue",
     "identify",
+    "tag",
+    "review",
+    "demo",
 )
 
 

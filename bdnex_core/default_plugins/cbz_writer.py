@@ -18,10 +18,12 @@ class ComicInfoWriter:
     name = "comicinfo"
 
     def can_write(self, item: LibraryItem, settings: Settings) -> bool:
-        if item.path is None:
+        from bdnex_core.archive import detect_kind
+
+        if item.path is None or not item.path.exists():
             return False
-        suffix = item.path.suffix.lower()
-        return suffix == ".cbz" or (suffix in {".cbr", ".cb7"} and settings.archives.cbr == "convert")
+        # by content: a ".cbr" that is really a zip (common) is written in place like a CBZ
+        return detect_kind(item.path) == "cbz" or settings.archives.cbr == "convert"
 
     def write(self, item: LibraryItem, metadata: Any, settings: Settings, *, dry_run: bool = False) -> WriteResult:
         from bdnex_core import archive
@@ -30,7 +32,7 @@ class ComicInfoWriter:
         xml = metadata.to_xml(settings.comicinfo.version)
         if dry_run:
             return WriteResult(self.name, written=False, message="dry run")
-        if item.path.suffix.lower() == ".cbz":
+        if archive.detect_kind(item.path) == "cbz":
             archive.write_comicinfo(item.path, xml, preserve_mtime=settings.archives.preserve_mtime)
             return WriteResult(self.name, written=True, message=str(item.path))
         converted = archive.convert_to_cbz(item.path, xml, delete_original=settings.archives.delete_converted_originals)

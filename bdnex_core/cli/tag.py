@@ -1,0 +1,102 @@
+"""``bdnex-core tag PATH...``: the main job."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from bdnex_core.cli.context import AppContext, echo_json, pass_app
+from bdnex_core.errors import BdnexError
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(tag)
+
+
+@click.command("tag")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Parallel workers (default: pipeline.workers).")
+@click.option("--dry-run", is_flag=True, help="Change nothing; print what would change, field by field.")
+@click.option("--force", is_flag=True, help="Process files again even when already processed and unchanged.")
+@click.option("--skip-processed", is_flag=True, help="Skip files already processed and unchanged (the default).")
+@click.option("--strict", is_flag=True, help="Never write below the accept threshold (no prompt either).")
+@click.option("--interactive/--batch", default=None, help="Ask about uncertain matches (default on a terminal), or queue them for `review`.")
+@click.option("--resume", "resume_id", type=int, metavar="ID", help="Resume session ID: exactly its files not done yet.")
+@click.option("--list-sessions", is_flag=True, help="Same as `bdnex-core sessions list`.")
+@click.option("--session-info", "session_info", type=int, metavar="ID", help="Same as `bdnex-core sessions info ID`.")
+@click.option("--source", default="folder", show_default=True, help="Library source (folder, or one a plugin adds).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@pass_app
+def tag(app: AppContext, paths: tuple[str, ...], workers: int | None, dry_run: bool, force: bool, skip_processed: bool,
+        strict: bool, interactive: bool | None, resume_id: int | None, list_sessions: bool, session_info: int | None,
+        source: str, as_json: bool) -> None:
+    """Find comics under PATH..., match them on Bédéthèque, write ComicInfo.xml, record everything."""
+    from bdnex_core.cli.sessions import list_sessions as list_command
+    from bdnex_core.cli.sessions import show_session
+    from bdnex_core.pipeline import TagOptions, collect_items, resume_tagging, run_tagging
+    from bdnex_core.pipeline.progress import ProgressDisplay
+    from bdnex_core.pipeline.review import terminal_reviewer
+
+    if list_sessions:
+        click.get_current_context().invoke(list_command, as_json=as_json)
+        return
+    if session_info is not None:
+        show_session(app, session_info, as_json)
+        return
+    if force and skip_processed:
+        raise click.UsageError("--force and --skip-processed contradict each other")
+    if interactive is None:
+        interactive = sys.stdin.isatty() and not as_json
+    settings, db = app.settings, app.db
+    progress = None if as_json else ProgressDisplay.for_terminal(app.quiet)
+    reviewer = terminal_reviewer if interactive else None
+    if resume_id is not None:
+        if paths:
+            raise click.UsageError("--resume takes no PATH: the session knows its files")
+        overrides = {"workers": workers, "interactive": interactive, "strict": strict or None}
+        summary = resume_tagging(settings, db, resume_id, overrides=overrides, reviewer=reviewer, progress=progress)
+    else:
+        if not paths:
+            raise click.UsageError("give at least one PATH (or --resume ID)")
+        for session in db.interrupted_sessions():
+            click.echo(f"note: session {session['id']} was interrupted; resume it with: bdnex-core tag --resume {session['id']}", err=True)
+        options = TagOptions(
+            workers=workers or settings.pipeline.workers, dry_run=dry_run, force=force, strict=strict,
+            interactive=interactive, source=source, locations=tuple(paths),
+        )
+        items = collect_items(settings, source, paths)
+        if not items:
+            raise BdnexError(f"no comic files (cbz, cbr, cb7) found in {', '.join(paths)}")
+        summary = run_tagging(settings, db, items, options, reviewer=reviewer, progress=progress)
+    if as_json:
+        echo_json(summary.to_dict())
+    else:
+        print_summary(summary, dry_run=dry_run)
+    raise SystemExit(summary.exit_code)
+
+
+def print_summary(summary, *, dry_run: bool = False) -> None:  # noqa: ANN001 - RunSummary
+    console = Console(soft_wrap=True)
+    if dry_run:
+        for outcome in summary.outcomes:
+            if outcome.changes:
+                console.print(f"[bold]{outcome.item.name}[/bold] would change:")
+                for name, (old, new) in outcome.changes.items():
+                    console.print(f"  {name}: {old!r} -> {new!r}", highlight=False)
+    table = Table(title=f"session {summary.session_id}: {summary.status}")
+    table.add_column("result")
+    table.add_column("files", justify="right")
+    for label, state in (("tagged" if not dry_run else "would tag", "done"), ("queued for review", "queued"),
+                         ("skipped", "skipped"), ("failed", "failed")):
+        table.add_row(label, str(summary.count(state)))
+    console.print(table)
+    for outcome in summary.outcomes:
+        if outcome.state == "failed":
+            console.print(f"failed: {outcome.item.path or outcome.item.name}: {outcome.reason}", highlight=False)
+    if summary.count("queued"):
+        console.print("uncertain matches wait for you: bdnex-core review")
+    if summary.message:
+        console.print(summary.message, highlight=False)

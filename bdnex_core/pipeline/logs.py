@@ -1,0 +1,43 @@
+"""Each session's JSON and CSV logs (their paths are stored in the session row)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bdnex_core.config import Settings
+    from bdnex_core.db import BDneXDB
+    from bdnex_core.pipeline.runner import RunSummary
+
+CSV_COLUMNS = ("file", "state", "reason", "decision", "confidence", "album_id", "series", "tome", "title", "elapsed_ms")
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def write_session_logs(settings: Settings, db: BDneXDB, session_id: int, summary: RunSummary) -> tuple[str, str]:
+    """Write ``session_<id>.json`` and ``.csv`` (all files of the session so far, this run's details)."""
+    folder = settings.pipeline.logs_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = {outcome.key: outcome.summary_row() for outcome in summary.outcomes}
+    for entry in db.session_files(session_id):  # files handled by earlier runs of a resumed session
+        rows.setdefault(entry["item_key"], {"file": entry["file_path"], "key": entry["item_key"], "state": entry["state"],
+                                            "reason": entry["error_msg"] or ""})
+    json_path = folder / f"session_{session_id}.json"
+    csv_path = folder / f"session_{session_id}.csv"
+    document = {"session": db.get_session_stats(session_id), "summary": summary.to_dict(), "files": list(rows.values())}
+    _atomic_write_text(json_path, json.dumps(document, ensure_ascii=False, indent=1, default=str))
+    temporary = csv_path.with_name(f".{csv_path.name}.tmp")
+    with open(temporary, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows.values())
+    os.replace(temporary, csv_path)
+    return str(json_path), str(csv_path)

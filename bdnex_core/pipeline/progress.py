@@ -1,0 +1,58 @@
+"""A progress bar with files/s and ETA on a terminal; nothing in a pipe."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+if TYPE_CHECKING:
+    from bdnex_core.pipeline.steps import Outcome
+
+
+class FilesPerSecondColumn(TextColumn):
+    def __init__(self) -> None:
+        super().__init__("")
+
+    def render(self, task: Any) -> Any:
+        speed = task.finished_speed or task.speed
+        return self.text_format if speed is None else f"{speed:5.1f} files/s"
+
+
+class ProgressDisplay:
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console(file=sys.stderr)
+        self._progress: Progress | None = None
+        self._task: Any = None
+
+    @classmethod
+    def for_terminal(cls, quiet: bool = False) -> ProgressDisplay | None:
+        return cls() if sys.stderr.isatty() and not quiet else None
+
+    def start(self, total: int) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]tagging"), BarColumn(), MofNCompleteColumn(), FilesPerSecondColumn(),
+            TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[last]}"),
+            console=self.console, transient=True,
+        )
+        self._task = self._progress.add_task("tag", total=total, last="")
+        self._progress.start()
+
+    def advance(self, outcome: Outcome) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, advance=1, last=f"{outcome.state}: {outcome.item.name}"[:60])
+
+    def pause(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def resume(self) -> None:
+        if self._progress is not None:
+            self._progress.start()
+
+    def stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None

@@ -1,0 +1,401 @@
+"""A tagging run: one session, parallel workers, one writer that records every result.
+
+Workers (threads) do the local work and the catalogue requests (through the shared
+polite limiter of the client). Each result comes back to the calling thread, which
+alone records it: processed file upserted with its history, session file marked,
+counters derived, review queue filled. A result is recorded right after its archive
+was written, so a killed run loses at most the files in flight, which stay
+``pending`` and are processed again by ``--resume``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bdnex_core import plugins
+from bdnex_core.db import BDneXDB, SessionManager
+from bdnex_core.errors import BdnexError, BlockedError
+from bdnex_core.library import LibraryItem
+from bdnex_core.pipeline.logs import write_session_logs
+from bdnex_core.pipeline.options import TagOptions
+from bdnex_core.pipeline.steps import ItemProcessor, Outcome
+
+if TYPE_CHECKING:
+    from bdnex_core.config import Settings
+
+logger = logging.getLogger(__name__)
+
+# An outcome state -> (processed_files.status, session_files.state)
+RECORDING = {
+    "done": ("success", "done"),
+    "manual": ("manual", "done"),
+    "skipped": ("skipped", "skipped"),
+    "failed": ("failed", "failed"),
+    "queued": ("skipped", "queued"),
+}
+
+Reviewer = Callable[[Outcome], "int | None"]
+
+
+@dataclass
+class RunSummary:
+    session_id: int | None
+    status: str
+    outcomes: list[Outcome] = field(default_factory=list)
+    message: str = ""
+    json_log: str | None = None
+    csv_log: str | None = None
+
+    def count(self, state: str) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.state == state)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {state: self.count(state) for state in ("done", "queued", "skipped", "failed")}
+
+    @property
+    def exit_code(self) -> int:
+        if self.status == "blocked":
+            return 4
+        if self.status == "paused":
+            return 130
+        return 1 if self.count("failed") else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "status": self.status,
+            "message": self.message,
+            "counts": {"tagged": self.count("done"), "queued": self.count("queued"),
+                       "skipped": self.count("skipped"), "failed": self.count("failed")},
+            "failures": [{"file": str(o.item.path or o.item.name), "reason": o.reason} for o in self.outcomes if o.state == "failed"],
+            "json_log": self.json_log,
+            "csv_log": self.csv_log,
+        }
+
+
+class StopRequested:
+    """Set by Ctrl-C (SIGINT) or SIGTERM: no new file starts, files in flight finish."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopRequested:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.event.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now
+        self.event.set()
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+
+class TagRun:
+    """Runs (or resumes) one session over a list of items."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: BDneXDB,
+        options: TagOptions,
+        *,
+        client: Any = None,
+        matcher: Any = None,
+        reviewer: Reviewer | None = None,
+        progress: Any = None,
+    ):
+        if db.path is None:
+            raise BdnexError("tagging needs a database file (workers open their own connections)")
+        self.settings = settings
+        self.db = db
+        self.options = options
+        self.reviewer = reviewer
+        self.progress = progress
+        self.client = client if client is not None else _default_client(settings)
+        self.matcher = matcher if matcher is not None else _default_matcher(settings, db)
+        self.processor = ItemProcessor(
+            settings, options,
+            db_factory=lambda: BDneXDB(db.path, settings=settings),
+            client=self.client, matcher=self.matcher, writers=plugins.metadata_writers(settings),
+        )
+
+    # ------------------------------------------------------------------ sessions
+
+    def start(self, items: list[LibraryItem]) -> RunSummary:
+        directory = ", ".join(self.options.locations) or "(items)"
+        session_id = self.db.start_session(
+            directory, batch_mode=not self.options.interactive, strict_mode=self.options.strict,
+            num_workers=self.options.workers, options=self.options.to_dict(), source=self.options.source,
+        )
+        self.db.add_session_files(session_id, [(str(item.path or item.name), item.key) for item in items])
+        return self._run(session_id, items)
+
+    def resume(self, session_id: int, items_by_key: dict[str, LibraryItem]) -> RunSummary:
+        remaining = SessionManager(self.db).resume_session(session_id)
+        items: list[LibraryItem] = []
+        for row in remaining:
+            item = items_by_key.get(row["item_key"])
+            if item is None:
+                self.db.mark_session_file(session_id, row["item_key"], "failed", error="no longer in the library")
+            else:
+                items.append(item)
+        return self._run(session_id, items)
+
+    # ------------------------------------------------------------------ the loop
+
+    def _run(self, session_id: int, items: list[LibraryItem]) -> RunSummary:
+        summary = RunSummary(session_id, "running")
+        self._clean_leftovers(items)
+        if self.progress is not None:
+            self.progress.start(len(items))
+        try:
+            with StopRequested() as stop:
+                self._dispatch(session_id, items, summary, stop)
+            summary.status = "paused" if stop.event.is_set() else "completed"
+        except BlockedError as exc:
+            summary.status, summary.message = "blocked", str(exc)
+        except KeyboardInterrupt:
+            summary.status = "paused"
+        finally:
+            if self.progress is not None:
+                self.progress.stop()
+        db_status = {"blocked": "paused"}.get(summary.status, summary.status)
+        if summary.status == "paused" and not summary.message:
+            summary.message = f"paused; resume with: bdnex-core tag --resume {session_id}"
+        if not self.options.dry_run:
+            summary.json_log, summary.csv_log = write_session_logs(self.settings, self.db, session_id, summary)
+            self.db.update_session(session_id, status=db_status, json_log_path=summary.json_log, csv_log_path=summary.csv_log)
+            self.db.snapshot_statistics()
+        else:
+            self.db.update_session(session_id, status=db_status)
+        plugins.notify("session_finished", session_id=session_id, status=db_status, stats=self.db.get_session_stats(session_id))
+        return summary
+
+    def _dispatch(self, session_id: int, items: list[LibraryItem], summary: RunSummary, stop: StopRequested) -> None:
+        pending = iter(items)
+        with ThreadPoolExecutor(max_workers=max(1, self.options.workers), thread_name_prefix="bdnex-worker") as pool:
+            running: dict[Future[Outcome], LibraryItem] = {}
+
+            def submit_next() -> None:
+                while len(running) < self.options.workers * 2 and not stop.event.is_set():
+                    item = next(pending, None)
+                    if item is None:
+                        return
+                    running[pool.submit(self._process_in_worker, item)] = item
+
+            submit_next()
+            blocked: BlockedError | None = None
+            while running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    running.pop(future)
+                    try:
+                        outcome = future.result()
+                    except BlockedError as exc:
+                        blocked = blocked or exc
+                        stop.event.set()
+                        continue
+                    self._finish(session_id, outcome, summary)
+                if blocked is None:
+                    submit_next()
+            if blocked is not None:
+                raise blocked
+
+    def _process_in_worker(self, item: LibraryItem) -> Outcome:
+        return self.processor.process(item)
+
+    def _finish(self, session_id: int, outcome: Outcome, summary: RunSummary) -> None:
+        """The single writer: every result is recorded here, in the calling thread."""
+        if outcome.state == "review":
+            outcome = self._decide_review(outcome)
+        if not self.options.dry_run:
+            self._record(session_id, outcome)
+        summary.outcomes.append(outcome)
+        if outcome.state == "done" and outcome.album is not None and not self.options.dry_run:
+            plugins.notify(
+                "file_tagged", item=outcome.item, album=outcome.album.to_dict(),
+                decision="manual" if outcome.history_source == "manual" else "accept", session_id=session_id,
+            )
+        if self.progress is not None:
+            self.progress.advance(outcome)
+
+    def _decide_review(self, outcome: Outcome) -> Outcome:
+        """Ask a person (interactive, not strict) or queue the file for `bdnex-core review`."""
+        if self.options.interactive and not self.options.strict and self.reviewer is not None:
+            if self.progress is not None:
+                self.progress.pause()
+            try:
+                album_id = self.reviewer(outcome)
+            finally:
+                if self.progress is not None:
+                    self.progress.resume()
+            if album_id is not None:
+                decided = self.processor.apply_album(outcome.item, album_id, decision="manual", confidence=None,
+                                                     history_source="manual")
+                decided.parsed, decided.candidates = outcome.parsed, outcome.candidates
+                decided.state = "done" if decided.state == "done" else decided.state
+                return decided
+            outcome.state, outcome.reason = "skipped", "skipped by the user"
+            return outcome
+        outcome.state = "queued"
+        return outcome
+
+    def apply_choice(self, session_id: int | None, item: LibraryItem, album_id: int) -> Outcome:
+        """A person chose ``album_id`` for ``item`` (the review queue): write and record it as manual."""
+        outcome = self.processor.apply_album(item, album_id, decision="manual", confidence=None, history_source="manual")
+        if not self.options.dry_run:
+            if session_id is not None:
+                self._record(session_id, outcome)
+            else:
+                self.db.record_processing(_recorded_path(outcome), None, _result_values(outcome, "manual"), source="manual")
+            if outcome.state == "done" and outcome.album is not None:
+                plugins.notify("file_tagged", item=item, album=outcome.album.to_dict(), decision="manual", session_id=session_id)
+        return outcome
+
+    def _record(self, session_id: int, outcome: Outcome) -> None:
+        item = outcome.item
+        if outcome.moved_from and item.path is not None:
+            self.db.record_move(outcome.moved_from, item.path, outcome.fingerprint)
+        file_id = None
+        if outcome.state == "skipped" and outcome.reason.startswith("already processed"):
+            row = self.db.get_file(item.path) if item.path else None
+            file_id = row["id"] if row else None
+        elif item.path is not None or outcome.state != "skipped":
+            status = "manual" if outcome.history_source == "manual" and outcome.state == "done" else RECORDING[outcome.state][0]
+            file_id = self.db.record_processing(
+                _recorded_path(outcome), session_id, _result_values(outcome, status), source=outcome.history_source
+            )
+        if outcome.state == "queued":
+            self.db.queue_for_review(str(item.path or item.name), item.key, session_id, outcome.parsed, outcome.candidates)
+        self.db.mark_session_file(session_id, item.key, RECORDING[outcome.state][1], file_id=file_id,
+                                  error=outcome.reason if outcome.state in ("failed", "queued") else None)
+
+    def _clean_leftovers(self, items: Iterable[LibraryItem]) -> None:
+        """Temporary files of a writer killed earlier are removed before anything else."""
+        from bdnex_core import archive
+
+        folders = {item.path.parent for item in items if item.path is not None}
+        for folder in folders:
+            try:
+                for leftover in archive.cleanup_stale_temp_files(folder):
+                    logger.info("removed %s, left by an interrupted write", leftover)
+            except OSError as exc:
+                logger.warning("cannot clean %s: %s", folder, exc)
+
+
+def _recorded_path(outcome: Outcome) -> str:
+    for write in outcome.writes:
+        if write.message.startswith("converted to "):
+            return write.message.removeprefix("converted to ")
+    return str(outcome.item.path) if outcome.item.path else f"{outcome.item.source}:{outcome.item.external_id}"
+
+
+def _result_values(outcome: Outcome, status: str) -> dict[str, Any]:
+    album = outcome.album
+    values: dict[str, Any] = {
+        "status": status,
+        "confidence_score": outcome.confidence,
+        "decision": outcome.decision,
+        "error": outcome.reason if status in ("failed", "skipped") else None,
+        "processing_time_ms": outcome.elapsed_ms,
+        "source": outcome.item.source,
+        "external_id": outcome.item.external_id,
+        "has_metadata": status in ("success", "manual"),
+    }
+    if outcome.fingerprint is not None:
+        values["file_size"], values["mtime_ns"] = outcome.fingerprint.size, outcome.fingerprint.mtime_ns
+    if outcome.file_hash:
+        values["file_hash"] = outcome.file_hash
+    if album is not None and status in ("success", "manual"):
+        values.update(
+            bdgest_id=album.album_id, bdgest_url=album.url, title=album.title, series=album.series,
+            tome=album.tome, publisher=album.publisher, year=album.year, isbn=album.isbn,
+            pages=outcome.page_count,
+        )
+    return values
+
+
+def _default_client(settings: Settings) -> Any:
+    from bdnex_core.bedetheque.client import BedethequeClient
+
+    return BedethequeClient(settings)
+
+
+def _default_matcher(settings: Settings, db: BDneXDB) -> Any:
+    from bdnex_core.matching import load_matcher
+
+    return load_matcher(settings, db)
+
+
+def run_tagging(
+    settings: Settings,
+    db: BDneXDB,
+    items: list[LibraryItem],
+    options: TagOptions,
+    *,
+    client: Any = None,
+    matcher: Any = None,
+    reviewer: Reviewer | None = None,
+    progress: Any = None,
+) -> RunSummary:
+    """Tag ``items`` in a new session (the entry point adapters call)."""
+    return TagRun(settings, db, options, client=client, matcher=matcher, reviewer=reviewer, progress=progress).start(items)
+
+
+def collect_items(settings: Settings, source: str, locations: Iterable[str]) -> list[LibraryItem]:
+    """Items of a library source (``folder``, ``komga``, ``calibre``...), de-duplicated by key."""
+    sources = plugins.library_sources(settings)
+    if source not in sources:
+        raise BdnexError(f"unknown library source {source!r} (available: {', '.join(sorted(sources))})")
+    seen: dict[str, LibraryItem] = {}
+    for item in sources[source].iter_items(settings, list(locations)):
+        seen.setdefault(item.key, item)
+    return list(seen.values())
+
+
+def resume_tagging(
+    settings: Settings,
+    db: BDneXDB,
+    session_id: int,
+    *,
+    overrides: dict[str, Any] | None = None,
+    client: Any = None,
+    matcher: Any = None,
+    reviewer: Reviewer | None = None,
+    progress: Any = None,
+) -> RunSummary:
+    """Resume a session: exactly its files not done yet, with the options it was started with."""
+    session = db.get_session(session_id)
+    if session is None:
+        raise BdnexError(f"no session {session_id} (see `bdnex-core sessions list`)")
+    stored = dict(session["options"])
+    stored.update({key: value for key, value in (overrides or {}).items() if value is not None})
+    options = TagOptions.from_dict(stored)
+    pending_keys = {row["item_key"] for row in db.session_files(session_id, "pending")}
+    if options.source == "folder":
+        items_by_key = {
+            row["item_key"]: LibraryItem(source="folder", name=Path(row["file_path"]).name, path=Path(row["file_path"]),
+                                         hints={"parent": Path(row["file_path"]).parent.name})
+            for row in db.session_files(session_id, "pending")
+            if os.path.exists(row["file_path"])
+        }
+    else:
+        items_by_key = {item.key: item for item in collect_items(settings, options.source, options.locations)
+                        if item.key in pending_keys}
+    run = TagRun(settings, db, options, client=client, matcher=matcher, reviewer=reviewer, progress=progress)
+    return run.resume(session_id, items_by_key)

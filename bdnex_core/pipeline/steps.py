@@ -1,0 +1,261 @@
+"""The work done for one item, off the main thread: identify, match, fetch, build, write.
+
+Nothing here records results in the database: an :class:`Outcome` goes back to the
+runner, whose single writer records it. Workers only read the database (and fill the
+album cache through the catalogue service), each with its own connection.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bdnex_core.errors import BdnexError, BlockedError
+from bdnex_core.hashing import Fingerprint, sha256_file
+from bdnex_core.library import LibraryItem, MetadataWriter, WriteResult
+
+if TYPE_CHECKING:
+    from bdnex_core.bedetheque.album import Album
+    from bdnex_core.config import Settings
+    from bdnex_core.db import BDneXDB
+    from bdnex_core.pipeline.options import TagOptions
+
+ALBUM_ID_IN_URL = re.compile(r"-(\d+)\.html")
+
+
+def album_id_from_text(text: str) -> int | None:
+    """An album id typed by a person: ``245127`` or a Bédéthèque album URL."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    found = ALBUM_ID_IN_URL.search(text)
+    return int(found.group(1)) if found else None
+
+
+@dataclass
+class Outcome:
+    """What happened to one item. ``state``: done, queued, skipped, failed, or review
+    (a person must decide: the runner prompts or queues)."""
+
+    item: LibraryItem
+    state: str
+    reason: str = ""
+    decision: str | None = None
+    confidence: float | None = None
+    album: Album | None = None
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    parsed: dict[str, Any] = field(default_factory=dict)
+    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    writes: list[WriteResult] = field(default_factory=list)
+    file_hash: str | None = None
+    fingerprint: Fingerprint | None = None
+    moved_from: str | None = None
+    history_source: str = "auto"
+    elapsed_ms: int = 0
+    page_count: int | None = None
+
+    @property
+    def key(self) -> str:
+        return self.item.key
+
+    def summary_row(self) -> dict[str, Any]:
+        album = self.album
+        return {
+            "file": str(self.item.path or self.item.name),
+            "key": self.key,
+            "state": self.state,
+            "reason": self.reason,
+            "decision": self.decision,
+            "confidence": self.confidence,
+            "album_id": album.album_id if album else None,
+            "series": album.series if album else None,
+            "tome": album.tome if album else None,
+            "title": album.title if album else None,
+            "changes": {name: list(change) for name, change in self.changes.items()},
+            "elapsed_ms": self.elapsed_ms,
+        }
+
+
+class ItemProcessor:
+    """Processes items; safe to call from several worker threads at once."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        options: TagOptions,
+        *,
+        db_factory: Callable[[], BDneXDB],
+        client: Any,
+        matcher: Any,
+        writers: list[MetadataWriter],
+    ):
+        self.settings = settings
+        self.options = options
+        self._db_factory = db_factory
+        self._local = threading.local()
+        self.client = client
+        self.matcher = matcher
+        self.writers = writers
+
+    # each worker thread reads through its own connection (WAL: readers never block)
+    @property
+    def db(self) -> BDneXDB:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = self._db_factory()
+        return db
+
+    def close_thread_db(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    # ------------------------------------------------------------------ one item
+
+    def process(self, item: LibraryItem) -> Outcome:
+        started = time.perf_counter()
+        try:
+            outcome = self._process(item)
+        except BlockedError:
+            raise
+        except BdnexError as exc:
+            outcome = Outcome(item, "failed", reason=exc.reason if item.path and exc.path == str(item.path) else str(exc))
+        except OSError as exc:
+            outcome = Outcome(item, "failed", reason=f"{exc.strerror or exc}")
+        outcome.elapsed_ms = int((time.perf_counter() - started) * 1000)
+        return outcome
+
+    def _process(self, item: LibraryItem) -> Outcome:
+        from bdnex_core.matching.filename import parse_filename
+
+        lookup = None
+        if item.path is not None:
+            if not item.path.exists():
+                return Outcome(item, "failed", reason="file vanished before processing")
+            lookup = self.db.lookup_file(item.path)
+            already = lookup.row is not None and lookup.row["status"] in ("success", "manual")
+            if not self.options.force and already and lookup.state in ("unchanged", "moved"):
+                outcome = Outcome(item, "skipped", reason="already processed, unchanged")
+                outcome.moved_from = lookup.row["file_path"] if lookup.state == "moved" else None
+                outcome.fingerprint = lookup.fingerprint
+                return outcome
+        archive_view = self._read_archive(item)
+        parsed = parse_filename(item.name, parent=item.hints.get("parent"))
+        parsed_dict = _parsed_as_dict(parsed)
+        known_id = item.hints.get("bedetheque_id") or archive_view.get("album_id_from_comicinfo")
+        if known_id:
+            outcome = self.apply_album(item, int(known_id), decision="accept", confidence=1.0, archive_view=archive_view)
+            outcome.parsed = parsed_dict
+            outcome.reason = outcome.reason or "Bédéthèque id already known"
+            return outcome
+        result = self.matcher.match(parsed)
+        candidates = [_candidate_dict(candidate) for candidate in result.candidates]
+        best = result.best
+        if result.decision == "accept" and best is not None:
+            outcome = self.apply_album(
+                item, best.album_id, decision="accept", confidence=best.confidence, archive_view=archive_view
+            )
+        else:
+            reason = "no candidate in the catalogue" if not candidates else (
+                f"best candidate {best.album_id} at {best.confidence:.2f} is below the accept threshold"
+                if best is not None else "no candidate above the review threshold"
+            )
+            outcome = Outcome(item, "review", reason=reason, decision=result.decision,
+                              confidence=best.confidence if best else None)
+        outcome.candidates = candidates
+        outcome.parsed = parsed_dict
+        if lookup is not None and outcome.file_hash is None:
+            outcome.file_hash, outcome.fingerprint = lookup.file_hash, lookup.fingerprint
+        return outcome
+
+    def _read_archive(self, item: LibraryItem) -> dict[str, Any]:
+        """Pages and existing ComicInfo of a local archive (an unusable ComicInfo counts as none)."""
+        if item.path is None:
+            return {"pages": [], "existing": None}
+        from bdnex_core import archive
+        from bdnex_core.comicinfo import read_comicinfo_safely
+
+        with archive.open_archive(item.path) as comic:
+            pages = comic.pages()
+            if not pages:
+                raise BdnexError("no image pages in the archive", path=item.path)
+            existing, _problem = read_comicinfo_safely(comic.comicinfo_bytes())
+        album_id = None
+        if existing is not None:
+            album_id = album_id_from_text(str(existing.get("Web") or "")) if "bedetheque" in str(existing.get("Web") or "") else None
+        return {"pages": pages, "existing": existing, "album_id_from_comicinfo": album_id}
+
+    def apply_album(
+        self,
+        item: LibraryItem,
+        album_id: int,
+        *,
+        decision: str,
+        confidence: float | None,
+        archive_view: dict[str, Any] | None = None,
+        history_source: str = "auto",
+    ) -> Outcome:
+        """Fetch the album (cache first), build ComicInfo, and have every writer write it."""
+        from bdnex_core.bedetheque.service import fetch_album
+        from bdnex_core.comicinfo import ComicInfo, diff
+
+        view = archive_view if archive_view is not None else self._read_archive(item)
+        album = fetch_album(self.client, self.db, album_id)
+        version = self.settings.comicinfo.version
+        new_info = ComicInfo.from_album(album, pages=view["pages"], page_count=len(view["pages"]) or None, version=version)
+        merged = ComicInfo.merge(
+            view["existing"], new_info, self.settings.comicinfo.merge_policy, self.settings.comicinfo.locked_fields
+        )
+        changes = diff(view["existing"], merged)
+        outcome = Outcome(
+            item, "done", decision=decision, confidence=confidence, album=album, changes=changes,
+            history_source=history_source, page_count=len(view["pages"]) or None,
+        )
+        if self.options.dry_run:
+            outcome.reason = "dry run: nothing written"
+            return outcome
+        applicable = [writer for writer in self.writers if writer.can_write(item, self.settings)]
+        if not applicable:
+            if item.path is not None and self.settings.archives.cbr == "skip":
+                return Outcome(item, "skipped", reason="RAR/7z archive left as is (archives.cbr: skip)", album=album)
+            return Outcome(item, "failed", reason="no metadata writer can write this item", album=album)
+        for writer in applicable:
+            outcome.writes.append(writer.write(item, merged, self.settings, dry_run=False))
+        if item.path is not None:
+            written_path = _written_path(item, outcome.writes)
+            outcome.fingerprint = Fingerprint.of(written_path)
+            outcome.file_hash = sha256_file(written_path)
+        return outcome
+
+
+def _written_path(item: LibraryItem, writes: list[WriteResult]) -> Any:
+    """The file that now holds the metadata (a CBR converted to CBZ moves it)."""
+    from pathlib import Path
+
+    assert item.path is not None
+    for write in writes:
+        if write.message.startswith("converted to "):
+            return Path(write.message.removeprefix("converted to "))
+    return item.path
+
+
+def _parsed_as_dict(parsed: Any) -> dict[str, Any]:
+    from dataclasses import asdict, is_dataclass
+
+    return {key: value for key, value in asdict(parsed).items()} if is_dataclass(parsed) else dict(parsed)
+
+
+def _candidate_dict(candidate: Any) -> dict[str, Any]:
+    return {
+        "album_id": candidate.album_id,
+        "url": getattr(candidate, "url", None),
+        "score": round(float(candidate.score), 4),
+        "confidence": round(float(getattr(candidate, "confidence", candidate.score)), 4),
+        "explain": candidate.explain() if callable(getattr(candidate, "explain", None)) else getattr(candidate, "explain", ""),
+        "label": getattr(candidate, "label", None),
+    }
