@@ -8,7 +8,6 @@ Core command modules expose ``register(cli)``; plugins add theirs through the
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import logging
 import sys
 
@@ -52,8 +51,6 @@ def cli(ctx: click.Context, config_path: str | None, db_path: str | None, verbos
 
 def _register_core_commands(group: click.Group) -> None:
     for module_name in CORE_COMMAND_MODULES:
-        if importlib.util.find_spec(f"bdnex_core.cli.{module_name}") is None:  # TODO(lead): remove once all land
-            continue
         module = importlib.import_module(f"bdnex_core.cli.{module_name}")
         module.register(group)
 

@@ -54,9 +54,7 @@ class Matcher:
             # the tome was a guess ("Ms Marvel 2006 21 ... part 1"): another reading may fit the catalogue
             for alternative in parsed.alternatives:
                 other = decide(self.candidates(alternative, cover_similarity=cover_similarity), self.settings)
-                if RANK[other.decision] > RANK[result.decision] or (
-                    other.decision == result.decision and other.best and result.best and other.best.score > result.best.score
-                ):
+                if RANK[other.decision] > RANK[result.decision]:  # the name's first reading wins ties
                     result = other
         if self._url_of is not None:
             for candidate in result.candidates:

@@ -64,7 +64,10 @@ class Score:
 def _title_similarity(wanted: str, title: str) -> float:
     if not title:
         return 0.0
-    return max(fuzz.ratio(wanted, title), fuzz.token_sort_ratio(strip_articles(wanted), strip_articles(title))) / 100.0
+    similarity = max(fuzz.ratio(wanted, title), fuzz.token_sort_ratio(strip_articles(wanted), strip_articles(title)))
+    if len(wanted) >= 5 and title.startswith(wanted + " "):
+        similarity = max(similarity, 90.0)  # a shortened title: "Redwin" for "Redwin de la Forge"
+    return similarity / 100.0
 
 
 def tome_similarity(parsed: ParsedName, album: IndexedAlbum) -> tuple[float, str]:

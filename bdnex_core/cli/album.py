@@ -1,0 +1,52 @@
+"""``bdnex-core album ID`` (fetch and parse one album) and ``album --html FILE --url URL`` (offline)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from bdnex_core.cli.context import AppContext, echo_json, pass_app
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(album)
+
+
+@click.command("album")
+@click.argument("album_id", required=False, type=int)
+@click.option("--html", "html_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Parse this saved page instead of fetching (offline).")
+@click.option("--url", help="The page's URL (with --html).")
+@click.option("--refresh", is_flag=True, help="Fetch again even when cached.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (Album.to_dict()).")
+@pass_app
+def album(app: AppContext, album_id: int | None, html_file: Path | None, url: str | None, refresh: bool, as_json: bool) -> None:
+    """Show one Bédéthèque album, from the cache, the site, or a saved page."""
+    from bdnex_core.bedetheque.parse import parse_album_page
+
+    if html_file is not None:
+        parsed = parse_album_page(html_file.read_bytes(), url or html_file.name)
+    elif album_id is not None:
+        from bdnex_core.bedetheque.client import BedethequeClient
+        from bdnex_core.bedetheque.service import fetch_album
+
+        parsed = fetch_album(BedethequeClient(app.settings), app.db, album_id, force=refresh)
+    else:
+        raise click.UsageError("give an ALBUM_ID, or --html FILE --url URL")
+    if as_json:
+        echo_json(parsed.to_dict())
+        return
+    click.echo(f"{parsed.series or ''} {('T' + parsed.tome) if parsed.tome else ''} — {parsed.title} (album {parsed.album_id})".strip())
+    for label, value in (
+        ("Scénario", ", ".join(parsed.writers)), ("Dessin", ", ".join(parsed.pencillers)),
+        ("Couleurs", ", ".join(parsed.colorists)), ("Couverture", ", ".join(parsed.cover_artists)),
+        ("Editeur", parsed.publisher), ("Collection", parsed.collection), ("Parution", parsed.release_date or parsed.legal_deposit),
+        ("ISBN", parsed.isbn), ("Planches", parsed.planches), ("Style", parsed.genre),
+        ("Note", f"{parsed.rating}/5 ({parsed.votes} votes)" if parsed.rating is not None else None),
+        ("URL", parsed.url), ("Couverture URL", parsed.cover_url),
+    ):
+        if value:
+            click.echo(f"  {label}: {value}")
+    if parsed.summary:
+        click.echo(f"\n{parsed.summary}")

@@ -1,0 +1,50 @@
+"""``bdnex-core identify NAME...``: which album a file name matches, from the local index only."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from bdnex_core.cli.context import AppContext, echo_json, pass_app
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(identify)
+
+
+@click.command("identify")
+@click.argument("names", nargs=-1)
+@click.option("--stdin", "from_stdin", is_flag=True, help="Read names from standard input, one per line.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@pass_app
+def identify(app: AppContext, names: tuple[str, ...], from_stdin: bool, as_json: bool) -> None:
+    """Match file names against the catalogue index, without fetching any page."""
+    from pathlib import PurePath
+
+    from bdnex_core.matching import load_matcher
+    from bdnex_core.matching.filename import parse_filename
+
+    wanted = list(names) + ([line.strip() for line in sys.stdin if line.strip()] if from_stdin else [])
+    if not wanted:
+        raise click.UsageError("give at least one NAME (or --stdin)")
+    matcher = load_matcher(app.settings, app.db)
+    for name in wanted:
+        path = PurePath(name)
+        result = matcher.match(parse_filename(path.name, parent=path.parent.name or None))
+        best = result.best if result.decision == "accept" else None
+        if as_json:
+            echo_json({
+                "name": name,
+                "album_id": best.album_id if best else None,
+                "url": best.url if best else None,
+                "confidence": round(result.best.confidence, 4) if result.best else 0.0,
+                "decision": result.decision,
+                "candidates": [{"album_id": c.album_id, "url": c.url, "score": round(c.score, 4), "explain": c.explain()}
+                               for c in result.candidates],
+            })
+            continue
+        click.echo(f"{name}: {result.decision}" + (f" (confidence {result.best.confidence:.2f})" if result.best else ""))
+        for candidate in result.candidates:
+            click.echo(f"  {candidate.album_id} {candidate.score:.2f} {candidate.url or ''}")
+            click.echo(f"      {candidate.explain()}")
