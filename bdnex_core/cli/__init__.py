@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except SystemExit as exc:  # commands end with the exit code their result calls for
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BdnexError as exc:
         if debug:
             raise

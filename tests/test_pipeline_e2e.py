@@ -1,0 +1,182 @@
+"""The tagging pipeline end to end, against the fake Bédéthèque site and real archives."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import pytest
+
+from bdnex_core.archive import open_archive
+from bdnex_core.bedetheque.catalogue import Catalogue
+from bdnex_core.bedetheque.client import BedethequeClient, reset_politeness
+from bdnex_core.cli import main
+from bdnex_core.comicinfo import ComicInfo
+from bdnex_core.config import from_mapping
+from bdnex_core.db import BDneXDB
+from bdnex_core.pipeline import TagOptions, collect_items, run_tagging
+from bdnex_core.testing.fakesite import FakeBedetheque, human
+from bdnex_core.testing.samplelib import CatalogueAlbum, build_library, sample_pages, write_cbz
+
+
+@pytest.fixture(scope="module")
+def site():
+    reset_politeness()
+    with FakeBedetheque() as running:
+        yield running
+
+
+@pytest.fixture
+def env(site, tmp_path):
+    """Settings, database and client pointed at the fake site, catalogue indexed."""
+    reset_politeness()
+    settings = from_mapping({
+        "database": {"path": str(tmp_path / "bdnex.db")},
+        "cache": {"dir": str(tmp_path / "cache")},
+        "pipeline": {"logs_dir": str(tmp_path / "logs")},
+        **site.settings_mapping(),
+    })
+    db = BDneXDB(settings=settings)
+    client = BedethequeClient(settings)
+    Catalogue(db).update_online(client)
+    config = tmp_path / "config.yaml"
+    config.write_text(json.dumps({key: value for key, value in settings.raw.items()}))
+    yield settings, db, client, config
+    db.close()
+
+
+def albums_of(site, count, *, seed=3):
+    import random
+
+    rng = random.Random(seed)
+    pool = [entry for entries in site.catalogue.series.values() if len(entries) >= 3 for entry in entries
+            if entry.tome_kind == "regular" and entry.tome and entry.tome.isdigit()]
+    return [CatalogueAlbum(e.album_id, human(e.series_slug), e.tome, human(e.title_slug) or None) for e in rng.sample(pool, count)]
+
+
+def page_bytes(path):
+    with zipfile.ZipFile(path) as archive:
+        return {info.filename: (info.CRC, archive.read(info.filename)) for info in archive.infolist() if info.filename != "ComicInfo.xml"}
+
+
+def test_mixed_library_is_tagged_queued_and_failed(env, site, tmp_path):
+    settings, db, client, _ = env
+    present = albums_of(site, 12)
+    absent = [CatalogueAlbum(0, present[0].series, "97", None), CatalogueAlbum(0, present[1].series, "98", None)]
+    samples = build_library(tmp_path / "library", present, absent, broken=1)
+    before = {sample.path: page_bytes(sample.path) for sample in samples if sample.kind != "broken"}
+    items = collect_items(settings, "folder", [str(tmp_path / "library")])
+    summary = run_tagging(settings, db, items, TagOptions(workers=2, locations=(str(tmp_path / "library"),)), client=client)
+    assert summary.status == "completed"
+    by_path = {str(outcome.item.path): outcome for outcome in summary.outcomes}
+    for sample in samples:
+        outcome = by_path[str(sample.path.resolve())]
+        if sample.kind == "present":
+            assert outcome.state == "done", (sample.path.name, outcome.reason, outcome.candidates[:1])
+            with open_archive(sample.path) as comic:
+                info = ComicInfo.from_xml(comic.comicinfo_bytes())
+            assert info.get("Web", "").endswith(f"-{sample.expected_album_id}.html")
+            assert page_bytes(sample.path) == before[sample.path]  # pages untouched, byte for byte
+        elif sample.kind == "absent":
+            assert outcome.state == "queued", outcome.reason
+            with open_archive(sample.path) as comic:
+                assert comic.comicinfo_bytes() is None  # never tagged silently
+        else:
+            assert outcome.state == "failed" and "zip" in outcome.reason
+    stats = db.get_session_stats(summary.session_id)
+    assert (stats["files_successful"], stats["files_queued"], stats["files_failed"]) == (12, 2, 1)
+    assert stats["total_files"] == len(samples) and stats["remaining"] == 0
+    assert len(db.pending_reviews()) == 2
+    assert db.get_statistics()["total_files"] == 12
+    assert json.loads(open(summary.json_log).read())["summary"]["counts"]["tagged"] == 12
+    assert open(summary.csv_log).read().count("\n") == len(samples) + 1
+    history = db.get_history(db.get_file(samples[0].path)["id"])
+    assert {row["field"] for row in history} >= {"title", "series", "bdgest_id"}
+
+    # a second run skips the unchanged files without re-hashing or re-fetching
+    site.clear_log()
+    again = run_tagging(settings, db, collect_items(settings, "folder", [str(tmp_path / "library")]),
+                        TagOptions(workers=2, locations=(str(tmp_path / "library"),)), client=client)
+    assert again.count("skipped") == 12 and again.count("done") == 0
+    assert site.requests("/BD-") == []
+
+
+def test_dry_run_changes_nothing_and_reports_the_diff(env, site, tmp_path, capsys):
+    settings, db, client, config = env
+    present = albums_of(site, 3, seed=5)
+    samples = build_library(tmp_path / "lib", present, broken=0)
+    before = {sample.path: sample.path.read_bytes() for sample in samples}
+    mtimes = {sample.path: sample.path.stat().st_mtime_ns for sample in samples}
+    code = main(["--config", str(config), "tag", str(tmp_path / "lib"), "--dry-run", "--batch"])
+    output = capsys.readouterr().out
+    assert code == 0
+    assert "would change" in output and "Series" in output and "Number" in output
+    for sample in samples:
+        assert sample.path.read_bytes() == before[sample.path]
+        assert sample.path.stat().st_mtime_ns == mtimes[sample.path]
+    assert db.db.table("processed_files").count == 0
+
+
+def test_uncertain_files_are_queued_then_resolved_with_review(env, site, tmp_path, monkeypatch, capsys):
+    settings, db, client, config = env
+    album = albums_of(site, 1, seed=11)[0]
+    # a title that does not match: the series and tome are right, the title says otherwise -> review
+    path = write_cbz(tmp_path / "lib" / f"{album.series} - {album.tome} - Un titre sans rapport.cbz", sample_pages("x", 3, 1))
+    code = main(["--config", str(config), "tag", str(tmp_path / "lib"), "--batch", "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["counts"]["queued"] == 1 and code == 0
+    with open_archive(path) as comic:
+        assert comic.comicinfo_bytes() is None
+    # a scripted review session: pick the first candidate
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("1\n"))
+    assert main(["--config", str(config), "review"]) == 0
+    assert "1 tagged, 0 skipped, 0 still waiting" in capsys.readouterr().out
+    with open_archive(path) as comic:
+        info = ComicInfo.from_xml(comic.comicinfo_bytes())
+    assert info.get("Series") and info.get("Number") == album.tome
+    review_db = BDneXDB(settings=settings)
+    row = review_db.get_file(path)
+    assert row["status"] == "manual"
+    assert {entry["source"] for entry in review_db.get_history(row["id"]) if entry["field"] == "bdgest_id"} == {"manual"}
+    session = review_db.list_sessions()[0]
+    assert session["files_queued"] == 0 and session["files_successful"] == 1
+
+
+def test_library_with_bad_files_finishes(env, site, tmp_path):
+    settings, db, client, _ = env
+    present = albums_of(site, 3, seed=17)
+    samples = build_library(tmp_path / "lib", present, broken=0)
+    bad = tmp_path / "lib" / "bad"
+    bad.mkdir()
+    (bad / "zero - T01.cbz").write_bytes(b"")
+    (bad / "nozip - T02.cbz").write_bytes(b"this is not an archive at all")
+    write_cbz(bad / "noimages - T03.cbz", [], extra_members=[("readme.txt", b"hello")])
+    with zipfile.ZipFile(bad / "evil - T04.cbz", "w") as archive:
+        archive.writestr("../../escape.jpg", b"\xff\xd8 not really")
+    items = collect_items(settings, "folder", [str(tmp_path / "lib")])
+    summary = run_tagging(settings, db, items, TagOptions(workers=2), client=client)
+    states = {outcome.item.path.name: (outcome.state, outcome.reason) for outcome in summary.outcomes}
+    assert states["zero - T01.cbz"] == ("failed", "empty file (0 bytes)")
+    assert states["nozip - T02.cbz"][0] == "failed" and "not a comic archive" in states["nozip - T02.cbz"][1]
+    assert states["noimages - T03.cbz"] == ("failed", "no image pages in the archive")
+    assert states["evil - T04.cbz"][0] == "failed" and "unsafe member name" in states["evil - T04.cbz"][1]
+    assert sum(1 for state, _ in states.values() if state == "done") == len(samples)
+    failed = {row["file_path"].rsplit("/", 1)[-1]: row["error_msg"] for row in db.get_processed_files(status="failed")}
+    assert failed["zero - T01.cbz"] == "empty file (0 bytes)"
+
+
+def test_blocked_site_stops_the_run_and_pauses_the_session(env, site, tmp_path):
+    settings, db, client, _ = env
+    present = albums_of(site, 4, seed=23)
+    build_library(tmp_path / "lib", present, broken=0)
+    site.set_mode("ban")
+    try:
+        site.clear_log()
+        summary = run_tagging(settings, db, collect_items(settings, "folder", [str(tmp_path / "lib")]),
+                              TagOptions(workers=2), client=client)
+    finally:
+        site.set_mode(None)
+    assert summary.status == "blocked" and summary.exit_code == 4
+    assert "banned" in summary.message and "cookies" in summary.message
+    assert len(site.requests("/BD-")) <= 2  # at most the requests already in flight on the 2 workers
+    assert db.get_session(summary.session_id)["status"] == "paused"
