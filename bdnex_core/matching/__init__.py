@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -22,8 +24,14 @@ def load_matcher(settings: Settings, db: BDneXDB) -> Matcher:
         raise CatalogueError("the catalogue index is empty: run `bdnex-core catalogue update` first")
     index = CatalogueIndex.build(catalogue.rows())
 
+    # the matcher runs in worker threads: each reads through its own connection, never the caller's
+    local = threading.local()
+
     def url_of(album_id: int) -> str | None:
-        row = db.db.execute("SELECT url FROM catalogue_albums WHERE album_id = ?", [album_id]).fetchone()
-        return row[0] if row else None
+        connection = getattr(local, "connection", None)
+        if connection is None:
+            connection = local.connection = sqlite3.connect(db.path) if db.path else db.db.conn
+        rows = connection.execute("SELECT url FROM catalogue_albums WHERE album_id = ?", [album_id]).fetchall()
+        return rows[0][0] if rows else None
 
     return Matcher(index, settings.matching, url_of=url_of)
