@@ -150,6 +150,11 @@ def _retry_after(value: str | None) -> float | None:
 # ---------------------------------------------------------------------- transports
 
 
+def set_cookie(jar: http.cookiejar.CookieJar, name: str, value: str, domain: str | None) -> None:
+    jar.set_cookie(requests.cookies.create_cookie(name, value, domain=domain or "", path="/"))
+
+
+
 class RequestsTransport:
     def __init__(self, session: requests.Session, timeout: float):
         self.session, self.timeout = session, timeout
@@ -175,7 +180,7 @@ class CurlCffiTransport:
     def get(self, url: str, headers: dict[str, str]) -> FetchResult:
         response = self.curl.get(url, headers=headers, timeout=self.timeout, cookies=dict(self.cookies))
         for name, value in response.cookies.items():
-            self.cookies.set(name, value, domain=urlparse(url).hostname)
+            set_cookie(self.cookies, name, value, urlparse(url).hostname)
         return FetchResult(response.status_code, response.content, dict(response.headers), str(response.url))
 
 
@@ -200,7 +205,7 @@ class FlareSolverrTransport:
             raise CatalogueError(f"FlareSolverr could not fetch {url}: {payload.get('message', 'no reason given')}")
         solution = payload.get("solution") or {}
         for cookie in solution.get("cookies") or []:
-            self.session.cookies.set(cookie["name"], cookie["value"], domain=cookie.get("domain"))
+            set_cookie(self.session.cookies, cookie["name"], cookie["value"], cookie.get("domain") or urlparse(url).hostname)
         return FetchResult(int(solution.get("status", 200)), str(solution.get("response", "")).encode("utf-8"),
                            dict(solution.get("headers") or {}), solution.get("url", url))
 
@@ -253,6 +258,8 @@ class BedethequeClient:
                     raise CatalogueError(f"cannot read the cookies file ({exc}); it must be in Netscape cookies.txt format",
                                          path=source) from None
                 for cookie in other:
+                    if not cookie.expires:  # browsers export session cookies with expiry 0
+                        cookie.expires, cookie.discard = None, True
                     jar.set_cookie(cookie)
         return jar
 

@@ -370,11 +370,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
+        # logged before the body goes out, so a client that got its answer always finds it in the log
+        self.fake._record(LoggedRequest(self.command, self.path, status, time.monotonic(),
+                                        "csrf_cookie_bel" in (self.headers.get("Cookie") or ""), self.headers.get("Referer")))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-        self.fake._record(LoggedRequest(self.command, self.path, status, time.monotonic(),
-                                        "csrf_cookie_bel" in (self.headers.get("Cookie") or ""), self.headers.get("Referer")))
 
     def do_POST(self) -> None:  # noqa: N802
         if self.path == "/_fake/mode":
