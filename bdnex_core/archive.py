@@ -341,6 +341,14 @@ def _temp_path(path: Path) -> Path:
     return path.with_name(f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}-{path.name}")
 
 
+def _discard(temporary: Path) -> None:
+    """Remove a temporary file; never hide the real error behind a second one (read-only disk...)."""
+    try:
+        temporary.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
 def _fsync_directory(folder: Path) -> None:
     try:
         descriptor = os.open(folder, os.O_RDONLY)
@@ -363,6 +371,13 @@ def _os_error(exc: OSError, path: Path) -> ArchiveError:
 
 
 def _finish(temporary: Path, path: Path, original_stat: os.stat_result, preserve_mtime: bool) -> None:
+    try:
+        now = os.stat(path)
+    except FileNotFoundError:
+        raise ArchiveError("the file vanished while it was being processed; nothing written", path=path) from None
+    if (now.st_ino, now.st_dev, now.st_size, now.st_mtime_ns) != (
+            original_stat.st_ino, original_stat.st_dev, original_stat.st_size, original_stat.st_mtime_ns):
+        raise ArchiveError("the file changed while it was being processed; nothing written", path=path)
     os.chmod(temporary, original_stat.st_mode & 0o7777)
     if preserve_mtime:
         os.utime(temporary, ns=(original_stat.st_atime_ns, original_stat.st_mtime_ns))
@@ -429,13 +444,13 @@ def write_comicinfo(path: str | os.PathLike[str], xml_bytes: bytes, *, preserve_
         _verify(temporary, path, infos, xml_bytes)
         _finish(temporary, path, original_stat, preserve_mtime)
     except ArchiveError:
-        temporary.unlink(missing_ok=True)
+        _discard(temporary)
         raise
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
+        _discard(temporary)
         raise _os_error(exc, path) from None
     except BaseException:
-        temporary.unlink(missing_ok=True)
+        _discard(temporary)
         raise
 
 
@@ -551,13 +566,13 @@ def convert_to_cbz(path: str | os.PathLike[str], xml_bytes: bytes, *, delete_ori
         os.replace(temporary, target)
         _fsync_directory(target.parent)
     except ArchiveError:
-        temporary.unlink(missing_ok=True)
+        _discard(temporary)
         raise
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
+        _discard(temporary)
         raise _os_error(exc, path) from None
     except BaseException:
-        temporary.unlink(missing_ok=True)
+        _discard(temporary)
         raise
     if delete_original:
         path.unlink()
