@@ -41,6 +41,9 @@ SESSION_UPDATABLE = frozenset(
         "session_end", "heartbeat", "pid", "options",
     }
 )
+# session_files.state -> the processing_sessions counter that counts it
+STATE_COUNTER = {"pending": None, "done": "files_successful", "failed": "files_failed",
+                 "skipped": "files_skipped", "queued": "files_queued"}
 ENDED_STATUSES = frozenset({"completed", "failed", "paused"})
 # A running session whose process has given no sign of life for this long is interrupted.
 STALE_HEARTBEAT = timedelta(minutes=10)
@@ -485,28 +488,29 @@ class BDneXDB:
                 raise BdnexError(f"no session {session_id}")
             self.db.table("processing_sessions").update(session_id, values)
 
-    def add_session_files(self, session_id: int, files: Iterable[str | os.PathLike[str] | tuple[str, str]]) -> int:
-        """Register the files a session will process, in order. Returns how many are new."""
+    def add_session_files(
+        self,
+        session_id: int,
+        files: Iterable[str | os.PathLike[str] | tuple[str, str] | tuple[str, str, str]],
+    ) -> int:
+        """Register the files a session will process, in order (optionally with a first state,
+        e.g. ``skipped`` for files found unchanged). Returns how many are new."""
         with self.write():
             start = self.db.execute(
                 "SELECT COALESCE(MAX(position), -1) + 1 FROM session_files WHERE session_id = ?", [session_id]
-            ).fetchone()[0]
+            ).fetchall()[0][0]
+            now = to_db_time(utcnow())
             rows = []
             for offset, entry in enumerate(files):
-                file_path, item_key = entry if isinstance(entry, tuple) else (canonical_path(entry), None)
-                rows.append(
-                    {
-                        "session_id": session_id,
-                        "position": start + offset,
-                        "file_path": str(file_path),
-                        "item_key": item_key or str(file_path),
-                        "state": "pending",
-                        "updated_at": to_db_time(utcnow()),
-                    }
-                )
-            before = self.db.table("session_files").count_where("session_id = ?", [session_id])
-            self.db.table("session_files").insert_all(rows, ignore=True, batch_size=500)
-            added = self.db.table("session_files").count_where("session_id = ?", [session_id]) - before
+                if isinstance(entry, tuple):
+                    file_path, item_key, state = (*entry, "pending") if len(entry) == 2 else entry
+                else:
+                    file_path, item_key, state = canonical_path(entry), None, "pending"
+                rows.append((session_id, start + offset, str(file_path), item_key or str(file_path), state, now))
+            cursor = self.db.conn.executemany(
+                "INSERT OR IGNORE INTO session_files (session_id, position, file_path, item_key, state, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)", rows)
+            added = cursor.rowcount
             self._refresh_counters(session_id)
         return added
 
@@ -519,16 +523,31 @@ class BDneXDB:
         file_id: int | None = None,
         error: str | None = None,
     ) -> None:
-        """Record the outcome of one file of a session and keep the counters in step."""
+        """Record the outcome of one file of a session and keep the counters in step (O(1))."""
         if state not in SESSION_FILE_STATES:
             raise BdnexError(f"unknown session file state {state!r}")
         with self.write():
+            previous = self.db.execute(
+                "SELECT state FROM session_files WHERE session_id = ? AND item_key = ?", [session_id, item_key]
+            ).fetchall()
+            if not previous:
+                return
             self.db.execute(
                 "UPDATE session_files SET state = ?, file_id = COALESCE(?, file_id), error_msg = ?, updated_at = ? "
                 "WHERE session_id = ? AND item_key = ?",
                 [state, file_id, error, to_db_time(utcnow()), session_id, item_key],
             )
-            self._refresh_counters(session_id)
+            old = previous[0][0]
+            if old != state:
+                changes = [f"{column} = {column} {sign} 1" for column, sign in ((STATE_COUNTER[old], "-"), (STATE_COUNTER[state], "+"))
+                           if column]
+                if old == "pending":
+                    changes.append("files_processed = files_processed + 1")
+                elif state == "pending":
+                    changes.append("files_processed = files_processed - 1")
+                # column names come from STATE_COUNTER only, never from input
+                self.db.execute(f"UPDATE processing_sessions SET {', '.join(changes)}, heartbeat = ? WHERE id = ?",
+                                [to_db_time(utcnow()), session_id])
 
     def _refresh_counters(self, session_id: int) -> None:
         """Session counters are derived from its files, so they always match them."""

@@ -138,12 +138,40 @@ class TagRun:
 
     def start(self, items: list[LibraryItem]) -> RunSummary:
         directory = ", ".join(self.options.locations) or "(items)"
+        unchanged = set() if self.options.force else self._unchanged_keys(items)
         session_id = self.db.start_session(
             directory, batch_mode=not self.options.interactive, strict_mode=self.options.strict,
             num_workers=self.options.workers, options=self.options.to_dict(), source=self.options.source,
         )
-        self.db.add_session_files(session_id, [(str(item.path or item.name), item.key) for item in items])
-        return self._run(session_id, items)
+        self.db.add_session_files(
+            session_id, [(str(item.path or item.name), item.key, "skipped" if item.key in unchanged else "pending") for item in items]
+        )
+        skipped = [Outcome(item, "skipped", reason="already processed, unchanged") for item in items if item.key in unchanged]
+        return self._run(session_id, [item for item in items if item.key not in unchanged], done_before=skipped)
+
+    def _unchanged_keys(self, items: list[LibraryItem]) -> set[str]:
+        """Files processed before and unchanged since (same size and mtime): found in bulk, not one by one."""
+        local = [item for item in items if item.path is not None]
+        known: dict[str, tuple[int, int, str]] = {}
+        for start in range(0, len(local), 500):
+            chunk = [str(item.path) for item in local[start:start + 500]]
+            rows = self.db.db.execute(
+                f"SELECT file_path, file_size, mtime_ns, status FROM processed_files WHERE file_path IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall()
+            known.update((path, (size, mtime, status)) for path, size, mtime, status in rows)
+        unchanged = set()
+        for item in local:
+            row = known.get(str(item.path))
+            if row is None or row[2] not in ("success", "manual"):
+                continue
+            try:
+                stat = os.stat(item.path)  # type: ignore[arg-type]
+            except OSError:
+                continue
+            if (stat.st_size, stat.st_mtime_ns) == (row[0], row[1]):
+                unchanged.add(item.key)
+        return unchanged
 
     def resume(self, session_id: int, items_by_key: dict[str, LibraryItem]) -> RunSummary:
         remaining = SessionManager(self.db).resume_session(session_id)
@@ -158,8 +186,8 @@ class TagRun:
 
     # ------------------------------------------------------------------ the loop
 
-    def _run(self, session_id: int, items: list[LibraryItem]) -> RunSummary:
-        summary = RunSummary(session_id, "running")
+    def _run(self, session_id: int, items: list[LibraryItem], done_before: list[Outcome] | None = None) -> RunSummary:
+        summary = RunSummary(session_id, "running", outcomes=list(done_before or []))
         self._clean_leftovers(items)
         if self.progress is not None:
             self.progress.start(len(items))
@@ -268,6 +296,10 @@ class TagRun:
         return outcome
 
     def _record(self, session_id: int, outcome: Outcome) -> None:
+        with self.db.write():  # the file, its history, the review entry and the session counters: all or nothing
+            self._record_in_transaction(session_id, outcome)
+
+    def _record_in_transaction(self, session_id: int, outcome: Outcome) -> None:
         item = outcome.item
         if outcome.moved_from and item.path is not None:
             self.db.record_move(outcome.moved_from, item.path, outcome.fingerprint)
