@@ -6,7 +6,6 @@ import contextlib
 import errno
 import hashlib
 import os
-import shutil
 import stat
 import struct
 import subprocess
@@ -16,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from bdnex_core import archive
 from bdnex_core.archive import cleanup_stale_temp_files, convert_to_cbz, natural_key, open_archive, write_comicinfo
 from bdnex_core.errors import ArchiveError
 from bdnex_core.testing.rarbuild import build_rar
@@ -116,6 +114,10 @@ def test_cbr_is_converted_with_identical_pages(tmp_path):
         assert [written.read(f"{n:02d}.jpg") for n in range(3)] == pages
         assert written.getinfo("00.jpg").compress_type == zipfile.ZIP_STORED
         assert written.read("ComicInfo.xml") == XML
+    # the same pages already converted (an earlier run stopped before deleting the original): reused
+    assert convert_to_cbz(cbr, XML) == converted
+    with zipfile.ZipFile(converted, "a") as written:
+        written.writestr("extra.jpg", b"another page")  # now a different CBZ: never overwritten
     with pytest.raises(ArchiveError, match="already exists"):
         convert_to_cbz(cbr, XML)
     converted.unlink()
@@ -242,22 +244,26 @@ def test_read_only_folder(tmp_path):
         assert path.read_bytes() == before
 
 
-def test_read_only_file_is_replaced_only_with_its_folder_writable(tmp_path):
+def test_read_only_file_is_refused_even_for_root(tmp_path):
     path = make_archive(tmp_path / "a.cbz")
     path.chmod(0o444)
-    write_comicinfo(path, XML)  # a read-only file in a writable folder: replaced, mode kept
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o444
+    before = path.read_bytes()
+    with pytest.raises(ArchiveError, match="read-only"):  # the user's "do not modify" is respected
+        write_comicinfo(path, XML)
+    assert path.read_bytes() == before and stat.S_IMODE(os.stat(path).st_mode) == 0o444
 
 
 def test_file_that_vanishes_during_processing(tmp_path, monkeypatch):
     path = make_archive(tmp_path / "a.cbz")
-    real = archive._central_directory
+    from bdnex_core.archives import zipwrite
 
-    def vanish(handle, size):
+    real = zipwrite.read_layout
+
+    def vanish(handle, size, reported):
         path.unlink()
-        return real(handle, size)
+        return real(handle, size, reported)
 
-    monkeypatch.setattr(archive, "_central_directory", vanish)
+    monkeypatch.setattr(zipwrite, "read_layout", vanish)
     with pytest.raises(ArchiveError):
         write_comicinfo(path, XML)
     assert not list(tmp_path.glob(".bdnex-tmp-*"))
@@ -285,7 +291,9 @@ def test_full_disk_leaves_the_original_and_no_temp_file(tmp_path, monkeypatch):
     def no_space(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(archive, "_copy_range", no_space)
+    from bdnex_core.archives import zipwrite
+
+    monkeypatch.setattr(zipwrite, "_copy_range", no_space)
     with pytest.raises(ArchiveError, match="no space left"):
         write_comicinfo(path, XML)
     assert path.read_bytes() == before

@@ -32,10 +32,12 @@ def build_rar(path: Path, members: Iterable[tuple[str, bytes]], *, method: int =
     """Write a RAR 4 archive with the given (name, data) members."""
     parts = [MARKER, _block(0x73, 0x0000, b"\x00" * 6)]
     for name, data in members:
-        encoded = name.encode("utf-8")
-        body = struct.pack("<LLBLLBBHL", len(data), len(data), 3, zlib.crc32(data) & 0xFFFFFFFF,
-                           _dos_time(time.time()), 20, method, len(encoded), 0o100644 << 16) + encoded
-        parts.append(_block(0x74, 0x8000, body) + data)
+        # Windows host, "\\" separators: what RAR writes and what every reader (unar included) splits on
+        encoded = name.replace("/", "\\").encode("utf-8")
+        flags = 0x8000 | (0x0200 if not name.isascii() else 0)  # long block (data follows); UTF-8 name
+        body = struct.pack("<LLBLLBBHL", len(data), len(data), 2, zlib.crc32(data) & 0xFFFFFFFF,
+                           _dos_time(time.time()), 20, method, len(encoded), 0x20) + encoded
+        parts.append(_block(0x74, flags, body) + data)
     parts.append(_block(0x7B, 0x4000, b""))
     path.write_bytes(b"".join(parts))
     return path
