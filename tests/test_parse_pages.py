@@ -115,3 +115,25 @@ def test_album_cli_offline_json(bedetheque_fixtures, capsys):
     assert main(["album", "--html", str(page), "--url", NAINS_URL, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["album_id"] == 245127 and data["writers"] == ["Jarry, Nicolas"]
+
+
+def test_real_page_editions_and_edition_info(nains_html, bedetheque_fixtures):
+    album = parse_album_page(nains_html, NAINS_URL)
+    expected = json.loads((bedetheque_fixtures / "expected" / "bdnex-parsed-245127.json").read_text("utf-8"))
+    assert [edition.label for edition in album.editions] == expected["3_éditions"].split("\n")
+    assert album.edition_info.startswith('Noté "Première édition"')
+    assert album.estimation == "non coté" and album.format == "Grand format" and album.created_on == "2015-05-05"
+    assert album.summary == expected["description"].split("\n Redwin, fils")[0]  # BDneX's text, once
+
+
+def test_pseudo_authors_inside_the_real_page(nains_html):
+    """``<N&B>`` as the colourist and ``<Quadrichromie>`` on a continuation line, in the real markup."""
+    start = nains_html.index(b'<a href="https://m.bedetheque.com/auteur-18954-BD-Digikore-Studios.html"')
+    end = nains_html.index(b"</a>", start) + len(b"</a>")
+    page = nains_html[:start] + b"<N&B>" + nains_html[end:]
+    page = page.replace(b'<li class="no-border">\n                        <label></label>',
+                        b'<li class="no-border"><label></label><Quadrichromie></li><li class="no-border">\n<label></label>', 1)
+    album = parse_album_page(page, NAINS_URL)
+    assert album.colorists == ["<N&B>"]
+    assert album.cover_artists == ["Goux, Pierre-Denis", "<Quadrichromie>", "Saïto, Diogo"]
+    assert album.publisher == "Soleil Productions" and album.isbn == "978-2-302-04644-3"

@@ -30,7 +30,10 @@ def detect_block(status: int | None, body: str | bytes | None) -> Block | None:
         return Block("ban", ban.group("ip") or "your IP address")
     lowered = text.lower()
     marker = next((marker for marker in CHALLENGE_MARKERS if marker in lowered), None)
-    if marker and (status in (403, 429, 503) or "cloudflare" in lowered or marker == "just a moment"):
+    # Cloudflare's own markers suffice; generic words (captcha) need a refusing status or Cloudflare's name.
+    # (Not "challenge-platform" alone: Cloudflare injects /cdn-cgi/challenge-platform/scripts/jsd/ into normal pages.)
+    specific = marker in ("just a moment", "cf-browser-verification", "cf_chl_", "cf-chl-") or "challenge-platform/h/" in lowered
+    if marker and (specific or status in (403, 429, 503) or "cloudflare" in lowered):
         return Block("challenge", f"HTTP {status}, page says {marker!r}")
     if status == 403 and "cloudflare" in lowered:
         return Block("challenge", "HTTP 403 from Cloudflare")

@@ -17,11 +17,25 @@ import lxml.html
 from lxml import etree
 
 from bdnex_core.bedetheque.album import Album, Edition
-from bdnex_core.bedetheque.blocking import detect_block
+from bdnex_core.bedetheque.blocking import Block, detect_block
 from bdnex_core.errors import BlockedError, ParseError
 
-# Literal "<N&B>", "<Indéterminé>", "<Collectif>": capitalised, so never one of the site's (lower-case) tags.
+# Literal "<N&B>", "<Indéterminé>", "<Collectif>": capitalised text in angle brackets, no attributes.
 PSEUDO_AUTHOR = re.compile(r"<(?=[A-ZÀ-Ý])([^<>/=\"']{1,40})>")
+HTML_TAGS = frozenset(lxml.html.defs.tags) | {"tbody", "thead", "tfoot", "svg", "path", "main", "section", "article"}
+
+
+def escape_pseudo_authors(source: str) -> str:
+    """Turn ``<N&B>`` into ``&lt;N&amp;B&gt;`` so it stays text; real tags (even ``<BR>``) are kept."""
+    def replace(found: re.Match[str]) -> str:
+        inner = found.group(1)
+        name = inner.split()[0].lower() if inner.split() else ""
+        if name in HTML_TAGS:
+            return found.group(0)
+        return "&lt;" + inner.replace("&", "&amp;") + "&gt;"
+
+    return PSEUDO_AUTHOR.sub(replace, source)
+CONTENT_MARKERS = ('id="album-detail"', "id='album-detail'", 'class="info-serie"', "bdt-edition", "bdt-ah--")
 TRAILING_ID = re.compile(r"-(\d+)\.html")
 SERIES_ID = re.compile(r"serie-(\d+)-")
 RATING = re.compile(r"(\d+(?:[.,]\d+)?)\s*/\s*5(?:\s*\((\d+)\s*votes?\))?")
@@ -39,6 +53,19 @@ ROLE_FIELDS = {
 
 class NotAnAlbumPage(ParseError):
     """The page is not an album page (a 404 page, a series page, a search page...)."""
+
+
+class BlockedPage(BlockedError, ParseError):
+    """The site answered with a Cloudflare challenge or its IP-ban page instead of the page.
+
+    A :class:`BlockedError` (the client's circuit breaker and the CLI treat it as a block)
+    and a :class:`ParseError`; ``block`` says which kind and its detail (the banned IP).
+    """
+
+    def __init__(self, block: Block, *, path: str):
+        self.block = block
+        what = "an IP ban page" if block.kind == "ban" else "a Cloudflare challenge"
+        super().__init__(f"Bédéthèque answered with {what} ({block.detail}) instead of the page", path=path)
 
 
 class TruncatedPage(ParseError):
@@ -79,17 +106,15 @@ def _text(node: etree._Element | None) -> str:
 def _document(html: str | bytes, url: str) -> lxml.html.HtmlElement:
     if isinstance(html, bytes):
         html = html.decode("utf-8", "replace")
-    block = detect_block(None, html)
+    # Pages with content are content, whatever scripts Cloudflare injected into them.
+    has_content = any(marker in html for marker in CONTENT_MARKERS)
+    block = None if has_content else detect_block(None, html)
     if block is not None:
-        raise BlockedError(
-            f"Bédéthèque answered with {'an IP ban page' if block.kind == 'ban' else 'a Cloudflare challenge'} "
-            f"({block.detail}) instead of the page",
-            path=url,
-        )
+        raise BlockedPage(block, path=url)
     if not html.strip():
         raise TruncatedPage("empty page", path=url)
     try:
-        return lxml.html.document_fromstring(PSEUDO_AUTHOR.sub(r"&lt;\1&gt;", html))
+        return lxml.html.document_fromstring(escape_pseudo_authors(html))
     except (etree.ParserError, ValueError) as exc:
         raise ParseError(f"not an HTML page ({exc})", path=url) from None
 
@@ -125,14 +150,29 @@ def _label_value(item: etree._Element) -> tuple[str, str, etree._Element | None]
     return key, " ".join(" ".join(parts).split()), label
 
 
+def _source(html: str | bytes) -> str:
+    return html if isinstance(html, str) else html.decode("utf-8", "replace")
+
+
+def _ends_properly(source: str) -> bool:
+    """A whole page ends with ``</html>``; a cut transfer does not."""
+    return "</html>" in source[-4000:].lower()
+
+
 def parse_album_page(html: str | bytes, url: str) -> Album:
-    """Parse a mobile album page into an :class:`Album`."""
+    """Parse an album page (the mobile page, or either desktop template) into an :class:`Album`."""
     document = _document(html, url)
     details = document.find(".//ul[@id='album-detail']")
     if details is None:
+        from bdnex_core.bedetheque import parse_desktop  # imports this module: late import
+
         title = _text(document.find(".//title")).lower()
-        if document.find(".//div[@class='info-serie']") is not None:
+        if document.find(".//div[@class='info-serie']") is not None or parse_desktop.is_desktop_series(document):
             raise NotAnAlbumPage("this is a series page, not an album page", path=url)
+        if parse_desktop.is_desktop_album(document):
+            if not _ends_properly(_source(html)):
+                raise TruncatedPage("the page is cut before its end (no </html>)", path=url)
+            return parse_desktop.parse_desktop_album(document, url)
         if "introuvable" in title or "404" in title or "erreur" in title or "not found" in title:
             raise NotAnAlbumPage("the site says this page does not exist", path=url)
         if document.find(".//body") is None or "</html>" not in (html if isinstance(html, str) else html.decode("utf-8", "replace")):
@@ -141,11 +181,30 @@ def parse_album_page(html: str | bytes, url: str) -> Album:
     source = html if isinstance(html, str) else html.decode("utf-8", "replace")
     if "</ul>" not in source[source.find('id="album-detail"'):]:
         raise TruncatedPage("the page is cut inside the album details", path=url)
+    if not _ends_properly(source):
+        raise TruncatedPage("the page is cut after the album details (no </html>)", path=url)
 
     found_id = TRAILING_ID.search(url)
     album = Album(album_id=int(found_id.group(1)) if found_id else 0, url=url)
+    fill_from_detail_items(album, details.iter("li"), url)
+    if not album.album_id:
+        raise NotAnAlbumPage("no album id in the page or its URL", path=url)
+    canonical = document.find(".//link[@rel='canonical']")
+    if canonical is not None and TRAILING_ID.search(canonical.get("href") or ""):
+        album.url = canonical.get("href").strip()  # the stable www URL, whatever page we were given
+    slider = document.find(".//div[@id='album-slider']")
+    cover = None
+    if slider is not None:
+        cover = next((img for img in slider.iter("img") if (img.get("alt") or "").lower() == "couverture"), None)
+    if cover is not None and cover.get("src"):
+        album.cover_url = urljoin(url, cover.get("src"))
+    return album
+
+
+def fill_from_detail_items(album: Album, items, url: str) -> None:
+    """Read ``<li><label>Key :</label>value</li>`` items (mobile and older desktop pages) into ``album``."""
     last_role: str | None = None
-    for item in details.iter("li"):
+    for item in items:
         css = item.get("class") or ""
         if "title" in css.split():
             continue
@@ -166,7 +225,7 @@ def parse_album_page(html: str | bytes, url: str) -> Album:
         if label is None:
             continue
         lowered = key.lower()
-        if not key and "no-border" in css.split() and last_role:
+        if not key and last_role:  # mobile marks these li.no-border; older desktop pages do not
             names = [_text(link) for link in item.findall(".//a")] or ([value] if value else [])
             getattr(album, last_role).extend(name for name in names if name)
             continue
@@ -178,18 +237,6 @@ def parse_album_page(html: str | bytes, url: str) -> Album:
             continue
         last_role = None
         _store_field(album, lowered, key, value, item, url)
-    if not album.album_id:
-        raise NotAnAlbumPage("no album id in the page or its URL", path=url)
-    canonical = document.find(".//link[@rel='canonical']")
-    if canonical is not None and TRAILING_ID.search(canonical.get("href") or ""):
-        album.url = canonical.get("href").strip()  # the stable www URL, whatever page we were given
-    slider = document.find(".//div[@id='album-slider']")
-    cover = None
-    if slider is not None:
-        cover = next((img for img in slider.iter("img") if (img.get("alt") or "").lower() == "couverture"), None)
-    if cover is not None and cover.get("src"):
-        album.cover_url = urljoin(url, cover.get("src"))
-    return album
 
 
 def _store_field(album: Album, lowered: str, key: str, value: str, item: etree._Element, url: str) -> None:
@@ -246,7 +293,11 @@ def parse_series_page(html: str | bytes, url: str) -> Series:
     document = _document(html, url)
     info = document.find(".//div[@class='info-serie']")
     if info is None:
-        if document.find(".//ul[@id='album-detail']") is not None:
+        from bdnex_core.bedetheque import parse_desktop  # imports this module: late import
+
+        if parse_desktop.is_desktop_series(document):
+            return parse_desktop.parse_desktop_series(document, url)
+        if document.find(".//ul[@id='album-detail']") is not None or parse_desktop.is_desktop_album(document):
             raise NotAnAlbumPage("this is an album page, not a series page", path=url)
         raise ParseError("no series information on this page", path=url)
     found_id = SERIES_ID.search(url)

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import click
 
+from rich.markup import escape
+
+from bdnex_core.bedetheque.album import Album
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
 
 
@@ -37,16 +40,35 @@ def album(app: AppContext, album_id: int | None, html_file: Path | None, url: st
     if as_json:
         echo_json(parsed.to_dict())
         return
-    click.echo(f"{parsed.series or ''} {('T' + parsed.tome) if parsed.tome else ''} — {parsed.title} (album {parsed.album_id})".strip())
-    for label, value in (
+    print_album(parsed)
+
+
+def print_album(parsed: Album) -> None:
+    """A readable summary: heading, a two-column table of the known facts, then the summary."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, soft_wrap=False)
+    tome = f" T{parsed.tome}" if parsed.tome else ""
+    console.print(f"[bold]{escape(parsed.series or '')}{tome} — {escape(parsed.title)}[/bold] (album {parsed.album_id})")
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="dim", no_wrap=True)
+    table.add_column(overflow="fold")
+    rows = (
         ("Scénario", ", ".join(parsed.writers)), ("Dessin", ", ".join(parsed.pencillers)),
         ("Couleurs", ", ".join(parsed.colorists)), ("Couverture", ", ".join(parsed.cover_artists)),
-        ("Editeur", parsed.publisher), ("Collection", parsed.collection), ("Parution", parsed.release_date or parsed.legal_deposit),
-        ("ISBN", parsed.isbn), ("Planches", parsed.planches), ("Style", parsed.genre),
+        ("Lettrage", ", ".join(parsed.letterers)), ("Traduction", ", ".join(parsed.translators)),
+        ("Editeur", parsed.publisher), ("Collection", parsed.collection),
+        ("Parution", parsed.release_date or parsed.legal_deposit), ("ISBN", parsed.isbn),
+        ("Planches", parsed.planches), ("Style", parsed.genre), ("Origine", parsed.origin),
         ("Note", f"{parsed.rating}/5 ({parsed.votes} votes)" if parsed.rating is not None else None),
+        ("Editions", ", ".join(str(edition.album_id) for edition in parsed.editions)),
         ("URL", parsed.url), ("Couverture URL", parsed.cover_url),
-    ):
+    )
+    for label, value in rows:
         if value:
-            click.echo(f"  {label}: {value}")
+            table.add_row(label, escape(str(value)))  # names like "<N&B>" and "[scan]" are text, not markup
+    console.print(table)
     if parsed.summary:
-        click.echo(f"\n{parsed.summary}")
+        console.print()
+        console.print(escape(parsed.summary))
