@@ -20,8 +20,13 @@ from bdnex_core.matching.normalize import slug_words
 SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 ALBUM_URL = re.compile(r"/BD-(?P<slug>.+)-(?P<id>\d+)\.html$")
 TOME_SLUG = re.compile(r"-Tome-(?P<token>[0-9][0-9A-Za-z]*)(?:-|$)")
-INT_SLUG = re.compile(r"-INT(?P<num>\d*)(?:-|$)")
-HS_SLUG = re.compile(r"-HS(?P<num>\d*)(?:-|$)")
+# edition codes around an intégrale/hors-série number, seen in the real sitemaps:
+# INTHC01 (hardcover), INTTT1/INT1TT (tirage de tête), INTTL2, INTFL1, INTC01, INTUC, HSBO2,
+# INT02a / INTb (printings), INT03VC / INTVC (original version)
+EDITION_CODE = r"(?:HC|TT|TL|FL|BO|UC|VC|C)"
+INT_SLUG = re.compile(rf"-INT(?P<pre>{EDITION_CODE})?(?P<num>\d*)(?P<post>[a-z]|bis|{EDITION_CODE})?(?:-|$)")
+HS_SLUG = re.compile(rf"-HS(?P<pre>{EDITION_CODE})?(?P<num>\d*)(?P<post>[a-z]|bis|{EDITION_CODE})?(?:-|$)")
+J_SLUG = re.compile(r"-J(?P<num>\d+)(?P<pre>)(?P<post>[a-z]?)(?:-|$)")
 TOKEN = re.compile(r"^(?P<num>\d+)(?P<suffix>[A-Za-z][A-Za-z0-9]*)?$")
 
 
@@ -38,7 +43,7 @@ class AlbumEntry:
     album_id: int
     url: str
     series_slug: str
-    tome: str | None        # '1', '1a', '10VC', 'INT3', 'HS2', 'INT', 'HS' or None (one-shot)
+    tome: str | None        # '1', '1a', '10VC', 'INT3', 'INT2a', 'INT1HC', 'HS2', 'INT', 'HS', 'J1' or None (one-shot)
     tome_number: int | None
     tome_kind: str | None   # regular, int, hs, or None for a one-shot
     title_slug: str
@@ -72,7 +77,7 @@ def parse_album_url(url: str, lastmod: str | None = None) -> AlbumEntry | None:
     if match is None:
         return None
     slug, album_id = match["slug"], int(match["id"])
-    for pattern, kind in ((TOME_SLUG, "tome"), (INT_SLUG, "int"), (HS_SLUG, "hs")):
+    for pattern, kind in ((TOME_SLUG, "tome"), (INT_SLUG, "int"), (HS_SLUG, "hs"), (J_SLUG, "j")):
         found = pattern.search(slug)
         if found is None or found.start() == 0:
             continue
@@ -81,8 +86,9 @@ def parse_album_url(url: str, lastmod: str | None = None) -> AlbumEntry | None:
             tome, number, tome_kind = _tome_from_token(found["token"])
         else:
             number = int(found["num"]) if found["num"] else None
-            tome = f"{kind.upper()}{number if number is not None else ''}"
-            tome_kind = kind
+            edition = (found["pre"] or "") + (found["post"] or "")
+            tome = f"{kind.upper()}{number if number is not None else ''}{edition}"
+            tome_kind = "regular" if kind == "j" else kind
         return AlbumEntry(album_id, url, series, tome, number, tome_kind, title, lastmod)
     return AlbumEntry(album_id, url, slug, None, None, None, slug, lastmod)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bdnex_core.config import MatchingSettings
+from bdnex_core.matching.cover import CoverHash, similarity as cover_similarity_of
 from bdnex_core.matching.decide import MatchResult, decide
 from bdnex_core.matching.filename import ParsedName
 from bdnex_core.matching.index import CatalogueIndex, SeriesHit
@@ -48,7 +49,19 @@ class Matcher:
                 ))
         return scores
 
-    def match(self, parsed: ParsedName, *, cover_similarity: dict[int, float] | None = None) -> MatchResult:
+    def match(
+        self,
+        parsed: ParsedName,
+        *,
+        cover_hash: CoverHash | None = None,
+        cover_hashes_by_album: dict[int, CoverHash] | None = None,
+        cover_similarity: dict[int, float] | None = None,
+    ) -> MatchResult:
+        """Score the candidates of ``parsed`` and decide; covers count only for albums whose hash is given."""
+        if cover_hash is not None and cover_hashes_by_album:
+            cover_similarity = dict(cover_similarity or {})
+            for album_id, album_hash in cover_hashes_by_album.items():
+                cover_similarity.setdefault(album_id, cover_similarity_of(cover_hash, album_hash))
         result = decide(self.candidates(parsed, cover_similarity=cover_similarity), self.settings)
         if result.decision != "accept":
             # the tome was a guess ("Ms Marvel 2006 21 ... part 1"): another reading may fit the catalogue
