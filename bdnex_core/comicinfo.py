@@ -137,7 +137,8 @@ class ComicInfo:
             root = etree.fromstring(data, _parser)
         except etree.XMLSyntaxError as exc:
             raise MetadataError(f"ComicInfo.xml is not well-formed XML ({exc.msg})") from None
-        if root.docinfo.doctype if hasattr(root, "docinfo") else False:
+        # the byte scan above only looks at the head; a DOCTYPE hidden behind a long comment is caught here
+        if root.getroottree().docinfo.doctype:
             raise MetadataError("ComicInfo.xml declares a DOCTYPE: refused")
         if etree.QName(root).localname != "ComicInfo":
             raise MetadataError(f"the root element is <{etree.QName(root).localname}>, not <ComicInfo>")

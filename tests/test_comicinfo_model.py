@@ -118,6 +118,7 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
         (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><ComicInfo><Title>&e;</Title></ComicInfo>', "DOCTYPE"),
         (b"<ComicInfo><Title>" + b"x" * (50 * 1024 * 1024) + b"</Title></ComicInfo>", "KB"),
         (b"<ComicInfo><Title>\xff\xfe\xfa</Title></ComicInfo>", "UTF-8"),
+        (b"<!--" + b"x" * 8000 + b'--><!DOCTYPE ComicInfo SYSTEM "ComicInfo.dtd"><ComicInfo><Title>t</Title></ComicInfo>', "DOCTYPE"),
         (b"<ComicInfo><Title>unclosed</ComicInfo>", "well-formed"),
         (b"<Book><Title>x</Title></Book>", "root element"),
     ],
