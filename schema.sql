@@ -180,3 +180,14 @@ CREATE TABLE IF NOT EXISTS catalogue_sitemaps (
 
 CREATE INDEX IF NOT EXISTS idx_catalogue_series ON catalogue_albums(series_norm);
 CREATE INDEX IF NOT EXISTS idx_catalogue_sitemap ON catalogue_albums(sitemap);
+
+-- ===================================================================== plugin state
+-- Small JSON values a plugin keeps between runs (a Komga event checkpoint, a last sync time).
+
+CREATE TABLE IF NOT EXISTS plugin_state (
+    plugin TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,                -- JSON
+    updated_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (plugin, key)
+);

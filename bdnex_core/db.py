@@ -670,6 +670,22 @@ class BDneXDB:
                 review_id, {"status": status, "chosen_album_id": album_id, "resolved_at": to_db_time(utcnow())}
             )
 
+    # ------------------------------------------------------------------ plugin state
+
+    def get_plugin_state(self, plugin: str, key: str, default: Any = None) -> Any:
+        """A JSON value a plugin stored with :meth:`set_plugin_state` (``default`` when absent)."""
+        row = self.db.execute("SELECT value FROM plugin_state WHERE plugin = ? AND key = ?", [plugin, key]).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def set_plugin_state(self, plugin: str, key: str, value: Any) -> None:
+        """Store a JSON-serialisable ``value`` for ``plugin`` under ``key`` (replacing the old one)."""
+        with self.write() as db:
+            db["plugin_state"].upsert(
+                {"plugin": plugin, "key": key, "value": json.dumps(value, ensure_ascii=False),
+                 "updated_at": to_db_time(utcnow())},
+                pk=("plugin", "key"),
+            )
+
     # ------------------------------------------------------------------ statistics
 
     def get_statistics(self) -> dict[str, Any]:

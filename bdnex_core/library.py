@@ -27,7 +27,9 @@ class LibraryItem:
     ``external_id`` is that source's identity for the book (a Komga book id, a
     calibre book id), ``None`` for plain files. ``path`` is the local file when
     one is reachable. ``hints`` carries what the source already knows
-    (series, number, an existing ``bedetheque`` id, ...).
+    (series, number, an existing ``bedetheque`` id, ...). The hint
+    ``write_comicinfo=False`` keeps the core's ComicInfo writer away from the file
+    (a source whose write-back goes through its own API only).
     """
 
     source: str

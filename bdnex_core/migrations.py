@@ -114,3 +114,10 @@ def m003_catalogue(db: Database) -> None:
     """The catalogue index tables (databases made before it existed get them here)."""
     start = schema_sql().index("-- ===================================================================== catalogue index")
     execute_script(db, schema_sql()[start:])
+
+
+@migrations()
+def m004_plugin_state(db: Database) -> None:
+    """The key/value table where plugins keep checkpoints between runs."""
+    start = schema_sql().index("-- ===================================================================== plugin state")
+    execute_script(db, schema_sql()[start:])

@@ -197,3 +197,16 @@ def test_review_queue_keeps_one_pending_entry_per_item(db):
     assert [entry["id"] for entry in pending] == [second] and pending[0]["candidates"] == [{"album_id": 2}]
     db.resolve_review(second, album_id=2)
     assert db.pending_reviews() == [] and first != second
+
+
+def test_plugin_state_round_trips_and_survives_reopening(db, tmp_path):
+    assert db.get_plugin_state("komga", "checkpoint") is None
+    assert db.get_plugin_state("komga", "checkpoint", {"seen": []}) == {"seen": []}
+    db.set_plugin_state("komga", "checkpoint", {"created": "2026-11-29T04:00:00Z", "ids": ["0A1", "0A2"]})
+    db.set_plugin_state("komga", "checkpoint", {"created": "2026-11-29T05:00:00Z", "ids": ["0A3"]})
+    db.set_plugin_state("calibre", "checkpoint", 12)
+    db.close()
+    reopened = BDneXDB(tmp_path / "bdnex.db")
+    assert reopened.get_plugin_state("komga", "checkpoint") == {"created": "2026-11-29T05:00:00Z", "ids": ["0A3"]}
+    assert reopened.get_plugin_state("calibre", "checkpoint") == 12
+    reopened.close()
