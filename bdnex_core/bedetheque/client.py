@@ -76,6 +76,8 @@ class RateLimiter:
         self._recent: deque[float] = deque()
 
     def wait(self) -> None:
+        # the sleep happens under the lock and the next slot counts from the real wake-up time,
+        # so a thread that wakes late cannot let the next one go out too close behind it
         with self._lock:
             now = time.monotonic()
             while self._recent and now - self._recent[0] > 3600:
@@ -85,12 +87,12 @@ class RateLimiter:
                     f"reached catalogue.max_requests_per_hour ({self.per_hour}); stopping here to stay polite — "
                     "resume later (cached albums are not fetched again)"
                 )
-            slot = max(now, self._next_slot)
-            self._next_slot = slot + self.min_delay + random.uniform(0, self.jitter)
-            self._recent.append(slot)
-        delay = slot - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
+            delay = self._next_slot - now
+            if delay > 0:
+                time.sleep(delay)
+            sent = time.monotonic()
+            self._next_slot = sent + self.min_delay + random.uniform(0, self.jitter)
+            self._recent.append(sent)
 
 
 class CircuitBreaker:
