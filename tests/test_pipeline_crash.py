@@ -7,6 +7,7 @@ import os
 import random
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -96,6 +97,21 @@ def check_finished(library: Path, db_path: Path, session_id: int, expected_pages
     db.close()
 
 
+def wait_for_session(db_path: Path, timeout: float = 30.0) -> None:
+    """Until the run has started its session (start-up time varies with the machine's load)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if db_path.exists():
+            try:
+                with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=1) as connection:
+                    if connection.execute("SELECT COUNT(*) FROM processing_sessions").fetchone()[0]:
+                        return
+            except sqlite3.OperationalError:
+                pass  # schema not created yet
+        time.sleep(0.02)
+    raise AssertionError(f"no session started in {timeout} s")
+
+
 @pytest.mark.slow
 def test_sigkill_at_random_moments_then_resume(site, template, tmp_path):
     expected_pages = pages_of(next((template / "library").rglob("*.cbz")))
@@ -105,7 +121,8 @@ def test_sigkill_at_random_moments_then_resume(site, template, tmp_path):
         target.mkdir()
         library, config, db_path = prepare(template, target, site)
         run = cli(config, "tag", str(library), "--batch", "--json")
-        time.sleep(rng.uniform(0.4, 3.0))
+        wait_for_session(db_path)
+        time.sleep(rng.uniform(0.0, 2.6))
         os.killpg(run.pid, signal.SIGKILL)
         run.wait()
         session_id = BDneXDB(db_path).list_sessions(limit=1)[0]["id"]

@@ -152,18 +152,21 @@ class TagRun:
     def _unchanged_keys(self, items: list[LibraryItem]) -> set[str]:
         """Files processed before and unchanged since (same size and mtime): found in bulk, not one by one."""
         local = [item for item in items if item.path is not None]
-        known: dict[str, tuple[int, int, str]] = {}
+        known: dict[str, tuple[int, int, bool]] = {}
         for start in range(0, len(local), 500):
             chunk = [str(item.path) for item in local[start:start + 500]]
             rows = self.db.db.execute(
-                f"SELECT file_path, file_size, mtime_ns, status FROM processed_files WHERE file_path IN ({', '.join('?' * len(chunk))})",
+                f"SELECT file_path, file_size, mtime_ns, status, decision FROM processed_files "
+                f"WHERE file_path IN ({', '.join('?' * len(chunk))})",
                 chunk,
             ).fetchall()
-            known.update((path, (size, mtime, status)) for path, size, mtime, status in rows)
+            # done, or already waiting in the review queue: nothing new to do for an unchanged file
+            known.update((path, (size, mtime, status in ("success", "manual") or (status == "skipped" and decision == "review")))
+                         for path, size, mtime, status, decision in rows)
         unchanged = set()
         for item in local:
             row = known.get(str(item.path))
-            if row is None or row[2] not in ("success", "manual"):
+            if row is None or not row[2]:
                 continue
             try:
                 stat = os.stat(item.path)  # type: ignore[arg-type]
