@@ -23,6 +23,7 @@ from sqlite_utils import Database
 from bdnex_core import migrations
 from bdnex_core.errors import BdnexError, DatabaseError
 from bdnex_core.hashing import Fingerprint, canonical_path, sha256_file
+from bdnex_core.liveness import process_alive
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
@@ -74,18 +75,6 @@ def normalise_score(score: Any) -> float | None:
         return None
     value = float(score)
     return round(value / 100.0, 4) if value > 1.0 else value
-
-
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass(frozen=True)
@@ -492,10 +481,16 @@ class BDneXDB:
         self,
         session_id: int,
         files: Iterable[str | os.PathLike[str] | tuple[str, str] | tuple[str, str, str]],
+        *,
+        unchanged: int = 0,
     ) -> int:
-        """Register the files a session will process, in order (optionally with a first state,
-        e.g. ``skipped`` for files found unchanged). Returns how many are new."""
+        """Register the files a session will process, in order (optionally with a first state).
+        ``unchanged`` files (processed before, not modified since) are only counted: a re-scan of a
+        large library must not write a row per file. Returns how many files are new."""
         with self.write():
+            if unchanged:
+                self.db.execute("UPDATE processing_sessions SET files_unchanged = COALESCE(files_unchanged, 0) + ? "
+                                "WHERE id = ?", [unchanged, session_id])
             start = self.db.execute(
                 "SELECT COALESCE(MAX(position), -1) + 1 FROM session_files WHERE session_id = ?", [session_id]
             ).fetchall()[0][0]
@@ -556,7 +551,10 @@ class BDneXDB:
                 "SELECT state, COUNT(*) FROM session_files WHERE session_id = ? GROUP BY state", [session_id]
             ).fetchall()
         )
-        total = sum(counts.values())
+        unchanged = self.db.execute(
+            "SELECT COALESCE(files_unchanged, 0) FROM processing_sessions WHERE id = ?", [session_id]
+        ).fetchall()[0][0]
+        total = sum(counts.values()) + unchanged
         self.db.table("processing_sessions").update(
             session_id,
             {
@@ -564,7 +562,7 @@ class BDneXDB:
                 "files_processed": total - counts.get("pending", 0),
                 "files_successful": counts.get("done", 0),
                 "files_failed": counts.get("failed", 0),
-                "files_skipped": counts.get("skipped", 0),
+                "files_skipped": counts.get("skipped", 0) + unchanged,
                 "files_queued": counts.get("queued", 0),
                 "heartbeat": to_db_time(utcnow()),
             },
@@ -588,7 +586,7 @@ class BDneXDB:
         interrupted = False
         if row.get("status") == "running":
             heartbeat = from_db_time(row.get("heartbeat"))
-            same_host_dead = row.get("pid") and not _pid_alive(row["pid"])
+            same_host_dead = row.get("pid") and not process_alive(row["pid"])
             stale = heartbeat is None or utcnow() - heartbeat > STALE_HEARTBEAT
             interrupted = bool(same_host_dead or stale)
         row["interrupted"] = interrupted

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from bdnex_core.errors import ArchiveError
+from bdnex_core.liveness import process_alive
 
 TEMP_PREFIX = ".bdnex-tmp-"
 # A temp file older than this is a leftover even if its pid was reused by a live process.
@@ -152,7 +153,7 @@ def cleanup_stale_temp_files(folder: str | os.PathLike[str]) -> list[Path]:
         except FileNotFoundError:
             continue
         other_live_writer = (pid_text.isdigit() and int(pid_text) != os.getpid()
-                             and _process_alive(int(pid_text)) and age < STALE_AFTER_SECONDS)
+                             and process_alive(int(pid_text)) and age < STALE_AFTER_SECONDS)
         if other_live_writer or not candidate.is_file():
             continue
         try:
@@ -161,13 +162,3 @@ def cleanup_stale_temp_files(folder: str | os.PathLike[str]) -> list[Path]:
         except FileNotFoundError:
             pass
     return removed
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
