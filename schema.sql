@@ -75,6 +75,7 @@ CREATE TABLE IF NOT EXISTS processing_sessions (
     csv_log_path TEXT,
     -- product additions
     files_queued INTEGER DEFAULT 0,     -- waiting for a person's review
+    files_unchanged INTEGER DEFAULT 0,  -- processed before and unchanged: counted in files_skipped, not listed
     options JSON,                       -- the run's options, reused by --resume
     pid INTEGER,                        -- process running it (a dead pid = interrupted)
     heartbeat TIMESTAMP,                -- last sign of life of that process

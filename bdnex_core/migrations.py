@@ -121,3 +121,10 @@ def m004_plugin_state(db: Database) -> None:
     """The key/value table where plugins keep checkpoints between runs."""
     start = schema_sql().index("-- ===================================================================== plugin state")
     execute_script(db, schema_sql()[start:])
+
+
+@migrations()
+def m005_unchanged_counter(db: Database) -> None:
+    """Sessions count the unchanged files they skip instead of listing each one."""
+    if "files_unchanged" not in db["processing_sessions"].columns_dict:
+        db.execute("ALTER TABLE processing_sessions ADD COLUMN files_unchanged INTEGER DEFAULT 0")

@@ -52,7 +52,7 @@ def demo(app: AppContext, folder: Path, files: int, workers: int, as_json: bool)
     from bdnex_core.cli.tag import print_summary
     from bdnex_core.config import from_mapping
     from bdnex_core.db import BDneXDB
-    from bdnex_core.pipeline import TagOptions, collect_items, run_tagging
+    from bdnex_core.pipeline import TagOptions, tag_locations
     from bdnex_core.pipeline.progress import ProgressDisplay
     from bdnex_core.testing.fakesite import FakeBedetheque
     from bdnex_core.testing.samplelib import build_library
@@ -82,10 +82,9 @@ def demo(app: AppContext, folder: Path, files: int, workers: int, as_json: bool)
         library = folder / "library"
         samples = build_library(library, present, absent, broken=1)
         say(f"sample library: {len(samples)} files in {library}")
-        items = collect_items(settings, "folder", [str(library)])
         options = TagOptions(workers=workers, interactive=False, locations=(str(library),))
         progress = None if as_json else ProgressDisplay.for_terminal(app.quiet)
-        summary = run_tagging(settings, db, items, options, client=client, progress=progress)
+        summary = tag_locations(settings, db, options, client=client, progress=progress)
         db.close()
     if as_json:
         echo_json({**summary.to_dict(), "folder": str(folder)})

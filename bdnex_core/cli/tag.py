@@ -9,7 +9,6 @@ from rich.console import Console
 from rich.table import Table
 
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
-from bdnex_core.errors import BdnexError
 
 
 def register(cli: click.Group) -> None:
@@ -36,7 +35,7 @@ def tag(app: AppContext, paths: tuple[str, ...], workers: int | None, dry_run: b
     """Find comics under PATH..., match them on Bédéthèque, write ComicInfo.xml, record everything."""
     from bdnex_core.cli.sessions import list_sessions as list_command
     from bdnex_core.cli.sessions import show_session
-    from bdnex_core.pipeline import TagOptions, collect_items, resume_tagging, run_tagging
+    from bdnex_core.pipeline import TagOptions, resume_tagging, tag_locations
     from bdnex_core.pipeline.progress import ProgressDisplay
     from bdnex_core.pipeline.review import terminal_reviewer
 
@@ -67,10 +66,7 @@ def tag(app: AppContext, paths: tuple[str, ...], workers: int | None, dry_run: b
             workers=workers or settings.pipeline.workers, dry_run=dry_run, force=force, strict=strict,
             interactive=interactive, source=source, locations=tuple(paths),
         )
-        items = collect_items(settings, source, paths)
-        if not items:
-            raise BdnexError(f"no comic files (cbz, cbr, cb7) found in {', '.join(paths)}")
-        summary = run_tagging(settings, db, items, options, reviewer=reviewer, progress=progress)
+        summary = tag_locations(settings, db, options, reviewer=reviewer, progress=progress)
     if as_json:
         echo_json(summary.to_dict())
     else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,14 +17,57 @@ if TYPE_CHECKING:
 
 def iter_comic_files(root: Path) -> Iterator[Path]:
     """Comic archives under ``root`` (any letter case), hidden entries skipped, sorted per folder."""
-    if root.is_file():
-        yield root
+    for path, _folder_name in comic_file_entries(root):
+        yield Path(path)
+
+
+def comic_file_entries(root: Path) -> Iterator[tuple[str, str]]:
+    """(path, name of the folder holding it) for each comic archive under ``root``, as strings.
+
+    Paths come out in the database's canonical form (absolute, symlinks resolved) although only
+    the root and the entries that are symlinks get resolved. Plain strings, because a re-scan of
+    a large unchanged library must cost little more than listing it (see ``tag_locations``).
+    """
+    root_text = os.path.realpath(root.expanduser())
+    if os.path.isfile(root_text):
+        yield root_text, os.path.basename(os.path.dirname(root_text))
         return
-    for folder, subfolders, files in os.walk(root):
-        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
-        for name in sorted(files):
-            if not name.startswith(".") and os.path.splitext(name)[1].lower() in COMIC_SUFFIXES:
-                yield Path(folder) / name
+    pending = [root_text]
+    while pending:
+        folder = pending.pop()
+        subfolders: list[str] = []
+        files: list[tuple[str, str, bool]] = []
+        try:
+            with os.scandir(folder) as listing:
+                for entry in listing:
+                    name = entry.name
+                    if name.startswith("."):
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        subfolders.append(entry.path)
+                    elif os.path.splitext(name)[1].lower() in COMIC_SUFFIXES:
+                        files.append((name, entry.path, entry.is_symlink()))
+        except OSError:
+            continue  # an unreadable folder is skipped, as os.walk does
+        files.sort()
+        folder_name = os.path.basename(folder)
+        for _name, path, is_link in files:
+            yield (os.path.realpath(path) if is_link else path), folder_name
+        pending.extend(sorted(subfolders, reverse=True))  # depth first, in name order
+
+
+def folder_entries(locations: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """:func:`comic_file_entries` of each location; a clear error for one that does not exist."""
+    for location in locations:
+        root = Path(location).expanduser()
+        if not root.exists():
+            raise BdnexError("no such file or folder", path=root)
+        yield from comic_file_entries(root)
+
+
+def folder_item(path: str, folder_name: str) -> LibraryItem:
+    return LibraryItem(source=FolderSource.name, name=os.path.basename(path), path=Path(path),
+                       hints={"parent": folder_name})
 
 
 class FolderSource:
@@ -33,13 +76,8 @@ class FolderSource:
     name = "folder"
 
     def iter_items(self, settings: Settings, locations: list[str]) -> Iterator[LibraryItem]:
-        for location in locations:
-            root = Path(location).expanduser()
-            if not root.exists():
-                raise BdnexError("no such file or folder", path=root)
-            for path in iter_comic_files(root):
-                resolved = path.resolve()
-                yield LibraryItem(source=self.name, name=path.name, path=resolved, hints={"parent": path.parent.name})
+        for path, folder_name in folder_entries(locations):
+            yield folder_item(path, folder_name)
 
 
 @hookimpl(trylast=True)

@@ -12,17 +12,23 @@ if TYPE_CHECKING:
     from bdnex_core.matching.matcher import Matcher
 
 
+def require_catalogue(db: BDneXDB) -> None:
+    """A clear error when the catalogue index is empty (nothing could ever match)."""
+    from bdnex_core.bedetheque.catalogue import Catalogue
+    from bdnex_core.errors import CatalogueError
+
+    if Catalogue(db).count() == 0:
+        raise CatalogueError("the catalogue index is empty: run `bdnex-core catalogue update` first")
+
+
 def load_matcher(settings: Settings, db: BDneXDB) -> Matcher:
     """A matcher over the catalogue index stored in ``db``; a clear error when it is empty."""
     from bdnex_core.bedetheque.catalogue import Catalogue
-    from bdnex_core.errors import CatalogueError
     from bdnex_core.matching.index import CatalogueIndex
     from bdnex_core.matching.matcher import Matcher
 
-    catalogue = Catalogue(db)
-    if catalogue.count() == 0:
-        raise CatalogueError("the catalogue index is empty: run `bdnex-core catalogue update` first")
-    index = CatalogueIndex.build(catalogue.rows())
+    require_catalogue(db)
+    index = CatalogueIndex.build(Catalogue(db).rows())
 
     # the matcher runs in worker threads: each reads through its own connection, never the caller's
     local = threading.local()
@@ -35,3 +41,24 @@ def load_matcher(settings: Settings, db: BDneXDB) -> Matcher:
         return rows[0][0] if rows else None
 
     return Matcher(index, settings.matching, url_of=url_of)
+
+
+class LazyMatcher:
+    """Builds the matcher (the in-memory index of the whole catalogue) on first use, once, from
+    any thread: a re-scan that finds nothing new never pays for it."""
+
+    def __init__(self, settings: Settings, db: BDneXDB):
+        require_catalogue(db)
+        self._settings, self._db = settings, db
+        self._lock = threading.Lock()
+        self._matcher: Matcher | None = None
+
+    def _get(self) -> Matcher:
+        if self._matcher is None:
+            with self._lock:
+                if self._matcher is None:
+                    self._matcher = load_matcher(self._settings, self._db)
+        return self._matcher
+
+    def __getattr__(self, name: str):  # noqa: ANN204 - forwards whatever the matcher offers
+        return getattr(self._get(), name)

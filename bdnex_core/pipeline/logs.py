@@ -32,8 +32,10 @@ def write_session_logs(settings: Settings, db: BDneXDB, session_id: int, summary
                                             "reason": entry["error_msg"] or ""})
     json_path = folder / f"session_{session_id}.json"
     csv_path = folder / f"session_{session_id}.csv"
+    # unchanged files are counted in the summary, not listed: a re-scan logs only what it did
     document = {"session": db.get_session_stats(session_id), "summary": summary.to_dict(), "files": list(rows.values())}
-    _atomic_write_text(json_path, json.dumps(document, ensure_ascii=False, indent=1, default=str))
+    # no indent: the C encoder is used only without one, and logs of 100,000 files must stay cheap
+    _atomic_write_text(json_path, json.dumps(document, ensure_ascii=False, default=str))
     temporary = csv_path.with_name(f".{csv_path.name}.tmp")
     with open(temporary, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, extrasaction="ignore")

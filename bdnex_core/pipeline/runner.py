@@ -53,9 +53,11 @@ class RunSummary:
     message: str = ""
     json_log: str | None = None
     csv_log: str | None = None
+    unchanged: int = 0  # skipped as processed before and unchanged: counted, not kept one by one
 
     def count(self, state: str) -> int:
-        return sum(1 for outcome in self.outcomes if outcome.state == state)
+        listed = sum(1 for outcome in self.outcomes if outcome.state == state)
+        return listed + self.unchanged if state == "skipped" else listed
 
     @property
     def counts(self) -> dict[str, int]:
@@ -75,7 +77,7 @@ class RunSummary:
             "status": self.status,
             "message": self.message,
             "counts": {"tagged": self.count("done"), "queued": self.count("queued"),
-                       "skipped": self.count("skipped"), "failed": self.count("failed")},
+                       "skipped": self.count("skipped"), "failed": self.count("failed"), "unchanged": self.unchanged},
             "failures": [{"file": str(o.item.path or o.item.name), "reason": o.reason} for o in self.outcomes if o.state == "failed"],
             "json_log": self.json_log,
             "csv_log": self.csv_log,
@@ -136,45 +138,24 @@ class TagRun:
 
     # ------------------------------------------------------------------ sessions
 
-    def start(self, items: list[LibraryItem]) -> RunSummary:
+    def start(self, items: list[LibraryItem], *, unchanged_before: int = 0) -> RunSummary:
+        """A new session over ``items`` (``unchanged_before``: files the caller already found unchanged)."""
         directory = ", ".join(self.options.locations) or "(items)"
         unchanged = set() if self.options.force else self._unchanged_keys(items)
         session_id = self.db.start_session(
             directory, batch_mode=not self.options.interactive, strict_mode=self.options.strict,
             num_workers=self.options.workers, options=self.options.to_dict(), source=self.options.source,
         )
-        self.db.add_session_files(
-            session_id, [(str(item.path or item.name), item.key, "skipped" if item.key in unchanged else "pending") for item in items]
-        )
-        skipped = [Outcome(item, "skipped", reason="already processed, unchanged") for item in items if item.key in unchanged]
-        return self._run(session_id, [item for item in items if item.key not in unchanged], done_before=skipped)
+        todo = [item for item in items if item.key not in unchanged] if unchanged else list(items)
+        skipped = unchanged_before + len(items) - len(todo)
+        self.db.add_session_files(session_id, [(str(item.path or item.name), item.key, "pending") for item in todo],
+                                  unchanged=skipped)
+        return self._run(session_id, todo, unchanged=skipped)
 
     def _unchanged_keys(self, items: list[LibraryItem]) -> set[str]:
-        """Files processed before and unchanged since (same size and mtime): found in bulk, not one by one."""
-        local = [item for item in items if item.path is not None]
-        known: dict[str, tuple[int, int, bool]] = {}
-        for start in range(0, len(local), 500):
-            chunk = [str(item.path) for item in local[start:start + 500]]
-            rows = self.db.db.execute(
-                f"SELECT file_path, file_size, mtime_ns, status, decision FROM processed_files "
-                f"WHERE file_path IN ({', '.join('?' * len(chunk))})",
-                chunk,
-            ).fetchall()
-            # done, or already waiting in the review queue: nothing new to do for an unchanged file
-            known.update((path, (size, mtime, status in ("success", "manual") or (status == "skipped" and decision == "review")))
-                         for path, size, mtime, status, decision in rows)
-        unchanged = set()
-        for item in local:
-            row = known.get(str(item.path))
-            if row is None or not row[2]:
-                continue
-            try:
-                stat = os.stat(item.path)  # type: ignore[arg-type]
-            except OSError:
-                continue
-            if (stat.st_size, stat.st_mtime_ns) == (row[0], row[1]):
-                unchanged.add(item.key)
-        return unchanged
+        """Keys of the local files processed before and unchanged since."""
+        local = {str(item.path): item.key for item in items if item.path is not None}
+        return {local[path] for path in unchanged_paths(self.db, list(local))}
 
     def resume(self, session_id: int, items_by_key: dict[str, LibraryItem]) -> RunSummary:
         remaining = SessionManager(self.db).resume_session(session_id)
@@ -189,8 +170,8 @@ class TagRun:
 
     # ------------------------------------------------------------------ the loop
 
-    def _run(self, session_id: int, items: list[LibraryItem], done_before: list[Outcome] | None = None) -> RunSummary:
-        summary = RunSummary(session_id, "running", outcomes=list(done_before or []))
+    def _run(self, session_id: int, items: list[LibraryItem], unchanged: int = 0) -> RunSummary:
+        summary = RunSummary(session_id, "running", unchanged=unchanged)
         self._clean_leftovers(items)
         if self.progress is not None:
             self.progress.start(len(items))
@@ -333,6 +314,36 @@ class TagRun:
                 logger.warning("cannot clean %s: %s", folder, exc)
 
 
+_RECORDED = "SELECT file_path, file_size, mtime_ns, status, decision FROM processed_files WHERE "
+
+
+def unchanged_paths(db: BDneXDB, paths: list[str], roots: Iterable[str] = ()) -> set[str]:
+    """Those of ``paths`` (canonical) processed before and unchanged since (same size and mtime),
+    found in bulk (no hashing): one range query per root folder when the paths all come from
+    ``roots``, else one query per 900 paths; then one stat per recorded file."""
+    if roots:
+        queries = [(_RECORDED + "file_path = ? OR (file_path > ? AND file_path < ?)",
+                    [root, root + os.sep, root + chr(ord(os.sep) + 1)]) for root in roots]
+    else:  # 900: under SQLite's oldest limit of 999 parameters
+        queries = [(_RECORDED + f"file_path IN ({', '.join('?' * len(paths[start:start + 900]))})", paths[start:start + 900])
+                   for start in range(0, len(paths), 900)]
+    wanted = set(paths)
+    known: dict[str, tuple[int, int]] = {}
+    for sql, parameters in queries:
+        # done, or already waiting in the review queue: nothing new to do for an unchanged file
+        known.update((path, (size, mtime)) for path, size, mtime, status, decision in db.db.execute(sql, parameters).fetchall()
+                     if path in wanted and (status in ("success", "manual") or (status == "skipped" and decision == "review")))
+    unchanged = set()
+    for path, recorded in known.items():
+        try:
+            stat = os.stat(path)
+        except OSError:
+            continue
+        if (stat.st_size, stat.st_mtime_ns) == recorded:
+            unchanged.add(path)
+    return unchanged
+
+
 def _recorded_path(outcome: Outcome) -> str:
     for write in outcome.writes:
         if write.message.startswith("converted to "):
@@ -372,9 +383,9 @@ def _default_client(settings: Settings) -> Any:
 
 
 def _default_matcher(settings: Settings, db: BDneXDB) -> Any:
-    from bdnex_core.matching import load_matcher
+    from bdnex_core.matching import LazyMatcher
 
-    return load_matcher(settings, db)
+    return LazyMatcher(settings, db)
 
 
 def run_tagging(
@@ -401,6 +412,38 @@ def collect_items(settings: Settings, source: str, locations: Iterable[str]) -> 
     for item in sources[source].iter_items(settings, list(locations)):
         seen.setdefault(item.key, item)
     return list(seen.values())
+
+
+def tag_locations(
+    settings: Settings,
+    db: BDneXDB,
+    options: TagOptions,
+    *,
+    client: Any = None,
+    matcher: Any = None,
+    reviewer: Reviewer | None = None,
+    progress: Any = None,
+) -> RunSummary:
+    """Tag what ``options.locations`` of ``options.source`` hold (the ``bdnex-core tag`` command).
+
+    Local folders take a fast path: files unchanged since they were processed are recognised from
+    the listing, before any item is built, so re-scanning a large library costs about a listing.
+    """
+    from bdnex_core.default_plugins.folder_source import FolderSource, folder_entries, folder_item
+
+    if isinstance(plugins.library_sources(settings).get(options.source), FolderSource):
+        entries = list(folder_entries(options.locations))
+        roots = [os.path.realpath(os.path.expanduser(location)) for location in options.locations]
+        seen = unchanged_paths(db, [path for path, _ in entries], roots) if not options.force else set()
+        items = [folder_item(path, folder) for path, folder in dict(entries).items() if path not in seen]
+        unchanged, total = len(seen), len(entries)
+    else:
+        items = collect_items(settings, options.source, options.locations)
+        unchanged, total = 0, len(items)
+    if not total:
+        raise BdnexError(f"no comic files (cbz, cbr, cb7) found in {', '.join(options.locations)}")
+    run = TagRun(settings, db, options, client=client, matcher=matcher, reviewer=reviewer, progress=progress)
+    return run.start(items, unchanged_before=unchanged)
 
 
 def resume_tagging(
