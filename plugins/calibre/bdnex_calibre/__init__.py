@@ -1,0 +1,1 @@
+"""calibre adapter for bdnex-core (calibredb source, OPF write-back, metadata-source plugin)."""

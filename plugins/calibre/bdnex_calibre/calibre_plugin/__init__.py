@@ -1,0 +1,208 @@
+"""calibre metadata source "Bédéthèque (bdnex)".
+
+Runs inside calibre's own Python, so it imports nothing from bdnex-core: it calls
+the ``bdnex-core`` command (``identify NAME --json`` and ``album ID --json``) in a
+subprocess and maps the JSON to calibre's Metadata. Covers are fetched directly
+from the cover URL bdnex-core returned (it points at the configured site).
+"""
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+
+from calibre.ebooks.metadata.book.base import Metadata
+from calibre.ebooks.metadata.sources.base import Option, Source
+
+BEDETHEQUE = "bedetheque"
+
+
+class BdnexMissing(Exception):
+    pass
+
+
+class BedethequeBdnex(Source):
+    name = "Bédéthèque (bdnex)"
+    description = "Metadata for French-language comics (BD) from Bédéthèque, through the bdnex-core command"
+    author = "bdnex-core"
+    version = (0, 1, 0)
+    minimum_calibre_version = (5, 0, 0)
+    supported_platforms = ["windows", "osx", "linux"]
+    capabilities = frozenset(["identify", "cover"])
+    touched_fields = frozenset([
+        "title", "authors", "series", "series_index", "publisher", "pubdate", "tags", "comments",
+        "rating", "languages", "identifier:isbn", "identifier:bedetheque",
+    ])
+    has_html_comments = True
+    supports_gzip_transfer_encoding = True
+    cached_cover_url_is_reliable = True
+
+    options = (
+        Option("bdnex_command", "string", "bdnex-core", "bdnex-core command",
+               "The bdnex-core program (a full path if it is not on PATH); extra arguments such as "
+               "--config FILE may follow."),
+        Option("max_results", "number", 5, "Maximum results", "How many Bédéthèque albums to return."),
+    )
+
+    # ------------------------------------------------------------------ bdnex-core bridge
+
+    def _command(self):
+        words = shlex.split(self.prefs["bdnex_command"] or "bdnex-core")
+        program = shutil.which(words[0]) if not os.path.isabs(words[0]) else words[0]
+        if not program or not os.path.exists(program):
+            raise BdnexMissing(
+                "bdnex-core was not found (%r): install it (pip install bdnex-core) or set its full path "
+                "in this source's options" % words[0])
+        return [program] + words[1:]
+
+    def _run(self, args, timeout):
+        env = dict(os.environ)
+        # calibre's bundled Python must not leak into bdnex-core's interpreter
+        for name in ("PYTHONPATH", "PYTHONHOME", "PYTHONIOENCODING"):
+            env.pop(name, None)
+        proc = subprocess.run(self._command() + args, capture_output=True, timeout=max(timeout, 30), env=env)
+        if proc.returncode not in (0, 1):
+            last = (proc.stderr or b"").decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+            raise RuntimeError("bdnex-core %s failed: %s" % (args[0], last[0]))
+        return proc.stdout.decode("utf-8", "replace")
+
+    def album(self, album_id, timeout):
+        return json.loads(self._run(["album", str(album_id), "--json"], timeout))
+
+    def candidates(self, name, timeout):
+        out = self._run(["identify", name, "--json"], timeout)
+        for line in out.splitlines():
+            if line.strip():
+                return json.loads(line)
+        return {}
+
+    # ------------------------------------------------------------------ mapping
+
+    def to_metadata(self, album):
+        title = album.get("title") or album.get("series") or "Unknown"
+        people = []
+        for name in (album.get("writers") or []) + (album.get("pencillers") or []):
+            if name not in people:
+                people.append(name)
+        mi = Metadata(title, people or ["Unknown"])
+        if album.get("series"):
+            mi.series = album["series"]
+            index = series_index(album.get("tome"))
+            if index is not None:
+                mi.series_index = index
+        mi.publisher = album.get("publisher")
+        date = album.get("release_date") or album.get("legal_deposit")
+        if date:
+            from calibre.utils.date import parse_only_date
+            try:
+                mi.pubdate = parse_only_date(date, assume_utc=True)
+            except Exception:
+                pass
+        if album.get("genre"):
+            mi.tags = [tag.strip() for tag in str(album["genre"]).split(",") if tag.strip()]
+        if album.get("summary"):
+            from html import escape
+            mi.comments = "".join("<p>%s</p>" % escape(p.strip()) for p in album["summary"].split("\n\n") if p.strip())
+        if album.get("rating") is not None:
+            try:
+                mi.rating = float(album["rating"])
+            except (TypeError, ValueError):
+                pass
+        mi.languages = [album.get("language") or "fra"]
+        album_id = str(album.get("album_id"))
+        mi.set_identifier(BEDETHEQUE, album_id)
+        isbn = (album.get("isbn") or "").replace("-", "")
+        if isbn:
+            mi.isbn = isbn
+        mi.source_relevance = 0
+        if album.get("cover_url"):
+            self.cache_identifier_to_cover_url(album_id, album["cover_url"])
+        if album.get("url"):
+            self.cache_identifier_to_cover_url("url:" + album_id, album["url"])
+        return mi
+
+    # ------------------------------------------------------------------ Source API
+
+    def get_book_url(self, identifiers):
+        album_id = identifiers.get(BEDETHEQUE)
+        if not album_id:
+            return None
+        url = self.cached_identifier_to_cover_url("url:" + album_id)
+        if not url:
+            url = "https://www.bedetheque.com/BD--%s.html" % album_id
+        return (BEDETHEQUE, album_id, url)
+
+    def get_cached_cover_url(self, identifiers):
+        album_id = identifiers.get(BEDETHEQUE)
+        return self.cached_identifier_to_cover_url(album_id) if album_id else None
+
+    def identify(self, log, result_queue, abort, title=None, authors=None, identifiers={}, timeout=30):
+        try:
+            album_ids = []
+            if identifiers.get(BEDETHEQUE):
+                album_ids.append(identifiers[BEDETHEQUE])
+            elif title:
+                found = self.candidates(title, timeout)
+                if found.get("album_id"):
+                    album_ids.append(found["album_id"])
+                for candidate in found.get("candidates") or []:
+                    cid = candidate.get("album_id") if isinstance(candidate, dict) else candidate
+                    if cid and cid not in album_ids:
+                        album_ids.append(cid)
+            else:
+                return None
+            for relevance, album_id in enumerate(album_ids[: int(self.prefs["max_results"] or 5)]):
+                if abort.is_set():
+                    break
+                mi = self.to_metadata(self.album(album_id, timeout))
+                mi.source_relevance = relevance
+                self.clean_downloaded_metadata(mi)
+                result_queue.put(mi)
+        except BdnexMissing as err:
+            log.error(str(err))
+            return str(err)
+        except Exception as err:
+            log.exception("Bédéthèque (bdnex) failed")
+            return "Bédéthèque (bdnex): %s" % err
+        return None
+
+    def download_cover(self, log, result_queue, abort, title=None, authors=None, identifiers={}, timeout=30,
+                       get_best_cover=False):
+        url = self.get_cached_cover_url(identifiers)
+        if not url:
+            queue = __import__("queue").Queue()
+            self.identify(log, queue, abort, title=title, authors=authors, identifiers=identifiers, timeout=timeout)
+            while not queue.empty():
+                mi = queue.get_nowait()
+                url = self.get_cached_cover_url(mi.identifiers)
+                if url:
+                    break
+        if not url or abort.is_set():
+            log.info("Bédéthèque (bdnex): no cover found")
+            return
+        try:
+            data = self.browser.open_novisit(url, timeout=timeout).read()
+            if data:
+                result_queue.put((self, data))
+        except Exception:
+            log.exception("Bédéthèque (bdnex): failed to download the cover from %s" % url)
+
+
+def series_index(tome):
+    """Same rule as bdnex_calibre.opf.series_index (calibre's Python cannot import bdnex)."""
+    import re
+    if tome in (None, ""):
+        return None
+    text = str(tome).strip().replace(",", ".")
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    match = re.match(r"^\s*(?:HS|hors[- ]s[ée]rie)\s*(\d+)?\s*$", text, re.IGNORECASE)
+    if match:
+        return int(match.group(1)) + 0.5 if match.group(1) else 0.5
+    match = re.match(r"^\s*(\d+)\s*([a-i])\s*$", text, re.IGNORECASE)
+    if match:
+        return int(match.group(1)) + (ord(match.group(2).lower()) - ord("a") + 1) / 10
+    return None

@@ -1,0 +1,49 @@
+"""The "Bédéthèque (bdnex)" metadata source inside the real calibre, against the fake site."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from test_calibre_sync import calibre_env, config, site  # noqa: F401 - shared fixtures
+
+from bdnex_core import cli
+
+
+@pytest.mark.slow
+def test_fetch_ebook_metadata_uses_bdnex(tmp_path: Path, config: Path, site) -> None:  # noqa: ANN001, F811
+    from bdnex_core.testing.fakesite import human
+
+    plugin = tmp_path / "bdnex_bedetheque.zip"
+    assert cli.main(["calibre", "build-plugin", "--output", str(plugin)]) == 0
+    env = {**os.environ, "BDNEX_CONFIG": str(config),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    installed = subprocess.run(["calibre-customize", "-a", str(plugin)], capture_output=True, text=True, env=env)
+    assert installed.returncode == 0, installed.stderr
+    entry = site.catalogue.albums[245127]
+    name = f"{human(entry.series_slug)} - Tome {entry.tome}"
+    out = subprocess.run(["fetch-ebook-metadata", "-p", "Bédéthèque (bdnex)", "-t", name, "-v"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "bedetheque:245127" in out.stdout, out.stdout + out.stderr[-3000:]
+    assert human(entry.series_slug).casefold() in out.stdout.casefold()
+
+
+def test_missing_bdnex_is_a_clear_error(tmp_path: Path) -> None:
+    assert shutil.which("calibre-debug")
+    script = tmp_path / "probe.py"
+    script.write_text(
+        "import sys, zipfile, importlib.util\n"
+        f"sys.path.insert(0, {str(Path(__file__).parents[1])!r})\n"
+        "from bdnex_calibre.calibre_plugin import BedethequeBdnex, BdnexMissing\n"
+        "source = BedethequeBdnex(None)\n"
+        "source.prefs['bdnex_command'] = 'no-such-bdnex-core'\n"
+        "try:\n    source._command()\nexcept BdnexMissing as err:\n    print('MISSING', err)\n"
+    )
+    out = subprocess.run(["calibre-debug", str(script)], capture_output=True, text=True, timeout=60)
+    assert "MISSING bdnex-core was not found" in out.stdout, out.stdout + out.stderr

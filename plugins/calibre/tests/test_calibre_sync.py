@@ -1,0 +1,196 @@
+"""calibre sync against the real calibre (calibredb, calibre-server) and the fake Bédéthèque."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import zipfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bdnex_core import cli
+from bdnex_core.testing.pytest_plugin import skip_or_fail
+
+REQUIRED_BY = "BDNEX_REQUIRE_CALIBRE"
+FIRST_ALBUM = 245127
+
+
+@pytest.fixture(autouse=True)
+def calibre_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if shutil.which("calibredb") is None:
+        skip_or_fail("calibre is not installed (calibredb not on PATH)", required_by=REQUIRED_BY)
+    monkeypatch.setenv("CALIBRE_CONFIG_DIRECTORY", str(tmp_path / "calibre-config"))
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+
+
+def calibredb(*args: str) -> str:
+    proc = subprocess.run(["calibredb", *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def site() -> Iterator[object]:
+    from bdnex_core.testing.fakesite import FakeBedetheque
+
+    with FakeBedetheque() as fake:
+        yield fake
+
+
+@pytest.fixture
+def config(tmp_path: Path, site) -> Path:  # noqa: ANN001
+    """A config pointing at the fake site, with the catalogue index already built."""
+    from bdnex_core.bedetheque.catalogue import Catalogue
+    from bdnex_core.bedetheque.client import BedethequeClient, reset_politeness
+    from bdnex_core.config import from_mapping
+    from bdnex_core.db import BDneXDB
+
+    mapping = {
+        "database": {"path": str(tmp_path / "bdnex.db")},
+        "cache": {"dir": str(tmp_path / "cache")},
+        "pipeline": {"logs_dir": str(tmp_path / "logs"), "workers": 3},
+        **site.settings_mapping(min_delay_seconds=0.0, jitter_seconds=0.0),
+    }
+    reset_politeness()
+    settings = from_mapping(mapping)
+    db = BDneXDB(settings=settings)
+    Catalogue(db).update_online(BedethequeClient(settings))
+    db.close()
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(mapping))
+    return path
+
+
+def series_albums(site, count: int) -> list[tuple[int, str, str]]:  # noqa: ANN001
+    """(album id, series, tome) for album 245127 (tome 1) and other regular tomes of its series."""
+    from bdnex_core.testing.fakesite import human
+
+    entry = site.catalogue.albums[FIRST_ALBUM]
+    same = [e for e in site.catalogue.series[entry.series_slug] if e.tome_kind == "regular"]
+    chosen = [entry] + [e for e in same if e.album_id != FIRST_ALBUM][: count - 1]
+    return [(e.album_id, human(e.series_slug), e.tome) for e in chosen]
+
+
+@pytest.fixture
+def library(tmp_path: Path, site) -> tuple[Path, list[int], list[int], str]:  # noqa: ANN001
+    """A calibre library of generated CBZs; the first book already has an amazon identifier."""
+    from bdnex_core.testing.samplelib import sample_pages, write_cbz
+
+    folder = tmp_path / "Calibre Library"
+    folder.mkdir()
+    albums = series_albums(site, 3)
+    ids = []
+    for album_id, series, tome in albums:
+        cbz = write_cbz(tmp_path / "in" / f"{series} T{int(tome):02d}.cbz", sample_pages(series, 3, album_id))
+        out = calibredb("add", "--with-library", str(folder), str(cbz))
+        ids.append(int(out.strip().rsplit(":", 1)[-1].split(",")[0]))
+    calibredb("set_metadata", "--with-library", str(folder), "--field", "identifiers:amazon:B00TEST", str(ids[0]))
+    return folder, ids, [a[0] for a in albums], albums[0][1]
+
+
+def books(location: str) -> dict[int, dict]:
+    rows = json.loads(calibredb("list", "--for-machine", "--with-library", location, "--fields",
+                                "title,series,series_index,authors,publisher,identifiers,tags,formats,size"))
+    return {row["id"]: row for row in rows}
+
+
+def check_library(folder: Path, ids: list[int], album_ids: list[int], series: str) -> None:
+    rows = books(str(folder))
+    for book_id, album_id in zip(ids, album_ids):
+        row = rows[book_id]
+        assert row["identifiers"]["bedetheque"] == str(album_id), row
+        assert row["identifiers"].get("isbn"), row
+        assert row["series"].casefold() == series.casefold(), row
+        assert row["authors"] and row["authors"] != "Unknown", row
+        assert row["publisher"], row
+        [cbz] = [path for path in row["formats"] if path.lower().endswith(".cbz")]
+        with zipfile.ZipFile(cbz) as archive:
+            assert "ComicInfo.xml" in archive.namelist()
+        assert row["size"] == os.path.getsize(cbz)
+    assert rows[ids[0]]["identifiers"]["amazon"] == "B00TEST"
+    assert rows[ids[0]]["series_index"] == 1.0
+
+
+def test_sync_local_library(library, config: Path) -> None:  # noqa: ANN001
+    folder, ids, album_ids, series = library
+    code = cli.main(["--config", str(config), "calibre", "sync", "--library", str(folder), "--create-columns"])
+    assert code == 0
+    check_library(folder, ids, album_ids, series)
+    custom = calibredb("list", "--for-machine", "--with-library", str(folder), "--fields", "*bdgest_id")
+    assert {row["*bdgest_id"] for row in json.loads(custom)} == {str(a) for a in album_ids}
+
+
+def test_dry_run_writes_nothing(library, config: Path) -> None:  # noqa: ANN001
+    folder, ids, _, _ = library
+    before = books(str(folder))
+    assert cli.main(["--config", str(config), "calibre", "sync", "--library", str(folder), "--dry-run"]) == 0
+    assert books(str(folder)) == before
+
+
+@pytest.fixture
+def server(library, tmp_path: Path) -> Iterator[str]:  # noqa: ANN001
+    folder = library[0]
+    port = free_port()
+    proc = subprocess.Popen(
+        ["calibre-server", "--listen-on", "127.0.0.1", "--port", str(port), "--enable-local-write", str(folder)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}#Calibre_Library"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.mark.slow
+def test_sync_through_content_server(library, config: Path, server: str) -> None:  # noqa: ANN001
+    folder, ids, album_ids, series = library
+    assert cli.main(["--config", str(config), "calibre", "sync", "--library", server]) == 0
+    rows = books(server)
+    for book_id, album_id in zip(ids, album_ids):
+        assert rows[book_id]["identifiers"]["bedetheque"] == str(album_id)
+        assert rows[book_id]["series"].casefold() == series.casefold()
+    assert rows[ids[0]]["identifiers"]["amazon"] == "B00TEST"
+
+
+@pytest.mark.slow
+def test_parallel_writes_through_server(library, server: str) -> None:  # noqa: ANN001
+    from bdnex_calibre import calibredb as adapter
+
+    remote = adapter.CalibreLibrary(server)
+    _, ids, _, _ = library
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda i: adapter.run_calibredb(remote, ["set_metadata", str(i), "--field", f"tags:t{i}"]), ids * 2))
+    rows = books(server)
+    assert all(rows[i]["tags"] == [f"t{i}"] for i in ids)
+
+
+@pytest.mark.slow
+def test_local_mode_with_server_running_gives_hint(library, config: Path, server: str, capsys) -> None:  # noqa: ANN001
+    folder = library[0]
+    code = cli.main(["--config", str(config), "calibre", "sync", "--library", str(folder)])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "content server" in err and "Traceback" not in err
