@@ -1,0 +1,1 @@
+"""A Bédéthèque metadata source for ComicTagger, built on bdnex-core."""
