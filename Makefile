@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CT_VENV ?= .venv-ct
-PLUGINS := $(wildcard plugins/*/pyproject.toml)
+# bdnex-comictagger belongs in ComicTagger's own environment (it depends on ComicTagger)
+PLUGINS := $(filter-out plugins/comictagger/pyproject.toml,$(wildcard plugins/*/pyproject.toml))
 
 .PHONY: install venv comictagger test test-fast demo bench clean
 
@@ -13,17 +14,17 @@ $(BIN)/python:
 
 venv: $(BIN)/python
 
-## install: the core, its test tools and every plugin under plugins/ (editable)
+## install: the core, its test tools and the plugins under plugins/ (editable; bdnex-comictagger: see comictagger)
 install: venv
 	$(BIN)/pip install --quiet -e ".[test]"
 	@for plugin in $(dir $(PLUGINS)); do echo "installing $$plugin"; $(BIN)/pip install --quiet -e "$$plugin" || exit 1; done
 
-## comictagger: ComicTagger 1.6.0b9 in its own environment (used by interoperability tests)
+## comictagger: ComicTagger 1.6.0b9 in its own environment, with bdnex-core and the bdnex-comictagger talker
 comictagger: $(CT_VENV)/bin/comictagger
 $(CT_VENV)/bin/comictagger:
 	$(PYTHON) -m venv $(CT_VENV)
 	$(CT_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(CT_VENV)/bin/pip install --quiet "comictagger==1.6.0b9"
+	$(CT_VENV)/bin/pip install --quiet "comictagger==1.6.0b9" -e . -e plugins/comictagger
 
 ## test: the whole suite, slow tests included (about 10 minutes on 2 cores at most)
 test: install comictagger
