@@ -30,7 +30,8 @@ class LibraryItem:
     one is reachable. ``hints`` carries what the source already knows
     (series, number, an existing ``bedetheque`` id, ...). The hint
     ``write_comicinfo=False`` keeps the core's ComicInfo writer away from the file
-    (a source whose write-back goes through its own API only).
+    (a source whose write-back goes through its own API only); ``unavailable="reason"`` makes
+    the item fail alone with that reason (a file the source cannot reach) while the rest go on.
     """
 
     source: str

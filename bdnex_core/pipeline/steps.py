@@ -134,6 +134,8 @@ class ItemProcessor:
         from bdnex_core.matching.filename import parse_filename
 
         lookup = None
+        if item.hints.get("unavailable"):  # the source could not provide the file: its reason
+            return Outcome(item, "failed", reason=str(item.hints["unavailable"]))
         if item.path is not None:
             if not item.path.exists():
                 return Outcome(item, "failed", reason="file vanished before processing")

@@ -1,0 +1,316 @@
+"""Writing an album's metadata back to Komga.
+
+``komga.write`` chooses how (one or both):
+
+- ``api``: ``PATCH /api/v1/books/{id}/metadata`` and ``PATCH /api/v1/series/{id}/metadata``
+  with only the fields that change. Fields the user locked in Komga (``titleLock``...)
+  are left alone unless forced; ``komga.lock_written`` locks what we write.
+- ``comicinfo``: ComicInfo.xml written into the book's file by the core's ComicInfo
+  writer, then ``POST /api/v1/books/{id}/analyze`` so Komga reads it again
+  (``/metadata/refresh`` alone misses a newly added ComicInfo.xml).
+
+Every book and series we touch is noted in :data:`recent_writes`, so the watcher
+can tell the ``BookChanged`` events our own writes cause from the others.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from bdnex_core.library import LibraryItem, WriteResult
+
+from bdnex_komga.client import KomgaClient
+from bdnex_komga.settings import KomgaSettings, komga_settings
+from bdnex_komga.source import SOURCE_NAME
+
+if TYPE_CHECKING:
+    from bdnex_core.config import Settings
+
+BEDETHEQUE_LABEL = "Bédéthèque"
+ROLES = (  # ComicInfo element -> Komga author role (Komga lower-cases roles)
+    ("Writer", "writer"),
+    ("Penciller", "penciller"),
+    ("Inker", "inker"),
+    ("Colorist", "colorist"),
+    ("Letterer", "letterer"),
+    ("CoverArtist", "cover"),
+    ("Editor", "editor"),
+    ("Translator", "translator"),
+)
+LEADING_NUMBER = re.compile(r"^\s*(\d+(?:[.,]\d+)?)")
+ISBN_IN_NOTES = re.compile(r"ISBN[:\s]*([0-9Xx][0-9Xx\- ]{8,16}[0-9Xx])")
+
+
+# ---------------------------------------------------------------------- own writes
+
+
+class RecentWrites:
+    """Book and series ids we wrote, with when: our own writes make Komga send ``BookChanged``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._books: dict[str, float] = {}
+        self._series: dict[str, float] = {}
+
+    def note(self, book_id: str | None, series_id: str | None = None) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if book_id:
+                self._books[str(book_id)] = now
+            if series_id:
+                self._series[str(series_id)] = now
+
+    def is_recent(self, *, book_id: str | None = None, series_id: str | None = None, window: float = 120.0) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            for table, key in ((self._books, book_id), (self._series, series_id)):
+                if key and now - table.get(str(key), -1e18) <= window:
+                    return True
+        return False
+
+    def clear(self) -> None:
+        with self._lock:
+            self._books.clear()
+            self._series.clear()
+
+
+recent_writes = RecentWrites()
+_series_locks: dict[str, threading.Lock] = {}
+_series_locks_guard = threading.Lock()
+
+
+def _series_lock(series_id: str) -> threading.Lock:
+    """Books of one series processed in parallel read-then-write the same series: one at a time."""
+    with _series_locks_guard:
+        return _series_locks.setdefault(series_id, threading.Lock())
+
+
+# ---------------------------------------------------------------------- ISBN
+
+
+def _isbn13_check(first12: str) -> str:
+    total = sum(int(digit) * (1 if index % 2 == 0 else 3) for index, digit in enumerate(first12))
+    return str((10 - total % 10) % 10)
+
+
+def _isbn10_valid(digits: str) -> bool:
+    if not re.fullmatch(r"\d{9}[\dX]", digits):
+        return False
+    total = sum((10 - index) * (10 if char == "X" else int(char)) for index, char in enumerate(digits))
+    return total % 11 == 0
+
+
+def to_isbn13(value: str | None) -> str | None:
+    """A valid ISBN-13 (digits only) from an ISBN-13 or ISBN-10, else None (Komga rejects the rest)."""
+    if not value:
+        return None
+    digits = re.sub(r"[^0-9X]", "", value.upper())
+    if len(digits) == 13 and digits.isdigit() and digits[:3] in ("978", "979"):
+        return digits if _isbn13_check(digits[:12]) == digits[12] else None
+    if len(digits) == 10 and _isbn10_valid(digits):
+        first12 = "978" + digits[:9]
+        return first12 + _isbn13_check(first12)
+    return None
+
+
+# ---------------------------------------------------------------------- field mapping
+
+
+def _split(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def number_sort(number: str | None) -> float | None:
+    found = LEADING_NUMBER.match(number or "")
+    return float(found.group(1).replace(",", ".")) if found else None
+
+
+def release_date(fields: Mapping[str, str]) -> str | None:
+    try:
+        year = int(fields.get("Year") or 0)
+        month = int(fields.get("Month") or 1)
+        day = int(fields.get("Day") or 1)
+    except ValueError:
+        return None
+    if not year:
+        return None
+    return f"{year:04d}-{min(max(month, 1), 12):02d}-{min(max(day, 1), 31):02d}"
+
+
+def isbn_of(fields: Mapping[str, str]) -> str | None:
+    if fields.get("GTIN"):
+        return to_isbn13(fields["GTIN"])
+    found = ISBN_IN_NOTES.search(fields.get("Notes") or "")
+    return to_isbn13(found.group(1)) if found else None
+
+
+def desired_book_metadata(fields: Mapping[str, str], current: Mapping[str, Any]) -> dict[str, Any]:
+    """Book fields as we want them in Komga, from a ComicInfo's fields (absent values left out)."""
+    desired: dict[str, Any] = {}
+    if fields.get("Title"):
+        desired["title"] = fields["Title"]
+    if fields.get("Summary"):
+        desired["summary"] = fields["Summary"]
+    if fields.get("Number"):
+        desired["number"] = fields["Number"]
+        sort = number_sort(fields["Number"])
+        if sort is not None:
+            desired["numberSort"] = sort
+    if date := release_date(fields):
+        desired["releaseDate"] = date
+    authors = [{"name": name, "role": role} for element, role in ROLES for name in _split(fields.get(element))]
+    if authors:
+        desired["authors"] = authors
+    if fields.get("Tags"):
+        tags = {tag.lower() for tag in current.get("tags") or []}
+        desired["tags"] = sorted(tags | {tag.lower() for tag in _split(fields["Tags"])})
+    if isbn := isbn_of(fields):
+        desired["isbn"] = isbn
+    if fields.get("Web"):
+        others = [link for link in current.get("links") or []
+                  if link.get("label") != BEDETHEQUE_LABEL and "bedetheque.com" not in str(link.get("url") or "")]
+        desired["links"] = [{"label": BEDETHEQUE_LABEL, "url": fields["Web"]}] + [
+            {"label": link.get("label"), "url": link.get("url")} for link in others]
+    return desired
+
+
+def desired_series_metadata(fields: Mapping[str, str], current: Mapping[str, Any]) -> dict[str, Any]:
+    """Series fields as we want them. Tome 1's summary only fills an empty series summary."""
+    desired: dict[str, Any] = {}
+    if fields.get("Publisher"):
+        desired["publisher"] = fields["Publisher"]
+    if fields.get("Genre"):
+        genres = {genre.lower() for genre in current.get("genres") or []}
+        desired["genres"] = sorted(genres | {genre.lower() for genre in _split(fields["Genre"])})
+    if fields.get("LanguageISO"):
+        desired["language"] = fields["LanguageISO"]
+    if (fields.get("Count") or "").isdigit() and int(fields["Count"]) > 0:
+        desired["totalBookCount"] = int(fields["Count"])
+    if fields.get("Summary") and not current.get("summary") and number_sort(fields.get("Number")) == 1.0:
+        desired["summary"] = fields["Summary"]  # the first album's summary introduces the series
+    return desired
+
+
+def _comparable(name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if name == "authors":
+        return sorted((str(a.get("name")), str(a.get("role")).lower()) for a in value)
+    if name in ("tags", "genres"):
+        return sorted({str(item).lower() for item in value})
+    if name == "links":
+        return [(link.get("label"), link.get("url")) for link in value]
+    if name == "numberSort":
+        return float(value)
+    return value
+
+
+def plan_patch(
+    desired: Mapping[str, Any], current: Mapping[str, Any], *, force: bool, lock: bool
+) -> tuple[dict[str, Any], dict[str, tuple[Any, Any]], list[str]]:
+    """(PATCH body, changes, locked fields left alone): only what differs, locks respected unless ``force``."""
+    body: dict[str, Any] = {}
+    changes: dict[str, tuple[Any, Any]] = {}
+    locked: list[str] = []
+    for name, value in desired.items():
+        if _comparable(name, current.get(name)) == _comparable(name, value):
+            continue
+        if current.get(f"{name}Lock") and not force:
+            locked.append(name)
+            continue
+        body[name] = value
+        changes[name] = (current.get(name), value)
+        if lock:
+            body[f"{name}Lock"] = True
+    return body, changes, locked
+
+
+# ---------------------------------------------------------------------- the writer
+
+
+class KomgaWriter:
+    """Writes to Komga for items of the ``komga`` source, per ``komga.write``."""
+
+    name = "komga"
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def _client(self, config: KomgaSettings) -> KomgaClient:
+        client = getattr(self._local, "client", None)
+        if client is None or client.url != config.url:
+            client = self._local.client = KomgaClient(config)
+        return client
+
+    def can_write(self, item: LibraryItem, settings: Settings) -> bool:
+        return item.source == SOURCE_NAME and bool(item.external_id)
+
+    def write(self, item: LibraryItem, metadata: Any, settings: Settings, *, dry_run: bool = False) -> WriteResult:
+        config = komga_settings(settings)
+        client = self._client(config)
+        force = bool(item.hints.get("komga_force")) or config.overwrite_locked
+        messages: list[str] = []
+        changes: dict[str, tuple[Any, Any]] = {}
+        if config.writes_comicinfo:
+            messages.append(self._write_file(client, item, metadata, settings, dry_run=dry_run))
+        if config.writes_api:
+            api_changes, message = self._write_api(client, item, dict(metadata.fields), config, force=force,
+                                                   dry_run=dry_run)
+            changes.update(api_changes)
+            messages.append(message)
+        return WriteResult(self.name, written=not dry_run, message="; ".join(messages), changes=changes)
+
+    def _write_file(self, client: KomgaClient, item: LibraryItem, metadata: Any, settings: Settings, *,
+                    dry_run: bool) -> str:
+        from bdnex_core import archive
+        from bdnex_core.default_plugins.cbz_writer import ComicInfoWriter
+
+        book_id = str(item.external_id)
+        if item.path is None or item.hints.get("komga_downloaded"):
+            return f"Komga book {book_id}: no local file, ComicInfo not written"
+        if archive.detect_kind(item.path) != "cbz":
+            return f"Komga book {book_id}: {item.path.name} is not a CBZ, ComicInfo not written"
+        if dry_run:
+            return f"dry run: ComicInfo for Komga book {book_id}"
+        # the core's writer, called directly: the item's hint keeps it from running on its own,
+        # so the file is written before we ask Komga to analyse it
+        ComicInfoWriter().write(item, metadata, settings)
+        recent_writes.note(book_id, item.hints.get("komga_series_id"))
+        client.analyze_book(book_id)
+        return f"ComicInfo written to {item.path}, Komga book {book_id} queued for analysis"
+
+    def _write_api(self, client: KomgaClient, item: LibraryItem, fields: dict[str, str], config: KomgaSettings, *,
+                   force: bool, dry_run: bool) -> tuple[dict[str, tuple[Any, Any]], str]:
+        book_id = str(item.external_id)
+        book = client.book(book_id)
+        series_id = str(book.get("seriesId") or item.hints.get("komga_series_id") or "")
+        current = book.get("metadata") or {}
+        body, book_changes, locked = plan_patch(desired_book_metadata(fields, current), current,
+                                                force=force, lock=config.lock_written)
+        if body and not dry_run:
+            recent_writes.note(book_id)
+            client.patch_book_metadata(book_id, body)
+        series_changes: dict[str, tuple[Any, Any]] = {}
+        series_locked: list[str] = []
+        if series_id:
+            with _series_lock(series_id):
+                series_current = client.series(series_id).get("metadata") or {}
+                series_body, series_changes, series_locked = plan_patch(
+                    desired_series_metadata(fields, series_current), series_current, force=force,
+                    lock=config.lock_written)
+                if series_body and not dry_run:
+                    recent_writes.note(book_id, series_id)
+                    client.patch_series_metadata(series_id, series_body)
+        changes = {f"komga.{name}": change for name, change in book_changes.items()}
+        changes.update({f"komga.series.{name}": change for name, change in series_changes.items()})
+        parts = [f"Komga book {book_id}: {len(book_changes)} field(s)"]
+        if series_id:
+            parts.append(f"series {series_id}: {len(series_changes)} field(s)")
+        left = locked + [f"series.{name}" for name in series_locked]
+        if left:
+            parts.append(f"locked in Komga, left alone: {', '.join(left)}")
+        return changes, ("dry run: " if dry_run else "") + ", ".join(parts)
