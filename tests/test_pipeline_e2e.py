@@ -180,3 +180,42 @@ def test_blocked_site_stops_the_run_and_pauses_the_session(env, site, tmp_path):
     assert "banned" in summary.message and "cookies" in summary.message
     assert len(site.requests("/BD-")) <= 2  # at most the requests already in flight on the 2 workers
     assert db.get_session(summary.session_id)["status"] == "paused"
+
+
+def test_rescan_counts_unchanged_files_and_redoes_changed_ones(env, site, tmp_path):
+    import os
+
+    from bdnex_core.pipeline import tag_locations
+
+    settings, db, client, _config = env
+    library = tmp_path / "library"
+    albums = albums_of(site, 4, seed=11)
+    paths = [write_cbz(library / album.series / f"{album.series} - T{int(album.tome):02d}.cbz",
+                       sample_pages(album.series, 2, album.album_id)) for album in albums]
+    # the same file reached twice: through a symlink and through a second location
+    os.symlink(paths[0], library / "lien.cbz")
+    locations = (str(library), str(paths[1]))
+    first = tag_locations(settings, db, TagOptions(workers=2, locations=locations), client=client)
+    assert first.count("done") + first.count("queued") == 4 and first.count("skipped") == 0, first.to_dict()
+
+    site.clear_log()
+    again = tag_locations(settings, db, TagOptions(workers=2, locations=locations), client=client)
+    assert again.count("skipped") == 4 and again.unchanged == 4 and again.count("done") == 0
+    assert site.requests("/BD-") == []
+    session = db.get_session_stats(again.session_id)
+    assert (session["total_files"], session["files_skipped"], session["files_unchanged"], session["remaining"]) == (4, 4, 4, 0)
+    assert db.session_files(again.session_id) == []  # counted, not listed
+    assert json.loads(open(again.json_log, encoding="utf-8").read())["files"] == []
+
+    # a file modified since (here: its ComicInfo removed by another tool) is processed again
+    with zipfile.ZipFile(paths[2]) as archive:
+        members = [(info, archive.read(info)) for info in archive.infolist() if info.filename != "ComicInfo.xml"]
+    with zipfile.ZipFile(paths[2], "w") as archive:
+        for info, data in members:
+            archive.writestr(info, data)
+    third = tag_locations(settings, db, TagOptions(workers=2, locations=locations), client=client)
+    assert third.unchanged == 3 and third.count("failed") == 0, third.to_dict()
+    assert [outcome.item.path for outcome in third.outcomes] == [paths[2]]
+
+    forced = tag_locations(settings, db, TagOptions(workers=2, force=True, locations=locations), client=client)
+    assert forced.unchanged == 0 and len(forced.outcomes) == 4

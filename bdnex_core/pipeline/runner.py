@@ -10,11 +10,13 @@ was written, so a killed run loses at most the files in flight, which stay
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -314,7 +316,9 @@ class TagRun:
                 logger.warning("cannot clean %s: %s", folder, exc)
 
 
-_RECORDED = "SELECT file_path, file_size, mtime_ns, status, decision FROM processed_files WHERE "
+# done, or already waiting in the review queue: nothing new to do for such a file while it is unchanged
+_RECORDED = ("SELECT file_path, file_size, mtime_ns FROM processed_files "
+             "WHERE (status IN ('success', 'manual') OR (status = 'skipped' AND decision = 'review')) AND ")
 
 
 def unchanged_paths(db: BDneXDB, paths: list[str], roots: Iterable[str] = ()) -> set[str]:
@@ -322,7 +326,7 @@ def unchanged_paths(db: BDneXDB, paths: list[str], roots: Iterable[str] = ()) ->
     found in bulk (no hashing): one range query per root folder when the paths all come from
     ``roots``, else one query per 900 paths; then one stat per recorded file."""
     if roots:
-        queries = [(_RECORDED + "file_path = ? OR (file_path > ? AND file_path < ?)",
+        queries = [(_RECORDED + "(file_path = ? OR (file_path > ? AND file_path < ?))",
                     [root, root + os.sep, root + chr(ord(os.sep) + 1)]) for root in roots]
     else:  # 900: under SQLite's oldest limit of 999 parameters
         queries = [(_RECORDED + f"file_path IN ({', '.join('?' * len(paths[start:start + 900]))})", paths[start:start + 900])
@@ -330,9 +334,8 @@ def unchanged_paths(db: BDneXDB, paths: list[str], roots: Iterable[str] = ()) ->
     wanted = set(paths)
     known: dict[str, tuple[int, int]] = {}
     for sql, parameters in queries:
-        # done, or already waiting in the review queue: nothing new to do for an unchanged file
-        known.update((path, (size, mtime)) for path, size, mtime, status, decision in db.db.execute(sql, parameters).fetchall()
-                     if path in wanted and (status in ("success", "manual") or (status == "skipped" and decision == "review")))
+        known.update((path, (size, mtime)) for path, size, mtime in db.db.execute(sql, parameters).fetchall()
+                     if path in wanted)
     unchanged = set()
     for path, recorded in known.items():
         try:
@@ -414,6 +417,19 @@ def collect_items(settings: Settings, source: str, locations: Iterable[str]) -> 
     return list(seen.values())
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Listing a large library allocates many small tuples and no cycles: without the cyclic
+    garbage collector running over the whole heap meanwhile, it goes about twice as fast."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def tag_locations(
     settings: Settings,
     db: BDneXDB,
@@ -432,10 +448,11 @@ def tag_locations(
     from bdnex_core.default_plugins.folder_source import FolderSource, folder_entries, folder_item
 
     if isinstance(plugins.library_sources(settings).get(options.source), FolderSource):
-        entries = list(folder_entries(options.locations))
-        roots = [os.path.realpath(os.path.expanduser(location)) for location in options.locations]
-        seen = unchanged_paths(db, [path for path, _ in entries], roots) if not options.force else set()
-        items = [folder_item(path, folder) for path, folder in dict(entries).items() if path not in seen]
+        with _collector_paused():
+            entries = list(folder_entries(options.locations))
+            roots = [os.path.realpath(os.path.expanduser(location)) for location in options.locations]
+            seen = unchanged_paths(db, [path for path, _ in entries], roots) if not options.force else set()
+            items = [folder_item(path, folder) for path, folder in dict(entries).items() if path not in seen]
         unchanged, total = len(seen), len(entries)
     else:
         items = collect_items(settings, options.source, options.locations)
