@@ -79,6 +79,16 @@ def test_unknown_series_gives_no_match(matcher):
     assert matcher.match(parse_filename("Une série qui n'existe pas - T03.cbz")).decision == "none"
 
 
+def test_an_album_title_alone_is_found_but_only_for_review(matcher):
+    result = matcher.match(parse_filename("Redwin de la Forge"))
+    assert (result.decision, result.best.album_id) == ("review", 245127)
+    assert "found by its album title only" in result.best.explain()
+    # an article either side, as for series
+    assert matcher.match(parse_filename("Dernier Pharaon (Le)")).best.album_id == 200100
+    # a series that exists is never set aside for a title
+    assert matcher.match(parse_filename("Nains - T02")).best.album_id == 253769
+
+
 def test_explanations_name_every_component(matcher):
     best = matcher.match(parse_filename("Nains - T01 - Redwin de la Forge.cbz")).best
     text = best.explain()

@@ -52,6 +52,7 @@ class CatalogueIndex:
         self.album_titles: list[str] = []
         self.series_albums: list[list[int]] = []
         self._position: dict[int, int] = {}
+        self._titles: dict[str, list[int]] = defaultdict(list)  # album title (and without article) -> albums
 
     @classmethod
     def build(cls, rows: Iterable[tuple]) -> CatalogueIndex:
@@ -85,6 +86,10 @@ class CatalogueIndex:
                 self._keys[key].append(series)
             for word in set(strip_articles(name).split()[:2]):
                 self._by_word[word].append(series)
+        for position, title in enumerate(self.album_titles):
+            if title:
+                for key in {title, strip_articles(title)}:
+                    self._titles[key].append(position)
         self._sorted_keys = sorted(self._keys)
         self._stripped_names = [strip_articles(name) for name in self.series_names]
 
@@ -109,6 +114,14 @@ class CatalogueIndex:
 
     def albums_of(self, series: int) -> list[int]:
         return self.series_albums[series]
+
+    def albums_titled(self, query: str) -> list[int]:
+        """Albums whose own title is ``query`` (normalised; articles either side), for a name that
+        gives only the album's title ("Redwin de la Forge" for Nains tome 1)."""
+        found: dict[int, None] = {}
+        for form in (query, strip_articles(query)):
+            found.update(dict.fromkeys(self._titles.get(form, ())))
+        return list(found)
 
     # ------------------------------------------------------------------ series search
 

@@ -7,7 +7,7 @@ from bdnex_core.matching.cover import CoverHash, similarity as cover_similarity_
 from bdnex_core.matching.decide import MatchResult, decide
 from bdnex_core.matching.filename import ParsedName
 from bdnex_core.matching.index import CatalogueIndex, SeriesHit
-from bdnex_core.matching.score import Score, score_album
+from bdnex_core.matching.score import Score, score_album, score_title_only
 
 MAX_SERIES = 6
 RANK = {"none": 0, "review": 1, "accept": 2}
@@ -47,7 +47,18 @@ class Matcher:
                     parsed, album, hit.similarity, hit.how, tome_exists_in_series=tome_exists,
                     cover_similarity=(cover_similarity or {}).get(album.album_id),
                 ))
+        if not scores:
+            scores = self._title_candidates(parsed)
         return scores
+
+    def _title_candidates(self, parsed: ParsedName) -> list[Score]:
+        """No series fits: the name may be an album's title alone (how calibre and readers search)."""
+        for query in dict.fromkeys(filter(None, (parsed.title_norm, parsed.series_norm,
+                                                 f"{parsed.series_norm} {parsed.title_norm}".strip()))):
+            positions = self.index.albums_titled(query)
+            if positions:
+                return [score_title_only(parsed, self.index.album(position), query) for position in positions]
+        return []
 
     def match(
         self,

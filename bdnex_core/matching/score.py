@@ -120,3 +120,15 @@ def score_album(
     if wanted_title and score.component("title") and score.component("title").similarity < 0.6:  # type: ignore[union-attr]
         score.cap("title differs")
     return score
+
+
+def score_title_only(parsed: ParsedName, album: IndexedAlbum, title: str) -> Score:
+    """An album found by its own title when no series matched the name: the series is left out
+    of the mean (the name does not give it), and the result can only go to review."""
+    score = Score(album.album_id)
+    score.add("title", _title_similarity(title, album.title_norm), f"album title '{album.title_norm}'")
+    if parsed.tome is not None:
+        tome, reason = tome_similarity(parsed, album)
+        score.add("tome", tome, reason)
+    score.cap(f"found by its album title only; the name gives no series of the catalogue (series '{album.series_norm}')")
+    return score
