@@ -52,7 +52,8 @@ class CatalogueIndex:
         self.album_titles: list[str] = []
         self.series_albums: list[list[int]] = []
         self._position: dict[int, int] = {}
-        self._titles: dict[str, list[int]] = defaultdict(list)  # album title (and without article) -> albums
+        # album title without its article -> album (a list only for repeated titles); built on first use
+        self._titles: dict[str, int | list[int]] | None = None
 
     @classmethod
     def build(cls, rows: Iterable[tuple]) -> CatalogueIndex:
@@ -86,10 +87,6 @@ class CatalogueIndex:
                 self._keys[key].append(series)
             for word in set(strip_articles(name).split()[:2]):
                 self._by_word[word].append(series)
-        for position, title in enumerate(self.album_titles):
-            if title:
-                for key in {title, strip_articles(title)}:
-                    self._titles[key].append(position)
         self._sorted_keys = sorted(self._keys)
         self._stripped_names = [strip_articles(name) for name in self.series_names]
 
@@ -118,10 +115,27 @@ class CatalogueIndex:
     def albums_titled(self, query: str) -> list[int]:
         """Albums whose own title is ``query`` (normalised; articles either side), for a name that
         gives only the album's title ("Redwin de la Forge" for Nains tome 1)."""
-        found: dict[int, None] = {}
-        for form in (query, strip_articles(query)):
-            found.update(dict.fromkeys(self._titles.get(form, ())))
-        return list(found)
+        if self._titles is None:
+            self._titles = self._title_table()
+        found = self._titles.get(strip_articles(query))
+        return [] if found is None else [found] if isinstance(found, int) else list(found)
+
+    def _title_table(self) -> dict[str, int | list[int]]:
+        # rarely needed (only names in which no series was found), so not paid for at start-up;
+        # an int per title rather than a list keeps it small at 300,000 albums
+        table: dict[str, int | list[int]] = {}
+        for position, title in enumerate(self.album_titles):
+            if not title:
+                continue
+            key = strip_articles(title)
+            known = table.get(key)
+            if known is None:
+                table[key] = position
+            elif isinstance(known, int):
+                table[key] = [known, position]
+            else:
+                known.append(position)
+        return table
 
     # ------------------------------------------------------------------ series search
 

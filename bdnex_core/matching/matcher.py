@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rapidfuzz import fuzz, process
+
 from bdnex_core.config import MatchingSettings
 from bdnex_core.matching.cover import CoverHash, similarity as cover_similarity_of
 from bdnex_core.matching.decide import MatchResult, decide
@@ -10,6 +12,8 @@ from bdnex_core.matching.index import CatalogueIndex, SeriesHit
 from bdnex_core.matching.score import Score, score_album, score_title_only
 
 MAX_SERIES = 6
+LARGE_SERIES = 80     # above this many albums, only the contenders of a series are scored
+CLOSEST_TITLES = 10
 RANK = {"none": 0, "review": 1, "accept": 2}
 
 
@@ -35,6 +39,8 @@ class Matcher:
         scores: list[Score] = []
         for hit in self._series_hits(parsed):
             positions = self.index.albums_of(hit.series)
+            if len(positions) > LARGE_SERIES:
+                positions = self._contenders(parsed, positions)
             albums = [self.index.album(position) for position in positions]
             tome_exists = parsed.tome is None or any(
                 album.tome and album.tome.lower() == parsed.tome.lower() for album in albums
@@ -50,6 +56,25 @@ class Matcher:
         if not scores:
             scores = self._title_candidates(parsed)
         return scores
+
+    def _contenders(self, parsed: ParsedName, positions: list[int]) -> list[int]:
+        """In a series of thousands of albums, the ones that can win: same tome, or the closest
+        titles. Scoring the others could only add candidates capped as "tome number differs"."""
+        index = self.index
+        chosen: dict[int, None] = {}
+        if parsed.tome is not None:
+            wanted = parsed.tome.lower()
+            chosen.update((position, None) for position in positions
+                          if index.album_tome_numbers[position] == (parsed.tome_number if parsed.tome_number is not None else -2)
+                          or (index.album_tomes[position] or "").lower() == wanted)
+        if parsed.title_norm:
+            titles = {position: index.album_titles[position] for position in positions}
+            for _title, _similarity, position in process.extract(parsed.title_norm, titles, scorer=fuzz.ratio,
+                                                                  limit=CLOSEST_TITLES):
+                chosen.setdefault(position, None)
+        if not chosen:  # nothing to tell the albums apart: a few, to show the person who reviews
+            chosen.update((position, None) for position in positions[:CLOSEST_TITLES])
+        return list(chosen)
 
     def _title_candidates(self, parsed: ParsedName) -> list[Score]:
         """No series fits: the name may be an album's title alone (how calibre and readers search)."""
