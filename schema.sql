@@ -152,6 +152,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS idx_review_pending ON review_queue(item_key) W
 CREATE UNIQUE INDEX IF NOT EXISTS idx_statistics_date ON statistics(date);
 CREATE UNIQUE INDEX IF NOT EXISTS idx_sessions_imported_from ON processing_sessions(imported_from);
 CREATE INDEX IF NOT EXISTS idx_bdgest_albums_valid ON bdgest_albums(cache_valid_until);
+-- re-scans read size, mtime and state of every file under a folder from this index alone
+CREATE INDEX IF NOT EXISTS idx_processed_rescan ON processed_files(file_path, file_size, mtime_ns, status, decision);
 
 -- ===================================================================== catalogue index
 -- Bédéthèque's albums as listed by its sitemaps (series, tome and title from each URL).

@@ -128,3 +128,10 @@ def m005_unchanged_counter(db: Database) -> None:
     """Sessions count the unchanged files they skip instead of listing each one."""
     if "files_unchanged" not in db["processing_sessions"].columns_dict:
         db.execute("ALTER TABLE processing_sessions ADD COLUMN files_unchanged INTEGER DEFAULT 0")
+
+
+@migrations()
+def m006_rescan_index(db: Database) -> None:
+    """A covering index for re-scans (size, mtime and state of the files under a folder)."""
+    db.execute("CREATE INDEX IF NOT EXISTS idx_processed_rescan "
+               "ON processed_files(file_path, file_size, mtime_ns, status, decision)")

@@ -317,8 +317,9 @@ class TagRun:
 
 
 # done, or already waiting in the review queue: nothing new to do for such a file while it is unchanged
+# ("+status": the path index must drive the search, not the status index that covers most rows)
 _RECORDED = ("SELECT file_path, file_size, mtime_ns FROM processed_files "
-             "WHERE (status IN ('success', 'manual') OR (status = 'skipped' AND decision = 'review')) AND ")
+             "WHERE (+status IN ('success', 'manual') OR (+status = 'skipped' AND decision = 'review')) AND ")
 
 
 def unchanged_paths(db: BDneXDB, paths: list[str], roots: Iterable[str] = ()) -> set[str]:
