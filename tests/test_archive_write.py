@@ -17,23 +17,11 @@ import pytest
 
 from bdnex_core.archive import cleanup_stale_temp_files, convert_to_cbz, natural_key, open_archive, write_comicinfo
 from bdnex_core.errors import ArchiveError
+from bdnex_core.testing.archives import raw_members
 from bdnex_core.testing.rarbuild import build_rar
 from bdnex_core.testing.samplelib import sample_pages, write_cbz
 
 XML = b'<?xml version="1.0" encoding="utf-8"?>\n<ComicInfo><Title>Nouveau</Title><Series>Nains</Series></ComicInfo>\n'
-
-
-def raw_members(path: Path) -> dict[str, tuple[int, int, bytes]]:
-    """Each member's CRC, compression method and *compressed* bytes, read from its local header."""
-    members = {}
-    with zipfile.ZipFile(path) as opened, open(path, "rb") as handle:
-        for info in opened.infolist():
-            handle.seek(info.header_offset)
-            header = handle.read(30)
-            name_length, extra_length = struct.unpack("<HH", header[26:30])
-            handle.seek(info.header_offset + 30 + name_length + extra_length)
-            members[info.filename] = (info.CRC, info.compress_type, handle.read(info.compress_size))
-    return members
 
 
 def digest(path: Path) -> str:
