@@ -15,14 +15,9 @@ if TYPE_CHECKING:
     from bdnex_core.config import Settings
 
 
-def iter_comic_files(root: Path) -> Iterator[Path]:
-    """Comic archives under ``root`` (any letter case), hidden entries skipped, sorted per folder."""
-    for path, _folder_name in comic_file_entries(root):
-        yield Path(path)
-
-
 def comic_file_entries(root: Path) -> Iterator[tuple[str, str]]:
-    """(path, name of the folder holding it) for each comic archive under ``root``, as strings.
+    """(path, name of the folder holding it) for each comic archive under ``root`` (any letter case),
+    as strings, hidden entries skipped, sorted per folder.
 
     Paths come out in the database's canonical form (absolute, symlinks resolved) although only
     the root and the entries that are symlinks get resolved. Plain strings, because a re-scan of

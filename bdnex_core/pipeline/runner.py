@@ -10,13 +10,11 @@ was written, so a killed run loses at most the files in flight, which stay
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import logging
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,19 +138,21 @@ class TagRun:
 
     # ------------------------------------------------------------------ sessions
 
-    def start(self, items: list[LibraryItem], *, unchanged_before: int = 0) -> RunSummary:
-        """A new session over ``items`` (``unchanged_before``: files the caller already found unchanged)."""
+    def start(self, items: list[LibraryItem], *, unchanged: int | None = None) -> RunSummary:
+        """A new session over ``items``. Files processed before and unchanged since are left out and
+        counted; a caller that already left them out passes how many it found as ``unchanged``."""
         directory = ", ".join(self.options.locations) or "(items)"
-        unchanged = set() if self.options.force else self._unchanged_keys(items)
+        if unchanged is None:
+            known = set() if self.options.force else self._unchanged_keys(items)
+            items = [item for item in items if item.key not in known]
+            unchanged = len(known)
         session_id = self.db.start_session(
             directory, batch_mode=not self.options.interactive, strict_mode=self.options.strict,
             num_workers=self.options.workers, options=self.options.to_dict(), source=self.options.source,
         )
-        todo = [item for item in items if item.key not in unchanged] if unchanged else list(items)
-        skipped = unchanged_before + len(items) - len(todo)
-        self.db.add_session_files(session_id, [(str(item.path or item.name), item.key, "pending") for item in todo],
-                                  unchanged=skipped)
-        return self._run(session_id, todo, unchanged=skipped)
+        self.db.add_session_files(session_id, [(str(item.path or item.name), item.key, "pending") for item in items],
+                                  unchanged=unchanged)
+        return self._run(session_id, items, unchanged=unchanged)
 
     def _unchanged_keys(self, items: list[LibraryItem]) -> set[str]:
         """Keys of the local files processed before and unchanged since."""
@@ -418,19 +418,6 @@ def collect_items(settings: Settings, source: str, locations: Iterable[str]) -> 
     return list(seen.values())
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Listing a large library allocates many small tuples and no cycles: without the cyclic
-    garbage collector running over the whole heap meanwhile, it goes about twice as fast."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def tag_locations(
     settings: Settings,
     db: BDneXDB,
@@ -449,19 +436,19 @@ def tag_locations(
     from bdnex_core.default_plugins.folder_source import FolderSource, folder_entries, folder_item
 
     if isinstance(plugins.library_sources(settings).get(options.source), FolderSource):
-        with _collector_paused():
-            entries = list(folder_entries(options.locations))
-            roots = [os.path.realpath(os.path.expanduser(location)) for location in options.locations]
-            seen = unchanged_paths(db, [path for path, _ in entries], roots) if not options.force else set()
-            items = [folder_item(path, folder) for path, folder in dict(entries).items() if path not in seen]
-        unchanged, total = len(seen), len(entries)
+        entries = dict(folder_entries(options.locations))  # path -> folder name, each file once
+        roots = [os.path.realpath(os.path.expanduser(location)) for location in options.locations]
+        seen = unchanged_paths(db, list(entries), roots) if not options.force else set()
+        items = [folder_item(path, folder) for path, folder in entries.items() if path not in seen]
+        unchanged: int | None = len(seen)
+        found = len(entries)
     else:
         items = collect_items(settings, options.source, options.locations)
-        unchanged, total = 0, len(items)
-    if not total:
+        unchanged, found = None, len(items)  # TagRun.start finds the unchanged ones
+    if not found:
         raise BdnexError(f"no comic files (cbz, cbr, cb7) found in {', '.join(options.locations)}")
     run = TagRun(settings, db, options, client=client, matcher=matcher, reviewer=reviewer, progress=progress)
-    return run.start(items, unchanged_before=unchanged)
+    return run.start(items, unchanged=unchanged)
 
 
 def resume_tagging(
