@@ -34,6 +34,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
+from bdnex_core.isbn import isbn_is_valid
 from bdnex_core.matching.normalize import normalize
 
 EXTENSIONS = re.compile(r"\.(cbz|cbr|cb7|cbt|pdf|zip|rar|7z|epub)$", re.IGNORECASE)
@@ -125,17 +126,6 @@ class _Tome(NamedTuple):
     number: int | None
     letter: str
     explicit: bool     # written with a marker (T, Tome, #, HS, INT), not guessed from a bare number
-
-
-def isbn_is_valid(digits: str) -> bool:
-    if len(digits) == 13 and digits.isdigit():
-        total = sum(int(d) * (1 if i % 2 == 0 else 3) for i, d in enumerate(digits[:12]))
-        return (10 - total % 10) % 10 == int(digits[12])
-    if len(digits) == 10 and digits[:9].isdigit() and (digits[9].isdigit() or digits[9] in "xX"):
-        total = sum(int(d) * (10 - i) for i, d in enumerate(digits[:9]))
-        check = 10 if digits[9] in "xX" else int(digits[9])
-        return (total + check) % 11 == 0
-    return False
 
 
 def find_isbn(text: str) -> tuple[str | None, str]:

@@ -21,6 +21,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from bdnex_core.isbn import to_isbn13
 from bdnex_core.library import LibraryItem, WriteResult
 
 from bdnex_komga.client import KomgaClient
@@ -87,34 +88,6 @@ def _series_lock(series_id: str) -> threading.Lock:
     """Books of one series processed in parallel read-then-write the same series: one at a time."""
     with _series_locks_guard:
         return _series_locks.setdefault(series_id, threading.Lock())
-
-
-# ---------------------------------------------------------------------- ISBN
-
-
-def _isbn13_check(first12: str) -> str:
-    total = sum(int(digit) * (1 if index % 2 == 0 else 3) for index, digit in enumerate(first12))
-    return str((10 - total % 10) % 10)
-
-
-def _isbn10_valid(digits: str) -> bool:
-    if not re.fullmatch(r"\d{9}[\dX]", digits):
-        return False
-    total = sum((10 - index) * (10 if char == "X" else int(char)) for index, char in enumerate(digits))
-    return total % 11 == 0
-
-
-def to_isbn13(value: str | None) -> str | None:
-    """A valid ISBN-13 (digits only) from an ISBN-13 or ISBN-10, else None (Komga rejects the rest)."""
-    if not value:
-        return None
-    digits = re.sub(r"[^0-9X]", "", value.upper())
-    if len(digits) == 13 and digits.isdigit() and digits[:3] in ("978", "979"):
-        return digits if _isbn13_check(digits[:12]) == digits[12] else None
-    if len(digits) == 10 and _isbn10_valid(digits):
-        first12 = "978" + digits[:9]
-        return first12 + _isbn13_check(first12)
-    return None
 
 
 # ---------------------------------------------------------------------- field mapping
