@@ -158,12 +158,16 @@ def register_commands(cli: click.Group) -> None:
             with stop_on_signals(service.worker.stop_event):
                 service.worker.run(exit_after=exit_after)
 
+    def service_options(command: Callable[..., None]) -> Callable[..., None]:
+        """The options `watch` and `serve` share (each adds its own --listen)."""
+        command = click.option("--exit-after", type=float, default=None, hidden=True, help="Stop after SECONDS (tests).")(command)
+        command = click.option("--json", "as_json", is_flag=True, help="Print each batch's summary as a JSON line.")(command)
+        return click.option("--workers", type=int, default=None, help="Parallel workers per batch.")(command)
+
     @komga.command()
     @click.option("--listen", metavar="HOST:PORT", default=None,
                   help="Also accept forwarded events on http://HOST:PORT/hooks/komga (as `serve`).")
-    @click.option("--workers", type=int, default=None, help="Parallel workers per batch.")
-    @click.option("--json", "as_json", is_flag=True, help="Print each batch's summary as a JSON line.")
-    @click.option("--exit-after", type=float, default=None, hidden=True, help="Stop after SECONDS (tests).")
+    @service_options
     @pass_app
     def watch(app: AppContext, listen: str | None, workers: int | None, as_json: bool, exit_after: float | None) -> None:
         """Follow Komga's events and tag each added book once (runs until stopped)."""
@@ -173,9 +177,7 @@ def register_commands(cli: click.Group) -> None:
     @komga.command()
     @click.option("--listen", metavar="HOST:PORT", required=True,
                   help="Where to accept events: POST http://HOST:PORT/hooks/komga (and GET /health).")
-    @click.option("--workers", type=int, default=None, help="Parallel workers per batch.")
-    @click.option("--json", "as_json", is_flag=True, help="Print each batch's summary as a JSON line.")
-    @click.option("--exit-after", type=float, default=None, hidden=True, help="Stop after SECONDS (tests).")
+    @service_options
     @pass_app
     def serve(app: AppContext, listen: str, workers: int | None, as_json: bool, exit_after: float | None) -> None:
         """Receive Komga events forwarded by other tools (needs komga.webhook_token) and tag added books."""
