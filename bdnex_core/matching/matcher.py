@@ -63,9 +63,9 @@ class Matcher:
         index = self.index
         chosen: dict[int, None] = {}
         if parsed.tome is not None:
-            wanted = parsed.tome.lower()
+            wanted, number = parsed.tome.lower(), parsed.tome_number
             chosen.update((position, None) for position in positions
-                          if index.album_tome_numbers[position] == (parsed.tome_number if parsed.tome_number is not None else -2)
+                          if (number is not None and index.album_tome_numbers[position] == number)
                           or (index.album_tomes[position] or "").lower() == wanted)
         if parsed.title_norm:
             titles = {position: index.album_titles[position] for position in positions}
