@@ -5,7 +5,11 @@ here: every kept member's record (local header, compressed data, data descriptor
 byte range — adjacent records in one large ``copy_file_range`` — and only the central directory
 is rewritten, each record unchanged except for its local-header offset. No page is ever
 decompressed or recompressed; names, extra fields, comments and member order are kept.
-ComicInfo.xml (deflated, UTF-8 name) is appended as the last member.
+
+ComicInfo.xml (deflated, UTF-8 name) goes where the old one was, padded so that the members after
+it keep their offsets modulo the filesystem block; with no old one it is appended after the pages.
+Kept data then stays block-aligned, and on filesystems that share blocks between files (XFS, btrfs,
+ZFS block cloning) ``copy_file_range`` clones the pages instead of copying them.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from bdnex_core.errors import ArchiveError
 
 COPY_CHUNK = 8 * 1024 * 1024
 COPY_SLICE = 1 << 30  # per copy_file_range call
+CLONE_BLOCK = 4096  # the block size of XFS, btrfs and ext4 (ZFS records are larger: partly cloned)
+_ALIGNMENT_EXTRA = 0xD935  # the id Android's zipalign uses for padding: 2 bytes of alignment, then zeros
 _EOCD = struct.Struct("<4s4H2LH")
 _EOCD64 = struct.Struct("<4sQ2H2L4Q")
 _LOCATOR = struct.Struct("<4sLQL")
@@ -142,7 +148,7 @@ def _with_offset(entry: CentralEntry, new_offset: int) -> bytes:
     record = bytearray(entry.record)
     stored = struct.unpack_from("<L", record, 42)[0]
     if stored != 0xFFFFFFFF:
-        # Kept members only move towards the start, so a 32-bit offset always still fits.
+        # A 32-bit offset still fits: members move towards the end only while the archive stays under 4 GiB.
         struct.pack_into("<L", record, 42, new_offset)
         return bytes(record)
     name_length, extra_length = struct.unpack_from("<HH", record, 28)
@@ -174,11 +180,15 @@ def _copy_range(source: BinaryIO, target: BinaryIO, start: int, length: int) -> 
     """Copy bytes ``[start, start+length)`` of source to the current end of target, kernel-side if possible."""
     target.flush()
     in_position, out_position, remaining = start, target.tell(), length
+    # A clone needs block-aligned offsets: when both ends are equally misaligned, copy the head
+    # up to the next block boundary on its own so the rest can be cloned.
+    head = -in_position % CLONE_BLOCK if (in_position - out_position) % CLONE_BLOCK == 0 else 0
     if hasattr(os, "copy_file_range"):
         try:
             while remaining:
-                copied = os.copy_file_range(source.fileno(), target.fileno(), min(remaining, COPY_SLICE),
-                                            in_position, out_position)
+                piece = min(remaining, head or COPY_SLICE)
+                head = 0
+                copied = os.copy_file_range(source.fileno(), target.fileno(), piece, in_position, out_position)
                 if copied == 0:
                     break
                 remaining -= copied
@@ -205,16 +215,25 @@ def _dos_time(moment: float) -> tuple[int, int]:
             ((now.tm_year - 1980) << 9) | (now.tm_mon << 5) | now.tm_mday)
 
 
-def _comicinfo_entry(data: bytes, offset: int) -> tuple[bytes, bytes]:
-    """(local header + deflated data, central record) of a root ComicInfo.xml at ``offset``."""
+def _comicinfo_entry(data: bytes, offset: int, *, end_at: int | None = None) -> tuple[bytes, bytes]:
+    """(local header + deflated data, central record) of a root ComicInfo.xml at ``offset``.
+
+    With ``end_at``, the local header carries a padding extra field so that the record ends at an
+    offset congruent to ``end_at`` modulo CLONE_BLOCK (the next member then stays block-aligned).
+    """
     compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
     compressed = compressor.compress(data) + compressor.flush()
     crc = zlib.crc32(data) & 0xFFFFFFFF
     name = COMICINFO.encode("ascii")
     dos_time, dos_date = _dos_time(time.time())
     flags = 0x0800  # UTF-8 names
+    local_extra = b""
+    if end_at is not None:
+        unpadded_end = offset + _LOCAL.size + len(name) + 6 + len(compressed)
+        zeros = (end_at - unpadded_end) % CLONE_BLOCK
+        local_extra = struct.pack("<HHH", _ALIGNMENT_EXTRA, 2 + zeros, CLONE_BLOCK) + bytes(zeros)
     local = _LOCAL.pack(b"PK\x03\x04", 20, flags, zipfile.ZIP_DEFLATED, dos_time, dos_date, crc,
-                        len(compressed), len(data), len(name), 0) + name + compressed
+                        len(compressed), len(data), len(name), len(local_extra)) + name + local_extra + compressed
     extra = b""
     stored_offset = offset
     needed = 20
@@ -315,24 +334,35 @@ def _plan(source: BinaryIO, size: int, path: Path) -> tuple[list[_Kept], ZipLayo
     return kept, layout
 
 
+def _member_runs(kept: list[_Kept]) -> list[tuple[int, int, list[_Kept]]]:
+    """Kept members grouped into runs of adjacent records: (start, end, members), in file order."""
+    runs: list[tuple[int, int, list[_Kept]]] = []
+    for member in sorted(kept, key=lambda member: member.start):
+        if runs and runs[-1][1] == member.start:
+            start, _end, members = runs[-1]
+            runs[-1] = (start, member.end, [*members, member])
+        else:
+            runs.append((member.start, member.end, [member]))
+    return runs
+
+
 def _write_new_archive(source: BinaryIO, target: BinaryIO, kept: list[_Kept], layout: ZipLayout,
                        xml_bytes: bytes) -> None:
-    first = min((member.start for member in kept), default=layout.cd_start)
-    _copy_range(source, target, 0, first)  # any prefix (self-extractor stub) stays as it is
-    run_start = run_end = None
-    for member in sorted(kept, key=lambda member: member.start):
-        if run_end is not None and member.start == run_end:  # adjacent: extend the current run
-            run_end = member.end
-        else:
-            if run_start is not None:
-                _copy_range(source, target, run_start, run_end - run_start)  # type: ignore[operator]
-            run_start, run_end = member.start, member.end
-        member.new_offset = target.tell() + (member.start - run_start)
-    if run_start is not None:
-        _copy_range(source, target, run_start, run_end - run_start)  # type: ignore[operator]
-    comicinfo_offset = target.tell()
-    local, comicinfo_central = _comicinfo_entry(xml_bytes, comicinfo_offset)
-    target.write(local)
+    first_record = min(entry.header_offset for entry in layout.entries) + layout.shift
+    _copy_range(source, target, 0, first_record)  # any prefix (self-extractor stub) stays as it is
+    # Members after a gap may move towards the end; keep their 32-bit offsets valid.
+    may_grow = layout.cd_start + len(xml_bytes) + 2 * CLONE_BLOCK < 0xFFFFFFFF
+    comicinfo_central = None
+    for run_start, run_end, members in _member_runs(kept):
+        if comicinfo_central is None and may_grow and target.tell() != run_start:
+            local, comicinfo_central = _comicinfo_entry(xml_bytes, target.tell(), end_at=run_start)
+            target.write(local)
+        for member in members:
+            member.new_offset = target.tell() + (member.start - run_start)
+        _copy_range(source, target, run_start, run_end - run_start)
+    if comicinfo_central is None:
+        local, comicinfo_central = _comicinfo_entry(xml_bytes, target.tell())
+        target.write(local)
     cd_offset = target.tell()
     target.write(b"".join(_with_offset(member.entry, member.new_offset) for member in kept))  # original order
     target.write(comicinfo_central)
