@@ -8,8 +8,8 @@ decompressed or recompressed; names, extra fields, comments and member order are
 
 ComicInfo.xml (deflated, UTF-8 name) goes where the old one was, padded so that the members after
 it keep their offsets modulo the filesystem block; with no old one it is appended after the pages.
-Kept data then stays block-aligned, and on filesystems that share blocks between files (XFS, btrfs,
-ZFS block cloning) ``copy_file_range`` clones the pages instead of copying them.
+Kept data then stays block-aligned, and on filesystems that share blocks between files (XFS, btrfs)
+``copy_file_range`` clones the pages instead of copying them.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from bdnex_core.errors import ArchiveError
 
 COPY_CHUNK = 8 * 1024 * 1024
 COPY_SLICE = 1 << 30  # per copy_file_range call
-CLONE_BLOCK = 4096  # the block size of XFS, btrfs and ext4 (ZFS records are larger: partly cloned)
+CLONE_BLOCK = 4096  # the block size of XFS, btrfs and ext4
 _ALIGNMENT_EXTRA = 0xD935  # the id Android's zipalign uses for padding: 2 bytes of alignment, then zeros
 _EOCD = struct.Struct("<4s4H2LH")
 _EOCD64 = struct.Struct("<4sQ2H2L4Q")
