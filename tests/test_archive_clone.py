@@ -16,21 +16,11 @@ import pytest
 
 from bdnex_core.archive import write_comicinfo
 from bdnex_core.testing.archives import build_cbz
-from bdnex_core.testing.loopfs import LoopFilesystemUnavailable, loop_filesystem
 
 FS_IOC_FIEMAP = 0xC020660B
 FIEMAP_FLAG_SYNC = 0x1
 BLOCK = 4096
 NEW_XML = b"<ComicInfo><Series>Nains</Series><Number>1</Number><Title>Redwin de la Forge</Title></ComicInfo>"
-
-
-@pytest.fixture(scope="module", params=["xfs", "btrfs"])
-def reflink_folder(request, tmp_path_factory):
-    try:
-        with loop_filesystem(request.param, tmp_path_factory.mktemp(request.param)) as mount_point:
-            yield mount_point
-    except LoopFilesystemUnavailable as exc:
-        pytest.skip(f"no {request.param} filesystem here: {exc}")
 
 
 def _physical_address(path: Path, logical: int) -> int:

@@ -42,11 +42,22 @@ def _sha256(path: Path) -> str:
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_sigkill_during_writes_never_breaks_the_archive(tmp_path):
-    pristine = build_cbz(tmp_path / "pristine.cbz", pages=40, page_size=2_000_000, seed=7,
+    _kill_writers_at_random(tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_sigkill_during_cloning_writes_never_breaks_the_archive(reflink_folder):
+    _kill_writers_at_random(reflink_folder / "crash")
+
+
+def _kill_writers_at_random(folder: Path) -> None:
+    folder.mkdir(exist_ok=True)
+    pristine = build_cbz(folder / "pristine.cbz", pages=40, page_size=2_000_000, seed=7,
                          comicinfo=b"<ComicInfo><Series>old</Series></ComicInfo>", comicinfo_at=0)  # ~80 MB
     original_sha = _sha256(pristine)
     original_members = {name: value for name, value in raw_members(pristine).items() if name != "ComicInfo.xml"}
-    library = tmp_path / "library"
+    library = folder / "library"
     library.mkdir()
     target = library / "Nains - T01.cbz"
 
