@@ -12,6 +12,7 @@ import pytest
 from bdnex_core.archive import write_comicinfo
 from bdnex_core.bedetheque.parse import parse_album_page
 from bdnex_core.comicinfo import ComicInfo
+from bdnex_core.testing.archives import build_cbz
 from bdnex_core.testing.pytest_plugin import REPO_ROOT, skip_or_fail
 from bdnex_core.testing.samplelib import sample_pages, write_cbz
 
@@ -26,11 +27,16 @@ def comictagger_executable() -> str:
 
 
 @pytest.mark.parametrize("version", ["2.0", "2.1"])
-def test_comictagger_reads_our_comicinfo(bedetheque_fixtures, tmp_path, version):
+@pytest.mark.parametrize("old_comicinfo", ["none", "first member"])
+def test_comictagger_reads_our_comicinfo(bedetheque_fixtures, tmp_path, version, old_comicinfo):
     executable = comictagger_executable()
     page = bedetheque_fixtures / "album" / "m-BD-Nains-Tome-1-Redwin-de-la-Forge-245127.html"
     album = parse_album_page(page.read_bytes(), "https://m.bedetheque.com/BD-Nains-Tome-1-Redwin-de-la-Forge-245127.html")
-    path = write_cbz(tmp_path / "Nains - T01.cbz", sample_pages("p", 3, 1))
+    if old_comicinfo == "none":
+        path = write_cbz(tmp_path / "Nains - T01.cbz", sample_pages("p", 3, 1))
+    else:  # ours then takes its place, with a padding extra field in its local header
+        path = build_cbz(tmp_path / "Nains - T01.cbz", pages=3, comicinfo=b"<ComicInfo><Series>old</Series></ComicInfo>",
+                         comicinfo_at=0)
     write_comicinfo(path, ComicInfo.from_album(album, pages=["1", "2", "3"], version=version).to_xml(version))
     result = subprocess.run(
         [executable, "--config", str(tmp_path / "ct-config"), "-p", "-j", "-t", "CR", str(path)],
