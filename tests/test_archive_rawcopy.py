@@ -86,15 +86,49 @@ def test_data_descriptors_extra_fields_comment_and_cp437_names_are_kept(tmp_path
         assert comic.pages() == ["extra.jpg", "p1.jpg", "p2.jpg", "pé.jpg"]
 
 
-def test_zip64_archive_is_rewritten(tmp_path):
+def _offsets_moved_to_zip64_extras(data: bytes) -> bytes:
+    """The same zip with every central record's local-header offset stored as 0xFFFFFFFF plus a zip64
+    extra field (as some writers do for every member), the end record's directory size updated."""
+    cd_offset, = struct.unpack_from("<L", data, len(data) - 6)
+    cd_size, = struct.unpack_from("<L", data, len(data) - 10)
+    records, position = [], cd_offset
+    while data[position:position + 4] == b"PK\x01\x02":
+        name_length, extra_length, comment_length = struct.unpack_from("<HHH", data, position + 28)
+        end = position + 46 + name_length + extra_length + comment_length
+        record = bytearray(data[position:end])
+        offset, = struct.unpack_from("<L", record, 42)
+        struct.pack_into("<L", record, 42, 0xFFFFFFFF)
+        struct.pack_into("<H", record, 30, extra_length + 12)
+        extras_end = 46 + name_length + extra_length
+        record[extras_end:extras_end] = struct.pack("<HHQ", 0x0001, 8, offset)
+        records.append(bytes(record))
+        position = end
+    directory = b"".join(records)
+    end_record = bytearray(data[cd_offset + cd_size:])
+    struct.pack_into("<L", end_record, 12, len(directory))
+    return data[:cd_offset] + directory + bytes(end_record)
+
+
+@pytest.mark.parametrize("old_comicinfo_first", [False, True])
+@pytest.mark.parametrize("offsets_in_zip64_extras", [False, True])
+def test_zip64_archive_is_rewritten(tmp_path, old_comicinfo_first, offsets_in_zip64_extras):
     path = tmp_path / "z64.cbz"
     with zipfile.ZipFile(path, "w") as archive:
+        if old_comicinfo_first:  # the pages after it then move: their offsets are rewritten
+            with archive.open("ComicInfo.xml", "w", force_zip64=True) as member:
+                member.write(OLD_XML)
         for index in range(3):
             with archive.open(f"page{index}.jpg", "w", force_zip64=True) as member:
                 member.write(jpeg_like(4000, index))
+    if offsets_in_zip64_extras:
+        path.write_bytes(_offsets_moved_to_zip64_extras(path.read_bytes()))
+        with zipfile.ZipFile(path) as archive:
+            assert all(struct.pack("<HHQ", 0x0001, 8, info.header_offset) in info.extra for info in archive.infolist())
     before = raw_members(path)
     write_comicinfo(path, NEW_XML)
     _check_written(path, before)
+    with zipfile.ZipFile(path) as archive:
+        assert all(archive.read(f"page{index}.jpg") == jpeg_like(4000, index) for index in range(3))
 
 
 def test_lowercase_comicinfo_is_replaced_not_duplicated(tmp_path):
