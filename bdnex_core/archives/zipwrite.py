@@ -340,7 +340,8 @@ def _member_runs(kept: list[_Kept]) -> list[tuple[int, int, list[_Kept]]]:
     for member in sorted(kept, key=lambda member: member.start):
         if runs and runs[-1][1] == member.start:
             start, _end, members = runs[-1]
-            runs[-1] = (start, member.end, [*members, member])
+            members.append(member)
+            runs[-1] = (start, member.end, members)
         else:
             runs.append((member.start, member.end, [member]))
     return runs
