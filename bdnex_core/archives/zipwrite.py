@@ -39,6 +39,7 @@ COPY_CHUNK = 8 * 1024 * 1024
 COPY_SLICE = 1 << 30  # per copy_file_range call
 CLONE_BLOCK = 4096  # the block size of XFS, btrfs and ext4
 _ALIGNMENT_EXTRA = 0xD935  # the id Android's zipalign uses for padding: 2 bytes of alignment, then zeros
+_PADDING_HEADER = struct.Struct("<HHH")  # extra id, data size, alignment
 _EOCD = struct.Struct("<4s4H2LH")
 _EOCD64 = struct.Struct("<4sQ2H2L4Q")
 _LOCATOR = struct.Struct("<4sLQL")
@@ -229,9 +230,9 @@ def _comicinfo_entry(data: bytes, offset: int, *, end_at: int | None = None) -> 
     flags = 0x0800  # UTF-8 names
     local_extra = b""
     if end_at is not None:
-        unpadded_end = offset + _LOCAL.size + len(name) + 6 + len(compressed)
+        unpadded_end = offset + _LOCAL.size + len(name) + _PADDING_HEADER.size + len(compressed)
         zeros = (end_at - unpadded_end) % CLONE_BLOCK
-        local_extra = struct.pack("<HHH", _ALIGNMENT_EXTRA, 2 + zeros, CLONE_BLOCK) + bytes(zeros)
+        local_extra = _PADDING_HEADER.pack(_ALIGNMENT_EXTRA, 2 + zeros, CLONE_BLOCK) + bytes(zeros)
     local = _LOCAL.pack(b"PK\x03\x04", 20, flags, zipfile.ZIP_DEFLATED, dos_time, dos_date, crc,
                         len(compressed), len(data), len(name), len(local_extra)) + name + local_extra + compressed
     extra = b""
