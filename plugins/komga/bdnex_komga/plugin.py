@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bdnex_core.hookspecs import hookimpl
 
-from bdnex_komga.source import KomgaSource
+from bdnex_komga.source import KomgaSource, remove_temporary_downloads
 from bdnex_komga.writeback import KomgaWriter
 
 if TYPE_CHECKING:
@@ -25,6 +25,11 @@ def register_library_sources(register: Callable[[LibrarySource], None], settings
 @hookimpl
 def register_metadata_writers(register: Callable[[MetadataWriter], None], settings: Settings) -> None:
     register(KomgaWriter())
+
+
+@hookimpl
+def session_finished(session_id: int, status: str, stats: Mapping[str, Any]) -> None:
+    remove_temporary_downloads()
 
 
 def _listen_option(value: str | None) -> tuple[str, int] | None:

@@ -15,7 +15,10 @@ right after.
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -169,6 +172,16 @@ def iter_books(client: KomgaClient, config: KomgaSettings, locations: list[str])
             yield book
 
 
+# Folders this process downloaded books into for ``tag --source komga`` (no komga.download_dir).
+_temporary_download_dirs: list[Path] = []
+
+
+def remove_temporary_downloads() -> None:
+    """Called when a session ends: the copies are not needed any more (a resume downloads again)."""
+    while _temporary_download_dirs:
+        shutil.rmtree(_temporary_download_dirs.pop(), ignore_errors=True)
+
+
 class KomgaSource:
     name = SOURCE_NAME
 
@@ -176,6 +189,9 @@ class KomgaSource:
         config = komga_settings(settings)
         client = KomgaClient(config)
         force = FORCE_TOKEN in locations
-        download_dir = config.download_dir or Path(tempfile.mkdtemp(prefix="bdnex-komga-"))
+        download_dir = config.download_dir
+        if download_dir is None:  # made by the first download only
+            download_dir = Path(tempfile.gettempdir()) / f"bdnex-komga-{os.getpid()}-{secrets.token_hex(4)}"
+            _temporary_download_dirs.append(download_dir)
         for book in iter_books(client, config, locations):
             yield item_from_book(book, config, client, download_dir, force=force)

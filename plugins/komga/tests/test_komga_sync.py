@@ -145,6 +145,22 @@ def test_sync_downloads_when_there_is_no_local_file(env: Env, scanned) -> None: 
     assert [path.read_bytes() for path in paths] == before
 
 
+def test_tag_with_the_komga_source_leaves_no_downloads_behind(env: Env, scanned, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """``bdnex-core tag --source komga`` without a local file downloads each book into a temporary
+    folder; the folder goes when the session ends (a resume downloads again)."""
+    import tempfile
+
+    book_ids, _, albums = scanned
+    temporary = tmp_path / "system-tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    code, out, err = env.cli("tag", "--source", "komga", "--batch", f"library:{env.library_id}", path_map=[])
+    assert code == 0, out + err
+    assert ("GET", f"/api/v1/books/{book_ids[0]}/file", 200) in env.komga.requests
+    assert env.komga.book(book_ids[0])["metadata"]["links"][0]["url"].endswith(f"-{albums[0][0]}.html")
+    assert [path.name for path in temporary.iterdir() if path.name.startswith("bdnex-komga-")] == []
+
+
 def test_secrets_stay_out_of_the_database(env: Env, scanned) -> None:  # noqa: ANN001
     code, _, err = env.cli("komga", "sync", "--book", scanned[0][0])
     assert code == 0, err
