@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -132,12 +133,16 @@ def test_rar_without_backend(tmp_path, monkeypatch):
 
     # method 0x33 ("normal" compression): rarfile must call a backend to extract it
     path = write_rar(tmp_path / "book.cbr", [("p1.jpg", jpeg_like(200, 1))], method=0x33)
+    temporary = tmp_path / "system-tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
     for tool in ("UNRAR_TOOL", "UNAR_TOOL", "BSDTAR_TOOL", "SEVENZIP_TOOL", "SEVENZIP2_TOOL"):
         monkeypatch.setattr(rarfile, tool, "/nonexistent/bdnex-no-such-tool")
     monkeypatch.setattr(rarfile, "CURRENT_SETUP", None)
     try:
         _expect_refused(path, "no RAR backend installed", lambda: convert_to_cbz(path, XML))
         assert not (tmp_path / "book.cbz").exists()
+        assert list(temporary.iterdir()) == []  # nothing left in the temp folder either
     finally:
         monkeypatch.undo()
         # restore the real backend for later tests (a machine without one keeps none)

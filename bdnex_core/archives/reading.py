@@ -237,6 +237,10 @@ class RarComic(ComicArchive):
         import rarfile
 
         try:
+            if self.rar.getinfo(name).compress_type != rarfile.RAR_M0:
+                # Ask for a backend first: rarfile, finding none in the middle of a read, leaves the
+                # temporary archive it built for the backend in the temp folder.
+                rarfile.tool_setup()
             return self.rar.read(name)
         except rarfile.RarCannotExec:
             raise ArchiveError("no RAR backend installed to extract it: install unar, 7zip or libarchive-tools",
