@@ -23,18 +23,92 @@ if TYPE_CHECKING:
     from bdnex_core.bedetheque.album import Album
 
 V20_ORDER = (
-    "Title", "Series", "Number", "Count", "Volume", "AlternateSeries", "AlternateNumber", "AlternateCount", "Summary",
-    "Notes", "Year", "Month", "Day", "Writer", "Penciller", "Inker", "Colorist", "Letterer", "CoverArtist", "Editor",
-    "Publisher", "Imprint", "Genre", "Web", "PageCount", "LanguageISO", "Format", "BlackAndWhite", "Manga",
-    "Characters", "Teams", "Locations", "ScanInformation", "StoryArc", "SeriesGroup", "AgeRating", "Pages",
-    "CommunityRating", "MainCharacterOrTeam", "Review",
+    "Title",
+    "Series",
+    "Number",
+    "Count",
+    "Volume",
+    "AlternateSeries",
+    "AlternateNumber",
+    "AlternateCount",
+    "Summary",
+    "Notes",
+    "Year",
+    "Month",
+    "Day",
+    "Writer",
+    "Penciller",
+    "Inker",
+    "Colorist",
+    "Letterer",
+    "CoverArtist",
+    "Editor",
+    "Publisher",
+    "Imprint",
+    "Genre",
+    "Web",
+    "PageCount",
+    "LanguageISO",
+    "Format",
+    "BlackAndWhite",
+    "Manga",
+    "Characters",
+    "Teams",
+    "Locations",
+    "ScanInformation",
+    "StoryArc",
+    "SeriesGroup",
+    "AgeRating",
+    "Pages",
+    "CommunityRating",
+    "MainCharacterOrTeam",
+    "Review",
 )
 V21_ORDER = (
-    "Title", "Series", "Number", "Count", "Volume", "AlternateSeries", "AlternateNumber", "AlternateCount", "Summary",
-    "Notes", "Year", "Month", "Day", "Writer", "Penciller", "Inker", "Colorist", "Letterer", "CoverArtist", "Editor",
-    "Translator", "Publisher", "Imprint", "Genre", "Tags", "Web", "PageCount", "LanguageISO", "Format",
-    "BlackAndWhite", "Manga", "Characters", "Teams", "Locations", "ScanInformation", "StoryArc", "StoryArcNumber",
-    "SeriesGroup", "AgeRating", "Pages", "CommunityRating", "MainCharacterOrTeam", "Review", "GTIN",
+    "Title",
+    "Series",
+    "Number",
+    "Count",
+    "Volume",
+    "AlternateSeries",
+    "AlternateNumber",
+    "AlternateCount",
+    "Summary",
+    "Notes",
+    "Year",
+    "Month",
+    "Day",
+    "Writer",
+    "Penciller",
+    "Inker",
+    "Colorist",
+    "Letterer",
+    "CoverArtist",
+    "Editor",
+    "Translator",
+    "Publisher",
+    "Imprint",
+    "Genre",
+    "Tags",
+    "Web",
+    "PageCount",
+    "LanguageISO",
+    "Format",
+    "BlackAndWhite",
+    "Manga",
+    "Characters",
+    "Teams",
+    "Locations",
+    "ScanInformation",
+    "StoryArc",
+    "StoryArcNumber",
+    "SeriesGroup",
+    "AgeRating",
+    "Pages",
+    "CommunityRating",
+    "MainCharacterOrTeam",
+    "Review",
+    "GTIN",
 )
 ORDERS = {"2.0": V20_ORDER, "2.1": V21_ORDER}
 KNOWN = frozenset(V21_ORDER)
@@ -43,8 +117,15 @@ XSI = "http://www.w3.org/2001/XMLSchema-instance"
 XSD = "http://www.w3.org/2001/XMLSchema"
 TAGGED_BY = "Tagged by bdnex-core from Bédéthèque album"
 
-_parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-                          huge_tree=False, remove_comments=True, remove_pis=True)
+_parser = etree.XMLParser(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    dtd_validation=False,
+    huge_tree=False,
+    remove_comments=True,
+    remove_pis=True,
+)
 
 
 @dataclass(frozen=True)
@@ -125,7 +206,9 @@ class ComicInfo:
         if data is None:
             raise MetadataError("no ComicInfo.xml")
         if len(data) > MAX_XML_BYTES:
-            raise MetadataError(f"ComicInfo.xml is {len(data) // 1024} KB, more than the {MAX_XML_BYTES // 1024} KB a real one can need")
+            raise MetadataError(
+                f"ComicInfo.xml is {len(data) // 1024} KB, more than the {MAX_XML_BYTES // 1024} KB a real one can need"
+            )
         try:
             data.decode("utf-8") if not data.startswith((b"\xff\xfe", b"\xfe\xff")) else data.decode("utf-16")
         except UnicodeDecodeError as exc:
@@ -154,7 +237,9 @@ class ComicInfo:
                     image = page.get("Image")
                     if image is None or not image.lstrip("-").isdigit():
                         continue
-                    attributes = tuple((key, value) for key, value in page.attrib.items() if key not in ("Image", "Type"))
+                    attributes = tuple(
+                        (key, value) for key, value in page.attrib.items() if key not in ("Image", "Type")
+                    )
                     info.pages.append(PageInfo(int(image), page.get("Type"), attributes))
             elif name in KNOWN and len(child) == 0:
                 if child.text is not None and child.text.strip():
@@ -201,8 +286,9 @@ class ComicInfo:
     # ------------------------------------------------------------------ merging
 
     @classmethod
-    def merge(cls, existing: ComicInfo | None, new: ComicInfo, policy: str = "replace",
-              locked_fields: Iterable[str] = ()) -> ComicInfo:
+    def merge(
+        cls, existing: ComicInfo | None, new: ComicInfo, policy: str = "replace", locked_fields: Iterable[str] = ()
+    ) -> ComicInfo:
         """Combine a file's ComicInfo with ours.
 
         ``replace``: our values win; ``fill_empty``: only fields the file lacks are filled;
@@ -229,12 +315,17 @@ class ComicInfo:
 def diff(old: ComicInfo | None, new: ComicInfo) -> dict[str, tuple[str | None, str | None]]:
     """Field-by-field changes from ``old`` to ``new`` (``Pages`` summarised as a count)."""
     before = dict(old.fields) if old else {}
-    changes = {name: (before.get(name), new.fields.get(name))
-               for name in sorted(set(before) | set(new.fields), key=lambda n: V21_ORDER.index(n) if n in V21_ORDER else 99)
-               if before.get(name) != new.fields.get(name)}
+    changes = {
+        name: (before.get(name), new.fields.get(name))
+        for name in sorted(set(before) | set(new.fields), key=lambda n: V21_ORDER.index(n) if n in V21_ORDER else 99)
+        if before.get(name) != new.fields.get(name)
+    }
     old_pages = len(old.pages) if old else 0
     if old_pages != len(new.pages) or (old and [p.type for p in old.pages] != [p.type for p in new.pages]):
-        changes["Pages"] = (f"{old_pages} pages" if old_pages else None, f"{len(new.pages)} pages" if new.pages else None)
+        changes["Pages"] = (
+            f"{old_pages} pages" if old_pages else None,
+            f"{len(new.pages)} pages" if new.pages else None,
+        )
     return changes
 
 

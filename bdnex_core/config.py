@@ -135,8 +135,7 @@ def from_mapping(data: dict[str, Any], *, source: Path | None = None) -> Setting
     database = data.get("database", {})
     if database.get("backend", "sqlite") == "postgresql":
         raise ConfigError(
-            "invalid configuration at database.backend: 'postgresql' is not supported yet; "
-            "use 'sqlite' (the default)",
+            "invalid configuration at database.backend: 'postgresql' is not supported yet; use 'sqlite' (the default)",
             path=str(source) if source else None,
         )
     cache_section = data.get("cache", {})
@@ -215,7 +214,9 @@ def settings_as_dict(settings: Settings) -> dict[str, Any]:
         if item.name in {"source", "raw"}:
             continue
         value = asdict(getattr(settings, item.name))
-        result[item.name] = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v) for k, v in value.items()}
+        result[item.name] = {
+            k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v) for k, v in value.items()
+        }
     for name, section in settings.raw.items():
         result.setdefault(name, section)
     return result

@@ -37,14 +37,30 @@ TRACKED_FIELDS = ("bdgest_id", "bdgest_url", "title", "series", "volume", "tome"
 # Session columns update_session may change; nothing else is ever put into SQL.
 SESSION_UPDATABLE = frozenset(
     {
-        "total_files", "files_processed", "files_successful", "files_failed", "files_skipped",
-        "files_queued", "status", "log_file_path", "json_log_path", "csv_log_path",
-        "session_end", "heartbeat", "pid", "options",
+        "total_files",
+        "files_processed",
+        "files_successful",
+        "files_failed",
+        "files_skipped",
+        "files_queued",
+        "status",
+        "log_file_path",
+        "json_log_path",
+        "csv_log_path",
+        "session_end",
+        "heartbeat",
+        "pid",
+        "options",
     }
 )
 # session_files.state -> the processing_sessions counter that counts it
-STATE_COUNTER = {"pending": None, "done": "files_successful", "failed": "files_failed",
-                 "skipped": "files_skipped", "queued": "files_queued"}
+STATE_COUNTER = {
+    "pending": None,
+    "done": "files_successful",
+    "failed": "files_failed",
+    "skipped": "files_skipped",
+    "queued": "files_queued",
+}
 ENDED_STATUSES = frozenset({"completed", "failed", "paused"})
 # A running session whose process has given no sign of life for this long is interrupted.
 STALE_HEARTBEAT = timedelta(minutes=10)
@@ -119,7 +135,9 @@ class BDneXDB:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise DatabaseError(f"cannot create the database directory: {exc.strerror}", path=self.path.parent) from None
+                raise DatabaseError(
+                    f"cannot create the database directory: {exc.strerror}", path=self.path.parent
+                ) from None
             if not os.access(self.path.parent, os.W_OK | os.X_OK):
                 raise DatabaseError("the database directory is not writable", path=self.path.parent)
             if self.path.exists() and not os.access(self.path, os.R_OK | os.W_OK):
@@ -136,7 +154,9 @@ class BDneXDB:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.DatabaseError as exc:
-            raise DatabaseError(f"cannot open the database ({exc}); is it a bdnex-core SQLite file?", path=self.path) from None
+            raise DatabaseError(
+                f"cannot open the database ({exc}); is it a bdnex-core SQLite file?", path=self.path
+            ) from None
         return Database(conn)
 
     def _prepare(self) -> None:
@@ -226,9 +246,8 @@ class BDneXDB:
             row = self.get_file(path)
             return bool(row and row["status"] in ("success", "manual"))
         lookup = self.lookup_file(path)
-        if force_check and lookup.row and lookup.state == "unchanged":
-            if sha256_file(path) != lookup.row["file_hash"]:
-                return False
+        if force_check and lookup.row and lookup.state == "unchanged" and sha256_file(path) != lookup.row["file_hash"]:
+            return False
         if lookup.state == "moved" and lookup.row:
             self.record_move(lookup.row["file_path"], path, lookup.fingerprint)
         elif lookup.state == "unchanged" and lookup.row and lookup.row["mtime_ns"] != lookup.fingerprint.mtime_ns:
@@ -236,9 +255,13 @@ class BDneXDB:
                 self.db.table("processed_files").update(
                     lookup.row["id"], {"mtime_ns": lookup.fingerprint.mtime_ns, "file_size": lookup.fingerprint.size}
                 )
-        return bool(lookup.row and lookup.state in ("unchanged", "moved") and lookup.row["status"] in ("success", "manual"))
+        return bool(
+            lookup.row and lookup.state in ("unchanged", "moved") and lookup.row["status"] in ("success", "manual")
+        )
 
-    def record_move(self, old_path: str, new_path: str | os.PathLike[str], fingerprint: Fingerprint | None = None) -> None:
+    def record_move(
+        self, old_path: str, new_path: str | os.PathLike[str], fingerprint: Fingerprint | None = None
+    ) -> None:
         """The file at ``old_path`` now lives at ``new_path``: its row and history follow it."""
         new = canonical_path(new_path)
         fingerprint = fingerprint or Fingerprint.of(new)
@@ -256,7 +279,13 @@ class BDneXDB:
                 },
             )
             self.db.table("metadata_history").insert(
-                {"file_id": row["id"], "field": "file_path", "old_value": row["file_path"], "new_value": new, "source": "auto"}
+                {
+                    "file_id": row["id"],
+                    "field": "file_path",
+                    "old_value": row["file_path"],
+                    "new_value": new,
+                    "source": "auto",
+                }
             )
 
     def record_processing(
@@ -301,7 +330,8 @@ class BDneXDB:
                     "source": source,
                 }
                 for field in TRACKED_FIELDS
-                if field in values and values[field] != previous.get(field)
+                if field in values
+                and values[field] != previous.get(field)
                 and not (previous.get(field) is None and values[field] is None)
             ]
             if history:
@@ -378,7 +408,9 @@ class BDneXDB:
 
     # ------------------------------------------------------------------ album cache
 
-    def cache_album(self, album_data: Mapping[str, Any] | Any, *, ttl: timedelta | None = None, now: datetime | None = None) -> None:
+    def cache_album(
+        self, album_data: Mapping[str, Any] | Any, *, ttl: timedelta | None = None, now: datetime | None = None
+    ) -> None:
         """Cache a parsed album (an ``Album`` or its dict) for the configured TTL."""
         data = album_data.to_dict() if hasattr(album_data, "to_dict") else dict(album_data)
         album_id = data.get("album_id", data.get("id"))
@@ -419,7 +451,9 @@ class BDneXDB:
 
     def purge_expired_albums(self, *, now: datetime | None = None) -> int:
         with self.write():
-            cursor = self.db.execute("DELETE FROM bdgest_albums WHERE cache_valid_until <= ?", [to_db_time(now or utcnow())])
+            cursor = self.db.execute(
+                "DELETE FROM bdgest_albums WHERE cache_valid_until <= ?", [to_db_time(now or utcnow())]
+            )
         return cursor.rowcount
 
     # ------------------------------------------------------------------ sessions
@@ -489,8 +523,10 @@ class BDneXDB:
         large library must not write a row per file. Returns how many files are new."""
         with self.write():
             if unchanged:
-                self.db.execute("UPDATE processing_sessions SET files_unchanged = COALESCE(files_unchanged, 0) + ? "
-                                "WHERE id = ?", [unchanged, session_id])
+                self.db.execute(
+                    "UPDATE processing_sessions SET files_unchanged = COALESCE(files_unchanged, 0) + ? WHERE id = ?",
+                    [unchanged, session_id],
+                )
             start = self.db.execute(
                 "SELECT COALESCE(MAX(position), -1) + 1 FROM session_files WHERE session_id = ?", [session_id]
             ).fetchall()[0][0]
@@ -504,7 +540,9 @@ class BDneXDB:
                 rows.append((session_id, start + offset, str(file_path), item_key or str(file_path), state, now))
             cursor = self.db.conn.executemany(
                 "INSERT OR IGNORE INTO session_files (session_id, position, file_path, item_key, state, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)", rows)
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
             added = cursor.rowcount
             self._refresh_counters(session_id)
         return added
@@ -534,15 +572,20 @@ class BDneXDB:
             )
             old = previous[0][0]
             if old != state:
-                changes = [f"{column} = {column} {sign} 1" for column, sign in ((STATE_COUNTER[old], "-"), (STATE_COUNTER[state], "+"))
-                           if column]
+                changes = [
+                    f"{column} = {column} {sign} 1"
+                    for column, sign in ((STATE_COUNTER[old], "-"), (STATE_COUNTER[state], "+"))
+                    if column
+                ]
                 if old == "pending":
                     changes.append("files_processed = files_processed + 1")
                 elif state == "pending":
                     changes.append("files_processed = files_processed - 1")
                 # column names come from STATE_COUNTER only, never from input
-                self.db.execute(f"UPDATE processing_sessions SET {', '.join(changes)}, heartbeat = ? WHERE id = ?",
-                                [to_db_time(utcnow()), session_id])
+                self.db.execute(
+                    f"UPDATE processing_sessions SET {', '.join(changes)}, heartbeat = ? WHERE id = ?",
+                    [to_db_time(utcnow()), session_id],
+                )
 
     def _refresh_counters(self, session_id: int) -> None:
         """Session counters are derived from its files, so they always match them."""
@@ -598,9 +641,15 @@ class BDneXDB:
         if session is None:
             return {}
         start, end = from_db_time(session["session_start"]), from_db_time(session["session_end"])
-        reference = end or (utcnow() if session["status"] == "running" and not session["interrupted"] else from_db_time(session.get("heartbeat")))
+        reference = end or (
+            utcnow()
+            if session["status"] == "running" and not session["interrupted"]
+            else from_db_time(session.get("heartbeat"))
+        )
         session["duration_seconds"] = (reference - start).total_seconds() if start and reference else None
-        session["remaining"] = self.db.table("session_files").count_where("session_id = ? AND state = 'pending'", [session_id])
+        session["remaining"] = self.db.table("session_files").count_where(
+            "session_id = ? AND state = 'pending'", [session_id]
+        )
         session["failures"] = [
             {"file_path": row["file_path"], "error": row["error_msg"]}
             for row in self.session_files(session_id, "failed")
@@ -679,8 +728,12 @@ class BDneXDB:
         """Store a JSON-serialisable ``value`` for ``plugin`` under ``key`` (replacing the old one)."""
         with self.write() as db:
             db["plugin_state"].upsert(
-                {"plugin": plugin, "key": key, "value": json.dumps(value, ensure_ascii=False),
-                 "updated_at": to_db_time(utcnow())},
+                {
+                    "plugin": plugin,
+                    "key": key,
+                    "value": json.dumps(value, ensure_ascii=False),
+                    "updated_at": to_db_time(utcnow()),
+                },
                 pk=("plugin", "key"),
             )
 
@@ -717,8 +770,16 @@ class BDneXDB:
     def snapshot_statistics(self, day: date | None = None) -> dict[str, Any]:
         """Store today's statistics (one row per day; a later snapshot replaces it)."""
         stats = self.get_statistics()
-        columns = ("total_files", "total_series", "total_editors", "avg_pages", "avg_processing_time_ms",
-                   "files_failed", "files_pending_review", "total_sessions")
+        columns = (
+            "total_files",
+            "total_series",
+            "total_editors",
+            "avg_pages",
+            "avg_processing_time_ms",
+            "files_failed",
+            "files_pending_review",
+            "total_sessions",
+        )
         values = [(day or datetime.now(UTC).date()).isoformat(), *(stats[name] for name in columns)]
         with self.write():
             self.db.execute(

@@ -135,8 +135,11 @@ def import_log(db: BDneXDB, path: Path) -> tuple[int | None, int]:
                 if when:
                     db.db.table("processed_files").update(file_id, {"processed_date": when})
             db.mark_session_file(
-                session_id, file_path, "done" if values["status"] == "success" else "failed",
-                file_id=file_id, error=values["error"],
+                session_id,
+                file_path,
+                "done" if values["status"] == "success" else "failed",
+                file_id=file_id,
+                error=values["error"],
             )
         started = _parse_time(data.get("batch_start")) or to_db_time(datetime.now(UTC))
         db.db.table("processing_sessions").update(

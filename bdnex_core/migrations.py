@@ -8,12 +8,11 @@ just created. New migrations are appended, never reordered.
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
-
-import sqlite3
-from collections.abc import Iterator
 
 from sqlite_utils import Database, Migrations
 
@@ -112,7 +111,9 @@ def apply(db: Database) -> None:
 @migrations()
 def m003_catalogue(db: Database) -> None:
     """The catalogue index tables (databases made before it existed get them here)."""
-    start = schema_sql().index("-- ===================================================================== catalogue index")
+    start = schema_sql().index(
+        "-- ===================================================================== catalogue index"
+    )
     execute_script(db, schema_sql()[start:])
 
 
@@ -133,5 +134,7 @@ def m005_unchanged_counter(db: Database) -> None:
 @migrations()
 def m006_rescan_index(db: Database) -> None:
     """A covering index for re-scans (size, mtime and state of the files under a folder)."""
-    db.execute("CREATE INDEX IF NOT EXISTS idx_processed_rescan "
-               "ON processed_files(file_path, file_size, mtime_ns, status, decision)")
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_processed_rescan "
+        "ON processed_files(file_path, file_size, mtime_ns, status, decision)"
+    )

@@ -73,7 +73,10 @@ def build_plugin_host() -> PluginHost:
             pm.register(plugin, name=entry_point.name)
             pm.check_pending()
             if entry_point.dist is not None:
-                host.distributions[entry_point.name] = {"name": entry_point.dist.name, "version": entry_point.dist.version}
+                host.distributions[entry_point.name] = {
+                    "name": entry_point.dist.name,
+                    "version": entry_point.dist.version,
+                }
         except Exception as exc:  # a plugin's bug must not take the tool down
             if pm.has_plugin(entry_point.name):
                 pm.unregister(name=entry_point.name)
@@ -115,7 +118,9 @@ def _call_safely(hook_name: str, **kwargs: Any) -> None:
 
 def library_sources(settings: Settings) -> dict[str, LibrarySource]:
     sources: dict[str, LibrarySource] = {}
-    _call_safely("register_library_sources", register=lambda source: sources.setdefault(source.name, source), settings=settings)
+    _call_safely(
+        "register_library_sources", register=lambda source: sources.setdefault(source.name, source), settings=settings
+    )
     return sources
 
 

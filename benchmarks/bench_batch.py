@@ -36,7 +36,12 @@ def jpeg_like(size: int, rng: random.Random) -> bytes:
 
 def build_library(folder: Path, site: FakeBedetheque, count: int, page_size: int, pages: int, seed: int) -> None:
     rng = random.Random(seed)
-    pool = [e for entries in site.catalogue.series.values() for e in entries if e.tome_kind == "regular" and (e.tome or "").isdigit()]
+    pool = [
+        e
+        for entries in site.catalogue.series.values()
+        for e in entries
+        if e.tome_kind == "regular" and (e.tome or "").isdigit()
+    ]
     content = [jpeg_like(page_size, rng) for _ in range(pages)]
     for number in range(count):
         entry = pool[number % len(pool)]
@@ -60,8 +65,12 @@ def tag(settings, db, client, library: Path) -> tuple[float, dict[str, int]]:
 def bare_walk(root: Path) -> float:
     """The baseline: os.walk listing the tree, each comic file's full path built."""
     started = time.perf_counter()
-    count = sum(1 for folder, _, files in os.walk(root) for name in files
-                if os.path.splitext(os.path.join(folder, name))[1] == ".cbz")
+    count = sum(
+        1
+        for folder, _, files in os.walk(root)
+        for name in files
+        if os.path.splitext(os.path.join(folder, name))[1] == ".cbz"
+    )
     assert count
     return time.perf_counter() - started
 
@@ -74,11 +83,14 @@ def main() -> int:
     reset_politeness()
     try:
         with FakeBedetheque(network_delay=0.0) as site:
-            settings = from_mapping({
-                "database": {"path": str(base / "bdnex.db")}, "cache": {"dir": str(base / "cache")},
-                "pipeline": {"logs_dir": str(base / "logs")},
-                **site.settings_mapping(min_delay_seconds=0.0, jitter_seconds=0.0, max_requests_per_hour=1_000_000),
-            })
+            settings = from_mapping(
+                {
+                    "database": {"path": str(base / "bdnex.db")},
+                    "cache": {"dir": str(base / "cache")},
+                    "pipeline": {"logs_dir": str(base / "logs")},
+                    **site.settings_mapping(min_delay_seconds=0.0, jitter_seconds=0.0, max_requests_per_hour=1_000_000),
+                }
+            )
             db = BDneXDB(settings=settings)
             client = BedethequeClient(settings)
             Catalogue(db).update_online(client)
@@ -104,8 +116,11 @@ def throughput(settings, db, client, site: FakeBedetheque, base: Path) -> None:
     warm, warm_counts = tag(settings, db, client, warm_library)
     print(f"2,000 files of {size_mb:.1f} MB, {WORKERS} workers:")
     print(f"  cold album cache: {2000 / cold:6.1f} files/s ({cold:.1f} s, {fetched} album pages fetched) {cold_counts}")
-    print(f"  warm album cache: {2000 / warm:6.1f} files/s ({warm:.1f} s, "
-          f"{len(site.requests('/BD-')) - fetched} album pages fetched) {warm_counts}   (target >= 50 files/s)", flush=True)
+    print(
+        f"  warm album cache: {2000 / warm:6.1f} files/s ({warm:.1f} s, "
+        f"{len(site.requests('/BD-')) - fetched} album pages fetched) {warm_counts}   (target >= 50 files/s)",
+        flush=True,
+    )
 
 
 def rescan(settings, db, client, site: FakeBedetheque, base: Path) -> None:
@@ -119,10 +134,12 @@ def rescan(settings, db, client, site: FakeBedetheque, base: Path) -> None:
         assert counts["skipped"] == 10_000, counts
         rescans.append(seconds)
     walk, rescanned = statistics.median(walks), statistics.median(rescans)
-    print(f"re-scan of 10,000 unchanged files: {rescanned * 1000:.0f} ms; bare os.walk {walk * 1000:.0f} ms; "
-          f"ratio {rescanned / walk:.2f}   (target <= 2)", flush=True)
+    print(
+        f"re-scan of 10,000 unchanged files: {rescanned * 1000:.0f} ms; bare os.walk {walk * 1000:.0f} ms; "
+        f"ratio {rescanned / walk:.2f}   (target <= 2)",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -59,7 +59,9 @@ def synthetic_catalogue(count: int, rng: random.Random) -> list[AlbumEntry]:
             kind = rng.choice(kinds) if size > 1 else "oneshot"
             title = "-".join(word(rng) for _ in range(rng.choice(title_lengths)))
             if kind == "oneshot":
-                entries.append(AlbumEntry(album_id, f"https://x/BD-{title}-{album_id}.html", title, None, None, None, title))
+                entries.append(
+                    AlbumEntry(album_id, f"https://x/BD-{title}-{album_id}.html", title, None, None, None, title)
+                )
             elif kind == "int":
                 entries.append(AlbumEntry(album_id, "", series, f"INT{number}", number, "int", title))
             elif kind == "hs":
@@ -88,12 +90,20 @@ def main() -> int:
     entries = synthetic_catalogue(TARGET, rng)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
-    index = CatalogueIndex.build((e.album_id, e.url, e.series_norm, e.tome, e.tome_number, e.tome_kind, e.title_norm) for e in entries)
+    index = CatalogueIndex.build(
+        (e.album_id, e.url, e.series_norm, e.tome, e.tome_number, e.tome_kind, e.title_norm) for e in entries
+    )
     build_seconds = time.perf_counter() - started
     matcher = Matcher(index, MatchingSettings())
     sample = rng.sample(entries, 1000)
-    names = [rng.choice(realistic_names(slug_words(e.series_slug).title(), e.tome, slug_words(e.title_slug).title() or None, rng=rng))
-             for e in sample]
+    names = [
+        rng.choice(
+            realistic_names(
+                slug_words(e.series_slug).title(), e.tome, slug_words(e.title_slug).title() or None, rng=rng
+            )
+        )
+        for e in sample
+    ]
     ours, correct = [], 0
     for entry, name in zip(sample, names, strict=True):
         begin = time.perf_counter()
@@ -112,10 +122,16 @@ def main() -> int:
         return statistics.quantiles(values, n=20)[-1]
 
     print(f"catalogue: {len(entries)} synthetic albums, {len(index.series_names)} series")
-    print(f"index build: {build_seconds:.2f} s; peak RSS {peak_rss_mb:.0f} MB (before the index: {rss_before / 1024:.0f} MB)")
-    print(f"ours:  median {statistics.median(ours):.2f} ms, p95 {p95(ours):.2f} ms per name over {len(ours)} names; "
-          f"top-1 {correct / len(sample):.1%}")
-    print(f"BDneX: median {statistics.median(theirs):.2f} ms, p95 {p95(theirs):.2f} ms per name over {len(theirs)} names")
+    print(
+        f"index build: {build_seconds:.2f} s; peak RSS {peak_rss_mb:.0f} MB (before the index: {rss_before / 1024:.0f} MB)"
+    )
+    print(
+        f"ours:  median {statistics.median(ours):.2f} ms, p95 {p95(ours):.2f} ms per name over {len(ours)} names; "
+        f"top-1 {correct / len(sample):.1%}"
+    )
+    print(
+        f"BDneX: median {statistics.median(theirs):.2f} ms, p95 {p95(theirs):.2f} ms per name over {len(theirs)} names"
+    )
     print(f"ratio BDneX / ours (median): {statistics.median(theirs) / statistics.median(ours):.1f}x")
     print("targets: median <= 5 ms, p95 <= 20 ms, peak RSS <= 300 MB")
     return 0

@@ -35,13 +35,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bdnex_core.archive import write_comicinfo  # noqa: E402
-from bdnex_core.testing.archives import build_cbz  # noqa: E402
-from bdnex_core.testing.loopfs import LoopFilesystemUnavailable, loop_filesystem  # noqa: E402
+from bdnex_core.archive import write_comicinfo
+from bdnex_core.testing.archives import build_cbz
+from bdnex_core.testing.loopfs import LoopFilesystemUnavailable, loop_filesystem
 
-XML = ('<?xml version="1.0" encoding="utf-8"?>\n<ComicInfo><Series>Nains</Series><Number>1</Number>'
-       '<Title>Redwin de la Forge</Title><Writer>Nicolas Jarry</Writer><Publisher>Soleil</Publisher>'
-       '<Year>2015</Year></ComicInfo>\n').encode()
+XML = (
+    b'<?xml version="1.0" encoding="utf-8"?>\n<ComicInfo><Series>Nains</Series><Number>1</Number>'
+    b"<Title>Redwin de la Forge</Title><Writer>Nicolas Jarry</Writer><Publisher>Soleil</Publisher>"
+    b"<Year>2015</Year></ComicInfo>\n"
+)
 PAGE_SIZE = 2_000_000
 
 CT_SCRIPT = r"""
@@ -86,8 +88,12 @@ def _fsynced_copy(source: Path, target: Path) -> None:
 
 
 def _comictagger(python: Path, source: Path, work: Path, runs: int, mode: str) -> float | None:
-    result = subprocess.run([str(python), "-c", CT_SCRIPT, str(source), str(work), str(runs), mode, XML.decode()],
-                            capture_output=True, text=True, timeout=1800)
+    result = subprocess.run(
+        [str(python), "-c", CT_SCRIPT, str(source), str(work), str(runs), mode, XML.decode()],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     if result.returncode != 0:
         print(f"    ComicTagger {mode} failed: {result.stderr.strip().splitlines()[-1:]}")
         return None
@@ -104,9 +110,9 @@ def _filesystem_type(folder: Path) -> str:
     resolved = str(folder.resolve())
     for line in mounts:
         fields = line.split()
-        if len(fields) >= 3 and (resolved == fields[1] or resolved.startswith(fields[1].rstrip("/") + "/")):
-            if len(fields[1]) > len(best):
-                best, kind = fields[1], fields[2]
+        inside = len(fields) >= 3 and (resolved == fields[1] or resolved.startswith(fields[1].rstrip("/") + "/"))
+        if inside and len(fields[1]) > len(best):
+            best, kind = fields[1], fields[2]
     return kind
 
 
@@ -116,38 +122,54 @@ def run_cases(folder: Path, options: argparse.Namespace, has_ct: bool) -> float:
     cases = {
         "stored": build_cbz(folder / "stored.cbz", pages, page_size=PAGE_SIZE),
         "deflated": build_cbz(folder / "deflated.cbz", pages, page_size=PAGE_SIZE, compression=zipfile.ZIP_DEFLATED),
-        "stored, ComicInfo first": build_cbz(folder / "stored-ci-first.cbz", pages, page_size=PAGE_SIZE,
-                                             comicinfo=b"<ComicInfo><Series>old</Series></ComicInfo>", comicinfo_at=0),
+        "stored, ComicInfo first": build_cbz(
+            folder / "stored-ci-first.cbz",
+            pages,
+            page_size=PAGE_SIZE,
+            comicinfo=b"<ComicInfo><Series>old</Series></ComicInfo>",
+            comicinfo_at=0,
+        ),
     }
     work = folder / "work.cbz"
     copy_target = folder / "copy.cbz"
     worst = 0.0
-    print(f"{options.size_mb} MB archives ({pages} pages of {PAGE_SIZE // 1000} KB) in {folder} "
-          f"({_filesystem_type(folder)}), median of {options.runs} runs")
+    print(
+        f"{options.size_mb} MB archives ({pages} pages of {PAGE_SIZE // 1000} KB) in {folder} "
+        f"({_filesystem_type(folder)}), median of {options.runs} runs"
+    )
     for label, source in cases.items():
         size_mb = source.stat().st_size / 1e6
         ours = _median_time(lambda: write_comicinfo(work, XML), lambda: shutil.copyfile(source, work), options.runs)
-        copy = _median_time(lambda: shutil.copyfile(source, copy_target), lambda: copy_target.unlink(missing_ok=True),
-                            options.runs)
-        copy_over = _median_time(lambda: shutil.copyfile(source, copy_target),
-                                 lambda: shutil.copyfile(source, copy_target), options.runs)
-        durable_copy = _median_time(lambda: _fsynced_copy(source, copy_target),
-                                    lambda: copy_target.unlink(missing_ok=True), options.runs)
+        copy = _median_time(
+            lambda: shutil.copyfile(source, copy_target), lambda: copy_target.unlink(missing_ok=True), options.runs
+        )
+        copy_over = _median_time(
+            lambda: shutil.copyfile(source, copy_target), lambda: shutil.copyfile(source, copy_target), options.runs
+        )
+        durable_copy = _median_time(
+            lambda: _fsynced_copy(source, copy_target), lambda: copy_target.unlink(missing_ok=True), options.runs
+        )
         ratio = ours / copy
         worst = max(worst, ratio)
         print(f"  {label:<24} {size_mb:6.1f} MB  ours {ours:6.3f}s  copyfile {copy:6.3f}s  ratio {ratio:4.2f}")
-        print(f"    other baselines: copyfile over an existing copy {copy_over:6.3f}s (ours/that "
-              f"{ours / copy_over:4.2f}); copyfile+fsync {durable_copy:6.3f}s (ours/that {ours / durable_copy:4.2f})")
+        print(
+            f"    other baselines: copyfile over an existing copy {copy_over:6.3f}s (ours/that "
+            f"{ours / copy_over:4.2f}); copyfile+fsync {durable_copy:6.3f}s (ours/that {ours / durable_copy:4.2f})"
+        )
         if has_ct:
             for mode in ("write_tags", "write_file"):
                 ct = _comictagger(options.ct_python, source, work, options.runs, mode)
                 if ct is not None:
-                    print(f"    ComicTagger 1.6.0b9 {mode:<10} {ct:7.3f}s  (ComicTagger/ours {ct / ours:5.2f}, "
-                          f"/copyfile {ct / copy:5.2f})")
+                    print(
+                        f"    ComicTagger 1.6.0b9 {mode:<10} {ct:7.3f}s  (ComicTagger/ours {ct / ours:5.2f}, "
+                        f"/copyfile {ct / copy:5.2f})"
+                    )
     if not has_ct:
         print(f"  ComicTagger not importable with {options.ct_python}: skipped")
-    print(f"worst ratio ours/copyfile on {_filesystem_type(folder)}: {worst:.2f} (target ≤ 1.30): "
-          f"{'OK' if worst <= 1.3 else 'TOO SLOW'}")
+    print(
+        f"worst ratio ours/copyfile on {_filesystem_type(folder)}: {worst:.2f} (target ≤ 1.30): "
+        f"{'OK' if worst <= 1.3 else 'TOO SLOW'}"
+    )
     return worst
 
 
@@ -157,12 +179,22 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--ct-python", type=Path, default=Path(__file__).resolve().parents[1] / ".venv-ct/bin/python")
     parser.add_argument("--keep", type=Path, help="build the archives in this folder and keep them")
-    parser.add_argument("--loop", action="append", choices=["xfs", "btrfs"], default=[],
-                        help="also run on a fresh loop-mounted filesystem of this kind (root)")
+    parser.add_argument(
+        "--loop",
+        action="append",
+        choices=["xfs", "btrfs"],
+        default=[],
+        help="also run on a fresh loop-mounted filesystem of this kind (root)",
+    )
     options = parser.parse_args()
 
-    has_ct = options.ct_python.exists() and subprocess.run(
-        [str(options.ct_python), "-c", "import comicapi.comicarchive"], capture_output=True).returncode == 0
+    has_ct = (
+        options.ct_python.exists()
+        and subprocess.run(
+            [str(options.ct_python), "-c", "import comicapi.comicarchive"], capture_output=True
+        ).returncode
+        == 0
+    )
     folder = options.keep or Path(tempfile.mkdtemp(prefix="bdnex-bench-write-"))
     folder.mkdir(parents=True, exist_ok=True)
     try:

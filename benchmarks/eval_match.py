@@ -23,8 +23,10 @@ def main() -> int:
     started = time.perf_counter()
     result = evaluate(entries, MatchingSettings(), present=int(sys.argv[1]) if len(sys.argv) > 1 else 3000, absent=500)
     rates = result.rates()
-    print(f"catalogue: {len(entries)} albums; {result.present} present names, {result.absent} absent names "
-          f"({time.perf_counter() - started:.1f} s)")
+    print(
+        f"catalogue: {len(entries)} albums; {result.present} present names, {result.absent} absent names "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
     print(f"top-1: {rates['top1']:.2%} (target >= 99%)")
     print(f"accepted (present): {rates['accept_rate_present']:.2%} (target >= 90%)")
     print(f"wrong automatic: {rates['wrong_automatic']:.2%} (target <= 0.5%)")

@@ -102,8 +102,9 @@ def test_duplicate_member_names(tmp_path):
 
 
 def test_two_comicinfo_members_are_refused(tmp_path):
-    path = _zip_with(tmp_path / "two.cbz", [("page1.jpg", jpeg_like(100, 1)), ("ComicInfo.xml", XML),
-                                           ("comicinfo.xml", XML)])
+    path = _zip_with(
+        tmp_path / "two.cbz", [("page1.jpg", jpeg_like(100, 1)), ("ComicInfo.xml", XML), ("comicinfo.xml", XML)]
+    )
     _expect_refused(path, "several ComicInfo.xml")
 
 
@@ -160,8 +161,10 @@ def _mount_tmpfs(folder: Path, options: str) -> bool:
     if os.geteuid() != 0 or shutil.which("mount") is None:
         return False
     folder.mkdir(exist_ok=True)
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
-                          capture_output=True).returncode == 0
+    return (
+        subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True).returncode
+        == 0
+    )
 
 
 def _umount(folder: Path) -> None:

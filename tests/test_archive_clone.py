@@ -52,9 +52,13 @@ def _page_blocks(path: Path) -> dict[str, int]:
 @pytest.mark.slow
 @pytest.mark.parametrize("comicinfo_at", ["absent", 0, 7, "last"])
 def test_pages_are_cloned_not_copied(reflink_folder, comicinfo_at):
-    path = build_cbz(reflink_folder / f"clone-{comicinfo_at}.cbz", pages=16, page_size=300_000,
-                     comicinfo=None if comicinfo_at == "absent" else b"<ComicInfo><Series>old</Series></ComicInfo>",
-                     comicinfo_at=comicinfo_at if isinstance(comicinfo_at, int) else None)
+    path = build_cbz(
+        reflink_folder / f"clone-{comicinfo_at}.cbz",
+        pages=16,
+        page_size=300_000,
+        comicinfo=None if comicinfo_at == "absent" else b"<ComicInfo><Series>old</Series></ComicInfo>",
+        comicinfo_at=comicinfo_at if isinstance(comicinfo_at, int) else None,
+    )
     os.sync()
     before = _page_blocks(path)
     write_comicinfo(path, NEW_XML)

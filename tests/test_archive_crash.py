@@ -53,8 +53,14 @@ def test_sigkill_during_cloning_writes_never_breaks_the_archive(reflink_folder):
 
 def _kill_writers_at_random(folder: Path) -> None:
     folder.mkdir(exist_ok=True)
-    pristine = build_cbz(folder / "pristine.cbz", pages=40, page_size=2_000_000, seed=7,
-                         comicinfo=b"<ComicInfo><Series>old</Series></ComicInfo>", comicinfo_at=0)  # ~80 MB
+    pristine = build_cbz(
+        folder / "pristine.cbz",
+        pages=40,
+        page_size=2_000_000,
+        seed=7,
+        comicinfo=b"<ComicInfo><Series>old</Series></ComicInfo>",
+        comicinfo_at=0,
+    )  # ~80 MB
     original_sha = _sha256(pristine)
     original_members = {name: value for name, value in raw_members(pristine).items() if name != "ComicInfo.xml"}
     library = folder / "library"
@@ -71,8 +77,11 @@ def _kill_writers_at_random(folder: Path) -> None:
     leftovers = {"killed mid-write": 0}
     for _trial in range(TRIALS):
         shutil.copyfile(pristine, target)
-        child = subprocess.Popen([sys.executable, "-c", WRITER, str(target), NEW_XML.decode()],
-                                 stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parents[1])
+        child = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(target), NEW_XML.decode()],
+            stdout=subprocess.PIPE,
+            cwd=Path(__file__).resolve().parents[1],
+        )
         assert child.stdout is not None and child.stdout.readline().strip() == b"ready"
         # The child writes in a loop, so a kill lands in the middle of some write at almost any moment;
         # up to 2.5 writes long, some trials also find the first write completed.

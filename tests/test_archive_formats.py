@@ -30,7 +30,11 @@ def test_generated_rar_is_read_by_debian_backends(tmp_path, tool):
     path = _rar(tmp_path)
     out = tmp_path / "out"
     out.mkdir()
-    command = ["unar", "-q", "-D", "-o", str(out), str(path)] if tool == "unar" else ["bsdtar", "-xf", str(path), "-C", str(out)]
+    command = (
+        ["unar", "-q", "-D", "-o", str(out), str(path)]
+        if tool == "unar"
+        else ["bsdtar", "-xf", str(path), "-C", str(out)]
+    )
     subprocess.run(command, check=True, capture_output=True)
     for name, data in PAGES:
         found = list(out.rglob(Path(name).name))
@@ -42,8 +46,12 @@ def test_cbr_reading(tmp_path):
     assert detect_kind(path) is ArchiveKind.CBR
     with open_archive(path) as comic:
         assert comic.kind == "cbr"
-        assert comic.pages() == ["Nains T01/page1.jpg", "Nains T01/page2.jpg", "Nains T01/page3.jpg",
-                                 "Nains T01/page10.jpg"]
+        assert comic.pages() == [
+            "Nains T01/page1.jpg",
+            "Nains T01/page2.jpg",
+            "Nains T01/page3.jpg",
+            "Nains T01/page10.jpg",
+        ]
         assert comic.read_member("Nains T01/page10.jpg") == dict(PAGES)["Nains T01/page10.jpg"]
         assert comic.comicinfo_bytes() == b"<ComicInfo/>"
         assert comic.cover_page() == "Nains T01/page1.jpg"
@@ -118,8 +126,12 @@ def test_cb7_reading_and_conversion(tmp_path):
     subprocess.run([tool, "a", "-bd", str(path), "Nains T01"], cwd=source, check=True, capture_output=True)
     with open_archive(path) as comic:
         assert comic.kind == "cb7"
-        assert comic.pages() == ["Nains T01/page1.jpg", "Nains T01/page2.jpg", "Nains T01/page3.jpg",
-                                 "Nains T01/page10.jpg"]
+        assert comic.pages() == [
+            "Nains T01/page1.jpg",
+            "Nains T01/page2.jpg",
+            "Nains T01/page3.jpg",
+            "Nains T01/page10.jpg",
+        ]
         assert comic.read_member("Nains T01/page2.jpg") == dict(PAGES)["Nains T01/page2.jpg"]
         assert comic.comicinfo_bytes() is None
     target = convert_to_cbz(path, XML)

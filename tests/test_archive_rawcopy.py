@@ -28,7 +28,9 @@ def _check_written(path: Path, before: dict, xml: bytes = NEW_XML) -> None:
         assert archive.testzip() is None
         names = [info.filename for info in archive.infolist()]
         assert names.count("ComicInfo.xml") == 1
-        assert [name for name in names if name != "ComicInfo.xml"] == [n for n in before if n.lower() != "comicinfo.xml"]
+        assert [name for name in names if name != "ComicInfo.xml"] == [
+            n for n in before if n.lower() != "comicinfo.xml"
+        ]
         assert archive.read("ComicInfo.xml") == xml
     assert not [p for p in path.parent.iterdir() if p.name.startswith(TEMP_PREFIX)]
 
@@ -36,9 +38,14 @@ def _check_written(path: Path, before: dict, xml: bytes = NEW_XML) -> None:
 @pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
 @pytest.mark.parametrize("comicinfo_at", ["absent", 0, 3, "last"])
 def test_members_are_byte_identical(tmp_path, compression, comicinfo_at):
-    path = build_cbz(tmp_path / "book.cbz", pages=6, compression=compression, compressible=True,
-                     comicinfo=None if comicinfo_at == "absent" else OLD_XML,
-                     comicinfo_at=None if comicinfo_at in ("absent", "last") else comicinfo_at)
+    path = build_cbz(
+        tmp_path / "book.cbz",
+        pages=6,
+        compression=compression,
+        compressible=True,
+        comicinfo=None if comicinfo_at == "absent" else OLD_XML,
+        comicinfo_at=None if comicinfo_at in ("absent", "last") else comicinfo_at,
+    )
     before = raw_members(path)
     write_comicinfo(path, NEW_XML)
     _check_written(path, before)
@@ -89,14 +96,14 @@ def test_data_descriptors_extra_fields_comment_and_cp437_names_are_kept(tmp_path
 def _offsets_moved_to_zip64_extras(data: bytes) -> bytes:
     """The same zip with every central record's local-header offset stored as 0xFFFFFFFF plus a zip64
     extra field (as some writers do for every member), the end record's directory size updated."""
-    cd_offset, = struct.unpack_from("<L", data, len(data) - 6)
-    cd_size, = struct.unpack_from("<L", data, len(data) - 10)
+    (cd_offset,) = struct.unpack_from("<L", data, len(data) - 6)
+    (cd_size,) = struct.unpack_from("<L", data, len(data) - 10)
     records, position = [], cd_offset
-    while data[position:position + 4] == b"PK\x01\x02":
+    while data[position : position + 4] == b"PK\x01\x02":
         name_length, extra_length, comment_length = struct.unpack_from("<HHH", data, position + 28)
         end = position + 46 + name_length + extra_length + comment_length
         record = bytearray(data[position:end])
-        offset, = struct.unpack_from("<L", record, 42)
+        (offset,) = struct.unpack_from("<L", record, 42)
         struct.pack_into("<L", record, 42, 0xFFFFFFFF)
         struct.pack_into("<H", record, 30, extra_length + 12)
         extras_end = 46 + name_length + extra_length
@@ -104,7 +111,7 @@ def _offsets_moved_to_zip64_extras(data: bytes) -> bytes:
         records.append(bytes(record))
         position = end
     directory = b"".join(records)
-    end_record = bytearray(data[cd_offset + cd_size:])
+    end_record = bytearray(data[cd_offset + cd_size :])
     struct.pack_into("<L", end_record, 12, len(directory))
     return data[:cd_offset] + directory + bytes(end_record)
 
@@ -177,9 +184,13 @@ def test_cleanup_removes_dead_writers_leftovers_only(tmp_path):
 
 
 def test_reading_api(tmp_path):
-    path = build_cbz(tmp_path / "r.cbz", pages=11, comicinfo=OLD_XML, comicinfo_at=2,
-                     extra_members={"__MACOSX/._page1.jpg": b"junk", ".hidden.jpg": b"x", "notes.txt": b"t",
-                                    "folder/": b""})
+    path = build_cbz(
+        tmp_path / "r.cbz",
+        pages=11,
+        comicinfo=OLD_XML,
+        comicinfo_at=2,
+        extra_members={"__MACOSX/._page1.jpg": b"junk", ".hidden.jpg": b"x", "notes.txt": b"t", "folder/": b""},
+    )
     with open_archive(path) as comic:
         assert comic.kind == "cbz"
         assert comic.pages() == [f"page{n}.jpg" for n in range(1, 12)]
@@ -194,9 +205,9 @@ def _names_in_file_order(path: Path) -> list[str]:
     """Member names as a streaming reader sees them: local headers one after another from the start."""
     data = path.read_bytes()
     names, position = [], 0
-    while data[position:position + 4] == b"PK\x03\x04":
+    while data[position : position + 4] == b"PK\x03\x04":
         compressed_size, _size, name_length, extra_length = struct.unpack_from("<LLHH", data, position + 18)
-        names.append(data[position + 30:position + 30 + name_length].decode())
+        names.append(data[position + 30 : position + 30 + name_length].decode())
         position += 30 + name_length + extra_length + compressed_size
     return names
 
@@ -204,25 +215,31 @@ def _names_in_file_order(path: Path) -> list[str]:
 @pytest.mark.parametrize("comicinfo_at", [0, 3, "last"])
 def test_the_old_comicinfo_leaves_nothing_behind_for_streaming_readers(tmp_path, comicinfo_at):
     old = b"<ComicInfo><Series>Stale series name</Series></ComicInfo>"
-    path = build_cbz(tmp_path / "stream.cbz", pages=6, comicinfo=old,
-                     comicinfo_at=None if comicinfo_at == "last" else comicinfo_at)
+    path = build_cbz(
+        tmp_path / "stream.cbz", pages=6, comicinfo=old, comicinfo_at=None if comicinfo_at == "last" else comicinfo_at
+    )
     write_comicinfo(path, NEW_XML)
     assert b"Stale series name" not in path.read_bytes()
     assert sorted(_names_in_file_order(path)) == sorted(["ComicInfo.xml"] + [f"page{n}.jpg" for n in range(1, 7)])
     if shutil.which("bsdtar"):  # libarchive reads a zip from a pipe front to back, as streaming readers do
         listing = subprocess.run(["bsdtar", "-tf", "-"], input=path.read_bytes(), capture_output=True, check=True)
         assert listing.stdout.decode().split().count("ComicInfo.xml") == 1
-        extracted = subprocess.run(["bsdtar", "-xOf", "-", "ComicInfo.xml"], input=path.read_bytes(),
-                                   capture_output=True, check=True)
+        extracted = subprocess.run(
+            ["bsdtar", "-xOf", "-", "ComicInfo.xml"], input=path.read_bytes(), capture_output=True, check=True
+        )
         assert extracted.stdout == NEW_XML
 
 
 @pytest.mark.parametrize("comicinfo_at", ["absent", 0, 3, "last"])
 def test_pages_keep_their_block_alignment(tmp_path, comicinfo_at):
     # Same offsets modulo 4096 is what lets XFS and btrfs clone the pages instead of copying them.
-    path = build_cbz(tmp_path / "aligned.cbz", pages=6, page_size=9_000,
-                     comicinfo=None if comicinfo_at == "absent" else OLD_XML,
-                     comicinfo_at=None if comicinfo_at in ("absent", "last") else comicinfo_at)
+    path = build_cbz(
+        tmp_path / "aligned.cbz",
+        pages=6,
+        page_size=9_000,
+        comicinfo=None if comicinfo_at == "absent" else OLD_XML,
+        comicinfo_at=None if comicinfo_at in ("absent", "last") else comicinfo_at,
+    )
     with zipfile.ZipFile(path) as archive:
         before = {info.filename: info.header_offset for info in archive.infolist()}
     write_comicinfo(path, NEW_XML + b"<!-- a longer ComicInfo than the old one -->" * 3)

@@ -28,12 +28,14 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def make_archive(path: Path, *, compression=zipfile.ZIP_STORED, comicinfo_at: str | None = None, pages: int = 6) -> Path:
+def make_archive(
+    path: Path, *, compression=zipfile.ZIP_STORED, comicinfo_at: str | None = None, pages: int = 6
+) -> Path:
     images = sample_pages("p", pages, 3)
     names = [f"page{n}.jpg" for n in range(1, pages + 1)]
     with zipfile.ZipFile(path, "w", compression=compression) as written:
-        for index, (name, data) in enumerate(zip(names, images)):
-            if comicinfo_at == "first" and index == 0 or comicinfo_at == "middle" and index == pages // 2:
+        for index, (name, data) in enumerate(zip(names, images, strict=False)):
+            if (comicinfo_at == "first" and index == 0) or (comicinfo_at == "middle" and index == pages // 2):
                 written.writestr("ComicInfo.xml", b"<ComicInfo><Title>old</Title></ComicInfo>")
             written.writestr(name, data)
         if comicinfo_at == "last":
@@ -73,9 +75,12 @@ def test_mtime_policy(tmp_path):
 
 
 def test_pages_natural_order_and_cover(tmp_path):
-    path = write_cbz(tmp_path / "a.cbz", sample_pages("x", 5, 1),
-                     page_names=["page10.jpg", "page2.jpg", "Page1.JPG", "__MACOSX/._page2.jpg", ".hidden.jpg"],
-                     extra_members=[("notes.txt", b"hi"), ("sub/page3.png", b"\x89PNG")])
+    path = write_cbz(
+        tmp_path / "a.cbz",
+        sample_pages("x", 5, 1),
+        page_names=["page10.jpg", "page2.jpg", "Page1.JPG", "__MACOSX/._page2.jpg", ".hidden.jpg"],
+        extra_members=[("notes.txt", b"hi"), ("sub/page3.png", b"\x89PNG")],
+    )
     with open_archive(path) as comic:
         assert comic.pages() == ["Page1.JPG", "page2.jpg", "page10.jpg", "sub/page3.png"]
         assert comic.cover_page() == "Page1.JPG" and comic.cover_page(2) == "page10.jpg"
@@ -115,6 +120,7 @@ def test_cbr_is_converted_with_identical_pages(tmp_path):
 
 # --- the bad-input corpus: a clear one-line error naming the file, the original untouched ---------
 
+
 def encrypted_zip(path: Path) -> Path:
     make_archive(path)
     data = bytearray(path.read_bytes())
@@ -123,11 +129,11 @@ def encrypted_zip(path: Path) -> Path:
     for info in infos:  # set the "encrypted" flag in both headers, as an encrypting tool does
         data[info.header_offset + 6] |= 0x01
     central = data.rfind(b"PK\x05\x06")
-    cd_offset = struct.unpack("<L", data[central + 16:central + 20])[0]
+    cd_offset = struct.unpack("<L", data[central + 16 : central + 20])[0]
     position = cd_offset
-    while data[position:position + 4] == b"PK\x01\x02":
+    while data[position : position + 4] == b"PK\x01\x02":
         data[position + 8] |= 0x01
-        n, m, k = struct.unpack("<3H", data[position + 28:position + 34])
+        n, m, k = struct.unpack("<3H", data[position + 28 : position + 34])
         position += 46 + n + m + k
     path.write_bytes(bytes(data))
     return path
@@ -143,7 +149,10 @@ def zip_with(path: Path, members: list[tuple[str, bytes]]) -> Path:
 CORPUS = {
     "zero-byte": (lambda p: (p.write_bytes(b""), p)[1], "empty file (0 bytes)"),
     "truncated zip": (lambda p: (p.write_bytes(make_archive(p).read_bytes()[:5000]), p)[1], "damaged or truncated zip"),
-    "no images": (lambda p: zip_with(p, [("readme.txt", b"hello"), ("ComicInfo.xml", b"<ComicInfo/>")]), "no image pages"),
+    "no images": (
+        lambda p: zip_with(p, [("readme.txt", b"hello"), ("ComicInfo.xml", b"<ComicInfo/>")]),
+        "no image pages",
+    ),
     "encrypted": (encrypted_zip, "encrypted member"),
     "dot-dot name": (lambda p: zip_with(p, [("../../evil.jpg", b"x"), ("a.jpg", b"y")]), "unsafe member name"),
     "absolute name": (lambda p: zip_with(p, [("/etc/evil.jpg", b"x")]), "unsafe member name"),
@@ -190,7 +199,9 @@ def test_rar_without_a_backend_is_a_clear_error(tmp_path, monkeypatch):
         if hasattr(rarfile, name):
             monkeypatch.setattr(rarfile, name, "/nonexistent/tool")
     monkeypatch.setattr(rarfile, "CURRENT_SETUP", None, raising=False)
-    monkeypatch.setattr(rarfile, "tool_setup", lambda *a, **k: (_ for _ in ()).throw(rarfile.RarCannotExec("no tool")), raising=False)
+    monkeypatch.setattr(
+        rarfile, "tool_setup", lambda *a, **k: (_ for _ in ()).throw(rarfile.RarCannotExec("no tool")), raising=False
+    )
     with open_archive(cbr) as comic, pytest.raises(ArchiveError, match="no RAR backend installed"):
         comic.read_member("01.jpg")
     with pytest.raises(ArchiveError, match="no RAR backend installed"):
@@ -203,7 +214,12 @@ def tmpfs(tmp_path: Path, size: str):
     """A real small filesystem (root only); None where mounting is not allowed."""
     mount = tmp_path / f"fs-{size}"
     mount.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True).returncode == 0
+    mounted = (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True
+        ).returncode
+        == 0
+    )
     try:
         yield mount if mounted else None
     finally:
@@ -331,7 +347,11 @@ def test_sigkill_during_writes_never_corrupts(tmp_path):
         outcomes.add("unchanged" if after == before else "replaced")
         with zipfile.ZipFile(path) as written:  # always a complete archive: the old one or a new one
             assert written.testzip() is None
-            assert written.read("ComicInfo.xml").startswith(b"<ComicInfo><Title>") if "ComicInfo.xml" in written.namelist() else True
+            assert (
+                written.read("ComicInfo.xml").startswith(b"<ComicInfo><Title>")
+                if "ComicInfo.xml" in written.namelist()
+                else True
+            )
         assert {name: value for name, value in raw_members(path).items() if name != "ComicInfo.xml"} == original_pages
         cleanup_stale_temp_files(tmp_path)
         assert not list(tmp_path.glob(".bdnex-tmp-*"))

@@ -14,7 +14,9 @@ import pytest
 
 def run_cli(*args, env=None):
     environment = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "bdnex_core", *args], capture_output=True, text=True, env=environment, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "bdnex_core", *args], capture_output=True, text=True, env=environment, timeout=120
+    )
 
 
 def assert_one_line_error(result, *fragments, code=None):
@@ -47,9 +49,13 @@ def test_unwritable_database_directory():
         command = [sys.executable, "-m", "bdnex_core", "--db", str(locked / "sub" / "bdnex.db"), "stats"]
         if os.geteuid() == 0:  # drop to nobody so permissions apply
             command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=120,
-                                env={**os.environ, "HOME": str(base), "XDG_CONFIG_HOME": str(base / "cfg"),
-                                     "PYTHONDONTWRITEBYTECODE": "1"})
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "HOME": str(base), "XDG_CONFIG_HOME": str(base / "cfg"), "PYTHONDONTWRITEBYTECODE": "1"},
+        )
         assert_one_line_error(result, str(locked), code=3)
         assert list(locked.iterdir()) == []
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -49,14 +50,16 @@ def test_rate_limit_holds_under_four_threads(site, make_client):
     client.get("/")  # the cookie visit, so every thread only fetches pages
     site.clear_log()
     paths = any_album_paths(site, 16)
-    threads = [threading.Thread(target=lambda chunk=paths[i::4]: [client.get(path) for path in chunk]) for i in range(4)]
+    threads = [
+        threading.Thread(target=lambda chunk=paths[i::4]: [client.get(path) for path in chunk]) for i in range(4)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     times = sorted(entry.time for entry in site.requests("/BD-"))
     assert len(times) == 16
-    gaps = [later - earlier for earlier, later in zip(times, times[1:])]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     # never two requests closer than the minimum delay (slack for the server threads' scheduling)
     assert min(gaps) >= 0.12, gaps
     assert sum(gaps) / len(gaps) >= 0.15, gaps
@@ -148,8 +151,18 @@ def test_flaresolverr_transport(site, make_client):
 
             with urllib.request.urlopen(request["url"]) as answer:
                 body = answer.read().decode()
-            payload = json.dumps({"status": "ok", "solution": {"url": request["url"], "status": 200, "response": body,
-                                                                "cookies": [{"name": "cf_clearance", "value": "ok"}], "headers": {}}})
+            payload = json.dumps(
+                {
+                    "status": "ok",
+                    "solution": {
+                        "url": request["url"],
+                        "status": 200,
+                        "response": body,
+                        "cookies": [{"name": "cf_clearance", "value": "ok"}],
+                        "headers": {},
+                    },
+                }
+            )
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
@@ -158,7 +171,9 @@ def test_flaresolverr_transport(site, make_client):
     server = ThreadingHTTPServer(("127.0.0.1", 0), Solver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        client, _ = make_client(transport="flaresolverr", flaresolverr_url=f"http://127.0.0.1:{server.server_address[1]}")
+        client, _ = make_client(
+            transport="flaresolverr", flaresolverr_url=f"http://127.0.0.1:{server.server_address[1]}"
+        )
         result = client.get(ALBUM)
         assert "Redwin" in result.text or "album-detail" in result.text
         assert calls and all(call["cmd"] == "request.get" for call in calls)

@@ -6,18 +6,34 @@ import pytest
 from lxml import etree
 
 from bdnex_core.bedetheque.album import Album
-from bdnex_core.comicinfo import ComicInfo, V20_ORDER, V21_ORDER, diff, read_comicinfo_safely
+from bdnex_core.comicinfo import V20_ORDER, V21_ORDER, ComicInfo, diff, read_comicinfo_safely
 from bdnex_core.errors import MetadataError
 
 
 def nains(**changes):
     values = dict(
-        album_id=245127, url="https://www.bedetheque.com/BD-Nains-Tome-1-Redwin-de-la-Forge-245127.html",
-        title="Redwin de la Forge", series="Nains", tome="1", writers=["Jarry, Nicolas"],
-        pencillers=["Goux, Pierre-Denis"], colorists=["Digikore Studios"], cover_artists=["Goux, Pierre-Denis", "Saïto, Diogo"],
-        translators=["Durand, Anne"], publisher="Soleil Productions", collection="Terres d'Arran", genre="Fantasy",
-        isbn="978-2-302-04644-3", legal_deposit="2015-06", release_date="2015-06-03", rating=4.25, votes=105, planches=56,
-        summary="Redwin, fils d'Ulrog <forgeron> & héros…", series_album_count=26, format="Grand format",
+        album_id=245127,
+        url="https://www.bedetheque.com/BD-Nains-Tome-1-Redwin-de-la-Forge-245127.html",
+        title="Redwin de la Forge",
+        series="Nains",
+        tome="1",
+        writers=["Jarry, Nicolas"],
+        pencillers=["Goux, Pierre-Denis"],
+        colorists=["Digikore Studios"],
+        cover_artists=["Goux, Pierre-Denis", "Saïto, Diogo"],
+        translators=["Durand, Anne"],
+        publisher="Soleil Productions",
+        collection="Terres d'Arran",
+        genre="Fantasy",
+        isbn="978-2-302-04644-3",
+        legal_deposit="2015-06",
+        release_date="2015-06-03",
+        rating=4.25,
+        votes=105,
+        planches=56,
+        summary="Redwin, fils d'Ulrog <forgeron> & héros…",
+        series_album_count=26,
+        format="Grand format",
     )
     values.update(changes)
     return Album(**values)
@@ -34,8 +50,10 @@ KINDS = {
 @pytest.fixture(scope="module")
 def schemas(shared_dir):
     folder = shared_dir / "reference" / "comicinfo"
-    return {"2.0": etree.XMLSchema(etree.parse(str(folder / "v2.0" / "ComicInfo.xsd"))),
-            "2.1": etree.XMLSchema(etree.parse(str(folder / "v2.1-draft" / "ComicInfo.xsd")))}
+    return {
+        "2.0": etree.XMLSchema(etree.parse(str(folder / "v2.0" / "ComicInfo.xsd"))),
+        "2.1": etree.XMLSchema(etree.parse(str(folder / "v2.1-draft" / "ComicInfo.xsd"))),
+    }
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -56,7 +74,11 @@ def test_bd_mapping():
     assert (fields["Series"], fields["Number"], fields["Title"]) == ("Nains", "1", "Redwin de la Forge")
     assert fields["Writer"] == "Nicolas Jarry" and fields["Penciller"] == "Pierre-Denis Goux"
     assert fields["CoverArtist"] == "Pierre-Denis Goux, Diogo Saïto" and fields["Translator"] == "Anne Durand"
-    assert (fields["Publisher"], fields["Imprint"], fields["Genre"]) == ("Soleil Productions", "Terres d'Arran", "Fantasy")
+    assert (fields["Publisher"], fields["Imprint"], fields["Genre"]) == (
+        "Soleil Productions",
+        "Terres d'Arran",
+        "Fantasy",
+    )
     assert (fields["Year"], fields["Month"], fields["Day"]) == ("2015", "6", "3")
     assert fields["GTIN"] == "9782302046443" and fields["LanguageISO"] == "fr" and fields["Count"] == "26"
     assert fields["PageCount"] == "5"  # pages of the archive, not the 56 printed planches
@@ -115,10 +137,18 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
     ("data", "reason"),
     [
         (BILLION_LAUGHS, "DOCTYPE"),
-        (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><ComicInfo><Title>&e;</Title></ComicInfo>', "DOCTYPE"),
+        (
+            b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><ComicInfo><Title>&e;</Title></ComicInfo>',
+            "DOCTYPE",
+        ),
         (b"<ComicInfo><Title>" + b"x" * (50 * 1024 * 1024) + b"</Title></ComicInfo>", "KB"),
         (b"<ComicInfo><Title>\xff\xfe\xfa</Title></ComicInfo>", "UTF-8"),
-        (b"<!--" + b"x" * 8000 + b'--><!DOCTYPE ComicInfo SYSTEM "ComicInfo.dtd"><ComicInfo><Title>t</Title></ComicInfo>', "DOCTYPE"),
+        (
+            b"<!--"
+            + b"x" * 8000
+            + b'--><!DOCTYPE ComicInfo SYSTEM "ComicInfo.dtd"><ComicInfo><Title>t</Title></ComicInfo>',
+            "DOCTYPE",
+        ),
         (b"<ComicInfo><Title>unclosed</ComicInfo>", "well-formed"),
         (b"<Book><Title>x</Title></Book>", "root element"),
     ],

@@ -27,13 +27,16 @@ def make_file(folder, name, content=b"comic bytes"):
 
 # --- the seed's three examples, against the real API ---------------------------------------------
 
+
 def test_database_creation(db):
     assert db.get_statistics()["total_files"] == 0
 
 
 def test_record_processing(db, tmp_path):
     session_id = db.start_session("/test/dir")
-    db.record_processing(make_file(tmp_path, "bd.cbz"), session_id, {"title": "Test", "score": 0.85, "status": "success"})
+    db.record_processing(
+        make_file(tmp_path, "bd.cbz"), session_id, {"title": "Test", "score": 0.85, "status": "success"}
+    )
     files = db.get_processed_files()
     assert len(files) == 1
     assert files[0]["title"] == "Test"
@@ -42,7 +45,13 @@ def test_record_processing(db, tmp_path):
 
 
 def test_cache_album(db):
-    album = {"id": 12345, "title": "Tintin", "series": "Tintin", "volume": 1, "cover_url": "http://example.com/cover.jpg"}
+    album = {
+        "id": 12345,
+        "title": "Tintin",
+        "series": "Tintin",
+        "volume": 1,
+        "cover_url": "http://example.com/cover.jpg",
+    }
     db.cache_album(album)
     cached = db.get_cached_album(12345)
     assert cached["title"] == "Tintin"
@@ -50,14 +59,19 @@ def test_cache_album(db):
 
 # --- what the product adds -----------------------------------------------------------------------
 
+
 def test_reprocessing_updates_the_row_and_writes_one_history_row_per_changed_field(db, tmp_path):
     path = make_file(tmp_path, "Nains - T01.cbz")
     session_id = db.start_session(str(tmp_path))
-    first = db.record_processing(path, session_id, {"title": "Redwin", "series": "Nains", "tome": "1", "editor": "Soleil"})
+    first = db.record_processing(
+        path, session_id, {"title": "Redwin", "series": "Nains", "tome": "1", "editor": "Soleil"}
+    )
     history_after_first = db.get_history(first)
     assert {row["field"] for row in history_after_first} == {"title", "series", "tome", "volume", "editor"}
     second = db.record_processing(
-        path, session_id, {"title": "Redwin de la Forge", "series": "Nains", "tome": "1", "publisher": "Soleil Productions"},
+        path,
+        session_id,
+        {"title": "Redwin de la Forge", "series": "Nains", "tome": "1", "publisher": "Soleil Productions"},
         source="manual",
     )
     assert second == first
@@ -115,7 +129,12 @@ def test_resume_knows_exactly_the_remaining_files(db, tmp_path):
     remaining = SessionManager(db).resume_session(session_id)
     assert [row["item_key"] for row in remaining] == [keys[1], keys[3], keys[5]]
     stats = db.get_session_stats(session_id)
-    assert (stats["total_files"], stats["files_successful"], stats["files_failed"], stats["files_queued"]) == (6, 1, 1, 1)
+    assert (stats["total_files"], stats["files_successful"], stats["files_failed"], stats["files_queued"]) == (
+        6,
+        1,
+        1,
+        1,
+    )
     assert stats["files_processed"] == 3 and stats["remaining"] == 3
     assert stats["failures"] == [{"file_path": str(files[2].resolve()), "error": "truncated zip"}]
     assert stats["status"] == "running" and not stats["interrupted"]
@@ -134,7 +153,8 @@ def test_get_processed_files_filters_and_pages(db, tmp_path):
     session_a, session_b = db.start_session("/a"), db.start_session("/b")
     for n in range(10):
         db.record_processing(
-            make_file(tmp_path, f"f{n}.cbz", bytes([n])), session_a if n < 6 else session_b,
+            make_file(tmp_path, f"f{n}.cbz", bytes([n])),
+            session_a if n < 6 else session_b,
             {"series": "Nains" if n % 2 else "Thorgal", "status": "failed" if n == 3 else "success"},
         )
     assert len(db.get_processed_files(series="Nains")) == 5
@@ -176,9 +196,14 @@ def test_moved_file_keeps_its_history(db, tmp_path):
 
 
 def test_statistics_and_daily_snapshot(db, tmp_path):
-    for n, (series, editor, pages) in enumerate([("Nains", "Soleil", 56), ("Nains", "Soleil", 54), ("Thorgal", "Lombard", 48)]):
-        db.record_processing(make_file(tmp_path, f"{n}.cbz", bytes([n])), None,
-                             {"series": series, "editor": editor, "pages": pages, "processing_time_ms": 100})
+    for n, (series, editor, pages) in enumerate(
+        [("Nains", "Soleil", 56), ("Nains", "Soleil", 54), ("Thorgal", "Lombard", 48)]
+    ):
+        db.record_processing(
+            make_file(tmp_path, f"{n}.cbz", bytes([n])),
+            None,
+            {"series": series, "editor": editor, "pages": pages, "processing_time_ms": 100},
+        )
     db.record_processing(make_file(tmp_path, "bad.cbz", b"x"), None, {"status": "failed", "error": "truncated"})
     db.queue_for_review("/x.cbz", "/x.cbz", None, {"series": "X"}, [{"album_id": 1, "score": 0.6}])
     stats = db.get_statistics()

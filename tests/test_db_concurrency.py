@@ -28,7 +28,9 @@ WRITER = textwrap.dedent(
 def test_two_processes_write_500_records_each(tmp_path):
     path = tmp_path / "shared.db"
     writers = [
-        subprocess.Popen([sys.executable, "-c", WRITER, str(path), name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(path), name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         for name in ("alpha", "beta")
     ]
     outputs = [writer.communicate(timeout=300) for writer in writers]

@@ -75,15 +75,19 @@ def test_series_page_and_cover(builtin_site):
 
 def test_mode_and_log_over_http(builtin_site):
     builtin_site.clear_log()
-    status, _, _ = fetch(f"{builtin_site.base_url}/_fake/mode",
-                         json.dumps({"kind": "503", "remaining": 1, "retry_after": 3}).encode())
+    status, _, _ = fetch(
+        f"{builtin_site.base_url}/_fake/mode", json.dumps({"kind": "503", "remaining": 1, "retry_after": 3}).encode()
+    )
     assert status == 204
     first = fetch(f"{builtin_site.base_url}/sitemap.xml")
     second = fetch(f"{builtin_site.base_url}/sitemap.xml")
     assert first[0] == 503 and first[2]["Retry-After"] == "3"
     assert second[0] == 200 and b"sitemapindex" in second[1]
     log = json.loads(fetch(f"{builtin_site.base_url}/_fake/log")[1])
-    assert [(row["path"], row["status"]) for row in log if not row["path"].startswith("/_fake/")] == [("/sitemap.xml", 503), ("/sitemap.xml", 200)]
+    assert [(row["path"], row["status"]) for row in log if not row["path"].startswith("/_fake/")] == [
+        ("/sitemap.xml", 503),
+        ("/sitemap.xml", 200),
+    ]
     fetch(f"{builtin_site.base_url}/_fake/mode", json.dumps({"kind": "ban"}).encode())
     assert "Bloquage de l'IP : 127.0.0.1" in fetch(f"{builtin_site.base_url}/")[1].decode()
     builtin_site.set_mode(None)
@@ -91,13 +95,18 @@ def test_mode_and_log_over_http(builtin_site):
 
 def test_runs_as_a_module(tmp_path):
     sitemap = tmp_path / "albums_1_2_map.xml"
-    sitemap.write_text('<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-                       "<url><loc>https://www.bedetheque.com/BD-Thorgal-Tome-3-Les-trois-vieillards-42.html</loc>"
-                       "<lastmod>2024-01-01</lastmod></url></urlset>")
+    sitemap.write_text(
+        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        "<url><loc>https://www.bedetheque.com/BD-Thorgal-Tome-3-Les-trois-vieillards-42.html</loc>"
+        "<lastmod>2024-01-01</lastmod></url></urlset>"
+    )
     with FakeBedetheque(sitemaps=[]) as probe:  # borrow a free port number, then release it
         port = probe.port
-    process = subprocess.Popen([sys.executable, "-m", "bdnex_core.testing.fakesite", "--port", str(port),
-                                "--sitemaps", str(sitemap)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bdnex_core.testing.fakesite", "--port", str(port), "--sitemaps", str(sitemap)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(100):
             try:

@@ -80,12 +80,44 @@ def test_names_cover_the_conventions() -> None:
     rng = random.Random(3)
     names = [name for _ in range(8) for album in ALBUMS for name in realistic_names(*album, rng=rng)]
     joined = "\n".join(names)
-    for convention in (r" - T01 - ", r" - Tome 1 - ", r"Nains T1 Redwin", r"Nains Tome 1\b", r"Nains 01 Redwin",
-                       r"Asterix - 40\b", r"#\d", r"\(T\d+\)", r"T\.\d", r"^Nains/T01", r"^Nains/01 - ",
-                       r"\w\.T?\d", r"_T?\d", r"-Tome-1-", r"HS2\b", r"HS 2\b", r"Hors-série 2", r"Hors Série",
-                       r"INT3\b", r"Intégrale 3", r"L'Intégrale T3", r"T1a\b", r"T00\b", r"One shot",
-                       r"^Les Tuniques Bleues", r"Tuniques Bleues \(Les\)", r"L'Épée|L'Epee", r"\[FR\]", r"\(c2c\)",
-                       r"\(1\)", r"\bv2\b", r"\bHD\b", r"^\[", r"\.cbr$", r"\.CBZ$", r"^nains "):
+    for convention in (
+        r" - T01 - ",
+        r" - Tome 1 - ",
+        r"Nains T1 Redwin",
+        r"Nains Tome 1\b",
+        r"Nains 01 Redwin",
+        r"Asterix - 40\b",
+        r"#\d",
+        r"\(T\d+\)",
+        r"T\.\d",
+        r"^Nains/T01",
+        r"^Nains/01 - ",
+        r"\w\.T?\d",
+        r"_T?\d",
+        r"-Tome-1-",
+        r"HS2\b",
+        r"HS 2\b",
+        r"Hors-série 2",
+        r"Hors Série",
+        r"INT3\b",
+        r"Intégrale 3",
+        r"L'Intégrale T3",
+        r"T1a\b",
+        r"T00\b",
+        r"One shot",
+        r"^Les Tuniques Bleues",
+        r"Tuniques Bleues \(Les\)",
+        r"L'Épée|L'Epee",
+        r"\[FR\]",
+        r"\(c2c\)",
+        r"\(1\)",
+        r"\bv2\b",
+        r"\bHD\b",
+        r"^\[",
+        r"\.cbr$",
+        r"\.CBZ$",
+        r"^nains ",
+    ):
         assert re.search(convention, joined, re.MULTILINE), convention
 
 
@@ -93,8 +125,11 @@ def test_year_and_publisher_appear_only_when_given() -> None:
     rng = random.Random(4)
     plain = [name for _ in range(20) for name in realistic_names("Nains", "1", "Redwin", rng=rng)]
     assert not any(re.search(r"\((19|20)\d\d\)|\(Soleil\)", name) for name in plain)
-    known = [name for _ in range(20)
-             for name in realistic_names("Nains", "1", "Redwin", rng=rng, year=2015, publisher="Soleil")]
+    known = [
+        name
+        for _ in range(20)
+        for name in realistic_names("Nains", "1", "Redwin", rng=rng, year=2015, publisher="Soleil")
+    ]
     parsed = [parse_filename(name) for name in known]
     assert any(p.year == 2015 for p in parsed) and any(p.publisher == "Soleil" for p in parsed)
     assert all(p.year in (None, 2015) and p.publisher in (None, "Soleil") for p in parsed)
@@ -108,15 +143,23 @@ def test_parser_recovers_series_and_tome_of_generated_names() -> None:
 def test_parser_recovers_generated_names_of_real_catalogue_entries(bedetheque_fixtures: Path) -> None:
     from bdnex_core.bedetheque.sitemaps import iter_album_entries
 
-    entries = [entry for path in sorted((bedetheque_fixtures / "sitemaps").glob("albums_*_map.xml"))
-               for entry in iter_album_entries(str(path))]
+    entries = [
+        entry
+        for path in sorted((bedetheque_fixtures / "sitemaps").glob("albums_*_map.xml"))
+        for entry in iter_album_entries(str(path))
+    ]
     assert len(entries) > 10_000
     # Tomes a file name can carry: numbers below 1000 with an optional suffix, HS, INT. Bédéthèque
     # also has catalogue numbers such as '31423' or '7MR1733' that nobody writes in a file name.
-    usable = [entry for entry in entries
-              if entry.tome is None or (STANDARD_TOME.match(entry.tome) and (entry.tome_number or 0) < 1000)]
+    usable = [
+        entry
+        for entry in entries
+        if entry.tome is None or (STANDARD_TOME.match(entry.tome) and (entry.tome_number or 0) < 1000)
+    ]
     sample = random.Random(6).sample(usable, 1500)
-    albums = [(entry.series_slug.replace("-", " "), entry.tome, entry.title_slug.replace("-", " ") or None)
-              for entry in sample]
+    albums = [
+        (entry.series_slug.replace("-", " "), entry.tome, entry.title_slug.replace("-", " ") or None)
+        for entry in sample
+    ]
     rate, misses = recovery_rate(albums, seed=7)
     assert rate >= 0.98, (rate, misses[:30])

@@ -11,12 +11,13 @@ from bdnex_core.matching.filename import parse_filename
 from bdnex_core.matching.normalize import normalize, strip_articles
 from tests.test_filename_parse import CASES
 
-SPACED_NAMES = [name for name, parent, *_ in CASES
-                if parent is None and not any(ch in name.rsplit(".", 1)[0] for ch in "()[]./\\_")]
+SPACED_NAMES = [
+    name for name, parent, *_ in CASES if parent is None and not any(ch in name.rsplit(".", 1)[0] for ch in "()[]./\\_")
+]
 ALPHABET = string.ascii_letters + string.digits + " -_.'’&()[]#éèàçÉÀœæ«»–—!?,;:" + "日本"
 
 
-def _words(parsed) -> tuple[str, str | None]:  # noqa: ANN001 - a ParsedName
+def _words(parsed) -> tuple[str, str | None]:
     return normalize(f"{parsed.series_norm} {parsed.title_norm}"), parsed.tome
 
 
@@ -33,7 +34,11 @@ def test_dotted_and_underscored_forms_read_like_the_spaced_one(name: str) -> Non
     for joiner in (".", "_"):
         variant = stem.replace(" ", joiner) + ".cbz"
         parsed = parse_filename(variant)
-        assert (parsed.series_norm, parsed.tome, parsed.title_norm) == (spaced.series_norm, spaced.tome, spaced.title_norm)
+        assert (parsed.series_norm, parsed.tome, parsed.title_norm) == (
+            spaced.series_norm,
+            spaced.tome,
+            spaced.title_norm,
+        )
 
 
 @pytest.mark.parametrize("name", SPACED_NAMES)
@@ -75,8 +80,14 @@ def test_parse_filename_reads_any_text_consistently() -> None:
 
 @pytest.mark.parametrize(
     ("name", "parent"),
-    [("Nains/T01.cbz", None), ("T01.cbz", "Nains"), ("T01.cbz", "/srv/bd/Nains"), ("T01.cbz", "Nains/"),
-     ("/srv/bd/Nains/T01.cbz", None), ("Nains\\T01.cbz", None)],
+    [
+        ("Nains/T01.cbz", None),
+        ("T01.cbz", "Nains"),
+        ("T01.cbz", "/srv/bd/Nains"),
+        ("T01.cbz", "Nains/"),
+        ("/srv/bd/Nains/T01.cbz", None),
+        ("Nains\\T01.cbz", None),
+    ],
 )
 def test_folder_forms_agree(name: str, parent: str | None) -> None:
     parsed = parse_filename(name, parent)

@@ -11,14 +11,23 @@ from bdnex_core.legacy_logs import import_logs
 
 def write_log(folder, name, results, **extra):
     path = folder / name
-    path.write_text(json.dumps({"batch_start": "2024-03-01T10:00:00", "batch_end": "2024-03-01T10:05:00", "results": results, **extra}))
+    path.write_text(
+        json.dumps(
+            {"batch_start": "2024-03-01T10:00:00", "batch_end": "2024-03-01T10:05:00", "results": results, **extra}
+        )
+    )
     return path
 
 
 RESULTS = [
-    {"file_path": "/bd/Nains/Nains - T01.cbz", "success": True, "score": 87, "title": "Redwin de la Forge",
-     "metadata": {"Series": "Nains", "Number": "1", "Publisher": "Soleil Productions", "Year": 2015},
-     "timestamp": "2024-03-01T10:01:00"},
+    {
+        "file_path": "/bd/Nains/Nains - T01.cbz",
+        "success": True,
+        "score": 87,
+        "title": "Redwin de la Forge",
+        "metadata": {"Series": "Nains", "Number": "1", "Publisher": "Soleil Productions", "Year": 2015},
+        "timestamp": "2024-03-01T10:01:00",
+    },
     {"filename": "/bd/Thorgal/Thorgal 2.cbz", "success": False, "score": 0.31, "error": "no match above threshold"},
     {"filename": "/bd/Blake/Blake 5.cbz", "success": True, "score": 0.95, "title": "Le Piège diabolique"},
 ]
@@ -40,14 +49,22 @@ def test_import_creates_sessions_and_files_and_is_idempotent(tmp_path):
     assert rows["/bd/Thorgal/Thorgal 2.cbz"]["status"] == "failed"
     assert rows["/bd/Thorgal/Thorgal 2.cbz"]["error_msg"] == "no match above threshold"
     assert rows["/bd/Blake/Blake 5.cbz"]["confidence_score"] == 0.95
-    counts = (db.db.table("processing_sessions").count, db.db.table("processed_files").count, db.db.table("metadata_history").count)
+    counts = (
+        db.db.table("processing_sessions").count,
+        db.db.table("processed_files").count,
+        db.db.table("metadata_history").count,
+    )
     # twice: from the same path, and a copy elsewhere
     copy = tmp_path / "copy"
     copy.mkdir()
     (copy / log.name).write_bytes(log.read_bytes())
     again = import_logs(db, [log, copy])
     assert again.imported == [] and len(again.already) == 2
-    assert (db.db.table("processing_sessions").count, db.db.table("processed_files").count, db.db.table("metadata_history").count) == counts
+    assert (
+        db.db.table("processing_sessions").count,
+        db.db.table("processed_files").count,
+        db.db.table("metadata_history").count,
+    ) == counts
 
 
 def test_broken_log_is_reported_and_others_go_on(tmp_path):

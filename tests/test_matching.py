@@ -33,7 +33,9 @@ URLS = [
 @pytest.fixture(scope="module")
 def matcher():
     entries = [parse_album_url(url) for url in URLS]
-    index = CatalogueIndex.build((e.album_id, e.url, e.series_norm, e.tome, e.tome_number, e.tome_kind, e.title_norm) for e in entries)
+    index = CatalogueIndex.build(
+        (e.album_id, e.url, e.series_norm, e.tome, e.tome_number, e.tome_kind, e.title_norm) for e in entries
+    )
     return Matcher(index, MatchingSettings())
 
 
@@ -104,7 +106,10 @@ def test_catalogue_import_identify_and_stats(bedetheque_fixtures, tmp_path, caps
     assert main(["--db", str(db_path), "catalogue", "stats", "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)
     assert stats["albums"] == 11536 and stats["by_kind"]["regular"] > 8000
-    assert main(["--db", str(db_path), "identify", "Nains - T01 - Redwin de la Forge.cbz", "Nains - T40.cbz", "--json"]) == 0
+    assert (
+        main(["--db", str(db_path), "identify", "Nains - T01 - Redwin de la Forge.cbz", "Nains - T40.cbz", "--json"])
+        == 0
+    )
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert lines[0]["album_id"] == 245127 and lines[0]["decision"] == "accept"
     assert lines[0]["url"].endswith("-245127.html") and lines[0]["candidates"][0]["explain"]
@@ -121,13 +126,17 @@ def test_identify_without_catalogue_says_what_to_do(tmp_path, capsys):
 
 
 def test_slug_parser_splits_every_real_url(bedetheque_fixtures):
-    entries = [entry for path in sorted((bedetheque_fixtures / "sitemaps").glob("*.xml")) for entry in iter_album_entries(path)]
+    entries = [
+        entry for path in sorted((bedetheque_fixtures / "sitemaps").glob("*.xml")) for entry in iter_album_entries(path)
+    ]
     assert len(entries) == 11536
     assert all(entry.series_slug for entry in entries)
 
 
 def test_accuracy_on_the_real_sitemaps(bedetheque_fixtures):
-    entries = [entry for path in sorted((bedetheque_fixtures / "sitemaps").glob("*.xml")) for entry in iter_album_entries(path)]
+    entries = [
+        entry for path in sorted((bedetheque_fixtures / "sitemaps").glob("*.xml")) for entry in iter_album_entries(path)
+    ]
     result = evaluate(entries, MatchingSettings(), present=2000, absent=400, seed=11)
     rates = result.rates()
     assert rates["top1"] >= 0.99, result.failures[:10]

@@ -12,8 +12,13 @@ from bdnex_core.testing.fakesite import FakeBedetheque
 def test_incremental_update_fetches_only_changed_sitemaps(tmp_path, monkeypatch):
     reset_politeness()
     with FakeBedetheque() as site:
-        settings = from_mapping({"database": {"path": str(tmp_path / "bdnex.db")},
-                                 "cache": {"dir": str(tmp_path / "cache")}, **site.settings_mapping()})
+        settings = from_mapping(
+            {
+                "database": {"path": str(tmp_path / "bdnex.db")},
+                "cache": {"dir": str(tmp_path / "cache")},
+                **site.settings_mapping(),
+            }
+        )
         db = BDneXDB(settings=settings)
         try:
             client = BedethequeClient(settings)

@@ -28,20 +28,46 @@ BASE = "https://www.bedetheque.com/"
         ("BD-Asterix-Tome-2VC-La-serpe-d-or-4.html", "Asterix", "2VC", 2, "regular", "La-serpe-d-or"),
         ("BD-Largo-Winch-INT-Integrale-5.html", "Largo-Winch", "INT", None, "int", "Integrale"),
         ("BD-Largo-Winch-INT11-Integrale-11-6.html", "Largo-Winch", "INT11", 11, "int", "Integrale-11"),
-        ("BD-Blake-et-Mortimer-HS2-Le-dernier-Pharaon-7.html", "Blake-et-Mortimer", "HS2", 2, "hs", "Le-dernier-Pharaon"),
+        (
+            "BD-Blake-et-Mortimer-HS2-Le-dernier-Pharaon-7.html",
+            "Blake-et-Mortimer",
+            "HS2",
+            2,
+            "hs",
+            "Le-dernier-Pharaon",
+        ),
         ("BD-Blake-et-Mortimer-HS-Le-secret-8.html", "Blake-et-Mortimer", "HS", None, "hs", "Le-secret"),
         ("BD-Tintin-J1-Le-journal-9.html", "Tintin", "J1", 1, "regular", "Le-journal"),
         ("BD-JLA-1997-INTHC04-248829.html", "JLA-1997", "INT4HC", 4, "int", ""),
         ("BD-Garulfo-INT1TT-247253.html", "Garulfo", "INT1TT", 1, "int", ""),
-        ("BD-Blagues-de-Toto-HSBO2-Vacances-a-la-blague-248958.html", "Blagues-de-Toto", "HS2BO", 2, "hs", "Vacances-a-la-blague"),
-        ("BD-Quelque-part-entre-les-ombres-10.html", "Quelque-part-entre-les-ombres", None, None, None, "Quelque-part-entre-les-ombres"),
+        (
+            "BD-Blagues-de-Toto-HSBO2-Vacances-a-la-blague-248958.html",
+            "Blagues-de-Toto",
+            "HS2BO",
+            2,
+            "hs",
+            "Vacances-a-la-blague",
+        ),
+        (
+            "BD-Quelque-part-entre-les-ombres-10.html",
+            "Quelque-part-entre-les-ombres",
+            None,
+            None,
+            None,
+            "Quelque-part-entre-les-ombres",
+        ),
     ],
 )
 def test_album_url_tome_forms(path, series, tome, number, kind, title):
     entry = parse_album_url(BASE + path)
     assert entry is not None
     assert (entry.series_slug, entry.tome, entry.tome_number, entry.tome_kind, entry.title_slug) == (
-        series, tome, number, kind, title)
+        series,
+        tome,
+        number,
+        kind,
+        title,
+    )
     assert entry.album_id == int(path.rsplit("-", 1)[1].split(".")[0])
 
 
@@ -98,16 +124,20 @@ def test_unreadable_cover_is_a_parse_error(tmp_path):
 
 def test_cover_hashes_tell_two_printings_apart():
     # the same tome listed twice (a reprint with its own id): only the cover can tell them apart
-    urls = [BASE + "BD-Nains-Tome-1-Redwin-de-la-Forge-245127.html",
-            BASE + "BD-Nains-Tome-1-Redwin-de-la-Forge-245128.html"]
+    urls = [
+        BASE + "BD-Nains-Tome-1-Redwin-de-la-Forge-245127.html",
+        BASE + "BD-Nains-Tome-1-Redwin-de-la-Forge-245128.html",
+    ]
     entries = [parse_album_url(url) for url in urls]
     index = CatalogueIndex.build(
-        (e.album_id, e.url, e.series_norm, e.tome, e.tome_number, e.tome_kind, e.title_norm) for e in entries)
+        (e.album_id, e.url, e.series_norm, e.tome, e.tome_number, e.tome_kind, e.title_norm) for e in entries
+    )
     matcher = Matcher(index, MatchingSettings())
     parsed = parse_filename("Nains - T01 - Redwin de la Forge.cbz")
     assert matcher.match(parsed).decision == "review"  # ambiguous without covers
     mine = hash_image(_poster(3))
-    result = matcher.match(parsed, cover_hash=mine,
-                           cover_hashes_by_album={245127: hash_image(_poster(4)), 245128: mine})
+    result = matcher.match(
+        parsed, cover_hash=mine, cover_hashes_by_album={245127: hash_image(_poster(4)), 245128: mine}
+    )
     assert result.best is not None and result.best.album_id == 245128
     assert "cover" in result.best.explain()

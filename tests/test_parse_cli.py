@@ -24,7 +24,12 @@ def nains_page(bedetheque_fixtures) -> Path:
 def test_offline_json_is_the_whole_album(nains_page, capsys):
     assert main(["album", "--html", str(nains_page), "--url", NAINS_URL, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert (data["series"], data["tome"], data["title"], data["album_id"]) == ("Nains", "1", "Redwin de la Forge", 245127)
+    assert (data["series"], data["tome"], data["title"], data["album_id"]) == (
+        "Nains",
+        "1",
+        "Redwin de la Forge",
+        245127,
+    )
     assert data["cover_artists"] == ["Goux, Pierre-Denis", "Saïto, Diogo"]
     assert [edition["album_id"] for edition in data["editions"]] == [245127, 289144, 383861]
     assert data["summary"].count("Redwin, fils d'Ulrog") == 1
@@ -46,8 +51,11 @@ def test_offline_readable_summary(nains_page, capsys):
 
 def test_offline_pseudo_author_is_printed_as_text(tmp_path, capsys):
     page = tmp_path / "page.html"
-    page.write_text('<html><body><ul id="album-detail"><li><label>Titre :</label>X</li>'
-                    "<li><label>Couleurs :</label><N&B></li></ul></body></html>", "utf-8")
+    page.write_text(
+        '<html><body><ul id="album-detail"><li><label>Titre :</label>X</li>'
+        "<li><label>Couleurs :</label><N&B></li></ul></body></html>",
+        "utf-8",
+    )
     assert main(["album", "--html", str(page), "--url", "https://m.bedetheque.com/BD-x-5.html"]) == 0
     assert "<N&B>" in capsys.readouterr().out
 
@@ -69,11 +77,15 @@ def online(tmp_path, bedetheque_fixtures):
     reset_politeness()
     with FakeBedetheque() as site:
         config = tmp_path / "config.json"
-        config.write_text(json.dumps({
-            "database": {"path": str(tmp_path / "bdnex.db")},
-            "cache": {"dir": str(tmp_path / "cache")},
-            **site.settings_mapping(),
-        }))
+        config.write_text(
+            json.dumps(
+                {
+                    "database": {"path": str(tmp_path / "bdnex.db")},
+                    "cache": {"dir": str(tmp_path / "cache")},
+                    **site.settings_mapping(),
+                }
+            )
+        )
         yield site, config
     reset_politeness()
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import lxml.html
 import pytest
 
 from bdnex_core.bedetheque import parse_desktop
 from bdnex_core.bedetheque.parse import NotAnAlbumPage, TruncatedPage, parse_album_page, parse_series_page
-
-import lxml.html
 
 DESKTOP = Path(__file__).parent / "fixtures" / "bedetheque_desktop"
 ALBUM_URL = "https://www.bedetheque.com/BD-Nains-Tome-1-Redwin-de-la-Forge-245127.html"
@@ -20,12 +19,18 @@ def page(name: str) -> bytes:
     return (DESKTOP / name).read_bytes()
 
 
-@pytest.mark.parametrize("name", ["BD-Nains-Tome-1-Redwin-de-la-Forge-245127.html",
-                                  "BD-Nains-Tome-1-Redwin-de-la-Forge-245127-older.html"])
+@pytest.mark.parametrize(
+    "name", ["BD-Nains-Tome-1-Redwin-de-la-Forge-245127.html", "BD-Nains-Tome-1-Redwin-de-la-Forge-245127-older.html"]
+)
 def test_desktop_album_pages_give_the_acceptance_facts(name):
     album = parse_album_page(page(name), ALBUM_URL)
     assert (album.series, album.series_id, album.tome, album.title, album.album_id) == (
-        "Nains", 47467, "1", "Redwin de la Forge", 245127)
+        "Nains",
+        47467,
+        "1",
+        "Redwin de la Forge",
+        245127,
+    )
     assert album.isbn == "978-2-302-04644-3" and album.publisher == "Soleil Productions"
     assert album.writers == ["Jarry, Nicolas"] and album.pencillers == ["Goux, Pierre-Denis"]
     assert album.colorists == ["Digikore Studios"]
@@ -59,7 +64,10 @@ def test_bdt_series_page():
     assert (series.origin, series.language, series.album_count) == ("Europe", "Français", 3)
     assert series.abstract.startswith("Les nains de l'Ordre du Temple") and "Terres d'Arran" in series.abstract
     assert [(a.album_id, a.tome, a.title) for a in series.albums] == [
-        (245127, "1", "Redwin de la Forge"), (250512, "2", "Oyrun du Talion"), (383861, "INT1", "Intégrale")]
+        (245127, "1", "Redwin de la Forge"),
+        (250512, "2", "Oyrun du Talion"),
+        (383861, "INT1", "Intégrale"),
+    ]
     first, second, third = series.albums
     assert first.url == ALBUM_URL and first.publisher == "Soleil Productions" and first.legal_deposit == "2015-06"
     assert first.cover_url == "https://www.bedetheque.com/cache/thb_couv/Couv_245127.jpg"
@@ -83,8 +91,9 @@ def test_series_page_given_as_album_and_album_given_as_series():
         parse_series_page(page("BD-Nains-Tome-1-Redwin-de-la-Forge-245127.html"), ALBUM_URL)
 
 
-@pytest.mark.parametrize("name", ["BD-Nains-Tome-1-Redwin-de-la-Forge-245127.html",
-                                  "BD-Nains-Tome-1-Redwin-de-la-Forge-245127-older.html"])
+@pytest.mark.parametrize(
+    "name", ["BD-Nains-Tome-1-Redwin-de-la-Forge-245127.html", "BD-Nains-Tome-1-Redwin-de-la-Forge-245127-older.html"]
+)
 def test_cut_desktop_album_page(name):
     whole = page(name)
     with pytest.raises(TruncatedPage, match="cut") as raised:

@@ -103,8 +103,10 @@ def test_escaping_keeps_real_tags_and_frees_pseudo_authors():
 
 
 def test_cloudflare_beacon_in_a_real_page_is_not_a_challenge(nains_html):
-    beacon = (b"<script>(function(){window.__CF$cv$params={r:'8f',t:'MTcz'};var a=document.createElement('script');"
-              b"a.src='/cdn-cgi/challenge-platform/scripts/jsd/main.js';document.head.appendChild(a);})();</script>")
+    beacon = (
+        b"<script>(function(){window.__CF$cv$params={r:'8f',t:'MTcz'};var a=document.createElement('script');"
+        b"a.src='/cdn-cgi/challenge-platform/scripts/jsd/main.js';document.head.appendChild(a);})();</script>"
+    )
     page = nains_html.replace(b"</body>", beacon + b"</body>")
     assert parse_album_page(page, URL).album_id == 245127
     assert detect_block(200, beacon) is None

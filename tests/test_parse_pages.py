@@ -8,10 +8,10 @@ import pytest
 
 from bdnex_core.bedetheque.blocking import detect_block
 from bdnex_core.bedetheque.parse import NotAnAlbumPage, TruncatedPage, parse_album_page, parse_series_page
+from bdnex_core.bedetheque.sitemaps import parse_album_url
 from bdnex_core.cli import main
 from bdnex_core.errors import BlockedError, ParseError
 from bdnex_core.testing.fakesite import BAN_PAGE, CHALLENGE_PAGE, FakeCatalogue, render_album_page
-from bdnex_core.bedetheque.sitemaps import parse_album_url
 
 NAINS_URL = "https://m.bedetheque.com/BD-Nains-Tome-1-Redwin-de-la-Forge-245127.html"
 
@@ -56,7 +56,12 @@ def test_real_nains_series_page(bedetheque_fixtures):
     assert series.album_count == len(series.albums) == 26
     first = series.albums[0]
     assert (first.album_id, first.tome, first.title, first.publisher, first.legal_deposit) == (
-        245127, "1", "Redwin de la Forge", "Soleil Productions", "2015-06")
+        245127,
+        "1",
+        "Redwin de la Forge",
+        "Soleil Productions",
+        "2015-06",
+    )
     assert "Terres d'Arran" in series.tags
 
 
@@ -76,9 +81,16 @@ def test_pseudo_authors_and_continuation_lines_survive():
 
 
 def test_synthetic_pages_of_the_fake_site_parse_like_real_ones():
-    entry = parse_album_url("https://www.bedetheque.com/BD-Les-Tuniques-Bleues-Tome-12-La-grande-patrouille-900123.html")
+    entry = parse_album_url(
+        "https://www.bedetheque.com/BD-Les-Tuniques-Bleues-Tome-12-La-grande-patrouille-900123.html"
+    )
     album = parse_album_page(render_album_page(entry, FakeCatalogue()), "http://127.0.0.1/BD-x-900123.html")
-    assert (album.series, album.tome, album.title, album.album_id) == ("Les Tuniques Bleues", "12", "La grande patrouille", 900123)
+    assert (album.series, album.tome, album.title, album.album_id) == (
+        "Les Tuniques Bleues",
+        "12",
+        "La grande patrouille",
+        900123,
+    )
     assert album.writers and album.publisher and album.isbn and album.release_date and album.rating is not None
 
 
@@ -87,7 +99,11 @@ def test_synthetic_pages_of_the_fake_site_parse_like_real_ones():
     [
         (CHALLENGE_PAGE, BlockedError, "challenge"),
         (BAN_PAGE.format(ip="1.2.3.4"), BlockedError, "IP ban"),
-        ("<html><head><title>Page introuvable</title></head><body>Erreur 404</body></html>", NotAnAlbumPage, "does not exist"),
+        (
+            "<html><head><title>Page introuvable</title></head><body>Erreur 404</body></html>",
+            NotAnAlbumPage,
+            "does not exist",
+        ),
         ('<html><body><div class="info-serie"><h3>Nains</h3></div></body></html>', NotAnAlbumPage, "series page"),
         ("", TruncatedPage, "empty"),
     ],
@@ -131,8 +147,11 @@ def test_pseudo_authors_inside_the_real_page(nains_html):
     start = nains_html.index(b'<a href="https://m.bedetheque.com/auteur-18954-BD-Digikore-Studios.html"')
     end = nains_html.index(b"</a>", start) + len(b"</a>")
     page = nains_html[:start] + b"<N&B>" + nains_html[end:]
-    page = page.replace(b'<li class="no-border">\n                        <label></label>',
-                        b'<li class="no-border"><label></label><Quadrichromie></li><li class="no-border">\n<label></label>', 1)
+    page = page.replace(
+        b'<li class="no-border">\n                        <label></label>',
+        b'<li class="no-border"><label></label><Quadrichromie></li><li class="no-border">\n<label></label>',
+        1,
+    )
     album = parse_album_page(page, NAINS_URL)
     assert album.colorists == ["<N&B>"]
     assert album.cover_artists == ["Goux, Pierre-Denis", "<Quadrichromie>", "Saïto, Diogo"]

@@ -37,17 +37,29 @@ def template(site, tmp_path_factory):
     """A 300-file library (series folders, 'Série - T01 - Titre.cbz') and a catalogue database to copy."""
     folder = tmp_path_factory.mktemp("template")
     rng = random.Random(99)
-    pool = [entry for entries in site.catalogue.series.values() for entry in entries
-            if entry.tome_kind == "regular" and entry.tome and entry.tome.isdigit()]
-    albums = [CatalogueAlbum(e.album_id, human(e.series_slug), e.tome, human(e.title_slug) or None) for e in rng.sample(pool, FILES)]
+    pool = [
+        entry
+        for entries in site.catalogue.series.values()
+        for entry in entries
+        if entry.tome_kind == "regular" and entry.tome and entry.tome.isdigit()
+    ]
+    albums = [
+        CatalogueAlbum(e.album_id, human(e.series_slug), e.tome, human(e.title_slug) or None)
+        for e in rng.sample(pool, FILES)
+    ]
     pages = sample_pages("page", 3, 7)
     library = folder / "library"
     for album in albums:
         name = f"{album.series} - T{int(album.tome):02d}" + (f" - {album.title}" if album.title else "") + ".cbz"
         write_cbz(library / album.series.replace("/", " ")[:60] / name.replace("/", " "), pages)
     reset_politeness()
-    settings = from_mapping({"database": {"path": str(folder / "catalogue.db")}, "cache": {"dir": str(folder / "cache")},
-                             **site.settings_mapping()})
+    settings = from_mapping(
+        {
+            "database": {"path": str(folder / "catalogue.db")},
+            "cache": {"dir": str(folder / "cache")},
+            **site.settings_mapping(),
+        }
+    )
     db = BDneXDB(settings=settings)
     Catalogue(db).update_online(BedethequeClient(settings))
     db.close()
@@ -60,20 +72,34 @@ def prepare(template: Path, target: Path, site) -> tuple[Path, Path, Path]:
     shutil.copyfile(template / "catalogue.db", target / "bdnex.db")
     config = target / "config.yaml"
     mapping = site.settings_mapping()
-    mapping.update({"database": {"path": str(target / "bdnex.db")}, "cache": {"dir": str(target / "cache")},
-                    "pipeline": {"logs_dir": str(target / "logs"), "workers": 2}})
+    mapping.update(
+        {
+            "database": {"path": str(target / "bdnex.db")},
+            "cache": {"dir": str(target / "cache")},
+            "pipeline": {"logs_dir": str(target / "logs"), "workers": 2},
+        }
+    )
     config.write_text(json.dumps(mapping))
     return library, config, target / "bdnex.db"
 
 
 def cli(config: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "bdnex_core", "--config", str(config), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bdnex_core", "--config", str(config), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def pages_of(path: Path) -> dict[str, tuple[int, bytes]]:
     with zipfile.ZipFile(path) as archive:
-        return {info.filename: (info.CRC, archive.read(info.filename)) for info in archive.infolist() if info.filename != "ComicInfo.xml"}
+        return {
+            info.filename: (info.CRC, archive.read(info.filename))
+            for info in archive.infolist()
+            if info.filename != "ComicInfo.xml"
+        }
 
 
 def check_finished(library: Path, db_path: Path, session_id: int, expected_pages) -> None:
@@ -85,7 +111,11 @@ def check_finished(library: Path, db_path: Path, session_id: int, expected_pages
     assert len(rows) == FILES and all(count == 1 for _, count in rows)
     stats = db.get_session_stats(session_id)
     assert stats["status"] == "completed" and stats["remaining"] == 0
-    states = dict(db.db.execute("SELECT state, COUNT(*) FROM session_files WHERE session_id = ? GROUP BY state", [session_id]).fetchall())
+    states = dict(
+        db.db.execute(
+            "SELECT state, COUNT(*) FROM session_files WHERE session_id = ? GROUP BY state", [session_id]
+        ).fetchall()
+    )
     assert stats["total_files"] == FILES == sum(states.values())
     assert stats["files_successful"] == states.get("done", 0) and stats["files_failed"] == states.get("failed", 0)
     assert stats["files_queued"] == states.get("queued", 0) and stats["files_skipped"] == states.get("skipped", 0)

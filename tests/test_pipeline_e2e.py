@@ -30,12 +30,14 @@ def site():
 def env(site, tmp_path):
     """Settings, database and client pointed at the fake site, catalogue indexed."""
     reset_politeness()
-    settings = from_mapping({
-        "database": {"path": str(tmp_path / "bdnex.db")},
-        "cache": {"dir": str(tmp_path / "cache")},
-        "pipeline": {"logs_dir": str(tmp_path / "logs")},
-        **site.settings_mapping(),
-    })
+    settings = from_mapping(
+        {
+            "database": {"path": str(tmp_path / "bdnex.db")},
+            "cache": {"dir": str(tmp_path / "cache")},
+            "pipeline": {"logs_dir": str(tmp_path / "logs")},
+            **site.settings_mapping(),
+        }
+    )
     db = BDneXDB(settings=settings)
     client = BedethequeClient(settings)
     Catalogue(db).update_online(client)
@@ -49,14 +51,26 @@ def albums_of(site, count, *, seed=3):
     import random
 
     rng = random.Random(seed)
-    pool = [entry for entries in site.catalogue.series.values() if len(entries) >= 3 for entry in entries
-            if entry.tome_kind == "regular" and entry.tome and entry.tome.isdigit()]
-    return [CatalogueAlbum(e.album_id, human(e.series_slug), e.tome, human(e.title_slug) or None) for e in rng.sample(pool, count)]
+    pool = [
+        entry
+        for entries in site.catalogue.series.values()
+        if len(entries) >= 3
+        for entry in entries
+        if entry.tome_kind == "regular" and entry.tome and entry.tome.isdigit()
+    ]
+    return [
+        CatalogueAlbum(e.album_id, human(e.series_slug), e.tome, human(e.title_slug) or None)
+        for e in rng.sample(pool, count)
+    ]
 
 
 def page_bytes(path):
     with zipfile.ZipFile(path) as archive:
-        return {info.filename: (info.CRC, archive.read(info.filename)) for info in archive.infolist() if info.filename != "ComicInfo.xml"}
+        return {
+            info.filename: (info.CRC, archive.read(info.filename))
+            for info in archive.infolist()
+            if info.filename != "ComicInfo.xml"
+        }
 
 
 def test_mixed_library_is_tagged_queued_and_failed(env, site, tmp_path):
@@ -66,7 +80,9 @@ def test_mixed_library_is_tagged_queued_and_failed(env, site, tmp_path):
     samples = build_library(tmp_path / "library", present, absent, broken=1)
     before = {sample.path: page_bytes(sample.path) for sample in samples if sample.kind != "broken"}
     items = collect_items(settings, "folder", [str(tmp_path / "library")])
-    summary = run_tagging(settings, db, items, TagOptions(workers=2, locations=(str(tmp_path / "library"),)), client=client)
+    summary = run_tagging(
+        settings, db, items, TagOptions(workers=2, locations=(str(tmp_path / "library"),)), client=client
+    )
     assert summary.status == "completed"
     by_path = {str(outcome.item.path): outcome for outcome in summary.outcomes}
     for sample in samples:
@@ -95,14 +111,21 @@ def test_mixed_library_is_tagged_queued_and_failed(env, site, tmp_path):
 
     # a second run skips the unchanged files without re-hashing or re-fetching
     site.clear_log()
-    again = run_tagging(settings, db, collect_items(settings, "folder", [str(tmp_path / "library")]),
-                        TagOptions(workers=2, locations=(str(tmp_path / "library"),)), client=client)
-    assert again.count("skipped") == 14 and again.count("done") == 0  # the 2 queued files wait for review: unchanged too
+    again = run_tagging(
+        settings,
+        db,
+        collect_items(settings, "folder", [str(tmp_path / "library")]),
+        TagOptions(workers=2, locations=(str(tmp_path / "library"),)),
+        client=client,
+    )
+    assert (
+        again.count("skipped") == 14 and again.count("done") == 0
+    )  # the 2 queued files wait for review: unchanged too
     assert site.requests("/BD-") == []
 
 
 def test_dry_run_changes_nothing_and_reports_the_diff(env, site, tmp_path, capsys):
-    settings, db, client, config = env
+    _settings, db, _client, config = env
     present = albums_of(site, 3, seed=5)
     samples = build_library(tmp_path / "lib", present, broken=0)
     before = {sample.path: sample.path.read_bytes() for sample in samples}
@@ -118,10 +141,12 @@ def test_dry_run_changes_nothing_and_reports_the_diff(env, site, tmp_path, capsy
 
 
 def test_uncertain_files_are_queued_then_resolved_with_review(env, site, tmp_path, monkeypatch, capsys):
-    settings, db, client, config = env
+    settings, _db, _client, config = env
     album = albums_of(site, 1, seed=11)[0]
     # a title that does not match: the series and tome are right, the title says otherwise -> review
-    path = write_cbz(tmp_path / "lib" / f"{album.series} - {album.tome} - Un titre sans rapport.cbz", sample_pages("x", 3, 1))
+    path = write_cbz(
+        tmp_path / "lib" / f"{album.series} - {album.tome} - Un titre sans rapport.cbz", sample_pages("x", 3, 1)
+    )
     code = main(["--config", str(config), "tag", str(tmp_path / "lib"), "--batch", "--json"])
     summary = json.loads(capsys.readouterr().out)
     assert summary["counts"]["queued"] == 1 and code == 0
@@ -137,7 +162,9 @@ def test_uncertain_files_are_queued_then_resolved_with_review(env, site, tmp_pat
     review_db = BDneXDB(settings=settings)
     row = review_db.get_file(path)
     assert row["status"] == "manual"
-    assert {entry["source"] for entry in review_db.get_history(row["id"]) if entry["field"] == "bdgest_id"} == {"manual"}
+    assert {entry["source"] for entry in review_db.get_history(row["id"]) if entry["field"] == "bdgest_id"} == {
+        "manual"
+    }
     session = review_db.list_sessions()[0]
     assert session["files_queued"] == 0 and session["files_successful"] == 1
 
@@ -172,8 +199,13 @@ def test_blocked_site_stops_the_run_and_pauses_the_session(env, site, tmp_path):
     site.set_mode("ban")
     try:
         site.clear_log()
-        summary = run_tagging(settings, db, collect_items(settings, "folder", [str(tmp_path / "lib")]),
-                              TagOptions(workers=2), client=client)
+        summary = run_tagging(
+            settings,
+            db,
+            collect_items(settings, "folder", [str(tmp_path / "lib")]),
+            TagOptions(workers=2),
+            client=client,
+        )
     finally:
         site.set_mode(None)
     assert summary.status == "blocked" and summary.exit_code == 4
@@ -190,8 +222,13 @@ def test_rescan_counts_unchanged_files_and_redoes_changed_ones(env, site, tmp_pa
     settings, db, client, _config = env
     library = tmp_path / "library"
     albums = albums_of(site, 4, seed=11)
-    paths = [write_cbz(library / album.series / f"{album.series} - T{int(album.tome):02d}.cbz",
-                       sample_pages(album.series, 2, album.album_id)) for album in albums]
+    paths = [
+        write_cbz(
+            library / album.series / f"{album.series} - T{int(album.tome):02d}.cbz",
+            sample_pages(album.series, 2, album.album_id),
+        )
+        for album in albums
+    ]
     # the same file reached twice: through a symlink and through a second location
     os.symlink(paths[0], library / "lien.cbz")
     locations = (str(library), str(paths[1]))
@@ -203,7 +240,12 @@ def test_rescan_counts_unchanged_files_and_redoes_changed_ones(env, site, tmp_pa
     assert again.count("skipped") == 4 and again.unchanged == 4 and again.count("done") == 0
     assert site.requests("/BD-") == []
     session = db.get_session_stats(again.session_id)
-    assert (session["total_files"], session["files_skipped"], session["files_unchanged"], session["remaining"]) == (4, 4, 4, 0)
+    assert (session["total_files"], session["files_skipped"], session["files_unchanged"], session["remaining"]) == (
+        4,
+        4,
+        4,
+        0,
+    )
     assert db.session_files(again.session_id) == []  # counted, not listed
     assert json.loads(open(again.json_log, encoding="utf-8").read())["files"] == []
 

@@ -97,7 +97,10 @@ def test_registered_plugin_is_listed_and_every_hook_is_called(test_plugin, capsy
     item = LibraryItem(source="folder", name="Nains - T01.cbz")
     notify("file_tagged", item=item, album={"series": "Nains"}, decision="accept", session_id=7)
     notify("session_finished", session_id=7, status="completed", stats={"total_files": 3})
-    assert test_plugin.calls == [("file_tagged", "Nains - T01.cbz", "Nains", "accept", 7), ("session_finished", 7, "completed", 3)]
+    assert test_plugin.calls == [
+        ("file_tagged", "Nains - T01.cbz", "Nains", "accept", 7),
+        ("session_finished", 7, "completed", 3),
+    ]
     import click
     from click.testing import CliRunner
 
@@ -133,13 +136,16 @@ def _install_fake_distribution(folder, name, module_source):
 
 def _run_cli(args, pythonpath, **env):
     environment = {**os.environ, "PYTHONPATH": str(pythonpath), **env}
-    return subprocess.run([sys.executable, "-m", "bdnex_core", *args], capture_output=True, text=True, env=environment, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "bdnex_core", *args], capture_output=True, text=True, env=environment, timeout=120
+    )
 
 
 def test_plugin_that_raises_on_import_does_not_stop_the_cli(tmp_path):
     _install_fake_distribution(tmp_path, "bdnex_broken", "raise ImportError('missing dependency xyz')\n")
     _install_fake_distribution(
-        tmp_path, "bdnex_working",
+        tmp_path,
+        "bdnex_working",
         """
         from bdnex_core import hookimpl
 
@@ -149,7 +155,8 @@ def test_plugin_that_raises_on_import_does_not_stop_the_cli(tmp_path):
         """,
     )
     _install_fake_distribution(
-        tmp_path, "bdnex_misspelled",
+        tmp_path,
+        "bdnex_misspelled",
         """
         from bdnex_core import hookimpl
 
@@ -168,7 +175,9 @@ def test_plugin_that_raises_on_import_does_not_stop_the_cli(tmp_path):
     assert "plugin bdnex_broken failed to load" in result.stderr
     only = _run_cli(["plugins", "--json"], tmp_path, BDNEX_LOAD_PLUGINS="bdnex_working")
     assert {entry["name"] for entry in json.loads(only.stdout)} == {
-        "bdnex_working", "bdnex_core.default_plugins.folder_source", "bdnex_core.default_plugins.cbz_writer",
+        "bdnex_working",
+        "bdnex_core.default_plugins.folder_source",
+        "bdnex_core.default_plugins.cbz_writer",
     }
     none = _run_cli(["plugins", "--json"], tmp_path, BDNEX_LOAD_PLUGINS="")
     assert all(entry["name"].startswith("bdnex_core.") for entry in json.loads(none.stdout))

@@ -13,18 +13,62 @@ from tests.conftest import REPO_ROOT
 # The seed ("BDneX Architecture - Phase 1"): tables with their columns, and six indexes.
 SEED_TABLES = {
     "processed_files": [
-        "id", "file_path", "file_hash", "file_size", "processed_date", "last_modified", "bdgest_id", "bdgest_url",
-        "confidence_score", "title", "series", "volume", "editor", "year", "isbn", "pages", "status", "error_msg",
-        "has_metadata", "metadata_hash", "session_id", "processing_time_ms",
+        "id",
+        "file_path",
+        "file_hash",
+        "file_size",
+        "processed_date",
+        "last_modified",
+        "bdgest_id",
+        "bdgest_url",
+        "confidence_score",
+        "title",
+        "series",
+        "volume",
+        "editor",
+        "year",
+        "isbn",
+        "pages",
+        "status",
+        "error_msg",
+        "has_metadata",
+        "metadata_hash",
+        "session_id",
+        "processing_time_ms",
     ],
     "bdgest_albums": [
-        "id", "title", "series", "volume", "editor", "year", "isbn", "pages", "cover_url", "url", "cached_date",
-        "cache_valid_until", "metadata",
+        "id",
+        "title",
+        "series",
+        "volume",
+        "editor",
+        "year",
+        "isbn",
+        "pages",
+        "cover_url",
+        "url",
+        "cached_date",
+        "cache_valid_until",
+        "metadata",
     ],
     "processing_sessions": [
-        "id", "session_start", "session_end", "directory", "pattern", "batch_mode", "strict_mode", "num_workers",
-        "total_files", "files_processed", "files_successful", "files_failed", "files_skipped", "status",
-        "log_file_path", "json_log_path", "csv_log_path",
+        "id",
+        "session_start",
+        "session_end",
+        "directory",
+        "pattern",
+        "batch_mode",
+        "strict_mode",
+        "num_workers",
+        "total_files",
+        "files_processed",
+        "files_successful",
+        "files_failed",
+        "files_skipped",
+        "status",
+        "log_file_path",
+        "json_log_path",
+        "csv_log_path",
     ],
     "metadata_history": ["id", "file_id", "timestamp", "field", "old_value", "new_value", "source"],
     "statistics": ["id", "date", "total_files", "total_series", "total_editors", "avg_pages", "avg_processing_time_ms"],
@@ -89,9 +133,12 @@ def _check_seed(conn: sqlite3.Connection) -> None:
         sql = conn.execute("SELECT sql FROM sqlite_master WHERE name=?", [table]).fetchone()[0]
         assert f"CHECK({column} IN ({', '.join(repr(v) for v in values)}))" in sql
         with pytest.raises(sqlite3.IntegrityError):
-            conn.execute(f"INSERT INTO {table} ({column}{', file_path, file_hash' if table == 'processed_files' else ', directory'}) "
-                         f"VALUES ('bogus', 'x', 'y')" if table == "processed_files" else
-                         f"INSERT INTO {table} ({column}, directory) VALUES ('bogus', 'x')")
+            conn.execute(
+                f"INSERT INTO {table} ({column}{', file_path, file_hash' if table == 'processed_files' else ', directory'}) "
+                f"VALUES ('bogus', 'x', 'y')"
+                if table == "processed_files"
+                else f"INSERT INTO {table} ({column}, directory) VALUES ('bogus', 'x')"
+            )
 
 
 def test_sqlite3_cli_creates_every_seed_table_column_and_index(tmp_path):

@@ -8,14 +8,38 @@ copied raw into a temporary file in the same folder, fsynced, re-read, then swap
 
 from bdnex_core.archives.convert import convert_to_cbz, converted_path
 from bdnex_core.archives.reading import (
-    COMICINFO, IMAGE_SUFFIXES, ArchiveKind, ComicArchive, RarComic, SevenZipComic, ZipComic, detect_kind,
-    is_comicinfo_name, is_page, natural_key, open_archive,
+    COMICINFO,
+    IMAGE_SUFFIXES,
+    ArchiveKind,
+    ComicArchive,
+    RarComic,
+    SevenZipComic,
+    ZipComic,
+    detect_kind,
+    is_comicinfo_name,
+    is_page,
+    natural_key,
+    open_archive,
 )
 from bdnex_core.archives.safefile import TEMP_PREFIX, cleanup_stale_temp_files
 from bdnex_core.archives.zipwrite import write_comicinfo
 
 __all__ = [
-    "COMICINFO", "IMAGE_SUFFIXES", "TEMP_PREFIX", "ArchiveKind", "ComicArchive", "RarComic", "SevenZipComic",
-    "ZipComic", "cleanup_stale_temp_files", "convert_to_cbz", "converted_path", "detect_kind", "is_comicinfo_name",
-    "is_page", "natural_key", "open_archive", "write_comicinfo",
+    "COMICINFO",
+    "IMAGE_SUFFIXES",
+    "TEMP_PREFIX",
+    "ArchiveKind",
+    "ComicArchive",
+    "RarComic",
+    "SevenZipComic",
+    "ZipComic",
+    "cleanup_stale_temp_files",
+    "convert_to_cbz",
+    "converted_path",
+    "detect_kind",
+    "is_comicinfo_name",
+    "is_page",
+    "natural_key",
+    "open_archive",
+    "write_comicinfo",
 ]

@@ -17,8 +17,9 @@ def converted_path(path: Path) -> Path:
     return path.with_suffix(".cbz")
 
 
-def convert_to_cbz(cbr_path: str | os.PathLike[str], xml_bytes: bytes, *, delete_original: bool = False,
-                   preserve_mtime: bool = False) -> Path:
+def convert_to_cbz(
+    cbr_path: str | os.PathLike[str], xml_bytes: bytes, *, delete_original: bool = False, preserve_mtime: bool = False
+) -> Path:
     """Write ``<name>.cbz`` beside a CBR/CB7 and return its path.
 
     Every file member is stored uncompressed (pages are already compressed images: their bytes are
@@ -37,8 +38,9 @@ def convert_to_cbz(cbr_path: str | os.PathLike[str], xml_bytes: bytes, *, delete
         original = os.stat(path)
         if target.exists():
             if not _same_members(comic, members, target):
-                raise ArchiveError(f"{target.name} already exists beside it with other content; not overwriting",
-                                   path=path)
+                raise ArchiveError(
+                    f"{target.name} already exists beside it with other content; not overwriting", path=path
+                )
             write_comicinfo(target, xml_bytes, preserve_mtime=preserve_mtime)
         else:
             _write_converted(comic, members, xml_bytes, target, original, preserve_mtime, path)
@@ -46,13 +48,21 @@ def convert_to_cbz(cbr_path: str | os.PathLike[str], xml_bytes: bytes, *, delete
         try:
             path.unlink()
         except OSError as exc:
-            raise ArchiveError(f"converted to {target.name} but the original cannot be deleted: {exc.strerror}",
-                               path=path) from None
+            raise ArchiveError(
+                f"converted to {target.name} but the original cannot be deleted: {exc.strerror}", path=path
+            ) from None
     return target
 
 
-def _write_converted(comic: ComicArchive, members: list[str], xml_bytes: bytes, target: Path,
-                     original: os.stat_result, preserve_mtime: bool, path: Path) -> None:
+def _write_converted(
+    comic: ComicArchive,
+    members: list[str],
+    xml_bytes: bytes,
+    target: Path,
+    original: os.stat_result,
+    preserve_mtime: bool,
+    path: Path,
+) -> None:
     crcs: dict[str, int] = {}
     with temporary_beside(target, reported_as=path) as temporary:
         with open(temporary, "xb") as handle:
@@ -61,13 +71,16 @@ def _write_converted(comic: ComicArchive, members: list[str], xml_bytes: bytes, 
                     data = comic.read_member(name)
                     crcs[name] = zlib.crc32(data)
                     written.writestr(zipfile.ZipInfo(name, date_time=_member_time(comic, name)), data)
-                written.writestr(zipfile.ZipInfo(COMICINFO, date_time=_member_time(comic, None)), xml_bytes,
-                                 compress_type=zipfile.ZIP_DEFLATED)
+                written.writestr(
+                    zipfile.ZipInfo(COMICINFO, date_time=_member_time(comic, None)),
+                    xml_bytes,
+                    compress_type=zipfile.ZIP_DEFLATED,
+                )
             handle.flush()
             os.fsync(handle.fileno())
         with zipfile.ZipFile(temporary) as check:  # CRCs of what we read vs what the zip says; testzip re-reads all
             infos = {info.filename: info for info in check.infolist()}
-            if any(infos.get(name) is None or infos[name].CRC != crc for name, crc in crcs.items()):
+            if any(infos.get(name) is None or crc != infos[name].CRC for name, crc in crcs.items()):
                 raise ArchiveError("verification of the converted CBZ failed", path=path)
             if check.testzip() is not None or check.read(COMICINFO) != xml_bytes:
                 raise ArchiveError("verification of the converted CBZ failed (bad CRC)", path=path)
@@ -96,4 +109,4 @@ def _same_members(comic: ComicArchive, members: list[str], target: Path) -> bool
         return False
     if set(infos) != set(members):
         return False
-    return all(infos[name].CRC == zlib.crc32(comic.read_member(name)) for name in members)
+    return all(zlib.crc32(comic.read_member(name)) == infos[name].CRC for name in members)

@@ -56,8 +56,9 @@ def is_comicinfo_name(name: str) -> bool:
 def is_unsafe_name(name: str) -> bool:
     """Absolute paths, drive letters and '..' components would escape an extraction folder."""
     normalized = name.replace("\\", "/")
-    return (normalized.startswith("/") or re.match(r"^[A-Za-z]:", normalized) is not None
-            or ".." in normalized.split("/"))
+    return (
+        normalized.startswith("/") or re.match(r"^[A-Za-z]:", normalized) is not None or ".." in normalized.split("/")
+    )
 
 
 def detect_kind(path: str | os.PathLike[str]) -> ArchiveKind:
@@ -152,8 +153,9 @@ def check_zip_members(path: Path, infos: list[zipfile.ZipInfo]) -> None:
     seen: set[str] = set()
     for info in infos:
         if info.flag_bits & 0x1:
-            raise ArchiveError(f"encrypted member {info.filename!r}: password-protected archives are not supported",
-                               path=path)
+            raise ArchiveError(
+                f"encrypted member {info.filename!r}: password-protected archives are not supported", path=path
+            )
         if is_unsafe_name(info.filename):
             raise ArchiveError(f"unsafe member name {info.filename!r} (absolute or with '..')", path=path)
         if info.filename in seen:
@@ -218,8 +220,9 @@ class RarComic(ComicArchive):
             raise ArchiveError(f"damaged RAR archive ({exc})", path=path) from None
         for info in self.infos:
             if info.needs_password():
-                raise ArchiveError(f"encrypted member {info.filename!r}: password-protected archives are not supported",
-                                   path=path)
+                raise ArchiveError(
+                    f"encrypted member {info.filename!r}: password-protected archives are not supported", path=path
+                )
             if is_unsafe_name(info.filename):
                 raise ArchiveError(f"unsafe member name {info.filename!r} (absolute or with '..')", path=path)
 
@@ -243,8 +246,9 @@ class RarComic(ComicArchive):
                 rarfile.tool_setup()
             return self.rar.read(name)
         except rarfile.RarCannotExec:
-            raise ArchiveError("no RAR backend installed to extract it: install unar, 7zip or libarchive-tools",
-                               path=self.path) from None
+            raise ArchiveError(
+                "no RAR backend installed to extract it: install unar, 7zip or libarchive-tools", path=self.path
+            ) from None
         except (rarfile.Error, OSError, EOFError) as exc:
             raise ArchiveError(f"cannot extract {name!r} ({exc})", path=self.path) from None
 
@@ -265,8 +269,9 @@ class SevenZipComic(ComicArchive):
             if "Path" not in fields or fields.get("Folder") == "+" or "D" in fields.get("Attributes", "")[:1]:
                 continue
             if fields.get("Encrypted") == "+":
-                raise ArchiveError(f"encrypted member {fields['Path']!r}: password-protected archives are not supported",
-                                   path=path)
+                raise ArchiveError(
+                    f"encrypted member {fields['Path']!r}: password-protected archives are not supported", path=path
+                )
             if is_unsafe_name(fields["Path"]):
                 raise ArchiveError(f"unsafe member name {fields['Path']!r} (absolute or with '..')", path=path)
             self._names.append(fields["Path"])

@@ -73,8 +73,9 @@ def os_error(exc: OSError, path: Path) -> ArchiveError:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
         return ArchiveError("no space left on the device (or file size limit); the original is unchanged", path=path)
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return ArchiveError(f"not allowed to write in this folder ({exc.strerror}); the original is unchanged",
-                            path=path)
+        return ArchiveError(
+            f"not allowed to write in this folder ({exc.strerror}); the original is unchanged", path=path
+        )
     if exc.errno == errno.ENOENT:
         return ArchiveError("the file vanished while it was being processed", path=path)
     return ArchiveError(f"{exc.strerror or exc}; the original is unchanged", path=path)
@@ -111,7 +112,11 @@ def apply_original_attributes(temporary: Path, original: os.stat_result, preserv
 
 def same_file_state(before: os.stat_result, after: os.stat_result) -> bool:
     return (before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns) == (
-        after.st_dev, after.st_ino, after.st_size, after.st_mtime_ns)
+        after.st_dev,
+        after.st_ino,
+        after.st_size,
+        after.st_mtime_ns,
+    )
 
 
 _closer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="bdnex-close")
@@ -147,13 +152,17 @@ def cleanup_stale_temp_files(folder: str | os.PathLike[str]) -> list[Path]:
         with _active_lock:
             if candidate in _active:
                 continue
-        pid_text = candidate.name[len(TEMP_PREFIX):].split("-", 1)[0]
+        pid_text = candidate.name[len(TEMP_PREFIX) :].split("-", 1)[0]
         try:
             age = now - candidate.lstat().st_mtime
         except FileNotFoundError:
             continue
-        other_live_writer = (pid_text.isdigit() and int(pid_text) != os.getpid()
-                             and process_alive(int(pid_text)) and age < STALE_AFTER_SECONDS)
+        other_live_writer = (
+            pid_text.isdigit()
+            and int(pid_text) != os.getpid()
+            and process_alive(int(pid_text))
+            and age < STALE_AFTER_SECONDS
+        )
         if other_live_writer or not candidate.is_file():
             continue
         try:

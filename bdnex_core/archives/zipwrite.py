@@ -25,7 +25,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from bdnex_core.archives.reading import (
-    COMICINFO, check_zip_members, detect_kind, is_comicinfo_name, is_page, open_zip,
+    COMICINFO,
+    check_zip_members,
+    detect_kind,
+    is_comicinfo_name,
+    is_page,
+    open_zip,
 )
 from bdnex_core.archives.safefile import (
     apply_original_attributes,
@@ -61,8 +66,8 @@ class CentralEntry:
 @dataclass
 class ZipLayout:
     entries: list[CentralEntry]
-    cd_start: int      # where the central directory physically starts
-    shift: int         # bytes of prefix data not counted in stored offsets (self-extractor stubs)
+    cd_start: int  # where the central directory physically starts
+    shift: int  # bytes of prefix data not counted in stored offsets (self-extractor stubs)
     comment: bytes
     zip64: bool
 
@@ -75,21 +80,25 @@ def read_layout(handle: BinaryIO, size: int, path: Path) -> ZipLayout:
     position = tail.rfind(b"PK\x05\x06")
     if position < 0 or position + _EOCD.size > len(tail):
         raise ArchiveError("no end of central directory: damaged or truncated zip", path=path)
-    (_sig, _disk, _cd_disk, _disk_entries, count, cd_size, cd_offset, comment_length) = _EOCD.unpack_from(tail, position)
-    comment = tail[position + _EOCD.size:position + _EOCD.size + comment_length]
+    (_sig, _disk, _cd_disk, _disk_entries, count, cd_size, cd_offset, comment_length) = _EOCD.unpack_from(
+        tail, position
+    )
+    comment = tail[position + _EOCD.size : position + _EOCD.size + comment_length]
     eocd_at = size - tail_size + position
     zip64 = False
     records_end = eocd_at
     locator = position - _LOCATOR.size
-    if locator >= 0 and tail[locator:locator + 4] == b"PK\x06\x07":
+    if locator >= 0 and tail[locator : locator + 4] == b"PK\x06\x07":
         zip64 = True
-        (_sig, _disk, eocd64_offset, _disks) = _LOCATOR.unpack_from(tail, locator)
+        (_sig, _disk, _eocd64_offset, _disks) = _LOCATOR.unpack_from(tail, locator)
         records_end = eocd_at - _LOCATOR.size - _EOCD64.size
         handle.seek(records_end)
         record = handle.read(_EOCD64.size)
         if len(record) != _EOCD64.size or record[:4] != b"PK\x06\x06":
             raise ArchiveError("a damaged zip64 end record", path=path)
-        (_sig, _size, _made, _needed, _disk, _cd_disk, _disk_entries, count, cd_size, cd_offset) = _EOCD64.unpack(record)
+        (_sig, _size, _made, _needed, _disk, _cd_disk, _disk_entries, count, cd_size, cd_offset) = _EOCD64.unpack(
+            record
+        )
     cd_start = records_end - cd_size
     shift = cd_start - cd_offset
     if cd_start < 0 or shift < 0:
@@ -100,7 +109,9 @@ def read_layout(handle: BinaryIO, size: int, path: Path) -> ZipLayout:
         raise ArchiveError("the central directory is cut: damaged zip", path=path)
     entries = _central_entries(central, path)
     if len(entries) != count:
-        raise ArchiveError(f"the central directory lists {len(entries)} members, its end record says {count}", path=path)
+        raise ArchiveError(
+            f"the central directory lists {len(entries)} members, its end record says {count}", path=path
+        )
     return ZipLayout(entries, cd_start, shift, comment, zip64)
 
 
@@ -108,7 +119,7 @@ def _central_entries(central: bytes, path: Path) -> list[CentralEntry]:
     entries = []
     position = 0
     while position < len(central):
-        if central[position:position + 4] != b"PK\x01\x02" or position + _CENTRAL.size > len(central):
+        if central[position : position + 4] != b"PK\x01\x02" or position + _CENTRAL.size > len(central):
             raise ArchiveError("a damaged central directory record", path=path)
         fields = _CENTRAL.unpack_from(central, position)
         crc, compress_size, file_size = fields[7], fields[8], fields[9]
@@ -116,9 +127,11 @@ def _central_entries(central: bytes, path: Path) -> list[CentralEntry]:
         header_offset = fields[16]
         end = position + _CENTRAL.size + name_length + extra_length + comment_length
         extra_start = position + _CENTRAL.size + name_length
-        extra = central[extra_start:extra_start + extra_length]
+        extra = central[extra_start : extra_start + extra_length]
         if 0xFFFFFFFF in (compress_size, file_size, header_offset):
-            file_size, compress_size, header_offset = _zip64_values(extra, file_size, compress_size, header_offset, path)
+            file_size, compress_size, header_offset = _zip64_values(
+                extra, file_size, compress_size, header_offset, path
+            )
         entries.append(CentralEntry(central[position:end], crc, compress_size, file_size, header_offset))
         position = end
     return entries
@@ -129,7 +142,7 @@ def _zip64_values(extra: bytes, file_size: int, compress_size: int, offset: int,
     while position + 4 <= len(extra):
         header_id, data_size = struct.unpack_from("<HH", extra, position)
         if header_id == 0x0001:
-            values = extra[position + 4:position + 4 + data_size]
+            values = extra[position + 4 : position + 4 + data_size]
             cursor = 0
             resolved = []
             for value in (file_size, compress_size, offset):
@@ -171,8 +184,9 @@ def _local_header(handle: BinaryIO, offset: int, path: Path) -> bytes:
     handle.seek(offset)
     header = handle.read(_LOCAL.size)
     if len(header) != _LOCAL.size or header[:4] != b"PK\x03\x04":
-        raise ArchiveError(f"no local header where the central directory points (offset {offset}): damaged zip",
-                           path=path)
+        raise ArchiveError(
+            f"no local header where the central directory points (offset {offset}): damaged zip", path=path
+        )
     name_length, extra_length = struct.unpack_from("<HH", header, 26)
     return header + handle.read(name_length + extra_length)
 
@@ -212,8 +226,10 @@ def _dos_time(moment: float) -> tuple[int, int]:
     now = time.localtime(moment)
     if now.tm_year < 1980:
         return 0, (0 << 9) | (1 << 5) | 1
-    return ((now.tm_hour << 11) | (now.tm_min << 5) | (now.tm_sec // 2),
-            ((now.tm_year - 1980) << 9) | (now.tm_mon << 5) | now.tm_mday)
+    return (
+        (now.tm_hour << 11) | (now.tm_min << 5) | (now.tm_sec // 2),
+        ((now.tm_year - 1980) << 9) | (now.tm_mon << 5) | now.tm_mday,
+    )
 
 
 def _comicinfo_entry(data: bytes, offset: int, *, end_at: int | None = None) -> tuple[bytes, bytes]:
@@ -233,36 +249,84 @@ def _comicinfo_entry(data: bytes, offset: int, *, end_at: int | None = None) -> 
         unpadded_end = offset + _LOCAL.size + len(name) + _PADDING_HEADER.size + len(compressed)
         zeros = (end_at - unpadded_end) % CLONE_BLOCK
         local_extra = _PADDING_HEADER.pack(_ALIGNMENT_EXTRA, 2 + zeros, CLONE_BLOCK) + bytes(zeros)
-    local = _LOCAL.pack(b"PK\x03\x04", 20, flags, zipfile.ZIP_DEFLATED, dos_time, dos_date, crc,
-                        len(compressed), len(data), len(name), len(local_extra)) + name + local_extra + compressed
+    local = (
+        _LOCAL.pack(
+            b"PK\x03\x04",
+            20,
+            flags,
+            zipfile.ZIP_DEFLATED,
+            dos_time,
+            dos_date,
+            crc,
+            len(compressed),
+            len(data),
+            len(name),
+            len(local_extra),
+        )
+        + name
+        + local_extra
+        + compressed
+    )
     extra = b""
     stored_offset = offset
     needed = 20
     if offset >= 0xFFFFFFFF:
         extra = struct.pack("<HHQ", 0x0001, 8, offset)
         stored_offset, needed = 0xFFFFFFFF, 45
-    central = _CENTRAL.pack(b"PK\x01\x02", (3 << 8) | needed, needed, flags, zipfile.ZIP_DEFLATED, dos_time, dos_date,
-                            crc, len(compressed), len(data), len(name), len(extra), 0, 0, 0, 0o100644 << 16,
-                            stored_offset) + name + extra
+    central = (
+        _CENTRAL.pack(
+            b"PK\x01\x02",
+            (3 << 8) | needed,
+            needed,
+            flags,
+            zipfile.ZIP_DEFLATED,
+            dos_time,
+            dos_date,
+            crc,
+            len(compressed),
+            len(data),
+            len(name),
+            len(extra),
+            0,
+            0,
+            0,
+            0o100644 << 16,
+            stored_offset,
+        )
+        + name
+        + extra
+    )
     return local, central
 
 
-def _write_end_records(target: BinaryIO, entries: int, cd_offset: int, cd_size: int, comment: bytes,
-                       zip64: bool) -> None:
+def _write_end_records(
+    target: BinaryIO, entries: int, cd_offset: int, cd_size: int, comment: bytes, zip64: bool
+) -> None:
     if zip64 or entries >= 0xFFFF or cd_offset >= 0xFFFFFFFF or cd_size >= 0xFFFFFFFF:
         eocd64_offset = target.tell()
         target.write(_EOCD64.pack(b"PK\x06\x06", 44, 45, 45, 0, 0, entries, entries, cd_size, cd_offset))
         target.write(_LOCATOR.pack(b"PK\x06\x07", 0, eocd64_offset, 1))
-    target.write(_EOCD.pack(b"PK\x05\x06", 0, 0, min(entries, 0xFFFF), min(entries, 0xFFFF),
-                            min(cd_size, 0xFFFFFFFF), min(cd_offset, 0xFFFFFFFF), len(comment)) + comment)
+    target.write(
+        _EOCD.pack(
+            b"PK\x05\x06",
+            0,
+            0,
+            min(entries, 0xFFFF),
+            min(entries, 0xFFFF),
+            min(cd_size, 0xFFFFFFFF),
+            min(cd_offset, 0xFFFFFFFF),
+            len(comment),
+        )
+        + comment
+    )
 
 
 @dataclass
 class _Kept:
     info: zipfile.ZipInfo
     entry: CentralEntry
-    start: int          # record start in the original file
-    end: int            # record end (next record, or the central directory)
+    start: int  # record start in the original file
+    end: int  # record end (next record, or the central directory)
     local_header: bytes  # the original local header, for verification
     new_offset: int = 0
 
@@ -278,7 +342,7 @@ def write_comicinfo(path: str | os.PathLike[str], xml_bytes: bytes, *, preserve_
     if detect_kind(path) != "cbz":
         raise ArchiveError("ComicInfo can only be written into a zip (CBZ); convert it first", path=path)
     try:
-        source = open(path, "rb")
+        source = open(path, "rb")  # noqa: SIM115 -- closed in the finally below, after the swap
     except FileNotFoundError:
         raise ArchiveError("file not found (moved or deleted?)", path=path) from None
     except OSError as exc:
@@ -321,9 +385,9 @@ def _plan(source: BinaryIO, size: int, path: Path) -> tuple[list[_Kept], ZipLayo
     starts = sorted(entry.header_offset + layout.shift for entry in layout.entries)
     if len(set(starts)) != len(starts):
         raise ArchiveError("two members share the same data (overlapping zip): refused", path=path)
-    next_start = {start: following for start, following in zip(starts, [*starts[1:], layout.cd_start])}
+    next_start = {start: following for start, following in zip(starts, [*starts[1:], layout.cd_start], strict=False)}
     kept = []
-    for info, entry in zip(infos, layout.entries):
+    for info, entry in zip(infos, layout.entries, strict=False):
         if (info.CRC, info.compress_size) != (entry.crc, entry.compress_size):
             raise ArchiveError(f"inconsistent central directory record for {info.filename!r}", path=path)
         start = entry.header_offset + layout.shift
@@ -348,8 +412,9 @@ def _member_runs(kept: list[_Kept]) -> list[tuple[int, int, list[_Kept]]]:
     return runs
 
 
-def _write_new_archive(source: BinaryIO, target: BinaryIO, kept: list[_Kept], layout: ZipLayout,
-                       xml_bytes: bytes) -> None:
+def _write_new_archive(
+    source: BinaryIO, target: BinaryIO, kept: list[_Kept], layout: ZipLayout, xml_bytes: bytes
+) -> None:
     first_record = min(entry.header_offset for entry in layout.entries) + layout.shift
     _copy_range(source, target, 0, first_record)  # any prefix (self-extractor stub) stays as it is
     # Members after a gap may move towards the end; keep their 32-bit offsets valid.
@@ -379,10 +444,16 @@ def _verify(temporary: Path, kept: list[_Kept], xml_bytes: bytes, path: Path) ->
             infos = written.infolist()
             if len(infos) != len(kept) + 1:
                 raise ArchiveError(failed.format("member count differs"), path=path)
-            for member, new in zip(kept, infos):
+            for member, new in zip(kept, infos, strict=False):
                 old = member.info
                 if (new.filename, new.CRC, new.compress_size, new.file_size, new.compress_type, new.flag_bits) != (
-                        old.filename, old.CRC, old.compress_size, old.file_size, old.compress_type, old.flag_bits):
+                    old.filename,
+                    old.CRC,
+                    old.compress_size,
+                    old.file_size,
+                    old.compress_type,
+                    old.flag_bits,
+                ):
                     raise ArchiveError(failed.format(f"member {old.filename!r} differs"), path=path)
                 if os.pread(handle.fileno(), len(member.local_header), member.new_offset) != member.local_header:
                     raise ArchiveError(failed.format(f"local header of {old.filename!r} misplaced"), path=path)

@@ -31,21 +31,21 @@ class Album:
     series_id: int | None = None
     series_url: str | None = None
     tome: str | None = None
-    writers: list[str] = field(default_factory=list)        # Scénario
-    pencillers: list[str] = field(default_factory=list)     # Dessin
-    colorists: list[str] = field(default_factory=list)      # Couleurs
+    writers: list[str] = field(default_factory=list)  # Scénario
+    pencillers: list[str] = field(default_factory=list)  # Dessin
+    colorists: list[str] = field(default_factory=list)  # Couleurs
     cover_artists: list[str] = field(default_factory=list)  # Couverture
-    letterers: list[str] = field(default_factory=list)      # Lettrage
-    translators: list[str] = field(default_factory=list)    # Traduction
-    publisher: str | None = None                            # Editeur
-    collection: str | None = None                           # Collection -> Imprint
-    genre: str | None = None                                # Style
-    origin: str | None = None                               # Origine
+    letterers: list[str] = field(default_factory=list)  # Lettrage
+    translators: list[str] = field(default_factory=list)  # Traduction
+    publisher: str | None = None  # Editeur
+    collection: str | None = None  # Collection -> Imprint
+    genre: str | None = None  # Style
+    origin: str | None = None  # Origine
     language: str = "fr"
     isbn: str | None = None
     legal_deposit: str | None = None
     release_date: str | None = None
-    rating: float | None = None                             # 0..5
+    rating: float | None = None  # 0..5
     votes: int | None = None
     planches: int | None = None
     format: str | None = None
@@ -54,7 +54,7 @@ class Album:
     other_info: str | None = None
     cover_url: str | None = None
     editions: list[Edition] = field(default_factory=list)
-    series_album_count: int | None = None                   # ComicInfo Count
+    series_album_count: int | None = None  # ComicInfo Count
     estimation: str | None = None
     created_on: str | None = None
 
@@ -71,7 +71,6 @@ class Album:
         known = {item.name for item in fields(cls)}
         values = {key: value for key, value in data.items() if key in known}
         values["editions"] = [
-            edition if isinstance(edition, Edition) else Edition(**edition)
-            for edition in values.get("editions") or []
+            edition if isinstance(edition, Edition) else Edition(**edition) for edition in values.get("editions") or []
         ]
         return cls(**values)

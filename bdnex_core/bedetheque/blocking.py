@@ -7,8 +7,17 @@ from dataclasses import dataclass
 from typing import Literal
 
 BAN = re.compile(r"Bloquage de l.IP\s*:?\s*(?P<ip>[0-9a-fA-F.:]+)?", re.IGNORECASE)
-CHALLENGE_MARKERS = ("just a moment", "cf-browser-verification", "challenge-platform", "cf_chl_", "cf-chl-",
-                     "attention required! | cloudflare", "g-recaptcha", "hcaptcha", "turnstile")
+CHALLENGE_MARKERS = (
+    "just a moment",
+    "cf-browser-verification",
+    "challenge-platform",
+    "cf_chl_",
+    "cf-chl-",
+    "attention required! | cloudflare",
+    "g-recaptcha",
+    "hcaptcha",
+    "turnstile",
+)
 
 
 @dataclass(frozen=True)
@@ -32,7 +41,10 @@ def detect_block(status: int | None, body: str | bytes | None) -> Block | None:
     marker = next((marker for marker in CHALLENGE_MARKERS if marker in lowered), None)
     # Cloudflare's own markers suffice; generic words (captcha) need a refusing status or Cloudflare's name.
     # (Not "challenge-platform" alone: Cloudflare injects /cdn-cgi/challenge-platform/scripts/jsd/ into normal pages.)
-    specific = marker in ("just a moment", "cf-browser-verification", "cf_chl_", "cf-chl-") or "challenge-platform/h/" in lowered
+    specific = (
+        marker in ("just a moment", "cf-browser-verification", "cf_chl_", "cf-chl-")
+        or "challenge-platform/h/" in lowered
+    )
     if marker and (specific or status in (403, 429, 503) or "cloudflare" in lowered):
         return Block("challenge", f"HTTP {status}, page says {marker!r}")
     if status == 403 and "cloudflare" in lowered:

@@ -65,10 +65,18 @@ class Catalogue:
             self.db.db.execute("DELETE FROM catalogue_albums WHERE sitemap = ?", [sitemap])
             table = self.db.db.table("catalogue_albums")
             table.insert_all(_rows(entries, sitemap), batch_size=2000, replace=True)
-            count = self.db.db.execute("SELECT COUNT(*) FROM catalogue_albums WHERE sitemap = ?", [sitemap]).fetchone()[0]
+            count = self.db.db.execute("SELECT COUNT(*) FROM catalogue_albums WHERE sitemap = ?", [sitemap]).fetchone()[
+                0
+            ]
             self.db.db.table("catalogue_sitemaps").upsert(
-                {"url": sitemap, "lastmod": lastmod, "etag": etag, "last_modified": last_modified,
-                 "fetched_at": to_db_time(utcnow()), "album_count": count},
+                {
+                    "url": sitemap,
+                    "lastmod": lastmod,
+                    "etag": etag,
+                    "last_modified": last_modified,
+                    "fetched_at": to_db_time(utcnow()),
+                    "album_count": count,
+                },
                 pk="url",
             )
         return int(count)
@@ -108,7 +116,9 @@ class Catalogue:
             response = client.get(ref.url, conditional=conditional)
             if response.status == 304:
                 with self.db.write():
-                    self.db.db.table("catalogue_sitemaps").update(name, {"lastmod": ref.lastmod, "fetched_at": to_db_time(utcnow())})
+                    self.db.db.table("catalogue_sitemaps").update(
+                        name, {"lastmod": ref.lastmod, "fetched_at": to_db_time(utcnow())}
+                    )
                 report.unchanged.append(name)
                 continue
             try:
@@ -116,8 +126,11 @@ class Catalogue:
             except Exception as exc:
                 raise CatalogueError(f"not a readable sitemap ({exc})", path=ref.url) from None
             report.albums += self.replace_sitemap(
-                name, entries, lastmod=ref.lastmod,
-                etag=response.headers.get("ETag"), last_modified=response.headers.get("Last-Modified"),
+                name,
+                entries,
+                lastmod=ref.lastmod,
+                etag=response.headers.get("ETag"),
+                last_modified=response.headers.get("Last-Modified"),
             )
             report.fetched.append(name)
         return report
@@ -127,7 +140,9 @@ class Catalogue:
 
     def stats(self) -> dict[str, Any]:
         db = self.db.db
-        kinds = dict(db.execute("SELECT COALESCE(tome_kind, 'one-shot'), COUNT(*) FROM catalogue_albums GROUP BY 1").fetchall())
+        kinds = dict(
+            db.execute("SELECT COALESCE(tome_kind, 'one-shot'), COUNT(*) FROM catalogue_albums GROUP BY 1").fetchall()
+        )
         return {
             "albums": self.count(),
             "series": db.execute("SELECT COUNT(DISTINCT series_norm) FROM catalogue_albums").fetchone()[0],

@@ -121,7 +121,9 @@ def shared_limiter(host: str, settings: Settings) -> RateLimiter:
     key = (host, catalogue.min_delay_seconds, catalogue.jitter_seconds, catalogue.max_requests_per_hour)
     with _registry_lock:
         if key not in _limiters:
-            _limiters[key] = RateLimiter(catalogue.min_delay_seconds, catalogue.jitter_seconds, catalogue.max_requests_per_hour)
+            _limiters[key] = RateLimiter(
+                catalogue.min_delay_seconds, catalogue.jitter_seconds, catalogue.max_requests_per_hour
+            )
         return _limiters[key]
 
 
@@ -156,7 +158,6 @@ def set_cookie(jar: http.cookiejar.CookieJar, name: str, value: str, domain: str
     jar.set_cookie(requests.cookies.create_cookie(name, value, domain=domain or "", path="/"))
 
 
-
 class RequestsTransport:
     def __init__(self, session: requests.Session, timeout: float):
         self.session, self.timeout = session, timeout
@@ -173,8 +174,10 @@ class CurlCffiTransport:
         try:
             from curl_cffi import requests as curl_requests
         except ImportError:
-            raise CatalogueError("catalogue.transport is curl_cffi but curl_cffi is not installed "
-                                 "(pip install 'bdnex-core[impersonate]')") from None
+            raise CatalogueError(
+                "catalogue.transport is curl_cffi but curl_cffi is not installed "
+                "(pip install 'bdnex-core[impersonate]')"
+            ) from None
         self.curl = curl_requests.Session(impersonate="chrome")
         self.cookies = session.cookies
         self.timeout = timeout
@@ -196,8 +199,12 @@ class FlareSolverrTransport:
         try:
             answer = requests.post(
                 self.endpoint,
-                json={"cmd": "request.get", "url": url, "maxTimeout": int(self.timeout * 1000),
-                      "cookies": [{"name": c.name, "value": c.value} for c in self.session.cookies]},
+                json={
+                    "cmd": "request.get",
+                    "url": url,
+                    "maxTimeout": int(self.timeout * 1000),
+                    "cookies": [{"name": c.name, "value": c.value} for c in self.session.cookies],
+                },
                 timeout=self.timeout + 10,
             )
             payload = answer.json()
@@ -207,9 +214,15 @@ class FlareSolverrTransport:
             raise CatalogueError(f"FlareSolverr could not fetch {url}: {payload.get('message', 'no reason given')}")
         solution = payload.get("solution") or {}
         for cookie in solution.get("cookies") or []:
-            set_cookie(self.session.cookies, cookie["name"], cookie["value"], cookie.get("domain") or urlparse(url).hostname)
-        return FetchResult(int(solution.get("status", 200)), str(solution.get("response", "")).encode("utf-8"),
-                           dict(solution.get("headers") or {}), solution.get("url", url))
+            set_cookie(
+                self.session.cookies, cookie["name"], cookie["value"], cookie.get("domain") or urlparse(url).hostname
+            )
+        return FetchResult(
+            int(solution.get("status", 200)),
+            str(solution.get("response", "")).encode("utf-8"),
+            dict(solution.get("headers") or {}),
+            solution.get("url", url),
+        )
 
 
 # ---------------------------------------------------------------------- the client
@@ -242,7 +255,9 @@ class BedethequeClient:
         if transport == "flaresolverr" or (catalogue.flaresolverr_url and transport == "requests"):
             if not catalogue.flaresolverr_url:
                 raise CatalogueError("catalogue.transport is flaresolverr but catalogue.flaresolverr_url is not set")
-            self.transport: Any = FlareSolverrTransport(self.session, catalogue.timeout_seconds, catalogue.flaresolverr_url)
+            self.transport: Any = FlareSolverrTransport(
+                self.session, catalogue.timeout_seconds, catalogue.flaresolverr_url
+            )
         elif transport == "curl_cffi":
             self.transport = CurlCffiTransport(self.session, catalogue.timeout_seconds)
         else:
@@ -257,8 +272,9 @@ class BedethequeClient:
                     other = http.cookiejar.MozillaCookieJar(str(source))
                     other.load(ignore_discard=True, ignore_expires=True)
                 except (OSError, http.cookiejar.LoadError) as exc:
-                    raise CatalogueError(f"cannot read the cookies file ({exc}); it must be in Netscape cookies.txt format",
-                                         path=source) from None
+                    raise CatalogueError(
+                        f"cannot read the cookies file ({exc}); it must be in Netscape cookies.txt format", path=source
+                    ) from None
                 for cookie in other:
                     if not cookie.expires:  # browsers export session cookies with expiry 0
                         cookie.expires, cookie.discard = None, True
@@ -292,15 +308,24 @@ class BedethequeClient:
         result = self.transport.get(url, headers)
         self.stats.requests += 1
         self.stats.by_status[result.status] = self.stats.by_status.get(result.status, 0) + 1
-        block = detect_block(result.status, result.content if result.status != 200 or len(result.content) < 300_000 else result.content[:300_000])
+        block = detect_block(
+            result.status,
+            result.content if result.status != 200 or len(result.content) < 300_000 else result.content[:300_000],
+        )
         if block is not None:
             for other_host in {host, urlparse(self.base_url).netloc, urlparse(self.mobile_base_url).netloc}:
                 shared_breaker(other_host).trip(block, url)
             raise breaker.tripped  # type: ignore[misc]
         return result
 
-    def get(self, url_or_path: str, *, headers: dict[str, str] | None = None,
-            conditional: tuple[str | None, str | None] | None = None, mobile: bool = False) -> FetchResult:
+    def get(
+        self,
+        url_or_path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        conditional: tuple[str | None, str | None] | None = None,
+        mobile: bool = False,
+    ) -> FetchResult:
         """GET with politeness, retries and block detection. 304 is returned as is."""
         url = self.absolute(url_or_path, mobile=mobile)
         if url.rstrip("/") + "/" != self.base_url:
@@ -323,7 +348,9 @@ class BedethequeClient:
                 if attempt < max_retries:
                     self._sleep_backoff(attempt, None)
                     continue
-                raise CatalogueError(f"no answer from Bédéthèque after {attempt + 1} attempts ({last_problem})", path=url) from None
+                raise CatalogueError(
+                    f"no answer from Bédéthèque after {attempt + 1} attempts ({last_problem})", path=url
+                ) from None
             if result.status == 403 and not refreshed_cookie:
                 refreshed_cookie = True  # an expired csrf cookie: visit the home page again, once
                 self._ensure_cookie(refresh=True)
@@ -343,7 +370,11 @@ class BedethequeClient:
         raise CatalogueError(f"giving up after {max_retries + 1} attempts ({last_problem})", path=url)
 
     def _sleep_backoff(self, attempt: int, retry_after: float | None) -> None:
-        delay = retry_after if retry_after is not None else min(MAX_BACKOFF, (2 ** attempt) * max(1.0, self.settings.catalogue.min_delay_seconds))
+        delay = (
+            retry_after
+            if retry_after is not None
+            else min(MAX_BACKOFF, (2**attempt) * max(1.0, self.settings.catalogue.min_delay_seconds))
+        )
         time.sleep(min(delay, MAX_BACKOFF) + random.uniform(0, 0.1 * delay))
 
     # ------------------------------------------------------------------ pages

@@ -27,6 +27,7 @@ HTML_TAGS = frozenset(lxml.html.defs.tags) | {"tbody", "thead", "tfoot", "svg", 
 
 def escape_pseudo_authors(source: str) -> str:
     """Turn ``<N&B>`` into ``&lt;N&amp;B&gt;`` so it stays text; real tags (even ``<BR>``) are kept."""
+
     def replace(found: re.Match[str]) -> str:
         inner = found.group(1)
         name = inner.split()[0].lower() if inner.split() else ""
@@ -35,6 +36,8 @@ def escape_pseudo_authors(source: str) -> str:
         return "&lt;" + inner.replace("&", "&amp;") + "&gt;"
 
     return PSEUDO_AUTHOR.sub(replace, source)
+
+
 CONTENT_MARKERS = ('id="album-detail"', "id='album-detail'", 'class="info-serie"', "bdt-edition", "bdt-ah--")
 TRAILING_ID = re.compile(r"-(\d+)\.html")
 SERIES_ID = re.compile(r"serie-(\d+)-")
@@ -42,7 +45,8 @@ RATING = re.compile(r"(\d+(?:[.,]\d+)?)\s*/\s*5(?:\s*\((\d+)\s*votes?\))?")
 DATE_DMY = re.compile(r"(\d{2})/(\d{2})/(\d{4})")
 DATE_MY = re.compile(r"(\d{2})/(\d{4})")
 ROLE_FIELDS = {
-    "scénario": "writers", "scenario": "writers",
+    "scénario": "writers",
+    "scenario": "writers",
     "dessin": "pencillers",
     "couleurs": "colorists",
     "couverture": "cover_artists",
@@ -175,11 +179,13 @@ def parse_album_page(html: str | bytes, url: str) -> Album:
             return parse_desktop.parse_desktop_album(document, url)
         if "introuvable" in title or "404" in title or "erreur" in title or "not found" in title:
             raise NotAnAlbumPage("the site says this page does not exist", path=url)
-        if document.find(".//body") is None or "</html>" not in (html if isinstance(html, str) else html.decode("utf-8", "replace")):
+        if document.find(".//body") is None or "</html>" not in (
+            html if isinstance(html, str) else html.decode("utf-8", "replace")
+        ):
             raise TruncatedPage("the page is cut before the album details", path=url)
         raise NotAnAlbumPage("no album details on this page", path=url)
     source = html if isinstance(html, str) else html.decode("utf-8", "replace")
-    if "</ul>" not in source[source.find('id="album-detail"'):]:
+    if "</ul>" not in source[source.find('id="album-detail"') :]:
         raise TruncatedPage("the page is cut inside the album details", path=url)
     if not _ends_properly(source):
         raise TruncatedPage("the page is cut after the album details (no </html>)", path=url)
@@ -254,7 +260,8 @@ def _store_field(album: Album, lowered: str, key: str, value: str, item: etree._
     elif lowered.endswith("éditions") or lowered.endswith("editions") or lowered.endswith("édition"):
         album.editions = [
             Edition(album_id=int(option.get("value")), label=" ".join(option.text_content().split()))
-            for option in item.iter("option") if (option.get("value") or "").isdigit()
+            for option in item.iter("option")
+            if (option.get("value") or "").isdigit()
         ]
     elif lowered == "note":
         rating = RATING.search(value)
@@ -336,13 +343,15 @@ def parse_series_page(html: str | bytes, url: str) -> Series:
         first_line = (title_node.text or "").strip() if title_node is not None else ""
         numbered = re.match(r"^(?P<tome>[^.\s]+)\.\s*(?P<title>.*)$", first_line)
         image = item.find(".//img")
-        series.albums.append(SeriesAlbum(
-            album_id=int(album_id.group(1)),
-            url=urljoin(url, href),
-            tome=numbered["tome"] if numbered else None,
-            title=(numbered["title"] if numbered else first_line).strip(),
-            publisher=_text(item.find(".//span[@class='editeur']")) or None,
-            legal_deposit=_iso_from_my(_text(item.find(".//span[@class='dl']"))),
-            cover_url=urljoin(url, image.get("src")) if image is not None and image.get("src") else None,
-        ))
+        series.albums.append(
+            SeriesAlbum(
+                album_id=int(album_id.group(1)),
+                url=urljoin(url, href),
+                tome=numbered["tome"] if numbered else None,
+                title=(numbered["title"] if numbered else first_line).strip(),
+                publisher=_text(item.find(".//span[@class='editeur']")) or None,
+                legal_deposit=_iso_from_my(_text(item.find(".//span[@class='dl']"))),
+                cover_url=urljoin(url, image.get("src")) if image is not None and image.get("src") else None,
+            )
+        )
     return series

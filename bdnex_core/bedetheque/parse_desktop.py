@@ -82,8 +82,12 @@ def is_desktop_album(document: etree._Element) -> bool:
 
 def _names(value_node: etree._Element) -> list[str]:
     """Creator names of one ``dd``: one per link or itemprop element, else the text (pseudo-authors)."""
-    holders = [node for node in value_node.iter() if node.tag == "a" or node.get("itemprop") in
-               ("author", "illustrator", "colorist", "translator", "letterer", "contributor")]
+    holders = [
+        node
+        for node in value_node.iter()
+        if node.tag == "a"
+        or node.get("itemprop") in ("author", "illustrator", "colorist", "translator", "letterer", "contributor")
+    ]
     # A link around an itemprop span would count twice: keep the outermost holders only.
     outermost = [node for node in holders if not any(parent in holders for parent in node.iterancestors())]
     names = [_text(node) for node in outermost] if outermost else [_text(value_node)]
@@ -296,8 +300,15 @@ def parse_desktop_series(document: etree._Element, url: str) -> Series:
     summary = _first_with_class(document, "p", "bdt-sh-resume")
     series.abstract = _text(summary) or None if summary is not None else None
     for album in parse_desktop_series_albums(document, url):
-        series.albums.append(SeriesAlbum(
-            album_id=album.album_id, url=album.url, tome=album.tome, title=album.title,
-            publisher=album.publisher, legal_deposit=album.legal_deposit, cover_url=album.cover_url,
-        ))
+        series.albums.append(
+            SeriesAlbum(
+                album_id=album.album_id,
+                url=album.url,
+                tome=album.tome,
+                title=album.title,
+                publisher=album.publisher,
+                legal_deposit=album.legal_deposit,
+                cover_url=album.cover_url,
+            )
+        )
     return series

@@ -43,9 +43,9 @@ class AlbumEntry:
     album_id: int
     url: str
     series_slug: str
-    tome: str | None        # '1', '1a', '10VC', 'INT3', 'INT2a', 'INT1HC', 'HS2', 'INT', 'HS', 'J1' or None (one-shot)
+    tome: str | None  # '1', '1a', '10VC', 'INT3', 'INT2a', 'INT1HC', 'HS2', 'INT', 'HS', 'J1' or None (one-shot)
     tome_number: int | None
-    tome_kind: str | None   # regular, int, hs, or None for a one-shot
+    tome_kind: str | None  # regular, int, hs, or None for a one-shot
     title_slug: str
     lastmod: str | None = None
 
@@ -81,7 +81,7 @@ def parse_album_url(url: str, lastmod: str | None = None) -> AlbumEntry | None:
         found = pattern.search(slug)
         if found is None or found.start() == 0:
             continue
-        series, title = slug[: found.start()], slug[found.end():]
+        series, title = slug[: found.start()], slug[found.end() :]
         if kind == "tome":
             tome, number, tome_kind = _tome_from_token(found["token"])
         else:
@@ -95,8 +95,9 @@ def parse_album_url(url: str, lastmod: str | None = None) -> AlbumEntry | None:
 
 def _iter_elements(source: str | IO[bytes], tag: str) -> Iterator[etree._Element]:
     # no entity resolution, no network: a sitemap is data, nothing else
-    for _event, element in etree.iterparse(source, events=("end",), tag=tag, resolve_entities=False,
-                                           no_network=True, huge_tree=False):
+    for _event, element in etree.iterparse(
+        source, events=("end",), tag=tag, resolve_entities=False, no_network=True, huge_tree=False
+    ):
         yield element
         element.clear(keep_tail=False)
         while element.getprevious() is not None:

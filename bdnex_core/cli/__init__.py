@@ -35,13 +35,20 @@ CORE_COMMAND_MODULES = (
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="bdnex-core")
-@click.option("--config", "config_path", metavar="FILE", help="Configuration file (default: platform config dir, or $BDNEX_CONFIG).")
+@click.option(
+    "--config",
+    "config_path",
+    metavar="FILE",
+    help="Configuration file (default: platform config dir, or $BDNEX_CONFIG).",
+)
 @click.option("--db", "db_path", metavar="FILE", help="Database file (default: database.path, or $BDNEX_DB).")
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug logging).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None, db_path: str | None, verbose: int, quiet: bool, debug: bool) -> None:
+def cli(
+    ctx: click.Context, config_path: str | None, db_path: str | None, verbose: int, quiet: bool, debug: bool
+) -> None:
     """Tag French-language comics (BD) with metadata from Bédéthèque."""
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)

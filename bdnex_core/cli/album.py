@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-
 from rich.markup import escape
 
 from bdnex_core.bedetheque.album import Album
@@ -18,13 +17,19 @@ def register(cli: click.Group) -> None:
 
 @click.command("album")
 @click.argument("album_id", required=False, type=int)
-@click.option("--html", "html_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Parse this saved page instead of fetching (offline).")
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Parse this saved page instead of fetching (offline).",
+)
 @click.option("--url", help="The page's URL (with --html).")
 @click.option("--refresh", is_flag=True, help="Fetch again even when cached.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (Album.to_dict()).")
 @pass_app
-def album(app: AppContext, album_id: int | None, html_file: Path | None, url: str | None, refresh: bool, as_json: bool) -> None:
+def album(
+    app: AppContext, album_id: int | None, html_file: Path | None, url: str | None, refresh: bool, as_json: bool
+) -> None:
     """Show one Bédéthèque album, from the cache, the site, or a saved page."""
     from bdnex_core.bedetheque.parse import parse_album_page
 
@@ -50,20 +55,30 @@ def print_album(parsed: Album) -> None:
 
     console = Console(highlight=False, soft_wrap=False)
     tome = f" T{parsed.tome}" if parsed.tome else ""
-    console.print(f"[bold]{escape(parsed.series or '')}{tome} — {escape(parsed.title)}[/bold] (album {parsed.album_id})")
+    console.print(
+        f"[bold]{escape(parsed.series or '')}{tome} — {escape(parsed.title)}[/bold] (album {parsed.album_id})"
+    )
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="dim", no_wrap=True)
     table.add_column(overflow="fold")
     rows = (
-        ("Scénario", ", ".join(parsed.writers)), ("Dessin", ", ".join(parsed.pencillers)),
-        ("Couleurs", ", ".join(parsed.colorists)), ("Couverture", ", ".join(parsed.cover_artists)),
-        ("Lettrage", ", ".join(parsed.letterers)), ("Traduction", ", ".join(parsed.translators)),
-        ("Editeur", parsed.publisher), ("Collection", parsed.collection),
-        ("Parution", parsed.release_date or parsed.legal_deposit), ("ISBN", parsed.isbn),
-        ("Planches", parsed.planches), ("Style", parsed.genre), ("Origine", parsed.origin),
+        ("Scénario", ", ".join(parsed.writers)),
+        ("Dessin", ", ".join(parsed.pencillers)),
+        ("Couleurs", ", ".join(parsed.colorists)),
+        ("Couverture", ", ".join(parsed.cover_artists)),
+        ("Lettrage", ", ".join(parsed.letterers)),
+        ("Traduction", ", ".join(parsed.translators)),
+        ("Editeur", parsed.publisher),
+        ("Collection", parsed.collection),
+        ("Parution", parsed.release_date or parsed.legal_deposit),
+        ("ISBN", parsed.isbn),
+        ("Planches", parsed.planches),
+        ("Style", parsed.genre),
+        ("Origine", parsed.origin),
         ("Note", f"{parsed.rating}/5 ({parsed.votes} votes)" if parsed.rating is not None else None),
         ("Editions", ", ".join(str(edition.album_id) for edition in parsed.editions)),
-        ("URL", parsed.url), ("Couverture URL", parsed.cover_url),
+        ("URL", parsed.url),
+        ("Couverture URL", parsed.cover_url),
     )
     for label, value in rows:
         if value:

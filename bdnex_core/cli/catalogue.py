@@ -19,8 +19,13 @@ def catalogue_group() -> None:
 
 
 @catalogue_group.command("update")
-@click.option("--from-files", "files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Import saved albums_*_map.xml files instead of going online (repeatable).")
+@click.option(
+    "--from-files",
+    "files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Import saved albums_*_map.xml files instead of going online (repeatable).",
+)
 @click.argument("more_files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Online: fetch every sitemap even when unchanged.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -61,4 +66,6 @@ def stats(app: AppContext, as_json: bool) -> None:
     for kind, count in sorted(figures["by_kind"].items()):
         click.echo(f"  {kind}: {count}")
     for sitemap in figures["sitemaps"]:
-        click.echo(f"  {sitemap['url']}: {sitemap['album_count']} albums (lastmod {sitemap['lastmod'] or '-'}, fetched {sitemap['fetched_at']})")
+        click.echo(
+            f"  {sitemap['url']}: {sitemap['album_count']} albums (lastmod {sitemap['lastmod'] or '-'}, fetched {sitemap['fetched_at']})"
+        )

@@ -17,7 +17,7 @@ def register(cli: click.Group) -> None:
     cli.add_command(demo)
 
 
-def pick_albums(site, count: int, absent: int, seed: int = 2026):  # noqa: ANN001, ANN201 - FakeBedetheque
+def pick_albums(site, count: int, absent: int, seed: int = 2026):
     """Present albums (in series with several tomes, Nains T1 first when known) and absent ones."""
     from bdnex_core.testing.fakesite import human
     from bdnex_core.testing.samplelib import CatalogueAlbum
@@ -28,9 +28,16 @@ def pick_albums(site, count: int, absent: int, seed: int = 2026):  # noqa: ANN00
     if 245127 in site.catalogue.albums:
         entry = site.catalogue.albums[245127]
         chosen.append(CatalogueAlbum(entry.album_id, human(entry.series_slug), entry.tome, human(entry.title_slug)))
-    pool = [entry for entries in by_series.values() for entry in entries if entry.album_id != 245127 and entry.tome_kind == "regular"]
+    pool = [
+        entry
+        for entries in by_series.values()
+        for entry in entries
+        if entry.album_id != 245127 and entry.tome_kind == "regular"
+    ]
     for entry in rng.sample(pool, min(count - len(chosen), len(pool))):
-        chosen.append(CatalogueAlbum(entry.album_id, human(entry.series_slug), entry.tome, human(entry.title_slug) or None))
+        chosen.append(
+            CatalogueAlbum(entry.album_id, human(entry.series_slug), entry.tome, human(entry.title_slug) or None)
+        )
     missing = []
     for entry in rng.sample(pool, min(absent, len(pool))):
         highest = max((e.tome_number or 0) for e in site.catalogue.series[entry.series_slug])
@@ -39,9 +46,17 @@ def pick_albums(site, count: int, absent: int, seed: int = 2026):  # noqa: ANN00
 
 
 @click.command("demo")
-@click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path), default=Path("bdnex-demo"),
-              show_default=True, help="Where the sample library, database and logs go.")
-@click.option("--files", type=click.IntRange(5, 500), default=30, show_default=True, help="How many albums to generate.")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("bdnex-demo"),
+    show_default=True,
+    help="Where the sample library, database and logs go.",
+)
+@click.option(
+    "--files", type=click.IntRange(5, 500), default=30, show_default=True, help="How many albums to generate."
+)
 @click.option("--workers", type=click.IntRange(1, 16), default=2, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_app
@@ -66,12 +81,14 @@ def demo(app: AppContext, folder: Path, files: int, workers: int, as_json: bool)
     (folder / DEMO_MARKER).write_text("made by bdnex-core demo; safe to delete\n")
     reset_politeness()
     with FakeBedetheque() as site:
-        settings = from_mapping({
-            "database": {"path": str(folder / "bdnex.db")},
-            "cache": {"dir": str(folder / "cache")},
-            "pipeline": {"logs_dir": str(folder / "logs"), "workers": workers},
-            **site.settings_mapping(min_delay_seconds=0.02, jitter_seconds=0.02),
-        })
+        settings = from_mapping(
+            {
+                "database": {"path": str(folder / "bdnex.db")},
+                "cache": {"dir": str(folder / "cache")},
+                "pipeline": {"logs_dir": str(folder / "logs"), "workers": workers},
+                **site.settings_mapping(min_delay_seconds=0.02, jitter_seconds=0.02),
+            }
+        )
         db = BDneXDB(settings=settings)
         client = BedethequeClient(settings)
         say = (lambda text: None) if as_json else (lambda text: click.echo(text, err=True))
@@ -90,8 +107,10 @@ def demo(app: AppContext, folder: Path, files: int, workers: int, as_json: bool)
         echo_json({**summary.to_dict(), "folder": str(folder)})
     else:
         print_summary(summary)
-        click.echo(f"\nEverything is in {folder}: try\n"
-                   f"  bdnex-core --db {folder / 'bdnex.db'} sessions info {summary.session_id}\n"
-                   f"  bdnex-core --db {folder / 'bdnex.db'} stats\n"
-                   f"  bdnex-core --db {folder / 'bdnex.db'} review --list")
+        click.echo(
+            f"\nEverything is in {folder}: try\n"
+            f"  bdnex-core --db {folder / 'bdnex.db'} sessions info {summary.session_id}\n"
+            f"  bdnex-core --db {folder / 'bdnex.db'} stats\n"
+            f"  bdnex-core --db {folder / 'bdnex.db'} review --list"
+        )
     raise SystemExit(0 if summary.status == "completed" else summary.exit_code)

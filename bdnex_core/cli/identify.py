@@ -34,17 +34,23 @@ def identify(app: AppContext, names: tuple[str, ...], from_stdin: bool, as_json:
         result = matcher.match(parse_filename(path.name, parent=path.parent.name or None))
         best = result.best if result.decision == "accept" else None
         if as_json:
-            echo_json({
-                "name": name,
-                "album_id": best.album_id if best else None,
-                "url": best.url if best else None,
-                "confidence": round(result.best.confidence, 4) if result.best else 0.0,
-                "decision": result.decision,
-                "candidates": [{"album_id": c.album_id, "url": c.url, "score": round(c.score, 4), "explain": c.explain()}
-                               for c in result.candidates],
-            })
+            echo_json(
+                {
+                    "name": name,
+                    "album_id": best.album_id if best else None,
+                    "url": best.url if best else None,
+                    "confidence": round(result.best.confidence, 4) if result.best else 0.0,
+                    "decision": result.decision,
+                    "candidates": [
+                        {"album_id": c.album_id, "url": c.url, "score": round(c.score, 4), "explain": c.explain()}
+                        for c in result.candidates
+                    ],
+                }
+            )
             continue
-        click.echo(f"{name}: {result.decision}" + (f" (confidence {result.best.confidence:.2f})" if result.best else ""))
+        click.echo(
+            f"{name}: {result.decision}" + (f" (confidence {result.best.confidence:.2f})" if result.best else "")
+        )
         for candidate in result.candidates:
             click.echo(f"  {candidate.album_id} {candidate.score:.2f} {candidate.url or ''}")
             click.echo(f"      {candidate.explain()}")

@@ -32,7 +32,10 @@ def review(app: AppContext, list_only: bool, limit: int | None, as_json: bool) -
         else:
             for entry in entries:
                 best = entry["candidates"][0] if entry["candidates"] else None
-                click.echo(f"{entry['id']}: {entry['file_path']}" + (f" (best: album {best['album_id']} at {best['score']:.2f})" if best else ""))
+                click.echo(
+                    f"{entry['id']}: {entry['file_path']}"
+                    + (f" (best: album {best['album_id']} at {best['score']:.2f})" if best else "")
+                )
         return
     if not entries:
         click.echo("Nothing waits for review.")
@@ -48,9 +51,14 @@ def review(app: AppContext, list_only: bool, limit: int | None, as_json: bool) -
             skipped += 1
             continue
         path = Path(entry["file_path"])
-        item = LibraryItem(source="folder", name=path.name, path=path if path.exists() else None,
-                           external_id=None, hints={"parent": path.parent.name})
-        if not entry["item_key"] == str(path):
+        item = LibraryItem(
+            source="folder",
+            name=path.name,
+            path=path if path.exists() else None,
+            external_id=None,
+            hints={"parent": path.parent.name},
+        )
+        if entry["item_key"] != str(path):
             source, _, external = entry["item_key"].partition(":")
             item = LibraryItem(source=source, name=path.name, path=item.path, external_id=external)
         outcome = run.apply_choice(entry["session_id"], item, int(answer))

@@ -35,9 +35,15 @@ def list_sessions(app: AppContext, limit: int, as_json: bool) -> None:
     table = Table("id", "started", "status", "files", "done", "failed", "skipped", "queued", "directory")
     for session in sessions:
         table.add_row(
-            str(session["id"]), str(session["session_start"]), session["display_status"],
-            str(session["total_files"]), str(session["files_successful"]), str(session["files_failed"]),
-            str(session["files_skipped"]), str(session["files_queued"] or 0), session["directory"],
+            str(session["id"]),
+            str(session["session_start"]),
+            session["display_status"],
+            str(session["total_files"]),
+            str(session["files_successful"]),
+            str(session["files_failed"]),
+            str(session["files_skipped"]),
+            str(session["files_queued"] or 0),
+            session["directory"],
         )
     Console(soft_wrap=True).print(table)
 

@@ -34,4 +34,6 @@ def stats(app: AppContext, snapshot: bool, history: int, as_json: bool) -> None:
     click.echo(f"sessions:              {figures['total_sessions']}")
     click.echo(f"albums in cache:       {figures['albums_cached']}")
     for row in past:
-        click.echo(f"  {row['date']}: {row['total_files']} files, {row['total_series']} series, {row['files_failed']} failed")
+        click.echo(
+            f"  {row['date']}: {row['total_files']} files, {row['total_series']} series, {row['files_failed']} failed"
+        )

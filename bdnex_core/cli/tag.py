@@ -17,21 +17,41 @@ def register(cli: click.Group) -> None:
 
 @click.command("tag")
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Parallel workers (default: pipeline.workers).")
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=None, help="Parallel workers (default: pipeline.workers)."
+)
 @click.option("--dry-run", is_flag=True, help="Change nothing; print what would change, field by field.")
 @click.option("--force", is_flag=True, help="Process files again even when already processed and unchanged.")
 @click.option("--skip-processed", is_flag=True, help="Skip files already processed and unchanged (the default).")
 @click.option("--strict", is_flag=True, help="Never write below the accept threshold (no prompt either).")
-@click.option("--interactive/--batch", default=None, help="Ask about uncertain matches (default on a terminal), or queue them for `review`.")
-@click.option("--resume", "resume_id", type=int, metavar="ID", help="Resume session ID: exactly its files not done yet.")
+@click.option(
+    "--interactive/--batch",
+    default=None,
+    help="Ask about uncertain matches (default on a terminal), or queue them for `review`.",
+)
+@click.option(
+    "--resume", "resume_id", type=int, metavar="ID", help="Resume session ID: exactly its files not done yet."
+)
 @click.option("--list-sessions", is_flag=True, help="Same as `bdnex-core sessions list`.")
 @click.option("--session-info", "session_info", type=int, metavar="ID", help="Same as `bdnex-core sessions info ID`.")
 @click.option("--source", default="folder", show_default=True, help="Library source (folder, or one a plugin adds).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_app
-def tag(app: AppContext, paths: tuple[str, ...], workers: int | None, dry_run: bool, force: bool, skip_processed: bool,
-        strict: bool, interactive: bool | None, resume_id: int | None, list_sessions: bool, session_info: int | None,
-        source: str, as_json: bool) -> None:
+def tag(
+    app: AppContext,
+    paths: tuple[str, ...],
+    workers: int | None,
+    dry_run: bool,
+    force: bool,
+    skip_processed: bool,
+    strict: bool,
+    interactive: bool | None,
+    resume_id: int | None,
+    list_sessions: bool,
+    session_info: int | None,
+    source: str,
+    as_json: bool,
+) -> None:
     """Find comics under PATH..., match them on Bédéthèque, write ComicInfo.xml, record everything."""
     from bdnex_core.cli.sessions import list_sessions as list_command
     from bdnex_core.cli.sessions import show_session
@@ -61,10 +81,18 @@ def tag(app: AppContext, paths: tuple[str, ...], workers: int | None, dry_run: b
         if not paths:
             raise click.UsageError("give at least one PATH (or --resume ID)")
         for session in db.interrupted_sessions():
-            click.echo(f"note: session {session['id']} was interrupted; resume it with: bdnex-core tag --resume {session['id']}", err=True)
+            click.echo(
+                f"note: session {session['id']} was interrupted; resume it with: bdnex-core tag --resume {session['id']}",
+                err=True,
+            )
         options = TagOptions(
-            workers=workers or settings.pipeline.workers, dry_run=dry_run, force=force, strict=strict,
-            interactive=interactive, source=source, locations=tuple(paths),
+            workers=workers or settings.pipeline.workers,
+            dry_run=dry_run,
+            force=force,
+            strict=strict,
+            interactive=interactive,
+            source=source,
+            locations=tuple(paths),
         )
         summary = tag_locations(settings, db, options, reviewer=reviewer, progress=progress)
     if as_json:
@@ -74,7 +102,7 @@ def tag(app: AppContext, paths: tuple[str, ...], workers: int | None, dry_run: b
     raise SystemExit(summary.exit_code)
 
 
-def print_summary(summary, *, dry_run: bool = False) -> None:  # noqa: ANN001 - RunSummary
+def print_summary(summary, *, dry_run: bool = False) -> None:
     console = Console(soft_wrap=True)
     if dry_run:
         for outcome in summary.outcomes:
@@ -85,8 +113,12 @@ def print_summary(summary, *, dry_run: bool = False) -> None:  # noqa: ANN001 - 
     table = Table(title=f"session {summary.session_id}: {summary.status}")
     table.add_column("result")
     table.add_column("files", justify="right")
-    for label, state in (("tagged" if not dry_run else "would tag", "done"), ("queued for review", "queued"),
-                         ("skipped", "skipped"), ("failed", "failed")):
+    for label, state in (
+        ("tagged" if not dry_run else "would tag", "done"),
+        ("queued for review", "queued"),
+        ("skipped", "skipped"),
+        ("failed", "failed"),
+    ):
         table.add_row(label, str(summary.count(state)))
     console.print(table)
     for outcome in summary.outcomes:

@@ -61,8 +61,9 @@ def folder_entries(locations: Iterable[str]) -> Iterator[tuple[str, str]]:
 
 
 def folder_item(path: str, folder_name: str) -> LibraryItem:
-    return LibraryItem(source=FolderSource.name, name=os.path.basename(path), path=Path(path),
-                       hints={"parent": folder_name})
+    return LibraryItem(
+        source=FolderSource.name, name=os.path.basename(path), path=Path(path), hints={"parent": folder_name}
+    )
 
 
 class FolderSource:

@@ -60,5 +60,5 @@ class LazyMatcher:
                     self._matcher = load_matcher(self._settings, self._db)
         return self._matcher
 
-    def __getattr__(self, name: str):  # noqa: ANN204 - forwards whatever the matcher offers
+    def __getattr__(self, name: str):
         return getattr(self._get(), name)

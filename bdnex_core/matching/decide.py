@@ -15,7 +15,7 @@ AMBIGUITY_GAP = 0.04  # two different albums this close: a person must choose
 
 @dataclass
 class MatchResult:
-    decision: str                       # accept, review, none
+    decision: str  # accept, review, none
     best: Score | None
     candidates: list[Score] = field(default_factory=list)
     reason: str = ""

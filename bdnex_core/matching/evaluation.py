@@ -42,20 +42,24 @@ class Evaluation:
         }
 
 
-def evaluate(entries: Sequence[AlbumEntry], settings: MatchingSettings, *, present: int = 2000, absent: int = 400,
-             seed: int = 7) -> Evaluation:
+def evaluate(
+    entries: Sequence[AlbumEntry], settings: MatchingSettings, *, present: int = 2000, absent: int = 400, seed: int = 7
+) -> Evaluation:
     rng = random.Random(seed)
     by_id = {entry.album_id: entry for entry in entries}
     removed = set(rng.sample(sorted(by_id), absent))
     index = CatalogueIndex.build(
         (e.album_id, e.url, e.series_norm, e.tome, e.tome_number, e.tome_kind, e.title_norm)
-        for e in entries if e.album_id not in removed
+        for e in entries
+        if e.album_id not in removed
     )
     matcher = Matcher(index, settings)
     result = Evaluation()
     kept = [entry for entry in entries if entry.album_id not in removed]
     for entry in rng.sample(kept, min(present, len(kept))):
-        name = rng.choice(realistic_names(human(entry.series_slug), entry.tome, human(entry.title_slug) or None, rng=rng))
+        name = rng.choice(
+            realistic_names(human(entry.series_slug), entry.tome, human(entry.title_slug) or None, rng=rng)
+        )
         match = matcher.match(parse_filename(name))
         result.present += 1
         best = match.best.album_id if match.best else None
@@ -69,11 +73,19 @@ def evaluate(entries: Sequence[AlbumEntry], settings: MatchingSettings, *, prese
             result.failures.append((name, entry.album_id, best, match.best.explain() if match.best else "no candidate"))
     for album_id in sorted(removed):
         entry = by_id[album_id]
-        name = rng.choice(realistic_names(human(entry.series_slug), entry.tome, human(entry.title_slug) or None, rng=rng))
+        name = rng.choice(
+            realistic_names(human(entry.series_slug), entry.tome, human(entry.title_slug) or None, rng=rng)
+        )
         match = matcher.match(parse_filename(name))
         result.absent += 1
         if match.decision == "accept":
             result.absent_accepted += 1
-            result.failures.append((f"ABSENT {name}", album_id, match.best.album_id if match.best else None,
-                                    match.best.explain() if match.best else ""))
+            result.failures.append(
+                (
+                    f"ABSENT {name}",
+                    album_id,
+                    match.best.album_id if match.best else None,
+                    match.best.explain() if match.best else "",
+                )
+            )
     return result

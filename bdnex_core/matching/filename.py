@@ -40,23 +40,94 @@ from bdnex_core.matching.normalize import normalize
 EXTENSIONS = re.compile(r"\.(cbz|cbr|cb7|cbt|pdf|zip|rar|7z|epub)$", re.IGNORECASE)
 BRACKETED = re.compile(r"\[([^\]]*)\]|\(([^)]*)\)|\{([^}]*)\}")
 YEAR = re.compile(r"^(19[0-9]{2}|20[0-9]{2})$")
-LANGUAGE_TAGS = {"fr": "fr", "vf": "fr", "french": "fr", "francais": "fr", "en": "en", "eng": "en", "vo": None,
-                 "nl": "nl", "es": "es", "de": "de", "it": "it"}
+LANGUAGE_TAGS = {
+    "fr": "fr",
+    "vf": "fr",
+    "french": "fr",
+    "francais": "fr",
+    "en": "en",
+    "eng": "en",
+    "vo": None,
+    "nl": "nl",
+    "es": "es",
+    "de": "de",
+    "it": "it",
+}
 # Only words that never belong to a name; anything else counts as noise only inside brackets.
 NOISE_WORDS = re.compile(
     r"\b(c2c|hd|hq|scan(?:s|ne|ned)?|webrip|repack|fixed|ocr|\d{3,4}px?|v\d)\b",
     re.IGNORECASE,
 )
 PUBLISHERS = (
-    "Dupuis", "Dargaud", "Casterman", "Le Lombard", "Lombard", "Glénat", "Soleil", "Soleil Productions",
-    "Delcourt", "Fluide Glacial", "Futuropolis", "Les Humanoïdes Associés", "Humanoïdes Associés",
-    "Bamboo", "Vents d'Ouest", "Vent d'Ouest", "Kana", "Urban Comics", "Panini", "Panini Comics", "Marsu Productions",
-    "Albin Michel", "Gallimard", "Rue de Sèvres", "Grand Angle", "Ankama", "Sandawe", "Kennes", "Paquet", "Akileos",
-    "Pika", "Kurokawa", "Ki-oon", "Tonkam", "Delcourt Tonkam", "Le Label Dargaud", "Jungle", "Hachette",
-    "Les Arènes", "Steinkis", "Éditions Jungle", "Comix Buro", "Hugo BD", "Bac@BD", "Le Lézard Noir", "Cornélius",
-    "L'Association", "Rackham", "Mosquito", "Sakka", "Kazé", "Doki-Doki", "Vega", "Black Box", "Les Éditions Dupuis",
-    "Éditions Dupuis", "Blake et Mortimer", "Éditions Blake et Mortimer", "Cambourakis", "Çà et là", "Actes Sud BD",
-    "Fluide.G", "Drakoo", "Dupuis Jeunesse", "Glénat Manga", "Kana Dark", "Ki-oon Seinen", "Milan", "Bayard",
+    "Dupuis",
+    "Dargaud",
+    "Casterman",
+    "Le Lombard",
+    "Lombard",
+    "Glénat",
+    "Soleil",
+    "Soleil Productions",
+    "Delcourt",
+    "Fluide Glacial",
+    "Futuropolis",
+    "Les Humanoïdes Associés",
+    "Humanoïdes Associés",
+    "Bamboo",
+    "Vents d'Ouest",
+    "Vent d'Ouest",
+    "Kana",
+    "Urban Comics",
+    "Panini",
+    "Panini Comics",
+    "Marsu Productions",
+    "Albin Michel",
+    "Gallimard",
+    "Rue de Sèvres",
+    "Grand Angle",
+    "Ankama",
+    "Sandawe",
+    "Kennes",
+    "Paquet",
+    "Akileos",
+    "Pika",
+    "Kurokawa",
+    "Ki-oon",
+    "Tonkam",
+    "Delcourt Tonkam",
+    "Le Label Dargaud",
+    "Jungle",
+    "Hachette",
+    "Les Arènes",
+    "Steinkis",
+    "Éditions Jungle",
+    "Comix Buro",
+    "Hugo BD",
+    "Bac@BD",
+    "Le Lézard Noir",
+    "Cornélius",
+    "L'Association",
+    "Rackham",
+    "Mosquito",
+    "Sakka",
+    "Kazé",
+    "Doki-Doki",
+    "Vega",
+    "Black Box",
+    "Les Éditions Dupuis",
+    "Éditions Dupuis",
+    "Blake et Mortimer",
+    "Éditions Blake et Mortimer",
+    "Cambourakis",
+    "Çà et là",
+    "Actes Sud BD",
+    "Fluide.G",
+    "Drakoo",
+    "Dupuis Jeunesse",
+    "Glénat Manga",
+    "Kana Dark",
+    "Ki-oon Seinen",
+    "Milan",
+    "Bayard",
 )
 PUBLISHER_KEYS = {normalize(name): name for name in PUBLISHERS if name not in ("Blake et Mortimer",)}
 ISBN_CANDIDATE = re.compile(r"(?<![0-9])(97[89][- ]?(?:[0-9][- ]?){9}[0-9]|(?:[0-9][- ]?){9}[0-9xX])(?![0-9])")
@@ -77,10 +148,14 @@ TOME_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 # Weaker markers: often part of a series name ("Conan Vol 1 1970"), used when nothing better is there.
 WEAK_TOME_PATTERN = re.compile(
-    rf"\b(?:vol|volume|album|livre|chapitre|episode|ep|n[°o]|no|num[ée]ro)\.?\s*{_N}", re.IGNORECASE)
-NUMBER_SEGMENT = re.compile(rf"(?:^|\s-\s)\s*(?P<num>\d{{1,3}}){_ORDINAL}(?P<letter>[a-z])?\s*(?=\s-\s|$)", re.IGNORECASE)
-LEADING_NUMBER = re.compile(rf"^(?P<num>\d{{1,3}}){_ORDINAL}(?:(?P<letter>[a-z])(?![a-z]))?(?P<after>\s*-\s*|\s*$|\s+)",
-                            re.IGNORECASE)
+    rf"\b(?:vol|volume|album|livre|chapitre|episode|ep|n[°o]|no|num[ée]ro)\.?\s*{_N}", re.IGNORECASE
+)
+NUMBER_SEGMENT = re.compile(
+    rf"(?:^|\s-\s)\s*(?P<num>\d{{1,3}}){_ORDINAL}(?P<letter>[a-z])?\s*(?=\s-\s|$)", re.IGNORECASE
+)
+LEADING_NUMBER = re.compile(
+    rf"^(?P<num>\d{{1,3}}){_ORDINAL}(?:(?P<letter>[a-z])(?![a-z]))?(?P<after>\s*-\s*|\s*$|\s+)", re.IGNORECASE
+)
 # "T1-3", "T01-T03", "Tomes 1 à 3", "Intégrale T1 à T3": several tomes in one file, an intégrale.
 # A plain " - " between numbers is a separator ("Série - T01 - 300 Spartiates"), not a range.
 RANGE_AS_INT = re.compile(
@@ -92,10 +167,34 @@ RANGE_AS_INT = re.compile(
 CYCLE = re.compile(r"\b(?:cycle|saison|arc)\s*(?P<num>\d{1,2}|[ivx]{1,4})\b", re.IGNORECASE)
 ONE_SHOT = re.compile(r"\b(?:one[\s-]?shot|album unique)\b", re.IGNORECASE)
 BARE_NUMBER = re.compile(rf"(?<![\w.])(?P<num>\d{{1,3}}){_ORDINAL}(?P<letter>[a-z])?(?![\w.])", re.IGNORECASE)
-NOT_A_TOME_AFTER = {"ans", "an", "jours", "jour", "heures", "nuits", "minutes", "fois", "eme", "e", "er", "mille", "000"}
+NOT_A_TOME_AFTER = {
+    "ans",
+    "an",
+    "jours",
+    "jour",
+    "heures",
+    "nuits",
+    "minutes",
+    "fois",
+    "eme",
+    "e",
+    "er",
+    "mille",
+    "000",
+}
 ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10}
 SEPARATOR_EDGES = " -_.,:;~+"
-PARENT_IGNORED = {"bd", "comics", "bandes dessinees", "bande dessinee", "downloads", "telechargements", "a trier", "inbox", "new"}
+PARENT_IGNORED = {
+    "bd",
+    "comics",
+    "bandes dessinees",
+    "bande dessinee",
+    "downloads",
+    "telechargements",
+    "a trier",
+    "inbox",
+    "new",
+}
 TOME_MARK = "\x00"  # stands where a bracketed tome was: "Astérix (T3) Titre"
 
 
@@ -104,9 +203,9 @@ class ParsedName:
     raw: str
     series: str | None = None
     series_norm: str = ""
-    tome: str | None = None          # canonical: '1', '12', '1a', '0', 'HS', 'HS1', 'INT', 'INT2'
+    tome: str | None = None  # canonical: '1', '12', '1a', '0', 'HS', 'HS1', 'INT', 'INT2'
     tome_number: int | None = None
-    tome_kind: str | None = None     # regular, hs, int, oneshot; None when unknown
+    tome_kind: str | None = None  # regular, hs, int, oneshot; None when unknown
     title: str | None = None
     title_norm: str = ""
     year: int | None = None
@@ -122,10 +221,10 @@ class ParsedName:
 class _Tome(NamedTuple):
     start: int
     end: int
-    kind: str          # regular, hs, int
+    kind: str  # regular, hs, int
     number: int | None
     letter: str
-    explicit: bool     # written with a marker (T, Tome, #, HS, INT), not guessed from a bare number
+    explicit: bool  # written with a marker (T, Tome, #, HS, INT), not guessed from a bare number
 
 
 def find_isbn(text: str) -> tuple[str | None, str]:
@@ -133,7 +232,7 @@ def find_isbn(text: str) -> tuple[str | None, str]:
     for match in ISBN_CANDIDATE.finditer(text):
         digits = re.sub(r"[- ]", "", match.group(1))
         if isbn_is_valid(digits):
-            return digits.upper(), text[: match.start()] + " " + text[match.end():]
+            return digits.upper(), text[: match.start()] + " " + text[match.end() :]
     return None, text
 
 
@@ -180,7 +279,7 @@ def _classify_group(content: str, found: dict[str, object], noise: list[str]) ->
     else:
         markers = _explicit_tomes(text)
         tome = markers[0] if markers else None
-        if tome is not None and "tome_match" not in found and not _clean_spacing(text[: tome.start] + text[tome.end:]):
+        if tome is not None and "tome_match" not in found and not _clean_spacing(text[: tome.start] + text[tome.end :]):
             found["tome_match"] = tome
             return f" {TOME_MARK} "
         noise.append(text)  # [group], (scan), "(1)" duplicate counters...
@@ -209,7 +308,7 @@ def _explicit_tomes(text: str) -> list[_Tome]:
     for kind, pattern in TOME_PATTERNS:
         for match in pattern.finditer(text):
             tome = _tome_from_match(kind, match)
-            short = text[tome.start:tome.end].strip(" .").lower() in ("hs", "int")
+            short = text[tome.start : tome.end].strip(" .").lower() in ("hs", "int")
             if tome.number is None and not short and not _own_segment(text, tome.start, tome.end):
                 continue  # "Serie jaune Hors serie Elvifrance": the words are part of a series name
             found.append(tome)
@@ -250,8 +349,14 @@ def _implicit_tome(text: str) -> _Tome | None:
     ('Vol 2'), or the last plain number ('Les Tuniques Bleues 12', 'Conan Vol 1 1970 157')."""
     segment = next((m for m in NUMBER_SEGMENT.finditer(text) if normalize(text[: m.start("num")])), None)
     if segment is not None:
-        return _Tome(segment.start("num"), segment.end(), "regular", int(segment["num"]),
-                     (segment["letter"] or "").lower(), False)
+        return _Tome(
+            segment.start("num"),
+            segment.end(),
+            "regular",
+            int(segment["num"]),
+            (segment["letter"] or "").lower(),
+            False,
+        )
     weak = WEAK_TOME_PATTERN.search(text)
     bare = None
     for match in BARE_NUMBER.finditer(text):
@@ -259,7 +364,7 @@ def _implicit_tome(text: str) -> _Tome | None:
             continue  # a leading number belongs to the title ("1984", "13 rue de l'Espoir") or the parent rule
         if weak is not None and weak.start() <= match.start() < weak.end():
             continue
-        after_words = normalize(text[match.end():]).split()
+        after_words = normalize(text[match.end() :]).split()
         if after_words and after_words[0] in NOT_A_TOME_AFTER:
             continue
         if bare is None or not bare.group("num").startswith("0") or match.group("num").startswith("0"):
@@ -269,7 +374,9 @@ def _implicit_tome(text: str) -> _Tome | None:
     if weak is not None and (bare is None or bare.start() < weak.start()):
         return _tome_from_match("regular", weak)._replace(explicit=False)
     if bare is not None:
-        return _Tome(bare.start(), bare.end(), "regular", int(bare.group("num")), (bare.group("letter") or "").lower(), False)
+        return _Tome(
+            bare.start(), bare.end(), "regular", int(bare.group("num")), (bare.group("letter") or "").lower(), False
+        )
     return None
 
 
@@ -348,11 +455,18 @@ def parse_filename(name: str, parent: str | None = None) -> ParsedName:
         cycle = int(value) if value.isdigit() else ROMAN.get(value)
         if _own_segment(text, cycle_match.start(), cycle_match.end(), both_sides=True):
             # "Sillage - Cycle 2 - T08": a segment of its own; "Rozen Maiden Saison 2" keeps it
-            text = (text[: cycle_match.start()] + " - " + text[cycle_match.end():]).strip(" ")
+            text = (text[: cycle_match.start()] + " - " + text[cycle_match.end() :]).strip(" ")
             text = re.sub(r"(?:\s*-\s*){2,}", " - ", text).strip(SEPARATOR_EDGES)
 
     tome = _choose_tome(text, found, has_parent=bool(_series_from_parent(parent)), one_shot=one_shot)
-    extras = {"raw": name, "parent": parent, "found": found, "noise": tuple(noise), "one_shot": one_shot, "cycle": cycle}
+    extras = {
+        "raw": name,
+        "parent": parent,
+        "found": found,
+        "noise": tuple(noise),
+        "one_shot": one_shot,
+        "cycle": cycle,
+    }
     parsed = _assemble(text, tome, **extras)
     if tome is not None and TOME_MARK not in text:
         # which number is the tome is a guess when names carry others ("Ms Marvel 2006 21 ... part 1",
@@ -365,9 +479,18 @@ def parse_filename(name: str, parent: str | None = None) -> ParsedName:
     return parsed
 
 
-def _assemble(text: str, tome: _Tome | None, *, raw: str, parent: str | None, found: dict[str, object],
-              noise: tuple[str, ...], one_shot: bool, cycle: int | None) -> ParsedName:
-    series_text, title_text = (text[: tome.start], text[tome.end:]) if tome is not None else (text, "")
+def _assemble(
+    text: str,
+    tome: _Tome | None,
+    *,
+    raw: str,
+    parent: str | None,
+    found: dict[str, object],
+    noise: tuple[str, ...],
+    one_shot: bool,
+    cycle: int | None,
+) -> ParsedName:
+    series_text, title_text = (text[: tome.start], text[tome.end :]) if tome is not None else (text, "")
     series, title = _clean_spacing(series_text), _clean_spacing(title_text)
     if tome is None and " - " in series_text:
         head, _, rest = series_text.partition(" - ")

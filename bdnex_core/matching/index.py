@@ -32,16 +32,16 @@ class IndexedAlbum:
 
 @dataclass(frozen=True)
 class SeriesHit:
-    series: int           # series number in the index
-    similarity: float     # 0..1
-    how: str              # exact, prefix, fuzzy, title
+    series: int  # series number in the index
+    similarity: float  # 0..1
+    how: str  # exact, prefix, fuzzy, title
 
 
 class CatalogueIndex:
     def __init__(self) -> None:
         self.series_names: list[str] = []
         self._series_ids: dict[str, int] = {}
-        self._keys: dict[str, list[int]] = defaultdict(list)   # normalised form -> series
+        self._keys: dict[str, list[int]] = defaultdict(list)  # normalised form -> series
         self._sorted_keys: list[str] = []
         self._by_word: dict[str, list[int]] = defaultdict(list)
         self.album_ids = array("l")
@@ -64,8 +64,15 @@ class CatalogueIndex:
         index.finish()
         return index
 
-    def add(self, album_id: int, series_norm: str, tome: str | None, tome_number: int | None,
-            tome_kind: str | None, title_norm: str) -> None:
+    def add(
+        self,
+        album_id: int,
+        series_norm: str,
+        tome: str | None,
+        tome_number: int | None,
+        tome_kind: str | None,
+        title_norm: str,
+    ) -> None:
         series = self._series_ids.get(series_norm)
         if series is None:
             series = self._series_ids[series_norm] = len(self.series_names)
@@ -155,7 +162,7 @@ class CatalogueIndex:
                 keep(series, 1.0, "exact")
         for form in forms:  # edition qualifiers: "batwoman" -> "batwoman 2011", "nains" -> "nains hs"
             start = bisect.bisect_left(self._sorted_keys, form + " ")
-            for key in self._sorted_keys[start:start + 40]:
+            for key in self._sorted_keys[start : start + 40]:
                 if not key.startswith(form + " "):
                     break
                 for series in self._keys[key]:
@@ -175,9 +182,12 @@ class CatalogueIndex:
                 pool.update(self._by_word.get(word, ()))
         choices = {series: self._stripped_names[series] for series in pool} if pool else None
         found = process.extract(
-            stripped, choices if choices is not None else self._stripped_names,
-            scorer=fuzz.ratio, limit=limit, score_cutoff=70,
+            stripped,
+            choices if choices is not None else self._stripped_names,
+            scorer=fuzz.ratio,
+            limit=limit,
+            score_cutoff=70,
         )
         if not found and choices is not None:  # a misspelt first word: the whole catalogue, stricter
             found = process.extract(stripped, self._stripped_names, scorer=fuzz.ratio, limit=limit, score_cutoff=80)
-        return [(key if isinstance(key, int) else key, score / 100.0) for _name, score, key in found]
+        return [(key, score / 100.0) for _name, score, key in found]

@@ -5,14 +5,15 @@ from __future__ import annotations
 from rapidfuzz import fuzz, process
 
 from bdnex_core.config import MatchingSettings
-from bdnex_core.matching.cover import CoverHash, similarity as cover_similarity_of
+from bdnex_core.matching.cover import CoverHash
+from bdnex_core.matching.cover import similarity as cover_similarity_of
 from bdnex_core.matching.decide import MatchResult, decide
 from bdnex_core.matching.filename import ParsedName
 from bdnex_core.matching.index import CatalogueIndex, SeriesHit
 from bdnex_core.matching.score import Score, score_album, score_title_only
 
 MAX_SERIES = 6
-LARGE_SERIES = 80     # above this many albums, only the contenders of a series are scored
+LARGE_SERIES = 80  # above this many albums, only the contenders of a series are scored
 CLOSEST_TITLES = 10
 RANK = {"none": 0, "review": 1, "accept": 2}
 
@@ -42,17 +43,27 @@ class Matcher:
             if len(positions) > LARGE_SERIES:
                 positions = self._contenders(parsed, positions)
             albums = [self.index.album(position) for position in positions]
-            tome_exists = parsed.tome is None or any(
-                album.tome and album.tome.lower() == parsed.tome.lower() for album in albums
-            ) or any(
-                album.tome_number == parsed.tome_number and (album.tome_kind or "regular") == (parsed.tome_kind or "regular")
-                for album in albums if parsed.tome_number is not None
+            tome_exists = (
+                parsed.tome is None
+                or any(album.tome and album.tome.lower() == parsed.tome.lower() for album in albums)
+                or any(
+                    album.tome_number == parsed.tome_number
+                    and (album.tome_kind or "regular") == (parsed.tome_kind or "regular")
+                    for album in albums
+                    if parsed.tome_number is not None
+                )
             )
             for album in albums:
-                scores.append(score_album(
-                    parsed, album, hit.similarity, hit.how, tome_exists_in_series=tome_exists,
-                    cover_similarity=(cover_similarity or {}).get(album.album_id),
-                ))
+                scores.append(
+                    score_album(
+                        parsed,
+                        album,
+                        hit.similarity,
+                        hit.how,
+                        tome_exists_in_series=tome_exists,
+                        cover_similarity=(cover_similarity or {}).get(album.album_id),
+                    )
+                )
         if not scores:
             scores = self._title_candidates(parsed)
         return scores
@@ -64,13 +75,17 @@ class Matcher:
         chosen: dict[int, None] = {}
         if parsed.tome is not None:
             wanted, number = parsed.tome.lower(), parsed.tome_number
-            chosen.update((position, None) for position in positions
-                          if (number is not None and index.album_tome_numbers[position] == number)
-                          or (index.album_tomes[position] or "").lower() == wanted)
+            chosen.update(
+                (position, None)
+                for position in positions
+                if (number is not None and index.album_tome_numbers[position] == number)
+                or (index.album_tomes[position] or "").lower() == wanted
+            )
         if parsed.title_norm:
             titles = {position: index.album_titles[position] for position in positions}
-            for _title, _similarity, position in process.extract(parsed.title_norm, titles, scorer=fuzz.ratio,
-                                                                  limit=CLOSEST_TITLES):
+            for _title, _similarity, position in process.extract(
+                parsed.title_norm, titles, scorer=fuzz.ratio, limit=CLOSEST_TITLES
+            ):
                 chosen.setdefault(position, None)
         if not chosen:  # nothing to tell the albums apart: a few, to show the person who reviews
             chosen.update((position, None) for position in positions[:CLOSEST_TITLES])
@@ -78,8 +93,9 @@ class Matcher:
 
     def _title_candidates(self, parsed: ParsedName) -> list[Score]:
         """No series fits: the name may be an album's title alone (how calibre and readers search)."""
-        for query in dict.fromkeys(filter(None, (parsed.title_norm, parsed.series_norm,
-                                                 f"{parsed.series_norm} {parsed.title_norm}".strip()))):
+        for query in dict.fromkeys(
+            filter(None, (parsed.title_norm, parsed.series_norm, f"{parsed.series_norm} {parsed.title_norm}".strip()))
+        ):
             positions = self.index.albums_titled(query)
             if positions:
                 return [score_title_only(parsed, self.index.album(position), query) for position in positions]

@@ -55,19 +55,37 @@ def _tome_forms(tome: str) -> tuple[list[str], list[str]]:
         number = upper[2:]
         if not number:
             return ["HS", "Hors-série", "Hors Série"], []
-        return [f"HS{number}", f"HS {number}", f"Hors-série {number}", f"Hors Série {number}", f"HS{int(number):02d}"], []
+        return [
+            f"HS{number}",
+            f"HS {number}",
+            f"Hors-série {number}",
+            f"Hors Série {number}",
+            f"HS{int(number):02d}",
+        ], []
     if upper.startswith("INT"):
         number = upper[3:]
         if not number:
             return ["INT", "Intégrale", "L'Intégrale"], []
-        return [f"INT{number}", f"INT {number}", f"Intégrale {number}", f"L'Intégrale T{number}", f"Intégrale T{number}"], []
+        return [
+            f"INT{number}",
+            f"INT {number}",
+            f"Intégrale {number}",
+            f"L'Intégrale T{number}",
+            f"Intégrale T{number}",
+        ], []
     match = re.match(r"^(?P<num>\d+)(?P<suffix>[A-Za-z]*)$", tome)
     if match is None:
         return [tome], []
     number = int(match["num"])
     letter = match["suffix"].lower() if len(match["suffix"]) == 1 else ""  # '10VC' is written 'T10'
-    explicit = [f"T{number:02d}{letter}", f"T{number}{letter}", f"Tome {number}{letter}", f"Tome {number:02d}{letter}",
-                f"T.{number:02d}{letter}", f"#{number}{letter}"]
+    explicit = [
+        f"T{number:02d}{letter}",
+        f"T{number}{letter}",
+        f"Tome {number}{letter}",
+        f"Tome {number:02d}{letter}",
+        f"T.{number:02d}{letter}",
+        f"#{number}{letter}",
+    ]
     numeric = [f"{number:02d}{letter}", f"{number}{letter}"] if number < 1000 else []
     return explicit, numeric
 
@@ -124,8 +142,15 @@ def _dress(name: str, rng: random.Random, facts: tuple[str, ...]) -> str:
     return f"{folder}/{base}" if folder else base
 
 
-def realistic_names(series: str, tome: str | None, title: str | None, *, rng: random.Random,
-                    year: int | None = None, publisher: str | None = None) -> list[str]:
+def realistic_names(
+    series: str,
+    tome: str | None,
+    title: str | None,
+    *,
+    rng: random.Random,
+    year: int | None = None,
+    publisher: str | None = None,
+) -> list[str]:
     """Plausible file names (with extension) for one album; callers usually pick one with ``rng.choice``.
 
     ``year`` and ``publisher``, when known, sometimes appear as ``(2015)`` / ``(Dupuis)``.
@@ -133,9 +158,6 @@ def realistic_names(series: str, tome: str | None, title: str | None, *, rng: ra
     facts = tuple(fact for fact in (f"({year})" if year else "", f"({publisher})" if publisher else "") if fact)
     series = _restore_spelling(series.strip(), rng)
     title = _restore_spelling((title or "").strip(), rng) if title else ""
-    if tome:
-        names = _with_tome(series, tome, title, rng)
-    else:
-        names = _one_shot(series, title or series)
+    names = _with_tome(series, tome, title, rng) if tome else _one_shot(series, title or series)
     dressed = {_dress(name, rng, facts) + rng.choice(EXTENSIONS) for name in names if name.strip()}
     return sorted(dressed)

@@ -12,10 +12,25 @@ import unicodedata
 from functools import lru_cache
 
 # Letters NFKD does not decompose, and '&' which French titles read as "et".
-LIGATURES = str.maketrans({
-    "œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss", "ø": "o", "Ø": "o", "ł": "l", "Ł": "l",
-    "đ": "d", "Đ": "d", "ð": "d", "þ": "th", "ı": "i", "&": " et ",
-})
+LIGATURES = str.maketrans(
+    {
+        "œ": "oe",
+        "Œ": "oe",
+        "æ": "ae",
+        "Æ": "ae",
+        "ß": "ss",
+        "ø": "o",
+        "Ø": "o",
+        "ł": "l",
+        "Ł": "l",
+        "đ": "d",
+        "Đ": "d",
+        "ð": "d",
+        "þ": "th",
+        "ı": "i",
+        "&": " et ",
+    }
+)
 COMBINING_MARKS = re.compile(r"[\u0300-\u036f]+")
 # Anything else that is not a plain letter or digit separates words: apostrophes (' and ’),
 # quotes, « », dashes, dots, underscores and any non-Latin character.
@@ -27,7 +42,9 @@ ARTICLE_SET = frozenset(ARTICLES)
 TRAILING_ARTICLE_SET = frozenset(("le", "la", "les", "l", "the"))
 # "Tuniques Bleues (Les)", "Epée de feu (L')" as catalogues and libraries write them
 TRAILING_ARTICLE = re.compile(r"^(?P<name>.+?)\s*\((?P<article>les|le|la|l'|l’|the|un|une|des)\)\s*$", re.IGNORECASE)
-LEADING_ARTICLE = re.compile(r"^(?:(?P<word>les|le|la|the|un|une|des)\s+|(?P<elided>l)\s*['’]\s*)(?P<rest>\S.*)$", re.IGNORECASE)
+LEADING_ARTICLE = re.compile(
+    r"^(?:(?P<word>les|le|la|the|un|une|des)\s+|(?P<elided>l)\s*['’]\s*)(?P<rest>\S.*)$", re.IGNORECASE
+)
 
 
 @lru_cache(maxsize=65536)

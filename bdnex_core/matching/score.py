@@ -130,5 +130,7 @@ def score_title_only(parsed: ParsedName, album: IndexedAlbum, title: str) -> Sco
     if parsed.tome is not None:
         tome, reason = tome_similarity(parsed, album)
         score.add("tome", tome, reason)
-    score.cap(f"found by its album title only; the name gives no series of the catalogue (series '{album.series_norm}')")
+    score.cap(
+        f"found by its album title only; the name gives no series of the catalogue (series '{album.series_norm}')"
+    )
     return score

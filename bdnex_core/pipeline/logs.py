@@ -28,8 +28,15 @@ def write_session_logs(settings: Settings, db: BDneXDB, session_id: int, summary
     folder.mkdir(parents=True, exist_ok=True)
     rows = {outcome.key: outcome.summary_row() for outcome in summary.outcomes}
     for entry in db.session_files(session_id):  # files handled by earlier runs of a resumed session
-        rows.setdefault(entry["item_key"], {"file": entry["file_path"], "key": entry["item_key"], "state": entry["state"],
-                                            "reason": entry["error_msg"] or ""})
+        rows.setdefault(
+            entry["item_key"],
+            {
+                "file": entry["file_path"],
+                "key": entry["item_key"],
+                "state": entry["state"],
+                "reason": entry["error_msg"] or "",
+            },
+        )
     json_path = folder / f"session_{session_id}.json"
     csv_path = folder / f"session_{session_id}.csv"
     # unchanged files are counted in the summary, not listed: a re-scan logs only what it did

@@ -33,9 +33,15 @@ class ProgressDisplay:
 
     def start(self, total: int) -> None:
         self._progress = Progress(
-            TextColumn("[bold]tagging"), BarColumn(), MofNCompleteColumn(), FilesPerSecondColumn(),
-            TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[last]}"),
-            console=self.console, transient=True,
+            TextColumn("[bold]tagging"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            FilesPerSecondColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[last]}"),
+            console=self.console,
+            transient=True,
         )
         self._task = self._progress.add_task("tag", total=total, last="")
         self._progress.start()

@@ -24,13 +24,15 @@ def describe_candidates(name: str, reason: str, parsed: dict[str, Any], candidat
     return "\n".join(line for line in lines if line)
 
 
-def ask(name: str, reason: str, parsed: dict[str, Any], candidates: list[dict[str, Any]]) -> int | None | str:
+def ask(name: str, reason: str, parsed: dict[str, Any], candidates: list[dict[str, Any]]) -> int | str | None:
     """Returns an album id, ``None`` to skip, or ``"quit"``."""
     click.echo(describe_candidates(name, reason, parsed, candidates), err=True)
     while True:
         answer = click.prompt(
             "  choose a number, s(kip), q(uit), or type a Bédéthèque album id or URL",
-            default="s", show_default=True, err=True,
+            default="s",
+            show_default=True,
+            err=True,
         ).strip()
         if answer.lower() in ("s", "skip", ""):
             return None

@@ -78,9 +78,18 @@ class RunSummary:
             "session_id": self.session_id,
             "status": self.status,
             "message": self.message,
-            "counts": {"tagged": self.count("done"), "queued": self.count("queued"),
-                       "skipped": self.count("skipped"), "failed": self.count("failed"), "unchanged": self.unchanged},
-            "failures": [{"file": str(o.item.path or o.item.name), "reason": o.reason} for o in self.outcomes if o.state == "failed"],
+            "counts": {
+                "tagged": self.count("done"),
+                "queued": self.count("queued"),
+                "skipped": self.count("skipped"),
+                "failed": self.count("failed"),
+                "unchanged": self.unchanged,
+            },
+            "failures": [
+                {"file": str(o.item.path or o.item.name), "reason": o.reason}
+                for o in self.outcomes
+                if o.state == "failed"
+            ],
             "json_log": self.json_log,
             "csv_log": self.csv_log,
         }
@@ -133,9 +142,12 @@ class TagRun:
         self.client = client if client is not None else _default_client(settings)
         self.matcher = matcher if matcher is not None else _default_matcher(settings, db)
         self.processor = ItemProcessor(
-            settings, options,
+            settings,
+            options,
             db_factory=lambda: BDneXDB(db.path, settings=settings),
-            client=self.client, matcher=self.matcher, writers=plugins.metadata_writers(settings),
+            client=self.client,
+            matcher=self.matcher,
+            writers=plugins.metadata_writers(settings),
         )
 
     # ------------------------------------------------------------------ sessions
@@ -149,11 +161,16 @@ class TagRun:
             items = [item for item in items if item.key not in known]
             unchanged = len(known)
         session_id = self.db.start_session(
-            directory, batch_mode=not self.options.interactive, strict_mode=self.options.strict,
-            num_workers=self.options.workers, options=self.options.to_dict(), source=self.options.source,
+            directory,
+            batch_mode=not self.options.interactive,
+            strict_mode=self.options.strict,
+            num_workers=self.options.workers,
+            options=self.options.to_dict(),
+            source=self.options.source,
         )
-        self.db.add_session_files(session_id, [(str(item.path or item.name), item.key, "pending") for item in items],
-                                  unchanged=unchanged)
+        self.db.add_session_files(
+            session_id, [(str(item.path or item.name), item.key, "pending") for item in items], unchanged=unchanged
+        )
         return self._run(session_id, items, unchanged=unchanged)
 
     def _unchanged_keys(self, items: list[LibraryItem]) -> set[str]:
@@ -195,11 +212,15 @@ class TagRun:
             summary.message = f"paused; resume with: bdnex-core tag --resume {session_id}"
         if not self.options.dry_run:
             summary.json_log, summary.csv_log = write_session_logs(self.settings, self.db, session_id, summary)
-            self.db.update_session(session_id, status=db_status, json_log_path=summary.json_log, csv_log_path=summary.csv_log)
+            self.db.update_session(
+                session_id, status=db_status, json_log_path=summary.json_log, csv_log_path=summary.csv_log
+            )
             self.db.snapshot_statistics()
         else:
             self.db.update_session(session_id, status=db_status)
-        plugins.notify("session_finished", session_id=session_id, status=db_status, stats=self.db.get_session_stats(session_id))
+        plugins.notify(
+            "session_finished", session_id=session_id, status=db_status, stats=self.db.get_session_stats(session_id)
+        )
         return summary
 
     def _dispatch(self, session_id: int, items: list[LibraryItem], summary: RunSummary, stop: StopRequested) -> None:
@@ -244,8 +265,11 @@ class TagRun:
         summary.outcomes.append(outcome)
         if outcome.state == "done" and outcome.album is not None and not self.options.dry_run:
             plugins.notify(
-                "file_tagged", item=outcome.item, album=outcome.album.to_dict(),
-                decision="manual" if outcome.history_source == "manual" else "accept", session_id=session_id,
+                "file_tagged",
+                item=outcome.item,
+                album=outcome.album.to_dict(),
+                decision="manual" if outcome.history_source == "manual" else "accept",
+                session_id=session_id,
             )
         if self.progress is not None:
             self.progress.advance(outcome)
@@ -261,8 +285,9 @@ class TagRun:
                 if self.progress is not None:
                     self.progress.resume()
             if album_id is not None:
-                decided = self.processor.apply_album(outcome.item, album_id, decision="manual", confidence=None,
-                                                     history_source="manual")
+                decided = self.processor.apply_album(
+                    outcome.item, album_id, decision="manual", confidence=None, history_source="manual"
+                )
                 decided.parsed, decided.candidates = outcome.parsed, outcome.candidates
                 decided.state = "done" if decided.state == "done" else decided.state
                 return decided
@@ -273,14 +298,20 @@ class TagRun:
 
     def apply_choice(self, session_id: int | None, item: LibraryItem, album_id: int) -> Outcome:
         """A person chose ``album_id`` for ``item`` (the review queue): write and record it as manual."""
-        outcome = self.processor.apply_album(item, album_id, decision="manual", confidence=None, history_source="manual")
+        outcome = self.processor.apply_album(
+            item, album_id, decision="manual", confidence=None, history_source="manual"
+        )
         if not self.options.dry_run:
             if session_id is not None:
                 self._record(session_id, outcome)
             else:
-                self.db.record_processing(_recorded_path(outcome), None, _result_values(outcome, "manual"), source="manual")
+                self.db.record_processing(
+                    _recorded_path(outcome), None, _result_values(outcome, "manual"), source="manual"
+                )
             if outcome.state == "done" and outcome.album is not None:
-                plugins.notify("file_tagged", item=item, album=outcome.album.to_dict(), decision="manual", session_id=session_id)
+                plugins.notify(
+                    "file_tagged", item=item, album=outcome.album.to_dict(), decision="manual", session_id=session_id
+                )
         return outcome
 
     def _record(self, session_id: int, outcome: Outcome) -> None:
@@ -296,14 +327,25 @@ class TagRun:
             row = self.db.get_file(item.path) if item.path else None
             file_id = row["id"] if row else None
         elif item.path is not None or outcome.state != "skipped":
-            status = "manual" if outcome.history_source == "manual" and outcome.state == "done" else RECORDING[outcome.state][0]
+            status = (
+                "manual"
+                if outcome.history_source == "manual" and outcome.state == "done"
+                else RECORDING[outcome.state][0]
+            )
             file_id = self.db.record_processing(
                 _recorded_path(outcome), session_id, _result_values(outcome, status), source=outcome.history_source
             )
         if outcome.state == "queued":
-            self.db.queue_for_review(str(item.path or item.name), item.key, session_id, outcome.parsed, outcome.candidates)
-        self.db.mark_session_file(session_id, item.key, RECORDING[outcome.state][1], file_id=file_id,
-                                  error=outcome.reason if outcome.state in ("failed", "queued") else None)
+            self.db.queue_for_review(
+                str(item.path or item.name), item.key, session_id, outcome.parsed, outcome.candidates
+            )
+        self.db.mark_session_file(
+            session_id,
+            item.key,
+            RECORDING[outcome.state][1],
+            file_id=file_id,
+            error=outcome.reason if outcome.state in ("failed", "queued") else None,
+        )
 
     def _clean_leftovers(self, items: Iterable[LibraryItem]) -> None:
         """Temporary files of a writer killed earlier are removed before anything else."""
@@ -320,8 +362,10 @@ class TagRun:
 
 # done, or already waiting in the review queue: nothing new to do for such a file while it is unchanged
 # ("+status": the path index must drive the search, not the status index that covers most rows)
-_RECORDED = ("SELECT file_path, file_size, mtime_ns FROM processed_files "
-             "WHERE (+status IN ('success', 'manual') OR (+status = 'skipped' AND decision = 'review')) AND ")
+_RECORDED = (
+    "SELECT file_path, file_size, mtime_ns FROM processed_files "
+    "WHERE (+status IN ('success', 'manual') OR (+status = 'skipped' AND decision = 'review')) AND "
+)
 
 
 def unchanged_paths(db: BDneXDB, paths: list[str], roots: Iterable[str] = ()) -> set[str]:
@@ -329,16 +373,27 @@ def unchanged_paths(db: BDneXDB, paths: list[str], roots: Iterable[str] = ()) ->
     found in bulk (no hashing): one range query per root folder when the paths all come from
     ``roots``, else one query per 900 paths; then one stat per recorded file."""
     if roots:
-        queries = [(_RECORDED + "(file_path = ? OR (file_path > ? AND file_path < ?))",
-                    [root, root + os.sep, root + chr(ord(os.sep) + 1)]) for root in roots]
+        queries = [
+            (
+                _RECORDED + "(file_path = ? OR (file_path > ? AND file_path < ?))",
+                [root, root + os.sep, root + chr(ord(os.sep) + 1)],
+            )
+            for root in roots
+        ]
     else:  # 900: under SQLite's oldest limit of 999 parameters
-        queries = [(_RECORDED + f"file_path IN ({', '.join('?' * len(paths[start:start + 900]))})", paths[start:start + 900])
-                   for start in range(0, len(paths), 900)]
+        queries = [
+            (
+                _RECORDED + f"file_path IN ({', '.join('?' * len(paths[start : start + 900]))})",
+                paths[start : start + 900],
+            )
+            for start in range(0, len(paths), 900)
+        ]
     wanted = set(paths)
     known: dict[str, tuple[int, int]] = {}
     for sql, parameters in queries:
-        known.update((path, (size, mtime)) for path, size, mtime in db.db.execute(sql, parameters).fetchall()
-                     if path in wanted)
+        known.update(
+            (path, (size, mtime)) for path, size, mtime in db.db.execute(sql, parameters).fetchall() if path in wanted
+        )
     unchanged = set()
     for path, recorded in known.items():
         try:
@@ -375,8 +430,14 @@ def _result_values(outcome: Outcome, status: str) -> dict[str, Any]:
         values["file_hash"] = outcome.file_hash
     if album is not None and status in ("success", "manual"):
         values.update(
-            bdgest_id=album.album_id, bdgest_url=album.url, title=album.title, series=album.series,
-            tome=album.tome, publisher=album.publisher, year=album.year, isbn=album.isbn,
+            bdgest_id=album.album_id,
+            bdgest_url=album.url,
+            title=album.title,
+            series=album.series,
+            tome=album.tome,
+            publisher=album.publisher,
+            year=album.year,
+            isbn=album.isbn,
             pages=outcome.page_count,
         )
     return values
@@ -406,7 +467,9 @@ def run_tagging(
     progress: Any = None,
 ) -> RunSummary:
     """Tag ``items`` in a new session (the entry point adapters call)."""
-    return TagRun(settings, db, options, client=client, matcher=matcher, reviewer=reviewer, progress=progress).start(items)
+    return TagRun(settings, db, options, client=client, matcher=matcher, reviewer=reviewer, progress=progress).start(
+        items
+    )
 
 
 def collect_items(settings: Settings, source: str, locations: Iterable[str]) -> list[LibraryItem]:
@@ -489,13 +552,20 @@ def resume_tagging(
     pending_keys = {row["item_key"] for row in db.session_files(session_id, "pending")}
     if options.source == "folder":
         items_by_key = {
-            row["item_key"]: LibraryItem(source="folder", name=Path(row["file_path"]).name, path=Path(row["file_path"]),
-                                         hints={"parent": Path(row["file_path"]).parent.name})
+            row["item_key"]: LibraryItem(
+                source="folder",
+                name=Path(row["file_path"]).name,
+                path=Path(row["file_path"]),
+                hints={"parent": Path(row["file_path"]).parent.name},
+            )
             for row in db.session_files(session_id, "pending")
             if os.path.exists(row["file_path"])
         }
     else:
-        items_by_key = {item.key: item for item in collect_items(settings, options.source, options.locations)
-                        if item.key in pending_keys}
+        items_by_key = {
+            item.key: item
+            for item in collect_items(settings, options.source, options.locations)
+            if item.key in pending_keys
+        }
     run = TagRun(settings, db, options, client=client, matcher=matcher, reviewer=reviewer, progress=progress)
     return run.resume(session_id, items_by_key)

@@ -124,7 +124,9 @@ class ItemProcessor:
         except BlockedError:
             raise
         except BdnexError as exc:
-            outcome = Outcome(item, "failed", reason=exc.reason if item.path and exc.path == str(item.path) else str(exc))
+            outcome = Outcome(
+                item, "failed", reason=exc.reason if item.path and exc.path == str(item.path) else str(exc)
+            )
         except OSError as exc:
             outcome = Outcome(item, "failed", reason=f"{exc.strerror or exc}")
         outcome.elapsed_ms = int((time.perf_counter() - started) * 1000)
@@ -151,7 +153,9 @@ class ItemProcessor:
         parsed_dict = _parsed_as_dict(parsed)
         known_id = item.hints.get("bedetheque_id") or archive_view.get("album_id_from_comicinfo")
         if known_id:
-            outcome = self.apply_album(item, int(known_id), decision="accept", confidence=1.0, archive_view=archive_view)
+            outcome = self.apply_album(
+                item, int(known_id), decision="accept", confidence=1.0, archive_view=archive_view
+            )
             outcome.parsed = parsed_dict
             outcome.reason = outcome.reason or "Bédéthèque id already known"
             return outcome
@@ -163,12 +167,18 @@ class ItemProcessor:
                 item, best.album_id, decision="accept", confidence=best.confidence, archive_view=archive_view
             )
         else:
-            reason = "no candidate in the catalogue" if not candidates else (
-                f"best candidate {best.album_id} at {best.confidence:.2f} is below the accept threshold"
-                if best is not None else "no candidate above the review threshold"
+            reason = (
+                "no candidate in the catalogue"
+                if not candidates
+                else (
+                    f"best candidate {best.album_id} at {best.confidence:.2f} is below the accept threshold"
+                    if best is not None
+                    else "no candidate above the review threshold"
+                )
             )
-            outcome = Outcome(item, "review", reason=reason, decision=result.decision,
-                              confidence=best.confidence if best else None)
+            outcome = Outcome(
+                item, "review", reason=reason, decision=result.decision, confidence=best.confidence if best else None
+            )
         outcome.candidates = candidates
         outcome.parsed = parsed_dict
         if lookup is not None and outcome.file_hash is None:
@@ -189,7 +199,11 @@ class ItemProcessor:
             existing, _problem = read_comicinfo_safely(comic.comicinfo_bytes())
         album_id = None
         if existing is not None:
-            album_id = album_id_from_text(str(existing.get("Web") or "")) if "bedetheque" in str(existing.get("Web") or "") else None
+            album_id = (
+                album_id_from_text(str(existing.get("Web") or ""))
+                if "bedetheque" in str(existing.get("Web") or "")
+                else None
+            )
         return {"pages": pages, "existing": existing, "album_id_from_comicinfo": album_id}
 
     def apply_album(
@@ -209,14 +223,22 @@ class ItemProcessor:
         view = archive_view if archive_view is not None else self._read_archive(item)
         album = fetch_album(self.client, self.db, album_id)
         version = self.settings.comicinfo.version
-        new_info = ComicInfo.from_album(album, pages=view["pages"], page_count=len(view["pages"]) or None, version=version)
+        new_info = ComicInfo.from_album(
+            album, pages=view["pages"], page_count=len(view["pages"]) or None, version=version
+        )
         merged = ComicInfo.merge(
             view["existing"], new_info, self.settings.comicinfo.merge_policy, self.settings.comicinfo.locked_fields
         )
         changes = diff(view["existing"], merged)
         outcome = Outcome(
-            item, "done", decision=decision, confidence=confidence, album=album, changes=changes,
-            history_source=history_source, page_count=len(view["pages"]) or None,
+            item,
+            "done",
+            decision=decision,
+            confidence=confidence,
+            album=album,
+            changes=changes,
+            history_source=history_source,
+            page_count=len(view["pages"]) or None,
         )
         if self.options.dry_run:
             outcome.reason = "dry run: nothing written"
@@ -258,6 +280,8 @@ def _candidate_dict(candidate: Any) -> dict[str, Any]:
         "url": getattr(candidate, "url", None),
         "score": round(float(candidate.score), 4),
         "confidence": round(float(getattr(candidate, "confidence", candidate.score)), 4),
-        "explain": candidate.explain() if callable(getattr(candidate, "explain", None)) else getattr(candidate, "explain", ""),
+        "explain": candidate.explain()
+        if callable(getattr(candidate, "explain", None))
+        else getattr(candidate, "explain", ""),
         "label": getattr(candidate, "label", None),
     }

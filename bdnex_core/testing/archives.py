@@ -21,12 +21,24 @@ def jpeg_like(size: int, seed: int, *, compressible: bool = False) -> bytes:
     return JPEG_HEADER + body + b"\xff\xd9"
 
 
-def build_cbz(path: Path, pages: int = 5, *, page_size: int = 20_000, compression: int = zipfile.ZIP_STORED,
-              comicinfo: bytes | None = None, comicinfo_at: int | None = None, extra_members: dict[str, bytes] | None = None,
-              comment: bytes = b"", seed: int = 0, compressible: bool = False) -> Path:
+def build_cbz(
+    path: Path,
+    pages: int = 5,
+    *,
+    page_size: int = 20_000,
+    compression: int = zipfile.ZIP_STORED,
+    comicinfo: bytes | None = None,
+    comicinfo_at: int | None = None,
+    extra_members: dict[str, bytes] | None = None,
+    comment: bytes = b"",
+    seed: int = 0,
+    compressible: bool = False,
+) -> Path:
     """A CBZ with ``pages`` pages named page1.jpg…; ComicInfo.xml (if given) inserted at index ``comicinfo_at``."""
-    members = [(f"page{index}.jpg", jpeg_like(page_size, seed * 1000 + index, compressible=compressible))
-               for index in range(1, pages + 1)]
+    members = [
+        (f"page{index}.jpg", jpeg_like(page_size, seed * 1000 + index, compressible=compressible))
+        for index in range(1, pages + 1)
+    ]
     members += list((extra_members or {}).items())
     if comicinfo is not None:
         members.insert(len(members) if comicinfo_at is None else comicinfo_at, ("ComicInfo.xml", comicinfo))

@@ -39,8 +39,8 @@ COLORISTS = ("Digikore Studios", "Cerise", "Vink", "<N&B>", "Usagi")
 GENRES = ("Fantasy", "Aventure", "Humour", "Western", "Science-fiction", "Policier", "Historique")
 CHALLENGE_PAGE = (
     "<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>"
-    "<div id=\"cf-browser-verification\">Checking your browser before accessing bedetheque.com.</div>"
-    "<script src=\"/cdn-cgi/challenge-platform/h/g/orchestrate/chl_page/v1\"></script></body></html>"
+    '<div id="cf-browser-verification">Checking your browser before accessing bedetheque.com.</div>'
+    '<script src="/cdn-cgi/challenge-platform/h/g/orchestrate/chl_page/v1"></script></body></html>'
 )
 BAN_PAGE = "<html><head><title>Bedetheque</title></head><body><h1>Bloquage de l'IP : {ip}</h1></body></html>"
 
@@ -65,11 +65,11 @@ def series_id_for(series_slug: str) -> int:
 
 @dataclass
 class FaultMode:
-    kind: str | None = None       # 429, 503, slow, challenge, ban, truncated, cookie_required
+    kind: str | None = None  # 429, 503, slow, challenge, ban, truncated, cookie_required
     remaining: int | None = None  # how many requests it affects (None: all)
     retry_after: int = 1
     delay: float = 0.0
-    paths: str = ""               # only paths containing this text ("" = every path)
+    paths: str = ""  # only paths containing this text ("" = every path)
 
 
 @dataclass
@@ -91,11 +91,23 @@ class FakeCatalogue:
 
 def synthetic_sitemap(count: int = 400) -> bytes:
     """A small catalogue for machines without ../shared: a few series with tomes, HS, INT and one-shots."""
-    names = ("Les-Tuniques-Bleues", "Nains", "Thorgal", "Blake-et-Mortimer", "Lanfeust-de-Troy", "Spirou-et-Fantasio",
-             "Largo-Winch", "XIII", "Blacksad", "Lucky-Luke")
+    names = (
+        "Les-Tuniques-Bleues",
+        "Nains",
+        "Thorgal",
+        "Blake-et-Mortimer",
+        "Lanfeust-de-Troy",
+        "Spirou-et-Fantasio",
+        "Largo-Winch",
+        "XIII",
+        "Blacksad",
+        "Lucky-Luke",
+    )
     words = ("La-grande-patrouille", "Le-secret", "Les-ombres", "Retour-a-la-ville", "Le-dernier-voyage", "La-forge")
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
-             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" xmlns:xhtml="http://www.w3.org/1999/xhtml">']
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" xmlns:xhtml="http://www.w3.org/1999/xhtml">',
+    ]
     album_id = 900001
     for position in range(count):
         series = names[position % len(names)]
@@ -138,8 +150,14 @@ def default_sitemaps() -> list[Path]:
 class FakeBedetheque:
     """The site; use as a context manager: ``with FakeBedetheque() as site: site.base_url``."""
 
-    def __init__(self, sitemaps: list[Path] | None = None, *, port: int = 0, use_recorded: bool = True,
-                 network_delay: float = 0.0):
+    def __init__(
+        self,
+        sitemaps: list[Path] | None = None,
+        *,
+        port: int = 0,
+        use_recorded: bool = True,
+        network_delay: float = 0.0,
+    ):
         self.catalogue = load_catalogue(sitemaps if sitemaps is not None else default_sitemaps())
         self.use_recorded = use_recorded and RECORDED.is_dir()
         self.network_delay = network_delay
@@ -188,13 +206,28 @@ class FakeBedetheque:
 
     def settings_mapping(self, **catalogue: Any) -> dict[str, Any]:
         """A configuration section pointing bdnex-core at this site (politeness kept small)."""
-        return {"catalogue": {"base_url": self.base_url, "mobile_base_url": self.base_url,
-                              "min_delay_seconds": 0.0, "jitter_seconds": 0.0, "max_retries": 2, **catalogue}}
+        return {
+            "catalogue": {
+                "base_url": self.base_url,
+                "mobile_base_url": self.base_url,
+                "min_delay_seconds": 0.0,
+                "jitter_seconds": 0.0,
+                "max_retries": 2,
+                **catalogue,
+            }
+        }
 
     # ------------------------------------------------------------------ control
 
-    def set_mode(self, kind: str | None, *, remaining: int | None = None, retry_after: int = 1, delay: float = 0.0,
-                 paths: str = "") -> None:
+    def set_mode(
+        self,
+        kind: str | None,
+        *,
+        remaining: int | None = None,
+        retry_after: int = 1,
+        delay: float = 0.0,
+        paths: str = "",
+    ) -> None:
         with self._lock:
             self.mode = FaultMode(kind, remaining, retry_after, delay, paths)
 
@@ -228,8 +261,10 @@ class FakeBedetheque:
             f"<sitemap><loc>{self.base_url}/{name}</loc><lastmod>{self.sitemap_lastmod(name)}</lastmod></sitemap>"
             for name in sorted(self.catalogue.sitemaps)
         )
-        return (f'<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-                f"{entries}</sitemapindex>").encode()
+        return (
+            f'<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"{entries}</sitemapindex>"
+        ).encode()
 
     def sitemap_lastmod(self, name: str) -> str:
         return "2026-11-01"
@@ -295,19 +330,29 @@ def _entry_values(entry: AlbumEntry) -> dict[str, Any]:
 def render_album_page(entry: AlbumEntry, catalogue: FakeCatalogue) -> str:
     """A mobile album page with the real page's structure, its values derived from the album id."""
     values = _entry_values(entry)
-    escaped = {key: html.escape(str(value)) if not isinstance(value, (int, float)) else value for key, value in values.items()}
+    escaped = {
+        key: html.escape(str(value)) if not isinstance(value, (int, float)) else value for key, value in values.items()
+    }
     series_id = series_id_for(entry.series_slug)
     tome_line = f"<li><label>Tome : </label>{html.escape(entry.tome)}</li>" if entry.tome else ""
-    series_line = (f'<li>\n<label>Série : </label>\n<a href="/serie-{series_id}-BD-{entry.series_slug}.html" data-ajax="false">'
-                   f"\n{escaped['series']}    </a>\n</li>") if entry.tome else ""
+    series_line = (
+        (
+            f'<li>\n<label>Série : </label>\n<a href="/serie-{series_id}-BD-{entry.series_slug}.html" data-ajax="false">'
+            f"\n{escaped['series']}    </a>\n</li>"
+        )
+        if entry.tome
+        else ""
+    )
     # the colorist may be a pseudo-author such as <N&B>: written raw, as the site does
     colorist = values["colorist"] if values["colorist"].startswith("<") else escaped["colorist"]
-    summary = (f"{escaped['title']} : un album de la série {escaped['series']}. "
-               f"Une histoire écrite par {escaped['writer']} &amp; dessinée par {escaped['artist']}.")
+    summary = (
+        f"{escaped['title']} : un album de la série {escaped['series']}. "
+        f"Une histoire écrite par {escaped['writer']} &amp; dessinée par {escaped['artist']}."
+    )
     return f"""<!DOCTYPE html>
 <html dir="ltr" lang="fr">
-<head><title>{escaped['series']} -{html.escape(entry.tome or '')}- {escaped['title']}</title><meta charset="utf-8" />
-<link rel="canonical" href="https://www.bedetheque.com/{entry.url.rsplit('/', 1)[-1]}" ></head>
+<head><title>{escaped["series"]} -{html.escape(entry.tome or "")}- {escaped["title"]}</title><meta charset="utf-8" />
+<link rel="canonical" href="https://www.bedetheque.com/{entry.url.rsplit("/", 1)[-1]}" ></head>
 <body class="album"><div data-role="page" id="myPage"><div data-role="content">
 <div data-role="none" id="album-slider" class="owl-carousel">
 <img class="item" src="/media/Couvertures/Couv_{entry.album_id}.jpg" alt="Couverture" />
@@ -316,22 +361,22 @@ def render_album_page(entry: AlbumEntry, catalogue: FakeCatalogue) -> str:
 <ul id="album-detail">
 <li class="title"><i class="fa fa-info-circle"></i> Informations sur l'album</li>
 {series_line}
-<li><label>Titre : </label>{escaped['title']}</li>
+<li><label>Titre : </label>{escaped["title"]}</li>
 {tome_line}
-<li><label>Note : </label><i class="fa fa-star"></i><i class="fa fa-star-o"></i> {values['rating']}/5 ({values['votes']} votes)</li>
+<li><label>Note : </label><i class="fa fa-star"></i><i class="fa fa-star-o"></i> {values["rating"]}/5 ({values["votes"]} votes)</li>
 <li><label>Origine : </label>Europe</li>
-<li><label>Style : </label>{escaped['genre']}</li>
+<li><label>Style : </label>{escaped["genre"]}</li>
 <li><label>Identifiant : </label>{entry.album_id}</li>
-<li class=""><label>Scénario :</label><a href="/auteur-1-BD-x.html" data-ajax="false">{escaped['writer']}</a></li>
-<li class=""><label>Dessin :</label><a href="/auteur-2-BD-x.html" data-ajax="false">{escaped['artist']}</a></li>
+<li class=""><label>Scénario :</label><a href="/auteur-1-BD-x.html" data-ajax="false">{escaped["writer"]}</a></li>
+<li class=""><label>Dessin :</label><a href="/auteur-2-BD-x.html" data-ajax="false">{escaped["artist"]}</a></li>
 <li class=""><label>Couleurs :</label>{colorist}</li>
-<li class=""><label>Couverture :</label><a href="/auteur-2-BD-x.html" data-ajax="false">{escaped['artist']}</a></li>
-<li><label>Dépot légal : </label>{values['legal']} <span class="grise"> (Parution le {values['release']})</span></li>
+<li class=""><label>Couverture :</label><a href="/auteur-2-BD-x.html" data-ajax="false">{escaped["artist"]}</a></li>
+<li><label>Dépot légal : </label>{values["legal"]} <span class="grise"> (Parution le {values["release"]})</span></li>
 <li><label>Estimation : </label>non coté</li>
-<li><label>Editeur : </label><span>{escaped['publisher']}</span></li>
+<li><label>Editeur : </label><span>{escaped["publisher"]}</span></li>
 <li><label>Format : </label>Format normal</li>
-<li><label>ISBN  : </label><span>{values['isbn']}</span></li>
-<li><label>Planches :</label><span>{values['planches']}</span></li>
+<li><label>ISBN  : </label><span>{values["isbn"]}</span></li>
+<li><label>Planches :</label><span>{values["planches"]}</span></li>
 <li><label>Créé le : </label>01/01/2020 10:00:00 <span class="grise"> (maj 01/01/2024 10:00:00)</span></li>
 <li><span class="infoedition"><em>Résumé:</em> {summary}</span></li>
 </ul>
@@ -342,15 +387,15 @@ def render_album_page(entry: AlbumEntry, catalogue: FakeCatalogue) -> str:
 def render_series_page(slug: str, entries: list[AlbumEntry]) -> str:
     values = _entry_values(entries[0])
     items = "".join(
-        f"""<li data-theme="a"><a href="/{entry.url.rsplit('/', 1)[-1]}" data-ajax="false">
+        f"""<li data-theme="a"><a href="/{entry.url.rsplit("/", 1)[-1]}" data-ajax="false">
 <img src="/media/Couvertures/Couv_{entry.album_id}.jpg" class="couv"><h2 class="serie">{html.escape(human(slug))}</h2>
-<p class="titre">{html.escape(entry.tome or '')}. {html.escape(human(entry.title_slug))}<br/>
-<span class="editeur">{html.escape(_entry_values(entry)['publisher'])}</span> - <span class="dl">{_entry_values(entry)['legal']}</span></p></a></li>"""
+<p class="titre">{html.escape(entry.tome or "")}. {html.escape(human(entry.title_slug))}<br/>
+<span class="editeur">{html.escape(_entry_values(entry)["publisher"])}</span> - <span class="dl">{_entry_values(entry)["legal"]}</span></p></a></li>"""
         for entry in sorted(entries, key=lambda e: (e.tome_number or 0, e.album_id))
     )
     return f"""<!DOCTYPE html><html lang="fr"><head><title>{html.escape(human(slug))}</title></head><body>
 <div data-role="content"><div class="info-serie"><h3>{html.escape(human(slug))}</h3>
-<h4><i class="fa fa-globe"></i> Europe <span class="serie-style">/ {html.escape(values['genre'])}</span></h4>
+<h4><i class="fa fa-globe"></i> Europe <span class="serie-style">/ {html.escape(values["genre"])}</span></h4>
 <h5><img src="/flags/France.png" class="drapeau" /> Français <i class="fa fa-calendar"></i> 1990-2024 <span class="parution">Série en cours</span></h5>
 <p id="commentaire"><input type="hidden" id="full-commentaire" value="La série {html.escape(human(slug))}." /></p></div>
 <h4>{len(entries)} albums :</h4><ul data-role="listview" class="li-album">{items}</ul></div></body></html>"""
@@ -360,30 +405,48 @@ class _Handler(BaseHTTPRequestHandler):
     fake: FakeBedetheque
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
-    def _send(self, status: int, body: bytes, content_type: str = "text/html; charset=utf-8",
-              headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "text/html; charset=utf-8",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         # logged before the body goes out, so a client that got its answer always finds it in the log
-        self.fake._record(LoggedRequest(self.command, self.path, status, time.monotonic(),
-                                        "csrf_cookie_bel" in (self.headers.get("Cookie") or ""), self.headers.get("Referer")))
+        self.fake._record(
+            LoggedRequest(
+                self.command,
+                self.path,
+                status,
+                time.monotonic(),
+                "csrf_cookie_bel" in (self.headers.get("Cookie") or ""),
+                self.headers.get("Referer"),
+            )
+        )
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         if self.path == "/_fake/mode":
             length = int(self.headers.get("Content-Length") or 0)
             try:
                 data = json.loads(self.rfile.read(length) or b"{}")
-                self.fake.set_mode(data.get("kind"), remaining=data.get("remaining"), retry_after=data.get("retry_after", 1),
-                                   delay=data.get("delay", 0.0), paths=data.get("paths", ""))
+                self.fake.set_mode(
+                    data.get("kind"),
+                    remaining=data.get("remaining"),
+                    retry_after=data.get("retry_after", 1),
+                    delay=data.get("delay", 0.0),
+                    paths=data.get("paths", ""),
+                )
             except (ValueError, TypeError) as exc:
                 self._send(400, str(exc).encode(), "text/plain")
                 return
@@ -391,7 +454,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(405, b"method not allowed", "text/plain")
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         fake = self.fake
         path = self.path.split("?", 1)[0]
         if path == "/_fake/log":
@@ -405,8 +468,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         has_cookie = "csrf_cookie_bel" in (self.headers.get("Cookie") or "")
         if path == "/":
-            self._send(200, b"<html><head><title>Bedetheque</title></head><body>Accueil</body></html>",
-                       headers={"Set-Cookie": "csrf_cookie_bel=fake-token-1234; Path=/; HttpOnly"})
+            self._send(
+                200,
+                b"<html><head><title>Bedetheque</title></head><body>Accueil</body></html>",
+                headers={"Set-Cookie": "csrf_cookie_bel=fake-token-1234; Path=/; HttpOnly"},
+            )
             return
         if fault is not None and fault.kind == "cookie_required" and not has_cookie:
             self._send(403, b"<html><body>Forbidden</body></html>")
@@ -473,7 +539,9 @@ def _not_found() -> bytes:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="A local stand-in for Bédéthèque (127.0.0.1 only).")
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--sitemaps", nargs="*", type=Path, help="album sitemaps (default: ../shared's, else a small synthetic one)")
+    parser.add_argument(
+        "--sitemaps", nargs="*", type=Path, help="album sitemaps (default: ../shared's, else a small synthetic one)"
+    )
     parser.add_argument("--delay", type=float, default=0.0, help="network delay per request, in seconds")
     arguments = parser.parse_args(argv)
     site = FakeBedetheque(arguments.sitemaps or None, port=arguments.port, network_delay=arguments.delay).start()

@@ -29,7 +29,7 @@ class CatalogueAlbum:
 class SampleFile:
     path: Path
     expected_album_id: int | None  # None: not in the catalogue, must not be tagged automatically
-    kind: str = "present"          # present, absent, broken
+    kind: str = "present"  # present, absent, broken
 
 
 def page_jpeg(text: str, *, size: tuple[int, int] = (240, 320), seed: int = 0, quality: int = 70) -> bytes:
@@ -39,16 +39,24 @@ def page_jpeg(text: str, *, size: tuple[int, int] = (240, 320), seed: int = 0, q
     draw = ImageDraw.Draw(image)
     for _ in range(6):
         x0, y0 = rng.randrange(size[0]), rng.randrange(size[1])
-        draw.rectangle((x0, y0, x0 + rng.randrange(20, 90), y0 + rng.randrange(20, 90)),
-                       fill=tuple(rng.randrange(256) for _ in range(3)))
+        draw.rectangle(
+            (x0, y0, x0 + rng.randrange(20, 90), y0 + rng.randrange(20, 90)),
+            fill=tuple(rng.randrange(256) for _ in range(3)),
+        )
     draw.text((10, 10), text[:40], fill=(0, 0, 0))
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=quality)
     return buffer.getvalue()
 
 
-def write_cbz(path: Path, pages: Sequence[bytes], *, page_names: Sequence[str] | None = None,
-              compression: int = zipfile.ZIP_STORED, extra_members: Iterable[tuple[str, bytes]] = ()) -> Path:
+def write_cbz(
+    path: Path,
+    pages: Sequence[bytes],
+    *,
+    page_names: Sequence[str] | None = None,
+    compression: int = zipfile.ZIP_STORED,
+    extra_members: Iterable[tuple[str, bytes]] = (),
+) -> Path:
     """A CBZ with the given page images (stored, as most scans are)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     names = page_names or [f"page{number:03d}.jpg" for number in range(1, len(pages) + 1)]
@@ -94,7 +102,9 @@ def build_library(
                 name = f"{stem} ({len(used)}).cbz"
             used.add(f"{album.series}/{name}".lower())
             # one folder per series, as most libraries are sorted (and "T01.cbz" names need it)
-            path = write_cbz(folder / _safe_folder(album.series) / name, sample_pages(stem, pages_per_file, album.album_id))
+            path = write_cbz(
+                folder / _safe_folder(album.series) / name, sample_pages(stem, pages_per_file, album.album_id)
+            )
             files.append(SampleFile(path, album.album_id if kind == "present" else None, kind))
     for number in range(broken):
         path = folder / f"Archive abimee {number + 1} - T01.cbz"

@@ -148,8 +148,20 @@ def export_comic(library: CalibreLibrary, book: CalibreBook, target_dir: Path) -
         return Path(fmt)
     out = target_dir / str(book.book_id)
     out.mkdir(parents=True, exist_ok=True)
-    run_calibredb(library, ["export", "--dont-save-cover", "--dont-write-opf", "--single-dir",
-                            "--formats", fmt.lower(), "--to-dir", str(out), str(book.book_id)])
+    run_calibredb(
+        library,
+        [
+            "export",
+            "--dont-save-cover",
+            "--dont-write-opf",
+            "--single-dir",
+            "--formats",
+            fmt.lower(),
+            "--to-dir",
+            str(out),
+            str(book.book_id),
+        ],
+    )
     found = [p for p in out.iterdir() if p.suffix.lower().lstrip(".") in COMIC_FORMATS]
     if not found:
         raise CalibreError(f"{library.location}: export of book {book.book_id} produced no comic file")

@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bdnex_core.hookspecs import hookimpl
-
 from bdnex_calibre.writeback import CalibreSource, CalibreWriter
+from bdnex_core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
@@ -37,23 +36,31 @@ def register_commands(cli: click.Group) -> None:
         """calibre libraries: tag them, and build the calibre metadata-source plugin."""
 
     @calibre.command()
-    @click.option("--library", "location", required=True, metavar="PATH|URL",
-                  help="A local library folder, or a content server: 'http://host:port#library_id'.")
+    @click.option(
+        "--library",
+        "location",
+        required=True,
+        metavar="PATH|URL",
+        help="A local library folder, or a content server: 'http://host:port#library_id'.",
+    )
     @click.option("--dry-run", is_flag=True, help="Match and show what would change; write nothing.")
-    @click.option("--create-columns", is_flag=True,
-                  help="Create and fill #scenario, #dessin, #couleurs, #bdgest_id, #depot_legal (local libraries).")
+    @click.option(
+        "--create-columns",
+        is_flag=True,
+        help="Create and fill #scenario, #dessin, #couleurs, #bdgest_id, #depot_legal (local libraries).",
+    )
     @click.option("--workers", type=int, default=None, help="Parallel workers (default: pipeline.workers).")
     @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
     @pass_app
-    def sync(app: AppContext, location: str, dry_run: bool, create_columns: bool, workers: int | None,
-             as_json: bool) -> None:
+    def sync(
+        app: AppContext, location: str, dry_run: bool, create_columns: bool, workers: int | None, as_json: bool
+    ) -> None:
         """Tag the comics (CBZ/CBR) of a calibre library and write the metadata back into calibre."""
+        from bdnex_calibre import calibredb
+        from bdnex_calibre.writeback import create_custom_columns, items_from_library
         from bdnex_core.cli.tag import print_summary
         from bdnex_core.errors import BdnexError
         from bdnex_core.pipeline import TagOptions, run_tagging
-
-        from bdnex_calibre import calibredb
-        from bdnex_calibre.writeback import create_custom_columns, items_from_library
 
         settings, db = app.settings, app.db
         library = calibredb.library_from_settings(location, settings.section("calibre"))
@@ -65,8 +72,13 @@ def register_commands(cli: click.Group) -> None:
             items = list(items_from_library(library, Path(work), custom_columns=create_columns))
             if not items:
                 raise BdnexError(f"{location}: no CBZ/CBR books in this calibre library")
-            options = TagOptions(workers=workers or settings.pipeline.workers, dry_run=dry_run,
-                                 interactive=False, source="calibre", locations=(location,))
+            options = TagOptions(
+                workers=workers or settings.pipeline.workers,
+                dry_run=dry_run,
+                interactive=False,
+                source="calibre",
+                locations=(location,),
+            )
             summary = run_tagging(settings, db, items, options)
         if as_json:
             echo_json(summary.to_dict())
@@ -75,8 +87,12 @@ def register_commands(cli: click.Group) -> None:
         raise SystemExit(summary.exit_code)
 
     @calibre.command("build-plugin")
-    @click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-                  help="The plugin zip to write (install with: calibre-customize -a FILE.zip).")
+    @click.option(
+        "--output",
+        required=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="The plugin zip to write (install with: calibre-customize -a FILE.zip).",
+    )
     def build_plugin_command(output: Path) -> None:
         """Build the calibre metadata-source plugin "Bédéthèque (bdnex)"."""
         from bdnex_calibre.build import build_plugin

@@ -14,10 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bdnex_core.library import LibraryItem, WriteResult
-
 from bdnex_calibre import calibredb
 from bdnex_calibre.opf import album_id_of, authors_of, build_opf, split_people
+from bdnex_core.library import LibraryItem, WriteResult
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
@@ -44,7 +43,9 @@ def items_from_library(
     for book in calibredb.list_comics(library):
         copy_dir = work_dir / str(book.book_id)
         copy_dir.mkdir(parents=True, exist_ok=True)
-        source = calibredb.export_comic(library, book, copy_dir) if library.is_remote else Path(book.comic_format() or "")
+        source = (
+            calibredb.export_comic(library, book, copy_dir) if library.is_remote else Path(book.comic_format() or "")
+        )
         # calibre names files "Title - Author.ext"; the title alone matches better
         path = copy_dir / (_safe_name(book.title or source.stem) + source.suffix.lower())
         if library.is_remote:
@@ -131,7 +132,9 @@ def set_custom_columns(library: calibredb.CalibreLibrary, book_id: str, fields: 
         "bdgest_id": album_id_of(fields) or "",
     }
     if fields.get("Year"):
-        values["depot_legal"] = f"{fields['Year']}-{int(fields.get('Month') or 1):02d}-{int(fields.get('Day') or 1):02d}"
+        values["depot_legal"] = (
+            f"{fields['Year']}-{int(fields.get('Month') or 1):02d}-{int(fields.get('Day') or 1):02d}"
+        )
     for column, value in values.items():
         if value:
             calibredb.run_calibredb(library, ["set_custom", column, book_id, value])

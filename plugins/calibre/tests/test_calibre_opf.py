@@ -12,10 +12,19 @@ from bdnex_calibre.calibredb import CalibreLibrary, library_from_settings
 from bdnex_calibre.opf import build_opf, merged_identifiers, series_index
 
 FIELDS = {
-    "Title": "La Forge", "Series": "Redwin de la Forge", "Number": "HS2", "Writer": "Nicolas Jarry",
-    "Penciller": "Pierre-Denis Goux, Nicolas Jarry", "Publisher": "Soleil", "Genre": "Heroic Fantasy, Aventure",
-    "GTIN": "9782302012345", "Web": "https://www.bedetheque.com/BD-Redwin-de-la-Forge-1-La-Forge-245127.html",
-    "Year": "2016", "Month": "3", "Summary": "Un forgeron <nain>.\n\nSuite.", "CommunityRating": "3.5",
+    "Title": "La Forge",
+    "Series": "Redwin de la Forge",
+    "Number": "HS2",
+    "Writer": "Nicolas Jarry",
+    "Penciller": "Pierre-Denis Goux, Nicolas Jarry",
+    "Publisher": "Soleil",
+    "Genre": "Heroic Fantasy, Aventure",
+    "GTIN": "9782302012345",
+    "Web": "https://www.bedetheque.com/BD-Redwin-de-la-Forge-1-La-Forge-245127.html",
+    "Year": "2016",
+    "Month": "3",
+    "Summary": "Un forgeron <nain>.\n\nSuite.",
+    "CommunityRating": "3.5",
     "LanguageISO": "fr",
 }
 
@@ -50,7 +59,7 @@ def test_opf_carries_every_field() -> None:
     assert root.findtext(".//dc:date", namespaces=ns).startswith("2016-03-01")
 
 
-def test_password_never_in_repr(monkeypatch) -> None:  # noqa: ANN001
+def test_password_never_in_repr(monkeypatch) -> None:
     monkeypatch.setenv("BDNEX_CALIBRE_PASSWORD", "s3cret")
     library = library_from_settings("http://127.0.0.1:1#lib", {"username": "me"})
     assert library.password == "s3cret" and "s3cret" not in repr(library)

@@ -9,27 +9,34 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from test_calibre_sync import calibre_env, config, site  # noqa: F401 - shared fixtures
 
 from bdnex_core import cli
 
 
 @pytest.mark.slow
-def test_fetch_ebook_metadata_uses_bdnex(tmp_path: Path, config: Path, site) -> None:  # noqa: ANN001, F811
+def test_fetch_ebook_metadata_uses_bdnex(tmp_path: Path, config: Path, site) -> None:  # noqa: F811
     from bdnex_core.testing.fakesite import human
 
     plugin = tmp_path / "bdnex_bedetheque.zip"
     assert cli.main(["calibre", "build-plugin", "--output", str(plugin)]) == 0
-    env = {**os.environ, "BDNEX_CONFIG": str(config),
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "BDNEX_CONFIG": str(config),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
     installed = subprocess.run(["calibre-customize", "-a", str(plugin)], capture_output=True, text=True, env=env)
     assert installed.returncode == 0, installed.stderr
     entry = site.catalogue.albums[245127]
     # the album's own title (how calibre users search), and series with tome
     for name in ("Redwin de la Forge", f"{human(entry.series_slug)} - Tome {entry.tome}"):
-        out = subprocess.run(["fetch-ebook-metadata", "-p", "Bédéthèque (bdnex)", "-t", name, "-v"],
-                             capture_output=True, text=True, env=env, timeout=120)
+        out = subprocess.run(
+            ["fetch-ebook-metadata", "-p", "Bédéthèque (bdnex)", "-t", name, "-v"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
         assert out.returncode == 0, out.stderr[-3000:]
         assert "bedetheque:245127" in out.stdout, name + out.stdout + out.stderr[-3000:]
         assert human(entry.series_slug).casefold() in out.stdout.casefold()

@@ -52,7 +52,7 @@ def site() -> Iterator[object]:
 
 
 @pytest.fixture
-def config(tmp_path: Path, site) -> Path:  # noqa: ANN001
+def config(tmp_path: Path, site) -> Path:
     """A config pointing at the fake site, with the catalogue index already built."""
     from bdnex_core.bedetheque.catalogue import Catalogue
     from bdnex_core.bedetheque.client import BedethequeClient, reset_politeness
@@ -75,18 +75,18 @@ def config(tmp_path: Path, site) -> Path:  # noqa: ANN001
     return path
 
 
-def series_albums(site, count: int) -> list[tuple[int, str, str]]:  # noqa: ANN001
+def series_albums(site, count: int) -> list[tuple[int, str, str]]:
     """(album id, series, tome) for album 245127 (tome 1) and other regular tomes of its series."""
     from bdnex_core.testing.fakesite import human
 
     entry = site.catalogue.albums[FIRST_ALBUM]
     same = [e for e in site.catalogue.series[entry.series_slug] if e.tome_kind == "regular"]
-    chosen = [entry] + [e for e in same if e.album_id != FIRST_ALBUM][: count - 1]
+    chosen = [entry, *[e for e in same if e.album_id != FIRST_ALBUM][: count - 1]]
     return [(e.album_id, human(e.series_slug), e.tome) for e in chosen]
 
 
 @pytest.fixture
-def library(tmp_path: Path, site) -> tuple[Path, list[int], list[int], str]:  # noqa: ANN001
+def library(tmp_path: Path, site) -> tuple[Path, list[int], list[int], str]:
     """A calibre library of generated CBZs; the first book already has an amazon identifier."""
     from bdnex_core.testing.samplelib import sample_pages, write_cbz
 
@@ -103,8 +103,16 @@ def library(tmp_path: Path, site) -> tuple[Path, list[int], list[int], str]:  # 
 
 
 def books(location: str) -> dict[int, dict]:
-    rows = json.loads(calibredb("list", "--for-machine", "--with-library", location, "--fields",
-                                "title,series,series_index,authors,publisher,identifiers,tags,formats,size"))
+    rows = json.loads(
+        calibredb(
+            "list",
+            "--for-machine",
+            "--with-library",
+            location,
+            "--fields",
+            "title,series,series_index,authors,publisher,identifiers,tags,formats,size",
+        )
+    )
     return {row["id"]: row for row in rows}
 
 
@@ -112,7 +120,7 @@ def check_library(location: str, folder: Path, ids: list[int], album_ids: list[i
     """What calibre now holds: series, index, authors, publisher, identifiers (old ones kept),
     tags (genres), ComicInfo in each CBZ, and calibre's recorded size equal to the file's."""
     rows = books(location)
-    for book_id, album_id in zip(ids, album_ids):
+    for book_id, album_id in zip(ids, album_ids, strict=False):
         row = rows[book_id]
         assert row["identifiers"]["bedetheque"] == str(album_id), row
         assert row["identifiers"].get("isbn"), row
@@ -129,7 +137,7 @@ def check_library(location: str, folder: Path, ids: list[int], album_ids: list[i
     assert rows[ids[0]]["series_index"] == 1.0
 
 
-def test_sync_local_library(library, config: Path) -> None:  # noqa: ANN001
+def test_sync_local_library(library, config: Path) -> None:
     folder, ids, album_ids, series = library
     code = cli.main(["--config", str(config), "calibre", "sync", "--library", str(folder), "--create-columns"])
     assert code == 0
@@ -138,20 +146,21 @@ def test_sync_local_library(library, config: Path) -> None:  # noqa: ANN001
     assert {row["*bdgest_id"] for row in json.loads(custom)} == {str(a) for a in album_ids}
 
 
-def test_dry_run_writes_nothing(library, config: Path) -> None:  # noqa: ANN001
-    folder, ids, _, _ = library
+def test_dry_run_writes_nothing(library, config: Path) -> None:
+    folder, _ids, _, _ = library
     before = books(str(folder))
     assert cli.main(["--config", str(config), "calibre", "sync", "--library", str(folder), "--dry-run"]) == 0
     assert books(str(folder)) == before
 
 
 @pytest.fixture
-def server(library, tmp_path: Path) -> Iterator[str]:  # noqa: ANN001
+def server(library, tmp_path: Path) -> Iterator[str]:
     folder = library[0]
     port = free_port()
     proc = subprocess.Popen(
         ["calibre-server", "--listen-on", "127.0.0.1", "--port", str(port), "--enable-local-write", str(folder)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 60
@@ -169,26 +178,30 @@ def server(library, tmp_path: Path) -> Iterator[str]:  # noqa: ANN001
 
 
 @pytest.mark.slow
-def test_sync_through_content_server(library, config: Path, server: str) -> None:  # noqa: ANN001
+def test_sync_through_content_server(library, config: Path, server: str) -> None:
     folder, ids, album_ids, series = library
     assert cli.main(["--config", str(config), "calibre", "sync", "--library", server]) == 0
     check_library(server, folder, ids, album_ids, series)
 
 
 @pytest.mark.slow
-def test_parallel_writes_through_server(library, server: str) -> None:  # noqa: ANN001
+def test_parallel_writes_through_server(library, server: str) -> None:
     from bdnex_calibre import calibredb as adapter
 
     remote = adapter.CalibreLibrary(server)
     _, ids, _, _ = library
     with ThreadPoolExecutor(4) as pool:
-        list(pool.map(lambda i: adapter.run_calibredb(remote, ["set_metadata", str(i), "--field", f"tags:t{i}"]), ids * 2))
+        list(
+            pool.map(
+                lambda i: adapter.run_calibredb(remote, ["set_metadata", str(i), "--field", f"tags:t{i}"]), ids * 2
+            )
+        )
     rows = books(server)
     assert all(rows[i]["tags"] == [f"t{i}"] for i in ids)
 
 
 @pytest.mark.slow
-def test_local_mode_with_server_running_gives_hint(library, config: Path, server: str, capsys) -> None:  # noqa: ANN001
+def test_local_mode_with_server_running_gives_hint(library, config: Path, server: str, capsys) -> None:
     folder = library[0]
     code = cli.main(["--config", str(config), "calibre", "sync", "--library", str(folder)])
     err = capsys.readouterr().err

@@ -21,7 +21,7 @@ from comicapi.genericmetadata import ComicSeries, GenericMetadata, ImageHash, Me
 from comicapi.utils import parse_url
 from comictalker.comictalker import ComicTalker, RLCallBack, TalkerDataError, TalkerNetworkError
 
-from bdnex_comictagger.mapping import album_metadata, series_display_name, series_aliases
+from bdnex_comictagger.mapping import album_metadata, series_aliases, series_display_name
 from bdnex_comictagger.tomes import canonical_issue, display_issue
 from bdnex_core.errors import BdnexError, BlockedError, CatalogueError, ParseError
 
@@ -123,17 +123,36 @@ class BedethequeTalker(ComicTalker):
 
     def register_settings(self, parser: settngs.Manager) -> None:
         # Bédéthèque has no API key: replace ComicTagger's generic option by a hidden one
-        parser.add_setting(f"--{self.id}-key", default=None, cmdline=False, file=False, display_name="API Key",
-                           help="Unused: Bédéthèque has no API key")
-        parser.add_setting(f"--{self.id}-delay", default=DEFAULT_DELAY, type=float, display_name="Politeness delay",
-                           help="Minimum seconds between two requests to Bédéthèque (default: %(default)s). "
-                                "Lower values risk a ban of your IP address.")
-        parser.add_setting(f"--{self.id}-db", default="", display_name="bdnex-core database",
-                           help="The bdnex-core database holding the catalogue index and the album cache "
-                                "(default: bdnex-core's configured database)")
-        parser.add_setting(f"--{self.id}-bdnex-config", default="", display_name="bdnex-core config file",
-                           help="A bdnex-core config.yaml for the other client settings "
-                                "(cookies file, transport, hourly cap; default: bdnex-core's usual file)")
+        parser.add_setting(
+            f"--{self.id}-key",
+            default=None,
+            cmdline=False,
+            file=False,
+            display_name="API Key",
+            help="Unused: Bédéthèque has no API key",
+        )
+        parser.add_setting(
+            f"--{self.id}-delay",
+            default=DEFAULT_DELAY,
+            type=float,
+            display_name="Politeness delay",
+            help="Minimum seconds between two requests to Bédéthèque (default: %(default)s). "
+            "Lower values risk a ban of your IP address.",
+        )
+        parser.add_setting(
+            f"--{self.id}-db",
+            default="",
+            display_name="bdnex-core database",
+            help="The bdnex-core database holding the catalogue index and the album cache "
+            "(default: bdnex-core's configured database)",
+        )
+        parser.add_setting(
+            f"--{self.id}-bdnex-config",
+            default="",
+            display_name="bdnex-core config file",
+            help="A bdnex-core config.yaml for the other client settings "
+            "(cookies file, transport, hourly cap; default: bdnex-core's usual file)",
+        )
 
     def parse_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
         settings = super().parse_settings(settings)
@@ -154,9 +173,13 @@ class BedethequeTalker(ComicTalker):
         base = (url or self.api_url or DEFAULT_URL).rstrip("/") + "/"
         # a custom URL (a mirror, a local test site) serves the mobile pages too
         mobile = DEFAULT_MOBILE_URL if base == DEFAULT_URL else base
-        catalogue = replace(settings.catalogue, base_url=base, mobile_base_url=mobile,
-                            min_delay_seconds=self.delay if delay is None else delay,
-                            jitter_seconds=min(settings.catalogue.jitter_seconds, (self.delay if delay is None else delay) / 2))
+        catalogue = replace(
+            settings.catalogue,
+            base_url=base,
+            mobile_base_url=mobile,
+            min_delay_seconds=self.delay if delay is None else delay,
+            jitter_seconds=min(settings.catalogue.jitter_seconds, (self.delay if delay is None else delay) / 2),
+        )
         return replace(settings, catalogue=catalogue)
 
     def core(self) -> _Core:
@@ -175,7 +198,9 @@ class BedethequeTalker(ComicTalker):
 
         url = settings.get(f"{self.id}_url") or DEFAULT_URL
         try:
-            client = BedethequeClient(self.core_settings(url=url, delay=0.0, db_path=settings.get(f"{self.id}_db") or None))
+            client = BedethequeClient(
+                self.core_settings(url=url, delay=0.0, db_path=settings.get(f"{self.id}_db") or None)
+            )
             client.get("sitemap.xml")
         except BlockedError as exc:
             return f"Bédéthèque is blocking requests from this address: {exc}", False
@@ -204,18 +229,31 @@ class BedethequeTalker(ComicTalker):
         regular = [row for row in rows if row[5] == "regular"]
         first = min(rows, key=lambda row: (row[4] if row[4] is not None else 10**6, row[0]))
         return ComicSeries(
-            id=slug, name=name, aliases=series_aliases(name, query), count_of_issues=len(regular) or len(rows),
-            count_of_volumes=None, description="", image_url=self._cover_url(core, first[0]), publisher="",
-            start_year=None, format=None, web_links=[],
+            id=slug,
+            name=name,
+            aliases=series_aliases(name, query),
+            count_of_issues=len(regular) or len(rows),
+            count_of_volumes=None,
+            description="",
+            image_url=self._cover_url(core, first[0]),
+            publisher="",
+            start_year=None,
+            format=None,
+            web_links=[],
         )
 
     def _issue_stub(self, core: _Core, row: tuple, series: ComicSeries) -> GenericMetadata:
         """An album from the index alone (no request): enough for listing and cover matching."""
         album_id, url, _norm, tome, _number, _kind, _title_norm, _slug, title_slug = row[:9]
         metadata = GenericMetadata(
-            data_origin=MetadataOrigin(self.id, self.name), issue_id=str(album_id), series_id=series.id,
-            series=series.name, series_aliases=set(series.aliases), issue=display_issue(tome),
-            issue_count=series.count_of_issues, title=(title_slug or "").replace("-", " ").strip() or None,
+            data_origin=MetadataOrigin(self.id, self.name),
+            issue_id=str(album_id),
+            series_id=series.id,
+            series=series.name,
+            series_aliases=set(series.aliases),
+            issue=display_issue(tome),
+            issue_count=series.count_of_issues,
+            title=(title_slug or "").replace("-", " ").strip() or None,
             language="fr",
         )
         cached = core.db.get_cached_album(album_id)
@@ -228,9 +266,16 @@ class BedethequeTalker(ComicTalker):
 
     # ------------------------------------------------------------------ talker API
 
-    def search_for_series(self, series_name: str, callback: Callable[[int, int], None] | None = None,
-                          refresh_cache: bool = False, literal: bool = False, series_match_thresh: int = 90,
-                          *, on_rate_limit: RLCallBack | None = None) -> list[ComicSeries]:
+    def search_for_series(
+        self,
+        series_name: str,
+        callback: Callable[[int, int], None] | None = None,
+        refresh_cache: bool = False,
+        literal: bool = False,
+        series_match_thresh: int = 90,
+        *,
+        on_rate_limit: RLCallBack | None = None,
+    ) -> list[ComicSeries]:
         from bdnex_core.matching.filename import parse_filename
         from bdnex_core.matching.normalize import normalize
 
@@ -260,15 +305,21 @@ class BedethequeTalker(ComicTalker):
         self._call(core.index)
         return self._series(core, series_id)
 
-    def fetch_issues_in_series(self, series_id: str, *, on_rate_limit: RLCallBack | None = None) -> list[GenericMetadata]:
+    def fetch_issues_in_series(
+        self, series_id: str, *, on_rate_limit: RLCallBack | None = None
+    ) -> list[GenericMetadata]:
         core = self.core()
         self._call(core.index)
         series = self._series(core, series_id)
-        rows = sorted(core.rows_by_series[series_id], key=lambda row: (row[4] if row[4] is not None else 10**6, row[3] or "", row[0]))
+        rows = sorted(
+            core.rows_by_series[series_id],
+            key=lambda row: (row[4] if row[4] is not None else 10**6, row[3] or "", row[0]),
+        )
         return [self._issue_stub(core, row, series) for row in rows]
 
-    def fetch_issues_by_series_issue_num_and_year(self, series_id_list: list[str], issue_number: str, year: int | None,
-                                                  *, on_rate_limit: RLCallBack | None = None) -> list[GenericMetadata]:
+    def fetch_issues_by_series_issue_num_and_year(
+        self, series_id_list: list[str], issue_number: str, year: int | None, *, on_rate_limit: RLCallBack | None = None
+    ) -> list[GenericMetadata]:
         core = self.core()
         self._call(core.index)
         wanted = canonical_issue(issue_number)
@@ -287,8 +338,14 @@ class BedethequeTalker(ComicTalker):
                 results.append(issue)
         return results
 
-    def fetch_comic_data(self, issue_id: str | None = None, series_id: str | None = None, issue_number: str = "",
-                         *, on_rate_limit: RLCallBack | None = None) -> GenericMetadata:
+    def fetch_comic_data(
+        self,
+        issue_id: str | None = None,
+        series_id: str | None = None,
+        issue_number: str = "",
+        *,
+        on_rate_limit: RLCallBack | None = None,
+    ) -> GenericMetadata:
         from bdnex_core.bedetheque.service import fetch_album
 
         core = self.core()

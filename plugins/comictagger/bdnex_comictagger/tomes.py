@@ -19,7 +19,7 @@ def canonical_issue(text: str) -> str:
     for pattern, name in PREFIXES:
         match = pattern.match(text)
         if match and (match.end() < len(text) or name):
-            kind, text = name, text[match.end():]
+            kind, text = name, text[match.end() :]
             break
     number = re.match(r"^0*(\d+)\s*([a-z]?)$", text, re.IGNORECASE)
     if number:

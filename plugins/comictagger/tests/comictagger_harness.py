@@ -30,8 +30,16 @@ class Runner:
     def run(self, *arguments: str, source: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         command = [str(self.executable), "--config", str(self.config), "--no-gui"]
         if source:
-            command += ["--source", "bedetheque", "--bedetheque-url", self.site.base_url + "/",
-                        "--bedetheque-delay", "0", "--bedetheque-db", str(self.database)]
+            command += [
+                "--source",
+                "bedetheque",
+                "--bedetheque-url",
+                self.site.base_url + "/",
+                "--bedetheque-delay",
+                "0",
+                "--bedetheque-db",
+                str(self.database),
+            ]
         return subprocess.run([*command, *arguments], capture_output=True, text=True, timeout=timeout)
 
 

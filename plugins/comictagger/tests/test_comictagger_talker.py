@@ -44,11 +44,20 @@ def test_autotag_french_names_and_cache(runner: Runner, tmp_path: Path) -> None:
     autotag(runner, tuniques)
 
     info = comicinfo(nains)
-    for expected in ("<Series>Nains</Series>", "<Number>1</Number>", "<Title>Redwin de la Forge</Title>",
-                     "<Publisher>Soleil Productions</Publisher>", "<Writer>Nicolas Jarry</Writer>",
-                     "<Year>2015</Year>", "<GTIN>9782302046443</GTIN>", "<LanguageISO>fr</LanguageISO>",
-                     "<Penciller>Pierre-Denis Goux</Penciller>", "<Genre>Fantasy</Genre>",
-                     "BD-Nains-Tome-1-Redwin-de-la-Forge-245127.html</Web>", "<CommunityRating>4.25</CommunityRating>"):
+    for expected in (
+        "<Series>Nains</Series>",
+        "<Number>1</Number>",
+        "<Title>Redwin de la Forge</Title>",
+        "<Publisher>Soleil Productions</Publisher>",
+        "<Writer>Nicolas Jarry</Writer>",
+        "<Year>2015</Year>",
+        "<GTIN>9782302046443</GTIN>",
+        "<LanguageISO>fr</LanguageISO>",
+        "<Penciller>Pierre-Denis Goux</Penciller>",
+        "<Genre>Fantasy</Genre>",
+        "BD-Nains-Tome-1-Redwin-de-la-Forge-245127.html</Web>",
+        "<CommunityRating>4.25</CommunityRating>",
+    ):
         assert expected in info, expected
     info = comicinfo(tuniques)
     assert "<Series>Tuniques Bleues</Series>" in info and "<Number>59</Number>" in info
@@ -69,8 +78,14 @@ def test_id_option_tags_that_album(runner: Runner, tmp_path: Path) -> None:
     result = runner.run("-s", "-o", "--id", str(NAINS_T1), "--tags-write", "cr", "-t", "cr", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
     info = comicinfo(path)
-    for expected in ("<Series>Nains</Series>", "<Number>1</Number>", "<Title>Redwin de la Forge</Title>",
-                     "<Publisher>Soleil Productions</Publisher>", "<Writer>Nicolas Jarry</Writer>", "<Year>2015</Year>"):
+    for expected in (
+        "<Series>Nains</Series>",
+        "<Number>1</Number>",
+        "<Title>Redwin de la Forge</Title>",
+        "<Publisher>Soleil Productions</Publisher>",
+        "<Writer>Nicolas Jarry</Writer>",
+        "<Year>2015</Year>",
+    ):
         assert expected in info, expected
     # an --id lookup needs the album page only, not the catalogue
     assert site.requests("_map.xml") == []
@@ -93,8 +108,18 @@ def test_ban_page_fails_fast_after_one_request(runner: Runner, tmp_path: Path) -
 def probe(runner: Runner, phase: str) -> dict:
     """The talker driven directly in ComicTagger's Python (tests/talker_probe.py)."""
     python = runner.executable.parent / "python"
-    result = subprocess.run([str(python), str(Path(__file__).with_name("talker_probe.py")), str(runner.folder),
-                             runner.site.base_url, phase], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            str(python),
+            str(Path(__file__).with_name("talker_probe.py")),
+            str(runner.folder),
+            runner.site.base_url,
+            phase,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -102,8 +127,16 @@ def probe(runner: Runner, phase: str) -> dict:
 def test_talker_methods_directly(runner: Runner) -> None:
     site = runner.site
     found = probe(runner, "main")
-    assert found["tomes"] == {"T01": "1", "01": "1", "Tome 1": "1", "HS 2": "HS2", "Hors-série 2": "HS2",
-                              "INT02": "INT2", "Int. 2": "INT2", "1A": "1a"}
+    assert found["tomes"] == {
+        "T01": "1",
+        "01": "1",
+        "Tome 1": "1",
+        "HS 2": "HS2",
+        "Hors-série 2": "HS2",
+        "INT02": "INT2",
+        "Int. 2": "INT2",
+        "1A": "1a",
+    }
     # article-moved forms reach the same series, and become aliases ComicTagger's 90% filter accepts
     for query in ("Les Tuniques Bleues", "Tuniques Bleues (Les)", "Tuniques bleues"):
         first = found[f"search:{query}"][0]
@@ -111,7 +144,9 @@ def test_talker_methods_directly(runner: Runner) -> None:
     nains = found["search:Nains - T01 - Redwin de la Forge"]
     assert [series["id"] for series in nains] == ["Nains"] and nains[0]["count"] == 2
     assert [issue["issue"] for issue in found["nains_issues"]] == ["1", "2"]
-    assert all(issue["series_id"] == "Nains" and issue["cover"].startswith(site.base_url) for issue in found["nains_issues"])
+    assert all(
+        issue["series_id"] == "Nains" and issue["cover"].startswith(site.base_url) for issue in found["nains_issues"]
+    )
     assert found["issue:Abe-Sapien-2008:INT 2:None"] == ["241948"]
     assert found["issue:Abe-Sapien-2008:Int. 3:None"] == ["241949"]
     assert found["issue:4-as:HS 1:None"] == ["243979"]
@@ -119,10 +154,24 @@ def test_talker_methods_directly(runner: Runner) -> None:
     assert found["year_filter"] == {"2015": ["245127"], "1990": []}
     metadata = found["metadata"]
     assert metadata | {"credits": None, "web": None, "cover": None} == {
-        "series": "Nains", "issue": "1", "title": "Redwin de la Forge", "publisher": "Soleil Productions",
-        "imprint": None, "year": 2015, "month": 6, "day": 3, "language": "fr", "gtin": "9782302046443",
-        "genres": ["Fantasy"], "rating": 4.25, "description": True, "series_id": "Nains",
-        "credits": None, "web": None, "cover": None}
+        "series": "Nains",
+        "issue": "1",
+        "title": "Redwin de la Forge",
+        "publisher": "Soleil Productions",
+        "imprint": None,
+        "year": 2015,
+        "month": 6,
+        "day": 3,
+        "language": "fr",
+        "gtin": "9782302046443",
+        "genres": ["Fantasy"],
+        "rating": 4.25,
+        "description": True,
+        "series_id": "Nains",
+        "credits": None,
+        "web": None,
+        "cover": None,
+    }
     assert "Writer:Nicolas Jarry" in metadata["credits"] and "Penciller:Pierre-Denis Goux" in metadata["credits"]
     assert "Cover:Diogo Saïto" in metadata["credits"] and "Colorist:Digikore Studios" in metadata["credits"]
     assert metadata["web"] == ["https://www.bedetheque.com/BD-Nains-Tome-1-Redwin-de-la-Forge-245127.html"]

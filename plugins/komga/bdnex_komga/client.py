@@ -16,7 +16,6 @@ from typing import Any
 import requests
 
 from bdnex_core.errors import BdnexError
-
 from bdnex_komga.settings import KomgaSettings
 
 logger = logging.getLogger(__name__)
@@ -67,16 +66,34 @@ class KomgaClient:
 
     # ------------------------------------------------------------------ plumbing
 
-    def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
-                stream: bool = False, timeout: Any = None, expect_json: bool = True,
-                headers: dict[str, str] | None = None) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        stream: bool = False,
+        timeout: Any = None,
+        expect_json: bool = True,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         url = f"{self.url}{path}"
         try:
-            response = self.session.request(method, url, json=json, params=params, stream=stream, headers=headers,
-                                            timeout=timeout if timeout is not None else self.timeout)
+            response = self.session.request(
+                method,
+                url,
+                json=json,
+                params=params,
+                stream=stream,
+                headers=headers,
+                timeout=timeout if timeout is not None else self.timeout,
+            )
         except requests.exceptions.SSLError as exc:
-            raise KomgaError(f"TLS error talking to Komga at {self.url} ({_short(exc)}); "
-                             "set komga.verify_tls to a CA bundle path, or false for a self-signed test server") from None
+            raise KomgaError(
+                f"TLS error talking to Komga at {self.url} ({_short(exc)}); "
+                "set komga.verify_tls to a CA bundle path, or false for a self-signed test server"
+            ) from None
         except requests.exceptions.ConnectionError as exc:
             raise KomgaError(f"cannot reach Komga at {self.url} ({_short(exc)})") from None
         except requests.exceptions.Timeout:
@@ -102,20 +119,28 @@ class KomgaClient:
             what = "API key" if self.config.api_key else f"email or password of {self.config.email}"
             raise KomgaHTTPError(f"Komga at {self.url} refused the credentials (HTTP 401): wrong {what}", status, body)
         if status == 403:
-            raise KomgaHTTPError(f"Komga at {self.url} forbids {method} {path} (HTTP 403): "
-                                 "the user needs the ADMIN role (and FILE_DOWNLOAD to download files)", status, body)
+            raise KomgaHTTPError(
+                f"Komga at {self.url} forbids {method} {path} (HTTP 403): "
+                "the user needs the ADMIN role (and FILE_DOWNLOAD to download files)",
+                status,
+                body,
+            )
         if status == 404:
             raise KomgaHTTPError(f"Komga at {self.url}: {path} not found (HTTP 404)", status, body)
         reason = ""
         if isinstance(body, dict):
             violations = body.get("violations")
             if violations:
-                reason = "; ".join(f"{v.get('fieldName', '?')}: {v.get('message', '')}" for v in violations
-                                   if isinstance(v, dict))
+                reason = "; ".join(
+                    f"{v.get('fieldName', '?')}: {v.get('message', '')}" for v in violations if isinstance(v, dict)
+                )
             else:
                 reason = str(body.get("message") or body.get("error") or "")
-        raise KomgaHTTPError(f"Komga at {self.url} answered {method} {path} with HTTP {status}"
-                             + (f" ({reason})" if reason else ""), status, body)
+        raise KomgaHTTPError(
+            f"Komga at {self.url} answered {method} {path} with HTTP {status}" + (f" ({reason})" if reason else ""),
+            status,
+            body,
+        )
 
     # ------------------------------------------------------------------ users
 
@@ -128,8 +153,10 @@ class KomgaClient:
         if not isinstance(user, dict) or "roles" not in user:
             raise KomgaError(f"{self.url} does not look like a Komga server (unexpected answer to /api/v2/users/me)")
         if "ADMIN" not in user.get("roles", []):
-            raise KomgaError(f"Komga user {user.get('email', '?')} is not an administrator: bdnex-komga needs "
-                             "the ADMIN role to write metadata (give it in Komga's user settings)")
+            raise KomgaError(
+                f"Komga user {user.get('email', '?')} is not an administrator: bdnex-komga needs "
+                "the ADMIN role to write metadata (give it in Komga's user settings)"
+            )
         return user
 
     # ------------------------------------------------------------------ libraries and books
@@ -137,11 +164,11 @@ class KomgaClient:
     def libraries(self) -> list[dict[str, Any]]:
         return list(self.request("GET", "/api/v1/libraries") or [])
 
-    def books_page(self, condition: dict[str, Any] | None, page: int, size: int,
-                   sort: str = "createdDate,asc") -> dict[str, Any]:
+    def books_page(
+        self, condition: dict[str, Any] | None, page: int, size: int, sort: str = "createdDate,asc"
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"condition": condition} if condition else {}
-        return self.request("POST", "/api/v1/books/list", json=body,
-                            params={"page": page, "size": size, "sort": sort})
+        return self.request("POST", "/api/v1/books/list", json=body, params={"page": page, "size": size, "sort": sort})
 
     def iter_books(self, condition: dict[str, Any] | None, *, page_size: int = 500) -> Iterator[dict[str, Any]]:
         """Every book matching ``condition``, page by page (Spring ``Page`` JSON, 0-based)."""
@@ -195,17 +222,28 @@ class KomgaClient:
     def open_events(self, read_timeout: float) -> requests.Response:
         """The Server-Sent Events stream (``GET /sse/v1/events``), open and streaming."""
         connect = self.timeout or 30.0
-        return self.request("GET", "/sse/v1/events", stream=True, timeout=(connect, read_timeout or None),
-                            expect_json=False, headers={"Accept": "text/event-stream", "Cache-Control": "no-cache",
-                                                        "Accept-Encoding": "identity"})
+        return self.request(
+            "GET",
+            "/sse/v1/events",
+            stream=True,
+            timeout=(connect, read_timeout or None),
+            expect_json=False,
+            headers={"Accept": "text/event-stream", "Cache-Control": "no-cache", "Accept-Encoding": "identity"},
+        )
 
 
 def _short(exc: Exception) -> str:
     """The last useful part of a requests/urllib3 error chain, without the URL repeated."""
     text = str(exc)
-    for marker in ("Connection refused", "Name or service not known", "timed out", "No route to host",
-                   "certificate verify failed", "Connection reset", "Temporary failure in name resolution"):
+    for marker in (
+        "Connection refused",
+        "Name or service not known",
+        "timed out",
+        "No route to host",
+        "certificate verify failed",
+        "Connection reset",
+        "Temporary failure in name resolution",
+    ):
         if marker in text:
             return marker.lower()
     return text.rsplit(":", 1)[-1].strip(" )'\"") or type(exc).__name__
-

@@ -88,8 +88,15 @@ def iter_stream_lines(raw: Any, chunk_size: int = 8192) -> Iterator[str]:
 class SseReader:
     """Reads ``/sse/v1/events`` in a thread and puts events on ``put``; reconnects with capped backoff."""
 
-    def __init__(self, client: KomgaClient, put: Callable[[Event], None], *, min_delay: float = 1.0,
-                 max_delay: float = 60.0, read_timeout: float = 60.0):
+    def __init__(
+        self,
+        client: KomgaClient,
+        put: Callable[[Event], None],
+        *,
+        min_delay: float = 1.0,
+        max_delay: float = 60.0,
+        read_timeout: float = 60.0,
+    ):
         self.client = client
         self.put = put
         self.min_delay = max(min_delay, 0.01)

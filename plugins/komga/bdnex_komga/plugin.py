@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bdnex_core.hookspecs import hookimpl
-
 from bdnex_komga.source import KomgaSource, remove_temporary_downloads
 from bdnex_komga.writeback import KomgaWriter
 
@@ -67,37 +66,68 @@ def register_commands(cli: click.Group) -> None:
         for library in client.libraries():
             root = str(library.get("root") or "")
             mapped = map_path(root, config.path_map) if root.startswith("/") or ":" in root[:3] else None
-            libraries.append({
-                "id": library.get("id"), "name": library.get("name"), "root": root,
-                "local": str(mapped.local) if mapped and mapped.local else None,
-                "local_exists": bool(mapped and mapped.local and mapped.local.is_dir()),
-            })
-        result = {"url": config.url, "user": user.get("email"), "roles": user.get("roles"),
-                  "write": list(config.write), "libraries": libraries}
+            libraries.append(
+                {
+                    "id": library.get("id"),
+                    "name": library.get("name"),
+                    "root": root,
+                    "local": str(mapped.local) if mapped and mapped.local else None,
+                    "local_exists": bool(mapped and mapped.local and mapped.local.is_dir()),
+                }
+            )
+        result = {
+            "url": config.url,
+            "user": user.get("email"),
+            "roles": user.get("roles"),
+            "write": list(config.write),
+            "libraries": libraries,
+        }
         if as_json:
             echo_json(result)
             return
-        click.echo(f"Komga {config.url}: user {user.get('email')} ({', '.join(user.get('roles') or [])}), "
-                   f"write-back: {' + '.join(config.write)}")
+        click.echo(
+            f"Komga {config.url}: user {user.get('email')} ({', '.join(user.get('roles') or [])}), "
+            f"write-back: {' + '.join(config.write)}"
+        )
         for library in libraries:
-            where = (f"-> {library['local']}" + ("" if library["local_exists"] else " (missing here)")
-                     if library["local"] else "-> no local path (komga.path_map)")
+            where = (
+                f"-> {library['local']}" + ("" if library["local_exists"] else " (missing here)")
+                if library["local"]
+                else "-> no local path (komga.path_map)"
+            )
             click.echo(f"  library {library['id']}  {library['name']}  {library['root']} {where}")
 
     @komga.command()
     @click.option("--library", "libraries", multiple=True, metavar="ID", help="A Komga library id (repeatable).")
     @click.option("--series", "series", multiple=True, metavar="ID", help="A Komga series id (repeatable).")
     @click.option("--book", "books", multiple=True, metavar="ID", help="A Komga book id (repeatable).")
-    @click.option("--media-status", "media_status", multiple=True, metavar="STATUS",
-                  help="Only books whose analysis status is this (READY, UNKNOWN, ERROR, UNSUPPORTED, OUTDATED).")
+    @click.option(
+        "--media-status",
+        "media_status",
+        multiple=True,
+        metavar="STATUS",
+        help="Only books whose analysis status is this (READY, UNKNOWN, ERROR, UNSUPPORTED, OUTDATED).",
+    )
     @click.option("--dry-run", is_flag=True, help="Match and show what would change; write nothing.")
-    @click.option("--force", is_flag=True,
-                  help="Process books already tagged again, and overwrite fields locked in Komga.")
-    @click.option("--workers", type=int, default=None, help="Parallel workers (default: komga.workers or pipeline.workers).")
+    @click.option(
+        "--force", is_flag=True, help="Process books already tagged again, and overwrite fields locked in Komga."
+    )
+    @click.option(
+        "--workers", type=int, default=None, help="Parallel workers (default: komga.workers or pipeline.workers)."
+    )
     @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
     @pass_app
-    def sync(app: AppContext, libraries: tuple[str, ...], series: tuple[str, ...], books: tuple[str, ...],
-             media_status: tuple[str, ...], dry_run: bool, force: bool, workers: int | None, as_json: bool) -> None:
+    def sync(
+        app: AppContext,
+        libraries: tuple[str, ...],
+        series: tuple[str, ...],
+        books: tuple[str, ...],
+        media_status: tuple[str, ...],
+        dry_run: bool,
+        force: bool,
+        workers: int | None,
+        as_json: bool,
+    ) -> None:
         """Tag the books of Komga libraries (default: komga.libraries, else all) and write back."""
         import dataclasses
         import tempfile
@@ -106,7 +136,6 @@ def register_commands(cli: click.Group) -> None:
         from bdnex_core.cli.tag import print_summary
         from bdnex_core.errors import BdnexError
         from bdnex_core.pipeline import TagOptions, run_tagging
-
         from bdnex_komga.client import KomgaClient
         from bdnex_komga.settings import komga_settings
         from bdnex_komga.source import FORCE_TOKEN, item_from_book, iter_books
@@ -125,16 +154,27 @@ def register_commands(cli: click.Group) -> None:
             locations.append(FORCE_TOKEN)
         with tempfile.TemporaryDirectory(prefix="bdnex-komga-") as work:
             download_dir = config.download_dir or Path(work)
-            items = [item_from_book(book, config, client, download_dir, force=force)
-                     for book in iter_books(client, config, locations)]
+            items = [
+                item_from_book(book, config, client, download_dir, force=force)
+                for book in iter_books(client, config, locations)
+            ]
             if not items:
                 raise BdnexError(f"no books in Komga at {', '.join(locations)}")
             if all(item.hints.get("unavailable") for item in items):
                 # not one file reachable: a configuration problem, said once rather than per book
-                raise BdnexError(f"{items[0].hints['unavailable']} (and the same for all {len(items)} books)"
-                                 if len(items) > 1 else items[0].hints["unavailable"])
-            options = TagOptions(workers=workers or config.workers or settings.pipeline.workers, dry_run=dry_run,
-                                 force=force, interactive=False, source="komga", locations=tuple(locations))
+                raise BdnexError(
+                    f"{items[0].hints['unavailable']} (and the same for all {len(items)} books)"
+                    if len(items) > 1
+                    else items[0].hints["unavailable"]
+                )
+            options = TagOptions(
+                workers=workers or config.workers or settings.pipeline.workers,
+                dry_run=dry_run,
+                force=force,
+                interactive=False,
+                source="komga",
+                locations=tuple(locations),
+            )
             summary = run_tagging(settings, db, items, options)
         if as_json:
             echo_json(summary.to_dict())
@@ -142,20 +182,30 @@ def register_commands(cli: click.Group) -> None:
             print_summary(summary, dry_run=dry_run)
         raise SystemExit(summary.exit_code)
 
-    def _run_service(app: AppContext, *, events: bool, listen: tuple[str, int] | None, workers: int | None,
-                     exit_after: float | None, as_json: bool) -> None:
+    def _run_service(
+        app: AppContext,
+        *,
+        events: bool,
+        listen: tuple[str, int] | None,
+        workers: int | None,
+        exit_after: float | None,
+        as_json: bool,
+    ) -> None:
         from bdnex_komga.service import komga_service, stop_on_signals
 
-        def report(summary) -> None:  # noqa: ANN001 - RunSummary
+        def report(summary) -> None:
             if as_json:
                 echo_json(summary.to_dict())
                 return
             counts = summary.to_dict()["counts"]
-            click.echo(f"session {summary.session_id}: {counts['tagged']} tagged, {counts['queued']} queued for "
-                       f"review, {counts['skipped']} skipped, {counts['failed']} failed")
+            click.echo(
+                f"session {summary.session_id}: {counts['tagged']} tagged, {counts['queued']} queued for "
+                f"review, {counts['skipped']} skipped, {counts['failed']} failed"
+            )
 
-        with komga_service(app.settings, app.db, events=events, listen=listen, workers=workers,
-                           on_summary=report) as service:
+        with komga_service(
+            app.settings, app.db, events=events, listen=listen, workers=workers, on_summary=report
+        ) as service:
             if service.webhook is not None and not as_json:
                 click.echo(f"listening on {service.webhook.url}/hooks/komga", err=True)
             if events and not as_json:
@@ -165,26 +215,42 @@ def register_commands(cli: click.Group) -> None:
 
     def service_options(command: Callable[..., None]) -> Callable[..., None]:
         """The options `watch` and `serve` share (each adds its own --listen)."""
-        command = click.option("--exit-after", type=float, default=None, hidden=True, help="Stop after SECONDS (tests).")(command)
-        command = click.option("--json", "as_json", is_flag=True, help="Print each batch's summary as a JSON line.")(command)
+        command = click.option(
+            "--exit-after", type=float, default=None, hidden=True, help="Stop after SECONDS (tests)."
+        )(command)
+        command = click.option("--json", "as_json", is_flag=True, help="Print each batch's summary as a JSON line.")(
+            command
+        )
         return click.option("--workers", type=int, default=None, help="Parallel workers per batch.")(command)
 
     @komga.command()
-    @click.option("--listen", metavar="HOST:PORT", default=None,
-                  help="Also accept forwarded events on http://HOST:PORT/hooks/komga (as `serve`).")
+    @click.option(
+        "--listen",
+        metavar="HOST:PORT",
+        default=None,
+        help="Also accept forwarded events on http://HOST:PORT/hooks/komga (as `serve`).",
+    )
     @service_options
     @pass_app
-    def watch(app: AppContext, listen: str | None, workers: int | None, as_json: bool, exit_after: float | None) -> None:
+    def watch(
+        app: AppContext, listen: str | None, workers: int | None, as_json: bool, exit_after: float | None
+    ) -> None:
         """Follow Komga's events and tag each added book once (runs until stopped)."""
-        _run_service(app, events=True, listen=_listen_option(listen), workers=workers, exit_after=exit_after,
-                     as_json=as_json)
+        _run_service(
+            app, events=True, listen=_listen_option(listen), workers=workers, exit_after=exit_after, as_json=as_json
+        )
 
     @komga.command()
-    @click.option("--listen", metavar="HOST:PORT", required=True,
-                  help="Where to accept events: POST http://HOST:PORT/hooks/komga (and GET /health).")
+    @click.option(
+        "--listen",
+        metavar="HOST:PORT",
+        required=True,
+        help="Where to accept events: POST http://HOST:PORT/hooks/komga (and GET /health).",
+    )
     @service_options
     @pass_app
     def serve(app: AppContext, listen: str, workers: int | None, as_json: bool, exit_after: float | None) -> None:
         """Receive Komga events forwarded by other tools (needs komga.webhook_token) and tag added books."""
-        _run_service(app, events=False, listen=_listen_option(listen), workers=workers, exit_after=exit_after,
-                     as_json=as_json)
+        _run_service(
+            app, events=False, listen=_listen_option(listen), workers=workers, exit_after=exit_after, as_json=as_json
+        )

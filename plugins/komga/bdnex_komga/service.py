@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bdnex_core.errors import ConfigError
-
 from bdnex_komga.client import KomgaClient
 from bdnex_komga.events import SseReader
 from bdnex_komga.settings import ENV_WEBHOOK_TOKEN, komga_settings
@@ -58,22 +57,40 @@ def komga_service(
     if listen is not None:
         token = config.webhook_token
         if not token:
-            raise ConfigError(f"the webhook needs a shared token: set komga.webhook_token (or {ENV_WEBHOOK_TOKEN}, "
-                              "or komga.webhook_token_file)")
+            raise ConfigError(
+                f"the webhook needs a shared token: set komga.webhook_token (or {ENV_WEBHOOK_TOKEN}, "
+                "or komga.webhook_token_file)"
+            )
     with tempfile.TemporaryDirectory(prefix="bdnex-komga-") as work:
-        worker = KomgaWorker(settings, db, config, client, workers=workers or config.workers or settings.pipeline.workers,
-                             download_dir=config.download_dir or Path(work), on_summary=on_summary)
+        worker = KomgaWorker(
+            settings,
+            db,
+            config,
+            client,
+            workers=workers or config.workers or settings.pipeline.workers,
+            download_dir=config.download_dir or Path(work),
+            on_summary=on_summary,
+        )
         reader = webhook = None
         try:
             if events:
-                reader = SseReader(KomgaClient(config), worker.submit, min_delay=config.reconnect_min_seconds,
-                                   max_delay=config.reconnect_max_seconds,
-                                   read_timeout=config.sse_read_timeout_seconds).start()
+                reader = SseReader(
+                    KomgaClient(config),
+                    worker.submit,
+                    min_delay=config.reconnect_min_seconds,
+                    max_delay=config.reconnect_max_seconds,
+                    read_timeout=config.sse_read_timeout_seconds,
+                ).start()
             if listen is not None:
                 assert token is not None
                 try:
-                    webhook = WebhookServer(listen, token=token, submit=worker.submit, health=worker.snapshot,
-                                            max_body=config.webhook_max_body_bytes).start()
+                    webhook = WebhookServer(
+                        listen,
+                        token=token,
+                        submit=worker.submit,
+                        health=worker.snapshot,
+                        max_body=config.webhook_max_body_bytes,
+                    ).start()
                 except OSError as exc:
                     raise ConfigError(f"cannot listen on {listen[0]}:{listen[1]} ({exc.strerror or exc})") from None
                 logger.info("webhook listening on %s/hooks/komga", webhook.url)
@@ -104,4 +121,3 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-

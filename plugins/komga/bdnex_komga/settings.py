@@ -119,7 +119,9 @@ def _path_map(section: dict[str, Any]) -> tuple[PathMapping, ...]:
     mappings = []
     for index, entry in enumerate(raw):
         if not isinstance(entry, dict) or not entry.get("komga") or not entry.get("local"):
-            raise ConfigError(f"invalid configuration at komga.path_map.{index}: expected {{komga: PREFIX, local: PREFIX}}")
+            raise ConfigError(
+                f"invalid configuration at komga.path_map.{index}: expected {{komga: PREFIX, local: PREFIX}}"
+            )
         mappings.append(PathMapping(str(entry["komga"]), str(Path(str(entry["local"])).expanduser())))
     return tuple(mappings)
 

@@ -25,7 +25,6 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
 from bdnex_core.library import COMIC_SUFFIXES, LibraryItem
-
 from bdnex_komga.client import KomgaClient, KomgaError
 from bdnex_komga.paths import map_path
 from bdnex_komga.settings import KomgaSettings, komga_settings
@@ -160,9 +159,13 @@ def iter_books(client: KomgaClient, config: KomgaSettings, locations: list[str])
         if kind == "book":
             books: Any = [client.book(value)]
         elif kind == "all" and config.libraries:
-            books = (book for library in config.libraries
-                     for book in client.iter_books(book_condition("library", library, config.media_status),
-                                                   page_size=config.page_size))
+            books = (
+                book
+                for library in config.libraries
+                for book in client.iter_books(
+                    book_condition("library", library, config.media_status), page_size=config.page_size
+                )
+            )
         else:
             books = client.iter_books(book_condition(kind, value, config.media_status), page_size=config.page_size)
         for book in books:

@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any
 
 from bdnex_core.errors import BdnexError
 from bdnex_core.library import LibraryItem
-
 from bdnex_komga.client import KomgaClient, KomgaError, KomgaHTTPError
 from bdnex_komga.events import CONNECTED, DISCONNECTED, FATAL, Event
 from bdnex_komga.settings import KomgaSettings
@@ -78,10 +77,18 @@ class WorkerStats:
     failures: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"events": self.events, "added": self.added, "duplicates": self.duplicates,
-                "own_changes_ignored": self.own_changes_ignored, "changes_ignored": self.changes_ignored,
-                "caught_up": self.caught_up, "connections": self.connections, "runs": self.runs,
-                "processed": len(self.processed), "failures": len(self.failures)}
+        return {
+            "events": self.events,
+            "added": self.added,
+            "duplicates": self.duplicates,
+            "own_changes_ignored": self.own_changes_ignored,
+            "changes_ignored": self.changes_ignored,
+            "caught_up": self.caught_up,
+            "connections": self.connections,
+            "runs": self.runs,
+            "processed": len(self.processed),
+            "failures": len(self.failures),
+        }
 
 
 class KomgaWorker:
@@ -166,8 +173,9 @@ class KomgaWorker:
                 self.process_pending()
         elif event.name == "BookChanged":
             book_id, series_id = event.data.get("bookId"), event.data.get("seriesId")
-            own = recent_writes.is_recent(book_id=book_id, series_id=series_id,
-                                          window=self.config.own_write_window_seconds)
+            own = recent_writes.is_recent(
+                book_id=book_id, series_id=series_id, window=self.config.own_write_window_seconds
+            )
             with self._lock:
                 if own:
                     self.stats.own_changes_ignored += 1
@@ -199,8 +207,11 @@ class KomgaWorker:
         now = time.monotonic()
         ready = self._eligible(now)
         if ready and now - self.pending[ready[0]] >= self.config.idle_timeout_seconds:
-            logger.info("Komga's task queue not idle after %g s: processing %d added book(s) anyway",
-                        self.config.idle_timeout_seconds, len(ready))
+            logger.info(
+                "Komga's task queue not idle after %g s: processing %d added book(s) anyway",
+                self.config.idle_timeout_seconds,
+                len(ready),
+            )
             self.process_pending(ready)
 
     # ------------------------------------------------------------------ state
@@ -209,8 +220,9 @@ class KomgaWorker:
         return self.db.get_plugin_state(PLUGIN, f"book:{book_id}") is not None
 
     def _mark_processed(self, book_id: str, state: str, reason: str = "") -> None:
-        self.db.set_plugin_state(PLUGIN, f"book:{book_id}",
-                                 {"state": state, "reason": reason, "at": datetime.now(UTC).isoformat()})
+        self.db.set_plugin_state(
+            PLUGIN, f"book:{book_id}", {"state": state, "reason": reason, "at": datetime.now(UTC).isoformat()}
+        )
         with self._lock:
             self.stats.processed.append(book_id)
             if state == "failed":
@@ -294,8 +306,10 @@ class KomgaWorker:
 
     def _eligible(self, now: float) -> list[str]:
         with self._lock:
-            return sorted((book_id for book_id in self.pending if self.retry_at.get(book_id, 0.0) <= now),
-                          key=self.pending.__getitem__)
+            return sorted(
+                (book_id for book_id in self.pending if self.retry_at.get(book_id, 0.0) <= now),
+                key=self.pending.__getitem__,
+            )
 
     def process_pending(self, book_ids: list[str] | None = None) -> RunSummary | None:
         book_ids = self._eligible(time.monotonic()) if book_ids is None else book_ids
@@ -319,13 +333,22 @@ class KomgaWorker:
         attempts = self.attempts[book_id] = self.attempts.get(book_id, 0) + 1
         what = reason if book_id in reason else f"Komga book {book_id}: {reason}"
         if attempts >= self.config.max_attempts:
-            logger.error("%s (given up after %d attempts; `bdnex-core komga sync --book %s` tries again)",
-                         what, attempts, book_id)
+            logger.error(
+                "%s (given up after %d attempts; `bdnex-core komga sync --book %s` tries again)",
+                what,
+                attempts,
+                book_id,
+            )
             self._mark_processed(book_id, "failed", reason)
             self.retry_at.pop(book_id, None)
             return
-        logger.warning("%s (attempt %d of %d, retried in %g s)", what, attempts, self.config.max_attempts,
-                       self.config.retry_delay_seconds)
+        logger.warning(
+            "%s (attempt %d of %d, retried in %g s)",
+            what,
+            attempts,
+            self.config.max_attempts,
+            self.config.retry_delay_seconds,
+        )
         with self._lock:
             self.retry_at[book_id] = time.monotonic() + self.config.retry_delay_seconds
 
@@ -359,8 +382,9 @@ class KomgaWorker:
                 self._failed(book_id, str(exc))
         if not items:
             return None
-        options = TagOptions(workers=self.workers, source="komga",
-                             locations=tuple(f"book:{item.external_id}" for item in items))
+        options = TagOptions(
+            workers=self.workers, source="komga", locations=tuple(f"book:{item.external_id}" for item in items)
+        )
         try:
             summary = run_tagging(self.settings, self.db, items, options)
         finally:

@@ -33,7 +33,7 @@ HOOK_PATH = "/hooks/komga"
 TOKEN_HEADER = "X-Bdnex-Token"
 MAX_EVENTS = 1000
 BOOK_EVENTS = ("BookAdded", "BookChanged", "BookDeleted")
-KNOWN_EVENTS = BOOK_EVENTS + ("SeriesAdded", "SeriesChanged", "SeriesDeleted", "TaskQueueStatus")
+KNOWN_EVENTS = (*BOOK_EVENTS, "SeriesAdded", "SeriesChanged", "SeriesDeleted", "TaskQueueStatus")
 
 
 class InvalidEvent(ValueError):
@@ -54,19 +54,19 @@ def parse_events(payload: Any) -> list[Event]:
             raise InvalidEvent(f"{where}expected a JSON object")
         name = item.get("event")
         if not isinstance(name, str) or not name:
-            raise InvalidEvent(f"{where}missing \"event\" (e.g. \"BookAdded\")")
+            raise InvalidEvent(f'{where}missing "event" (e.g. "BookAdded")')
         if name not in KNOWN_EVENTS:
             raise InvalidEvent(f"{where}unknown event {name!r} (known: {', '.join(KNOWN_EVENTS)})")
         data = {key: value for key, value in item.items() if key != "event"}
         if name in BOOK_EVENTS:
             book_id = data.get("bookId")
             if not isinstance(book_id, str) or not book_id.strip() or len(book_id) > 200:
-                raise InvalidEvent(f"{where}{name} needs a \"bookId\" string")
+                raise InvalidEvent(f'{where}{name} needs a "bookId" string')
         for key in ("seriesId", "libraryId"):
             if key in data and data[key] is not None and not isinstance(data[key], str):
-                raise InvalidEvent(f"{where}\"{key}\" must be a string")
+                raise InvalidEvent(f'{where}"{key}" must be a string')
         if name == "TaskQueueStatus" and not isinstance(data.get("count"), int):
-            raise InvalidEvent(f"{where}TaskQueueStatus needs an integer \"count\"")
+            raise InvalidEvent(f'{where}TaskQueueStatus needs an integer "count"')
         events.append(Event(name, data, origin="webhook"))
     return events
 
@@ -74,8 +74,15 @@ def parse_events(payload: Any) -> list[Event]:
 class WebhookServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], *, token: str, submit: Callable[[Event], None],
-                 health: Callable[[], dict[str, Any]], max_body: int = 64 * 1024):
+    def __init__(
+        self,
+        address: tuple[str, int],
+        *,
+        token: str,
+        submit: Callable[[Event], None],
+        health: Callable[[], dict[str, Any]],
+        max_body: int = 64 * 1024,
+    ):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, _Handler)
         self.token = token.encode("utf-8")
@@ -90,8 +97,9 @@ class WebhookServer(ThreadingHTTPServer):
         return f"http://{host}:{port}"
 
     def start(self) -> WebhookServer:
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="bdnex-komga-webhook", daemon=True)
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.2}, name="bdnex-komga-webhook", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -107,7 +115,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "bdnex-komga"
     sys_version = ""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - never log headers (the token)
+    def log_message(self, format: str, *args: Any) -> None:
         logger.debug("webhook %s %s", self.address_string(), format % args)
 
     def _reply(self, status: int, data: dict[str, Any]) -> None:
@@ -119,13 +127,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if self.path.split("?", 1)[0] == "/health":
             self._reply(200, {"status": "ok", **self.server.health()})
         else:
             self._reply(404, {"error": "not found"})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         if self.path.split("?", 1)[0] != HOOK_PATH:
             self._reply(404, {"error": "not found"})
             return

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 from bdnex_core.isbn import to_isbn13
 from bdnex_core.library import LibraryItem, WriteResult
-
 from bdnex_komga.client import KomgaClient
 from bdnex_komga.settings import KomgaSettings, komga_settings
 from bdnex_komga.source import SOURCE_NAME
@@ -144,10 +143,14 @@ def desired_book_metadata(fields: Mapping[str, str], current: Mapping[str, Any])
     if isbn := isbn_of(fields):
         desired["isbn"] = isbn
     if fields.get("Web"):
-        others = [link for link in current.get("links") or []
-                  if link.get("label") != BEDETHEQUE_LABEL and "bedetheque.com" not in str(link.get("url") or "")]
+        others = [
+            link
+            for link in current.get("links") or []
+            if link.get("label") != BEDETHEQUE_LABEL and "bedetheque.com" not in str(link.get("url") or "")
+        ]
         desired["links"] = [{"label": BEDETHEQUE_LABEL, "url": fields["Web"]}] + [
-            {"label": link.get("label"), "url": link.get("url")} for link in others]
+            {"label": link.get("label"), "url": link.get("url")} for link in others
+        ]
     return desired
 
 
@@ -231,14 +234,16 @@ class KomgaWriter:
         if config.writes_comicinfo:
             messages.append(self._write_file(client, item, metadata, settings, dry_run=dry_run))
         if config.writes_api:
-            api_changes, message = self._write_api(client, item, dict(metadata.fields), config, force=force,
-                                                   dry_run=dry_run)
+            api_changes, message = self._write_api(
+                client, item, dict(metadata.fields), config, force=force, dry_run=dry_run
+            )
             changes.update(api_changes)
             messages.append(message)
         return WriteResult(self.name, written=not dry_run, message="; ".join(messages), changes=changes)
 
-    def _write_file(self, client: KomgaClient, item: LibraryItem, metadata: Any, settings: Settings, *,
-                    dry_run: bool) -> str:
+    def _write_file(
+        self, client: KomgaClient, item: LibraryItem, metadata: Any, settings: Settings, *, dry_run: bool
+    ) -> str:
         from bdnex_core import archive
         from bdnex_core.default_plugins.cbz_writer import ComicInfoWriter
 
@@ -256,14 +261,23 @@ class KomgaWriter:
         client.analyze_book(book_id)
         return f"ComicInfo written to {item.path}, Komga book {book_id} queued for analysis"
 
-    def _write_api(self, client: KomgaClient, item: LibraryItem, fields: dict[str, str], config: KomgaSettings, *,
-                   force: bool, dry_run: bool) -> tuple[dict[str, tuple[Any, Any]], str]:
+    def _write_api(
+        self,
+        client: KomgaClient,
+        item: LibraryItem,
+        fields: dict[str, str],
+        config: KomgaSettings,
+        *,
+        force: bool,
+        dry_run: bool,
+    ) -> tuple[dict[str, tuple[Any, Any]], str]:
         book_id = str(item.external_id)
         book = client.book(book_id)
         series_id = str(book.get("seriesId") or item.hints.get("komga_series_id") or "")
         current = book.get("metadata") or {}
-        body, book_changes, locked = plan_patch(desired_book_metadata(fields, current), current,
-                                                force=force, lock=config.lock_written)
+        body, book_changes, locked = plan_patch(
+            desired_book_metadata(fields, current), current, force=force, lock=config.lock_written
+        )
         if body and not dry_run:
             recent_writes.note(book_id)
             client.patch_book_metadata(book_id, body)
@@ -273,8 +287,11 @@ class KomgaWriter:
             with _series_lock(series_id):
                 series_current = client.series(series_id).get("metadata") or {}
                 series_body, series_changes, series_locked = plan_patch(
-                    desired_series_metadata(fields, series_current), series_current, force=force,
-                    lock=config.lock_written)
+                    desired_series_metadata(fields, series_current),
+                    series_current,
+                    force=force,
+                    lock=config.lock_written,
+                )
                 if series_body and not dry_run:
                     recent_writes.note(book_id, series_id)
                     client.patch_series_metadata(series_id, series_body)

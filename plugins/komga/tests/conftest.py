@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from contextlib import contextmanager
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +48,11 @@ def catalogue_db(tmp_path_factory: pytest.TempPathFactory, site: Any) -> Path:
     from bdnex_core.db import BDneXDB
 
     folder = tmp_path_factory.mktemp("catalogue")
-    mapping = {"database": {"path": str(folder / "bdnex.db")}, "cache": {"dir": str(folder / "cache")},
-               **site.settings_mapping(min_delay_seconds=0.0, jitter_seconds=0.0)}
+    mapping = {
+        "database": {"path": str(folder / "bdnex.db")},
+        "cache": {"dir": str(folder / "cache")},
+        **site.settings_mapping(min_delay_seconds=0.0, jitter_seconds=0.0),
+    }
     reset_politeness()
     settings = from_mapping(mapping)
     db = BDneXDB(settings=settings)
@@ -182,7 +185,7 @@ class Background:
         def run() -> None:
             try:
                 self.result = target()
-            except BaseException as exc:  # noqa: BLE001 - handed to the test
+            except BaseException as exc:
                 self.error = exc
 
         self.thread = threading.Thread(target=run, daemon=True)
@@ -200,7 +203,6 @@ class Background:
 def running_service(env: Env, *, events: bool, listen: tuple[str, int] | None = None, **komga: Any) -> Iterator[Any]:
     """The Komga service (watch and/or webhook) running in a thread, as the commands run it."""
     from bdnex_core.db import BDneXDB
-
     from bdnex_komga.service import komga_service
 
     settings = env.settings(**komga)

@@ -11,11 +11,23 @@ from bdnex_komga.source import book_condition
 from bdnex_komga.writeback import desired_book_metadata, desired_series_metadata, plan_patch
 
 FIELDS = {
-    "Title": "Redwin de la Forge", "Number": "1", "Summary": "Résumé", "Year": "2015", "Month": "6", "Day": "3",
-    "Writer": "Nicolas Jarry", "Penciller": "Pierre-Denis Goux", "Colorist": "Digikore Studios",
-    "CoverArtist": "Pierre-Denis Goux", "Tags": "Nains", "GTIN": "9782302046443",
+    "Title": "Redwin de la Forge",
+    "Number": "1",
+    "Summary": "Résumé",
+    "Year": "2015",
+    "Month": "6",
+    "Day": "3",
+    "Writer": "Nicolas Jarry",
+    "Penciller": "Pierre-Denis Goux",
+    "Colorist": "Digikore Studios",
+    "CoverArtist": "Pierre-Denis Goux",
+    "Tags": "Nains",
+    "GTIN": "9782302046443",
     "Web": "https://www.bedetheque.com/BD-Nains-Tome-1-Redwin-de-la-Forge-245127.html",
-    "Publisher": "Soleil", "Genre": "Heroic Fantasy", "LanguageISO": "fr", "Count": "19",
+    "Publisher": "Soleil",
+    "Genre": "Heroic Fantasy",
+    "LanguageISO": "fr",
+    "Count": "19",
 }
 
 
@@ -55,8 +67,9 @@ def _with_discriminators(node: Any) -> Any:
         node.pop("oneOf")
         node["required"] = sorted(set(node.get("required", [])) | {prop})
         node.setdefault("properties", {})[prop] = {"enum": sorted(mapping)}
-        node["allOf"] = [{"if": {"properties": {prop: {"const": key}}}, "then": {"$ref": target}}
-                         for key, target in mapping.items()]
+        node["allOf"] = [
+            {"if": {"properties": {prop: {"const": key}}}, "then": {"$ref": target}} for key, target in mapping.items()
+        ]
     return node
 
 
@@ -75,9 +88,15 @@ def test_series_patch_body(validator_for: Any) -> None:
     validator_for("SeriesMetadataUpdateDto").validate(body)
 
 
-@pytest.mark.parametrize(("kind", "value", "statuses"), [
-    ("library", "L1", ()), ("series", "S1", ("READY",)), ("library", "L1", ("READY", "OUTDATED")), ("all", "", ("READY",)),
-])
+@pytest.mark.parametrize(
+    ("kind", "value", "statuses"),
+    [
+        ("library", "L1", ()),
+        ("series", "S1", ("READY",)),
+        ("library", "L1", ("READY", "OUTDATED")),
+        ("all", "", ("READY",)),
+    ],
+)
 def test_book_search_body(validator_for: Any, kind: str, value: str, statuses: tuple[str, ...]) -> None:
     condition = book_condition(kind, value, statuses)
     validator = validator_for("BookSearch")

@@ -25,7 +25,9 @@ def scanned(env: Env) -> tuple[list[str], list[Path], list[tuple[int, str, str]]
 
 
 def writes(komga: Any) -> list[tuple[str, str, int]]:
-    return [request for request in komga.requests if request[0] in ("PATCH", "POST") and "/books/list" not in request[1]]
+    return [
+        request for request in komga.requests if request[0] in ("PATCH", "POST") and "/books/list" not in request[1]
+    ]
 
 
 def one_line_error(code: int, err: str, *needles: str) -> None:
@@ -37,20 +39,28 @@ def one_line_error(code: int, err: str, *needles: str) -> None:
         assert needle in lines[0], lines[0]
 
 
-def test_sync_api_writes_book_and_series_metadata(env: Env, scanned) -> None:  # noqa: ANN001
+def test_sync_api_writes_book_and_series_metadata(env: Env, scanned) -> None:
     book_ids, paths, albums = scanned
     before = [path.read_bytes() for path in paths]
     code, out, err = env.cli("komga", "sync", "--library", env.library_id)
     assert code == 0, out + err
     komga = env.komga
-    for book_id, (album_id, _series, tome) in zip(book_ids, albums):
+    for book_id, (album_id, _series, tome) in zip(book_ids, albums, strict=False):
         metadata = komga.book(book_id)["metadata"]
         assert metadata["links"] == [{"label": "Bédéthèque", "url": metadata["links"][0]["url"]}]
         assert metadata["links"][0]["url"].endswith(f"-{album_id}.html")
         assert metadata["number"] == str(int(tome)) and metadata["numberSort"] == float(int(tome))
         assert metadata["title"] and metadata["summary"] and metadata["releaseDate"]
         assert {author["role"] for author in metadata["authors"]} <= {
-            "writer", "penciller", "inker", "colorist", "letterer", "cover", "editor", "translator"}
+            "writer",
+            "penciller",
+            "inker",
+            "colorist",
+            "letterer",
+            "cover",
+            "editor",
+            "translator",
+        }
         assert len(metadata["isbn"]) == 13
     series = komga.series(komga.book(book_ids[0])["seriesId"])["metadata"]
     assert series["publisher"] and series["language"] == "fr" and series["genres"]
@@ -64,7 +74,7 @@ def test_sync_api_writes_book_and_series_metadata(env: Env, scanned) -> None:  #
     assert not [request for request in writes(komga) if request[0] == "PATCH"]
 
 
-def test_sync_dry_run_writes_nothing(env: Env, scanned) -> None:  # noqa: ANN001
+def test_sync_dry_run_writes_nothing(env: Env, scanned) -> None:
     book_ids, paths, _ = scanned
     komga = env.komga
     before = {book_id: komga.book(book_id) for book_id in book_ids}
@@ -78,7 +88,7 @@ def test_sync_dry_run_writes_nothing(env: Env, scanned) -> None:  # noqa: ANN001
     assert [path.read_bytes() for path in paths] == files
 
 
-def test_locked_fields_are_left_alone_unless_forced(env: Env, scanned) -> None:  # noqa: ANN001
+def test_locked_fields_are_left_alone_unless_forced(env: Env, scanned) -> None:
     book_ids, _, _ = scanned
     komga = env.komga
     series_id = komga.book(book_ids[0])["seriesId"]
@@ -93,41 +103,42 @@ def test_locked_fields_are_left_alone_unless_forced(env: Env, scanned) -> None: 
     assert metadata["links"] and metadata["authors"]  # the rest was written
     assert komga.series(series_id)["metadata"]["publisher"] == publisher
 
-    code, out, err = env.cli("komga", "sync", "--book", book_ids[0], "--force")
+    code, _out, err = env.cli("komga", "sync", "--book", book_ids[0], "--force")
     assert code == 0, err
     assert komga.book(book_ids[0])["metadata"]["title"] != title
     assert komga.series(series_id)["metadata"]["publisher"] != publisher
 
 
-def test_lock_written(env: Env, scanned) -> None:  # noqa: ANN001
+def test_lock_written(env: Env, scanned) -> None:
     book_ids, _, _ = scanned
-    code, out, err = env.cli("komga", "sync", "--book", book_ids[1], lock_written=True)
+    code, _out, err = env.cli("komga", "sync", "--book", book_ids[1], lock_written=True)
     assert code == 0, err
     metadata = env.komga.book(book_ids[1])["metadata"]
     assert metadata["titleLock"] and metadata["authorsLock"] and metadata["linksLock"] and metadata["isbnLock"]
     assert env.komga.series(env.komga.book(book_ids[1])["seriesId"])["metadata"]["publisherLock"]
 
 
-def test_sync_comicinfo_mode_writes_the_file_and_asks_for_analysis(env: Env, scanned) -> None:  # noqa: ANN001
+def test_sync_comicinfo_mode_writes_the_file_and_asks_for_analysis(env: Env, scanned) -> None:
     book_ids, paths, albums = scanned
     komga = env.komga
-    code, out, err = env.cli("komga", "sync", write="comicinfo")
+    code, _out, err = env.cli("komga", "sync", write="comicinfo")
     assert code == 0, err
     assert sorted(path for method, path, _ in writes(komga) if path.endswith("/analyze")) == sorted(
-        f"/api/v1/books/{book_id}/analyze" for book_id in book_ids)
+        f"/api/v1/books/{book_id}/analyze" for book_id in book_ids
+    )
     assert not [request for request in writes(komga) if request[0] == "PATCH"]
     assert komga.wait_idle(10)
     for path in paths:
         with zipfile.ZipFile(path) as archive:
             assert "ComicInfo.xml" in archive.namelist()
-    for book_id, (album_id, _, _) in zip(book_ids, albums):
+    for book_id, (album_id, _, _) in zip(book_ids, albums, strict=False):
         metadata = komga.book(book_id)["metadata"]
         assert any(link["url"].endswith(f"-{album_id}.html") for link in metadata["links"]), metadata
 
 
-def test_sync_both_modes(env: Env, scanned) -> None:  # noqa: ANN001
+def test_sync_both_modes(env: Env, scanned) -> None:
     book_ids, paths, _ = scanned
-    code, out, err = env.cli("komga", "sync", "--book", book_ids[0], write=["api", "comicinfo"])
+    code, _out, err = env.cli("komga", "sync", "--book", book_ids[0], write=["api", "comicinfo"])
     assert code == 0, err
     methods = {(method, path.rsplit("/", 1)[-1]) for method, path, _ in writes(env.komga)}
     assert ("POST", "analyze") in methods and ("PATCH", "metadata") in methods
@@ -135,17 +146,17 @@ def test_sync_both_modes(env: Env, scanned) -> None:  # noqa: ANN001
         assert "ComicInfo.xml" in archive.namelist()
 
 
-def test_sync_downloads_when_there_is_no_local_file(env: Env, scanned) -> None:  # noqa: ANN001
+def test_sync_downloads_when_there_is_no_local_file(env: Env, scanned) -> None:
     book_ids, paths, albums = scanned
     before = [path.read_bytes() for path in paths]
-    code, out, err = env.cli("komga", "sync", "--book", book_ids[0], path_map=[])
+    code, _out, err = env.cli("komga", "sync", "--book", book_ids[0], path_map=[])
     assert code == 0, err
     assert ("GET", f"/api/v1/books/{book_ids[0]}/file", 200) in env.komga.requests
     assert env.komga.book(book_ids[0])["metadata"]["links"][0]["url"].endswith(f"-{albums[0][0]}.html")
     assert [path.read_bytes() for path in paths] == before
 
 
-def test_tag_with_the_komga_source_leaves_no_downloads_behind(env: Env, scanned, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+def test_tag_with_the_komga_source_leaves_no_downloads_behind(env: Env, scanned, tmp_path, monkeypatch) -> None:
     """``bdnex-core tag --source komga`` without a local file downloads each book into a temporary
     folder; the folder goes when the session ends (a resume downloads again)."""
     import tempfile
@@ -161,7 +172,7 @@ def test_tag_with_the_komga_source_leaves_no_downloads_behind(env: Env, scanned,
     assert [path.name for path in temporary.iterdir() if path.name.startswith("bdnex-komga-")] == []
 
 
-def test_secrets_stay_out_of_the_database(env: Env, scanned) -> None:  # noqa: ANN001
+def test_secrets_stay_out_of_the_database(env: Env, scanned) -> None:
     code, _, err = env.cli("komga", "sync", "--book", scanned[0][0])
     assert code == 0, err
     for path in env.tmp_path.glob("bdnex.db*"):
@@ -200,8 +211,8 @@ def test_missing_configuration(env: Env) -> None:
     one_line_error(code, err, "komga.write")
 
 
-def test_bad_path_mapping(env: Env, scanned) -> None:  # noqa: ANN001
-    book_ids, _, _ = scanned
+def test_bad_path_mapping(env: Env, scanned) -> None:
+    _book_ids, _, _ = scanned
     wrong = env.tmp_path / "not-here"
     code, _, err = env.cli("komga", "sync", path_map=[{"komga": "/data/bd", "local": str(wrong)}])
     one_line_error(code, err, "Komga book", "/data/bd/", str(wrong), "komga.path_map")
@@ -216,7 +227,7 @@ def test_check_command(env: Env) -> None:
     assert "admin@example.org" in out and "BD" in out
 
 
-def test_resume_collects_the_same_items(env: Env, scanned) -> None:  # noqa: ANN001
+def test_resume_collects_the_same_items(env: Env, scanned) -> None:
     from bdnex_core.pipeline.runner import collect_items
 
     book_ids, paths, _ = scanned
@@ -226,11 +237,10 @@ def test_resume_collects_the_same_items(env: Env, scanned) -> None:  # noqa: ANN
     assert all(item.hints["write_comicinfo"] is False for item in items)
 
 
-def test_isbn_sent_to_komga_is_13_digits(env: Env, scanned) -> None:  # noqa: ANN001
+def test_isbn_sent_to_komga_is_13_digits(env: Env, scanned) -> None:
     """ISBN-10 converted, an invalid one left out (Komga would refuse the whole PATCH)."""
     from bdnex_core.comicinfo import ComicInfo
     from bdnex_core.library import LibraryItem
-
     from bdnex_komga.writeback import KomgaWriter
 
     book_ids, paths, _ = scanned
@@ -247,7 +257,7 @@ def test_isbn_sent_to_komga_is_13_digits(env: Env, scanned) -> None:  # noqa: AN
     assert "komga.isbn" not in result.changes
 
 
-def test_interrupted_sync_resumes_with_the_core(env: Env, scanned) -> None:  # noqa: ANN001
+def test_interrupted_sync_resumes_with_the_core(env: Env, scanned) -> None:
     """A komga session left with pending books is finished by ``bdnex-core tag --resume``."""
     from bdnex_core.db import BDneXDB
     from bdnex_core.pipeline import TagOptions
@@ -258,13 +268,19 @@ def test_interrupted_sync_resumes_with_the_core(env: Env, scanned) -> None:  # n
     options = TagOptions(workers=1, source="komga", locations=(f"library:{env.library_id}",))
     items = collect_items(settings, "komga", options.locations)
     with BDneXDB(settings=settings) as db:
-        session_id = db.start_session(", ".join(options.locations), batch_mode=True, strict_mode=False, num_workers=1,
-                                      options=options.to_dict(), source="komga")
+        session_id = db.start_session(
+            ", ".join(options.locations),
+            batch_mode=True,
+            strict_mode=False,
+            num_workers=1,
+            options=options.to_dict(),
+            source="komga",
+        )
         db.add_session_files(session_id, [(str(item.path), item.key, "pending") for item in items])
         db.update_session(session_id, status="paused")
     code, out, err = env.cli("tag", "--resume", str(session_id))
     assert code == 0, out + err
-    for book_id, (album_id, _, _) in zip(book_ids, albums):
+    for book_id, (album_id, _, _) in zip(book_ids, albums, strict=False):
         assert env.komga.book(book_id)["metadata"]["links"][0]["url"].endswith(f"-{album_id}.html")
 
 
@@ -278,10 +294,15 @@ def test_a_book_whose_file_cannot_be_reached_fails_alone(env: Env) -> None:
     env.komga.scan(env.library_id)
     assert env.komga.wait_idle(10)
     wrong = env.tmp_path / "not-here"
-    code, out, err = env.cli("komga", "sync", "--json", path_map=[
-        {"komga": SERVER_ROOT, "local": str(env.library_folder)},
-        {"komga": f"{SERVER_ROOT}/Ailleurs", "local": str(wrong)},
-    ])
+    code, out, err = env.cli(
+        "komga",
+        "sync",
+        "--json",
+        path_map=[
+            {"komga": SERVER_ROOT, "local": str(env.library_folder)},
+            {"komga": f"{SERVER_ROOT}/Ailleurs", "local": str(wrong)},
+        ],
+    )
     summary = json.loads(out)
     assert code == 1, err  # some file failed; the others were tagged
     assert summary["counts"]["tagged"] == 3 and summary["counts"]["failed"] == 1

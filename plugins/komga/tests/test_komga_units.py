@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 from pathlib import Path
 
@@ -10,7 +11,6 @@ import pytest
 
 from bdnex_core.config import from_mapping
 from bdnex_core.errors import ConfigError
-
 from bdnex_komga.events import Frame, iter_stream_lines, parse_frames
 from bdnex_komga.paths import map_path
 from bdnex_komga.settings import PathMapping, komga_settings
@@ -33,13 +33,15 @@ class Trickle(io.RawIOBase):
         self.data, self.step = data, step
 
     def read1(self, size: int = -1) -> bytes:
-        chunk, self.data = self.data[: self.step], self.data[self.step:]
+        chunk, self.data = self.data[: self.step], self.data[self.step :]
         return chunk
 
 
 def test_sse_frames() -> None:
-    body = (b":heartbeat\n\nevent:BookAdded\ndata:{\"bookId\":\"B1\",\r\ndata: \"seriesId\":\"S1\"}\r\n\r\n"
-            b"event: TaskQueueStatus\ndata:{\"count\":0}\n\nid: 7\n\ndata:plain\n\nevent:Unfinished\ndata:x")
+    body = (
+        b':heartbeat\n\nevent:BookAdded\ndata:{"bookId":"B1",\r\ndata: "seriesId":"S1"}\r\n\r\n'
+        b'event: TaskQueueStatus\ndata:{"count":0}\n\nid: 7\n\ndata:plain\n\nevent:Unfinished\ndata:x'
+    )
     frames = list(parse_frames(iter_stream_lines(Trickle(body))))
     assert frames == [
         Frame(None, "", comment="heartbeat"),
@@ -51,8 +53,11 @@ def test_sse_frames() -> None:
 
 
 def test_path_map_longest_prefix_and_whole_components() -> None:
-    mappings = (PathMapping("/data", "/mnt/all"), PathMapping("/data/bd", "/srv/bd"),
-                PathMapping("/data/bd/manga", "/srv/manga"))
+    mappings = (
+        PathMapping("/data", "/mnt/all"),
+        PathMapping("/data/bd", "/srv/bd"),
+        PathMapping("/data/bd/manga", "/srv/manga"),
+    )
     assert map_path("/data/bd/Nains/T1.cbz", mappings).local == Path("/srv/bd/Nains/T1.cbz")
     assert map_path("/data/bd/manga/x.cbz", mappings).local == Path("/srv/manga/x.cbz")
     assert map_path("/data/bdx/y.cbz", mappings).local == Path("/mnt/all/bdx/y.cbz")
@@ -62,54 +67,97 @@ def test_path_map_longest_prefix_and_whole_components() -> None:
     assert map_path("D:\\BD\\Nains\\T1.cbz", (PathMapping("D:\\BD", "/srv/bd"),)).local == Path("/srv/bd/Nains/T1.cbz")
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("978-2-302-04644-3", "9782302046443"),
-    ("9782302046443", "9782302046443"),
-    ("2-302-04644-4", None),            # wrong ISBN-10 check digit: dropped
-    ("2302046447", "9782302046443"),     # ISBN-10 converted
-    ("080442957X", "9780804429573"),     # X check digit
-    ("9782302046444", None),             # wrong ISBN-13 check digit
-    ("1234567890123", None),             # not a book prefix
-    ("", None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("978-2-302-04644-3", "9782302046443"),
+        ("9782302046443", "9782302046443"),
+        ("2-302-04644-4", None),  # wrong ISBN-10 check digit: dropped
+        ("2302046447", "9782302046443"),  # ISBN-10 converted
+        ("080442957X", "9780804429573"),  # X check digit
+        ("9782302046444", None),  # wrong ISBN-13 check digit
+        ("1234567890123", None),  # not a book prefix
+        ("", None),
+        (None, None),
+    ],
+)
 def test_isbn13(value: str | None, expected: str | None) -> None:
     assert to_isbn13(value) == expected
 
 
 def test_book_fields_from_comicinfo() -> None:
-    fields = {"Title": "Redwin de la Forge", "Number": "1", "Summary": "Résumé", "Year": "2015", "Month": "6",
-              "Writer": "Nicolas Jarry", "Penciller": "Pierre-Denis Goux, Autre Dessinateur", "CoverArtist": "X Y",
-              "Translator": "T R", "Tags": "Nains, Fantasy", "GTIN": "2-302-04644-7",
-              "Web": "https://www.bedetheque.com/BD-Nains-Tome-1-Redwin-de-la-Forge-245127.html"}
-    current = {"tags": ["mine"], "links": [{"label": "Wiki", "url": "https://example.org"},
-                                           {"label": "old", "url": "https://www.bedetheque.com/BD-x-1.html"}]}
+    fields = {
+        "Title": "Redwin de la Forge",
+        "Number": "1",
+        "Summary": "Résumé",
+        "Year": "2015",
+        "Month": "6",
+        "Writer": "Nicolas Jarry",
+        "Penciller": "Pierre-Denis Goux, Autre Dessinateur",
+        "CoverArtist": "X Y",
+        "Translator": "T R",
+        "Tags": "Nains, Fantasy",
+        "GTIN": "2-302-04644-7",
+        "Web": "https://www.bedetheque.com/BD-Nains-Tome-1-Redwin-de-la-Forge-245127.html",
+    }
+    current = {
+        "tags": ["mine"],
+        "links": [
+            {"label": "Wiki", "url": "https://example.org"},
+            {"label": "old", "url": "https://www.bedetheque.com/BD-x-1.html"},
+        ],
+    }
     desired = desired_book_metadata(fields, current)
     assert desired["number"] == "1" and desired["numberSort"] == 1.0
     assert desired["releaseDate"] == "2015-06-01"
     assert desired["isbn"] == "9782302046443"
     assert desired["tags"] == ["fantasy", "mine", "nains"]
-    assert [author["role"] for author in desired["authors"]] == ["writer", "penciller", "penciller", "cover", "translator"]
-    assert desired["links"] == [{"label": "Bédéthèque", "url": fields["Web"]},
-                                {"label": "Wiki", "url": "https://example.org"}]
+    assert [author["role"] for author in desired["authors"]] == [
+        "writer",
+        "penciller",
+        "penciller",
+        "cover",
+        "translator",
+    ]
+    assert desired["links"] == [
+        {"label": "Bédéthèque", "url": fields["Web"]},
+        {"label": "Wiki", "url": "https://example.org"},
+    ]
     assert "isbn" not in desired_book_metadata({"GTIN": "12345"}, {})
     assert number_sort("HS1") is None and number_sort("2a") == 2.0 and number_sort("10.5") == 10.5
     assert release_date({"Year": "2001"}) == "2001-01-01" and release_date({}) is None
 
 
 def test_series_fields() -> None:
-    fields = {"Publisher": "Soleil", "Genre": "Heroic Fantasy, Aventure", "LanguageISO": "fr", "Count": "19",
-              "Summary": "Tome 1", "Number": "1"}
+    fields = {
+        "Publisher": "Soleil",
+        "Genre": "Heroic Fantasy, Aventure",
+        "LanguageISO": "fr",
+        "Count": "19",
+        "Summary": "Tome 1",
+        "Number": "1",
+    }
     desired = desired_series_metadata(fields, {"genres": ["Nains"], "summary": ""})
-    assert desired == {"publisher": "Soleil", "genres": ["aventure", "heroic fantasy", "nains"], "language": "fr",
-                       "totalBookCount": 19, "summary": "Tome 1"}
+    assert desired == {
+        "publisher": "Soleil",
+        "genres": ["aventure", "heroic fantasy", "nains"],
+        "language": "fr",
+        "totalBookCount": 19,
+        "summary": "Tome 1",
+    }
     assert "summary" not in desired_series_metadata({**fields, "Number": "2"}, {})
     assert "summary" not in desired_series_metadata(fields, {"summary": "written by someone"})
 
 
 def test_plan_patch_respects_locks() -> None:
-    current = {"title": "Old", "titleLock": True, "summary": "", "summaryLock": False, "number": "1",
-               "authors": [{"name": "A", "role": "writer"}]}
+    current = {
+        "title": "Old",
+        "titleLock": True,
+        "summary": "",
+        "summaryLock": False,
+        "number": "1",
+        "authors": [{"name": "A", "role": "writer"}],
+    }
     desired = {"title": "New", "summary": "S", "number": "1", "authors": [{"name": "A", "role": "Writer"}]}
     body, changes, locked = plan_patch(desired, current, force=False, lock=False)
     assert body == {"summary": "S"} and locked == ["title"] and set(changes) == {"summary"}
@@ -123,14 +171,19 @@ def test_locations_and_conditions() -> None:
     with pytest.raises(Exception, match="not a Komga location"):
         parse_location("shelf:3")
     assert book_condition("library", "L1") == {"libraryId": {"operator": "is", "value": "L1"}}
-    assert book_condition("series", "S1", ("READY",)) == {"allOf": [
-        {"seriesId": {"operator": "is", "value": "S1"}}, {"mediaStatus": {"operator": "is", "value": "READY"}}]}
+    assert book_condition("series", "S1", ("READY",)) == {
+        "allOf": [
+            {"seriesId": {"operator": "is", "value": "S1"}},
+            {"mediaStatus": {"operator": "is", "value": "READY"}},
+        ]
+    }
     assert book_condition("all", "") is None
 
 
 def test_webhook_payloads() -> None:
-    events = parse_events([{"event": "BookAdded", "bookId": "B1", "libraryId": "L"},
-                           {"event": "TaskQueueStatus", "count": 0}])
+    events = parse_events(
+        [{"event": "BookAdded", "bookId": "B1", "libraryId": "L"}, {"event": "TaskQueueStatus", "count": 0}]
+    )
     assert [event.name for event in events] == ["BookAdded", "TaskQueueStatus"]
     with pytest.raises(InvalidEvent, match="seriesId"):
         parse_events({"event": "BookAdded", "bookId": "B1", "seriesId": 3})
@@ -144,7 +197,7 @@ def _settings(komga: dict) -> object:
     return from_mapping({"komga": komga})
 
 
-def test_secrets_from_env_file_and_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog) -> None:  # noqa: ANN001
+def test_secrets_from_env_file_and_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog) -> None:
     from bdnex_komga.client import KomgaClient
 
     key_file = tmp_path / "key"
@@ -196,7 +249,7 @@ def test_event_reader_backs_off_when_connections_drop_at_once() -> None:
         def log_message(self, *args: object) -> None:
             pass
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             moments.append(time.monotonic())
             body = b'event:BookAdded\ndata:{"bookId":"B1"}\n\n:heartbeat\n\n'
             self.send_response(200)
@@ -216,7 +269,7 @@ def test_event_reader_backs_off_when_connections_drop_at_once() -> None:
     finally:
         server.shutdown()
         server.server_close()
-    gaps = [later - earlier for earlier, later in zip(moments, moments[1:])]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(moments)]
     assert len(moments) >= 5, moments
     assert gaps[0] < 0.15 and gaps[1] > 0.08 and all(gap < 0.4 for gap in gaps)
     assert [event.name for event in events[:2]] == [CONNECTED, "BookAdded"] and events[1].data == {"bookId": "B1"}
@@ -231,8 +284,9 @@ def test_client_auth_and_tls_options(tmp_path: Path) -> None:
     assert client.session.verify is False and client.session.headers["X-API-Key"] == "key"
     assert client.session.auth is None
     bundle = tmp_path / "ca.pem"
-    config = komga_settings(_settings({"url": "https://k.example", "email": "a@b", "password": "pw",
-                                       "verify_tls": str(bundle)}))
+    config = komga_settings(
+        _settings({"url": "https://k.example", "email": "a@b", "password": "pw", "verify_tls": str(bundle)})
+    )
     client = KomgaClient(config)
     assert client.session.verify == str(bundle) and client.session.auth == ("a@b", "pw")
     assert "X-API-Key" not in client.session.headers

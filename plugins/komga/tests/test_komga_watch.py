@@ -15,7 +15,7 @@ from conftest import Env, running_service, series_albums, wait_for
 pytestmark = pytest.mark.timeout(60)
 
 
-def watching(env: Env, **komga: Any):  # noqa: ANN201 - a context manager
+def watching(env: Env, **komga: Any):
     """The watch service running in a thread (as ``bdnex-core komga watch`` runs it)."""
     return running_service(env, events=True, **komga)
 
@@ -27,8 +27,9 @@ def album_of(env: Env, book: dict[str, Any], albums: list[tuple[int, str, str]])
 
 def check_tagged(env: Env, book_id: str, album_id: int) -> dict[str, Any]:
     metadata = env.komga.book(book_id)["metadata"]
-    assert any(link["label"] == "Bédéthèque" and link["url"].endswith(f"-{album_id}.html")
-               for link in metadata["links"]), metadata
+    assert any(
+        link["label"] == "Bédéthèque" and link["url"].endswith(f"-{album_id}.html") for link in metadata["links"]
+    ), metadata
     assert metadata["authors"] and all(author["role"] == author["role"].lower() for author in metadata["authors"])
     assert metadata["releaseDate"] and len(metadata["isbn"]) == 13
     return metadata
@@ -116,7 +117,7 @@ def test_watch_comicinfo_mode(env: Env) -> None:
 
 
 def test_watch_cli_exit_after(env: Env) -> None:
-    code, out, err = env.cli("komga", "watch", "--exit-after", "1.5")
+    code, _out, err = env.cli("komga", "watch", "--exit-after", "1.5")
     assert code == 0, err
     assert "following Komga events" in err
 
@@ -128,13 +129,17 @@ def test_watch_process_stops_cleanly_on_sigterm(env: Env) -> None:
     import sys
 
     config = env.config()
-    proc = subprocess.Popen([sys.executable, "-m", "bdnex_core", "--config", str(config), "komga", "watch"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bdnex_core", "--config", str(config), "komga", "watch"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert wait_for(lambda: env.komga.sse_open == 1 or proc.poll() is not None, 15), "watch did not connect"
         assert proc.poll() is None, proc.communicate()
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=10)
+        _out, err = proc.communicate(timeout=10)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -17,10 +17,11 @@ pytestmark = pytest.mark.timeout(60)
 TOKEN = "s3cret-t0ken"
 
 
-def serving(env: Env, **komga: Any):  # noqa: ANN201 - a context manager
+def serving(env: Env, **komga: Any):
     """The webhook endpoint on a free port, its queue worker in a thread (as ``komga serve`` runs it)."""
-    return running_service(env, events=False, listen=("127.0.0.1", 0),
-                           **{"webhook_token": TOKEN, "idle_timeout_seconds": 0.3, **komga})
+    return running_service(
+        env, events=False, listen=("127.0.0.1", 0), **{"webhook_token": TOKEN, "idle_timeout_seconds": 0.3, **komga}
+    )
 
 
 def post(url: str, body: Any, *, token: str | None = TOKEN, raw: bytes | None = None) -> requests.Response:
@@ -43,7 +44,7 @@ def event(book: dict[str, Any], name: str = "BookAdded") -> dict[str, Any]:
     return {"event": name, "bookId": book["id"], "seriesId": book["seriesId"], "libraryId": book["libraryId"]}
 
 
-def test_valid_event_is_processed_once(env: Env, books) -> None:  # noqa: ANN001
+def test_valid_event_is_processed_once(env: Env, books) -> None:
     with serving(env) as service:
         url, worker = service.webhook.url, service.worker
         assert requests.get(f"{url}/health", timeout=5).json()["status"] == "ok"
@@ -63,7 +64,7 @@ def test_valid_event_is_processed_once(env: Env, books) -> None:  # noqa: ANN001
     assert metadata["links"] and metadata["links"][0]["label"] == "Bédéthèque"
 
 
-def test_task_queue_status_releases_the_buffer(env: Env, books) -> None:  # noqa: ANN001
+def test_task_queue_status_releases_the_buffer(env: Env, books) -> None:
     with serving(env, idle_timeout_seconds=30) as service:
         url, worker = service.webhook.url, service.worker
         assert post(url, event(books[0])).status_code == 202
@@ -73,7 +74,7 @@ def test_task_queue_status_releases_the_buffer(env: Env, books) -> None:  # noqa
         assert wait_for(lambda: worker.stats.processed == [books[0]["id"]], 15), worker.snapshot()
 
 
-def test_rejected_requests(env: Env, books) -> None:  # noqa: ANN001
+def test_rejected_requests(env: Env, books) -> None:
     with serving(env, webhook_max_body_bytes=2048) as service:
         url, worker = service.webhook.url, service.worker
         good = event(books[0])
@@ -86,7 +87,7 @@ def test_rejected_requests(env: Env, books) -> None:  # noqa: ANN001
             response = post(url, None, raw=raw)
             assert response.status_code == 400 and reason in response.json()["error"]
         for body, reason in (
-            ({"bookId": books[0]["id"]}, "missing \"event\""),
+            ({"bookId": books[0]["id"]}, 'missing "event"'),
             ({"event": "BookAdded"}, "bookId"),
             ({"event": "BookAdded", "bookId": 12}, "bookId"),
             ({"event": "Nonsense", "bookId": "x"}, "unknown event"),
@@ -108,7 +109,7 @@ def test_serve_needs_a_token(env: Env) -> None:
     assert code != 0 and "komga.webhook_token" in err and len(err.strip().splitlines()) == 1
 
 
-def test_serve_cli(env: Env, books) -> None:  # noqa: ANN001
+def test_serve_cli(env: Env, books) -> None:
     code, _, err = env.cli("komga", "serve", "--listen", "127.0.0.1:0", "--exit-after", "0.5", webhook_token=TOKEN)
     assert code == 0, err
     assert "listening on http://127.0.0.1:" in err
@@ -116,7 +117,7 @@ def test_serve_cli(env: Env, books) -> None:  # noqa: ANN001
     assert code != 0 and "HOST:PORT" in err
 
 
-def test_failures_are_retried_then_given_up(env: Env, books) -> None:  # noqa: ANN001
+def test_failures_are_retried_then_given_up(env: Env, books) -> None:
     first = env.library_folder / "Nains" / "Nains T01.cbz"
     second = env.library_folder / "Nains" / "Nains T02.cbz"
     first.rename(first.with_name("hidden-1"))
@@ -134,15 +135,13 @@ def test_failures_are_retried_then_given_up(env: Env, books) -> None:  # noqa: A
     assert env.komga.book(books[0]["id"])["metadata"]["links"]
 
 
-def test_watch_and_webhook_share_one_queue(env: Env, books) -> None:  # noqa: ANN001
+def test_watch_and_webhook_share_one_queue(env: Env, books) -> None:
     """`watch --listen`: events from Komga's stream and from the webhook, one worker, each book once."""
     from bdnex_core.db import BDneXDB
-
     from bdnex_komga.service import komga_service
 
     settings = env.settings(webhook_token=TOKEN, idle_timeout_seconds=0.3)
-    with BDneXDB(settings=settings) as db, komga_service(settings, db, events=True,
-                                                         listen=("127.0.0.1", 0)) as service:
+    with BDneXDB(settings=settings) as db, komga_service(settings, db, events=True, listen=("127.0.0.1", 0)) as service:
         task = Background(service.worker.run)
         try:
             worker = service.worker

@@ -13,7 +13,7 @@ from bdnex_komga.testing.standin import KomgaStandIn
 
 ADMIN = ("admin@example.org", "admin-pass")
 READER = ("reader@example.org", "reader-pass")
-ISBN = "978-2-8001-2345-5"          # valid check digit
+ISBN = "978-2-8001-2345-5"  # valid check digit
 BAD_ISBN = "978-2-8001-2345-4"
 
 
@@ -26,11 +26,25 @@ def komga():
 @pytest.fixture
 def library(tmp_path: Path, komga: KomgaStandIn) -> dict:
     folder = tmp_path / "bd"
-    make_cbz(folder / "Thorgal" / "Thorgal 01.cbz",
-             comicinfo={"Title": "La Magicienne trahie", "Series": "Thorgal", "Number": "1", "Writer": "Jean Van Hamme",
-                        "Penciller": "Rosinski", "Tags": "Viking, Magie", "Summary": "Un enfant des étoiles.",
-                        "Year": 1980, "Month": 4, "Publisher": "Le Lombard", "Genre": "Fantasy, Aventure",
-                        "GTIN": ISBN, "LanguageISO": "fr", "Count": 42})
+    make_cbz(
+        folder / "Thorgal" / "Thorgal 01.cbz",
+        comicinfo={
+            "Title": "La Magicienne trahie",
+            "Series": "Thorgal",
+            "Number": "1",
+            "Writer": "Jean Van Hamme",
+            "Penciller": "Rosinski",
+            "Tags": "Viking, Magie",
+            "Summary": "Un enfant des étoiles.",
+            "Year": 1980,
+            "Month": 4,
+            "Publisher": "Le Lombard",
+            "Genre": "Fantasy, Aventure",
+            "GTIN": ISBN,
+            "LanguageISO": "fr",
+            "Count": 42,
+        },
+    )
     make_cbz(folder / "Thorgal" / "Thorgal 02.cbz")
     make_cbz(folder / "Nains" / "Nains 1.cbz", pages=3)
     library_id = komga.add_library("BD", folder=folder, server_root="/data/bd")
@@ -78,8 +92,12 @@ def test_basic_and_api_key_identify_the_user(komga):
 def test_non_admin_cannot_write(komga, library):
     book_id = library["books"][1]
     series_id = komga.book(book_id)["seriesId"]
-    for method, path in (("PATCH", f"/api/v1/books/{book_id}/metadata"), ("PATCH", f"/api/v1/series/{series_id}/metadata"),
-                         ("POST", f"/api/v1/books/{book_id}/analyze"), ("POST", f"/api/v1/libraries/{library['id']}/scan")):
+    for method, path in (
+        ("PATCH", f"/api/v1/books/{book_id}/metadata"),
+        ("PATCH", f"/api/v1/series/{series_id}/metadata"),
+        ("POST", f"/api/v1/books/{book_id}/analyze"),
+        ("POST", f"/api/v1/libraries/{library['id']}/scan"),
+    ):
         assert api(komga, method, path, auth=READER, json={"title": "x"}).status_code == 403, path
     assert komga.book(book_id)["metadata"]["title"] == "La Magicienne trahie"
 
@@ -123,7 +141,7 @@ def test_scan_makes_one_series_per_folder_and_maps_paths(komga, library, tmp_pat
     other = komga.add_library("raw", folder=tmp_path / "bd" / "Nains")
     (new_id,) = komga.scan(other)
     assert komga.book(new_id)["url"] == (tmp_path / "bd" / "Nains" / "Nains 1.cbz").resolve().as_posix()
-    assert komga.scan(library["id"]) == []   # nothing new
+    assert komga.scan(library["id"]) == []  # nothing new
 
 
 def test_analysis_reads_comicinfo_into_unlocked_fields(komga, library):
@@ -152,7 +170,7 @@ def test_books_list_conditions(komga, library, tmp_path):
         (other_book,) = komga.scan(other)
         assert komga.task_count() == {"count": 1, "countByType": {"AnalyzeBook": 1}}
         unknown = book_list(komga, {"allOf": [{"mediaStatus": {"operator": "is", "value": "UNKNOWN"}}]})
-        assert [book["id"] for book in unknown["content"]] == [other_book]     # not analysed yet
+        assert [book["id"] for book in unknown["content"]] == [other_book]  # not analysed yet
     everything = book_list(komga)
     assert everything["totalElements"] == 4
     only_bd = book_list(komga, {"allOf": [{"libraryId": {"operator": "is", "value": library["id"]}}]})
@@ -160,8 +178,15 @@ def test_books_list_conditions(komga, library, tmp_path):
     not_bd = book_list(komga, {"libraryId": {"operator": "isNot", "value": library["id"]}})
     assert [book["id"] for book in not_bd["content"]] == [other_book]
     series_id = komga.book(library["books"][0])["seriesId"]
-    either = book_list(komga, {"anyOf": [{"seriesId": {"operator": "is", "value": series_id}},
-                                         {"libraryId": {"operator": "is", "value": other}}]})
+    either = book_list(
+        komga,
+        {
+            "anyOf": [
+                {"seriesId": {"operator": "is", "value": series_id}},
+                {"libraryId": {"operator": "is", "value": other}},
+            ]
+        },
+    )
     assert either["totalElements"] == 2
     assert komga.wait_idle(10)
     ready = book_list(komga, {"mediaStatus": {"operator": "is", "value": "READY"}})
@@ -170,10 +195,17 @@ def test_books_list_conditions(komga, library, tmp_path):
 
 
 def test_books_list_bad_requests(komga, library):
-    assert api(komga, "POST", "/api/v1/books/list").status_code == 400            # the body is required
+    assert api(komga, "POST", "/api/v1/books/list").status_code == 400  # the body is required
     assert api(komga, "POST", "/api/v1/books/list", json={"condition": {"frobnicate": {}}}).status_code == 400
-    assert api(komga, "POST", "/api/v1/books/list", json={"condition": {"mediaStatus": {"operator": "is", "value": "NOPE"}}}
-               ).status_code == 400
+    assert (
+        api(
+            komga,
+            "POST",
+            "/api/v1/books/list",
+            json={"condition": {"mediaStatus": {"operator": "is", "value": "NOPE"}}},
+        ).status_code
+        == 400
+    )
 
 
 def test_books_list_paging_and_sorting(komga, library):
@@ -212,41 +244,72 @@ def test_latest_books_are_the_last_modified_first(komga, library):
 def test_patch_book_omitted_null_and_normalisation(komga, library):
     book_id = library["books"][1]
     before = komga.book(book_id)["metadata"]
-    response = api(komga, "PATCH", f"/api/v1/books/{book_id}/metadata",
-                   json={"summary": None, "releaseDate": None, "tags": ["BD", " Fantasy "], "title": None,
-                         "authors": [{"name": "Jean Van Hamme", "role": "Writer"}, {"name": "Rosinski", "role": "COVER"}],
-                         "isbn": "978-2-2050-5001-1", "numberSort": 1.5, "number": "1bis",
-                         "links": [{"label": "Bédéthèque", "url": "https://www.bedetheque.com/BD-Thorgal-1.html"}],
-                         "titleLock": True})
+    response = api(
+        komga,
+        "PATCH",
+        f"/api/v1/books/{book_id}/metadata",
+        json={
+            "summary": None,
+            "releaseDate": None,
+            "tags": ["BD", " Fantasy "],
+            "title": None,
+            "authors": [{"name": "Jean Van Hamme", "role": "Writer"}, {"name": "Rosinski", "role": "COVER"}],
+            "isbn": "978-2-2050-5001-1",
+            "numberSort": 1.5,
+            "number": "1bis",
+            "links": [{"label": "Bédéthèque", "url": "https://www.bedetheque.com/BD-Thorgal-1.html"}],
+            "titleLock": True,
+        },
+    )
     assert response.status_code == 204, response.text
     after = komga.book(book_id)["metadata"]
     assert after["summary"] == "" and after["releaseDate"] is None
-    assert after["title"] == before["title"]                 # null title = unchanged
+    assert after["title"] == before["title"]  # null title = unchanged
     assert after["tags"] == ["bd", "fantasy"]
     assert after["authors"] == [{"name": "Jean Van Hamme", "role": "writer"}, {"name": "Rosinski", "role": "cover"}]
     assert after["isbn"] == "9782205050011"
     assert after["number"] == "1bis" and after["numberSort"] == 1.5
     assert after["links"] == [{"label": "Bédéthèque", "url": "https://www.bedetheque.com/BD-Thorgal-1.html"}]
     assert after["titleLock"] is True and after["summaryLock"] is False
-    assert api(komga, "PATCH", f"/api/v1/books/{book_id}/metadata",
-               json={"authors": None, "tags": None, "isbn": None, "links": None}).status_code == 204
+    assert (
+        api(
+            komga,
+            "PATCH",
+            f"/api/v1/books/{book_id}/metadata",
+            json={"authors": None, "tags": None, "isbn": None, "links": None},
+        ).status_code
+        == 204
+    )
     cleared = komga.book(book_id)["metadata"]
     assert (cleared["authors"], cleared["tags"], cleared["isbn"], cleared["links"]) == ([], [], "", [])
-    assert cleared["number"] == "1bis"                       # omitted = unchanged
+    assert cleared["number"] == "1bis"  # omitted = unchanged
 
 
 def test_patch_book_validation(komga, library):
     book_id = library["books"][0]
     before = komga.book(book_id)["metadata"]
-    for body, field_name in (({"isbn": BAD_ISBN}, "isbn"), ({"isbn": "2-8001-2345-3"}, "isbn"), ({"title": "  "}, "title"),
-                             ({"number": ""}, "number"), ({"authors": [{"name": "", "role": "writer"}]}, "authors[0].name")):
+    for body, field_name in (
+        ({"isbn": BAD_ISBN}, "isbn"),
+        ({"isbn": "2-8001-2345-3"}, "isbn"),
+        ({"title": "  "}, "title"),
+        ({"number": ""}, "number"),
+        ({"authors": [{"name": "", "role": "writer"}]}, "authors[0].name"),
+    ):
         response = api(komga, "PATCH", f"/api/v1/books/{book_id}/metadata", json=body)
         assert response.status_code == 400, body
         assert field_name in [violation["fieldName"] for violation in response.json()["violations"]]
     for body in ({"releaseDate": "01/02/2020"}, {"numberSort": "one"}, {"tags": "bd"}):
         assert api(komga, "PATCH", f"/api/v1/books/{book_id}/metadata", json=body).status_code == 400, body
-    assert api(komga, "PATCH", f"/api/v1/books/{book_id}/metadata", data=b"{not json",
-               headers={"Content-Type": "application/json"}).status_code == 400
+    assert (
+        api(
+            komga,
+            "PATCH",
+            f"/api/v1/books/{book_id}/metadata",
+            data=b"{not json",
+            headers={"Content-Type": "application/json"},
+        ).status_code
+        == 400
+    )
     assert komga.book(book_id)["metadata"] == before
     assert api(komga, "PATCH", f"/api/v1/books/{book_id}/metadata", json={"isbn": ""}).status_code == 204
 
@@ -255,29 +318,47 @@ def test_locks_protect_from_refresh_but_not_from_patch(komga, library):
     book_id = library["books"][1]
     komga.lock(book_id, "title")
     assert komga.book(book_id)["metadata"]["titleLock"] is True
-    assert api(komga, "PATCH", f"/api/v1/books/{book_id}/metadata", json={"title": "Mine", "summary": "S"}).status_code == 204
-    assert komga.book(book_id)["metadata"]["title"] == "Mine"       # Komga lets PATCH write a locked field
+    assert (
+        api(komga, "PATCH", f"/api/v1/books/{book_id}/metadata", json={"title": "Mine", "summary": "S"}).status_code
+        == 204
+    )
+    assert komga.book(book_id)["metadata"]["title"] == "Mine"  # Komga lets PATCH write a locked field
     assert api(komga, "POST", f"/api/v1/books/{book_id}/analyze").status_code == 202
     assert komga.wait_idle(10)
     after = komga.book(book_id)["metadata"]
-    assert after["title"] == "Mine"                                   # locked: kept
-    assert after["summary"] == "Un enfant des étoiles."              # unlocked: back from ComicInfo.xml
+    assert after["title"] == "Mine"  # locked: kept
+    assert after["summary"] == "Un enfant des étoiles."  # unlocked: back from ComicInfo.xml
 
 
 def test_patch_series(komga, library):
     series_id = komga.book(library["books"][1])["seriesId"]
-    body = {"genres": ["Fantasy", "HEROIC fantasy"], "tags": ["Viking"], "publisher": "Le Lombard", "language": "fr-FR",
-            "totalBookCount": 38, "summary": "La saga.", "status": "ENDED", "publisherLock": True}
+    body = {
+        "genres": ["Fantasy", "HEROIC fantasy"],
+        "tags": ["Viking"],
+        "publisher": "Le Lombard",
+        "language": "fr-FR",
+        "totalBookCount": 38,
+        "summary": "La saga.",
+        "status": "ENDED",
+        "publisherLock": True,
+    }
     assert api(komga, "PATCH", f"/api/v1/series/{series_id}/metadata", json=body).status_code == 204
     metadata = api(komga, "GET", f"/api/v1/series/{series_id}").json()["metadata"]
     assert metadata["genres"] == ["fantasy", "heroic fantasy"] and metadata["tags"] == ["viking"]
     assert metadata["publisher"] == "Le Lombard" and metadata["publisherLock"] is True
     assert (metadata["language"], metadata["totalBookCount"], metadata["status"]) == ("fr-FR", 38, "ENDED")
-    assert api(komga, "PATCH", f"/api/v1/series/{series_id}/metadata",
-               json={"genres": None, "totalBookCount": None, "publisher": None}).status_code == 204
+    assert (
+        api(
+            komga,
+            "PATCH",
+            f"/api/v1/series/{series_id}/metadata",
+            json={"genres": None, "totalBookCount": None, "publisher": None},
+        ).status_code
+        == 204
+    )
     metadata = komga.series(series_id)["metadata"]
     assert metadata["genres"] == [] and metadata["totalBookCount"] is None
-    assert metadata["publisher"] == "Le Lombard"                     # null publisher = unchanged on series
+    assert metadata["publisher"] == "Le Lombard"  # null publisher = unchanged on series
     for bad in ({"language": "français!"}, {"totalBookCount": 0}, {"ageRating": -1}):
         response = api(komga, "PATCH", f"/api/v1/series/{series_id}/metadata", json=bad)
         assert response.status_code == 400 and response.json()["violations"], bad
@@ -298,12 +379,12 @@ def test_lock_series_protects_from_refresh(komga, library):
 
 
 def test_rewritten_file_needs_analyze_for_a_new_comicinfo(komga, library):
-    book_id = library["books"][2]                                      # Thorgal 02: no ComicInfo.xml yet
+    book_id = library["books"][2]  # Thorgal 02: no ComicInfo.xml yet
     path = library["folder"] / "Thorgal" / "Thorgal 02.cbz"
     make_cbz(path, comicinfo={"Title": "L'Île des mers gelées", "Number": "2"})
     assert api(komga, "POST", f"/api/v1/books/{book_id}/metadata/refresh").status_code == 202
     assert komga.wait_idle(10)
-    assert komga.book(book_id)["metadata"]["title"] == "Thorgal 02"   # refresh alone misses the new ComicInfo.xml
+    assert komga.book(book_id)["metadata"]["title"] == "Thorgal 02"  # refresh alone misses the new ComicInfo.xml
     assert api(komga, "POST", f"/api/v1/books/{book_id}/analyze").status_code == 202
     assert komga.wait_idle(10)
     assert komga.book(book_id)["metadata"]["title"] == "L'Île des mers gelées"
@@ -366,16 +447,23 @@ def test_event_stream_framing_heartbeat_and_scan_events(komga, tmp_path):
             series_id = komga.book(ids[0])["seriesId"]
             assert series_added.data == {"seriesId": series_id, "libraryId": library_id}
             added = events.wait_for(lambda frame: frame.event == "BookAdded", count=2)
-            assert [frame.data for frame in added] == [{"bookId": book_id, "seriesId": series_id, "libraryId": library_id}
-                                                       for book_id in ids]
+            assert [frame.data for frame in added] == [
+                {"bookId": book_id, "seriesId": series_id, "libraryId": library_id} for book_id in ids
+            ]
             assert min(frame.at for frame in added) >= series_added.at
-            busy = events.wait_for(lambda frame: frame.event == "TaskQueueStatus" and frame.data["count"] > 0, timeout=5)
+            busy = events.wait_for(
+                lambda frame: frame.event == "TaskQueueStatus" and frame.data["count"] > 0, timeout=5
+            )
             assert busy[0].data == {"count": 2, "countByType": {"AnalyzeBook": 2}}
-            assert not events.events("BookChanged")            # BookAdded comes before any analysis
-        changed = events.wait_for(lambda frame: frame.event == "BookChanged" and frame.data["bookId"] == ids[0], count=2)
+            assert not events.events("BookChanged")  # BookAdded comes before any analysis
+        changed = events.wait_for(
+            lambda frame: frame.event == "BookChanged" and frame.data["bookId"] == ids[0], count=2
+        )
         assert komga.wait_idle(10)
-        events.wait_for(lambda frame: frame.event == "TaskQueueStatus" and frame.data["count"] == 0
-                        and frame.at > changed[-1].at, timeout=5)
+        events.wait_for(
+            lambda frame: frame.event == "TaskQueueStatus" and frame.data["count"] == 0 and frame.at > changed[-1].at,
+            timeout=5,
+        )
         assert komga.book(ids[0])["metadata"]["title"] == "Un"
 
 
@@ -409,7 +497,7 @@ def test_disconnect_sse_ends_streams_and_counts_connections(komga):
         assert komga.sse_connections == 2
         komga.disconnect_sse(clean=True)
         assert second.ended.wait(3)
-        assert second.error is None                    # a clean end, like Komga's emitter timeout
+        assert second.error is None  # a clean end, like Komga's emitter timeout
     assert [entry for entry in komga.requests if entry[1] == "/sse/v1/events"] == [("GET", "/sse/v1/events", 200)] * 2
 
 

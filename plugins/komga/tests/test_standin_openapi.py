@@ -38,8 +38,10 @@ def _optional_properties_nullable(node: Any) -> Any:
         properties = node.get("properties")
         if isinstance(properties, dict):
             required = set(node.get("required", []))
-            node["properties"] = {name: schema if name in required else {"anyOf": [schema, {"type": "null"}]}
-                                  for name, schema in properties.items()}
+            node["properties"] = {
+                name: schema if name in required else {"anyOf": [schema, {"type": "null"}]}
+                for name, schema in properties.items()
+            }
         return node
     if isinstance(node, list):
         return [_optional_properties_nullable(item) for item in node]
@@ -62,8 +64,8 @@ def validate(openapi: dict):
     checker = jsonschema.FormatChecker()
     checker.checks("date-time")(lambda value: not isinstance(value, str) or bool(DATE_TIME.match(value)))
     checker.checks("date")(lambda value: not isinstance(value, str) or bool(DATE.match(value)))
-    checker.checks("int32")(lambda value: not isinstance(value, int) or -2**31 <= value < 2**31)
-    checker.checks("int64")(lambda value: not isinstance(value, int) or -2**63 <= value < 2**63)
+    checker.checks("int32")(lambda value: not isinstance(value, int) or -(2**31) <= value < 2**31)
+    checker.checks("int64")(lambda value: not isinstance(value, int) or -(2**63) <= value < 2**63)
 
     def check(instance: Any, name: str, *, array: bool = False) -> None:
         assert name in openapi["components"]["schemas"], name
@@ -77,14 +79,25 @@ def validate(openapi: dict):
 @pytest.fixture(scope="module")
 def komga(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("openapi") / "bd"
-    make_cbz(folder / "Thorgal" / "Thorgal 01.cbz",
-             comicinfo={"Title": "La Magicienne trahie", "Series": "Thorgal", "Number": "1", "Writer": "Jean Van Hamme",
-                        "Tags": "Viking", "Year": 1980, "GTIN": "9782800123455", "Publisher": "Le Lombard",
-                        "Genre": "Fantasy", "Web": "https://www.bedetheque.com/BD-Thorgal-Tome-1-1.html"})
+    make_cbz(
+        folder / "Thorgal" / "Thorgal 01.cbz",
+        comicinfo={
+            "Title": "La Magicienne trahie",
+            "Series": "Thorgal",
+            "Number": "1",
+            "Writer": "Jean Van Hamme",
+            "Tags": "Viking",
+            "Year": 1980,
+            "GTIN": "9782800123455",
+            "Publisher": "Le Lombard",
+            "Genre": "Fantasy",
+            "Web": "https://www.bedetheque.com/BD-Thorgal-Tome-1-1.html",
+        },
+    )
     make_cbz(folder / "Thorgal" / "Thorgal 02.cbz")
     with KomgaStandIn(heartbeat_seconds=1, task_status_seconds=1, analysis_seconds=0) as server:
         library_id = server.add_library("BD", folder=folder, server_root="/data/bd")
-        server.scan(library_id)   # analysed later, so the first answers show unanalysed books
+        server.scan(library_id)  # analysed later, so the first answers show unanalysed books
         yield server
 
 
@@ -116,11 +129,13 @@ def test_books_before_and_after_analysis(komga, validate):
         validate(get(komga, f"/api/v1/books/{book_id}"), "BookDto")
         validate(get(komga, f"/api/v1/books/{book_id}", READER), "BookDto")
     analysed = get(komga, f"/api/v1/books/{book_ids[0]}")
-    assert analysed["metadata"]["links"] and analysed["metadata"]["isbn"]   # the optional parts are exercised too
+    assert analysed["metadata"]["links"] and analysed["metadata"]["isbn"]  # the optional parts are exercised too
 
 
 def test_book_pages(komga, validate):
-    body = {"condition": {"allOf": [{"libraryId": {"operator": "is", "value": get(komga, "/api/v1/libraries")[0]["id"]}}]}}
+    body = {
+        "condition": {"allOf": [{"libraryId": {"operator": "is", "value": get(komga, "/api/v1/libraries")[0]["id"]}}]}
+    }
     for query in ("?page=0&size=1&sort=createdDate,desc", "?size=2000", "?page=5"):
         response = requests.post(komga.url + "/api/v1/books/list" + query, json=body, auth=ADMIN, timeout=10)
         assert response.status_code == 200
@@ -138,25 +153,52 @@ def test_series(komga, validate):
 
 def test_after_patches_with_nulls(komga, validate):
     book_id = komga.book_ids()[0]
-    book_patch = {"summary": None, "releaseDate": None, "authors": None, "tags": None, "isbn": None, "links": None,
-                  "title": "Titre", "number": "1", "numberSort": 1.0, "titleLock": True}
+    book_patch = {
+        "summary": None,
+        "releaseDate": None,
+        "authors": None,
+        "tags": None,
+        "isbn": None,
+        "links": None,
+        "title": "Titre",
+        "number": "1",
+        "numberSort": 1.0,
+        "titleLock": True,
+    }
     validate(book_patch, "BookMetadataUpdateDto")
-    assert requests.patch(f"{komga.url}/api/v1/books/{book_id}/metadata", json=book_patch, auth=ADMIN,
-                          timeout=10).status_code == 204
+    assert (
+        requests.patch(
+            f"{komga.url}/api/v1/books/{book_id}/metadata", json=book_patch, auth=ADMIN, timeout=10
+        ).status_code
+        == 204
+    )
     validate(get(komga, f"/api/v1/books/{book_id}"), "BookDto")
     series_id = komga.book(book_id)["seriesId"]
-    series_patch = {"genres": ["Fantasy"], "publisher": "Le Lombard", "language": "fr", "totalBookCount": 38,
-                    "status": "ONGOING", "ageRating": None, "readingDirection": None, "summary": "S"}
+    series_patch = {
+        "genres": ["Fantasy"],
+        "publisher": "Le Lombard",
+        "language": "fr",
+        "totalBookCount": 38,
+        "status": "ONGOING",
+        "ageRating": None,
+        "readingDirection": None,
+        "summary": "S",
+    }
     validate(series_patch, "SeriesMetadataUpdateDto")
-    assert requests.patch(f"{komga.url}/api/v1/series/{series_id}/metadata", json=series_patch, auth=ADMIN,
-                          timeout=10).status_code == 204
+    assert (
+        requests.patch(
+            f"{komga.url}/api/v1/series/{series_id}/metadata", json=series_patch, auth=ADMIN, timeout=10
+        ).status_code
+        == 204
+    )
     validate(get(komga, f"/api/v1/series/{series_id}"), "SeriesDto")
 
 
 def test_validation_error_body(komga, validate):
     book_id = komga.book_ids()[0]
-    response = requests.patch(f"{komga.url}/api/v1/books/{book_id}/metadata", json={"isbn": "9782800123454"},
-                              auth=ADMIN, timeout=10)
+    response = requests.patch(
+        f"{komga.url}/api/v1/books/{book_id}/metadata", json={"isbn": "9782800123454"}, auth=ADMIN, timeout=10
+    )
     assert response.status_code == 400
     validate(response.json(), "ValidationErrorResponse")
     assert response.json()["violations"][0]["fieldName"] == "isbn"
@@ -165,9 +207,14 @@ def test_validation_error_body(komga, validate):
 def test_the_schemas_have_teeth(komga, validate):
     """A missing or null required field, or a wrong type, fails validation."""
     book = get(komga, f"/api/v1/books/{komga.book_ids()[0]}")
-    for mutate in (lambda b: b.pop("fileHash"), lambda b: b["metadata"].pop("titleLock"), lambda b: b.update(url=None),
-                   lambda b: b["media"].update(pagesCount="3"), lambda b: b.update(created="2024-01-01 10:00"),
-                   lambda b: b["metadata"].update(tags=["a", "a"])):
+    for mutate in (
+        lambda b: b.pop("fileHash"),
+        lambda b: b["metadata"].pop("titleLock"),
+        lambda b: b.update(url=None),
+        lambda b: b["media"].update(pagesCount="3"),
+        lambda b: b.update(created="2024-01-01 10:00"),
+        lambda b: b["metadata"].update(tags=["a", "a"]),
+    ):
         broken = copy.deepcopy(book)
         mutate(broken)
         with pytest.raises(jsonschema.ValidationError):

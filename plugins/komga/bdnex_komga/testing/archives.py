@@ -11,6 +11,7 @@ from xml.sax.saxutils import escape
 
 def tiny_png(shade: int = 0) -> bytes:
     """A valid 1×1 grey PNG (``shade`` 0–255)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
@@ -22,9 +23,11 @@ def tiny_png(shade: int = 0) -> bytes:
 def comicinfo_xml(**fields: str | int) -> bytes:
     """``comicinfo_xml(Title="…", Series="…", Number=1)`` → a ComicInfo.xml document."""
     body = "".join(f"<{name}>{escape(str(value))}</{name}>" for name, value in fields.items())
-    return ('<?xml version="1.0" encoding="utf-8"?>\n'
-            '<ComicInfo xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-            f'xmlns:xsd="http://www.w3.org/2001/XMLSchema">{body}</ComicInfo>').encode()
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<ComicInfo xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        f'xmlns:xsd="http://www.w3.org/2001/XMLSchema">{body}</ComicInfo>'
+    ).encode()
 
 
 def make_cbz(path: Path, *, pages: int = 2, comicinfo: bytes | dict[str, str | int] | None = None) -> Path:

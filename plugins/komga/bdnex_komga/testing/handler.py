@@ -13,8 +13,9 @@ import queue
 import re
 import socket
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from bdnex_komga.testing.model import (
@@ -37,8 +38,8 @@ if TYPE_CHECKING:
 KOMGA_VERSION = "1.26.3"
 MAX_PAGE_SIZE = 2000
 DEFAULT_PAGE_SIZE = 20
-ABORT = object()   # SSE: drop the connection without the final chunk
-CLOSE = object()   # SSE: end the stream cleanly (what Komga does when the emitter times out)
+ABORT = object()  # SSE: drop the connection without the final chunk
+CLOSE = object()  # SSE: end the stream cleanly (what Komga does when the emitter times out)
 
 # sort properties of the book search → key functions (None sorts first, as in SQL ascending)
 BOOK_SORTS: dict[str, Callable[[Book], Any]] = {
@@ -78,8 +79,14 @@ class _HttpError(Exception):
         self.headers = headers or {}
 
 
-_REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-            500: "Internal Server Error"}
+_REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    500: "Internal Server Error",
+}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -87,15 +94,20 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "KomgaStandIn/" + KOMGA_VERSION
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     # ------------------------------------------------------------------ plumbing
 
-    def _send(self, status: int, body: bytes = b"", content_type: str | None = "application/json",
-              headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes = b"",
+        content_type: str | None = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.send_response(status)
-        if body or content_type and status != 204:
+        if body or (content_type and status != 204):
             self.send_header("Content-Type", content_type or "application/octet-stream")
         self.send_header("Content-Length", str(len(body)))
         for name, value in (headers or {}).items():
@@ -110,8 +122,12 @@ class Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(data, ensure_ascii=False).encode(), "application/json", headers)
 
     def _error(self, error: _HttpError) -> None:
-        body = {"timestamp": stamp(now()), "status": error.status, "error": _REASONS.get(error.status, "Error"),
-                "path": urlsplit(self.path).path}
+        body = {
+            "timestamp": stamp(now()),
+            "status": error.status,
+            "error": _REASONS.get(error.status, "Error"),
+            "path": urlsplit(self.path).path,
+        }
         if error.message:
             body["message"] = error.message
         self._json(error.status, body, error.headers)
@@ -183,10 +199,10 @@ class Handler(BaseHTTPRequestHandler):
                 self._error(_HttpError(400, message=failure.message or ""))
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
-        except Exception as exc:  # noqa: BLE001 - a bug in the stand-in answers 500, like an unhandled Komga error
+        except Exception as exc:
             self._error(_HttpError(500, message=f"{type(exc).__name__}: {exc}"))
 
-    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _dispatch  # noqa: N815
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _dispatch
 
     # ------------------------------------------------------------------ helpers
 
@@ -251,11 +267,20 @@ class Handler(BaseHTTPRequestHandler):
 
     def books_latest(self, user: User, query: dict[str, list[str]]) -> None:
         with self.komga._lock:
-            books = sorted(self.komga._visible_books(), key=lambda b: (b.last_modified.timestamp(), b.seq), reverse=True)
+            books = sorted(
+                self.komga._visible_books(), key=lambda b: (b.last_modified.timestamp(), b.seq), reverse=True
+            )
             self._page(books, user, query, sortable=False, forced_sort=[("lastModifiedDate", "DESC")])
 
-    def _page(self, books: list[Book], user: User, query: dict[str, list[str]], *, sortable: bool,
-              forced_sort: list[tuple[str, str]] | None = None) -> None:
+    def _page(
+        self,
+        books: list[Book],
+        user: User,
+        query: dict[str, list[str]],
+        *,
+        sortable: bool,
+        forced_sort: list[tuple[str, str]] | None = None,
+    ) -> None:
         orders = forced_sort or (_sort_orders(query.get("sort", [])) if sortable else [])
         if sortable:
             for prop, direction in reversed(orders):
@@ -273,24 +298,33 @@ class Handler(BaseHTTPRequestHandler):
             pageable: Any = "INSTANCE"
             total_pages = 1
         else:
-            chunk = books[page_number * size:(page_number + 1) * size]
-            pageable = {"pageNumber": page_number, "pageSize": size, "sort": sort_json,
-                        "offset": page_number * size, "paged": True, "unpaged": False}
+            chunk = books[page_number * size : (page_number + 1) * size]
+            pageable = {
+                "pageNumber": page_number,
+                "pageSize": size,
+                "sort": sort_json,
+                "offset": page_number * size,
+                "paged": True,
+                "unpaged": False,
+            }
             total_pages = -(-total // size) if size else 1
         content = [self.komga._book_dto(book, user) for book in chunk]
-        self._json(200, {
-            "content": content,
-            "pageable": pageable,
-            "last": page_number + 1 >= total_pages,
-            "totalElements": total,
-            "totalPages": total_pages,
-            "size": size,
-            "number": page_number,
-            "sort": sort_json,
-            "first": page_number == 0,
-            "numberOfElements": len(content),
-            "empty": not content,
-        })
+        self._json(
+            200,
+            {
+                "content": content,
+                "pageable": pageable,
+                "last": page_number + 1 >= total_pages,
+                "totalElements": total,
+                "totalPages": total_pages,
+                "size": size,
+                "number": page_number,
+                "sort": sort_json,
+                "first": page_number == 0,
+                "numberOfElements": len(content),
+                "empty": not content,
+            },
+        )
 
     def book_get(self, user: User, query: dict[str, list[str]], book_id: str) -> None:
         with self.komga._lock:
@@ -308,9 +342,14 @@ class Handler(BaseHTTPRequestHandler):
             raise _HttpError(404) from exc
         name = path.name
         fallback = name.encode("ascii", "replace").decode().replace('"', "_")
-        self._send(200, data, media_type or "application/octet-stream", {
-            "Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}",
-        })
+        self._send(
+            200,
+            data,
+            media_type or "application/octet-stream",
+            {
+                "Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}",
+            },
+        )
 
     def book_patch(self, user: User, query: dict[str, list[str]], book_id: str) -> None:
         self._need_admin(user)
@@ -338,14 +377,16 @@ class Handler(BaseHTTPRequestHandler):
         with self.komga._lock:
             series = self._series(series_id)
             books = [book for book in self.komga._books.values() if book.series_id == series_id]
-            self._json(200, series_dto(series, books, self.komga._libraries[series.library_id],
-                                       restrict_url=not user.is_admin))
+            self._json(
+                200, series_dto(series, books, self.komga._libraries[series.library_id], restrict_url=not user.is_admin)
+            )
 
     def series_books(self, user: User, query: dict[str, list[str]], series_id: str) -> None:
         with self.komga._lock:
             self._series(series_id)
-            books = sorted((book for book in self.komga._visible_books() if book.series_id == series_id),
-                           key=lambda b: b.number)
+            books = sorted(
+                (book for book in self.komga._visible_books() if book.series_id == series_id), key=lambda b: b.number
+            )
             self._page(books, user, query, sortable=True)
 
     def series_patch(self, user: User, query: dict[str, list[str]], series_id: str) -> None:
@@ -365,8 +406,9 @@ class Handler(BaseHTTPRequestHandler):
         self._json(200, count)
 
     def actuator_info(self, user: User, query: dict[str, list[str]]) -> None:
-        self._json(200, {"build": {"artifact": "komga", "name": "komga", "version": KOMGA_VERSION,
-                                   "group": "org.gotson"}})
+        self._json(
+            200, {"build": {"artifact": "komga", "name": "komga", "version": KOMGA_VERSION, "group": "org.gotson"}}
+        )
 
     def events(self, user: User, query: dict[str, list[str]]) -> None:
         komga = self.komga
@@ -392,7 +434,7 @@ class Handler(BaseHTTPRequestHandler):
                     item = client.queue.get(timeout=max(0.0, wake - time.monotonic()))
                 except queue.Empty:
                     if time.monotonic() >= expires:
-                        item = CLOSE          # Komga's emitter timeout: the stream ends cleanly
+                        item = CLOSE  # Komga's emitter timeout: the stream ends cleanly
                     else:
                         item = b":heartbeat\n\n"
                         next_heartbeat = time.monotonic() + komga.heartbeat_seconds
@@ -401,7 +443,7 @@ class Handler(BaseHTTPRequestHandler):
                     break
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(item), item))
                 self.wfile.flush()
-            komga._forget(client)           # before the client can see the end
+            komga._forget(client)  # before the client can see the end
             if ending is not ABORT:
                 self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()
@@ -442,7 +484,7 @@ def _matches(book: Book, condition: Any) -> bool:
         return True
     if not isinstance(condition, dict) or len(condition) != 1:
         raise _HttpError(400, message=f"JSON parse error: bad search condition {condition!r}")
-    (name, value), = condition.items()
+    ((name, value),) = condition.items()
     if name in ("allOf", "anyOf"):
         if not isinstance(value, list):
             raise _HttpError(400, message=f"JSON parse error: {name} must be an array")
@@ -457,8 +499,13 @@ def _matches(book: Book, condition: Any) -> bool:
         target = value.get("value")
         if name == "mediaStatus" and target not in MEDIA_STATUSES:
             raise _HttpError(400, message=f"JSON parse error: unknown media status {target!r}")
-        actual: Any = {"libraryId": book.library_id, "seriesId": book.series_id, "mediaStatus": book.media["status"],
-                       "title": book.metadata["title"], "tag": None}[name]
+        actual: Any = {
+            "libraryId": book.library_id,
+            "seriesId": book.series_id,
+            "mediaStatus": book.media["status"],
+            "title": book.metadata["title"],
+            "tag": None,
+        }[name]
         if name == "tag":
             hit = str(target).lower() in book.metadata["tags"]
             return hit if operator == "is" else not hit if operator == "isNot" else _bad_operator(name, operator)
@@ -468,8 +515,12 @@ def _matches(book: Book, condition: Any) -> bool:
             return actual != target
         if name == "title" and operator in ("contains", "doesNotContain", "beginsWith", "endsWith"):
             haystack, needle = str(actual).lower(), str(target).lower()
-            return {"contains": needle in haystack, "doesNotContain": needle not in haystack,
-                    "beginsWith": haystack.startswith(needle), "endsWith": haystack.endswith(needle)}[operator]
+            return {
+                "contains": needle in haystack,
+                "doesNotContain": needle not in haystack,
+                "beginsWith": haystack.startswith(needle),
+                "endsWith": haystack.endswith(needle),
+            }[operator]
         return _bad_operator(name, operator)
     if name in ("deleted", "oneShot"):
         actual = book.deleted if name == "deleted" else False
@@ -487,7 +538,8 @@ def _bad_operator(name: str, operator: Any) -> bool:
 
 _ID = r"([^/]+)"
 ROUTES: list[tuple[str, re.Pattern[str], Callable[..., None]]] = [
-    (method, re.compile(pattern), handler) for method, pattern, handler in (
+    (method, re.compile(pattern), handler)
+    for method, pattern, handler in (
         ("GET", r"/api/v2/users/me", Handler.users_me),
         ("GET", r"/api/v1/libraries", Handler.libraries),
         ("GET", rf"/api/v1/libraries/{_ID}", Handler.library_get),

@@ -31,8 +31,16 @@ MEDIA_STATUSES = ("UNKNOWN", "ERROR", "READY", "UNSUPPORTED", "OUTDATED")
 SERIES_STATUSES = ("ENDED", "ONGOING", "ABANDONED", "HIATUS")
 READING_DIRECTIONS = ("LEFT_TO_RIGHT", "RIGHT_TO_LEFT", "VERTICAL", "WEBTOON")
 # ComicInfo creator elements → Komga author roles
-COMICINFO_ROLES = (("Writer", "writer"), ("Penciller", "penciller"), ("Inker", "inker"), ("Colorist", "colorist"),
-                   ("Letterer", "letterer"), ("CoverArtist", "cover"), ("Editor", "editor"), ("Translator", "translator"))
+COMICINFO_ROLES = (
+    ("Writer", "writer"),
+    ("Penciller", "penciller"),
+    ("Inker", "inker"),
+    ("Colorist", "colorist"),
+    ("Letterer", "letterer"),
+    ("CoverArtist", "cover"),
+    ("Editor", "editor"),
+    ("Translator", "translator"),
+)
 BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 
 _id_lock = threading.Lock()
@@ -51,12 +59,12 @@ def new_id() -> str:
 
 
 def now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def stamp(moment: dt.datetime) -> str:
     """Komga's ``yyyy-MM-dd'T'HH:mm:ss'Z'`` (UTC, whole seconds)."""
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def binary_size(size: int) -> str:
@@ -160,7 +168,7 @@ class Book:
     seq: int
     file_hash: str = ""
     deleted: bool = False
-    has_comicinfo: bool = False   # what the last analysis saw: metadata refresh reads ComicInfo.xml only then
+    has_comicinfo: bool = False  # what the last analysis saw: metadata refresh reads ComicInfo.xml only then
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -170,42 +178,73 @@ class Book:
 
 def default_book_metadata(title: str, number: int, moment: dt.datetime) -> dict[str, Any]:
     return {
-        "title": title, "titleLock": False,
-        "summary": "", "summaryLock": False,
-        "number": str(number), "numberLock": False,
-        "numberSort": float(number), "numberSortLock": False,
-        "releaseDate": None, "releaseDateLock": False,
-        "authors": [], "authorsLock": False,
-        "tags": [], "tagsLock": False,
-        "isbn": "", "isbnLock": False,
-        "links": [], "linksLock": False,
-        "created": moment, "lastModified": moment,
+        "title": title,
+        "titleLock": False,
+        "summary": "",
+        "summaryLock": False,
+        "number": str(number),
+        "numberLock": False,
+        "numberSort": float(number),
+        "numberSortLock": False,
+        "releaseDate": None,
+        "releaseDateLock": False,
+        "authors": [],
+        "authorsLock": False,
+        "tags": [],
+        "tagsLock": False,
+        "isbn": "",
+        "isbnLock": False,
+        "links": [],
+        "linksLock": False,
+        "created": moment,
+        "lastModified": moment,
     }
 
 
 def default_series_metadata(title: str, moment: dt.datetime) -> dict[str, Any]:
     return {
-        "status": "ONGOING", "statusLock": False,
-        "title": title, "titleLock": False,
-        "titleSort": title, "titleSortLock": False,
-        "alternateTitles": [], "alternateTitlesLock": False,
-        "summary": "", "summaryLock": False,
-        "readingDirection": "", "readingDirectionLock": False,
-        "publisher": "", "publisherLock": False,
-        "ageRating": None, "ageRatingLock": False,
-        "language": "", "languageLock": False,
-        "genres": [], "genresLock": False,
-        "tags": [], "tagsLock": False,
-        "totalBookCount": None, "totalBookCountLock": False,
-        "sharingLabels": [], "sharingLabelsLock": False,
-        "links": [], "linksLock": False,
-        "created": moment, "lastModified": moment,
+        "status": "ONGOING",
+        "statusLock": False,
+        "title": title,
+        "titleLock": False,
+        "titleSort": title,
+        "titleSortLock": False,
+        "alternateTitles": [],
+        "alternateTitlesLock": False,
+        "summary": "",
+        "summaryLock": False,
+        "readingDirection": "",
+        "readingDirectionLock": False,
+        "publisher": "",
+        "publisherLock": False,
+        "ageRating": None,
+        "ageRatingLock": False,
+        "language": "",
+        "languageLock": False,
+        "genres": [],
+        "genresLock": False,
+        "tags": [],
+        "tagsLock": False,
+        "totalBookCount": None,
+        "totalBookCountLock": False,
+        "sharingLabels": [],
+        "sharingLabelsLock": False,
+        "links": [],
+        "linksLock": False,
+        "created": moment,
+        "lastModified": moment,
     }
 
 
 def unknown_media() -> dict[str, Any]:
-    return {"status": "UNKNOWN", "mediaType": "", "pagesCount": 0, "comment": "",
-            "epubDivinaCompatible": False, "epubIsKepub": False}
+    return {
+        "status": "UNKNOWN",
+        "mediaType": "",
+        "pagesCount": 0,
+        "comment": "",
+        "epubDivinaCompatible": False,
+        "epubIsKepub": False,
+    }
 
 
 # ---------------------------------------------------------------------- DTOs
@@ -221,8 +260,12 @@ def _lower_unique(values: list[str]) -> list[str]:
 
 
 def media_profile(media_type: str) -> str:
-    if media_type in ("application/zip", "application/x-rar-compressed", "application/x-rar-compressed; version=4",
-                      "application/x-7z-compressed"):
+    if media_type in (
+        "application/zip",
+        "application/x-rar-compressed",
+        "application/x-rar-compressed; version=4",
+        "application/x-7z-compressed",
+    ):
         return "DIVINA"
     if media_type == "application/pdf":
         return "PDF"
@@ -410,11 +453,33 @@ def _check_strings(values: Any, key: str) -> list[str]:
     return values
 
 
-BOOK_LOCKS = ("titleLock", "summaryLock", "numberLock", "numberSortLock", "releaseDateLock", "authorsLock",
-              "tagsLock", "isbnLock", "linksLock")
-SERIES_LOCKS = ("statusLock", "titleLock", "titleSortLock", "alternateTitlesLock", "summaryLock", "readingDirectionLock",
-                "publisherLock", "ageRatingLock", "languageLock", "genresLock", "tagsLock", "totalBookCountLock",
-                "sharingLabelsLock", "linksLock")
+BOOK_LOCKS = (
+    "titleLock",
+    "summaryLock",
+    "numberLock",
+    "numberSortLock",
+    "releaseDateLock",
+    "authorsLock",
+    "tagsLock",
+    "isbnLock",
+    "linksLock",
+)
+SERIES_LOCKS = (
+    "statusLock",
+    "titleLock",
+    "titleSortLock",
+    "alternateTitlesLock",
+    "summaryLock",
+    "readingDirectionLock",
+    "publisherLock",
+    "ageRatingLock",
+    "languageLock",
+    "genresLock",
+    "tagsLock",
+    "totalBookCountLock",
+    "sharingLabelsLock",
+    "linksLock",
+)
 
 
 def patch_book_metadata(metadata: dict[str, Any], body: Any) -> dict[str, Any]:
@@ -444,7 +509,9 @@ def patch_book_metadata(metadata: dict[str, Any], body: Any) -> dict[str, Any]:
             for part in ("name", "role"):
                 if not isinstance(author.get(part), str) or not author[part].strip():
                     violations.append(_violation(f"authors[{index}].{part}", "must not be blank"))
-            authors.append({"name": str(author.get("name") or "").strip(), "role": str(author.get("role") or "").strip().lower()})
+            authors.append(
+                {"name": str(author.get("name") or "").strip(), "role": str(author.get("role") or "").strip().lower()}
+            )
     links = _check_links(body["links"], "links", violations) if body.get("links") is not None else None
     tags = _check_strings(body["tags"], "tags") if body.get("tags") is not None else None
     release = _check_date(body["releaseDate"], "releaseDate") if body.get("releaseDate") is not None else None
@@ -490,7 +557,9 @@ def patch_series_metadata(metadata: dict[str, Any], body: Any) -> dict[str, Any]
     if body.get("status") is not None and body["status"] not in SERIES_STATUSES:
         raise ValidationFailed(message=f"JSON parse error: 'status' not one of {', '.join(SERIES_STATUSES)}")
     if body.get("readingDirection") is not None and body["readingDirection"] not in READING_DIRECTIONS:
-        raise ValidationFailed(message=f"JSON parse error: 'readingDirection' not one of {', '.join(READING_DIRECTIONS)}")
+        raise ValidationFailed(
+            message=f"JSON parse error: 'readingDirection' not one of {', '.join(READING_DIRECTIONS)}"
+        )
     for key in ("title", "titleSort"):
         if isinstance(body.get(key), str) and not body[key].strip():
             violations.append(_violation(key, "must be null or not blank"))
@@ -502,7 +571,9 @@ def patch_series_metadata(metadata: dict[str, Any], body: Any) -> dict[str, Any]
     if isinstance(body.get("totalBookCount"), int) and body["totalBookCount"] <= 0:
         violations.append(_violation("totalBookCount", "must be greater than 0"))
     links = _check_links(body["links"], "links", violations) if body.get("links") is not None else None
-    lists = {key: _check_strings(body[key], key) for key in ("genres", "tags", "sharingLabels") if body.get(key) is not None}
+    lists = {
+        key: _check_strings(body[key], key) for key in ("genres", "tags", "sharingLabels") if body.get(key) is not None
+    }
     alternate = None
     if body.get("alternateTitles") is not None:
         if not isinstance(body["alternateTitles"], list):
@@ -628,11 +699,14 @@ def comicinfo_patches(xml: bytes, *, append_volume: bool = True) -> tuple[dict[s
     if year and year.isdigit():
         month, day = _text(root, "Month"), _text(root, "Day")
         try:
-            book["releaseDate"] = dt.date(int(year), int(month) if month and month.isdigit() else 1,
-                                          int(day) if day and day.isdigit() else 1).isoformat()
+            book["releaseDate"] = dt.date(
+                int(year), int(month) if month and month.isdigit() else 1, int(day) if day and day.isdigit() else 1
+            ).isoformat()
         except ValueError:
             pass
-    authors = [{"name": name, "role": role} for element, role in COMICINFO_ROLES for name in _split(_text(root, element))]
+    authors = [
+        {"name": name, "role": role} for element, role in COMICINFO_ROLES for name in _split(_text(root, element))
+    ]
     if authors:
         book["authors"] = authors
     if tags := _lower_unique(_split(_text(root, "Tags"))):

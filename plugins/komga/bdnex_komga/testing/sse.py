@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import requests
 
 
 @dataclass
 class Frame:
-    event: str | None          # None for a comment line such as ":heartbeat"
+    event: str | None  # None for a comment line such as ":heartbeat"
     data: Any = None
     comment: str | None = None
     at: float = field(default_factory=time.monotonic)
@@ -22,12 +23,18 @@ class Frame:
 class EventRecorder:
     """Reads ``/sse/v1/events`` in a thread with ``iter_lines`` and keeps the frames.
 
-        with EventRecorder(komga.url, auth=("admin@example.org", "admin-pass")) as events:
-            events.wait_for(lambda f: f.event == "BookAdded")
+    with EventRecorder(komga.url, auth=("admin@example.org", "admin-pass")) as events:
+        events.wait_for(lambda f: f.event == "BookAdded")
     """
 
-    def __init__(self, base_url: str, *, auth: tuple[str, str] | None = None, headers: dict[str, str] | None = None,
-                 timeout: float = 30.0):
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: tuple[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 30.0,
+    ):
         self.url = base_url.rstrip("/") + "/sse/v1/events"
         self.auth = auth
         self.headers = headers or {}
@@ -58,8 +65,9 @@ class EventRecorder:
 
     def _run(self) -> None:
         try:
-            with requests.get(self.url, auth=self.auth, headers=self.headers, stream=True,
-                              timeout=(5, self.timeout)) as response:
+            with requests.get(
+                self.url, auth=self.auth, headers=self.headers, stream=True, timeout=(5, self.timeout)
+            ) as response:
                 self._response = response
                 self.status = response.status_code
                 self.content_type = response.headers.get("Content-Type")
@@ -71,9 +79,9 @@ class EventRecorder:
                     if line.startswith(":"):
                         self._add(Frame(None, comment=line[1:]))
                     elif line.startswith("event:"):
-                        event = line[len("event:"):]
+                        event = line[len("event:") :]
                     elif line.startswith("data:"):
-                        self._add(Frame(event, json.loads(line[len("data:"):])))
+                        self._add(Frame(event, json.loads(line[len("data:") :])))
                         event = None
         except (requests.RequestException, AttributeError, ValueError) as exc:
             # AttributeError: the response was closed under iter_lines by close()
@@ -107,5 +115,7 @@ class EventRecorder:
                     return found
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or (self.ended.is_set() and len(found) < count):
-                    raise TimeoutError(f"{len(found)}/{count} matching frames; got {[f.event or f.comment for f in self.frames]}")
+                    raise TimeoutError(
+                        f"{len(found)}/{count} matching frames; got {[f.event or f.comment for f in self.frames]}"
+                    )
                 self._changed.wait(timeout=remaining)

@@ -27,8 +27,9 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from bdnex_komga.testing.handler import ABORT, CLOSE, KOMGA_VERSION, Handler, Server, SseClient
 from bdnex_komga.testing.model import (
@@ -62,8 +63,16 @@ READER = ("reader@example.org", "reader-pass", ("FILE_DOWNLOAD",), "reader-key")
 class KomgaStandIn:
     """The server; use as a context manager: ``with KomgaStandIn() as komga: komga.url``."""
 
-    def __init__(self, *, port: int = 0, heartbeat_seconds: float = 15.0, task_status_seconds: float = 10.0,
-                 analysis_seconds: float = 0.2, sse_timeout_seconds: float | None = None, users: bool = True):
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        heartbeat_seconds: float = 15.0,
+        task_status_seconds: float = 10.0,
+        analysis_seconds: float = 0.2,
+        sse_timeout_seconds: float | None = None,
+        users: bool = True,
+    ):
         """``sse_timeout_seconds``: end each event stream cleanly after that long (Komga: about an hour)."""
         self.heartbeat_seconds = heartbeat_seconds
         self.sse_timeout_seconds = sse_timeout_seconds
@@ -77,7 +86,7 @@ class KomgaStandIn:
         self._series: dict[str, Series] = {}
         self._books: dict[str, Book] = {}
         self._seq = 0
-        self._tasks: deque[tuple[str, str]] = deque()   # (task type, book or library id)
+        self._tasks: deque[tuple[str, str]] = deque()  # (task type, book or library id)
         self._running_task: tuple[str, str] | None = None
         self._paused = False
         self._task_ready = threading.Condition(self._lock)
@@ -102,8 +111,12 @@ class KomgaStandIn:
         self._stopping.clear()
         self._server = Server(("127.0.0.1", self._port), BoundHandler)
         self._threads = [
-            threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="komga-standin-http",
-                             daemon=True),
+            threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name="komga-standin-http",
+                daemon=True,
+            ),
             threading.Thread(target=self._task_worker, name="komga-standin-tasks", daemon=True),
             threading.Thread(target=self._task_status_loop, name="komga-standin-taskstatus", daemon=True),
         ]
@@ -141,8 +154,13 @@ class KomgaStandIn:
 
     # ------------------------------------------------------------------ users and libraries
 
-    def add_user(self, email: str, password: str, roles: tuple[str, ...] | list[str] = ("ADMIN", "FILE_DOWNLOAD"),
-                 api_key: str | None = None) -> str:
+    def add_user(
+        self,
+        email: str,
+        password: str,
+        roles: tuple[str, ...] | list[str] = ("ADMIN", "FILE_DOWNLOAD"),
+        api_key: str | None = None,
+    ) -> str:
         user = User(new_id(), email, password, tuple(roles), api_key)
         with self._lock:
             if any(existing.email.lower() == email.lower() for existing in self._users.values()):
@@ -150,8 +168,9 @@ class KomgaStandIn:
             self._users[user.id] = user
         return user.id
 
-    def user_for(self, *, email: str | None = None, api_key: str | None = None,
-                 password: str | None = None) -> User | None:
+    def user_for(
+        self, *, email: str | None = None, api_key: str | None = None, password: str | None = None
+    ) -> User | None:
         with self._lock:
             for user in self._users.values():
                 if api_key is not None and user.api_key is not None and user.api_key == api_key:
@@ -184,13 +203,20 @@ class KomgaStandIn:
             library = self._libraries.get(library_id)
             if library is None:
                 raise KeyError(library_id)
-            files = sorted((path for path in library.folder.rglob("*")
-                            if path.is_file() and path.suffix.lower() in COMIC_EXTENSIONS
-                            and not any(part.startswith(".") for part in path.relative_to(library.folder).parts)),
-                           key=lambda p: [natural_key(part) for part in p.relative_to(library.folder).parts])
+            files = sorted(
+                (
+                    path
+                    for path in library.folder.rglob("*")
+                    if path.is_file()
+                    and path.suffix.lower() in COMIC_EXTENSIONS
+                    and not any(part.startswith(".") for part in path.relative_to(library.folder).parts)
+                ),
+                key=lambda p: [natural_key(part) for part in p.relative_to(library.folder).parts],
+            )
             known = {book.path.resolve(): book for book in self._books.values() if book.library_id == library_id}
-            series_by_folder = {series.folder.resolve(): series for series in self._series.values()
-                                if series.library_id == library_id}
+            series_by_folder = {
+                series.folder.resolve(): series for series in self._series.values() if series.library_id == library_id
+            }
             new_ids: list[str] = []
             touched: set[str] = set()
             seen: set[Path] = set()
@@ -230,9 +256,17 @@ class KomgaStandIn:
         moment = now()
         self._seq += 1
         stat = folder.stat()
-        series = Series(new_id(), library.id, folder, folder.name, moment, moment,
-                        dt.datetime.fromtimestamp(stat.st_mtime, dt.timezone.utc),
-                        default_series_metadata(folder.name, moment), self._seq)
+        series = Series(
+            new_id(),
+            library.id,
+            folder,
+            folder.name,
+            moment,
+            moment,
+            dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC),
+            default_series_metadata(folder.name, moment),
+            self._seq,
+        )
         self._series[series.id] = series
         self._emit_series("SeriesAdded", series)
         return series
@@ -241,9 +275,21 @@ class KomgaStandIn:
         moment = now()
         self._seq += 1
         number = 1 + sum(1 for book in self._books.values() if book.series_id == series.id and not book.deleted)
-        book = Book(new_id(), series.id, library.id, path, moment, moment,
-                    dt.datetime.fromtimestamp(stat.st_mtime, dt.timezone.utc), stat.st_mtime_ns, stat.st_size, number,
-                    unknown_media(), default_book_metadata(path.stem, number, moment), self._seq)
+        book = Book(
+            new_id(),
+            series.id,
+            library.id,
+            path,
+            moment,
+            moment,
+            dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC),
+            stat.st_mtime_ns,
+            stat.st_size,
+            number,
+            unknown_media(),
+            default_book_metadata(path.stem, number, moment),
+            self._seq,
+        )
         self._books[book.id] = book
         self._emit_book("BookAdded", book)
         return book
@@ -252,7 +298,7 @@ class KomgaStandIn:
         book.deleted = False
         book.mtime_ns = stat.st_mtime_ns
         book.size_bytes = stat.st_size
-        book.file_last_modified = dt.datetime.fromtimestamp(stat.st_mtime, dt.timezone.utc)
+        book.file_last_modified = dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC)
         book.last_modified = now()
         book.media = {**book.media, "status": "OUTDATED"}
         book.file_hash = ""
@@ -260,8 +306,10 @@ class KomgaStandIn:
         self._queue_task("AnalyzeBook", book.id)
 
     def _renumber(self, series_id: str) -> None:
-        books = sorted((book for book in self._books.values() if book.series_id == series_id and not book.deleted),
-                       key=lambda b: natural_key(b.path.name))
+        books = sorted(
+            (book for book in self._books.values() if book.series_id == series_id and not book.deleted),
+            key=lambda b: natural_key(b.path.name),
+        )
         for position, book in enumerate(books, start=1):
             if book.number != position:
                 book.number = position
@@ -328,7 +376,7 @@ class KomgaStandIn:
             path = book.path if book else None
         if book is None or path is None:
             return
-        analysis = read_archive(path)   # outside the lock: file I/O
+        analysis = read_archive(path)  # outside the lock: file I/O
         with self._lock:
             book.media = analysis.media
             book.file_hash = analysis.file_hash
@@ -412,8 +460,11 @@ class KomgaStandIn:
 
     def book_ids(self, library_id: str | None = None) -> list[str]:
         with self._lock:
-            return [book.id for book in sorted(self._books.values(), key=lambda b: b.seq)
-                    if library_id is None or book.library_id == library_id]
+            return [
+                book.id
+                for book in sorted(self._books.values(), key=lambda b: b.seq)
+                if library_id is None or book.library_id == library_id
+            ]
 
     def lock(self, book_id: str, field_name: str, locked: bool = True) -> None:
         """Set a BookMetadataDto lock: ``lock(book_id, "title")`` sets ``titleLock``."""
@@ -472,7 +523,7 @@ class KomgaStandIn:
         """End every open event stream now: abruptly (default) or with the final chunk (``clean``)."""
         with self._lock:
             clients = list(self._sse_clients)
-            self._sse_clients.clear()       # sse_open is 0 as soon as this returns
+            self._sse_clients.clear()  # sse_open is 0 as soon as this returns
         for client in clients:
             client.queue.put(CLOSE if clean else ABORT)
             if not clean:
@@ -503,8 +554,9 @@ class KomgaStandIn:
         return sorted(self._books.values(), key=lambda b: b.seq)
 
     def _book_dto(self, book: Book, user: User) -> dict[str, Any]:
-        return book_dto(book, self._series[book.series_id], self._libraries[book.library_id],
-                        restrict_url=not user.is_admin)
+        return book_dto(
+            book, self._series[book.series_id], self._libraries[book.library_id], restrict_url=not user.is_admin
+        )
 
     def _patch_book(self, book_id: str, body: Any) -> None:
         with self._lock:
@@ -527,8 +579,13 @@ class KomgaStandIn:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="A stand-in Komga server (127.0.0.1 only).")
     parser.add_argument("--port", type=int, default=25600)
-    parser.add_argument("--library", action="append", default=[], metavar="NAME=FOLDER[:SERVER_ROOT]",
-                        help="a library to create and scan (repeatable)")
+    parser.add_argument(
+        "--library",
+        action="append",
+        default=[],
+        metavar="NAME=FOLDER[:SERVER_ROOT]",
+        help="a library to create and scan (repeatable)",
+    )
     arguments = parser.parse_args(argv)
     komga = KomgaStandIn(port=arguments.port).start()
     for spec in arguments.library:
@@ -536,8 +593,9 @@ def main(argv: list[str] | None = None) -> None:
         folder, _, server_root = rest.partition(":")
         library_id = komga.add_library(name, Path(folder), server_root or None)
         print(f"library {name} ({library_id}): {len(komga.scan(library_id))} books", flush=True)
-    print(f"stand-in Komga on {komga.url}; admin@example.org/admin-pass (X-API-Key admin-key); Ctrl-C to stop",
-          flush=True)
+    print(
+        f"stand-in Komga on {komga.url}; admin@example.org/admin-pass (X-API-Key admin-key); Ctrl-C to stop", flush=True
+    )
     try:
         while True:
             time.sleep(3600)
