@@ -1,3 +1,3 @@
 """Root conftest: the shared fixtures for tests/ and plugins/*/tests/."""
 
-pytest_plugins = ["bdnex_core.testing.pytest_plugin"]
+pytest_plugins = ["bdnex_testing.pytest_plugin"]

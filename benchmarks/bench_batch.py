@@ -24,8 +24,8 @@ from bdnex_core.bedetheque.catalogue import Catalogue
 from bdnex_core.bedetheque.client import BedethequeClient, reset_politeness
 from bdnex_core.config import from_mapping
 from bdnex_core.db import BDneXDB
+from bdnex_core.demo.fakesite import FakeBedetheque, human
 from bdnex_core.pipeline import TagOptions, tag_locations
-from bdnex_core.testing.fakesite import FakeBedetheque, human
 
 WORKERS = 2
 

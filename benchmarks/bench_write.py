@@ -36,8 +36,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bdnex_core.archive import write_comicinfo
-from bdnex_core.testing.archives import build_cbz
-from bdnex_core.testing.loopfs import LoopFilesystemUnavailable, loop_filesystem
+from bdnex_testing.archives import build_cbz
+from bdnex_testing.loopfs import LoopFilesystemUnavailable, loop_filesystem
 
 XML = (
     b'<?xml version="1.0" encoding="utf-8"?>\n<ComicInfo><Series>Nains</Series><Number>1</Number>'

@@ -1,9 +1,9 @@
-"""The core's test suite; shared fixtures come from bdnex_core.testing.pytest_plugin (root conftest)."""
+"""The core's test suite; shared fixtures come from bdnex_testing.pytest_plugin (root conftest)."""
 
 import pytest
 
-from bdnex_core.testing.loopfs import LoopFilesystemUnavailable, loop_filesystem
-from bdnex_core.testing.pytest_plugin import REPO_ROOT, SHARED_DIR
+from bdnex_testing.loopfs import LoopFilesystemUnavailable, loop_filesystem
+from bdnex_testing.pytest_plugin import REPO_ROOT, SHARED_DIR
 
 __all__ = ["REPO_ROOT", "SHARED_DIR"]
 

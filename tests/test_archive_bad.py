@@ -16,8 +16,8 @@ import pytest
 
 from bdnex_core.archive import TEMP_PREFIX, convert_to_cbz, open_archive, write_comicinfo
 from bdnex_core.errors import ArchiveError
-from bdnex_core.testing.archives import build_cbz, jpeg_like
-from bdnex_core.testing.rarbuild import build_rar as write_rar
+from bdnex_testing.archives import build_cbz, jpeg_like
+from bdnex_testing.rarbuild import build_rar as write_rar
 
 XML = b"<ComicInfo><Series>Nains</Series></ComicInfo>"
 

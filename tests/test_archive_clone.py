@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bdnex_core.archive import write_comicinfo
-from bdnex_core.testing.archives import build_cbz
+from bdnex_testing.archives import build_cbz
 
 FS_IOC_FIEMAP = 0xC020660B
 FIEMAP_FLAG_SYNC = 0x1

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bdnex_core.archive import TEMP_PREFIX, cleanup_stale_temp_files, write_comicinfo
-from bdnex_core.testing.archives import build_cbz, raw_members
+from bdnex_testing.archives import build_cbz, raw_members
 
 NEW_XML = b"<ComicInfo><Series>Nains</Series><Number>1</Number><Title>Redwin de la Forge</Title></ComicInfo>"
 TRIALS = 24

@@ -12,8 +12,8 @@ import pytest
 
 from bdnex_core.archive import ArchiveKind, convert_to_cbz, detect_kind, open_archive
 from bdnex_core.errors import ArchiveError
-from bdnex_core.testing.archives import jpeg_like
-from bdnex_core.testing.rarbuild import build_rar as write_rar
+from bdnex_testing.archives import jpeg_like
+from bdnex_testing.rarbuild import build_rar as write_rar
 
 XML = b"<ComicInfo><Series>Nains</Series><Number>1</Number></ComicInfo>"
 PAGES = [(f"Nains T01/page{n}.jpg", jpeg_like(3000 + n, n)) for n in (1, 2, 10, 3)]

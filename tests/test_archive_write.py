@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from bdnex_core.archive import cleanup_stale_temp_files, convert_to_cbz, natural_key, open_archive, write_comicinfo
+from bdnex_core.demo.samplelib import sample_pages, write_cbz
 from bdnex_core.errors import ArchiveError
-from bdnex_core.testing.archives import raw_members
-from bdnex_core.testing.rarbuild import build_rar
-from bdnex_core.testing.samplelib import sample_pages, write_cbz
+from bdnex_testing.archives import raw_members
+from bdnex_testing.rarbuild import build_rar
 
 XML = b'<?xml version="1.0" encoding="utf-8"?>\n<ComicInfo><Title>Nouveau</Title><Series>Nains</Series></ComicInfo>\n'
 

@@ -12,9 +12,9 @@ import pytest
 from bdnex_core.archive import write_comicinfo
 from bdnex_core.bedetheque.parse import parse_album_page
 from bdnex_core.comicinfo import ComicInfo
-from bdnex_core.testing.archives import build_cbz
-from bdnex_core.testing.pytest_plugin import REPO_ROOT, skip_or_fail
-from bdnex_core.testing.samplelib import sample_pages, write_cbz
+from bdnex_core.demo.samplelib import sample_pages, write_cbz
+from bdnex_testing.archives import build_cbz
+from bdnex_testing.pytest_plugin import REPO_ROOT, skip_or_fail
 
 
 def comictagger_executable() -> str:

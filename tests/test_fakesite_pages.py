@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from bdnex_core.bedetheque.parse import parse_album_page, parse_series_page
-from bdnex_core.testing.fakesite import FakeBedetheque, isbn13
+from bdnex_core.demo.fakesite import FakeBedetheque, isbn13
 
 
 def isbn13_is_valid(isbn: str) -> bool:
@@ -103,7 +103,7 @@ def test_runs_as_a_module(tmp_path):
     with FakeBedetheque(sitemaps=[]) as probe:  # borrow a free port number, then release it
         port = probe.port
     process = subprocess.Popen(
-        [sys.executable, "-m", "bdnex_core.testing.fakesite", "--port", str(port), "--sitemaps", str(sitemap)],
+        [sys.executable, "-m", "bdnex_core.demo.fakesite", "--port", str(port), "--sitemaps", str(sitemap)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

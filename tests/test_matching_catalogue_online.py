@@ -6,7 +6,7 @@ from bdnex_core.bedetheque.catalogue import Catalogue
 from bdnex_core.bedetheque.client import BedethequeClient, reset_politeness
 from bdnex_core.config import from_mapping
 from bdnex_core.db import BDneXDB
-from bdnex_core.testing.fakesite import FakeBedetheque
+from bdnex_core.demo.fakesite import FakeBedetheque
 
 
 def test_incremental_update_fetches_only_changed_sitemaps(tmp_path, monkeypatch):

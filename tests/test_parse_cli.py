@@ -9,8 +9,8 @@ import pytest
 
 from bdnex_core.bedetheque.client import reset_politeness
 from bdnex_core.cli import main
+from bdnex_core.demo.fakesite import FakeBedetheque
 from bdnex_core.errors import BlockedError
-from bdnex_core.testing.fakesite import FakeBedetheque
 
 NAINS_URL = "https://m.bedetheque.com/BD-Nains-Tome-1-Redwin-de-la-Forge-245127.html"
 DESKTOP = Path(__file__).parent / "fixtures" / "bedetheque_desktop"

@@ -10,8 +10,8 @@ from bdnex_core.bedetheque.blocking import detect_block
 from bdnex_core.bedetheque.parse import NotAnAlbumPage, TruncatedPage, parse_album_page, parse_series_page
 from bdnex_core.bedetheque.sitemaps import parse_album_url
 from bdnex_core.cli import main
+from bdnex_core.demo.fakesite import BAN_PAGE, CHALLENGE_PAGE, FakeCatalogue, render_album_page
 from bdnex_core.errors import BlockedError, ParseError
-from bdnex_core.testing.fakesite import BAN_PAGE, CHALLENGE_PAGE, FakeCatalogue, render_album_page
 
 NAINS_URL = "https://m.bedetheque.com/BD-Nains-Tome-1-Redwin-de-la-Forge-245127.html"
 

@@ -19,8 +19,8 @@ def register(cli: click.Group) -> None:
 
 def pick_albums(site, count: int, absent: int, seed: int = 2026):
     """Present albums (in series with several tomes, Nains T1 first when known) and absent ones."""
-    from bdnex_core.testing.fakesite import human
-    from bdnex_core.testing.samplelib import CatalogueAlbum
+    from bdnex_core.demo.fakesite import human
+    from bdnex_core.demo.samplelib import CatalogueAlbum
 
     rng = random.Random(seed)
     by_series = {slug: entries for slug, entries in site.catalogue.series.items() if len(entries) >= 3}
@@ -67,10 +67,10 @@ def demo(app: AppContext, folder: Path, files: int, workers: int, as_json: bool)
     from bdnex_core.cli.tag import print_summary
     from bdnex_core.config import from_mapping
     from bdnex_core.db import BDneXDB
+    from bdnex_core.demo.fakesite import FakeBedetheque
+    from bdnex_core.demo.samplelib import build_library
     from bdnex_core.pipeline import TagOptions, tag_locations
     from bdnex_core.pipeline.progress import ProgressDisplay
-    from bdnex_core.testing.fakesite import FakeBedetheque
-    from bdnex_core.testing.samplelib import build_library
 
     folder = folder.resolve()
     if folder.exists() and any(folder.iterdir()) and not (folder / DEMO_MARKER).exists():

@@ -16,7 +16,7 @@ from bdnex_core import cli
 
 @pytest.mark.slow
 def test_fetch_ebook_metadata_uses_bdnex(tmp_path: Path, config: Path, site) -> None:  # noqa: F811
-    from bdnex_core.testing.fakesite import human
+    from bdnex_core.demo.fakesite import human
 
     plugin = tmp_path / "bdnex_bedetheque.zip"
     assert cli.main(["calibre", "build-plugin", "--output", str(plugin)]) == 0

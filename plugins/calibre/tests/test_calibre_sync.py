@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from bdnex_core import cli
-from bdnex_core.testing.pytest_plugin import skip_or_fail
+from bdnex_testing.pytest_plugin import skip_or_fail
 
 REQUIRED_BY = "BDNEX_REQUIRE_CALIBRE"
 FIRST_ALBUM = 245127
@@ -45,7 +45,7 @@ def free_port() -> int:
 
 @pytest.fixture
 def site() -> Iterator[object]:
-    from bdnex_core.testing.fakesite import FakeBedetheque
+    from bdnex_core.demo.fakesite import FakeBedetheque
 
     with FakeBedetheque() as fake:
         yield fake
@@ -77,7 +77,7 @@ def config(tmp_path: Path, site) -> Path:
 
 def series_albums(site, count: int) -> list[tuple[int, str, str]]:
     """(album id, series, tome) for album 245127 (tome 1) and other regular tomes of its series."""
-    from bdnex_core.testing.fakesite import human
+    from bdnex_core.demo.fakesite import human
 
     entry = site.catalogue.albums[FIRST_ALBUM]
     same = [e for e in site.catalogue.series[entry.series_slug] if e.tome_kind == "regular"]
@@ -88,7 +88,7 @@ def series_albums(site, count: int) -> list[tuple[int, str, str]]:
 @pytest.fixture
 def library(tmp_path: Path, site) -> tuple[Path, list[int], list[int], str]:
     """A calibre library of generated CBZs; the first book already has an amazon identifier."""
-    from bdnex_core.testing.samplelib import sample_pages, write_cbz
+    from bdnex_core.demo.samplelib import sample_pages, write_cbz
 
     folder = tmp_path / "Calibre Library"
     folder.mkdir()

@@ -7,8 +7,8 @@ import subprocess
 import zipfile
 from pathlib import Path
 
-from bdnex_core.testing.fakesite import FakeBedetheque
-from bdnex_core.testing.pytest_plugin import REPO_ROOT
+from bdnex_core.demo.fakesite import FakeBedetheque
+from bdnex_testing.pytest_plugin import REPO_ROOT
 
 REQUIRED_BY = "BDNEX_REQUIRE_COMICTAGGER"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from comictagger_harness import REQUIRED_BY, Runner, comictagger_executable
 
-from bdnex_core.testing.fakesite import FakeBedetheque
-from bdnex_core.testing.pytest_plugin import skip_or_fail
+from bdnex_core.demo.fakesite import FakeBedetheque
+from bdnex_testing.pytest_plugin import skip_or_fail
 
 
 @pytest.fixture(scope="session")

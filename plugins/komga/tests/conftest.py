@@ -33,7 +33,7 @@ def _no_komga_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def site() -> Iterator[Any]:
-    from bdnex_core.testing.fakesite import FakeBedetheque
+    from bdnex_core.demo.fakesite import FakeBedetheque
 
     with FakeBedetheque() as fake:
         yield fake
@@ -64,7 +64,7 @@ def catalogue_db(tmp_path_factory: pytest.TempPathFactory, site: Any) -> Path:
 
 @pytest.fixture
 def komga() -> Iterator[Any]:
-    from bdnex_komga.testing.standin import KomgaStandIn
+    from komga_standin.standin import KomgaStandIn
 
     with KomgaStandIn(heartbeat_seconds=0.5, task_status_seconds=0.3, analysis_seconds=0.05) as server:
         yield server
@@ -75,7 +75,7 @@ OTHER_SERIES = "Rokka-Melt-Mes-adorables-hommes-des-neiges"
 
 def series_albums(site: Any, count: int) -> list[tuple[int, str, str]]:
     """(album id, series, tome): album 245127 (Nains T1), other regular tomes of its series, then of another series."""
-    from bdnex_core.testing.fakesite import human
+    from bdnex_core.demo.fakesite import human
 
     entry = site.catalogue.albums[FIRST_ALBUM]
     same = [e for e in site.catalogue.series[entry.series_slug] if e.tome_kind == "regular"]
@@ -87,7 +87,7 @@ def series_albums(site: Any, count: int) -> list[tuple[int, str, str]]:
 
 def add_album(folder: Path, album: tuple[int, str, str]) -> Path:
     """A generated CBZ named as collectors name the album: ``Series/Series T01.cbz``."""
-    from bdnex_core.testing.samplelib import sample_pages, write_cbz
+    from bdnex_core.demo.samplelib import sample_pages, write_cbz
 
     album_id, series, tome = album
     return write_cbz(folder / series / f"{series} T{int(tome):02d}.cbz", sample_pages(series, 3, album_id))

@@ -37,7 +37,7 @@ def validator_for() -> Any:
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT202012
 
-    from bdnex_core.testing.pytest_plugin import SHARED_DIR, skip_or_fail
+    from bdnex_testing.pytest_plugin import SHARED_DIR, skip_or_fail
 
     path = SHARED_DIR / "reference" / "komga" / "openapi.json"
     if not path.is_file():

@@ -285,7 +285,7 @@ def test_interrupted_sync_resumes_with_the_core(env: Env, scanned) -> None:
 
 
 def test_a_book_whose_file_cannot_be_reached_fails_alone(env: Env) -> None:
-    from bdnex_core.testing.samplelib import sample_pages, write_cbz
+    from bdnex_core.demo.samplelib import sample_pages, write_cbz
 
     albums = series_albums(env.site, 4)
     env.add_albums(albums[:3])

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from bdnex_komga.testing.archives import make_cbz
-from bdnex_komga.testing.sse import EventRecorder
-from bdnex_komga.testing.standin import KomgaStandIn
+from komga_standin.archives import make_cbz
+from komga_standin.sse import EventRecorder
+from komga_standin.standin import KomgaStandIn
 
 ADMIN = ("admin@example.org", "admin-pass")
 READER = ("reader@example.org", "reader-pass")

@@ -22,8 +22,8 @@ import requests
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from bdnex_komga.testing.archives import make_cbz
-from bdnex_komga.testing.standin import KomgaStandIn
+from komga_standin.archives import make_cbz
+from komga_standin.standin import KomgaStandIn
 
 ADMIN = ("admin@example.org", "admin-pass")
 READER = ("reader@example.org", "reader-pass")

@@ -8,7 +8,7 @@ the same mobile template for every other album), and covers. Fault modes reprodu
 what scrapers meet: 429 with Retry-After, 503, slow answers, a Cloudflare challenge,
 the IP-ban page, truncated HTML, a cookie required.
 
-    python -m bdnex_core.testing.fakesite --port 8765 --sitemaps albums_*.xml
+    python -m bdnex_core.demo.fakesite --port 8765 --sitemaps albums_*.xml
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import hashlib
 import html
 import io
 import json
+import os
 import threading
 import time
 import zlib
@@ -29,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from bdnex_core.bedetheque.sitemaps import AlbumEntry, iter_album_entries
-from bdnex_core.testing.pytest_plugin import SHARED_DIR
+
+# The developers' fixtures beside a checkout (real pages and sitemaps), when they are there
+SHARED_DIR = Path(os.environ.get("BDNEX_SHARED_DIR", Path(__file__).resolve().parents[2].parent / "shared"))
 
 RECORDED = SHARED_DIR / "fixtures" / "bedetheque"
 PUBLISHERS = ("Dupuis", "Dargaud", "Casterman", "Le Lombard", "Glénat", "Soleil Productions", "Delcourt", "Futuropolis")
@@ -299,7 +302,7 @@ class FakeBedetheque:
             recorded = RECORDED / "covers" / f"Couv_{album_id}.jpg"
             if recorded.is_file():
                 return recorded.read_bytes()
-        from bdnex_core.testing.samplelib import page_jpeg
+        from bdnex_core.demo.samplelib import page_jpeg
 
         entry = self.catalogue.albums[album_id]
         return page_jpeg(f"{human(entry.series_slug)} {entry.tome or ''}", size=(300, 400), seed=album_id)

@@ -1,7 +1,7 @@
 """Pytest fixtures shared by the core's and the plugins' test suites.
 
-Loaded by the repository's root ``conftest.py``; plugin distributions may load it
-with ``pytest_plugins = ["bdnex_core.testing.pytest_plugin"]``.
+Loaded by the repository's root ``conftest.py``. Test code only: this package is not
+part of any wheel (runtime code, such as the demo's fake site, lives in ``bdnex_core.demo``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = Path(os.environ.get("BDNEX_SHARED_DIR", REPO_ROOT.parent / "shared"))
 
 

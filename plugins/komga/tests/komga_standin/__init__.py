@@ -1,4 +1,4 @@
-"""Test helpers other packages reuse: the stand-in Komga server (:mod:`.standin`), tiny CBZ files
+"""Test code of the Komga plugin, not shipped in its wheel: the stand-in Komga server (:mod:`.standin`), tiny CBZ files
 (:mod:`.archives`) and an event-stream recorder (:mod:`.sse`)."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from typing import Any
 
 
 def __getattr__(name: str) -> Any:
-    # lazy, so ``python -m bdnex_komga.testing.standin`` does not import the module twice
+    # lazy, so ``python -m komga_standin.standin`` does not import the module twice
     if name == "KomgaStandIn":
-        from bdnex_komga.testing.standin import KomgaStandIn
+        from komga_standin.standin import KomgaStandIn
 
         return KomgaStandIn
     raise AttributeError(name)

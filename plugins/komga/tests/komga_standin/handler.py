@@ -1,7 +1,7 @@
 """The stand-in Komga's HTTP side: authentication, routes, Spring ``Page`` JSON, the event stream.
 
 Every request is answered by :class:`Handler` from the state of a
-:class:`~bdnex_komga.testing.standin.KomgaStandIn`; routes are listed in ``ROUTES``.
+:class:`~komga_standin.standin.KomgaStandIn`; routes are listed in ``ROUTES``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-from bdnex_komga.testing.model import (
+from komga_standin.model import (
     MEDIA_STATUSES,
     Book,
     Series,
@@ -33,7 +33,7 @@ from bdnex_komga.testing.model import (
 )
 
 if TYPE_CHECKING:
-    from bdnex_komga.testing.standin import KomgaStandIn
+    from komga_standin.standin import KomgaStandIn
 
 KOMGA_VERSION = "1.26.3"
 MAX_PAGE_SIZE = 2000

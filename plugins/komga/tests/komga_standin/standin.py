@@ -14,7 +14,7 @@ ComicInfo.xml from the CBZ), and Server-Sent Events at ``/sse/v1/events``
         book_ids = komga.scan(library_id)
         komga.wait_idle()
 
-    python -m bdnex_komga.testing.standin --port 25600 --library BD=/path/to/comics
+    python -m komga_standin.standin --port 25600 --library BD=/path/to/comics
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bdnex_komga.testing.handler import ABORT, CLOSE, KOMGA_VERSION, Handler, Server, SseClient
-from bdnex_komga.testing.model import (
+from komga_standin.handler import ABORT, CLOSE, KOMGA_VERSION, Handler, Server, SseClient
+from komga_standin.model import (
     COMIC_EXTENSIONS,
     Book,
     Library,
