@@ -260,40 +260,111 @@ def test_rename_across_filesystems(tagged):
         subprocess.run(["umount", "-l", str(target_folder)], check=False)
 
 
-@pytest.mark.slow
-def test_sigkill_during_rename_loses_no_file(site, tmp_path):
-    """Many files renamed by a process killed at random moments: every file survives, each
-    content once at least, and a last run finishes every move with a record that follows it."""
-    reset_politeness()
+def _recorded_library(tmp_path, count):
     settings = from_mapping(
         {"database": {"path": str(tmp_path / "bdnex.db")}, "pipeline": {"logs_dir": str(tmp_path / "logs")}}
     )
     config = tmp_path / "config.yaml"
     config.write_text(json.dumps(settings.raw))
     library = tmp_path / "library"
-    db = BDneXDB(settings=settings)
     rng = random.Random(7)
-    for number in range(300):
-        path = library / "in" / f"file {number:03}.cbz"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b"PK" + rng.randbytes(2048))
-        db.record_processing(
-            path, None, {"status": "success", "series": f"S{number % 7}", "tome": str(number), "title": "t"}
-        )
-    db.close()
+    with BDneXDB(settings=settings) as db, db.write():
+        for number in range(count):
+            path = library / "in" / f"file {number:04}.cbz"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"PK" + rng.randbytes(1024))
+            db.record_processing(
+                path, None, {"status": "success", "series": f"S{number % 7}", "tome": str(number), "title": "t"}
+            )
+    return settings, config, library
+
+
+def _check_finished(settings, config, library, count, folder):
+    final = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bdnex_core",
+            "--config",
+            str(config),
+            "rename",
+            str(library),
+            "--template",
+            f"{folder}/{{series}}/{{tome:04}}",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert final.returncode == 0, final.stderr
+    files = comics(library)
+    assert len(files) == count and all(folder in path.parts for path in files)
+    with BDneXDB(settings=settings) as check:
+        recorded = {row["file_path"] for row in check.db.table("processed_files").rows}
+        assert check.db.table("file_moves").count == 0
+    assert recorded == {str(path.resolve()) for path in files}
+
+
+class Crash(BaseException):
+    """Stands for the process dying at one point of a move (not an Exception: nothing catches it)."""
+
+
+@pytest.mark.parametrize("point", ["link", "fsync", "unlink"])
+def test_a_rename_killed_at_each_step_is_finished_by_the_next(tmp_path, monkeypatch, point):
+    """Dies after the n-th link, before the records follow, or after some old names are gone: no
+    content is lost, and the next run finishes the moves the journal holds, records included."""
+    import bdnex_core.organize as organize
+
+    settings, config, library = _recorded_library(tmp_path, 40)
     contents = set(sha256s(library))
+    calls = {"count": 0}
+
+    def dying(original):
+        def wrapper(*args, **kwargs):
+            calls["count"] += 1
+            if calls["count"] == 25:
+                raise Crash
+            return original(*args, **kwargs)
+
+        return wrapper
+
+    if point == "link":
+        monkeypatch.setattr(organize, "_link_or_copy", dying(organize._link_or_copy))
+    elif point == "fsync":
+        monkeypatch.setattr(organize, "fsync_directory", dying(organize.fsync_directory))
+        calls["count"] = 24  # the first directory flush, after every link of the batch
+    else:
+        monkeypatch.setattr(organize.Path, "unlink", dying(organize.Path.unlink))
+    with pytest.raises(Crash):
+        cli(config, "rename", str(library), "--template", "first/{series}/{tome:04}")
+    monkeypatch.undo()
+    assert set(sha256s(library)) == contents
+    with BDneXDB(settings=settings) as db:
+        assert db.db.table("file_moves").count  # the journal holds the moves that were under way
+    _check_finished(settings, config, library, 40, "second")
+
+
+@pytest.mark.slow
+def test_sigkill_during_rename_loses_no_file(tmp_path):
+    """A real process killed at random moments while renaming 2,000 files."""
+    settings, config, library = _recorded_library(tmp_path, 2000)
+    contents = set(sha256s(library))
+    rng = random.Random(11)
     command = [sys.executable, "-m", "bdnex_core", "--config", str(config), "rename", str(library)]
+    interrupted = 0
     for trial in range(4):
-        template = ["--template", f"v{trial}/{{series}}/{{tome:03}}"]
-        process = subprocess.Popen([*command, *template], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.2, 1.0))
+        process = subprocess.Popen(
+            [*command, "--template", f"v{trial}/{{series}}/{{tome:04}}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        target = library / f"v{trial}"
+        while process.poll() is None and not target.exists():  # the moves have begun
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 0.6))
         process.send_signal(signal.SIGKILL)
         process.wait()
         assert set(sha256s(library)) == contents  # no content lost, whatever the moment
-    final = subprocess.run([*command, "--template", "done/{series}/{tome:03}"], capture_output=True, text=True)
-    assert final.returncode == 0, final.stderr
-    files = list(library.rglob("*.cbz"))
-    assert len(files) == 300 and all("done" in path.parts for path in files)
-    with BDneXDB(settings=settings) as check:
-        recorded = {row["file_path"] for row in check.db.table("processed_files").rows}
-    assert recorded == {str(path.resolve()) for path in files}
+        placed = sum(1 for path in comics(library) if f"v{trial}" in path.parts)
+        interrupted += 0 < placed < 2000
+    assert interrupted, "no kill landed during the work: raise the library size"
+    _check_finished(settings, config, library, 2000, "done")
