@@ -15,6 +15,7 @@ from typing import Any
 
 import requests
 
+from bdnex_core.errors import ConfigError
 from bdnex_komga.errors import InvalidKomgaId, KomgaError, KomgaHTTPError
 from bdnex_komga.ids import checked_id, id_segment
 from bdnex_komga.settings import KomgaSettings
@@ -29,11 +30,11 @@ class KomgaClient:
 
     def __init__(self, config: KomgaSettings, *, session: requests.Session | None = None):
         if not config.url:
-            raise KomgaError("no Komga server configured: set komga.url (or BDNEX_KOMGA_URL)")
+            raise ConfigError("no Komga server configured: set komga.url (or BDNEX_KOMGA_URL)")
         if not config.url.startswith(("http://", "https://")):
-            raise KomgaError(f"komga.url must start with http:// or https:// (got {config.url!r})")
+            raise ConfigError(f"komga.url must start with http:// or https:// (got {config.url!r})")
         if config.auth_kind == "none":
-            raise KomgaError(
+            raise ConfigError(
                 "no Komga credentials: set komga.api_key (or BDNEX_KOMGA_API_KEY, or komga.api_key_file), "
                 "or komga.email with komga.password (or BDNEX_KOMGA_PASSWORD, or komga.password_file)"
             )

@@ -15,10 +15,12 @@ can tell the ``BookChanged`` events our own writes cause from the others.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bdnex_core.isbn import to_isbn13
@@ -29,6 +31,8 @@ from bdnex_komga.source import SOURCE_NAME
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
+
+logger = logging.getLogger(__name__)
 
 BEDETHEQUE_LABEL = "Bédéthèque"
 ROLES = (  # ComicInfo element -> Komga author role (Komga lower-cases roles)
@@ -231,37 +235,49 @@ class KomgaWriter:
         force = bool(item.hints.get("komga_force")) or config.overwrite_locked
         messages: list[str] = []
         changes: dict[str, tuple[Any, Any]] = {}
+        analysed_from: dict[str, Any] | None = None
         if config.writes_comicinfo:
-            messages.append(self._write_file(client, item, metadata, settings, dry_run=dry_run))
-        if config.writes_api:
-            api_changes, message = self._write_api(
-                client, item, dict(metadata.fields), config, force=force, dry_run=dry_run
-            )
-            changes.update(api_changes)
+            message, analysed_from = self._write_file(client, item, metadata, settings, dry_run=dry_run)
             messages.append(message)
+        if config.writes_api:
+            if analysed_from is not None:
+                # Komga re-imports the file's ComicInfo after its analysis and would overwrite a PATCH sent
+                # before (the "Bédéthèque" link relabelled with the host name): the PATCH goes after it
+                wait_for_import(client, str(item.external_id), analysed_from)
+            plan = self.plan(client, item, dict(metadata.fields), config, force=force, dry_run=dry_run)
+            changes.update(plan.changes)
+            messages.append(plan.message(dry_run=dry_run))
         return WriteResult(self.name, written=not dry_run, message="; ".join(messages), changes=changes)
+
+    def preview(self, item: LibraryItem, metadata: Any, settings: Settings) -> ApiPlan:
+        """What ``write`` would send through the API, against Komga's current book and series (nothing sent)."""
+        config = komga_settings(settings)
+        force = bool(item.hints.get("komga_force")) or config.overwrite_locked
+        return self.plan(self._client(config), item, dict(metadata.fields), config, force=force, dry_run=True)
 
     def _write_file(
         self, client: KomgaClient, item: LibraryItem, metadata: Any, settings: Settings, *, dry_run: bool
-    ) -> str:
+    ) -> tuple[str, dict[str, Any] | None]:
+        """(message, the book's metadata just before the analysis was asked for, or None when not asked)."""
         from bdnex_core import archive
         from bdnex_core.default_plugins.cbz_writer import ComicInfoWriter
 
         book_id = str(item.external_id)
         if item.path is None or item.hints.get("komga_downloaded"):
-            return f"Komga book {book_id}: no local file, ComicInfo not written"
+            return f"Komga book {book_id}: no local file, ComicInfo not written", None
         if archive.detect_kind(item.path) != "cbz":
-            return f"Komga book {book_id}: {item.path.name} is not a CBZ, ComicInfo not written"
+            return f"Komga book {book_id}: {item.path.name} is not a CBZ, ComicInfo not written", None
         if dry_run:
-            return f"dry run: ComicInfo for Komga book {book_id}"
+            return f"dry run: ComicInfo for Komga book {book_id}", None
         # the core's writer, called directly: the item's hint keeps it from running on its own,
         # so the file is written before we ask Komga to analyse it
         ComicInfoWriter().write(item, metadata, settings)
+        before = client.book(book_id).get("metadata") or {}
         recent_writes.note(book_id, item.hints.get("komga_series_id"))
         client.analyze_book(book_id)
-        return f"ComicInfo written to {item.path}, Komga book {book_id} queued for analysis"
+        return f"ComicInfo written to {item.path}, Komga book {book_id} analysed", before
 
-    def _write_api(
+    def plan(
         self,
         client: KomgaClient,
         item: LibraryItem,
@@ -270,7 +286,8 @@ class KomgaWriter:
         *,
         force: bool,
         dry_run: bool,
-    ) -> tuple[dict[str, tuple[Any, Any]], str]:
+    ) -> ApiPlan:
+        """Compare with Komga's current book and series; send the PATCHes unless ``dry_run``."""
         book_id = str(item.external_id)
         book = client.book(book_id)
         series_id = str(book.get("seriesId") or item.hints.get("komga_series_id") or "")
@@ -281,8 +298,9 @@ class KomgaWriter:
         if body and not dry_run:
             recent_writes.note(book_id)
             client.patch_book_metadata(book_id, body)
-        series_changes: dict[str, tuple[Any, Any]] = {}
-        series_locked: list[str] = []
+        plan = ApiPlan(book_id, series_id)
+        plan.changes = {f"komga.{name}": change for name, change in book_changes.items()}
+        plan.kept = {f"komga.{name}": current.get(name) for name in locked}
         if series_id:
             with _series_lock(series_id):
                 series_current = client.series(series_id).get("metadata") or {}
@@ -295,12 +313,45 @@ class KomgaWriter:
                 if series_body and not dry_run:
                     recent_writes.note(book_id, series_id)
                     client.patch_series_metadata(series_id, series_body)
-        changes = {f"komga.{name}": change for name, change in book_changes.items()}
-        changes.update({f"komga.series.{name}": change for name, change in series_changes.items()})
-        parts = [f"Komga book {book_id}: {len(book_changes)} field(s)"]
-        if series_id:
-            parts.append(f"series {series_id}: {len(series_changes)} field(s)")
-        left = locked + [f"series.{name}" for name in series_locked]
-        if left:
-            parts.append(f"locked in Komga, left alone: {', '.join(left)}")
-        return changes, ("dry run: " if dry_run else "") + ", ".join(parts)
+            plan.changes.update({f"komga.series.{name}": change for name, change in series_changes.items()})
+            plan.kept.update({f"komga.series.{name}": series_current.get(name) for name in series_locked})
+        return plan
+
+
+@dataclass
+class ApiPlan:
+    """The Komga fields that change (``komga.title``, ``komga.series.publisher``: (now, ours)) and those
+    locked in Komga and kept as they are (name: current value)."""
+
+    book_id: str
+    series_id: str
+    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    kept: dict[str, Any] = field(default_factory=dict)
+
+    def message(self, *, dry_run: bool) -> str:
+        book = sum(1 for name in self.changes if not name.startswith("komga.series."))
+        parts = [f"Komga book {self.book_id}: {book} field(s)"]
+        if self.series_id:
+            parts.append(f"series {self.series_id}: {len(self.changes) - book} field(s)")
+        if self.kept:
+            parts.append(f"locked in Komga, left alone: {', '.join(name[6:] for name in self.kept)}")
+        return ("dry run: " if dry_run else "") + ", ".join(parts)
+
+
+IMPORT_WAIT_SECONDS = 30.0
+IMPORT_POLL_SECONDS = 0.25
+
+
+def wait_for_import(
+    client: KomgaClient, book_id: str, before: Mapping[str, Any], *, timeout: float = IMPORT_WAIT_SECONDS
+) -> bool:
+    """Wait until Komga's analysis has re-imported the book's ComicInfo (its metadata changed since
+    ``before``); False after ``timeout`` (an import that changes nothing cannot be seen)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if (client.book(book_id).get("metadata") or {}) != before:
+            return True
+        if time.monotonic() >= deadline:
+            logger.info("Komga book %s: no re-import seen after %g s, writing through the API now", book_id, timeout)
+            return False
+        time.sleep(IMPORT_POLL_SECONDS)

@@ -286,7 +286,7 @@ def test_event_reader_backs_off_when_connections_drop_at_once() -> None:
 
 
 def test_client_auth_and_tls_options(tmp_path: Path) -> None:
-    from bdnex_komga.client import KomgaClient, KomgaError
+    from bdnex_komga.client import KomgaClient
 
     config = komga_settings(_settings({"url": "https://k.example", "api_key": "key", "verify_tls": False}))
     client = KomgaClient(config)
@@ -299,7 +299,7 @@ def test_client_auth_and_tls_options(tmp_path: Path) -> None:
     client = KomgaClient(config)
     assert client.session.verify == str(bundle) and client.session.auth == ("a@b", "pw")
     assert "X-API-Key" not in client.session.headers
-    with pytest.raises(KomgaError, match="http:// or https://"):
+    with pytest.raises(ConfigError, match="http:// or https://"):
         KomgaClient(komga_settings(_settings({"url": "k.example", "api_key": "key"})))
-    with pytest.raises(KomgaError, match="no Komga server configured"):
+    with pytest.raises(ConfigError, match="no Komga server configured"):
         KomgaClient(komga_settings(_settings({"api_key": "key"})))
