@@ -447,6 +447,10 @@ class KomgaWorker:
                 self._failed(book_id, str(exc))
         if not items:
             return None
+        if self.pause_delay:
+            from bdnex_core.bedetheque.client import reset_breakers
+
+            reset_breakers()  # the pause is over: Bédéthèque gets a new chance
         options = TagOptions(
             workers=self.workers, source="komga", locations=tuple(f"book:{item.external_id}" for item in items)
         )
