@@ -68,6 +68,7 @@ class KomgaClient:
         timeout: Any = None,
         expect_json: bool = True,
         headers: dict[str, str] | None = None,
+        files: dict[str, Any] | None = None,
     ) -> Any:
         url = f"{self.url}{path}"
         try:
@@ -75,6 +76,7 @@ class KomgaClient:
                 method,
                 url,
                 json=json,
+                files=files,
                 params=params,
                 stream=stream,
                 headers=headers,
@@ -217,6 +219,24 @@ class KomgaClient:
     def patch_series_metadata(self, series_id: str, body: dict[str, Any]) -> None:
         self.request(
             "PATCH", f"/api/v1/series/{id_segment(series_id, 'series id')}/metadata", json=body, expect_json=False
+        )
+
+    def series_thumbnails(self, series_id: str) -> list[dict[str, Any]]:
+        """The series' posters (``ThumbnailSeriesDto``: ``type`` USER_UPLOADED or SIDECAR, ``selected``)."""
+        answer = self.request("GET", f"/api/v1/series/{id_segment(series_id, 'series id')}/thumbnails")
+        if not isinstance(answer, list):
+            raise KomgaError(
+                f"Komga at {self.url} answered the posters of series {series_id} with something not a list"
+            )
+        return [thumbnail for thumbnail in answer if isinstance(thumbnail, dict)]
+
+    def upload_series_thumbnail(self, series_id: str, image: bytes, *, name: str = "cover.jpg") -> dict[str, Any]:
+        """Add a poster to the series and select it (``POST …/thumbnails``, multipart ``file``)."""
+        return self.request(
+            "POST",
+            f"/api/v1/series/{id_segment(series_id, 'series id')}/thumbnails",
+            params={"selected": "true"},
+            files={"file": (name, image, "image/jpeg")},
         )
 
     def analyze_book(self, book_id: str) -> None:

@@ -57,6 +57,7 @@ class KomgaSettings:
     max_attempts: int = 3
     webhook_max_body_bytes: int = 64 * 1024
     workers: int | None = None
+    series_thumbnails: bool = True
 
     @property
     def auth_kind(self) -> str:
@@ -167,4 +168,5 @@ def komga_settings(settings: Settings) -> KomgaSettings:
         max_attempts=max(1, int(section.get("max_attempts", 3))),
         webhook_max_body_bytes=int(section.get("webhook_max_body_bytes", 64 * 1024)),
         workers=int(workers) if workers else None,
+        series_thumbnails=bool(section.get("series_thumbnails", True)),
     )

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bdnex_core.errors import BdnexError
 from bdnex_core.isbn import to_isbn13
 from bdnex_core.library import LibraryItem, WriteResult
 from bdnex_komga.client import KomgaClient
@@ -46,6 +47,7 @@ ROLES = (  # ComicInfo element -> Komga author role (Komga lower-cases roles)
     ("Translator", "translator"),
 )
 LEADING_NUMBER = re.compile(r"^\s*(\d+(?:[.,]\d+)?)")
+ALBUM_ID_IN_WEB = re.compile(r"-(\d+)\.html$")
 ISBN_IN_NOTES = re.compile(r"ISBN[:\s]*([0-9Xx][0-9Xx\- ]{8,16}[0-9Xx])")
 
 
@@ -122,6 +124,16 @@ def isbn_of(fields: Mapping[str, str]) -> str | None:
         return to_isbn13(fields["GTIN"])
     found = ISBN_IN_NOTES.search(fields.get("Notes") or "")
     return to_isbn13(found.group(1)) if found else None
+
+
+def is_first_tome(fields: Mapping[str, str]) -> bool:
+    return number_sort(fields.get("Number")) == 1.0
+
+
+def album_id_of(fields: Mapping[str, str]) -> int | None:
+    """The Bédéthèque album id at the end of the ComicInfo ``Web`` link (``…-245127.html``)."""
+    found = ALBUM_ID_IN_WEB.search(fields.get("Web") or "")
+    return int(found.group(1)) if found else None
 
 
 def desired_book_metadata(fields: Mapping[str, str], current: Mapping[str, Any]) -> dict[str, Any]:
@@ -244,7 +256,9 @@ class KomgaWriter:
                 # Komga re-imports the file's ComicInfo after its analysis and would overwrite a PATCH sent
                 # before (the "Bédéthèque" link relabelled with the host name): the PATCH goes after it
                 wait_for_import(client, str(item.external_id), analysed_from)
-            plan = self.plan(client, item, dict(metadata.fields), config, force=force, dry_run=dry_run)
+            plan = self.plan(
+                client, item, dict(metadata.fields), config, force=force, dry_run=dry_run, settings=settings
+            )
             changes.update(plan.changes)
             messages.append(plan.message(dry_run=dry_run))
         return WriteResult(self.name, written=not dry_run, message="; ".join(messages), changes=changes)
@@ -286,6 +300,7 @@ class KomgaWriter:
         *,
         force: bool,
         dry_run: bool,
+        settings: Settings | None = None,
     ) -> ApiPlan:
         """Compare with Komga's current book and series; send the PATCHes unless ``dry_run``."""
         book_id = str(item.external_id)
@@ -313,9 +328,54 @@ class KomgaWriter:
                 if series_body and not dry_run:
                     recent_writes.note(book_id, series_id)
                     client.patch_series_metadata(series_id, series_body)
+                if config.series_thumbnails and is_first_tome(fields):
+                    self._series_poster(client, plan, fields, dry_run=dry_run, settings=settings)
             plan.changes.update({f"komga.series.{name}": change for name, change in series_changes.items()})
             plan.kept.update({f"komga.series.{name}": series_current.get(name) for name in series_locked})
         return plan
+
+    def _series_poster(
+        self,
+        client: KomgaClient,
+        plan: ApiPlan,
+        fields: Mapping[str, str],
+        *,
+        dry_run: bool,
+        settings: Settings | None,
+    ) -> None:
+        """The series' poster: the cover of tome 1 from Bédéthèque, unless a poster is already selected
+        (the user's choice, or ours from an earlier run). Called under the series lock."""
+        album_id = album_id_of(fields)
+        if album_id is None:
+            return
+        selected = [thumbnail for thumbnail in client.series_thumbnails(plan.series_id) if thumbnail.get("selected")]
+        if selected:
+            return  # never replace a poster someone chose (nor ours, uploaded before)
+        plan.changes["komga.series.thumbnail"] = (None, f"Bédéthèque cover of album {album_id}")
+        if dry_run:
+            return
+        assert settings is not None, "writing a poster needs the core's settings (its polite client)"
+        try:
+            image = self._cover(album_id, fields, settings)
+        except BdnexError as exc:
+            if exc.stops_run:
+                raise
+            # the book's metadata is written; a missing cover only costs the poster
+            logger.warning(
+                "Komga series %s: no poster, the cover of album %s failed (%s)", plan.series_id, album_id, exc
+            )
+            del plan.changes["komga.series.thumbnail"]
+            return
+        recent_writes.note(None, plan.series_id)
+        client.upload_series_thumbnail(plan.series_id, image, name=f"bedetheque-{album_id}.jpg")
+
+    def _cover(self, album_id: int, fields: Mapping[str, str], settings: Settings) -> bytes:
+        """Through the core's polite client (rate limits, breaker) and its cover cache."""
+        from bdnex_core.bedetheque.album import Album
+        from bdnex_core.bedetheque.client import BedethequeClient
+        from bdnex_core.bedetheque.service import fetch_cover
+
+        return fetch_cover(BedethequeClient(settings), Album(album_id=album_id, url=fields.get("Web") or ""))
 
 
 @dataclass

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from conftest import SERVER_ROOT, Env, series_albums
 
@@ -380,3 +381,60 @@ def test_a_book_whose_file_cannot_be_reached_fails_alone(env: Env) -> None:
     assert summary["counts"]["tagged"] == 3 and summary["counts"]["failed"] == 1
     [failure] = summary["failures"]
     assert f"{SERVER_ROOT}/Ailleurs/" in failure["reason"] and str(wrong) in failure["reason"]
+
+
+def posters(env: Env, series_id: str) -> list[dict[str, Any]]:
+    return env.komga.series_thumbnails(series_id)
+
+
+def poster_uploads(env: Env, series_id: str = "") -> list[str]:
+    return [
+        path
+        for method, path, _ in env.komga.requests
+        if method == "POST" and path.split("?")[0].endswith("/thumbnails") and series_id in path
+    ]
+
+
+def test_series_poster_uploaded_once_and_a_chosen_one_kept(env: Env, scanned) -> None:
+    """Tome 1's Bédéthèque cover becomes the poster of a series that has none; a second sync uploads
+    nothing; a poster the user selected is never replaced."""
+    from bdnex_core.demo.samplelib import page_jpeg
+
+    book_ids, _paths, albums = scanned
+    komga = env.komga
+    series_id = komga.book(book_ids[0])["seriesId"]
+    code, out, err = env.cli("komga", "sync")
+    assert code == 0, out + err
+    [poster] = posters(env, series_id)
+    assert poster["type"] == "USER_UPLOADED" and poster["selected"]
+    expected = env.site.cover(albums[0][0])
+    assert poster["data"] == expected  # the cover of tome 1 (album 245127), as the site serves it
+    assert len(poster_uploads(env, series_id)) == 1
+    assert (env.tmp_path / "cache").exists() and any((env.tmp_path / "cache").rglob(f"{albums[0][0]}.jpg"))
+    # again, forced: the poster is there (ours), nothing uploaded
+    code, out, err = env.cli("komga", "sync", "--force")
+    assert code == 0, out + err
+    assert len(poster_uploads(env, series_id)) == 1 and len(posters(env, series_id)) == 1
+
+    # the user chooses another poster in Komga: kept through a forced sync
+    mine = page_jpeg("mon affiche", size=(90, 120), seed=7)
+    response = requests.post(
+        f"{komga.url}/api/v1/series/{series_id}/thumbnails",
+        files={"file": ("mine.jpg", mine, "image/jpeg")},
+        headers={"X-API-Key": "admin-key"},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    komga.clear_requests()
+    code, out, err = env.cli("komga", "sync", "--force")
+    assert code == 0, out + err
+    assert poster_uploads(env, series_id) == []
+    selected = [thumbnail for thumbnail in posters(env, series_id) if thumbnail["selected"]]
+    assert [thumbnail["data"] for thumbnail in selected] == [mine]
+
+
+def test_series_poster_can_be_switched_off(env: Env, scanned) -> None:
+    book_ids, _, _ = scanned
+    code, out, err = env.cli("komga", "sync", series_thumbnails=False)
+    assert code == 0, out + err
+    assert posters(env, env.komga.book(book_ids[0])["seriesId"]) == [] and poster_uploads(env) == []
