@@ -9,7 +9,7 @@ refused here, and the accepted ones are still quoted when a URL is built.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import quote
 
 from bdnex_komga.errors import InvalidKomgaId
@@ -17,7 +17,7 @@ from bdnex_komga.errors import InvalidKomgaId
 KOMGA_ID = re.compile(r"[0-9A-HJKMNP-TV-Z]{13}")
 
 
-def is_komga_id(value: Any) -> bool:
+def is_komga_id(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and KOMGA_ID.fullmatch(value) is not None
 
 

@@ -164,7 +164,7 @@ class WebhookServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host if isinstance(host, str) else host.decode()}:{port}"
 
     def start(self) -> WebhookServer:
         self._thread = threading.Thread(
@@ -187,7 +187,7 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
 
     def setup(self) -> None:
-        self.timeout = self.server.connection_timeout  # each socket read and write, headers and body alike
+        self.timeout = self.server.connection_timeout  # type: ignore[misc]  # each socket read and write
         super().setup()
         # a client trickling a byte now and then resets each read's timeout: its whole connection gets a deadline
         lifetime = self.server.connection_timeout * 3
