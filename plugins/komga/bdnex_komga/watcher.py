@@ -15,6 +15,12 @@ State kept in the database (``plugin_state``, plugin ``komga``):
 - ``watch.pending``: books buffered and not processed yet (survive a restart);
 - ``book:<id>``: each book processed, so it is processed once.
 
+Book ids from events are checked (Komga ids only) before they are buffered: a
+poison event is dropped with a log line, never retried, and never stops the
+service. When Bédéthèque cannot be used (a run ends with exit code 4: a ban, the
+site gone, the hourly cap), the queue pauses with a growing delay and the books
+wait; none is marked failed for it.
+
 All database work happens in the thread that calls :meth:`KomgaWorker.run`;
 other threads (the SSE reader, the webhook server) only call :meth:`submit`.
 """

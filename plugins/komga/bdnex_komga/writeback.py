@@ -8,6 +8,13 @@
 - ``comicinfo``: ComicInfo.xml written into the book's file by the core's ComicInfo
   writer, then ``POST /api/v1/books/{id}/analyze`` so Komga reads it again
   (``/metadata/refresh`` alone misses a newly added ComicInfo.xml).
+- both: the file first, then the analysis, and the PATCH only once Komga has re-imported
+  the file (its analysis runs later, in Komga's task queue, and would overwrite a PATCH
+  sent before it: the "Bédéthèque" link came back labelled with the host name).
+
+With ``komga.series_thumbnails`` (default on), a series with no selected poster gets the
+Bédéthèque cover of its tome 1, fetched through the core's polite client and cover cache;
+a poster someone selected is never replaced.
 
 Every book and series we touch is noted in :data:`recent_writes`, so the watcher
 can tell the ``BookChanged`` events our own writes cause from the others.
