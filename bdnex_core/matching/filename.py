@@ -62,7 +62,7 @@ NOISE_WORDS = re.compile(
 # them at the end, with the team after a dash, goes when it holds a tag no title ends with (FRENCH, CBZ, eBook)
 _RELEASE_TAG = r"(?:(?:true)?french|multi|comics?|cb[zrt7]|pdf|epub|e-?books?|hd|digital|web(?:rip)?)"
 RELEASE_TAIL = re.compile(
-    rf"(?:(?<=\s)|^){_RELEASE_TAG}(?:[\s\x01]+{_RELEASE_TAG})*(?:\s*-\s*[a-z0-9]+)?[\s\x01]*$", re.IGNORECASE
+    rf"(?:(?<=\s)|^){_RELEASE_TAG}(?:[\s\x01]+{_RELEASE_TAG})*(?:[\s\x01]*-\s*[a-z0-9]+)?[\s\x01]*$", re.IGNORECASE
 )
 STRONG_RELEASE_TAG = re.compile(r"\b(?:(?:true)?french|cb[zrt7]|e-?books?|epub)\b", re.IGNORECASE)
 NOISE_MARK = "\x01"  # stands where a bracketed tag was, until the team after it is read
@@ -270,7 +270,10 @@ def _despace(stem: str) -> str:
         dotted = core.count(".") >= 2 or " " not in core
         stem = stem.replace(".", " ") if dotted else re.sub(r"(?<!\d)\.|\.(?!\d)", " ", stem)
     # 'L-Epee-de-Feu-Tome-1' (hyphens only, no spaces); 'Spider-Man' and 'T01-T03' keep theirs
-    return " ".join(word.replace("-", " ") if word.count("-") >= 2 else word for word in stem.split(" "))
+    # (hyphens inside brackets do not count: '[Digital-1920]-Team' is a tag and a team, not a slug)
+    return " ".join(
+        word.replace("-", " ") if BRACKETED.sub("", word).count("-") >= 2 else word for word in stem.split(" ")
+    )
 
 
 def _path_parts(path: str) -> list[str]:
@@ -395,7 +398,12 @@ def _implicit_tome(text: str) -> _Tome | None:
             continue
         if bare is None or not bare.group("num").startswith("0") or match.group("num").startswith("0"):
             bare = match  # the last one, unless an earlier one is zero-padded like a tome ("Série 01 Titre 2")
-    if weak is not None and bare is not None and (bare["num"].startswith("0") or int(bare["num"]) == int(weak["num"])):
+    if (
+        weak is not None
+        and bare is not None
+        and bare.start() < weak.start()
+        and (bare["num"].startswith("0") or int(bare["num"]) == int(weak["num"]))
+    ):
         weak = None  # 'Lune de sang 03 Vol 3', 'Nevada Lug 383 Numero 383': the first number is the tome
     ends_segment = weak is not None and re.match(r"\s*(?:-\s|$)", text[weak.end() :]) is not None
     if weak is not None and (bare is None or bare.start() < weak.start() or ends_segment):
@@ -450,7 +458,12 @@ def _marked_tome(text: str) -> _Tome | None:
 def _strip_release_tags(text: str, noise: list[str]) -> str:
     """Scene tags at the end ('FRENCH CBZ eBook-Team') and a team after a bracketed tag ('(HD) - NoTag')."""
     tail = RELEASE_TAIL.search(text)
-    if tail is not None and STRONG_RELEASE_TAG.search(tail.group()) and normalize(text[: tail.start()]):
+    if (
+        tail is not None
+        and STRONG_RELEASE_TAG.search(tail.group())
+        and normalize(text[: tail.start()])
+        and (normalize(tail.group()) != "french" or "FRENCH" in tail.group())  # a title may end in "french"
+    ):
         noise.append(tail.group().replace(NOISE_MARK, " ").strip())
         text = text[: tail.start()] + f" {NOISE_MARK} "
     team = TEAM_AFTER_TAG.search(text)
