@@ -8,15 +8,18 @@ a :class:`ParsedName`. It does no I/O and knows nothing of the catalogue.
 
 How a name is read, in order: path and extension off; dots, underscores and slug hyphens
 become spaces; an ISBN is taken out; bracketed groups are classified (year, language,
-publisher, ISBN, one-shot, a tome such as ``(T3)``, or noise); noise words (``c2c``, ``HD``,
-``1920px``, ``v2``) go; then the tome is chosen, the likeliest reading first:
+publisher, ISBN, one-shot, a tome such as ``(T3)``, or noise); scene-release tags at the end
+(``FRENCH.CBZ.eBook-Team``) and a team after a bracketed tag (``(HD) - Team``) go; noise words
+(``c2c``, ``HD``, ``1920px``, ``v2``) go; then the tome is chosen, the likeliest reading first:
 
 1. a tome in brackets, ``Astérix (T3) Titre``;
 2. a number opening the name before a separator, ``01 - Titre`` (the series is the folder);
 3. a range, ``T1-3`` / ``Intégrale T1 à T3`` (an intégrale);
-4. an explicit marker: ``T01``, ``Tome 1``, ``#3``, ``HS2``, ``Hors-série 1``, ``INT2``,
-   ``Intégrale 2`` — numbered markers before bare ``HS``/``INT`` words, which count only as
-   their own segment (``Série - HS - Titre``, ``Série INT``), not inside a series name;
+4. an explicit marker: ``T01``, ``T.1``, ``Tome 1``, ``#3``, ``HS2``, ``Hors-série 1``, ``INT2``,
+   ``Intégrale 2``, a roman tome I..XXX after a marker (``Tome VI``, ``Livre IV``, ``Vol. XII``;
+   never a bare numeral: ``XIII``, ``V pour Vendetta``) — numbered markers before bare
+   ``HS``/``INT`` words, which count only as their own segment (``Série - HS - Titre``,
+   ``Série INT``), not inside a series name;
 5. a number opening the name before words, when a folder can give the series;
 6. an implicit number: between separators (``Série - 40``), after ``Vol``/``n°``, or plain
    (``Série 01 Titre``), skipping numbers followed by ``ans``, ordinals (``2e série``) and
@@ -24,8 +27,11 @@ publisher, ISBN, one-shot, a tome such as ``(T3)``, or noise); noise words (``c2
 
 A name marked as a one-shot (``(One shot)``, ``Album unique``) takes only steps 1, 3 and 4: its
 numbers belong to its title. What precedes the tome is the series (a cycle joined to it stays:
-Bédéthèque names series ``Rozen Maiden Saison 2``), what follows the title. Other plausible
-readings are kept in ``alternatives`` for the matcher to try.
+Bédéthèque names series ``Rozen Maiden Saison 2``; a segment between series and tome is title),
+what follows the title. Other plausible readings are kept in ``alternatives`` for the matcher to
+try: other numbers when the tome was guessed (never a title's ``Part 1`` beside a written marker),
+and a leading ``[bracket]`` as the series (``[Gamaran] T17``), which is the reading itself when the
+name has no other series.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ A :class:`Score` holds components (series, tome, title, year, publisher, isbn, c
 each a similarity 0..1 with a weight and a short reason; components the file name says
 nothing about are left out of the weighted mean. *Caps* record disagreements that must
 forbid an automatic match whatever the mean (the tome differs, the tome does not exist
-in the series, the series is only vaguely similar). Deciding is not done here.
+in the series, the series is only vaguely similar, the title the name carries names another
+album even though series and tome agree). Deciding is not done here.
 """
 
 from __future__ import annotations
