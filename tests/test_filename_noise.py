@@ -165,3 +165,4 @@ def test_vol_ending_its_segment_is_the_tome_not_a_number_of_the_title() -> None:
     )
     assert _reading("New 52 Futures End 2014 - Vol.07 - Issue 7.cbz") == ("new 52 futures end 2014", "7", "issue 7")
     assert parse_filename("Conan Vol 1 1970 157.cbz").tome == "157"  # a weak marker inside the series name
+    assert _reading("Selecciones Marvel Vol1 - Vol.22 - Nova.cbz") == ("selecciones marvel vol1", "22", "nova")

@@ -29,6 +29,8 @@ OTHER_URLS = [
     "https://www.bedetheque.com/BD-Katan-Aredit-Tome-6-L-epreuve-du-feu-246202.html",
     "https://www.bedetheque.com/BD-Kamikaze-Kaito-Jeanne-Tome-2-258846.html",
     "https://www.bedetheque.com/BD-Kamikaze-Kaito-Jeanne-Tome-4-242603.html",
+    "https://www.bedetheque.com/BD-Batgirl-2011-Tome-23-Batgirl-Wanted-Part-One-241798.html",
+    "https://www.bedetheque.com/BD-Capitan-America-Vol-3-Tome-34-Vuelva-el-polvo-al-polvo-254403.html",
 ]
 EXAMPLE = "Aquaman and the Others 2014 - Tome VI - Alignment Earth Part 1.cbz"
 
@@ -76,6 +78,22 @@ def test_a_number_of_the_title_that_the_album_lacks_caps(matcher) -> None:
     # the same numbers written as the album writes them (or left out) are no disagreement
     for name in ("Aquaman and the Others 2014 - T07 - Alignment Earth Part 2.cbz", "Aquaman and the Others 2014 T7"):
         assert matcher.match(parse_filename(name)).decision == "accept", name
+
+
+def test_numbers_written_as_words_count_too(matcher) -> None:
+    # "Part Two" is another album than "Part One" (here absent from the catalogue)
+    result = matcher.match(parse_filename("Batgirl 2011 - T23 - Batgirl Wanted Part Two.cbz"))
+    assert result.decision == "review" and "title differs in its numbers (2)" in result.best.explain()
+    assert matcher.match(parse_filename("Batgirl 2011 - T23 - Batgirl Wanted Part One.cbz")).decision == "accept"
+
+
+def test_a_mistyped_series_close_to_another_edition_is_not_accepted(matcher) -> None:
+    # Vol 1 is absent here; its typo lands on Vol 3, which has the same tome and title
+    result = matcher.match(parse_filename("Captan America Vol 1 - Tome 34 - Vuelva el polvo al polvo.cbz"))
+    assert result.best.album_id == 254403 and result.decision == "review"
+    assert "its numbers differ from 'capitan america vol 3'" in result.best.explain()
+    typo = matcher.match(parse_filename("Captan America Vol 3 - Tome 34 - Vuelva el polvo al polvo.cbz"))
+    assert (typo.decision, typo.best.album_id) == ("accept", 254403)
 
 
 @pytest.mark.parametrize(

@@ -73,7 +73,8 @@ RELEASE_TAIL = re.compile(
 STRONG_RELEASE_TAG = re.compile(r"\b(?:(?:true)?french|cb[zrt7]|e-?books?|epub)\b", re.IGNORECASE)
 NOISE_MARK = "\x01"  # stands where a bracketed tag was, until the team after it is read
 TEAM_AFTER_TAG = re.compile(r"\x01[\s\x01]*-\s*[a-z0-9]+[\s\x01]*$", re.IGNORECASE)  # "(HD) - NoTag"
-LEADING_BRACKET = re.compile(r"^\s*\[(?P<content>[^\[\]]*[^\W\d_][^\[\]]*)\]\s*(?P<rest>.*)$")
+# "[Gamaran]", "[I.R.$.]", "[6000]": a letter or two digits (not a "[1]" duplicate counter)
+LEADING_BRACKET = re.compile(r"^\s*\[(?P<content>(?=[^\[\]]*(?:[^\W\d_]|\d\d))[^\[\]]+)\]\s*(?P<rest>.*)$")
 PUBLISHERS = (
     "Dupuis",
     "Dargaud",
@@ -379,6 +380,10 @@ def _bare_numbers(text: str) -> list[_Tome]:
     ]
 
 
+def _ends_segment(text: str, end: int) -> bool:
+    return re.match(r"\s*(?:-\s|$)", text[end:]) is not None
+
+
 def _implicit_tome(text: str) -> _Tome | None:
     """A tome without 'T'/'Tome'/'#': a number between dashes ('Série - 40 - Titre'), a weak marker
     ('Vol 2'), or the last plain number ('Les Tuniques Bleues 12', 'Conan Vol 1 1970 157')."""
@@ -393,6 +398,9 @@ def _implicit_tome(text: str) -> _Tome | None:
             False,
         )
     weak = WEAK_TOME_PATTERN.search(text)
+    ending = [match for match in WEAK_TOME_PATTERN.finditer(text) if _ends_segment(text, match.end())]
+    if ending:  # "Selecciones Marvel Vol1 - Vol.22 - Nova": the last marker closing a segment is the tome's
+        weak = ending[-1]
     bare = None
     for match in BARE_NUMBER.finditer(text):
         if not normalize(text[: match.start()]):
@@ -411,8 +419,7 @@ def _implicit_tome(text: str) -> _Tome | None:
         and (bare["num"].startswith("0") or int(bare["num"]) == int(weak["num"]))
     ):
         weak = None  # 'Lune de sang 03 Vol 3', 'Nevada Lug 383 Numero 383': the first number is the tome
-    ends_segment = weak is not None and re.match(r"\s*(?:-\s|$)", text[weak.end() :]) is not None
-    if weak is not None and (bare is None or bare.start() < weak.start() or ends_segment):
+    if weak is not None and (bare is None or bare.start() < weak.start() or _ends_segment(text, weak.end())):
         return _tome_from_match("regular", weak)._replace(explicit=False)
     if bare is not None:
         return _Tome(

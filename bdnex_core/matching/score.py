@@ -22,7 +22,17 @@ from bdnex_core.matching.normalize import strip_articles
 # Below this, the title the name carries names another album: no automatic match, whatever series and
 # tome say ("Tome 5 - L'épreuve du feu" for "La porte du temps" scores 0.61)
 TITLE_DISAGREES = 0.7
-NUMBER_WORD = re.compile(r"\b(?:\d+|[ivx]{2,6})\b")  # "part 2", "1914", "book ii" ("i" alone is a word)
+# "part 2", "1914", "book ii", "part two", "tome deux" ("i", "un", "une" alone are words, not numbers)
+NUMBER_WORDS = {
+    word: value
+    for words in (
+        ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"),
+        ("", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix"),
+    )
+    for value, word in enumerate(words, start=1)
+    if word
+}
+NUMBER_WORD = re.compile(rf"\b(?:\d+|[ivx]{{2,6}}|{'|'.join(NUMBER_WORDS)})\b")
 WEIGHTS = {"series": 0.45, "tome": 0.35, "title": 0.20, "year": 0.05, "publisher": 0.05, "isbn": 0.5, "cover": 0.15}
 
 
@@ -77,7 +87,8 @@ def _title_similarity(wanted: str, title: str) -> float:
 
 
 def _numbers(normalized: str) -> set[int]:
-    return {int(word) if word.isdigit() else ROMAN.get(word, -1) for word in NUMBER_WORD.findall(normalized)} - {-1}
+    found = NUMBER_WORD.findall(normalized)
+    return {int(word) if word.isdigit() else NUMBER_WORDS.get(word) or ROMAN.get(word, -1) for word in found} - {-1}
 
 
 def title_numbers_differ(wanted: str, album: IndexedAlbum) -> set[int]:
@@ -133,6 +144,10 @@ def score_album(
         score.cap(f"tome {parsed.tome} does not exist in this series")
     if series_similarity < 0.9:
         score.cap("series only similar")
+    elif series_how.startswith("fuzzy") and _numbers(parsed.series_norm) ^ _numbers(album.series_norm):
+        # "Captan America Vol 1" is close to "Capitan America Vol 3", another edition: a typo's neighbour
+        # that differs in its numbers (volume, year) is not the same series
+        score.cap(f"series only similar, and its numbers differ from '{album.series_norm}'")
     if parsed.tome is None and album.tome is not None and not wanted_title:
         score.cap("no tome or title in the name to tell the albums of this series apart")
     if series_how.startswith("prefix") and not wanted_title and album.tome is not None:
