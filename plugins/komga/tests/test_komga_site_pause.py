@@ -31,9 +31,10 @@ def own_site():
     from bdnex_core.demo.fakesite import FakeBedetheque
 
     sites = [FakeBedetheque().start()]
+    port = sites[0].port  # kept: a stopped site has no port to ask for
 
     def restart() -> Any:
-        sites.append(FakeBedetheque(port=sites[0].port).start())
+        sites.append(FakeBedetheque(port=port).start())
         return sites[-1]
 
     sites[0].restart = restart  # type: ignore[attr-defined]
