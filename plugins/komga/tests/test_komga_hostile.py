@@ -312,3 +312,56 @@ def test_a_body_sent_too_slowly_is_cut(server) -> None:
         )
         assert _trickle_until_cut(sock, body, 20)
     assert server.health() == {"received": 0}
+
+
+def test_the_serve_process_survives_the_whole_corpus(env: Env, books) -> None:
+    """The real ``bdnex-core komga serve`` process: every hostile body, then a good event; it ends on
+    SIGTERM with exit code 0 and nothing unexpected on stderr."""
+    import signal
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = env.config(webhook_token=TOKEN, idle_timeout_seconds=0.3, webhook_max_body_bytes=256 * 1024)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bdnex_core",
+            "--config",
+            str(config),
+            "komga",
+            "serve",
+            "--listen",
+            f"127.0.0.1:{port}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return requests.get(f"{url}/health", timeout=2).status_code == 200
+        except requests.RequestException:
+            return proc.poll() is not None
+
+    try:
+        assert wait_for(up, 20) and proc.poll() is None, proc.communicate(timeout=5)
+        for label, body, _reason in HOSTILE_BODIES:
+            assert post_raw(url, body).status_code == 400, label
+        assert post_raw(url, json.dumps({"event": "BookAdded", "bookId": books[0]["id"]}).encode()).status_code == 202
+        assert wait_for(lambda: requests.get(f"{url}/health", timeout=5).json()["processed"] == 1, 30)
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "unexpected" not in (out + err), err
+    assert env.komga.book(books[0]["id"])["metadata"]["links"]
