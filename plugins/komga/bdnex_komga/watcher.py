@@ -378,10 +378,12 @@ class KomgaWorker:
             return None
         try:
             summary = self.process_books(book_ids)
-        except BdnexError as exc:  # the run itself could not happen (database, Komga): each book waits its retry
+        except Exception as exc:  # the run itself could not happen (database, Komga, a bug): each book waits its retry
+            if not isinstance(exc, BdnexError):
+                logger.exception("Komga watch: tagging %d book(s) failed", len(book_ids))
             for book_id in book_ids:
                 if not self.is_processed(book_id):
-                    self._failed(book_id, str(exc))
+                    self._failed(book_id, str(exc) or type(exc).__name__)
             summary = None
         done = {book_id for book_id in book_ids if self.is_processed(book_id)}
         now = time.monotonic()
