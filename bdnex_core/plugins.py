@@ -55,7 +55,8 @@ class GuardedPluginManager(pluggy.PluginManager):
         for caller in self.get_hookcallers(plugin) or []:
             for impl in caller.get_hookimpls():
                 if impl.plugin is plugin:
-                    impl.function = self._guard(impl, caller.name)
+                    # pluggy calls impl.function; swapping it keeps ordering and wrappers pluggy's own
+                    impl.function = self._guard(impl, caller.name)  # type: ignore[misc]
         return registered
 
     def _report(self, plugin_name: str, hook_name: str, exc: BaseException) -> None:
