@@ -33,6 +33,19 @@ def register_commands(cli: click.Group) -> None:
 
 
 @hookspec
+def register_config_schema(register: Callable[[str, Mapping[str, Any]], None]) -> None:
+    """Contribute the JSON Schema of a configuration section: call ``register(section, schema)``.
+
+    Called when the configuration is loaded. The core validates the whole file in one
+    pass against its own schema plus every plugin's section, and fills in the schema's
+    ``default`` values, so ``settings.section(name)`` already holds them. Mark secret
+    keys with ``"x-secret": true`` (masked by ``config show``, never quoted in errors);
+    ``"x-message"`` replaces the validator's message for a key. A section already
+    claimed (by the core or an earlier plugin) is kept as it was.
+    """
+
+
+@hookspec
 def register_library_sources(register: Callable[[LibrarySource], None], settings: Settings) -> None:
     """Contribute library sources: call ``register(source)`` for each.
 

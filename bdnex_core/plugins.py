@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
@@ -195,6 +195,17 @@ def reset_plugin_host() -> None:
     """Forget the manager (tests; or after BDNEX_LOAD_PLUGINS changed)."""
     global _host
     _host = None
+
+
+def config_schemas() -> dict[str, Mapping[str, Any]]:
+    """The JSON Schema of each plugin's configuration section, by section name (first claim wins)."""
+    schemas: dict[str, Mapping[str, Any]] = {}
+
+    def register(section: str, schema: Mapping[str, Any]) -> None:
+        schemas.setdefault(section, schema)
+
+    get_plugin_manager().hook.register_config_schema(register=register)
+    return schemas
 
 
 def library_sources(settings: Settings) -> dict[str, LibrarySource]:

@@ -34,6 +34,17 @@ class RecordingPlugin:
             print("hello from the test plugin")
 
     @hookimpl
+    def register_config_schema(self, register):
+        register(
+            "testplugin",
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {"colour": {"type": "string", "enum": ["red", "blue"], "default": "red"}},
+            },
+        )
+
+    @hookimpl
     def register_library_sources(self, register, settings):
         class Source:
             name = "test-source"
@@ -88,6 +99,13 @@ def test_registered_plugin_is_listed_and_every_hook_is_called(test_plugin, capsy
     assert main(["plugins", "--json"]) == 0
     listed = {entry["name"]: entry for entry in json.loads(capsys.readouterr().out)}
     assert listed["test-plugin"]["hooks"] == HOOK_NAMES
+    from bdnex_core.config import from_mapping
+    from bdnex_core.errors import ConfigError
+
+    assert from_mapping({}).section("testplugin") == {"colour": "red"}  # the plugin's default, filled in
+    assert from_mapping({"testplugin": {"colour": "blue"}}).section("testplugin") == {"colour": "blue"}
+    with pytest.raises(ConfigError, match=r"testplugin\.color: unknown key \(did you mean 'colour'\?\)"):
+        from_mapping({"testplugin": {"color": "blue"}})
     settings = Settings()
     sources = library_sources(settings)
     assert set(sources) >= {"folder", "test-source"}

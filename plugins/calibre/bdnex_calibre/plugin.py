@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,6 +15,13 @@ from bdnex_core.hookspecs import hookimpl
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
     from bdnex_core.library import LibrarySource, MetadataWriter
+
+
+@hookimpl
+def register_config_schema(register: Callable[[str, Mapping[str, Any]], None]) -> None:
+    from bdnex_calibre.settings import SCHEMA, SECTION
+
+    register(SECTION, SCHEMA)
 
 
 @hookimpl

@@ -17,6 +17,13 @@ if TYPE_CHECKING:
 
 
 @hookimpl
+def register_config_schema(register: Callable[[str, Mapping[str, Any]], None]) -> None:
+    from bdnex_komga.settings import SCHEMA, SECTION
+
+    register(SECTION, SCHEMA)
+
+
+@hookimpl
 def register_library_sources(register: Callable[[LibrarySource], None], settings: Settings) -> None:
     register(KomgaSource())
 
