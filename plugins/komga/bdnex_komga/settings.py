@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from bdnex_core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from bdnex_core.config import Settings
+    from bdnex_core.api import Settings
 
 SECTION = "komga"
 WRITE_MODES = ("api", "comicinfo")
