@@ -17,7 +17,7 @@ from bdnex_core.matching.filename import ParsedName
 from bdnex_core.matching.index import IndexedAlbum
 from bdnex_core.matching.normalize import strip_articles
 
-WEIGHTS = {"series": 0.45, "tome": 0.35, "title": 0.20, "year": 0.05, "publisher": 0.05, "isbn": 0.5, "cover": 0.15}
+WEIGHTS = {"series": 0.45, "tome": 0.35, "title": 0.20, "year": 0.05, "publisher": 0.05, "isbn": 0.5}
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,6 @@ def score_album(
     series_how: str,
     *,
     tome_exists_in_series: bool,
-    cover_similarity: float | None = None,
 ) -> Score:
     score = Score(album.album_id)
     score.add("series", series_similarity, f"{series_how} '{album.series_norm}'")
@@ -107,8 +106,6 @@ def score_album(
     elif album.tome is None and parsed.tome is None:
         # a one-shot: its title is its series name in the catalogue; the name's series is its title
         score.add("title", _title_similarity(parsed.series_norm, album.title_norm), "one-shot title from the name")
-    if cover_similarity is not None:
-        score.add("cover", cover_similarity, "perceptual hash of the covers")
     if parsed.tome is not None and tome == 0.0:
         score.cap("tome number differs")
     if parsed.tome is not None and not tome_exists_in_series:
