@@ -194,7 +194,11 @@ def _describe(error: jsonschema.ValidationError) -> list[str]:
     if "x-message" in error.schema and error.validator != "required":
         return [f"{location}: {error.schema['x-message']}"]
     message = error.message if len(error.message) <= 200 else error.message[:200] + "..."
-    return [f"{location}: {message}"]
+    return [f"{location}: {_mask_urls_in(message)}"]
+
+
+def _mask_urls_in(text: str) -> str:
+    return re.sub(r"[a-z][a-z0-9+.-]*://\S+", lambda found: mask_url_password(found.group(0)), text)
 
 
 def validate(data: Any, source: str, schema: dict[str, Any] | None = None) -> None:

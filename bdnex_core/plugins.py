@@ -241,6 +241,7 @@ def describe_plugins() -> list[dict[str, Any]]:
                 "hooks": hooks,
                 "default": name in DEFAULT_PLUGINS,
                 "distribution": host.distributions.get(name),
+                "failed_hooks": sorted(hook for plugin_name, hook in host.pm.disabled if plugin_name == name),
             }
         )
     described.extend({"name": failure.name, "hooks": [], "error": failure.error} for failure in host.failures)

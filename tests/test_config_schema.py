@@ -119,6 +119,13 @@ def test_config_show_masks_secrets_and_url_passwords(tmp_path):
         assert "********" in result.stdout and "postgresql://bdnex:********@localhost/bdnex" in result.stdout
 
 
+def test_errors_never_quote_a_password_in_a_url(tmp_path):
+    config = _config(tmp_path, "catalogue: {base_url: ['postgresql://bdnex:db-SECRET-7@localhost/bdnex']}\n")
+    result = run_cli("--config", str(config), "config", "validate")
+    assert_one_line_error(result, "catalogue.base_url", "bdnex:********@localhost", code=2)
+    assert "SECRET" not in result.stderr
+
+
 def test_yaml_alias_bomb_is_refused(tmp_path):
     lines = ["  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
     for previous, name in zip("abcdefgh", "bcdefghi", strict=True):

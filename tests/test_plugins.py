@@ -251,6 +251,9 @@ def test_plugin_whose_register_commands_raises_is_reported_once_and_every_comman
         assert len(failures) == 1, result.stderr
         assert "failed in register_commands: RuntimeError: cannot build my commands" in failures[0]
     assert "hello from a good plugin" in _run_cli(["good-hello"], tmp_path, **env).stdout
+    listed = {entry["name"]: entry for entry in json.loads(_run_cli(["plugins", "--json"], tmp_path, **env).stdout)}
+    assert listed["bdnex_badcommands"]["failed_hooks"] == ["register_commands"]
+    assert listed["bdnex_goodcommands"]["failed_hooks"] == []
 
 
 def test_hook_wrappers_run_through_pluggy_and_a_failing_one_steps_aside(caplog):
