@@ -12,7 +12,7 @@ plugin importing this module at load time does not slow down every command.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,7 @@ __all__ = [
     "RunSummary",
     "Settings",
     "TagOptions",
+    "album_cover",
     "catalogue_rows",
     "comic_kind",
     "echo_json",
@@ -115,6 +116,17 @@ def write_comicinfo(
         return item.path
     delete = settings.archives.delete_converted_originals if delete_original is None else delete_original
     return Path(archive.convert_to_cbz(item.path, xml, delete_original=delete))
+
+
+def album_cover(settings: Settings, album: Mapping[str, Any]) -> bytes:
+    """The cover image of an album (``Album.to_dict()``, as ``file_tagged`` receives it), fetched
+    through the polite Bédéthèque client and kept in the cache. Raises a ``CatalogueError`` when
+    the site has none or cannot answer."""
+    from bdnex_core.bedetheque.album import Album
+    from bdnex_core.bedetheque.client import BedethequeClient
+    from bdnex_core.bedetheque.service import fetch_cover
+
+    return fetch_cover(BedethequeClient(settings), Album.from_dict(dict(album)))
 
 
 def catalogue_rows(db: BDneXDB) -> Iterator[CatalogueRow]:

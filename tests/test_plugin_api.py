@@ -83,3 +83,23 @@ def test_api_names_are_documented():
     assert not missing, f"bdnex_core.api names not in docs/plugin_hooks.md: {missing}"
     for name in api.__all__:
         assert getattr(api, name) is not None
+
+
+def test_album_cover_through_the_polite_client_and_its_cache(tmp_path):
+    from bdnex_core.bedetheque.client import BedethequeClient, reset_politeness
+    from bdnex_core.bedetheque.service import fetch_album
+    from bdnex_core.demo.fakesite import FakeBedetheque
+
+    with FakeBedetheque() as site:
+        reset_politeness()
+        settings = from_mapping({**site.settings_mapping(), "cache": {"dir": str(tmp_path / "cache")}})
+        db = BDneXDB(tmp_path / "bdnex.db")
+        album_id = next(album_id for album_id in sorted(site.catalogue.albums) if album_id not in (245127, 272757))
+        album = fetch_album(BedethequeClient(settings), db, album_id).to_dict()
+        assert album["cover_url"].startswith(site.base_url)
+        cover = api.album_cover(settings, album)
+        assert cover[:2] == b"\xff\xd8"  # a JPEG
+        requests_before = len(site.log)
+        assert api.album_cover(settings, album) == cover  # from the cache, no new request
+        assert len(site.log) == requests_before
+        db.close()
