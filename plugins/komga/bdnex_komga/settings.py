@@ -37,6 +37,14 @@ _LATIN1_PATTERN = "^[ -~\u00a0-\u00ff]*$"
 _URL_PATTERN = "^https?://[^\\s/?#@]+(/[^\\s?#]*)?$"
 _STRINGS = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
 _SECONDS = {"type": "number", "minimum": 0}
+_SECRET_TOKEN = {
+    "type": ["string", "null"],
+    "default": None,
+    "pattern": _TOKEN_PATTERN,
+    "x-secret": True,
+    "x-message": "expected printable ASCII without spaces or line breaks (value not shown)",
+}
+_LATIN1_MESSAGE = "expected printable latin-1 characters (value not shown)"
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -50,29 +58,11 @@ SCHEMA: dict[str, Any] = {
         },
         "email": {"type": ["string", "null"], "default": None},
         "username": {"type": ["string", "null"], "default": None, "description": "another name for email"},
-        "api_key": {
-            "type": ["string", "null"],
-            "default": None,
-            "pattern": _TOKEN_PATTERN,
-            "x-secret": True,
-            "x-message": "expected printable ASCII without spaces or line breaks (value not shown)",
-        },
+        "api_key": _SECRET_TOKEN,
         "api_key_file": {"type": ["string", "null"], "default": None},
-        "password": {
-            "type": ["string", "null"],
-            "default": None,
-            "pattern": _LATIN1_PATTERN,
-            "x-secret": True,
-            "x-message": "expected printable latin-1 characters (value not shown)",
-        },
+        "password": {**_SECRET_TOKEN, "pattern": _LATIN1_PATTERN, "x-message": _LATIN1_MESSAGE},
         "password_file": {"type": ["string", "null"], "default": None},
-        "webhook_token": {
-            "type": ["string", "null"],
-            "default": None,
-            "pattern": _TOKEN_PATTERN,
-            "x-secret": True,
-            "x-message": "expected printable ASCII without spaces or line breaks (value not shown)",
-        },
+        "webhook_token": _SECRET_TOKEN,
         "webhook_token_file": {"type": ["string", "null"], "default": None},
         "verify_tls": {"type": ["boolean", "string"], "default": True},
         "timeout_seconds": {**_SECONDS, "exclusiveMinimum": 0, "default": 30.0},
