@@ -29,6 +29,7 @@ def register_commands(cli: click.Group) -> None:
 
     Called once when the CLI starts, after the core commands exist.
     Use ``@cli.group()`` / ``@cli.command()`` on the group passed in.
+    An implementation that raises is reported once; the CLI goes on without it.
     """
 
 
