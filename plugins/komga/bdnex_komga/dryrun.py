@@ -18,8 +18,7 @@ from bdnex_komga.settings import komga_settings
 from bdnex_komga.writeback import KomgaWriter
 
 if TYPE_CHECKING:
-    from bdnex_core.config import Settings
-    from bdnex_core.pipeline.runner import RunSummary
+    from bdnex_core.api import RunSummary, Settings
 
 
 @dataclass
@@ -44,6 +43,7 @@ class Preview:
 
 def preview_in_komga(settings: Settings, summary: RunSummary) -> list[Preview]:
     """One preview per matched book; each outcome's ``changes`` become the Komga fields (``komga.…``)."""
+    from bdnex_core.api import comicinfo_for
     from bdnex_core.errors import BdnexError
 
     config = komga_settings(settings)
@@ -57,7 +57,7 @@ def preview_in_komga(settings: Settings, summary: RunSummary) -> list[Preview]:
             preview.comicinfo = dict(outcome.changes)
         if config.writes_api:
             try:
-                info = merged_comicinfo(settings, outcome.item, outcome.album)
+                info = comicinfo_for(settings, outcome.item, outcome.album)
                 plan = writer.preview(outcome.item, info, settings)
             except BdnexError as exc:
                 preview.error = str(exc)
@@ -66,23 +66,6 @@ def preview_in_komga(settings: Settings, summary: RunSummary) -> list[Preview]:
             outcome.changes = {**preview.comicinfo, **preview.changes}
         previews.append(preview)
     return previews
-
-
-def merged_comicinfo(settings: Settings, item: Any, album: Any) -> Any:
-    """The ComicInfo the writers would get: the album's, merged into the file's own as the core merges it."""
-    from bdnex_core import archive
-    from bdnex_core.comicinfo import ComicInfo, read_comicinfo_safely
-
-    pages: list[str] = []
-    existing = None
-    if item.path is not None and item.path.is_file():
-        with archive.open_archive(item.path) as comic:
-            pages = comic.pages()
-            existing, _problem = read_comicinfo_safely(comic.comicinfo_bytes())
-    new_info = ComicInfo.from_album(
-        album, pages=pages, page_count=len(pages) or None, version=settings.comicinfo.version
-    )
-    return ComicInfo.merge(existing, new_info, settings.comicinfo.merge_policy, settings.comicinfo.locked_fields)
 
 
 def print_previews(previews: list[Preview]) -> None:

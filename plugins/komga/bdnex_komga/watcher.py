@@ -48,9 +48,7 @@ from bdnex_komga.source import item_from_book
 from bdnex_komga.writeback import recent_writes
 
 if TYPE_CHECKING:
-    from bdnex_core.config import Settings
-    from bdnex_core.db import BDneXDB
-    from bdnex_core.pipeline.runner import RunSummary
+    from bdnex_core.api import BDneXDB, RunSummary, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -423,7 +421,7 @@ class KomgaWorker:
 
     def process_books(self, book_ids: list[str]) -> RunSummary | None:
         """Tag these books (those not processed yet) in one session."""
-        from bdnex_core.pipeline import TagOptions, run_tagging
+        from bdnex_core.api import TagOptions, run_tagging
 
         items: list[LibraryItem] = []
         books = []
@@ -456,9 +454,9 @@ class KomgaWorker:
         if not items:
             return None
         if self.pause_delay:
-            from bdnex_core.bedetheque.client import reset_breakers
+            from bdnex_core.api import retry_site_now
 
-            reset_breakers()  # the pause is over: Bédéthèque gets a new chance
+            retry_site_now()  # the pause is over: Bédéthèque gets a new chance
         options = TagOptions(
             workers=self.workers, source="komga", locations=tuple(f"book:{item.external_id}" for item in items)
         )

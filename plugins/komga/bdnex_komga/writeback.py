@@ -30,15 +30,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bdnex_core.api import to_isbn13
 from bdnex_core.errors import BdnexError
-from bdnex_core.isbn import to_isbn13
 from bdnex_core.library import LibraryItem, WriteResult
 from bdnex_komga.client import KomgaClient
 from bdnex_komga.settings import KomgaSettings, komga_settings
 from bdnex_komga.source import SOURCE_NAME
 
 if TYPE_CHECKING:
-    from bdnex_core.config import Settings
+    from bdnex_core.api import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -280,19 +280,18 @@ class KomgaWriter:
         self, client: KomgaClient, item: LibraryItem, metadata: Any, settings: Settings, *, dry_run: bool
     ) -> tuple[str, dict[str, Any] | None]:
         """(message, the book's metadata just before the analysis was asked for, or None when not asked)."""
-        from bdnex_core import archive
-        from bdnex_core.default_plugins.cbz_writer import ComicInfoWriter
+        from bdnex_core.api import comic_kind, write_comicinfo
 
         book_id = str(item.external_id)
         if item.path is None or item.hints.get("komga_downloaded"):
             return f"Komga book {book_id}: no local file, ComicInfo not written", None
-        if archive.detect_kind(item.path) != "cbz":
+        if comic_kind(item.path) != "cbz":
             return f"Komga book {book_id}: {item.path.name} is not a CBZ, ComicInfo not written", None
         if dry_run:
             return f"dry run: ComicInfo for Komga book {book_id}", None
         # the core's writer, called directly: the item's hint keeps it from running on its own,
         # so the file is written before we ask Komga to analyse it
-        ComicInfoWriter().write(item, metadata, settings)
+        write_comicinfo(item, metadata, settings)
         before = client.book(book_id).get("metadata") or {}
         recent_writes.note(book_id, item.hints.get("komga_series_id"))
         client.analyze_book(book_id)
@@ -378,11 +377,9 @@ class KomgaWriter:
 
     def _cover(self, album_id: int, fields: Mapping[str, str], settings: Settings) -> bytes:
         """Through the core's polite client (rate limits, breaker) and its cover cache."""
-        from bdnex_core.bedetheque.album import Album
-        from bdnex_core.bedetheque.client import BedethequeClient
-        from bdnex_core.bedetheque.service import fetch_cover
+        from bdnex_core.api import album_cover
 
-        return fetch_cover(BedethequeClient(settings), Album(album_id=album_id, url=fields.get("Web") or ""))
+        return album_cover(settings, {"album_id": album_id, "url": fields.get("Web") or ""})
 
 
 @dataclass
