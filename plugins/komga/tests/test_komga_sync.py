@@ -212,9 +212,10 @@ def test_sync_batch_option_and_configuration_exit_code(env: Env, scanned) -> Non
     assert code == 0, out + err
     code, out, err = env.cli("komga", "sync", "--book", book_ids[1], "--interactive", "--dry-run")
     assert code == 0, out + err
-    code, _, err = env.cli("komga", "sync", url=None)
+    env.komga_section.pop("url")
+    code, _, err = env.cli("komga", "sync")
     assert code == 2, err
-    one_line_error(code, err, "no Komga server configured")
+    one_line_error(code, err, "no Komga server configured", "komga.url")
     code, _, err = env.cli("komga", "sync", url="ftp://komga")
     assert code == 2, err
 
