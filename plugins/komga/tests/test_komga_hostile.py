@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from conftest import Env, running_service, series_albums, wait_for
+from conftest import Env, running_service, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -89,14 +89,6 @@ def serving(env: Env, **komga: Any):
         listen=("127.0.0.1", 0),
         **{"webhook_token": TOKEN, "idle_timeout_seconds": 0.3, "webhook_max_body_bytes": 256 * 1024, **komga},
     )
-
-
-@pytest.fixture
-def books(env: Env) -> list[dict[str, Any]]:
-    env.add_albums(series_albums(env.site, 2))
-    ids = env.komga.scan(env.library_id)
-    assert env.komga.wait_idle(10)
-    return [env.komga.book(book_id) for book_id in ids]
 
 
 def reached_other_endpoints(env: Env) -> list[tuple[str, str, int]]:
