@@ -163,6 +163,15 @@ def check_zip_members(path: Path, infos: list[zipfile.ZipInfo]) -> None:
         seen.add(info.filename)
 
 
+def refuse_duplicate_names(path: Path, names: list[str]) -> None:
+    """Members of one name can only be read by name as one of them: converting would lose a page."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ArchiveError(f"duplicate member name {name!r}: which one is meant is ambiguous", path=path)
+        seen.add(name)
+
+
 class ZipComic(ComicArchive):
     """A zip. Names without the UTF-8 flag are decoded as cp437, as the zip specification says."""
 
@@ -225,6 +234,7 @@ class RarComic(ComicArchive):
                 )
             if is_unsafe_name(info.filename):
                 raise ArchiveError(f"unsafe member name {info.filename!r} (absolute or with '..')", path=path)
+        refuse_duplicate_names(path, [info.filename for info in self.infos if not info.is_dir()])
 
     def close(self) -> None:
         self.rar.close()
@@ -275,6 +285,7 @@ class SevenZipComic(ComicArchive):
             if is_unsafe_name(fields["Path"]):
                 raise ArchiveError(f"unsafe member name {fields['Path']!r} (absolute or with '..')", path=path)
             self._names.append(fields["Path"])
+        refuse_duplicate_names(path, self._names)
 
     def _run(self, arguments: list[str], *members: str) -> bytes:
         # -p: empty password so 7z never prompts; -spd: member names are literal, not wildcards
