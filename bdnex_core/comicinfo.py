@@ -278,7 +278,7 @@ class ComicInfo:
                 continue
             value = fields.get(name)
             if value:
-                etree.SubElement(root, name).text = _xml_safe(value)
+                etree.SubElement(root, name).text = xml_legal(value)
         for raw in self.unknown:  # foreign elements after ours: the schema's sequence is closed to them anyway
             root.append(etree.fromstring(raw, _parser))
         return etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
@@ -341,11 +341,13 @@ def read_comicinfo_safely(data: bytes | None) -> tuple[ComicInfo | None, str | N
 
 # ---------------------------------------------------------------------- helpers
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# What XML 1.0 forbids (controls, lone surrogates, U+FFFE/U+FFFF): lxml refuses such text with a ValueError
+_XML_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def _xml_safe(text: str) -> str:
-    return _CONTROL.sub("", text)
+def xml_legal(text: str) -> str:
+    """``text`` without the characters an XML document cannot hold (a web page may contain them)."""
+    return _XML_ILLEGAL.sub("", text)
 
 
 def person_name(name: str) -> str | None:

@@ -1,0 +1,164 @@
+"""Hostile files and album pages through the real CLI (issue 20): no hang, no traceback, no "unexpected",
+originals byte-identical where the file failed, and the session never left ``running``.
+
+Each ``bdnex-core tag`` runs as a subprocess under a time limit (a hang is a failure, not a stuck suite).
+Album pages come from the fake Bédéthèque site, with chosen ids answered by hostile pages; a file
+reaches such an album through the Bédéthèque URL of its existing ComicInfo.xml (no matching involved).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bdnex_core.archive import open_archive
+from bdnex_core.comicinfo import ComicInfo
+from bdnex_core.demo.fakesite import FakeBedetheque, render_album_page
+from bdnex_core.demo.samplelib import sample_pages, write_cbz
+
+HOSTILE_IDS = 9_100_000  # album ids above this are answered from HostileSite.pages
+
+
+class HostileSite(FakeBedetheque):
+    """The fake site, some of whose album pages are replaced by given bytes."""
+
+    def __init__(self) -> None:
+        super().__init__(use_recorded=False)
+        self.pages: dict[int, bytes] = {}
+
+    def album_page(self, album_id: int) -> bytes | None:
+        return self.pages[album_id] if album_id in self.pages else super().album_page(album_id)
+
+    def real_page(self) -> str:
+        """A well-formed album page (generated) to derive hostile variants from."""
+        entry = next(iter(self.catalogue.albums.values()))
+        return render_album_page(entry, self.catalogue)
+
+    def serve(self, page: bytes | str, *, album_id: int) -> int:
+        data = page if isinstance(page, bytes) else page.encode("utf-8", "surrogatepass")
+        # the page's own ids (canonical link, "Identifiant") are the generated album's: point them at ours
+        entry = next(iter(self.catalogue.albums.values()))
+        self.pages[album_id] = data.replace(str(entry.album_id).encode(), str(album_id).encode())
+        return album_id
+
+
+@pytest.fixture(scope="module")
+def site():
+    with HostileSite() as running:
+        yield running
+
+
+@dataclass
+class Env:
+    root: Path
+    config: Path
+    library: Path
+
+    def tag(self, *arguments: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """``bdnex-core tag LIBRARY --batch`` in a subprocess; a hang fails the test with what it printed."""
+        command = [sys.executable, "-m", "bdnex_core", "--config", str(self.config), "tag", str(self.library)]
+        try:
+            return subprocess.run(
+                [*command, "--batch", *arguments],
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=timeout,
+                env={**os.environ, "COLUMNS": "200"},
+                stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired as exc:
+            pytest.fail(f"tag did not finish within {timeout} s; output so far: {exc.stdout!r} {exc.stderr!r}")
+
+    def sessions(self) -> list[tuple[int, str]]:
+        with sqlite3.connect(self.root / "bdnex.db") as connection:
+            return connection.execute("SELECT id, status FROM processing_sessions ORDER BY id").fetchall()
+
+    def failures(self) -> dict[str, str]:
+        """File name → recorded failure reason (names as stored: valid UTF-8)."""
+        with sqlite3.connect(self.root / "bdnex.db") as connection:
+            rows = connection.execute("SELECT file_path, error_msg FROM processed_files WHERE status = 'failed'")
+            return {path.rsplit("/", 1)[-1]: reason for path, reason in rows}
+
+
+@pytest.fixture
+def env(site, tmp_path):
+    root = tmp_path
+    config = root / "config.yaml"
+    mapping = {
+        "database": {"path": str(root / "bdnex.db")},
+        "cache": {"dir": str(root / "cache")},
+        "pipeline": {"logs_dir": str(root / "logs")},
+        **site.settings_mapping(),
+    }
+    config.write_text(json.dumps(mapping))
+    library = root / "library"
+    library.mkdir()
+    subprocess.run(
+        [sys.executable, "-m", "bdnex_core", "--config", str(config), "catalogue", "update"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return Env(root, config, library)
+
+
+def assert_clean_run(result: subprocess.CompletedProcess[str], env: Env) -> None:
+    output = result.stdout + result.stderr
+    assert "unexpected" not in output and "Traceback" not in output, output
+    assert result.returncode in (0, 1), output  # 1: some files failed, each with its reason
+    sessions = env.sessions()
+    assert sessions and all(status != "running" for _id, status in sessions), sessions
+
+
+def comicinfo_pointing_at(album_id: int, extra: str = "") -> bytes:
+    web = f"https://www.bedetheque.com/BD-Hostile-Tome-1-Page-{album_id}.html"
+    return f'<?xml version="1.0" encoding="utf-8"?>\n<ComicInfo><Web>{web}</Web>{extra}</ComicInfo>\n'.encode()
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --------------------------------------------------------------------------- one case each
+
+
+def test_xml_illegal_characters_in_a_page_are_dropped_and_every_run_works(env, site):
+    page = site.real_page().replace("Une histoire", "Une\ufffe his\x01\uffff\x1ftoire")
+    album_id = site.serve(page, album_id=HOSTILE_IDS + 1)
+    path = write_cbz(
+        env.library / "Hostile - T01.cbz",
+        sample_pages("h", 2, 1),
+        extra_members=[("ComicInfo.xml", comicinfo_pointing_at(album_id))],
+    )
+    for _run in range(2):  # the second run reads the album from the cache: it must be clean too
+        result = env.tag("--force")
+        assert_clean_run(result, env)
+        assert result.returncode == 0, result.stdout + result.stderr
+    with open_archive(path) as comic:
+        assert "Une histoire" in ComicInfo.from_xml(comic.comicinfo_bytes())["Summary"]
+
+
+def test_a_page_that_cannot_be_parsed_is_never_cached(env, site):
+    page = site.real_page()
+    album_id = site.serve(page[: len(page) // 3], album_id=HOSTILE_IDS + 2)  # cut inside the details
+    path = write_cbz(
+        env.library / "Hostile - T02.cbz",
+        sample_pages("h", 2, 2),
+        extra_members=[("ComicInfo.xml", comicinfo_pointing_at(album_id))],
+    )
+    before = digest(path)
+    result = env.tag()
+    assert_clean_run(result, env)
+    assert digest(path) == before
+    assert not (env.root / "cache" / "pages" / f"{album_id}.html").exists()
+    with sqlite3.connect(env.root / "bdnex.db") as connection:
+        assert connection.execute("SELECT COUNT(*) FROM bdgest_albums WHERE id = ?", [album_id]).fetchone() == (0,)
