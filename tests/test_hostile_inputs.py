@@ -67,7 +67,7 @@ class Env:
         command = [sys.executable, "-m", "bdnex_core", "--config", str(self.config), "tag", str(self.library)]
         try:
             return subprocess.run(
-                [*command, "--batch", *arguments],
+                [*command, "--batch", "--json", *arguments],
                 capture_output=True,
                 text=True,
                 errors="replace",
@@ -78,15 +78,20 @@ class Env:
         except subprocess.TimeoutExpired as exc:
             pytest.fail(f"tag did not finish within {timeout} s; output so far: {exc.stdout!r} {exc.stderr!r}")
 
+    def configure(self, section: str, **values: object) -> None:
+        mapping = json.loads(self.config.read_text())
+        mapping.setdefault(section, {}).update(values)
+        self.config.write_text(json.dumps(mapping))
+
     def sessions(self) -> list[tuple[int, str]]:
         with sqlite3.connect(self.root / "bdnex.db") as connection:
             return connection.execute("SELECT id, status FROM processing_sessions ORDER BY id").fetchall()
 
-    def failures(self) -> dict[str, str]:
-        """File name → recorded failure reason (names as stored: valid UTF-8)."""
-        with sqlite3.connect(self.root / "bdnex.db") as connection:
-            rows = connection.execute("SELECT file_path, error_msg FROM processed_files WHERE status = 'failed'")
-            return {path.rsplit("/", 1)[-1]: reason for path, reason in rows}
+
+def failures(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
+    """File name → failure reason, from the run's JSON summary (names as shown: valid UTF-8)."""
+    summary = json.loads(result.stdout)
+    return {Path(failure["file"]).name: failure["reason"] for failure in summary["failures"]}
 
 
 @pytest.fixture
@@ -122,6 +127,24 @@ def assert_clean_run(result: subprocess.CompletedProcess[str], env: Env) -> None
 def comicinfo_pointing_at(album_id: int, extra: str = "") -> bytes:
     web = f"https://www.bedetheque.com/BD-Hostile-Tome-1-Page-{album_id}.html"
     return f'<?xml version="1.0" encoding="utf-8"?>\n<ComicInfo><Web>{web}</Web>{extra}</ComicInfo>\n'.encode()
+
+
+def real_album_id(site: HostileSite, offset: int = 0) -> int:
+    return sorted(site.catalogue.albums)[offset]
+
+
+def good_file(path: Path, site: HostileSite, offset: int = 0) -> Path:
+    """A CBZ that the run tags (its ComicInfo names an album of the site's catalogue)."""
+    album_id = real_album_id(site, offset)
+    comicinfo = [("ComicInfo.xml", comicinfo_pointing_at(album_id))]
+    return write_cbz(path, sample_pages(path.stem, 2, offset), extra_members=comicinfo)
+
+
+def tagged_album(path: Path) -> str | None:
+    """The Web URL of the file's ComicInfo once tagged by us (None when we did not write it)."""
+    with open_archive(path) as comic:
+        info = ComicInfo.from_xml(comic.comicinfo_bytes())
+    return info.get("Web") if "bdnex-core" in (info.get("Notes") or "") else None
 
 
 def digest(path: Path) -> str:
@@ -162,3 +185,71 @@ def test_a_page_that_cannot_be_parsed_is_never_cached(env, site):
     assert not (env.root / "cache" / "pages" / f"{album_id}.html").exists()
     with sqlite3.connect(env.root / "bdnex.db") as connection:
         assert connection.execute("SELECT COUNT(*) FROM bdgest_albums WHERE id = ?", [album_id]).fetchone() == (0,)
+
+
+def test_a_file_name_that_is_not_utf8_fails_alone(env, site):
+    good = good_file(env.library / "Bon - T01.cbz", site)
+    bad = os.fsencode(env.library) + b"/Mauvais \xe9t\xe9 - T02.cbz"
+    os.rename(write_cbz(env.library / "tmp.cbz", sample_pages("b", 2, 3)), bad)
+    before = hashlib.sha256(open(bad, "rb").read()).hexdigest()
+    result = env.tag()
+    assert_clean_run(result, env)
+    assert failures(result) == {
+        "Mauvais \\xe9t\\xe9 - T02.cbz": "the file name is not valid UTF-8; rename it (e.g. with convmv) to tag it"
+    }
+    assert hashlib.sha256(open(bad, "rb").read()).hexdigest() == before
+    assert tagged_album(good)
+
+
+def test_a_symlink_loop_fails_alone(env, site):
+    good = good_file(env.library / "Bon - T01.cbz", site)
+    os.symlink(env.library / "b.cbz", env.library / "a.cbz")
+    os.symlink(env.library / "a.cbz", env.library / "b.cbz")
+    result = env.tag()
+    assert_clean_run(result, env)
+    assert failures(result) == {
+        "a.cbz": "symbolic link loop: not followed",
+        "b.cbz": "symbolic link loop: not followed",
+    }
+    assert tagged_album(good)
+
+
+@pytest.mark.parametrize("special", ["fifo", "dev-zero", "socket"])
+def test_only_regular_files_are_opened(env, site, special):
+    import socket
+
+    good = good_file(env.library / "Bon - T01.cbz", site)
+    odd = env.library / "Etrange - T02.cbz"
+    if special == "fifo":
+        os.mkfifo(odd)
+    elif special == "dev-zero":
+        os.symlink("/dev/zero", odd)
+        env.configure("archives", follow_links_outside_library=True)  # so the device itself is met
+    else:
+        listening = socket.socket(socket.AF_UNIX)
+        listening.bind(str(odd))
+    result = env.tag(timeout=60)
+    assert_clean_run(result, env)
+    kind = {"fifo": "a FIFO", "dev-zero": "a character device", "socket": "a socket"}[special]
+    assert failures(result)[odd.name].startswith(f"not a regular file but {kind}"), failures(result)
+    assert tagged_album(good)
+
+
+def test_links_outside_the_library_are_followed_only_when_configured(env, site, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    outside = good_file(elsewhere / "Dehors - T01.cbz", site)
+    link = env.library / "Lien - T01.cbz"
+    os.symlink(outside, link)
+    inside = good_file(env.library / "Dedans - T02.cbz", site, 1)
+    os.symlink(inside, env.library / "Lien interne - T02.cbz")
+    before = digest(outside)
+    result = env.tag()
+    assert_clean_run(result, env)
+    assert digest(outside) == before  # not rewritten: outside what we were asked to tag
+    assert "outside the library: not followed (archives.follow_links_outside_library)" in failures(result)[link.name]
+    assert tagged_album(inside)  # a link inside the library leads to a file we tag anyway
+
+    env.configure("archives", follow_links_outside_library=True)
+    assert_clean_run(env.tag(), env)
+    assert tagged_album(outside)

@@ -12,6 +12,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 from bdnex_core.errors import ArchiveError
+from bdnex_core.hashing import open_regular
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".avif", ".jxl", ".tif", ".tiff"})
 COMICINFO = "ComicInfo.xml"
@@ -65,7 +66,7 @@ def detect_kind(path: str | os.PathLike[str]) -> ArchiveKind:
     """CBZ, CBR or CB7 from the content (a .cbr that is really a zip is common)."""
     path = Path(path)
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             head = handle.read(8)
             if not head:
                 raise ArchiveError("empty file (0 bytes)", path=path)

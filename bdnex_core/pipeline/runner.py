@@ -516,7 +516,8 @@ def tag_locations(
 
     if isinstance(plugins.library_sources(settings).get(options.source), FolderSource):
         with _collector_paused():
-            entries = dict(folder_entries(options.locations))  # path -> folder name, each file once
+            follow_outside = settings.archives.follow_links_outside_library
+            entries = dict(folder_entries(options.locations, follow_outside=follow_outside))  # path -> folder name
             roots = [os.path.realpath(os.path.expanduser(location)) for location in options.locations]
             seen = unchanged_paths(db, list(entries), roots) if not options.force else set()
             items = [folder_item(path, folder) for path, folder in entries.items() if path not in seen]
