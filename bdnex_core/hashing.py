@@ -7,11 +7,11 @@ The hash recognises a file that was moved or renamed, so it keeps its history.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from bdnex_core.errors import ArchiveError
 
@@ -29,7 +29,7 @@ class Fingerprint:
         return cls(size=stat.st_size, mtime_ns=stat.st_mtime_ns)
 
 
-def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
+def open_regular(path: str | os.PathLike[str]) -> io.FileIO:
     """Open a regular file for reading, unbuffered; anything else is refused before a byte is read.
 
     A FIFO would block the open (and a read) for ever, ``/dev/zero`` never ends: opened
@@ -39,7 +39,7 @@ def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
     try:
         mode = os.fstat(descriptor).st_mode
         if not stat.S_ISREG(mode):
-            raise ArchiveError(f"not a regular file but {file_kind(mode)}: not opened", path=path)
+            raise ArchiveError(f"not a regular file but {file_kind(mode)}: not opened", path=os.fspath(path))
         return os.fdopen(descriptor, "rb", buffering=0)
     except BaseException:
         os.close(descriptor)
