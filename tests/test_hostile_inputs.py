@@ -147,6 +147,21 @@ def tagged_album(path: Path) -> str | None:
     return info.get("Web") if "bdnex-core" in (info.get("Notes") or "") else None
 
 
+def matching_name(site: HostileSite, offset: int = 0) -> tuple[str, str, int]:
+    """(folder, file name, album id) that the matcher accepts for an album of the catalogue."""
+    from bdnex_core.demo.fakesite import human
+
+    entries = [
+        entry
+        for series in sorted(site.catalogue.series)
+        for entry in site.catalogue.series[series]
+        if len(site.catalogue.series[series]) >= 3 and entry.tome_kind == "regular" and (entry.tome or "").isdigit()
+    ]
+    entry = entries[offset * 7 % len(entries)]
+    series = human(entry.series_slug)
+    return series, f"{series} - T{int(entry.tome):02d} - {human(entry.title_slug)}.cbz", entry.album_id
+
+
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -253,3 +268,73 @@ def test_links_outside_the_library_are_followed_only_when_configured(env, site, 
     env.configure("archives", follow_links_outside_library=True)
     assert_clean_run(env.tag(), env)
     assert tagged_album(outside)
+
+
+def backups(env: Env) -> list[tuple[str, int | None, bytes, str, str]]:
+    with sqlite3.connect(env.root / "bdnex.db") as connection:
+        rows = connection.execute("SELECT file_path, session_id, comicinfo, sha256, reason FROM comicinfo_backups")
+        return [(Path(path).name, session, bytes(data), sha, reason) for path, session, data, sha, reason in rows]
+
+
+UNREADABLE = {
+    "wrong root": b'<?xml version="1.0"?><Book><Title>Mon titre</Title></Book>',
+    "3 MB": b"<ComicInfo><Summary>" + b"r" * (3 * 1024 * 1024) + b"</Summary></ComicInfo>",
+    "not xml": b"\x89PNG\r\n\x1a\n this is not XML",
+}
+
+
+@pytest.mark.parametrize("kind", list(UNREADABLE))
+def test_a_comicinfo_we_cannot_read_is_never_replaced_silently(env, site, kind):
+    folder, name, _album_id = matching_name(site)
+    data = UNREADABLE[kind]
+    path = write_cbz(env.library / folder / name, sample_pages("u", 2, 5), extra_members=[("ComicInfo.xml", data)])
+    before = digest(path)
+    result = env.tag()
+    assert_clean_run(result, env)
+    assert json.loads(result.stdout)["counts"]["queued"] == 1, result.stdout  # a person decides
+    assert digest(path) == before
+    assert [(row[0], row[2], row[4]) for row in backups(env)] == [(name, data, "unreadable")]
+
+
+def test_a_replaced_comicinfo_is_kept_in_the_database(env, site):
+    from bdnex_core.comicinfo_backups import comicinfo_before_session
+    from bdnex_core.config import from_mapping
+    from bdnex_core.db import BDneXDB
+
+    previous = comicinfo_pointing_at(real_album_id(site), "<Summary>Mon résumé à moi</Summary>")
+    path = write_cbz(
+        env.library / "Bon - T01.cbz", sample_pages("g", 2, 6), extra_members=[("ComicInfo.xml", previous)]
+    )
+    result = env.tag()
+    assert_clean_run(result, env)
+    assert tagged_album(path)
+    [(name, session, data, sha256, reason)] = backups(env)
+    assert (name, data, sha256, reason) == ("Bon - T01.cbz", previous, hashlib.sha256(previous).hexdigest(), "replaced")
+    assert env.tag("--force").returncode == 0  # a second rewrite keeps the first one's previous state too
+    db = BDneXDB(settings=from_mapping(json.loads(env.config.read_text())))
+    try:
+        assert comicinfo_before_session(db, path, session).comicinfo == previous
+        later = comicinfo_before_session(db, path, session + 1).comicinfo
+        assert later != previous and b"bdnex-core" in later
+    finally:
+        db.close()
+
+
+def test_page_attributes_survive_tagging(env, site):
+    pages = (
+        '<Pages><Page Image="0" Type="FrontCover" ImageWidth="240" ImageHeight="320"/>'
+        '<Page Image="1" Bookmark="Début" ImageWidth="1200" ImageHeight="1600"/></Pages>'
+    )
+    path = write_cbz(
+        env.library / "Bon - T01.cbz",
+        sample_pages("p", 2, 7),
+        extra_members=[("ComicInfo.xml", comicinfo_pointing_at(real_album_id(site), pages))],
+    )
+    assert_clean_run(env.tag(), env)
+    with open_archive(path) as comic:
+        info = ComicInfo.from_xml(comic.comicinfo_bytes())
+    assert "bdnex-core" in info["Notes"]
+    assert [(page.image, page.type, dict(page.attributes)) for page in info.pages] == [
+        (0, "FrontCover", {"ImageWidth": "240", "ImageHeight": "320"}),
+        (1, None, {"Bookmark": "Début", "ImageWidth": "1200", "ImageHeight": "1600"}),
+    ]
