@@ -76,6 +76,7 @@ class ArchiveSettings:
     cbr: str = "convert"
     delete_converted_originals: bool = False
     preserve_mtime: bool = False
+    follow_links_outside_library: bool = False
 
 
 @dataclass(frozen=True)
