@@ -73,3 +73,28 @@ def correct_one_file(app: AppContext, paths: tuple[str, ...], album: str, *, dry
         if not outcome.changes and outcome.state == "done":
             click.echo("    nothing changes")
     raise SystemExit(0 if outcome.state == "done" else 1)
+
+
+def session_file_rows(db: Any, session_id: int) -> list[dict[str, Any]]:
+    """Each file of a session, in order, with the album it got (from its record), its score and decision."""
+    rows = db.db.execute(
+        "SELECT sf.file_path, sf.state, sf.error_msg, pf.bdgest_id, pf.series, pf.tome, pf.title, "
+        "pf.confidence_score, pf.decision FROM session_files sf LEFT JOIN processed_files pf ON pf.id = sf.file_id "
+        "WHERE sf.session_id = ? ORDER BY sf.position",
+        [session_id],
+    ).fetchall()
+    keys = ("file", "state", "reason", "album_id", "series", "tome", "title", "confidence", "decision")
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def show_session_files(app: AppContext, session_id: int, as_json: bool) -> None:
+    from bdnex_core.errors import BdnexError
+
+    if app.db.get_session(session_id) is None:
+        raise BdnexError(f"no session {session_id} (see `bdnex-core sessions list`)")
+    rows = session_file_rows(app.db, session_id)
+    if as_json:
+        echo_json(rows)
+        return
+    for row in rows:
+        click.echo(file_line(row))

@@ -144,8 +144,8 @@ def breakdown(explain: str) -> str:
     return ", ".join(components + caps)
 
 
-_COMPONENT = re.compile(r"(?:^|, )([a-z][a-z_ ]*?) (\d\.\d\d) \(")
-_CAP = re.compile(r"CAP: ([^:,]+)")
+_COMPONENT = re.compile(r"(?:^|[;,] )([a-z][a-z_ ]*?) (\d\.\d\d) \(")
+_CAP = re.compile(r"CAP: ([^:,;]+)")
 
 
 class ReviewService:
@@ -234,6 +234,10 @@ class ReviewService:
                     self._drop(entry)
                     notices.append(f"dropped review entry {entry.id}: {path} is gone")
                     continue
+                if self._waiting_under(moved_to, entry.id):  # queued again under its new path: one is enough
+                    self._drop(entry)
+                    notices.append(f"dropped review entry {entry.id}: {path} moved to {moved_to}, queued there")
+                    continue
                 notices.append(f"review entry {entry.id} follows its file: {path} -> {moved_to}")
                 path = moved_to
                 self._follow(entry, moved_to)
@@ -260,14 +264,16 @@ class ReviewService:
                 return str(other["file_path"])
         return None
 
+    def _waiting_under(self, path: str, other_than: int) -> bool:
+        return bool(
+            self.db.db.execute(
+                "SELECT 1 FROM review_queue WHERE item_key = ? AND status IN ('pending', 'skipped') AND id != ?",
+                [path, other_than],
+            ).fetchone()
+        )
+
     def _follow(self, entry: ReviewEntry, new_path: str) -> None:
         with self.db.write():
-            # a pending entry already waiting under the new path is the same file: keep the older one
-            if entry.status == PENDING:
-                self.db.db.execute(
-                    "DELETE FROM review_queue WHERE item_key = ? AND status = 'pending' AND id != ?",
-                    [new_path, entry.id],
-                )
             self.db.db.table("review_queue").update(entry.id, {"file_path": new_path, "item_key": new_path})
         entry.file_path = entry.item_key = new_path
 
