@@ -99,7 +99,10 @@ class AlbumCard:
 
     @classmethod
     def of(cls, album: Album, candidate: dict[str, Any] | None = None) -> AlbumCard:
-        authors = list(dict.fromkeys([*album.writers, *album.pencillers]))
+        from bdnex_core.comicinfo import person_name
+
+        # "Goscinny, René" -> "René Goscinny": a list of names must not be read as one comma list
+        authors = list(dict.fromkeys(person_name(name) or name for name in [*album.writers, *album.pencillers]))
         card = cls(
             album_id=album.album_id,
             url=album.url,
