@@ -8,19 +8,21 @@ import shutil
 
 import pytest
 
-from bdnex_core.bedetheque.client import reset_politeness
 from bdnex_core.cli import main
 from bdnex_core.db import BDneXDB
-from bdnex_core.demo.fakesite import FakeBedetheque, human
+from bdnex_core.demo.fakesite import human
 from bdnex_core.demo.samplelib import sample_pages, write_cbz
-from bdnex_testing.review import comicinfo_bytes, comicinfo_of, make_env, series_entries, spawn_cli, uncertain_file
+from bdnex_testing import review as review_env
+from bdnex_testing.review import (
+    comicinfo_bytes,
+    comicinfo_of,
+    make_env,
+    series_entries,
+    spawn_cli,
+    uncertain_file,
+)
 
-
-@pytest.fixture(scope="module")
-def site():
-    reset_politeness()
-    with FakeBedetheque() as running:
-        yield running
+site = review_env.site  # the fake Bédéthèque site, one per module
 
 
 @pytest.fixture

@@ -6,18 +6,19 @@ import json
 
 import pytest
 
-from bdnex_core.bedetheque.client import reset_politeness
 from bdnex_core.cli import main
-from bdnex_core.demo.fakesite import FakeBedetheque, human
+from bdnex_core.demo.fakesite import human
 from bdnex_core.pipeline.review_service import PENDING, SKIPPED, ReviewError, ReviewService, breakdown
-from bdnex_testing.review import comicinfo_bytes, comicinfo_of, make_env, series_entries, uncertain_file
+from bdnex_testing import review as review_env
+from bdnex_testing.review import (
+    comicinfo_bytes,
+    comicinfo_of,
+    make_env,
+    series_entries,
+    uncertain_file,
+)
 
-
-@pytest.fixture(scope="module")
-def site():
-    reset_politeness()
-    with FakeBedetheque() as running:
-        yield running
+site = review_env.site  # the fake Bédéthèque site, one per module
 
 
 @pytest.fixture
