@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 
 import pytest
 
@@ -19,6 +20,11 @@ from bdnex_testing.review import (
 )
 
 site = review_env.site  # the fake Bédéthèque site, one per module
+
+
+def page_bytes(path):
+    with zipfile.ZipFile(path) as archive:
+        return {name: archive.read(name) for name in archive.namelist() if name != "ComicInfo.xml"}
 
 
 @pytest.fixture
@@ -51,13 +57,15 @@ def test_cards_preview_and_search_write_nothing(service):
 def test_accept_skip_undo(service):
     review, path, entries = service
     [entry] = review.entries(PENDING)
+    pages = page_bytes(path)
     with pytest.raises(ReviewError, match="nothing to undo"):
         review.undo()
     applied = review.accept(entry, entries[1].album_id)
     assert applied.backup_id is None  # the file had no ComicInfo.xml
     assert comicinfo_of(path).get("Number") == entries[1].tome and review.entries(PENDING) == []
     review.undo()
-    assert comicinfo_of(path).get("Series") is None  # no metadata again (an empty ComicInfo.xml)
+    assert comicinfo_bytes(path) is None  # it had none: ours is removed, the pages are as they were
+    assert page_bytes(path) == pages
     [again] = review.entries(PENDING)
     review.skip(again)
     assert review.entries(PENDING) == [] and [e.id for e in review.entries(SKIPPED)] == [again.id]
@@ -69,3 +77,20 @@ def test_breakdown_keeps_names_and_numbers_only():
         "CAP: title differs: the name says 'x, z', the album is 'y'"
     )
     assert breakdown(explain) == "series 1.00, tome 0.00, title 0.37, cap: tome number differs, cap: title differs"
+
+
+def test_removing_comicinfo_keeps_every_page_byte_for_byte(tmp_path):
+    """Undo of a first tagging removes our ComicInfo.xml, wherever it sits in the zip."""
+    from bdnex_core.archive import write_comicinfo
+    from bdnex_core.demo.samplelib import page_jpeg
+
+    path = tmp_path / "a.cbz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("01.jpg", page_jpeg("one"))
+        archive.writestr("ComicInfo.xml", b"<ComicInfo><Series>x</Series></ComicInfo>", zipfile.ZIP_DEFLATED)
+        archive.writestr("02.jpg", page_jpeg("two"), zipfile.ZIP_DEFLATED)
+    pages = page_bytes(path)
+    write_comicinfo(path, None)
+    with zipfile.ZipFile(path) as archive:
+        assert archive.namelist() == ["01.jpg", "02.jpg"] and archive.testzip() is None
+    assert page_bytes(path) == pages and comicinfo_bytes(path) is None
