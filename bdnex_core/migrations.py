@@ -147,6 +147,8 @@ def m007_comicinfo_backups(db: Database) -> None:
         "-- ===================================================================== comicinfo backups"
     )
     execute_script(db, schema_sql()[start:])
+
+
 def m008_library_search(db: Database) -> None:
     """The full-text index behind `bdnex-core ls`, filled from the files already recorded."""
     start = schema_sql().index(
