@@ -310,7 +310,7 @@ class TagRun:
                     file_id = self.db.record_processing(
                         _recorded_path(outcome), None, _result_values(outcome, "manual"), source="manual"
                     )
-                    if outcome.previous_comicinfo is not None:
+                    if outcome.previous_comicinfo is not None or outcome.previous_layout is not None:
                         _keep_previous_comicinfo(self.db, outcome, file_id, None)
             if outcome.state == "done" and outcome.album is not None:
                 plugins.notify(
@@ -339,7 +339,7 @@ class TagRun:
             file_id = self.db.record_processing(
                 _recorded_path(outcome), session_id, _result_values(outcome, status), source=outcome.history_source
             )
-        if outcome.previous_comicinfo is not None and file_id is not None:
+        if (outcome.previous_comicinfo is not None or outcome.previous_layout is not None) and file_id is not None:
             _keep_previous_comicinfo(self.db, outcome, file_id, session_id)
         if outcome.state == "queued":
             self.db.queue_for_review(
@@ -422,19 +422,21 @@ def _keep_previous_comicinfo(db: BDneXDB, outcome: Outcome, file_id: int, sessio
     """The ComicInfo the file held, byte for byte: replaced by our write, or unreadable and left alone."""
     from bdnex_core.comicinfo_backups import record_backup
 
-    assert outcome.previous_comicinfo is not None
     replaced = outcome.state == "done" and any(
         write.writer == "comicinfo" and write.written for write in outcome.writes
     )
     reason = "replaced" if replaced else "unreadable"
-    if replaced or outcome.state == "queued":
+    if outcome.previous_comicinfo is None:
+        reason = "absent"
+    if replaced or (outcome.state == "queued" and outcome.previous_comicinfo is not None):
         record_backup(
             db,
             _recorded_path(outcome),
-            outcome.previous_comicinfo,
+            outcome.previous_comicinfo or b"",
             file_id=file_id,
             session_id=session_id,
             reason=reason,
+            layout=outcome.previous_layout if replaced else None,
         )
 
 
