@@ -102,7 +102,7 @@ def tag(
     raise SystemExit(summary.exit_code)
 
 
-def print_summary(summary, *, dry_run: bool = False) -> None:
+def print_summary(summary, *, dry_run: bool = False, review_command: str = "bdnex-core review") -> None:
     console = Console(soft_wrap=True)
     if dry_run:
         for outcome in summary.outcomes:
@@ -125,6 +125,6 @@ def print_summary(summary, *, dry_run: bool = False) -> None:
         if outcome.state == "failed":
             console.print(f"failed: {outcome.item.path or outcome.item.name}: {outcome.reason}", highlight=False)
     if summary.count("queued"):
-        console.print("uncertain matches wait for you: bdnex-core review")
+        console.print(f"uncertain matches wait for you: {review_command}", highlight=False, markup=False)
     if summary.message:
         console.print(summary.message, highlight=False)
