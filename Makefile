@@ -6,7 +6,9 @@ CT_VENV ?= .venv-ct
 # bdnex-comictagger belongs in ComicTagger's own environment (it depends on ComicTagger)
 PLUGINS := $(filter-out plugins/comictagger/pyproject.toml,$(wildcard plugins/*/pyproject.toml))
 
-.PHONY: install venv comictagger test test-fast demo bench clean
+.PHONY: install venv comictagger test test-fast test-alone lint wheels demo bench clean
+# the Python packages mypy checks (the calibre plugin's calibre_plugin/ runs inside calibre: excluded in pyproject)
+TYPED := bdnex_core plugins/komga/bdnex_komga plugins/calibre/bdnex_calibre
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +36,24 @@ test: install comictagger
 test-fast: install
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not slow"
 
-## demo: tag a generated sample library against a local fake Bédéthèque
-demo: install
+## test-alone: the fast suite as in a clone with nothing beside it (../shared hidden; what needs it skips)
+test-alone: install
+	env -u BDNEX_REQUIRE_SHARED BDNEX_SHARED_DIR=$(abspath .)/.no-shared-here $(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not slow"
+
+## lint: ruff (lint and format check) and mypy, versions pinned in the [lint] extra
+lint: venv
+	$(BIN)/pip install --quiet -e ".[lint]"
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(TYPED)
+
+## wheels: build the core's and the plugins' wheels, install them into a fresh venv (no test tools), try them
+wheels: venv
+	PYTHON=$(PYTHON) BUILD_PYTHON=$(BIN)/python .ci/wheels
+
+## demo: tag a generated sample library against a local fake Bédéthèque (the core and plugins, no test tools)
+demo: venv
+	$(BIN)/pip install --quiet -e . $(addprefix -e ,$(dir $(PLUGINS)))
 	$(BIN)/bdnex-core demo
 
 ## bench: every benchmark script (prints ratios against a baseline measured in the same run)
@@ -43,4 +61,4 @@ bench: install
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(CT_VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) $(CT_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
