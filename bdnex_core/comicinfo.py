@@ -276,9 +276,9 @@ class ComicInfo:
                         for key, value in page.attributes:
                             element.set(key, value)
                 continue
-            value = fields.get(name)
-            if value:
-                etree.SubElement(root, name).text = _xml_safe(value)
+            field_value = fields.get(name)
+            if field_value:
+                etree.SubElement(root, name).text = _xml_safe(field_value)
         for raw in self.unknown:  # foreign elements after ours: the schema's sequence is closed to them anyway
             root.append(etree.fromstring(raw, _parser))
         return etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)

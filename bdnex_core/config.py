@@ -146,6 +146,8 @@ def from_mapping(data: dict[str, Any], *, source: Path | None = None) -> Setting
         comicinfo["locked_fields"] = tuple(comicinfo["locked_fields"])
     pipeline = dict(data.get("pipeline", {}))
     logs_dir = _path_or_none(pipeline.pop("logs_dir", None))
+    if logs_dir:
+        pipeline["logs_dir"] = logs_dir
     return Settings(
         database=DatabaseSettings(
             backend="sqlite",
@@ -160,7 +162,7 @@ def from_mapping(data: dict[str, Any], *, source: Path | None = None) -> Setting
         matching=MatchingSettings(**data.get("matching", {})),
         comicinfo=ComicInfoSettings(**comicinfo),
         archives=ArchiveSettings(**data.get("archives", {})),
-        pipeline=PipelineSettings(**pipeline, **({"logs_dir": logs_dir} if logs_dir else {})),
+        pipeline=PipelineSettings(**pipeline),
         source=source,
         raw=copy.deepcopy(data),
     )

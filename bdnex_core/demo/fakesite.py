@@ -506,8 +506,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if path.startswith("/media/Couvertures/Couv_") or path.startswith("/cache/thb_couv/Couv_"):
             album_id = int("".join(ch for ch in path.rsplit("_", 1)[-1] if ch.isdigit()) or 0)
-            data = fake.cover(album_id)
-            self._send(200 if data else 404, data or b"not found", "image/jpeg" if data else "text/plain")
+            cover = fake.cover(album_id)
+            self._send(200 if cover else 404, cover or b"not found", "image/jpeg" if cover else "text/plain")
             return
         if path.startswith("/serie-"):
             try:
