@@ -81,7 +81,31 @@ class NotFound(CatalogueError):
 
 
 class Unreachable(CatalogueError):
-    """No usable answer: refused connections, timeouts, or 5xx after the retries."""
+    """No usable answer: refused connections, timeouts, or 5xx after the retries.
+
+    ``timed_out`` tells a site that did not answer in time (or too slowly: the total deadline
+    of a request) from one that refused the connection or answered 5xx (then ``status``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        status: int | None = None,
+        stops_run: bool | None = None,
+        timed_out: bool = False,
+    ):
+        super().__init__(message, path=path, status=status, stops_run=stops_run)
+        self.timed_out = timed_out
+
+
+class ResponseTooLarge(CatalogueError):
+    """An answer larger than the client accepts for that kind of page (reading stopped at the cap)."""
+
+
+class CacheError(BdnexError):
+    """The catalogue's disk cache (``cache.dir``: raw pages, covers, cookies) cannot be written."""
 
 
 class RateLimited(CatalogueError):

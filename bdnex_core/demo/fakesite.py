@@ -6,7 +6,9 @@ It serves what the real site serves to our client: the home page (with the
 catalogue (the recorded real pages from ``../shared`` when present, pages generated in
 the same mobile template for every other album), and covers. Fault modes reproduce
 what scrapers meet: 429 with Retry-After, 503, slow answers, a Cloudflare challenge,
-the IP-ban page, truncated HTML, a cookie required.
+the IP-ban page, truncated HTML, a cookie required, an answer without end (``huge``), a
+page sent one byte at a time (``drip``). ``stop()`` closes open connections too, like a
+site that went away, and ``start()`` again listens on the same port.
 
     python -m bdnex_core.demo.fakesite --port 8765 --sitemaps albums_*.xml
 """
@@ -19,6 +21,7 @@ import html
 import io
 import json
 import os
+import socket
 import threading
 import time
 import zlib
@@ -68,11 +71,12 @@ def series_id_for(series_slug: str) -> int:
 
 @dataclass
 class FaultMode:
-    kind: str | None = None  # 429, 503, slow, challenge, ban, truncated, cookie_required
+    kind: str | None = None  # 429, 503, slow, challenge, ban, truncated, cookie_required, huge, drip
     remaining: int | None = None  # how many requests it affects (None: all)
     retry_after: int = 1
-    delay: float = 0.0
+    delay: float = 0.0  # drip: between two bytes
     paths: str = ""  # only paths containing this text ("" = every path)
+    size: int = 0  # huge: bytes sent (no Content-Length, then the connection closes)
 
 
 @dataclass
@@ -170,6 +174,7 @@ class FakeBedetheque:
         self._port = port
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._connections: set[Any] = set()
         self.ban_ip = "127.0.0.1"
 
     # ------------------------------------------------------------------ lifecycle
@@ -181,6 +186,7 @@ class FakeBedetheque:
             fake = site
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
+        self._port = self._server.server_address[1]  # started again after stop(): the same address
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-bedetheque", daemon=True)
         self._thread.start()
@@ -191,6 +197,13 @@ class FakeBedetheque:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        with self._lock:  # kept-alive connections too: the site is gone, not only its door
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def __enter__(self) -> FakeBedetheque:
         return self.start()
@@ -230,9 +243,10 @@ class FakeBedetheque:
         retry_after: int = 1,
         delay: float = 0.0,
         paths: str = "",
+        size: int = 0,
     ) -> None:
         with self._lock:
-            self.mode = FaultMode(kind, remaining, retry_after, delay, paths)
+            self.mode = FaultMode(kind, remaining, retry_after, delay, paths, size)
 
     def requests(self, contains: str = "") -> list[LoggedRequest]:
         with self._lock:
@@ -251,7 +265,7 @@ class FakeBedetheque:
                 if mode.remaining <= 0:
                     return None
                 mode.remaining -= 1
-            return FaultMode(mode.kind, mode.remaining, mode.retry_after, mode.delay, mode.paths)
+            return FaultMode(mode.kind, mode.remaining, mode.retry_after, mode.delay, mode.paths, mode.size)
 
     def _record(self, entry: LoggedRequest) -> None:
         with self._lock:
@@ -411,6 +425,19 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         return
 
+    def setup(self) -> None:
+        super().setup()
+        with self.fake._lock:
+            self.fake._connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.fake._lock:
+            self.fake._connections.discard(self.connection)
+        try:
+            super().finish()
+        except OSError:
+            pass  # the site was stopped under this connection
+
     def _send(
         self,
         status: int,
@@ -449,6 +476,7 @@ class _Handler(BaseHTTPRequestHandler):
                     retry_after=data.get("retry_after", 1),
                     delay=data.get("delay", 0.0),
                     paths=data.get("paths", ""),
+                    size=data.get("size", 0),
                 )
             except (ValueError, TypeError) as exc:
                 self._send(400, str(exc).encode(), "text/plain")
@@ -520,6 +548,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _fault(self, fault: FaultMode, path: str) -> bool:
         """Answer with the fault; False when the fault only changes the content (truncated)."""
+        if fault.kind in ("huge", "drip"):
+            self._stream_fault(fault)
+            return True
         if fault.delay:
             time.sleep(fault.delay)
         if fault.kind == "429":
@@ -533,6 +564,31 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             return False  # slow (delay only), truncated, cookie_required: handled by the normal path
         return True
+
+    def _stream_fault(self, fault: FaultMode) -> None:
+        """``huge``: ``size`` bytes and no Content-Length; ``drip``: a small page, one byte every ``delay`` s."""
+        body = b"<html><body>" + b"x" * 2048 + b"</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        if fault.kind == "huge":
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(len(body)))
+        self.fake._record(LoggedRequest(self.command, self.path, 200, time.monotonic(), False, None))
+        self.end_headers()
+        try:
+            if fault.kind == "huge":
+                block = b"<p>" + b"x" * (1024 * 1024 - 7) + b"</p>\n"
+                for _ in range(max(1, fault.size // len(block))):
+                    self.wfile.write(block)
+            else:
+                for position in range(len(body)):
+                    self.wfile.write(body[position : position + 1])
+                    self.wfile.flush()
+                    time.sleep(fault.delay or 1.0)
+        except OSError:
+            self.close_connection = True  # the client stopped reading: what it should do
 
 
 def _not_found() -> bytes:
