@@ -331,6 +331,16 @@ def test_a_server_sending_one_byte_at_a_time_is_cut_off(site, make_client):
     assert len(site.requests("/BD-")) == 1  # a trickling server is not asked again
 
 
+def test_a_sitemap_without_end_is_cut_at_the_sitemap_cap(site, make_client, tmp_path):
+    from bdnex_core.bedetheque.catalogue import Catalogue
+
+    client, settings = make_client()
+    site.set_mode("huge", size=80 * 1024 * 1024, paths="_map.xml")
+    with pytest.raises(ResponseTooLarge) as raised:
+        Catalogue(BDneXDB(tmp_path / "bdnex.db", settings=settings)).update_online(client)
+    assert "_map.xml" in str(raised.value) and "64 MB" in str(raised.value)
+
+
 # ---------------------------------------------------------------------- challenge detection, cache folder
 
 

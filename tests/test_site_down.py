@@ -1,0 +1,163 @@
+"""The site goes away (or our hourly cap is used up) in the middle of a library: the run stops, the
+session is paused with every file not done still pending (none failed for it), exit code 4 with
+the resume command; once the site is back, ``tag --resume`` finishes the library.
+
+Real processes (the CLI in a subprocess), the fake site stopped for real (its port closed, its
+open connections cut), real archives and a real database.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bdnex_core.bedetheque.catalogue import Catalogue
+from bdnex_core.bedetheque.client import BedethequeClient, reset_politeness
+from bdnex_core.config import from_mapping
+from bdnex_core.db import BDneXDB
+from bdnex_core.demo.fakesite import FakeBedetheque, human
+from bdnex_core.demo.samplelib import CatalogueAlbum, sample_pages, write_cbz
+
+FILES = 60
+
+
+@pytest.fixture
+def site():
+    reset_politeness()
+    running = FakeBedetheque(network_delay=0.05).start()  # slow enough that the library takes a few seconds
+    yield running
+    running.stop()
+    reset_politeness()
+
+
+@pytest.fixture
+def library(site, tmp_path):
+    """60 files of regular tomes, an indexed catalogue, and a configuration for the CLI (2 workers)."""
+    rng = random.Random(15)
+    pool = [
+        entry
+        for entries in site.catalogue.series.values()
+        for entry in entries
+        if entry.tome_kind == "regular" and entry.tome and entry.tome.isdigit()
+    ]
+    pages = sample_pages("page", 2, 5)
+    folder = tmp_path / "library"
+    for entry in rng.sample(pool, FILES):
+        album = CatalogueAlbum(entry.album_id, human(entry.series_slug), entry.tome, human(entry.title_slug) or None)
+        name = f"{album.series} - T{int(album.tome):02d}" + (f" - {album.title}" if album.title else "") + ".cbz"
+        write_cbz(folder / album.series.replace("/", " ")[:60] / name.replace("/", " "), pages)
+    mapping = {
+        "database": {"path": str(tmp_path / "bdnex.db")},
+        "cache": {"dir": str(tmp_path / "cache")},
+        "pipeline": {"logs_dir": str(tmp_path / "logs"), "workers": 2},
+        **site.settings_mapping(),
+    }
+    db = BDneXDB(settings=from_mapping(mapping))
+    Catalogue(db).update_online(BedethequeClient(from_mapping(mapping)))
+    db.close()
+    reset_politeness()
+    site.clear_log()
+    return folder, mapping, tmp_path
+
+
+def write_config(tmp_path: Path, mapping: dict) -> Path:
+    config = tmp_path / "config.yaml"
+    config.write_text(json.dumps(mapping))
+    return config
+
+
+def cli(config: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bdnex_core", "--config", str(config), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_until(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout} s")
+        time.sleep(0.02)
+
+
+def states(db_path: Path, session_id: int) -> dict[str, int]:
+    db = BDneXDB(db_path)
+    try:
+        return dict(
+            db.db.execute(
+                "SELECT state, COUNT(*) FROM session_files WHERE session_id = ? GROUP BY state", [session_id]
+            ).fetchall()
+        )
+    finally:
+        db.close()
+
+
+def check_stopped(out: str, code: int, db_path: Path, *, because: str) -> int:
+    """Exit 4, paused, one line with the resume command, no file failed; returns the session id."""
+    assert code == 4, out
+    summary = json.loads(out)
+    session_id = summary["session_id"]
+    message = summary["message"]
+    assert because in message and f"bdnex-core tag --resume {session_id}" in message and "\n" not in message
+    assert summary["counts"]["failed"] == 0, summary["failures"]
+    counted = states(db_path, session_id)
+    assert counted.get("failed", 0) == 0 and 0 < counted.get("pending", 0) < FILES, counted
+    db = BDneXDB(db_path)
+    try:
+        assert db.get_session(session_id)["status"] == "paused"
+        assert db.db.execute("SELECT COUNT(*) FROM processed_files WHERE status = 'failed'").fetchone()[0] == 0
+    finally:
+        db.close()
+    return session_id
+
+
+def check_resumed(config: Path, db_path: Path, session_id: int) -> None:
+    resumed = cli(config, "tag", "--resume", str(session_id), "--batch", "--json")
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err[-2000:]
+    assert json.loads(out)["status"] == "completed"
+    counted = states(db_path, session_id)
+    assert sum(counted.values()) == FILES and not counted.get("pending") and not counted.get("failed"), counted
+    assert counted.get("done", 0) >= FILES * 0.9, counted
+
+
+def test_site_stopped_mid_library_pauses_the_run_then_resume_completes(site, library):
+    folder, mapping, tmp_path = library
+    config = write_config(tmp_path, mapping)
+    db_path = tmp_path / "bdnex.db"
+    run = cli(config, "tag", str(folder), "--batch", "--json")
+    try:
+        wait_until(lambda: len(site.requests("/BD-")) >= 12, 120, "twelve album pages fetched")
+        site.stop()
+        stopped_at = time.monotonic()
+        out, err = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    took = time.monotonic() - stopped_at
+    assert took < 60, f"the run went on {took:.0f} s after the site went away"
+    session_id = check_stopped(out, run.returncode, db_path, because="not usable now")
+    site.start()  # back, on the same address
+    check_resumed(config, db_path, session_id)
+
+
+def test_hourly_cap_pauses_the_run_then_resume_completes(site, library):
+    folder, mapping, tmp_path = library
+    capped = {**mapping, "catalogue": {**mapping["catalogue"], "max_requests_per_hour": 15}}
+    config = write_config(tmp_path, capped)
+    db_path = tmp_path / "bdnex.db"
+    run = cli(config, "tag", str(folder), "--batch", "--json")
+    out, err = run.communicate(timeout=300)
+    session_id = check_stopped(out, run.returncode, db_path, because="max_requests_per_hour")
+    assert len(site.requests()) <= 15
+    write_config(tmp_path, mapping)  # a new hour, as far as the cap knows
+    check_resumed(config, db_path, session_id)
