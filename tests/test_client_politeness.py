@@ -315,10 +315,11 @@ def test_an_answer_without_end_is_cut_at_the_size_cap(site, make_client):
     assert time.monotonic() - started < 30
 
 
-def test_a_server_sending_one_byte_at_a_time_is_cut_off(site, make_client):
+@pytest.mark.parametrize("kind", ["drip", "drip_all"])  # the body only; the status line and headers too
+def test_a_server_sending_one_byte_at_a_time_is_cut_off(site, make_client, kind):
     client, settings = make_client(timeout_seconds=1.0)  # deadline: 4 s for the whole answer
     client.get("/")
-    site.set_mode("drip", delay=0.3, paths="/BD-")  # each read is in time; the page would take 10 min
+    site.set_mode(kind, delay=0.3, paths="/BD-")  # each read is in time; the page would take 10 min
     outcome: list[BaseException] = []
     worker = threading.Thread(target=lambda: _capture(outcome, client.get, ALBUM), daemon=True)
     started = time.monotonic()

@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlparse
 
 import requests
-import urllib3
 
 from bdnex_core.bedetheque.blocking import Block, detect_block
+from bdnex_core.bedetheque.deadline import DeadlineAdapter, DeadlineExceeded, deadline_for, read_body
 from bdnex_core.errors import (
     BlockedError,
     CatalogueError,
@@ -211,10 +211,6 @@ def set_cookie(jar: http.cookiejar.CookieJar, name: str, value: str, domain: str
     jar.set_cookie(requests.cookies.create_cookie(name, value, domain=domain or "", path="/"))
 
 
-class DeadlineExceeded(requests.Timeout):
-    """The answer did not arrive whole within the request's total deadline."""
-
-
 def _too_large(url: str, max_bytes: int) -> ResponseTooLarge:
     return ResponseTooLarge(f"the answer is larger than {max_bytes // (1024 * 1024)} MB; stopped reading it", path=url)
 
@@ -228,40 +224,19 @@ def _check_size(url: str, content: bytes, max_bytes: int) -> bytes:
 class RequestsTransport:
     def __init__(self, session: requests.Session, timeout: float):
         self.session, self.timeout = session, timeout
+        for prefix in ("http://", "https://"):
+            session.mount(prefix, DeadlineAdapter())
 
     def get(self, url: str, headers: dict[str, str], *, max_bytes: int, deadline: float) -> FetchResult:
         timeout = max(0.1, min(self.timeout, deadline - time.monotonic()))
-        response = self.session.get(url, headers=headers, timeout=timeout, allow_redirects=True, stream=True)
-        with response:  # leaving early closes the connection instead of reading the rest
-            declared = response.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > max_bytes:
-                raise _too_large(url, max_bytes)
-            content = _read_body(response.raw, url, max_bytes, deadline)
+        with deadline_for(deadline):
+            response = self.session.get(url, headers=headers, timeout=timeout, allow_redirects=True, stream=True)
+            with response:  # leaving early closes the connection instead of reading the rest
+                declared = response.headers.get("Content-Length", "")
+                if declared.isdigit() and int(declared) > max_bytes:
+                    raise _too_large(url, max_bytes)
+                content = read_body(response.raw, deadline, max_bytes, lambda: _too_large(url, max_bytes))
         return FetchResult(response.status_code, content, dict(response.headers), response.url)
-
-
-def _read_body(raw: urllib3.BaseHTTPResponse, url: str, max_bytes: int, deadline: float) -> bytes:
-    """The decoded body, read as it arrives (``read1``: one network read at a time), so that the size
-    cap and the deadline are checked between reads however the server sends."""
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        while True:
-            if time.monotonic() > deadline:
-                raise DeadlineExceeded(f"the answer took longer than the request's deadline: {url}")
-            chunk = raw.read1(64 * 1024, decode_content=True)
-            if not chunk:
-                return b"".join(chunks)
-            size += len(chunk)
-            if size > max_bytes:
-                raise _too_large(url, max_bytes)
-            chunks.append(chunk)
-    except requests.RequestException:
-        raise  # ours (the deadline): already what the caller expects
-    except urllib3.exceptions.ReadTimeoutError as exc:
-        raise requests.Timeout(str(exc)) from None
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise requests.ConnectionError(str(exc)) from None
 
 
 class CurlCffiTransport:

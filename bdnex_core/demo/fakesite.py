@@ -7,7 +7,7 @@ catalogue (the recorded real pages from ``../shared`` when present, pages genera
 the same mobile template for every other album), and covers. Fault modes reproduce
 what scrapers meet: 429 with Retry-After, 503, slow answers, a Cloudflare challenge,
 the IP-ban page, truncated HTML, a cookie required, an answer without end (``huge``), a
-page sent one byte at a time (``drip``). ``stop()`` closes open connections too, like a
+page sent one byte at a time (``drip``; ``drip_all``: its status line and headers too). ``stop()`` closes open connections too, like a
 site that went away, and ``start()`` again listens on the same port.
 
     python -m bdnex_core.demo.fakesite --port 8765 --sitemaps albums_*.xml
@@ -71,7 +71,7 @@ def series_id_for(series_slug: str) -> int:
 
 @dataclass
 class FaultMode:
-    kind: str | None = None  # 429, 503, slow, challenge, ban, truncated, cookie_required, huge, drip
+    kind: str | None = None  # 429, 503, slow, challenge, ban, truncated, cookie_required, huge, drip, drip_all
     remaining: int | None = None  # how many requests it affects (None: all)
     retry_after: int = 1
     delay: float = 0.0  # drip: between two bytes
@@ -548,7 +548,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _fault(self, fault: FaultMode, path: str) -> bool:
         """Answer with the fault; False when the fault only changes the content (truncated)."""
-        if fault.kind in ("huge", "drip"):
+        if fault.kind in ("huge", "drip", "drip_all"):
             self._stream_fault(fault)
             return True
         if fault.delay:
@@ -566,8 +566,22 @@ class _Handler(BaseHTTPRequestHandler):
         return True
 
     def _stream_fault(self, fault: FaultMode) -> None:
-        """``huge``: ``size`` bytes and no Content-Length; ``drip``: a small page, one byte every ``delay`` s."""
+        """``huge``: ``size`` bytes and no Content-Length; ``drip``: a small page, one byte every ``delay`` s
+        (``drip_all``: the whole answer, status line and headers included)."""
         body = b"<html><body>" + b"x" * 2048 + b"</body></html>"
+        if fault.kind == "drip_all":
+            padding = "x" * 400  # headers long enough that they alone take minutes
+            head = f"HTTP/1.1 200 OK\r\nX-Padding: {padding}\r\nContent-Length: {len(body)}\r\n\r\n"
+            self.fake._record(LoggedRequest(self.command, self.path, 200, time.monotonic(), False, None))
+            try:
+                for byte in head.encode() + body:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(fault.delay or 1.0)
+            except OSError:
+                pass  # the client stopped reading: what it should do
+            self.close_connection = True
+            return
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         if fault.kind == "huge":
