@@ -161,3 +161,20 @@ def test_hourly_cap_pauses_the_run_then_resume_completes(site, library):
     assert len(site.requests()) <= 15
     write_config(tmp_path, mapping)  # a new hour, as far as the cap knows
     check_resumed(config, db_path, session_id)
+
+
+def test_the_summary_carries_the_error_that_stopped_the_run(site, library):
+    """For callers that pause and retry (a Komga watcher): the error itself, with its fields."""
+    from bdnex_core.errors import HourlyCapReached
+    from bdnex_core.pipeline import TagOptions, collect_items, run_tagging
+
+    folder, mapping, tmp_path = library
+    settings = from_mapping({**mapping, "catalogue": {**mapping["catalogue"], "max_requests_per_hour": 5}})
+    db = BDneXDB(settings=settings)
+    try:
+        items = collect_items(settings, "folder", [str(folder)])
+        summary = run_tagging(settings, db, items, TagOptions(workers=2))
+    finally:
+        db.close()
+    assert summary.exit_code == 4 and isinstance(summary.stopped_by, HourlyCapReached)
+    assert summary.stopped_by.stops_run and summary.count("failed") == 0

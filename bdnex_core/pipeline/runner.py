@@ -56,6 +56,7 @@ class RunSummary:
     json_log: str | None = None
     csv_log: str | None = None
     unchanged: int = 0  # skipped as processed before and unchanged: counted, not kept one by one
+    stopped_by: BdnexError | None = None  # the stops_run error that paused the run (status "blocked")
 
     def count(self, state: str) -> int:
         listed = sum(1 for outcome in self.outcomes if outcome.state == state)
@@ -204,7 +205,7 @@ class TagRun:
             if not exc.stops_run:
                 raise
             # the site (or the hourly cap) stops the run: the files not done stay pending for --resume
-            summary.status = "blocked"
+            summary.status, summary.stopped_by = "blocked", exc
             summary.message = (
                 f"{exc} — session {session_id} paused; resume it later: bdnex-core tag --resume {session_id}"
             )
