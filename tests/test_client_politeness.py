@@ -277,6 +277,17 @@ def own_site():
     reset_politeness()
 
 
+def test_cloudflare_saying_the_site_is_down_stops_the_run(site, make_client):
+    client, _ = make_client(max_retries=1)
+    client.get(any_album_paths(site, 1)[0])  # the cookie visit is behind us
+    site.clear_log()
+    site.set_mode("522")  # every page, the home page too
+    with pytest.raises(Unreachable) as raised:
+        client.get(ALBUM)
+    assert raised.value.stops_run and raised.value.status == 522
+    assert [entry.path for entry in site.requests()] == [ALBUM, ALBUM, "/"]  # two attempts, one look at the home
+
+
 def test_a_site_gone_away_stops_the_run_then_answers_again(own_site, tmp_path):
     settings = from_mapping({**own_site.settings_mapping(), "cache": {"dir": str(tmp_path / "cache")}})
     client = BedethequeClient(settings)

@@ -56,7 +56,13 @@ BROWSER_HEADERS = {
     "Upgrade-Insecure-Requests": "1",
 }
 COOKIE_NAME = "csrf_cookie_bel"
-RETRYABLE = {429, 500, 502, 503, 504}
+
+
+def retryable(status: int) -> bool:
+    """429, and every 5xx: Cloudflare answers 520-524 when the site behind it is down."""
+    return status == 429 or status >= 500
+
+
 MAX_BACKOFF = 120.0  # the longest wait between two attempts, jitter included
 PAGE_MAX_BYTES = 8 * 1024 * 1024  # album and series pages are 50-200 KB, covers under 2 MB
 SITEMAP_MAX_BYTES = 64 * 1024 * 1024  # album sitemaps are about 2 MB; the sitemap protocol allows 50 MB
@@ -448,7 +454,7 @@ class BedethequeClient:
                     refreshed_cookie = True  # an expired csrf cookie: visit the home page again, once
                     self._ensure_cookie(refresh=True)
                     continue
-                if result.status not in RETRYABLE:
+                if not retryable(result.status):
                     return self._final(result, url)
                 retry_after = _retry_after(result.headers.get("Retry-After"))
                 failure = self._retryable_failure(result.status, retry_after, attempt, url)
@@ -487,7 +493,7 @@ class BedethequeClient:
             result = self._request(self.base_url, {"Referer": self.base_url}, PAGE_MAX_BYTES)
         except requests.RequestException:
             return False
-        return result.status not in RETRYABLE
+        return not retryable(result.status)
 
     def _stop_run(self, failure: CatalogueError, url: str, why: str) -> CatalogueError:
         """The run-wide breaker: every request of the process stops (for a while), and so does the run."""

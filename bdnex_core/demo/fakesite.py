@@ -71,7 +71,7 @@ def series_id_for(series_slug: str) -> int:
 
 @dataclass
 class FaultMode:
-    kind: str | None = None  # 429, 503, slow, challenge, ban, truncated, cookie_required, huge, drip, drip_all
+    kind: str | None = None  # 429, 503, 522, slow, challenge, ban, truncated, cookie_required, huge, drip, drip_all
     remaining: int | None = None  # how many requests it affects (None: all)
     retry_after: int = 1
     delay: float = 0.0  # drip: between two bytes
@@ -555,6 +555,8 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(fault.delay)
         if fault.kind == "429":
             self._send(429, b"Too Many Requests", "text/plain", {"Retry-After": str(fault.retry_after)})
+        elif fault.kind == "522":  # Cloudflare: the site behind it does not answer
+            self._send(522, b"<html><body>Connection timed out</body></html>", headers={"Server": "cloudflare"})
         elif fault.kind == "503":
             self._send(503, b"Service Unavailable", "text/plain", {"Retry-After": str(fault.retry_after)})
         elif fault.kind == "challenge":
