@@ -74,6 +74,8 @@ class CatalogueError(BdnexError):
         self.status = status
         if stops_run is not None:
             self.stops_run = stops_run
+        if self.stops_run:
+            self.exit_code = 4  # as SiteUnavailable's: the site is not usable now, try again later
 
 
 class NotFound(CatalogueError):

@@ -178,3 +178,20 @@ def test_the_summary_carries_the_error_that_stopped_the_run(site, library):
         db.close()
     assert summary.exit_code == 4 and isinstance(summary.stopped_by, HourlyCapReached)
     assert summary.stopped_by.stops_run and summary.count("failed") == 0
+
+
+def test_catalogue_update_with_the_site_gone_is_one_line_and_exit_4(tmp_path, capsys):
+    from bdnex_core.cli import main
+
+    reset_politeness()
+    site = FakeBedetheque().start()
+    mapping = {"database": {"path": str(tmp_path / "bdnex.db")}, "cache": {"dir": str(tmp_path / "cache")}}
+    config = write_config(tmp_path, {**mapping, **site.settings_mapping()})
+    site.stop()
+    try:
+        code = main(["--config", str(config), "catalogue", "update"])
+    finally:
+        reset_politeness()
+    err = capsys.readouterr().err
+    assert code == 4, err
+    assert "not usable now" in err and "unexpected" not in err and len(err.strip().splitlines()) == 1
