@@ -10,6 +10,7 @@ remaining file failed.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 class BdnexError(Exception):
@@ -89,16 +90,8 @@ class Unreachable(CatalogueError):
     of a request) from one that refused the connection or answered 5xx (then ``status``).
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        path: str | Path | None = None,
-        status: int | None = None,
-        stops_run: bool | None = None,
-        timed_out: bool = False,
-    ):
-        super().__init__(message, path=path, status=status, stops_run=stops_run)
+    def __init__(self, message: str, *, timed_out: bool = False, **fields: Any):
+        super().__init__(message, **fields)
         self.timed_out = timed_out
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,7 +20,8 @@ from bdnex_core.bedetheque.client import BedethequeClient, reset_politeness
 from bdnex_core.config import from_mapping
 from bdnex_core.db import BDneXDB
 from bdnex_core.demo.fakesite import FakeBedetheque, human
-from bdnex_core.demo.samplelib import CatalogueAlbum, sample_pages, write_cbz
+from bdnex_core.demo.samplelib import CatalogueAlbum, build_library
+from bdnex_testing.processes import start_cli
 
 FILES = 60
 
@@ -39,19 +38,15 @@ def site():
 @pytest.fixture
 def library(site, tmp_path):
     """60 files of regular tomes, an indexed catalogue, and a configuration for the CLI (2 workers)."""
-    rng = random.Random(15)
-    pool = [
-        entry
-        for entries in site.catalogue.series.values()
-        for entry in entries
-        if entry.tome_kind == "regular" and entry.tome and entry.tome.isdigit()
-    ]
-    pages = sample_pages("page", 2, 5)
+    tomes = [e for e in site.catalogue.albums.values() if e.tome_kind == "regular" and (e.tome or "").isdigit()]
+    chosen = random.Random(15).sample(tomes, FILES)
     folder = tmp_path / "library"
-    for entry in rng.sample(pool, FILES):
-        album = CatalogueAlbum(entry.album_id, human(entry.series_slug), entry.tome, human(entry.title_slug) or None)
-        name = f"{album.series} - T{int(album.tome):02d}" + (f" - {album.title}" if album.title else "") + ".cbz"
-        write_cbz(folder / album.series.replace("/", " ")[:60] / name.replace("/", " "), pages)
+    build_library(
+        folder,
+        [CatalogueAlbum(e.album_id, human(e.series_slug), e.tome, human(e.title_slug) or None) for e in chosen],
+        broken=0,
+        pages_per_file=2,
+    )
     mapping = {
         "database": {"path": str(tmp_path / "bdnex.db")},
         "cache": {"dir": str(tmp_path / "cache")},
@@ -70,15 +65,6 @@ def write_config(tmp_path: Path, mapping: dict) -> Path:
     config = tmp_path / "config.yaml"
     config.write_text(json.dumps(mapping))
     return config
-
-
-def cli(config: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bdnex_core", "--config", str(config), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def wait_until(condition, timeout: float, what: str) -> None:
@@ -121,20 +107,20 @@ def check_stopped(out: str, code: int, db_path: Path, *, because: str) -> int:
 
 
 def check_resumed(config: Path, db_path: Path, session_id: int) -> None:
-    resumed = cli(config, "tag", "--resume", str(session_id), "--batch", "--json")
+    resumed = start_cli(config, "tag", "--resume", str(session_id), "--batch", "--json")
     out, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err[-2000:]
     assert json.loads(out)["status"] == "completed"
     counted = states(db_path, session_id)
     assert sum(counted.values()) == FILES and not counted.get("pending") and not counted.get("failed"), counted
-    assert counted.get("done", 0) >= FILES * 0.9, counted
+    assert counted.get("done", 0) >= FILES * 0.8, counted  # the others wait in the review queue
 
 
 def test_site_stopped_mid_library_pauses_the_run_then_resume_completes(site, library):
     folder, mapping, tmp_path = library
     config = write_config(tmp_path, mapping)
     db_path = tmp_path / "bdnex.db"
-    run = cli(config, "tag", str(folder), "--batch", "--json")
+    run = start_cli(config, "tag", str(folder), "--batch", "--json")
     try:
         wait_until(lambda: len(site.requests("/BD-")) >= 12, 120, "twelve album pages fetched")
         site.stop()
@@ -155,7 +141,7 @@ def test_hourly_cap_pauses_the_run_then_resume_completes(site, library):
     capped = {**mapping, "catalogue": {**mapping["catalogue"], "max_requests_per_hour": 15}}
     config = write_config(tmp_path, capped)
     db_path = tmp_path / "bdnex.db"
-    run = cli(config, "tag", str(folder), "--batch", "--json")
+    run = start_cli(config, "tag", str(folder), "--batch", "--json")
     out, err = run.communicate(timeout=300)
     session_id = check_stopped(out, run.returncode, db_path, because="max_requests_per_hour")
     assert len(site.requests()) <= 15
