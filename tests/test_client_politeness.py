@@ -288,6 +288,19 @@ def test_cloudflare_saying_the_site_is_down_stops_the_run(site, make_client):
     assert [entry.path for entry in site.requests()] == [ALBUM, ALBUM, "/"]  # two attempts, one look at the home
 
 
+def test_a_site_that_accepts_and_never_answers_stops_the_run_after_one_timeout(own_site, tmp_path):
+    mapping = own_site.settings_mapping(max_retries=4, timeout_seconds=1.0)
+    client = BedethequeClient(from_mapping({**mapping, "cache": {"dir": str(tmp_path / "cache")}}))
+    client.get(any_album_paths(own_site, 1)[0])
+    own_site.set_mode("slow", delay=30)  # far beyond the timeout, on every page
+    started = time.monotonic()
+    with pytest.raises(Unreachable) as raised:
+        client.get(ALBUM)
+    assert raised.value.stops_run and raised.value.timed_out
+    # one timeout on the page, one on the home page (about 2 s): not five timeouts and their backoff (20 s)
+    assert time.monotonic() - started < 12
+
+
 def test_a_site_gone_away_stops_the_run_then_answers_again(own_site, tmp_path):
     settings = from_mapping({**own_site.settings_mapping(), "cache": {"dir": str(tmp_path / "cache")}})
     client = BedethequeClient(settings)

@@ -67,6 +67,7 @@ MAX_BACKOFF = 120.0  # the longest wait between two attempts, jitter included
 PAGE_MAX_BYTES = 8 * 1024 * 1024  # album and series pages are 50-200 KB, covers under 2 MB
 SITEMAP_MAX_BYTES = 64 * 1024 * 1024  # album sitemaps are about 2 MB; the sitemap protocol allows 50 MB
 DEADLINE_PER_TIMEOUT = 4  # a request's total time: 4 x catalogue.timeout_seconds (which is per read)
+PROBE_SECONDS = 10.0  # the home page, asked whether the site answers at all, is small: this long at most
 OUTAGE_COOLDOWN = 60.0  # a long-lived process tries the site again this long after it stopped answering
 BLOCK_ADVICE = (
     "stopping all requests for this run. Wait a few hours before trying again; lower "
@@ -382,13 +383,13 @@ class BedethequeClient:
             self._have_cookie = any(cookie.name == COOKIE_NAME for cookie in self.session.cookies)
             self.save_cookies()
 
-    def _request(self, url: str, headers: dict[str, str], max_bytes: int) -> FetchResult:
+    def _request(self, url: str, headers: dict[str, str], max_bytes: int, within: float | None = None) -> FetchResult:
         host = urlparse(url).netloc
         breaker = shared_breaker(host)
         breaker.check()
         shared_limiter(host, self.settings).wait()
         breaker.check()  # another thread may have been blocked while we waited
-        deadline = time.monotonic() + self.deadline_seconds
+        deadline = time.monotonic() + (within or self.deadline_seconds)
         result = self.transport.get(url, headers, max_bytes=max_bytes, deadline=deadline)
         self.stats.requests += 1
         self.stats.by_status[result.status] = self.stats.by_status.get(result.status, 0) + 1
@@ -432,6 +433,7 @@ class BedethequeClient:
         breaker = shared_breaker(urlparse(url).netloc)
         refreshed_cookie = home_page  # the home page is where the cookie comes from: no refresh for it
         failure: CatalogueError | None = None
+        probed = home_page
         for attempt in range(max_retries + 1):
             retry_after = None
             try:
@@ -445,10 +447,16 @@ class BedethequeClient:
                 break  # a server that trickles would hold us again: no retry
             except requests.RequestException as exc:
                 failure = Unreachable(
-                    f"no answer from Bédéthèque after {attempt + 1} attempts ({type(exc).__name__})",
+                    f"no answer from Bédéthèque after {attempt + 1} attempt{'s' if attempt else ''} "
+                    f"({type(exc).__name__})",
                     path=url,
                     timed_out=isinstance(exc, requests.Timeout),
                 )
+                if failure.timed_out and not probed:
+                    # a timeout already cost a long wait: ask the home page now rather than after every retry
+                    probed = True
+                    if not self._site_answers():
+                        raise self._stop_run(failure, url, "its home page does not answer either") from None
             else:
                 if result.status == 403 and not refreshed_cookie:
                     refreshed_cookie = True  # an expired csrf cookie: visit the home page again, once
@@ -490,7 +498,12 @@ class BedethequeClient:
     def _site_answers(self) -> bool:
         """One request to the home page: does the site answer at all, or only this URL fails?"""
         try:
-            result = self._request(self.base_url, {"Referer": self.base_url}, PAGE_MAX_BYTES)
+            result = self._request(
+                self.base_url,
+                {"Referer": self.base_url},
+                PAGE_MAX_BYTES,
+                within=min(PROBE_SECONDS, self.deadline_seconds),
+            )
         except requests.RequestException:
             return False
         return not retryable(result.status)
