@@ -22,6 +22,7 @@ import io
 import json
 import os
 import socket
+import sys
 import threading
 import time
 import zlib
@@ -185,7 +186,7 @@ class FakeBedetheque:
         class Handler(_Handler):
             fake = site
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
+        self._server = _Server(("127.0.0.1", self._port), Handler)
         self._port = self._server.server_address[1]  # started again after stop(): the same address
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-bedetheque", daemon=True)
@@ -416,6 +417,13 @@ def render_series_page(slug: str, entries: list[AlbumEntry]) -> str:
 <h5><img src="/flags/France.png" class="drapeau" /> Français <i class="fa fa-calendar"></i> 1990-2024 <span class="parution">Série en cours</span></h5>
 <p id="commentaire"><input type="hidden" id="full-commentaire" value="La série {html.escape(human(slug))}." /></p></div>
 <h4>{len(entries)} albums :</h4><ul data-role="listview" class="li-album">{items}</ul></div></body></html>"""
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return  # a client that stopped reading (a deadline, a size cap, a stopped test): not news
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
