@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from bdnex_core.bedetheque.catalogue_row import CatalogueRow
-from bdnex_core.bedetheque.client import SITEMAP_MAX_BYTES
 from bdnex_core.bedetheque.sitemaps import AlbumEntry, iter_album_entries, parse_sitemap_index
 from bdnex_core.db import BDneXDB, to_db_time, utcnow
 from bdnex_core.errors import CatalogueError
@@ -102,6 +101,8 @@ class Catalogue:
 
     def update_online(self, client: Any, *, force: bool = False) -> UpdateReport:
         """Online: fetch the sitemap index, then only the album sitemaps that changed."""
+        from bdnex_core.bedetheque.client import SITEMAP_MAX_BYTES  # here: offline imports need no HTTP stack
+
         report = UpdateReport()
         # sitemaps are larger than pages: their own size cap (the client's default is for pages)
         index = client.get("/sitemap.xml", max_bytes=SITEMAP_MAX_BYTES)
