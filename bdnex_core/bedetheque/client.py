@@ -191,6 +191,13 @@ def reset_politeness() -> None:
         _breakers.clear()
 
 
+def reset_breakers() -> None:
+    """Forget tripped breakers only (a long-running service trying again after its pause; the hourly
+    counts of the limiters are kept)."""
+    with _registry_lock:
+        _breakers.clear()
+
+
 def backoff_delay(attempt: int, retry_after: float | None, min_delay: float) -> float:
     """Seconds to wait before attempt ``attempt + 1``: what the site asked (``Retry-After``), else an
     exponential backoff; plus up to 10 % jitter, the whole capped at ``MAX_BACKOFF``."""
