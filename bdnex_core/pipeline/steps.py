@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bdnex_core.errors import BdnexError, BlockedError
+from bdnex_core.errors import BdnexError
 from bdnex_core.hashing import Fingerprint, sha256_file
 from bdnex_core.library import LibraryItem, MetadataWriter, WriteResult
 
@@ -124,9 +124,9 @@ class ItemProcessor:
         started = time.perf_counter()
         try:
             outcome = self._process(item)
-        except BlockedError:
-            raise
         except BdnexError as exc:
+            if exc.stops_run:
+                raise  # not about this file (the site is unusable now): the runner stops, the file stays pending
             outcome = Outcome(
                 item, "failed", reason=exc.reason if item.path and exc.path == str(item.path) else str(exc)
             )
