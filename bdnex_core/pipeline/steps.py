@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bdnex_core.errors import BdnexError, BlockedError
+from bdnex_core.errors import BdnexError
 from bdnex_core.hashing import Fingerprint, sha256_file
 from bdnex_core.library import LibraryItem, MetadataWriter, WriteResult
 
@@ -126,9 +126,9 @@ class ItemProcessor:
         started = time.perf_counter()
         try:
             outcome = self._process(item)
-        except BlockedError:
-            raise
         except BdnexError as exc:
+            if exc.stops_run:
+                raise  # not about this file (the site is unusable now): the runner stops, the file stays pending
             outcome = Outcome(
                 item, "failed", reason=exc.reason if item.path and exc.path == str(item.path) else str(exc)
             )
@@ -150,7 +150,7 @@ class ItemProcessor:
             already = lookup.row is not None and lookup.row["status"] in ("success", "manual")
             if not self.options.force and already and lookup.state in ("unchanged", "moved"):
                 outcome = Outcome(item, "skipped", reason="already processed, unchanged")
-                outcome.moved_from = lookup.row["file_path"] if lookup.state == "moved" else None
+                outcome.moved_from = lookup.row["file_path"] if lookup.state == "moved" and lookup.row else None
                 outcome.fingerprint = lookup.fingerprint
                 return outcome
         archive_view = self._read_archive(item)
@@ -304,7 +304,9 @@ def _written_path(item: LibraryItem, writes: list[WriteResult]) -> Any:
 def _parsed_as_dict(parsed: Any) -> dict[str, Any]:
     from dataclasses import asdict, is_dataclass
 
-    return {key: value for key, value in asdict(parsed).items()} if is_dataclass(parsed) else dict(parsed)
+    if is_dataclass(parsed) and not isinstance(parsed, type):
+        return asdict(parsed)
+    return dict(parsed)
 
 
 def _candidate_dict(candidate: Any) -> dict[str, Any]:
