@@ -99,10 +99,10 @@ def undo_file(
     """Undo the last write we made into the file at ``path``."""
     row = db.get_file(path)
     if row is None:
-        raise BdnexError("not in the database: nothing to undo", path=path)
+        raise BdnexError("not in the database: nothing to undo", path=str(path))
     backup = _last_backup_of_file(db, row["id"])
     if backup is None:
-        raise BdnexError("nothing to undo for this file (already undone, or never written by us)", path=path)
+        raise BdnexError("nothing to undo for this file (already undone, or never written by us)", path=str(path))
     return _undo(settings, db, backup, dry_run=dry_run, force=force)
 
 
