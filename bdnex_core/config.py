@@ -268,9 +268,7 @@ POSTGRESQL_NOT_YET = (
 )
 
 
-def from_mapping(
-    data: dict[str, Any], *, source: Path | None = None, allow_postgresql: bool = False
-) -> Settings:
+def from_mapping(data: dict[str, Any], *, source: Path | None = None, allow_postgresql: bool = False) -> Settings:
     """Build settings from an already-parsed mapping: defaults filled from the schema, then validated.
 
     ``allow_postgresql``: the caller is one of the commands that work on PostgreSQL today

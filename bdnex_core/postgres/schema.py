@@ -238,7 +238,7 @@ def migrate(conn: psycopg.Connection[Any]) -> list[int]:
             if migration.version in done:
                 continue
             with conn.cursor() as cur:
-                cur.execute(migration.sql)  # type: ignore[arg-type]  # our own constant DDL
+                cur.execute(migration.sql)  # our own constant DDL
                 cur.execute(
                     f"INSERT INTO {VERSIONS_TABLE} (version, name) VALUES (%s, %s)",
                     [migration.version, migration.name],

@@ -246,7 +246,7 @@ class PostgresSide:
                 cur.execute(statement, params)
                 return cur.fetchall()
 
-        return self._guard(run, "cannot read the database")  # type: ignore[no-any-return]
+        return self._guard(run, "cannot read the database")
 
     def tables(self) -> list[str]:
         rows = self._query(
