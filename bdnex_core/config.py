@@ -56,7 +56,7 @@ class DatabaseSettings:
     backend: str = _default("database", "backend")
     path: Path = field(default_factory=paths.default_database_path)
     busy_timeout_ms: int = _default("database", "busy_timeout_ms")
-    url: str | None = None
+    url: str | None = _default("database", "url")
 
 
 @dataclass(frozen=True)
