@@ -149,6 +149,10 @@ def test_a_value_that_does_not_fit_names_its_row_and_nothing_is_copied(tmp_path,
     with psycopg.connect(postgres_url) as conn:
         for table in ("processing_sessions", "bdgest_albums", "processed_files"):
             assert conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
+    new_file = tmp_path / "new.db"  # an SQLite target made for the copy does not stay behind
+    with pytest.raises(DatabaseError, match="column processed_date"):
+        copy_database(str(original), str(new_file))
+    assert list(tmp_path.glob("new.db*")) == []
 
 
 def test_a_reference_to_a_missing_row_is_refused_by_postgresql_and_rolled_back(tmp_path, postgres_url):

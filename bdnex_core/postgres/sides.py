@@ -118,6 +118,9 @@ class SqliteSide:
     def __init__(self, path: Path, *, create: bool):
         self.location = str(path)
         self.path = path
+        # a target file this copy creates is removed again if the copy is not kept
+        self.made_here = create and not path.exists()
+        self.committed = False
         try:
             if create:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -191,11 +194,15 @@ class SqliteSide:
     def commit(self) -> None:
         if self.conn.in_transaction:
             self.conn.execute("COMMIT")
+        self.committed = True
 
     def close(self) -> None:
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
         self.conn.close()
+        if self.made_here and not self.committed:
+            for leftover in (self.path, *(self.path.with_name(self.path.name + end) for end in ("-wal", "-shm"))):
+                leftover.unlink(missing_ok=True)
 
 
 # ----------------------------------------------------------------------------- PostgreSQL
