@@ -216,8 +216,10 @@ CREATE TABLE comicinfo_backups (
     session_id BIGINT REFERENCES processing_sessions(id),
     comicinfo BYTEA NOT NULL,
     sha256 TEXT NOT NULL,
-    reason TEXT NOT NULL DEFAULT 'replaced' CHECK(reason IN ('replaced', 'unreadable')),
-    created_at TIMESTAMPTZ DEFAULT now()
+    reason TEXT NOT NULL DEFAULT 'replaced' CHECK(reason IN ('replaced', 'unreadable', 'absent')),
+    created_at TIMESTAMPTZ DEFAULT now(),
+    layout BYTEA,
+    undone_at TIMESTAMPTZ
 );
 
 CREATE INDEX idx_comicinfo_backups_file ON comicinfo_backups(file_id, session_id, id);
