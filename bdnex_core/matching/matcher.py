@@ -11,11 +11,12 @@ from bdnex_core.matching.decide import MatchResult, decide
 from bdnex_core.matching.filename import ParsedName
 from bdnex_core.matching.index import CatalogueIndex, SeriesHit
 from bdnex_core.matching.score import Score, score_album, score_title_only
+from bdnex_core.states import Decision
 
 MAX_SERIES = 6
 LARGE_SERIES = 80  # above this many albums, only the contenders of a series are scored
 CLOSEST_TITLES = 10
-RANK = {"none": 0, "review": 1, "accept": 2}
+RANK = {Decision.NONE: 0, Decision.REVIEW: 1, Decision.ACCEPT: 2}
 
 
 class Matcher:
@@ -115,7 +116,7 @@ class Matcher:
             for album_id, album_hash in cover_hashes_by_album.items():
                 cover_similarity.setdefault(album_id, cover_similarity_of(cover_hash, album_hash))
         result = decide(self.candidates(parsed, cover_similarity=cover_similarity), self.settings)
-        if result.decision != "accept":
+        if result.decision != Decision.ACCEPT:
             # the tome was a guess ("Ms Marvel 2006 21 ... part 1"): another reading may fit the catalogue
             for alternative in parsed.alternatives:
                 other = decide(self.candidates(alternative, cover_similarity=cover_similarity), self.settings)
