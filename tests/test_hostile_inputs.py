@@ -216,6 +216,19 @@ def test_a_file_name_that_is_not_utf8_fails_alone(env, site):
     assert tagged_album(good)
 
 
+def test_a_library_folder_whose_name_is_not_utf8_gets_one_line(env, site):
+    folder = os.fsencode(env.root) + b"/biblioth\xe8que"
+    os.mkdir(folder)
+    good_file(Path(os.fsdecode(folder)) / "Bon - T01.cbz", site)
+    env.library = Path(os.fsdecode(folder))
+    result = env.tag()
+    assert result.returncode == 1 and "unexpected" not in result.stderr, result.stderr
+    assert result.stderr.strip().endswith(
+        "biblioth\\xe8que: the folder's name is not valid UTF-8; rename it (e.g. with convmv)"
+    )
+    assert env.sessions() == []
+
+
 def test_a_symlink_loop_fails_alone(env, site):
     good = good_file(env.library / "Bon - T01.cbz", site)
     os.symlink(env.library / "b.cbz", env.library / "a.cbz")

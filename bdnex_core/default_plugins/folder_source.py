@@ -122,6 +122,10 @@ def folder_entries(locations: Iterable[str], *, follow_outside: bool = False) ->
     roots = tuple(os.path.realpath(Path(location).expanduser()) for location in locations)
     for location in locations:
         root = Path(location).expanduser()
+        if printable(location) != location:  # the database and the logs could not even name the session
+            raise BdnexError(
+                "the folder's name is not valid UTF-8; rename it (e.g. with convmv)", path=printable(location)
+            )
         if not root.exists():
             raise BdnexError("no such file or folder", path=root)
         yield from comic_file_entries(root, roots=roots, follow_outside=follow_outside)
