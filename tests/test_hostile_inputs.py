@@ -549,6 +549,11 @@ def build_corpus(library: Path, site: HostileSite) -> list[Case]:
         ),
         ("deeply nested page", "any", real.replace("<ul id=", "<div>" * 5000 + "<ul id=")),
         ("page in latin-1", "any", real.encode("latin-1", "replace")),
+        (
+            "page with comments in values",
+            "done",
+            real.replace("<label>Editeur : </label>", "<label>Editeur : </label><!-- x -->"),
+        ),
         ("page with scripts in values", "done", real.replace("Une histoire", "<script>alert(1)</script>Une histoire")),
         (
             "page with an entity bomb",
