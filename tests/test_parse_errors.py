@@ -120,6 +120,6 @@ def test_comments_and_processing_instructions_in_values_are_ignored(nains_html):
 
 
 def test_xml_illegal_characters_are_dropped(nains_html):
-    page = nains_html.replace("Redwin".encode(), "Red\ufffe\x01win".encode())
+    page = nains_html.replace(b"Redwin", "Red\ufffe\x01win".encode())
     album = parse_album_page(page, URL)
     assert album.title == "Redwin de la Forge" and "Redwin" in (album.summary or "")
