@@ -468,6 +468,8 @@ def build_corpus(library: Path, site: HostileSite) -> list[Case]:
     not_utf8 = os.fsencode(library) + b"/latin \xe9t\xe9.cbz"
     os.rename(cbz("tmp-latin.cbz"), not_utf8)
     case("name not UTF-8", "kept")
+    os.symlink(not_utf8, os.fsencode(library / "lien-latin.cbz"))
+    case("link to a name not UTF-8", "kept", library / "lien-latin.cbz")
     os.mkfifo(library / "tube.cbz")
     case("FIFO", "kept")
     os.symlink("/dev/zero", library / "zero.cbz")
