@@ -1,6 +1,6 @@
 """Scoring a candidate album against a parsed file name: named, weighted, explainable.
 
-A :class:`Score` holds components (series, tome, title, year, publisher, isbn, cover),
+A :class:`Score` holds components (series, tome, title, year, publisher, isbn),
 each a similarity 0..1 with a weight and a short reason; components the file name says
 nothing about are left out of the weighted mean. *Caps* record disagreements that must
 forbid an automatic match whatever the mean (the tome differs, the tome does not exist
@@ -33,7 +33,7 @@ NUMBER_WORDS = {
     if word
 }
 NUMBER_WORD = re.compile(rf"\b(?:\d+|[ivx]{{2,6}}|{'|'.join(NUMBER_WORDS)})\b")
-WEIGHTS = {"series": 0.45, "tome": 0.35, "title": 0.20, "year": 0.05, "publisher": 0.05, "isbn": 0.5, "cover": 0.15}
+WEIGHTS = {"series": 0.45, "tome": 0.35, "title": 0.20, "year": 0.05, "publisher": 0.05, "isbn": 0.5}
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,6 @@ def score_album(
     series_how: str,
     *,
     tome_exists_in_series: bool,
-    cover_similarity: float | None = None,
 ) -> Score:
     score = Score(album.album_id)
     score.add("series", series_similarity, f"{series_how} '{album.series_norm}'")
@@ -136,8 +135,6 @@ def score_album(
     elif album.tome is None and parsed.tome is None:
         # a one-shot: its title is its series name in the catalogue; the name's series is its title
         score.add("title", _title_similarity(parsed.series_norm, album.title_norm), "one-shot title from the name")
-    if cover_similarity is not None:
-        score.add("cover", cover_similarity, "perceptual hash of the covers")
     if parsed.tome is not None and tome == 0.0:
         score.cap("tome number differs")
     if parsed.tome is not None and not tome_exists_in_series:

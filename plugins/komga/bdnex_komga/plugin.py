@@ -7,13 +7,20 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bdnex_core.hookspecs import hookimpl
+from bdnex_core import hookimpl
 from bdnex_komga.source import KomgaSource, remove_temporary_downloads
 from bdnex_komga.writeback import KomgaWriter
 
 if TYPE_CHECKING:
-    from bdnex_core.config import Settings
+    from bdnex_core.api import Settings
     from bdnex_core.library import LibrarySource, MetadataWriter
+
+
+@hookimpl
+def register_config_schema(register: Callable[[str, Mapping[str, Any]], None]) -> None:
+    from bdnex_komga.settings import SCHEMA, SECTION
+
+    register(SECTION, SCHEMA)
 
 
 @hookimpl
@@ -44,7 +51,7 @@ def _listen_option(value: str | None) -> tuple[str, int] | None:
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    from bdnex_core.cli.context import AppContext, echo_json, pass_app
+    from bdnex_core.api import AppContext, echo_json, pass_app
 
     @cli.group()
     def komga() -> None:
@@ -133,14 +140,13 @@ def register_commands(cli: click.Group) -> None:
         import tempfile
         from pathlib import Path
 
-        from bdnex_core.cli.tag import print_summary
+        from bdnex_core.api import TagOptions, tag_and_report
         from bdnex_core.errors import BdnexError
-        from bdnex_core.pipeline import TagOptions, run_tagging
         from bdnex_komga.client import KomgaClient
         from bdnex_komga.settings import komga_settings
         from bdnex_komga.source import FORCE_TOKEN, item_from_book, iter_books
 
-        settings, db = app.settings, app.db
+        settings = app.settings
         config = komga_settings(settings)
         if media_status:
             config = dataclasses.replace(config, media_status=tuple(status.upper() for status in media_status))
@@ -175,11 +181,7 @@ def register_commands(cli: click.Group) -> None:
                 source="komga",
                 locations=tuple(locations),
             )
-            summary = run_tagging(settings, db, items, options)
-        if as_json:
-            echo_json(summary.to_dict())
-        else:
-            print_summary(summary, dry_run=dry_run)
+            summary = tag_and_report(app, items, options, as_json=as_json)
         raise SystemExit(summary.exit_code)
 
     def _run_service(

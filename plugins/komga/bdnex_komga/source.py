@@ -30,7 +30,7 @@ from bdnex_komga.paths import map_path
 from bdnex_komga.settings import KomgaSettings, komga_settings
 
 if TYPE_CHECKING:
-    from bdnex_core.config import Settings
+    from bdnex_core.api import Settings
 
 SOURCE_NAME = "komga"
 FORCE_TOKEN = "option:overwrite-locked"

@@ -40,9 +40,7 @@ from bdnex_komga.source import item_from_book
 from bdnex_komga.writeback import recent_writes
 
 if TYPE_CHECKING:
-    from bdnex_core.config import Settings
-    from bdnex_core.db import BDneXDB
-    from bdnex_core.pipeline.runner import RunSummary
+    from bdnex_core.api import BDneXDB, RunSummary, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -354,7 +352,7 @@ class KomgaWorker:
 
     def process_books(self, book_ids: list[str]) -> RunSummary | None:
         """Tag these books (those not processed yet) in one session."""
-        from bdnex_core.pipeline import TagOptions, run_tagging
+        from bdnex_core.api import TagOptions, run_tagging
 
         items: list[LibraryItem] = []
         books = []

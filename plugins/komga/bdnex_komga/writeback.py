@@ -21,14 +21,14 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from bdnex_core.isbn import to_isbn13
+from bdnex_core.api import to_isbn13
 from bdnex_core.library import LibraryItem, WriteResult
 from bdnex_komga.client import KomgaClient
 from bdnex_komga.settings import KomgaSettings, komga_settings
 from bdnex_komga.source import SOURCE_NAME
 
 if TYPE_CHECKING:
-    from bdnex_core.config import Settings
+    from bdnex_core.api import Settings
 
 BEDETHEQUE_LABEL = "Bédéthèque"
 ROLES = (  # ComicInfo element -> Komga author role (Komga lower-cases roles)
@@ -244,19 +244,18 @@ class KomgaWriter:
     def _write_file(
         self, client: KomgaClient, item: LibraryItem, metadata: Any, settings: Settings, *, dry_run: bool
     ) -> str:
-        from bdnex_core import archive
-        from bdnex_core.default_plugins.cbz_writer import ComicInfoWriter
+        from bdnex_core.api import comic_kind, write_comicinfo
 
         book_id = str(item.external_id)
         if item.path is None or item.hints.get("komga_downloaded"):
             return f"Komga book {book_id}: no local file, ComicInfo not written"
-        if archive.detect_kind(item.path) != "cbz":
+        if comic_kind(item.path) != "cbz":
             return f"Komga book {book_id}: {item.path.name} is not a CBZ, ComicInfo not written"
         if dry_run:
             return f"dry run: ComicInfo for Komga book {book_id}"
         # the core's writer, called directly: the item's hint keeps it from running on its own,
         # so the file is written before we ask Komga to analyse it
-        ComicInfoWriter().write(item, metadata, settings)
+        write_comicinfo(item, metadata, settings)
         recent_writes.note(book_id, item.hints.get("komga_series_id"))
         client.analyze_book(book_id)
         return f"ComicInfo written to {item.path}, Komga book {book_id} queued for analysis"

@@ -290,7 +290,7 @@ def test_client_auth_and_tls_options(tmp_path: Path) -> None:
     client = KomgaClient(config)
     assert client.session.verify == str(bundle) and client.session.auth == ("a@b", "pw")
     assert "X-API-Key" not in client.session.headers
-    with pytest.raises(KomgaError, match="http:// or https://"):
+    with pytest.raises(ConfigError, match="komga.url: expected an http"):
         KomgaClient(komga_settings(_settings({"url": "k.example", "api_key": "key"})))
     with pytest.raises(KomgaError, match="no Komga server configured"):
         KomgaClient(komga_settings(_settings({"api_key": "key"})))
