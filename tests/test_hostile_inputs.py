@@ -298,7 +298,7 @@ UNREADABLE = {
 
 @pytest.mark.parametrize("kind", list(UNREADABLE))
 def test_a_comicinfo_we_cannot_read_is_never_replaced_silently(env, site, kind):
-    folder, name, _album_id = matching_name(site)
+    folder, name, album_id = matching_name(site)
     data = UNREADABLE[kind]
     path = write_cbz(env.library / folder / name, sample_pages("u", 2, 5), extra_members=[("ComicInfo.xml", data)])
     before = digest(path)
@@ -307,6 +307,21 @@ def test_a_comicinfo_we_cannot_read_is_never_replaced_silently(env, site, kind):
     assert json.loads(result.stdout)["counts"]["queued"] == 1, result.stdout  # a person decides
     assert digest(path) == before
     assert [(row[0], row[2], row[4]) for row in backups(env)] == [(name, data, "unreadable")]
+    with sqlite3.connect(env.root / "bdnex.db") as connection:
+        [(candidates,)] = connection.execute("SELECT candidates FROM review_queue WHERE status = 'pending'").fetchall()
+    assert json.loads(candidates)[0]["album_id"] == album_id  # the person is offered the match
+
+    # the person picks it: now it is replaced, and the replaced bytes are kept once more
+    review = subprocess.run(
+        [sys.executable, "-m", "bdnex_core", "--config", str(env.config), "review"],
+        input="1\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert review.returncode == 0 and "unexpected" not in review.stdout + review.stderr, review.stderr
+    assert tagged_album(path)
+    assert [(row[0], row[2], row[4]) for row in backups(env)] == [(name, data, "unreadable"), (name, data, "replaced")]
 
 
 def test_a_replaced_comicinfo_is_kept_in_the_database(env, site):
