@@ -291,7 +291,8 @@ class TagRun:
                 decided.parsed, decided.candidates = outcome.parsed, outcome.candidates
                 decided.state = "done" if decided.state == "done" else decided.state
                 return decided
-            outcome.state, outcome.reason = "skipped", "skipped by the user"
+            # not now: the file waits in the review queue (a person's "skip" is never final here)
+            outcome.state, outcome.reason = "queued", "left for review by the user"
             return outcome
         outcome.state = "queued"
         return outcome

@@ -181,7 +181,7 @@ class ItemProcessor:
         result = self.matcher.match(parsed)
         candidates = [_candidate_dict(candidate) for candidate in result.candidates]
         best = result.best
-        if result.decision == "accept" and best is not None:
+        if result.decision == "accept" and best is not None and not self.options.timid:
             outcome = self.apply_album(
                 item, best.album_id, decision="accept", confidence=best.confidence, archive_view=archive_view
             )
@@ -190,7 +190,9 @@ class ItemProcessor:
                 "no candidate in the catalogue"
                 if not candidates
                 else (
-                    f"best candidate {best.album_id} at {best.confidence:.2f} is below the accept threshold"
+                    f"best candidate {best.album_id} at {best.confidence:.2f} (--timid: asked even above the threshold)"
+                    if best is not None and result.decision == "accept"
+                    else f"best candidate {best.album_id} at {best.confidence:.2f} is below the accept threshold"
                     if best is not None
                     else "no candidate above the review threshold"
                 )
