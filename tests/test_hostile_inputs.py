@@ -31,7 +31,7 @@ class HostileSite(FakeBedetheque):
     """The fake site, some of whose album pages are replaced by given bytes."""
 
     def __init__(self) -> None:
-        super().__init__(use_recorded=False)
+        super().__init__()  # generated pages (no recorded ones): their ids can be rewritten
         self.pages: dict[int, bytes] = {}
 
     def album_page(self, album_id: int) -> bytes | None:
