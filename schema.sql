@@ -194,3 +194,22 @@ CREATE TABLE IF NOT EXISTS plugin_state (
     updated_at TIMESTAMP NOT NULL,
     PRIMARY KEY (plugin, key)
 );
+
+-- ===================================================================== comicinfo backups
+-- The ComicInfo.xml a file held before we replaced it (or one we could not read and left for review),
+-- byte for byte, so a session can be undone: the state of a file before session S is the first
+-- backup of that file recorded in S or later (see bdnex_core/comicinfo_backups.py).
+
+CREATE TABLE IF NOT EXISTS comicinfo_backups (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    file_id INTEGER REFERENCES processed_files(id),
+    file_path TEXT NOT NULL,            -- canonical path when the backup was taken
+    session_id INTEGER REFERENCES processing_sessions(id),
+    comicinfo BLOB NOT NULL,            -- the exact bytes of the archive's ComicInfo.xml
+    sha256 TEXT NOT NULL,               -- of those bytes, hex
+    reason TEXT NOT NULL DEFAULT 'replaced' CHECK(reason IN ('replaced', 'unreadable')),
+    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP
+);
+
+CREATE INDEX IF NOT EXISTS idx_comicinfo_backups_file ON comicinfo_backups(file_id, session_id, id);
+CREATE INDEX IF NOT EXISTS idx_comicinfo_backups_path ON comicinfo_backups(file_path, session_id, id);

@@ -342,7 +342,7 @@ class BDneXDB:
     def _file_values(path: str, session_id: int | None, result: Mapping[str, Any], status: str) -> dict[str, Any]:
         file_hash = result.get("file_hash")
         size, mtime_ns = result.get("file_size"), result.get("mtime_ns")
-        if os.path.exists(path):
+        if os.path.isfile(path):  # a regular file: a FIFO or a device would never finish hashing
             fingerprint = Fingerprint.of(path)
             size = fingerprint.size if size is None else size
             mtime_ns = fingerprint.mtime_ns if mtime_ns is None else mtime_ns

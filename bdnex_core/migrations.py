@@ -138,3 +138,12 @@ def m006_rescan_index(db: Database) -> None:
         "CREATE INDEX IF NOT EXISTS idx_processed_rescan "
         "ON processed_files(file_path, file_size, mtime_ns, status, decision)"
     )
+
+
+@migrations()
+def m007_comicinfo_backups(db: Database) -> None:
+    """The previous ComicInfo.xml of each file we rewrite, kept so that a session can be undone."""
+    start = schema_sql().index(
+        "-- ===================================================================== comicinfo backups"
+    )
+    execute_script(db, schema_sql()[start:])

@@ -12,6 +12,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 from bdnex_core.errors import ArchiveError
+from bdnex_core.hashing import open_regular
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".avif", ".jxl", ".tif", ".tiff"})
 COMICINFO = "ComicInfo.xml"
@@ -65,7 +66,7 @@ def detect_kind(path: str | os.PathLike[str]) -> ArchiveKind:
     """CBZ, CBR or CB7 from the content (a .cbr that is really a zip is common)."""
     path = Path(path)
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             head = handle.read(8)
             if not head:
                 raise ArchiveError("empty file (0 bytes)", path=path)
@@ -163,6 +164,15 @@ def check_zip_members(path: Path, infos: list[zipfile.ZipInfo]) -> None:
         seen.add(info.filename)
 
 
+def refuse_duplicate_names(path: Path, names: list[str]) -> None:
+    """Members of one name can only be read by name as one of them: converting would lose a page."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ArchiveError(f"duplicate member name {name!r}: which one is meant is ambiguous", path=path)
+        seen.add(name)
+
+
 class ZipComic(ComicArchive):
     """A zip. Names without the UTF-8 flag are decoded as cp437, as the zip specification says."""
 
@@ -225,6 +235,7 @@ class RarComic(ComicArchive):
                 )
             if is_unsafe_name(info.filename):
                 raise ArchiveError(f"unsafe member name {info.filename!r} (absolute or with '..')", path=path)
+        refuse_duplicate_names(path, [info.filename for info in self.infos if not info.is_dir()])
 
     def close(self) -> None:
         self.rar.close()
@@ -275,6 +286,7 @@ class SevenZipComic(ComicArchive):
             if is_unsafe_name(fields["Path"]):
                 raise ArchiveError(f"unsafe member name {fields['Path']!r} (absolute or with '..')", path=path)
             self._names.append(fields["Path"])
+        refuse_duplicate_names(path, self._names)
 
     def _run(self, arguments: list[str], *members: str) -> bytes:
         # -p: empty password so 7z never prompts; -spd: member names are literal, not wildcards

@@ -29,6 +29,7 @@ CORE_COMMAND_MODULES = (
     "identify",
     "tag",
     "review",
+    "show",
     "demo",
 )
 

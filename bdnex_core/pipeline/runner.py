@@ -291,7 +291,8 @@ class TagRun:
                 decided.parsed, decided.candidates = outcome.parsed, outcome.candidates
                 decided.state = "done" if decided.state == "done" else decided.state
                 return decided
-            outcome.state, outcome.reason = "skipped", "skipped by the user"
+            # not now: the file waits in the review queue (a person's "skip" is never final here)
+            outcome.state, outcome.reason = "queued", "left for review by the user"
             return outcome
         outcome.state = "queued"
         return outcome
@@ -305,9 +306,12 @@ class TagRun:
             if session_id is not None:
                 self._record(session_id, outcome)
             else:
-                self.db.record_processing(
-                    _recorded_path(outcome), None, _result_values(outcome, "manual"), source="manual"
-                )
+                with self.db.write():
+                    file_id = self.db.record_processing(
+                        _recorded_path(outcome), None, _result_values(outcome, "manual"), source="manual"
+                    )
+                    if outcome.previous_comicinfo is not None:
+                        _keep_previous_comicinfo(self.db, outcome, file_id, None)
             if outcome.state == "done" and outcome.album is not None:
                 plugins.notify(
                     "file_tagged", item=item, album=outcome.album.to_dict(), decision="manual", session_id=session_id
@@ -335,6 +339,8 @@ class TagRun:
             file_id = self.db.record_processing(
                 _recorded_path(outcome), session_id, _result_values(outcome, status), source=outcome.history_source
             )
+        if outcome.previous_comicinfo is not None and file_id is not None:
+            _keep_previous_comicinfo(self.db, outcome, file_id, session_id)
         if outcome.state == "queued":
             self.db.queue_for_review(
                 str(item.path or item.name), item.key, session_id, outcome.parsed, outcome.candidates
@@ -410,6 +416,26 @@ def _recorded_path(outcome: Outcome) -> str:
         if write.message.startswith("converted to "):
             return write.message.removeprefix("converted to ")
     return str(outcome.item.path) if outcome.item.path else f"{outcome.item.source}:{outcome.item.external_id}"
+
+
+def _keep_previous_comicinfo(db: BDneXDB, outcome: Outcome, file_id: int, session_id: int | None) -> None:
+    """The ComicInfo the file held, byte for byte: replaced by our write, or unreadable and left alone."""
+    from bdnex_core.comicinfo_backups import record_backup
+
+    assert outcome.previous_comicinfo is not None
+    replaced = outcome.state == "done" and any(
+        write.writer == "comicinfo" and write.written for write in outcome.writes
+    )
+    reason = "replaced" if replaced else "unreadable"
+    if replaced or outcome.state == "queued":
+        record_backup(
+            db,
+            _recorded_path(outcome),
+            outcome.previous_comicinfo,
+            file_id=file_id,
+            session_id=session_id,
+            reason=reason,
+        )
 
 
 def _result_values(outcome: Outcome, status: str) -> dict[str, Any]:
@@ -516,7 +542,8 @@ def tag_locations(
 
     if isinstance(plugins.library_sources(settings).get(options.source), FolderSource):
         with _collector_paused():
-            entries = dict(folder_entries(options.locations))  # path -> folder name, each file once
+            follow_outside = settings.archives.follow_links_outside_library
+            entries = dict(folder_entries(options.locations, follow_outside=follow_outside))  # path -> folder name
             roots = [os.path.realpath(os.path.expanduser(location)) for location in options.locations]
             seen = unchanged_paths(db, list(entries), roots) if not options.force else set()
             items = [folder_item(path, folder) for path, folder in entries.items() if path not in seen]

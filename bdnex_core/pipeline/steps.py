@@ -57,6 +57,9 @@ class Outcome:
     history_source: str = "auto"
     elapsed_ms: int = 0
     page_count: int | None = None
+    # the ComicInfo.xml bytes the file held, kept in comicinfo_backups when recorded: replaced by
+    # our write (state done), or unreadable and so left for review
+    previous_comicinfo: bytes | None = None
 
     @property
     def key(self) -> str:
@@ -151,6 +154,18 @@ class ItemProcessor:
         archive_view = self._read_archive(item)
         parsed = parse_filename(item.name, parent=item.hints.get("parent"))
         parsed_dict = _parsed_as_dict(parsed)
+        if archive_view.get("comicinfo_problem"):  # never replaced silently: a person decides
+            outcome = Outcome(
+                item,
+                "review",
+                reason=f"its ComicInfo.xml cannot be read faithfully ({archive_view['comicinfo_problem']}); "
+                "tagging it would replace it",
+                parsed=parsed_dict,
+                previous_comicinfo=archive_view["comicinfo_bytes"],
+            )
+            if lookup is not None:
+                outcome.file_hash, outcome.fingerprint = lookup.file_hash, lookup.fingerprint
+            return outcome
         known_id = item.hints.get("bedetheque_id") or archive_view.get("album_id_from_comicinfo")
         if known_id:
             outcome = self.apply_album(
@@ -162,7 +177,7 @@ class ItemProcessor:
         result = self.matcher.match(parsed)
         candidates = [_candidate_dict(candidate) for candidate in result.candidates]
         best = result.best
-        if result.decision == "accept" and best is not None:
+        if result.decision == "accept" and best is not None and not self.options.timid:
             outcome = self.apply_album(
                 item, best.album_id, decision="accept", confidence=best.confidence, archive_view=archive_view
             )
@@ -171,7 +186,9 @@ class ItemProcessor:
                 "no candidate in the catalogue"
                 if not candidates
                 else (
-                    f"best candidate {best.album_id} at {best.confidence:.2f} is below the accept threshold"
+                    f"best candidate {best.album_id} at {best.confidence:.2f} (--timid: asked even above the threshold)"
+                    if best is not None and result.decision == "accept"
+                    else f"best candidate {best.album_id} at {best.confidence:.2f} is below the accept threshold"
                     if best is not None
                     else "no candidate above the review threshold"
                 )
@@ -196,7 +213,8 @@ class ItemProcessor:
             pages = comic.pages()
             if not pages:
                 raise BdnexError("no image pages in the archive", path=item.path)
-            existing, _problem = read_comicinfo_safely(comic.comicinfo_bytes())
+            comicinfo_bytes = comic.comicinfo_bytes()
+            existing, problem = read_comicinfo_safely(comicinfo_bytes)
         album_id = None
         if existing is not None:
             album_id = (
@@ -204,7 +222,13 @@ class ItemProcessor:
                 if "bedetheque" in str(existing.get("Web") or "")
                 else None
             )
-        return {"pages": pages, "existing": existing, "album_id_from_comicinfo": album_id}
+        return {
+            "pages": pages,
+            "existing": existing,
+            "album_id_from_comicinfo": album_id,
+            "comicinfo_bytes": comicinfo_bytes,
+            "comicinfo_problem": problem,
+        }
 
     def apply_album(
         self,
@@ -248,6 +272,7 @@ class ItemProcessor:
             if item.path is not None and self.settings.archives.cbr == "skip":
                 return Outcome(item, "skipped", reason="RAR/7z archive left as is (archives.cbr: skip)", album=album)
             return Outcome(item, "failed", reason="no metadata writer can write this item", album=album)
+        outcome.previous_comicinfo = view.get("comicinfo_bytes")
         for writer in applicable:
             outcome.writes.append(writer.write(item, merged, self.settings, dry_run=False))
         if item.path is not None:
