@@ -30,6 +30,7 @@ CORE_COMMAND_MODULES = (
     "tag",
     "review",
     "show",
+    "library_cmd",
     "demo",
 )
 
