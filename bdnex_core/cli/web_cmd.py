@@ -37,6 +37,7 @@ def web(app: AppContext, host: str, port: int, open_browser: bool, allow_hosts: 
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        sock.listen(128)  # connections made from now on wait for the server, none is refused
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     port = sock.getsockname()[1]
