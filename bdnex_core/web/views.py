@@ -139,7 +139,8 @@ def session_page(state: WebState, session_id: int, file_state: str, decision: st
     stats = state.pages.db.get_session_stats(session_id)
     if not stats:
         raise BdnexError(f"no session {session_id}")
-    where, params = ["sf.session_id = ?"], [session_id]
+    where: list[str] = ["sf.session_id = ?"]
+    params: list[Any] = [session_id]
     if file_state:
         where.append("sf.state = ?")
         params.append(file_state)
