@@ -51,6 +51,9 @@ def test_a_foreign_host_header_is_refused(library):
             assert refused.status_code == 400, host
             assert "Host" in refused.text
         assert web.get("/cover/entry/1", headers={"Host": "evil.example"}).status_code == 400
+        headers = web.get("/review").headers  # and the page itself is never framed nor loads elsewhere
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert "default-src 'self'" in headers["content-security-policy"]
 
 
 def test_a_non_loopback_server_wants_its_token(library):

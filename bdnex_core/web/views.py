@@ -28,6 +28,8 @@ def candidate_cards(state: WebState, entry: ReviewEntry, candidates: list[dict[s
         file_state: tuple[Any, ...] = (entry.file_path, stat.st_size, stat.st_mtime_ns)
     except OSError:
         file_state = (entry.file_path, None, None)
+    if len(state.previews) > 5000:  # a long session: start afresh rather than grow without end
+        state.previews.clear()
     cards = []
     for candidate in candidates:
         album_id = int(candidate["album_id"])
