@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pexpect
+import pytest
 
 from bdnex_core.archive import open_archive
 from bdnex_core.bedetheque.catalogue import Catalogue
@@ -16,8 +17,16 @@ from bdnex_core.bedetheque.client import BedethequeClient, reset_politeness
 from bdnex_core.comicinfo import ComicInfo
 from bdnex_core.config import from_mapping
 from bdnex_core.db import BDneXDB
-from bdnex_core.demo.fakesite import human
+from bdnex_core.demo.fakesite import FakeBedetheque, human
 from bdnex_core.demo.samplelib import sample_pages, write_cbz
+
+
+@pytest.fixture(scope="module")
+def site():
+    """The fake Bédéthèque site, one per test module (import this fixture into the module)."""
+    reset_politeness()
+    with FakeBedetheque() as running:
+        yield running
 
 
 def make_env(site, tmp_path):

@@ -7,23 +7,25 @@ import signal
 import pexpect
 import pytest
 
-from bdnex_core.bedetheque.client import reset_politeness
 from bdnex_core.cli import main
 from bdnex_core.comicinfo import ComicInfo
 from bdnex_core.db import BDneXDB
-from bdnex_core.demo.fakesite import FakeBedetheque, human
+from bdnex_core.demo.fakesite import human
 from bdnex_core.demo.samplelib import sample_pages, write_cbz
 from bdnex_core.pipeline.review_service import PENDING, SKIPPED, ReviewService
-from bdnex_testing.review import comicinfo_bytes, comicinfo_of, make_env, series_entries, spawn_cli, uncertain_file
+from bdnex_testing import review as review_env
+from bdnex_testing.review import (
+    comicinfo_bytes,
+    comicinfo_of,
+    make_env,
+    series_entries,
+    spawn_cli,
+    uncertain_file,
+)
+
+site = review_env.site  # the fake Bédéthèque site, one per module
 
 PROMPT = r"for help > "
-
-
-@pytest.fixture(scope="module")
-def site():
-    reset_politeness()
-    with FakeBedetheque() as running:
-        yield running
 
 
 @pytest.fixture

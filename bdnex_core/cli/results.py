@@ -38,7 +38,8 @@ def print_file_lines(console: Console, outcomes: Iterable[Any], *, dry_run: bool
     for outcome in outcomes:
         row = outcome.summary_row()
         console.print(file_line(row), highlight=False, markup=False)
-        if dry_run:
+        if dry_run and outcome.changes:
+            console.print("  would change:", highlight=False)
             for name, (old, new) in outcome.changes.items():
                 console.print(f"    {name}: {old!r} -> {new!r}", highlight=False, markup=False)
 

@@ -111,6 +111,9 @@ def tag(
             locations=tuple(paths),
         )
         summary = tag_locations(settings, db, options, reviewer=reviewer, progress=progress)
+    if summary.count("queued") and not dry_run:  # one entry per file, even for a file moved since it was queued
+        for notice in ReviewService(settings, db).prune():
+            click.echo(notice, err=True)
     verbose = verbose + click.get_current_context().find_root().params.get("verbose", 0)
     if as_json:
         echo_json(summary_dict(summary, dry_run=dry_run))

@@ -178,12 +178,12 @@ class ReviewPrompt:
                 if not 1 <= number <= len(listed):
                     say(f"  no candidate {number}; type `id {answer}` or paste a URL to use album {answer}")
                     continue
-                album_id = int(listed[number - 1]["album_id"])
-                if album_id in confirmed_ids or self._confirm(subject, album_id):
-                    return Choice("album", album_id)
-            elif (album_id := album_id_of(answer)) is not None:
-                if self._confirm(subject, album_id):
-                    return Choice("album", album_id)
+                picked = int(listed[number - 1]["album_id"])
+                if picked in confirmed_ids or self._confirm(subject, picked):
+                    return Choice("album", picked)
+            elif (explicit := album_id_of(answer)) is not None:
+                if self._confirm(subject, explicit):
+                    return Choice("album", explicit)
             elif answer:
                 say(f"  not understood: {answer!r} (? for help)")
 

@@ -99,7 +99,10 @@ class AlbumCard:
 
     @classmethod
     def of(cls, album: Album, candidate: dict[str, Any] | None = None) -> AlbumCard:
-        authors = list(dict.fromkeys([*album.writers, *album.pencillers]))
+        from bdnex_core.comicinfo import person_name
+
+        # "Goscinny, René" -> "René Goscinny": a list of names must not be read as one comma list
+        authors = list(dict.fromkeys(person_name(name) or name for name in [*album.writers, *album.pencillers]))
         card = cls(
             album_id=album.album_id,
             url=album.url,
@@ -391,7 +394,7 @@ class ReviewService:
 
     def undo(self) -> Applied:
         """Take back the last decision of this review: the file gets its previous ComicInfo.xml back
-        (from ``comicinfo_backups``; a file that had none gets an empty one), its record says it waits
+        (from ``comicinfo_backups``; a file that had none has ours removed), its record says it waits
         for review again, and the entry is back where it was."""
         from bdnex_core import archive
         from bdnex_core.comicinfo_backups import TABLE
@@ -402,14 +405,13 @@ class ReviewService:
         path = Path(applied.file_path)
         if not path.exists():
             raise ReviewError(f"{path}: the file is gone; cannot restore its ComicInfo.xml")
-        previous = b'<?xml version="1.0" encoding="utf-8"?>\n<ComicInfo/>\n'
+        previous = None  # no backup: the file had no ComicInfo.xml, and gets none back
         if applied.backup_id is not None:
-            previous = self.db.db.execute(
-                f"SELECT comicinfo FROM {TABLE} WHERE id = ?", [applied.backup_id]
-            ).fetchone()[0]
+            row = self.db.db.execute(f"SELECT comicinfo FROM {TABLE} WHERE id = ?", [applied.backup_id]).fetchone()
+            previous = bytes(row[0])
         if archive.detect_kind(path) != "cbz":
             raise ReviewError(f"{path}: only a CBZ can have its ComicInfo.xml restored")
-        archive.write_comicinfo(path, bytes(previous), preserve_mtime=self.settings.archives.preserve_mtime)
+        archive.write_comicinfo(path, previous, preserve_mtime=self.settings.archives.preserve_mtime)
         entry = applied.entry
         with self.db.write():
             file_id = self.db.record_processing(
