@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bdnex_core.cli import main
 from bdnex_core.demo.fakesite import human
 from bdnex_core.demo.samplelib import sample_pages, write_cbz
@@ -40,6 +42,14 @@ def web_library(site: Any, tmp_path: Path) -> WebLibrary:
     code = main(["--config", str(config), "tag", str(library), "--batch"])
     assert code == 0, code
     return WebLibrary(settings, db, config, entries, queued, tagged)
+
+
+@pytest.fixture
+def library(site: Any, tmp_path: Path) -> Any:
+    """The sample library of :func:`web_library` (import this fixture and ``site`` into the module)."""
+    lib = web_library(site, tmp_path)
+    yield lib
+    lib.db.close()
 
 
 def free_port() -> int:

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from bdnex_core.bedetheque.client import reset_politeness
-from bdnex_core.demo.fakesite import FakeBedetheque
 from bdnex_core.web.app import create_app
+from bdnex_testing import review as review_env
+from bdnex_testing import web as web_env
 from bdnex_testing.review import comicinfo_bytes, comicinfo_of
-from bdnex_testing.web import Served, web_library
+from bdnex_testing.web import Served
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -34,6 +34,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 REPO = Path(__file__).resolve().parent.parent
+site, library = review_env.site, web_env.library  # fixtures: the fake site (per module), a sample library
 
 
 def _missing_browser() -> str | None:
@@ -68,19 +69,10 @@ def artifacts(tmp_path_factory):
     return folder
 
 
-@pytest.fixture(scope="module")
-def site():
-    reset_politeness()
-    with FakeBedetheque() as running:
-        yield running
-
-
 @pytest.fixture
-def served(site, tmp_path):
-    library = web_library(site, tmp_path)
+def served(library):
     with Served(create_app(library.settings)) as server:
         yield library, server
-    library.db.close()
 
 
 @pytest.fixture

@@ -9,26 +9,14 @@ import re
 import pytest
 from starlette.testclient import TestClient
 
-from bdnex_core.bedetheque.client import reset_politeness
 from bdnex_core.cli import main
-from bdnex_core.demo.fakesite import FakeBedetheque, human
+from bdnex_core.demo.fakesite import human
 from bdnex_core.web.app import create_app
+from bdnex_testing import review as review_env
+from bdnex_testing import web as web_env
 from bdnex_testing.review import comicinfo_bytes, comicinfo_of
-from bdnex_testing.web import web_library
 
-
-@pytest.fixture(scope="module")
-def site():
-    reset_politeness()
-    with FakeBedetheque() as running:
-        yield running
-
-
-@pytest.fixture
-def library(site, tmp_path):
-    lib = web_library(site, tmp_path)
-    yield lib
-    lib.db.close()
+site, library = review_env.site, web_env.library  # fixtures: the fake site (per module), a sample library
 
 
 @pytest.fixture

@@ -10,32 +10,18 @@ import signal
 import subprocess
 import sys
 
-import pytest
 import requests
 from starlette.testclient import TestClient
 
-from bdnex_core.bedetheque.client import reset_politeness
-from bdnex_core.demo.fakesite import FakeBedetheque
 from bdnex_core.web.app import create_app
 from bdnex_core.web.security import TOKEN_COOKIE, Guard
+from bdnex_testing import review as review_env
+from bdnex_testing import web as web_env
 from bdnex_testing.review import comicinfo_bytes
-from bdnex_testing.web import free_port, web_library
+from bdnex_testing.web import free_port
 
+site, library = review_env.site, web_env.library  # fixtures: the fake site (per module), a sample library
 LOOPBACK = "http://127.0.0.1:8080"
-
-
-@pytest.fixture(scope="module")
-def site():
-    reset_politeness()
-    with FakeBedetheque() as running:
-        yield running
-
-
-@pytest.fixture
-def library(site, tmp_path):
-    lib = web_library(site, tmp_path)
-    yield lib
-    lib.db.close()
 
 
 def client(app, base_url=LOOPBACK):
@@ -93,13 +79,13 @@ def test_the_command_prints_a_token_when_not_on_loopback(library):
 
 
 def test_a_post_without_the_csrf_token_changes_nothing(library):
-    path = library.queued[0]
-    before = comicinfo_bytes(path)
     with client(create_app(library.settings)) as web:
         page = web.get("/review")
         csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
         entry_id = int(re.search(r'action="/review/(\d+)/skip"', page.text).group(1))
         entry = web.app.state.web.service.entry(entry_id)
+        path = entry.file_path
+        before = comicinfo_bytes(path)
         album_id = entry.candidates[0]["album_id"]
         for form in (
             {"album_id": album_id},

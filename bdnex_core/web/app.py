@@ -110,62 +110,58 @@ async def preview(request: Request) -> Response:
     return render(request, "preview.html", page)
 
 
+async def act(request: Request, fallback: str, work: Any, *args: Any, failed: str = "") -> Response:
+    """Run one action (under the pages lock) and go where it says; a refusal is shown on ``fallback``."""
+    state = state_of(request)
+    try:
+        target = await state.pages.run(work, state, *args)
+    except BdnexError as exc:
+        state.flash.append(f"{failed}{exc}")
+        target = fallback
+    return RedirectResponse(target, 303)
+
+
+async def show(request: Request, template: str, work: Any, *args: Any) -> Response:
+    """A page from a view (under the pages lock); an unknown id gives a 404 page saying which."""
+    state = state_of(request)
+    try:
+        page = await state.pages.run(work, state, *args)
+    except BdnexError as exc:
+        return problem(request, str(exc), 404)
+    return render(request, template, page)
+
+
 async def accept(request: Request) -> Response:
     form = await checked_form(request)
-    state = state_of(request)
     entry_id = request.path_params["entry_id"]
     album_id = int_param(form.get("album_id"), "album_id")
-    try:
-        target = await state.pages.run(views.accept, state, entry_id, album_id, form.get("confirmed") == "1")
-    except BdnexError as exc:
-        state.flash.append(f"not tagged: {exc}")
-        target = f"/review/{entry_id}"
-    return RedirectResponse(target, 303)
+    confirmed = form.get("confirmed") == "1"
+    return await act(request, f"/review/{entry_id}", views.accept, entry_id, album_id, confirmed, failed="not tagged: ")
 
 
 async def skip(request: Request) -> Response:
     await checked_form(request)
-    state = state_of(request)
-    try:
-        target = await state.pages.run(views.skip, state, request.path_params["entry_id"])
-    except BdnexError as exc:
-        state.flash.append(str(exc))
-        target = "/review"
-    return RedirectResponse(target, 303)
+    return await act(request, "/review", views.skip, request.path_params["entry_id"])
 
 
 async def undo(request: Request) -> Response:
     await checked_form(request)
-    state = state_of(request)
-    try:
-        target = await state.pages.run(views.undo, state)
-    except BdnexError as exc:
-        state.flash.append(str(exc))
-        target = "/review"
-    return RedirectResponse(target, 303)
+    return await act(request, "/review", views.undo)
 
 
 # ---------------------------------------------------------------------- sessions, library, file
 
 
 async def sessions(request: Request) -> Response:
-    state = state_of(request)
-    return render(request, "sessions.html", await state.pages.run(views.sessions_page, state))
+    return await show(request, "sessions.html", views.sessions_page)
 
 
 async def session(request: Request) -> Response:
-    state = state_of(request)
-    try:
-        page = await state.pages.run(
-            views.session_page,
-            state,
-            request.path_params["session_id"],
-            request.query_params.get("state", ""),
-            request.query_params.get("decision", ""),
-        )
-    except BdnexError as exc:
-        return problem(request, str(exc), 404)
-    return render(request, "session.html", page)
+    query = request.query_params
+    session_id = request.path_params["session_id"]
+    return await show(
+        request, "session.html", views.session_page, session_id, query.get("state", ""), query.get("decision", "")
+    )
 
 
 async def session_progress(request: Request) -> Response:
@@ -177,29 +173,18 @@ async def session_progress(request: Request) -> Response:
 
 
 async def library(request: Request) -> Response:
-    state = state_of(request)
-    return render(request, "library.html", await state.pages.run(views.library_page, state))
+    return await show(request, "library.html", views.library_page)
 
 
 async def file_page(request: Request) -> Response:
-    state = state_of(request)
-    try:
-        page = await state.pages.run(views.file_page, state, request.path_params["file_id"])
-    except BdnexError as exc:
-        return problem(request, str(exc), 404)
-    return render(request, "file.html", page)
+    return await show(request, "file.html", views.file_page, request.path_params["file_id"])
 
 
 async def restore(request: Request) -> Response:
     form = await checked_form(request)
-    state = state_of(request)
     file_id = request.path_params["file_id"]
-    try:
-        target = await state.pages.run(views.restore, state, file_id, int_param(form.get("backup_id"), "backup_id"))
-    except BdnexError as exc:
-        state.flash.append(f"not restored: {exc}")
-        target = f"/file/{file_id}"
-    return RedirectResponse(target, 303)
+    backup_id = int_param(form.get("backup_id"), "backup_id")
+    return await act(request, f"/file/{file_id}", views.restore, file_id, backup_id, failed="not restored: ")
 
 
 # ---------------------------------------------------------------------- covers (by id only)
