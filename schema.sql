@@ -213,7 +213,6 @@ CREATE TABLE IF NOT EXISTS comicinfo_backups (
 
 CREATE INDEX IF NOT EXISTS idx_comicinfo_backups_file ON comicinfo_backups(file_id, session_id, id);
 CREATE INDEX IF NOT EXISTS idx_comicinfo_backups_path ON comicinfo_backups(file_path, session_id, id);
-
 -- ===================================================================== library search
 -- Full-text index of the processed files for `bdnex-core ls` (accents and case folded),
 -- kept in step with processed_files by triggers.

@@ -37,9 +37,11 @@ __all__ = [
     "album_cover",
     "catalogue_rows",
     "comic_kind",
+    "comicinfo_for",
     "echo_json",
     "pass_app",
     "report_tagging",
+    "retry_site_now",
     "run_tagging",
     "tag_and_report",
     "to_isbn13",
@@ -64,11 +66,15 @@ def run_tagging(settings: Settings, db: BDneXDB, items: Sequence[LibraryItem], o
     """Tag ``items`` in a new session (matching, review queue, writers, notifications) and return its summary.
 
     ``options.source`` and ``options.locations`` say where the items came from, so that
-    ``bdnex-core tag --resume ID`` can ask your library source for them again.
+    ``bdnex-core tag --resume ID`` can ask your library source for them again. With
+    ``options.interactive``, uncertain matches are asked about on the terminal (as ``tag`` does).
     """
+    from bdnex_core.pipeline.review import terminal_reviewer
+    from bdnex_core.pipeline.review_service import ReviewService
     from bdnex_core.pipeline.runner import run_tagging as run
 
-    return run(settings, db, list(items), options)
+    reviewer = terminal_reviewer(lambda: ReviewService(settings, db)) if options.interactive else None
+    return run(settings, db, list(items), options, reviewer=reviewer)
 
 
 def report_tagging(summary: RunSummary, *, dry_run: bool = False, as_json: bool = False) -> None:
@@ -127,6 +133,33 @@ def album_cover(settings: Settings, album: Mapping[str, Any]) -> bytes:
     from bdnex_core.bedetheque.service import fetch_cover
 
     return fetch_cover(BedethequeClient(settings), Album.from_dict(dict(album)))
+
+
+def comicinfo_for(settings: Settings, item: LibraryItem, album: Any) -> Any:
+    """The ``ComicInfo`` the writers get for ``item`` and ``album`` (a ``RunSummary`` outcome's): the
+    album's, merged into the file's own ComicInfo.xml as ``comicinfo.merge_policy`` says (what a
+    dry run's writer-side preview needs)."""
+    from bdnex_core import archive
+    from bdnex_core.comicinfo import ComicInfo, read_comicinfo_safely
+
+    pages: list[str] = []
+    existing = None
+    if item.path is not None and item.path.is_file():
+        with archive.open_archive(item.path) as comic:
+            pages = comic.pages()
+            existing, _problem = read_comicinfo_safely(comic.comicinfo_bytes())
+    new_info = ComicInfo.from_album(
+        album, pages=pages, page_count=len(pages) or None, version=settings.comicinfo.version
+    )
+    return ComicInfo.merge(existing, new_info, settings.comicinfo.merge_policy, settings.comicinfo.locked_fields)
+
+
+def retry_site_now() -> None:
+    """Forget that Bédéthèque stopped the last run (a tripped breaker holds for the process): for a
+    long-running plugin (a watcher) that paused on its own and now tries again. Hourly counts stay."""
+    from bdnex_core.bedetheque.client import reset_breakers
+
+    reset_breakers()
 
 
 def catalogue_rows(db: BDneXDB) -> Iterator[CatalogueRow]:

@@ -293,9 +293,9 @@ class ComicInfo:
                 if self.pages or self.pages_other:
                     self._write_pages(etree.SubElement(root, "Pages"))
                 continue
-            value = fields.get(name)
-            if value:
-                etree.SubElement(root, name).text = xml_legal(value)
+            field_value = fields.get(name)
+            if field_value:
+                etree.SubElement(root, name).text = xml_legal(field_value)
         for raw in self.unknown:  # foreign elements after ours: the schema's sequence is closed to them anyway
             root.append(etree.fromstring(raw, _parser))
         return etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)

@@ -12,13 +12,14 @@ import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
+from sqlite_utils.db import Table
 
 from bdnex_core import migrations
 from bdnex_core.errors import BdnexError, DatabaseError
@@ -91,6 +92,13 @@ def normalise_score(score: Any) -> float | None:
         return None
     value = float(score)
     return round(value / 100.0, 4) if value > 1.0 else value
+
+
+def _inserted_id(table: Table) -> int:
+    """The id of the row ``table`` has just inserted (sqlite-utils types it as optional)."""
+    if table.last_pk is None:
+        raise DatabaseError("the database gave no id for a new row")
+    return int(table.last_pk)
 
 
 @dataclass(frozen=True)
@@ -305,7 +313,7 @@ class BDneXDB:
             existing = self.get_file(path)
             table = self.db.table("processed_files")
             if existing is None:
-                file_id = table.insert(values).last_pk
+                file_id = _inserted_id(table.insert(values))
                 previous: Mapping[str, Any] = {}
             else:
                 file_id = existing["id"]
@@ -462,9 +470,8 @@ class BDneXDB:
         """Start a new processing session owned by this process; return its id."""
         now = to_db_time(utcnow())
         with self.write():
-            return int(
-                self.db.table("processing_sessions")
-                .insert(
+            return _inserted_id(
+                self.db.table("processing_sessions").insert(
                     {
                         "session_start": now,
                         "directory": directory,
@@ -478,7 +485,6 @@ class BDneXDB:
                         "source": source,
                     }
                 )
-                .last_pk
             )
 
     def update_session(self, session_id: int, **fields: Any) -> None:
@@ -603,7 +609,8 @@ class BDneXDB:
         )
 
     def session_files(self, session_id: int, state: str | None = None) -> list[dict[str, Any]]:
-        where, params = "session_id = ?", [session_id]
+        where = "session_id = ?"
+        params: list[object] = [session_id]
         if state is not None:
             where += " AND state = ?"
             params.append(state)
@@ -672,14 +679,13 @@ class BDneXDB:
         item_key: str,
         session_id: int | None,
         parsed: Mapping[str, Any],
-        candidates: list[Mapping[str, Any]],
+        candidates: Sequence[Mapping[str, Any]],
     ) -> int:
         """Queue a file whose match needs a person; one pending entry per item."""
         with self.write():
             self.db.execute("DELETE FROM review_queue WHERE item_key = ? AND status = 'pending'", [item_key])
-            return int(
-                self.db.table("review_queue")
-                .insert(
+            return _inserted_id(
+                self.db.table("review_queue").insert(
                     {
                         "file_path": file_path,
                         "item_key": item_key,
@@ -690,7 +696,6 @@ class BDneXDB:
                         "created_at": to_db_time(utcnow()),
                     }
                 )
-                .last_pk
             )
 
     def pending_reviews(self, limit: int | None = None) -> list[dict[str, Any]]:
@@ -718,7 +723,7 @@ class BDneXDB:
     def set_plugin_state(self, plugin: str, key: str, value: Any) -> None:
         """Store a JSON-serialisable ``value`` for ``plugin`` under ``key`` (replacing the old one)."""
         with self.write() as db:
-            db["plugin_state"].upsert(
+            db.table("plugin_state").upsert(
                 {
                     "plugin": plugin,
                     "key": key,

@@ -10,6 +10,7 @@ import subprocess
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from bdnex_core.errors import ArchiveError
 from bdnex_core.hashing import open_regular
@@ -135,10 +136,10 @@ class ComicArchive:
         return pages[0]
 
 
-def open_zip(path: Path, source: object | None = None) -> zipfile.ZipFile:
+def open_zip(path: Path, source: BinaryIO | None = None) -> zipfile.ZipFile:
     """zipfile.ZipFile with every failure turned into a one-line ArchiveError."""
     try:
-        return zipfile.ZipFile(source if source is not None else path)  # type: ignore[arg-type]
+        return zipfile.ZipFile(source if source is not None else path)
     except FileNotFoundError:
         raise ArchiveError("file not found (moved or deleted?)", path=path) from None
     except UnicodeDecodeError:
@@ -245,7 +246,7 @@ class RarComic(ComicArchive):
 
     def date_time(self, name: str) -> tuple[int, int, int, int, int, int] | None:
         info = self.rar.getinfo(name)
-        return tuple(info.date_time) if info.date_time else None  # type: ignore[return-value]
+        return tuple(info.date_time) if info.date_time else None
 
     def read_member(self, name: str) -> bytes:
         import rarfile

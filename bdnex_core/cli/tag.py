@@ -122,7 +122,9 @@ def tag(
     raise SystemExit(summary.exit_code)
 
 
-def print_summary(summary, *, dry_run: bool = False, per_file: bool = False) -> None:
+def print_summary(
+    summary, *, dry_run: bool = False, per_file: bool = False, review_command: str = "bdnex-core review"
+) -> None:
     from bdnex_core.cli.results import print_file_lines
 
     console = Console(soft_wrap=True)
@@ -143,6 +145,6 @@ def print_summary(summary, *, dry_run: bool = False, per_file: bool = False) -> 
         if outcome.state == "failed":
             console.print(f"failed: {outcome.item.path or outcome.item.name}: {outcome.reason}", highlight=False)
     if summary.count("queued") and not dry_run:
-        console.print("uncertain matches wait for you: bdnex-core review")
+        console.print(f"uncertain matches wait for you: {review_command}", highlight=False, markup=False)
     if summary.message:
         console.print(summary.message, highlight=False)

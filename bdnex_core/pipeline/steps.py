@@ -148,7 +148,7 @@ class ItemProcessor:
             already = lookup.row is not None and lookup.row["status"] in ("success", "manual")
             if not self.options.force and already and lookup.state in ("unchanged", "moved"):
                 outcome = Outcome(item, "skipped", reason="already processed, unchanged")
-                outcome.moved_from = lookup.row["file_path"] if lookup.state == "moved" else None
+                outcome.moved_from = lookup.row["file_path"] if lookup.state == "moved" and lookup.row else None
                 outcome.fingerprint = lookup.fingerprint
                 return outcome
         archive_view = self._read_archive(item)
@@ -296,7 +296,9 @@ def _written_path(item: LibraryItem, writes: list[WriteResult]) -> Any:
 def _parsed_as_dict(parsed: Any) -> dict[str, Any]:
     from dataclasses import asdict, is_dataclass
 
-    return {key: value for key, value in asdict(parsed).items()} if is_dataclass(parsed) else dict(parsed)
+    if is_dataclass(parsed) and not isinstance(parsed, type):
+        return asdict(parsed)
+    return dict(parsed)
 
 
 def _candidate_dict(candidate: Any) -> dict[str, Any]:

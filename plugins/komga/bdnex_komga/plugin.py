@@ -122,6 +122,11 @@ def register_commands(cli: click.Group) -> None:
     @click.option(
         "--workers", type=int, default=None, help="Parallel workers (default: komga.workers or pipeline.workers)."
     )
+    @click.option(
+        "--interactive/--batch",
+        default=None,
+        help="Ask about uncertain matches (default on a terminal), or queue them for `review`.",
+    )
     @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
     @pass_app
     def sync(
@@ -133,16 +138,19 @@ def register_commands(cli: click.Group) -> None:
         dry_run: bool,
         force: bool,
         workers: int | None,
+        interactive: bool | None,
         as_json: bool,
     ) -> None:
         """Tag the books of Komga libraries (default: komga.libraries, else all) and write back."""
         import dataclasses
+        import sys
         import tempfile
         from pathlib import Path
 
-        from bdnex_core.api import TagOptions, tag_and_report
+        from bdnex_core.api import TagOptions, report_tagging, run_tagging
         from bdnex_core.errors import BdnexError
         from bdnex_komga.client import KomgaClient
+        from bdnex_komga.dryrun import preview_in_komga, print_previews
         from bdnex_komga.settings import komga_settings
         from bdnex_komga.source import FORCE_TOKEN, item_from_book, iter_books
 
@@ -158,6 +166,8 @@ def register_commands(cli: click.Group) -> None:
             locations = [f"library:{value}" for value in config.libraries] or ["all"]
         if force:
             locations.append(FORCE_TOKEN)
+        if interactive is None:
+            interactive = sys.stdin.isatty() and not as_json
         with tempfile.TemporaryDirectory(prefix="bdnex-komga-") as work:
             download_dir = config.download_dir or Path(work)
             items = [
@@ -177,11 +187,21 @@ def register_commands(cli: click.Group) -> None:
                 workers=workers or config.workers or settings.pipeline.workers,
                 dry_run=dry_run,
                 force=force,
-                interactive=False,
+                interactive=interactive,
                 source="komga",
                 locations=tuple(locations),
             )
-            summary = tag_and_report(app, items, options, as_json=as_json)
+            summary = run_tagging(settings, app.db, items, options)  # options.interactive: a person is asked
+            previews = preview_in_komga(settings, summary) if dry_run else []
+        if as_json:
+            data = summary.to_dict()
+            if dry_run:
+                data["komga_changes"] = [preview.to_dict() for preview in previews]
+            echo_json(data)
+        else:
+            if dry_run:
+                print_previews(previews)
+            report_tagging(summary, dry_run=dry_run)
         raise SystemExit(summary.exit_code)
 
     def _run_service(
