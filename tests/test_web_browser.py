@@ -188,17 +188,24 @@ def test_skip_and_undo_from_the_keyboard(served, page):
     assert page.evaluate("document.activeElement.id") == "search"
 
 
-def test_the_library_shows_charts_and_missing_tomes(served, page, artifacts):
+def test_the_library_shows_charts_and_missing_tomes(served, page, artifacts, site):
     library, server = served
+    site.clear_log()
     page.goto(f"{server.url}/library")
+    page.wait_for_load_state("networkidle")
     chart = page.locator("figure.chart svg").first
     assert chart.locator("rect.bar").count() >= 1
     assert "Albums per publisher" in page.locator("figure.chart figcaption").first.inner_text()
     missing = page.locator(f'figure.tome.missing[data-album="{library.entries[2].album_id}"]')
-    assert missing.count() == 1 and "missing" in missing.inner_text()
-    missing.scroll_into_view_if_needed()
+    assert missing.count() == 1
+    series = page.locator("details.series", has=missing)
+    assert f": {library.entries[2].tome}," in series.locator("summary").inner_text()  # listed before opening
+    assert not missing.is_visible()  # closed: no cover fetched from the site until asked
+    assert site.requests("Couv_") == []
+    series.locator("summary").click()
+    assert missing.is_visible() and "missing" in missing.inner_text()
     page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
-    assert all(width > 0 for width in loaded_widths(page, "figure.tome img"))
+    assert all(width > 0 for width in loaded_widths(page, "details[open] figure.tome img"))
     page.screenshot(path=str(artifacts / "library-page.png"), full_page=True)
 
 

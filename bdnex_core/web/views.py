@@ -183,9 +183,10 @@ def library_page(state: WebState) -> dict[str, Any]:
 
     db = state.pages.db.db
 
-    def counts(column: str, order: str, limit: int = 20) -> list[tuple[str, int]]:
+    def counts(column: str, order: str, limit: int = 20, tagged_only: bool = True) -> list[tuple[str, int]]:
+        where = "WHERE status IN ('success', 'manual') " if tagged_only else ""  # albums: the files we tagged
         rows = db.execute(
-            f"SELECT COALESCE(CAST({column} AS TEXT), '(unknown)'), COUNT(*) FROM processed_files "
+            f"SELECT COALESCE(CAST({column} AS TEXT), '(unknown)'), COUNT(*) FROM processed_files {where}"
             f"GROUP BY 1 ORDER BY {order} LIMIT ?",
             [limit],
         ).fetchall()
@@ -195,7 +196,7 @@ def library_page(state: WebState) -> dict[str, Any]:
         "charts": [
             ("Albums per publisher", counts("editor", "2 DESC, 1")),
             ("Albums per year", counts("year", "1", 60)),
-            ("Files per status", counts("status", "2 DESC, 1")),
+            ("Files per status", counts("status", "2 DESC, 1", tagged_only=False)),
         ],
         "series": missing_tomes(state.pages.db),
         "total": db.execute("SELECT COUNT(*) FROM processed_files").fetchone()[0],
