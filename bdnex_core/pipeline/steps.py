@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bdnex_core.errors import BdnexError, BlockedError
+from bdnex_core.errors import BdnexError
 from bdnex_core.hashing import Fingerprint, sha256_file
 from bdnex_core.library import LibraryItem, MetadataWriter, WriteResult
 
@@ -60,6 +60,8 @@ class Outcome:
     # the ComicInfo.xml bytes the file held, kept in comicinfo_backups when recorded: replaced by
     # our write (state done), or unreadable and so left for review
     previous_comicinfo: bytes | None = None
+    # how to give the CBZ back byte for byte (`bdnex-core undo`), taken just before our write
+    previous_layout: bytes | None = None
 
     @property
     def key(self) -> str:
@@ -124,9 +126,9 @@ class ItemProcessor:
         started = time.perf_counter()
         try:
             outcome = self._process(item)
-        except BlockedError:
-            raise
         except BdnexError as exc:
+            if exc.stops_run:
+                raise  # not about this file (the site is unusable now): the runner stops, the file stays pending
             outcome = Outcome(
                 item, "failed", reason=exc.reason if item.path and exc.path == str(item.path) else str(exc)
             )
@@ -273,6 +275,12 @@ class ItemProcessor:
                 return Outcome(item, "skipped", reason="RAR/7z archive left as is (archives.cbr: skip)", album=album)
             return Outcome(item, "failed", reason="no metadata writer can write this item", album=album)
         outcome.previous_comicinfo = view.get("comicinfo_bytes")
+        if item.path is not None and any(writer.name == "comicinfo" for writer in applicable):
+            from bdnex_core import archive
+            from bdnex_core.archives.layout import capture
+
+            if archive.detect_kind(item.path) == "cbz":
+                outcome.previous_layout = capture(item.path)
         for writer in applicable:
             outcome.writes.append(writer.write(item, merged, self.settings, dry_run=False))
         if item.path is not None:
