@@ -104,15 +104,18 @@ def test_the_file_page_restores_an_earlier_comicinfo(web, library):
     file_id = library.db.get_file(path)["id"]
     page = web.get(f"/file/{file_id}").text
     assert "Earlier ComicInfo.xml versions" in page and "Change history" in page
+    # newest first: the automatic ComicInfo replaced by --id, then 'no ComicInfo' from before the first tagging
     backups = re.findall(r'name="backup_id" value="(\d+)"', page)
-    assert len(backups) == 1
+    assert len(backups) == 2 and "no ComicInfo.xml" in page
     csrf = csrf_of(web)
     answer = web.post(f"/file/{file_id}/restore", data={"backup_id": backups[0], "csrf": csrf}, follow_redirects=True)
     assert "restored ComicInfo.xml version" in answer.text
     assert comicinfo_bytes(path) == automatic
     again = web.get(f"/file/{file_id}").text
-    assert len(re.findall(r'name="backup_id"', again)) == 2  # the version it replaced is kept too
+    assert len(re.findall(r'name="backup_id"', again)) == 3  # the version it replaced is kept too
     assert "restored version" in again
+    web.post(f"/file/{file_id}/restore", data={"backup_id": backups[1], "csrf": csrf})
+    assert comicinfo_bytes(path) is None  # as it was before any tagging
     # a backup of another file is not this file's to restore
     other_file = library.db.get_file(library.tagged[1])["id"]
     refused = web.post(

@@ -240,24 +240,27 @@ def restore(state: WebState, file_id: int, backup_id: int) -> str:
     row = file_row(state, file_id)
     path = row["file_path"]
     found = db.db.execute(
-        "SELECT comicinfo FROM comicinfo_backups WHERE id = ? AND file_path = ?", [backup_id, path]
+        "SELECT comicinfo, reason FROM comicinfo_backups WHERE id = ? AND file_path = ?", [backup_id, path]
     ).fetchone()
     if found is None:
         raise BdnexError(f"{path}: no earlier ComicInfo.xml version {backup_id} of this file")
     if archive.detect_kind(path) != "cbz":
         raise BdnexError(f"{path}: only a CBZ can have its ComicInfo.xml restored")
+    wanted = None if found[1] == "absent" else bytes(found[0])  # 'absent': the file had none
     with archive.open_archive(path) as comic:
         current = comic.comicinfo_bytes()
     with db.write():
-        if current:
+        if current is None:
+            record_backup(db, path, b"", file_id=file_id, session_id=None, reason="absent")
+        else:
             record_backup(db, path, current, file_id=file_id, session_id=None)
-        archive.write_comicinfo(path, bytes(found[0]), preserve_mtime=state.settings.archives.preserve_mtime)
+        archive.write_comicinfo(path, wanted, preserve_mtime=state.settings.archives.preserve_mtime)
         db.db.table("metadata_history").insert(
             {
                 "file_id": file_id,
                 "field": "ComicInfo.xml",
-                "old_value": "(kept as a backup)" if current else None,
-                "new_value": f"restored version {backup_id}",
+                "old_value": "(kept as a backup)" if current is not None else "(none)",
+                "new_value": f"restored version {backup_id}" + (" (no ComicInfo.xml)" if wanted is None else ""),
                 "source": str(HistorySource.MANUAL),
             }
         )
