@@ -12,6 +12,8 @@ import contextlib
 import json
 import os
 import sqlite3
+import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -64,6 +66,56 @@ STATE_COUNTER = {
 ENDED_STATUSES = frozenset({"completed", "failed", "paused"})
 # A running session whose process has given no sign of life for this long is interrupted.
 STALE_HEARTBEAT = timedelta(minutes=10)
+
+
+class DatabaseLocked(DatabaseError):
+    """Another process kept the database's write lock longer than the busy timeout."""
+
+    def __init__(self, path: Path | None, busy_ms: int):
+        super().__init__(
+            f"the database stayed locked by another process for {busy_ms / 1000:g} s; another bdnex-core "
+            "run may be writing to it: try again when it is done, or raise database.busy_timeout_ms",
+            path=path,
+        )
+
+
+def connect(path: Path | None, busy_ms: int) -> sqlite3.Connection:
+    """A connection with the pragmas every connection to a bdnex-core database gets.
+
+    ``isolation_level=None``: no implicit transactions (the driver's would hold a read or a write
+    open between statements); writes are explicit, in :meth:`BDneXDB.write`.
+    """
+    conn = sqlite3.connect(
+        ":memory:" if path is None else str(path),
+        timeout=busy_ms / 1000.0,
+        check_same_thread=False,
+        isolation_level=None,
+    )
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if path is not None:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+SQLITE_BUSY_SNAPSHOT = 517  # sqlite3 names it only from Python 3.13
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _process_write_lock(path: Path | None) -> threading.RLock:
+    """The lock every connection of this process to ``path`` takes before writing."""
+    if path is None:
+        return threading.RLock()  # an in-memory database has one connection
+    key = os.path.realpath(path)
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.RLock())
+
+
+def _is_lock_error(exc: sqlite3.OperationalError) -> bool:
+    # the extended code's low byte is the primary one (SQLITE_BUSY_SNAPSHOT is a SQLITE_BUSY)
+    return (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def utcnow() -> datetime:
@@ -143,21 +195,27 @@ class BDneXDB:
             if self.path.exists() and not os.access(self.path, os.R_OK | os.W_OK):
                 raise DatabaseError("the database file is not readable and writable", path=self.path)
         try:
-            conn = sqlite3.connect(
-                ":memory:" if self.path is None else str(self.path),
-                timeout=busy_ms / 1000.0,
-                check_same_thread=False,
-            )
-            conn.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
-            conn.execute("PRAGMA foreign_keys = ON")
-            if self.path is not None:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = NORMAL")
+            conn = connect(self.path, busy_ms)
         except sqlite3.DatabaseError as exc:
             raise DatabaseError(
                 f"cannot open the database ({exc}); is it a bdnex-core SQLite file?", path=self.path
             ) from None
+        self.busy_ms = busy_ms
+        self._write_lock = _process_write_lock(self.path)
         return Database(conn)
+
+    def reopen(self) -> BDneXDB:
+        """Another ``BDneXDB`` on this file (for another thread), with the same settings."""
+        if self.path is None:
+            raise DatabaseError("an in-memory database cannot be opened twice")
+        return BDneXDB(self.path, settings=self.settings)
+
+    def connect(self) -> sqlite3.Connection:
+        """Another connection to this database, with the same pragmas and busy timeout (a reader for
+        another thread: it must not write, writes go through :meth:`write` of a ``BDneXDB``)."""
+        if self.path is None:
+            return self.db.conn
+        return connect(self.path, self.busy_ms)
 
     def _prepare(self) -> None:
         try:
@@ -182,24 +240,54 @@ class BDneXDB:
     def write(self) -> Iterator[Database]:
         """One write transaction taken up front (``BEGIN IMMEDIATE``).
 
-        Taking the write lock first means a concurrent writer waits on the busy
-        timeout instead of failing with "database is locked" on lock upgrade.
-        Nested calls become savepoints.
+        One writer at a time in this process: every connection of this process to this database
+        takes the same lock first, so threads never race each other for SQLite's write lock. Other
+        processes are waited for up to the busy timeout, retried here too, since SQLite returns
+        "database is locked" at once, without waiting, to a connection that has a read open.
+        Nested calls become savepoints. A lock held longer than the timeout is a
+        :class:`DatabaseLocked` (exit 3), never a bare ``OperationalError``.
         """
         conn = self.db.conn
         if conn.in_transaction:
             with self.db.atomic():
                 yield self.db
             return
-        conn.execute("BEGIN IMMEDIATE")
+        deadline = time.monotonic() + self.busy_ms / 1000.0
+        if not self._write_lock.acquire(timeout=max(0.0, self.busy_ms / 1000.0)):
+            raise DatabaseLocked(self.path, self.busy_ms)
         try:
-            yield self.db
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        else:
-            conn.execute("COMMIT")
+            self._begin_immediate(conn, deadline)
+            try:
+                yield self.db
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if _is_lock_error(exc):
+                    raise DatabaseLocked(self.path, self.busy_ms) from None
+                raise
+        finally:
+            self._write_lock.release()
+
+    def _begin_immediate(self, conn: sqlite3.Connection, deadline: float) -> None:
+        pause = 0.005
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                # a read left open on a connection others wrote since can never write: a bug, not a wait
+                if not _is_lock_error(exc) or exc.sqlite_errorcode == SQLITE_BUSY_SNAPSHOT:
+                    raise
+                if time.monotonic() >= deadline:
+                    raise DatabaseLocked(self.path, self.busy_ms) from None
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, 0.2)
 
     def execute_script(self, script: str) -> None:
         """Run a multi-statement script inside the current transaction."""

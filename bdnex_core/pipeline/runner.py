@@ -144,7 +144,7 @@ class TagRun:
         self.processor = ItemProcessor(
             settings,
             options,
-            db_factory=lambda: BDneXDB(db.path, settings=settings),
+            db_factory=db.reopen,
             client=self.client,
             matcher=self.matcher,
             writers=plugins.metadata_writers(settings),
