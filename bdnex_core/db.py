@@ -220,6 +220,13 @@ class BDneXDB:
     def _prepare(self) -> None:
         try:
             self.created = not self.db.table("processed_files").exists()
+            newer = migrations.unknown_applied(self.db)
+            if newer:
+                raise DatabaseError(
+                    f"made by a newer bdnex-core (schema changes {', '.join(newer)} unknown here); "
+                    "upgrade bdnex-core to use it",
+                    path=self.path,
+                )
             if migrations.migrations.pending(self.db):
                 # one transaction: a second process opening a new database waits, then finds it done
                 with self.write():

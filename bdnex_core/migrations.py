@@ -138,3 +138,9 @@ def m006_rescan_index(db: Database) -> None:
         "CREATE INDEX IF NOT EXISTS idx_processed_rescan "
         "ON processed_files(file_path, file_size, mtime_ns, status, decision)"
     )
+
+
+def unknown_applied(db: Database) -> list[str]:
+    """Migrations recorded in ``db`` that this code does not have: a newer bdnex-core made it."""
+    known = {name for name in globals() if name[:1] == "m" and name[1:4].isdigit() and name[4:5] == "_"}
+    return [migration.name for migration in migrations.applied(db) if migration.name not in known]

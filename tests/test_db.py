@@ -235,3 +235,19 @@ def test_plugin_state_round_trips_and_survives_reopening(db, tmp_path):
     assert reopened.get_plugin_state("komga", "checkpoint") == {"created": "2026-11-29T05:00:00Z", "ids": ["0A3"]}
     assert reopened.get_plugin_state("calibre", "checkpoint") == 12
     reopened.close()
+
+
+def test_a_database_from_a_newer_schema_is_refused_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "newer.db"
+    BDneXDB(path).db.execute(
+        "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES ('bdnex_core', 'm999_future', 'x')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "bdnex_core", "--db", str(path), "stats"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 3, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "newer bdnex-core" in result.stderr and "m999_future" in result.stderr and str(path) in result.stderr

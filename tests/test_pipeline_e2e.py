@@ -261,3 +261,37 @@ def test_rescan_counts_unchanged_files_and_redoes_changed_ones(env, site, tmp_pa
 
     forced = tag_locations(settings, db, TagOptions(workers=2, force=True, locations=locations), client=client)
     assert forced.unchanged == 0 and len(forced.outcomes) == 4
+
+
+def test_session_logs_are_written_after_the_session_is_closed(env, site, tmp_path):
+    settings, db, client, _ = env
+    build_library(tmp_path / "library", albums_of(site, 3), broken=0)
+    summary = run_tagging(
+        settings,
+        db,
+        collect_items(settings, "folder", [str(tmp_path / "library")]),
+        TagOptions(workers=2, locations=(str(tmp_path / "library"),)),
+        client=client,
+    )
+    document = json.loads(open(summary.json_log, encoding="utf-8").read())
+    assert document["session"]["status"] == "completed"
+    assert document["session"]["session_end"]
+
+
+def test_an_unwritable_logs_folder_warns_and_still_closes_the_session(env, site, tmp_path, capsys):
+    settings, _db, _client, config = env
+    build_library(tmp_path / "library", albums_of(site, 2), broken=0)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the logs folder should be")
+    raw = json.loads(config.read_text())
+    raw["pipeline"] = {**raw.get("pipeline", {}), "logs_dir": str(blocker / "logs")}
+    config.write_text(json.dumps(raw))
+    code = main(["--config", str(config), "tag", str(tmp_path / "library"), "--batch"])
+    captured = capsys.readouterr()
+    assert "unexpected" not in captured.err
+    assert "tagged" in captured.out  # the summary is printed
+    warnings = [line for line in captured.err.splitlines() if "session logs not written" in line]
+    assert len(warnings) == 1 and str(blocker) in warnings[0]
+    assert code == 0
+    session = BDneXDB(settings=settings).list_sessions()[0]
+    assert session["status"] == "completed" and session["json_log_path"] is None

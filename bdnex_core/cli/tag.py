@@ -128,3 +128,5 @@ def print_summary(summary, *, dry_run: bool = False) -> None:
         console.print("uncertain matches wait for you: bdnex-core review")
     if summary.message:
         console.print(summary.message, highlight=False)
+    for warning in summary.warnings:
+        click.echo(warning, err=True)

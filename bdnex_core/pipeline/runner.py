@@ -56,6 +56,7 @@ class RunSummary:
     json_log: str | None = None
     csv_log: str | None = None
     unchanged: int = 0  # skipped as processed before and unchanged: counted, not kept one by one
+    warnings: list[str] = field(default_factory=list)  # one line each, printed with the summary
 
     def count(self, state: str) -> int:
         listed = sum(1 for outcome in self.outcomes if outcome.state == state)
@@ -91,6 +92,7 @@ class RunSummary:
                 if o.state == "failed"
             ],
             "json_log": self.json_log,
+            "warnings": self.warnings,
             "csv_log": self.csv_log,
         }
 
@@ -210,14 +212,20 @@ class TagRun:
         db_status = {"blocked": "paused"}.get(summary.status, summary.status)
         if summary.status == "paused" and not summary.message:
             summary.message = f"paused; resume with: bdnex-core tag --resume {session_id}"
+        # closed first: the logs then say how the session ended, and a log that cannot be written
+        # never leaves it `running`
+        self.db.update_session(session_id, status=db_status)
         if not self.options.dry_run:
-            summary.json_log, summary.csv_log = write_session_logs(self.settings, self.db, session_id, summary)
-            self.db.update_session(
-                session_id, status=db_status, json_log_path=summary.json_log, csv_log_path=summary.csv_log
-            )
+            try:
+                summary.json_log, summary.csv_log = write_session_logs(self.settings, self.db, session_id, summary)
+            except OSError as exc:
+                summary.warnings.append(
+                    f"warning: session logs not written in {self.settings.pipeline.logs_dir}: "
+                    f"{exc.strerror or exc} (the database has every result)"
+                )
+            else:
+                self.db.update_session(session_id, json_log_path=summary.json_log, csv_log_path=summary.csv_log)
             self.db.snapshot_statistics()
-        else:
-            self.db.update_session(session_id, status=db_status)
         plugins.notify(
             "session_finished", session_id=session_id, status=db_status, stats=self.db.get_session_stats(session_id)
         )
