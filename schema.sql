@@ -194,3 +194,18 @@ CREATE TABLE IF NOT EXISTS plugin_state (
     updated_at TIMESTAMP NOT NULL,
     PRIMARY KEY (plugin, key)
 );
+
+-- ===================================================================== file claims
+-- A run claims each file before processing it and releases it once its result is recorded, so
+-- two runs on one library never write a file twice; a claim whose owner died or went silent
+-- (heartbeat older than the stale limit) is taken over.
+
+CREATE TABLE IF NOT EXISTS file_claims (
+    item_key TEXT PRIMARY KEY,
+    session_id INTEGER NOT NULL,
+    pid INTEGER,
+    host TEXT,
+    claimed_at TIMESTAMP NOT NULL,
+    heartbeat TIMESTAMP NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_file_claims_session ON file_claims(session_id);

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import sqlite3
 import threading
 import time
@@ -767,6 +768,49 @@ class BDneXDB:
     def heartbeat(self, session_id: int) -> None:
         with self.write():
             self.db.table("processing_sessions").update(session_id, {"heartbeat": to_db_time(utcnow())})
+
+    # ------------------------------------------------------------------ file claims
+
+    def claim_file(self, session_id: int, item_key: str) -> dict[str, Any] | None:
+        """Claim ``item_key`` for ``session_id``; ``None`` when the claim is ours, else the live
+        claim of another run (its row). Claims of dead or silent owners are taken over."""
+        now = utcnow()
+        with self.write():
+            for claim in list(self.db.table("file_claims").rows_where("item_key = ?", [item_key])):
+                if claim["session_id"] != session_id and not self._claim_expired(claim, now):
+                    return claim
+            self.db.execute(
+                "INSERT INTO file_claims (item_key, session_id, pid, host, claimed_at, heartbeat) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(item_key) DO UPDATE SET session_id = excluded.session_id, "
+                "pid = excluded.pid, host = excluded.host, claimed_at = excluded.claimed_at, "
+                "heartbeat = excluded.heartbeat",
+                [item_key, session_id, os.getpid(), socket.gethostname(), to_db_time(now), to_db_time(now)],
+            )
+        return None
+
+    @staticmethod
+    def _claim_expired(claim: Mapping[str, Any], now: datetime) -> bool:
+        heartbeat = from_db_time(claim["heartbeat"])
+        dead_here = claim["host"] == socket.gethostname() and not process_alive(claim["pid"])
+        return dead_here or heartbeat is None or now - heartbeat > STALE_HEARTBEAT
+
+    def release_claims(self, session_id: int, item_keys: Iterable[str] | None = None) -> None:
+        """Give up claims of ``session_id`` (all of them, or those of ``item_keys``)."""
+        with self.write():
+            if item_keys is None:
+                self.db.execute("DELETE FROM file_claims WHERE session_id = ?", [session_id])
+            else:
+                self.db.conn.executemany(
+                    "DELETE FROM file_claims WHERE session_id = ? AND item_key = ?",
+                    [(session_id, key) for key in item_keys],
+                )
+
+    def refresh_claims(self, session_id: int) -> None:
+        """The owner is alive: its claims stay valid (called as results are recorded)."""
+        with self.write():
+            self.db.execute(
+                "UPDATE file_claims SET heartbeat = ? WHERE session_id = ?", [to_db_time(utcnow()), session_id]
+            )
 
     # ------------------------------------------------------------------ review queue
 

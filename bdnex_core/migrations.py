@@ -144,3 +144,10 @@ def unknown_applied(db: Database) -> list[str]:
     """Migrations recorded in ``db`` that this code does not have: a newer bdnex-core made it."""
     known = {name for name in globals() if name[:1] == "m" and name[1:4].isdigit() and name[4:5] == "_"}
     return [migration.name for migration in migrations.applied(db) if migration.name not in known]
+
+
+@migrations()
+def m007_file_claims(db: Database) -> None:
+    """The claims by which concurrent runs keep off each other's files."""
+    start = schema_sql().index("-- ===================================================================== file claims")
+    execute_script(db, schema_sql()[start:])

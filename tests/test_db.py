@@ -251,3 +251,19 @@ def test_a_database_from_a_newer_schema_is_refused_in_one_line(tmp_path):
     assert result.returncode == 3, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "newer bdnex-core" in result.stderr and "m999_future" in result.stderr and str(path) in result.stderr
+
+
+def test_a_file_claimed_by_a_live_run_is_refused_and_a_dead_runs_claim_taken_over(tmp_path):
+    import subprocess
+    import sys
+
+    db = BDneXDB(tmp_path / "claims.db")
+    first, second = db.start_session("/lib"), db.start_session("/lib")
+    assert db.claim_file(first, "/lib/a.cbz") is None
+    assert db.claim_file(second, "/lib/a.cbz")["session_id"] == first
+    db.release_claims(first, ["/lib/a.cbz"])
+    assert db.claim_file(second, "/lib/a.cbz") is None
+    # a claim left by a process that has died is taken over at once
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    db.db.execute("UPDATE file_claims SET pid = ? WHERE item_key = '/lib/a.cbz'", [int(dead.stdout)])
+    assert db.claim_file(first, "/lib/a.cbz") is None

@@ -80,3 +80,39 @@ def test_catalogue_update_then_tag_in_separate_processes(site, tmp_path, workers
         assert recorded == len(library), (states, output)
         assert "pending" not in states, states
         assert status == [("completed",)]
+
+
+@pytest.mark.slow
+def test_two_simultaneous_runs_never_tag_a_file_twice(site, tmp_path):
+    """Two `tag` processes on one library and database at once: each file is written by one run only;
+    the other finds it done (skipped), none is reported failed."""
+    library = make_library(site, tmp_path / "library")
+    config = write_config(site, tmp_path, 2)
+    assert cli(config, "catalogue", "update").returncode == 0
+    site.network_delay = 0.05  # requests take a while: the two runs overlap
+    try:
+        env = {**os.environ, "BDNEX_CONFIG": str(config)}
+        command = [sys.executable, "-m", "bdnex_core", "--config", str(config), "tag", str(tmp_path / "library")]
+        runs = [
+            subprocess.Popen([*command, "--batch"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            for _ in range(2)
+        ]
+        outputs = [run.communicate(timeout=300) for run in runs]
+    finally:
+        site.network_delay = 0.0
+    for run, (out, err) in zip(runs, outputs, strict=True):
+        assert "unexpected" not in out + err and "locked" not in out + err, out + err
+    with sqlite3.connect(tmp_path / "bdnex.db") as connection:
+        done = connection.execute(
+            "SELECT item_key, COUNT(*) FROM session_files WHERE state = 'done' GROUP BY item_key"
+        ).fetchall()
+        failed = connection.execute("SELECT file_path, error_msg FROM session_files WHERE state = 'failed'").fetchall()
+        statuses = dict(connection.execute("SELECT status, COUNT(*) FROM processed_files GROUP BY status").fetchall())
+        claims = connection.execute("SELECT COUNT(*) FROM file_claims").fetchone()[0]
+    twice = [key for key, count in done if count > 1]
+    assert twice == []
+    # the broken archive fails in each run (each run tries it, one after the other); nothing else
+    assert {Path(path).name for path, _ in failed} <= {"Archive abimee 1 - T01.cbz"}, failed
+    assert statuses.get("success", 0) == len(done) and statuses.get("failed", 0) == 1, statuses
+    assert sum(statuses.values()) == len(library)
+    assert claims == 0

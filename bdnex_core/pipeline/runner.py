@@ -44,6 +44,9 @@ RECORDING = {
     "queued": ("skipped", "queued"),
 }
 
+# how often a run waiting for files another run is processing looks again
+CLAIM_RETRY_SECONDS = 1.0
+
 Reviewer = Callable[[Outcome], "int | None"]
 
 
@@ -209,6 +212,8 @@ class TagRun:
         finally:
             if self.progress is not None:
                 self.progress.stop()
+            if not self.options.dry_run:
+                self.db.release_claims(session_id)  # files in flight when a stop came
         db_status = {"blocked": "paused"}.get(summary.status, summary.status)
         if summary.status == "paused" and not summary.message:
             summary.message = f"paused; resume with: bdnex-core tag --resume {session_id}"
@@ -233,14 +238,24 @@ class TagRun:
 
     def _dispatch(self, session_id: int, items: list[LibraryItem], summary: RunSummary, stop: StopRequested) -> None:
         pending = iter(items)
+        # files another live run is processing wait here, and are taken once it has recorded them
+        # (then usually found processed and unchanged): two runs never write a file twice
+        deferred: list[LibraryItem] = []
         with ThreadPoolExecutor(max_workers=max(1, self.options.workers), thread_name_prefix="bdnex-worker") as pool:
             running: dict[Future[Outcome], LibraryItem] = {}
 
             def submit_next() -> None:
+                nonlocal pending
                 while len(running) < self.options.workers * 2 and not stop.event.is_set():
                     item = next(pending, None)
                     if item is None:
-                        return
+                        if running or not deferred or stop.event.wait(CLAIM_RETRY_SECONDS):
+                            return
+                        pending, deferred[:] = iter(list(deferred)), []
+                        continue
+                    if not self.options.dry_run and self.db.claim_file(session_id, item.key) is not None:
+                        deferred.append(item)
+                        continue
                     running[pool.submit(self._process_in_worker, item)] = item
 
             submit_next()
@@ -325,6 +340,8 @@ class TagRun:
     def _record(self, session_id: int, outcome: Outcome) -> None:
         with self.db.write():  # the file, its history, the review entry and the session counters: all or nothing
             self._record_in_transaction(session_id, outcome)
+            self.db.release_claims(session_id, [outcome.item.key])
+            self.db.refresh_claims(session_id)
 
     def _record_in_transaction(self, session_id: int, outcome: Outcome) -> None:
         item = outcome.item
