@@ -18,8 +18,9 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlite_utils import Database
 
@@ -27,14 +28,18 @@ from bdnex_core import migrations
 from bdnex_core.errors import BdnexError, DatabaseError
 from bdnex_core.hashing import Fingerprint, canonical_path, sha256_file
 from bdnex_core.liveness import process_alive
+from bdnex_core.states import FileStatus, HistorySource, SessionFileState, SessionStatus
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
 
-FILE_STATUSES = ("success", "manual", "skipped", "failed")
-SESSION_STATUSES = ("running", "paused", "completed", "failed")
-SESSION_FILE_STATES = ("pending", "done", "failed", "skipped", "queued")
-HISTORY_SOURCES = ("auto", "manual", "api")
+E = TypeVar("E", bound=StrEnum)
+
+# the value lists of the enums, for messages and the seed's names
+FILE_STATUSES = tuple(FileStatus)
+SESSION_STATUSES = tuple(SessionStatus)
+SESSION_FILE_STATES = tuple(SessionFileState)
+HISTORY_SOURCES = tuple(HistorySource)
 # Fields whose changes are written to metadata_history.
 TRACKED_FIELDS = ("bdgest_id", "bdgest_url", "title", "series", "volume", "tome", "editor", "year", "isbn", "pages")
 # Session columns update_session may change; nothing else is ever put into SQL.
@@ -58,13 +63,14 @@ SESSION_UPDATABLE = frozenset(
 )
 # session_files.state -> the processing_sessions counter that counts it
 STATE_COUNTER = {
-    "pending": None,
-    "done": "files_successful",
-    "failed": "files_failed",
-    "skipped": "files_skipped",
-    "queued": "files_queued",
+    SessionFileState.PENDING: None,
+    SessionFileState.DONE: "files_successful",
+    SessionFileState.FAILED: "files_failed",
+    SessionFileState.SKIPPED: "files_skipped",
+    SessionFileState.QUEUED: "files_queued",
 }
-ENDED_STATUSES = frozenset({"completed", "failed", "paused"})
+ENDED_STATUSES = frozenset({SessionStatus.COMPLETED, SessionStatus.FAILED, SessionStatus.PAUSED})
+DONE_STATUSES = (FileStatus.SUCCESS, FileStatus.MANUAL)
 # A running session whose process has given no sign of life for this long is interrupted.
 STALE_HEARTBEAT = timedelta(minutes=10)
 
@@ -117,6 +123,15 @@ def _process_write_lock(path: Path | None) -> threading.RLock:
 def _is_lock_error(exc: sqlite3.OperationalError) -> bool:
     # the extended code's low byte is the primary one (SQLITE_BUSY_SNAPSHOT is a SQLITE_BUSY)
     return (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def _member(enum: type[E], value: Any, what: str) -> E:
+    """``value`` as a member of ``enum`` (its string form too); a clear error for anything else."""
+    try:
+        return enum(value)
+    except ValueError:
+        expected = ", ".join(member.value for member in enum)
+        raise BdnexError(f"unknown {what} {value!r} (expected one of {expected})") from None
 
 
 def utcnow() -> datetime:
@@ -306,6 +321,9 @@ class BDneXDB:
 
     # ------------------------------------------------------------------ files
 
+    def has_processed_files(self) -> bool:
+        return self.db.execute("SELECT EXISTS (SELECT 1 FROM processed_files)").fetchone()[0] == 1
+
     def get_file_hash(self, file_path: str | os.PathLike[str]) -> str:
         """SHA-256 of a file (seed name)."""
         return sha256_file(file_path)
@@ -340,7 +358,7 @@ class BDneXDB:
         path = canonical_path(file_path)
         if not os.path.exists(path):
             row = self.get_file(path)
-            return bool(row and row["status"] in ("success", "manual"))
+            return bool(row and row["status"] in DONE_STATUSES)
         lookup = self.lookup_file(path)
         if force_check and lookup.row and lookup.state == "unchanged" and sha256_file(path) != lookup.row["file_hash"]:
             return False
@@ -351,9 +369,7 @@ class BDneXDB:
                 self.db.table("processed_files").update(
                     lookup.row["id"], {"mtime_ns": lookup.fingerprint.mtime_ns, "file_size": lookup.fingerprint.size}
                 )
-        return bool(
-            lookup.row and lookup.state in ("unchanged", "moved") and lookup.row["status"] in ("success", "manual")
-        )
+        return bool(lookup.row and lookup.state in ("unchanged", "moved") and lookup.row["status"] in DONE_STATUSES)
 
     def record_move(
         self, old_path: str, new_path: str | os.PathLike[str], fingerprint: Fingerprint | None = None
@@ -380,7 +396,7 @@ class BDneXDB:
                     "field": "file_path",
                     "old_value": row["file_path"],
                     "new_value": new,
-                    "source": "auto",
+                    "source": HistorySource.AUTO,
                 }
             )
 
@@ -390,7 +406,7 @@ class BDneXDB:
         session_id: int | None,
         result: Mapping[str, Any],
         *,
-        source: str = "auto",
+        source: str = HistorySource.AUTO,
     ) -> int:
         """Record (insert or update) a processed file; return its id.
 
@@ -399,11 +415,8 @@ class BDneXDB:
         ``result`` uses the seed's keys (``editor`` and ``publisher`` are both
         accepted; ``score`` may be 0..1 or 0..100).
         """
-        if source not in HISTORY_SOURCES:
-            raise BdnexError(f"unknown history source {source!r} (expected one of {', '.join(HISTORY_SOURCES)})")
-        status = result.get("status", "success")
-        if status not in FILE_STATUSES:
-            raise BdnexError(f"unknown file status {status!r} (expected one of {', '.join(FILE_STATUSES)})")
+        source = _member(HistorySource, source, "history source")
+        status = _member(FileStatus, result.get("status", FileStatus.SUCCESS), "file status")
         path = canonical_path(file_path)
         values = self._file_values(path, session_id, result, status)
         with self.write():
@@ -576,7 +589,7 @@ class BDneXDB:
                         "batch_mode": batch_mode,
                         "strict_mode": strict_mode,
                         "num_workers": num_workers,
-                        "status": "running",
+                        "status": SessionStatus.RUNNING,
                         "options": json.dumps(dict(options or {}), ensure_ascii=False),
                         "pid": os.getpid(),
                         "heartbeat": now,
@@ -591,14 +604,14 @@ class BDneXDB:
         unknown = set(fields) - SESSION_UPDATABLE
         if unknown:
             raise BdnexError(f"cannot update session field(s): {', '.join(sorted(unknown))}")
-        if "status" in fields and fields["status"] not in SESSION_STATUSES:
-            raise BdnexError(f"unknown session status {fields['status']!r}")
         values = dict(fields)
+        if "status" in values:
+            values["status"] = _member(SessionStatus, values["status"], "session status")
         if isinstance(values.get("options"), Mapping):
             values["options"] = json.dumps(values["options"], ensure_ascii=False)
         if values.get("status") in ENDED_STATUSES and "session_end" not in values:
             values["session_end"] = to_db_time(utcnow())
-        if values.get("status") == "running":
+        if values.get("status") == SessionStatus.RUNNING:
             values.setdefault("session_end", None)
         if not values:
             return
@@ -630,9 +643,9 @@ class BDneXDB:
             rows = []
             for offset, entry in enumerate(files):
                 if isinstance(entry, tuple):
-                    file_path, item_key, state = (*entry, "pending") if len(entry) == 2 else entry
+                    file_path, item_key, state = (*entry, SessionFileState.PENDING) if len(entry) == 2 else entry
                 else:
-                    file_path, item_key, state = canonical_path(entry), None, "pending"
+                    file_path, item_key, state = canonical_path(entry), None, SessionFileState.PENDING
                 rows.append((session_id, start + offset, str(file_path), item_key or str(file_path), state, now))
             cursor = self.db.conn.executemany(
                 "INSERT OR IGNORE INTO session_files (session_id, position, file_path, item_key, state, updated_at) "
@@ -653,8 +666,7 @@ class BDneXDB:
         error: str | None = None,
     ) -> None:
         """Record the outcome of one file of a session and keep the counters in step (O(1))."""
-        if state not in SESSION_FILE_STATES:
-            raise BdnexError(f"unknown session file state {state!r}")
+        state = _member(SessionFileState, state, "session file state")
         with self.write():
             previous = self.db.execute(
                 "SELECT state FROM session_files WHERE session_id = ? AND item_key = ?", [session_id, item_key]
@@ -666,16 +678,16 @@ class BDneXDB:
                 "WHERE session_id = ? AND item_key = ?",
                 [state, file_id, error, to_db_time(utcnow()), session_id, item_key],
             )
-            old = previous[0][0]
+            old = SessionFileState(previous[0][0])
             if old != state:
                 changes = [
                     f"{column} = {column} {sign} 1"
                     for column, sign in ((STATE_COUNTER[old], "-"), (STATE_COUNTER[state], "+"))
                     if column
                 ]
-                if old == "pending":
+                if old == SessionFileState.PENDING:
                     changes.append("files_processed = files_processed + 1")
-                elif state == "pending":
+                elif state == SessionFileState.PENDING:
                     changes.append("files_processed = files_processed - 1")
                 # column names come from STATE_COUNTER only, never from input
                 self.db.execute(
@@ -698,11 +710,11 @@ class BDneXDB:
             session_id,
             {
                 "total_files": total,
-                "files_processed": total - counts.get("pending", 0),
-                "files_successful": counts.get("done", 0),
-                "files_failed": counts.get("failed", 0),
-                "files_skipped": counts.get("skipped", 0) + unchanged,
-                "files_queued": counts.get("queued", 0),
+                "files_processed": total - counts.get(SessionFileState.PENDING, 0),
+                "files_successful": counts.get(SessionFileState.DONE, 0),
+                "files_failed": counts.get(SessionFileState.FAILED, 0),
+                "files_skipped": counts.get(SessionFileState.SKIPPED, 0) + unchanged,
+                "files_queued": counts.get(SessionFileState.QUEUED, 0),
                 "heartbeat": to_db_time(utcnow()),
             },
         )
@@ -723,7 +735,7 @@ class BDneXDB:
         row = dict(row)
         row["options"] = json.loads(row["options"]) if row.get("options") else {}
         interrupted = False
-        if row.get("status") == "running":
+        if row.get("status") == SessionStatus.RUNNING:
             heartbeat = from_db_time(row.get("heartbeat"))
             same_host_dead = row.get("pid") and not process_alive(row["pid"])
             stale = heartbeat is None or utcnow() - heartbeat > STALE_HEARTBEAT
@@ -739,7 +751,7 @@ class BDneXDB:
         start, end = from_db_time(session["session_start"]), from_db_time(session["session_end"])
         reference = end or (
             utcnow()
-            if session["status"] == "running" and not session["interrupted"]
+            if session["status"] == SessionStatus.RUNNING and not session["interrupted"]
             else from_db_time(session.get("heartbeat"))
         )
         session["duration_seconds"] = (reference - start).total_seconds() if start and reference else None
@@ -748,7 +760,7 @@ class BDneXDB:
         )
         session["failures"] = [
             {"file_path": row["file_path"], "error": row["error_msg"]}
-            for row in self.session_files(session_id, "failed")
+            for row in self.session_files(session_id, SessionFileState.FAILED)
         ]
         session["display_status"] = "interrupted" if session["interrupted"] else session["status"]
         return session
@@ -763,7 +775,11 @@ class BDneXDB:
         return sessions
 
     def interrupted_sessions(self) -> list[dict[str, Any]]:
-        return [session for session in self.list_sessions(limit=1000, status="running") if session["interrupted"]]
+        return [
+            session
+            for session in self.list_sessions(limit=1000, status=SessionStatus.RUNNING)
+            if session["interrupted"]
+        ]
 
     def heartbeat(self, session_id: int) -> None:
         with self.write():
@@ -940,7 +956,7 @@ class SessionManager:
 
     def remaining_files(self, session_id: int) -> list[dict[str, Any]]:
         """The files of the session that are not done yet, in their original order."""
-        return self.db.session_files(session_id, "pending")
+        return self.db.session_files(session_id, SessionFileState.PENDING)
 
     def resume_session(self, session_id: int) -> list[dict[str, Any]]:
         """Take over an interrupted or paused session; return exactly the files left.
@@ -951,11 +967,17 @@ class SessionManager:
         session = self.db.get_session(session_id)
         if session is None:
             raise BdnexError(f"no session {session_id}")
-        if session["status"] == "running" and not session["interrupted"] and session.get("pid") != os.getpid():
+        if (
+            session["status"] == SessionStatus.RUNNING
+            and not session["interrupted"]
+            and session.get("pid") != os.getpid()
+        ):
             raise BdnexError(f"session {session_id} is still running (pid {session['pid']})")
-        if session["status"] == "completed":
+        if session["status"] == SessionStatus.COMPLETED:
             raise BdnexError(f"session {session_id} is already completed")
-        self.db.update_session(session_id, status="running", pid=os.getpid(), heartbeat=to_db_time(utcnow()))
+        self.db.update_session(
+            session_id, status=SessionStatus.RUNNING, pid=os.getpid(), heartbeat=to_db_time(utcnow())
+        )
         return self.remaining_files(session_id)
 
     def list_sessions(self, limit: int = 50) -> list[dict[str, Any]]:

@@ -54,6 +54,8 @@ class WriteResult:
     written: bool
     message: str = ""
     changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    #: where the item's file now is, when the write moved it (a CBR converted to a CBZ)
+    new_path: Path | None = None
 
 
 @runtime_checkable

@@ -17,6 +17,7 @@ from bdnex_core.db import BDneXDB
 from bdnex_core.demo.fakesite import FakeBedetheque, human
 from bdnex_core.demo.samplelib import CatalogueAlbum, build_library, sample_pages, write_cbz
 from bdnex_core.pipeline import TagOptions, collect_items, run_tagging
+from bdnex_core.states import OutcomeState
 
 
 @pytest.fixture(scope="module")
@@ -273,6 +274,7 @@ def test_session_logs_are_written_after_the_session_is_closed(env, site, tmp_pat
         TagOptions(workers=2, locations=(str(tmp_path / "library"),)),
         client=client,
     )
+    assert summary.outcomes and all(isinstance(outcome.state, OutcomeState) for outcome in summary.outcomes)
     document = json.loads(open(summary.json_log, encoding="utf-8").read())
     assert document["session"]["status"] == "completed"
     assert document["session"]["session_end"]

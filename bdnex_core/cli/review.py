@@ -8,6 +8,7 @@ import click
 
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
 from bdnex_core.library import LibraryItem
+from bdnex_core.states import OutcomeState
 
 
 def register(cli: click.Group) -> None:
@@ -62,7 +63,7 @@ def review(app: AppContext, list_only: bool, limit: int | None, as_json: bool) -
             source, _, external = entry["item_key"].partition(":")
             item = LibraryItem(source=source, name=path.name, path=item.path, external_id=external)
         outcome = run.apply_choice(entry["session_id"], item, int(answer))
-        if outcome.state == "done":
+        if outcome.state == OutcomeState.DONE:
             db.resolve_review(entry["id"], album_id=int(answer))
             resolved += 1
             click.echo(f"  tagged as album {answer}", err=True)

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
+from bdnex_core.states import OutcomeState
 
 
 def register(cli: click.Group) -> None:
@@ -114,17 +115,17 @@ def print_summary(summary, *, dry_run: bool = False) -> None:
     table.add_column("result")
     table.add_column("files", justify="right")
     for label, state in (
-        ("tagged" if not dry_run else "would tag", "done"),
-        ("queued for review", "queued"),
-        ("skipped", "skipped"),
-        ("failed", "failed"),
+        ("tagged" if not dry_run else "would tag", OutcomeState.DONE),
+        ("queued for review", OutcomeState.QUEUED),
+        ("skipped", OutcomeState.SKIPPED),
+        ("failed", OutcomeState.FAILED),
     ):
         table.add_row(label, str(summary.count(state)))
     console.print(table)
     for outcome in summary.outcomes:
-        if outcome.state == "failed":
+        if outcome.state == OutcomeState.FAILED:
             console.print(f"failed: {outcome.item.path or outcome.item.name}: {outcome.reason}", highlight=False)
-    if summary.count("queued"):
+    if summary.count(OutcomeState.QUEUED):
         console.print("uncertain matches wait for you: bdnex-core review")
     if summary.message:
         console.print(summary.message, highlight=False)

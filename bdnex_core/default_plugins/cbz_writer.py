@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bdnex_core.hookspecs import hookimpl
@@ -39,7 +40,7 @@ class ComicInfoWriter:
             archive.write_comicinfo(item.path, xml, preserve_mtime=settings.archives.preserve_mtime)
             return WriteResult(self.name, written=True, message=str(item.path))
         converted = archive.convert_to_cbz(item.path, xml, delete_original=settings.archives.delete_converted_originals)
-        return WriteResult(self.name, written=True, message=f"converted to {converted}")
+        return WriteResult(self.name, written=True, message=f"converted to {converted}", new_path=Path(converted))
 
 
 @hookimpl(trylast=True)

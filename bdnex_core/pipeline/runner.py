@@ -23,26 +23,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bdnex_core import plugins
-from bdnex_core.db import BDneXDB, SessionManager
+from bdnex_core.db import DONE_STATUSES, BDneXDB, SessionManager
 from bdnex_core.errors import BdnexError, BlockedError
 from bdnex_core.library import LibraryItem
 from bdnex_core.pipeline.logs import write_session_logs
 from bdnex_core.pipeline.options import TagOptions
-from bdnex_core.pipeline.steps import ItemProcessor, Outcome
+from bdnex_core.pipeline.steps import ALREADY_PROCESSED, ItemProcessor, Outcome
+from bdnex_core.states import (
+    Decision,
+    FileStatus,
+    HistorySource,
+    OutcomeState,
+    SessionFileState,
+    file_status_for,
+    session_state_for,
+)
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
 
 logger = logging.getLogger(__name__)
-
-# An outcome state -> (processed_files.status, session_files.state)
-RECORDING = {
-    "done": ("success", "done"),
-    "manual": ("manual", "done"),
-    "skipped": ("skipped", "skipped"),
-    "failed": ("failed", "failed"),
-    "queued": ("skipped", "queued"),
-}
 
 # how often a run waiting for files another run is processing looks again
 CLAIM_RETRY_SECONDS = 1.0
@@ -61,13 +61,16 @@ class RunSummary:
     unchanged: int = 0  # skipped as processed before and unchanged: counted, not kept one by one
     warnings: list[str] = field(default_factory=list)  # one line each, printed with the summary
 
-    def count(self, state: str) -> int:
+    def count(self, state: OutcomeState) -> int:
         listed = sum(1 for outcome in self.outcomes if outcome.state == state)
-        return listed + self.unchanged if state == "skipped" else listed
+        return listed + self.unchanged if state == OutcomeState.SKIPPED else listed
 
     @property
     def counts(self) -> dict[str, int]:
-        return {state: self.count(state) for state in ("done", "queued", "skipped", "failed")}
+        return {
+            state: self.count(state)
+            for state in (OutcomeState.DONE, OutcomeState.QUEUED, OutcomeState.SKIPPED, OutcomeState.FAILED)
+        }
 
     @property
     def exit_code(self) -> int:
@@ -75,7 +78,7 @@ class RunSummary:
             return 4
         if self.status == "paused":
             return 130
-        return 1 if self.count("failed") else 0
+        return 1 if self.count(OutcomeState.FAILED) else 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -83,16 +86,16 @@ class RunSummary:
             "status": self.status,
             "message": self.message,
             "counts": {
-                "tagged": self.count("done"),
-                "queued": self.count("queued"),
-                "skipped": self.count("skipped"),
-                "failed": self.count("failed"),
+                "tagged": self.count(OutcomeState.DONE),
+                "queued": self.count(OutcomeState.QUEUED),
+                "skipped": self.count(OutcomeState.SKIPPED),
+                "failed": self.count(OutcomeState.FAILED),
                 "unchanged": self.unchanged,
             },
             "failures": [
                 {"file": str(o.item.path or o.item.name), "reason": o.reason}
                 for o in self.outcomes
-                if o.state == "failed"
+                if o.state == OutcomeState.FAILED
             ],
             "json_log": self.json_log,
             "warnings": self.warnings,
@@ -174,7 +177,9 @@ class TagRun:
             source=self.options.source,
         )
         self.db.add_session_files(
-            session_id, [(str(item.path or item.name), item.key, "pending") for item in items], unchanged=unchanged
+            session_id,
+            [(str(item.path or item.name), item.key, SessionFileState.PENDING) for item in items],
+            unchanged=unchanged,
         )
         return self._run(session_id, items, unchanged=unchanged)
 
@@ -189,7 +194,9 @@ class TagRun:
         for row in remaining:
             item = items_by_key.get(row["item_key"])
             if item is None:
-                self.db.mark_session_file(session_id, row["item_key"], "failed", error="no longer in the library")
+                self.db.mark_session_file(
+                    session_id, row["item_key"], SessionFileState.FAILED, error="no longer in the library"
+                )
             else:
                 items.append(item)
         return self._run(session_id, items)
@@ -281,17 +288,17 @@ class TagRun:
 
     def _finish(self, session_id: int, outcome: Outcome, summary: RunSummary) -> None:
         """The single writer: every result is recorded here, in the calling thread."""
-        if outcome.state == "review":
+        if outcome.state == OutcomeState.REVIEW:
             outcome = self._decide_review(outcome)
         if not self.options.dry_run:
             self._record(session_id, outcome)
         summary.outcomes.append(outcome)
-        if outcome.state == "done" and outcome.album is not None and not self.options.dry_run:
+        if outcome.state == OutcomeState.DONE and outcome.album is not None and not self.options.dry_run:
             plugins.notify(
                 "file_tagged",
                 item=outcome.item,
                 album=outcome.album.to_dict(),
-                decision="manual" if outcome.history_source == "manual" else "accept",
+                decision=Decision.MANUAL if outcome.history_source == HistorySource.MANUAL else Decision.ACCEPT,
                 session_id=session_id,
             )
         if self.progress is not None:
@@ -309,31 +316,41 @@ class TagRun:
                     self.progress.resume()
             if album_id is not None:
                 decided = self.processor.apply_album(
-                    outcome.item, album_id, decision="manual", confidence=None, history_source="manual"
+                    outcome.item,
+                    album_id,
+                    decision=Decision.MANUAL,
+                    confidence=None,
+                    history_source=HistorySource.MANUAL,
                 )
                 decided.parsed, decided.candidates = outcome.parsed, outcome.candidates
-                decided.state = "done" if decided.state == "done" else decided.state
                 return decided
-            outcome.state, outcome.reason = "skipped", "skipped by the user"
+            outcome.state, outcome.reason = OutcomeState.SKIPPED, "skipped by the user"
             return outcome
-        outcome.state = "queued"
+        outcome.state = OutcomeState.QUEUED
         return outcome
 
     def apply_choice(self, session_id: int | None, item: LibraryItem, album_id: int) -> Outcome:
         """A person chose ``album_id`` for ``item`` (the review queue): write and record it as manual."""
         outcome = self.processor.apply_album(
-            item, album_id, decision="manual", confidence=None, history_source="manual"
+            item, album_id, decision=Decision.MANUAL, confidence=None, history_source=HistorySource.MANUAL
         )
         if not self.options.dry_run:
             if session_id is not None:
                 self._record(session_id, outcome)
             else:
                 self.db.record_processing(
-                    _recorded_path(outcome), None, _result_values(outcome, "manual"), source="manual"
+                    _recorded_path(outcome),
+                    None,
+                    _result_values(outcome, file_status_for(outcome.state, manual=True)),
+                    source=HistorySource.MANUAL,
                 )
-            if outcome.state == "done" and outcome.album is not None:
+            if outcome.state == OutcomeState.DONE and outcome.album is not None:
                 plugins.notify(
-                    "file_tagged", item=item, album=outcome.album.to_dict(), decision="manual", session_id=session_id
+                    "file_tagged",
+                    item=item,
+                    album=outcome.album.to_dict(),
+                    decision=Decision.MANUAL,
+                    session_id=session_id,
                 )
         return outcome
 
@@ -348,28 +365,24 @@ class TagRun:
         if outcome.moved_from and item.path is not None:
             self.db.record_move(outcome.moved_from, item.path, outcome.fingerprint)
         file_id = None
-        if outcome.state == "skipped" and outcome.reason.startswith("already processed"):
+        if outcome.state == OutcomeState.SKIPPED and outcome.reason == ALREADY_PROCESSED:
             row = self.db.get_file(item.path) if item.path else None
             file_id = row["id"] if row else None
-        elif item.path is not None or outcome.state != "skipped":
-            status = (
-                "manual"
-                if outcome.history_source == "manual" and outcome.state == "done"
-                else RECORDING[outcome.state][0]
-            )
+        elif item.path is not None or outcome.state != OutcomeState.SKIPPED:
+            status = file_status_for(outcome.state, manual=outcome.history_source == HistorySource.MANUAL)
             file_id = self.db.record_processing(
                 _recorded_path(outcome), session_id, _result_values(outcome, status), source=outcome.history_source
             )
-        if outcome.state == "queued":
+        if outcome.state == OutcomeState.QUEUED:
             self.db.queue_for_review(
                 str(item.path or item.name), item.key, session_id, outcome.parsed, outcome.candidates
             )
         self.db.mark_session_file(
             session_id,
             item.key,
-            RECORDING[outcome.state][1],
+            session_state_for(outcome.state),
             file_id=file_id,
-            error=outcome.reason if outcome.state in ("failed", "queued") else None,
+            error=outcome.reason if outcome.state in (OutcomeState.FAILED, OutcomeState.QUEUED) else None,
         )
 
     def _clean_leftovers(self, items: Iterable[LibraryItem]) -> None:
@@ -432,28 +445,28 @@ def unchanged_paths(db: BDneXDB, paths: list[str], roots: Iterable[str] = ()) ->
 
 def _recorded_path(outcome: Outcome) -> str:
     for write in outcome.writes:
-        if write.message.startswith("converted to "):
-            return write.message.removeprefix("converted to ")
+        if write.new_path is not None:
+            return str(write.new_path)
     return str(outcome.item.path) if outcome.item.path else f"{outcome.item.source}:{outcome.item.external_id}"
 
 
-def _result_values(outcome: Outcome, status: str) -> dict[str, Any]:
+def _result_values(outcome: Outcome, status: FileStatus) -> dict[str, Any]:
     album = outcome.album
     values: dict[str, Any] = {
         "status": status,
         "confidence_score": outcome.confidence,
         "decision": outcome.decision,
-        "error": outcome.reason if status in ("failed", "skipped") else None,
+        "error": outcome.reason if status in (FileStatus.FAILED, FileStatus.SKIPPED) else None,
         "processing_time_ms": outcome.elapsed_ms,
         "source": outcome.item.source,
         "external_id": outcome.item.external_id,
-        "has_metadata": status in ("success", "manual"),
+        "has_metadata": status in DONE_STATUSES,
     }
     if outcome.fingerprint is not None:
         values["file_size"], values["mtime_ns"] = outcome.fingerprint.size, outcome.fingerprint.mtime_ns
     if outcome.file_hash:
         values["file_hash"] = outcome.file_hash
-    if album is not None and status in ("success", "manual"):
+    if album is not None and status in DONE_STATUSES:
         values.update(
             bdgest_id=album.album_id,
             bdgest_url=album.url,
@@ -574,7 +587,7 @@ def resume_tagging(
     stored = dict(session["options"])
     stored.update({key: value for key, value in (overrides or {}).items() if value is not None})
     options = TagOptions.from_dict(stored)
-    pending_keys = {row["item_key"] for row in db.session_files(session_id, "pending")}
+    pending_keys = {row["item_key"] for row in db.session_files(session_id, SessionFileState.PENDING)}
     if options.source == "folder":
         items_by_key = {
             row["item_key"]: LibraryItem(
@@ -583,7 +596,7 @@ def resume_tagging(
                 path=Path(row["file_path"]),
                 hints={"parent": Path(row["file_path"]).parent.name},
             )
-            for row in db.session_files(session_id, "pending")
+            for row in db.session_files(session_id, SessionFileState.PENDING)
             if os.path.exists(row["file_path"])
         }
     else:

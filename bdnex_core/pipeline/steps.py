@@ -12,11 +12,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bdnex_core.errors import BdnexError, BlockedError
 from bdnex_core.hashing import Fingerprint, sha256_file
 from bdnex_core.library import LibraryItem, MetadataWriter, WriteResult
+from bdnex_core.states import Decision, FileStatus, HistorySource, OutcomeState
 
 if TYPE_CHECKING:
     from bdnex_core.bedetheque.album import Album
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
     from bdnex_core.db import BDneXDB
     from bdnex_core.pipeline.options import TagOptions
 
+# the reason of a file skipped as processed before and unchanged (the runner records no change for it)
+ALREADY_PROCESSED = "already processed, unchanged"
 ALBUM_ID_IN_URL = re.compile(r"-(\d+)\.html")
 
 
@@ -42,9 +46,9 @@ class Outcome:
     (a person must decide: the runner prompts or queues)."""
 
     item: LibraryItem
-    state: str
+    state: OutcomeState
     reason: str = ""
-    decision: str | None = None
+    decision: Decision | None = None
     confidence: float | None = None
     album: Album | None = None
     candidates: list[dict[str, Any]] = field(default_factory=list)
@@ -54,7 +58,7 @@ class Outcome:
     file_hash: str | None = None
     fingerprint: Fingerprint | None = None
     moved_from: str | None = None
-    history_source: str = "auto"
+    history_source: HistorySource = HistorySource.AUTO
     elapsed_ms: int = 0
     page_count: int | None = None
 
@@ -125,10 +129,10 @@ class ItemProcessor:
             raise
         except BdnexError as exc:
             outcome = Outcome(
-                item, "failed", reason=exc.reason if item.path and exc.path == str(item.path) else str(exc)
+                item, OutcomeState.FAILED, reason=exc.reason if item.path and exc.path == str(item.path) else str(exc)
             )
         except OSError as exc:
-            outcome = Outcome(item, "failed", reason=f"{exc.strerror or exc}")
+            outcome = Outcome(item, OutcomeState.FAILED, reason=f"{exc.strerror or exc}")
         outcome.elapsed_ms = int((time.perf_counter() - started) * 1000)
         return outcome
 
@@ -137,14 +141,14 @@ class ItemProcessor:
 
         lookup = None
         if item.hints.get("unavailable"):  # the source could not provide the file: its reason
-            return Outcome(item, "failed", reason=str(item.hints["unavailable"]))
+            return Outcome(item, OutcomeState.FAILED, reason=str(item.hints["unavailable"]))
         if item.path is not None:
             if not item.path.exists():
-                return Outcome(item, "failed", reason="file vanished before processing")
+                return Outcome(item, OutcomeState.FAILED, reason="file vanished before processing")
             lookup = self.db.lookup_file(item.path)
-            already = lookup.row is not None and lookup.row["status"] in ("success", "manual")
+            already = lookup.row is not None and lookup.row["status"] in (FileStatus.SUCCESS, FileStatus.MANUAL)
             if not self.options.force and already and lookup.state in ("unchanged", "moved"):
-                outcome = Outcome(item, "skipped", reason="already processed, unchanged")
+                outcome = Outcome(item, OutcomeState.SKIPPED, reason=ALREADY_PROCESSED)
                 outcome.moved_from = lookup.row["file_path"] if lookup.state == "moved" else None
                 outcome.fingerprint = lookup.fingerprint
                 return outcome
@@ -154,7 +158,7 @@ class ItemProcessor:
         known_id = item.hints.get("bedetheque_id") or archive_view.get("album_id_from_comicinfo")
         if known_id:
             outcome = self.apply_album(
-                item, int(known_id), decision="accept", confidence=1.0, archive_view=archive_view
+                item, int(known_id), decision=Decision.ACCEPT, confidence=1.0, archive_view=archive_view
             )
             outcome.parsed = parsed_dict
             outcome.reason = outcome.reason or "Bédéthèque id already known"
@@ -162,9 +166,9 @@ class ItemProcessor:
         result = self.matcher.match(parsed)
         candidates = [_candidate_dict(candidate) for candidate in result.candidates]
         best = result.best
-        if result.decision == "accept" and best is not None:
+        if result.decision == Decision.ACCEPT and best is not None:
             outcome = self.apply_album(
-                item, best.album_id, decision="accept", confidence=best.confidence, archive_view=archive_view
+                item, best.album_id, decision=Decision.ACCEPT, confidence=best.confidence, archive_view=archive_view
             )
         else:
             reason = (
@@ -177,7 +181,11 @@ class ItemProcessor:
                 )
             )
             outcome = Outcome(
-                item, "review", reason=reason, decision=result.decision, confidence=best.confidence if best else None
+                item,
+                OutcomeState.REVIEW,
+                reason=reason,
+                decision=Decision(result.decision),
+                confidence=best.confidence if best else None,
             )
         outcome.candidates = candidates
         outcome.parsed = parsed_dict
@@ -211,10 +219,10 @@ class ItemProcessor:
         item: LibraryItem,
         album_id: int,
         *,
-        decision: str,
+        decision: Decision,
         confidence: float | None,
         archive_view: dict[str, Any] | None = None,
-        history_source: str = "auto",
+        history_source: HistorySource = HistorySource.AUTO,
     ) -> Outcome:
         """Fetch the album (cache first), build ComicInfo, and have every writer write it."""
         from bdnex_core.bedetheque.service import fetch_album
@@ -232,7 +240,7 @@ class ItemProcessor:
         changes = diff(view["existing"], merged)
         outcome = Outcome(
             item,
-            "done",
+            OutcomeState.DONE,
             decision=decision,
             confidence=confidence,
             album=album,
@@ -246,8 +254,10 @@ class ItemProcessor:
         applicable = [writer for writer in self.writers if writer.can_write(item, self.settings)]
         if not applicable:
             if item.path is not None and self.settings.archives.cbr == "skip":
-                return Outcome(item, "skipped", reason="RAR/7z archive left as is (archives.cbr: skip)", album=album)
-            return Outcome(item, "failed", reason="no metadata writer can write this item", album=album)
+                return Outcome(
+                    item, OutcomeState.SKIPPED, reason="RAR/7z archive left as is (archives.cbr: skip)", album=album
+                )
+            return Outcome(item, OutcomeState.FAILED, reason="no metadata writer can write this item", album=album)
         for writer in applicable:
             outcome.writes.append(writer.write(item, merged, self.settings, dry_run=False))
         if item.path is not None:
@@ -257,15 +267,10 @@ class ItemProcessor:
         return outcome
 
 
-def _written_path(item: LibraryItem, writes: list[WriteResult]) -> Any:
+def _written_path(item: LibraryItem, writes: list[WriteResult]) -> Path:
     """The file that now holds the metadata (a CBR converted to CBZ moves it)."""
-    from pathlib import Path
-
     assert item.path is not None
-    for write in writes:
-        if write.message.startswith("converted to "):
-            return Path(write.message.removeprefix("converted to "))
-    return item.path
+    return next((write.new_path for write in writes if write.new_path is not None), item.path)
 
 
 def _parsed_as_dict(parsed: Any) -> dict[str, Any]:
