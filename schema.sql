@@ -128,6 +128,7 @@ CREATE TABLE IF NOT EXISTS session_files (
     file_id INTEGER REFERENCES processed_files(id),
     error_msg TEXT,
     updated_at TIMESTAMP,
+    item JSON,                          -- the item as its source gave it (write-back mode...), for --resume
     PRIMARY KEY (session_id, item_key)
 );
 
@@ -143,7 +144,8 @@ CREATE TABLE IF NOT EXISTS review_queue (
         CHECK(status IN ('pending', 'resolved', 'skipped')),
     chosen_album_id INTEGER,
     created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-    resolved_at TIMESTAMP
+    resolved_at TIMESTAMP,
+    item JSON                           -- the item as its source gave it: review writes back the same way
 );
 
 CREATE INDEX IF NOT EXISTS idx_file_hash ON processed_files(file_hash);

@@ -623,11 +623,12 @@ class BDneXDB:
     def add_session_files(
         self,
         session_id: int,
-        files: Iterable[str | os.PathLike[str] | tuple[str, str] | tuple[str, str, str]],
+        files: Iterable[str | os.PathLike[str] | tuple[str, ...]],
         *,
         unchanged: int = 0,
     ) -> int:
-        """Register the files a session will process, in order (optionally with a first state).
+        """Register the files a session will process, in order: paths, or tuples (path, item key,
+        first state, the item's record as :meth:`LibraryItem.to_record` gives it).
         ``unchanged`` files (processed before, not modified since) are only counted: a re-scan of a
         large library must not write a row per file. Returns how many files are new."""
         with self.write():
@@ -643,13 +644,14 @@ class BDneXDB:
             rows = []
             for offset, entry in enumerate(files):
                 if isinstance(entry, tuple):
-                    file_path, item_key, state = (*entry, SessionFileState.PENDING) if len(entry) == 2 else entry
+                    file_path, item_key, state, record = (*entry, SessionFileState.PENDING, None, None)[:4]
                 else:
-                    file_path, item_key, state = canonical_path(entry), None, SessionFileState.PENDING
-                rows.append((session_id, start + offset, str(file_path), item_key or str(file_path), state, now))
+                    file_path, item_key, state, record = canonical_path(entry), None, SessionFileState.PENDING, None
+                item = None if record is None else json.dumps(record, ensure_ascii=False, default=str)
+                rows.append((session_id, start + offset, str(file_path), item_key or str(file_path), state, now, item))
             cursor = self.db.conn.executemany(
-                "INSERT OR IGNORE INTO session_files (session_id, position, file_path, item_key, state, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO session_files "
+                "(session_id, position, file_path, item_key, state, updated_at, item) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
             added = cursor.rowcount
@@ -837,6 +839,7 @@ class BDneXDB:
         session_id: int | None,
         parsed: Mapping[str, Any],
         candidates: list[Mapping[str, Any]],
+        item: Mapping[str, Any] | None = None,
     ) -> int:
         """Queue a file whose match needs a person; one pending entry per item."""
         with self.write():
@@ -850,6 +853,7 @@ class BDneXDB:
                         "session_id": session_id,
                         "parsed": json.dumps(dict(parsed), ensure_ascii=False, default=str),
                         "candidates": json.dumps(list(candidates), ensure_ascii=False, default=str),
+                        "item": None if item is None else json.dumps(dict(item), ensure_ascii=False, default=str),
                         "status": "pending",
                         "created_at": to_db_time(utcnow()),
                     }
@@ -860,7 +864,12 @@ class BDneXDB:
     def pending_reviews(self, limit: int | None = None) -> list[dict[str, Any]]:
         rows = self.db.table("review_queue").rows_where("status = 'pending'", order_by="id", limit=limit)
         return [
-            {**row, "parsed": json.loads(row["parsed"] or "{}"), "candidates": json.loads(row["candidates"] or "[]")}
+            {
+                **row,
+                "parsed": json.loads(row["parsed"] or "{}"),
+                "candidates": json.loads(row["candidates"] or "[]"),
+                "item": json.loads(row["item"]) if row.get("item") else None,
+            }
             for row in rows
         ]
 

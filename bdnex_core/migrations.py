@@ -151,3 +151,10 @@ def m007_file_claims(db: Database) -> None:
     """The claims by which concurrent runs keep off each other's files."""
     start = schema_sql().index("-- ===================================================================== file claims")
     execute_script(db, schema_sql()[start:])
+
+
+@migrations()
+def m008_stored_items(db: Database) -> None:
+    """Session files and review entries keep their item (write-back mode...) for resume and review."""
+    _add_missing_columns(db, "session_files", {"item": "JSON"})
+    _add_missing_columns(db, "review_queue", {"item": "JSON"})

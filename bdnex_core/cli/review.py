@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
-from bdnex_core.library import LibraryItem
+from bdnex_core.library import LibraryItem, WriteBack
 from bdnex_core.states import OutcomeState
 
 
@@ -52,16 +52,7 @@ def review(app: AppContext, list_only: bool, limit: int | None, as_json: bool) -
             skipped += 1
             continue
         path = Path(entry["file_path"])
-        item = LibraryItem(
-            source="folder",
-            name=path.name,
-            path=path if path.exists() else None,
-            external_id=None,
-            hints={"parent": path.parent.name},
-        )
-        if entry["item_key"] != str(path):
-            source, _, external = entry["item_key"].partition(":")
-            item = LibraryItem(source=source, name=path.name, path=item.path, external_id=external)
+        item = LibraryItem.from_record(entry["item"]) if entry["item"] else _item_without_record(entry, path)
         outcome = run.apply_choice(entry["session_id"], item, int(answer))
         if outcome.state == OutcomeState.DONE:
             db.resolve_review(entry["id"], album_id=int(answer))
@@ -70,3 +61,20 @@ def review(app: AppContext, list_only: bool, limit: int | None, as_json: bool) -
         else:
             click.echo(f"  failed: {outcome.reason}", err=True)
     click.echo(f"{resolved} tagged, {skipped} skipped, {len(db.pending_reviews())} still waiting")
+
+
+def _item_without_record(entry: dict, path: Path) -> LibraryItem:
+    """An entry queued before items were stored with it: rebuilt from its path and key."""
+    if entry["item_key"] != str(path):
+        source, _, external = entry["item_key"].partition(":")
+        # a source's item: its file stays as it is, whatever its write-back was
+        return LibraryItem(
+            source=source,
+            name=path.name,
+            path=path if path.exists() else None,
+            external_id=external,
+            write_back=WriteBack(comicinfo=False),
+        )
+    return LibraryItem(
+        source="folder", name=path.name, path=path if path.exists() else None, hints={"parent": path.parent.name}
+    )

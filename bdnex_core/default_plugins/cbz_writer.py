@@ -24,7 +24,7 @@ class ComicInfoWriter:
         if item.path is None or not item.path.exists():
             return False
         # a source may forbid touching the file (Komga write-back through the API only)
-        if item.hints.get("write_comicinfo", True) is False:
+        if not item.write_back.comicinfo:
             return False
         # by content: a ".cbr" that is really a zip (common) is written in place like a CBZ
         return detect_kind(item.path) == "cbz" or settings.archives.cbr == "convert"

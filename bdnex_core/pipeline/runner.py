@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import logging
 import os
 import signal
@@ -178,7 +179,7 @@ class TagRun:
         )
         self.db.add_session_files(
             session_id,
-            [(str(item.path or item.name), item.key, SessionFileState.PENDING) for item in items],
+            [(str(item.path or item.name), item.key, SessionFileState.PENDING, item.to_record()) for item in items],
             unchanged=unchanged,
         )
         return self._run(session_id, items, unchanged=unchanged)
@@ -375,7 +376,12 @@ class TagRun:
             )
         if outcome.state == OutcomeState.QUEUED:
             self.db.queue_for_review(
-                str(item.path or item.name), item.key, session_id, outcome.parsed, outcome.candidates
+                str(item.path or item.name),
+                item.key,
+                session_id,
+                outcome.parsed,
+                outcome.candidates,
+                item=item.to_record(),
             )
         self.db.mark_session_file(
             session_id,
@@ -590,7 +596,9 @@ def resume_tagging(
     pending_keys = {row["item_key"] for row in db.session_files(session_id, SessionFileState.PENDING)}
     if options.source == "folder":
         items_by_key = {
-            row["item_key"]: LibraryItem(
+            row["item_key"]: LibraryItem.from_record(json.loads(row["item"]))
+            if row.get("item")
+            else LibraryItem(
                 source="folder",
                 name=Path(row["file_path"]).name,
                 path=Path(row["file_path"]),

@@ -140,8 +140,8 @@ class ItemProcessor:
         from bdnex_core.matching.filename import parse_filename
 
         lookup = None
-        if item.hints.get("unavailable"):  # the source could not provide the file: its reason
-            return Outcome(item, OutcomeState.FAILED, reason=str(item.hints["unavailable"]))
+        if item.unavailable:  # the source could not provide the file: its reason
+            return Outcome(item, OutcomeState.FAILED, reason=item.unavailable)
         if item.path is not None:
             if not item.path.exists():
                 return Outcome(item, OutcomeState.FAILED, reason="file vanished before processing")

@@ -228,7 +228,7 @@ class KomgaWriter:
     def write(self, item: LibraryItem, metadata: Any, settings: Settings, *, dry_run: bool = False) -> WriteResult:
         config = komga_settings(settings)
         client = self._client(config)
-        force = bool(item.hints.get("komga_force")) or config.overwrite_locked
+        force = item.write_back.force or config.overwrite_locked
         messages: list[str] = []
         changes: dict[str, tuple[Any, Any]] = {}
         if config.writes_comicinfo:
@@ -248,7 +248,7 @@ class KomgaWriter:
         from bdnex_core.default_plugins.cbz_writer import ComicInfoWriter
 
         book_id = str(item.external_id)
-        if item.path is None or item.hints.get("komga_downloaded"):
+        if item.path is None or item.write_back.downloaded:
             return f"Komga book {book_id}: no local file, ComicInfo not written"
         if archive.detect_kind(item.path) != "cbz":
             return f"Komga book {book_id}: {item.path.name} is not a CBZ, ComicInfo not written"
