@@ -181,12 +181,11 @@ class BDneXDB:
 
     def __init__(self, db_path: str | os.PathLike[str] | None = None, *, settings: Settings | None = None):
         if db_path is None:
-            if settings is not None:
-                db_path = settings.database.path
-            else:
-                from bdnex_core.paths import default_database_path
+            if settings is None:  # the seed's BDneXDB(): the user's configuration, BDNEX_DB first
+                from bdnex_core.config import load_settings
 
-                db_path = default_database_path()
+                settings = load_settings()
+            db_path = settings.database.path
         self.settings = settings
         self.memory = str(db_path) == ":memory:"
         self.path = Path(db_path) if not self.memory else None
@@ -553,7 +552,8 @@ class BDneXDB:
     def get_cached_album(self, bdgest_id: int, *, now: datetime | None = None) -> dict[str, Any] | None:
         """The cached album if still valid, else ``None``."""
         row = self.db.execute(
-            "SELECT metadata FROM bdgest_albums WHERE id = ? AND cache_valid_until > ?",
+            # as times, not text: a row written as ISO with a "T" still compares right
+            "SELECT metadata FROM bdgest_albums WHERE id = ? AND julianday(cache_valid_until) > julianday(?)",
             [int(bdgest_id), to_db_time(now or utcnow())],
         ).fetchone()
         return json.loads(row[0]) if row and row[0] else None
@@ -561,7 +561,8 @@ class BDneXDB:
     def purge_expired_albums(self, *, now: datetime | None = None) -> int:
         with self.write():
             cursor = self.db.execute(
-                "DELETE FROM bdgest_albums WHERE cache_valid_until <= ?", [to_db_time(now or utcnow())]
+                "DELETE FROM bdgest_albums WHERE julianday(cache_valid_until) <= julianday(?)",
+                [to_db_time(now or utcnow())],
             )
         return cursor.rowcount
 
@@ -623,7 +624,7 @@ class BDneXDB:
     def add_session_files(
         self,
         session_id: int,
-        files: Iterable[str | os.PathLike[str] | tuple[str, ...]],
+        files: Iterable[str | os.PathLike[str] | tuple[Any, ...]],
         *,
         unchanged: int = 0,
     ) -> int:

@@ -267,3 +267,29 @@ def test_a_file_claimed_by_a_live_run_is_refused_and_a_dead_runs_claim_taken_ove
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     db.db.execute("UPDATE file_claims SET pid = ? WHERE item_key = '/lib/a.cbz'", [int(dead.stdout)])
     assert db.claim_file(first, "/lib/a.cbz") is None
+
+
+def test_cache_validity_is_compared_as_a_time_even_written_as_iso_with_a_t(tmp_path):
+    from datetime import UTC, datetime
+
+    db = BDneXDB(tmp_path / "cache.db")
+    db.cache_album({"album_id": 7, "title": "T"}, now=datetime(2026, 3, 1, 8, 0, tzinfo=UTC))
+    # another writer stored the limit as ISO 8601 with a "T": expired at 10:00 the same day
+    db.db.execute("UPDATE bdgest_albums SET cache_valid_until = '2026-03-01T10:00:00' WHERE id = 7")
+    assert db.get_cached_album(7, now=datetime(2026, 3, 1, 9, 0, tzinfo=UTC)) is not None
+    assert db.get_cached_album(7, now=datetime(2026, 3, 1, 22, 0, tzinfo=UTC)) is None
+    assert db.purge_expired_albums(now=datetime(2026, 3, 1, 22, 0, tzinfo=UTC)) == 1
+
+
+def test_bdnexdb_without_arguments_follows_the_configuration_and_bdnex_db(tmp_path, monkeypatch):
+    import json
+
+    config = tmp_path / "config.yaml"
+    config.write_text(json.dumps({"database": {"path": str(tmp_path / "from-config.db")}}))
+    monkeypatch.setenv("BDNEX_CONFIG", str(config))
+    monkeypatch.delenv("BDNEX_DB", raising=False)
+    with BDneXDB() as db:
+        assert db.path == tmp_path / "from-config.db"
+    monkeypatch.setenv("BDNEX_DB", str(tmp_path / "from-env.db"))
+    with BDneXDB() as db:
+        assert db.path == tmp_path / "from-env.db"
