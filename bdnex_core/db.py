@@ -577,8 +577,10 @@ class BDneXDB:
         *,
         options: Mapping[str, Any] | None = None,
         source: str = "folder",
+        pattern: str | None = None,
     ) -> int:
-        """Start a new processing session owned by this process; return its id."""
+        """Start a new processing session owned by this process; return its id. ``pattern``: the
+        globs of the file names taken, ``|``-separated (the column's default when ``None``)."""
         now = to_db_time(utcnow())
         with self.write():
             return int(
@@ -595,6 +597,7 @@ class BDneXDB:
                         "pid": os.getpid(),
                         "heartbeat": now,
                         "source": source,
+                        **({"pattern": pattern} if pattern else {}),
                     }
                 )
                 .last_pk

@@ -297,3 +297,17 @@ def test_an_unwritable_logs_folder_warns_and_still_closes_the_session(env, site,
     assert code == 0
     session = BDneXDB(settings=settings).list_sessions()[0]
     assert session["status"] == "completed" and session["json_log_path"] is None
+
+
+def test_pattern_takes_only_matching_files_and_is_recorded(env, site, tmp_path, capsys):
+    settings, _db, _client, config = env
+    samples = build_library(tmp_path / "library", albums_of(site, 4), broken=1)
+    code = main(
+        ["--config", str(config), "tag", str(tmp_path / "library"), "--batch", "--json", "--pattern", "*ABIMEE*"]
+    )
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 1 and summary["counts"]["failed"] == 1 and summary["counts"]["tagged"] == 0
+    db = BDneXDB(settings=settings)
+    session = db.get_session(summary["session_id"])
+    assert session["pattern"] == "*ABIMEE*" and session["total_files"] == 1
+    assert len(samples) == 5

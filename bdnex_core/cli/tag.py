@@ -36,6 +36,13 @@ def register(cli: click.Group) -> None:
 @click.option("--list-sessions", is_flag=True, help="Same as `bdnex-core sessions list`.")
 @click.option("--session-info", "session_info", type=int, metavar="ID", help="Same as `bdnex-core sessions info ID`.")
 @click.option("--source", default="folder", show_default=True, help="Library source (folder, or one a plugin adds).")
+@click.option(
+    "--pattern",
+    "patterns",
+    multiple=True,
+    metavar="GLOB",
+    help="Only files whose name matches GLOB (repeatable; e.g. '*T01*'); recorded with the session.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_app
 def tag(
@@ -51,6 +58,7 @@ def tag(
     list_sessions: bool,
     session_info: int | None,
     source: str,
+    patterns: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Find comics under PATH..., match them on Bédéthèque, write ComicInfo.xml, record everything."""
@@ -94,6 +102,7 @@ def tag(
             interactive=interactive,
             source=source,
             locations=tuple(paths),
+            patterns=patterns,
         )
         summary = tag_locations(settings, db, options, reviewer=reviewer, progress=progress)
     if as_json:

@@ -176,6 +176,7 @@ class TagRun:
             num_workers=self.options.workers,
             options=self.options.to_dict(),
             source=self.options.source,
+            pattern="|".join(self.options.patterns) or None,
         )
         self.db.add_session_files(
             session_id,
@@ -560,17 +561,24 @@ def tag_locations(
 
     if isinstance(plugins.library_sources(settings).get(options.source), FolderSource):
         with _collector_paused():
-            entries = dict(folder_entries(options.locations))  # path -> folder name, each file once
+            entries = {  # path -> folder name, each file once
+                path: folder
+                for path, folder in folder_entries(options.locations)
+                if options.takes(os.path.basename(path))
+            }
             roots = [os.path.realpath(os.path.expanduser(location)) for location in options.locations]
             seen = unchanged_paths(db, list(entries), roots) if not options.force else set()
             items = [folder_item(path, folder) for path, folder in entries.items() if path not in seen]
         unchanged: int | None = len(seen)
         found = len(entries)
     else:
-        items = collect_items(settings, options.source, options.locations)
+        items = [
+            item for item in collect_items(settings, options.source, options.locations) if options.takes(item.name)
+        ]
         unchanged, found = None, len(items)  # TagRun.start finds the unchanged ones
     if not found:
-        raise BdnexError(f"no comic files (cbz, cbr, cb7) found in {', '.join(options.locations)}")
+        matching = f" matching {' or '.join(options.patterns)}" if options.patterns else ""
+        raise BdnexError(f"no comic files (cbz, cbr, cb7){matching} found in {', '.join(options.locations)}")
     run = TagRun(settings, db, options, client=client, matcher=matcher, reviewer=reviewer, progress=progress)
     return run.start(items, unchanged=unchanged)
 
