@@ -311,3 +311,33 @@ def test_pattern_takes_only_matching_files_and_is_recorded(env, site, tmp_path, 
     session = db.get_session(summary["session_id"])
     assert session["pattern"] == "*ABIMEE*" and session["total_files"] == 1
     assert len(samples) == 5
+
+
+def test_metadata_hash_is_recorded_and_notices_a_comicinfo_edited_by_another_tool(env, site, tmp_path):
+    import hashlib
+
+    settings, db, client, _ = env
+    (sample,) = build_library(tmp_path / "library", albums_of(site, 1), broken=0)
+    options = TagOptions(workers=1, locations=(str(tmp_path / "library"),))
+    first = run_tagging(settings, db, collect_items(settings, "folder", options.locations), options, client=client)
+    assert first.count(OutcomeState.DONE) == 1
+    with open_archive(sample.path) as comic:
+        written = comic.comicinfo_bytes()
+    row = db.get_file(sample.path)
+    assert row["metadata_hash"] == hashlib.sha256(written).hexdigest()
+    # another tool rewrites the archive with its own ComicInfo.xml
+    edited = written.replace(b"</ComicInfo>", b"<Notes>edited in another tool</Notes></ComicInfo>")
+    pages = page_bytes(sample.path)
+    with zipfile.ZipFile(sample.path, "w") as archive:
+        for name, (_crc, data) in pages.items():
+            archive.writestr(name, data)
+        archive.writestr("ComicInfo.xml", edited)
+    again = run_tagging(settings, db, collect_items(settings, "folder", options.locations), options, client=client)
+    assert again.count(OutcomeState.SKIPPED) == 1, [o.reason for o in again.outcomes]
+    assert "edited by another tool" in again.outcomes[0].reason
+    with open_archive(sample.path) as comic:
+        assert comic.comicinfo_bytes() == edited
+    assert db.get_file(sample.path)["status"] == "success"
+    forced = TagOptions(workers=1, force=True, locations=options.locations)
+    third = run_tagging(settings, db, collect_items(settings, "folder", forced.locations), forced, client=client)
+    assert third.count(OutcomeState.DONE) == 1

@@ -29,7 +29,7 @@ from bdnex_core.errors import BdnexError, BlockedError
 from bdnex_core.library import LibraryItem
 from bdnex_core.pipeline.logs import write_session_logs
 from bdnex_core.pipeline.options import TagOptions
-from bdnex_core.pipeline.steps import ALREADY_PROCESSED, ItemProcessor, Outcome
+from bdnex_core.pipeline.steps import ItemProcessor, Outcome
 from bdnex_core.states import (
     Decision,
     FileStatus,
@@ -367,7 +367,7 @@ class TagRun:
         if outcome.moved_from and item.path is not None:
             self.db.record_move(outcome.moved_from, item.path, outcome.fingerprint)
         file_id = None
-        if outcome.state == OutcomeState.SKIPPED and outcome.reason == ALREADY_PROCESSED:
+        if outcome.leave_record:
             row = self.db.get_file(item.path) if item.path else None
             file_id = row["id"] if row else None
         elif item.path is not None or outcome.state != OutcomeState.SKIPPED:
@@ -473,6 +473,8 @@ def _result_values(outcome: Outcome, status: FileStatus) -> dict[str, Any]:
         values["file_size"], values["mtime_ns"] = outcome.fingerprint.size, outcome.fingerprint.mtime_ns
     if outcome.file_hash:
         values["file_hash"] = outcome.file_hash
+    if outcome.metadata_hash:
+        values["metadata_hash"] = outcome.metadata_hash
     if album is not None and status in DONE_STATUSES:
         values.update(
             bdgest_id=album.album_id,

@@ -7,6 +7,7 @@ album cache through the catalogue service), each with its own connection.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import time
@@ -61,6 +62,8 @@ class Outcome:
     history_source: HistorySource = HistorySource.AUTO
     elapsed_ms: int = 0
     page_count: int | None = None
+    metadata_hash: str | None = None  # SHA-256 of the ComicInfo.xml the file holds after our write
+    leave_record: bool = False  # the file's processed_files row stays as it is (nothing new to record)
 
     @property
     def key(self) -> str:
@@ -148,11 +151,14 @@ class ItemProcessor:
             lookup = self.db.lookup_file(item.path)
             already = lookup.row is not None and lookup.row["status"] in (FileStatus.SUCCESS, FileStatus.MANUAL)
             if not self.options.force and already and lookup.state in ("unchanged", "moved"):
-                outcome = Outcome(item, OutcomeState.SKIPPED, reason=ALREADY_PROCESSED)
+                outcome = Outcome(item, OutcomeState.SKIPPED, reason=ALREADY_PROCESSED, leave_record=True)
                 outcome.moved_from = lookup.row["file_path"] if lookup.state == "moved" else None
                 outcome.fingerprint = lookup.fingerprint
                 return outcome
         archive_view = self._read_archive(item)
+        edited = self._edited_elsewhere(item, lookup, archive_view)
+        if edited is not None:
+            return edited
         parsed = parse_filename(item.name, parent=item.hints.get("parent"))
         parsed_dict = _parsed_as_dict(parsed)
         known_id = item.hints.get("bedetheque_id") or archive_view.get("album_id_from_comicinfo")
@@ -193,6 +199,25 @@ class ItemProcessor:
             outcome.file_hash, outcome.fingerprint = lookup.file_hash, lookup.fingerprint
         return outcome
 
+    def _edited_elsewhere(self, item: LibraryItem, lookup: Any, archive_view: dict[str, Any]) -> Outcome | None:
+        """A file we tagged whose ComicInfo is no longer the one we wrote (its SHA-256 recorded as
+        ``metadata_hash``): another tool edited it since, and it is not overwritten without --force."""
+        if self.options.force or lookup is None or lookup.row is None or lookup.state != "changed":
+            return None
+        recorded = lookup.row.get("metadata_hash")
+        if not recorded or lookup.row["status"] not in (FileStatus.SUCCESS, FileStatus.MANUAL):
+            return None
+        if archive_view.get("comicinfo_hash") == recorded:
+            return None
+        outcome = Outcome(
+            item,
+            OutcomeState.SKIPPED,
+            reason="ComicInfo.xml edited by another tool since it was tagged; left as is (--force to tag it again)",
+            leave_record=True,
+        )
+        outcome.file_hash, outcome.fingerprint = lookup.file_hash, lookup.fingerprint
+        return outcome
+
     def _read_archive(self, item: LibraryItem) -> dict[str, Any]:
         """Pages and existing ComicInfo of a local archive (an unusable ComicInfo counts as none)."""
         if item.path is None:
@@ -204,7 +229,8 @@ class ItemProcessor:
             pages = comic.pages()
             if not pages:
                 raise BdnexError("no image pages in the archive", path=item.path)
-            existing, _problem = read_comicinfo_safely(comic.comicinfo_bytes())
+            raw = comic.comicinfo_bytes()
+            existing, _problem = read_comicinfo_safely(raw)
         album_id = None
         if existing is not None:
             album_id = (
@@ -212,7 +238,12 @@ class ItemProcessor:
                 if "bedetheque" in str(existing.get("Web") or "")
                 else None
             )
-        return {"pages": pages, "existing": existing, "album_id_from_comicinfo": album_id}
+        return {
+            "pages": pages,
+            "existing": existing,
+            "album_id_from_comicinfo": album_id,
+            "comicinfo_hash": None if raw is None else hashlib.sha256(raw).hexdigest(),
+        }
 
     def apply_album(
         self,
@@ -264,6 +295,7 @@ class ItemProcessor:
             written_path = _written_path(item, outcome.writes)
             outcome.fingerprint = Fingerprint.of(written_path)
             outcome.file_hash = sha256_file(written_path)
+            outcome.metadata_hash = _comicinfo_hash(written_path)
         return outcome
 
 
@@ -271,6 +303,18 @@ def _written_path(item: LibraryItem, writes: list[WriteResult]) -> Path:
     """The file that now holds the metadata (a CBR converted to CBZ moves it)."""
     assert item.path is not None
     return next((write.new_path for write in writes if write.new_path is not None), item.path)
+
+
+def _comicinfo_hash(path: Path) -> str | None:
+    """SHA-256 of the ComicInfo.xml in the archive at ``path`` (``None`` when it has none)."""
+    from bdnex_core import archive
+
+    try:
+        with archive.open_archive(path) as comic:
+            raw = comic.comicinfo_bytes()
+    except (BdnexError, OSError):
+        return None
+    return None if raw is None else hashlib.sha256(raw).hexdigest()
 
 
 def _parsed_as_dict(parsed: Any) -> dict[str, Any]:
