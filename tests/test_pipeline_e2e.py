@@ -278,6 +278,11 @@ def test_session_logs_are_written_after_the_session_is_closed(env, site, tmp_pat
     document = json.loads(open(summary.json_log, encoding="utf-8").read())
     assert document["session"]["status"] == "completed"
     assert document["session"]["session_end"]
+    # the seed's log_file_path: a plain-text log of the session, one line per file
+    session = db.get_session(summary.session_id)
+    text = open(session["log_file_path"], encoding="utf-8").read()
+    assert text.startswith(f"session {summary.session_id}: completed")
+    assert sum(line.startswith("done\t") for line in text.splitlines()) == 3
 
 
 def test_an_unwritable_logs_folder_warns_and_still_closes_the_session(env, site, tmp_path, capsys):

@@ -6,7 +6,7 @@ import csv
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
@@ -50,3 +50,24 @@ def write_session_logs(settings: Settings, db: BDneXDB, session_id: int, summary
         writer.writerows(rows.values())
     os.replace(temporary, csv_path)
     return str(json_path), str(csv_path)
+
+
+def write_text_log(json_log: str, session: dict[str, Any], summary: RunSummary) -> str:
+    """``session_<id>.log`` beside the JSON log: the session in plain text, one line per file of this
+    run (the seed's ``log_file_path``), for a person reading it with ``less`` or ``grep``."""
+    path = Path(json_log).with_suffix(".log")
+    counts = summary.to_dict()["counts"]
+    lines = [
+        f"session {session['id']}: {session['status']}, started {session['session_start']}, "
+        f"ended {session.get('session_end') or '-'}, source {session.get('source') or 'folder'}, "
+        f"in {session.get('directory')}",
+        ", ".join(f"{name} {count}" for name, count in counts.items()),
+    ]
+    for outcome in summary.outcomes:
+        reason = f": {outcome.reason}" if outcome.reason else ""
+        album = f" -> album {outcome.album.album_id}" if outcome.album is not None else ""
+        lines.append(f"{outcome.state}\t{outcome.item.path or outcome.item.name}{album}{reason}")
+    if summary.message:
+        lines.append(summary.message)
+    _atomic_write_text(path, "\n".join(lines) + "\n")
+    return str(path)

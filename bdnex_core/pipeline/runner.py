@@ -27,7 +27,7 @@ from bdnex_core import plugins
 from bdnex_core.db import DONE_STATUSES, BDneXDB, SessionManager
 from bdnex_core.errors import BdnexError, BlockedError
 from bdnex_core.library import LibraryItem
-from bdnex_core.pipeline.logs import write_session_logs
+from bdnex_core.pipeline.logs import write_session_logs, write_text_log
 from bdnex_core.pipeline.options import TagOptions
 from bdnex_core.pipeline.steps import ItemProcessor, Outcome
 from bdnex_core.states import (
@@ -232,13 +232,16 @@ class TagRun:
         if not self.options.dry_run:
             try:
                 summary.json_log, summary.csv_log = write_session_logs(self.settings, self.db, session_id, summary)
+                text_log = write_text_log(summary.json_log, self.db.get_session_stats(session_id), summary)
             except OSError as exc:
                 summary.warnings.append(
                     f"warning: session logs not written in {self.settings.pipeline.logs_dir}: "
                     f"{exc.strerror or exc} (the database has every result)"
                 )
             else:
-                self.db.update_session(session_id, json_log_path=summary.json_log, csv_log_path=summary.csv_log)
+                self.db.update_session(
+                    session_id, json_log_path=summary.json_log, csv_log_path=summary.csv_log, log_file_path=text_log
+                )
             self.db.snapshot_statistics()
         plugins.notify(
             "session_finished", session_id=session_id, status=db_status, stats=self.db.get_session_stats(session_id)
