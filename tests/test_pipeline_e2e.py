@@ -346,3 +346,24 @@ def test_metadata_hash_is_recorded_and_notices_a_comicinfo_edited_by_another_too
     forced = TagOptions(workers=1, force=True, locations=options.locations)
     third = run_tagging(settings, db, collect_items(settings, "folder", forced.locations), forced, client=client)
     assert third.count(OutcomeState.DONE) == 1
+
+
+def test_below_the_review_threshold_nothing_is_queued_and_the_file_is_recorded_as_not_matched(env, site, tmp_path):
+    settings, db, client, _ = env
+    raw = {key: value for key, value in settings.raw.items()}
+    raw["matching"] = {**raw.get("matching", {}), "review_threshold": 0.9, "accept_threshold": 0.95}
+    strict = from_mapping(raw)
+    present = albums_of(site, 1)
+    absent = [CatalogueAlbum(0, present[0].series, "97", None)]
+    samples = build_library(tmp_path / "library", [], absent, broken=0)
+    options = TagOptions(workers=1, locations=(str(tmp_path / "library"),))
+    summary = run_tagging(strict, db, collect_items(strict, "folder", options.locations), options, client=client)
+    (outcome,) = summary.outcomes
+    assert outcome.state == OutcomeState.SKIPPED
+    assert outcome.reason.startswith("not matched: no candidate above the review threshold"), outcome.reason
+    assert db.pending_reviews() == []
+    row = db.get_file(samples[0].path)
+    assert (row["status"], row["decision"], row["bdgest_id"]) == ("skipped", "none", None)
+    assert row["error_msg"] == outcome.reason
+    with open_archive(samples[0].path) as comic:
+        assert comic.comicinfo_bytes() is None

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
-from bdnex_core.states import OutcomeState
+from bdnex_core.states import Decision, OutcomeState
 
 
 def register(cli: click.Group) -> None:
@@ -134,6 +134,8 @@ def print_summary(summary, *, dry_run: bool = False) -> None:
     for outcome in summary.outcomes:
         if outcome.state == OutcomeState.FAILED:
             console.print(f"failed: {outcome.item.path or outcome.item.name}: {outcome.reason}", highlight=False)
+        elif outcome.state == OutcomeState.SKIPPED and outcome.decision == Decision.NONE:
+            console.print(f"{outcome.item.path or outcome.item.name}: {outcome.reason}", highlight=False)
     if summary.count(OutcomeState.QUEUED):
         console.print("uncertain matches wait for you: bdnex-core review")
     if summary.message:

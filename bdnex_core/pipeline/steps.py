@@ -176,21 +176,25 @@ class ItemProcessor:
             outcome = self.apply_album(
                 item, best.album_id, decision=Decision.ACCEPT, confidence=best.confidence, archive_view=archive_view
             )
-        else:
-            reason = (
-                "no candidate in the catalogue"
-                if not candidates
-                else (
-                    f"best candidate {best.album_id} at {best.confidence:.2f} is below the accept threshold"
-                    if best is not None
-                    else "no candidate above the review threshold"
-                )
-            )
+        elif result.decision == Decision.REVIEW and best is not None:
             outcome = Outcome(
                 item,
                 OutcomeState.REVIEW,
-                reason=reason,
-                decision=Decision(result.decision),
+                reason=f"best candidate {best.album_id} at {best.confidence:.2f} is below the accept threshold",
+                decision=Decision.REVIEW,
+                confidence=best.confidence,
+            )
+        else:  # below matching.review_threshold: not worth a person's time; recorded as not matched
+            outcome = Outcome(
+                item,
+                OutcomeState.SKIPPED,
+                reason=(
+                    f"not matched: no candidate above the review threshold (best: album {best.album_id} "
+                    f"at {best.confidence:.2f})"
+                    if best is not None
+                    else "not matched: no candidate in the catalogue"
+                ),
+                decision=Decision.NONE,
                 confidence=best.confidence if best else None,
             )
         outcome.candidates = candidates
