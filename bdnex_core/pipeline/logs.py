@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from bdnex_core.fileio import open_atomically, write_atomically
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
@@ -14,12 +15,6 @@ if TYPE_CHECKING:
     from bdnex_core.pipeline.runner import RunSummary
 
 CSV_COLUMNS = ("file", "state", "reason", "decision", "confidence", "album_id", "series", "tome", "title", "elapsed_ms")
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
 
 
 def write_session_logs(settings: Settings, db: BDneXDB, session_id: int, summary: RunSummary) -> tuple[str, str]:
@@ -42,13 +37,11 @@ def write_session_logs(settings: Settings, db: BDneXDB, session_id: int, summary
     # unchanged files are counted in the summary, not listed: a re-scan logs only what it did
     document = {"session": db.get_session_stats(session_id), "summary": summary.to_dict(), "files": list(rows.values())}
     # no indent: the C encoder is used only without one, and logs of 100,000 files must stay cheap
-    _atomic_write_text(json_path, json.dumps(document, ensure_ascii=False, default=str))
-    temporary = csv_path.with_name(f".{csv_path.name}.tmp")
-    with open(temporary, "w", newline="", encoding="utf-8") as handle:
+    write_atomically(json_path, json.dumps(document, ensure_ascii=False, default=str))
+    with open_atomically(csv_path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows.values())
-    os.replace(temporary, csv_path)
     return str(json_path), str(csv_path)
 
 
@@ -69,5 +62,5 @@ def write_text_log(json_log: str, session: dict[str, Any], summary: RunSummary) 
         lines.append(f"{outcome.state}\t{outcome.item.path or outcome.item.name}{album}{reason}")
     if summary.message:
         lines.append(summary.message)
-    _atomic_write_text(path, "\n".join(lines) + "\n")
+    write_atomically(path, "\n".join(lines) + "\n")
     return str(path)

@@ -15,7 +15,6 @@ import gc
 import json
 import logging
 import os
-import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -30,6 +29,7 @@ from bdnex_core.library import LibraryItem
 from bdnex_core.pipeline.logs import write_session_logs, write_text_log
 from bdnex_core.pipeline.options import TagOptions
 from bdnex_core.pipeline.steps import ItemProcessor, Outcome
+from bdnex_core.signals import stop_on_signals
 from bdnex_core.states import (
     Decision,
     FileStatus,
@@ -109,22 +109,14 @@ class StopRequested:
 
     def __init__(self) -> None:
         self.event = threading.Event()
-        self._previous: dict[int, Any] = {}
+        self._signals = stop_on_signals(self.event, second_interrupt_raises=True)
 
     def __enter__(self) -> StopRequested:
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                self._previous[signum] = signal.signal(signum, self._handle)
+        self._signals.__enter__()
         return self
 
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.event.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt  # a second Ctrl-C: stop now
-        self.event.set()
-
-    def __exit__(self, *exc: object) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
+    def __exit__(self, *exc: Any) -> None:
+        self._signals.__exit__(*exc)
 
 
 class TagRun:

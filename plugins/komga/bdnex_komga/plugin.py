@@ -191,7 +191,8 @@ def register_commands(cli: click.Group) -> None:
         exit_after: float | None,
         as_json: bool,
     ) -> None:
-        from bdnex_komga.service import komga_service, stop_on_signals
+        from bdnex_core.signals import stop_on_signals
+        from bdnex_komga.service import komga_service
 
         def report(summary) -> None:
             if as_json:
