@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bdnex_calibre.writeback import CalibreSource, CalibreWriter
-from bdnex_core.hookspecs import hookimpl
+from bdnex_core import hookimpl
 
 if TYPE_CHECKING:
-    from bdnex_core.config import Settings
+    from bdnex_core.api import Settings
     from bdnex_core.library import LibrarySource, MetadataWriter
+
+
+@hookimpl
+def register_config_schema(register: Callable[[str, Mapping[str, Any]], None]) -> None:
+    from bdnex_calibre.settings import SCHEMA, SECTION
+
+    register(SECTION, SCHEMA)
 
 
 @hookimpl
@@ -29,7 +36,7 @@ def register_metadata_writers(register: Callable[[MetadataWriter], None], settin
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    from bdnex_core.cli.context import AppContext, echo_json, pass_app
+    from bdnex_core.api import AppContext, pass_app
 
     @cli.group()
     def calibre() -> None:
@@ -58,11 +65,10 @@ def register_commands(cli: click.Group) -> None:
         """Tag the comics (CBZ/CBR) of a calibre library and write the metadata back into calibre."""
         from bdnex_calibre import calibredb
         from bdnex_calibre.writeback import create_custom_columns, items_from_library
-        from bdnex_core.cli.tag import print_summary
+        from bdnex_core.api import TagOptions, tag_and_report
         from bdnex_core.errors import BdnexError
-        from bdnex_core.pipeline import TagOptions, run_tagging
 
-        settings, db = app.settings, app.db
+        settings = app.settings
         library = calibredb.library_from_settings(location, settings.section("calibre"))
         if create_columns and not dry_run:
             created = create_custom_columns(library)
@@ -79,11 +85,7 @@ def register_commands(cli: click.Group) -> None:
                 source="calibre",
                 locations=(location,),
             )
-            summary = run_tagging(settings, db, items, options)
-        if as_json:
-            echo_json(summary.to_dict())
-        else:
-            print_summary(summary, dry_run=dry_run)
+            summary = tag_and_report(app, items, options, as_json=as_json)
         raise SystemExit(summary.exit_code)
 
     @calibre.command("build-plugin")

@@ -19,7 +19,7 @@ from bdnex_calibre.opf import album_id_of, authors_of, build_opf, split_people
 from bdnex_core.library import LibraryItem, WriteResult
 
 if TYPE_CHECKING:
-    from bdnex_core.config import Settings
+    from bdnex_core.api import Settings
 
 SOURCE_NAME = "calibre"
 CUSTOM_COLUMNS = {
@@ -87,7 +87,7 @@ class CalibreWriter:
         return item.source == SOURCE_NAME and bool(item.external_id) and "calibre_library" in item.hints
 
     def write(self, item: LibraryItem, metadata: Any, settings: Settings, *, dry_run: bool = False) -> WriteResult:
-        from bdnex_core import archive
+        from bdnex_core.api import write_comicinfo
 
         library = _library(str(item.hints["calibre_library"]), settings)
         book_id = str(item.external_id)
@@ -95,12 +95,7 @@ class CalibreWriter:
         if dry_run:
             return WriteResult(self.name, written=False, message=f"dry run: calibre book {book_id}")
         assert item.path is not None
-        xml = metadata.to_xml(settings.comicinfo.version)
-        if archive.detect_kind(item.path) == "cbz":
-            archive.write_comicinfo(item.path, xml)
-            comic = item.path
-        else:
-            comic = archive.convert_to_cbz(item.path, xml, delete_original=False)
+        comic = write_comicinfo(item, metadata, settings, delete_original=False)
         calibredb.run_calibredb(library, ["add_format", book_id, str(comic)])
         opf_path = comic.with_suffix(".opf")
         opf_path.write_text(build_opf(fields, dict(item.hints.get("identifiers") or {})), encoding="utf-8")

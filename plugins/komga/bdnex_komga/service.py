@@ -18,9 +18,7 @@ from bdnex_komga.watcher import KomgaWorker
 from bdnex_komga.webhook import WebhookServer
 
 if TYPE_CHECKING:
-    from bdnex_core.config import Settings
-    from bdnex_core.db import BDneXDB
-    from bdnex_core.pipeline.runner import RunSummary
+    from bdnex_core.api import BDneXDB, RunSummary, Settings
 
 logger = logging.getLogger(__name__)
 
