@@ -91,12 +91,17 @@ def test_cli_import_logs_json(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["already_imported"] == [str(log)]
 
 
-def test_first_start_imports_legacy_places_once(tmp_path, capsys, monkeypatch):
-    home_logs = tmp_path / "home"
-    legacy = home_logs / ".local" / "share" / "bdnex" / "batch_results"
+def legacy_log_in_home(tmp_path, monkeypatch):
+    """A log where earlier BDneX versions left them, in a home of the test's own."""
+    home = tmp_path / "home"
+    legacy = home / ".local" / "share" / "bdnex" / "batch_results"
     legacy.mkdir(parents=True)
     write_log(legacy, "batch_old.json", RESULTS)
-    monkeypatch.setenv("HOME", str(home_logs))
+    monkeypatch.setenv("HOME", str(home))
+
+
+def test_first_start_imports_legacy_places_once(tmp_path, capsys, monkeypatch):
+    legacy_log_in_home(tmp_path, monkeypatch)
     db_path = tmp_path / "fresh.db"
     assert main(["--db", str(db_path), "stats", "--json"]) == 0
     captured = capsys.readouterr()
@@ -135,11 +140,7 @@ def test_logs_in_the_guides_format_keep_their_statuses(tmp_path):
 
 
 def test_an_existing_database_with_no_processed_file_imports_the_legacy_logs(tmp_path, capsys, monkeypatch):
-    home_logs = tmp_path / "home"
-    legacy = home_logs / ".local" / "share" / "bdnex" / "batch_results"
-    legacy.mkdir(parents=True)
-    write_log(legacy, "batch_old.json", RESULTS)
-    monkeypatch.setenv("HOME", str(home_logs))
+    legacy_log_in_home(tmp_path, monkeypatch)
     db_path = tmp_path / "made-earlier.db"
     BDneXDB(db_path).close()  # created before the logs were there (e.g. by `catalogue update`)
     assert main(["--db", str(db_path), "stats", "--json"]) == 0

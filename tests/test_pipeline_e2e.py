@@ -65,6 +65,12 @@ def albums_of(site, count, *, seed=3):
     ]
 
 
+def tag_folder(settings, db, client, folder, **options):
+    """A run over the comics of ``folder`` (two workers unless said otherwise)."""
+    chosen = TagOptions(locations=(str(folder),), **{"workers": 2, **options})
+    return run_tagging(settings, db, collect_items(settings, "folder", chosen.locations), chosen, client=client)
+
+
 def page_bytes(path):
     with zipfile.ZipFile(path) as archive:
         return {
@@ -112,13 +118,7 @@ def test_mixed_library_is_tagged_queued_and_failed(env, site, tmp_path):
 
     # a second run skips the unchanged files without re-hashing or re-fetching
     site.clear_log()
-    again = run_tagging(
-        settings,
-        db,
-        collect_items(settings, "folder", [str(tmp_path / "library")]),
-        TagOptions(workers=2, locations=(str(tmp_path / "library"),)),
-        client=client,
-    )
+    again = tag_folder(settings, db, client, tmp_path / "library")
     assert (
         again.count("skipped") == 14 and again.count("done") == 0
     )  # the 2 queued files wait for review: unchanged too
@@ -267,13 +267,7 @@ def test_rescan_counts_unchanged_files_and_redoes_changed_ones(env, site, tmp_pa
 def test_session_logs_are_written_after_the_session_is_closed(env, site, tmp_path):
     settings, db, client, _ = env
     build_library(tmp_path / "library", albums_of(site, 3), broken=0)
-    summary = run_tagging(
-        settings,
-        db,
-        collect_items(settings, "folder", [str(tmp_path / "library")]),
-        TagOptions(workers=2, locations=(str(tmp_path / "library"),)),
-        client=client,
-    )
+    summary = tag_folder(settings, db, client, tmp_path / "library")
     assert summary.outcomes and all(isinstance(outcome.state, OutcomeState) for outcome in summary.outcomes)
     document = json.loads(open(summary.json_log, encoding="utf-8").read())
     assert document["session"]["status"] == "completed"
@@ -323,8 +317,7 @@ def test_metadata_hash_is_recorded_and_notices_a_comicinfo_edited_by_another_too
 
     settings, db, client, _ = env
     (sample,) = build_library(tmp_path / "library", albums_of(site, 1), broken=0)
-    options = TagOptions(workers=1, locations=(str(tmp_path / "library"),))
-    first = run_tagging(settings, db, collect_items(settings, "folder", options.locations), options, client=client)
+    first = tag_folder(settings, db, client, tmp_path / "library")
     assert first.count(OutcomeState.DONE) == 1
     with open_archive(sample.path) as comic:
         written = comic.comicinfo_bytes()
@@ -337,14 +330,13 @@ def test_metadata_hash_is_recorded_and_notices_a_comicinfo_edited_by_another_too
         for name, (_crc, data) in pages.items():
             archive.writestr(name, data)
         archive.writestr("ComicInfo.xml", edited)
-    again = run_tagging(settings, db, collect_items(settings, "folder", options.locations), options, client=client)
+    again = tag_folder(settings, db, client, tmp_path / "library")
     assert again.count(OutcomeState.SKIPPED) == 1, [o.reason for o in again.outcomes]
     assert "edited by another tool" in again.outcomes[0].reason
     with open_archive(sample.path) as comic:
         assert comic.comicinfo_bytes() == edited
     assert db.get_file(sample.path)["status"] == "success"
-    forced = TagOptions(workers=1, force=True, locations=options.locations)
-    third = run_tagging(settings, db, collect_items(settings, "folder", forced.locations), forced, client=client)
+    third = tag_folder(settings, db, client, tmp_path / "library", force=True)
     assert third.count(OutcomeState.DONE) == 1
 
 
@@ -356,8 +348,7 @@ def test_below_the_review_threshold_nothing_is_queued_and_the_file_is_recorded_a
     present = albums_of(site, 1)
     absent = [CatalogueAlbum(0, present[0].series, "97", None)]
     samples = build_library(tmp_path / "library", [], absent, broken=0)
-    options = TagOptions(workers=1, locations=(str(tmp_path / "library"),))
-    summary = run_tagging(strict, db, collect_items(strict, "folder", options.locations), options, client=client)
+    summary = tag_folder(strict, db, client, tmp_path / "library")
     (outcome,) = summary.outcomes
     assert outcome.state == OutcomeState.SKIPPED
     assert outcome.reason.startswith("not matched: no candidate above the review threshold"), outcome.reason
