@@ -14,15 +14,15 @@ from bdnex_core.bedetheque.client import BedethequeClient, reset_politeness
 from bdnex_core.bedetheque.service import fetch_album
 from bdnex_core.config import from_mapping
 from bdnex_core.db import BDneXDB
-from bdnex_core.demo.fakesite import FakeBedetheque
 from bdnex_core.errors import BlockedError, CatalogueError
+from bdnex_testing.shared import fake_bedetheque
 
 ALBUM = "/BD-Nains-Tome-1-Redwin-de-la-Forge-245127.html"
 
 
 @pytest.fixture(scope="module")
 def site():
-    with FakeBedetheque() as running:
+    with fake_bedetheque() as running:
         yield running
 
 

@@ -20,15 +20,16 @@ from bdnex_core.bedetheque.catalogue import Catalogue
 from bdnex_core.bedetheque.client import BedethequeClient, reset_politeness
 from bdnex_core.config import from_mapping
 from bdnex_core.db import BDneXDB
-from bdnex_core.demo.fakesite import FakeBedetheque, human
+from bdnex_core.demo.fakesite import human
 from bdnex_core.demo.samplelib import CatalogueAlbum, sample_pages, write_cbz
+from bdnex_testing.shared import fake_bedetheque
 
 FILES = 300
 
 
 @pytest.fixture(scope="module")
 def site():
-    with FakeBedetheque() as running:
+    with fake_bedetheque() as running:
         yield running
 
 

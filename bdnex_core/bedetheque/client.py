@@ -254,7 +254,8 @@ class BedethequeClient:
         if catalogue.user_agent:
             self.session.headers["User-Agent"] = catalogue.user_agent
         self._cookie_file = self.data_dir / "cookies.txt"
-        self.session.cookies = self._load_cookies()
+        # requests takes any CookieJar; a Mozilla one can save itself as cookies.txt (save_cookies)
+        self.session.cookies = self._load_cookies()  # type: ignore[assignment]
         self._cookie_lock = threading.Lock()
         self._have_cookie = any(cookie.name == COOKIE_NAME for cookie in self.session.cookies)
         self.stats = ClientStats()

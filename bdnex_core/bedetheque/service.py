@@ -36,8 +36,8 @@ def fetch_album(client: BedethequeClient, db: BDneXDB, album_id: int, *, force: 
         if cached is not None:
             return Album.from_dict(cached)
     page = client.get_album_page(album_id)
+    album = parse_album_page(page.content, page.url)  # a page we cannot parse is never cached
     write_atomically(client.data_dir / "pages" / f"{album_id}.html", page.content)
-    album = parse_album_page(page.content, page.url)
     if album.series_album_count is None:
         album.series_album_count = series_album_count(db, album.album_id)
     db.cache_album(album)

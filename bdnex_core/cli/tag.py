@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
+from bdnex_core.cli.results import correct_one_file, summary_dict
 from bdnex_core.states import Decision, OutcomeState
 
 
@@ -43,6 +44,13 @@ def register(cli: click.Group) -> None:
     metavar="GLOB",
     help="Only files whose name matches GLOB (repeatable; e.g. '*T01*'); recorded with the session.",
 )
+@click.option(
+    "--id", "album", metavar="ID|URL", help="Tag the one FILE given with this Bédéthèque album (a correction)."
+)
+@click.option(
+    "--timid", "--ask-always", "timid", is_flag=True, help="Ask about every file, even above the accept threshold."
+)
+@click.option("-v", "--verbose", "verbose", count=True, help="One line per file: album, score, decision.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_app
 def tag(
@@ -59,6 +67,9 @@ def tag(
     session_info: int | None,
     source: str,
     patterns: tuple[str, ...],
+    album: str | None,
+    timid: bool,
+    verbose: int,
     as_json: bool,
 ) -> None:
     """Find comics under PATH..., match them on Bédéthèque, write ComicInfo.xml, record everything."""
@@ -67,6 +78,7 @@ def tag(
     from bdnex_core.pipeline import TagOptions, resume_tagging, tag_locations
     from bdnex_core.pipeline.progress import ProgressDisplay
     from bdnex_core.pipeline.review import terminal_reviewer
+    from bdnex_core.pipeline.review_service import ReviewService
 
     if list_sessions:
         click.get_current_context().invoke(list_command, as_json=as_json)
@@ -76,11 +88,14 @@ def tag(
         return
     if force and skip_processed:
         raise click.UsageError("--force and --skip-processed contradict each other")
+    if album is not None:
+        correct_one_file(app, paths, album, dry_run=dry_run, as_json=as_json)
+        return
     if interactive is None:
-        interactive = sys.stdin.isatty() and not as_json
+        interactive = (sys.stdin.isatty() or timid) and not as_json
     settings, db = app.settings, app.db
     progress = None if as_json else ProgressDisplay.for_terminal(app.quiet)
-    reviewer = terminal_reviewer if interactive else None
+    reviewer = terminal_reviewer(lambda: ReviewService(settings, db)) if interactive else None
     if resume_id is not None:
         if paths:
             raise click.UsageError("--resume takes no PATH: the session knows its files")
@@ -100,32 +115,37 @@ def tag(
             force=force,
             strict=strict,
             interactive=interactive,
+            timid=timid,
             source=source,
             locations=tuple(paths),
             patterns=patterns,
         )
         summary = tag_locations(settings, db, options, reviewer=reviewer, progress=progress)
+    if summary.count(OutcomeState.QUEUED) and not dry_run:  # one entry per file, even for a file moved since it was queued
+        for notice in ReviewService(settings, db).prune():
+            click.echo(notice, err=True)
+    verbose = verbose + click.get_current_context().find_root().params.get("verbose", 0)
     if as_json:
-        echo_json(summary.to_dict())
+        echo_json(summary_dict(summary, dry_run=dry_run))
     else:
-        print_summary(summary, dry_run=dry_run)
+        print_summary(summary, dry_run=dry_run, per_file=verbose > 0)
     raise SystemExit(summary.exit_code)
 
 
-def print_summary(summary, *, dry_run: bool = False) -> None:
+def print_summary(
+    summary, *, dry_run: bool = False, per_file: bool = False, review_command: str = "bdnex-core review"
+) -> None:
+    from bdnex_core.cli.results import print_file_lines
+
     console = Console(soft_wrap=True)
-    if dry_run:
-        for outcome in summary.outcomes:
-            if outcome.changes:
-                console.print(f"[bold]{outcome.item.name}[/bold] would change:")
-                for name, (old, new) in outcome.changes.items():
-                    console.print(f"  {name}: {old!r} -> {new!r}", highlight=False)
-    table = Table(title=f"session {summary.session_id}: {summary.status}")
+    if dry_run or per_file:
+        print_file_lines(console, summary.outcomes, dry_run=dry_run)
+    table = Table(title=f"session {summary.session_id}: {summary.status}" + (" (dry run)" if dry_run else ""))
     table.add_column("result")
     table.add_column("files", justify="right")
     for label, state in (
         ("tagged" if not dry_run else "would tag", OutcomeState.DONE),
-        ("queued for review", OutcomeState.QUEUED),
+        ("queued for review" if not dry_run else "would queue for review", OutcomeState.QUEUED),
         ("skipped", OutcomeState.SKIPPED),
         ("failed", OutcomeState.FAILED),
     ):
@@ -136,8 +156,8 @@ def print_summary(summary, *, dry_run: bool = False) -> None:
             console.print(f"failed: {outcome.item.path or outcome.item.name}: {outcome.reason}", highlight=False)
         elif outcome.state == OutcomeState.SKIPPED and outcome.decision == Decision.NONE:
             console.print(f"{outcome.item.path or outcome.item.name}: {outcome.reason}", highlight=False)
-    if summary.count(OutcomeState.QUEUED):
-        console.print("uncertain matches wait for you: bdnex-core review")
+    if summary.count(OutcomeState.QUEUED) and not dry_run:
+        console.print(f"uncertain matches wait for you: {review_command}", highlight=False, markup=False)
     if summary.message:
         console.print(summary.message, highlight=False)
     for warning in summary.warnings:

@@ -3,12 +3,13 @@
 It serves what the real site serves to our client: the home page (with the
 ``csrf_cookie_bel`` cookie), the sitemap index and album sitemaps (ETag/Last-Modified,
 304 on conditional requests), mobile album and series pages for every album of its
-catalogue (the recorded real pages from ``../shared`` when present, pages generated in
-the same mobile template for every other album), and covers. Fault modes reproduce
-what scrapers meet: 429 with Retry-After, 503, slow answers, a Cloudflare challenge,
-the IP-ban page, truncated HTML, a cookie required.
+catalogue, and covers. Its catalogue is generated (a few hundred albums) unless sitemaps
+are given; pages and covers are generated in the real mobile template, except where a
+folder of recorded real pages is given (the test suite passes the developers' fixtures).
+Fault modes reproduce what scrapers meet: 429 with Retry-After, 503, slow answers, a
+Cloudflare challenge, the IP-ban page, truncated HTML, a cookie required.
 
-    python -m bdnex_core.demo.fakesite --port 8765 --sitemaps albums_*.xml
+    python -m bdnex_core.demo.fakesite --port 8765 [--sitemaps albums_*.xml] [--recorded DIR]
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import hashlib
 import html
 import io
 import json
-import os
 import threading
 import time
 import zlib
@@ -31,10 +31,6 @@ from typing import Any
 
 from bdnex_core.bedetheque.sitemaps import AlbumEntry, iter_album_entries
 
-# The developers' fixtures beside a checkout (real pages and sitemaps), when they are there
-SHARED_DIR = Path(os.environ.get("BDNEX_SHARED_DIR", Path(__file__).resolve().parents[2].parent / "shared"))
-
-RECORDED = SHARED_DIR / "fixtures" / "bedetheque"
 PUBLISHERS = ("Dupuis", "Dargaud", "Casterman", "Le Lombard", "Glénat", "Soleil Productions", "Delcourt", "Futuropolis")
 WRITERS = ("Jarry, Nicolas", "Van Hamme, Jean", "Cauvin, Raoul", "Goscinny, René", "Sfar, Joann", "Dufaux, Jean")
 ARTISTS = ("Goux, Pierre-Denis", "Rosinski, Grzegorz", "Lambil, Willy", "Uderzo, Albert", "Blain, Christophe")
@@ -92,11 +88,22 @@ class FakeCatalogue:
     series: dict[str, list[AlbumEntry]] = field(default_factory=lambda: defaultdict(list))
 
 
+# Albums the docs and tests name, with their real ids and slugs, so that "Nains - T01 - Redwin de la
+# Forge.cbz" finds album 245127 on the generated catalogue as it does on the real one.
+ANCHOR_ALBUMS = (
+    "BD-Nains-Tome-1-Redwin-de-la-Forge-245127.html",
+    "BD-Nains-Tome-2-Ordo-du-Talion-253769.html",
+    "BD-Rokka-Melt-Mes-adorables-hommes-des-neiges-Tome-1-240007.html",
+    "BD-Rokka-Melt-Mes-adorables-hommes-des-neiges-Tome-2-251045.html",
+    "BD-Rokka-Melt-Mes-adorables-hommes-des-neiges-Tome-3-256417.html",
+)
+
+
 def synthetic_sitemap(count: int = 400) -> bytes:
-    """A small catalogue for machines without ../shared: a few series with tomes, HS, INT and one-shots."""
+    """The generated catalogue: a few series with tomes, HS, INT and one-shots, plus the anchor albums."""
     names = (
         "Les-Tuniques-Bleues",
-        "Nains",
+        "Les-Vieux-Fourneaux",
         "Thorgal",
         "Blake-et-Mortimer",
         "Lanfeust-de-Troy",
@@ -110,6 +117,10 @@ def synthetic_sitemap(count: int = 400) -> bytes:
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" xmlns:xhtml="http://www.w3.org/1999/xhtml">',
+    ]
+    lines += [
+        f"<url><loc>https://www.bedetheque.com/{path}</loc><lastmod>2024-01-01</lastmod></url>"
+        for path in ANCHOR_ALBUMS
     ]
     album_id = 900001
     for position in range(count):
@@ -131,6 +142,7 @@ def synthetic_sitemap(count: int = 400) -> bytes:
 
 
 def load_catalogue(sitemaps: list[Path] | None) -> FakeCatalogue:
+    """The catalogue of these album sitemaps; the generated one when there are none."""
     catalogue = FakeCatalogue()
     sources: list[tuple[str, bytes]] = []
     if sitemaps:
@@ -145,24 +157,23 @@ def load_catalogue(sitemaps: list[Path] | None) -> FakeCatalogue:
     return catalogue
 
 
-def default_sitemaps() -> list[Path]:
-    folder = RECORDED / "sitemaps"
-    return sorted(folder.glob("albums_*_map.xml")) if folder.is_dir() else []
-
-
 class FakeBedetheque:
-    """The site; use as a context manager: ``with FakeBedetheque() as site: site.base_url``."""
+    """The site; use as a context manager: ``with FakeBedetheque() as site: site.base_url``.
+
+    ``sitemaps``: album sitemap files (default: the generated catalogue). ``recorded``: a folder
+    with ``album/``, ``series/`` and ``covers/`` of real pages, served instead of generated ones.
+    """
 
     def __init__(
         self,
         sitemaps: list[Path] | None = None,
         *,
+        recorded: Path | None = None,
         port: int = 0,
-        use_recorded: bool = True,
         network_delay: float = 0.0,
     ):
-        self.catalogue = load_catalogue(sitemaps if sitemaps is not None else default_sitemaps())
-        self.use_recorded = use_recorded and RECORDED.is_dir()
+        self.catalogue = load_catalogue(sitemaps)
+        self.recorded = recorded if recorded is not None and recorded.is_dir() else None
         self.network_delay = network_delay
         self.mode = FaultMode()
         self.log: list[LoggedRequest] = []
@@ -279,15 +290,15 @@ class FakeBedetheque:
         entry = self.catalogue.albums.get(album_id)
         if entry is None:
             return None
-        if self.use_recorded:
-            recorded = next((RECORDED / "album").glob(f"*-{album_id}.html"), None)
+        if self.recorded is not None:
+            recorded = next((self.recorded / "album").glob(f"*-{album_id}.html"), None)
             if recorded is not None:
                 return recorded.read_bytes()
         return render_album_page(entry, self.catalogue).encode()
 
     def series_page(self, series_id: int) -> bytes | None:
-        if self.use_recorded:
-            recorded = next((RECORDED / "series").glob(f"m-serie-{series_id}-*.html"), None)
+        if self.recorded is not None:
+            recorded = next((self.recorded / "series").glob(f"m-serie-{series_id}-*.html"), None)
             if recorded is not None:
                 return recorded.read_bytes()
         for slug, entries in self.catalogue.series.items():
@@ -298,8 +309,8 @@ class FakeBedetheque:
     def cover(self, album_id: int) -> bytes | None:
         if album_id not in self.catalogue.albums:
             return None
-        if self.use_recorded:
-            recorded = RECORDED / "covers" / f"Couv_{album_id}.jpg"
+        if self.recorded is not None:
+            recorded = self.recorded / "covers" / f"Couv_{album_id}.jpg"
             if recorded.is_file():
                 return recorded.read_bytes()
         from bdnex_core.demo.samplelib import page_jpeg
@@ -495,8 +506,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if path.startswith("/media/Couvertures/Couv_") or path.startswith("/cache/thb_couv/Couv_"):
             album_id = int("".join(ch for ch in path.rsplit("_", 1)[-1] if ch.isdigit()) or 0)
-            data = fake.cover(album_id)
-            self._send(200 if data else 404, data or b"not found", "image/jpeg" if data else "text/plain")
+            cover = fake.cover(album_id)
+            self._send(200 if cover else 404, cover or b"not found", "image/jpeg" if cover else "text/plain")
             return
         if path.startswith("/serie-"):
             try:
@@ -542,12 +553,13 @@ def _not_found() -> bytes:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="A local stand-in for Bédéthèque (127.0.0.1 only).")
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument(
-        "--sitemaps", nargs="*", type=Path, help="album sitemaps (default: ../shared's, else a small synthetic one)"
-    )
+    parser.add_argument("--sitemaps", nargs="*", type=Path, help="album sitemaps (default: a generated catalogue)")
+    parser.add_argument("--recorded", type=Path, help="a folder of recorded real pages (album/, series/, covers/)")
     parser.add_argument("--delay", type=float, default=0.0, help="network delay per request, in seconds")
     arguments = parser.parse_args(argv)
-    site = FakeBedetheque(arguments.sitemaps or None, port=arguments.port, network_delay=arguments.delay).start()
+    site = FakeBedetheque(
+        arguments.sitemaps or None, recorded=arguments.recorded, port=arguments.port, network_delay=arguments.delay
+    ).start()
     print(f"fake Bédéthèque on {site.base_url} with {len(site.catalogue.albums)} albums; Ctrl-C to stop", flush=True)
     try:
         while True:

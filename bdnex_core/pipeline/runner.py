@@ -321,7 +321,8 @@ class TagRun:
                 )
                 decided.parsed, decided.candidates = outcome.parsed, outcome.candidates
                 return decided
-            outcome.state, outcome.reason = OutcomeState.SKIPPED, "skipped by the user"
+            # not now: the file waits in the review queue (a person's "skip" is never final here)
+            outcome.state, outcome.reason = OutcomeState.QUEUED, "left for review by the user"
             return outcome
         outcome.state = OutcomeState.QUEUED
         return outcome
@@ -335,12 +336,15 @@ class TagRun:
             if session_id is not None:
                 self._record(session_id, outcome)
             else:
-                self.db.record_processing(
-                    _recorded_path(outcome),
-                    None,
-                    _result_values(outcome, file_status_for(outcome.state, manual=True)),
-                    source=HistorySource.MANUAL,
-                )
+                with self.db.write():
+                    file_id = self.db.record_processing(
+                        _recorded_path(outcome),
+                        None,
+                        _result_values(outcome, file_status_for(outcome.state, manual=True)),
+                        source=HistorySource.MANUAL,
+                    )
+                    if outcome.previous_comicinfo is not None:
+                        _keep_previous_comicinfo(self.db, outcome, file_id, None)
             if outcome.state == OutcomeState.DONE and outcome.album is not None:
                 plugins.notify(
                     "file_tagged",
@@ -370,6 +374,8 @@ class TagRun:
             file_id = self.db.record_processing(
                 _recorded_path(outcome), session_id, _result_values(outcome, status), source=outcome.history_source
             )
+        if outcome.previous_comicinfo is not None and file_id is not None:
+            _keep_previous_comicinfo(self.db, outcome, file_id, session_id)
         if outcome.state == OutcomeState.QUEUED:
             self.db.queue_for_review(
                 str(item.path or item.name),
@@ -450,6 +456,26 @@ def _recorded_path(outcome: Outcome) -> str:
         if write.new_path is not None:
             return str(write.new_path)
     return str(outcome.item.path) if outcome.item.path else f"{outcome.item.source}:{outcome.item.external_id}"
+
+
+def _keep_previous_comicinfo(db: BDneXDB, outcome: Outcome, file_id: int, session_id: int | None) -> None:
+    """The ComicInfo the file held, byte for byte: replaced by our write, or unreadable and left alone."""
+    from bdnex_core.comicinfo_backups import record_backup
+
+    assert outcome.previous_comicinfo is not None
+    replaced = outcome.state == OutcomeState.DONE and any(
+        write.writer == "comicinfo" and write.written for write in outcome.writes
+    )
+    reason = "replaced" if replaced else "unreadable"
+    if replaced or outcome.state == OutcomeState.QUEUED:
+        record_backup(
+            db,
+            _recorded_path(outcome),
+            outcome.previous_comicinfo,
+            file_id=file_id,
+            session_id=session_id,
+            reason=reason,
+        )
 
 
 def _result_values(outcome: Outcome, status: FileStatus) -> dict[str, Any]:
@@ -558,9 +584,10 @@ def tag_locations(
 
     if isinstance(plugins.library_sources(settings).get(options.source), FolderSource):
         with _collector_paused():
+            follow_outside = settings.archives.follow_links_outside_library
             entries = {  # path -> folder name, each file once
                 path: folder
-                for path, folder in folder_entries(options.locations)
+                for path, folder in folder_entries(options.locations, follow_outside=follow_outside)
                 if options.takes(os.path.basename(path))
             }
             roots = [os.path.realpath(os.path.expanduser(location)) for location in options.locations]

@@ -64,6 +64,9 @@ class Outcome:
     page_count: int | None = None
     metadata_hash: str | None = None  # SHA-256 of the ComicInfo.xml the file holds after our write
     leave_record: bool = False  # the file's processed_files row stays as it is (nothing new to record)
+    # the ComicInfo.xml bytes the file held, kept in comicinfo_backups when recorded: replaced by
+    # our write (state done), or unreadable and so left for review
+    previous_comicinfo: bytes | None = None
 
     @property
     def key(self) -> str:
@@ -152,7 +155,7 @@ class ItemProcessor:
             already = lookup.row is not None and lookup.row["status"] in (FileStatus.SUCCESS, FileStatus.MANUAL)
             if not self.options.force and already and lookup.state in ("unchanged", "moved"):
                 outcome = Outcome(item, OutcomeState.SKIPPED, reason=ALREADY_PROCESSED, leave_record=True)
-                outcome.moved_from = lookup.row["file_path"] if lookup.state == "moved" else None
+                outcome.moved_from = lookup.row["file_path"] if lookup.state == "moved" and lookup.row else None
                 outcome.fingerprint = lookup.fingerprint
                 return outcome
         archive_view = self._read_archive(item)
@@ -161,6 +164,18 @@ class ItemProcessor:
             return edited
         parsed = parse_filename(item.name, parent=item.hints.get("parent"))
         parsed_dict = _parsed_as_dict(parsed)
+        if archive_view.get("comicinfo_problem"):  # never replaced silently: a person decides
+            outcome = Outcome(
+                item,
+                OutcomeState.REVIEW,
+                reason=f"its ComicInfo.xml cannot be read faithfully ({archive_view['comicinfo_problem']}); "
+                "tagging it would replace it",
+                parsed=parsed_dict,
+                previous_comicinfo=archive_view["comicinfo_bytes"],
+            )
+            if lookup is not None:
+                outcome.file_hash, outcome.fingerprint = lookup.file_hash, lookup.fingerprint
+            return outcome
         known_id = item.hints.get("bedetheque_id") or archive_view.get("album_id_from_comicinfo")
         if known_id:
             outcome = self.apply_album(
@@ -172,15 +187,20 @@ class ItemProcessor:
         result = self.matcher.match(parsed)
         candidates = [_candidate_dict(candidate) for candidate in result.candidates]
         best = result.best
-        if result.decision == Decision.ACCEPT and best is not None:
+        if result.decision == Decision.ACCEPT and best is not None and not self.options.timid:
             outcome = self.apply_album(
                 item, best.album_id, decision=Decision.ACCEPT, confidence=best.confidence, archive_view=archive_view
             )
-        elif result.decision == Decision.REVIEW and best is not None:
+        elif best is not None and (result.decision != Decision.NONE or self.options.timid):
             outcome = Outcome(
                 item,
                 OutcomeState.REVIEW,
-                reason=f"best candidate {best.album_id} at {best.confidence:.2f} is below the accept threshold",
+                reason=f"best candidate {best.album_id} at {best.confidence:.2f} "
+                + (
+                    "is below the accept threshold"
+                    if result.decision != Decision.ACCEPT
+                    else "(--timid: asked even above the threshold)"
+                ),
                 decision=Decision.REVIEW,
                 confidence=best.confidence,
             )
@@ -233,8 +253,8 @@ class ItemProcessor:
             pages = comic.pages()
             if not pages:
                 raise BdnexError("no image pages in the archive", path=item.path)
-            raw = comic.comicinfo_bytes()
-            existing, _problem = read_comicinfo_safely(raw)
+            comicinfo_bytes = comic.comicinfo_bytes()
+            existing, problem = read_comicinfo_safely(comicinfo_bytes)
         album_id = None
         if existing is not None:
             album_id = (
@@ -246,7 +266,9 @@ class ItemProcessor:
             "pages": pages,
             "existing": existing,
             "album_id_from_comicinfo": album_id,
-            "comicinfo_hash": None if raw is None else hashlib.sha256(raw).hexdigest(),
+            "comicinfo_hash": None if comicinfo_bytes is None else hashlib.sha256(comicinfo_bytes).hexdigest(),
+            "comicinfo_bytes": comicinfo_bytes,
+            "comicinfo_problem": problem,
         }
 
     def apply_album(
@@ -293,6 +315,7 @@ class ItemProcessor:
                     item, OutcomeState.SKIPPED, reason="RAR/7z archive left as is (archives.cbr: skip)", album=album
                 )
             return Outcome(item, OutcomeState.FAILED, reason="no metadata writer can write this item", album=album)
+        outcome.previous_comicinfo = view.get("comicinfo_bytes")
         for writer in applicable:
             outcome.writes.append(writer.write(item, merged, self.settings, dry_run=False))
         if item.path is not None:
@@ -324,7 +347,9 @@ def _comicinfo_hash(path: Path) -> str | None:
 def _parsed_as_dict(parsed: Any) -> dict[str, Any]:
     from dataclasses import asdict, is_dataclass
 
-    return {key: value for key, value in asdict(parsed).items()} if is_dataclass(parsed) else dict(parsed)
+    if is_dataclass(parsed) and not isinstance(parsed, type):
+        return asdict(parsed)
+    return dict(parsed)
 
 
 def _candidate_dict(candidate: Any) -> dict[str, Any]:

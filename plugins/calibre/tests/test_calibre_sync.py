@@ -45,9 +45,9 @@ def free_port() -> int:
 
 @pytest.fixture
 def site() -> Iterator[object]:
-    from bdnex_core.demo.fakesite import FakeBedetheque
+    from bdnex_testing.shared import fake_bedetheque
 
-    with FakeBedetheque() as fake:
+    with fake_bedetheque() as fake:
         yield fake
 
 
