@@ -27,7 +27,8 @@ def test_a_queued_komga_book_accepted_in_review_is_written_through_the_api_only(
     code, out, err = env.cli("tag", "--source", "komga", "--batch", "--json", f"library:{env.library_id}")
     assert code == 0, out + err
     assert '"queued": 1' in out, out
-    monkeypatch.setattr("sys.stdin", io.StringIO(f"{album_id}\n"))
+    # the album named by its id, shown as a card, then confirmed
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"id {album_id}\ny\n"))
     code, out, err = env.cli("review")
     assert code == 0, out + err
     assert "1 tagged" in out, out + err
