@@ -198,7 +198,8 @@ CREATE TABLE IF NOT EXISTS plugin_state (
 );
 
 -- ===================================================================== comicinfo backups
--- The ComicInfo.xml a file held before we replaced it (or one we could not read and left for review),
+-- The ComicInfo.xml a file held before we replaced it ('absent': it had none; 'unreadable': one we could
+-- not read and left for review), with the layout that gives the whole CBZ back byte for byte,
 -- byte for byte, so a session can be undone: the state of a file before session S is the first
 -- backup of that file recorded in S or later (see bdnex_core/comicinfo_backups.py).
 
@@ -207,10 +208,12 @@ CREATE TABLE IF NOT EXISTS comicinfo_backups (
     file_id INTEGER REFERENCES processed_files(id),
     file_path TEXT NOT NULL,            -- canonical path when the backup was taken
     session_id INTEGER REFERENCES processing_sessions(id),
-    comicinfo BLOB NOT NULL,            -- the exact bytes of the archive's ComicInfo.xml
+    comicinfo BLOB NOT NULL,            -- the exact bytes of the archive's ComicInfo.xml ('' when absent)
     sha256 TEXT NOT NULL,               -- of those bytes, hex
-    reason TEXT NOT NULL DEFAULT 'replaced' CHECK(reason IN ('replaced', 'unreadable')),
-    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP
+    reason TEXT NOT NULL DEFAULT 'replaced' CHECK(reason IN ('replaced', 'unreadable', 'absent')),
+    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+    layout BLOB,                        -- how to give the whole CBZ back byte for byte (archives/layout.py)
+    undone_at TIMESTAMP                 -- when `bdnex-core undo` gave the file this state back
 );
 
 CREATE INDEX IF NOT EXISTS idx_comicinfo_backups_file ON comicinfo_backups(file_id, session_id, id);

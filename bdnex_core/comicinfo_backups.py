@@ -42,11 +42,22 @@ def record_backup(
     file_id: int | None,
     session_id: int | None,
     reason: str = "replaced",
+    layout: bytes | None = None,
 ) -> int:
-    """Keep ``comicinfo`` (the bytes the file held); call inside the transaction recording the file."""
+    """Keep ``comicinfo`` (the bytes the file held; ``b""`` with reason ``absent``) and the archive's
+    ``layout`` (:func:`bdnex_core.archives.layout.capture`); call inside the transaction recording the file."""
     cursor = db.db.execute(
-        f"INSERT INTO {TABLE} (file_id, file_path, session_id, comicinfo, sha256, reason) VALUES (?, ?, ?, ?, ?, ?)",
-        [file_id, canonical_path(file_path), session_id, comicinfo, hashlib.sha256(comicinfo).hexdigest(), reason],
+        f"INSERT INTO {TABLE} (file_id, file_path, session_id, comicinfo, sha256, reason, layout) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            file_id,
+            canonical_path(file_path),
+            session_id,
+            comicinfo,
+            hashlib.sha256(comicinfo).hexdigest(),
+            reason,
+            layout,
+        ],
     )
     return int(cursor.lastrowid or 0)
 

@@ -73,7 +73,7 @@ def test_every_printed_hint_runs_verbatim_while_the_site_is_served(tmp_path):
             done = subprocess.run(shlex.split(hint), input=answer, capture_output=True, text=True, timeout=120)
             assert done.returncode == 0, (hint, done.stdout, done.stderr)
             if hint == review:
-                assert "tagged as album" in done.stderr and done.stdout.startswith("1 tagged"), done.stderr
+                assert " as album " in done.stderr and done.stdout.startswith("1 tagged"), done.stderr
             if " album " in hint:
                 album_id = hint.rsplit(" ", 1)[-1]
                 assert f"(album {album_id})" in done.stdout

@@ -368,3 +368,100 @@ def test_sigkill_during_rename_loses_no_file(tmp_path):
         interrupted += 0 < placed < 2000
     assert interrupted, "no kill landed during the work: raise the library size"
     _check_finished(settings, config, library, 2000, "done")
+
+
+# ---------------------------------------------------------------------- undo
+
+
+def paths_and_hashes(folder: Path) -> dict[str, str]:
+    return {str(path): hashlib.sha256(path.read_bytes()).hexdigest() for path in comics(folder)}
+
+
+@pytest.fixture
+def untagged(site, tmp_path):
+    """A library of three tomes, not tagged yet, and a config pointing at the fake site."""
+    reset_politeness()
+    settings = from_mapping(
+        {
+            "database": {"path": str(tmp_path / "bdnex.db")},
+            "cache": {"dir": str(tmp_path / "cache")},
+            "pipeline": {"logs_dir": str(tmp_path / "logs")},
+            **site.settings_mapping(),
+        }
+    )
+    with BDneXDB(settings=settings) as db:
+        Catalogue(db).update_online(BedethequeClient(settings))
+    _slug, albums = series_with_tomes(site, 3)
+    library = tmp_path / "library"
+    samples = build_library(library / "incoming", albums, broken=0)
+    # one file already had a ComicInfo of its own: it must come back byte for byte too
+    from bdnex_core.archives.zipwrite import write_comicinfo
+
+    cbz = next(sample.path for sample in samples if sample.path.suffix == ".cbz")
+    write_comicinfo(cbz, b"<?xml version='1.0'?><ComicInfo><Notes>mine</Notes><Series>Other</Series></ComicInfo>")
+    config = tmp_path / "config.yaml"
+    config.write_text(json.dumps(settings.raw))
+    return {"settings": settings, "config": config, "library": library}
+
+
+def last_session(settings) -> int:
+    with BDneXDB(settings=settings) as db:
+        return int(db.list_sessions(limit=1)[0]["id"])
+
+
+def test_tag_rename_then_undo_gives_every_file_back_byte_for_byte(untagged, capsys):
+    settings, config, library = untagged["settings"], untagged["config"], untagged["library"]
+    before = paths_and_hashes(library)
+    assert cli(config, "tag", str(library), "--batch", "--rename") == 0
+    after = paths_and_hashes(library)
+    assert set(after).isdisjoint(before)  # every file renamed
+    assert set(after.values()).isdisjoint(before.values())  # and tagged
+    session = last_session(settings)
+    capsys.readouterr()
+
+    assert cli(config, "undo", str(session), "--dry-run") == 0
+    assert "would restore" in capsys.readouterr().out
+    assert paths_and_hashes(library) == after
+
+    assert cli(config, "undo", str(session)) == 0
+    assert paths_and_hashes(library) == before  # same names, same SHA-256
+    with BDneXDB(settings=settings) as db:
+        for path in before:
+            row = db.get_file(path)
+            assert row is not None and row["status"] == "skipped" and row["bdgest_id"] is None
+            fields = {entry["field"] for entry in db.get_history(row["id"]) if entry["source"] == "manual"}
+            assert "bdgest_id" in fields  # the undo is its own history entry
+    # undoing twice restores nothing more
+    assert cli(config, "undo", str(session)) == 1
+
+
+def test_undo_leaves_a_file_changed_since_unless_forced(untagged, capsys):
+    import zipfile
+
+    settings, config, library = untagged["settings"], untagged["config"], untagged["library"]
+    before = paths_and_hashes(library)
+    assert cli(config, "tag", str(library), "--batch") == 0
+    session = last_session(settings)
+    edited = next(Path(path) for path in before if path.endswith(".cbz"))
+    with zipfile.ZipFile(edited, "a") as archive:  # another program adds a page
+        archive.writestr("zz-extra.jpg", b"\xff\xd8extra")
+    edited_bytes = edited.read_bytes()
+    capsys.readouterr()
+    assert cli(config, "undo", str(session)) == 1
+    assert "changed since by another program" in capsys.readouterr().err
+    assert edited.read_bytes() == edited_bytes
+    assert {p: h for p, h in paths_and_hashes(library).items() if p != str(edited)} == {
+        p: h for p, h in before.items() if p != str(edited)
+    }
+    # forced: the file as it was before the session, byte for byte (the page added since goes too)
+    assert cli(config, "undo", str(edited), "--force") == 0
+    assert "restored byte for byte" in capsys.readouterr().out
+    assert paths_and_hashes(library) == before
+
+
+def test_undo_of_unknown_things_is_one_line(untagged, capsys):
+    config = untagged["config"]
+    assert cli(config, "undo", "999") == 1
+    assert "no session 999" in capsys.readouterr().err
+    assert cli(config, "undo", str(untagged["library"] / "nothing.cbz")) == 1
+    assert "nothing to undo" in capsys.readouterr().err

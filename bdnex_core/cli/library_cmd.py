@@ -17,6 +17,7 @@ def register(cli: click.Group) -> None:
     cli.add_command(ls)
     cli.add_command(missing)
     cli.add_command(rename)
+    cli.add_command(undo)
 
 
 @click.command("ls")
@@ -187,3 +188,30 @@ def print_moves(results: list, *, dry_run: bool) -> None:
         elif result.message and result.message != "already at its place":
             click.echo(f"{result.source}: {result.message}", err=True)
     click.echo(f"{moved} file(s) {'would be moved' if dry_run else 'moved'}", err=True)
+
+
+@click.command("undo")
+@click.argument("target", metavar="SESSION|FILE")
+@click.option("--dry-run", is_flag=True, help="Say what would be restored; change nothing.")
+@click.option("--force", is_flag=True, help="Restore files changed since by another program or a later session.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: one object per file.")
+@pass_app
+def undo(app: AppContext, target: str, dry_run: bool, force: bool, as_json: bool) -> None:
+    """Give the files a session changed (or one FILE) back the ComicInfo and the name they had
+    before, byte for byte. Files changed since by someone else are left alone unless --force."""
+    from bdnex_core.undo import undo_file, undo_session
+
+    if target.isdigit() and not os.path.exists(target):
+        results = undo_session(app.settings, app.db, int(target), dry_run=dry_run, force=force)
+    else:
+        results = [undo_file(app.settings, app.db, target, dry_run=dry_run, force=force)]
+    if as_json:
+        echo_json([result.as_dict() for result in results])
+    else:
+        for result in results:
+            where = f" -> {result.restored_to}" if result.restored_to and result.restored_to != result.file else ""
+            stream_is_error = result.failed
+            click.echo(f"{result.file}{where}: {result.message}", err=stream_is_error)
+        done = sum(result.restored for result in results)
+        click.echo(f"{done} file(s) {'would be ' if dry_run else ''}restored", err=True)
+    raise SystemExit(1 if any(result.failed for result in results) else 0)

@@ -51,6 +51,9 @@ def register(cli: click.Group) -> None:
     "--timid", "--ask-always", "timid", is_flag=True, help="Ask about every file, even above the accept threshold."
 )
 @click.option("-v", "--verbose", "verbose", count=True, help="One line per file: album, score, decision.")
+@click.option(
+    "--rename", "rename_after", is_flag=True, help="Then move the tagged files to organize.template (see `rename`)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_app
 def tag(
@@ -70,6 +73,7 @@ def tag(
     album: str | None,
     timid: bool,
     verbose: int,
+    rename_after: bool,
     as_json: bool,
 ) -> None:
     """Find comics under PATH..., match them on Bédéthèque, write ComicInfo.xml, record everything."""
@@ -121,15 +125,31 @@ def tag(
             patterns=patterns,
         )
         summary = tag_locations(settings, db, options, reviewer=reviewer, progress=progress)
-    if summary.count(OutcomeState.QUEUED) and not dry_run:  # one entry per file, even for a file moved since it was queued
+    if (
+        summary.count(OutcomeState.QUEUED) and not dry_run
+    ):  # one entry per file, even for a file moved since it was queued
         for notice in ReviewService(settings, db).prune():
             click.echo(notice, err=True)
     verbose = verbose + click.get_current_context().find_root().params.get("verbose", 0)
+    moves = []
+    if rename_after and not dry_run and summary.session_id is not None and summary.status == "completed":
+        from bdnex_core.cli.library_cmd import rename_recorded
+
+        moves = rename_recorded(app, (), summary.session_id, None, None, dry_run)
     if as_json:
-        echo_json(summary_dict(summary, dry_run=dry_run))
+        echo_json(
+            {
+                **summary_dict(summary, dry_run=dry_run),
+                **({"renamed": [m.as_dict() for m in moves]} if rename_after else {}),
+            }
+        )
     else:
         print_summary(summary, dry_run=dry_run, per_file=verbose > 0)
-    raise SystemExit(summary.exit_code)
+        if rename_after:
+            from bdnex_core.cli.library_cmd import print_moves
+
+            print_moves(moves, dry_run=dry_run)
+    raise SystemExit(summary.exit_code or (1 if any(move.failed for move in moves) else 0))
 
 
 def print_summary(

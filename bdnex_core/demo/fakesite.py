@@ -7,7 +7,10 @@ catalogue, and covers. Its catalogue is generated (a few hundred albums) unless 
 are given; pages and covers are generated in the real mobile template, except where a
 folder of recorded real pages is given (the test suite passes the developers' fixtures).
 Fault modes reproduce what scrapers meet: 429 with Retry-After, 503, slow answers, a
-Cloudflare challenge, the IP-ban page, truncated HTML, a cookie required.
+Cloudflare challenge, the IP-ban page, truncated HTML, a cookie required, an answer without
+end (``huge``), a page sent one byte at a time (``drip``; ``drip_all``: its status line and
+headers too). ``stop()`` closes open connections too, like a site that went away, and
+``start()`` again listens on the same port.
 
     python -m bdnex_core.demo.fakesite --port 8765 [--sitemaps albums_*.xml] [--recorded DIR]
 """
@@ -19,6 +22,8 @@ import hashlib
 import html
 import io
 import json
+import socket
+import sys
 import threading
 import time
 import zlib
@@ -64,11 +69,12 @@ def series_id_for(series_slug: str) -> int:
 
 @dataclass
 class FaultMode:
-    kind: str | None = None  # 429, 503, slow, challenge, ban, truncated, cookie_required
+    kind: str | None = None  # 429, 503, 522, slow, challenge, ban, truncated, cookie_required, huge, drip, drip_all
     remaining: int | None = None  # how many requests it affects (None: all)
     retry_after: int = 1
-    delay: float = 0.0
+    delay: float = 0.0  # drip: between two bytes
     paths: str = ""  # only paths containing this text ("" = every path)
+    size: int = 0  # huge: bytes sent (no Content-Length, then the connection closes)
 
 
 @dataclass
@@ -181,6 +187,7 @@ class FakeBedetheque:
         self._port = port
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._connections: set[Any] = set()
         self.ban_ip = "127.0.0.1"
 
     # ------------------------------------------------------------------ lifecycle
@@ -191,7 +198,8 @@ class FakeBedetheque:
         class Handler(_Handler):
             fake = site
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
+        self._server = _Server(("127.0.0.1", self._port), Handler)
+        self._port = self._server.server_address[1]  # started again after stop(): the same address
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-bedetheque", daemon=True)
         self._thread.start()
@@ -202,6 +210,13 @@ class FakeBedetheque:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        with self._lock:  # kept-alive connections too: the site is gone, not only its door
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def __enter__(self) -> FakeBedetheque:
         return self.start()
@@ -241,9 +256,10 @@ class FakeBedetheque:
         retry_after: int = 1,
         delay: float = 0.0,
         paths: str = "",
+        size: int = 0,
     ) -> None:
         with self._lock:
-            self.mode = FaultMode(kind, remaining, retry_after, delay, paths)
+            self.mode = FaultMode(kind, remaining, retry_after, delay, paths, size)
 
     def requests(self, contains: str = "") -> list[LoggedRequest]:
         with self._lock:
@@ -262,7 +278,7 @@ class FakeBedetheque:
                 if mode.remaining <= 0:
                     return None
                 mode.remaining -= 1
-            return FaultMode(mode.kind, mode.remaining, mode.retry_after, mode.delay, mode.paths)
+            return FaultMode(mode.kind, mode.remaining, mode.retry_after, mode.delay, mode.paths, mode.size)
 
     def _record(self, entry: LoggedRequest) -> None:
         with self._lock:
@@ -415,12 +431,32 @@ def render_series_page(slug: str, entries: list[AlbumEntry]) -> str:
 <h4>{len(entries)} albums :</h4><ul data-role="listview" class="li-album">{items}</ul></div></body></html>"""
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return  # a client that stopped reading (a deadline, a size cap, a stopped test): not news
+        super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeBedetheque
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
         return
+
+    def setup(self) -> None:
+        super().setup()
+        with self.fake._lock:
+            self.fake._connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.fake._lock:
+            self.fake._connections.discard(self.connection)
+        try:
+            super().finish()
+        except OSError:
+            pass  # the site was stopped under this connection
 
     def _send(
         self,
@@ -460,6 +496,7 @@ class _Handler(BaseHTTPRequestHandler):
                     retry_after=data.get("retry_after", 1),
                     delay=data.get("delay", 0.0),
                     paths=data.get("paths", ""),
+                    size=data.get("size", 0),
                 )
             except (ValueError, TypeError) as exc:
                 self._send(400, str(exc).encode(), "text/plain")
@@ -531,10 +568,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _fault(self, fault: FaultMode, path: str) -> bool:
         """Answer with the fault; False when the fault only changes the content (truncated)."""
+        if fault.kind in ("huge", "drip", "drip_all"):
+            self._stream_fault(fault)
+            return True
         if fault.delay:
             time.sleep(fault.delay)
         if fault.kind == "429":
             self._send(429, b"Too Many Requests", "text/plain", {"Retry-After": str(fault.retry_after)})
+        elif fault.kind == "522":  # Cloudflare: the site behind it does not answer
+            self._send(522, b"<html><body>Connection timed out</body></html>", headers={"Server": "cloudflare"})
         elif fault.kind == "503":
             self._send(503, b"Service Unavailable", "text/plain", {"Retry-After": str(fault.retry_after)})
         elif fault.kind == "challenge":
@@ -544,6 +586,45 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             return False  # slow (delay only), truncated, cookie_required: handled by the normal path
         return True
+
+    def _stream_fault(self, fault: FaultMode) -> None:
+        """``huge``: ``size`` bytes and no Content-Length; ``drip``: a small page, one byte every ``delay`` s
+        (``drip_all``: the whole answer, status line and headers included)."""
+        body = b"<html><body>" + b"x" * 2048 + b"</body></html>"
+        if fault.kind == "drip_all":
+            padding = "x" * 400  # headers long enough that they alone take minutes
+            head = f"HTTP/1.1 200 OK\r\nX-Padding: {padding}\r\nContent-Length: {len(body)}\r\n\r\n"
+            self.fake._record(LoggedRequest(self.command, self.path, 200, time.monotonic(), False, None))
+            try:
+                for byte in head.encode() + body:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(fault.delay or 1.0)
+            except OSError:
+                pass  # the client stopped reading: what it should do
+            self.close_connection = True
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        if fault.kind == "huge":
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(len(body)))
+        self.fake._record(LoggedRequest(self.command, self.path, 200, time.monotonic(), False, None))
+        self.end_headers()
+        try:
+            if fault.kind == "huge":
+                block = b"<p>" + b"x" * (1024 * 1024 - 7) + b"</p>\n"
+                for _ in range(max(1, fault.size // len(block))):
+                    self.wfile.write(block)
+            else:
+                for position in range(len(body)):
+                    self.wfile.write(body[position : position + 1])
+                    self.wfile.flush()
+                    time.sleep(fault.delay or 1.0)
+        except OSError:
+            self.close_connection = True  # the client stopped reading: what it should do
 
 
 def _not_found() -> bytes:

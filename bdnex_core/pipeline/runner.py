@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from bdnex_core import plugins
 from bdnex_core.db import DONE_STATUSES, BDneXDB, SessionManager
-from bdnex_core.errors import BdnexError, BlockedError
+from bdnex_core.errors import BdnexError
 from bdnex_core.library import LibraryItem
 from bdnex_core.pipeline.logs import write_session_logs, write_text_log
 from bdnex_core.pipeline.options import TagOptions
@@ -61,6 +61,7 @@ class RunSummary:
     csv_log: str | None = None
     unchanged: int = 0  # skipped as processed before and unchanged: counted, not kept one by one
     warnings: list[str] = field(default_factory=list)  # one line each, printed with the summary
+    stopped_by: BdnexError | None = None  # the stops_run error that paused the run (status "blocked")
 
     def count(self, state: OutcomeState) -> int:
         listed = sum(1 for outcome in self.outcomes if outcome.state == state)
@@ -206,8 +207,14 @@ class TagRun:
             with StopRequested() as stop:
                 self._dispatch(session_id, items, summary, stop)
             summary.status = "paused" if stop.event.is_set() else "completed"
-        except BlockedError as exc:
-            summary.status, summary.message = "blocked", str(exc)
+        except BdnexError as exc:
+            if not exc.stops_run:
+                raise
+            # the site (or the hourly cap) stops the run: the files not done stay pending for --resume
+            summary.status, summary.stopped_by = "blocked", exc
+            summary.message = (
+                f"{exc} — session {session_id} paused; resume it later: bdnex-core tag --resume {session_id}"
+            )
         except KeyboardInterrupt:
             summary.status = "paused"
         finally:
@@ -263,14 +270,16 @@ class TagRun:
                     running[pool.submit(self._process_in_worker, item)] = item
 
             submit_next()
-            blocked: BlockedError | None = None
+            blocked: BdnexError | None = None
             while running:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     running.pop(future)
                     try:
                         outcome = future.result()
-                    except BlockedError as exc:
+                    except BdnexError as exc:
+                        if not exc.stops_run:
+                            raise
                         blocked = blocked or exc
                         stop.event.set()
                         continue
@@ -343,7 +352,7 @@ class TagRun:
                         _result_values(outcome, file_status_for(outcome.state, manual=True)),
                         source=HistorySource.MANUAL,
                     )
-                    if outcome.previous_comicinfo is not None:
+                    if outcome.previous_comicinfo is not None or outcome.previous_layout is not None:
                         _keep_previous_comicinfo(self.db, outcome, file_id, None)
             if outcome.state == OutcomeState.DONE and outcome.album is not None:
                 plugins.notify(
@@ -374,7 +383,7 @@ class TagRun:
             file_id = self.db.record_processing(
                 _recorded_path(outcome), session_id, _result_values(outcome, status), source=outcome.history_source
             )
-        if outcome.previous_comicinfo is not None and file_id is not None:
+        if (outcome.previous_comicinfo is not None or outcome.previous_layout is not None) and file_id is not None:
             _keep_previous_comicinfo(self.db, outcome, file_id, session_id)
         if outcome.state == OutcomeState.QUEUED:
             self.db.queue_for_review(
@@ -462,19 +471,21 @@ def _keep_previous_comicinfo(db: BDneXDB, outcome: Outcome, file_id: int, sessio
     """The ComicInfo the file held, byte for byte: replaced by our write, or unreadable and left alone."""
     from bdnex_core.comicinfo_backups import record_backup
 
-    assert outcome.previous_comicinfo is not None
     replaced = outcome.state == OutcomeState.DONE and any(
         write.writer == "comicinfo" and write.written for write in outcome.writes
     )
     reason = "replaced" if replaced else "unreadable"
-    if replaced or outcome.state == OutcomeState.QUEUED:
+    if outcome.previous_comicinfo is None:
+        reason = "absent"
+    if replaced or (outcome.state == OutcomeState.QUEUED and outcome.previous_comicinfo is not None):
         record_backup(
             db,
             _recorded_path(outcome),
-            outcome.previous_comicinfo,
+            outcome.previous_comicinfo or b"",
             file_id=file_id,
             session_id=session_id,
             reason=reason,
+            layout=outcome.previous_layout if replaced else None,
         )
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bdnex_core.errors import BdnexError, BlockedError
+from bdnex_core.errors import BdnexError
 from bdnex_core.hashing import Fingerprint, sha256_file
 from bdnex_core.library import LibraryItem, MetadataWriter, WriteResult
 from bdnex_core.states import Decision, FileStatus, HistorySource, OutcomeState
@@ -67,6 +67,8 @@ class Outcome:
     # the ComicInfo.xml bytes the file held, kept in comicinfo_backups when recorded: replaced by
     # our write (state done), or unreadable and so left for review
     previous_comicinfo: bytes | None = None
+    # how to give the CBZ back byte for byte (`bdnex-core undo`), taken just before our write
+    previous_layout: bytes | None = None
 
     @property
     def key(self) -> str:
@@ -131,9 +133,9 @@ class ItemProcessor:
         started = time.perf_counter()
         try:
             outcome = self._process(item)
-        except BlockedError:
-            raise
         except BdnexError as exc:
+            if exc.stops_run:
+                raise  # not about this file (the site is unusable now): the runner stops, the file stays pending
             outcome = Outcome(
                 item, OutcomeState.FAILED, reason=exc.reason if item.path and exc.path == str(item.path) else str(exc)
             )
@@ -316,6 +318,12 @@ class ItemProcessor:
                 )
             return Outcome(item, OutcomeState.FAILED, reason="no metadata writer can write this item", album=album)
         outcome.previous_comicinfo = view.get("comicinfo_bytes")
+        if item.path is not None and any(writer.name == "comicinfo" for writer in applicable):
+            from bdnex_core import archive
+            from bdnex_core.archives.layout import capture
+
+            if archive.detect_kind(item.path) == "cbz":
+                outcome.previous_layout = capture(item.path)
         for writer in applicable:
             outcome.writes.append(writer.write(item, merged, self.settings, dry_run=False))
         if item.path is not None:

@@ -207,3 +207,22 @@ def test_local_mode_with_server_running_gives_hint(library, config: Path, server
     err = capsys.readouterr().err
     assert code != 0
     assert "content server" in err and "Traceback" not in err
+
+
+def test_sync_with_the_site_gone_stops_with_the_resume_hint(library, config: Path, site, capsys) -> None:
+    """Bédéthèque stopped answering: exit 4, the session paused with the command to resume it, no book failed."""
+    from bdnex_core.bedetheque.client import reset_politeness
+    from bdnex_core.db import BDneXDB
+
+    folder, _ids, _, _ = library
+    site.stop()
+    reset_politeness()
+    code = cli.main(["--config", str(config), "calibre", "sync", "--library", str(folder)])
+    out = capsys.readouterr().out
+    assert code == 4, out
+    db = BDneXDB(yaml.safe_load(config.read_text())["database"]["path"])
+    session_id = db.list_sessions(limit=1)[0]["id"]
+    assert f"bdnex-core tag --resume {session_id}" in out and "not usable now" in out
+    assert db.get_session(session_id)["status"] == "paused"
+    assert db.db.execute("SELECT COUNT(*) FROM processed_files WHERE status = 'failed'").fetchone()[0] == 0
+    db.close()
