@@ -128,6 +128,7 @@ CREATE TABLE IF NOT EXISTS session_files (
     file_id INTEGER REFERENCES processed_files(id),
     error_msg TEXT,
     updated_at TIMESTAMP,
+    item JSON,                          -- the item as its source gave it (write-back mode...), for --resume
     PRIMARY KEY (session_id, item_key)
 );
 
@@ -143,7 +144,8 @@ CREATE TABLE IF NOT EXISTS review_queue (
         CHECK(status IN ('pending', 'resolved', 'skipped')),
     chosen_album_id INTEGER,
     created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-    resolved_at TIMESTAMP
+    resolved_at TIMESTAMP,
+    item JSON                           -- the item as its source gave it: review writes back the same way
 );
 
 CREATE INDEX IF NOT EXISTS idx_file_hash ON processed_files(file_hash);
@@ -253,3 +255,18 @@ CREATE TABLE IF NOT EXISTS file_moves (
     target TEXT NOT NULL,
     started_at TIMESTAMP NOT NULL
 );
+
+-- ===================================================================== file claims
+-- A run claims each file before processing it and releases it once its result is recorded, so
+-- two runs on one library never write a file twice; a claim whose owner died or went silent
+-- (heartbeat older than the stale limit) is taken over.
+
+CREATE TABLE IF NOT EXISTS file_claims (
+    item_key TEXT PRIMARY KEY,
+    session_id INTEGER NOT NULL,
+    pid INTEGER,
+    host TEXT,
+    claimed_at TIMESTAMP NOT NULL,
+    heartbeat TIMESTAMP NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_file_claims_session ON file_claims(session_id);

@@ -22,6 +22,7 @@ from bdnex_core.config import Settings
 from bdnex_core.isbn import to_isbn13
 from bdnex_core.library import LibraryItem
 from bdnex_core.pipeline.options import TagOptions
+from bdnex_core.signals import stop_on_signals
 
 if TYPE_CHECKING:
     from bdnex_core.db import BDneXDB
@@ -43,6 +44,7 @@ __all__ = [
     "report_tagging",
     "retry_site_now",
     "run_tagging",
+    "stop_on_signals",
     "tag_and_report",
     "to_isbn13",
     "write_comicinfo",

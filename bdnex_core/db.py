@@ -11,12 +11,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import sqlite3
+import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlite_utils import Database
 from sqlite_utils.db import Table
@@ -25,14 +29,18 @@ from bdnex_core import migrations
 from bdnex_core.errors import BdnexError, DatabaseError
 from bdnex_core.hashing import Fingerprint, canonical_path, sha256_file
 from bdnex_core.liveness import process_alive
+from bdnex_core.states import FileStatus, HistorySource, SessionFileState, SessionStatus
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
 
-FILE_STATUSES = ("success", "manual", "skipped", "failed")
-SESSION_STATUSES = ("running", "paused", "completed", "failed")
-SESSION_FILE_STATES = ("pending", "done", "failed", "skipped", "queued")
-HISTORY_SOURCES = ("auto", "manual", "api")
+E = TypeVar("E", bound=StrEnum)
+
+# the value lists of the enums, for messages and the seed's names
+FILE_STATUSES = tuple(FileStatus)
+SESSION_STATUSES = tuple(SessionStatus)
+SESSION_FILE_STATES = tuple(SessionFileState)
+HISTORY_SOURCES = tuple(HistorySource)
 # Fields whose changes are written to metadata_history.
 TRACKED_FIELDS = ("bdgest_id", "bdgest_url", "title", "series", "volume", "tome", "editor", "year", "isbn", "pages")
 # Session columns update_session may change; nothing else is ever put into SQL.
@@ -56,15 +64,75 @@ SESSION_UPDATABLE = frozenset(
 )
 # session_files.state -> the processing_sessions counter that counts it
 STATE_COUNTER = {
-    "pending": None,
-    "done": "files_successful",
-    "failed": "files_failed",
-    "skipped": "files_skipped",
-    "queued": "files_queued",
+    SessionFileState.PENDING: None,
+    SessionFileState.DONE: "files_successful",
+    SessionFileState.FAILED: "files_failed",
+    SessionFileState.SKIPPED: "files_skipped",
+    SessionFileState.QUEUED: "files_queued",
 }
-ENDED_STATUSES = frozenset({"completed", "failed", "paused"})
+ENDED_STATUSES = frozenset({SessionStatus.COMPLETED, SessionStatus.FAILED, SessionStatus.PAUSED})
+DONE_STATUSES = (FileStatus.SUCCESS, FileStatus.MANUAL)
 # A running session whose process has given no sign of life for this long is interrupted.
 STALE_HEARTBEAT = timedelta(minutes=10)
+
+
+class DatabaseLocked(DatabaseError):
+    """Another process kept the database's write lock longer than the busy timeout."""
+
+    def __init__(self, path: Path | None, busy_ms: int):
+        super().__init__(
+            f"the database stayed locked by another process for {busy_ms / 1000:g} s; another bdnex-core "
+            "run may be writing to it: try again when it is done, or raise database.busy_timeout_ms",
+            path=path,
+        )
+
+
+def connect(path: Path | None, busy_ms: int) -> sqlite3.Connection:
+    """A connection with the pragmas every connection to a bdnex-core database gets.
+
+    ``isolation_level=None``: no implicit transactions (the driver's would hold a read or a write
+    open between statements); writes are explicit, in :meth:`BDneXDB.write`.
+    """
+    conn = sqlite3.connect(
+        ":memory:" if path is None else str(path),
+        timeout=busy_ms / 1000.0,
+        check_same_thread=False,
+        isolation_level=None,
+    )
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if path is not None:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+SQLITE_BUSY_SNAPSHOT = 517  # sqlite3 names it only from Python 3.13
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _process_write_lock(path: Path | None) -> threading.RLock:
+    """The lock every connection of this process to ``path`` takes before writing."""
+    if path is None:
+        return threading.RLock()  # an in-memory database has one connection
+    key = os.path.realpath(path)
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.RLock())
+
+
+def _is_lock_error(exc: sqlite3.OperationalError) -> bool:
+    # the extended code's low byte is the primary one (SQLITE_BUSY_SNAPSHOT is a SQLITE_BUSY)
+    return (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def _member(enum: type[E], value: Any, what: str) -> E:
+    """``value`` as a member of ``enum`` (its string form too); a clear error for anything else."""
+    try:
+        return enum(value)
+    except ValueError:
+        expected = ", ".join(member.value for member in enum)
+        raise BdnexError(f"unknown {what} {value!r} (expected one of {expected})") from None
 
 
 def utcnow() -> datetime:
@@ -121,12 +189,11 @@ class BDneXDB:
 
     def __init__(self, db_path: str | os.PathLike[str] | None = None, *, settings: Settings | None = None):
         if db_path is None:
-            if settings is not None:
-                db_path = settings.database.path
-            else:
-                from bdnex_core.paths import default_database_path
+            if settings is None:  # the seed's BDneXDB(): the user's configuration, BDNEX_DB first
+                from bdnex_core.config import load_settings
 
-                db_path = default_database_path()
+                settings = load_settings()
+            db_path = settings.database.path
         self.settings = settings
         self.memory = str(db_path) == ":memory:"
         self.path = Path(db_path) if not self.memory else None
@@ -151,25 +218,38 @@ class BDneXDB:
             if self.path.exists() and not os.access(self.path, os.R_OK | os.W_OK):
                 raise DatabaseError("the database file is not readable and writable", path=self.path)
         try:
-            conn = sqlite3.connect(
-                ":memory:" if self.path is None else str(self.path),
-                timeout=busy_ms / 1000.0,
-                check_same_thread=False,
-            )
-            conn.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
-            conn.execute("PRAGMA foreign_keys = ON")
-            if self.path is not None:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = NORMAL")
+            conn = connect(self.path, busy_ms)
         except sqlite3.DatabaseError as exc:
             raise DatabaseError(
                 f"cannot open the database ({exc}); is it a bdnex-core SQLite file?", path=self.path
             ) from None
+        self.busy_ms = busy_ms
+        self._write_lock = _process_write_lock(self.path)
         return Database(conn)
+
+    def reopen(self) -> BDneXDB:
+        """Another ``BDneXDB`` on this file (for another thread), with the same settings."""
+        if self.path is None:
+            raise DatabaseError("an in-memory database cannot be opened twice")
+        return BDneXDB(self.path, settings=self.settings)
+
+    def connect(self) -> sqlite3.Connection:
+        """Another connection to this database, with the same pragmas and busy timeout (a reader for
+        another thread: it must not write, writes go through :meth:`write` of a ``BDneXDB``)."""
+        if self.path is None:
+            return self.db.conn
+        return connect(self.path, self.busy_ms)
 
     def _prepare(self) -> None:
         try:
             self.created = not self.db.table("processed_files").exists()
+            newer = migrations.unknown_applied(self.db)
+            if newer:
+                raise DatabaseError(
+                    f"made by a newer bdnex-core (schema changes {', '.join(newer)} unknown here); "
+                    "upgrade bdnex-core to use it",
+                    path=self.path,
+                )
             if migrations.migrations.pending(self.db):
                 # one transaction: a second process opening a new database waits, then finds it done
                 with self.write():
@@ -190,24 +270,54 @@ class BDneXDB:
     def write(self) -> Iterator[Database]:
         """One write transaction taken up front (``BEGIN IMMEDIATE``).
 
-        Taking the write lock first means a concurrent writer waits on the busy
-        timeout instead of failing with "database is locked" on lock upgrade.
-        Nested calls become savepoints.
+        One writer at a time in this process: every connection of this process to this database
+        takes the same lock first, so threads never race each other for SQLite's write lock. Other
+        processes are waited for up to the busy timeout, retried here too, since SQLite returns
+        "database is locked" at once, without waiting, to a connection that has a read open.
+        Nested calls become savepoints. A lock held longer than the timeout is a
+        :class:`DatabaseLocked` (exit 3), never a bare ``OperationalError``.
         """
         conn = self.db.conn
         if conn.in_transaction:
             with self.db.atomic():
                 yield self.db
             return
-        conn.execute("BEGIN IMMEDIATE")
+        deadline = time.monotonic() + self.busy_ms / 1000.0
+        if not self._write_lock.acquire(timeout=max(0.0, self.busy_ms / 1000.0)):
+            raise DatabaseLocked(self.path, self.busy_ms)
         try:
-            yield self.db
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        else:
-            conn.execute("COMMIT")
+            self._begin_immediate(conn, deadline)
+            try:
+                yield self.db
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if _is_lock_error(exc):
+                    raise DatabaseLocked(self.path, self.busy_ms) from None
+                raise
+        finally:
+            self._write_lock.release()
+
+    def _begin_immediate(self, conn: sqlite3.Connection, deadline: float) -> None:
+        pause = 0.005
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                # a read left open on a connection others wrote since can never write: a bug, not a wait
+                if not _is_lock_error(exc) or exc.sqlite_errorcode == SQLITE_BUSY_SNAPSHOT:
+                    raise
+                if time.monotonic() >= deadline:
+                    raise DatabaseLocked(self.path, self.busy_ms) from None
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, 0.2)
 
     def execute_script(self, script: str) -> None:
         """Run a multi-statement script inside the current transaction."""
@@ -217,6 +327,9 @@ class BDneXDB:
         return [migration.name for migration in migrations.migrations.applied(self.db)]
 
     # ------------------------------------------------------------------ files
+
+    def has_processed_files(self) -> bool:
+        return self.db.execute("SELECT EXISTS (SELECT 1 FROM processed_files)").fetchone()[0] == 1
 
     def get_file_hash(self, file_path: str | os.PathLike[str]) -> str:
         """SHA-256 of a file (seed name)."""
@@ -252,7 +365,7 @@ class BDneXDB:
         path = canonical_path(file_path)
         if not os.path.exists(path):
             row = self.get_file(path)
-            return bool(row and row["status"] in ("success", "manual"))
+            return bool(row and row["status"] in DONE_STATUSES)
         lookup = self.lookup_file(path)
         if force_check and lookup.row and lookup.state == "unchanged" and sha256_file(path) != lookup.row["file_hash"]:
             return False
@@ -263,9 +376,7 @@ class BDneXDB:
                 self.db.table("processed_files").update(
                     lookup.row["id"], {"mtime_ns": lookup.fingerprint.mtime_ns, "file_size": lookup.fingerprint.size}
                 )
-        return bool(
-            lookup.row and lookup.state in ("unchanged", "moved") and lookup.row["status"] in ("success", "manual")
-        )
+        return bool(lookup.row and lookup.state in ("unchanged", "moved") and lookup.row["status"] in DONE_STATUSES)
 
     def record_move(
         self, old_path: str, new_path: str | os.PathLike[str], fingerprint: Fingerprint | None = None
@@ -284,7 +395,7 @@ class BDneXDB:
             )
             self.db.execute(
                 "INSERT INTO metadata_history (file_id, field, old_value, new_value, source) VALUES (?, ?, ?, ?, ?)",
-                [found[0], "file_path", old_path, new, "auto"],
+                [found[0], "file_path", old_path, new, HistorySource.AUTO],
             )
 
     def record_processing(
@@ -293,7 +404,7 @@ class BDneXDB:
         session_id: int | None,
         result: Mapping[str, Any],
         *,
-        source: str = "auto",
+        source: str = HistorySource.AUTO,
     ) -> int:
         """Record (insert or update) a processed file; return its id.
 
@@ -302,11 +413,8 @@ class BDneXDB:
         ``result`` uses the seed's keys (``editor`` and ``publisher`` are both
         accepted; ``score`` may be 0..1 or 0..100).
         """
-        if source not in HISTORY_SOURCES:
-            raise BdnexError(f"unknown history source {source!r} (expected one of {', '.join(HISTORY_SOURCES)})")
-        status = result.get("status", "success")
-        if status not in FILE_STATUSES:
-            raise BdnexError(f"unknown file status {status!r} (expected one of {', '.join(FILE_STATUSES)})")
+        source = _member(HistorySource, source, "history source")
+        status = _member(FileStatus, result.get("status", FileStatus.SUCCESS), "file status")
         path = canonical_path(file_path)
         values = self._file_values(path, session_id, result, status)
         with self.write():
@@ -443,7 +551,8 @@ class BDneXDB:
     def get_cached_album(self, bdgest_id: int, *, now: datetime | None = None) -> dict[str, Any] | None:
         """The cached album if still valid, else ``None``."""
         row = self.db.execute(
-            "SELECT metadata FROM bdgest_albums WHERE id = ? AND cache_valid_until > ?",
+            # as times, not text: a row written as ISO with a "T" still compares right
+            "SELECT metadata FROM bdgest_albums WHERE id = ? AND julianday(cache_valid_until) > julianday(?)",
             [int(bdgest_id), to_db_time(now or utcnow())],
         ).fetchone()
         return json.loads(row[0]) if row and row[0] else None
@@ -451,7 +560,8 @@ class BDneXDB:
     def purge_expired_albums(self, *, now: datetime | None = None) -> int:
         with self.write():
             cursor = self.db.execute(
-                "DELETE FROM bdgest_albums WHERE cache_valid_until <= ?", [to_db_time(now or utcnow())]
+                "DELETE FROM bdgest_albums WHERE julianday(cache_valid_until) <= julianday(?)",
+                [to_db_time(now or utcnow())],
             )
         return cursor.rowcount
 
@@ -466,8 +576,10 @@ class BDneXDB:
         *,
         options: Mapping[str, Any] | None = None,
         source: str = "folder",
+        pattern: str | None = None,
     ) -> int:
-        """Start a new processing session owned by this process; return its id."""
+        """Start a new processing session owned by this process; return its id. ``pattern``: the
+        globs of the file names taken, ``|``-separated (the column's default when ``None``)."""
         now = to_db_time(utcnow())
         with self.write():
             return _inserted_id(
@@ -478,11 +590,12 @@ class BDneXDB:
                         "batch_mode": batch_mode,
                         "strict_mode": strict_mode,
                         "num_workers": num_workers,
-                        "status": "running",
+                        "status": SessionStatus.RUNNING,
                         "options": json.dumps(dict(options or {}), ensure_ascii=False),
                         "pid": os.getpid(),
                         "heartbeat": now,
                         "source": source,
+                        **({"pattern": pattern} if pattern else {}),
                     }
                 )
             )
@@ -492,14 +605,14 @@ class BDneXDB:
         unknown = set(fields) - SESSION_UPDATABLE
         if unknown:
             raise BdnexError(f"cannot update session field(s): {', '.join(sorted(unknown))}")
-        if "status" in fields and fields["status"] not in SESSION_STATUSES:
-            raise BdnexError(f"unknown session status {fields['status']!r}")
         values = dict(fields)
+        if "status" in values:
+            values["status"] = _member(SessionStatus, values["status"], "session status")
         if isinstance(values.get("options"), Mapping):
             values["options"] = json.dumps(values["options"], ensure_ascii=False)
         if values.get("status") in ENDED_STATUSES and "session_end" not in values:
             values["session_end"] = to_db_time(utcnow())
-        if values.get("status") == "running":
+        if values.get("status") == SessionStatus.RUNNING:
             values.setdefault("session_end", None)
         if not values:
             return
@@ -511,11 +624,12 @@ class BDneXDB:
     def add_session_files(
         self,
         session_id: int,
-        files: Iterable[str | os.PathLike[str] | tuple[str, str] | tuple[str, str, str]],
+        files: Iterable[str | os.PathLike[str] | tuple[Any, ...]],
         *,
         unchanged: int = 0,
     ) -> int:
-        """Register the files a session will process, in order (optionally with a first state).
+        """Register the files a session will process, in order: paths, or tuples (path, item key,
+        first state, the item's record as :meth:`LibraryItem.to_record` gives it).
         ``unchanged`` files (processed before, not modified since) are only counted: a re-scan of a
         large library must not write a row per file. Returns how many files are new."""
         with self.write():
@@ -531,13 +645,14 @@ class BDneXDB:
             rows = []
             for offset, entry in enumerate(files):
                 if isinstance(entry, tuple):
-                    file_path, item_key, state = (*entry, "pending") if len(entry) == 2 else entry
+                    file_path, item_key, state, record = (*entry, SessionFileState.PENDING, None, None)[:4]
                 else:
-                    file_path, item_key, state = canonical_path(entry), None, "pending"
-                rows.append((session_id, start + offset, str(file_path), item_key or str(file_path), state, now))
+                    file_path, item_key, state, record = canonical_path(entry), None, SessionFileState.PENDING, None
+                item = None if record is None else json.dumps(record, ensure_ascii=False, default=str)
+                rows.append((session_id, start + offset, str(file_path), item_key or str(file_path), state, now, item))
             cursor = self.db.conn.executemany(
-                "INSERT OR IGNORE INTO session_files (session_id, position, file_path, item_key, state, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO session_files "
+                "(session_id, position, file_path, item_key, state, updated_at, item) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
             added = cursor.rowcount
@@ -554,8 +669,7 @@ class BDneXDB:
         error: str | None = None,
     ) -> None:
         """Record the outcome of one file of a session and keep the counters in step (O(1))."""
-        if state not in SESSION_FILE_STATES:
-            raise BdnexError(f"unknown session file state {state!r}")
+        state = _member(SessionFileState, state, "session file state")
         with self.write():
             previous = self.db.execute(
                 "SELECT state FROM session_files WHERE session_id = ? AND item_key = ?", [session_id, item_key]
@@ -567,16 +681,16 @@ class BDneXDB:
                 "WHERE session_id = ? AND item_key = ?",
                 [state, file_id, error, to_db_time(utcnow()), session_id, item_key],
             )
-            old = previous[0][0]
+            old = SessionFileState(previous[0][0])
             if old != state:
                 changes = [
                     f"{column} = {column} {sign} 1"
                     for column, sign in ((STATE_COUNTER[old], "-"), (STATE_COUNTER[state], "+"))
                     if column
                 ]
-                if old == "pending":
+                if old == SessionFileState.PENDING:
                     changes.append("files_processed = files_processed + 1")
-                elif state == "pending":
+                elif state == SessionFileState.PENDING:
                     changes.append("files_processed = files_processed - 1")
                 # column names come from STATE_COUNTER only, never from input
                 self.db.execute(
@@ -599,11 +713,11 @@ class BDneXDB:
             session_id,
             {
                 "total_files": total,
-                "files_processed": total - counts.get("pending", 0),
-                "files_successful": counts.get("done", 0),
-                "files_failed": counts.get("failed", 0),
-                "files_skipped": counts.get("skipped", 0) + unchanged,
-                "files_queued": counts.get("queued", 0),
+                "files_processed": total - counts.get(SessionFileState.PENDING, 0),
+                "files_successful": counts.get(SessionFileState.DONE, 0),
+                "files_failed": counts.get(SessionFileState.FAILED, 0),
+                "files_skipped": counts.get(SessionFileState.SKIPPED, 0) + unchanged,
+                "files_queued": counts.get(SessionFileState.QUEUED, 0),
                 "heartbeat": to_db_time(utcnow()),
             },
         )
@@ -625,7 +739,7 @@ class BDneXDB:
         row = dict(row)
         row["options"] = json.loads(row["options"]) if row.get("options") else {}
         interrupted = False
-        if row.get("status") == "running":
+        if row.get("status") == SessionStatus.RUNNING:
             heartbeat = from_db_time(row.get("heartbeat"))
             same_host_dead = row.get("pid") and not process_alive(row["pid"])
             stale = heartbeat is None or utcnow() - heartbeat > STALE_HEARTBEAT
@@ -641,7 +755,7 @@ class BDneXDB:
         start, end = from_db_time(session["session_start"]), from_db_time(session["session_end"])
         reference = end or (
             utcnow()
-            if session["status"] == "running" and not session["interrupted"]
+            if session["status"] == SessionStatus.RUNNING and not session["interrupted"]
             else from_db_time(session.get("heartbeat"))
         )
         session["duration_seconds"] = (reference - start).total_seconds() if start and reference else None
@@ -650,7 +764,7 @@ class BDneXDB:
         )
         session["failures"] = [
             {"file_path": row["file_path"], "error": row["error_msg"]}
-            for row in self.session_files(session_id, "failed")
+            for row in self.session_files(session_id, SessionFileState.FAILED)
         ]
         session["display_status"] = "interrupted" if session["interrupted"] else session["status"]
         return session
@@ -665,11 +779,58 @@ class BDneXDB:
         return sessions
 
     def interrupted_sessions(self) -> list[dict[str, Any]]:
-        return [session for session in self.list_sessions(limit=1000, status="running") if session["interrupted"]]
+        return [
+            session
+            for session in self.list_sessions(limit=1000, status=SessionStatus.RUNNING)
+            if session["interrupted"]
+        ]
 
     def heartbeat(self, session_id: int) -> None:
         with self.write():
             self.db.table("processing_sessions").update(session_id, {"heartbeat": to_db_time(utcnow())})
+
+    # ------------------------------------------------------------------ file claims
+
+    def claim_file(self, session_id: int, item_key: str) -> dict[str, Any] | None:
+        """Claim ``item_key`` for ``session_id``; ``None`` when the claim is ours, else the live
+        claim of another run (its row). Claims of dead or silent owners are taken over."""
+        now = utcnow()
+        with self.write():
+            for claim in list(self.db.table("file_claims").rows_where("item_key = ?", [item_key])):
+                if claim["session_id"] != session_id and not self._claim_expired(claim, now):
+                    return claim
+            self.db.execute(
+                "INSERT INTO file_claims (item_key, session_id, pid, host, claimed_at, heartbeat) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(item_key) DO UPDATE SET session_id = excluded.session_id, "
+                "pid = excluded.pid, host = excluded.host, claimed_at = excluded.claimed_at, "
+                "heartbeat = excluded.heartbeat",
+                [item_key, session_id, os.getpid(), socket.gethostname(), to_db_time(now), to_db_time(now)],
+            )
+        return None
+
+    @staticmethod
+    def _claim_expired(claim: Mapping[str, Any], now: datetime) -> bool:
+        heartbeat = from_db_time(claim["heartbeat"])
+        dead_here = claim["host"] == socket.gethostname() and not process_alive(claim["pid"])
+        return dead_here or heartbeat is None or now - heartbeat > STALE_HEARTBEAT
+
+    def release_claims(self, session_id: int, item_keys: Iterable[str] | None = None) -> None:
+        """Give up claims of ``session_id`` (all of them, or those of ``item_keys``)."""
+        with self.write():
+            if item_keys is None:
+                self.db.execute("DELETE FROM file_claims WHERE session_id = ?", [session_id])
+            else:
+                self.db.conn.executemany(
+                    "DELETE FROM file_claims WHERE session_id = ? AND item_key = ?",
+                    [(session_id, key) for key in item_keys],
+                )
+
+    def refresh_claims(self, session_id: int) -> None:
+        """The owner is alive: its claims stay valid (called as results are recorded)."""
+        with self.write():
+            self.db.execute(
+                "UPDATE file_claims SET heartbeat = ? WHERE session_id = ?", [to_db_time(utcnow()), session_id]
+            )
 
     # ------------------------------------------------------------------ review queue
 
@@ -680,6 +841,7 @@ class BDneXDB:
         session_id: int | None,
         parsed: Mapping[str, Any],
         candidates: Sequence[Mapping[str, Any]],
+        item: Mapping[str, Any] | None = None,
     ) -> int:
         """Queue a file whose match needs a person; one pending entry per item."""
         with self.write():
@@ -692,6 +854,7 @@ class BDneXDB:
                         "session_id": session_id,
                         "parsed": json.dumps(dict(parsed), ensure_ascii=False, default=str),
                         "candidates": json.dumps(list(candidates), ensure_ascii=False, default=str),
+                        "item": None if item is None else json.dumps(dict(item), ensure_ascii=False, default=str),
                         "status": "pending",
                         "created_at": to_db_time(utcnow()),
                     }
@@ -701,7 +864,12 @@ class BDneXDB:
     def pending_reviews(self, limit: int | None = None) -> list[dict[str, Any]]:
         rows = self.db.table("review_queue").rows_where("status = 'pending'", order_by="id", limit=limit)
         return [
-            {**row, "parsed": json.loads(row["parsed"] or "{}"), "candidates": json.loads(row["candidates"] or "[]")}
+            {
+                **row,
+                "parsed": json.loads(row["parsed"] or "{}"),
+                "candidates": json.loads(row["candidates"] or "[]"),
+                "item": json.loads(row["item"]) if row.get("item") else None,
+            }
             for row in rows
         ]
 
@@ -797,7 +965,7 @@ class SessionManager:
 
     def remaining_files(self, session_id: int) -> list[dict[str, Any]]:
         """The files of the session that are not done yet, in their original order."""
-        return self.db.session_files(session_id, "pending")
+        return self.db.session_files(session_id, SessionFileState.PENDING)
 
     def resume_session(self, session_id: int) -> list[dict[str, Any]]:
         """Take over an interrupted or paused session; return exactly the files left.
@@ -808,11 +976,17 @@ class SessionManager:
         session = self.db.get_session(session_id)
         if session is None:
             raise BdnexError(f"no session {session_id}")
-        if session["status"] == "running" and not session["interrupted"] and session.get("pid") != os.getpid():
+        if (
+            session["status"] == SessionStatus.RUNNING
+            and not session["interrupted"]
+            and session.get("pid") != os.getpid()
+        ):
             raise BdnexError(f"session {session_id} is still running (pid {session['pid']})")
-        if session["status"] == "completed":
+        if session["status"] == SessionStatus.COMPLETED:
             raise BdnexError(f"session {session_id} is already completed")
-        self.db.update_session(session_id, status="running", pid=os.getpid(), heartbeat=to_db_time(utcnow()))
+        self.db.update_session(
+            session_id, status=SessionStatus.RUNNING, pid=os.getpid(), heartbeat=to_db_time(utcnow())
+        )
         return self.remaining_files(session_id)
 
     def list_sessions(self, limit: int = 50) -> list[dict[str, Any]]:

@@ -17,13 +17,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bdnex_core.db import BDneXDB, to_db_time
+from bdnex_core.db import FILE_STATUSES, BDneXDB, to_db_time
 from bdnex_core.hashing import canonical_path
+from bdnex_core.states import FileStatus, SessionFileState, SessionStatus
 
 LEGACY_LOG_DIRS = (
     Path("~/.config/bdnex/batch_results"),
     Path("~/.local/share/bdnex/batch_results"),
 )
+
+# a legacy result's status -> its state in the imported session
+_SESSION_STATE = {
+    FileStatus.SUCCESS: SessionFileState.DONE,
+    FileStatus.MANUAL: SessionFileState.DONE,
+    FileStatus.SKIPPED: SessionFileState.SKIPPED,
+    FileStatus.FAILED: SessionFileState.FAILED,
+}
 
 
 @dataclass
@@ -86,9 +95,10 @@ def _read_log(path: Path) -> tuple[dict[str, Any], str]:
 
 def _result_values(entry: dict[str, Any]) -> dict[str, Any]:
     metadata: dict[str, Any] = entry["metadata"] if isinstance(entry.get("metadata"), dict) else {}
-    succeeded = bool(entry.get("success"))
+    status = _legacy_status(entry)
+    succeeded = status in (FileStatus.SUCCESS, FileStatus.MANUAL)
     return {
-        "status": "success" if succeeded else "failed",
+        "status": status,
         "score": entry.get("score"),
         "title": entry.get("title") or metadata.get("Title") or metadata.get("title"),
         "series": metadata.get("Series") or metadata.get("series"),
@@ -98,9 +108,20 @@ def _result_values(entry: dict[str, Any]) -> dict[str, Any]:
         "isbn": metadata.get("GTIN") or metadata.get("ISBN") or metadata.get("isbn"),
         "pages": _int_or_none(metadata.get("PageCount") or metadata.get("pages")),
         "bdgest_url": metadata.get("Web") or metadata.get("url"),
-        "error": None if succeeded else (entry.get("error") or "failed (no reason in the log)"),
+        "error": None if succeeded else (entry.get("error") or f"{status} (no reason in the log)"),
         "has_metadata": succeeded,
     }
+
+
+def _legacy_status(entry: dict[str, Any]) -> FileStatus:
+    """Both formats: the guide's ``"status": "success" | "manual" | ...`` and the prototype's boolean
+    ``success``; an unknown status word counts as failed."""
+    status = entry.get("status")
+    if isinstance(status, str) and status.strip().lower() in FILE_STATUSES:
+        return FileStatus(status.strip().lower())
+    if status is None and "success" in entry:
+        return FileStatus.SUCCESS if entry.get("success") else FileStatus.FAILED
+    return FileStatus.FAILED
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -137,7 +158,7 @@ def import_log(db: BDneXDB, path: Path) -> tuple[int | None, int]:
             db.mark_session_file(
                 session_id,
                 file_path,
-                "done" if values["status"] == "success" else "failed",
+                _SESSION_STATE[values["status"]],
                 file_id=file_id,
                 error=values["error"],
             )
@@ -147,7 +168,7 @@ def import_log(db: BDneXDB, path: Path) -> tuple[int | None, int]:
             {
                 "session_start": started,
                 "session_end": _parse_time(data.get("batch_end")) or started,
-                "status": "completed",
+                "status": SessionStatus.COMPLETED,
                 "pid": None,
                 "imported_from": marker,
                 "json_log_path": str(path),

@@ -164,3 +164,23 @@ def m009_file_moves(db: Database) -> None:
     """The journal of moves in progress, so a killed rename is finished by the next run."""
     start = schema_sql().index("-- ===================================================================== file moves")
     execute_script(db, schema_sql()[start:])
+
+
+@migrations()
+def m010_file_claims(db: Database) -> None:
+    """The claims by which concurrent runs keep off each other's files."""
+    start = schema_sql().index("-- ===================================================================== file claims")
+    execute_script(db, schema_sql()[start:])
+
+
+@migrations()
+def m011_stored_items(db: Database) -> None:
+    """Session files and review entries keep their item (write-back mode...) for resume and review."""
+    _add_missing_columns(db, "session_files", {"item": "JSON"})
+    _add_missing_columns(db, "review_queue", {"item": "JSON"})
+
+
+def unknown_applied(db: Database) -> list[str]:
+    """Migrations recorded in ``db`` that this code does not have: a newer bdnex-core made it."""
+    known = {name for name in globals() if name[:1] == "m" and name[1:4].isdigit() and name[4:5] == "_"}
+    return [migration.name for migration in migrations.applied(db) if migration.name not in known]

@@ -62,3 +62,19 @@ class HistorySource(StrEnum):
     AUTO = "auto"
     MANUAL = "manual"
     API = "api"
+
+
+def file_status_for(outcome: OutcomeState, *, manual: bool = False) -> FileStatus:
+    """The ``processed_files.status`` an outcome is recorded with (``manual``: a person chose)."""
+    if outcome == OutcomeState.DONE:
+        return FileStatus.MANUAL if manual else FileStatus.SUCCESS
+    if outcome == OutcomeState.FAILED:
+        return FileStatus.FAILED
+    return FileStatus.SKIPPED  # skipped, or queued for review: left as is
+
+
+def session_state_for(outcome: OutcomeState) -> SessionFileState:
+    """The ``session_files.state`` of an outcome (``review`` is decided before it is recorded)."""
+    if outcome == OutcomeState.REVIEW:
+        raise ValueError("a review outcome is asked or queued before it is recorded")
+    return SessionFileState(str(outcome))

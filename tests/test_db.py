@@ -235,3 +235,61 @@ def test_plugin_state_round_trips_and_survives_reopening(db, tmp_path):
     assert reopened.get_plugin_state("komga", "checkpoint") == {"created": "2026-11-29T05:00:00Z", "ids": ["0A3"]}
     assert reopened.get_plugin_state("calibre", "checkpoint") == 12
     reopened.close()
+
+
+def test_a_database_from_a_newer_schema_is_refused_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "newer.db"
+    BDneXDB(path).db.execute(
+        "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES ('bdnex_core', 'm999_future', 'x')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "bdnex_core", "--db", str(path), "stats"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 3, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "newer bdnex-core" in result.stderr and "m999_future" in result.stderr and str(path) in result.stderr
+
+
+def test_a_file_claimed_by_a_live_run_is_refused_and_a_dead_runs_claim_taken_over(tmp_path):
+    import subprocess
+    import sys
+
+    db = BDneXDB(tmp_path / "claims.db")
+    first, second = db.start_session("/lib"), db.start_session("/lib")
+    assert db.claim_file(first, "/lib/a.cbz") is None
+    assert db.claim_file(second, "/lib/a.cbz")["session_id"] == first
+    db.release_claims(first, ["/lib/a.cbz"])
+    assert db.claim_file(second, "/lib/a.cbz") is None
+    # a claim left by a process that has died is taken over at once
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    db.db.execute("UPDATE file_claims SET pid = ? WHERE item_key = '/lib/a.cbz'", [int(dead.stdout)])
+    assert db.claim_file(first, "/lib/a.cbz") is None
+
+
+def test_cache_validity_is_compared_as_a_time_even_written_as_iso_with_a_t(tmp_path):
+    from datetime import UTC, datetime
+
+    db = BDneXDB(tmp_path / "cache.db")
+    db.cache_album({"album_id": 7, "title": "T"}, now=datetime(2026, 3, 1, 8, 0, tzinfo=UTC))
+    # another writer stored the limit as ISO 8601 with a "T": expired at 10:00 the same day
+    db.db.execute("UPDATE bdgest_albums SET cache_valid_until = '2026-03-01T10:00:00' WHERE id = 7")
+    assert db.get_cached_album(7, now=datetime(2026, 3, 1, 9, 0, tzinfo=UTC)) is not None
+    assert db.get_cached_album(7, now=datetime(2026, 3, 1, 22, 0, tzinfo=UTC)) is None
+    assert db.purge_expired_albums(now=datetime(2026, 3, 1, 22, 0, tzinfo=UTC)) == 1
+
+
+def test_bdnexdb_without_arguments_follows_the_configuration_and_bdnex_db(tmp_path, monkeypatch):
+    import json
+
+    config = tmp_path / "config.yaml"
+    config.write_text(json.dumps({"database": {"path": str(tmp_path / "from-config.db")}}))
+    monkeypatch.setenv("BDNEX_CONFIG", str(config))
+    monkeypatch.delenv("BDNEX_DB", raising=False)
+    with BDneXDB() as db:
+        assert db.path == tmp_path / "from-config.db"
+    monkeypatch.setenv("BDNEX_DB", str(tmp_path / "from-env.db"))
+    with BDneXDB() as db:
+        assert db.path == tmp_path / "from-env.db"

@@ -43,3 +43,65 @@ def test_two_processes_write_500_records_each(tmp_path):
         stats = db.get_session_stats(int(out.strip()))
         assert stats["total_files"] == 500 and stats["files_successful"] == 500
     assert db.db.table("metadata_history").count == 1000
+
+
+HOLD_LOCK = textwrap.dedent(
+    """
+    import sqlite3, sys, time
+    connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+    connection.execute("BEGIN IMMEDIATE")
+    print("holding", flush=True)
+    time.sleep(float(sys.argv[2]))
+    connection.execute("COMMIT")
+    """
+)
+
+
+def hold_write_lock(path, seconds):
+    """Another process that takes the database's write lock and keeps it ``seconds``."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout.readline().strip() == "holding"
+    return holder
+
+
+def test_a_write_waits_for_another_process_even_with_a_read_open(tmp_path):
+    """SQLite answers "database is locked" at once, without the busy timeout, to a connection that
+    has a read open (an unfinished cursor): the write must still wait for the other process."""
+    path = tmp_path / "shared.db"
+    db = BDneXDB(path)
+    for number in range(3):
+        db.record_processing(f"/lib/{number}.cbz", None, {"file_hash": str(number)})
+    open_read = db.db.conn.execute("SELECT file_path FROM processed_files")
+    open_read.fetchone()
+    holder = hold_write_lock(path, 1.5)
+    try:
+        db.record_processing("/lib/new.cbz", None, {"file_hash": "new"})
+    finally:
+        holder.wait(timeout=60)
+    open_read.close()
+    assert db.get_file("/lib/new.cbz") is not None
+
+
+def test_a_lock_held_longer_than_the_busy_timeout_is_exit_3_with_a_hint(tmp_path):
+    import json
+
+    path = tmp_path / "shared.db"
+    BDneXDB(path).close()
+    config = tmp_path / "config.yaml"
+    config.write_text(json.dumps({"database": {"path": str(path), "busy_timeout_ms": 300}}))
+    holder = hold_write_lock(path, 6)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "bdnex_core", "--config", str(config), "stats", "--snapshot"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        holder.wait(timeout=60)
+    assert result.returncode == 3, result.stderr
+    assert "unexpected" not in result.stderr
+    assert "locked" in result.stderr and "busy_timeout_ms" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

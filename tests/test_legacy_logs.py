@@ -91,12 +91,17 @@ def test_cli_import_logs_json(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["already_imported"] == [str(log)]
 
 
-def test_first_start_imports_legacy_places_once(tmp_path, capsys, monkeypatch):
-    home_logs = tmp_path / "home"
-    legacy = home_logs / ".local" / "share" / "bdnex" / "batch_results"
+def legacy_log_in_home(tmp_path, monkeypatch):
+    """A log where earlier BDneX versions left them, in a home of the test's own."""
+    home = tmp_path / "home"
+    legacy = home / ".local" / "share" / "bdnex" / "batch_results"
     legacy.mkdir(parents=True)
     write_log(legacy, "batch_old.json", RESULTS)
-    monkeypatch.setenv("HOME", str(home_logs))
+    monkeypatch.setenv("HOME", str(home))
+
+
+def test_first_start_imports_legacy_places_once(tmp_path, capsys, monkeypatch):
+    legacy_log_in_home(tmp_path, monkeypatch)
     db_path = tmp_path / "fresh.db"
     assert main(["--db", str(db_path), "stats", "--json"]) == 0
     captured = capsys.readouterr()
@@ -105,3 +110,40 @@ def test_first_start_imports_legacy_places_once(tmp_path, capsys, monkeypatch):
     assert main(["--db", str(db_path), "stats", "--json"]) == 0
     captured = capsys.readouterr()
     assert "Imported" not in captured.err and json.loads(captured.out)["total_sessions"] == 1
+
+
+def test_logs_in_the_guides_format_keep_their_statuses(tmp_path):
+    db = BDneXDB(tmp_path / "bdnex.db")
+    log = write_log(
+        tmp_path,
+        "batch_guide.json",
+        [
+            {"file_path": "/bd/a.cbz", "status": "success", "score": 91, "title": "A"},
+            {"file_path": "/bd/b.cbz", "status": "manual", "score": 55, "title": "B"},
+            {"file_path": "/bd/c.cbz", "status": "skipped"},
+            {"file_path": "/bd/d.cbz", "status": "failed", "error": "no match"},
+            {"file_path": "/bd/e.cbz", "success": True},
+        ],
+    )
+    report = import_logs(db, [log])
+    session_id = report.imported[0][1]
+    statuses = {row["file_path"]: row["status"] for row in db.get_processed_files()}
+    assert statuses == {
+        "/bd/a.cbz": "success",
+        "/bd/b.cbz": "manual",
+        "/bd/c.cbz": "skipped",
+        "/bd/d.cbz": "failed",
+        "/bd/e.cbz": "success",
+    }
+    stats = db.get_session_stats(session_id)
+    assert stats["files_successful"] == 3 and stats["files_failed"] == 1 and stats["files_skipped"] == 1
+
+
+def test_an_existing_database_with_no_processed_file_imports_the_legacy_logs(tmp_path, capsys, monkeypatch):
+    legacy_log_in_home(tmp_path, monkeypatch)
+    db_path = tmp_path / "made-earlier.db"
+    BDneXDB(db_path).close()  # created before the logs were there (e.g. by `catalogue update`)
+    assert main(["--db", str(db_path), "stats", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "Imported 1 earlier BDneX batch log(s) (3 files)" in captured.err
+    assert json.loads(captured.out)["total_files"] == 2

@@ -67,6 +67,11 @@ def template(site, tmp_path_factory):
     return folder
 
 
+def files_recorded(db_path: Path) -> int:
+    with sqlite3.connect(db_path) as connection:
+        return connection.execute("SELECT COUNT(*) FROM session_files WHERE state != 'pending'").fetchone()[0]
+
+
 def prepare(template: Path, target: Path, site) -> tuple[Path, Path, Path]:
     library = target / "library"
     shutil.copytree(template / "library", library)
@@ -163,7 +168,10 @@ def test_sigkill_at_random_moments_then_resume(site, template, tmp_path):
 def test_ctrl_c_pauses_then_resume_completes(site, template, tmp_path):
     library, config, db_path = prepare(template, tmp_path, site)
     run = cli(config, "tag", str(library), "--batch", "--json")
-    time.sleep(1.5)
+    # interrupt once the run is under way (on a loaded machine, 1.5 s may still be start-up)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not files_recorded(db_path):
+        time.sleep(0.1)
     run.send_signal(signal.SIGINT)
     out, err = run.communicate(timeout=120)
     assert run.returncode == 130, err

@@ -17,6 +17,7 @@ from bdnex_core.db import BDneXDB
 from bdnex_core.demo.fakesite import human
 from bdnex_core.demo.samplelib import CatalogueAlbum, build_library, sample_pages, write_cbz
 from bdnex_core.pipeline import TagOptions, collect_items, run_tagging
+from bdnex_core.states import OutcomeState
 from bdnex_testing.shared import fake_bedetheque
 
 
@@ -63,6 +64,12 @@ def albums_of(site, count, *, seed=3):
         CatalogueAlbum(e.album_id, human(e.series_slug), e.tome, human(e.title_slug) or None)
         for e in rng.sample(pool, count)
     ]
+
+
+def tag_folder(settings, db, client, folder, **options):
+    """A run over the comics of ``folder`` (two workers unless said otherwise)."""
+    chosen = TagOptions(locations=(str(folder),), **{"workers": 2, **options})
+    return run_tagging(settings, db, collect_items(settings, "folder", chosen.locations), chosen, client=client)
 
 
 def page_bytes(path):
@@ -112,13 +119,7 @@ def test_mixed_library_is_tagged_queued_and_failed(env, site, tmp_path):
 
     # a second run skips the unchanged files without re-hashing or re-fetching
     site.clear_log()
-    again = run_tagging(
-        settings,
-        db,
-        collect_items(settings, "folder", [str(tmp_path / "library")]),
-        TagOptions(workers=2, locations=(str(tmp_path / "library"),)),
-        client=client,
-    )
+    again = tag_folder(settings, db, client, tmp_path / "library")
     assert (
         again.count("skipped") == 14 and again.count("done") == 0
     )  # the 2 queued files wait for review: unchanged too
@@ -262,3 +263,99 @@ def test_rescan_counts_unchanged_files_and_redoes_changed_ones(env, site, tmp_pa
 
     forced = tag_locations(settings, db, TagOptions(workers=2, force=True, locations=locations), client=client)
     assert forced.unchanged == 0 and len(forced.outcomes) == 4
+
+
+def test_session_logs_are_written_after_the_session_is_closed(env, site, tmp_path):
+    settings, db, client, _ = env
+    build_library(tmp_path / "library", albums_of(site, 3), broken=0)
+    summary = tag_folder(settings, db, client, tmp_path / "library")
+    assert summary.outcomes and all(isinstance(outcome.state, OutcomeState) for outcome in summary.outcomes)
+    document = json.loads(open(summary.json_log, encoding="utf-8").read())
+    assert document["session"]["status"] == "completed"
+    assert document["session"]["session_end"]
+    # the seed's log_file_path: a plain-text log of the session, one line per file
+    session = db.get_session(summary.session_id)
+    text = open(session["log_file_path"], encoding="utf-8").read()
+    assert text.startswith(f"session {summary.session_id}: completed")
+    assert sum(line.startswith("done\t") for line in text.splitlines()) == 3
+
+
+def test_an_unwritable_logs_folder_warns_and_still_closes_the_session(env, site, tmp_path, capsys):
+    settings, _db, _client, config = env
+    build_library(tmp_path / "library", albums_of(site, 2), broken=0)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the logs folder should be")
+    raw = json.loads(config.read_text())
+    raw["pipeline"] = {**raw.get("pipeline", {}), "logs_dir": str(blocker / "logs")}
+    config.write_text(json.dumps(raw))
+    code = main(["--config", str(config), "tag", str(tmp_path / "library"), "--batch"])
+    captured = capsys.readouterr()
+    assert "unexpected" not in captured.err
+    assert "tagged" in captured.out  # the summary is printed
+    warnings = [line for line in captured.err.splitlines() if "session logs not written" in line]
+    assert len(warnings) == 1 and str(blocker) in warnings[0]
+    assert code == 0
+    session = BDneXDB(settings=settings).list_sessions()[0]
+    assert session["status"] == "completed" and session["json_log_path"] is None
+
+
+def test_pattern_takes_only_matching_files_and_is_recorded(env, site, tmp_path, capsys):
+    settings, _db, _client, config = env
+    samples = build_library(tmp_path / "library", albums_of(site, 4), broken=1)
+    code = main(
+        ["--config", str(config), "tag", str(tmp_path / "library"), "--batch", "--json", "--pattern", "*ABIMEE*"]
+    )
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 1 and summary["counts"]["failed"] == 1 and summary["counts"]["tagged"] == 0
+    db = BDneXDB(settings=settings)
+    session = db.get_session(summary["session_id"])
+    assert session["pattern"] == "*ABIMEE*" and session["total_files"] == 1
+    assert len(samples) == 5
+
+
+def test_metadata_hash_is_recorded_and_notices_a_comicinfo_edited_by_another_tool(env, site, tmp_path):
+    import hashlib
+
+    settings, db, client, _ = env
+    (sample,) = build_library(tmp_path / "library", albums_of(site, 1), broken=0)
+    first = tag_folder(settings, db, client, tmp_path / "library")
+    assert first.count(OutcomeState.DONE) == 1
+    with open_archive(sample.path) as comic:
+        written = comic.comicinfo_bytes()
+    row = db.get_file(sample.path)
+    assert row["metadata_hash"] == hashlib.sha256(written).hexdigest()
+    # another tool rewrites the archive with its own ComicInfo.xml
+    edited = written.replace(b"</ComicInfo>", b"<Notes>edited in another tool</Notes></ComicInfo>")
+    pages = page_bytes(sample.path)
+    with zipfile.ZipFile(sample.path, "w") as archive:
+        for name, (_crc, data) in pages.items():
+            archive.writestr(name, data)
+        archive.writestr("ComicInfo.xml", edited)
+    again = tag_folder(settings, db, client, tmp_path / "library")
+    assert again.count(OutcomeState.SKIPPED) == 1, [o.reason for o in again.outcomes]
+    assert "edited by another tool" in again.outcomes[0].reason
+    with open_archive(sample.path) as comic:
+        assert comic.comicinfo_bytes() == edited
+    assert db.get_file(sample.path)["status"] == "success"
+    third = tag_folder(settings, db, client, tmp_path / "library", force=True)
+    assert third.count(OutcomeState.DONE) == 1
+
+
+def test_below_the_review_threshold_nothing_is_queued_and_the_file_is_recorded_as_not_matched(env, site, tmp_path):
+    settings, db, client, _ = env
+    raw = {key: value for key, value in settings.raw.items()}
+    raw["matching"] = {**raw.get("matching", {}), "review_threshold": 0.9, "accept_threshold": 0.95}
+    strict = from_mapping(raw)
+    present = albums_of(site, 1)
+    absent = [CatalogueAlbum(0, present[0].series, "97", None)]
+    samples = build_library(tmp_path / "library", [], absent, broken=0)
+    summary = tag_folder(strict, db, client, tmp_path / "library")
+    (outcome,) = summary.outcomes
+    assert outcome.state == OutcomeState.SKIPPED
+    assert outcome.reason.startswith("not matched: no candidate above the review threshold"), outcome.reason
+    assert db.pending_reviews() == []
+    row = db.get_file(samples[0].path)
+    assert (row["status"], row["decision"], row["bdgest_id"]) == ("skipped", "none", None)
+    assert row["error_msg"] == outcome.reason
+    with open_archive(samples[0].path) as comic:
+        assert comic.comicinfo_bytes() is None

@@ -6,30 +6,17 @@ replayed without asking the site again.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bdnex_core.bedetheque.album import Album
 from bdnex_core.bedetheque.parse import parse_album_page
 from bdnex_core.errors import CacheError
+from bdnex_core.fileio import write_atomically
 
 if TYPE_CHECKING:
     from bdnex_core.bedetheque.client import BedethequeClient
     from bdnex_core.db import BDneXDB
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def write_to_cache(path: Path, data: bytes) -> None:

@@ -43,18 +43,21 @@ class AppContext:
             from bdnex_core.db import BDneXDB
 
             self._db = BDneXDB(settings=self.settings)
-            if self._db.created:
+            if not self._db.has_processed_files():
                 self._import_legacy_logs_once(self._db)
         return self._db
 
     def _import_legacy_logs_once(self, db: BDneXDB) -> None:
-        """A new, empty database picks up the batch logs of earlier BDneX versions."""
+        """A database with no processed file yet picks up the batch logs of earlier BDneX versions
+        (each log once: an imported log is recognised by its content)."""
         from bdnex_core.legacy_logs import import_logs, legacy_log_files
 
         logs = legacy_log_files()
         if not logs:
             return
         report = import_logs(db, logs)
+        if not report.imported and not report.broken:
+            return
         files = sum(count for _, _, count in report.imported)
         click.echo(
             f"Imported {len(report.imported)} earlier BDneX batch log(s) ({files} files) into {db.path}"

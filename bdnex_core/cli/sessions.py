@@ -8,6 +8,7 @@ from rich.table import Table
 
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
 from bdnex_core.errors import BdnexError
+from bdnex_core.states import SessionStatus
 
 
 def register(cli: click.Group) -> None:
@@ -68,7 +69,7 @@ def show_session(app: AppContext, session_id: int, as_json: bool) -> None:
     )
     for failure in stats["failures"]:
         click.echo(f"  failed: {failure['file_path']}: {failure['error']}")
-    if stats["remaining"] and stats["display_status"] in ("interrupted", "paused"):
+    if stats["remaining"] and stats["display_status"] in ("interrupted", SessionStatus.PAUSED):
         click.echo(f"  resume with: bdnex-core tag --resume {stats['id']}")
 
 

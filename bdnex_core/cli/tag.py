@@ -10,6 +10,7 @@ from rich.table import Table
 
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
 from bdnex_core.cli.results import correct_one_file, summary_dict
+from bdnex_core.states import Decision, OutcomeState
 
 
 def register(cli: click.Group) -> None:
@@ -37,6 +38,13 @@ def register(cli: click.Group) -> None:
 @click.option("--session-info", "session_info", type=int, metavar="ID", help="Same as `bdnex-core sessions info ID`.")
 @click.option("--source", default="folder", show_default=True, help="Library source (folder, or one a plugin adds).")
 @click.option(
+    "--pattern",
+    "patterns",
+    multiple=True,
+    metavar="GLOB",
+    help="Only files whose name matches GLOB (repeatable; e.g. '*T01*'); recorded with the session.",
+)
+@click.option(
     "--id", "album", metavar="ID|URL", help="Tag the one FILE given with this Bédéthèque album (a correction)."
 )
 @click.option(
@@ -61,6 +69,7 @@ def tag(
     list_sessions: bool,
     session_info: int | None,
     source: str,
+    patterns: tuple[str, ...],
     album: str | None,
     timid: bool,
     verbose: int,
@@ -113,9 +122,12 @@ def tag(
             timid=timid,
             source=source,
             locations=tuple(paths),
+            patterns=patterns,
         )
         summary = tag_locations(settings, db, options, reviewer=reviewer, progress=progress)
-    if summary.count("queued") and not dry_run:  # one entry per file, even for a file moved since it was queued
+    if (
+        summary.count(OutcomeState.QUEUED) and not dry_run
+    ):  # one entry per file, even for a file moved since it was queued
         for notice in ReviewService(settings, db).prune():
             click.echo(notice, err=True)
     verbose = verbose + click.get_current_context().find_root().params.get("verbose", 0)
@@ -152,17 +164,21 @@ def print_summary(
     table.add_column("result")
     table.add_column("files", justify="right")
     for label, state in (
-        ("tagged" if not dry_run else "would tag", "done"),
-        ("queued for review" if not dry_run else "would queue for review", "queued"),
-        ("skipped", "skipped"),
-        ("failed", "failed"),
+        ("tagged" if not dry_run else "would tag", OutcomeState.DONE),
+        ("queued for review" if not dry_run else "would queue for review", OutcomeState.QUEUED),
+        ("skipped", OutcomeState.SKIPPED),
+        ("failed", OutcomeState.FAILED),
     ):
         table.add_row(label, str(summary.count(state)))
     console.print(table)
     for outcome in summary.outcomes:
-        if outcome.state == "failed":
+        if outcome.state == OutcomeState.FAILED:
             console.print(f"failed: {outcome.item.path or outcome.item.name}: {outcome.reason}", highlight=False)
-    if summary.count("queued") and not dry_run:
+        elif outcome.state == OutcomeState.SKIPPED and outcome.decision == Decision.NONE:
+            console.print(f"{outcome.item.path or outcome.item.name}: {outcome.reason}", highlight=False)
+    if summary.count(OutcomeState.QUEUED) and not dry_run:
         console.print(f"uncertain matches wait for you: {review_command}", highlight=False, markup=False)
     if summary.message:
         console.print(summary.message, highlight=False)
+    for warning in summary.warnings:
+        click.echo(warning, err=True)

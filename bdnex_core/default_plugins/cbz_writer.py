@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bdnex_core.hookspecs import hookimpl
@@ -23,7 +24,7 @@ class ComicInfoWriter:
         if item.path is None or not item.path.exists():
             return False
         # a source may forbid touching the file (Komga write-back through the API only)
-        if item.hints.get("write_comicinfo", True) is False:
+        if not item.write_back.comicinfo:
             return False
         # by content: a ".cbr" that is really a zip (common) is written in place like a CBZ
         return detect_kind(item.path) == "cbz" or settings.archives.cbr == "convert"
@@ -39,7 +40,7 @@ class ComicInfoWriter:
             archive.write_comicinfo(item.path, xml, preserve_mtime=settings.archives.preserve_mtime)
             return WriteResult(self.name, written=True, message=str(item.path))
         converted = archive.convert_to_cbz(item.path, xml, delete_original=settings.archives.delete_converted_originals)
-        return WriteResult(self.name, written=True, message=f"converted to {converted}")
+        return WriteResult(self.name, written=True, message=f"converted to {converted}", new_path=Path(converted))
 
 
 @hookimpl(trylast=True)

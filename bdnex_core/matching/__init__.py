@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from typing import TYPE_CHECKING
 
@@ -28,7 +27,14 @@ def load_matcher(settings: Settings, db: BDneXDB) -> Matcher:
     from bdnex_core.matching.matcher import Matcher
 
     require_catalogue(db)
-    index = CatalogueIndex.build(Catalogue(db).rows())
+    # read through a connection of its own: this runs in a worker thread while the caller's
+    # connection records results (a read left open on it would make its writes fail at once)
+    reader = db.reopen() if db.path is not None else db
+    try:
+        index = CatalogueIndex.build(list(Catalogue(reader).rows()))
+    finally:
+        if reader is not db:
+            reader.close()
 
     # the matcher runs in worker threads: each reads through its own connection, never the caller's
     local = threading.local()
@@ -36,7 +42,7 @@ def load_matcher(settings: Settings, db: BDneXDB) -> Matcher:
     def url_of(album_id: int) -> str | None:
         connection = getattr(local, "connection", None)
         if connection is None:
-            connection = local.connection = sqlite3.connect(db.path) if db.path else db.db.conn
+            connection = local.connection = db.connect()
         rows = connection.execute("SELECT url FROM catalogue_albums WHERE album_id = ?", [album_id]).fetchall()
         return rows[0][0] if rows else None
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from bdnex_core.fileio import open_atomically, write_atomically
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
@@ -20,12 +21,6 @@ if TYPE_CHECKING:
     from bdnex_core.pipeline.runner import RunSummary
 
 CSV_COLUMNS = ("file", "state", "reason", "decision", "confidence", "album_id", "series", "tome", "title", "elapsed_ms")
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
 
 
 def database_logs_folder(logs_dir: Path, db: BDneXDB) -> Path:
@@ -56,11 +51,30 @@ def write_session_logs(settings: Settings, db: BDneXDB, session_id: int, summary
     # unchanged files are counted in the summary, not listed: a re-scan logs only what it did
     document = {"session": db.get_session_stats(session_id), "summary": summary.to_dict(), "files": list(rows.values())}
     # no indent: the C encoder is used only without one, and logs of 100,000 files must stay cheap
-    _atomic_write_text(json_path, json.dumps(document, ensure_ascii=False, default=str))
-    temporary = csv_path.with_name(f".{csv_path.name}.tmp")
-    with open(temporary, "w", newline="", encoding="utf-8") as handle:
+    write_atomically(json_path, json.dumps(document, ensure_ascii=False, default=str))
+    with open_atomically(csv_path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows.values())
-    os.replace(temporary, csv_path)
     return str(json_path), str(csv_path)
+
+
+def write_text_log(json_log: str, session: dict[str, Any], summary: RunSummary) -> str:
+    """``session_<id>.log`` beside the JSON log: the session in plain text, one line per file of this
+    run (the seed's ``log_file_path``), for a person reading it with ``less`` or ``grep``."""
+    path = Path(json_log).with_suffix(".log")
+    counts = summary.to_dict()["counts"]
+    lines = [
+        f"session {session['id']}: {session['status']}, started {session['session_start']}, "
+        f"ended {session.get('session_end') or '-'}, source {session.get('source') or 'folder'}, "
+        f"in {session.get('directory')}",
+        ", ".join(f"{name} {count}" for name, count in counts.items()),
+    ]
+    for outcome in summary.outcomes:
+        reason = f": {outcome.reason}" if outcome.reason else ""
+        album = f" -> album {outcome.album.album_id}" if outcome.album is not None else ""
+        lines.append(f"{outcome.state}\t{outcome.item.path or outcome.item.name}{album}{reason}")
+    if summary.message:
+        lines.append(summary.message)
+    write_atomically(path, "\n".join(lines) + "\n")
+    return str(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -20,10 +21,17 @@ class TagOptions:
     timid: bool = False  # ask about every file, even above the accept threshold
     source: str = "folder"
     locations: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()  # globs on file names (``tag --pattern``): only matching files; none = all
+
+    def takes(self, name: str) -> bool:
+        """Whether a file of this name is taken (globs compared without regard to case)."""
+        folded = name.lower()
+        return not self.patterns or any(fnmatch.fnmatchcase(folded, glob.lower()) for glob in self.patterns)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["locations"] = list(self.locations)
+        data["patterns"] = list(self.patterns)
         return data
 
     @classmethod
@@ -31,4 +39,5 @@ class TagOptions:
         known = {item.name for item in fields(cls)}
         values = {key: value for key, value in data.items() if key in known}
         values["locations"] = tuple(values.get("locations") or ())
+        values["patterns"] = tuple(values.get("patterns") or ())
         return cls(**values)

@@ -16,12 +16,12 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bdnex_core.errors import BdnexError
-from bdnex_core.library import LibraryItem
+from bdnex_core.library import LibraryItem, WriteBack
 from bdnex_core.pipeline.steps import album_id_from_text
 from bdnex_core.states import Decision, FileStatus, HistorySource, OutcomeState, SessionFileState
 
@@ -50,6 +50,7 @@ class ReviewEntry:
     status: str
     parsed: dict[str, Any]
     candidates: list[dict[str, Any]]
+    record: dict[str, Any] | None = None  # the item as its source gave it (LibraryItem.to_record)
 
     @property
     def name(self) -> str:
@@ -59,9 +60,18 @@ class ReviewEntry:
         """The library item to write: a local file, or a source's book (``source:external id``)."""
         path = Path(self.file_path)
         local = path if path.exists() else None
+        if self.record:  # written back exactly as the run that queued it would have
+            stored = LibraryItem.from_record(self.record)
+            if stored.source != "folder":
+                return stored
+            # the queue follows a moved file: its place is the entry's
+            return replace(stored, name=path.name, path=local, hints={**stored.hints, "parent": path.parent.name})
         if self.item_key != self.file_path and ":" in self.item_key and not self.item_key.startswith("/"):
             source, _, external = self.item_key.partition(":")
-            return LibraryItem(source=source, name=path.name, path=local, external_id=external)
+            # queued before items were stored: how its source writes back is unknown, so its file is left alone
+            return LibraryItem(
+                source=source, name=path.name, path=local, external_id=external, write_back=WriteBack(comicinfo=False)
+            )
         return LibraryItem(source="folder", name=path.name, path=local, hints={"parent": path.parent.name})
 
     @classmethod
@@ -76,6 +86,7 @@ class ReviewEntry:
             candidates=json.loads(row["candidates"] or "[]")
             if isinstance(row["candidates"], str | None)
             else row["candidates"],
+            record=json.loads(row["item"]) if isinstance(row.get("item"), str) else row.get("item"),
         )
 
 

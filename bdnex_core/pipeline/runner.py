@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import logging
 import os
-import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -23,26 +23,30 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bdnex_core import plugins
-from bdnex_core.db import BDneXDB, SessionManager
+from bdnex_core.db import DONE_STATUSES, BDneXDB, SessionManager
 from bdnex_core.errors import BdnexError
 from bdnex_core.library import LibraryItem
-from bdnex_core.pipeline.logs import write_session_logs
+from bdnex_core.pipeline.logs import write_session_logs, write_text_log
 from bdnex_core.pipeline.options import TagOptions
 from bdnex_core.pipeline.steps import ItemProcessor, Outcome
+from bdnex_core.signals import stop_on_signals
+from bdnex_core.states import (
+    Decision,
+    FileStatus,
+    HistorySource,
+    OutcomeState,
+    SessionFileState,
+    file_status_for,
+    session_state_for,
+)
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
 
 logger = logging.getLogger(__name__)
 
-# An outcome state -> (processed_files.status, session_files.state)
-RECORDING = {
-    "done": ("success", "done"),
-    "manual": ("manual", "done"),
-    "skipped": ("skipped", "skipped"),
-    "failed": ("failed", "failed"),
-    "queued": ("skipped", "queued"),
-}
+# how often a run waiting for files another run is processing looks again
+CLAIM_RETRY_SECONDS = 1.0
 
 Reviewer = Callable[[Outcome], "int | None"]
 
@@ -56,15 +60,19 @@ class RunSummary:
     json_log: str | None = None
     csv_log: str | None = None
     unchanged: int = 0  # skipped as processed before and unchanged: counted, not kept one by one
+    warnings: list[str] = field(default_factory=list)  # one line each, printed with the summary
     stopped_by: BdnexError | None = None  # the stops_run error that paused the run (status "blocked")
 
-    def count(self, state: str) -> int:
+    def count(self, state: OutcomeState) -> int:
         listed = sum(1 for outcome in self.outcomes if outcome.state == state)
-        return listed + self.unchanged if state == "skipped" else listed
+        return listed + self.unchanged if state == OutcomeState.SKIPPED else listed
 
     @property
     def counts(self) -> dict[str, int]:
-        return {state: self.count(state) for state in ("done", "queued", "skipped", "failed")}
+        return {
+            state: self.count(state)
+            for state in (OutcomeState.DONE, OutcomeState.QUEUED, OutcomeState.SKIPPED, OutcomeState.FAILED)
+        }
 
     @property
     def exit_code(self) -> int:
@@ -72,7 +80,7 @@ class RunSummary:
             return 4
         if self.status == "paused":
             return 130
-        return 1 if self.count("failed") else 0
+        return 1 if self.count(OutcomeState.FAILED) else 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -80,18 +88,19 @@ class RunSummary:
             "status": self.status,
             "message": self.message,
             "counts": {
-                "tagged": self.count("done"),
-                "queued": self.count("queued"),
-                "skipped": self.count("skipped"),
-                "failed": self.count("failed"),
+                "tagged": self.count(OutcomeState.DONE),
+                "queued": self.count(OutcomeState.QUEUED),
+                "skipped": self.count(OutcomeState.SKIPPED),
+                "failed": self.count(OutcomeState.FAILED),
                 "unchanged": self.unchanged,
             },
             "failures": [
                 {"file": str(o.item.path or o.item.name), "reason": o.reason}
                 for o in self.outcomes
-                if o.state == "failed"
+                if o.state == OutcomeState.FAILED
             ],
             "json_log": self.json_log,
+            "warnings": self.warnings,
             "csv_log": self.csv_log,
         }
 
@@ -101,22 +110,14 @@ class StopRequested:
 
     def __init__(self) -> None:
         self.event = threading.Event()
-        self._previous: dict[int, Any] = {}
+        self._signals = stop_on_signals(self.event, second_interrupt_raises=True)
 
     def __enter__(self) -> StopRequested:
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                self._previous[signum] = signal.signal(signum, self._handle)
+        self._signals.__enter__()
         return self
 
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.event.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt  # a second Ctrl-C: stop now
-        self.event.set()
-
-    def __exit__(self, *exc: object) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
+    def __exit__(self, *exc: Any) -> None:
+        self._signals.__exit__(*exc)
 
 
 class TagRun:
@@ -145,7 +146,7 @@ class TagRun:
         self.processor = ItemProcessor(
             settings,
             options,
-            db_factory=lambda: BDneXDB(db.path, settings=settings),
+            db_factory=db.reopen,
             client=self.client,
             matcher=self.matcher,
             writers=plugins.metadata_writers(settings),
@@ -168,9 +169,12 @@ class TagRun:
             num_workers=self.options.workers,
             options=self.options.to_dict(),
             source=self.options.source,
+            pattern="|".join(self.options.patterns) or None,
         )
         self.db.add_session_files(
-            session_id, [(str(item.path or item.name), item.key, "pending") for item in items], unchanged=unchanged
+            session_id,
+            [(str(item.path or item.name), item.key, SessionFileState.PENDING, item.to_record()) for item in items],
+            unchanged=unchanged,
         )
         return self._run(session_id, items, unchanged=unchanged)
 
@@ -185,7 +189,9 @@ class TagRun:
         for row in remaining:
             item = items_by_key.get(row["item_key"])
             if item is None:
-                self.db.mark_session_file(session_id, row["item_key"], "failed", error="no longer in the library")
+                self.db.mark_session_file(
+                    session_id, row["item_key"], SessionFileState.FAILED, error="no longer in the library"
+                )
             else:
                 items.append(item)
         return self._run(session_id, items)
@@ -214,17 +220,28 @@ class TagRun:
         finally:
             if self.progress is not None:
                 self.progress.stop()
+            if not self.options.dry_run:
+                self.db.release_claims(session_id)  # files in flight when a stop came
         db_status = {"blocked": "paused"}.get(summary.status, summary.status)
         if summary.status == "paused" and not summary.message:
             summary.message = f"paused; resume with: bdnex-core tag --resume {session_id}"
+        # closed first: the logs then say how the session ended, and a log that cannot be written
+        # never leaves it `running`
+        self.db.update_session(session_id, status=db_status)
         if not self.options.dry_run:
-            summary.json_log, summary.csv_log = write_session_logs(self.settings, self.db, session_id, summary)
-            self.db.update_session(
-                session_id, status=db_status, json_log_path=summary.json_log, csv_log_path=summary.csv_log
-            )
+            try:
+                summary.json_log, summary.csv_log = write_session_logs(self.settings, self.db, session_id, summary)
+                text_log = write_text_log(summary.json_log, self.db.get_session_stats(session_id), summary)
+            except OSError as exc:
+                summary.warnings.append(
+                    f"warning: session logs not written in {self.settings.pipeline.logs_dir}: "
+                    f"{exc.strerror or exc} (the database has every result)"
+                )
+            else:
+                self.db.update_session(
+                    session_id, json_log_path=summary.json_log, csv_log_path=summary.csv_log, log_file_path=text_log
+                )
             self.db.snapshot_statistics()
-        else:
-            self.db.update_session(session_id, status=db_status)
         plugins.notify(
             "session_finished", session_id=session_id, status=db_status, stats=self.db.get_session_stats(session_id)
         )
@@ -232,14 +249,24 @@ class TagRun:
 
     def _dispatch(self, session_id: int, items: list[LibraryItem], summary: RunSummary, stop: StopRequested) -> None:
         pending = iter(items)
+        # files another live run is processing wait here, and are taken once it has recorded them
+        # (then usually found processed and unchanged): two runs never write a file twice
+        deferred: list[LibraryItem] = []
         with ThreadPoolExecutor(max_workers=max(1, self.options.workers), thread_name_prefix="bdnex-worker") as pool:
             running: dict[Future[Outcome], LibraryItem] = {}
 
             def submit_next() -> None:
+                nonlocal pending
                 while len(running) < self.options.workers * 2 and not stop.event.is_set():
                     item = next(pending, None)
                     if item is None:
-                        return
+                        if running or not deferred or stop.event.wait(CLAIM_RETRY_SECONDS):
+                            return
+                        pending, deferred[:] = iter(list(deferred)), []
+                        continue
+                    if not self.options.dry_run and self.db.claim_file(session_id, item.key) is not None:
+                        deferred.append(item)
+                        continue
                     running[pool.submit(self._process_in_worker, item)] = item
 
             submit_next()
@@ -267,17 +294,17 @@ class TagRun:
 
     def _finish(self, session_id: int, outcome: Outcome, summary: RunSummary) -> None:
         """The single writer: every result is recorded here, in the calling thread."""
-        if outcome.state == "review":
+        if outcome.state == OutcomeState.REVIEW:
             outcome = self._decide_review(outcome)
         if not self.options.dry_run:
             self._record(session_id, outcome)
         summary.outcomes.append(outcome)
-        if outcome.state == "done" and outcome.album is not None and not self.options.dry_run:
+        if outcome.state == OutcomeState.DONE and outcome.album is not None and not self.options.dry_run:
             plugins.notify(
                 "file_tagged",
                 item=outcome.item,
                 album=outcome.album.to_dict(),
-                decision="manual" if outcome.history_source == "manual" else "accept",
+                decision=Decision.MANUAL if outcome.history_source == HistorySource.MANUAL else Decision.ACCEPT,
                 session_id=session_id,
             )
         if self.progress is not None:
@@ -295,21 +322,24 @@ class TagRun:
                     self.progress.resume()
             if album_id is not None:
                 decided = self.processor.apply_album(
-                    outcome.item, album_id, decision="manual", confidence=None, history_source="manual"
+                    outcome.item,
+                    album_id,
+                    decision=Decision.MANUAL,
+                    confidence=None,
+                    history_source=HistorySource.MANUAL,
                 )
                 decided.parsed, decided.candidates = outcome.parsed, outcome.candidates
-                decided.state = "done" if decided.state == "done" else decided.state
                 return decided
             # not now: the file waits in the review queue (a person's "skip" is never final here)
-            outcome.state, outcome.reason = "queued", "left for review by the user"
+            outcome.state, outcome.reason = OutcomeState.QUEUED, "left for review by the user"
             return outcome
-        outcome.state = "queued"
+        outcome.state = OutcomeState.QUEUED
         return outcome
 
     def apply_choice(self, session_id: int | None, item: LibraryItem, album_id: int) -> Outcome:
         """A person chose ``album_id`` for ``item`` (the review queue): write and record it as manual."""
         outcome = self.processor.apply_album(
-            item, album_id, decision="manual", confidence=None, history_source="manual"
+            item, album_id, decision=Decision.MANUAL, confidence=None, history_source=HistorySource.MANUAL
         )
         if not self.options.dry_run:
             if session_id is not None:
@@ -317,49 +347,59 @@ class TagRun:
             else:
                 with self.db.write():
                     file_id = self.db.record_processing(
-                        _recorded_path(outcome), None, _result_values(outcome, "manual"), source="manual"
+                        _recorded_path(outcome),
+                        None,
+                        _result_values(outcome, file_status_for(outcome.state, manual=True)),
+                        source=HistorySource.MANUAL,
                     )
                     if outcome.previous_comicinfo is not None or outcome.previous_layout is not None:
                         _keep_previous_comicinfo(self.db, outcome, file_id, None)
-            if outcome.state == "done" and outcome.album is not None:
+            if outcome.state == OutcomeState.DONE and outcome.album is not None:
                 plugins.notify(
-                    "file_tagged", item=item, album=outcome.album.to_dict(), decision="manual", session_id=session_id
+                    "file_tagged",
+                    item=item,
+                    album=outcome.album.to_dict(),
+                    decision=Decision.MANUAL,
+                    session_id=session_id,
                 )
         return outcome
 
     def _record(self, session_id: int, outcome: Outcome) -> None:
         with self.db.write():  # the file, its history, the review entry and the session counters: all or nothing
             self._record_in_transaction(session_id, outcome)
+            self.db.release_claims(session_id, [outcome.item.key])
+            self.db.refresh_claims(session_id)
 
     def _record_in_transaction(self, session_id: int, outcome: Outcome) -> None:
         item = outcome.item
         if outcome.moved_from and item.path is not None:
             self.db.record_move(outcome.moved_from, item.path, outcome.fingerprint)
         file_id = None
-        if outcome.state == "skipped" and outcome.reason.startswith("already processed"):
+        if outcome.leave_record:
             row = self.db.get_file(item.path) if item.path else None
             file_id = row["id"] if row else None
-        elif item.path is not None or outcome.state != "skipped":
-            status = (
-                "manual"
-                if outcome.history_source == "manual" and outcome.state == "done"
-                else RECORDING[outcome.state][0]
-            )
+        elif item.path is not None or outcome.state != OutcomeState.SKIPPED:
+            status = file_status_for(outcome.state, manual=outcome.history_source == HistorySource.MANUAL)
             file_id = self.db.record_processing(
                 _recorded_path(outcome), session_id, _result_values(outcome, status), source=outcome.history_source
             )
         if (outcome.previous_comicinfo is not None or outcome.previous_layout is not None) and file_id is not None:
             _keep_previous_comicinfo(self.db, outcome, file_id, session_id)
-        if outcome.state == "queued":
+        if outcome.state == OutcomeState.QUEUED:
             self.db.queue_for_review(
-                str(item.path or item.name), item.key, session_id, outcome.parsed, outcome.candidates
+                str(item.path or item.name),
+                item.key,
+                session_id,
+                outcome.parsed,
+                outcome.candidates,
+                item=item.to_record(),
             )
         self.db.mark_session_file(
             session_id,
             item.key,
-            RECORDING[outcome.state][1],
+            session_state_for(outcome.state),
             file_id=file_id,
-            error=outcome.reason if outcome.state in ("failed", "queued") else None,
+            error=outcome.reason if outcome.state in (OutcomeState.FAILED, OutcomeState.QUEUED) else None,
         )
 
     def _clean_leftovers(self, items: Iterable[LibraryItem]) -> None:
@@ -422,8 +462,8 @@ def unchanged_paths(db: BDneXDB, paths: list[str], roots: Iterable[str] = ()) ->
 
 def _recorded_path(outcome: Outcome) -> str:
     for write in outcome.writes:
-        if write.message.startswith("converted to "):
-            return write.message.removeprefix("converted to ")
+        if write.new_path is not None:
+            return str(write.new_path)
     return str(outcome.item.path) if outcome.item.path else f"{outcome.item.source}:{outcome.item.external_id}"
 
 
@@ -431,13 +471,13 @@ def _keep_previous_comicinfo(db: BDneXDB, outcome: Outcome, file_id: int, sessio
     """The ComicInfo the file held, byte for byte: replaced by our write, or unreadable and left alone."""
     from bdnex_core.comicinfo_backups import record_backup
 
-    replaced = outcome.state == "done" and any(
+    replaced = outcome.state == OutcomeState.DONE and any(
         write.writer == "comicinfo" and write.written for write in outcome.writes
     )
     reason = "replaced" if replaced else "unreadable"
     if outcome.previous_comicinfo is None:
         reason = "absent"
-    if replaced or (outcome.state == "queued" and outcome.previous_comicinfo is not None):
+    if replaced or (outcome.state == OutcomeState.QUEUED and outcome.previous_comicinfo is not None):
         record_backup(
             db,
             _recorded_path(outcome),
@@ -449,23 +489,25 @@ def _keep_previous_comicinfo(db: BDneXDB, outcome: Outcome, file_id: int, sessio
         )
 
 
-def _result_values(outcome: Outcome, status: str) -> dict[str, Any]:
+def _result_values(outcome: Outcome, status: FileStatus) -> dict[str, Any]:
     album = outcome.album
     values: dict[str, Any] = {
         "status": status,
         "confidence_score": outcome.confidence,
         "decision": outcome.decision,
-        "error": outcome.reason if status in ("failed", "skipped") else None,
+        "error": outcome.reason if status in (FileStatus.FAILED, FileStatus.SKIPPED) else None,
         "processing_time_ms": outcome.elapsed_ms,
         "source": outcome.item.source,
         "external_id": outcome.item.external_id,
-        "has_metadata": status in ("success", "manual"),
+        "has_metadata": status in DONE_STATUSES,
     }
     if outcome.fingerprint is not None:
         values["file_size"], values["mtime_ns"] = outcome.fingerprint.size, outcome.fingerprint.mtime_ns
     if outcome.file_hash:
         values["file_hash"] = outcome.file_hash
-    if album is not None and status in ("success", "manual"):
+    if outcome.metadata_hash:
+        values["metadata_hash"] = outcome.metadata_hash
+    if album is not None and status in DONE_STATUSES:
         values.update(
             bdgest_id=album.album_id,
             bdgest_url=album.url,
@@ -554,17 +596,24 @@ def tag_locations(
     if isinstance(plugins.library_sources(settings).get(options.source), FolderSource):
         with _collector_paused():
             follow_outside = settings.archives.follow_links_outside_library
-            entries = dict(folder_entries(options.locations, follow_outside=follow_outside))  # path -> folder name
+            entries = {  # path -> folder name, each file once
+                path: folder
+                for path, folder in folder_entries(options.locations, follow_outside=follow_outside)
+                if options.takes(os.path.basename(path))
+            }
             roots = [os.path.realpath(os.path.expanduser(location)) for location in options.locations]
             seen = unchanged_paths(db, list(entries), roots) if not options.force else set()
             items = [folder_item(path, folder) for path, folder in entries.items() if path not in seen]
         unchanged: int | None = len(seen)
         found = len(entries)
     else:
-        items = collect_items(settings, options.source, options.locations)
+        items = [
+            item for item in collect_items(settings, options.source, options.locations) if options.takes(item.name)
+        ]
         unchanged, found = None, len(items)  # TagRun.start finds the unchanged ones
     if not found:
-        raise BdnexError(f"no comic files (cbz, cbr, cb7) found in {', '.join(options.locations)}")
+        matching = f" matching {' or '.join(options.patterns)}" if options.patterns else ""
+        raise BdnexError(f"no comic files (cbz, cbr, cb7){matching} found in {', '.join(options.locations)}")
     run = TagRun(settings, db, options, client=client, matcher=matcher, reviewer=reviewer, progress=progress)
     return run.start(items, unchanged=unchanged)
 
@@ -587,16 +636,18 @@ def resume_tagging(
     stored = dict(session["options"])
     stored.update({key: value for key, value in (overrides or {}).items() if value is not None})
     options = TagOptions.from_dict(stored)
-    pending_keys = {row["item_key"] for row in db.session_files(session_id, "pending")}
+    pending_keys = {row["item_key"] for row in db.session_files(session_id, SessionFileState.PENDING)}
     if options.source == "folder":
         items_by_key = {
-            row["item_key"]: LibraryItem(
+            row["item_key"]: LibraryItem.from_record(json.loads(row["item"]))
+            if row.get("item")
+            else LibraryItem(
                 source="folder",
                 name=Path(row["file_path"]).name,
                 path=Path(row["file_path"]),
                 hints={"parent": Path(row["file_path"]).parent.name},
             )
-            for row in db.session_files(session_id, "pending")
+            for row in db.session_files(session_id, SessionFileState.PENDING)
             if os.path.exists(row["file_path"])
         }
     else:

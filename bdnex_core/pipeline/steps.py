@@ -7,16 +7,19 @@ album cache through the catalogue service), each with its own connection.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bdnex_core.errors import BdnexError
 from bdnex_core.hashing import Fingerprint, sha256_file
 from bdnex_core.library import LibraryItem, MetadataWriter, WriteResult
+from bdnex_core.states import Decision, FileStatus, HistorySource, OutcomeState
 
 if TYPE_CHECKING:
     from bdnex_core.bedetheque.album import Album
@@ -24,6 +27,8 @@ if TYPE_CHECKING:
     from bdnex_core.db import BDneXDB
     from bdnex_core.pipeline.options import TagOptions
 
+# the reason of a file skipped as processed before and unchanged (the runner records no change for it)
+ALREADY_PROCESSED = "already processed, unchanged"
 ALBUM_ID_IN_URL = re.compile(r"-(\d+)\.html")
 
 
@@ -42,9 +47,9 @@ class Outcome:
     (a person must decide: the runner prompts or queues)."""
 
     item: LibraryItem
-    state: str
+    state: OutcomeState
     reason: str = ""
-    decision: str | None = None
+    decision: Decision | None = None
     confidence: float | None = None
     album: Album | None = None
     candidates: list[dict[str, Any]] = field(default_factory=list)
@@ -54,9 +59,11 @@ class Outcome:
     file_hash: str | None = None
     fingerprint: Fingerprint | None = None
     moved_from: str | None = None
-    history_source: str = "auto"
+    history_source: HistorySource = HistorySource.AUTO
     elapsed_ms: int = 0
     page_count: int | None = None
+    metadata_hash: str | None = None  # SHA-256 of the ComicInfo.xml the file holds after our write
+    leave_record: bool = False  # the file's processed_files row stays as it is (nothing new to record)
     # the ComicInfo.xml bytes the file held, kept in comicinfo_backups when recorded: replaced by
     # our write (state done), or unreadable and so left for review
     previous_comicinfo: bytes | None = None
@@ -130,10 +137,10 @@ class ItemProcessor:
             if exc.stops_run:
                 raise  # not about this file (the site is unusable now): the runner stops, the file stays pending
             outcome = Outcome(
-                item, "failed", reason=exc.reason if item.path and exc.path == str(item.path) else str(exc)
+                item, OutcomeState.FAILED, reason=exc.reason if item.path and exc.path == str(item.path) else str(exc)
             )
         except OSError as exc:
-            outcome = Outcome(item, "failed", reason=f"{exc.strerror or exc}")
+            outcome = Outcome(item, OutcomeState.FAILED, reason=f"{exc.strerror or exc}")
         outcome.elapsed_ms = int((time.perf_counter() - started) * 1000)
         return outcome
 
@@ -141,26 +148,29 @@ class ItemProcessor:
         from bdnex_core.matching.filename import parse_filename
 
         lookup = None
-        if item.hints.get("unavailable"):  # the source could not provide the file: its reason
-            return Outcome(item, "failed", reason=str(item.hints["unavailable"]))
+        if item.unavailable:  # the source could not provide the file: its reason
+            return Outcome(item, OutcomeState.FAILED, reason=item.unavailable)
         if item.path is not None:
             if not item.path.exists():
-                return Outcome(item, "failed", reason="file vanished before processing")
+                return Outcome(item, OutcomeState.FAILED, reason="file vanished before processing")
             lookup = self.db.lookup_file(item.path)
-            already = lookup.row is not None and lookup.row["status"] in ("success", "manual")
+            already = lookup.row is not None and lookup.row["status"] in (FileStatus.SUCCESS, FileStatus.MANUAL)
             if not self.options.force and already and lookup.state in ("unchanged", "moved"):
-                outcome = Outcome(item, "skipped", reason="already processed, unchanged")
+                outcome = Outcome(item, OutcomeState.SKIPPED, reason=ALREADY_PROCESSED, leave_record=True)
                 outcome.moved_from = lookup.row["file_path"] if lookup.state == "moved" and lookup.row else None
                 outcome.fingerprint = lookup.fingerprint
                 return outcome
         archive_view = self._read_archive(item)
+        edited = self._edited_elsewhere(item, lookup, archive_view)
+        if edited is not None:
+            return edited
         parsed = parse_filename(item.name, parent=item.hints.get("parent"))
         parsed_dict = _parsed_as_dict(parsed)
         if archive_view.get("comicinfo_problem"):  # never replaced silently: a person decides, with candidates
             unreadable = self.matcher.match(parsed)
             outcome = Outcome(
                 item,
-                "review",
+                OutcomeState.REVIEW,
                 reason=f"its ComicInfo.xml cannot be read faithfully ({archive_view['comicinfo_problem']}); "
                 "tagging it would replace it",
                 decision=unreadable.decision,
@@ -175,7 +185,7 @@ class ItemProcessor:
         known_id = item.hints.get("bedetheque_id") or archive_view.get("album_id_from_comicinfo")
         if known_id:
             outcome = self.apply_album(
-                item, int(known_id), decision="accept", confidence=1.0, archive_view=archive_view
+                item, int(known_id), decision=Decision.ACCEPT, confidence=1.0, archive_view=archive_view
             )
             outcome.parsed = parsed_dict
             outcome.reason = outcome.reason or "Bédéthèque id already known"
@@ -183,29 +193,59 @@ class ItemProcessor:
         result = self.matcher.match(parsed)
         candidates = [_candidate_dict(candidate) for candidate in result.candidates]
         best = result.best
-        if result.decision == "accept" and best is not None and not self.options.timid:
+        if result.decision == Decision.ACCEPT and best is not None and not self.options.timid:
             outcome = self.apply_album(
-                item, best.album_id, decision="accept", confidence=best.confidence, archive_view=archive_view
+                item, best.album_id, decision=Decision.ACCEPT, confidence=best.confidence, archive_view=archive_view
             )
-        else:
-            reason = (
-                "no candidate in the catalogue"
-                if not candidates
-                else (
-                    f"best candidate {best.album_id} at {best.confidence:.2f} (--timid: asked even above the threshold)"
-                    if best is not None and result.decision == "accept"
-                    else f"best candidate {best.album_id} at {best.confidence:.2f} is below the accept threshold"
-                    if best is not None
-                    else "no candidate above the review threshold"
-                )
-            )
+        elif best is not None and (result.decision != Decision.NONE or self.options.timid):
             outcome = Outcome(
-                item, "review", reason=reason, decision=result.decision, confidence=best.confidence if best else None
+                item,
+                OutcomeState.REVIEW,
+                reason=f"best candidate {best.album_id} at {best.confidence:.2f} "
+                + (
+                    "is below the accept threshold"
+                    if result.decision != Decision.ACCEPT
+                    else "(--timid: asked even above the threshold)"
+                ),
+                decision=Decision.REVIEW,
+                confidence=best.confidence,
+            )
+        else:  # below matching.review_threshold: not worth a person's time; recorded as not matched
+            outcome = Outcome(
+                item,
+                OutcomeState.SKIPPED,
+                reason=(
+                    f"not matched: no candidate above the review threshold (best: album {best.album_id} "
+                    f"at {best.confidence:.2f})"
+                    if best is not None
+                    else "not matched: no candidate in the catalogue"
+                ),
+                decision=Decision.NONE,
+                confidence=best.confidence if best else None,
             )
         outcome.candidates = candidates
         outcome.parsed = parsed_dict
         if lookup is not None and outcome.file_hash is None:
             outcome.file_hash, outcome.fingerprint = lookup.file_hash, lookup.fingerprint
+        return outcome
+
+    def _edited_elsewhere(self, item: LibraryItem, lookup: Any, archive_view: dict[str, Any]) -> Outcome | None:
+        """A file we tagged whose ComicInfo is no longer the one we wrote (its SHA-256 recorded as
+        ``metadata_hash``): another tool edited it since, and it is not overwritten without --force."""
+        if self.options.force or lookup is None or lookup.row is None or lookup.state != "changed":
+            return None
+        recorded = lookup.row.get("metadata_hash")
+        if not recorded or lookup.row["status"] not in (FileStatus.SUCCESS, FileStatus.MANUAL):
+            return None
+        if archive_view.get("comicinfo_hash") == recorded:
+            return None
+        outcome = Outcome(
+            item,
+            OutcomeState.SKIPPED,
+            reason="ComicInfo.xml edited by another tool since it was tagged; left as is (--force to tag it again)",
+            leave_record=True,
+        )
+        outcome.file_hash, outcome.fingerprint = lookup.file_hash, lookup.fingerprint
         return outcome
 
     def _read_archive(self, item: LibraryItem) -> dict[str, Any]:
@@ -232,6 +272,7 @@ class ItemProcessor:
             "pages": pages,
             "existing": existing,
             "album_id_from_comicinfo": album_id,
+            "comicinfo_hash": None if comicinfo_bytes is None else hashlib.sha256(comicinfo_bytes).hexdigest(),
             "comicinfo_bytes": comicinfo_bytes,
             "comicinfo_problem": problem,
         }
@@ -241,10 +282,10 @@ class ItemProcessor:
         item: LibraryItem,
         album_id: int,
         *,
-        decision: str,
+        decision: Decision,
         confidence: float | None,
         archive_view: dict[str, Any] | None = None,
-        history_source: str = "auto",
+        history_source: HistorySource = HistorySource.AUTO,
     ) -> Outcome:
         """Fetch the album (cache first), build ComicInfo, and have every writer write it."""
         from bdnex_core.bedetheque.service import fetch_album
@@ -262,7 +303,7 @@ class ItemProcessor:
         changes = diff(view["existing"], merged)
         outcome = Outcome(
             item,
-            "done",
+            OutcomeState.DONE,
             decision=decision,
             confidence=confidence,
             album=album,
@@ -276,8 +317,10 @@ class ItemProcessor:
         applicable = [writer for writer in self.writers if writer.can_write(item, self.settings)]
         if not applicable:
             if item.path is not None and self.settings.archives.cbr == "skip":
-                return Outcome(item, "skipped", reason="RAR/7z archive left as is (archives.cbr: skip)", album=album)
-            return Outcome(item, "failed", reason="no metadata writer can write this item", album=album)
+                return Outcome(
+                    item, OutcomeState.SKIPPED, reason="RAR/7z archive left as is (archives.cbr: skip)", album=album
+                )
+            return Outcome(item, OutcomeState.FAILED, reason="no metadata writer can write this item", album=album)
         outcome.previous_comicinfo = view.get("comicinfo_bytes")
         if item.path is not None and any(writer.name == "comicinfo" for writer in applicable):
             from bdnex_core import archive
@@ -291,18 +334,26 @@ class ItemProcessor:
             written_path = _written_path(item, outcome.writes)
             outcome.fingerprint = Fingerprint.of(written_path)
             outcome.file_hash = sha256_file(written_path)
+            outcome.metadata_hash = _comicinfo_hash(written_path)
         return outcome
 
 
-def _written_path(item: LibraryItem, writes: list[WriteResult]) -> Any:
+def _written_path(item: LibraryItem, writes: list[WriteResult]) -> Path:
     """The file that now holds the metadata (a CBR converted to CBZ moves it)."""
-    from pathlib import Path
-
     assert item.path is not None
-    for write in writes:
-        if write.message.startswith("converted to "):
-            return Path(write.message.removeprefix("converted to "))
-    return item.path
+    return next((write.new_path for write in writes if write.new_path is not None), item.path)
+
+
+def _comicinfo_hash(path: Path) -> str | None:
+    """SHA-256 of the ComicInfo.xml in the archive at ``path`` (``None`` when it has none)."""
+    from bdnex_core import archive
+
+    try:
+        with archive.open_archive(path) as comic:
+            raw = comic.comicinfo_bytes()
+    except (BdnexError, OSError):
+        return None
+    return None if raw is None else hashlib.sha256(raw).hexdigest()
 
 
 def _parsed_as_dict(parsed: Any) -> dict[str, Any]:

@@ -235,12 +235,28 @@ CREATE TABLE file_moves (
 );
 """
 
+_V4_CLAIMS_AND_ITEMS = """
+CREATE TABLE file_claims (
+    item_key TEXT PRIMARY KEY,
+    session_id BIGINT NOT NULL,
+    pid BIGINT,
+    host TEXT,
+    claimed_at TIMESTAMPTZ NOT NULL,
+    heartbeat TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX idx_file_claims_session ON file_claims(session_id);
+
+ALTER TABLE session_files ADD COLUMN item JSONB;
+ALTER TABLE review_queue ADD COLUMN item JSONB;
+"""
+
 #: appended to, never edited: a database records which of these it has. SQLite's m008
 #: (library_search, an FTS5 index) has no twin: PostgreSQL will use its own full-text search.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "schema of bdnex-core 0.1 (schema.sql m001-m006)", _V1_SCHEMA),
     Migration(2, "comicinfo_backups (schema.sql m007)", _V2_COMICINFO_BACKUPS),
     Migration(3, "file_moves (schema.sql m009)", _V3_FILE_MOVES),
+    Migration(4, "file_claims and stored items (schema.sql m010, m011)", _V4_CLAIMS_AND_ITEMS),
 )
 
 

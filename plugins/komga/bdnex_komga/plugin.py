@@ -176,12 +176,12 @@ def register_commands(cli: click.Group) -> None:
             ]
             if not items:
                 raise BdnexError(f"no books in Komga at {', '.join(locations)}")
-            if all(item.hints.get("unavailable") for item in items):
+            if all(item.unavailable for item in items):
                 # not one file reachable: a configuration problem, said once rather than per book
                 raise BdnexError(
-                    f"{items[0].hints['unavailable']} (and the same for all {len(items)} books)"
+                    f"{items[0].unavailable} (and the same for all {len(items)} books)"
                     if len(items) > 1
-                    else items[0].hints["unavailable"]
+                    else str(items[0].unavailable)
                 )
             options = TagOptions(
                 workers=workers or config.workers or settings.pipeline.workers,
@@ -213,7 +213,8 @@ def register_commands(cli: click.Group) -> None:
         exit_after: float | None,
         as_json: bool,
     ) -> None:
-        from bdnex_komga.service import komga_service, stop_on_signals
+        from bdnex_core.api import stop_on_signals
+        from bdnex_komga.service import komga_service
 
         def report(summary) -> None:
             if as_json:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-import signal
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bdnex_core.errors import ConfigError
 from bdnex_komga.client import KomgaClient
@@ -99,23 +97,3 @@ def komga_service(
                 reader.stop()
             if webhook is not None:
                 webhook.stop()
-
-
-@contextmanager
-def stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGTERM (systemd stop) and SIGINT end the loop cleanly (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous: dict[int, Any] = {}
-
-    def handle(signum: int, frame: Any) -> None:
-        stop.set()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        previous[signum] = signal.signal(signum, handle)
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)

@@ -7,7 +7,7 @@ Komga's field locks for the items (``sync --force``).
 
 Each item points at the book's file on this machine (``komga.path_map``), or,
 when there is none and the write-back goes through the API only, at a
-downloaded copy. Komga items always carry ``write_comicinfo=False``: the core's
+downloaded copy. Komga items always carry ``WriteBack(comicinfo=False)``: the core's
 ComicInfo writer stays away, and the Komga writer writes the file itself (when
 ``komga.write`` includes ``comicinfo``) so that it can ask Komga to re-analyse it
 right after.
@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
-from bdnex_core.library import COMIC_SUFFIXES, LibraryItem
+from bdnex_core.library import COMIC_SUFFIXES, LibraryItem, WriteBack
 from bdnex_komga.client import KomgaClient, KomgaError
 from bdnex_komga.ids import checked_id
 from bdnex_komga.paths import map_path
@@ -129,14 +129,11 @@ def item_from_book(
         downloaded = True
     metadata = book.get("metadata") or {}
     hints: dict[str, Any] = {
-        "write_comicinfo": False,
         "komga_book_id": book_id,
         "komga_series_id": book.get("seriesId"),
         "komga_library_id": book.get("libraryId"),
         "komga_url": url,
         "komga_created": book.get("created"),
-        "komga_downloaded": downloaded,
-        "komga_force": force,
         "title": metadata.get("title"),
         "number": metadata.get("number"),
         "series": book.get("seriesTitle"),
@@ -145,9 +142,16 @@ def item_from_book(
     album_id = bedetheque_id_of(book)
     if album_id:
         hints["bedetheque_id"] = album_id
-    if unavailable:
-        hints["unavailable"] = unavailable
-    return LibraryItem(SOURCE_NAME, name=_file_name(book), path=path, external_id=book_id, hints=hints)
+    return LibraryItem(
+        SOURCE_NAME,
+        name=_file_name(book),
+        path=path,
+        external_id=book_id,
+        hints=hints,
+        # the Komga writer writes the file itself when komga.write asks for it (then asks for analysis)
+        write_back=WriteBack(comicinfo=False, downloaded=downloaded, force=force),
+        unavailable=unavailable or None,
+    )
 
 
 def iter_books(client: KomgaClient, config: KomgaSettings, locations: list[str]) -> Iterator[dict[str, Any]]:

@@ -503,7 +503,7 @@ class KomgaWorker:
 def _remove_downloads(items: list[LibraryItem]) -> None:
     """Downloaded copies (API-only writing, no local file) are not needed once the run is over."""
     for item in items:
-        if item.hints.get("komga_downloaded") and item.path is not None:
+        if item.write_back.downloaded and item.path is not None:
             item.path.unlink(missing_ok=True)
             try:
                 item.path.parent.rmdir()

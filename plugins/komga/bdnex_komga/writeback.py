@@ -251,7 +251,7 @@ class KomgaWriter:
     def write(self, item: LibraryItem, metadata: Any, settings: Settings, *, dry_run: bool = False) -> WriteResult:
         config = komga_settings(settings)
         client = self._client(config)
-        force = bool(item.hints.get("komga_force")) or config.overwrite_locked
+        force = item.write_back.force or config.overwrite_locked
         messages: list[str] = []
         changes: dict[str, tuple[Any, Any]] = {}
         analysed_from: dict[str, Any] | None = None
@@ -273,7 +273,7 @@ class KomgaWriter:
     def preview(self, item: LibraryItem, metadata: Any, settings: Settings) -> ApiPlan:
         """What ``write`` would send through the API, against Komga's current book and series (nothing sent)."""
         config = komga_settings(settings)
-        force = bool(item.hints.get("komga_force")) or config.overwrite_locked
+        force = item.write_back.force or config.overwrite_locked
         return self.plan(self._client(config), item, dict(metadata.fields), config, force=force, dry_run=True)
 
     def _write_file(
@@ -283,7 +283,7 @@ class KomgaWriter:
         from bdnex_core.api import comic_kind, write_comicinfo
 
         book_id = str(item.external_id)
-        if item.path is None or item.hints.get("komga_downloaded"):
+        if item.path is None or item.write_back.downloaded:
             return f"Komga book {book_id}: no local file, ComicInfo not written", None
         if comic_kind(item.path) != "cbz":
             return f"Komga book {book_id}: {item.path.name} is not a CBZ, ComicInfo not written", None

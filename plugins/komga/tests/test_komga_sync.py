@@ -308,19 +308,19 @@ def test_resume_collects_the_same_items(env: Env, scanned) -> None:
     items = collect_items(env.settings(), "komga", [f"library:{env.library_id}"])
     assert sorted(item.key for item in items) == sorted(f"komga:{book_id}" for book_id in book_ids)
     assert sorted(item.path for item in items) == sorted(paths)
-    assert all(item.hints["write_comicinfo"] is False for item in items)
+    assert all(item.write_back.comicinfo is False for item in items)
 
 
 def test_isbn_sent_to_komga_is_13_digits(env: Env, scanned) -> None:
     """ISBN-10 converted, an invalid one left out (Komga would refuse the whole PATCH)."""
     from bdnex_core.comicinfo import ComicInfo
-    from bdnex_core.library import LibraryItem
+    from bdnex_core.library import LibraryItem, WriteBack
     from bdnex_komga.writeback import KomgaWriter
 
     book_ids, paths, _ = scanned
     settings = env.settings()
     writer = KomgaWriter()
-    item = LibraryItem("komga", paths[0].name, paths[0], external_id=book_ids[0], hints={"write_comicinfo": False})
+    item = LibraryItem("komga", paths[0].name, paths[0], external_id=book_ids[0], write_back=WriteBack(comicinfo=False))
     assert writer.can_write(item, settings)
     result = writer.write(item, ComicInfo({"Title": "Un titre", "GTIN": "2-302-04644-7"}), settings)
     assert env.komga.book(book_ids[0])["metadata"]["isbn"] == "9782302046443"
