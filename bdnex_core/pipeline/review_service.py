@@ -61,7 +61,11 @@ class ReviewEntry:
         local = path if path.exists() else None
         if self.item_key != self.file_path and ":" in self.item_key and not self.item_key.startswith("/"):
             source, _, external = self.item_key.partition(":")
-            return LibraryItem(source=source, name=path.name, path=local, external_id=external)
+            # the source's hints are not kept with the entry: its file belongs to a manager (Komga,
+            # calibre), written by the source's own writer as its settings say, never by the core's
+            return LibraryItem(
+                source=source, name=path.name, path=local, external_id=external, hints={"write_comicinfo": False}
+            )
         return LibraryItem(source="folder", name=path.name, path=local, hints={"parent": path.parent.name})
 
     @classmethod
