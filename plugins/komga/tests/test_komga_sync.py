@@ -446,7 +446,7 @@ def test_a_book_accepted_in_review_is_written_as_komga_write_says(env: Env) -> N
     # through the API too, never into the file (the review rebuilds the item without its hints)
     from bdnex_core.db import BDneXDB
     from bdnex_core.demo.samplelib import sample_pages, write_cbz
-    from bdnex_core.pipeline.review_service import ReviewService
+    from bdnex_core.pipeline.review_service import ReviewError, ReviewService
 
     album_id, series, tome = series_albums(env.site, 1)[0]
     path = write_cbz(
@@ -462,6 +462,8 @@ def test_a_book_accepted_in_review_is_written_as_komga_write_says(env: Env) -> N
         service = ReviewService(env.settings(), db)
         (entry,) = service.entries()
         service.accept(entry, album_id)
+        with pytest.raises(ReviewError, match="through komga"):  # `u` would rewrite Komga's file
+            service.undo()
     assert path.read_bytes() == before  # the file is left to Komga
     links = env.komga.book(book_id)["metadata"]["links"]
     assert links and links[0]["url"].endswith(f"-{album_id}.html")  # written through the API
