@@ -420,7 +420,9 @@ def test_tag_rename_then_undo_gives_every_file_back_byte_for_byte(untagged, caps
     capsys.readouterr()
 
     assert cli(config, "undo", str(session), "--dry-run") == 0
-    assert "would restore" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "would restore" in printed.out
+    assert f"{len(before)} file(s) would be restored" in printed.err  # the count agrees with the lines
     assert paths_and_hashes(library) == after
 
     assert cli(config, "undo", str(session)) == 0

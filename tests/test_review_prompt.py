@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 
 import pexpect
@@ -140,6 +141,29 @@ def test_undo_takes_back_the_last_decision(site, tmp_path):
         history = [h for h in again.get_history(row["id"]) if h["field"] == "bdgest_id"]
         assert history[-1]["new_value"] is None and history[-1]["source"] == "manual"
         assert first in {e.file_path for e in ReviewService(settings, again).entries(PENDING)}
+
+
+def test_undo_of_a_file_gone_since_is_one_line_and_the_review_goes_on(site, tmp_path):
+    settings, db, config = make_env(site, tmp_path)
+    entries = series_entries(site, minimum=8)
+    for index, seed in ((1, "a"), (2, "b")):
+        uncertain_file(tmp_path / "lib", entries[index], seed=seed)
+    assert main(["--config", str(config), "tag", str(tmp_path / "lib"), "--batch"]) == 0
+    child = spawn_cli(config, "review")
+    child.expect(r"\[1/2\] (\S[^\n]*\.cbz)")
+    first = child.match.group(1).strip()
+    child.expect(PROMPT)
+    child.sendline("1")
+    child.expect("tagged ")
+    child.expect(r"\[2/2\]")
+    child.expect(PROMPT)
+    os.remove(first)  # deleted by hand meanwhile
+    child.sendline("u")
+    child.expect("cannot undo: ")
+    child.expect(PROMPT)  # still reviewing
+    child.sendline("q")
+    child.expect("1 tagged, 0 skipped, 1 still waiting")
+    assert finish(child) == 0
 
 
 def test_skipped_entries_stay_listable_and_can_be_reviewed_again(queued):

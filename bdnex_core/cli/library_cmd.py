@@ -212,6 +212,7 @@ def undo(app: AppContext, target: str, dry_run: bool, force: bool, as_json: bool
             where = f" -> {result.restored_to}" if result.restored_to and result.restored_to != result.file else ""
             stream_is_error = result.failed
             click.echo(f"{result.file}{where}: {result.message}", err=stream_is_error)
-        done = sum(result.restored for result in results)
+        # a dry run restores nothing: count what it would restore, as its lines say
+        done = sum(result.restored or (dry_run and not result.failed) for result in results)
         click.echo(f"{done} file(s) {'would be ' if dry_run else ''}restored", err=True)
     raise SystemExit(1 if any(result.failed for result in results) else 0)

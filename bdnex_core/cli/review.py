@@ -22,6 +22,7 @@ def review(app: AppContext, list_only: bool, skipped: bool, limit: int | None, a
 
     A number picks a listed candidate; `id N` or a URL shows that album and asks to confirm;
     `/ TEXT` searches the catalogue; `m` more; `u` undo; `?` help. Ctrl-C pauses."""
+    from bdnex_core.errors import BdnexError
     from bdnex_core.pipeline.review import ReviewPrompt, Subject, say
     from bdnex_core.pipeline.review_service import PENDING, SKIPPED, ReviewError, ReviewService
 
@@ -60,7 +61,11 @@ def review(app: AppContext, list_only: bool, skipped: bool, limit: int | None, a
             if choice.action == "quit":
                 break
             if choice.action == "undo":
-                undone = service.undo()
+                try:
+                    undone = service.undo()
+                except BdnexError as exc:  # the file is gone or cannot be rewritten: the review goes on
+                    say(f"  cannot undo: {exc}")
+                    continue
                 say(f"  undone: {undone.entry.name} is back to how it was (album {undone.album_id} taken back)")
                 counts["tagged"] -= 1
                 counts["undone"] += 1

@@ -413,6 +413,9 @@ class ReviewService:
         if not self.decisions:
             raise ReviewError("nothing to undo in this review")
         applied = self.decisions[-1]
+        if applied.entry.item_key != applied.entry.file_path:  # a manager's book: we did not write its file
+            source = applied.entry.item_key.partition(":")[0]
+            raise ReviewError(f"{applied.entry.name}: written through {source}; take it back there")
         path = Path(applied.file_path)
         if not path.exists():
             raise ReviewError(f"{path}: the file is gone; cannot restore its ComicInfo.xml")

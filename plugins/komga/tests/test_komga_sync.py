@@ -439,3 +439,31 @@ def test_series_poster_can_be_switched_off(env: Env, scanned) -> None:
     code, out, err = env.cli("komga", "sync", series_thumbnails=False)
     assert code == 0, out + err
     assert posters(env, env.komga.book(book_ids[0])["seriesId"]) == [] and poster_uploads(env) == []
+
+
+def test_a_book_accepted_in_review_is_written_as_komga_write_says(env: Env) -> None:
+    # with write: [api], the library file is Komga's: a choice made later in `review` goes
+    # through the API too, never into the file (the review rebuilds the item without its hints)
+    from bdnex_core.db import BDneXDB
+    from bdnex_core.demo.samplelib import sample_pages, write_cbz
+    from bdnex_core.pipeline.review_service import ReviewError, ReviewService
+
+    album_id, series, tome = series_albums(env.site, 1)[0]
+    path = write_cbz(
+        env.library_folder / series / f"{series} T{int(tome):02d} - Un titre sans aucun rapport.cbz",
+        sample_pages(series, 3, album_id),
+    )
+    (book_id,) = env.komga.scan(env.library_id)
+    assert env.komga.wait_idle(10)
+    code, out, err = env.cli("komga", "sync", "--batch", "--library", env.library_id)
+    assert code == 0 and "queued" in out, out + err
+    before = path.read_bytes()
+    with BDneXDB(settings=env.settings()) as db:
+        service = ReviewService(env.settings(), db)
+        (entry,) = service.entries()
+        service.accept(entry, album_id)
+        with pytest.raises(ReviewError, match="through komga"):  # `u` would rewrite Komga's file
+            service.undo()
+    assert path.read_bytes() == before  # the file is left to Komga
+    links = env.komga.book(book_id)["metadata"]["links"]
+    assert links and links[0]["url"].endswith(f"-{album_id}.html")  # written through the API
