@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from bdnex_calibre.writeback import CalibreSource, CalibreWriter
+from bdnex_calibre.writeback import CalibreSource, CalibreWriter, remove_temporary_copies
 from bdnex_core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -25,6 +25,11 @@ def register_library_sources(register: Callable[[LibrarySource], None], settings
 @hookimpl
 def register_metadata_writers(register: Callable[[MetadataWriter], None], settings: Settings) -> None:
     register(CalibreWriter())
+
+
+@hookimpl
+def session_finished(session_id: int, status: str, stats: Mapping[str, Any]) -> None:
+    remove_temporary_copies()
 
 
 @hookimpl
@@ -47,7 +52,8 @@ def register_commands(cli: click.Group) -> None:
     @click.option(
         "--create-columns",
         is_flag=True,
-        help="Create and fill #scenario, #dessin, #couleurs, #bdgest_id, #depot_legal (local libraries).",
+        help="Create #scenario, #dessin, #couleurs, #bdgest_id, #depot_legal and fill them for every "
+        "tagged book (local libraries).",
     )
     @click.option("--workers", type=int, default=None, help="Parallel workers (default: pipeline.workers).")
     @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -57,19 +63,26 @@ def register_commands(cli: click.Group) -> None:
     ) -> None:
         """Tag the comics (CBZ/CBR) of a calibre library and write the metadata back into calibre."""
         from bdnex_calibre import calibredb
-        from bdnex_calibre.writeback import create_custom_columns, items_from_library
+        from bdnex_calibre.writeback import (
+            backfill_custom_columns,
+            create_custom_columns,
+            items_from_library,
+            tag_policy,
+        )
         from bdnex_core.cli.tag import print_summary
         from bdnex_core.errors import BdnexError
         from bdnex_core.pipeline import TagOptions, run_tagging
 
         settings, db = app.settings, app.db
         library = calibredb.library_from_settings(location, settings.section("calibre"))
+        calibredb.check_library(library)
+        tag_policy(settings)  # a wrong setting stops here, not once per book
         if create_columns and not dry_run:
             created = create_custom_columns(library)
             if created and not as_json:
                 click.echo(f"created custom columns: {', '.join('#' + name for name in created)}", err=True)
         with tempfile.TemporaryDirectory(prefix="bdnex-calibre-") as work:
-            items = list(items_from_library(library, Path(work), custom_columns=create_columns))
+            items = list(items_from_library(library, Path(work)))
             if not items:
                 raise BdnexError(f"{location}: no CBZ/CBR books in this calibre library")
             options = TagOptions(
@@ -80,11 +93,27 @@ def register_commands(cli: click.Group) -> None:
                 locations=(location,),
             )
             summary = run_tagging(settings, db, items, options)
+        if create_columns and not dry_run:
+            filled = backfill_custom_columns(library)  # books tagged earlier too, not only this run's
+            if filled and not as_json:
+                click.echo(f"custom columns filled for {filled} book(s)", err=True)
         if as_json:
             echo_json(summary.to_dict())
         else:
             print_summary(summary, dry_run=dry_run)
         raise SystemExit(summary.exit_code)
+
+    @calibre.command("album")
+    @click.argument("album_id", type=int)
+    @pass_app
+    def album_command(app: AppContext, album_id: int) -> None:
+        """One album as JSON for the calibre metadata source (what `calibre sync` would write)."""
+        from bdnex_calibre.source_record import calibre_record
+        from bdnex_core.bedetheque.client import BedethequeClient
+        from bdnex_core.bedetheque.service import fetch_album
+
+        client = BedethequeClient(app.settings)
+        echo_json(calibre_record(fetch_album(client, app.db, album_id), client.base_url))
 
     @calibre.command("build-plugin")
     @click.option(
