@@ -3,18 +3,29 @@
 Precedence for the file: ``--config`` > ``BDNEX_CONFIG`` > the platform default
 (``~/.config/bdnex/config.yaml`` on Linux). For the database path:
 ``--db`` > ``BDNEX_DB`` > ``database.path`` in the file.
+
+The JSON Schema is the one source of truth: the core's sections come from
+``config_schema.json``, each plugin adds its own through ``register_config_schema``,
+and the whole file is validated in one pass. Defaults are the schema's ``default``
+values (the dataclasses below read them from there); a value a platform decides (the
+data folder) is ``null`` in the schema and comes from :mod:`bdnex_core.paths`. Keys
+marked ``"x-secret": true`` (and names such as ``password``, ``api_key``, ``token``)
+are masked wherever settings are shown, and invalid ones are reported without their value.
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 import os
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, fields
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import jsonschema
 import yaml
@@ -22,36 +33,47 @@ import yaml
 from bdnex_core import paths
 from bdnex_core.errors import ConfigError
 
+#: a YAML file this large, or expanding (through aliases) to this many values, is refused
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_EXPANDED_SIZE = 4 * 1024 * 1024
+MASK = "********"
+_SECRET_NAME = re.compile(r"(^|_)(key|password|passwd|token|secret)$")
+
 
 @cache
 def config_schema() -> dict[str, Any]:
+    """The core's schema (``config_schema.json``), without the plugins' sections."""
     text = resources.files("bdnex_core").joinpath("config_schema.json").read_text("utf-8")
     return json.loads(text)
 
 
+def _default(section: str, key: str) -> Any:
+    return copy.deepcopy(config_schema()["properties"][section]["properties"][key].get("default"))
+
+
 @dataclass(frozen=True)
 class DatabaseSettings:
-    backend: str = "sqlite"
+    backend: str = _default("database", "backend")
     path: Path = field(default_factory=paths.default_database_path)
-    busy_timeout_ms: int = 30000
+    busy_timeout_ms: int = _default("database", "busy_timeout_ms")
 
 
 @dataclass(frozen=True)
 class CacheSettings:
-    album_ttl_days: float = 7
+    album_ttl_days: float = _default("cache", "album_ttl_days")
     dir: Path = field(default_factory=lambda: paths.user_data_dir() / "cache")
 
 
 @dataclass(frozen=True)
 class CatalogueSettings:
-    base_url: str = "https://www.bedetheque.com"
-    mobile_base_url: str = "https://m.bedetheque.com"
-    min_delay_seconds: float = 2.0
-    jitter_seconds: float = 1.0
-    max_requests_per_hour: int = 600
-    max_retries: int = 4
-    timeout_seconds: float = 30
-    transport: str = "requests"
+    base_url: str = _default("catalogue", "base_url")
+    mobile_base_url: str = _default("catalogue", "mobile_base_url")
+    min_delay_seconds: float = _default("catalogue", "min_delay_seconds")
+    jitter_seconds: float = _default("catalogue", "jitter_seconds")
+    max_requests_per_hour: int = _default("catalogue", "max_requests_per_hour")
+    max_retries: int = _default("catalogue", "max_retries")
+    timeout_seconds: float = _default("catalogue", "timeout_seconds")
+    transport: str = _default("catalogue", "transport")
     flaresolverr_url: str | None = None
     cookies_file: Path | None = None
     user_agent: str | None = None
@@ -59,28 +81,28 @@ class CatalogueSettings:
 
 @dataclass(frozen=True)
 class MatchingSettings:
-    accept_threshold: float = 0.85
-    review_threshold: float = 0.5
-    max_candidates: int = 5
+    accept_threshold: float = _default("matching", "accept_threshold")
+    review_threshold: float = _default("matching", "review_threshold")
+    max_candidates: int = _default("matching", "max_candidates")
 
 
 @dataclass(frozen=True)
 class ComicInfoSettings:
-    version: str = "2.1"
-    merge_policy: str = "keep_locked"
+    version: str = _default("comicinfo", "version")
+    merge_policy: str = _default("comicinfo", "merge_policy")
     locked_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class ArchiveSettings:
-    cbr: str = "convert"
-    delete_converted_originals: bool = False
-    preserve_mtime: bool = False
+    cbr: str = _default("archives", "cbr")
+    delete_converted_originals: bool = _default("archives", "delete_converted_originals")
+    preserve_mtime: bool = _default("archives", "preserve_mtime")
 
 
 @dataclass(frozen=True)
 class PipelineSettings:
-    workers: int = 2
+    workers: int = _default("pipeline", "workers")
     logs_dir: Path = field(default_factory=lambda: paths.user_data_dir() / "logs")
 
 
@@ -99,7 +121,7 @@ class Settings:
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def section(self, name: str) -> dict[str, Any]:
-        """The raw mapping of a section (plugins own sections such as ``komga``)."""
+        """The mapping of a section, schema defaults filled in (plugins own sections such as ``komga``)."""
         return copy.deepcopy(self.raw.get(name) or {})
 
     def with_database_path(self, path: str | os.PathLike[str]) -> Settings:
@@ -108,62 +130,212 @@ class Settings:
         return replace(self, database=replace(self.database, path=paths.expand(path)))
 
 
+def full_schema() -> dict[str, Any]:
+    """The core's schema with every loaded plugin's section added."""
+    from bdnex_core.plugins import config_schemas
+
+    schema = copy.deepcopy(config_schema())
+    for name, section in config_schemas().items():
+        schema["properties"].setdefault(name, copy.deepcopy(dict(section)))
+    return schema
+
+
+def with_defaults(data: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``data`` where every known section and key missing from it has its schema default."""
+    result = copy.deepcopy(data)
+    for name, section_schema in schema.get("properties", {}).items():
+        if result.get(name) is None:
+            result[name] = {}
+        if isinstance(result[name], dict):
+            _fill_defaults(result[name], section_schema)
+    return result
+
+
+def _fill_defaults(mapping: dict[str, Any], schema: dict[str, Any]) -> None:
+    for key, prop in schema.get("properties", {}).items():
+        if key not in mapping and "default" in prop:
+            mapping[key] = copy.deepcopy(prop["default"])
+        if isinstance(mapping.get(key), dict) and "properties" in prop:
+            _fill_defaults(mapping[key], prop)
+
+
+def is_secret_key(name: object, schema: dict[str, Any] | None = None) -> bool:
+    """A value never to be shown: marked ``x-secret`` in its schema, or named like a secret."""
+    if schema and schema.get("x-secret"):
+        return True
+    return isinstance(name, str) and bool(_SECRET_NAME.search(name))
+
+
 def _error_location(error: jsonschema.ValidationError) -> str:
     return ".".join(str(part) for part in error.absolute_path) or "(top level)"
 
 
-def validate(data: Any, source: str) -> None:
-    """Raise a one-line :class:`ConfigError` naming the key and the problem."""
-    validator = jsonschema.Draft202012Validator(config_schema())
-    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
-    if errors:
-        first = errors[0]
-        if first.validator == "additionalProperties":
-            message = first.message.replace("Additional properties are not allowed", "unknown key")
-        else:
-            message = first.message
-        raise ConfigError(f"invalid configuration at {_error_location(first)}: {message}", path=source)
+def _suggestion(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.7)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _path_or_none(value: str | None) -> Path | None:
-    return paths.expand(value) if value else None
+def _describe(error: jsonschema.ValidationError) -> list[str]:
+    location = _error_location(error)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = list(error.schema.get("properties", {}))
+        unknown = [key for key in error.instance if key not in known]
+        prefix = f"{location}." if error.absolute_path else ""
+        return [f"{prefix}{key}: unknown key{_suggestion(str(key), known)}" for key in unknown]
+    key = error.absolute_path[-1] if error.absolute_path else None
+    if error.context and not is_secret_key(
+        key, error.schema
+    ):  # anyOf/oneOf: the deepest branch error is the telling one
+        deepest = max(error.context, key=lambda e: len(e.absolute_path))
+        if len(deepest.absolute_path) > len(error.absolute_path):
+            return _describe(deepest)
+    if is_secret_key(key, error.schema):  # the value must not appear in the message
+        return [f"{location}: {error.schema.get('x-message', 'invalid value (not shown: it is a secret)')}"]
+    if "x-message" in error.schema and error.validator != "required":
+        return [f"{location}: {error.schema['x-message']}"]
+    message = error.message if len(error.message) <= 200 else error.message[:200] + "..."
+    return [f"{location}: {_mask_urls_in(message)}"]
+
+
+def _mask_urls_in(text: str) -> str:
+    return re.sub(r"[a-z][a-z0-9+.-]*://\S+", lambda found: mask_url_password(found.group(0)), text)
+
+
+def validate(data: Any, source: str, schema: dict[str, Any] | None = None) -> None:
+    """Check the whole file in one pass; raise one :class:`ConfigError` line naming each key at fault."""
+    schema = schema if schema is not None else full_schema()
+    problems: list[str] = []
+    if isinstance(data, dict):
+        known_sections = list(schema.get("properties", {}))
+        for name in data:
+            if name not in known_sections:
+                # a section no loaded plugin claims is allowed (its plugin may be off); a near miss is a typo
+                hint = _suggestion(str(name), known_sections)
+                if hint:
+                    problems.append(f"{name}: unknown section{hint}")
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), [str(p) for p in e.path]))
+    for error in errors:
+        problems.extend(_describe(error))
+    if isinstance(data, dict):
+        problems.extend(_cross_checks(data))
+    if problems:
+        raise ConfigError(f"invalid configuration at {'; '.join(problems)}", path=source)
+
+
+def _cross_checks(data: dict[str, Any]) -> list[str]:
+    matching = data.get("matching")
+    if isinstance(matching, dict):
+        accept, review = matching.get("accept_threshold"), matching.get("review_threshold")
+        if isinstance(accept, (int, float)) and isinstance(review, (int, float)) and review > accept:
+            return [f"matching.review_threshold: {review} is above matching.accept_threshold ({accept})"]
+    return []
+
+
+def _section_kwargs(cls: type, section: dict[str, Any], section_schema: dict[str, Any]) -> dict[str, Any]:
+    """Constructor arguments for a section's dataclass; ``null`` leaves the dataclass's platform default."""
+    kwargs: dict[str, Any] = {}
+    properties = section_schema.get("properties", {})
+    for item in fields(cls):
+        value = section.get(item.name)
+        if value is None:
+            continue
+        if properties.get(item.name, {}).get("x-path"):
+            value = paths.expand(value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        kwargs[item.name] = value
+    return kwargs
+
+
+_CORE_SECTIONS = {
+    "database": DatabaseSettings,
+    "cache": CacheSettings,
+    "catalogue": CatalogueSettings,
+    "matching": MatchingSettings,
+    "comicinfo": ComicInfoSettings,
+    "archives": ArchiveSettings,
+    "pipeline": PipelineSettings,
+}
 
 
 def from_mapping(data: dict[str, Any], *, source: Path | None = None) -> Settings:
-    """Build settings from an already-parsed mapping (validates it first)."""
-    validate(data, str(source) if source else "configuration")
-    database = data.get("database", {})
-    if database.get("backend", "sqlite") == "postgresql":
+    """Build settings from an already-parsed mapping: defaults filled from the schema, then validated."""
+    where = str(source) if source else "configuration"
+    schema = full_schema()
+    if not isinstance(data, dict):
+        raise ConfigError("the configuration must be a mapping of sections", path=source)
+    complete = with_defaults(data, schema)
+    validate(complete, where, schema)
+    if complete["database"]["backend"] == "postgresql":
         raise ConfigError(
             "invalid configuration at database.backend: 'postgresql' is not supported yet; use 'sqlite' (the default)",
             path=str(source) if source else None,
         )
-    cache_section = data.get("cache", {})
-    catalogue = dict(data.get("catalogue", {}))
-    catalogue["cookies_file"] = _path_or_none(catalogue.get("cookies_file"))
-    comicinfo = dict(data.get("comicinfo", {}))
-    if "locked_fields" in comicinfo:
-        comicinfo["locked_fields"] = tuple(comicinfo["locked_fields"])
-    pipeline = dict(data.get("pipeline", {}))
-    logs_dir = _path_or_none(pipeline.pop("logs_dir", None))
-    return Settings(
-        database=DatabaseSettings(
-            backend="sqlite",
-            path=paths.expand(database["path"]) if "path" in database else paths.default_database_path(),
-            busy_timeout_ms=database.get("busy_timeout_ms", 30000),
-        ),
-        cache=CacheSettings(
-            album_ttl_days=cache_section.get("album_ttl_days", 7),
-            **({"dir": paths.expand(cache_section["dir"])} if cache_section.get("dir") else {}),
-        ),
-        catalogue=CatalogueSettings(**catalogue),
-        matching=MatchingSettings(**data.get("matching", {})),
-        comicinfo=ComicInfoSettings(**comicinfo),
-        archives=ArchiveSettings(**data.get("archives", {})),
-        pipeline=PipelineSettings(**pipeline, **({"logs_dir": logs_dir} if logs_dir else {})),
-        source=source,
-        raw=copy.deepcopy(data),
-    )
+    sections = {
+        name: cls(**_section_kwargs(cls, complete[name], schema["properties"][name]))
+        for name, cls in _CORE_SECTIONS.items()
+    }
+    return Settings(**sections, source=source, raw=complete)
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        raw = path.read_bytes()
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"the configuration is larger than {MAX_CONFIG_BYTES // 1024} KB; refused", path=path)
+        data = yaml.safe_load(raw.decode("utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigError(f"not valid YAML{where}: {problem}", path=path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the configuration: {exc}", path=path) from None
+    except RecursionError:
+        raise ConfigError("the configuration is nested too deeply; refused", path=path) from None
+    _check_expanded_size(data, path)
+    return data
+
+
+def _check_expanded_size(data: Any, path: Path) -> None:
+    """Refuse YAML whose aliases expand it far beyond its size (a "billion laughs" file).
+
+    Aliases share objects, so the size is counted once per object and multiplied by its uses
+    without building the expansion.
+    """
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def expanded(value: Any) -> int:
+        if isinstance(value, str):
+            return len(value) + 1
+        if not isinstance(value, (dict, list)):
+            return 8
+        key = id(value)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise ConfigError("a YAML alias refers to the mapping or list that contains it; refused", path=path)
+        active.add(key)
+        children = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+        total = 1
+        for child in children:
+            total += expanded(child)
+            if total > MAX_EXPANDED_SIZE:
+                raise ConfigError(
+                    f"the configuration expands (through YAML aliases) beyond {MAX_EXPANDED_SIZE // 1024 // 1024} MB; "
+                    "refused",
+                    path=path,
+                )
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    try:
+        expanded(data)
+    except RecursionError:
+        raise ConfigError("the configuration is nested too deeply; refused", path=path) from None
 
 
 def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> tuple[Path, bool]:
@@ -187,15 +359,7 @@ def load_settings(
     except OSError as exc:
         raise ConfigError(f"cannot read the configuration: {exc.strerror}", path=path) from None
     if exists:
-        try:
-            data = yaml.safe_load(path.read_text("utf-8")) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" (line {mark.line + 1})" if mark else ""
-            problem = getattr(exc, "problem", None) or "not valid YAML"
-            raise ConfigError(f"not valid YAML{where}: {problem}", path=path) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read the configuration: {exc}", path=path) from None
+        data = _read_yaml(path)
         if not isinstance(data, dict):
             raise ConfigError("the configuration must be a mapping of sections", path=path)
     elif named:
@@ -206,8 +370,8 @@ def load_settings(
 
 
 def settings_as_dict(settings: Settings) -> dict[str, Any]:
-    """The effective settings (defaults filled in), JSON-friendly, for ``config show``."""
-    from dataclasses import asdict, fields
+    """The effective settings (defaults filled in), JSON-friendly and secrets masked, for ``config show``."""
+    from dataclasses import asdict
 
     result: dict[str, Any] = {}
     for item in fields(settings):
@@ -219,4 +383,41 @@ def settings_as_dict(settings: Settings) -> dict[str, Any]:
         }
     for name, section in settings.raw.items():
         result.setdefault(name, section)
-    return result
+    return masked(result, full_schema())
+
+
+def masked(value: Any, schema: dict[str, Any] | None = None) -> Any:
+    """A copy of settings fit to print: secret values replaced by a mask, passwords in URLs hidden."""
+    schema = schema or {}
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        result = {}
+        for key, item in value.items():
+            item_schema = properties.get(key) if isinstance(properties.get(key), dict) else {}
+            if is_secret_key(key, item_schema) and item not in (None, ""):
+                result[key] = MASK
+            else:
+                result[key] = masked(item, item_schema)
+        return result
+    if isinstance(value, list):
+        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+        return [masked(item, items) for item in value]
+    if isinstance(value, str):
+        return mask_url_password(value)
+    return value
+
+
+def mask_url_password(text: str) -> str:
+    """``scheme://user:secret@host/...`` shown as ``scheme://user:********@host/...``; other text unchanged."""
+    if "://" not in text or "@" not in text:
+        return text
+    try:
+        parts = urlsplit(text)
+        password = parts.password
+    except ValueError:
+        return text
+    if not password:
+        return text
+    userinfo, _, hostinfo = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{hostinfo}"))

@@ -1,4 +1,11 @@
-"""One family of exceptions; the CLI turns each into a one-line message."""
+"""One family of exceptions; the CLI turns each into a one-line message.
+
+Callers tell errors apart by type and by their machine-readable fields, never by message text:
+``status`` is the HTTP status behind a catalogue error (when there was one) and ``stops_run``
+says that the condition is not about one file but about the site or the machine (a ban, a site
+that stopped answering, the hourly cap): a batch must stop and be resumed later, not mark every
+remaining file failed.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,8 @@ class BdnexError(Exception):
     """
 
     exit_code = 1
+    #: the whole run must stop (and be resumed later) rather than fail file after file
+    stops_run = False
 
     def __init__(self, message: str, *, path: str | Path | None = None):
         self.path = str(path) if path is not None else None
@@ -45,13 +54,69 @@ class MetadataError(BdnexError):
 
 
 class CatalogueError(BdnexError):
-    """The Bédéthèque catalogue (site, index or cache) could not answer."""
+    """The Bédéthèque catalogue (site, index or cache) could not answer.
+
+    ``status`` is the HTTP status of the last answer, when there was one. ``stops_run`` may be
+    set per error: the client's circuit breaker raises an :class:`Unreachable` or
+    :class:`RateLimited` that stops the run once failures keep coming, while a single file's
+    failure does not.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        status: int | None = None,
+        stops_run: bool | None = None,
+    ):
+        super().__init__(message, path=path)
+        self.status = status
+        if stops_run is not None:
+            self.stops_run = stops_run
 
 
-class BlockedError(CatalogueError):
-    """The site refuses us (challenge or IP ban): every request stops for this run."""
+class NotFound(CatalogueError):
+    """The site answered that this page does not exist (HTTP 404, or an id it does not know)."""
+
+
+class Unreachable(CatalogueError):
+    """No usable answer: refused connections, timeouts, or 5xx after the retries."""
+
+
+class RateLimited(CatalogueError):
+    """The site kept answering 429 (``retry_after``: the seconds it asked for, when it said)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        status: int | None = 429,
+        stops_run: bool | None = None,
+        retry_after: float | None = None,
+    ):
+        super().__init__(message, path=path, status=status, stops_run=stops_run)
+        self.retry_after = retry_after
+
+
+class SiteUnavailable(CatalogueError):
+    """The site is not usable now for any file: the run stops, its session is paused (files not
+    done stay pending), and it is resumed later (exit code 4)."""
 
     exit_code = 4
+    stops_run = True
+
+
+class HourlyCapReached(SiteUnavailable):
+    """Our own politeness cap (``catalogue.max_requests_per_hour``) is used up for now."""
+
+
+class BlockedError(SiteUnavailable):
+    """The site refuses us (challenge or IP ban): every request stops for this run."""
+
+
+Blocked = BlockedError
 
 
 class ParseError(CatalogueError):

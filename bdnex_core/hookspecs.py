@@ -29,6 +29,20 @@ def register_commands(cli: click.Group) -> None:
 
     Called once when the CLI starts, after the core commands exist.
     Use ``@cli.group()`` / ``@cli.command()`` on the group passed in.
+    An implementation that raises is reported once; the CLI goes on without it.
+    """
+
+
+@hookspec
+def register_config_schema(register: Callable[[str, Mapping[str, Any]], None]) -> None:
+    """Contribute the JSON Schema of a configuration section: call ``register(section, schema)``.
+
+    Called when the configuration is loaded. The core validates the whole file in one
+    pass against its own schema plus every plugin's section, and fills in the schema's
+    ``default`` values, so ``settings.section(name)`` already holds them. Mark secret
+    keys with ``"x-secret": true`` (masked by ``config show``, never quoted in errors);
+    ``"x-message"`` replaces the validator's message for a key. A section already
+    claimed (by the core or an earlier plugin) is kept as it was.
     """
 
 

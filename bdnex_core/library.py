@@ -80,7 +80,3 @@ class MetadataWriter(Protocol):
     def write(self, item: LibraryItem, metadata: Any, settings: Settings, *, dry_run: bool = False) -> WriteResult:
         """Write ``metadata`` (a :class:`bdnex_core.comicinfo.ComicInfo`) for ``item``."""
         ...
-
-
-def is_comic_file(path: Path) -> bool:
-    return path.suffix.lower() in COMIC_SUFFIXES and not path.name.startswith(".")

@@ -3,6 +3,12 @@
 One broken plugin logs an error and the rest keeps working. ``BDNEX_LOAD_PLUGINS``
 (comma-separated entry-point names; empty = none) restricts which installed
 plugins are loaded; the default plugins are always there.
+
+Hooks are always called through pluggy, so ordering, ``tryfirst``/``trylast`` and
+hook wrappers (``wrapper=True`` and the old ``hookwrapper=True``) behave as pluggy
+documents. Isolation comes from wrapping each implementation when its plugin is
+registered: an implementation that raises is reported once and skipped from then on,
+and a wrapper that fails steps aside without hiding the other implementations' results.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
@@ -36,11 +43,96 @@ class LoadFailure:
     error: str
 
 
+class GuardedPluginManager(pluggy.PluginManager):
+    """A pluggy manager whose registered implementations cannot raise into the caller."""
+
+    def __init__(self, project_name: str) -> None:
+        super().__init__(project_name)
+        self.disabled: set[tuple[str, str]] = set()
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        registered = super().register(plugin, name)
+        for caller in self.get_hookcallers(plugin) or []:
+            for impl in caller.get_hookimpls():
+                if impl.plugin is plugin:
+                    # pluggy calls impl.function; swapping it keeps ordering and wrappers pluggy's own
+                    impl.function = self._guard(impl, caller.name)  # type: ignore[misc]
+        return registered
+
+    def _report(self, plugin_name: str, hook_name: str, exc: BaseException) -> None:
+        if (plugin_name, hook_name) in self.disabled:
+            return
+        self.disabled.add((plugin_name, hook_name))
+        logger.error(
+            "plugin %s failed in %s: %s: %s (skipped from now on)", plugin_name, hook_name, type(exc).__name__, exc
+        )
+
+    def _guard(self, impl: pluggy.HookImpl, hook_name: str) -> Callable[..., Any]:
+        function, plugin_name = impl.function, impl.plugin_name
+        if impl.wrapper or impl.hookwrapper:
+            return self._guard_wrapper(function, plugin_name, hook_name)
+
+        def guarded(*args: Any) -> Any:
+            if (plugin_name, hook_name) in self.disabled:
+                return None
+            try:
+                return function(*args)
+            except Exception as exc:  # one plugin's bug must not fail the caller
+                self._report(plugin_name, hook_name, exc)
+                return None
+
+        return guarded
+
+    def _guard_wrapper(self, function: Callable[..., Any], plugin_name: str, hook_name: str) -> Callable[..., Any]:
+        """Run a wrapper's code around the inner calls; if it fails, pass the inner result through unchanged.
+
+        Works for both wrapper styles: a new-style wrapper receives the result (or the
+        inner exception) and returns it; an old-style one receives pluggy's ``Result``.
+        """
+        key = (plugin_name, hook_name)
+
+        def guarded(*args: Any) -> Generator[None, Any, Any]:
+            if key in self.disabled:
+                return (yield)
+            wrapper = function(*args)
+            try:
+                next(wrapper)
+            except Exception as exc:  # raised before yielding, or never yielded (StopIteration)
+                self._report(plugin_name, hook_name, exc)
+                return (yield)
+            try:
+                result = yield
+            except Exception as inner:
+                try:
+                    wrapper.throw(inner)
+                except StopIteration as stop:
+                    return stop.value
+                except Exception as exc:
+                    if exc is not inner:
+                        self._report(plugin_name, hook_name, exc)
+                    raise inner from None
+                wrapper.close()
+                self._report(plugin_name, hook_name, RuntimeError("the wrapper yielded twice"))
+                raise
+            try:
+                wrapper.send(result)
+            except StopIteration as stop:
+                return stop.value
+            except Exception as exc:
+                self._report(plugin_name, hook_name, exc)
+                return result
+            wrapper.close()
+            self._report(plugin_name, hook_name, RuntimeError("the wrapper yielded twice"))
+            return result
+
+        return guarded
+
+
 @dataclass
 class PluginHost:
     """The pluggy manager plus what failed to load (shown by ``bdnex-core plugins``)."""
 
-    pm: pluggy.PluginManager
+    pm: GuardedPluginManager
     failures: list[LoadFailure] = field(default_factory=list)
     distributions: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -57,7 +149,7 @@ def _allowed_entry_points() -> set[str] | None:
 
 
 def build_plugin_host() -> PluginHost:
-    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm = GuardedPluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
     host = PluginHost(pm)
     for module_name in DEFAULT_PLUGINS:
@@ -95,7 +187,7 @@ def get_plugin_host() -> PluginHost:
     return _host
 
 
-def get_plugin_manager() -> pluggy.PluginManager:
+def get_plugin_manager() -> GuardedPluginManager:
     return get_plugin_host().pm
 
 
@@ -105,34 +197,34 @@ def reset_plugin_host() -> None:
     _host = None
 
 
-def _call_safely(hook_name: str, **kwargs: Any) -> None:
-    """Call every implementation of a hook; one that raises is logged and skipped."""
-    pm = get_plugin_manager()
-    # pluggy calls implementations last-registered first, tryfirst before trylast: same order here
-    for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
-        try:
-            impl.function(**{name: kwargs[name] for name in impl.argnames})
-        except Exception as exc:
-            logger.error("plugin %s failed in %s: %s: %s", impl.plugin_name, hook_name, type(exc).__name__, exc)
+def config_schemas() -> dict[str, Mapping[str, Any]]:
+    """The JSON Schema of each plugin's configuration section, by section name (first claim wins)."""
+    schemas: dict[str, Mapping[str, Any]] = {}
+
+    def register(section: str, schema: Mapping[str, Any]) -> None:
+        schemas.setdefault(section, schema)
+
+    get_plugin_manager().hook.register_config_schema(register=register)
+    return schemas
 
 
 def library_sources(settings: Settings) -> dict[str, LibrarySource]:
     sources: dict[str, LibrarySource] = {}
-    _call_safely(
-        "register_library_sources", register=lambda source: sources.setdefault(source.name, source), settings=settings
+    get_plugin_manager().hook.register_library_sources(
+        register=lambda source: sources.setdefault(source.name, source), settings=settings
     )
     return sources
 
 
 def metadata_writers(settings: Settings) -> list[MetadataWriter]:
     writers: list[MetadataWriter] = []
-    _call_safely("register_metadata_writers", register=writers.append, settings=settings)
+    get_plugin_manager().hook.register_metadata_writers(register=writers.append, settings=settings)
     return writers
 
 
 def notify(hook_name: str, **kwargs: Any) -> None:
     """Send a notification hook (``file_tagged``, ``session_finished``) without letting it fail the caller."""
-    _call_safely(hook_name, **kwargs)
+    getattr(get_plugin_manager().hook, hook_name)(**kwargs)
 
 
 def describe_plugins() -> list[dict[str, Any]]:
@@ -149,6 +241,7 @@ def describe_plugins() -> list[dict[str, Any]]:
                 "hooks": hooks,
                 "default": name in DEFAULT_PLUGINS,
                 "distribution": host.distributions.get(name),
+                "failed_hooks": sorted(hook for plugin_name, hook in host.pm.disabled if plugin_name == name),
             }
         )
     described.extend({"name": failure.name, "hooks": [], "error": failure.error} for failure in host.failures)

@@ -9,6 +9,7 @@ word equals the file name's, then one ``fuzz.ratio`` per remaining name.
 from __future__ import annotations
 
 import glob
+import os
 import random
 import resource
 import statistics
@@ -26,7 +27,9 @@ from bdnex_core.matching.matcher import Matcher
 from bdnex_core.matching.namegen import realistic_names
 from bdnex_core.matching.normalize import normalize, slug_words
 
-SITEMAPS = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "bedetheque" / "sitemaps"
+# ../shared beside the checkout, or BDNEX_SHARED_DIR (as the tests read it)
+SHARED = Path(os.environ.get("BDNEX_SHARED_DIR", Path(__file__).resolve().parents[1].parent / "shared"))
+SITEMAPS = SHARED / "fixtures" / "bedetheque" / "sitemaps"
 TARGET = 300_000
 SYLLABLES = ("ba", "lo", "ri", "de", "mon", "tar", "vel", "qui", "zo", "nar", "ste", "pha", "gru", "lin", "cor", "ka")
 

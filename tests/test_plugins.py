@@ -34,6 +34,17 @@ class RecordingPlugin:
             print("hello from the test plugin")
 
     @hookimpl
+    def register_config_schema(self, register):
+        register(
+            "testplugin",
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {"colour": {"type": "string", "enum": ["red", "blue"], "default": "red"}},
+            },
+        )
+
+    @hookimpl
     def register_library_sources(self, register, settings):
         class Source:
             name = "test-source"
@@ -88,6 +99,13 @@ def test_registered_plugin_is_listed_and_every_hook_is_called(test_plugin, capsy
     assert main(["plugins", "--json"]) == 0
     listed = {entry["name"]: entry for entry in json.loads(capsys.readouterr().out)}
     assert listed["test-plugin"]["hooks"] == HOOK_NAMES
+    from bdnex_core.config import from_mapping
+    from bdnex_core.errors import ConfigError
+
+    assert from_mapping({}).section("testplugin") == {"colour": "red"}  # the plugin's default, filled in
+    assert from_mapping({"testplugin": {"colour": "blue"}}).section("testplugin") == {"colour": "blue"}
+    with pytest.raises(ConfigError, match=r"testplugin\.color: unknown key \(did you mean 'colour'\?\)"):
+        from_mapping({"testplugin": {"color": "blue"}})
     settings = Settings()
     sources = library_sources(settings)
     assert set(sources) >= {"folder", "test-source"}
@@ -195,3 +213,104 @@ def test_hookimpl_is_importable_from_the_package_root():
     import bdnex_core
 
     assert bdnex_core.hookimpl is hookspecs.hookimpl
+
+
+def test_plugin_whose_register_commands_raises_is_reported_once_and_every_command_works(tmp_path):
+    _install_fake_distribution(
+        tmp_path,
+        "bdnex_badcommands",
+        """
+        from bdnex_core import hookimpl
+
+        @hookimpl
+        def register_commands(cli):
+            raise RuntimeError("cannot build my commands")
+        """,
+    )
+    _install_fake_distribution(
+        tmp_path,
+        "bdnex_goodcommands",
+        """
+        import click
+        from bdnex_core import hookimpl
+
+        @hookimpl
+        def register_commands(cli):
+            @cli.command("good-hello")
+            def hello():
+                click.echo("hello from a good plugin")
+        """,
+    )
+    env = {"BDNEX_CONFIG": str(tmp_path / "none.yaml"), "BDNEX_DB": str(tmp_path / "db.sqlite")}
+    (tmp_path / "none.yaml").write_text("{}\n")
+    for args in (["plugins", "--json"], ["config", "show"], ["good-hello"], ["sessions", "list"]):
+        result = _run_cli(args, tmp_path, **env)
+        assert result.returncode == 0, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+        failures = [line for line in result.stderr.splitlines() if "bdnex_badcommands" in line]
+        assert len(failures) == 1, result.stderr
+        assert "failed in register_commands: RuntimeError: cannot build my commands" in failures[0]
+    assert "hello from a good plugin" in _run_cli(["good-hello"], tmp_path, **env).stdout
+    listed = {entry["name"]: entry for entry in json.loads(_run_cli(["plugins", "--json"], tmp_path, **env).stdout)}
+    assert listed["bdnex_badcommands"]["failed_hooks"] == ["register_commands"]
+    assert listed["bdnex_goodcommands"]["failed_hooks"] == []
+
+
+def test_hook_wrappers_run_through_pluggy_and_a_failing_one_steps_aside(caplog):
+    reset_plugin_host()
+    seen = []
+
+    class NewStyleWrapper:
+        @hookimpl(wrapper=True)
+        def register_metadata_writers(self, register, settings):
+            seen.append("new-before")
+            result = yield
+            seen.append("new-after")
+            return result
+
+    class OldStyleWrapper:
+        @hookimpl(hookwrapper=True)
+        def register_library_sources(self, register, settings):
+            seen.append("old-before")
+            outcome = yield
+            outcome.get_result()
+            seen.append("old-after")
+
+    class BrokenWrapper:
+        @hookimpl(wrapper=True)
+        def register_library_sources(self, register, settings):
+            raise RuntimeError("wrapper broke")
+            yield  # a generator that fails before yielding
+
+    class BrokenAfterYield:
+        @hookimpl(wrapper=True)
+        def register_metadata_writers(self, register, settings):
+            yield
+            raise RuntimeError("teardown broke")
+
+    class BrokenImpl:
+        @hookimpl
+        def session_finished(self, session_id, status, stats):
+            raise ValueError("always")
+
+    pm = get_plugin_manager()
+    for name, plugin in [
+        ("new", NewStyleWrapper()),
+        ("old", OldStyleWrapper()),
+        ("broken-wrapper", BrokenWrapper()),
+        ("broken-teardown", BrokenAfterYield()),
+        ("broken-impl", BrokenImpl()),
+    ]:
+        pm.register(plugin, name=name)
+    try:
+        settings = Settings()
+        assert "folder" in library_sources(settings)
+        assert "comicinfo" in [writer.name for writer in metadata_writers(settings)]
+        assert seen == ["old-before", "old-after", "new-before", "new-after"]
+        for _ in range(3):
+            notify("session_finished", session_id=1, status="completed", stats={})
+        assert "broken-wrapper failed in register_library_sources: RuntimeError: wrapper broke" in caplog.text
+        assert "broken-teardown failed in register_metadata_writers: RuntimeError: teardown broke" in caplog.text
+        assert caplog.text.count("broken-impl failed in session_finished: ValueError: always") == 1
+    finally:
+        reset_plugin_host()

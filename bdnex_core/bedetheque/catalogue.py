@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bdnex_core.bedetheque.catalogue_row import CatalogueRow
 from bdnex_core.bedetheque.sitemaps import AlbumEntry, iter_album_entries, parse_sitemap_index
 from bdnex_core.db import BDneXDB, to_db_time, utcnow
 from bdnex_core.errors import CatalogueError
@@ -153,9 +154,8 @@ class Catalogue:
             ],
         }
 
-    def rows(self) -> Iterator[tuple[Any, ...]]:
-        """(album_id, url, series_norm, tome, tome_number, tome_kind, title_norm, series_slug, title_slug) for every album."""
-        yield from self.db.db.execute(
-            "SELECT album_id, url, series_norm, tome, tome_number, tome_kind, title_norm, series_slug, title_slug "
-            "FROM catalogue_albums"
-        )
+    def rows(self) -> Iterator[CatalogueRow]:
+        """Every album of the catalogue, as a named row."""
+        columns = ", ".join(CatalogueRow._fields)
+        for row in self.db.db.execute(f"SELECT {columns} FROM catalogue_albums"):
+            yield CatalogueRow(*row)

@@ -139,6 +139,13 @@ def reset_politeness() -> None:
         _breakers.clear()
 
 
+def reset_breakers() -> None:
+    """Forget tripped breakers only (a long-running service trying again after its pause; the hourly
+    counts of the limiters are kept)."""
+    with _registry_lock:
+        _breakers.clear()
+
+
 def _retry_after(value: str | None) -> float | None:
     if not value:
         return None

@@ -26,4 +26,5 @@ def plugins(as_json: bool) -> None:
             click.echo(f"{plugin['name']}: FAILED TO LOAD ({plugin['error']})")
             continue
         origin = "default" if plugin.get("default") else (plugin.get("distribution") or {}).get("name", "registered")
-        click.echo(f"{plugin['name']} [{origin}]: {', '.join(plugin['hooks']) or '(no hooks)'}")
+        failed = f" (failed, skipped: {', '.join(plugin['failed_hooks'])})" if plugin.get("failed_hooks") else ""
+        click.echo(f"{plugin['name']} [{origin}]: {', '.join(plugin['hooks']) or '(no hooks)'}{failed}")

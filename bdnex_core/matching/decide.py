@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 
 from bdnex_core.config import MatchingSettings
 from bdnex_core.matching.score import Score
+from bdnex_core.states import Decision
 
 AMBIGUITY_GAP = 0.04  # two different albums this close: a person must choose
 
 
 @dataclass
 class MatchResult:
-    decision: str  # accept, review, none
+    decision: Decision  # accept, review or none
     best: Score | None
     candidates: list[Score] = field(default_factory=list)
     reason: str = ""
@@ -24,13 +25,13 @@ class MatchResult:
 def decide(candidates: list[Score], settings: MatchingSettings) -> MatchResult:
     ranked = sorted(candidates, key=lambda score: (-score.score, score.album_id))[: settings.max_candidates]
     if not ranked:
-        return MatchResult("none", None, [], "no candidate in the catalogue")
+        return MatchResult(Decision.NONE, None, [], "no candidate in the catalogue")
     best = ranked[0]
     if len(ranked) > 1 and best.score - ranked[1].score < AMBIGUITY_GAP and not best.caps:
         best.cap(f"ambiguous: album {ranked[1].album_id} scores {ranked[1].score:.2f}")
     confidence = best.confidence
     if confidence >= settings.accept_threshold and not best.caps:
-        return MatchResult("accept", best, ranked, "")
+        return MatchResult(Decision.ACCEPT, best, ranked, "")
     if confidence >= settings.review_threshold:
-        return MatchResult("review", best, ranked, "; ".join(best.caps) or "below the accept threshold")
-    return MatchResult("none", best, ranked, "; ".join(best.caps) or "below the review threshold")
+        return MatchResult(Decision.REVIEW, best, ranked, "; ".join(best.caps) or "below the accept threshold")
+    return MatchResult(Decision.NONE, best, ranked, "; ".join(best.caps) or "below the review threshold")

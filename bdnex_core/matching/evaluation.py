@@ -10,12 +10,15 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from rapidfuzz import fuzz
+
 from bdnex_core.bedetheque.sitemaps import AlbumEntry
 from bdnex_core.config import MatchingSettings
 from bdnex_core.matching.filename import parse_filename
 from bdnex_core.matching.index import CatalogueIndex
 from bdnex_core.matching.matcher import Matcher
 from bdnex_core.matching.namegen import realistic_names
+from bdnex_core.matching.noisegen import CONVENTIONS, contradicting_name, noisy_name
 
 
 def human(slug: str) -> str:
@@ -88,4 +91,93 @@ def evaluate(
                     match.best.explain() if match.best else "",
                 )
             )
+    return result
+
+
+CONTRADICTING = "contradicting title"
+
+
+def _match_one(matcher: Matcher, name: str, album_id: int, result: Evaluation, *, present: bool) -> None:
+    match = matcher.match(parse_filename(name))
+    best = match.best.album_id if match.best else None
+    explained = match.best.explain() if match.best else "no candidate"
+    if not present:
+        result.absent += 1
+        if match.decision == "accept":
+            result.absent_accepted += 1
+            result.failures.append((f"ABSENT {name}", album_id, best, explained))
+        return
+    result.present += 1
+    result.top1 += best == album_id
+    if match.decision == "accept":
+        result.accepted += 1
+        if best != album_id:
+            result.wrong_accepted += 1
+            result.failures.append((name, album_id, best, explained))
+    elif best != album_id and len(result.failures) < 200:
+        result.failures.append((name, album_id, best, explained))
+
+
+def evaluate_noisy(
+    entries: Sequence[AlbumEntry],
+    settings: MatchingSettings,
+    *,
+    present: int = 300,
+    absent: int = 60,
+    seed: int = 7,
+    conventions: Sequence[str] | None = None,
+) -> dict[str, Evaluation]:
+    """Per convention of :mod:`noisegen`: ``present`` names of albums in the index and ``absent`` of
+    albums removed from it; plus names whose title contradicts their tome (never to be accepted)."""
+    rng = random.Random(seed)
+    by_id = {entry.album_id: entry for entry in entries}
+    removed = set(rng.sample(sorted(by_id), max(absent * 10, len(by_id) // 20)))
+    index = CatalogueIndex.build(
+        (e.album_id, e.url, e.series_norm, e.tome, e.tome_number, e.tome_kind, e.title_norm)
+        for e in entries
+        if e.album_id not in removed
+    )
+    matcher = Matcher(index, settings)
+    kept = [entry for entry in entries if entry.album_id not in removed]
+    gone = [by_id[album_id] for album_id in sorted(removed)]
+    results: dict[str, Evaluation] = {}
+    for convention in conventions or CONVENTIONS:
+        result = results[convention] = Evaluation()
+        for pool, wanted, is_present in ((kept, present, True), (gone, absent, False)):
+            done = 0
+            for entry in rng.sample(pool, len(pool)):
+                if done >= wanted:
+                    break
+                name = noisy_name(
+                    convention, human(entry.series_slug), entry.tome, human(entry.title_slug) or None, rng=rng
+                )
+                if name is not None:
+                    _match_one(matcher, name, entry.album_id, result, present=is_present)
+                    done += 1
+    results[CONTRADICTING] = _contradicting(matcher, kept, absent * 3, rng)
+    return results
+
+
+def _contradicting(matcher: Matcher, kept: Sequence[AlbumEntry], wanted: int, rng: random.Random) -> Evaluation:
+    by_series: dict[str, list[AlbumEntry]] = {}
+    for entry in kept:
+        by_series.setdefault(entry.series_slug, []).append(entry)
+    result = Evaluation()
+    for entry in rng.sample(kept, len(kept)):
+        if result.absent >= wanted:
+            break
+        others = [
+            other
+            for other in by_series[entry.series_slug]
+            if other.title_norm
+            and other.tome_number != entry.tome_number
+            and fuzz.token_set_ratio(other.title_norm, entry.title_norm) < 50
+        ]
+        if not others:
+            continue
+        name = contradicting_name(
+            human(entry.series_slug), entry.tome or "", human(rng.choice(others).title_slug), rng=rng
+        )
+        if name is not None:
+            _match_one(matcher, name, entry.album_id, result, present=False)
     return result

@@ -8,15 +8,18 @@ a :class:`ParsedName`. It does no I/O and knows nothing of the catalogue.
 
 How a name is read, in order: path and extension off; dots, underscores and slug hyphens
 become spaces; an ISBN is taken out; bracketed groups are classified (year, language,
-publisher, ISBN, one-shot, a tome such as ``(T3)``, or noise); noise words (``c2c``, ``HD``,
-``1920px``, ``v2``) go; then the tome is chosen, the likeliest reading first:
+publisher, ISBN, one-shot, a tome such as ``(T3)``, or noise); scene-release tags at the end
+(``FRENCH.CBZ.eBook-Team``) and a team after a bracketed tag (``(HD) - Team``) go; noise words
+(``c2c``, ``HD``, ``1920px``, ``v2``) go; then the tome is chosen, the likeliest reading first:
 
 1. a tome in brackets, ``Astérix (T3) Titre``;
 2. a number opening the name before a separator, ``01 - Titre`` (the series is the folder);
 3. a range, ``T1-3`` / ``Intégrale T1 à T3`` (an intégrale);
-4. an explicit marker: ``T01``, ``Tome 1``, ``#3``, ``HS2``, ``Hors-série 1``, ``INT2``,
-   ``Intégrale 2`` — numbered markers before bare ``HS``/``INT`` words, which count only as
-   their own segment (``Série - HS - Titre``, ``Série INT``), not inside a series name;
+4. an explicit marker: ``T01``, ``T.1``, ``Tome 1``, ``#3``, ``HS2``, ``Hors-série 1``, ``INT2``,
+   ``Intégrale 2``, a roman tome I..XXX after a marker (``Tome VI``, ``Livre IV``, ``Vol. XII``;
+   never a bare numeral: ``XIII``, ``V pour Vendetta``) — numbered markers before bare
+   ``HS``/``INT`` words, which count only as their own segment (``Série - HS - Titre``,
+   ``Série INT``), not inside a series name;
 5. a number opening the name before words, when a folder can give the series;
 6. an implicit number: between separators (``Série - 40``), after ``Vol``/``n°``, or plain
    (``Série 01 Titre``), skipping numbers followed by ``ans``, ordinals (``2e série``) and
@@ -24,8 +27,11 @@ publisher, ISBN, one-shot, a tome such as ``(T3)``, or noise); noise words (``c2
 
 A name marked as a one-shot (``(One shot)``, ``Album unique``) takes only steps 1, 3 and 4: its
 numbers belong to its title. What precedes the tome is the series (a cycle joined to it stays:
-Bédéthèque names series ``Rozen Maiden Saison 2``), what follows the title. Other plausible
-readings are kept in ``alternatives`` for the matcher to try.
+Bédéthèque names series ``Rozen Maiden Saison 2``; a segment between series and tome is title),
+what follows the title. Other plausible readings are kept in ``alternatives`` for the matcher to
+try: other numbers when the tome was guessed (never a title's ``Part 1`` beside a written marker),
+and a leading ``[bracket]`` as the series (``[Gamaran] T17``), which is the reading itself when the
+name has no other series.
 """
 
 from __future__ import annotations
@@ -58,6 +64,17 @@ NOISE_WORDS = re.compile(
     r"\b(c2c|hd|hq|scan(?:s|ne|ned)?|webrip|repack|fixed|ocr|\d{3,4}px?|v\d)\b",
     re.IGNORECASE,
 )
+# Release tags that end scene names ("Série.T01.Titre.FRENCH.CBZ.eBook-Team", "... FRENCH CBZ"): a run of
+# them at the end, with the team after a dash, goes when it holds a tag no title ends with (FRENCH, CBZ, eBook)
+_RELEASE_TAG = r"(?:(?:true)?french|multi|comics?|cb[zrt7]|pdf|epub|e-?books?|hd|digital|web(?:rip)?)"
+RELEASE_TAIL = re.compile(
+    rf"(?:(?<=\s)|^){_RELEASE_TAG}(?:[\s\x01]+{_RELEASE_TAG})*(?:[\s\x01]*-\s*[a-z0-9]+)?[\s\x01]*$", re.IGNORECASE
+)
+STRONG_RELEASE_TAG = re.compile(r"\b(?:(?:true)?french|cb[zrt7]|e-?books?|epub)\b", re.IGNORECASE)
+NOISE_MARK = "\x01"  # stands where a bracketed tag was, until the team after it is read
+TEAM_AFTER_TAG = re.compile(r"\x01[\s\x01]*-\s*[a-z0-9]+[\s\x01]*$", re.IGNORECASE)  # "(HD) - NoTag"
+# "[Gamaran]", "[I.R.$.]", "[6000]": a letter or two digits (not a "[1]" duplicate counter)
+LEADING_BRACKET = re.compile(r"^\s*\[(?P<content>(?=[^\[\]]*(?:[^\W\d_]|\d\d))[^\[\]]+)\]\s*(?P<rest>.*)$")
 PUBLISHERS = (
     "Dupuis",
     "Dargaud",
@@ -138,6 +155,10 @@ _ORDINAL = r"(?!(?:e|er|re|eme|ème|nd|rd|th)\b)"
 _N = rf"(?P<num>\d{{1,4}}){_ORDINAL}(?:(?P<letter>[a-z])(?![a-z]))?(?![0-9])"
 _N3 = rf"(?P<num>\d{{1,3}}){_ORDINAL}(?:(?P<letter>[a-z])(?![a-z]))?(?![0-9])"
 _INT_WORD = r"(?:int[ée]grales?|int|integral)(?![a-z])"
+# "Tome VI", "Livre IV", "#XII": a roman tome only right after a marker (so "XIII", "V pour Vendetta"
+# stay series); a bare "T" must start a word ("Don't I" is no tome); validity is checked on the value
+_ROMAN = r"(?P<roman>[ivx]{1,6})(?![\w'’])"
+_ROMAN_MARKER = r"(?:(?<![\w'’])(?:tomes?|t|vol|volume|livre|n[°o])\.?\s*|#\s*)"
 TOME_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # "Série - Intégrale - Tome 3": the intégrale word as its own segment owns the number after it
     ("int", re.compile(rf"(?:^|(?<=- ))(?:l')?{_INT_WORD}\.?\s*-\s*(?:tomes?|t)\.?\s*{_N3}", re.IGNORECASE)),
@@ -145,6 +166,7 @@ TOME_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("hs", re.compile(rf"\b(?:hors[\s-]*s[ée]ries?|hs)(?![a-z])\.?(?:\s*(?:n[°o]?\s*)?{_N3})?", re.IGNORECASE)),
     ("regular", re.compile(rf"\b(?:tomes?|t)(?:\.\s*|\s*-?\s*){_N}", re.IGNORECASE)),
     ("regular", re.compile(rf"#\s*{_N}", re.IGNORECASE)),
+    ("regular", re.compile(rf"{_ROMAN_MARKER}{_ROMAN}", re.IGNORECASE)),
 )
 # Weaker markers: often part of a series name ("Conan Vol 1 1970"), used when nothing better is there.
 WEAK_TOME_PATTERN = re.compile(
@@ -182,7 +204,13 @@ NOT_A_TOME_AFTER = {
     "mille",
     "000",
 }
-ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10}
+ROMAN = {
+    "x" * tens + units: 10 * len("x" * tens) + value
+    for tens in range(4)
+    for value, units in enumerate(("", "i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix"))
+    if tens or units
+}  # i..xxxix
+ROMAN_TOMES = {key: value for key, value in ROMAN.items() if value <= 30}
 SEPARATOR_EDGES = " -_.,:;~+"
 PARENT_IGNORED = {
     "bd",
@@ -249,7 +277,10 @@ def _despace(stem: str) -> str:
         dotted = core.count(".") >= 2 or " " not in core
         stem = stem.replace(".", " ") if dotted else re.sub(r"(?<!\d)\.|\.(?!\d)", " ", stem)
     # 'L-Epee-de-Feu-Tome-1' (hyphens only, no spaces); 'Spider-Man' and 'T01-T03' keep theirs
-    return " ".join(word.replace("-", " ") if word.count("-") >= 2 else word for word in stem.split(" "))
+    # (hyphens inside brackets do not count: '[Digital-1920]-Team' is a tag and a team, not a slug)
+    return " ".join(
+        word.replace("-", " ") if BRACKETED.sub("", word).count("-") >= 2 else word for word in stem.split(" ")
+    )
 
 
 def _path_parts(path: str) -> list[str]:
@@ -283,6 +314,7 @@ def _classify_group(content: str, found: dict[str, object], noise: list[str]) ->
             found["tome_match"] = tome
             return f" {TOME_MARK} "
         noise.append(text)  # [group], (scan), "(1)" duplicate counters...
+        return f" {NOISE_MARK} "
     return " - "
 
 
@@ -297,6 +329,8 @@ def _own_segment(text: str, start: int, end: int, *, both_sides: bool = False) -
 def _tome_from_match(kind: str, match: re.Match[str]) -> _Tome:
     groups = match.groupdict()
     number = int(groups["num"]) if groups.get("num") else None
+    if groups.get("roman"):
+        number = ROMAN_TOMES.get(groups["roman"].lower())
     return _Tome(match.start(), match.end(), kind, number, (groups.get("letter") or "").lower(), True)
 
 
@@ -308,6 +342,8 @@ def _explicit_tomes(text: str) -> list[_Tome]:
     for kind, pattern in TOME_PATTERNS:
         for match in pattern.finditer(text):
             tome = _tome_from_match(kind, match)
+            if match.groupdict().get("roman") and tome.number is None:
+                continue  # "Tome VV", "T XL": not a tome we read
             short = text[tome.start : tome.end].strip(" .").lower() in ("hs", "int")
             if tome.number is None and not short and not _own_segment(text, tome.start, tome.end):
                 continue  # "Serie jaune Hors serie Elvifrance": the words are part of a series name
@@ -344,6 +380,10 @@ def _bare_numbers(text: str) -> list[_Tome]:
     ]
 
 
+def _ends_segment(text: str, end: int) -> bool:
+    return re.match(r"\s*(?:-\s|$)", text[end:]) is not None
+
+
 def _implicit_tome(text: str) -> _Tome | None:
     """A tome without 'T'/'Tome'/'#': a number between dashes ('Série - 40 - Titre'), a weak marker
     ('Vol 2'), or the last plain number ('Les Tuniques Bleues 12', 'Conan Vol 1 1970 157')."""
@@ -358,6 +398,9 @@ def _implicit_tome(text: str) -> _Tome | None:
             False,
         )
     weak = WEAK_TOME_PATTERN.search(text)
+    ending = [match for match in WEAK_TOME_PATTERN.finditer(text) if _ends_segment(text, match.end())]
+    if ending:  # "Selecciones Marvel Vol1 - Vol.22 - Nova": the last marker closing a segment is the tome's
+        weak = ending[-1]
     bare = None
     for match in BARE_NUMBER.finditer(text):
         if not normalize(text[: match.start()]):
@@ -369,9 +412,14 @@ def _implicit_tome(text: str) -> _Tome | None:
             continue
         if bare is None or not bare.group("num").startswith("0") or match.group("num").startswith("0"):
             bare = match  # the last one, unless an earlier one is zero-padded like a tome ("Série 01 Titre 2")
-    if weak is not None and bare is not None and (bare["num"].startswith("0") or int(bare["num"]) == int(weak["num"])):
+    if (
+        weak is not None
+        and bare is not None
+        and bare.start() < weak.start()
+        and (bare["num"].startswith("0") or int(bare["num"]) == int(weak["num"]))
+    ):
         weak = None  # 'Lune de sang 03 Vol 3', 'Nevada Lug 383 Numero 383': the first number is the tome
-    if weak is not None and (bare is None or bare.start() < weak.start()):
+    if weak is not None and (bare is None or bare.start() < weak.start() or _ends_segment(text, weak.end())):
         return _tome_from_match("regular", weak)._replace(explicit=False)
     if bare is not None:
         return _Tome(
@@ -420,6 +468,35 @@ def _marked_tome(text: str) -> _Tome | None:
     return ranged
 
 
+def _strip_release_tags(text: str, noise: list[str]) -> str:
+    """Scene tags at the end ('FRENCH CBZ eBook-Team') and a team after a bracketed tag ('(HD) - NoTag')."""
+    tail = RELEASE_TAIL.search(text)
+    if (
+        tail is not None
+        and STRONG_RELEASE_TAG.search(tail.group())
+        and normalize(text[: tail.start()])
+        and (normalize(tail.group()) != "french" or "FRENCH" in tail.group())  # a title may end in "french"
+    ):
+        noise.append(tail.group().replace(NOISE_MARK, " ").strip())
+        text = text[: tail.start()] + f" {NOISE_MARK} "
+    team = TEAM_AFTER_TAG.search(text)
+    if team is not None and normalize(text[: team.start()]):
+        noise.append(team.group().strip(f" -{NOISE_MARK}"))
+        text = text[: team.start()]
+    return text.replace(NOISE_MARK, " - ")
+
+
+def _bracketed_series(stem: str) -> str | None:
+    """'[Gamaran] T17 (scan fr)': the name rewritten with its first bracket as the series ('Gamaran - T17 ...'),
+    when that bracket says nothing else (not a year, language, publisher, ISBN or tome)."""
+    match = LEADING_BRACKET.match(stem)
+    if match is None or not match["rest"]:
+        return None
+    if _classify_group(match["content"], {}, []) != f" {NOISE_MARK} ":
+        return None
+    return f"{match['content'].strip()} - {match['rest']}"
+
+
 def parse_filename(name: str, parent: str | None = None) -> ParsedName:
     """Parse a comic file name (with or without extension, or a path); ``parent`` is its folder's name."""
     folders = _path_parts(name)
@@ -436,6 +513,7 @@ def parse_filename(name: str, parent: str | None = None) -> ParsedName:
     if isbn:
         found["isbn"] = isbn
     stem = _despace(stem)
+    bracketed = _bracketed_series(stem)
 
     def consume(match: re.Match[str]) -> str:
         content = next(group for group in match.groups() if group is not None)
@@ -443,6 +521,7 @@ def parse_filename(name: str, parent: str | None = None) -> ParsedName:
         return match.group(0) if replacement is None else replacement
 
     text = BRACKETED.sub(consume, stem)
+    text = _strip_release_tags(text, noise)
     text = NOISE_WORDS.sub(lambda m: noise.append(m.group()) or " ", text)
     one_shot = bool(ONE_SHOT.search(text)) or "one_shot" in found
     text = ONE_SHOT.sub(" ", text)
@@ -471,11 +550,19 @@ def parse_filename(name: str, parent: str | None = None) -> ParsedName:
     if tome is not None and TOME_MARK not in text:
         # which number is the tome is a guess when names carry others ("Ms Marvel 2006 21 ... part 1",
         # "Serie bleue ... Hors serie Elvifrance Tome 20"): keep the other readings for the matcher to try
-        others = [other for other in [*_explicit_tomes(text), *_bare_numbers(text)] if other[:2] != tome[:2]]
+        # numbers inside a title ("Alignment Earth Part 1", "1914-1918") are no tome beside a written marker
+        guesses = _explicit_tomes(text) + ([] if tome.explicit else _bare_numbers(text))
+        others = [other for other in guesses if other[:2] != tome[:2]]
         readings = [_assemble(text, other, **extras) for other in others[:4]]
         if not tome.explicit:
             readings.append(_assemble(text, None, **extras))  # no tome at all: a number in a one-shot's name
         parsed = replace(parsed, alternatives=tuple(readings))
+    if bracketed is not None:
+        # the bracket is a series or a team's tag: only the catalogue can tell, so both readings are offered
+        reading = replace(parse_filename(bracketed, parent), raw=name)
+        if parsed.series is None:
+            return reading
+        parsed = replace(parsed, alternatives=(*parsed.alternatives, reading))
     return parsed
 
 
@@ -496,7 +583,11 @@ def _assemble(
         head, _, rest = series_text.partition(" - ")
         series, title = _clean_spacing(head), _clean_spacing(rest)
     if " - " in series:
-        series = _clean_spacing(series.split(" - ")[0])
+        # "Série - Alignment Earth - Tome 6": what stands between the series and the tome is title too
+        series, _, before_tome = series.partition(" - ")
+        if normalize(before_tome) not in ("l", "le", "la", "les"):  # "Thorgal - L'Intégrale 2": the tome's article
+            title = _clean_spacing(f"{before_tome} - {title}")
+        series = _clean_spacing(series)
     series = re.sub(r"\s+[lL]['’]$", "", series)  # "Hulk L'" before "Intégrale T6": the article was the tome's
     title = _clean_spacing(" ".join(part for part in title.split(" - ") if _clean_spacing(part)))
     if normalize(series) in ("", "l", "le", "la", "les"):  # "Blueberry/L'Intégrale T2": no series in the name

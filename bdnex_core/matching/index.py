@@ -51,7 +51,6 @@ class CatalogueIndex:
         self.album_kinds: list[str | None] = []
         self.album_titles: list[str] = []
         self.series_albums: list[list[int]] = []
-        self._position: dict[int, int] = {}
         # album title without its article -> album (a list only for repeated titles); built on first use
         self._titles: dict[str, int | list[int]] | None = None
 
@@ -79,7 +78,6 @@ class CatalogueIndex:
             self.series_names.append(series_norm)
             self.series_albums.append([])
         position = len(self.album_ids)
-        self._position[album_id] = position
         self.album_ids.append(album_id)
         self.album_series.append(series)
         self.album_tome_numbers.append(-1 if tome_number is None else tome_number)
@@ -112,9 +110,6 @@ class CatalogueIndex:
             tome_kind=self.album_kinds[position],
             title_norm=self.album_titles[position],
         )
-
-    def position_of(self, album_id: int) -> int | None:
-        return self._position.get(album_id)
 
     def albums_of(self, series: int) -> list[int]:
         return self.series_albums[series]

@@ -5,17 +5,16 @@ from __future__ import annotations
 from rapidfuzz import fuzz, process
 
 from bdnex_core.config import MatchingSettings
-from bdnex_core.matching.cover import CoverHash
-from bdnex_core.matching.cover import similarity as cover_similarity_of
 from bdnex_core.matching.decide import MatchResult, decide
 from bdnex_core.matching.filename import ParsedName
 from bdnex_core.matching.index import CatalogueIndex, SeriesHit
 from bdnex_core.matching.score import Score, score_album, score_title_only
+from bdnex_core.states import Decision
 
 MAX_SERIES = 6
 LARGE_SERIES = 80  # above this many albums, only the contenders of a series are scored
 CLOSEST_TITLES = 10
-RANK = {"none": 0, "review": 1, "accept": 2}
+RANK = {Decision.NONE: 0, Decision.REVIEW: 1, Decision.ACCEPT: 2}
 
 
 class Matcher:
@@ -36,7 +35,7 @@ class Matcher:
                 hits.setdefault(hit.series, hit)
         return sorted(hits.values(), key=lambda hit: -hit.similarity)[:MAX_SERIES]
 
-    def candidates(self, parsed: ParsedName, *, cover_similarity: dict[int, float] | None = None) -> list[Score]:
+    def candidates(self, parsed: ParsedName) -> list[Score]:
         scores: list[Score] = []
         for hit in self._series_hits(parsed):
             positions = self.index.albums_of(hit.series)
@@ -61,7 +60,6 @@ class Matcher:
                         hit.similarity,
                         hit.how,
                         tome_exists_in_series=tome_exists,
-                        cover_similarity=(cover_similarity or {}).get(album.album_id),
                     )
                 )
         if not scores:
@@ -101,24 +99,13 @@ class Matcher:
                 return [score_title_only(parsed, self.index.album(position), query) for position in positions]
         return []
 
-    def match(
-        self,
-        parsed: ParsedName,
-        *,
-        cover_hash: CoverHash | None = None,
-        cover_hashes_by_album: dict[int, CoverHash] | None = None,
-        cover_similarity: dict[int, float] | None = None,
-    ) -> MatchResult:
-        """Score the candidates of ``parsed`` and decide; covers count only for albums whose hash is given."""
-        if cover_hash is not None and cover_hashes_by_album:
-            cover_similarity = dict(cover_similarity or {})
-            for album_id, album_hash in cover_hashes_by_album.items():
-                cover_similarity.setdefault(album_id, cover_similarity_of(cover_hash, album_hash))
-        result = decide(self.candidates(parsed, cover_similarity=cover_similarity), self.settings)
-        if result.decision != "accept":
+    def match(self, parsed: ParsedName) -> MatchResult:
+        """Score the candidates of ``parsed`` and decide."""
+        result = decide(self.candidates(parsed), self.settings)
+        if result.decision != Decision.ACCEPT:
             # the tome was a guess ("Ms Marvel 2006 21 ... part 1"): another reading may fit the catalogue
             for alternative in parsed.alternatives:
-                other = decide(self.candidates(alternative, cover_similarity=cover_similarity), self.settings)
+                other = decide(self.candidates(alternative), self.settings)
                 if RANK[other.decision] > RANK[result.decision]:  # the name's first reading wins ties
                     result = other
         if self._url_of is not None:

@@ -34,7 +34,7 @@ PREFIX_NOISE = ("[Team-BD]", "[BDFR]", "[FR]")
 EXTENSIONS = (".cbz", ".cbz", ".cbz", ".cbr", ".pdf", ".CBZ")
 
 
-def _restore_spelling(text: str, rng: random.Random) -> str:
+def restore_spelling(text: str, rng: random.Random) -> str:
     """Undo what slugs did to a name, the way a person would type it."""
     text = ELISION.sub(lambda m: f"{m['letter']}'", text)
     moved = TRAILING_ARTICLE.match(text)
@@ -156,8 +156,8 @@ def realistic_names(
     ``year`` and ``publisher``, when known, sometimes appear as ``(2015)`` / ``(Dupuis)``.
     """
     facts = tuple(fact for fact in (f"({year})" if year else "", f"({publisher})" if publisher else "") if fact)
-    series = _restore_spelling(series.strip(), rng)
-    title = _restore_spelling((title or "").strip(), rng) if title else ""
+    series = restore_spelling(series.strip(), rng)
+    title = restore_spelling((title or "").strip(), rng) if title else ""
     names = _with_tome(series, tome, title, rng) if tome else _one_shot(series, title or series)
     dressed = {_dress(name, rng, facts) + rng.choice(EXTENSIONS) for name in names if name.strip()}
     return sorted(dressed)

@@ -1,23 +1,39 @@
 """Scoring a candidate album against a parsed file name: named, weighted, explainable.
 
-A :class:`Score` holds components (series, tome, title, year, publisher, isbn, cover),
+A :class:`Score` holds components (series, tome, title, year, publisher, isbn),
 each a similarity 0..1 with a weight and a short reason; components the file name says
 nothing about are left out of the weighted mean. *Caps* record disagreements that must
 forbid an automatic match whatever the mean (the tome differs, the tome does not exist
-in the series, the series is only vaguely similar). Deciding is not done here.
+in the series, the series is only vaguely similar, the title the name carries names another
+album even though series and tome agree). Deciding is not done here.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
-from bdnex_core.matching.filename import ParsedName
+from bdnex_core.matching.filename import ROMAN, ParsedName
 from bdnex_core.matching.index import IndexedAlbum
 from bdnex_core.matching.normalize import strip_articles
 
-WEIGHTS = {"series": 0.45, "tome": 0.35, "title": 0.20, "year": 0.05, "publisher": 0.05, "isbn": 0.5, "cover": 0.15}
+# Below this, the title the name carries names another album: no automatic match, whatever series and
+# tome say ("Tome 5 - L'épreuve du feu" for "La porte du temps" scores 0.61)
+TITLE_DISAGREES = 0.7
+# "part 2", "1914", "book ii", "part two", "tome deux" ("i", "un", "une" alone are words, not numbers)
+NUMBER_WORDS = {
+    word: value
+    for words in (
+        ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"),
+        ("", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix"),
+    )
+    for value, word in enumerate(words, start=1)
+    if word
+}
+NUMBER_WORD = re.compile(rf"\b(?:\d+|[ivx]{{2,6}}|{'|'.join(NUMBER_WORDS)})\b")
+WEIGHTS = {"series": 0.45, "tome": 0.35, "title": 0.20, "year": 0.05, "publisher": 0.05, "isbn": 0.5}
 
 
 @dataclass(frozen=True)
@@ -70,6 +86,19 @@ def _title_similarity(wanted: str, title: str) -> float:
     return similarity / 100.0
 
 
+def _numbers(normalized: str) -> set[int]:
+    found = NUMBER_WORD.findall(normalized)
+    return {int(word) if word.isdigit() else NUMBER_WORDS.get(word) or ROMAN.get(word, -1) for word in found} - {-1}
+
+
+def title_numbers_differ(wanted: str, album: IndexedAlbum) -> set[int]:
+    """Numbers of the name's title that the album's title (or tome) does not have: "Part 4" for "Part 2",
+    "Numéro 22" for "Numéro 23". Empty when the name's title has no number of its own."""
+    if not album.title_norm:
+        return set()
+    return _numbers(wanted) - _numbers(album.title_norm) - {album.tome_number}
+
+
 def tome_similarity(parsed: ParsedName, album: IndexedAlbum) -> tuple[float, str]:
     if parsed.tome is None:
         if album.tome is None:
@@ -94,7 +123,6 @@ def score_album(
     series_how: str,
     *,
     tome_exists_in_series: bool,
-    cover_similarity: float | None = None,
 ) -> Score:
     score = Score(album.album_id)
     score.add("series", series_similarity, f"{series_how} '{album.series_norm}'")
@@ -107,18 +135,29 @@ def score_album(
     elif album.tome is None and parsed.tome is None:
         # a one-shot: its title is its series name in the catalogue; the name's series is its title
         score.add("title", _title_similarity(parsed.series_norm, album.title_norm), "one-shot title from the name")
-    if cover_similarity is not None:
-        score.add("cover", cover_similarity, "perceptual hash of the covers")
     if parsed.tome is not None and tome == 0.0:
         score.cap("tome number differs")
     if parsed.tome is not None and not tome_exists_in_series:
         score.cap(f"tome {parsed.tome} does not exist in this series")
     if series_similarity < 0.9:
         score.cap("series only similar")
+    elif series_how.startswith("fuzzy") and _numbers(parsed.series_norm) ^ _numbers(album.series_norm):
+        # "Captan America Vol 1" is close to "Capitan America Vol 3", another edition: a typo's neighbour
+        # that differs in its numbers (volume, year) is not the same series
+        score.cap(f"series only similar, and its numbers differ from '{album.series_norm}'")
     if parsed.tome is None and album.tome is not None and not wanted_title:
         score.cap("no tome or title in the name to tell the albums of this series apart")
-    if wanted_title and score.component("title") and score.component("title").similarity < 0.6:  # type: ignore[union-attr]
-        score.cap("title differs")
+    if series_how.startswith("prefix") and not wanted_title and album.tome is not None:
+        # "Kamikaze - T02" for "Kamikaze Kaito Jeanne": the name's series may be another one, absent from
+        # the catalogue, and no title is there to confirm this one
+        score.cap(f"series found only as the start of '{album.series_norm}', and no title in the name to confirm it")
+    title = score.component("title")
+    if wanted_title and title is not None:
+        if title.similarity < TITLE_DISAGREES:
+            score.cap(f"title differs: the name says '{wanted_title}', the album is '{album.title_norm}'")
+        elif title_numbers_differ(wanted_title, album):
+            numbers = ", ".join(map(str, sorted(title_numbers_differ(wanted_title, album))))
+            score.cap(f"title differs in its numbers ({numbers}): '{wanted_title}' ~ '{album.title_norm}'")
     return score
 
 

@@ -25,7 +25,6 @@ from xml.sax.saxutils import escape, quoteattr
 
 HORS_SERIE_BASE = 1000.0
 INTEGRALE_BASE = 2000.0
-TAG_POLICIES = ("merge", "replace", "keep")
 # "HS2", "HS 2", "Hors-série 2", "HSBO2"; "INT12", "Int. 3", "Intégrale", "INT2a", "INT1HC"
 _APART = re.compile(
     r"^(?:(?P<hs>hs|hors[- ]?s[ée]rie)|(?P<int>int[ée]grale|int))\.?\s*[a-z]{0,3}?\s*(?P<num>\d+)?\s*(?P<letter>[a-i](?![a-z]))?[a-z]*$",

@@ -10,11 +10,18 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bdnex_calibre.writeback import CalibreSource, CalibreWriter, remove_temporary_copies
-from bdnex_core.hookspecs import hookimpl
+from bdnex_core import hookimpl
 
 if TYPE_CHECKING:
-    from bdnex_core.config import Settings
+    from bdnex_core.api import Settings
     from bdnex_core.library import LibrarySource, MetadataWriter
+
+
+@hookimpl
+def register_config_schema(register: Callable[[str, Mapping[str, Any]], None]) -> None:
+    from bdnex_calibre.settings import SCHEMA, SECTION
+
+    register(SECTION, SCHEMA)
 
 
 @hookimpl
@@ -34,7 +41,7 @@ def session_finished(session_id: int, status: str, stats: Mapping[str, Any]) -> 
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    from bdnex_core.cli.context import AppContext, echo_json, pass_app
+    from bdnex_core.api import AppContext, pass_app
 
     @cli.group()
     def calibre() -> None:
@@ -63,20 +70,13 @@ def register_commands(cli: click.Group) -> None:
     ) -> None:
         """Tag the comics (CBZ/CBR) of a calibre library and write the metadata back into calibre."""
         from bdnex_calibre import calibredb
-        from bdnex_calibre.writeback import (
-            backfill_custom_columns,
-            create_custom_columns,
-            items_from_library,
-            tag_policy,
-        )
-        from bdnex_core.cli.tag import print_summary
+        from bdnex_calibre.writeback import backfill_custom_columns, create_custom_columns, items_from_library
+        from bdnex_core.api import TagOptions, report_tagging, run_tagging
         from bdnex_core.errors import BdnexError
-        from bdnex_core.pipeline import TagOptions, run_tagging
 
-        settings, db = app.settings, app.db
+        settings = app.settings
         library = calibredb.library_from_settings(location, settings.section("calibre"))
         calibredb.check_library(library)
-        tag_policy(settings)  # a wrong setting stops here, not once per book
         if create_columns and not dry_run:
             created = create_custom_columns(library)
             if created and not as_json:
@@ -92,15 +92,12 @@ def register_commands(cli: click.Group) -> None:
                 source="calibre",
                 locations=(location,),
             )
-            summary = run_tagging(settings, db, items, options)
+            summary = run_tagging(settings, app.db, items, options)
         if create_columns and not dry_run:
             filled = backfill_custom_columns(library)  # books tagged earlier too, not only this run's
             if filled and not as_json:
                 click.echo(f"custom columns filled for {filled} book(s)", err=True)
-        if as_json:
-            echo_json(summary.to_dict())
-        else:
-            print_summary(summary, dry_run=dry_run)
+        report_tagging(summary, dry_run=dry_run, as_json=as_json)
         raise SystemExit(summary.exit_code)
 
     @calibre.command("album")
@@ -109,11 +106,10 @@ def register_commands(cli: click.Group) -> None:
     def album_command(app: AppContext, album_id: int) -> None:
         """One album as JSON for the calibre metadata source (what `calibre sync` would write)."""
         from bdnex_calibre.source_record import calibre_record
-        from bdnex_core.bedetheque.client import BedethequeClient
-        from bdnex_core.bedetheque.service import fetch_album
+        from bdnex_core.api import echo_json, fetch_album
 
-        client = BedethequeClient(app.settings)
-        echo_json(calibre_record(fetch_album(client, app.db, album_id), client.base_url))
+        album = fetch_album(app.settings, app.db, album_id)
+        echo_json(calibre_record(album, app.settings.catalogue.base_url))
 
     @calibre.command("build-plugin")
     @click.option(

@@ -9,14 +9,11 @@ the links point at the configured site, never at a host a recorded page named.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urljoin, urlparse
 
 from bdnex_calibre.opf import author_sort_of, series_index, summary_html
-from bdnex_core.comicinfo import person_name
-
-if TYPE_CHECKING:
-    from bdnex_core.bedetheque.album import Album
+from bdnex_core.api import person_name
 
 
 def on_site(site: str, url: str | None, fallback_path: str) -> str:
@@ -25,7 +22,8 @@ def on_site(site: str, url: str | None, fallback_path: str) -> str:
     return urljoin(site.rstrip("/") + "/", path.lstrip("/"))
 
 
-def calibre_record(album: Album, site: str) -> dict[str, Any]:
+def calibre_record(album: Any, site: str) -> dict[str, Any]:
+    """``album``: what ``bdnex_core.api.fetch_album`` returns; ``site``: the configured Bédéthèque."""
     authors: list[str] = []
     sort_names: dict[str, str] = {}
     for raw in [*album.writers, *album.pencillers]:

@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bdnex_calibre import calibredb
-from bdnex_calibre.opf import TAG_POLICIES, album_id_of, authors_of, build_opf, merged_tags, split_people
-from bdnex_core.errors import ConfigError
+from bdnex_calibre.opf import album_id_of, authors_of, build_opf, merged_tags, split_people
+from bdnex_calibre.settings import calibre_settings
 from bdnex_core.library import LibraryItem, WriteResult
 
 if TYPE_CHECKING:
-    from bdnex_core.config import Settings
+    from bdnex_core.api import Settings
 
 SOURCE_NAME = "calibre"
 CUSTOM_COLUMNS = {
@@ -41,14 +41,6 @@ CUSTOM_COLUMNS = {
 
 def _library(location: str, settings: Settings) -> calibredb.CalibreLibrary:
     return calibredb.library_from_settings(location, settings.section("calibre"))
-
-
-def tag_policy(settings: Settings) -> str:
-    """The ``calibre.tags`` setting: merge (default), replace or keep."""
-    policy = settings.section("calibre").get("tags") or "merge"
-    if policy not in TAG_POLICIES:
-        raise ConfigError(f"calibre.tags: {policy!r} is not one of {', '.join(TAG_POLICIES)}")
-    return str(policy)
 
 
 def items_from_library(library: calibredb.CalibreLibrary, work_dir: Path) -> Iterator[LibraryItem]:
@@ -115,22 +107,17 @@ class CalibreWriter:
         return item.source == SOURCE_NAME and bool(item.external_id) and "calibre_library" in item.hints
 
     def write(self, item: LibraryItem, metadata: Any, settings: Settings, *, dry_run: bool = False) -> WriteResult:
-        from bdnex_core import archive
+        from bdnex_core.api import write_comicinfo
 
         library = _library(str(item.hints["calibre_library"]), settings)
         book_id = str(item.external_id)
         fields = dict(metadata.fields)
-        policy = tag_policy(settings)
+        policy = calibre_settings(settings).tags
         if dry_run:
             return WriteResult(self.name, written=False, message=f"dry run: calibre book {book_id}")
         assert item.path is not None
-        xml = metadata.to_xml(settings.comicinfo.version)
-        converted = archive.detect_kind(item.path) != "cbz"
-        if converted:
-            comic = archive.convert_to_cbz(item.path, xml, delete_original=False)
-        else:
-            archive.write_comicinfo(item.path, xml)
-            comic = item.path
+        comic = write_comicinfo(item, metadata, settings, delete_original=False)
+        converted = comic != item.path
         calibredb.run_calibredb(library, ["add_format", book_id, str(comic)])
         tags = merged_tags(list(item.hints.get("tags") or []), split_people(fields.get("Genre")), policy)
         opf = build_opf(
@@ -155,16 +142,15 @@ def bedetheque_names(settings: Settings, album_id: str | None) -> dict[str, str]
     (filled when the album was fetched for this write); empty when it is not there."""
     if not album_id:
         return {}
-    from bdnex_core.comicinfo import person_name
-    from bdnex_core.db import BDneXDB
+    from bdnex_core.api import BDneXDB, fetch_album, person_name
 
     db = BDneXDB(settings.database.path, settings=settings)
     try:
-        cached = db.get_cached_album(int(album_id)) or {}
+        album = fetch_album(settings, db, int(album_id))  # from the cache: it was fetched for this write
     finally:
         db.close()
     names: dict[str, str] = {}
-    for raw in [*(cached.get("writers") or []), *(cached.get("pencillers") or [])]:
+    for raw in [*album.writers, *album.pencillers]:
         display = person_name(raw)
         if display and "," in raw:
             names.setdefault(display, " ".join(raw.split()))
@@ -204,8 +190,7 @@ def backfill_custom_columns(library: calibredb.CalibreLibrary) -> int:
     """Fill the custom columns of every book whose comic file in the library carries our ComicInfo,
     tagged in this run or an earlier one; only values that differ are set (an unchanged book is not
     modified). Returns how many books changed."""
-    from bdnex_core import archive
-    from bdnex_core.comicinfo import read_comicinfo_safely
+    from bdnex_core.api import read_comicinfo
     from bdnex_core.errors import BdnexError
 
     columns = ",".join(f"*{column}" for column in CUSTOM_COLUMNS)
@@ -216,15 +201,14 @@ def backfill_custom_columns(library: calibredb.CalibreLibrary) -> int:
         if comic is None:
             continue
         try:
-            with archive.open_archive(comic) as opened:
-                info, _problem = read_comicinfo_safely(opened.comicinfo_bytes())
+            fields = read_comicinfo(comic)
         except (BdnexError, OSError):
             continue  # not ours to judge here: the sync reported the books it could not read
-        if info is None or not album_id_of(info.fields):
+        if fields is None or not album_id_of(fields):
             continue
         updates = {
             column: value
-            for column, value in custom_column_values(info.fields).items()
+            for column, value in custom_column_values(fields).items()
             if not _same_value(row.get(f"*{column}"), value, CUSTOM_COLUMNS[column][2])
         }
         for column, value in updates.items():

@@ -23,6 +23,7 @@ from comictalker.comictalker import ComicTalker, RLCallBack, TalkerDataError, Ta
 
 from bdnex_comictagger.mapping import album_metadata, series_aliases, series_display_name
 from bdnex_comictagger.tomes import canonical_issue, display_issue, series_without_marker
+from bdnex_core.bedetheque.catalogue_row import CatalogueRow
 from bdnex_core.errors import BdnexError, BlockedError, CatalogueError, ParseError
 
 logger = logging.getLogger(__name__)
@@ -69,8 +70,8 @@ class _Core:
         self.db = BDneXDB(settings.database.path, settings=settings)
         self._index: Any = None
         self._lock = threading.Lock()
-        self.rows_by_id: dict[int, tuple] = {}
-        self.rows_by_series: dict[str, list[tuple]] = {}
+        self.rows_by_id: dict[int, CatalogueRow] = {}
+        self.rows_by_series: dict[str, list[CatalogueRow]] = {}
 
     def index(self) -> Any:
         """The catalogue index; the sitemaps are fetched once when the local catalogue is empty."""
@@ -85,20 +86,20 @@ class _Core:
                     catalogue.update_online(self.client)
                 rows = list(catalogue.rows())
                 for row in rows:
-                    self.rows_by_id[row[0]] = row
-                    self.rows_by_series.setdefault(row[7] or row[2], []).append(row)
+                    self.rows_by_id[row.album_id] = row
+                    self.rows_by_series.setdefault(row.series_slug or row.series_norm, []).append(row)
                 self._index = CatalogueIndex.build(rows)
             return self._index
 
     def series_slug_of_album(self, album_id: int) -> str | None:
         row = self.rows_by_id.get(album_id)
-        return (row[7] or row[2]) if row else None
+        return (row.series_slug or row.series_norm) if row else None
 
     def series_slug_of(self, series_number: int) -> str:
         index = self.index()
         album_id = index.album(index.albums_of(series_number)[0]).album_id
         row = self.rows_by_id[album_id]
-        return row[7] or row[2]
+        return row.series_slug or row.series_norm
 
 
 class BedethequeTalker(ComicTalker):
@@ -236,8 +237,8 @@ class BedethequeTalker(ComicTalker):
         aliases = series_aliases(name, query)
         if named and query and query != name:
             aliases.add(query)
-        regular = [row for row in rows if row[5] == "regular"]
-        first = min(rows, key=lambda row: (row[4] if row[4] is not None else 10**6, row[0]))
+        regular = [row for row in rows if row.tome_kind == "regular"]
+        first = min(rows, key=lambda row: (row.tome_number if row.tome_number is not None else 10**6, row.album_id))
         return ComicSeries(
             id=slug,
             name=name,
@@ -252,9 +253,9 @@ class BedethequeTalker(ComicTalker):
             web_links=[],
         )
 
-    def _issue_stub(self, core: _Core, row: tuple, series: ComicSeries) -> GenericMetadata:
+    def _issue_stub(self, core: _Core, row: CatalogueRow, series: ComicSeries) -> GenericMetadata:
         """An album from the index alone (no request): enough for listing and cover matching."""
-        album_id, url, _norm, tome, _number, _kind, _title_norm, _slug, title_slug = row[:9]
+        album_id, url, tome, title_slug = row.album_id, row.url, row.tome, row.title_slug
         metadata = GenericMetadata(
             data_origin=MetadataOrigin(self.id, self.name),
             issue_id=str(album_id),
@@ -330,7 +331,7 @@ class BedethequeTalker(ComicTalker):
         series = self._series(core, series_id)
         rows = sorted(
             core.rows_by_series[series_id],
-            key=lambda row: (row[4] if row[4] is not None else 10**6, row[3] or "", row[0]),
+            key=lambda row: (row.tome_number if row.tome_number is not None else 10**6, row.tome or "", row.album_id),
         )
         return [self._issue_stub(core, row, series) for row in rows]
 
@@ -346,7 +347,7 @@ class BedethequeTalker(ComicTalker):
                 continue
             series = self._series(core, series_id)
             for row in core.rows_by_series[series_id]:
-                if canonical_issue(row[3] or "") != wanted:
+                if canonical_issue(row.tome or "") != wanted:
                     continue
                 issue = self._issue_stub(core, row, series)
                 # the year is known only for albums already fetched; others stay candidates
@@ -388,7 +389,7 @@ class BedethequeTalker(ComicTalker):
         if core._index is None:
             return None  # an --id lookup needs no catalogue
         row = core.rows_by_id.get(album_id)
-        return (row[7] or row[2]) if row else None
+        return (row.series_slug or row.series_norm) if row else None
 
 
 def _year(cached: dict[str, Any]) -> int | None:

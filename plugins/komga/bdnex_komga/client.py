@@ -15,7 +15,9 @@ from typing import Any
 
 import requests
 
-from bdnex_core.errors import BdnexError
+from bdnex_core.errors import ConfigError
+from bdnex_komga.errors import InvalidKomgaId, KomgaError, KomgaHTTPError
+from bdnex_komga.ids import checked_id, id_segment
 from bdnex_komga.settings import KomgaSettings
 
 logger = logging.getLogger(__name__)
@@ -23,27 +25,16 @@ logger = logging.getLogger(__name__)
 USER_AGENT = "bdnex-komga/0.1"
 
 
-class KomgaError(BdnexError):
-    """Komga could not be reached, refused us, or answered something unusable."""
-
-
-class KomgaHTTPError(KomgaError):
-    def __init__(self, message: str, status: int, body: Any = None):
-        super().__init__(message)
-        self.status = status
-        self.body = body
-
-
 class KomgaClient:
     """One Komga server and one ``requests`` session (give each thread its own client)."""
 
     def __init__(self, config: KomgaSettings, *, session: requests.Session | None = None):
         if not config.url:
-            raise KomgaError("no Komga server configured: set komga.url (or BDNEX_KOMGA_URL)")
+            raise ConfigError("no Komga server configured: set komga.url (or BDNEX_KOMGA_URL)")
         if not config.url.startswith(("http://", "https://")):
-            raise KomgaError(f"komga.url must start with http:// or https:// (got {config.url!r})")
+            raise ConfigError(f"komga.url must start with http:// or https:// (got {config.url!r})")
         if config.auth_kind == "none":
-            raise KomgaError(
+            raise ConfigError(
                 "no Komga credentials: set komga.api_key (or BDNEX_KOMGA_API_KEY, or komga.api_key_file), "
                 "or komga.email with komga.password (or BDNEX_KOMGA_PASSWORD, or komga.password_file)"
             )
@@ -77,6 +68,7 @@ class KomgaClient:
         timeout: Any = None,
         expect_json: bool = True,
         headers: dict[str, str] | None = None,
+        files: dict[str, Any] | None = None,
     ) -> Any:
         url = f"{self.url}{path}"
         try:
@@ -84,6 +76,7 @@ class KomgaClient:
                 method,
                 url,
                 json=json,
+                files=files,
                 params=params,
                 stream=stream,
                 headers=headers,
@@ -187,14 +180,26 @@ class KomgaClient:
         return self.request("GET", "/api/v1/books/latest", params={"page": page, "size": size})
 
     def book(self, book_id: str) -> dict[str, Any]:
-        return self.request("GET", f"/api/v1/books/{book_id}")
+        """The ``BookDto``; an answer that is not that book (another id, not an object) is refused."""
+        return self._one("book", book_id, self.request("GET", f"/api/v1/books/{id_segment(book_id, 'book id')}"))
 
     def series(self, series_id: str) -> dict[str, Any]:
-        return self.request("GET", f"/api/v1/series/{series_id}")
+        return self._one(
+            "series", series_id, self.request("GET", f"/api/v1/series/{id_segment(series_id, 'series id')}")
+        )
+
+    def _one(self, kind: str, wanted: str, answer: Any) -> dict[str, Any]:
+        if not isinstance(answer, dict) or answer.get("id") != wanted:
+            got = answer.get("id") if isinstance(answer, dict) else type(answer).__name__
+            raise InvalidKomgaId(f"Komga at {self.url} answered {kind} {wanted} with {got!r}, not that {kind}")
+        for key in ("seriesId", "libraryId"):
+            if key in answer and answer[key] is not None:
+                checked_id(answer[key], f"{key} (in the answer for {kind} {wanted})")
+        return answer
 
     def download_book(self, book_id: str, destination: Path) -> Path:
         """Download the book's file to ``destination`` (written to a temp name, then renamed)."""
-        response = self.request("GET", f"/api/v1/books/{book_id}/file", stream=True)
+        response = self.request("GET", f"/api/v1/books/{id_segment(book_id, 'book id')}/file", stream=True)
         partial = destination.with_name(destination.name + ".part")
         destination.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -209,13 +214,33 @@ class KomgaClient:
     # ------------------------------------------------------------------ writes
 
     def patch_book_metadata(self, book_id: str, body: dict[str, Any]) -> None:
-        self.request("PATCH", f"/api/v1/books/{book_id}/metadata", json=body, expect_json=False)
+        self.request("PATCH", f"/api/v1/books/{id_segment(book_id, 'book id')}/metadata", json=body, expect_json=False)
 
     def patch_series_metadata(self, series_id: str, body: dict[str, Any]) -> None:
-        self.request("PATCH", f"/api/v1/series/{series_id}/metadata", json=body, expect_json=False)
+        self.request(
+            "PATCH", f"/api/v1/series/{id_segment(series_id, 'series id')}/metadata", json=body, expect_json=False
+        )
+
+    def series_thumbnails(self, series_id: str) -> list[dict[str, Any]]:
+        """The series' posters (``ThumbnailSeriesDto``: ``type`` USER_UPLOADED or SIDECAR, ``selected``)."""
+        answer = self.request("GET", f"/api/v1/series/{id_segment(series_id, 'series id')}/thumbnails")
+        if not isinstance(answer, list):
+            raise KomgaError(
+                f"Komga at {self.url} answered the posters of series {series_id} with something not a list"
+            )
+        return [thumbnail for thumbnail in answer if isinstance(thumbnail, dict)]
+
+    def upload_series_thumbnail(self, series_id: str, image: bytes, *, name: str = "cover.jpg") -> dict[str, Any]:
+        """Add a poster to the series and select it (``POST …/thumbnails``, multipart ``file``)."""
+        return self.request(
+            "POST",
+            f"/api/v1/series/{id_segment(series_id, 'series id')}/thumbnails",
+            params={"selected": "true"},
+            files={"file": (name, image, "image/jpeg")},
+        )
 
     def analyze_book(self, book_id: str) -> None:
-        self.request("POST", f"/api/v1/books/{book_id}/analyze", expect_json=False)
+        self.request("POST", f"/api/v1/books/{id_segment(book_id, 'book id')}/analyze", expect_json=False)
 
     # ------------------------------------------------------------------ events
 

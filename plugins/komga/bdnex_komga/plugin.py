@@ -7,13 +7,20 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bdnex_core.hookspecs import hookimpl
+from bdnex_core import hookimpl
 from bdnex_komga.source import KomgaSource, remove_temporary_downloads
 from bdnex_komga.writeback import KomgaWriter
 
 if TYPE_CHECKING:
-    from bdnex_core.config import Settings
+    from bdnex_core.api import Settings
     from bdnex_core.library import LibrarySource, MetadataWriter
+
+
+@hookimpl
+def register_config_schema(register: Callable[[str, Mapping[str, Any]], None]) -> None:
+    from bdnex_komga.settings import SCHEMA, SECTION
+
+    register(SECTION, SCHEMA)
 
 
 @hookimpl
@@ -44,7 +51,7 @@ def _listen_option(value: str | None) -> tuple[str, int] | None:
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    from bdnex_core.cli.context import AppContext, echo_json, pass_app
+    from bdnex_core.api import AppContext, echo_json, pass_app
 
     @cli.group()
     def komga() -> None:
@@ -115,6 +122,11 @@ def register_commands(cli: click.Group) -> None:
     @click.option(
         "--workers", type=int, default=None, help="Parallel workers (default: komga.workers or pipeline.workers)."
     )
+    @click.option(
+        "--interactive/--batch",
+        default=None,
+        help="Ask about uncertain matches (default on a terminal), or queue them for `review`.",
+    )
     @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
     @pass_app
     def sync(
@@ -126,21 +138,23 @@ def register_commands(cli: click.Group) -> None:
         dry_run: bool,
         force: bool,
         workers: int | None,
+        interactive: bool | None,
         as_json: bool,
     ) -> None:
         """Tag the books of Komga libraries (default: komga.libraries, else all) and write back."""
         import dataclasses
+        import sys
         import tempfile
         from pathlib import Path
 
-        from bdnex_core.cli.tag import print_summary
+        from bdnex_core.api import TagOptions, report_tagging, run_tagging
         from bdnex_core.errors import BdnexError
-        from bdnex_core.pipeline import TagOptions, run_tagging
         from bdnex_komga.client import KomgaClient
+        from bdnex_komga.dryrun import preview_in_komga, print_previews
         from bdnex_komga.settings import komga_settings
         from bdnex_komga.source import FORCE_TOKEN, item_from_book, iter_books
 
-        settings, db = app.settings, app.db
+        settings = app.settings
         config = komga_settings(settings)
         if media_status:
             config = dataclasses.replace(config, media_status=tuple(status.upper() for status in media_status))
@@ -152,6 +166,8 @@ def register_commands(cli: click.Group) -> None:
             locations = [f"library:{value}" for value in config.libraries] or ["all"]
         if force:
             locations.append(FORCE_TOKEN)
+        if interactive is None:
+            interactive = sys.stdin.isatty() and not as_json
         with tempfile.TemporaryDirectory(prefix="bdnex-komga-") as work:
             download_dir = config.download_dir or Path(work)
             items = [
@@ -171,15 +187,21 @@ def register_commands(cli: click.Group) -> None:
                 workers=workers or config.workers or settings.pipeline.workers,
                 dry_run=dry_run,
                 force=force,
-                interactive=False,
+                interactive=interactive,
                 source="komga",
                 locations=tuple(locations),
             )
-            summary = run_tagging(settings, db, items, options)
+            summary = run_tagging(settings, app.db, items, options)  # options.interactive: a person is asked
+            previews = preview_in_komga(settings, summary) if dry_run else []
         if as_json:
-            echo_json(summary.to_dict())
+            data = summary.to_dict()
+            if dry_run:
+                data["komga_changes"] = [preview.to_dict() for preview in previews]
+            echo_json(data)
         else:
-            print_summary(summary, dry_run=dry_run)
+            if dry_run:
+                print_previews(previews)
+            report_tagging(summary, dry_run=dry_run)
         raise SystemExit(summary.exit_code)
 
     def _run_service(

@@ -20,9 +20,7 @@ from bdnex_komga.watcher import KomgaWorker
 from bdnex_komga.webhook import WebhookServer
 
 if TYPE_CHECKING:
-    from bdnex_core.config import Settings
-    from bdnex_core.db import BDneXDB
-    from bdnex_core.pipeline.runner import RunSummary
+    from bdnex_core.api import BDneXDB, RunSummary, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -119,5 +117,5 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
     try:
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for number, handler in previous.items():
+            signal.signal(number, handler)

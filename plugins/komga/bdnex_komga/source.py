@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 from bdnex_core.library import COMIC_SUFFIXES, LibraryItem
 from bdnex_komga.client import KomgaClient, KomgaError
+from bdnex_komga.ids import checked_id
 from bdnex_komga.paths import map_path
 from bdnex_komga.settings import KomgaSettings, komga_settings
 
 if TYPE_CHECKING:
-    from bdnex_core.config import Settings
+    from bdnex_core.api import Settings
 
 SOURCE_NAME = "komga"
 FORCE_TOKEN = "option:overwrite-locked"
@@ -45,7 +46,7 @@ def parse_location(location: str) -> tuple[str, str]:
     kind, _, value = location.partition(":")
     if kind not in LOCATION_KINDS or not value:
         raise KomgaError(f"{location!r} is not a Komga location (expected library:ID, series:ID, book:ID or all)")
-    return kind, value
+    return kind, checked_id(value, f"{kind} id")
 
 
 def book_condition(kind: str, value: str, media_status: tuple[str, ...] = ()) -> dict[str, Any] | None:
@@ -99,7 +100,7 @@ def item_from_book(
     force: bool = False,
 ) -> LibraryItem:
     """A library item for one ``BookDto``: its local file, or a downloaded copy (API-only writing)."""
-    book_id = str(book["id"])
+    book_id = checked_id(book.get("id"), "book id")  # also names the download folder
     url = str(book.get("url") or "")
     absolute = url.startswith("/") or "\\" in url or (len(url) > 2 and url[1] == ":")
     mapped = map_path(url, config.path_map) if absolute else None
@@ -169,6 +170,8 @@ def iter_books(client: KomgaClient, config: KomgaSettings, locations: list[str])
         else:
             books = client.iter_books(book_condition(kind, value, config.media_status), page_size=config.page_size)
         for book in books:
+            if not isinstance(book, dict):
+                raise KomgaError(f"Komga at {client.url} listed something that is not a book at {location}")
             if book.get("deleted") or str(book.get("id")) in seen:
                 continue
             seen.add(str(book["id"]))

@@ -15,6 +15,12 @@ State kept in the database (``plugin_state``, plugin ``komga``):
 - ``watch.pending``: books buffered and not processed yet (survive a restart);
 - ``book:<id>``: each book processed, so it is processed once.
 
+Book ids from events are checked (Komga ids only) before they are buffered: a
+poison event is dropped with a log line, never retried, and never stops the
+service. When Bédéthèque cannot be used (a run ends with exit code 4: a ban, the
+site gone, the hourly cap), the queue pauses with a growing delay and the books
+wait; none is marked failed for it.
+
 All database work happens in the thread that calls :meth:`KomgaWorker.run`;
 other threads (the SSE reader, the webhook server) only call :meth:`submit`.
 """
@@ -34,15 +40,15 @@ from typing import TYPE_CHECKING, Any
 from bdnex_core.errors import BdnexError
 from bdnex_core.library import LibraryItem
 from bdnex_komga.client import KomgaClient, KomgaError, KomgaHTTPError
+from bdnex_komga.errors import InvalidKomgaId
 from bdnex_komga.events import CONNECTED, DISCONNECTED, FATAL, Event
+from bdnex_komga.ids import is_komga_id
 from bdnex_komga.settings import KomgaSettings
 from bdnex_komga.source import item_from_book
 from bdnex_komga.writeback import recent_writes
 
 if TYPE_CHECKING:
-    from bdnex_core.config import Settings
-    from bdnex_core.db import BDneXDB
-    from bdnex_core.pipeline.runner import RunSummary
+    from bdnex_core.api import BDneXDB, RunSummary, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +57,8 @@ CHECKPOINT_KEY = "watch.checkpoint"
 PENDING_KEY = "watch.pending"
 CATCH_UP_PAGE_SIZE = 100
 CATCH_UP_MAX_PAGES = 100
+SITE_UNUSABLE_EXIT = 4  # a run stopped because Bédéthèque cannot be used now (errors with ``stops_run``)
+MAX_PAUSE_SECONDS = 3600.0
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -71,7 +79,9 @@ class WorkerStats:
     own_changes_ignored: int = 0
     changes_ignored: int = 0
     caught_up: int = 0
+    dropped: int = 0
     connections: int = 0
+    pauses: int = 0
     runs: int = 0
     processed: list[str] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
@@ -84,7 +94,9 @@ class WorkerStats:
             "own_changes_ignored": self.own_changes_ignored,
             "changes_ignored": self.changes_ignored,
             "caught_up": self.caught_up,
+            "dropped": self.dropped,
             "connections": self.connections,
+            "pauses": self.pauses,
             "runs": self.runs,
             "processed": len(self.processed),
             "failures": len(self.failures),
@@ -116,6 +128,9 @@ class KomgaWorker:
         self.pending: dict[str, float] = {}  # book id -> when it was buffered (monotonic)
         self.retry_at: dict[str, float] = {}  # book id -> not before (after a failure)
         self.attempts: dict[str, int] = {}
+        # the whole queue waits (Bédéthèque unusable: a ban, the site gone, the hourly cap)
+        self.paused_until = 0.0
+        self.pause_delay = 0.0
         self.stats = WorkerStats()
         self.stop_event = threading.Event()
         self._lock = threading.Lock()
@@ -131,6 +146,7 @@ class KomgaWorker:
             data = self.stats.to_dict()
             data["pending"] = len(self.pending)
         data["queued_events"] = self.queue.qsize()
+        data["paused_for_seconds"] = round(max(0.0, self.paused_until - time.monotonic()), 1)
         return data
 
     # ------------------------------------------------------------------ the loop (one thread)
@@ -146,9 +162,30 @@ class KomgaWorker:
                 event = self.queue.get(timeout=poll)
             except queue.Empty:
                 event = None
-            if event is not None:
-                self.handle(event)
-            self.flush_if_due()
+            if event is not None and event.name == FATAL:
+                raise KomgaError(str(event.data.get("message") or "Komga refused the event stream"))
+            # one bad event or one failed batch is logged and dropped: the service goes on
+            try:
+                if event is not None:
+                    self.handle(event)
+                self.flush_if_due()
+            except Exception as exc:
+                self._survive(event, exc)
+
+    def _survive(self, event: Event | None, exc: Exception) -> None:
+        what = f"{event.name} event from {event.origin}" if event is not None else "processing the added books"
+        if isinstance(exc, BdnexError):
+            logger.error("Komga %s: %s (dropped)", what, exc)
+        else:  # a bug: its traceback goes to the log, the service keeps serving
+            logger.exception("Komga %s failed (dropped)", what)
+        with self._lock:
+            self.stats.dropped += 1
+
+    def _drop(self, event: Event, reason: str) -> None:
+        """A poison event: logged once and forgotten (never buffered, never retried)."""
+        logger.warning("Komga %s event from %s dropped: %s", event.name, event.origin, reason)
+        with self._lock:
+            self.stats.dropped += 1
 
     def handle(self, event: Event) -> None:
         with self._lock:
@@ -168,7 +205,7 @@ class KomgaWorker:
             self._book_added(event)
         elif event.name == "TaskQueueStatus":
             count = event.data.get("count")
-            if isinstance(count, int) and count == 0 and self.pending:
+            if isinstance(count, int) and count == 0 and self.pending and not self.paused():
                 logger.info("Komga's task queue is idle: processing the added books")
                 self.process_pending()
         elif event.name == "BookChanged":
@@ -188,7 +225,8 @@ class KomgaWorker:
 
     def _book_added(self, event: Event) -> None:
         book_id = event.data.get("bookId")
-        if not isinstance(book_id, str) or not book_id:
+        if not is_komga_id(book_id):
+            self._drop(event, f"bookId {str(book_id)[:60]!r} is not a Komga id")
             return
         if not self._wanted_library(event.data.get("libraryId")):
             return
@@ -201,8 +239,11 @@ class KomgaWorker:
             self.stats.added += 1
         self._save_pending()
 
+    def paused(self) -> bool:
+        return time.monotonic() < self.paused_until
+
     def flush_if_due(self) -> None:
-        if not self.pending:
+        if not self.pending or self.paused():
             return
         now = time.monotonic()
         ready = self._eligible(now)
@@ -232,9 +273,16 @@ class KomgaWorker:
         self.db.set_plugin_state(PLUGIN, PENDING_KEY, sorted(self.pending))
 
     def _restore_pending(self) -> None:
-        for book_id in self.db.get_plugin_state(PLUGIN, PENDING_KEY, []) or []:
-            if isinstance(book_id, str) and not self.is_processed(book_id):
+        saved = self.db.get_plugin_state(PLUGIN, PENDING_KEY, []) or []
+        for book_id in saved if isinstance(saved, list) else []:
+            if not is_komga_id(book_id):
+                # saved by an older version that took any string: dropped, or every restart fails again
+                logger.warning("Komga watch: pending book id %r is not a Komga id, dropped", str(book_id)[:60])
+                continue
+            if not self.is_processed(book_id):
                 self.pending.setdefault(book_id, time.monotonic())
+        if len(self.pending) != len(saved if isinstance(saved, list) else []):
+            self._save_pending()
 
     def checkpoint(self) -> dict[str, Any] | None:
         return self.db.get_plugin_state(PLUGIN, CHECKPOINT_KEY)
@@ -263,14 +311,13 @@ class KomgaWorker:
         checkpoint = self.checkpoint()
         if checkpoint is None:
             # newest first by modification date: the newest creation date is among the first few
-            self._advance_checkpoint(self.client.latest_books(0, CATCH_UP_PAGE_SIZE).get("content") or [])
+            self._advance_checkpoint(self._latest(0)[0])
             logger.info("Komga watch: first start, checkpoint set; run `bdnex-core komga sync` for existing books")
             return
         since = parse_time(checkpoint.get("created"))
         seen: list[dict[str, Any]] = []
         for page in range(CATCH_UP_MAX_PAGES):
-            data = self.client.latest_books(page, CATCH_UP_PAGE_SIZE)
-            content = data.get("content") or []
+            content, last = self._latest(page)
             reached = False
             for book in content:
                 created = parse_time(book.get("created"))
@@ -281,14 +328,17 @@ class KomgaWorker:
                     reached = True  # sorted newest first: the rest is older than the checkpoint
                     break
                 seen.append(book)
-            if reached or not content or data.get("last") is True:
+            if reached or not content or last:
                 break
         missed = 0
         for book in seen:
             created = parse_time(book.get("created"))
             if since is not None and (created is None or created < since):
                 continue  # an old book modified lately, not an added one
-            book_id = str(book.get("id"))
+            book_id = book.get("id")
+            if not is_komga_id(book_id):
+                logger.warning("Komga watch: a recent book with id %r is not a Komga id, ignored", str(book_id)[:60])
+                continue
             if book.get("deleted") or not self._wanted_library(book.get("libraryId")):
                 continue
             if book_id in self.pending or self.is_processed(book_id):
@@ -301,6 +351,15 @@ class KomgaWorker:
             logger.info("Komga watch: %d book(s) added while disconnected, buffered", missed)
             self._save_pending()
         self._advance_checkpoint(seen)
+
+    def _latest(self, page: int) -> tuple[list[dict[str, Any]], bool]:
+        """(books, last page?) of ``/books/latest``; entries that are not objects are left out."""
+        data = self.client.latest_books(page, CATCH_UP_PAGE_SIZE)
+        if not isinstance(data, dict):
+            raise KomgaError(f"Komga at {self.client.url} answered /api/v1/books/latest with something not a page")
+        content = data.get("content")
+        books = [book for book in content if isinstance(book, dict)] if isinstance(content, list) else []
+        return books, data.get("last") is True
 
     # ------------------------------------------------------------------ processing
 
@@ -315,7 +374,15 @@ class KomgaWorker:
         book_ids = self._eligible(time.monotonic()) if book_ids is None else book_ids
         if not book_ids:
             return None
-        summary = self.process_books(book_ids)
+        try:
+            summary = self.process_books(book_ids)
+        except Exception as exc:  # the run itself could not happen (database, Komga, a bug): each book waits its retry
+            if not isinstance(exc, BdnexError):
+                logger.exception("Komga watch: tagging %d book(s) failed", len(book_ids))
+            for book_id in book_ids:
+                if not self.is_processed(book_id):
+                    self._failed(book_id, str(exc) or type(exc).__name__)
+            summary = None
         done = {book_id for book_id in book_ids if self.is_processed(book_id)}
         now = time.monotonic()
         with self._lock:
@@ -354,7 +421,7 @@ class KomgaWorker:
 
     def process_books(self, book_ids: list[str]) -> RunSummary | None:
         """Tag these books (those not processed yet) in one session."""
-        from bdnex_core.pipeline import TagOptions, run_tagging
+        from bdnex_core.api import TagOptions, run_tagging
 
         items: list[LibraryItem] = []
         books = []
@@ -363,6 +430,10 @@ class KomgaWorker:
                 continue
             try:
                 book = self.client.book(book_id)
+            except InvalidKomgaId as exc:  # Komga answered with another book, or not a book: never retried
+                logger.warning("Komga watch: book %s dropped: %s", book_id, exc)
+                self._mark_processed(book_id, "dropped", str(exc))
+                continue
             except KomgaHTTPError as exc:
                 if exc.status == 404:
                     self._mark_processed(book_id, "gone", "deleted from Komga before it was processed")
@@ -382,6 +453,10 @@ class KomgaWorker:
                 self._failed(book_id, str(exc))
         if not items:
             return None
+        if self.pause_delay:
+            from bdnex_core.api import retry_site_now
+
+            retry_site_now()  # the pause is over: Bédéthèque gets a new chance
         options = TagOptions(
             workers=self.workers, source="komga", locations=tuple(f"book:{item.external_id}" for item in items)
         )
@@ -391,6 +466,10 @@ class KomgaWorker:
             _remove_downloads(items)
         with self._lock:
             self.stats.runs += 1
+        if summary.exit_code == SITE_UNUSABLE_EXIT:
+            self._pause_queue(summary)
+        else:
+            self.pause_delay = 0.0
         for outcome in summary.outcomes:
             book_id = str(outcome.item.external_id)
             if outcome.state == "failed":
@@ -400,9 +479,25 @@ class KomgaWorker:
         self._advance_checkpoint(books)
         if self.on_summary is not None:
             self.on_summary(summary)
-        if summary.status in ("paused", "blocked"):
-            self.stop_event.set()  # Ctrl-C / SIGTERM during the run, or Bédéthèque blocks us
+        if summary.status == "paused" and summary.exit_code != SITE_UNUSABLE_EXIT:
+            self.stop_event.set()  # Ctrl-C / SIGTERM during the run
         return summary
+
+    def _pause_queue(self, summary: RunSummary) -> None:
+        """Bédéthèque is not usable now (ban, site gone, hourly cap): every book stays pending, none is
+        marked failed for it, and the queue waits, longer each time, before trying again."""
+        self.pause_delay = min(
+            max(self.pause_delay * 2, self.config.retry_delay_seconds, 0.1), max(MAX_PAUSE_SECONDS, 0.1)
+        )
+        self.paused_until = time.monotonic() + self.pause_delay
+        with self._lock:
+            self.stats.pauses += 1
+        logger.warning(
+            "Komga queue paused for %g s: %s (%d book(s) wait)",
+            self.pause_delay,
+            summary.message or "Bédéthèque is not usable now",
+            len(self.pending),
+        )
 
 
 def _remove_downloads(items: list[LibraryItem]) -> None:

@@ -8,6 +8,13 @@
 - ``comicinfo``: ComicInfo.xml written into the book's file by the core's ComicInfo
   writer, then ``POST /api/v1/books/{id}/analyze`` so Komga reads it again
   (``/metadata/refresh`` alone misses a newly added ComicInfo.xml).
+- both: the file first, then the analysis, and the PATCH only once Komga has re-imported
+  the file (its analysis runs later, in Komga's task queue, and would overwrite a PATCH
+  sent before it: the "Bédéthèque" link came back labelled with the host name).
+
+With ``komga.series_thumbnails`` (default on), a series with no selected poster gets the
+Bédéthèque cover of its tome 1, fetched through the core's polite client and cover cache;
+a poster someone selected is never replaced.
 
 Every book and series we touch is noted in :data:`recent_writes`, so the watcher
 can tell the ``BookChanged`` events our own writes cause from the others.
@@ -15,20 +22,25 @@ can tell the ``BookChanged`` events our own writes cause from the others.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bdnex_core.isbn import to_isbn13
+from bdnex_core.api import to_isbn13
+from bdnex_core.errors import BdnexError
 from bdnex_core.library import LibraryItem, WriteResult
 from bdnex_komga.client import KomgaClient
 from bdnex_komga.settings import KomgaSettings, komga_settings
 from bdnex_komga.source import SOURCE_NAME
 
 if TYPE_CHECKING:
-    from bdnex_core.config import Settings
+    from bdnex_core.api import Settings
+
+logger = logging.getLogger(__name__)
 
 BEDETHEQUE_LABEL = "Bédéthèque"
 ROLES = (  # ComicInfo element -> Komga author role (Komga lower-cases roles)
@@ -42,6 +54,7 @@ ROLES = (  # ComicInfo element -> Komga author role (Komga lower-cases roles)
     ("Translator", "translator"),
 )
 LEADING_NUMBER = re.compile(r"^\s*(\d+(?:[.,]\d+)?)")
+ALBUM_ID_IN_WEB = re.compile(r"-(\d+)\.html$")
 ISBN_IN_NOTES = re.compile(r"ISBN[:\s]*([0-9Xx][0-9Xx\- ]{8,16}[0-9Xx])")
 
 
@@ -118,6 +131,16 @@ def isbn_of(fields: Mapping[str, str]) -> str | None:
         return to_isbn13(fields["GTIN"])
     found = ISBN_IN_NOTES.search(fields.get("Notes") or "")
     return to_isbn13(found.group(1)) if found else None
+
+
+def is_first_tome(fields: Mapping[str, str]) -> bool:
+    return number_sort(fields.get("Number")) == 1.0
+
+
+def album_id_of(fields: Mapping[str, str]) -> int | None:
+    """The Bédéthèque album id at the end of the ComicInfo ``Web`` link (``…-245127.html``)."""
+    found = ALBUM_ID_IN_WEB.search(fields.get("Web") or "")
+    return int(found.group(1)) if found else None
 
 
 def desired_book_metadata(fields: Mapping[str, str], current: Mapping[str, Any]) -> dict[str, Any]:
@@ -231,37 +254,50 @@ class KomgaWriter:
         force = bool(item.hints.get("komga_force")) or config.overwrite_locked
         messages: list[str] = []
         changes: dict[str, tuple[Any, Any]] = {}
+        analysed_from: dict[str, Any] | None = None
         if config.writes_comicinfo:
-            messages.append(self._write_file(client, item, metadata, settings, dry_run=dry_run))
-        if config.writes_api:
-            api_changes, message = self._write_api(
-                client, item, dict(metadata.fields), config, force=force, dry_run=dry_run
-            )
-            changes.update(api_changes)
+            message, analysed_from = self._write_file(client, item, metadata, settings, dry_run=dry_run)
             messages.append(message)
+        if config.writes_api:
+            if analysed_from is not None:
+                # Komga re-imports the file's ComicInfo after its analysis and would overwrite a PATCH sent
+                # before (the "Bédéthèque" link relabelled with the host name): the PATCH goes after it
+                wait_for_import(client, str(item.external_id), analysed_from)
+            plan = self.plan(
+                client, item, dict(metadata.fields), config, force=force, dry_run=dry_run, settings=settings
+            )
+            changes.update(plan.changes)
+            messages.append(plan.message(dry_run=dry_run))
         return WriteResult(self.name, written=not dry_run, message="; ".join(messages), changes=changes)
+
+    def preview(self, item: LibraryItem, metadata: Any, settings: Settings) -> ApiPlan:
+        """What ``write`` would send through the API, against Komga's current book and series (nothing sent)."""
+        config = komga_settings(settings)
+        force = bool(item.hints.get("komga_force")) or config.overwrite_locked
+        return self.plan(self._client(config), item, dict(metadata.fields), config, force=force, dry_run=True)
 
     def _write_file(
         self, client: KomgaClient, item: LibraryItem, metadata: Any, settings: Settings, *, dry_run: bool
-    ) -> str:
-        from bdnex_core import archive
-        from bdnex_core.default_plugins.cbz_writer import ComicInfoWriter
+    ) -> tuple[str, dict[str, Any] | None]:
+        """(message, the book's metadata just before the analysis was asked for, or None when not asked)."""
+        from bdnex_core.api import comic_kind, write_comicinfo
 
         book_id = str(item.external_id)
         if item.path is None or item.hints.get("komga_downloaded"):
-            return f"Komga book {book_id}: no local file, ComicInfo not written"
-        if archive.detect_kind(item.path) != "cbz":
-            return f"Komga book {book_id}: {item.path.name} is not a CBZ, ComicInfo not written"
+            return f"Komga book {book_id}: no local file, ComicInfo not written", None
+        if comic_kind(item.path) != "cbz":
+            return f"Komga book {book_id}: {item.path.name} is not a CBZ, ComicInfo not written", None
         if dry_run:
-            return f"dry run: ComicInfo for Komga book {book_id}"
+            return f"dry run: ComicInfo for Komga book {book_id}", None
         # the core's writer, called directly: the item's hint keeps it from running on its own,
         # so the file is written before we ask Komga to analyse it
-        ComicInfoWriter().write(item, metadata, settings)
+        write_comicinfo(item, metadata, settings)
+        before = client.book(book_id).get("metadata") or {}
         recent_writes.note(book_id, item.hints.get("komga_series_id"))
         client.analyze_book(book_id)
-        return f"ComicInfo written to {item.path}, Komga book {book_id} queued for analysis"
+        return f"ComicInfo written to {item.path}, Komga book {book_id} analysed", before
 
-    def _write_api(
+    def plan(
         self,
         client: KomgaClient,
         item: LibraryItem,
@@ -270,7 +306,9 @@ class KomgaWriter:
         *,
         force: bool,
         dry_run: bool,
-    ) -> tuple[dict[str, tuple[Any, Any]], str]:
+        settings: Settings | None = None,
+    ) -> ApiPlan:
+        """Compare with Komga's current book and series; send the PATCHes unless ``dry_run``."""
         book_id = str(item.external_id)
         book = client.book(book_id)
         series_id = str(book.get("seriesId") or item.hints.get("komga_series_id") or "")
@@ -281,8 +319,9 @@ class KomgaWriter:
         if body and not dry_run:
             recent_writes.note(book_id)
             client.patch_book_metadata(book_id, body)
-        series_changes: dict[str, tuple[Any, Any]] = {}
-        series_locked: list[str] = []
+        plan = ApiPlan(book_id, series_id)
+        plan.changes = {f"komga.{name}": change for name, change in book_changes.items()}
+        plan.kept = {f"komga.{name}": current.get(name) for name in locked}
         if series_id:
             with _series_lock(series_id):
                 series_current = client.series(series_id).get("metadata") or {}
@@ -295,12 +334,88 @@ class KomgaWriter:
                 if series_body and not dry_run:
                     recent_writes.note(book_id, series_id)
                     client.patch_series_metadata(series_id, series_body)
-        changes = {f"komga.{name}": change for name, change in book_changes.items()}
-        changes.update({f"komga.series.{name}": change for name, change in series_changes.items()})
-        parts = [f"Komga book {book_id}: {len(book_changes)} field(s)"]
-        if series_id:
-            parts.append(f"series {series_id}: {len(series_changes)} field(s)")
-        left = locked + [f"series.{name}" for name in series_locked]
-        if left:
-            parts.append(f"locked in Komga, left alone: {', '.join(left)}")
-        return changes, ("dry run: " if dry_run else "") + ", ".join(parts)
+                if config.series_thumbnails and is_first_tome(fields):
+                    self._series_poster(client, plan, fields, dry_run=dry_run, settings=settings)
+            plan.changes.update({f"komga.series.{name}": change for name, change in series_changes.items()})
+            plan.kept.update({f"komga.series.{name}": series_current.get(name) for name in series_locked})
+        return plan
+
+    def _series_poster(
+        self,
+        client: KomgaClient,
+        plan: ApiPlan,
+        fields: Mapping[str, str],
+        *,
+        dry_run: bool,
+        settings: Settings | None,
+    ) -> None:
+        """The series' poster: the cover of tome 1 from Bédéthèque, unless a poster is already selected
+        (the user's choice, or ours from an earlier run). Called under the series lock."""
+        album_id = album_id_of(fields)
+        if album_id is None:
+            return
+        selected = [thumbnail for thumbnail in client.series_thumbnails(plan.series_id) if thumbnail.get("selected")]
+        if selected:
+            return  # never replace a poster someone chose (nor ours, uploaded before)
+        plan.changes["komga.series.thumbnail"] = (None, f"Bédéthèque cover of album {album_id}")
+        if dry_run:
+            return
+        assert settings is not None, "writing a poster needs the core's settings (its polite client)"
+        try:
+            image = self._cover(album_id, fields, settings)
+        except BdnexError as exc:
+            if exc.stops_run:
+                raise
+            # the book's metadata is written; a missing cover only costs the poster
+            logger.warning(
+                "Komga series %s: no poster, the cover of album %s failed (%s)", plan.series_id, album_id, exc
+            )
+            del plan.changes["komga.series.thumbnail"]
+            return
+        recent_writes.note(None, plan.series_id)
+        client.upload_series_thumbnail(plan.series_id, image, name=f"bedetheque-{album_id}.jpg")
+
+    def _cover(self, album_id: int, fields: Mapping[str, str], settings: Settings) -> bytes:
+        """Through the core's polite client (rate limits, breaker) and its cover cache."""
+        from bdnex_core.api import album_cover
+
+        return album_cover(settings, {"album_id": album_id, "url": fields.get("Web") or ""})
+
+
+@dataclass
+class ApiPlan:
+    """The Komga fields that change (``komga.title``, ``komga.series.publisher``: (now, ours)) and those
+    locked in Komga and kept as they are (name: current value)."""
+
+    book_id: str
+    series_id: str
+    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    kept: dict[str, Any] = field(default_factory=dict)
+
+    def message(self, *, dry_run: bool) -> str:
+        book = sum(1 for name in self.changes if not name.startswith("komga.series."))
+        parts = [f"Komga book {self.book_id}: {book} field(s)"]
+        if self.series_id:
+            parts.append(f"series {self.series_id}: {len(self.changes) - book} field(s)")
+        if self.kept:
+            parts.append(f"locked in Komga, left alone: {', '.join(name[6:] for name in self.kept)}")
+        return ("dry run: " if dry_run else "") + ", ".join(parts)
+
+
+IMPORT_WAIT_SECONDS = 30.0
+IMPORT_POLL_SECONDS = 0.25
+
+
+def wait_for_import(
+    client: KomgaClient, book_id: str, before: Mapping[str, Any], *, timeout: float = IMPORT_WAIT_SECONDS
+) -> bool:
+    """Wait until Komga's analysis has re-imported the book's ComicInfo (its metadata changed since
+    ``before``); False after ``timeout`` (an import that changes nothing cannot be seen)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if (client.book(book_id).get("metadata") or {}) != before:
+            return True
+        if time.monotonic() >= deadline:
+            logger.info("Komga book %s: no re-import seen after %g s, writing through the API now", book_id, timeout)
+            return False
+        time.sleep(IMPORT_POLL_SECONDS)

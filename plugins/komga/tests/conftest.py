@@ -166,6 +166,15 @@ def env(tmp_path: Path, site: Any, komga: Any, catalogue_db: Path) -> Env:
     return Env(tmp_path, site, komga, catalogue_db)
 
 
+@pytest.fixture
+def books(env: Env) -> list[dict[str, Any]]:
+    """Two albums of one series, scanned and analysed by the stand-in Komga (their BookDtos)."""
+    env.add_albums(series_albums(env.site, 2))
+    ids = env.komga.scan(env.library_id)
+    assert env.komga.wait_idle(10)
+    return [env.komga.book(book_id) for book_id in ids]
+
+
 def wait_for(condition: Callable[[], bool], timeout: float = 15.0, interval: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

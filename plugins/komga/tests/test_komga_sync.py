@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from conftest import SERVER_ROOT, Env, series_albums
 
@@ -144,6 +145,79 @@ def test_sync_both_modes(env: Env, scanned) -> None:
     assert ("POST", "analyze") in methods and ("PATCH", "metadata") in methods
     with zipfile.ZipFile(paths[0]) as archive:
         assert "ComicInfo.xml" in archive.namelist()
+
+
+def test_both_modes_final_state_is_ours(env: Env, scanned) -> None:
+    """``write: [api, comicinfo]``: Komga's re-import of the file (after the analysis we ask for) must not
+    undo the PATCH: the link stays labelled "Bédéthèque", whatever the order the tasks run in."""
+    book_ids, paths, albums = scanned
+    komga = env.komga
+    code, _out, err = env.cli("komga", "sync", write=["api", "comicinfo"])
+    assert code == 0, err
+    assert komga.wait_idle(10)
+    for book_id, (album_id, _, _) in zip(book_ids, albums, strict=True):
+        links = komga.book(book_id)["metadata"]["links"]
+        assert links == [{"label": "Bédéthèque", "url": links[0]["url"]}], links
+        assert links[0]["url"].endswith(f"-{album_id}.html")
+    # the analysis was asked for before the PATCH, and the PATCH came once the re-import had landed
+    book_requests = [(method, path) for method, path, _ in komga.requests if book_ids[0] in path]
+    analyse = book_requests.index(("POST", f"/api/v1/books/{book_ids[0]}/analyze"))
+    patch = book_requests.index(("PATCH", f"/api/v1/books/{book_ids[0]}/metadata"))
+    assert analyse < patch
+    for path in paths:
+        with zipfile.ZipFile(path) as archive:
+            assert "ComicInfo.xml" in archive.namelist()
+
+
+def test_dry_run_compares_with_komga_not_the_file(env: Env, scanned) -> None:
+    """After a sync (api only: the file has no ComicInfo), a dry run finds nothing to change in Komga,
+    except a locked field, shown as kept; the names are Komga's fields, not ComicInfo's."""
+    import sqlite3
+
+    book_ids, _paths, _ = scanned
+    komga = env.komga
+    code, _out, err = env.cli("komga", "sync", "--book", book_ids[0])
+    assert code == 0, err
+
+    def forget_processed() -> None:  # so that the dry run matches the book again without --force
+        with sqlite3.connect(env.db_path) as connection:
+            connection.execute("DELETE FROM processed_files")
+
+    forget_processed()
+    komga.lock(book_ids[0], "title")
+    with komga._lock:
+        komga._books[book_ids[0]].metadata["title"] = "Titre choisi par moi"
+    komga.clear_requests()
+    code, out, err = env.cli("komga", "sync", "--book", book_ids[0], "--dry-run")
+    assert code == 0, out + err
+    assert "title: kept 'Titre choisi par moi' (locked in Komga" in out, out
+    for comicinfo_name in ("Notes", "Pages", "Web", "Writer", "Summary"):
+        assert f"{comicinfo_name}:" not in out, out
+    assert writes(komga) == []
+    code, out, err = env.cli("komga", "sync", "--book", book_ids[0], "--dry-run", "--json")
+    [preview] = json.loads(out)["komga_changes"]
+    assert preview["changes"] == {} and preview["locked_kept"] == {"komga.title": "Titre choisi par moi"}
+    # a field changed in Komga since is listed under its Komga name
+    with komga._lock:
+        komga._books[book_ids[0]].metadata["summary"] = "autre"
+    code, out, err = env.cli("komga", "sync", "--book", book_ids[0], "--dry-run", "--json")
+    [preview] = json.loads(out)["komga_changes"]
+    assert list(preview["changes"]) == ["komga.summary"] and preview["changes"]["komga.summary"][0] == "autre"
+    assert writes(komga) == []
+
+
+def test_sync_batch_option_and_configuration_exit_code(env: Env, scanned) -> None:
+    book_ids, _, _ = scanned
+    code, out, err = env.cli("komga", "sync", "--book", book_ids[0], "--batch")
+    assert code == 0, out + err
+    code, out, err = env.cli("komga", "sync", "--book", book_ids[1], "--interactive", "--dry-run")
+    assert code == 0, out + err
+    env.komga_section.pop("url")
+    code, _, err = env.cli("komga", "sync")
+    assert code == 2, err
+    one_line_error(code, err, "no Komga server configured", "komga.url")
+    code, _, err = env.cli("komga", "sync", url="ftp://komga")
+    assert code == 2, err
 
 
 def test_sync_downloads_when_there_is_no_local_file(env: Env, scanned) -> None:
@@ -308,3 +382,60 @@ def test_a_book_whose_file_cannot_be_reached_fails_alone(env: Env) -> None:
     assert summary["counts"]["tagged"] == 3 and summary["counts"]["failed"] == 1
     [failure] = summary["failures"]
     assert f"{SERVER_ROOT}/Ailleurs/" in failure["reason"] and str(wrong) in failure["reason"]
+
+
+def posters(env: Env, series_id: str) -> list[dict[str, Any]]:
+    return env.komga.series_thumbnails(series_id)
+
+
+def poster_uploads(env: Env, series_id: str = "") -> list[str]:
+    return [
+        path
+        for method, path, _ in env.komga.requests
+        if method == "POST" and path.split("?")[0].endswith("/thumbnails") and series_id in path
+    ]
+
+
+def test_series_poster_uploaded_once_and_a_chosen_one_kept(env: Env, scanned) -> None:
+    """Tome 1's Bédéthèque cover becomes the poster of a series that has none; a second sync uploads
+    nothing; a poster the user selected is never replaced."""
+    from bdnex_core.demo.samplelib import page_jpeg
+
+    book_ids, _paths, albums = scanned
+    komga = env.komga
+    series_id = komga.book(book_ids[0])["seriesId"]
+    code, out, err = env.cli("komga", "sync")
+    assert code == 0, out + err
+    [poster] = posters(env, series_id)
+    assert poster["type"] == "USER_UPLOADED" and poster["selected"]
+    expected = env.site.cover(albums[0][0])
+    assert poster["data"] == expected  # the cover of tome 1 (album 245127), as the site serves it
+    assert len(poster_uploads(env, series_id)) == 1
+    assert (env.tmp_path / "cache").exists() and any((env.tmp_path / "cache").rglob(f"{albums[0][0]}.jpg"))
+    # again, forced: the poster is there (ours), nothing uploaded
+    code, out, err = env.cli("komga", "sync", "--force")
+    assert code == 0, out + err
+    assert len(poster_uploads(env, series_id)) == 1 and len(posters(env, series_id)) == 1
+
+    # the user chooses another poster in Komga: kept through a forced sync
+    mine = page_jpeg("mon affiche", size=(90, 120), seed=7)
+    response = requests.post(
+        f"{komga.url}/api/v1/series/{series_id}/thumbnails",
+        files={"file": ("mine.jpg", mine, "image/jpeg")},
+        headers={"X-API-Key": "admin-key"},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    komga.clear_requests()
+    code, out, err = env.cli("komga", "sync", "--force")
+    assert code == 0, out + err
+    assert poster_uploads(env, series_id) == []
+    selected = [thumbnail for thumbnail in posters(env, series_id) if thumbnail["selected"]]
+    assert [thumbnail["data"] for thumbnail in selected] == [mine]
+
+
+def test_series_poster_can_be_switched_off(env: Env, scanned) -> None:
+    book_ids, _, _ = scanned
+    code, out, err = env.cli("komga", "sync", series_thumbnails=False)
+    assert code == 0, out + err
+    assert posters(env, env.komga.book(book_ids[0])["seriesId"]) == [] and poster_uploads(env) == []

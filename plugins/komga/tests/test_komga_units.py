@@ -166,10 +166,13 @@ def test_plan_patch_respects_locks() -> None:
 
 
 def test_locations_and_conditions() -> None:
-    assert parse_location("library:L1") == ("library", "L1")
+    assert parse_location("library:0HT4VCG8Z1P5N") == ("library", "0HT4VCG8Z1P5N")
     assert parse_location("all") == ("all", "")
     with pytest.raises(Exception, match="not a Komga location"):
         parse_location("shelf:3")
+    for bad in ("L1", "../libraries", "0HT4VCG8Z1P5N/../X", "0HT4VCG8Z1P5?", "0ht4vcg8z1p5n"):
+        with pytest.raises(Exception, match="is not a Komga library id"):
+            parse_location(f"library:{bad}")
     assert book_condition("library", "L1") == {"libraryId": {"operator": "is", "value": "L1"}}
     assert book_condition("series", "S1", ("READY",)) == {
         "allOf": [
@@ -182,11 +185,17 @@ def test_locations_and_conditions() -> None:
 
 def test_webhook_payloads() -> None:
     events = parse_events(
-        [{"event": "BookAdded", "bookId": "B1", "libraryId": "L"}, {"event": "TaskQueueStatus", "count": 0}]
+        [
+            {"event": "BookAdded", "bookId": "0HT4VCG8Z1P5N", "libraryId": "0HT4VCG8Z1P5A"},
+            {"event": "TaskQueueStatus", "count": 0},
+        ]
     )
     assert [event.name for event in events] == ["BookAdded", "TaskQueueStatus"]
     with pytest.raises(InvalidEvent, match="seriesId"):
-        parse_events({"event": "BookAdded", "bookId": "B1", "seriesId": 3})
+        parse_events({"event": "BookAdded", "bookId": "0HT4VCG8Z1P5N", "seriesId": 3})
+    for bad in ("B1", "../libraries", "0HT4VCG8Z1P5N/../0HT4VCG8Z1P5A", "0HT4VCG8Z1P5N?x=1", "0HT4VCG8Z1P5N#"):
+        with pytest.raises(InvalidEvent, match="not a Komga id"):
+            parse_events({"event": "BookAdded", "bookId": bad})
     assert parse_listen("127.0.0.1:8765") == ("127.0.0.1", 8765)
     assert parse_listen("[::1]:80") == ("::1", 80)
     with pytest.raises(ValueError):
@@ -277,7 +286,7 @@ def test_event_reader_backs_off_when_connections_drop_at_once() -> None:
 
 
 def test_client_auth_and_tls_options(tmp_path: Path) -> None:
-    from bdnex_komga.client import KomgaClient, KomgaError
+    from bdnex_komga.client import KomgaClient
 
     config = komga_settings(_settings({"url": "https://k.example", "api_key": "key", "verify_tls": False}))
     client = KomgaClient(config)
@@ -290,7 +299,7 @@ def test_client_auth_and_tls_options(tmp_path: Path) -> None:
     client = KomgaClient(config)
     assert client.session.verify == str(bundle) and client.session.auth == ("a@b", "pw")
     assert "X-API-Key" not in client.session.headers
-    with pytest.raises(KomgaError, match="http:// or https://"):
+    with pytest.raises(ConfigError, match="komga.url: expected an http"):
         KomgaClient(komga_settings(_settings({"url": "k.example", "api_key": "key"})))
-    with pytest.raises(KomgaError, match="no Komga server configured"):
+    with pytest.raises(ConfigError, match="no Komga server configured"):
         KomgaClient(komga_settings(_settings({"api_key": "key"})))

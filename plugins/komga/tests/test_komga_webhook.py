@@ -32,14 +32,6 @@ def post(url: str, body: Any, *, token: str | None = TOKEN, raw: bytes | None = 
     return requests.post(f"{url}/hooks/komga", data=data, headers=headers, timeout=5)
 
 
-@pytest.fixture
-def books(env: Env) -> list[dict[str, Any]]:
-    env.add_albums(series_albums(env.site, 2))
-    ids = env.komga.scan(env.library_id)
-    assert env.komga.wait_idle(10)
-    return [env.komga.book(book_id) for book_id in ids]
-
-
 def event(book: dict[str, Any], name: str = "BookAdded") -> dict[str, Any]:
     return {"event": name, "bookId": book["id"], "seriesId": book["seriesId"], "libraryId": book["libraryId"]}
 

@@ -227,3 +227,63 @@ def test_the_schemas_have_teeth(komga, validate):
     user.pop("sharedLibrariesIds")
     with pytest.raises(jsonschema.ValidationError):
         validate(user, "UserDto")
+
+
+def test_every_route_is_in_the_openapi_document(openapi):
+    """The stand-in serves only endpoints Komga documents, with the documented methods."""
+    from komga_standin.handler import ROUTES
+
+    documented = {
+        (method.upper(), re.sub(r"\{[^}]+\}", "{}", path))
+        for path, operations in openapi["paths"].items()
+        for method in operations
+        if method in ("get", "post", "put", "patch", "delete")
+    }
+    undocumented = {("GET", "/sse/v1/events")}  # Komga's event stream is not in its OpenAPI description
+    for method, pattern, _ in ROUTES:
+        template = pattern.pattern.replace("([^/]+)", "{}")
+        assert (method, template) in documented | undocumented, (method, template)
+    assert ("POST", "/api/v1/series/{}/thumbnails") in {(m, p.pattern.replace("([^/]+)", "{}")) for m, p, _ in ROUTES}
+
+
+def test_series_posters(komga, validate, openapi):
+    from bdnex_core.demo.samplelib import page_jpeg
+
+    upload = openapi["paths"]["/api/v1/series/{seriesId}/thumbnails"]["post"]
+    assert "file" in upload["requestBody"]["content"]["multipart/form-data"]["schema"]["required"]
+    series_id = komga.book(komga.book_ids()[0])["seriesId"]
+    url = f"{komga.url}/api/v1/series/{series_id}/thumbnails"
+    validate(get(komga, f"/api/v1/series/{series_id}/thumbnails"), "ThumbnailSeriesDto", array=True)
+    image = page_jpeg("poster", size=(60, 80), seed=1)
+    response = requests.post(url, files={"file": ("poster.jpg", image, "image/jpeg")}, auth=ADMIN, timeout=10)
+    assert response.status_code == 200, response.text
+    first = response.json()
+    validate(first, "ThumbnailSeriesDto")
+    assert first["type"] == "USER_UPLOADED" and first["selected"] and (first["width"], first["height"]) == (60, 80)
+    second = requests.post(
+        url, params={"selected": "false"}, files={"file": ("b.jpg", image, "image/jpeg")}, auth=ADMIN, timeout=10
+    ).json()
+    assert second["selected"] is False
+    listed = get(komga, f"/api/v1/series/{series_id}/thumbnails")
+    validate(listed, "ThumbnailSeriesDto", array=True)
+    assert [thumbnail["selected"] for thumbnail in listed] == [True, False]
+    select = requests.put(f"{url}/{second['id']}/selected", auth=ADMIN, timeout=10)
+    assert select.status_code == 202
+    assert [thumbnail["selected"] for thumbnail in get(komga, f"/api/v1/series/{series_id}/thumbnails")] == [
+        False,
+        True,
+    ]
+    assert requests.get(f"{url}/{first['id']}", auth=ADMIN, timeout=10).content == image
+    # what Komga refuses: not an image (415), no file part (400), a reader (403)
+    assert (
+        requests.post(url, files={"file": ("x.jpg", b"not an image", "image/jpeg")}, auth=ADMIN, timeout=10).status_code
+        == 415
+    )
+    assert (
+        requests.post(url, files={"other": ("x.jpg", image, "image/jpeg")}, auth=ADMIN, timeout=10).status_code == 400
+    )
+    assert (
+        requests.post(url, files={"file": ("x.jpg", image, "image/jpeg")}, auth=READER, timeout=10).status_code == 403
+    )
+    assert requests.delete(f"{url}/{first['id']}", auth=ADMIN, timeout=10).status_code == 202
+    assert len(get(komga, f"/api/v1/series/{series_id}/thumbnails")) == 1

@@ -22,13 +22,16 @@ from komga_standin.model import (
     MEDIA_STATUSES,
     Book,
     Series,
+    SeriesThumbnail,
     User,
     ValidationFailed,
+    image_info,
     library_dto,
     natural_key,
     now,
     series_dto,
     stamp,
+    thumbnail_series_dto,
     user_dto,
 )
 
@@ -397,6 +400,58 @@ class Handler(BaseHTTPRequestHandler):
             self.komga._patch_series(series_id, body)
         self._send(204, b"", None)
 
+    # series posters (Komga's "Series Poster" tag in the OpenAPI description)
+
+    def series_thumbnails(self, user: User, query: dict[str, list[str]], series_id: str) -> None:
+        with self.komga._lock:
+            series = self._series(series_id)
+            self._json(200, [thumbnail_series_dto(thumbnail) for thumbnail in series.thumbnails])
+
+    def series_thumbnail_upload(self, user: User, query: dict[str, list[str]], series_id: str) -> None:
+        self._need_admin(user)
+        data = _multipart_file(self.headers.get("Content-Type") or "", self._body, "file")
+        if data is None:
+            raise _HttpError(400, message="Required part 'file' is not present.")
+        info = image_info(data)
+        if info is None:
+            raise _HttpError(415)
+        selected = (query.get("selected") or ["true"])[0].lower() != "false"
+        with self.komga._lock:
+            series = self._series(series_id)
+            thumbnail = self.komga._add_series_thumbnail(series, data, info, "USER_UPLOADED", selected)
+            self._json(200, thumbnail_series_dto(thumbnail))
+
+    def _series_thumbnail(self, series_id: str, thumbnail_id: str) -> SeriesThumbnail:
+        series = self._series(series_id)
+        for thumbnail in series.thumbnails:
+            if thumbnail.id == thumbnail_id:
+                return thumbnail
+        raise _HttpError(404)
+
+    def series_thumbnail_get(self, user: User, query: dict[str, list[str]], series_id: str, thumbnail_id: str) -> None:
+        with self.komga._lock:
+            thumbnail = self._series_thumbnail(series_id, thumbnail_id)
+            self._send(200, thumbnail.data, thumbnail.media_type)
+
+    def series_thumbnail_select(
+        self, user: User, query: dict[str, list[str]], series_id: str, thumbnail_id: str
+    ) -> None:
+        self._need_admin(user)
+        with self.komga._lock:
+            chosen = self._series_thumbnail(series_id, thumbnail_id)
+            for thumbnail in self._series(series_id).thumbnails:
+                thumbnail.selected = thumbnail is chosen
+        self._send(202, b"", None)
+
+    def series_thumbnail_delete(
+        self, user: User, query: dict[str, list[str]], series_id: str, thumbnail_id: str
+    ) -> None:
+        self._need_admin(user)
+        with self.komga._lock:
+            thumbnail = self._series_thumbnail(series_id, thumbnail_id)
+            self._series(series_id).thumbnails.remove(thumbnail)
+        self._send(202, b"", None)
+
     def tasks_delete(self, user: User, query: dict[str, list[str]]) -> None:
         self._need_admin(user)
         with self.komga._lock:
@@ -532,6 +587,25 @@ def _matches(book: Book, condition: Any) -> bool:
     raise _HttpError(400, message=f"the stand-in does not know the search condition {name!r}")
 
 
+def _multipart_file(content_type: str, body: bytes, name: str) -> bytes | None:
+    """The bytes of the form part ``name`` of a ``multipart/form-data`` body (None when absent)."""
+    from email import policy
+    from email.parser import BytesParser
+
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise _HttpError(415)
+    message = BytesParser(policy=policy.default).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+    )
+    if not message.is_multipart():
+        raise _HttpError(400, message="Failed to parse multipart servlet request")
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") == name:
+            payload = part.get_payload(decode=True)
+            return payload if isinstance(payload, bytes) else None
+    return None
+
+
 def _bad_operator(name: str, operator: Any) -> bool:
     raise _HttpError(400, message=f"JSON parse error: bad operator {operator!r} for {name}")
 
@@ -554,6 +628,11 @@ ROUTES: list[tuple[str, re.Pattern[str], Callable[..., None]]] = [
         ("GET", rf"/api/v1/series/{_ID}", Handler.series_get),
         ("GET", rf"/api/v1/series/{_ID}/books", Handler.series_books),
         ("PATCH", rf"/api/v1/series/{_ID}/metadata", Handler.series_patch),
+        ("GET", rf"/api/v1/series/{_ID}/thumbnails", Handler.series_thumbnails),
+        ("POST", rf"/api/v1/series/{_ID}/thumbnails", Handler.series_thumbnail_upload),
+        ("GET", rf"/api/v1/series/{_ID}/thumbnails/{_ID}", Handler.series_thumbnail_get),
+        ("DELETE", rf"/api/v1/series/{_ID}/thumbnails/{_ID}", Handler.series_thumbnail_delete),
+        ("PUT", rf"/api/v1/series/{_ID}/thumbnails/{_ID}/selected", Handler.series_thumbnail_select),
         ("DELETE", r"/api/v1/tasks", Handler.tasks_delete),
         ("GET", r"/actuator/info", Handler.actuator_info),
         ("GET", r"/sse/v1/events", Handler.events),

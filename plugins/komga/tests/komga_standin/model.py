@@ -139,6 +139,20 @@ class Library:
 
 
 @dataclass
+class SeriesThumbnail:
+    """A series poster: ``USER_UPLOADED`` (``POST /api/v1/series/{id}/thumbnails``) or ``SIDECAR`` (a local file)."""
+
+    id: str
+    series_id: str
+    type: str
+    data: bytes
+    media_type: str
+    width: int
+    height: int
+    selected: bool
+
+
+@dataclass
 class Series:
     id: str
     library_id: str
@@ -149,6 +163,7 @@ class Series:
     file_last_modified: dt.datetime
     metadata: dict[str, Any]
     seq: int
+    thumbnails: list[SeriesThumbnail] = field(default_factory=list)
 
 
 @dataclass
@@ -352,6 +367,35 @@ def series_dto(series: Series, books: list[Book], library: Library, *, restrict_
         "deleted": False,
         "oneshot": False,
     }
+
+
+def thumbnail_series_dto(thumbnail: SeriesThumbnail) -> dict[str, Any]:
+    return {
+        "id": thumbnail.id,
+        "seriesId": thumbnail.series_id,
+        "type": thumbnail.type,
+        "selected": thumbnail.selected,
+        "mediaType": thumbnail.media_type,
+        "fileSize": len(thumbnail.data),
+        "width": thumbnail.width,
+        "height": thumbnail.height,
+    }
+
+
+def image_info(data: bytes) -> tuple[str, int, int] | None:
+    """(media type, width, height) of an image Komga would accept as a poster; None when it is not one."""
+    from io import BytesIO
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(BytesIO(data)) as image:
+            kind = (image.format or "").lower()
+            width, height = image.size
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+    media_type = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif"}.get(kind)
+    return (media_type, width, height) if media_type else None
 
 
 def library_dto(library: Library) -> dict[str, Any]:

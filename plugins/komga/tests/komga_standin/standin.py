@@ -37,6 +37,7 @@ from komga_standin.model import (
     Book,
     Library,
     Series,
+    SeriesThumbnail,
     User,
     apply_unlocked,
     book_dto,
@@ -51,6 +52,7 @@ from komga_standin.model import (
     patch_series_metadata,
     read_archive,
     series_dto,
+    thumbnail_series_dto,
     unknown_media,
 )
 
@@ -567,6 +569,28 @@ class KomgaStandIn:
             # Komga then re-aggregates the series' book metadata
             series = self._series[book.series_id]
             self._emit_series("SeriesChanged", series)
+
+    def _add_series_thumbnail(
+        self, series: Series, data: bytes, info: tuple[str, int, int], kind: str, selected: bool
+    ) -> SeriesThumbnail:
+        """A new poster for ``series``; selecting it unselects the others (Komga shows one)."""
+        with self._lock:
+            media_type, width, height = info
+            if selected:
+                for other in series.thumbnails:
+                    other.selected = False
+            thumbnail = SeriesThumbnail(new_id(), series.id, kind, data, media_type, width, height, selected)
+            series.thumbnails.append(thumbnail)
+            self.emit("ThumbnailSeriesAdded", {"seriesId": series.id, "selected": selected})
+            return thumbnail
+
+    def series_thumbnails(self, series_id: str) -> list[dict[str, Any]]:
+        """The series' posters as ``GET /api/v1/series/{id}/thumbnails`` lists them (with ``data`` for tests)."""
+        with self._lock:
+            return [
+                {**thumbnail_series_dto(thumbnail), "data": thumbnail.data}
+                for thumbnail in self._series[series_id].thumbnails
+            ]
 
     def _patch_series(self, series_id: str, body: Any) -> None:
         with self._lock:

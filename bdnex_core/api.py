@@ -1,0 +1,198 @@
+"""The plugin API: what a plugin may use of the core besides the hooks, errors and library types.
+
+Plugins (Komga, calibre, yours) import from here, ``bdnex_core.hookimpl``,
+``bdnex_core.errors`` and ``bdnex_core.library`` only, so the core can reorganise its
+internals (the CLI's modules, the pipeline, the archive code) without breaking them.
+A test fails when the bundled plugins import anything else. Documented in
+``docs/plugin_hooks.md``; names are only added here, never changed.
+
+Heavy parts (the pipeline, the archive code) are imported when first called, so a
+plugin importing this module at load time does not slow down every command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bdnex_core.bedetheque.catalogue_row import CatalogueRow
+from bdnex_core.cli.context import AppContext, echo_json, pass_app
+from bdnex_core.config import Settings
+from bdnex_core.isbn import to_isbn13
+from bdnex_core.library import LibraryItem
+from bdnex_core.pipeline.options import TagOptions
+
+if TYPE_CHECKING:
+    from bdnex_core.db import BDneXDB
+    from bdnex_core.pipeline.runner import RunSummary
+
+__all__ = [
+    "AppContext",
+    "BDneXDB",
+    "CatalogueRow",
+    "RunSummary",
+    "Settings",
+    "TagOptions",
+    "album_cover",
+    "catalogue_rows",
+    "comic_kind",
+    "comicinfo_for",
+    "echo_json",
+    "fetch_album",
+    "pass_app",
+    "person_name",
+    "read_comicinfo",
+    "report_tagging",
+    "retry_site_now",
+    "run_tagging",
+    "tag_and_report",
+    "to_isbn13",
+    "write_comicinfo",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # types plugins annotate with, imported on first use rather than with every command
+    if name == "BDneXDB":
+        from bdnex_core.db import BDneXDB
+
+        return BDneXDB
+    if name == "RunSummary":
+        from bdnex_core.pipeline.runner import RunSummary
+
+        return RunSummary
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def run_tagging(settings: Settings, db: BDneXDB, items: Sequence[LibraryItem], options: TagOptions) -> RunSummary:
+    """Tag ``items`` in a new session (matching, review queue, writers, notifications) and return its summary.
+
+    ``options.source`` and ``options.locations`` say where the items came from, so that
+    ``bdnex-core tag --resume ID`` can ask your library source for them again. With
+    ``options.interactive``, uncertain matches are asked about on the terminal (as ``tag`` does).
+    """
+    from bdnex_core.pipeline.review import terminal_reviewer
+    from bdnex_core.pipeline.runner import run_tagging as run
+
+    return run(settings, db, list(items), options, reviewer=terminal_reviewer if options.interactive else None)
+
+
+def report_tagging(summary: RunSummary, *, dry_run: bool = False, as_json: bool = False) -> None:
+    """Print a session's summary as ``bdnex-core tag`` does: a table (and the changes of a dry run), or JSON."""
+    if as_json:
+        echo_json(summary.to_dict())
+        return
+    from bdnex_core.cli.tag import print_summary
+
+    print_summary(summary, dry_run=dry_run)
+
+
+def tag_and_report(app: AppContext, items: Sequence[LibraryItem], options: TagOptions, *, as_json: bool) -> RunSummary:
+    """Tag ``items`` with the command's settings and database, print the summary; end the command with
+    ``raise SystemExit(summary.exit_code)`` so the exit code says how the run went."""
+    summary = run_tagging(app.settings, app.db, items, options)
+    report_tagging(summary, dry_run=options.dry_run, as_json=as_json)
+    return summary
+
+
+def comic_kind(path: str | Path) -> str:
+    """What a comic file really is, by content: ``cbz``, ``cbr``, ``cb7``... whatever its extension says."""
+    from bdnex_core import archive
+
+    return str(archive.detect_kind(path))
+
+
+def write_comicinfo(
+    item: LibraryItem, metadata: Any, settings: Settings, *, delete_original: bool | None = None
+) -> Path:
+    """Write ``metadata`` (a :class:`bdnex_core.comicinfo.ComicInfo`) into the item's local file, atomically.
+
+    A CBZ is written in place (its modification time kept when ``archives.preserve_mtime``);
+    a CBR/CB7 is converted to a CBZ beside it, the original removed only when
+    ``delete_original`` (default: ``archives.delete_converted_originals``). Returns the CBZ written.
+    Raises :class:`bdnex_core.errors.ArchiveError` when the file cannot be written safely.
+    """
+    from bdnex_core import archive
+
+    if item.path is None:
+        raise ValueError(f"{item.name}: no local file to write ComicInfo into")
+    xml = metadata.to_xml(settings.comicinfo.version)
+    if comic_kind(item.path) == "cbz":
+        archive.write_comicinfo(item.path, xml, preserve_mtime=settings.archives.preserve_mtime)
+        return item.path
+    delete = settings.archives.delete_converted_originals if delete_original is None else delete_original
+    return Path(archive.convert_to_cbz(item.path, xml, delete_original=delete))
+
+
+def album_cover(settings: Settings, album: Mapping[str, Any]) -> bytes:
+    """The cover image of an album (``Album.to_dict()``, as ``file_tagged`` receives it), fetched
+    through the polite Bédéthèque client and kept in the cache. Raises a ``CatalogueError`` when
+    the site has none or cannot answer."""
+    from bdnex_core.bedetheque.album import Album
+    from bdnex_core.bedetheque.client import BedethequeClient
+    from bdnex_core.bedetheque.service import fetch_cover
+
+    return fetch_cover(BedethequeClient(settings), Album.from_dict(dict(album)))
+
+
+def comicinfo_for(settings: Settings, item: LibraryItem, album: Any) -> Any:
+    """The ``ComicInfo`` the writers get for ``item`` and ``album`` (a ``RunSummary`` outcome's): the
+    album's, merged into the file's own ComicInfo.xml as ``comicinfo.merge_policy`` says (what a
+    dry run's writer-side preview needs)."""
+    from bdnex_core import archive
+    from bdnex_core.comicinfo import ComicInfo, read_comicinfo_safely
+
+    pages: list[str] = []
+    existing = None
+    if item.path is not None and item.path.is_file():
+        with archive.open_archive(item.path) as comic:
+            pages = comic.pages()
+            existing, _problem = read_comicinfo_safely(comic.comicinfo_bytes())
+    new_info = ComicInfo.from_album(
+        album, pages=pages, page_count=len(pages) or None, version=settings.comicinfo.version
+    )
+    return ComicInfo.merge(existing, new_info, settings.comicinfo.merge_policy, settings.comicinfo.locked_fields)
+
+
+def retry_site_now() -> None:
+    """Forget that Bédéthèque stopped the last run (a tripped breaker holds for the process): for a
+    long-running plugin (a watcher) that paused on its own and now tries again. Hourly counts stay."""
+    from bdnex_core.bedetheque.client import reset_breakers
+
+    reset_breakers()
+
+
+def catalogue_rows(db: BDneXDB) -> Iterator[CatalogueRow]:
+    """Every album of the local catalogue, as named rows."""
+    from bdnex_core.bedetheque.catalogue import Catalogue
+
+    yield from Catalogue(db).rows()
+
+
+def fetch_album(settings: Settings, db: BDneXDB, album_id: int) -> Any:
+    """An album (``Album``; ``to_dict()`` for JSON): from the cache while valid, else fetched through
+    the polite client and cached. Raises a ``CatalogueError`` when the site cannot answer."""
+    from bdnex_core.bedetheque.client import BedethequeClient
+    from bdnex_core.bedetheque.service import fetch_album as fetch
+
+    return fetch(BedethequeClient(settings), db, album_id)
+
+
+def read_comicinfo(path: str | Path) -> dict[str, str] | None:
+    """The fields of a comic file's ComicInfo.xml (``{"Series": ..., "Web": ...}``), or ``None`` when it
+    has none or an unusable one. Raises ``ArchiveError`` when the archive itself cannot be read."""
+    from bdnex_core import archive
+    from bdnex_core.comicinfo import read_comicinfo_safely
+
+    with archive.open_archive(path) as comic:
+        info, _problem = read_comicinfo_safely(comic.comicinfo_bytes())
+    return None if info is None else dict(info.fields)
+
+
+def person_name(name: str) -> str | None:
+    """A Bédéthèque name ("Jarry, Nicolas") as ComicInfo writes it ("Nicolas Jarry"); ``None`` for
+    a pseudo-author ("<Collectif>")."""
+    from bdnex_core.comicinfo import person_name as display
+
+    return display(name)
