@@ -194,3 +194,62 @@ CREATE TABLE IF NOT EXISTS plugin_state (
     updated_at TIMESTAMP NOT NULL,
     PRIMARY KEY (plugin, key)
 );
+
+-- ===================================================================== comicinfo backups
+-- The ComicInfo.xml a file held before we replaced it ('absent': it had none; 'unreadable': one we could
+-- not read and left for review), with the layout that gives the whole CBZ back byte for byte,
+-- byte for byte, so a session can be undone: the state of a file before session S is the first
+-- backup of that file recorded in S or later (see bdnex_core/comicinfo_backups.py).
+
+CREATE TABLE IF NOT EXISTS comicinfo_backups (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    file_id INTEGER REFERENCES processed_files(id),
+    file_path TEXT NOT NULL,            -- canonical path when the backup was taken
+    session_id INTEGER REFERENCES processing_sessions(id),
+    comicinfo BLOB NOT NULL,            -- the exact bytes of the archive's ComicInfo.xml ('' when absent)
+    sha256 TEXT NOT NULL,               -- of those bytes, hex
+    reason TEXT NOT NULL DEFAULT 'replaced' CHECK(reason IN ('replaced', 'unreadable', 'absent')),
+    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+    layout BLOB,                        -- how to give the whole CBZ back byte for byte (archives/layout.py)
+    undone_at TIMESTAMP                 -- when `bdnex-core undo` gave the file this state back
+);
+
+CREATE INDEX IF NOT EXISTS idx_comicinfo_backups_file ON comicinfo_backups(file_id, session_id, id);
+CREATE INDEX IF NOT EXISTS idx_comicinfo_backups_path ON comicinfo_backups(file_path, session_id, id);
+-- ===================================================================== library search
+-- Full-text index of the processed files for `bdnex-core ls` (accents and case folded),
+-- kept in step with processed_files by triggers.
+
+CREATE VIRTUAL TABLE IF NOT EXISTS library_search USING fts5(
+    series, title, editor, file_path,
+    content='processed_files', content_rowid='id',
+    tokenize='unicode61 remove_diacritics 2'
+);
+
+CREATE TRIGGER IF NOT EXISTS library_search_insert AFTER INSERT ON processed_files BEGIN
+    INSERT INTO library_search(rowid, series, title, editor, file_path)
+    VALUES (new.id, new.series, new.title, new.editor, new.file_path);
+END;
+
+CREATE TRIGGER IF NOT EXISTS library_search_delete AFTER DELETE ON processed_files BEGIN
+    INSERT INTO library_search(library_search, rowid, series, title, editor, file_path)
+    VALUES ('delete', old.id, old.series, old.title, old.editor, old.file_path);
+END;
+
+CREATE TRIGGER IF NOT EXISTS library_search_update AFTER UPDATE OF series, title, editor, file_path ON processed_files BEGIN
+    INSERT INTO library_search(library_search, rowid, series, title, editor, file_path)
+    VALUES ('delete', old.id, old.series, old.title, old.editor, old.file_path);
+    INSERT INTO library_search(rowid, series, title, editor, file_path)
+    VALUES (new.id, new.series, new.title, new.editor, new.file_path);
+END;
+
+-- ===================================================================== file moves
+-- A move in progress (`bdnex-core rename`): written before the file gets its new name, removed
+-- once the old name is gone, so a run killed in between is finished by the next one.
+
+CREATE TABLE IF NOT EXISTS file_moves (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,
+    target TEXT NOT NULL,
+    started_at TIMESTAMP NOT NULL
+);

@@ -73,9 +73,11 @@ def run_tagging(settings: Settings, db: BDneXDB, items: Sequence[LibraryItem], o
     ``options.interactive``, uncertain matches are asked about on the terminal (as ``tag`` does).
     """
     from bdnex_core.pipeline.review import terminal_reviewer
+    from bdnex_core.pipeline.review_service import ReviewService
     from bdnex_core.pipeline.runner import run_tagging as run
 
-    return run(settings, db, list(items), options, reviewer=terminal_reviewer if options.interactive else None)
+    reviewer = terminal_reviewer(lambda: ReviewService(settings, db)) if options.interactive else None
+    return run(settings, db, list(items), options, reviewer=reviewer)
 
 
 def report_tagging(summary: RunSummary, *, dry_run: bool = False, as_json: bool = False) -> None:

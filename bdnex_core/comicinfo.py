@@ -9,7 +9,9 @@ Elements we do not know (a newer schema, another tool's) are kept as they were.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import dataclasses
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -116,6 +118,8 @@ MAX_XML_BYTES = 2 * 1024 * 1024  # real ComicInfo files are a few KB; a bigger o
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 XSD = "http://www.w3.org/2001/XMLSchema"
 TAGGED_BY = "Tagged by bdnex-core from Bédéthèque album"
+# an XML declaration naming its encoding (in an ASCII-compatible encoding; UTF-16 starts with a BOM)
+DECLARED_ENCODING = re.compile(rb"\s*<\?xml[^>]*\sencoding\s*=\s*[\"'][A-Za-z][A-Za-z0-9._-]*[\"']")
 
 _parser = etree.XMLParser(
     resolve_entities=False,
@@ -137,11 +141,20 @@ class PageInfo:
 
 @dataclass
 class ComicInfo:
-    """Simple fields by element name (text values), the page list, and unknown elements kept raw."""
+    """Simple fields by element name (text values), the page list, and unknown elements kept raw.
+
+    What a file holds that we do not set ourselves survives a read and a write: the attributes of
+    each ``<Page>`` (bookmarks, sizes, ...), the ``<Pages>`` element's own attributes, anything
+    else inside ``<Pages>`` at its place (``pages_other``: how many pages precede it, raw bytes),
+    the root's attributes, and unknown elements.
+    """
 
     fields: dict[str, str] = field(default_factory=dict)
     pages: list[PageInfo] = field(default_factory=list)
     unknown: list[bytes] = field(default_factory=list)
+    pages_other: list[tuple[int, bytes]] = field(default_factory=list)
+    pages_attributes: tuple[tuple[str, str], ...] = ()
+    root_attributes: tuple[tuple[str, str], ...] = ()
 
     def get(self, name: str, default: str | None = None) -> str | None:
         return self.fields.get(name, default)
@@ -209,33 +222,38 @@ class ComicInfo:
             raise MetadataError(
                 f"ComicInfo.xml is {len(data) // 1024} KB, more than the {MAX_XML_BYTES // 1024} KB a real one can need"
             )
-        try:
-            data.decode("utf-8") if not data.startswith((b"\xff\xfe", b"\xfe\xff")) else data.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise MetadataError(f"ComicInfo.xml is not valid UTF-8 (byte {exc.start})") from None
-        head = data[:4096].lower()
-        if b"<!doctype" in head or b"<!entity" in data.lower():
-            raise MetadataError("ComicInfo.xml declares a DOCTYPE or entities: refused (they can expand without limit)")
+        if not data.startswith((b"\xff\xfe", b"\xfe\xff")) and not DECLARED_ENCODING.match(data):
+            try:  # no declaration: XML says UTF-8 (a declared latin-1 or cp1252 is read as declared)
+                data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise MetadataError(
+                    f"ComicInfo.xml is not valid UTF-8 and declares no other encoding (byte {exc.start})"
+                ) from None
+        if b"<!entity" in data.lower():  # before parsing: entities can expand without limit
+            raise MetadataError("ComicInfo.xml declares entities in a DOCTYPE: refused (they can expand without limit)")
         try:
             root = etree.fromstring(data, _parser)
         except etree.XMLSyntaxError as exc:
             raise MetadataError(f"ComicInfo.xml is not well-formed XML ({exc.msg})") from None
-        # the byte scan above only looks at the head; a DOCTYPE hidden behind a long comment is caught here
-        if root.getroottree().docinfo.doctype:
-            raise MetadataError("ComicInfo.xml declares a DOCTYPE: refused")
+        # a DOCTYPE that only names the root or a DTD is harmless (never loaded); entities are not
+        internal = root.getroottree().docinfo.internalDTD
+        if internal is not None and any(True for _entity in internal.iterentities()):
+            raise MetadataError("ComicInfo.xml declares entities in a DOCTYPE: refused")
         if etree.QName(root).localname != "ComicInfo":
             raise MetadataError(f"the root element is <{etree.QName(root).localname}>, not <ComicInfo>")
-        info = cls()
+        info = cls(root_attributes=tuple(root.attrib.items()))
         for child in root:
             if not isinstance(child.tag, str):
                 continue
             name = etree.QName(child).localname
             if name == "Pages":
+                info.pages_attributes = tuple(child.attrib.items())
                 for page in child:
-                    if not isinstance(page.tag, str) or etree.QName(page).localname != "Page":
+                    if not isinstance(page.tag, str):
                         continue
                     image = page.get("Image")
-                    if image is None or not image.lstrip("-").isdigit():
+                    if etree.QName(page).localname != "Page" or image is None or not image.lstrip("-").isdigit():
+                        info.pages_other.append((len(info.pages), _raw(page)))  # kept as it is, where it is
                         continue
                     attributes = tuple(
                         (key, value) for key, value in page.attrib.items() if key not in ("Image", "Type")
@@ -245,7 +263,7 @@ class ComicInfo:
                 if child.text is not None and child.text.strip():
                     info.fields[name] = child.text.strip()
             else:
-                info.unknown.append(etree.tostring(child, encoding="utf-8"))
+                info.unknown.append(_raw(child))
         return info
 
     def front_cover_index(self) -> int | None:
@@ -258,30 +276,44 @@ class ComicInfo:
         version = version or "2.1"
         order = ORDERS[version]
         root = etree.Element("ComicInfo", nsmap={"xsi": XSI, "xsd": XSD})
+        for key, value in self.root_attributes:
+            root.set(key, value)
         fields = dict(self.fields)
         if version == "2.0" and fields.get("GTIN"):
             gtin = fields.pop("GTIN")
             if gtin not in fields.get("Notes", ""):
                 fields["Notes"] = f"{fields.get('Notes', '')} ISBN {gtin}".strip()
         if "CommunityRating" in fields:
-            fields["CommunityRating"] = _rating(float(fields["CommunityRating"]), version) or fields["CommunityRating"]
+            with contextlib.suppress(ValueError):  # a file's own odd value ("great") is kept as it is
+                fields["CommunityRating"] = (
+                    _rating(float(fields["CommunityRating"]), version) or fields["CommunityRating"]
+                )
         for name in order:
             if name == "Pages":
-                if self.pages:
-                    pages = etree.SubElement(root, "Pages")
-                    for page in self.pages:
-                        element = etree.SubElement(pages, "Page", Image=str(page.image))
-                        if page.type:
-                            element.set("Type", page.type)
-                        for key, value in page.attributes:
-                            element.set(key, value)
+                if self.pages or self.pages_other:
+                    self._write_pages(etree.SubElement(root, "Pages"))
                 continue
-            value = fields.get(name)
-            if value:
-                etree.SubElement(root, name).text = _xml_safe(value)
+            field_value = fields.get(name)
+            if field_value:
+                etree.SubElement(root, name).text = xml_legal(field_value)
         for raw in self.unknown:  # foreign elements after ours: the schema's sequence is closed to them anyway
             root.append(etree.fromstring(raw, _parser))
         return etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
+
+    def _write_pages(self, pages: etree._Element) -> None:
+        for key, value in self.pages_attributes:
+            pages.set(key, value)
+        others = sorted(self.pages_other, key=lambda other: other[0])
+        for index, page in enumerate([*self.pages, None]):
+            while others and others[0][0] <= index:
+                pages.append(etree.fromstring(others.pop(0)[1], _parser))
+            if page is None:
+                break
+            element = etree.SubElement(pages, "Page", Image=str(page.image))
+            if page.type:
+                element.set("Type", page.type)
+            for key, value in page.attributes:
+                element.set(key, value)
 
     # ------------------------------------------------------------------ merging
 
@@ -300,16 +332,42 @@ class ComicInfo:
         if existing is None:
             return copy.deepcopy(new)
         locked = set(locked_fields) if policy == "keep_locked" else set()
-        merged = cls(dict(existing.fields), list(existing.pages), list(existing.unknown))
+        merged = copy.deepcopy(existing)
         for name, value in new.fields.items():
             if policy == "fill_empty" and merged.fields.get(name):
                 continue
             if name in locked and merged.fields.get(name):
                 continue
             merged.fields[name] = value
-        if new.pages and (policy != "fill_empty" or not existing.pages) and "Pages" not in locked:
-            merged.pages = list(new.pages)
+        if new.pages and "Pages" not in locked:
+            merged.pages = _merge_pages(existing.pages, new.pages)
         return merged
+
+
+def _merge_pages(existing: list[PageInfo], ours: list[PageInfo]) -> list[PageInfo]:
+    """The file's pages in the file's order with everything they say; ours add only what is missing.
+
+    Our page entries only number the pages and guess the cover (the first page): a page's
+    ``Type`` from the file wins, and so does a FrontCover the file puts elsewhere.
+    """
+    if not existing:
+        return list(ours)
+    has_cover = any(page.type and "FrontCover" in page.type.split() for page in existing)
+    our_types = {page.image: page.type for page in ours}
+    known = {page.image for page in existing}
+    merged = [
+        page if page.type or has_cover else dataclasses.replace(page, type=our_types.get(page.image))
+        for page in existing
+    ]
+    merged += [
+        page if not has_cover else dataclasses.replace(page, type=None) for page in ours if page.image not in known
+    ]
+    return merged
+
+
+def _raw(element: etree._Element) -> bytes:
+    """An element as bytes, without its tail (the whitespace after it belongs to the layout)."""
+    return etree.tostring(element, encoding="utf-8", with_tail=False)
 
 
 def diff(old: ComicInfo | None, new: ComicInfo) -> dict[str, tuple[str | None, str | None]]:
@@ -341,11 +399,13 @@ def read_comicinfo_safely(data: bytes | None) -> tuple[ComicInfo | None, str | N
 
 # ---------------------------------------------------------------------- helpers
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# What XML 1.0 forbids (controls, lone surrogates, U+FFFE/U+FFFF): lxml refuses such text with a ValueError
+_XML_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def _xml_safe(text: str) -> str:
-    return _CONTROL.sub("", text)
+def xml_legal(text: str) -> str:
+    """``text`` without the characters an XML document cannot hold (a web page may contain them)."""
+    return _XML_ILLEGAL.sub("", text)
 
 
 def person_name(name: str) -> str | None:

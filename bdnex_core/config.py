@@ -98,6 +98,7 @@ class ArchiveSettings:
     cbr: str = _default("archives", "cbr")
     delete_converted_originals: bool = _default("archives", "delete_converted_originals")
     preserve_mtime: bool = _default("archives", "preserve_mtime")
+    follow_links_outside_library: bool = _default("archives", "follow_links_outside_library")
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,14 @@ import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
+from sqlite_utils.db import Table
 
 from bdnex_core import migrations
 from bdnex_core.errors import BdnexError, DatabaseError
@@ -91,6 +92,13 @@ def normalise_score(score: Any) -> float | None:
         return None
     value = float(score)
     return round(value / 100.0, 4) if value > 1.0 else value
+
+
+def _inserted_id(table: Table) -> int:
+    """The id of the row ``table`` has just inserted (sqlite-utils types it as optional)."""
+    if table.last_pk is None:
+        raise DatabaseError("the database gave no id for a new row")
+    return int(table.last_pk)
 
 
 @dataclass(frozen=True)
@@ -266,26 +274,17 @@ class BDneXDB:
         new = canonical_path(new_path)
         fingerprint = fingerprint or Fingerprint.of(new)
         with self.write():
-            row = self.get_file(old_path)
-            if row is None:
+            # plain statements: renaming a thousand files calls this a thousand times
+            found = self.db.execute("SELECT id FROM processed_files WHERE file_path = ?", [old_path]).fetchone()
+            if found is None:
                 return
-            self.db.table("processed_files").update(
-                row["id"],
-                {
-                    "file_path": new,
-                    "mtime_ns": fingerprint.mtime_ns,
-                    "file_size": fingerprint.size,
-                    "updated_date": to_db_time(utcnow()),
-                },
+            self.db.execute(
+                "UPDATE processed_files SET file_path = ?, mtime_ns = ?, file_size = ?, updated_date = ? WHERE id = ?",
+                [new, fingerprint.mtime_ns, fingerprint.size, to_db_time(utcnow()), found[0]],
             )
-            self.db.table("metadata_history").insert(
-                {
-                    "file_id": row["id"],
-                    "field": "file_path",
-                    "old_value": row["file_path"],
-                    "new_value": new,
-                    "source": "auto",
-                }
+            self.db.execute(
+                "INSERT INTO metadata_history (file_id, field, old_value, new_value, source) VALUES (?, ?, ?, ?, ?)",
+                [found[0], "file_path", old_path, new, "auto"],
             )
 
     def record_processing(
@@ -314,7 +313,7 @@ class BDneXDB:
             existing = self.get_file(path)
             table = self.db.table("processed_files")
             if existing is None:
-                file_id = table.insert(values).last_pk
+                file_id = _inserted_id(table.insert(values))
                 previous: Mapping[str, Any] = {}
             else:
                 file_id = existing["id"]
@@ -342,7 +341,7 @@ class BDneXDB:
     def _file_values(path: str, session_id: int | None, result: Mapping[str, Any], status: str) -> dict[str, Any]:
         file_hash = result.get("file_hash")
         size, mtime_ns = result.get("file_size"), result.get("mtime_ns")
-        if os.path.exists(path):
+        if os.path.isfile(path):  # a regular file: a FIFO or a device would never finish hashing
             fingerprint = Fingerprint.of(path)
             size = fingerprint.size if size is None else size
             mtime_ns = fingerprint.mtime_ns if mtime_ns is None else mtime_ns
@@ -471,9 +470,8 @@ class BDneXDB:
         """Start a new processing session owned by this process; return its id."""
         now = to_db_time(utcnow())
         with self.write():
-            return int(
-                self.db.table("processing_sessions")
-                .insert(
+            return _inserted_id(
+                self.db.table("processing_sessions").insert(
                     {
                         "session_start": now,
                         "directory": directory,
@@ -487,7 +485,6 @@ class BDneXDB:
                         "source": source,
                     }
                 )
-                .last_pk
             )
 
     def update_session(self, session_id: int, **fields: Any) -> None:
@@ -612,7 +609,8 @@ class BDneXDB:
         )
 
     def session_files(self, session_id: int, state: str | None = None) -> list[dict[str, Any]]:
-        where, params = "session_id = ?", [session_id]
+        where = "session_id = ?"
+        params: list[object] = [session_id]
         if state is not None:
             where += " AND state = ?"
             params.append(state)
@@ -681,14 +679,13 @@ class BDneXDB:
         item_key: str,
         session_id: int | None,
         parsed: Mapping[str, Any],
-        candidates: list[Mapping[str, Any]],
+        candidates: Sequence[Mapping[str, Any]],
     ) -> int:
         """Queue a file whose match needs a person; one pending entry per item."""
         with self.write():
             self.db.execute("DELETE FROM review_queue WHERE item_key = ? AND status = 'pending'", [item_key])
-            return int(
-                self.db.table("review_queue")
-                .insert(
+            return _inserted_id(
+                self.db.table("review_queue").insert(
                     {
                         "file_path": file_path,
                         "item_key": item_key,
@@ -699,7 +696,6 @@ class BDneXDB:
                         "created_at": to_db_time(utcnow()),
                     }
                 )
-                .last_pk
             )
 
     def pending_reviews(self, limit: int | None = None) -> list[dict[str, Any]]:
@@ -727,7 +723,7 @@ class BDneXDB:
     def set_plugin_state(self, plugin: str, key: str, value: Any) -> None:
         """Store a JSON-serialisable ``value`` for ``plugin`` under ``key`` (replacing the old one)."""
         with self.write() as db:
-            db["plugin_state"].upsert(
+            db.table("plugin_state").upsert(
                 {
                     "plugin": plugin,
                     "key": key,

@@ -10,6 +10,7 @@ remaining file failed.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 class BdnexError(Exception):
@@ -74,6 +75,8 @@ class CatalogueError(BdnexError):
         self.status = status
         if stops_run is not None:
             self.stops_run = stops_run
+        if self.stops_run:
+            self.exit_code = 4  # as SiteUnavailable's: the site is not usable now, try again later
 
 
 class NotFound(CatalogueError):
@@ -81,7 +84,23 @@ class NotFound(CatalogueError):
 
 
 class Unreachable(CatalogueError):
-    """No usable answer: refused connections, timeouts, or 5xx after the retries."""
+    """No usable answer: refused connections, timeouts, or 5xx after the retries.
+
+    ``timed_out`` tells a site that did not answer in time (or too slowly: the total deadline
+    of a request) from one that refused the connection or answered 5xx (then ``status``).
+    """
+
+    def __init__(self, message: str, *, timed_out: bool = False, **fields: Any):
+        super().__init__(message, **fields)
+        self.timed_out = timed_out
+
+
+class ResponseTooLarge(CatalogueError):
+    """An answer larger than the client accepts for that kind of page (reading stopped at the cap)."""
+
+
+class CacheError(BdnexError):
+    """The catalogue's disk cache (``cache.dir``: raw pages, covers, cookies) cannot be written."""
 
 
 class RateLimited(CatalogueError):

@@ -85,7 +85,7 @@ def _read_log(path: Path) -> tuple[dict[str, Any], str]:
 
 
 def _result_values(entry: dict[str, Any]) -> dict[str, Any]:
-    metadata = entry.get("metadata") if isinstance(entry.get("metadata"), dict) else {}
+    metadata: dict[str, Any] = entry["metadata"] if isinstance(entry.get("metadata"), dict) else {}
     succeeded = bool(entry.get("success"))
     return {
         "status": "success" if succeeded else "failed",
@@ -121,7 +121,7 @@ def import_log(db: BDneXDB, path: Path) -> tuple[int | None, int]:
         if not isinstance(entry, dict) or not (entry.get("file_path") or entry.get("filename")):
             raise BrokenLog(f"result #{index + 1} has no file_path or filename")
         entries.append(entry)
-    paths = [canonical_path(entry.get("file_path") or entry.get("filename")) for entry in entries]
+    paths = [canonical_path(entry.get("file_path") or entry["filename"]) for entry in entries]
     directory = os.path.commonpath(paths) if paths else str(path.parent)
     with db.write():
         session_id = db.start_session(directory, batch_mode=True, options={"imported_from": str(path)}, source="legacy")

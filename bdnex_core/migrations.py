@@ -138,3 +138,28 @@ def m006_rescan_index(db: Database) -> None:
         "CREATE INDEX IF NOT EXISTS idx_processed_rescan "
         "ON processed_files(file_path, file_size, mtime_ns, status, decision)"
     )
+
+
+@migrations()
+def m007_comicinfo_backups(db: Database) -> None:
+    """The previous ComicInfo.xml of each file we rewrite, kept so that a session can be undone."""
+    start = schema_sql().index(
+        "-- ===================================================================== comicinfo backups"
+    )
+    execute_script(db, schema_sql()[start:])
+
+
+def m008_library_search(db: Database) -> None:
+    """The full-text index behind `bdnex-core ls`, filled from the files already recorded."""
+    start = schema_sql().index(
+        "-- ===================================================================== library search"
+    )
+    execute_script(db, schema_sql()[start:])
+    db.execute("INSERT INTO library_search(library_search) VALUES ('rebuild')")
+
+
+@migrations()
+def m009_file_moves(db: Database) -> None:
+    """The journal of moves in progress, so a killed rename is finished by the next run."""
+    start = schema_sql().index("-- ===================================================================== file moves")
+    execute_script(db, schema_sql()[start:])

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DIR = Path(os.environ.get("BDNEX_SHARED_DIR", REPO_ROOT.parent / "shared"))
+from bdnex_testing.shared import REPO_ROOT, SHARED_DIR
+
+__all__ = ["REPO_ROOT", "SHARED_DIR", "require_shared", "skip_or_fail"]
 
 
 def require_shared() -> bool:
@@ -26,11 +27,21 @@ def skip_or_fail(reason: str, *, required_by: str) -> None:
     pytest.skip(reason)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs the shared fixtures, so ``-m "not shared"`` selects the self-contained ones."""
+    for item in items:
+        if "shared_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.shared)
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """``../shared`` beside the checkout; skips without it unless BDNEX_REQUIRE_SHARED=1."""
     if not SHARED_DIR.is_dir():
-        skip_or_fail(f"{SHARED_DIR} does not exist", required_by="BDNEX_REQUIRE_SHARED")
+        skip_or_fail(
+            f"needs the recorded real data of ../shared, and {SHARED_DIR} does not exist (BDNEX_SHARED_DIR)",
+            required_by="BDNEX_REQUIRE_SHARED",
+        )
     return SHARED_DIR
 
 

@@ -20,12 +20,15 @@ import time
 import zipfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bdnex_testing lives in the checkout
+
 from bdnex_core.bedetheque.catalogue import Catalogue
 from bdnex_core.bedetheque.client import BedethequeClient, reset_politeness
 from bdnex_core.config import from_mapping
 from bdnex_core.db import BDneXDB
 from bdnex_core.demo.fakesite import FakeBedetheque, human
 from bdnex_core.pipeline import TagOptions, tag_locations
+from bdnex_testing.shared import fake_bedetheque
 
 WORKERS = 2
 
@@ -82,7 +85,7 @@ def main() -> int:
     base = Path(tempfile.mkdtemp(prefix="bdnex-bench-batch-", dir=os.environ.get("BENCH_DIR")))
     reset_politeness()
     try:
-        with FakeBedetheque(network_delay=0.0) as site:
+        with fake_bedetheque(network_delay=0.0) as site:
             settings = from_mapping(
                 {
                     "database": {"path": str(base / "bdnex.db")},

@@ -23,8 +23,8 @@ def isbn13_is_valid(isbn: str) -> bool:
 
 @pytest.fixture(scope="module")
 def builtin_site():
-    # sitemaps=[] forces the small built-in synthetic catalogue, as on a machine without ../shared.
-    with FakeBedetheque(sitemaps=[], use_recorded=False) as running:
+    # no sitemaps: the generated catalogue, as the demo and a clone without ../shared use it
+    with FakeBedetheque() as running:
         yield running
 
 
@@ -100,7 +100,7 @@ def test_runs_as_a_module(tmp_path):
         "<url><loc>https://www.bedetheque.com/BD-Thorgal-Tome-3-Les-trois-vieillards-42.html</loc>"
         "<lastmod>2024-01-01</lastmod></url></urlset>"
     )
-    with FakeBedetheque(sitemaps=[]) as probe:  # borrow a free port number, then release it
+    with FakeBedetheque() as probe:  # borrow a free port number, then release it
         port = probe.port
     process = subprocess.Popen(
         [sys.executable, "-m", "bdnex_core.demo.fakesite", "--port", str(port), "--sitemaps", str(sitemap)],

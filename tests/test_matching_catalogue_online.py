@@ -6,12 +6,12 @@ from bdnex_core.bedetheque.catalogue import Catalogue
 from bdnex_core.bedetheque.client import BedethequeClient, reset_politeness
 from bdnex_core.config import from_mapping
 from bdnex_core.db import BDneXDB
-from bdnex_core.demo.fakesite import FakeBedetheque
+from bdnex_testing.shared import fake_bedetheque
 
 
 def test_incremental_update_fetches_only_changed_sitemaps(tmp_path, monkeypatch):
     reset_politeness()
-    with FakeBedetheque() as site:
+    with fake_bedetheque() as site:
         settings = from_mapping(
             {
                 "database": {"path": str(tmp_path / "bdnex.db")},

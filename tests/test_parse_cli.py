@@ -9,8 +9,8 @@ import pytest
 
 from bdnex_core.bedetheque.client import reset_politeness
 from bdnex_core.cli import main
-from bdnex_core.demo.fakesite import FakeBedetheque
 from bdnex_core.errors import BlockedError
+from bdnex_testing.shared import fake_bedetheque
 
 NAINS_URL = "https://m.bedetheque.com/BD-Nains-Tome-1-Redwin-de-la-Forge-245127.html"
 DESKTOP = Path(__file__).parent / "fixtures" / "bedetheque_desktop"
@@ -75,7 +75,7 @@ def test_album_needs_an_id_or_a_page(capsys):
 @pytest.fixture
 def online(tmp_path, bedetheque_fixtures):
     reset_politeness()
-    with FakeBedetheque() as site:
+    with fake_bedetheque() as site:
         config = tmp_path / "config.json"
         config.write_text(
             json.dumps(

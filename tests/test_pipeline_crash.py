@@ -9,7 +9,6 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -20,15 +19,17 @@ from bdnex_core.bedetheque.catalogue import Catalogue
 from bdnex_core.bedetheque.client import BedethequeClient, reset_politeness
 from bdnex_core.config import from_mapping
 from bdnex_core.db import BDneXDB
-from bdnex_core.demo.fakesite import FakeBedetheque, human
+from bdnex_core.demo.fakesite import human
 from bdnex_core.demo.samplelib import CatalogueAlbum, sample_pages, write_cbz
+from bdnex_testing.processes import start_cli
+from bdnex_testing.shared import fake_bedetheque
 
 FILES = 300
 
 
 @pytest.fixture(scope="module")
 def site():
-    with FakeBedetheque() as running:
+    with fake_bedetheque() as running:
         yield running
 
 
@@ -84,13 +85,7 @@ def prepare(template: Path, target: Path, site) -> tuple[Path, Path, Path]:
 
 
 def cli(config: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bdnex_core", "--config", str(config), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    return start_cli(config, *args, new_session=True)  # its own group: the test kills the whole group
 
 
 def pages_of(path: Path) -> dict[str, tuple[int, bytes]]:

@@ -14,15 +14,16 @@ from bdnex_core.cli import main
 from bdnex_core.comicinfo import ComicInfo
 from bdnex_core.config import from_mapping
 from bdnex_core.db import BDneXDB
-from bdnex_core.demo.fakesite import FakeBedetheque, human
+from bdnex_core.demo.fakesite import human
 from bdnex_core.demo.samplelib import CatalogueAlbum, build_library, sample_pages, write_cbz
 from bdnex_core.pipeline import TagOptions, collect_items, run_tagging
+from bdnex_testing.shared import fake_bedetheque
 
 
 @pytest.fixture(scope="module")
 def site():
     reset_politeness()
-    with FakeBedetheque() as running:
+    with fake_bedetheque() as running:
         yield running
 
 

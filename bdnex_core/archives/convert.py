@@ -8,7 +8,12 @@ import zlib
 from pathlib import Path
 
 from bdnex_core.archives.reading import COMICINFO, ArchiveKind, ComicArchive, RarComic, is_comicinfo_name, open_archive
-from bdnex_core.archives.safefile import apply_original_attributes, fsync_directory, temporary_beside
+from bdnex_core.archives.safefile import (
+    apply_original_attributes,
+    fsync_directory,
+    replace_checked,
+    temporary_beside,
+)
 from bdnex_core.archives.zipwrite import write_comicinfo
 from bdnex_core.errors import ArchiveError
 
@@ -36,6 +41,15 @@ def convert_to_cbz(
         if not comic.pages():
             raise ArchiveError("no image pages in the archive", path=path)
         original = os.stat(path)
+        if target == path:  # a RAR or 7z named .cbz: the converted zip can only take its place
+            if not delete_original:
+                raise ArchiveError(
+                    f"a {'RAR' if comic.kind is ArchiveKind.CBR else '7z'} archive named .cbz: converting it would "
+                    "replace it, and archives.delete_converted_originals is off; rename it to .cbr or .cb7",
+                    path=path,
+                )
+            _write_converted(comic, members, xml_bytes, target, original, preserve_mtime, path, in_place=True)
+            return target
         if target.exists():
             if not _same_members(comic, members, target):
                 raise ArchiveError(
@@ -62,6 +76,8 @@ def _write_converted(
     original: os.stat_result,
     preserve_mtime: bool,
     path: Path,
+    *,
+    in_place: bool = False,
 ) -> None:
     crcs: dict[str, int] = {}
     with temporary_beside(target, reported_as=path) as temporary:
@@ -85,6 +101,9 @@ def _write_converted(
             if check.testzip() is not None or check.read(COMICINFO) != xml_bytes:
                 raise ArchiveError("verification of the converted CBZ failed (bad CRC)", path=path)
         apply_original_attributes(temporary, original, preserve_mtime)
+        if in_place:
+            replace_checked(temporary, target, original)
+            return
         if target.exists():
             raise ArchiveError(f"{target.name} appeared meanwhile; not overwriting", path=path)
         os.replace(temporary, target)

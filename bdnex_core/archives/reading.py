@@ -10,8 +10,10 @@ import subprocess
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from bdnex_core.errors import ArchiveError
+from bdnex_core.hashing import open_regular
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".avif", ".jxl", ".tif", ".tiff"})
 COMICINFO = "ComicInfo.xml"
@@ -65,7 +67,7 @@ def detect_kind(path: str | os.PathLike[str]) -> ArchiveKind:
     """CBZ, CBR or CB7 from the content (a .cbr that is really a zip is common)."""
     path = Path(path)
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             head = handle.read(8)
             if not head:
                 raise ArchiveError("empty file (0 bytes)", path=path)
@@ -134,10 +136,10 @@ class ComicArchive:
         return pages[0]
 
 
-def open_zip(path: Path, source: object | None = None) -> zipfile.ZipFile:
+def open_zip(path: Path, source: BinaryIO | None = None) -> zipfile.ZipFile:
     """zipfile.ZipFile with every failure turned into a one-line ArchiveError."""
     try:
-        return zipfile.ZipFile(source if source is not None else path)  # type: ignore[arg-type]
+        return zipfile.ZipFile(source if source is not None else path)
     except FileNotFoundError:
         raise ArchiveError("file not found (moved or deleted?)", path=path) from None
     except UnicodeDecodeError:
@@ -161,6 +163,15 @@ def check_zip_members(path: Path, infos: list[zipfile.ZipInfo]) -> None:
         if info.filename in seen:
             raise ArchiveError(f"duplicate member name {info.filename!r}: which one is meant is ambiguous", path=path)
         seen.add(info.filename)
+
+
+def refuse_duplicate_names(path: Path, names: list[str]) -> None:
+    """Members of one name can only be read by name as one of them: converting would lose a page."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ArchiveError(f"duplicate member name {name!r}: which one is meant is ambiguous", path=path)
+        seen.add(name)
 
 
 class ZipComic(ComicArchive):
@@ -225,6 +236,7 @@ class RarComic(ComicArchive):
                 )
             if is_unsafe_name(info.filename):
                 raise ArchiveError(f"unsafe member name {info.filename!r} (absolute or with '..')", path=path)
+        refuse_duplicate_names(path, [info.filename for info in self.infos if not info.is_dir()])
 
     def close(self) -> None:
         self.rar.close()
@@ -234,7 +246,7 @@ class RarComic(ComicArchive):
 
     def date_time(self, name: str) -> tuple[int, int, int, int, int, int] | None:
         info = self.rar.getinfo(name)
-        return tuple(info.date_time) if info.date_time else None  # type: ignore[return-value]
+        return tuple(info.date_time) if info.date_time else None
 
     def read_member(self, name: str) -> bytes:
         import rarfile
@@ -275,6 +287,7 @@ class SevenZipComic(ComicArchive):
             if is_unsafe_name(fields["Path"]):
                 raise ArchiveError(f"unsafe member name {fields['Path']!r} (absolute or with '..')", path=path)
             self._names.append(fields["Path"])
+        refuse_duplicate_names(path, self._names)
 
     def _run(self, arguments: list[str], *members: str) -> bytes:
         # -p: empty password so 7z never prompts; -spd: member names are literal, not wildcards

@@ -25,6 +25,8 @@ from bdnex_core.errors import ArchiveError
 from bdnex_core.liveness import process_alive
 
 TEMP_PREFIX = ".bdnex-tmp-"
+# NAME_MAX of Linux and macOS filesystems, in bytes; a temp name longer than the folder allows cannot be created
+NAME_MAX = 255
 # A temp file older than this is a leftover even if its pid was reused by a live process.
 STALE_AFTER_SECONDS = 24 * 3600
 
@@ -33,8 +35,22 @@ _active_lock = threading.Lock()
 
 
 def temp_path_for(path: Path) -> Path:
-    """``.bdnex-tmp-<pid>-<random>-<name>`` in the same folder (same filesystem: rename is atomic)."""
-    return path.with_name(f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}-{path.name}")
+    """``.bdnex-tmp-<pid>-<random>-<name>`` in the same folder (same filesystem: rename is atomic).
+
+    The name part is shortened (whole characters) so the temp name fits the folder's name limit:
+    a legal name of 228-255 bytes would otherwise overflow it and the file could never be written.
+    """
+    prefix = f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}-"
+    room = _name_max(path.parent) - len(os.fsencode(prefix))
+    # a character cut in two by the limit is dropped (so are bytes that are not UTF-8: it is only a temp name)
+    return path.with_name(prefix + os.fsencode(path.name)[:room].decode("utf-8", "ignore"))
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return min(NAME_MAX, os.pathconf(folder, "PC_NAME_MAX"))
+    except (OSError, ValueError):
+        return NAME_MAX
 
 
 @contextmanager

@@ -331,8 +331,9 @@ class _Kept:
     new_offset: int = 0
 
 
-def write_comicinfo(path: str | os.PathLike[str], xml_bytes: bytes, *, preserve_mtime: bool = False) -> None:
+def write_comicinfo(path: str | os.PathLike[str], xml_bytes: bytes | None, *, preserve_mtime: bool = False) -> None:
     """Put ``xml_bytes`` as the root ComicInfo.xml of the CBZ at ``path``: atomic, nothing recompressed.
+    ``None`` removes the ComicInfo.xml (undoing a first tagging gives the file back as it was).
 
     An existing ComicInfo.xml (any letter case) is replaced; two of them are refused. On any failure
     the original is untouched and the temporary file is removed. Permissions and mtime: see
@@ -413,36 +414,38 @@ def _member_runs(kept: list[_Kept]) -> list[tuple[int, int, list[_Kept]]]:
 
 
 def _write_new_archive(
-    source: BinaryIO, target: BinaryIO, kept: list[_Kept], layout: ZipLayout, xml_bytes: bytes
+    source: BinaryIO, target: BinaryIO, kept: list[_Kept], layout: ZipLayout, xml_bytes: bytes | None
 ) -> None:
     first_record = min(entry.header_offset for entry in layout.entries) + layout.shift
     _copy_range(source, target, 0, first_record)  # any prefix (self-extractor stub) stays as it is
     # Members after a gap may move towards the end; keep their 32-bit offsets valid.
-    may_grow = layout.cd_start + len(xml_bytes) + 2 * CLONE_BLOCK < 0xFFFFFFFF
-    comicinfo_central = None
+    may_grow = layout.cd_start + len(xml_bytes or b"") + 2 * CLONE_BLOCK < 0xFFFFFFFF
+    comicinfo_central = None if xml_bytes is not None else b""  # b"": no ComicInfo.xml to write
     for run_start, run_end, members in _member_runs(kept):
-        if comicinfo_central is None and may_grow and target.tell() != run_start:
+        if comicinfo_central is None and xml_bytes is not None and may_grow and target.tell() != run_start:
             local, comicinfo_central = _comicinfo_entry(xml_bytes, target.tell(), end_at=run_start)
             target.write(local)
         for member in members:
             member.new_offset = target.tell() + (member.start - run_start)
         _copy_range(source, target, run_start, run_end - run_start)
-    if comicinfo_central is None:
+    if comicinfo_central is None and xml_bytes is not None:
         local, comicinfo_central = _comicinfo_entry(xml_bytes, target.tell())
         target.write(local)
     cd_offset = target.tell()
     target.write(b"".join(_with_offset(member.entry, member.new_offset) for member in kept))  # original order
-    target.write(comicinfo_central)
-    _write_end_records(target, len(kept) + 1, cd_offset, target.tell() - cd_offset, layout.comment, layout.zip64)
+    target.write(comicinfo_central or b"")
+    _write_end_records(
+        target, len(kept) + (xml_bytes is not None), cd_offset, target.tell() - cd_offset, layout.comment, layout.zip64
+    )
 
 
-def _verify(temporary: Path, kept: list[_Kept], xml_bytes: bytes, path: Path) -> None:
+def _verify(temporary: Path, kept: list[_Kept], xml_bytes: bytes | None, path: Path) -> None:
     """Re-read the new archive: same members with the same CRC, sizes, flags and local headers; ComicInfo right."""
     failed = "verification failed ({}); the original is unchanged"
     try:
         with open(temporary, "rb") as handle, zipfile.ZipFile(handle) as written:
             infos = written.infolist()
-            if len(infos) != len(kept) + 1:
+            if len(infos) != len(kept) + (xml_bytes is not None):
                 raise ArchiveError(failed.format("member count differs"), path=path)
             for member, new in zip(kept, infos, strict=False):
                 old = member.info
@@ -457,7 +460,8 @@ def _verify(temporary: Path, kept: list[_Kept], xml_bytes: bytes, path: Path) ->
                     raise ArchiveError(failed.format(f"member {old.filename!r} differs"), path=path)
                 if os.pread(handle.fileno(), len(member.local_header), member.new_offset) != member.local_header:
                     raise ArchiveError(failed.format(f"local header of {old.filename!r} misplaced"), path=path)
-            if infos[-1].filename != COMICINFO or written.read(COMICINFO) != xml_bytes:  # read checks the CRC
+            # (read checks the CRC)
+            if xml_bytes is not None and (infos[-1].filename != COMICINFO or written.read(COMICINFO) != xml_bytes):
                 raise ArchiveError(failed.format("ComicInfo.xml reads back differently"), path=path)
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise ArchiveError(failed.format(exc), path=path) from None

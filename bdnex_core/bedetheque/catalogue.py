@@ -101,8 +101,11 @@ class Catalogue:
 
     def update_online(self, client: Any, *, force: bool = False) -> UpdateReport:
         """Online: fetch the sitemap index, then only the album sitemaps that changed."""
+        from bdnex_core.bedetheque.client import SITEMAP_MAX_BYTES  # here: offline imports need no HTTP stack
+
         report = UpdateReport()
-        index = client.get("/sitemap.xml")
+        # sitemaps are larger than pages: their own size cap (the client's default is for pages)
+        index = client.get("/sitemap.xml", max_bytes=SITEMAP_MAX_BYTES)
         refs = parse_sitemap_index(io.BytesIO(index.content))
         if not refs:
             raise CatalogueError("the sitemap index lists no album sitemap", path=index.url)
@@ -114,7 +117,7 @@ class Catalogue:
                 report.unchanged.append(name)
                 continue
             conditional = (stored["etag"], stored["last_modified"]) if stored and not force else None
-            response = client.get(ref.url, conditional=conditional)
+            response = client.get(ref.url, conditional=conditional, max_bytes=SITEMAP_MAX_BYTES)
             if response.status == 304:
                 with self.db.write():
                     self.db.db.table("catalogue_sitemaps").update(

@@ -18,6 +18,7 @@ from lxml import etree
 
 from bdnex_core.bedetheque.album import Album, Edition
 from bdnex_core.bedetheque.blocking import Block, detect_block
+from bdnex_core.comicinfo import xml_legal
 from bdnex_core.errors import BlockedError, ParseError
 
 # Literal "<N&B>", "<Indéterminé>", "<Collectif>": capitalised text in angle brackets, no attributes.
@@ -110,6 +111,7 @@ def _text(node: etree._Element | None) -> str:
 def _document(html: str | bytes, url: str) -> lxml.html.HtmlElement:
     if isinstance(html, bytes):
         html = html.decode("utf-8", "replace")
+    html = xml_legal(html)  # what we read goes into ComicInfo.xml, which cannot hold U+FFFE or controls
     # Pages with content are content, whatever scripts Cloudflare injected into them.
     has_content = any(marker in html for marker in CONTENT_MARKERS)
     block = None if has_content else detect_block(None, html)

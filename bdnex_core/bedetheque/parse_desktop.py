@@ -12,6 +12,7 @@ Entry points are :func:`bdnex_core.bedetheque.parse.parse_album_page` and
 from __future__ import annotations
 
 import re
+from typing import TypedDict
 from urllib.parse import urljoin
 
 from lxml import etree
@@ -168,8 +169,9 @@ def album_from_edition(article: etree._Element, url: str) -> Album:
     link = next((node for node in article.iter("a") if node.get("itemprop") == "url"), None)
     href = urljoin(url, link.get("href")) if link is not None and link.get("href") else None
     album_id = int(anchor.get("name")) if anchor is not None else 0
-    if not album_id and href and TRAILING_ID.search(href):
-        album_id = int(TRAILING_ID.search(href).group(1))
+    trailing = TRAILING_ID.search(href) if href else None
+    if not album_id and trailing:
+        album_id = int(trailing.group(1))
     album = Album(album_id=album_id, url=href or url)
     sheet = _first_with_class(article, "dl", "bdt-sheet")
     if sheet is not None:
@@ -183,9 +185,22 @@ def album_from_edition(article: etree._Element, url: str) -> Album:
     return album
 
 
-def _header_facts(header: etree._Element | None, url: str) -> dict[str, object]:
+class HeaderFacts(TypedDict, total=False):
+    """What a ``section.bdt-ah`` header says; keys it does not show are absent."""
+
+    title: str
+    url: str
+    genres: list[str]
+    status: str | None
+    origin: str
+    language: str
+    album_count: int | None
+    years: str
+
+
+def _header_facts(header: etree._Element | None, url: str) -> HeaderFacts:
     """Title, link, genres, status, origin, language, count and years of a ``section.bdt-ah``."""
-    facts: dict[str, object] = {}
+    facts: HeaderFacts = {}
     if header is None:
         return facts
     heading = header.find(".//h1")
@@ -210,7 +225,7 @@ def _header_facts(header: etree._Element | None, url: str) -> dict[str, object]:
     return facts
 
 
-def _read_pastille(facts: dict[str, object], title: str, text: str) -> None:
+def _read_pastille(facts: HeaderFacts, title: str, text: str) -> None:
     """A header badge: ``title`` is either the caption ("Origine") or the value itself."""
     caption, shown = title.lower(), text.strip()
     count = re.search(r"(\d+)\s*(?:tomes?|albums?)", f"{title} {text}", re.IGNORECASE)
@@ -248,7 +263,7 @@ def parse_desktop_album(document: etree._Element, url: str) -> Album:
         heading = document.find(".//h1")
         link = heading.find(".//a") if heading is not None else None
         if link is not None and SERIES_ID.search(link.get("href") or ""):
-            facts = {"title": _text(link), "url": urljoin(url, link.get("href"))}
+            facts = {"title": _text(link), "url": urljoin(url, link.get("href") or "")}
     album.series = album.series or facts.get("title") or None
     if not album.series_url and facts.get("url") and SERIES_ID.search(str(facts["url"])):
         album.series_url = str(facts["url"])

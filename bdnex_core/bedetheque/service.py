@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from bdnex_core.bedetheque.album import Album
 from bdnex_core.bedetheque.parse import parse_album_page
+from bdnex_core.errors import CacheError
 
 if TYPE_CHECKING:
     from bdnex_core.bedetheque.client import BedethequeClient
@@ -29,6 +30,17 @@ def write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def write_to_cache(path: Path, data: bytes) -> None:
+    """A file of the disk cache (``cache.dir``); a folder we cannot write is named, with the fix."""
+    try:
+        write_atomically(path, data)
+    except OSError as exc:
+        raise CacheError(
+            f"cannot write the catalogue cache folder {path.parent} ({exc.strerror or exc}): "
+            "make it writable, or set cache.dir in the configuration to a writable folder"
+        ) from None
 
 
 def series_album_count(db: BDneXDB, album_id: int) -> int | None:
@@ -50,8 +62,8 @@ def fetch_album(client: BedethequeClient, db: BDneXDB, album_id: int, *, force: 
         if cached is not None:
             return Album.from_dict(cached)
     page = client.get_album_page(album_id)
-    write_atomically(client.data_dir / "pages" / f"{album_id}.html", page.content)
-    album = parse_album_page(page.content, page.url)
+    album = parse_album_page(page.content, page.url)  # a page we cannot parse is never cached
+    write_to_cache(client.data_dir / "pages" / f"{album_id}.html", page.content)
     if album.series_album_count is None:
         album.series_album_count = series_album_count(db, album.album_id)
     db.cache_album(album)
@@ -64,5 +76,5 @@ def fetch_cover(client: BedethequeClient, album: Album) -> bytes:
     if path.is_file():
         return path.read_bytes()
     data = client.get_cover(album.cover_url or album.album_id)
-    write_atomically(path, data)
+    write_to_cache(path, data)
     return data

@@ -29,6 +29,8 @@ CORE_COMMAND_MODULES = (
     "identify",
     "tag",
     "review",
+    "show",
+    "library_cmd",
     "demo",
 )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
@@ -44,7 +46,7 @@ def import_logs_command(app: AppContext, paths: tuple[str, ...], as_json: bool) 
 def info(app: AppContext, as_json: bool) -> None:
     """Where the database is and which migrations it has."""
     db = app.db
-    data = {
+    data: dict[str, Any] = {
         "path": str(db.path) if db.path else ":memory:",
         "migrations": db.schema_version(),
         "tables": {name: db.db.table(name).count for name in db.db.table_names() if not name.startswith("_")},

@@ -1,13 +1,10 @@
-"""``bdnex-core review``: walk the queue of uncertain matches."""
+"""``bdnex-core review``: walk the queue of uncertain matches (the terminal front-end of the review service)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import click
 
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
-from bdnex_core.library import LibraryItem
 
 
 def register(cli: click.Group) -> None:
@@ -16,56 +13,79 @@ def register(cli: click.Group) -> None:
 
 @click.command("review")
 @click.option("--list", "list_only", is_flag=True, help="Only list what waits for review.")
+@click.option("--skipped", is_flag=True, help="The entries skipped earlier (list them, or review them again).")
 @click.option("--limit", type=int, default=None, help="At most this many entries.")
 @click.option("--json", "as_json", is_flag=True, help="With --list: print JSON.")
 @pass_app
-def review(app: AppContext, list_only: bool, limit: int | None, as_json: bool) -> None:
-    """Pick the right album for each queued file (or skip it); choices are recorded as manual."""
-    from bdnex_core.pipeline import TagOptions, TagRun
-    from bdnex_core.pipeline.review import ask
+def review(app: AppContext, list_only: bool, skipped: bool, limit: int | None, as_json: bool) -> None:
+    """Pick the right album for each queued file (or skip it); choices are recorded as manual.
 
-    db = app.db
-    entries = db.pending_reviews(limit)
+    A number picks a listed candidate; `id N` or a URL shows that album and asks to confirm;
+    `/ TEXT` searches the catalogue; `m` more; `u` undo; `?` help. Ctrl-C pauses."""
+    from bdnex_core.pipeline.review import ReviewPrompt, Subject, say
+    from bdnex_core.pipeline.review_service import PENDING, SKIPPED, ReviewError, ReviewService
+
+    service = ReviewService(app.settings, app.db)
+    for notice in service.prune():
+        click.echo(notice, err=True)
+    status = SKIPPED if skipped else PENDING
+    entries = service.entries(status, limit)
     if list_only:
         if as_json:
-            echo_json(entries)
+            echo_json([entry.__dict__ for entry in entries])
         else:
             for entry in entries:
-                best = entry["candidates"][0] if entry["candidates"] else None
+                best = entry.candidates[0] if entry.candidates else None
                 click.echo(
-                    f"{entry['id']}: {entry['file_path']}"
+                    f"{entry.id}: {entry.file_path}"
                     + (f" (best: album {best['album_id']} at {best['score']:.2f})" if best else "")
                 )
         return
     if not entries:
-        click.echo("Nothing waits for review.")
+        click.echo("Nothing skipped." if skipped else "Nothing waits for review.")
         return
-    run = TagRun(app.settings, db, TagOptions(interactive=True))
-    resolved = skipped = 0
-    for entry in entries:
-        answer = ask(Path(entry["file_path"]).name, "", entry["parsed"], entry["candidates"])
-        if answer == "quit":
-            break
-        if answer is None:
-            db.resolve_review(entry["id"], album_id=None, status="skipped")
-            skipped += 1
-            continue
-        path = Path(entry["file_path"])
-        item = LibraryItem(
-            source="folder",
-            name=path.name,
-            path=path if path.exists() else None,
-            external_id=None,
-            hints={"parent": path.parent.name},
-        )
-        if entry["item_key"] != str(path):
-            source, _, external = entry["item_key"].partition(":")
-            item = LibraryItem(source=source, name=path.name, path=item.path, external_id=external)
-        outcome = run.apply_choice(entry["session_id"], item, int(answer))
-        if outcome.state == "done":
-            db.resolve_review(entry["id"], album_id=int(answer))
-            resolved += 1
-            click.echo(f"  tagged as album {answer}", err=True)
-        else:
-            click.echo(f"  failed: {outcome.reason}", err=True)
-    click.echo(f"{resolved} tagged, {skipped} skipped, {len(db.pending_reviews())} still waiting")
+    prompt = ReviewPrompt(service, can_undo=lambda: bool(service.decisions))
+    counts = {"tagged": 0, "skipped": 0, "undone": 0}
+    position, paused = 0, False
+    try:
+        while position < len(entries):
+            entry = entries[position]
+            subject = Subject(
+                entry.item(),
+                parsed=entry.parsed,
+                candidates=entry.candidates,
+                header=f"[{position + 1}/{len(entries)}] {entry.file_path}",
+            )
+            choice = prompt.ask(subject)
+            if choice.action == "quit":
+                break
+            if choice.action == "undo":
+                undone = service.undo()
+                say(f"  undone: {undone.entry.name} is back to how it was (album {undone.album_id} taken back)")
+                counts["tagged"] -= 1
+                counts["undone"] += 1
+                position = entries.index(undone.entry) if undone.entry in entries else position
+                continue
+            if choice.action == "skip":
+                service.skip(entry)
+                counts["skipped"] += 1
+            else:
+                assert choice.album_id is not None
+                try:
+                    applied = service.accept(entry, choice.album_id)
+                except ReviewError as exc:
+                    say(f"  not tagged: {exc}")
+                    continue
+                say(f"  tagged {applied.file_path} as album {applied.album_id}")
+                counts["tagged"] += 1
+            position += 1
+    except KeyboardInterrupt:
+        paused = True
+    waiting = len(service.entries(PENDING))
+    click.echo(
+        f"{counts['tagged']} tagged, {counts['skipped']} skipped, {waiting} still waiting"
+        + (f", {counts['undone']} undone" if counts["undone"] else "")
+    )
+    if paused:
+        click.echo("paused: the current file is left as it was; continue with: bdnex-core review")
+        raise SystemExit(130)

@@ -26,6 +26,8 @@ def sessions_group() -> None:
 def list_sessions(app: AppContext, limit: int, as_json: bool) -> None:
     """List sessions, newest first; interrupted ones can be resumed with `tag --resume ID`."""
     sessions = app.db.list_sessions(limit=limit)
+    for session in sessions:  # a dry run changed nothing: never mistaken for a run that did
+        session["dry_run"] = bool((session.get("options") or {}).get("dry_run"))
     if as_json:
         echo_json(sessions)
         return
@@ -37,7 +39,7 @@ def list_sessions(app: AppContext, limit: int, as_json: bool) -> None:
         table.add_row(
             str(session["id"]),
             str(session["session_start"]),
-            session["display_status"],
+            session["display_status"] + (" (dry run)" if session["dry_run"] else ""),
             str(session["total_files"]),
             str(session["files_successful"]),
             str(session["files_failed"]),
@@ -72,8 +74,14 @@ def show_session(app: AppContext, session_id: int, as_json: bool) -> None:
 
 @sessions_group.command("info")
 @click.argument("session_id", type=int)
+@click.option("--files", "per_file", is_flag=True, help="Every file: album, score, decision, state.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
-def info(app: AppContext, session_id: int, as_json: bool) -> None:
-    """Counts, duration and failures (with reasons) of one session."""
+def info(app: AppContext, session_id: int, per_file: bool, as_json: bool) -> None:
+    """Counts, duration and failures (with reasons) of one session; with --files, each file's result."""
+    if per_file:
+        from bdnex_core.cli.results import show_session_files
+
+        show_session_files(app, session_id, as_json)
+        return
     show_session(app, session_id, as_json)

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
+from bdnex_core.cli.results import correct_one_file, summary_dict
 
 
 def register(cli: click.Group) -> None:
@@ -35,6 +36,16 @@ def register(cli: click.Group) -> None:
 @click.option("--list-sessions", is_flag=True, help="Same as `bdnex-core sessions list`.")
 @click.option("--session-info", "session_info", type=int, metavar="ID", help="Same as `bdnex-core sessions info ID`.")
 @click.option("--source", default="folder", show_default=True, help="Library source (folder, or one a plugin adds).")
+@click.option(
+    "--id", "album", metavar="ID|URL", help="Tag the one FILE given with this Bédéthèque album (a correction)."
+)
+@click.option(
+    "--timid", "--ask-always", "timid", is_flag=True, help="Ask about every file, even above the accept threshold."
+)
+@click.option("-v", "--verbose", "verbose", count=True, help="One line per file: album, score, decision.")
+@click.option(
+    "--rename", "rename_after", is_flag=True, help="Then move the tagged files to organize.template (see `rename`)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_app
 def tag(
@@ -50,6 +61,10 @@ def tag(
     list_sessions: bool,
     session_info: int | None,
     source: str,
+    album: str | None,
+    timid: bool,
+    verbose: int,
+    rename_after: bool,
     as_json: bool,
 ) -> None:
     """Find comics under PATH..., match them on Bédéthèque, write ComicInfo.xml, record everything."""
@@ -58,6 +73,7 @@ def tag(
     from bdnex_core.pipeline import TagOptions, resume_tagging, tag_locations
     from bdnex_core.pipeline.progress import ProgressDisplay
     from bdnex_core.pipeline.review import terminal_reviewer
+    from bdnex_core.pipeline.review_service import ReviewService
 
     if list_sessions:
         click.get_current_context().invoke(list_command, as_json=as_json)
@@ -67,11 +83,14 @@ def tag(
         return
     if force and skip_processed:
         raise click.UsageError("--force and --skip-processed contradict each other")
+    if album is not None:
+        correct_one_file(app, paths, album, dry_run=dry_run, as_json=as_json)
+        return
     if interactive is None:
-        interactive = sys.stdin.isatty() and not as_json
+        interactive = (sys.stdin.isatty() or timid) and not as_json
     settings, db = app.settings, app.db
     progress = None if as_json else ProgressDisplay.for_terminal(app.quiet)
-    reviewer = terminal_reviewer if interactive else None
+    reviewer = terminal_reviewer(lambda: ReviewService(settings, db)) if interactive else None
     if resume_id is not None:
         if paths:
             raise click.UsageError("--resume takes no PATH: the session knows its files")
@@ -91,31 +110,50 @@ def tag(
             force=force,
             strict=strict,
             interactive=interactive,
+            timid=timid,
             source=source,
             locations=tuple(paths),
         )
         summary = tag_locations(settings, db, options, reviewer=reviewer, progress=progress)
+    if summary.count("queued") and not dry_run:  # one entry per file, even for a file moved since it was queued
+        for notice in ReviewService(settings, db).prune():
+            click.echo(notice, err=True)
+    verbose = verbose + click.get_current_context().find_root().params.get("verbose", 0)
+    moves = []
+    if rename_after and not dry_run and summary.session_id is not None and summary.status == "completed":
+        from bdnex_core.cli.library_cmd import rename_recorded
+
+        moves = rename_recorded(app, (), summary.session_id, None, None, dry_run)
     if as_json:
-        echo_json(summary.to_dict())
+        echo_json(
+            {
+                **summary_dict(summary, dry_run=dry_run),
+                **({"renamed": [m.as_dict() for m in moves]} if rename_after else {}),
+            }
+        )
     else:
-        print_summary(summary, dry_run=dry_run)
-    raise SystemExit(summary.exit_code)
+        print_summary(summary, dry_run=dry_run, per_file=verbose > 0)
+        if rename_after:
+            from bdnex_core.cli.library_cmd import print_moves
+
+            print_moves(moves, dry_run=dry_run)
+    raise SystemExit(summary.exit_code or (1 if any(move.failed for move in moves) else 0))
 
 
-def print_summary(summary, *, dry_run: bool = False) -> None:
+def print_summary(
+    summary, *, dry_run: bool = False, per_file: bool = False, review_command: str = "bdnex-core review"
+) -> None:
+    from bdnex_core.cli.results import print_file_lines
+
     console = Console(soft_wrap=True)
-    if dry_run:
-        for outcome in summary.outcomes:
-            if outcome.changes:
-                console.print(f"[bold]{outcome.item.name}[/bold] would change:")
-                for name, (old, new) in outcome.changes.items():
-                    console.print(f"  {name}: {old!r} -> {new!r}", highlight=False)
-    table = Table(title=f"session {summary.session_id}: {summary.status}")
+    if dry_run or per_file:
+        print_file_lines(console, summary.outcomes, dry_run=dry_run)
+    table = Table(title=f"session {summary.session_id}: {summary.status}" + (" (dry run)" if dry_run else ""))
     table.add_column("result")
     table.add_column("files", justify="right")
     for label, state in (
         ("tagged" if not dry_run else "would tag", "done"),
-        ("queued for review", "queued"),
+        ("queued for review" if not dry_run else "would queue for review", "queued"),
         ("skipped", "skipped"),
         ("failed", "failed"),
     ):
@@ -124,7 +162,7 @@ def print_summary(summary, *, dry_run: bool = False) -> None:
     for outcome in summary.outcomes:
         if outcome.state == "failed":
             console.print(f"failed: {outcome.item.path or outcome.item.name}: {outcome.reason}", highlight=False)
-    if summary.count("queued"):
-        console.print("uncertain matches wait for you: bdnex-core review")
+    if summary.count("queued") and not dry_run:
+        console.print(f"uncertain matches wait for you: {review_command}", highlight=False, markup=False)
     if summary.message:
         console.print(summary.message, highlight=False)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bdnex_core.errors import BdnexError
+from bdnex_core.hashing import file_kind
 from bdnex_core.hookspecs import hookimpl
 from bdnex_core.library import COMIC_SUFFIXES, LibraryItem, LibrarySource
 
@@ -15,15 +18,72 @@ if TYPE_CHECKING:
     from bdnex_core.config import Settings
 
 
-def comic_file_entries(root: Path) -> Iterator[tuple[str, str]]:
+class UnusablePath(str):
+    """A listed comic file that will not be opened, with the reason (its item fails alone with it).
+
+    Still a path string, so the listing keeps one shape; its text is always valid UTF-8 (the
+    database stores it), a name that is not being shown with ``\\x..`` escapes.
+    """
+
+    reason: str
+
+    def __new__(cls, path: str, reason: str) -> UnusablePath:
+        shown = super().__new__(cls, printable(path))
+        shown.reason = reason
+        return shown
+
+
+def printable(text: str) -> str:
+    """``text`` as valid UTF-8: undecodable bytes of a file name (surrogate escapes) shown as ``\\xe9``."""
+    return os.fsencode(text).decode("utf-8", "backslashreplace")
+
+
+def _checked(path: str, is_link: bool, roots: tuple[str, ...], follow_outside: bool) -> str:
+    """The path to open (links resolved once), or an :class:`UnusablePath` saying why not."""
+    listed = path
+    if printable(path) != path:
+        return UnusablePath(path, "the file name is not valid UTF-8; rename it (e.g. with convmv) to tag it")
+    if is_link:
+        try:
+            os.stat(path)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return UnusablePath(path, "symbolic link loop: not followed")
+            return UnusablePath(path, f"symbolic link to a missing file ({os.readlink(path)})")
+        target = os.path.realpath(path)
+        inside = any(target == root or target.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+        if not inside and not follow_outside:
+            return UnusablePath(
+                path,
+                f"symbolic link to {printable(target)}, outside the library: not followed "
+                "(archives.follow_links_outside_library)",
+            )
+        path = target
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        return UnusablePath(listed, f"cannot read: {exc.strerror or exc}")
+    if not stat.S_ISREG(mode):
+        target = f" ({printable(path)})" if path != listed else ""
+        return UnusablePath(listed, f"not a regular file but {file_kind(mode)}{target}: not opened")
+    return path
+
+
+def comic_file_entries(
+    root: Path, *, roots: Iterable[str] = (), follow_outside: bool = False
+) -> Iterator[tuple[str, str]]:
     """(path, name of the folder holding it) for each comic archive under ``root`` (any letter case),
     as strings, hidden entries skipped, sorted per folder.
 
     Paths come out in the database's canonical form (absolute, symlinks resolved) although only
     the root and the entries that are symlinks get resolved. Plain strings, because a re-scan of
     a large unchanged library must cost little more than listing it (see ``tag_locations``).
+    Only regular files are yielded to be opened; a FIFO, a device, a link loop or a dangling link,
+    a link leading outside ``roots`` (unless ``follow_outside``) and a name that is not UTF-8 come
+    out as :class:`UnusablePath` with the reason.
     """
     root_text = os.path.realpath(root.expanduser())
+    roots = tuple(roots) or (root_text,)
     if os.path.isfile(root_text):
         yield root_text, os.path.basename(os.path.dirname(root_text))
         return
@@ -31,7 +91,7 @@ def comic_file_entries(root: Path) -> Iterator[tuple[str, str]]:
     while pending:
         folder = pending.pop()
         subfolders: list[str] = []
-        files: list[tuple[str, str, bool]] = []
+        files: list[tuple[str, str, bool, bool]] = []
         try:
             with os.scandir(folder) as listing:
                 for entry in listing:
@@ -41,29 +101,37 @@ def comic_file_entries(root: Path) -> Iterator[tuple[str, str]]:
                     if entry.is_dir(follow_symlinks=False):
                         subfolders.append(entry.path)
                     elif os.path.splitext(name)[1].lower() in COMIC_SUFFIXES:
-                        files.append((name, entry.path, entry.is_symlink()))
+                        is_link = entry.is_symlink()
+                        regular = not is_link and entry.is_file(follow_symlinks=False)  # from the listing: no stat
+                        files.append((name, entry.path, is_link, regular))
         except OSError:
             continue  # an unreadable folder is skipped, as os.walk does
         files.sort()
-        folder_name = os.path.basename(folder)
-        for _name, path, is_link in files:
-            yield (os.path.realpath(path) if is_link else path), folder_name
+        folder_utf8 = printable(folder) == folder
+        folder_name = printable(os.path.basename(folder))
+        for name, path, is_link, regular in files:
+            plain = regular and folder_utf8 and (name.isascii() or printable(name) == name)
+            yield (path if plain else _checked(path, is_link, roots, follow_outside)), folder_name
         pending.extend(sorted(subfolders, reverse=True))  # depth first, in name order
 
 
-def folder_entries(locations: Iterable[str]) -> Iterator[tuple[str, str]]:
-    """:func:`comic_file_entries` of each location; a clear error for one that does not exist."""
+def folder_entries(locations: Iterable[str], *, follow_outside: bool = False) -> Iterator[tuple[str, str]]:
+    """:func:`comic_file_entries` of each location; a clear error for one that does not exist.
+    Links are followed when they lead into one of the locations, or anywhere with ``follow_outside``."""
+    locations = list(locations)
+    roots = tuple(os.path.realpath(Path(location).expanduser()) for location in locations)
     for location in locations:
         root = Path(location).expanduser()
         if not root.exists():
             raise BdnexError("no such file or folder", path=root)
-        yield from comic_file_entries(root)
+        yield from comic_file_entries(root, roots=roots, follow_outside=follow_outside)
 
 
 def folder_item(path: str, folder_name: str) -> LibraryItem:
-    return LibraryItem(
-        source=FolderSource.name, name=os.path.basename(path), path=Path(path), hints={"parent": folder_name}
-    )
+    hints: dict[str, str] = {"parent": folder_name}
+    if isinstance(path, UnusablePath):
+        hints["unavailable"] = path.reason
+    return LibraryItem(source=FolderSource.name, name=os.path.basename(path), path=Path(path), hints=hints)
 
 
 class FolderSource:
@@ -72,7 +140,8 @@ class FolderSource:
     name = "folder"
 
     def iter_items(self, settings: Settings, locations: list[str]) -> Iterator[LibraryItem]:
-        for path, folder_name in folder_entries(locations):
+        follow_outside = settings.archives.follow_links_outside_library
+        for path, folder_name in folder_entries(locations, follow_outside=follow_outside):
             yield folder_item(path, folder_name)
 
 

@@ -3,12 +3,16 @@
 It serves what the real site serves to our client: the home page (with the
 ``csrf_cookie_bel`` cookie), the sitemap index and album sitemaps (ETag/Last-Modified,
 304 on conditional requests), mobile album and series pages for every album of its
-catalogue (the recorded real pages from ``../shared`` when present, pages generated in
-the same mobile template for every other album), and covers. Fault modes reproduce
-what scrapers meet: 429 with Retry-After, 503, slow answers, a Cloudflare challenge,
-the IP-ban page, truncated HTML, a cookie required.
+catalogue, and covers. Its catalogue is generated (a few hundred albums) unless sitemaps
+are given; pages and covers are generated in the real mobile template, except where a
+folder of recorded real pages is given (the test suite passes the developers' fixtures).
+Fault modes reproduce what scrapers meet: 429 with Retry-After, 503, slow answers, a
+Cloudflare challenge, the IP-ban page, truncated HTML, a cookie required, an answer without
+end (``huge``), a page sent one byte at a time (``drip``; ``drip_all``: its status line and
+headers too). ``stop()`` closes open connections too, like a site that went away, and
+``start()`` again listens on the same port.
 
-    python -m bdnex_core.demo.fakesite --port 8765 --sitemaps albums_*.xml
+    python -m bdnex_core.demo.fakesite --port 8765 [--sitemaps albums_*.xml] [--recorded DIR]
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ import hashlib
 import html
 import io
 import json
-import os
+import socket
+import sys
 import threading
 import time
 import zlib
@@ -31,10 +36,6 @@ from typing import Any
 
 from bdnex_core.bedetheque.sitemaps import AlbumEntry, iter_album_entries
 
-# The developers' fixtures beside a checkout (real pages and sitemaps), when they are there
-SHARED_DIR = Path(os.environ.get("BDNEX_SHARED_DIR", Path(__file__).resolve().parents[2].parent / "shared"))
-
-RECORDED = SHARED_DIR / "fixtures" / "bedetheque"
 PUBLISHERS = ("Dupuis", "Dargaud", "Casterman", "Le Lombard", "Glénat", "Soleil Productions", "Delcourt", "Futuropolis")
 WRITERS = ("Jarry, Nicolas", "Van Hamme, Jean", "Cauvin, Raoul", "Goscinny, René", "Sfar, Joann", "Dufaux, Jean")
 ARTISTS = ("Goux, Pierre-Denis", "Rosinski, Grzegorz", "Lambil, Willy", "Uderzo, Albert", "Blain, Christophe")
@@ -68,11 +69,12 @@ def series_id_for(series_slug: str) -> int:
 
 @dataclass
 class FaultMode:
-    kind: str | None = None  # 429, 503, slow, challenge, ban, truncated, cookie_required
+    kind: str | None = None  # 429, 503, 522, slow, challenge, ban, truncated, cookie_required, huge, drip, drip_all
     remaining: int | None = None  # how many requests it affects (None: all)
     retry_after: int = 1
-    delay: float = 0.0
+    delay: float = 0.0  # drip: between two bytes
     paths: str = ""  # only paths containing this text ("" = every path)
+    size: int = 0  # huge: bytes sent (no Content-Length, then the connection closes)
 
 
 @dataclass
@@ -92,11 +94,22 @@ class FakeCatalogue:
     series: dict[str, list[AlbumEntry]] = field(default_factory=lambda: defaultdict(list))
 
 
+# Albums the docs and tests name, with their real ids and slugs, so that "Nains - T01 - Redwin de la
+# Forge.cbz" finds album 245127 on the generated catalogue as it does on the real one.
+ANCHOR_ALBUMS = (
+    "BD-Nains-Tome-1-Redwin-de-la-Forge-245127.html",
+    "BD-Nains-Tome-2-Ordo-du-Talion-253769.html",
+    "BD-Rokka-Melt-Mes-adorables-hommes-des-neiges-Tome-1-240007.html",
+    "BD-Rokka-Melt-Mes-adorables-hommes-des-neiges-Tome-2-251045.html",
+    "BD-Rokka-Melt-Mes-adorables-hommes-des-neiges-Tome-3-256417.html",
+)
+
+
 def synthetic_sitemap(count: int = 400) -> bytes:
-    """A small catalogue for machines without ../shared: a few series with tomes, HS, INT and one-shots."""
+    """The generated catalogue: a few series with tomes, HS, INT and one-shots, plus the anchor albums."""
     names = (
         "Les-Tuniques-Bleues",
-        "Nains",
+        "Les-Vieux-Fourneaux",
         "Thorgal",
         "Blake-et-Mortimer",
         "Lanfeust-de-Troy",
@@ -110,6 +123,10 @@ def synthetic_sitemap(count: int = 400) -> bytes:
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" xmlns:xhtml="http://www.w3.org/1999/xhtml">',
+    ]
+    lines += [
+        f"<url><loc>https://www.bedetheque.com/{path}</loc><lastmod>2024-01-01</lastmod></url>"
+        for path in ANCHOR_ALBUMS
     ]
     album_id = 900001
     for position in range(count):
@@ -131,6 +148,7 @@ def synthetic_sitemap(count: int = 400) -> bytes:
 
 
 def load_catalogue(sitemaps: list[Path] | None) -> FakeCatalogue:
+    """The catalogue of these album sitemaps; the generated one when there are none."""
     catalogue = FakeCatalogue()
     sources: list[tuple[str, bytes]] = []
     if sitemaps:
@@ -145,24 +163,23 @@ def load_catalogue(sitemaps: list[Path] | None) -> FakeCatalogue:
     return catalogue
 
 
-def default_sitemaps() -> list[Path]:
-    folder = RECORDED / "sitemaps"
-    return sorted(folder.glob("albums_*_map.xml")) if folder.is_dir() else []
-
-
 class FakeBedetheque:
-    """The site; use as a context manager: ``with FakeBedetheque() as site: site.base_url``."""
+    """The site; use as a context manager: ``with FakeBedetheque() as site: site.base_url``.
+
+    ``sitemaps``: album sitemap files (default: the generated catalogue). ``recorded``: a folder
+    with ``album/``, ``series/`` and ``covers/`` of real pages, served instead of generated ones.
+    """
 
     def __init__(
         self,
         sitemaps: list[Path] | None = None,
         *,
+        recorded: Path | None = None,
         port: int = 0,
-        use_recorded: bool = True,
         network_delay: float = 0.0,
     ):
-        self.catalogue = load_catalogue(sitemaps if sitemaps is not None else default_sitemaps())
-        self.use_recorded = use_recorded and RECORDED.is_dir()
+        self.catalogue = load_catalogue(sitemaps)
+        self.recorded = recorded if recorded is not None and recorded.is_dir() else None
         self.network_delay = network_delay
         self.mode = FaultMode()
         self.log: list[LoggedRequest] = []
@@ -170,6 +187,7 @@ class FakeBedetheque:
         self._port = port
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._connections: set[Any] = set()
         self.ban_ip = "127.0.0.1"
 
     # ------------------------------------------------------------------ lifecycle
@@ -180,7 +198,8 @@ class FakeBedetheque:
         class Handler(_Handler):
             fake = site
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
+        self._server = _Server(("127.0.0.1", self._port), Handler)
+        self._port = self._server.server_address[1]  # started again after stop(): the same address
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-bedetheque", daemon=True)
         self._thread.start()
@@ -191,6 +210,13 @@ class FakeBedetheque:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        with self._lock:  # kept-alive connections too: the site is gone, not only its door
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def __enter__(self) -> FakeBedetheque:
         return self.start()
@@ -230,9 +256,10 @@ class FakeBedetheque:
         retry_after: int = 1,
         delay: float = 0.0,
         paths: str = "",
+        size: int = 0,
     ) -> None:
         with self._lock:
-            self.mode = FaultMode(kind, remaining, retry_after, delay, paths)
+            self.mode = FaultMode(kind, remaining, retry_after, delay, paths, size)
 
     def requests(self, contains: str = "") -> list[LoggedRequest]:
         with self._lock:
@@ -251,7 +278,7 @@ class FakeBedetheque:
                 if mode.remaining <= 0:
                     return None
                 mode.remaining -= 1
-            return FaultMode(mode.kind, mode.remaining, mode.retry_after, mode.delay, mode.paths)
+            return FaultMode(mode.kind, mode.remaining, mode.retry_after, mode.delay, mode.paths, mode.size)
 
     def _record(self, entry: LoggedRequest) -> None:
         with self._lock:
@@ -279,15 +306,15 @@ class FakeBedetheque:
         entry = self.catalogue.albums.get(album_id)
         if entry is None:
             return None
-        if self.use_recorded:
-            recorded = next((RECORDED / "album").glob(f"*-{album_id}.html"), None)
+        if self.recorded is not None:
+            recorded = next((self.recorded / "album").glob(f"*-{album_id}.html"), None)
             if recorded is not None:
                 return recorded.read_bytes()
         return render_album_page(entry, self.catalogue).encode()
 
     def series_page(self, series_id: int) -> bytes | None:
-        if self.use_recorded:
-            recorded = next((RECORDED / "series").glob(f"m-serie-{series_id}-*.html"), None)
+        if self.recorded is not None:
+            recorded = next((self.recorded / "series").glob(f"m-serie-{series_id}-*.html"), None)
             if recorded is not None:
                 return recorded.read_bytes()
         for slug, entries in self.catalogue.series.items():
@@ -298,8 +325,8 @@ class FakeBedetheque:
     def cover(self, album_id: int) -> bytes | None:
         if album_id not in self.catalogue.albums:
             return None
-        if self.use_recorded:
-            recorded = RECORDED / "covers" / f"Couv_{album_id}.jpg"
+        if self.recorded is not None:
+            recorded = self.recorded / "covers" / f"Couv_{album_id}.jpg"
             if recorded.is_file():
                 return recorded.read_bytes()
         from bdnex_core.demo.samplelib import page_jpeg
@@ -404,12 +431,32 @@ def render_series_page(slug: str, entries: list[AlbumEntry]) -> str:
 <h4>{len(entries)} albums :</h4><ul data-role="listview" class="li-album">{items}</ul></div></body></html>"""
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return  # a client that stopped reading (a deadline, a size cap, a stopped test): not news
+        super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeBedetheque
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
         return
+
+    def setup(self) -> None:
+        super().setup()
+        with self.fake._lock:
+            self.fake._connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.fake._lock:
+            self.fake._connections.discard(self.connection)
+        try:
+            super().finish()
+        except OSError:
+            pass  # the site was stopped under this connection
 
     def _send(
         self,
@@ -449,6 +496,7 @@ class _Handler(BaseHTTPRequestHandler):
                     retry_after=data.get("retry_after", 1),
                     delay=data.get("delay", 0.0),
                     paths=data.get("paths", ""),
+                    size=data.get("size", 0),
                 )
             except (ValueError, TypeError) as exc:
                 self._send(400, str(exc).encode(), "text/plain")
@@ -495,8 +543,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if path.startswith("/media/Couvertures/Couv_") or path.startswith("/cache/thb_couv/Couv_"):
             album_id = int("".join(ch for ch in path.rsplit("_", 1)[-1] if ch.isdigit()) or 0)
-            data = fake.cover(album_id)
-            self._send(200 if data else 404, data or b"not found", "image/jpeg" if data else "text/plain")
+            cover = fake.cover(album_id)
+            self._send(200 if cover else 404, cover or b"not found", "image/jpeg" if cover else "text/plain")
             return
         if path.startswith("/serie-"):
             try:
@@ -520,10 +568,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _fault(self, fault: FaultMode, path: str) -> bool:
         """Answer with the fault; False when the fault only changes the content (truncated)."""
+        if fault.kind in ("huge", "drip", "drip_all"):
+            self._stream_fault(fault)
+            return True
         if fault.delay:
             time.sleep(fault.delay)
         if fault.kind == "429":
             self._send(429, b"Too Many Requests", "text/plain", {"Retry-After": str(fault.retry_after)})
+        elif fault.kind == "522":  # Cloudflare: the site behind it does not answer
+            self._send(522, b"<html><body>Connection timed out</body></html>", headers={"Server": "cloudflare"})
         elif fault.kind == "503":
             self._send(503, b"Service Unavailable", "text/plain", {"Retry-After": str(fault.retry_after)})
         elif fault.kind == "challenge":
@@ -534,6 +587,45 @@ class _Handler(BaseHTTPRequestHandler):
             return False  # slow (delay only), truncated, cookie_required: handled by the normal path
         return True
 
+    def _stream_fault(self, fault: FaultMode) -> None:
+        """``huge``: ``size`` bytes and no Content-Length; ``drip``: a small page, one byte every ``delay`` s
+        (``drip_all``: the whole answer, status line and headers included)."""
+        body = b"<html><body>" + b"x" * 2048 + b"</body></html>"
+        if fault.kind == "drip_all":
+            padding = "x" * 400  # headers long enough that they alone take minutes
+            head = f"HTTP/1.1 200 OK\r\nX-Padding: {padding}\r\nContent-Length: {len(body)}\r\n\r\n"
+            self.fake._record(LoggedRequest(self.command, self.path, 200, time.monotonic(), False, None))
+            try:
+                for byte in head.encode() + body:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(fault.delay or 1.0)
+            except OSError:
+                pass  # the client stopped reading: what it should do
+            self.close_connection = True
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        if fault.kind == "huge":
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(len(body)))
+        self.fake._record(LoggedRequest(self.command, self.path, 200, time.monotonic(), False, None))
+        self.end_headers()
+        try:
+            if fault.kind == "huge":
+                block = b"<p>" + b"x" * (1024 * 1024 - 7) + b"</p>\n"
+                for _ in range(max(1, fault.size // len(block))):
+                    self.wfile.write(block)
+            else:
+                for position in range(len(body)):
+                    self.wfile.write(body[position : position + 1])
+                    self.wfile.flush()
+                    time.sleep(fault.delay or 1.0)
+        except OSError:
+            self.close_connection = True  # the client stopped reading: what it should do
+
 
 def _not_found() -> bytes:
     return b"<html><head><title>Page introuvable</title></head><body>Erreur 404</body></html>"
@@ -542,12 +634,13 @@ def _not_found() -> bytes:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="A local stand-in for Bédéthèque (127.0.0.1 only).")
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument(
-        "--sitemaps", nargs="*", type=Path, help="album sitemaps (default: ../shared's, else a small synthetic one)"
-    )
+    parser.add_argument("--sitemaps", nargs="*", type=Path, help="album sitemaps (default: a generated catalogue)")
+    parser.add_argument("--recorded", type=Path, help="a folder of recorded real pages (album/, series/, covers/)")
     parser.add_argument("--delay", type=float, default=0.0, help="network delay per request, in seconds")
     arguments = parser.parse_args(argv)
-    site = FakeBedetheque(arguments.sitemaps or None, port=arguments.port, network_delay=arguments.delay).start()
+    site = FakeBedetheque(
+        arguments.sitemaps or None, recorded=arguments.recorded, port=arguments.port, network_delay=arguments.delay
+    ).start()
     print(f"fake Bédéthèque on {site.base_url} with {len(site.catalogue.albums)} albums; Ctrl-C to stop", flush=True)
     try:
         while True:

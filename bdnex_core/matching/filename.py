@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from bdnex_core.isbn import isbn_is_valid
 from bdnex_core.matching.normalize import normalize
@@ -497,6 +497,12 @@ def _bracketed_series(stem: str) -> str | None:
     return f"{match['content'].strip()} - {match['rest']}"
 
 
+def _noted(noise: list[str], text: str) -> str:
+    """Keep ``text`` among the noise; what replaces it in the name (a space)."""
+    noise.append(text)
+    return " "
+
+
 def parse_filename(name: str, parent: str | None = None) -> ParsedName:
     """Parse a comic file name (with or without extension, or a path); ``parent`` is its folder's name."""
     folders = _path_parts(name)
@@ -504,7 +510,7 @@ def parse_filename(name: str, parent: str | None = None) -> ParsedName:
     if parent is None and len(folders) > 1:
         parent = folders[-2]  # 'Nains/T01.cbz': a path carries its folder
     elif parent:
-        parent = (_path_parts(parent) or [None])[-1]  # a whole folder path: its last part
+        parent = next(reversed(_path_parts(parent)), None)  # a whole folder path: its last part
     while EXTENSIONS.search(stem):
         stem = EXTENSIONS.sub("", stem)
     found: dict[str, object] = {}
@@ -522,7 +528,7 @@ def parse_filename(name: str, parent: str | None = None) -> ParsedName:
 
     text = BRACKETED.sub(consume, stem)
     text = _strip_release_tags(text, noise)
-    text = NOISE_WORDS.sub(lambda m: noise.append(m.group()) or " ", text)
+    text = NOISE_WORDS.sub(lambda m: _noted(noise, m.group()), text)
     one_shot = bool(ONE_SHOT.search(text)) or "one_shot" in found
     text = ONE_SHOT.sub(" ", text)
     text = re.sub(r"\s+", " ", text).strip(SEPARATOR_EDGES)  # what removed groups left at the ends
@@ -538,7 +544,7 @@ def parse_filename(name: str, parent: str | None = None) -> ParsedName:
             text = re.sub(r"(?:\s*-\s*){2,}", " - ", text).strip(SEPARATOR_EDGES)
 
     tome = _choose_tome(text, found, has_parent=bool(_series_from_parent(parent)), one_shot=one_shot)
-    extras = {
+    extras: dict[str, Any] = {
         "raw": name,
         "parent": parent,
         "found": found,

@@ -76,17 +76,17 @@ def _tome_forms(tome: str) -> tuple[list[str], list[str]]:
     match = re.match(r"^(?P<num>\d+)(?P<suffix>[A-Za-z]*)$", tome)
     if match is None:
         return [tome], []
-    number = int(match["num"])
+    tome_number = int(match["num"])
     letter = match["suffix"].lower() if len(match["suffix"]) == 1 else ""  # '10VC' is written 'T10'
     explicit = [
-        f"T{number:02d}{letter}",
-        f"T{number}{letter}",
-        f"Tome {number}{letter}",
-        f"Tome {number:02d}{letter}",
-        f"T.{number:02d}{letter}",
-        f"#{number}{letter}",
+        f"T{tome_number:02d}{letter}",
+        f"T{tome_number}{letter}",
+        f"Tome {tome_number}{letter}",
+        f"Tome {tome_number:02d}{letter}",
+        f"T.{tome_number:02d}{letter}",
+        f"#{tome_number}{letter}",
     ]
-    numeric = [f"{number:02d}{letter}", f"{number}{letter}"] if number < 1000 else []
+    numeric = [f"{tome_number:02d}{letter}", f"{tome_number}{letter}"] if tome_number < 1000 else []
     return explicit, numeric
 
 

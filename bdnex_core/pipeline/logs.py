@@ -1,8 +1,14 @@
-"""Each session's JSON and CSV logs (their paths are stored in the session row)."""
+"""Each session's JSON and CSV logs (their paths are stored in the session row).
+
+Session ids are numbered per database, so the logs of each database go in a folder of their own
+under ``pipeline.logs_dir``, named after the database file and its full path: two databases
+sharing the logs folder never overwrite each other's ``session_N`` files.
+"""
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -22,9 +28,17 @@ def _atomic_write_text(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
+def database_logs_folder(logs_dir: Path, db: BDneXDB) -> Path:
+    """``<logs_dir>/<database name>-<hash of its absolute path>``: one folder per database."""
+    if db.path is None:
+        return logs_dir / "memory"
+    location = str(db.path.resolve())
+    return logs_dir / f"{db.path.stem}-{hashlib.sha1(location.encode()).hexdigest()[:8]}"
+
+
 def write_session_logs(settings: Settings, db: BDneXDB, session_id: int, summary: RunSummary) -> tuple[str, str]:
     """Write ``session_<id>.json`` and ``.csv`` (all files of the session so far, this run's details)."""
-    folder = settings.pipeline.logs_dir
+    folder = database_logs_folder(settings.pipeline.logs_dir, db)
     folder.mkdir(parents=True, exist_ok=True)
     rows = {outcome.key: outcome.summary_row() for outcome in summary.outcomes}
     for entry in db.session_files(session_id):  # files handled by earlier runs of a resumed session

@@ -9,13 +9,15 @@ from typing import Any
 @dataclass(frozen=True)
 class TagOptions:
     """How to run: ``strict`` never writes below the accept threshold; ``interactive``
-    asks a person about uncertain matches (else they are queued for ``bdnex-core review``)."""
+    asks a person about uncertain matches (else they are queued for ``bdnex-core review``);
+    ``timid`` treats every match as uncertain."""
 
     workers: int = 2
     dry_run: bool = False
     force: bool = False
     strict: bool = False
     interactive: bool = False
+    timid: bool = False  # ask about every file, even above the accept threshold
     source: str = "folder"
     locations: tuple[str, ...] = ()
 

@@ -1,54 +1,226 @@
-"""Asking a person about an uncertain match: pick a candidate, skip, or give an id/URL."""
+"""The terminal front-end of the review service: asking a person about uncertain matches.
+
+Used by ``bdnex-core review`` (the queue) and ``tag --interactive`` (as files come). It only reads
+keys and prints; what the keys do lives in :mod:`bdnex_core.pipeline.review_service`, shared with
+any other front-end. A number picks only a listed candidate; an album given by id or URL, or
+found by a search, is shown as a card (with the field diff) and written only once confirmed.
+Ctrl-C raises ``KeyboardInterrupt`` out of the prompt, whatever handler the run installed, so
+the caller pauses with the current file left undone.
+"""
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import click
 
-from bdnex_core.pipeline.steps import album_id_from_text
+from bdnex_core.errors import BdnexError
+from bdnex_core.library import LibraryItem
+from bdnex_core.pipeline.review_service import PAGE, AlbumCard, ReviewService, album_id_of
+
+HELP = """  keys:
+    1-N          tag with that listed candidate
+    id 245127    show album 245127 (or paste its Bédéthèque URL), then confirm
+    / TEXT       search the local catalogue, e.g. / lanfeust 4
+    m            more candidates
+    s            skip (stays listable: bdnex-core review --list --skipped)
+    u            undo the last decision of this review
+    q            quit (what is left stays queued)
+    ?            this help"""
 
 
-def describe_candidates(name: str, reason: str, parsed: dict[str, Any], candidates: list[dict[str, Any]]) -> str:
-    lines = [f"\n{name}", f"  {reason}" if reason else ""]
-    wanted = " ".join(str(parsed.get(key)) for key in ("series", "tome", "title") if parsed.get(key))
-    if wanted:
-        lines.append(f"  read from the name: {wanted}")
-    if not candidates:
-        lines.append("  no candidate in the local catalogue")
-    for number, candidate in enumerate(candidates, start=1):
-        label = candidate.get("label") or candidate.get("url") or ""
-        lines.append(f"  [{number}] album {candidate['album_id']} score {candidate['score']:.2f}  {label}")
-        if candidate.get("explain"):
-            lines.append(f"      {candidate['explain']}")
-    return "\n".join(line for line in lines if line)
+@dataclass
+class Subject:
+    """What the prompt asks about: one file and what matching found for it."""
+
+    item: LibraryItem
+    reason: str = ""
+    parsed: dict[str, Any] = field(default_factory=dict)
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    header: str = ""
 
 
-def ask(name: str, reason: str, parsed: dict[str, Any], candidates: list[dict[str, Any]]) -> int | str | None:
-    """Returns an album id, ``None`` to skip, or ``"quit"``."""
-    click.echo(describe_candidates(name, reason, parsed, candidates), err=True)
-    while True:
-        answer = click.prompt(
-            "  choose a number, s(kip), q(uit), or type a Bédéthèque album id or URL",
-            default="s",
-            show_default=True,
-            err=True,
-        ).strip()
-        if answer.lower() in ("s", "skip", ""):
+@dataclass
+class Choice:
+    """A person's answer: ``album`` (with its id), ``skip``, ``undo`` or ``quit``."""
+
+    action: str
+    album_id: int | None = None
+
+
+@contextmanager
+def ctrl_c_interrupts() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt at once while a person is asked (a run's handler only sets a flag)."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:  # not the main thread: nothing to change
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def read_line(text: str) -> str:
+    """One answer; Ctrl-C and the end of input become KeyboardInterrupt (the caller pauses)."""
+    try:
+        return str(click.prompt(text, default="", show_default=False, err=True, prompt_suffix=" > ")).strip()
+    except click.exceptions.Abort:
+        raise KeyboardInterrupt from None
+
+
+def say(text: str = "") -> None:
+    click.echo(text, err=True)
+
+
+def candidate_line(number: int, card: AlbumCard) -> str:
+    what = " ".join(part for part in (card.series, f"#{card.tome}" if card.tome else None) if part)
+    if card.title and card.title != card.series:
+        what += f" - {card.title}"
+    extra = ", ".join(str(part) for part in (card.year, card.publisher) if part)
+    line = f"  [{number}] {what or 'album ' + str(card.album_id)}" + (f" ({extra})" if extra else "")
+    line += f"  album {card.album_id}"
+    if card.score is not None:
+        line += f"  score {card.score:.2f}"
+    if card.breakdown:
+        line += f"\n      {card.breakdown}"
+    return line
+
+
+def card_text(card: AlbumCard) -> str:
+    lines = [f"  album {card.album_id}: {card.url or ''}"]
+    for label, value in (
+        ("series", card.series),
+        ("tome", card.tome),
+        ("title", card.title),
+        ("year", card.year),
+        ("publisher", card.publisher),
+        ("authors", ", ".join(card.authors) if card.authors else None),
+        ("ISBN", card.isbn),
+    ):
+        lines.append(f"    {label:<10} {value if value not in (None, '') else '-'}")
+    if card.problem:
+        lines.append(f"    (album page unavailable: {card.problem})")
+    if card.changes:
+        lines.append("    would change in the file:")
+        for name, (old, new) in card.changes.items():
+            lines.append(f"      {name}: {old if old is not None else '(none)'} -> {new}")
+    else:
+        lines.append("    nothing would change in the file")
+    return "\n".join(lines)
+
+
+class ReviewPrompt:
+    """Asks about one subject at a time and returns the person's :class:`Choice`."""
+
+    def __init__(self, service: ReviewService, *, can_undo: Callable[[], bool] = lambda: False):
+        self.service = service
+        self.can_undo = can_undo
+
+    def ask(self, subject: Subject) -> Choice:
+        with ctrl_c_interrupts():
+            return self._ask(subject)
+
+    def _ask(self, subject: Subject) -> Choice:
+        say(f"\n{subject.header or subject.item.name}")
+        if subject.reason:
+            say(f"  {subject.reason}")
+        wanted = " ".join(
+            str(subject.parsed.get(key)) for key in ("series", "tome", "title") if subject.parsed.get(key)
+        )
+        if wanted:
+            say(f"  read from the name: {wanted}")
+        listed = list(subject.candidates[:PAGE])  # numbers point into this list only
+        confirmed_ids = {int(candidate["album_id"]) for candidate in listed}  # no card needed: already shown
+        self._show(listed, 1)
+        if not listed:
+            say("  no candidate in the local catalogue; search with / TEXT or give an id")
+        while True:
+            answer = read_line(f"  choose 1-{len(listed)}, s(kip), ? for help" if listed else "  s(kip), ? for help")
+            lowered = answer.lower()
+            if lowered in ("?", "h", "help"):
+                say(HELP)
+            elif lowered in ("s", "skip"):
+                return Choice("skip")
+            elif lowered in ("q", "quit"):
+                return Choice("quit")
+            elif lowered in ("u", "undo"):
+                if self.can_undo():
+                    return Choice("undo")
+                say("  nothing to undo in this review")
+            elif lowered in ("m", "more"):
+                more = self._guarded(
+                    self.service.more_candidates,
+                    subject.item.name,
+                    subject.item.hints.get("parent"),
+                    listed + subject.candidates,
+                )
+                more = more[:PAGE] if more else more
+                if more:
+                    self._show(more, len(listed) + 1)
+                    listed += more
+                elif more is not None:
+                    say("  no more candidates")
+            elif answer.startswith("/"):
+                found = self._guarded(self.service.search, answer[1:], exclude={int(c["album_id"]) for c in listed})
+                if found:
+                    self._show(found, len(listed) + 1)
+                    listed += found
+                elif found is not None:
+                    say(f"  nothing new found for {answer[1:].strip()!r}")
+            elif answer.isdigit() and len(answer) <= 3:
+                number = int(answer)
+                if not 1 <= number <= len(listed):
+                    say(f"  no candidate {number}; type `id {answer}` or paste a URL to use album {answer}")
+                    continue
+                picked = int(listed[number - 1]["album_id"])
+                if picked in confirmed_ids or self._confirm(subject, picked):
+                    return Choice("album", picked)
+            elif (explicit := album_id_of(answer)) is not None:
+                if self._confirm(subject, explicit):
+                    return Choice("album", explicit)
+            elif answer:
+                say(f"  not understood: {answer!r} (? for help)")
+
+    def _show(self, candidates: list[dict[str, Any]], first: int) -> None:
+        for number, card in enumerate(self.service.cards(candidates), start=first):
+            say(candidate_line(number, card))
+
+    def _confirm(self, subject: Subject, album_id: int) -> bool:
+        card = self._guarded(self.service.preview, subject.item, album_id)
+        if card is None:
+            return False
+        say(card_text(card))
+        return read_line(f"  tag {subject.item.name} as album {album_id}? y/N").lower() in ("y", "yes", "o", "oui")
+
+    @staticmethod
+    def _guarded(action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run one action; its error is one line and the prompt goes on."""
+        try:
+            return action(*args, **kwargs)
+        except BdnexError as exc:
+            say(f"  {exc}")
             return None
-        if answer.lower() in ("q", "quit"):
-            return "quit"
-        if answer.isdigit() and 1 <= int(answer) <= len(candidates) and len(answer) <= 2:
-            return int(candidates[int(answer) - 1]["album_id"])
-        album_id = album_id_from_text(answer)
-        if album_id is not None:
-            return album_id
-        click.echo("  not understood", err=True)
 
 
-def terminal_reviewer(outcome: Any) -> int | None:
-    """The reviewer used by `tag --interactive`: prompts on the terminal."""
-    answer = ask(outcome.item.name, outcome.reason, outcome.parsed, outcome.candidates)
-    if answer == "quit":
-        raise KeyboardInterrupt
-    return answer if isinstance(answer, int) else None
+def terminal_reviewer(service_factory: Callable[[], ReviewService]) -> Callable[[Any], int | None]:
+    """The reviewer of `tag --interactive`: an album id, or ``None`` to leave the file for `review`;
+    Ctrl-C or ``q`` raise KeyboardInterrupt (the run pauses, this file left undone)."""
+    prompt: ReviewPrompt | None = None
+
+    def review(outcome: Any) -> int | None:
+        nonlocal prompt
+        if prompt is None:
+            prompt = ReviewPrompt(service_factory())
+        subject = Subject(outcome.item, outcome.reason, outcome.parsed, outcome.candidates)
+        choice = prompt.ask(subject)
+        if choice.action == "quit":
+            raise KeyboardInterrupt
+        return choice.album_id if choice.action == "album" else None
+
+    return review

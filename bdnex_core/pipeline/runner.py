@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from bdnex_core import plugins
 from bdnex_core.db import BDneXDB, SessionManager
-from bdnex_core.errors import BdnexError, BlockedError
+from bdnex_core.errors import BdnexError
 from bdnex_core.library import LibraryItem
 from bdnex_core.pipeline.logs import write_session_logs
 from bdnex_core.pipeline.options import TagOptions
@@ -56,6 +56,7 @@ class RunSummary:
     json_log: str | None = None
     csv_log: str | None = None
     unchanged: int = 0  # skipped as processed before and unchanged: counted, not kept one by one
+    stopped_by: BdnexError | None = None  # the stops_run error that paused the run (status "blocked")
 
     def count(self, state: str) -> int:
         listed = sum(1 for outcome in self.outcomes if outcome.state == state)
@@ -200,8 +201,14 @@ class TagRun:
             with StopRequested() as stop:
                 self._dispatch(session_id, items, summary, stop)
             summary.status = "paused" if stop.event.is_set() else "completed"
-        except BlockedError as exc:
-            summary.status, summary.message = "blocked", str(exc)
+        except BdnexError as exc:
+            if not exc.stops_run:
+                raise
+            # the site (or the hourly cap) stops the run: the files not done stay pending for --resume
+            summary.status, summary.stopped_by = "blocked", exc
+            summary.message = (
+                f"{exc} — session {session_id} paused; resume it later: bdnex-core tag --resume {session_id}"
+            )
         except KeyboardInterrupt:
             summary.status = "paused"
         finally:
@@ -236,14 +243,16 @@ class TagRun:
                     running[pool.submit(self._process_in_worker, item)] = item
 
             submit_next()
-            blocked: BlockedError | None = None
+            blocked: BdnexError | None = None
             while running:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     running.pop(future)
                     try:
                         outcome = future.result()
-                    except BlockedError as exc:
+                    except BdnexError as exc:
+                        if not exc.stops_run:
+                            raise
                         blocked = blocked or exc
                         stop.event.set()
                         continue
@@ -291,7 +300,8 @@ class TagRun:
                 decided.parsed, decided.candidates = outcome.parsed, outcome.candidates
                 decided.state = "done" if decided.state == "done" else decided.state
                 return decided
-            outcome.state, outcome.reason = "skipped", "skipped by the user"
+            # not now: the file waits in the review queue (a person's "skip" is never final here)
+            outcome.state, outcome.reason = "queued", "left for review by the user"
             return outcome
         outcome.state = "queued"
         return outcome
@@ -305,9 +315,12 @@ class TagRun:
             if session_id is not None:
                 self._record(session_id, outcome)
             else:
-                self.db.record_processing(
-                    _recorded_path(outcome), None, _result_values(outcome, "manual"), source="manual"
-                )
+                with self.db.write():
+                    file_id = self.db.record_processing(
+                        _recorded_path(outcome), None, _result_values(outcome, "manual"), source="manual"
+                    )
+                    if outcome.previous_comicinfo is not None or outcome.previous_layout is not None:
+                        _keep_previous_comicinfo(self.db, outcome, file_id, None)
             if outcome.state == "done" and outcome.album is not None:
                 plugins.notify(
                     "file_tagged", item=item, album=outcome.album.to_dict(), decision="manual", session_id=session_id
@@ -335,6 +348,8 @@ class TagRun:
             file_id = self.db.record_processing(
                 _recorded_path(outcome), session_id, _result_values(outcome, status), source=outcome.history_source
             )
+        if (outcome.previous_comicinfo is not None or outcome.previous_layout is not None) and file_id is not None:
+            _keep_previous_comicinfo(self.db, outcome, file_id, session_id)
         if outcome.state == "queued":
             self.db.queue_for_review(
                 str(item.path or item.name), item.key, session_id, outcome.parsed, outcome.candidates
@@ -410,6 +425,28 @@ def _recorded_path(outcome: Outcome) -> str:
         if write.message.startswith("converted to "):
             return write.message.removeprefix("converted to ")
     return str(outcome.item.path) if outcome.item.path else f"{outcome.item.source}:{outcome.item.external_id}"
+
+
+def _keep_previous_comicinfo(db: BDneXDB, outcome: Outcome, file_id: int, session_id: int | None) -> None:
+    """The ComicInfo the file held, byte for byte: replaced by our write, or unreadable and left alone."""
+    from bdnex_core.comicinfo_backups import record_backup
+
+    replaced = outcome.state == "done" and any(
+        write.writer == "comicinfo" and write.written for write in outcome.writes
+    )
+    reason = "replaced" if replaced else "unreadable"
+    if outcome.previous_comicinfo is None:
+        reason = "absent"
+    if replaced or (outcome.state == "queued" and outcome.previous_comicinfo is not None):
+        record_backup(
+            db,
+            _recorded_path(outcome),
+            outcome.previous_comicinfo or b"",
+            file_id=file_id,
+            session_id=session_id,
+            reason=reason,
+            layout=outcome.previous_layout if replaced else None,
+        )
 
 
 def _result_values(outcome: Outcome, status: str) -> dict[str, Any]:
@@ -516,7 +553,8 @@ def tag_locations(
 
     if isinstance(plugins.library_sources(settings).get(options.source), FolderSource):
         with _collector_paused():
-            entries = dict(folder_entries(options.locations))  # path -> folder name, each file once
+            follow_outside = settings.archives.follow_links_outside_library
+            entries = dict(folder_entries(options.locations, follow_outside=follow_outside))  # path -> folder name
             roots = [os.path.realpath(os.path.expanduser(location)) for location in options.locations]
             seen = unchanged_paths(db, list(entries), roots) if not options.force else set()
             items = [folder_item(path, folder) for path, folder in entries.items() if path not in seen]

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bdnex_core.errors import BdnexError, BlockedError
+from bdnex_core.errors import BdnexError
 from bdnex_core.hashing import Fingerprint, sha256_file
 from bdnex_core.library import LibraryItem, MetadataWriter, WriteResult
 
@@ -57,6 +57,11 @@ class Outcome:
     history_source: str = "auto"
     elapsed_ms: int = 0
     page_count: int | None = None
+    # the ComicInfo.xml bytes the file held, kept in comicinfo_backups when recorded: replaced by
+    # our write (state done), or unreadable and so left for review
+    previous_comicinfo: bytes | None = None
+    # how to give the CBZ back byte for byte (`bdnex-core undo`), taken just before our write
+    previous_layout: bytes | None = None
 
     @property
     def key(self) -> str:
@@ -121,9 +126,9 @@ class ItemProcessor:
         started = time.perf_counter()
         try:
             outcome = self._process(item)
-        except BlockedError:
-            raise
         except BdnexError as exc:
+            if exc.stops_run:
+                raise  # not about this file (the site is unusable now): the runner stops, the file stays pending
             outcome = Outcome(
                 item, "failed", reason=exc.reason if item.path and exc.path == str(item.path) else str(exc)
             )
@@ -145,12 +150,24 @@ class ItemProcessor:
             already = lookup.row is not None and lookup.row["status"] in ("success", "manual")
             if not self.options.force and already and lookup.state in ("unchanged", "moved"):
                 outcome = Outcome(item, "skipped", reason="already processed, unchanged")
-                outcome.moved_from = lookup.row["file_path"] if lookup.state == "moved" else None
+                outcome.moved_from = lookup.row["file_path"] if lookup.state == "moved" and lookup.row else None
                 outcome.fingerprint = lookup.fingerprint
                 return outcome
         archive_view = self._read_archive(item)
         parsed = parse_filename(item.name, parent=item.hints.get("parent"))
         parsed_dict = _parsed_as_dict(parsed)
+        if archive_view.get("comicinfo_problem"):  # never replaced silently: a person decides
+            outcome = Outcome(
+                item,
+                "review",
+                reason=f"its ComicInfo.xml cannot be read faithfully ({archive_view['comicinfo_problem']}); "
+                "tagging it would replace it",
+                parsed=parsed_dict,
+                previous_comicinfo=archive_view["comicinfo_bytes"],
+            )
+            if lookup is not None:
+                outcome.file_hash, outcome.fingerprint = lookup.file_hash, lookup.fingerprint
+            return outcome
         known_id = item.hints.get("bedetheque_id") or archive_view.get("album_id_from_comicinfo")
         if known_id:
             outcome = self.apply_album(
@@ -162,7 +179,7 @@ class ItemProcessor:
         result = self.matcher.match(parsed)
         candidates = [_candidate_dict(candidate) for candidate in result.candidates]
         best = result.best
-        if result.decision == "accept" and best is not None:
+        if result.decision == "accept" and best is not None and not self.options.timid:
             outcome = self.apply_album(
                 item, best.album_id, decision="accept", confidence=best.confidence, archive_view=archive_view
             )
@@ -171,7 +188,9 @@ class ItemProcessor:
                 "no candidate in the catalogue"
                 if not candidates
                 else (
-                    f"best candidate {best.album_id} at {best.confidence:.2f} is below the accept threshold"
+                    f"best candidate {best.album_id} at {best.confidence:.2f} (--timid: asked even above the threshold)"
+                    if best is not None and result.decision == "accept"
+                    else f"best candidate {best.album_id} at {best.confidence:.2f} is below the accept threshold"
                     if best is not None
                     else "no candidate above the review threshold"
                 )
@@ -196,7 +215,8 @@ class ItemProcessor:
             pages = comic.pages()
             if not pages:
                 raise BdnexError("no image pages in the archive", path=item.path)
-            existing, _problem = read_comicinfo_safely(comic.comicinfo_bytes())
+            comicinfo_bytes = comic.comicinfo_bytes()
+            existing, problem = read_comicinfo_safely(comicinfo_bytes)
         album_id = None
         if existing is not None:
             album_id = (
@@ -204,7 +224,13 @@ class ItemProcessor:
                 if "bedetheque" in str(existing.get("Web") or "")
                 else None
             )
-        return {"pages": pages, "existing": existing, "album_id_from_comicinfo": album_id}
+        return {
+            "pages": pages,
+            "existing": existing,
+            "album_id_from_comicinfo": album_id,
+            "comicinfo_bytes": comicinfo_bytes,
+            "comicinfo_problem": problem,
+        }
 
     def apply_album(
         self,
@@ -248,6 +274,13 @@ class ItemProcessor:
             if item.path is not None and self.settings.archives.cbr == "skip":
                 return Outcome(item, "skipped", reason="RAR/7z archive left as is (archives.cbr: skip)", album=album)
             return Outcome(item, "failed", reason="no metadata writer can write this item", album=album)
+        outcome.previous_comicinfo = view.get("comicinfo_bytes")
+        if item.path is not None and any(writer.name == "comicinfo" for writer in applicable):
+            from bdnex_core import archive
+            from bdnex_core.archives.layout import capture
+
+            if archive.detect_kind(item.path) == "cbz":
+                outcome.previous_layout = capture(item.path)
         for writer in applicable:
             outcome.writes.append(writer.write(item, merged, self.settings, dry_run=False))
         if item.path is not None:
@@ -271,7 +304,9 @@ def _written_path(item: LibraryItem, writes: list[WriteResult]) -> Any:
 def _parsed_as_dict(parsed: Any) -> dict[str, Any]:
     from dataclasses import asdict, is_dataclass
 
-    return {key: value for key, value in asdict(parsed).items()} if is_dataclass(parsed) else dict(parsed)
+    if is_dataclass(parsed) and not isinstance(parsed, type):
+        return asdict(parsed)
+    return dict(parsed)
 
 
 def _candidate_dict(candidate: Any) -> dict[str, Any]:

@@ -50,9 +50,9 @@ def free_port() -> int:
 
 @pytest.fixture
 def site() -> Iterator[object]:
-    from bdnex_core.demo.fakesite import FakeBedetheque
+    from bdnex_testing.shared import fake_bedetheque
 
-    with FakeBedetheque() as fake:
+    with fake_bedetheque() as fake:
         yield fake
 
 
@@ -212,6 +212,25 @@ def test_local_mode_with_server_running_gives_hint(library, config: Path, server
     err = capsys.readouterr().err
     assert code != 0
     assert "content server" in err and "Traceback" not in err
+
+
+def test_sync_with_the_site_gone_stops_with_the_resume_hint(library, config: Path, site, capsys) -> None:
+    """Bédéthèque stopped answering: exit 4, the session paused with the command to resume it, no book failed."""
+    from bdnex_core.bedetheque.client import reset_politeness
+    from bdnex_core.db import BDneXDB
+
+    folder, _ids, _, _ = library
+    site.stop()
+    reset_politeness()
+    code = cli.main(["--config", str(config), "calibre", "sync", "--library", str(folder)])
+    out = capsys.readouterr().out
+    assert code == 4, out
+    db = BDneXDB(yaml.safe_load(config.read_text())["database"]["path"])
+    session_id = db.list_sessions(limit=1)[0]["id"]
+    assert f"bdnex-core tag --resume {session_id}" in out and "not usable now" in out
+    assert db.get_session(session_id)["status"] == "paused"
+    assert db.db.execute("SELECT COUNT(*) FROM processed_files WHERE status = 'failed'").fetchone()[0] == 0
+    db.close()
 
 
 def sync(config: Path, folder: Path, *extra: str) -> int:

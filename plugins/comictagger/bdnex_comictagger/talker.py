@@ -24,7 +24,16 @@ from comictalker.comictalker import ComicTalker, RLCallBack, TalkerDataError, Ta
 from bdnex_comictagger.mapping import album_metadata, series_aliases, series_display_name
 from bdnex_comictagger.tomes import canonical_issue, display_issue, series_without_marker
 from bdnex_core.bedetheque.catalogue_row import CatalogueRow
-from bdnex_core.errors import BdnexError, BlockedError, CatalogueError, ParseError
+from bdnex_core.errors import (
+    BdnexError,
+    BlockedError,
+    CatalogueError,
+    HourlyCapReached,
+    NotFound,
+    ParseError,
+    RateLimited,
+    Unreachable,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -44,15 +53,15 @@ def talker_error(source: str, error: BdnexError) -> Exception:
         return TalkerNetworkError(source, NETWORK_BLOCKED, f"Bédéthèque is blocking requests: {message}")
     if isinstance(error, ParseError):
         return TalkerDataError(source, 2, message)
-    if "HTTP 404" in message:
+    if isinstance(error, NotFound):
         return TalkerDataError(source, 3, message)
-    if "HTTP 429" in message:
+    if isinstance(error, (RateLimited, HourlyCapReached)):
         return TalkerNetworkError(source, NETWORK_RATE_LIMIT, message)
-    if "no answer" in message:
-        code = NETWORK_TIMEOUT if "Timeout" in message else NETWORK_REFUSED
-        return TalkerNetworkError(source, code, message)
-    if "attempts" in message:
-        return TalkerNetworkError(source, NETWORK_RETRIES, message)
+    if isinstance(error, Unreachable):
+        if error.timed_out:
+            return TalkerNetworkError(source, NETWORK_TIMEOUT, message)
+        # answered 5xx every time: the retries ran out; no answer at all: refused
+        return TalkerNetworkError(source, NETWORK_RETRIES if error.status else NETWORK_REFUSED, message)
     if isinstance(error, CatalogueError):
         return TalkerNetworkError(source, NETWORK_GENERAL, message)
     return TalkerDataError(source, 0, message)

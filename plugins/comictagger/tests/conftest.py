@@ -10,6 +10,7 @@ from comictagger_harness import REQUIRED_BY, Runner, comictagger_executable
 
 from bdnex_core.demo.fakesite import FakeBedetheque
 from bdnex_testing.pytest_plugin import skip_or_fail
+from bdnex_testing.shared import fake_bedetheque
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +24,7 @@ def comictagger() -> Path:
 @pytest.fixture
 def site(bedetheque_fixtures: Path) -> Iterator[FakeBedetheque]:
     """The fake site with the real recorded sitemaps, pages and covers (Nains T1 is 245127)."""
-    with FakeBedetheque() as running:
+    with fake_bedetheque() as running:
         yield running
 
 

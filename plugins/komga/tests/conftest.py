@@ -33,9 +33,9 @@ def _no_komga_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def site() -> Iterator[Any]:
-    from bdnex_core.demo.fakesite import FakeBedetheque
+    from bdnex_testing.shared import fake_bedetheque
 
-    with FakeBedetheque() as fake:
+    with fake_bedetheque() as fake:
         yield fake
 
 

@@ -1,0 +1,493 @@
+"""Reviewing uncertain matches, without any user interface: one service, several front-ends.
+
+The terminal prompt (``bdnex-core review``, ``tag --interactive``) and a future web page do the
+same things: list the waiting entries, show an entry's candidates as album cards (what the
+album is, why it scored what it did, what would change in the file), search the local
+catalogue, take a candidate or an explicit album id, skip, undo. All of it lives here so that
+both front-ends behave alike; they only read input and print.
+
+An entry follows its file by identity (its hash), not its path: a file moved since it was
+queued is found again, and an entry whose file is gone is dropped (:meth:`ReviewService.prune`).
+Undo restores the ComicInfo.xml bytes kept in ``comicinfo_backups`` when the choice was written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bdnex_core.errors import BdnexError
+from bdnex_core.library import LibraryItem
+from bdnex_core.pipeline.steps import album_id_from_text
+from bdnex_core.states import Decision, FileStatus, HistorySource, OutcomeState, SessionFileState
+
+if TYPE_CHECKING:
+    from bdnex_core.bedetheque.album import Album
+    from bdnex_core.config import Settings
+    from bdnex_core.db import BDneXDB
+    from bdnex_core.pipeline.steps import Outcome
+
+PENDING, SKIPPED, RESOLVED = "pending", "skipped", "resolved"  # review_queue.status
+PAGE = 5  # candidates shown at a time
+
+
+class ReviewError(BdnexError):
+    """A review action that cannot be done (an unknown entry, a file gone, nothing to undo)."""
+
+
+@dataclass
+class ReviewEntry:
+    """One file waiting for a person (``review_queue`` row)."""
+
+    id: int
+    file_path: str
+    item_key: str
+    session_id: int | None
+    status: str
+    parsed: dict[str, Any]
+    candidates: list[dict[str, Any]]
+
+    @property
+    def name(self) -> str:
+        return Path(self.file_path).name
+
+    def item(self) -> LibraryItem:
+        """The library item to write: a local file, or a source's book (``source:external id``)."""
+        path = Path(self.file_path)
+        local = path if path.exists() else None
+        if self.item_key != self.file_path and ":" in self.item_key and not self.item_key.startswith("/"):
+            source, _, external = self.item_key.partition(":")
+            return LibraryItem(source=source, name=path.name, path=local, external_id=external)
+        return LibraryItem(source="folder", name=path.name, path=local, hints={"parent": path.parent.name})
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> ReviewEntry:
+        return cls(
+            id=row["id"],
+            file_path=row["file_path"],
+            item_key=row["item_key"],
+            session_id=row["session_id"],
+            status=row["status"],
+            parsed=json.loads(row["parsed"] or "{}") if isinstance(row["parsed"], str | None) else row["parsed"],
+            candidates=json.loads(row["candidates"] or "[]")
+            if isinstance(row["candidates"], str | None)
+            else row["candidates"],
+        )
+
+
+@dataclass
+class AlbumCard:
+    """What a person needs to judge one album: its identity, its score and what would change."""
+
+    album_id: int
+    url: str | None = None
+    series: str | None = None
+    tome: str | None = None
+    title: str | None = None
+    year: int | None = None
+    publisher: str | None = None
+    authors: list[str] = field(default_factory=list)
+    isbn: str | None = None
+    score: float | None = None
+    breakdown: str = ""  # the score's components, e.g. "series 1.00, tome 1.00, title 0.12"
+    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # field -> (in the file, would be)
+    problem: str | None = None  # the album page could not be read: only the catalogue's view is shown
+
+    @classmethod
+    def of(cls, album: Album, candidate: dict[str, Any] | None = None) -> AlbumCard:
+        from bdnex_core.comicinfo import person_name
+
+        # "Goscinny, René" -> "René Goscinny": a list of names must not be read as one comma list
+        authors = list(dict.fromkeys(person_name(name) or name for name in [*album.writers, *album.pencillers]))
+        card = cls(
+            album_id=album.album_id,
+            url=album.url,
+            series=album.series,
+            tome=album.tome,
+            title=album.title or None,
+            year=album.year,
+            publisher=album.publisher,
+            authors=authors,
+            isbn=album.isbn,
+        )
+        card.add_score(candidate)
+        return card
+
+    def add_score(self, candidate: dict[str, Any] | None) -> None:
+        if candidate:
+            self.score = candidate.get("score")
+            self.breakdown = breakdown(str(candidate.get("explain") or ""))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        data["changes"] = {name: list(change) for name, change in self.changes.items()}
+        return data
+
+
+@dataclass
+class Applied:
+    """A decision taken in this review, kept so that it can be undone."""
+
+    entry: ReviewEntry
+    album_id: int
+    file_path: str  # where the file is after the write (a converted CBR moves)
+    backup_id: int | None  # the comicinfo_backups row holding the bytes replaced (None: there were none)
+    previous_status: str
+
+
+def breakdown(explain: str) -> str:
+    """The score's components without their long reasons ('series 1.00 (exact), tome 0.00 (...), CAP: tome
+    number differs' -> 'series 1.00, tome 0.00, cap: tome number differs')."""
+    components = [f"{name} {value}" for name, value in _COMPONENT.findall(explain)]
+    caps = [f"cap: {cap.strip()}" for cap in _CAP.findall(explain)]
+    return ", ".join(components + caps)
+
+
+_COMPONENT = re.compile(r"(?:^|[;,] )([a-z][a-z_ ]*?) (\d\.\d\d) \(")
+_CAP = re.compile(r"CAP: ([^:,;]+)")
+
+
+class ReviewService:
+    """The review actions over one database; the front-ends call only this."""
+
+    def __init__(self, settings: Settings, db: BDneXDB, *, client: Any = None, matcher: Any = None):
+        self.settings = settings
+        self.db = db
+        self._client = client
+        self._matcher = matcher
+        self._run: Any = None
+        self._preview: Any = None
+        self.decisions: list[Applied] = []  # this review's, newest last (undo takes them back)
+
+    # ------------------------------------------------------------------ lazily built collaborators
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from bdnex_core.bedetheque.client import BedethequeClient
+
+            self._client = BedethequeClient(self.settings)
+        return self._client
+
+    @property
+    def matcher(self) -> Any:
+        if self._matcher is None:
+            from bdnex_core.matching import LazyMatcher
+
+            self._matcher = LazyMatcher(self.settings, self.db)
+        return self._matcher
+
+    @property
+    def run(self) -> Any:
+        """The tagging run that writes a person's choice (recorded as manual)."""
+        if self._run is None:
+            from bdnex_core.pipeline.options import TagOptions
+            from bdnex_core.pipeline.runner import TagRun
+
+            self._run = TagRun(
+                self.settings, self.db, TagOptions(interactive=True), client=self.client, matcher=self.matcher
+            )
+        return self._run
+
+    @property
+    def preview_run(self) -> Any:
+        """The same run in dry-run mode: builds the ComicInfo a choice would write, writes nothing."""
+        if self._preview is None:
+            from bdnex_core.pipeline.options import TagOptions
+            from bdnex_core.pipeline.runner import TagRun
+
+            self._preview = TagRun(
+                self.settings, self.db, TagOptions(dry_run=True), client=self.client, matcher=self.matcher
+            )
+        return self._preview
+
+    # ------------------------------------------------------------------ listing
+
+    def entries(self, status: str = PENDING, limit: int | None = None) -> list[ReviewEntry]:
+        """Entries in ``status`` (pending or skipped), oldest first."""
+        if status not in (PENDING, SKIPPED):
+            raise ReviewError(f"unknown review status {status!r} (pending or skipped)")
+        rows = self.db.db.table("review_queue").rows_where("status = ?", [status], order_by="id", limit=limit)
+        return [ReviewEntry.from_row(row) for row in rows]
+
+    def entry(self, entry_id: int) -> ReviewEntry:
+        rows = list(self.db.db.table("review_queue").rows_where("id = ?", [entry_id]))
+        if not rows:
+            raise ReviewError(f"no review entry {entry_id} (see `bdnex-core review --list`)")
+        return ReviewEntry.from_row(rows[0])
+
+    def prune(self) -> list[str]:
+        """Make the queue follow the files: an entry whose file moved (same hash) follows it, a second
+        entry for one file is dropped, an entry whose file is gone is dropped. Returns one notice per
+        change, for the front-end to show."""
+        notices: list[str] = []
+        waiting = [*self.entries(PENDING), *self.entries(SKIPPED)]
+        seen: dict[str, ReviewEntry] = {}  # file identity -> the entry kept
+        for entry in waiting:
+            if entry.item_key != entry.file_path:  # a source's book (Komga, calibre): its key is its identity
+                continue
+            path = entry.file_path
+            if not os.path.exists(path):
+                moved_to = self._moved_to(path)
+                if moved_to is None:
+                    self._drop(entry)
+                    notices.append(f"dropped review entry {entry.id}: {path} is gone")
+                    continue
+                if self._waiting_under(moved_to, entry.id):  # queued again under its new path: one is enough
+                    self._drop(entry)
+                    notices.append(f"dropped review entry {entry.id}: {path} moved to {moved_to}, queued there")
+                    continue
+                notices.append(f"review entry {entry.id} follows its file: {path} -> {moved_to}")
+                path = moved_to
+                self._follow(entry, moved_to)
+            identity = self._identity(path)
+            kept = seen.get(identity)
+            if kept is not None:
+                self._drop(entry)
+                notices.append(f"dropped review entry {entry.id}: the same file as entry {kept.id} ({path})")
+                continue
+            seen[identity] = entry
+        return notices
+
+    def _identity(self, path: str) -> str:
+        row = self.db.get_file(path)
+        return str(row["file_hash"]) if row and row["file_hash"] else os.path.realpath(path)
+
+    def _moved_to(self, old_path: str) -> str | None:
+        """Where a file recorded at ``old_path`` lives now: a recorded file of the same hash that exists."""
+        row = self.db.get_file(old_path)
+        if not row or not row["file_hash"]:
+            return None
+        for other in self.db.db.table("processed_files").rows_where("file_hash = ?", [row["file_hash"]]):
+            if other["file_path"] != old_path and os.path.exists(other["file_path"]):
+                return str(other["file_path"])
+        return None
+
+    def _waiting_under(self, path: str, other_than: int) -> bool:
+        return bool(
+            self.db.db.execute(
+                "SELECT 1 FROM review_queue WHERE item_key = ? AND status IN ('pending', 'skipped') AND id != ?",
+                [path, other_than],
+            ).fetchone()
+        )
+
+    def _follow(self, entry: ReviewEntry, new_path: str) -> None:
+        with self.db.write():
+            self.db.db.table("review_queue").update(entry.id, {"file_path": new_path, "item_key": new_path})
+        entry.file_path = entry.item_key = new_path
+
+    def _drop(self, entry: ReviewEntry) -> None:
+        with self.db.write():
+            self.db.db.table("review_queue").delete(entry.id)
+
+    # ------------------------------------------------------------------ cards
+
+    def cards(self, candidates: list[dict[str, Any]]) -> list[AlbumCard]:
+        """One card per candidate (album pages from the cache, else the site through the polite client)."""
+        return [self.card(int(candidate["album_id"]), candidate) for candidate in candidates]
+
+    def card(self, album_id: int, candidate: dict[str, Any] | None = None) -> AlbumCard:
+        """The album's card; when its page cannot be had, what the catalogue index says, with the reason."""
+        from bdnex_core.bedetheque.service import fetch_album
+
+        try:
+            return AlbumCard.of(fetch_album(self.client, self.db, album_id), candidate)
+        except BdnexError as exc:
+            card = self._catalogue_card(album_id)
+            card.problem = str(exc)
+            card.add_score(candidate)
+            return card
+
+    def _catalogue_card(self, album_id: int) -> AlbumCard:
+        row = self.db.db.execute(
+            "SELECT url, series_slug, tome, title_slug FROM catalogue_albums WHERE album_id = ?", [album_id]
+        ).fetchone()
+        if row is None:
+            return AlbumCard(album_id)
+        url, series, tome, title = row
+        human = lambda slug: slug.replace("-", " ") if slug else None  # noqa: E731
+        return AlbumCard(album_id, url=url, series=human(series), tome=tome, title=human(title))
+
+    def preview(self, entry: ReviewEntry | LibraryItem, album_id: int) -> AlbumCard:
+        """The card of ``album_id`` with the field diff against what the file holds now; writes nothing."""
+        item = entry.item() if isinstance(entry, ReviewEntry) else entry
+        if item.path is None and item.external_id is None:
+            raise ReviewError(f"{getattr(entry, 'file_path', item.name)}: the file is gone")
+        outcome = self.preview_run.processor.apply_album(item, album_id, decision=Decision.MANUAL, confidence=None)
+        if outcome.album is None:
+            raise ReviewError(f"{item.name}: {outcome.reason or 'album ' + str(album_id) + ' cannot be read'}")
+        card = AlbumCard.of(outcome.album)
+        card.changes = dict(outcome.changes)
+        return card
+
+    # ------------------------------------------------------------------ finding more
+
+    def more_candidates(self, name: str, parent: str | None, shown: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The next candidates for the file name, after those ``shown`` (the queue keeps only the best few)."""
+        from bdnex_core.matching.filename import parse_filename
+
+        return self._ranked(parse_filename(name, parent=parent), exclude={int(c["album_id"]) for c in shown})
+
+    def search(self, text: str, exclude: set[int] | None = None) -> list[dict[str, Any]]:
+        """Free text over the local catalogue index ('lanfeust 4', 'nains redwin'), best first."""
+        from bdnex_core.matching.filename import parse_filename
+
+        if not text.strip():
+            raise ReviewError("search for what? e.g. / lanfeust 4")
+        return self._ranked(parse_filename(text.strip()), exclude=exclude or set())[:PAGE]
+
+    def _ranked(self, parsed: Any, exclude: set[int]) -> list[dict[str, Any]]:
+        from bdnex_core.pipeline.steps import _candidate_dict
+
+        scores = sorted(self.matcher.candidates(parsed), key=lambda score: (-score.score, score.album_id))
+        found = []
+        for score in scores:
+            if score.album_id in exclude:
+                continue
+            exclude.add(score.album_id)
+            if score.url is None:
+                row = self.db.db.execute(
+                    "SELECT url FROM catalogue_albums WHERE album_id = ?", [score.album_id]
+                ).fetchone()
+                score.url = row[0] if row else None
+            found.append(_candidate_dict(score))
+        return found
+
+    # ------------------------------------------------------------------ deciding
+
+    def accept(self, entry: ReviewEntry, album_id: int) -> Applied:
+        """Tag the entry's file with ``album_id`` (recorded as a person's choice) and close the entry."""
+        from bdnex_core.comicinfo_backups import TABLE
+
+        item = entry.item()
+        if item.path is None and item.external_id is None:
+            raise ReviewError(f"{entry.file_path}: the file is gone (moved or deleted)")
+        last_backup = self.db.db.execute(f"SELECT COALESCE(MAX(id), 0) FROM {TABLE}").fetchone()[0]
+        outcome = self.run.apply_choice(entry.session_id, item, album_id)
+        if outcome.state != OutcomeState.DONE:
+            raise ReviewError(f"{entry.name}: {outcome.reason or outcome.state}")
+        written = _written_path(outcome, entry.file_path)
+        backup = self.db.db.execute(
+            f"SELECT MAX(id) FROM {TABLE} WHERE id > ? AND reason = 'replaced'", [last_backup]
+        ).fetchone()[0]
+        self._close(entry, RESOLVED, album_id, new_path=written)
+        applied = Applied(entry, album_id, written, backup, entry.status)
+        self.decisions.append(applied)
+        return applied
+
+    def skip(self, entry: ReviewEntry) -> None:
+        """Leave the file as it is; the entry stays listable (``review --list --skipped``) and reviewable."""
+        self._close(entry, SKIPPED, None)
+
+    def _close(self, entry: ReviewEntry, status: str, album_id: int | None, new_path: str | None = None) -> None:
+        from bdnex_core.db import to_db_time, utcnow
+
+        values: dict[str, Any] = {"status": status, "chosen_album_id": album_id, "resolved_at": to_db_time(utcnow())}
+        if new_path and new_path != entry.file_path and entry.item_key == entry.file_path:
+            values.update(file_path=new_path, item_key=new_path)
+        with self.db.write():
+            self.db.db.table("review_queue").update(entry.id, values)
+
+    def undo(self) -> Applied:
+        """Take back the last decision of this review: the file gets its previous ComicInfo.xml back
+        (from ``comicinfo_backups``; a file that had none has ours removed), its record says it waits
+        for review again, and the entry is back where it was."""
+        from bdnex_core import archive
+        from bdnex_core.comicinfo_backups import TABLE
+
+        if not self.decisions:
+            raise ReviewError("nothing to undo in this review")
+        applied = self.decisions[-1]
+        path = Path(applied.file_path)
+        if not path.exists():
+            raise ReviewError(f"{path}: the file is gone; cannot restore its ComicInfo.xml")
+        previous = None  # no backup: the file had no ComicInfo.xml, and gets none back
+        if applied.backup_id is not None:
+            row = self.db.db.execute(f"SELECT comicinfo FROM {TABLE} WHERE id = ?", [applied.backup_id]).fetchone()
+            previous = bytes(row[0])
+        if archive.detect_kind(path) != "cbz":
+            raise ReviewError(f"{path}: only a CBZ can have its ComicInfo.xml restored")
+        archive.write_comicinfo(path, previous, preserve_mtime=self.settings.archives.preserve_mtime)
+        entry = applied.entry
+        with self.db.write():
+            file_id = self.db.record_processing(
+                str(path),
+                entry.session_id,
+                {
+                    "status": FileStatus.SKIPPED,
+                    "decision": Decision.REVIEW,
+                    "error": "decision undone; waiting for review",
+                    "has_metadata": False,
+                },
+                source=HistorySource.MANUAL,
+            )
+            # a pending entry of the same file queued meanwhile would break the one-pending-per-file rule
+            self.db.db.execute(
+                "DELETE FROM review_queue WHERE item_key = ? AND status = 'pending' AND id != ?",
+                [entry.item_key, entry.id],
+            )
+            self.db.db.table("review_queue").update(
+                entry.id,
+                {"status": applied.previous_status, "chosen_album_id": None, "resolved_at": None},
+            )
+            if entry.session_id is not None:
+                self.db.mark_session_file(
+                    entry.session_id, entry.item_key, SessionFileState.QUEUED, file_id=file_id, error="undone"
+                )
+        self.decisions.pop()
+        return applied
+
+
+def album_id_of(text: str) -> int | None:
+    """An explicit album: ``id 245127``, ``245127`` or a Bédéthèque album URL."""
+    text = text.strip()
+    if text.lower().startswith("id "):
+        text = text[3:].strip()
+        return int(text) if text.isdigit() else None
+    if text.isdigit() or "bedetheque" in text or text.startswith("http"):
+        return album_id_from_text(text)
+    return None
+
+
+def _written_path(outcome: Outcome, default: str) -> str:
+    for write in outcome.writes:
+        if write.message.startswith("converted to "):
+            return write.message.removeprefix("converted to ")
+    return str(outcome.item.path) if outcome.item.path else default
+
+
+def correct_file(
+    settings: Settings, db: BDneXDB, path: str, album_id: int, *, dry_run: bool = False, client: Any = None
+) -> Outcome:
+    """Tag one file with the album a person names (``tag FILE --id``), whatever matching thinks;
+    recorded as manual, its review entry (if any) closed. With ``dry_run`` only the diff is computed."""
+    from bdnex_core.default_plugins.folder_source import folder_item
+    from bdnex_core.hashing import canonical_path
+    from bdnex_core.pipeline.options import TagOptions
+    from bdnex_core.pipeline.runner import TagRun
+
+    real = canonical_path(path)
+    if not os.path.isfile(real):
+        raise ReviewError(f"{path}: not a file (--id tags one file)")
+    item = folder_item(real, os.path.basename(os.path.dirname(real)))
+    run = TagRun(settings, db, TagOptions(dry_run=dry_run), client=client, matcher=_NoMatcher())
+    outcome = run.apply_choice(None, item, album_id)
+    if outcome.state == OutcomeState.DONE and not dry_run:
+        with db.write():
+            db.db.execute(
+                "UPDATE review_queue SET status = 'resolved', chosen_album_id = ? "
+                "WHERE item_key = ? AND status IN ('pending', 'skipped')",
+                [album_id, item.key],
+            )
+    return outcome
+
+
+class _NoMatcher:
+    """``tag --id`` never matches: it needs no catalogue index."""
+
+    def match(self, parsed: Any) -> Any:
+        raise ReviewError("tag --id does not match file names")

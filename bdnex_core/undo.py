@@ -1,0 +1,179 @@
+"""``bdnex-core undo SESSION|FILE``: give files back the ComicInfo and the name they had before a session.
+
+Before a run writes ComicInfo into a CBZ it keeps, in ``comicinfo_backups``, the ComicInfo the
+file held and the layout of the whole archive (:mod:`bdnex_core.archives.layout`). Undoing a
+session rebuilds each file it changed byte for byte (the SHA-256 is checked before the swap),
+moves it back to the name it had then, and records the undo in the file's history.
+
+A file changed since by someone else (its SHA-256 is no longer the one we recorded after our
+write), or rewritten by a later session of ours, is left alone with a message unless ``force``.
+Undone files are recorded as not tagged (``skipped``, decision ``none``): the next ``tag`` run
+processes them again, as it would have before the session.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bdnex_core.comicinfo_backups import TABLE
+from bdnex_core.db import to_db_time, utcnow
+from bdnex_core.errors import ArchiveError, BdnexError
+from bdnex_core.hashing import canonical_path, sha256_file
+from bdnex_core.organize import Collision, MoveJournal, move_files
+from bdnex_core.states import Decision, FileStatus, HistorySource
+
+if TYPE_CHECKING:
+    from bdnex_core.config import Settings
+    from bdnex_core.db import BDneXDB
+
+
+@dataclass
+class UndoResult:
+    file: str
+    restored: bool
+    message: str
+    restored_to: str | None = None
+    failed: bool = False  # an undo was due and did not happen
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "restored": self.restored,
+            "restored_to": self.restored_to,
+            "failed": self.failed,
+            "message": self.message,
+        }
+
+
+@dataclass
+class _Backup:
+    id: int
+    file_id: int
+    file_path: str  # where the file was when the session wrote into it
+    session_id: int | None
+    comicinfo: bytes
+    reason: str
+    layout: bytes | None
+
+
+_COLUMNS = "id, file_id, file_path, session_id, comicinfo, reason, layout"
+
+
+def _first_backups_of_session(db: BDneXDB, session_id: int) -> list[_Backup]:
+    """For each file the session wrote into, the state it had before (its first backup in the session)."""
+    rows = db.db.execute(
+        f"SELECT {_COLUMNS} FROM {TABLE} WHERE undone_at IS NULL AND id IN (SELECT MIN(id) FROM {TABLE} "
+        "WHERE session_id = ? AND reason IN ('replaced', 'absent') GROUP BY file_id) ORDER BY id",
+        [session_id],
+    ).fetchall()
+    return [_Backup(*row) for row in rows]
+
+
+def _last_backup_of_file(db: BDneXDB, file_id: int) -> _Backup | None:
+    """The backup taken before the last write we made into the file."""
+    row = db.db.execute(
+        f"SELECT {_COLUMNS} FROM {TABLE} WHERE file_id = ? AND reason IN ('replaced', 'absent') "
+        "AND undone_at IS NULL ORDER BY id DESC LIMIT 1",
+        [file_id],
+    ).fetchone()
+    return _Backup(*row) if row else None
+
+
+def undo_session(
+    settings: Settings, db: BDneXDB, session_id: int, *, dry_run: bool = False, force: bool = False
+) -> list[UndoResult]:
+    if db.get_session(session_id) is None:
+        raise BdnexError(f"no session {session_id} (see `bdnex-core sessions list`)")
+    backups = _first_backups_of_session(db, session_id)
+    if not backups:
+        raise BdnexError(f"session {session_id} has nothing left to undo (already undone, or it wrote into no file)")
+    return [_undo(settings, db, backup, dry_run=dry_run, force=force) for backup in backups]
+
+
+def undo_file(
+    settings: Settings, db: BDneXDB, path: str | os.PathLike[str], *, dry_run: bool = False, force: bool = False
+) -> UndoResult:
+    """Undo the last write we made into the file at ``path``."""
+    row = db.get_file(path)
+    if row is None:
+        raise BdnexError("not in the database: nothing to undo", path=str(path))
+    backup = _last_backup_of_file(db, row["id"])
+    if backup is None:
+        raise BdnexError("nothing to undo for this file (already undone, or never written by us)", path=str(path))
+    return _undo(settings, db, backup, dry_run=dry_run, force=force)
+
+
+def _undo(settings: Settings, db: BDneXDB, backup: _Backup, *, dry_run: bool, force: bool) -> UndoResult:
+    from bdnex_core import archive
+    from bdnex_core.archives.layout import rebuild
+
+    row = db.db.execute("SELECT file_path, file_hash FROM processed_files WHERE id = ?", [backup.file_id]).fetchone()
+    if row is None:
+        return UndoResult(backup.file_path, False, "no longer in the database; left alone", failed=True)
+    current, recorded_hash = Path(row[0]), row[1]
+    if not current.is_file():
+        return UndoResult(str(current), False, "the file is not there any more", failed=True)
+    later = db.db.execute(
+        f"SELECT session_id FROM {TABLE} WHERE file_id = ? AND id > ? AND reason IN ('replaced', 'absent') "
+        "AND undone_at IS NULL ORDER BY id DESC LIMIT 1",
+        [backup.file_id, backup.id],
+    ).fetchone()
+    if later is not None and not force:
+        return UndoResult(
+            str(current),
+            False,
+            f"written again since by session {later[0]}: undo that one first (or --force)",
+            failed=True,
+        )
+    if sha256_file(current) != recorded_hash and not force:
+        return UndoResult(
+            str(current),
+            False,
+            "changed since by another program; left alone (--force restores it anyway)",
+            failed=True,
+        )
+    target = Path(backup.file_path)
+    move_back = canonical_path(current) != canonical_path(target)
+    if dry_run:
+        where = f" and move it back to {target}" if move_back else ""
+        return UndoResult(str(current), False, f"would restore its earlier state{where}", str(target))
+    if backup.layout is not None:
+        try:
+            rebuild(current, backup.layout, preserve_mtime=settings.archives.preserve_mtime)
+            how = "restored byte for byte"
+        except ArchiveError as exc:
+            if not force:
+                return UndoResult(
+                    str(current), False, f"{exc.reason} (--force restores only its ComicInfo.xml)", failed=True
+                )
+            archive.write_comicinfo(current, backup.comicinfo or None, preserve_mtime=settings.archives.preserve_mtime)
+            how = "its earlier ComicInfo.xml restored (the pages changed since)"
+    else:  # a backup made before layouts were kept: the ComicInfo alone
+        archive.write_comicinfo(current, backup.comicinfo or None, preserve_mtime=settings.archives.preserve_mtime)
+        how = "its earlier ComicInfo.xml restored"
+    final = current
+    if move_back:
+        journal = MoveJournal(db)
+        journal.finish_interrupted()
+        moved = move_files([(current, target)], Collision.REFUSE, journal)[0]
+        if moved.moved and moved.target is not None:
+            final = moved.target
+        else:
+            how += f"; not moved back ({moved.message})"
+    with db.write():
+        db.db.execute(f"UPDATE {TABLE} SET undone_at = ? WHERE id = ?", [to_db_time(utcnow()), backup.id])
+        db.record_processing(
+            final,
+            None,
+            {
+                "status": FileStatus.SKIPPED,
+                "decision": Decision.NONE,
+                "error": f"undone: session {backup.session_id}" if backup.session_id else "undone",
+                "has_metadata": False,
+            },
+            source=HistorySource.MANUAL,
+        )
+    return UndoResult(str(current), True, how, str(final))
