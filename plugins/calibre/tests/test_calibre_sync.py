@@ -337,7 +337,7 @@ def test_authors_first_last_with_bedetheque_sort(tmp_path: Path, site, config: P
         f"identifiers:bedetheque:{entry.album_id}",
         str(book_id),
     )
-    site.use_recorded = False  # the generated page, with its Van Hamme
+    site.recorded = None  # the generated page, with its Van Hamme
     assert sync(config, folder) == 0
     row = json.loads(
         calibredb("list", "--for-machine", "--with-library", str(folder), "--fields", "authors,author_sort")

@@ -1,7 +1,7 @@
 """How many of ``bdnex-core demo``'s file names the real ComicTagger + our talker tag right.
 
 Not collected by pytest (no ``test_`` prefix): ``test_comictagger_names.py`` uses it, and it runs
-alone to print the figures (the fake site, on 127.0.0.1, comes from bdnex-core):
+alone to print the figures (the demo's fake site and catalogue, on 127.0.0.1):
 
     BDNEX_SHARED_DIR=../shared .venv/bin/python plugins/comictagger/tests/demo_names.py [OPTIONS...]
 
