@@ -18,7 +18,7 @@ venv: $(BIN)/python
 
 ## install: the core, its test tools and the plugins under plugins/ (editable; bdnex-comictagger: see comictagger)
 install: venv
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[test,postgresql]"
 	@for plugin in $(dir $(PLUGINS)); do echo "installing $$plugin"; $(BIN)/pip install --quiet -e "$$plugin" || exit 1; done
 
 ## comictagger: ComicTagger 1.6.0b9 in its own environment, with bdnex-core and the bdnex-comictagger talker

@@ -56,6 +56,7 @@ class DatabaseSettings:
     backend: str = _default("database", "backend")
     path: Path = field(default_factory=paths.default_database_path)
     busy_timeout_ms: int = _default("database", "busy_timeout_ms")
+    url: str | None = _default("database", "url")
 
 
 @dataclass(frozen=True)
@@ -260,19 +261,38 @@ _CORE_SECTIONS = {
 }
 
 
-def from_mapping(data: dict[str, Any], *, source: Path | None = None) -> Settings:
-    """Build settings from an already-parsed mapping: defaults filled from the schema, then validated."""
+#: what runs on PostgreSQL today; every other command refuses it with this line (exit 2)
+POSTGRESQL_NOT_YET = (
+    "database.backend: postgresql: this version can copy a database into PostgreSQL and back "
+    "('bdnex-core db copy') and show the configuration; tagging, review and the other commands run on "
+    "SQLite only until the pipeline moves to PostgreSQL (use database.backend: sqlite for them)"
+)
+
+
+def from_mapping(data: dict[str, Any], *, source: Path | None = None, allow_postgresql: bool = False) -> Settings:
+    """Build settings from an already-parsed mapping: defaults filled from the schema, then validated.
+
+    ``allow_postgresql``: the caller is one of the commands that work on PostgreSQL today
+    (``db copy``, ``config``); everyone else gets :data:`POSTGRESQL_NOT_YET` as a ConfigError.
+    """
     where = str(source) if source else "configuration"
     schema = full_schema()
     if not isinstance(data, dict):
         raise ConfigError("the configuration must be a mapping of sections", path=source)
     complete = with_defaults(data, schema)
+    if os.environ.get("BDNEX_DATABASE_URL") and isinstance(complete["database"], dict):
+        # the password may live in the environment only, never in the file
+        complete["database"]["url"] = os.environ["BDNEX_DATABASE_URL"]
     validate(complete, where, schema)
     if complete["database"]["backend"] == "postgresql":
-        raise ConfigError(
-            "invalid configuration at database.backend: 'postgresql' is not supported yet; use 'sqlite' (the default)",
-            path=str(source) if source else None,
-        )
+        if not complete["database"]["url"]:
+            raise ConfigError(
+                "invalid configuration at database.url: required when database.backend is postgresql "
+                "(or set BDNEX_DATABASE_URL)",
+                path=str(source) if source else None,
+            )
+        if not allow_postgresql:
+            raise ConfigError(POSTGRESQL_NOT_YET, path=str(source) if source else None)
     sections = {
         name: cls(**_section_kwargs(cls, complete[name], schema["properties"][name]))
         for name, cls in _CORE_SECTIONS.items()
@@ -351,8 +371,13 @@ def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> tuple
 def load_settings(
     config_path: str | os.PathLike[str] | None = None,
     db_path: str | os.PathLike[str] | None = None,
+    *,
+    allow_postgresql: bool = False,
 ) -> Settings:
-    """Load, validate and return the settings. Raises :class:`ConfigError`."""
+    """Load, validate and return the settings. Raises :class:`ConfigError`.
+
+    ``BDNEX_DATABASE_URL`` overrides ``database.url`` (see :func:`from_mapping` for ``allow_postgresql``).
+    """
     path, named = resolve_config_path(config_path)
     data: Any = {}
     try:
@@ -365,7 +390,7 @@ def load_settings(
             raise ConfigError("the configuration must be a mapping of sections", path=path)
     elif named:
         raise ConfigError("configuration file not found", path=path)
-    settings = from_mapping(data, source=path if exists else None)
+    settings = from_mapping(data, source=path if exists else None, allow_postgresql=allow_postgresql)
     override = db_path or os.environ.get("BDNEX_DB")
     return settings.with_database_path(override) if override else settings
 

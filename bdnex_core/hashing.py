@@ -71,5 +71,14 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 
 def canonical_path(path: str | os.PathLike[str]) -> str:
     """The form of a path stored in the database: absolute, symlinks resolved (a loop is left as it
-    is, for whoever opens it to report; ``Path.resolve`` would raise RuntimeError)."""
-    return os.path.realpath(Path(path).expanduser())
+    is, for whoever opens it to report; ``Path.resolve`` would raise RuntimeError), valid UTF-8
+    (see :func:`printable`)."""
+    return printable(os.path.realpath(Path(path).expanduser()))
+
+
+def printable(text: str) -> str:
+    """``text`` as valid UTF-8: the bytes of a file name that is not UTF-8 (surrogate escapes) as ``\\xe9``.
+
+    The database and the logs hold text; such a name cannot be stored as it is.
+    """
+    return os.fsencode(text).decode("utf-8", "backslashreplace")

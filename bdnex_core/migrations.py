@@ -149,6 +149,7 @@ def m007_comicinfo_backups(db: Database) -> None:
     execute_script(db, schema_sql()[start:])
 
 
+@migrations()
 def m008_library_search(db: Database) -> None:
     """The full-text index behind `bdnex-core ls`, filled from the files already recorded."""
     start = schema_sql().index(

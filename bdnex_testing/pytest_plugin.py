@@ -7,6 +7,7 @@ part of any wheel (runtime code, such as the demo's fake site, lives in ``bdnex_
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,25 @@ def shared_dir() -> Path:
             required_by="BDNEX_REQUIRE_SHARED",
         )
     return SHARED_DIR
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database (dropped after the test) on $BDNEX_TEST_POSTGRES_URL's server.
+
+    Skips without the variable or without psycopg, unless BDNEX_REQUIRE_POSTGRES=1.
+    """
+    from bdnex_testing.postgres import REQUIRED_VARIABLE, SERVER_VARIABLE, fresh_database, server_url
+
+    url = server_url()
+    if url is None:
+        skip_or_fail(f"{SERVER_VARIABLE} is not set (.ci/postgres start DIR gives one)", required_by=REQUIRED_VARIABLE)
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        skip_or_fail("psycopg is not installed (pip install -e '.[postgresql]')", required_by=REQUIRED_VARIABLE)
+    with fresh_database(str(url)) as database_url:
+        yield database_url
 
 
 @pytest.fixture(scope="session")

@@ -67,3 +67,13 @@ def test_rar_named_cbz_is_converted_in_place_when_originals_may_go(tmp_path):
         assert comic.kind == "cbz" and comic.comicinfo_bytes() == XML
         assert [comic.read_member(name) for name in comic.pages()] == pages
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(TEMP_PREFIX)]
+
+
+def test_a_symbolic_link_is_never_replaced_by_a_copy(tmp_path):
+    target = write_cbz(tmp_path / "elsewhere" / "book.cbz", sample_pages("l", 2, 7))
+    link = tmp_path / "link.cbz"
+    link.symlink_to(target)
+    before = digest(target)
+    with pytest.raises(ArchiveError, match="a symbolic link: not written through"):
+        write_comicinfo(link, XML)
+    assert link.is_symlink() and digest(target) == before

@@ -75,7 +75,7 @@ def test_database_path_under_a_file(tmp_path):
     [
         ("catalogue:\n  min_delay_seconds: -1\n", ["catalogue.min_delay_seconds", "minimum"]),
         ("database:\n  backend: mysql\n", ["database.backend", "mysql"]),
-        ("database:\n  backend: postgresql\n", ["database.backend", "not supported yet"]),
+        ("database:\n  backend: postgresql\n", ["database.url", "required when database.backend is postgresql"]),
         ("matching: {accept_threshold: 2}\n", ["matching.accept_threshold"]),
         ("archives: {cbr: burn}\n", ["archives.cbr"]),
         ("database: {pth: /tmp/x.db}\n", ["database", "unknown key", "pth"]),

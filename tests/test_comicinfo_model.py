@@ -158,3 +158,12 @@ def test_unsafe_or_broken_xml_is_refused_with_a_reason(data, reason):
         ComicInfo.from_xml(data)
     info, problem = read_comicinfo_safely(data)
     assert info is None and reason in problem and "\n" not in problem
+
+
+def test_a_comicrack_file_stays_valid_after_our_write(schemas):
+    from tests.test_comicinfo_faithful import COMICRACK
+
+    merged = ComicInfo.merge(ComicInfo.from_xml(COMICRACK), ComicInfo.from_album(nains(), pages=["a", "b", "c"]))
+    for version, schema in schemas.items():
+        document = etree.fromstring(merged.to_xml(version))
+        assert schema.validate(document), (version, schema.error_log)

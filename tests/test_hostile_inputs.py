@@ -31,7 +31,7 @@ class HostileSite(FakeBedetheque):
     """The fake site, some of whose album pages are replaced by given bytes."""
 
     def __init__(self) -> None:
-        super().__init__(use_recorded=False)
+        super().__init__()  # generated pages (no recorded ones): their ids can be rewritten
         self.pages: dict[int, bytes] = {}
 
     def album_page(self, album_id: int) -> bytes | None:
@@ -216,6 +216,19 @@ def test_a_file_name_that_is_not_utf8_fails_alone(env, site):
     assert tagged_album(good)
 
 
+def test_a_library_folder_whose_name_is_not_utf8_gets_one_line(env, site):
+    folder = os.fsencode(env.root) + b"/biblioth\xe8que"
+    os.mkdir(folder)
+    good_file(Path(os.fsdecode(folder)) / "Bon - T01.cbz", site)
+    env.library = Path(os.fsdecode(folder))
+    result = env.tag()
+    assert result.returncode == 1 and "unexpected" not in result.stderr, result.stderr
+    assert result.stderr.strip().endswith(
+        "biblioth\\xe8que: the folder's name is not valid UTF-8; rename it (e.g. with convmv)"
+    )
+    assert env.sessions() == []
+
+
 def test_a_symlink_loop_fails_alone(env, site):
     good = good_file(env.library / "Bon - T01.cbz", site)
     os.symlink(env.library / "b.cbz", env.library / "a.cbz")
@@ -285,7 +298,7 @@ UNREADABLE = {
 
 @pytest.mark.parametrize("kind", list(UNREADABLE))
 def test_a_comicinfo_we_cannot_read_is_never_replaced_silently(env, site, kind):
-    folder, name, _album_id = matching_name(site)
+    folder, name, album_id = matching_name(site)
     data = UNREADABLE[kind]
     path = write_cbz(env.library / folder / name, sample_pages("u", 2, 5), extra_members=[("ComicInfo.xml", data)])
     before = digest(path)
@@ -294,6 +307,21 @@ def test_a_comicinfo_we_cannot_read_is_never_replaced_silently(env, site, kind):
     assert json.loads(result.stdout)["counts"]["queued"] == 1, result.stdout  # a person decides
     assert digest(path) == before
     assert [(row[0], row[2], row[4]) for row in backups(env)] == [(name, data, "unreadable")]
+    with sqlite3.connect(env.root / "bdnex.db") as connection:
+        [(candidates,)] = connection.execute("SELECT candidates FROM review_queue WHERE status = 'pending'").fetchall()
+    assert json.loads(candidates)[0]["album_id"] == album_id  # the person is offered the match
+
+    # the person picks it: now it is replaced, and the replaced bytes are kept once more
+    review = subprocess.run(
+        [sys.executable, "-m", "bdnex_core", "--config", str(env.config), "review"],
+        input="1\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert review.returncode == 0 and "unexpected" not in review.stdout + review.stderr, review.stderr
+    assert tagged_album(path)
+    assert [(row[0], row[2], row[4]) for row in backups(env)] == [(name, data, "unreadable"), (name, data, "replaced")]
 
 
 def test_a_replaced_comicinfo_is_kept_in_the_database(env, site):
@@ -338,3 +366,257 @@ def test_page_attributes_survive_tagging(env, site):
         (0, "FrontCover", {"ImageWidth": "240", "ImageHeight": "320"}),
         (1, None, {"Bookmark": "Début", "ImageWidth": "1200", "ImageHeight": "1600"}),
     ]
+
+
+# --------------------------------------------------------------------------- the corpus
+
+
+def _flag_bits(path: Path, bit_at: int, mask: int) -> Path:
+    """Set a flag bit in every local and central header (what an encrypting or UTF-8 tool would)."""
+    data = bytearray(path.read_bytes())
+    for signature, flags_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        start = 0
+        while (start := data.find(signature, start)) >= 0:
+            data[start + flags_at + bit_at] |= mask
+            start += 4
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _zip(path: Path, members: list[tuple[str, bytes]], *, compression: int = 0) -> Path:
+    import warnings
+    import zipfile
+
+    with warnings.catch_warnings(), zipfile.ZipFile(path, "w", compression=compression) as archive:
+        warnings.simplefilter("ignore")  # duplicate names are the point of some cases
+        for name, data in members:
+            archive.writestr(name, data)
+    return path
+
+
+@dataclass
+class Case:
+    name: str
+    expect: str  # "done": must be tagged; "kept": must not be written (failed or queued); "any": either
+    paths: list[Path]
+
+
+def build_corpus(library: Path, site: HostileSite) -> list[Case]:
+    """Hostile files and album pages, each a case; files reach hostile pages through their ComicInfo."""
+    import socket
+    import zipfile
+
+    from bdnex_testing.archives import build_cbz, jpeg_like
+    from bdnex_testing.rarbuild import build_rar
+
+    cases: list[Case] = []
+    page = jpeg_like(3000, 1)
+    good_info = comicinfo_pointing_at(real_album_id(site))
+
+    def case(name: str, expect: str, *paths: Path) -> None:
+        cases.append(Case(name, expect, list(paths)))
+
+    def cbz(name: str, comicinfo: bytes | None = good_info, **options: object) -> Path:
+        return build_cbz(library / name, pages=2, page_size=3000, comicinfo=comicinfo, **options)  # type: ignore[arg-type]
+
+    # broken or refused archives
+    (library / "vide.cbz").write_bytes(b"")
+    case("empty file", "kept", library / "vide.cbz")
+    (library / "texte.cbz").write_bytes(b"hello, not an archive")
+    case("not an archive", "kept", library / "texte.cbz")
+    whole = cbz("coupe.cbz").read_bytes()
+    (library / "coupe.cbz").write_bytes(whole[: len(whole) // 2])
+    case("truncated zip", "kept", library / "coupe.cbz")
+    case("no images", "kept", _zip(library / "sans-image.cbz", [("readme.txt", b"hi")]))
+    case("zip slip", "kept", _zip(library / "evasion.cbz", [("p1.jpg", page), ("../../evil.jpg", page)]))
+    case("absolute member", "kept", _zip(library / "absolu.cbz", [("p1.jpg", page), ("/etc/evil.jpg", page)]))
+    case("encrypted", "kept", _flag_bits(cbz("chiffre.cbz"), 0, 0x01))
+    case("duplicate zip names", "kept", _zip(library / "doublon.cbz", [("p1.jpg", page), ("p1.jpg", page[::-1])]))
+    case(
+        "two ComicInfo",
+        "kept",
+        _zip(library / "deux-ci.cbz", [("p1.jpg", page), ("ComicInfo.xml", good_info), ("comicinfo.xml", good_info)]),
+    )
+    bad_utf8 = _zip(library / "nom-membre.cbz", [("p1.jpg", page), ("pX.jpg", page)])
+    bad_utf8.write_bytes(bad_utf8.read_bytes().replace(b"pX.jpg", b"p\xff.jpg"))
+    case("member name flagged UTF-8, invalid", "kept", _flag_bits(bad_utf8, 1, 0x08))
+    lying = cbz("menteur.cbz")
+    data = bytearray(lying.read_bytes())
+    eocd = data.rfind(b"PK\x05\x06")
+    data[eocd + 10 : eocd + 12] = (99).to_bytes(2, "little")  # the end record claims 99 members
+    lying.write_bytes(bytes(data))
+    case("lying central directory", "any", lying)
+    case("zero-byte page", "any", _zip(library / "page-vide.cbz", [("p1.jpg", b""), ("ComicInfo.xml", good_info)]))
+    case(
+        "backslash names",
+        "any",
+        _zip(library / "windows.cbz", [("dir\\p1.jpg", page), ("dir\\p2.jpg", page), ("ComicInfo.xml", good_info)]),
+    )
+    case("comment and prefix", "any", cbz("commentaire.cbz", comment=b"x" * 60000))
+    bomb = _zip(
+        library / "bombe.cbz",
+        [("p1.jpg", page), ("ComicInfo.xml", b" " * (20 << 20))],
+        compression=zipfile.ZIP_DEFLATED,
+    )
+    case("ComicInfo zip bomb", "kept", bomb)
+    readonly = cbz("lecture-seule.cbz")
+    readonly.chmod(0o444)
+    case("read-only file", "kept", readonly)
+
+    # RAR and 7z
+    pages = sample_pages("r", 2, 9)
+    rar = [("p1.jpg", pages[0]), ("p2.jpg", pages[1]), ("ComicInfo.xml", good_info)]
+    case("RAR, duplicate names", "kept", build_rar(library / "doublon.cbr", [("p1.jpg", pages[0]), *rar]))
+    case("RAR named .cbz", "kept", build_rar(library / "deguise.cbz", rar))
+    case("RAR, compressed members", "any", build_rar(library / "compresse.cbr", rar, method=0x33))
+    cut = build_rar(library / "rar-coupe.cbr", rar)
+    cut.write_bytes(cut.read_bytes()[:100])
+    case("truncated RAR", "kept", cut)
+    (library / "faux.cb7").write_bytes(b"7z\xbc\xaf\x27\x1c" + b"\x00" * 40)
+    case("7z header only", "kept", library / "faux.cb7")
+
+    # names and special files
+    long_stem = "Long " + "é" * 120  # 245 bytes with ".cbz"
+    case("name of 249 bytes", "done", cbz(f"{long_stem}.cbz"))
+    case("newline in the name", "done", cbz("ligne\nnouvelle.cbz"))
+    case("leading dash", "done", cbz("-rf.cbz"))
+    not_utf8 = os.fsencode(library) + b"/latin \xe9t\xe9.cbz"
+    os.rename(cbz("tmp-latin.cbz"), not_utf8)
+    case("name not UTF-8", "kept")
+    os.symlink(not_utf8, os.fsencode(library / "lien-latin.cbz"))
+    case("link to a name not UTF-8", "kept")
+    os.mkfifo(library / "tube.cbz")
+    case("FIFO", "kept")
+    os.symlink("/dev/zero", library / "zero.cbz")
+    case("link to /dev/zero", "kept")
+    os.symlink(library / "boucle-b.cbz", library / "boucle-a.cbz")
+    os.symlink(library / "boucle-a.cbz", library / "boucle-b.cbz")
+    case("symlink loop", "kept")
+    os.symlink(library / "absent.cbz", library / "pendant.cbz")
+    case("dangling link", "kept")
+    (library / "dossier.cbz").mkdir()
+    case("folder named .cbz", "kept")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(library / "prise.cbz"))
+    case("socket", "kept")
+
+    # existing ComicInfo.xml
+    web = f"<Web>https://www.bedetheque.com/BD-x-{real_album_id(site)}.html</Web>"
+    for name, expect, xml in [
+        (
+            "ComicInfo, harmless DOCTYPE",
+            "done",
+            f'<!DOCTYPE ComicInfo SYSTEM "ComicInfo.dtd"><ComicInfo>{web}</ComicInfo>'.encode(),
+        ),
+        (
+            "ComicInfo, latin-1",
+            "done",
+            f'<?xml version="1.0" encoding="iso-8859-1"?><ComicInfo><Title>Été</Title>{web}</ComicInfo>'.encode(
+                "latin-1"
+            ),
+        ),
+        (
+            "ComicInfo, UTF-16",
+            "done",
+            f'<?xml version="1.0" encoding="utf-16"?><ComicInfo>{web}</ComicInfo>'.encode("utf-16"),
+        ),
+        (
+            "ComicInfo, Pages",
+            "done",
+            f'<ComicInfo>{web}<Pages><Page Image="0" Bookmark="b" ImageWidth="9"/></Pages></ComicInfo>'.encode(),
+        ),
+        (
+            "ComicInfo, odd rating",
+            "done",
+            f"<ComicInfo>{web}<CommunityRating>super</CommunityRating></ComicInfo>".encode(),
+        ),
+        ("ComicInfo, wrong root", "kept", f"<Book>{web}</Book>".encode()),
+        ("ComicInfo, 3 MB", "kept", f"<ComicInfo>{web}<Summary>{'x' * (3 << 20)}</Summary></ComicInfo>".encode()),
+        ("ComicInfo, not XML", "kept", b"\x00\x01\x02 binary"),
+        (
+            "ComicInfo, billion laughs",
+            "kept",
+            b'<!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]><ComicInfo><Title>&b;</Title></ComicInfo>',
+        ),
+        (
+            "ComicInfo, XXE",
+            "kept",
+            b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><ComicInfo><Title>&e;</Title></ComicInfo>',
+        ),
+        ("ComicInfo, latin-1 undeclared", "kept", f"<ComicInfo><Title>Été</Title>{web}</ComicInfo>".encode("latin-1")),
+    ]:
+        case(name, expect, cbz(f"ci-{len(cases)}.cbz", comicinfo=xml))
+
+    # album pages
+    real = site.real_page()
+    for name, expect, content in [
+        ("page with U+FFFE and controls", "done", real.replace("Une histoire", "Une\ufffe\x00\x07 histoire")),
+        ("page cut in the details", "kept", real[: len(real) // 3]),
+        ("empty page", "kept", ""),
+        ("binary page", "kept", bytes(range(256)) * 40),
+        (
+            "404 page with status 200",
+            "kept",
+            "<html><head><title>Page introuvable</title></head><body>Erreur 404</body></html>",
+        ),
+        (
+            "page of 100 KB title",
+            "done",
+            real.replace("<li><label>Titre : </label>", "<li><label>Titre : </label>" + "T" * 100_000),
+        ),
+        ("deeply nested page", "any", real.replace("<ul id=", "<div>" * 5000 + "<ul id=")),
+        ("page in latin-1", "any", real.encode("latin-1", "replace")),
+        (
+            "page with comments in values",
+            "done",
+            real.replace("<label>Editeur : </label>", "<label>Editeur : </label><!-- x -->"),
+        ),
+        ("page with scripts in values", "done", real.replace("Une histoire", "<script>alert(1)</script>Une histoire")),
+        (
+            "page with an entity bomb",
+            "any",
+            '<!DOCTYPE html [<!ENTITY a "aaaaaaaaaaaaaaaa">]>' + real.replace("Une histoire", "&a;&a;&a;"),
+        ),
+        (
+            "series page for an album",
+            "kept",
+            site.series_page(
+                next(
+                    iter(
+                        __import__("bdnex_core.demo.fakesite", fromlist=["x"]).series_id_for(s)
+                        for s in site.catalogue.series
+                    )
+                )
+            )
+            or b"<html></html>",
+        ),
+    ]:
+        album_id = site.serve(content, album_id=HOSTILE_IDS + 100 + len(cases))
+        case(name, expect, cbz(f"page-{len(cases)}.cbz", comicinfo=comicinfo_pointing_at(album_id)))
+    return cases
+
+
+def test_a_corpus_of_hostile_inputs_runs_through(env, site):
+    cases = build_corpus(env.library, site)
+    assert len(cases) >= 40
+    before = {path.resolve(): digest(path) for case in cases for path in case.paths}
+    tagged: set[Path] = set()
+    for run in range(2):  # the second run meets what the first one cached (albums, pages): nothing new may break
+        result = env.tag("--workers", "2", timeout=300)
+        assert_clean_run(result, env)
+        summary = json.loads(result.stdout)
+        rows = {row["file"]: row for row in json.loads(Path(summary["json_log"]).read_text())["files"]}
+        for row in rows.values():  # each case under a time limit (a loaded machine allowed for)
+            assert row.get("elapsed_ms", 0) < 60_000, row
+        for case in cases:
+            for path in case.paths:
+                row = rows.get(str(path.resolve()), {})
+                if run == 0 and case.expect == "done":
+                    assert row.get("state") == "done", (case.name, row)
+                if run == 0 and case.expect == "kept":
+                    assert row.get("state") in ("failed", "queued"), (case.name, row)
+                if row.get("state") == "done":
+                    tagged.add(path.resolve())
+                if path.resolve() not in tagged:
+                    assert digest(path) == before[path.resolve()], (case.name, row)
+    assert [p.name for p in env.library.rglob(".bdnex-tmp-*")] == []

@@ -110,3 +110,16 @@ def test_cloudflare_beacon_in_a_real_page_is_not_a_challenge(nains_html):
     page = nains_html.replace(b"</body>", beacon + b"</body>")
     assert parse_album_page(page, URL).album_id == 245127
     assert detect_block(200, beacon) is None
+
+
+def test_comments_and_processing_instructions_in_values_are_ignored(nains_html):
+    # a comment among an item's children stopped the whole run ("unexpected ValueError" from lxml)
+    page = nains_html.replace(b"<label>Editeur : </label>", b"<label>Editeur : </label><!-- pub --><?php x ?>")
+    album = parse_album_page(page, URL)
+    assert album.publisher == parse_album_page(nains_html, URL).publisher and album.publisher
+
+
+def test_xml_illegal_characters_are_dropped(nains_html):
+    page = nains_html.replace(b"Redwin", "Red\ufffe\x01win".encode())
+    album = parse_album_page(page, URL)
+    assert album.title == "Redwin de la Forge" and "Redwin" in (album.summary or "")

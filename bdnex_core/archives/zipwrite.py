@@ -340,6 +340,8 @@ def write_comicinfo(path: str | os.PathLike[str], xml_bytes: bytes | None, *, pr
     :mod:`bdnex_core.archives.safefile`.
     """
     path = Path(path)
+    if path.is_symlink():  # the swap would turn the link into a copy; the library resolves links it follows
+        raise ArchiveError("a symbolic link: not written through (tag the file it leads to)", path=path)
     if detect_kind(path) != "cbz":
         raise ArchiveError("ComicInfo can only be written into a zip (CBZ); convert it first", path=path)
     try:

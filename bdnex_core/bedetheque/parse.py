@@ -108,6 +108,10 @@ def _text(node: etree._Element | None) -> str:
     return " ".join(node.text_content().split()) if node is not None else ""
 
 
+# comments and processing instructions are not content, and iterating an element's children would meet them
+_HTML_PARSER = lxml.html.HTMLParser(remove_comments=True, remove_pis=True)
+
+
 def _document(html: str | bytes, url: str) -> lxml.html.HtmlElement:
     if isinstance(html, bytes):
         html = html.decode("utf-8", "replace")
@@ -120,7 +124,7 @@ def _document(html: str | bytes, url: str) -> lxml.html.HtmlElement:
     if not html.strip():
         raise TruncatedPage("empty page", path=url)
     try:
-        return lxml.html.document_fromstring(escape_pseudo_authors(html))
+        return lxml.html.document_fromstring(escape_pseudo_authors(html), parser=_HTML_PARSER)
     except (etree.ParserError, ValueError) as exc:
         raise ParseError(f"not an HTML page ({exc})", path=url) from None
 

@@ -31,6 +31,7 @@ CORE_COMMAND_MODULES = (
     "review",
     "show",
     "library_cmd",
+    "web_cmd",
     "demo",
 )
 

@@ -58,3 +58,26 @@ def info(app: AppContext, as_json: bool) -> None:
     click.echo(f"migrations: {', '.join(data['migrations'])}")
     for name, count in data["tables"].items():
         click.echo(f"  {name}: {count} rows")
+
+
+@db_group.command("copy")
+@click.option("--to", "target", required=True, metavar="URL|FILE", help="postgresql://... or an SQLite file.")
+@click.option("--from", "source", metavar="URL|FILE", help="Default: the configured database.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def copy_command(app: AppContext, target: str, source: str | None, as_json: bool) -> None:
+    """Copy a whole database between SQLite and PostgreSQL, verified by counts and checksums."""
+    from bdnex_core.postgres.copy import copy_database
+
+    if source is None:
+        database = app.settings_on_any_backend().database
+        source = database.url if database.backend == "postgresql" and database.url else str(database.path)
+    report = copy_database(source, target)
+    if as_json:
+        echo_json(report.as_dict())
+        return
+    for table in report.tables:
+        click.echo(f"  {table.table}: {table.rows} rows, sha256 {table.checksum[:16]}")
+    click.echo(
+        f"copied {len(report.tables)} tables, {report.rows} rows from {report.source} to {report.target} (verified)"
+    )

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bdnex_core.errors import BdnexError
-from bdnex_core.hashing import file_kind
+from bdnex_core.hashing import file_kind, printable
 from bdnex_core.hookspecs import hookimpl
 from bdnex_core.library import COMIC_SUFFIXES, LibraryItem, LibrarySource
 
@@ -22,7 +22,7 @@ class UnusablePath(str):
     """A listed comic file that will not be opened, with the reason (its item fails alone with it).
 
     Still a path string, so the listing keeps one shape; its text is always valid UTF-8 (the
-    database stores it), a name that is not being shown with ``\\x..`` escapes.
+    database stores it): the bytes of a name that is not UTF-8 are shown as ``\\x..`` escapes.
     """
 
     reason: str
@@ -31,11 +31,6 @@ class UnusablePath(str):
         shown = super().__new__(cls, printable(path))
         shown.reason = reason
         return shown
-
-
-def printable(text: str) -> str:
-    """``text`` as valid UTF-8: undecodable bytes of a file name (surrogate escapes) shown as ``\\xe9``."""
-    return os.fsencode(text).decode("utf-8", "backslashreplace")
 
 
 def _checked(path: str, is_link: bool, roots: tuple[str, ...], follow_outside: bool) -> str:
@@ -49,8 +44,10 @@ def _checked(path: str, is_link: bool, roots: tuple[str, ...], follow_outside: b
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 return UnusablePath(path, "symbolic link loop: not followed")
-            return UnusablePath(path, f"symbolic link to a missing file ({os.readlink(path)})")
+            return UnusablePath(path, "symbolic link to a missing file")
         target = os.path.realpath(path)
+        if printable(target) != target:
+            return UnusablePath(path, f"symbolic link to {printable(target)}, whose name is not valid UTF-8")
         inside = any(target == root or target.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
         if not inside and not follow_outside:
             return UnusablePath(
@@ -122,6 +119,10 @@ def folder_entries(locations: Iterable[str], *, follow_outside: bool = False) ->
     roots = tuple(os.path.realpath(Path(location).expanduser()) for location in locations)
     for location in locations:
         root = Path(location).expanduser()
+        if printable(location) != location:  # the database and the logs could not even name the session
+            raise BdnexError(
+                "the folder's name is not valid UTF-8; rename it (e.g. with convmv)", path=printable(location)
+            )
         if not root.exists():
             raise BdnexError("no such file or folder", path=root)
         yield from comic_file_entries(root, roots=roots, follow_outside=follow_outside)

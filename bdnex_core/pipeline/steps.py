@@ -156,12 +156,16 @@ class ItemProcessor:
         archive_view = self._read_archive(item)
         parsed = parse_filename(item.name, parent=item.hints.get("parent"))
         parsed_dict = _parsed_as_dict(parsed)
-        if archive_view.get("comicinfo_problem"):  # never replaced silently: a person decides
+        if archive_view.get("comicinfo_problem"):  # never replaced silently: a person decides, with candidates
+            unreadable = self.matcher.match(parsed)
             outcome = Outcome(
                 item,
                 "review",
                 reason=f"its ComicInfo.xml cannot be read faithfully ({archive_view['comicinfo_problem']}); "
                 "tagging it would replace it",
+                decision=unreadable.decision,
+                confidence=unreadable.best.confidence if unreadable.best is not None else None,
+                candidates=[_candidate_dict(candidate) for candidate in unreadable.candidates],
                 parsed=parsed_dict,
                 previous_comicinfo=archive_view["comicinfo_bytes"],
             )

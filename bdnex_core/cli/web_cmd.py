@@ -1,0 +1,52 @@
+"""``bdnex-core web``: serve the local web page (review with covers, sessions, library, files)."""
+
+from __future__ import annotations
+
+import click
+
+from bdnex_core.cli.context import AppContext, pass_app
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(web)
+
+
+@click.command("web")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (not loopback: a token).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in the default browser.")
+@click.option(
+    "--allow-host", "allow_hosts", multiple=True, metavar="NAME", help="Another name this server is reached by."
+)
+@pass_app
+def web(app: AppContext, host: str, port: int, open_browser: bool, allow_hosts: tuple[str, ...]) -> None:
+    """A local web page: review queued matches with the covers side by side, follow sessions, see
+    the library and each file's history. Bound to 127.0.0.1 unless --host says otherwise; any other
+    address needs the access token printed at start."""
+    import socket
+    import webbrowser
+
+    import uvicorn
+
+    from bdnex_core.web.app import create_app
+    from bdnex_core.web.security import Guard
+
+    guard = Guard.for_bind(host, allow_hosts)
+    application = create_app(app.settings, guard)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)  # connections made from now on wait for the server, none is refused
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    port = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}/" + (f"?token={guard.token}" if guard.token else "")
+    click.echo(f"bdnex-core web on {url}  (Ctrl-C stops it)")
+    if guard.token:
+        click.echo("not loopback: every request needs the token above (kept in a cookie after the first visit)")
+    if open_browser:
+        webbrowser.open(url)
+    config = uvicorn.Config(application, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])

@@ -1,0 +1,44 @@
+"""Opening a PostgreSQL connection, with every failure as one line and exit code 3.
+
+psycopg is an optional extra (``pip install 'bdnex-core[postgresql]'``), imported here only.
+libpq reads the password from the URL, ``PGPASSWORD`` or ``~/.pgpass``; the URL is shown in
+messages with its password masked, and libpq's own message is reduced to one line.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bdnex_core.config import mask_url_password
+from bdnex_core.errors import DatabaseError
+
+if TYPE_CHECKING:
+    import psycopg
+
+#: seconds to wait for a server that does not answer (a wrong host must not hang a command)
+CONNECT_TIMEOUT_SECONDS = 10
+
+
+def is_postgresql_url(location: str) -> bool:
+    return location.startswith(("postgresql://", "postgres://"))
+
+
+def one_line(error: BaseException) -> str:
+    """libpq's messages run over several lines (with hints); keep them on one, passwords masked."""
+    text = "; ".join(part.strip() for part in str(error).splitlines() if part.strip())
+    return mask_url_password(text) or type(error).__name__
+
+
+def connect(url: str) -> psycopg.Connection[Any]:
+    """A connection in UTC (``CURRENT_DATE`` and timestamps agree with SQLite's), not in autocommit."""
+    try:
+        import psycopg
+    except ImportError:
+        raise DatabaseError(
+            "PostgreSQL needs the psycopg package: pip install 'bdnex-core[postgresql]'",
+            path=mask_url_password(url),
+        ) from None
+    try:
+        return psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS, options="-c timezone=UTC")
+    except psycopg.Error as exc:
+        raise DatabaseError(f"cannot connect to PostgreSQL: {one_line(exc)}", path=mask_url_password(url)) from None

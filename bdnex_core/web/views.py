@@ -1,0 +1,278 @@
+"""What each page shows, read from the database (called under the pages connection's lock).
+
+Only data here, no HTTP: the routes in :mod:`bdnex_core.web.app` turn it into pages. The review
+part goes through :class:`bdnex_core.pipeline.review_service.ReviewService`, as the terminal does.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from bdnex_core.errors import BdnexError
+from bdnex_core.pipeline.review_service import PENDING, SKIPPED, AlbumCard, ReviewEntry, ReviewError
+
+if TYPE_CHECKING:
+    from bdnex_core.web.state import WebState
+
+SESSION_FILE_STATES = ("pending", "done", "failed", "skipped", "queued")
+
+
+# ---------------------------------------------------------------------- review
+
+
+def candidate_cards(state: WebState, entry: ReviewEntry, candidates: list[dict[str, Any]]) -> list[AlbumCard]:
+    """Each candidate's card with its score and the field diff against the file (kept per file state)."""
+    try:
+        stat = os.stat(entry.file_path)
+        file_state: tuple[Any, ...] = (entry.file_path, stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        file_state = (entry.file_path, None, None)
+    if len(state.previews) > 5000:  # a long session: start afresh rather than grow without end
+        state.previews.clear()
+    cards = []
+    for candidate in candidates:
+        album_id = int(candidate["album_id"])
+        key = (entry.id, album_id, *file_state)
+        card = state.previews.get(key)
+        if card is None:
+            try:
+                card = state.service.preview(entry, album_id)
+                card.add_score(candidate)
+            except BdnexError as exc:
+                card = state.service.card(album_id, candidate)
+                card.problem = card.problem or str(exc)
+            state.previews[key] = card
+        cards.append(card)
+    return cards
+
+
+def review_page(state: WebState, entry_id: int | None, query: str, status: str) -> dict[str, Any]:
+    service = state.service
+    status = SKIPPED if status == SKIPPED else PENDING
+    entries = service.entries(status)
+    current = None
+    if entry_id is not None:
+        current = service.entry(entry_id)
+    elif entries:
+        current = entries[0]
+    page: dict[str, Any] = {
+        "entries": entries,
+        "status": status,
+        "current": current,
+        "query": query,
+        "cards": [],
+        "found": [],
+        "can_undo": bool(service.decisions),
+        "pending_count": len(entries) if status == PENDING else len(service.entries(PENDING)),
+    }
+    if current is None:
+        return page
+    page["file_id"] = _file_id(state, current.file_path)
+    page["cards"] = candidate_cards(state, current, current.candidates[:5])
+    if query.strip():
+        shown = {int(c["album_id"]) for c in current.candidates}
+        page["found"] = [
+            state.service.card(int(found["album_id"]), found) for found in service.search(query, exclude=shown)
+        ]
+    return page
+
+
+def _file_id(state: WebState, path: str) -> int | None:
+    row = state.pages.db.get_file(path)
+    return int(row["id"]) if row else None
+
+
+def preview_page(state: WebState, entry_id: int, album_id: int) -> dict[str, Any]:
+    entry = state.service.entry(entry_id)
+    card = state.service.preview(entry, album_id)
+    listed = next((c for c in entry.candidates if int(c["album_id"]) == album_id), None)
+    card.add_score(listed)
+    return {"entry": entry, "card": card}
+
+
+def accept(state: WebState, entry_id: int, album_id: int, confirmed: bool) -> str:
+    """Tag the entry's file; an album that is not one of its candidates must be confirmed first.
+    Returns where to go next."""
+    entry = state.service.entry(entry_id)
+    if entry.status not in (PENDING, SKIPPED):
+        raise ReviewError(f"review entry {entry_id} is already {entry.status}")
+    listed = {int(c["album_id"]) for c in entry.candidates[:5]}
+    if album_id not in listed and not confirmed:
+        return f"/review/{entry_id}/preview?album={album_id}"
+    applied = state.service.accept(entry, album_id)
+    state.flash.append(f"tagged {os.path.basename(applied.file_path)} as album {applied.album_id}")
+    return "/review"
+
+
+def skip(state: WebState, entry_id: int) -> str:
+    entry = state.service.entry(entry_id)
+    state.service.skip(entry)
+    state.flash.append(f"skipped {entry.name} (listed under “skipped”)")
+    return "/review"
+
+
+def undo(state: WebState) -> str:
+    applied = state.service.undo()
+    state.flash.append(f"undone: {applied.entry.name} is back to how it was (album {applied.album_id} taken back)")
+    return f"/review/{applied.entry.id}"
+
+
+# ---------------------------------------------------------------------- sessions
+
+
+def sessions_page(state: WebState) -> dict[str, Any]:
+    return {"sessions": state.pages.db.list_sessions(limit=200)}
+
+
+def session_progress(state: WebState, session_id: int) -> dict[str, Any]:
+    stats = state.pages.db.get_session_stats(session_id)
+    if not stats:
+        raise BdnexError(f"no session {session_id}")
+    keys = ("id", "display_status", "total_files", "files_processed", "files_successful", "files_failed")
+    progress = {key: stats.get(key) for key in keys}
+    progress.update(
+        files_skipped=stats.get("files_skipped"), files_queued=stats.get("files_queued"), remaining=stats["remaining"]
+    )
+    return progress
+
+
+def session_page(state: WebState, session_id: int, file_state: str, decision: str) -> dict[str, Any]:
+    stats = state.pages.db.get_session_stats(session_id)
+    if not stats:
+        raise BdnexError(f"no session {session_id}")
+    where: list[str] = ["sf.session_id = ?"]
+    params: list[Any] = [session_id]
+    if file_state:
+        where.append("sf.state = ?")
+        params.append(file_state)
+    if decision:
+        where.append("pf.decision = ?")
+        params.append(decision)
+    rows = state.pages.db.db.execute(
+        "SELECT sf.file_path, sf.state, sf.error_msg, sf.file_id, pf.bdgest_id, pf.series, pf.tome, pf.title, "
+        "pf.confidence_score, pf.decision, pf.status FROM session_files sf "
+        "LEFT JOIN processed_files pf ON pf.id = sf.file_id "
+        f"WHERE {' AND '.join(where)} ORDER BY sf.position LIMIT 5000",
+        params,
+    ).fetchall()
+    keys = ("file", "state", "reason", "file_id", "album_id", "series", "tome", "title", "score", "decision", "status")
+    decisions = [
+        row[0]
+        for row in state.pages.db.db.execute(
+            "SELECT DISTINCT pf.decision FROM session_files sf JOIN processed_files pf ON pf.id = sf.file_id "
+            "WHERE sf.session_id = ? AND pf.decision IS NOT NULL ORDER BY 1",
+            [session_id],
+        )
+    ]
+    return {
+        "session": stats,
+        "files": [dict(zip(keys, row, strict=True)) for row in rows],
+        "file_state": file_state,
+        "decision": decision,
+        "states": SESSION_FILE_STATES,
+        "decisions": decisions,
+    }
+
+
+# ---------------------------------------------------------------------- library
+
+
+def library_page(state: WebState) -> dict[str, Any]:
+    from bdnex_core.query import missing_tomes
+
+    db = state.pages.db.db
+
+    def counts(column: str, order: str, limit: int = 20, tagged_only: bool = True) -> list[tuple[str, int]]:
+        where = "WHERE status IN ('success', 'manual') " if tagged_only else ""  # albums: the files we tagged
+        rows = db.execute(
+            f"SELECT COALESCE(CAST({column} AS TEXT), '(unknown)'), COUNT(*) FROM processed_files {where}"
+            f"GROUP BY 1 ORDER BY {order} LIMIT ?",
+            [limit],
+        ).fetchall()
+        return [(str(label), int(count)) for label, count in rows]
+
+    return {
+        "charts": [
+            ("Albums per publisher", counts("editor", "2 DESC, 1")),
+            ("Albums per year", counts("year", "1", 60)),
+            ("Files per status", counts("status", "2 DESC, 1", tagged_only=False)),
+        ],
+        "series": missing_tomes(state.pages.db),
+        "total": db.execute("SELECT COUNT(*) FROM processed_files").fetchone()[0],
+    }
+
+
+# ---------------------------------------------------------------------- one file
+
+
+def file_row(state: WebState, file_id: int) -> dict[str, Any]:
+    rows = list(state.pages.db.db.table("processed_files").rows_where("id = ?", [file_id]))
+    if not rows:
+        raise BdnexError(f"no file {file_id} in the database")
+    return rows[0]
+
+
+def file_page(state: WebState, file_id: int) -> dict[str, Any]:
+    from bdnex_core.cli.context import AppContext
+    from bdnex_core.cli.show import file_report
+
+    row = file_row(state, file_id)
+    report = file_report(AppContext(_settings=state.settings, _db=state.pages.db), row["file_path"])
+    backups = state.pages.db.db.execute(
+        "SELECT id, session_id, reason, created_at, length(comicinfo) FROM comicinfo_backups "
+        "WHERE file_path = ? ORDER BY id DESC",
+        [row["file_path"]],
+    ).fetchall()
+    report["backups"] = [
+        dict(zip(("id", "session_id", "reason", "created_at", "bytes"), b, strict=True)) for b in backups
+    ]
+    return {"file_id": file_id, "report": report}
+
+
+def restore(state: WebState, file_id: int, backup_id: int) -> str:
+    """Put back an earlier ComicInfo.xml of the file; the one it replaces is kept as a backup first."""
+    from bdnex_core import archive
+    from bdnex_core.comicinfo_backups import record_backup
+    from bdnex_core.states import HistorySource
+
+    db = state.pages.db
+    row = file_row(state, file_id)
+    path = row["file_path"]
+    found = db.db.execute(
+        "SELECT comicinfo, reason FROM comicinfo_backups WHERE id = ? AND file_path = ?", [backup_id, path]
+    ).fetchone()
+    if found is None:
+        raise BdnexError(f"{path}: no earlier ComicInfo.xml version {backup_id} of this file")
+    if archive.detect_kind(path) != "cbz":
+        raise BdnexError(f"{path}: only a CBZ can have its ComicInfo.xml restored")
+    wanted = None if found[1] == "absent" else bytes(found[0])  # 'absent': the file had none
+    with archive.open_archive(path) as comic:
+        current = comic.comicinfo_bytes()
+    with db.write():
+        if current is None:
+            record_backup(db, path, b"", file_id=file_id, session_id=None, reason="absent")
+        else:
+            record_backup(db, path, current, file_id=file_id, session_id=None)
+        archive.write_comicinfo(path, wanted, preserve_mtime=state.settings.archives.preserve_mtime)
+        db.db.table("metadata_history").insert(
+            {
+                "file_id": file_id,
+                "field": "ComicInfo.xml",
+                "old_value": "(kept as a backup)" if current is not None else "(none)",
+                "new_value": f"restored version {backup_id}" + (" (no ComicInfo.xml)" if wanted is None else ""),
+                "source": str(HistorySource.MANUAL),
+            }
+        )
+    state.flash.append(f"restored ComicInfo.xml version {backup_id} of {os.path.basename(path)}")
+    return f"/file/{file_id}"
+
+
+def album_known(db: Any, album_id: int) -> bool:
+    """Covers are served only for albums the database knows (the catalogue index or the album cache)."""
+    return bool(
+        db.execute(
+            "SELECT 1 FROM catalogue_albums WHERE album_id = ? UNION ALL SELECT 1 FROM bdgest_albums WHERE id = ? LIMIT 1",
+            [album_id, album_id],
+        ).fetchone()
+    )

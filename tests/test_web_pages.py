@@ -1,0 +1,124 @@
+"""The web page's actions over HTTP (no browser), on a sample library tagged against the fake site: an
+album that is not a listed candidate is written only once confirmed, search, undo, the sessions'
+filters, and restoring an earlier ComicInfo.xml from the file page."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from starlette.testclient import TestClient
+
+from bdnex_core.cli import main
+from bdnex_core.demo.fakesite import human
+from bdnex_core.web.app import create_app
+from bdnex_testing import review as review_env
+from bdnex_testing import web as web_env
+from bdnex_testing.review import comicinfo_bytes, comicinfo_of
+
+site, library = review_env.site, web_env.library  # fixtures: the fake site (per module), a sample library
+
+
+@pytest.fixture
+def web(library):
+    with TestClient(create_app(library.settings), base_url="http://127.0.0.1:8080", follow_redirects=False) as client:
+        yield client
+
+
+def csrf_of(web):
+    return re.search(r'name="csrf" value="([^"]+)"', web.get("/review").text).group(1)
+
+
+def pending(web):
+    return web.app.state.web.service.entries("pending")
+
+
+def test_an_album_that_is_not_a_candidate_is_written_only_once_confirmed(web, library):
+    entry = pending(web)[0]
+    listed = {int(c["album_id"]) for c in entry.candidates}
+    other = next(e for e in library.entries if e.album_id not in listed)
+    before = comicinfo_bytes(entry.file_path)
+    csrf = csrf_of(web)
+    answer = web.post(f"/review/{entry.id}/accept", data={"album_id": other.album_id, "csrf": csrf})
+    assert (
+        answer.status_code == 303 and answer.headers["location"] == f"/review/{entry.id}/preview?album={other.album_id}"
+    )
+    assert comicinfo_bytes(entry.file_path) == before
+    preview = web.get(answer.headers["location"])
+    assert preview.status_code == 200 and f'data-album="{other.album_id}"' in preview.text
+    assert 'name="confirmed" value="1"' in preview.text and "Nothing is written until you confirm" in preview.text
+    assert comicinfo_bytes(entry.file_path) == before
+    data = {"album_id": other.album_id, "csrf": csrf, "confirmed": "1"}
+    assert web.post(f"/review/{entry.id}/accept", data=data).status_code == 303
+    assert comicinfo_of(entry.file_path).get("Number") == other.tome
+    assert entry.id not in {e.id for e in pending(web)}
+
+
+def test_a_wrong_id_or_url_says_so(web):
+    entry = pending(web)[0]
+    answer = web.get(f"/review/{entry.id}/preview?album=lanfeust", follow_redirects=True)
+    assert "neither an album id" in answer.text
+    assert web.get("/review/987654").status_code == 404
+
+
+def test_search_over_the_local_catalogue(web, library):
+    entry = pending(web)[0]
+    wanted = library.entries[0]
+    page = web.get(f"/review/{entry.id}", params={"q": f"{human(wanted.series_slug)} {wanted.tome}"})
+    found = page.text.split("Found for", 1)[1]
+    assert f'data-album="{wanted.album_id}"' in found
+
+
+def test_undo_puts_the_file_and_the_entry_back(web):
+    entry = pending(web)[0]
+    before = comicinfo_bytes(entry.file_path)
+    csrf = csrf_of(web)
+    album_id = entry.candidates[0]["album_id"]
+    web.post(f"/review/{entry.id}/accept", data={"album_id": album_id, "csrf": csrf})
+    assert comicinfo_bytes(entry.file_path) != before
+    answer = web.post("/review/undo", data={"csrf": csrf})
+    assert answer.status_code == 303 and answer.headers["location"] == f"/review/{entry.id}"
+    assert comicinfo_bytes(entry.file_path) == before  # the file is back to how it was
+    assert entry.id in {e.id for e in pending(web)}
+    assert "nothing to undo" in web.post("/review/undo", data={"csrf": csrf}, follow_redirects=True).text
+
+
+def test_sessions_list_and_filters(web, library):
+    listing = web.get("/sessions").text
+    assert 'href="/sessions/1"' in listing
+    queued = web.get("/sessions/1", params={"state": "queued"}).text
+    names = re.findall(r'<a href="/file/\d+">([^<]+)</a>', queued)
+    assert sorted(names) == sorted(path.name for path in library.queued)
+    accepted = web.get("/sessions/1", params={"decision": "accept"}).text
+    names = re.findall(r'<a href="/file/\d+">([^<]+)</a>', accepted)
+    assert sorted(names) == sorted(path.name for path in library.tagged)
+    assert web.get("/sessions/1/progress").json()["total_files"] == 4
+
+
+def test_the_file_page_restores_an_earlier_comicinfo(web, library):
+    path = library.tagged[0]
+    automatic = comicinfo_bytes(path)
+    other = library.entries[3]
+    assert main(["--config", str(library.config), "tag", str(path), "--id", str(other.album_id)]) == 0
+    assert comicinfo_of(path).get("Number") == other.tome
+    file_id = library.db.get_file(path)["id"]
+    page = web.get(f"/file/{file_id}").text
+    assert "Earlier ComicInfo.xml versions" in page and "Change history" in page
+    # newest first: the automatic ComicInfo replaced by --id, then 'no ComicInfo' from before the first tagging
+    backups = re.findall(r'name="backup_id" value="(\d+)"', page)
+    assert len(backups) == 2 and "no ComicInfo.xml" in page
+    csrf = csrf_of(web)
+    answer = web.post(f"/file/{file_id}/restore", data={"backup_id": backups[0], "csrf": csrf}, follow_redirects=True)
+    assert "restored ComicInfo.xml version" in answer.text
+    assert comicinfo_bytes(path) == automatic
+    again = web.get(f"/file/{file_id}").text
+    assert len(re.findall(r'name="backup_id"', again)) == 3  # the version it replaced is kept too
+    assert "restored version" in again
+    web.post(f"/file/{file_id}/restore", data={"backup_id": backups[1], "csrf": csrf})
+    assert comicinfo_bytes(path) is None  # as it was before any tagging
+    # a backup of another file is not this file's to restore
+    other_file = library.db.get_file(library.tagged[1])["id"]
+    refused = web.post(
+        f"/file/{other_file}/restore", data={"backup_id": backups[0], "csrf": csrf}, follow_redirects=True
+    )
+    assert "not restored" in refused.text
