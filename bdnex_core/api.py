@@ -40,7 +40,10 @@ __all__ = [
     "comic_kind",
     "comicinfo_for",
     "echo_json",
+    "fetch_album",
     "pass_app",
+    "person_name",
+    "read_comicinfo",
     "report_tagging",
     "retry_site_now",
     "run_tagging",
@@ -169,3 +172,31 @@ def catalogue_rows(db: BDneXDB) -> Iterator[CatalogueRow]:
     from bdnex_core.bedetheque.catalogue import Catalogue
 
     yield from Catalogue(db).rows()
+
+
+def fetch_album(settings: Settings, db: BDneXDB, album_id: int) -> Any:
+    """An album (``Album``; ``to_dict()`` for JSON): from the cache while valid, else fetched through
+    the polite client and cached. Raises a ``CatalogueError`` when the site cannot answer."""
+    from bdnex_core.bedetheque.client import BedethequeClient
+    from bdnex_core.bedetheque.service import fetch_album as fetch
+
+    return fetch(BedethequeClient(settings), db, album_id)
+
+
+def read_comicinfo(path: str | Path) -> dict[str, str] | None:
+    """The fields of a comic file's ComicInfo.xml (``{"Series": ..., "Web": ...}``), or ``None`` when it
+    has none or an unusable one. Raises ``ArchiveError`` when the archive itself cannot be read."""
+    from bdnex_core import archive
+    from bdnex_core.comicinfo import read_comicinfo_safely
+
+    with archive.open_archive(path) as comic:
+        info, _problem = read_comicinfo_safely(comic.comicinfo_bytes())
+    return None if info is None else dict(info.fields)
+
+
+def person_name(name: str) -> str | None:
+    """A Bédéthèque name ("Jarry, Nicolas") as ComicInfo writes it ("Nicolas Jarry"); ``None`` for
+    a pseudo-author ("<Collectif>")."""
+    from bdnex_core.comicinfo import person_name as display
+
+    return display(name)

@@ -36,6 +36,12 @@ class CalibreLockedError(CalibreError):
     """The library is held by the calibre GUI or a content server."""
 
 
+class NoCalibreLibraryError(CalibreError):
+    """The local path given as a library is not one (calibredb would create an empty library there)."""
+
+    exit_code = 2
+
+
 @dataclass(frozen=True)
 class CalibreLibrary:
     """Where the library is and how to log in (the password is never shown)."""
@@ -60,6 +66,17 @@ def library_from_settings(location: str, calibre_section: dict[str, Any] | None 
     password = section.get("password") or os.environ.get("BDNEX_CALIBRE_PASSWORD")
     command = section.get("calibredb") or "calibredb"
     return CalibreLibrary(location, username=username, password=password, calibredb=command)
+
+
+def check_library(library: CalibreLibrary) -> None:
+    """Refuse a local path that holds no calibre library: calibredb would quietly create one there."""
+    if library.is_remote:
+        return
+    folder = Path(library.location).expanduser()
+    if not folder.is_dir():
+        raise NoCalibreLibraryError("no such folder", path=library.location)
+    if not (folder / "metadata.db").is_file():
+        raise NoCalibreLibraryError("not a calibre library (no metadata.db in this folder)", path=library.location)
 
 
 def calibredb_available(command: str = "calibredb") -> bool:
@@ -113,11 +130,14 @@ class CalibreBook:
     series_index: float | None
     identifiers: dict[str, str]
     formats: list[str]  # full paths locally, format names through a server
+    tags: tuple[str, ...] = ()
 
     def comic_format(self) -> str | None:
-        for fmt in self.formats:
-            if fmt.lower().rsplit(".", 1)[-1] in COMIC_FORMATS:
-                return fmt
+        """The CBZ when there is one (a CBR we converted has one beside it now), else the CBR."""
+        for wanted in COMIC_FORMATS:
+            for fmt in self.formats:
+                if fmt.lower().rsplit(".", 1)[-1] == wanted:
+                    return fmt
         return None
 
 
@@ -133,6 +153,7 @@ def list_comics(library: CalibreLibrary) -> list[CalibreBook]:
             series_index=row.get("series_index") if row.get("series") else None,
             identifiers=dict(row.get("identifiers") or {}),
             formats=list(row.get("formats") or []),
+            tags=tuple(row.get("tags") or ()),
         )
         if book.comic_format():
             books.append(book)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bdnex_calibre.writeback import CalibreSource, CalibreWriter
+from bdnex_calibre.writeback import CalibreSource, CalibreWriter, remove_temporary_copies
 from bdnex_core import hookimpl
 
 if TYPE_CHECKING:
@@ -35,6 +35,11 @@ def register_metadata_writers(register: Callable[[MetadataWriter], None], settin
 
 
 @hookimpl
+def session_finished(session_id: int, status: str, stats: Mapping[str, Any]) -> None:
+    remove_temporary_copies()
+
+
+@hookimpl
 def register_commands(cli: click.Group) -> None:
     from bdnex_core.api import AppContext, pass_app
 
@@ -54,7 +59,8 @@ def register_commands(cli: click.Group) -> None:
     @click.option(
         "--create-columns",
         is_flag=True,
-        help="Create and fill #scenario, #dessin, #couleurs, #bdgest_id, #depot_legal (local libraries).",
+        help="Create #scenario, #dessin, #couleurs, #bdgest_id, #depot_legal and fill them for every "
+        "tagged book (local libraries).",
     )
     @click.option("--workers", type=int, default=None, help="Parallel workers (default: pipeline.workers).")
     @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -64,18 +70,19 @@ def register_commands(cli: click.Group) -> None:
     ) -> None:
         """Tag the comics (CBZ/CBR) of a calibre library and write the metadata back into calibre."""
         from bdnex_calibre import calibredb
-        from bdnex_calibre.writeback import create_custom_columns, items_from_library
-        from bdnex_core.api import TagOptions, tag_and_report
+        from bdnex_calibre.writeback import backfill_custom_columns, create_custom_columns, items_from_library
+        from bdnex_core.api import TagOptions, report_tagging, run_tagging
         from bdnex_core.errors import BdnexError
 
         settings = app.settings
         library = calibredb.library_from_settings(location, settings.section("calibre"))
+        calibredb.check_library(library)
         if create_columns and not dry_run:
             created = create_custom_columns(library)
             if created and not as_json:
                 click.echo(f"created custom columns: {', '.join('#' + name for name in created)}", err=True)
         with tempfile.TemporaryDirectory(prefix="bdnex-calibre-") as work:
-            items = list(items_from_library(library, Path(work), custom_columns=create_columns))
+            items = list(items_from_library(library, Path(work)))
             if not items:
                 raise BdnexError(f"{location}: no CBZ/CBR books in this calibre library")
             options = TagOptions(
@@ -85,8 +92,24 @@ def register_commands(cli: click.Group) -> None:
                 source="calibre",
                 locations=(location,),
             )
-            summary = tag_and_report(app, items, options, as_json=as_json)
+            summary = run_tagging(settings, app.db, items, options)
+        if create_columns and not dry_run:
+            filled = backfill_custom_columns(library)  # books tagged earlier too, not only this run's
+            if filled and not as_json:
+                click.echo(f"custom columns filled for {filled} book(s)", err=True)
+        report_tagging(summary, dry_run=dry_run, as_json=as_json)
         raise SystemExit(summary.exit_code)
+
+    @calibre.command("album")
+    @click.argument("album_id", type=int)
+    @pass_app
+    def album_command(app: AppContext, album_id: int) -> None:
+        """One album as JSON for the calibre metadata source (what `calibre sync` would write)."""
+        from bdnex_calibre.source_record import calibre_record
+        from bdnex_core.api import echo_json, fetch_album
+
+        album = fetch_album(app.settings, app.db, album_id)
+        echo_json(calibre_record(album, app.settings.catalogue.base_url))
 
     @calibre.command("build-plugin")
     @click.option(

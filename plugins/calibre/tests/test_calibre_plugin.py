@@ -42,6 +42,39 @@ def test_fetch_ebook_metadata_uses_bdnex(tmp_path: Path, config: Path, site) -> 
         assert human(entry.series_slug).casefold() in out.stdout.casefold()
 
 
+@pytest.mark.slow
+def test_metadata_source_agrees_with_sync(tmp_path: Path, config: Path, site) -> None:  # noqa: F811
+    """Authors as sync writes them ("First Last"), summary line breaks kept,
+    and the cover downloaded from the configured site."""
+    from lxml import etree
+
+    plugin = tmp_path / "bdnex_bedetheque.zip"
+    assert cli.main(["calibre", "build-plugin", "--output", str(plugin)]) == 0
+    env = {
+        **os.environ,
+        "BDNEX_CONFIG": str(config),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    installed = subprocess.run(["calibre-customize", "-a", str(plugin)], capture_output=True, text=True, env=env)
+    assert installed.returncode == 0, installed.stderr
+    cover = tmp_path / "cover.jpg"
+    out = subprocess.run(
+        ["fetch-ebook-metadata", "-p", "Bédéthèque (bdnex)", "-I", "bedetheque:245127", "-o", "-c", str(cover)],
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    root = etree.fromstring(out.stdout[out.stdout.index(b"<?xml") :])
+    ns = {"dc": "http://purl.org/dc/elements/1.1/", "opf": "http://www.idpf.org/2007/opf"}
+    # (calibre's identify merge drops a source's author sort and computes "Jarry, Nicolas" itself)
+    assert [creator.text for creator in root.findall(".//dc:creator", ns)] == ["Nicolas Jarry", "Pierre-Denis Goux"]
+    # the recorded summary has one paragraph per line: calibre keeps them as line breaks
+    assert root.findtext(".//dc:description", namespaces=ns).count("<br") >= 3
+    assert cover.stat().st_size > 0
+    assert any(entry.path.endswith("/Couv_245127.jpg") for entry in site.log)
+
+
 def test_missing_bdnex_is_a_clear_error(tmp_path: Path) -> None:
     assert shutil.which("calibre-debug")
     script = tmp_path / "probe.py"

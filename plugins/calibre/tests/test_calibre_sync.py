@@ -32,7 +32,12 @@ def calibre_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def calibredb(*args: str) -> str:
-    proc = subprocess.run(["calibredb", *args], capture_output=True, text=True, timeout=120)
+    # calibre's lock is per user: another test run on this machine may hold it for a moment
+    for attempt in range(20):
+        proc = subprocess.run(["calibredb", *args], capture_output=True, text=True, timeout=120)
+        if proc.returncode == 0 or "Another calibre program" not in proc.stderr:
+            break
+        time.sleep(0.5 + attempt * 0.25)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
@@ -226,3 +231,140 @@ def test_sync_with_the_site_gone_stops_with_the_resume_hint(library, config: Pat
     assert db.get_session(session_id)["status"] == "paused"
     assert db.db.execute("SELECT COUNT(*) FROM processed_files WHERE status = 'failed'").fetchone()[0] == 0
     db.close()
+
+
+def sync(config: Path, folder: Path, *extra: str) -> int:
+    return cli.main(["--config", str(config), "calibre", "sync", "--library", str(folder), *extra])
+
+
+def last_modified(folder: Path) -> dict[int, str]:
+    rows = json.loads(calibredb("list", "--for-machine", "--with-library", str(folder), "--fields", "last_modified"))
+    return {row["id"]: row["last_modified"] for row in rows}
+
+
+def test_user_tags_are_kept(library, config: Path) -> None:
+    """calibre.tags defaults to merge: the user's own tag stays, the Bédéthèque genre is added."""
+    folder, ids, _, _ = library
+    calibredb("set_metadata", "--with-library", str(folder), "--field", "tags:à lire", str(ids[0]))
+    assert sync(config, folder) == 0
+    tags = books(str(folder))[ids[0]]["tags"]
+    assert "à lire" in tags and len(tags) > 1, tags
+
+
+def test_unchanged_second_sync_modifies_no_book(library, config: Path) -> None:
+    """What calibre holds is what was hashed: a second sync recognises every book and writes nothing."""
+    folder, ids, _, _ = library
+    assert sync(config, folder, "--create-columns") == 0
+    before = last_modified(folder)
+    files = {path: path.read_bytes() for path in folder.glob("*/*/*.cbz")}
+    time.sleep(2.1)  # a rewrite now would carry a later zip timestamp and last_modified
+    assert sync(config, folder, "--create-columns") == 0
+    assert last_modified(folder) == before
+    assert {path: path.read_bytes() for path in folder.glob("*/*/*.cbz")} == files
+
+
+def test_create_columns_backfills_books_tagged_earlier(library, config: Path) -> None:
+    folder, _ids, album_ids, _ = library
+    assert sync(config, folder) == 0
+    assert sync(config, folder, "--create-columns") == 0
+    custom = calibredb("list", "--for-machine", "--with-library", str(folder), "--fields", "*bdgest_id,*scenario")
+    rows = json.loads(custom)
+    assert {row["*bdgest_id"] for row in rows} == {str(a) for a in album_ids}
+    assert all(row["*scenario"] for row in rows), rows
+
+
+def album_of_kind(site, kind: str) -> tuple[int, str, str]:
+    """(album id, series, tome) of the first album of that kind in a series that also has regular tomes."""
+    from bdnex_core.demo.fakesite import human
+
+    for slug, entries in sorted(site.catalogue.series.items()):
+        kinds = {entry.tome_kind for entry in entries}
+        if {"regular", "hs", "int"} <= kinds:
+            entry = next(e for e in sorted(entries, key=lambda e: e.album_id) if e.tome_kind == kind)
+            return entry.album_id, human(slug), entry.tome or ""
+    raise AssertionError("no series with tomes, hors-séries and intégrales in the catalogue")
+
+
+def test_integrales_and_hors_series_sort_after_the_tomes(tmp_path: Path, site, config: Path) -> None:
+    from bdnex_core.demo.samplelib import sample_pages, write_cbz
+
+    folder = tmp_path / "Calibre Library"
+    folder.mkdir()
+    ids = {}
+    for kind in ("regular", "hs", "int"):
+        album_id, series, tome = album_of_kind(site, kind)
+        cbz = write_cbz(tmp_path / "in" / f"{series} {tome}.cbz", sample_pages(series, 3, album_id))
+        out = calibredb("add", "--with-library", str(folder), str(cbz))
+        ids[kind] = int(out.strip().rsplit(":", 1)[-1].split(",")[0])
+        calibredb(
+            "set_metadata",
+            "--with-library",
+            str(folder),
+            "--field",
+            f"identifiers:bedetheque:{album_id}",
+            str(ids[kind]),
+        )
+    assert sync(config, folder) == 0
+    rows = books(str(folder))
+    tome, hors_serie, integrale = (rows[ids[kind]]["series_index"] for kind in ("regular", "hs", "int"))
+    assert tome < 1000 <= hors_serie < 2000 <= integrale, (tome, hors_serie, integrale)
+
+
+def test_authors_first_last_with_bedetheque_sort(tmp_path: Path, site, config: Path) -> None:
+    """A generated album whose writer is "Van Hamme, Jean": calibre shows "Jean Van Hamme" and
+    sorts by "Van Hamme, Jean" (calibre alone would guess "Hamme, Jean Van")."""
+    from bdnex_core.demo.fakesite import _entry_values, human
+    from bdnex_core.demo.samplelib import sample_pages, write_cbz
+
+    entry = next(
+        e
+        for e in sorted(site.catalogue.albums.values(), key=lambda e: e.album_id)
+        if e.tome_kind == "regular" and _entry_values(e)["writer"] == "Van Hamme, Jean"
+    )
+    artist = _entry_values(entry)["artist"]
+    folder = tmp_path / "Calibre Library"
+    folder.mkdir()
+    cbz = write_cbz(
+        tmp_path / "in" / f"{human(entry.series_slug)} {entry.tome}.cbz",
+        sample_pages(human(entry.series_slug), 3, entry.album_id),
+    )
+    book_id = int(calibredb("add", "--with-library", str(folder), str(cbz)).strip().rsplit(":", 1)[-1].split(",")[0])
+    calibredb(
+        "set_metadata",
+        "--with-library",
+        str(folder),
+        "--field",
+        f"identifiers:bedetheque:{entry.album_id}",
+        str(book_id),
+    )
+    site.recorded = None  # the generated page, with its Van Hamme
+    assert sync(config, folder) == 0
+    row = json.loads(
+        calibredb("list", "--for-machine", "--with-library", str(folder), "--fields", "authors,author_sort")
+    )[0]
+    last, first = (part.strip() for part in artist.split(","))
+    assert row["authors"] == f"Jean Van Hamme & {first} {last}", row
+    assert row["author_sort"] == f"Van Hamme, Jean & {artist}", row
+
+
+def test_missing_library_folder_is_a_one_line_error(tmp_path: Path, config: Path, capsys) -> None:
+    missing = tmp_path / "no" / "such" / "folder"
+    assert sync(config, missing) == 2
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0 and "no such folder" in err and str(missing) in err, err
+    assert not missing.exists()  # calibredb would have made an empty library there
+
+
+def test_tag_with_the_calibre_source_leaves_no_temporary_folder(
+    library, config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    folder, ids, album_ids, _ = library
+    temporary = tmp_path / "system-tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    code = cli.main(["--config", str(config), "tag", "--source", "calibre", "--batch", str(folder)])
+    assert code == 0
+    assert books(str(folder))[ids[0]]["identifiers"]["bedetheque"] == str(album_ids[0])
+    assert [path.name for path in temporary.iterdir() if path.name.startswith("bdnex-calibre-")] == []

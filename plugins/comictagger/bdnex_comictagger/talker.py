@@ -22,7 +22,7 @@ from comicapi.utils import parse_url
 from comictalker.comictalker import ComicTalker, RLCallBack, TalkerDataError, TalkerNetworkError
 
 from bdnex_comictagger.mapping import album_metadata, series_aliases, series_display_name
-from bdnex_comictagger.tomes import canonical_issue, display_issue
+from bdnex_comictagger.tomes import canonical_issue, display_issue, series_without_marker
 from bdnex_core.bedetheque.catalogue_row import CatalogueRow
 from bdnex_core.errors import (
     BdnexError,
@@ -99,6 +99,10 @@ class _Core:
                     self.rows_by_series.setdefault(row.series_slug or row.series_norm, []).append(row)
                 self._index = CatalogueIndex.build(rows)
             return self._index
+
+    def series_slug_of_album(self, album_id: int) -> str | None:
+        row = self.rows_by_id.get(album_id)
+        return (row.series_slug or row.series_norm) if row else None
 
     def series_slug_of(self, series_number: int) -> str:
         index = self.index()
@@ -231,17 +235,23 @@ class BedethequeTalker(ComicTalker):
         path = urlparse(cover_url).path if cover_url else f"/media/Couvertures/Couv_{album_id}.jpg"
         return urljoin(core.client.base_url, path.lstrip("/"))
 
-    def _series(self, core: _Core, slug: str, query: str = "") -> ComicSeries:
+    def _series(self, core: _Core, slug: str, query: str = "", *, named: bool = False) -> ComicSeries:
+        """``named``: the search found this series for ``query`` by its name (with an edition qualifier or
+        year the query left out) or by one of its album titles: the query becomes one of its aliases, so
+        ComicTagger's own name check (about 90 %) lets the covers decide."""
         rows = core.rows_by_series.get(slug)
         if not rows:
             raise TalkerDataError(self.name, 3, f"no series {slug!r} in the local Bédéthèque catalogue")
         name = series_display_name(slug)
+        aliases = series_aliases(name, query)
+        if named and query and query != name:
+            aliases.add(query)
         regular = [row for row in rows if row.tome_kind == "regular"]
         first = min(rows, key=lambda row: (row.tome_number if row.tome_number is not None else 10**6, row.album_id))
         return ComicSeries(
             id=slug,
             name=name,
-            aliases=series_aliases(name, query),
+            aliases=aliases,
             count_of_issues=len(regular) or len(rows),
             count_of_volumes=None,
             description="",
@@ -293,22 +303,29 @@ class BedethequeTalker(ComicTalker):
         index = self._call(core.index)
         queries = [normalize(series_name)]
         if not literal:
-            # ComicTagger's parsers leave French tome markers in the name ("Nains - T01 - Redwin")
-            parsed = parse_filename(series_name)
-            if parsed.series_norm and parsed.series_norm not in queries:
-                queries.append(parsed.series_norm)
-        found: dict[str, ComicSeries] = {}
+            # ComicTagger's parsers leave French tome markers in the name ("Nains - T01 - Redwin"), a
+            # trailing "Tome" or year ("Kamisama Dolls Tome", "All Star Western 2011")
+            for extra in (normalize(series_without_marker(series_name)), parse_filename(series_name).series_norm):
+                if extra and extra not in queries:
+                    queries.append(extra)
+        named: dict[str, bool] = {}  # series slug -> found by its name (see _series), in search order
         threshold = max(0.0, min(series_match_thresh, 100) / 100 - 0.2)
         for query in queries:
             for hit in index.find_series(query, limit=20):
-                if hit.similarity < threshold:
-                    continue
-                slug = core.series_slug_of(hit.series)
-                if slug not in found:
-                    found[slug] = self._series(core, slug, series_name)
+                if hit.similarity >= threshold:
+                    slug = core.series_slug_of(hit.series)
+                    named[slug] = named.get(slug, False) or (not literal and hit.how in ("exact", "prefix"))
+        if not named and not literal:
+            # a name that gives the album's title only ("01 - Redwin de la Forge" is Nains tome 1)
+            for query in queries:
+                for position in index.albums_titled(query):
+                    slug = core.series_slug_of_album(index.album(position).album_id)
+                    if slug:
+                        named[slug] = True
+        found = [self._series(core, slug, series_name, named=by_name) for slug, by_name in named.items()]
         if callback is not None:
             callback(len(found), len(found))
-        return list(found.values())
+        return found
 
     def fetch_series(self, series_id: str, *, on_rate_limit: RLCallBack | None = None) -> ComicSeries:
         core = self.core()

@@ -12,9 +12,16 @@ PREFIXES = (
 )
 
 
+# what file-name parsers leave after the number: "10.pdf" (from "Tome 10.pdf.cbz"), "12 (1)"
+_TRAILING_JUNK = re.compile(r"(?:\.(?:pdf|cbz|cbr|cb7|zip|rar)|\s*\(\d\))+$", re.IGNORECASE)
+# a tome marker or a year a parser left at the end of a series name: "Kamisama Dolls Tome", "X - T."
+_TRAILING_MARKER = re.compile(r"(?:[\s.-]+(?:tome|t|vol|volume|n[°o]?|#|(?:19|20)\d\d)\.?)+$", re.IGNORECASE)
+
+
 def canonical_issue(text: str) -> str:
-    """A comparable form: 'T01' -> '1', 'HS 02' -> 'HS2', 'Int. 1' -> 'INT1', '1A' -> '1a', '' -> ''."""
-    text = " ".join(str(text or "").split())
+    """A comparable form: 'T01' -> '1', 'HS 02' -> 'HS2', 'Int. 1' -> 'INT1', '1A' -> '1a', '' -> '';
+    a file extension a parser left ('10.pdf') is dropped."""
+    text = _TRAILING_JUNK.sub("", " ".join(str(text or "").split()))
     kind = ""
     for pattern, name in PREFIXES:
         match = pattern.match(text)
@@ -30,3 +37,10 @@ def canonical_issue(text: str) -> str:
 def display_issue(tome: str | None) -> str | None:
     """The issue number ComicTagger shows and writes (ComicInfo Number)."""
     return canonical_issue(tome) if tome else None
+
+
+def series_without_marker(name: str) -> str:
+    """A series name without the tome marker or year a parser left at its end:
+    'Kamisama Dolls Tome' -> 'Kamisama Dolls', 'Justice League 3000 2014' -> 'Justice League 3000'."""
+    stripped = _TRAILING_MARKER.sub("", name).strip(" -.")
+    return stripped or name

@@ -1,9 +1,11 @@
 """calibre metadata source "Bédéthèque (bdnex)".
 
 Runs inside calibre's own Python, so it imports nothing from bdnex-core: it calls
-the ``bdnex-core`` command (``identify NAME --json`` and ``album ID --json``) in a
-subprocess and maps the JSON to calibre's Metadata. Covers are fetched directly
-from the cover URL bdnex-core returned (it points at the configured site).
+the ``bdnex-core`` command (``identify NAME --json`` and ``calibre album ID``) in a
+subprocess. ``calibre album`` answers with the record ``calibre sync`` writes by
+(authors "First Last" with their author sort, series index, summary paragraphs, links
+on the configured site), so this side only copies it into calibre's Metadata. Covers
+are fetched directly from the cover URL bdnex-core returned.
 """
 
 import json
@@ -68,7 +70,7 @@ class BedethequeBdnex(Source):
         return proc.stdout.decode("utf-8", "replace")
 
     def album(self, album_id, timeout):
-        return json.loads(self._run(["album", str(album_id), "--json"], timeout))
+        return json.loads(self._run(["calibre", "album", str(album_id)], timeout))
 
     def candidates(self, name, timeout):
         out = self._run(["identify", name, "--json"], timeout)
@@ -80,30 +82,23 @@ class BedethequeBdnex(Source):
     # ------------------------------------------------------------------ mapping
 
     def to_metadata(self, album):
-        title = album.get("title") or album.get("series") or "Unknown"
-        people = []
-        for name in (album.get("writers") or []) + (album.get("pencillers") or []):
-            if name not in people:
-                people.append(name)
-        mi = Metadata(title, people or ["Unknown"])
+        """calibre's Metadata from a ``bdnex-core calibre album`` record."""
+        mi = Metadata(album.get("title") or "Unknown", album.get("authors") or ["Unknown"])
+        if album.get("author_sort"):
+            mi.author_sort = album["author_sort"]
         if album.get("series"):
             mi.series = album["series"]
-            index = series_index(album.get("tome"))
-            if index is not None:
-                mi.series_index = index
+            if album.get("series_index") is not None:
+                mi.series_index = float(album["series_index"])
         mi.publisher = album.get("publisher")
-        date = album.get("release_date") or album.get("legal_deposit")
-        if date:
+        if album.get("pubdate"):
             from calibre.utils.date import parse_only_date
             try:
-                mi.pubdate = parse_only_date(date, assume_utc=True)
+                mi.pubdate = parse_only_date(album["pubdate"], assume_utc=True)
             except Exception:
                 pass
-        if album.get("genre"):
-            mi.tags = [tag.strip() for tag in str(album["genre"]).split(",") if tag.strip()]
-        if album.get("summary"):
-            from html import escape
-            mi.comments = "".join("<p>%s</p>" % escape(p.strip()) for p in album["summary"].split("\n\n") if p.strip())
+        mi.tags = list(album.get("tags") or [])
+        mi.comments = album.get("comments")
         if album.get("rating") is not None:
             try:
                 mi.rating = float(album["rating"])
@@ -112,9 +107,8 @@ class BedethequeBdnex(Source):
         mi.languages = [album.get("language") or "fra"]
         album_id = str(album.get("album_id"))
         mi.set_identifier(BEDETHEQUE, album_id)
-        isbn = (album.get("isbn") or "").replace("-", "")
-        if isbn:
-            mi.isbn = isbn
+        if album.get("isbn"):
+            mi.isbn = album["isbn"]
         mi.source_relevance = 0
         if album.get("cover_url"):
             self.cache_identifier_to_cover_url(album_id, album["cover_url"])
@@ -128,10 +122,9 @@ class BedethequeBdnex(Source):
         album_id = identifiers.get(BEDETHEQUE)
         if not album_id:
             return None
+        # the page on the configured site, known once the album was looked up (never a guessed host)
         url = self.cached_identifier_to_cover_url("url:" + album_id)
-        if not url:
-            url = "https://www.bedetheque.com/BD--%s.html" % album_id
-        return (BEDETHEQUE, album_id, url)
+        return (BEDETHEQUE, album_id, url) if url else None
 
     def get_cached_cover_url(self, identifiers):
         album_id = identifiers.get(BEDETHEQUE)
@@ -188,21 +181,3 @@ class BedethequeBdnex(Source):
         except Exception:
             log.exception("Bédéthèque (bdnex): failed to download the cover from %s" % url)
 
-
-def series_index(tome):
-    """Same rule as bdnex_calibre.opf.series_index (calibre's Python cannot import bdnex)."""
-    import re
-    if tome in (None, ""):
-        return None
-    text = str(tome).strip().replace(",", ".")
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    match = re.match(r"^\s*(?:HS|hors[- ]s[ée]rie)\s*(\d+)?\s*$", text, re.IGNORECASE)
-    if match:
-        return int(match.group(1)) + 0.5 if match.group(1) else 0.5
-    match = re.match(r"^\s*(\d+)\s*([a-i])\s*$", text, re.IGNORECASE)
-    if match:
-        return int(match.group(1)) + (ord(match.group(2).lower()) - ord("a") + 1) / 10
-    return None
