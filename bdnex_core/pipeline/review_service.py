@@ -469,8 +469,8 @@ def album_id_of(text: str) -> int | None:
 
 def _written_path(outcome: Outcome, default: str) -> str:
     for write in outcome.writes:
-        if write.message.startswith("converted to "):
-            return write.message.removeprefix("converted to ")
+        if write.new_path is not None:  # a CBR converted to a CBZ: the metadata is in the new file
+            return str(write.new_path)
     return str(outcome.item.path) if outcome.item.path else default
 
 

@@ -2,7 +2,7 @@
 
 Items carry a *working copy* of the book's comic file (in a temp dir), never the
 file inside the calibre library. This writer alone writes the copy (the items say
-``write_comicinfo=False`` to the core's ComicInfo writer): ComicInfo goes in, calibre
+``write_back=WriteBack(comicinfo=False)`` to the core's ComicInfo writer): ComicInfo goes in, calibre
 takes the copy back with ``add_format`` (so its recorded size and path stay right and
 it never sees a half-written file), and nothing touches the copy afterwards. The hash
 the core records is then that of the file calibre holds, and an unchanged re-sync
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from bdnex_calibre import calibredb
 from bdnex_calibre.opf import album_id_of, authors_of, build_opf, merged_tags, split_people
 from bdnex_calibre.settings import calibre_settings
-from bdnex_core.library import LibraryItem, WriteResult
+from bdnex_core.library import LibraryItem, WriteBack, WriteResult
 
 if TYPE_CHECKING:
     from bdnex_core.api import Settings
@@ -65,11 +65,17 @@ def items_from_library(library: calibredb.CalibreLibrary, work_dir: Path) -> Ite
             "title": book.title,
             "series": book.series,
             "series_index": book.series_index,
-            "write_comicinfo": False,  # CalibreWriter owns the copy: see the module docstring
         }
         if book.identifiers.get("bedetheque"):
             hints["bedetheque_id"] = book.identifiers["bedetheque"]
-        yield LibraryItem(SOURCE_NAME, name=path.name, path=path, external_id=str(book.book_id), hints=hints)
+        yield LibraryItem(
+            SOURCE_NAME,
+            name=path.name,
+            path=path,
+            external_id=str(book.book_id),
+            hints=hints,
+            write_back=WriteBack(comicinfo=False),  # CalibreWriter owns the copy: see the module docstring
+        )
 
 
 def _safe_name(title: str) -> str:
@@ -134,7 +140,7 @@ class CalibreWriter:
             opf_path.unlink(missing_ok=True)
         # the core records the file that holds the metadata: for a CBR, the CBZ calibre now has
         message = f"converted to {comic}" if converted else f"calibre book {book_id}"
-        return WriteResult(self.name, written=True, message=message)
+        return WriteResult(self.name, written=True, message=message, new_path=comic if converted else None)
 
 
 def bedetheque_names(settings: Settings, album_id: str | None) -> dict[str, str]:
