@@ -14,22 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from bdnex_core.bedetheque.catalogue import Catalogue
-from bdnex_core.bedetheque.client import BedethequeClient, reset_politeness
+from bdnex_core.bedetheque.client import BedethequeClient
 from bdnex_core.cli import main
 from bdnex_core.config import from_mapping
 from bdnex_core.db import BDneXDB
-from bdnex_core.demo.fakesite import FakeBedetheque, human
+from bdnex_core.demo.fakesite import human
 from bdnex_core.demo.samplelib import CatalogueAlbum, build_library
 from bdnex_core.organize import Tome, render_relative_path, safe_component, template_values
 from bdnex_core.pipeline import TagOptions, collect_items, run_tagging
+from bdnex_testing import review as review_env
+from bdnex_testing.review import make_env
 
-
-@pytest.fixture(scope="module")
-def site():
-    reset_politeness()
-    with FakeBedetheque() as running:
-        yield running
+site = review_env.site  # the fake Bédéthèque site, one per module
 
 
 def series_with_tomes(site, count):
@@ -45,26 +41,15 @@ def series_with_tomes(site, count):
 @pytest.fixture
 def tagged(site, tmp_path):
     """A library of three tomes of one series, tagged; its config file for the CLI."""
-    reset_politeness()
-    settings = from_mapping(
-        {
-            "database": {"path": str(tmp_path / "bdnex.db")},
-            "cache": {"dir": str(tmp_path / "cache")},
-            "pipeline": {"logs_dir": str(tmp_path / "logs")},
-            **site.settings_mapping(),
-        }
-    )
-    db = BDneXDB(settings=settings)
-    client = BedethequeClient(settings)
-    Catalogue(db).update_online(client)
+    settings, db, config = make_env(site, tmp_path)
     slug, albums = series_with_tomes(site, 3)
     library = tmp_path / "library"
     samples = build_library(library / "incoming", albums, broken=0)
     items = collect_items(settings, "folder", [str(library)])
-    summary = run_tagging(settings, db, items, TagOptions(workers=2, locations=(str(library),)), client=client)
+    summary = run_tagging(
+        settings, db, items, TagOptions(workers=2, locations=(str(library),)), client=BedethequeClient(settings)
+    )
     assert summary.count("done") == 3, [o.reason for o in summary.outcomes]
-    config = tmp_path / "config.yaml"
-    config.write_text(json.dumps(settings.raw))
     yield {"db": db, "config": config, "library": library, "samples": samples, "albums": albums, "slug": slug}
     db.close()
 
@@ -380,17 +365,8 @@ def paths_and_hashes(folder: Path) -> dict[str, str]:
 @pytest.fixture
 def untagged(site, tmp_path):
     """A library of three tomes, not tagged yet, and a config pointing at the fake site."""
-    reset_politeness()
-    settings = from_mapping(
-        {
-            "database": {"path": str(tmp_path / "bdnex.db")},
-            "cache": {"dir": str(tmp_path / "cache")},
-            "pipeline": {"logs_dir": str(tmp_path / "logs")},
-            **site.settings_mapping(),
-        }
-    )
-    with BDneXDB(settings=settings) as db:
-        Catalogue(db).update_online(BedethequeClient(settings))
+    settings, db, config = make_env(site, tmp_path)
+    db.close()
     _slug, albums = series_with_tomes(site, 3)
     library = tmp_path / "library"
     samples = build_library(library / "incoming", albums, broken=0)
@@ -399,8 +375,6 @@ def untagged(site, tmp_path):
 
     cbz = next(sample.path for sample in samples if sample.path.suffix == ".cbz")
     write_comicinfo(cbz, b"<?xml version='1.0'?><ComicInfo><Notes>mine</Notes><Series>Other</Series></ComicInfo>")
-    config = tmp_path / "config.yaml"
-    config.write_text(json.dumps(settings.raw))
     return {"settings": settings, "config": config, "library": library}
 
 
