@@ -76,7 +76,7 @@ class CatalogueError(BdnexError):
         if stops_run is not None:
             self.stops_run = stops_run
         if self.stops_run:
-            self.exit_code = 4  # as SiteUnavailable's: the site is not usable now, try again later
+            self.exit_code = SiteUnavailable.exit_code  # the site is not usable now, try again later
 
 
 class NotFound(CatalogueError):

@@ -410,6 +410,7 @@ def rename_files(
     journal = MoveJournal(db)
     results: list[MoveResult] = []
     wanted: list[tuple[Path, Path]] = []
+    claimed: set[Path] = set()
     for plan in plan_renames(db, rows, roots, template):
         if plan.target is None:
             results.append(MoveResult(plan.source, None, False, plan.reason))
@@ -417,9 +418,15 @@ def rename_files(
         if plan.target == plan.source:
             results.append(MoveResult(plan.source, plan.target, False, "already at its place"))
             continue
-        if dry_run:
-            taken = os.path.lexists(plan.target)
-            results.append(MoveResult(plan.source, plan.target, False, "dry run" + (" (name taken)" if taken else "")))
+        if dry_run:  # the names the real run would give: taken on disk or by an earlier file of this run
+            free = _free_name(plan.target, collision, claimed)
+            if free is None:
+                message = f"would be left in place: {plan.target} exists (on collision: refuse)"
+                results.append(MoveResult(plan.source, None, False, message))
+                continue
+            claimed.add(free)
+            taken = "" if free == plan.target else f"{plan.target.name} is taken"
+            results.append(MoveResult(plan.source, free, False, taken or "dry run"))
             continue
         wanted.append((plan.source, plan.target))
     moved = move_files(wanted, collision, journal)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bdnex_core.comicinfo_backups import TABLE
 from bdnex_core.db import to_db_time, utcnow
@@ -60,6 +60,27 @@ class _Backup:
 
 
 _COLUMNS = "id, file_id, file_path, session_id, comicinfo, reason, layout"
+
+
+class RecordUndo(Protocol):
+    """Records the restored file at ``final`` (inside the transaction that marks its backup undone)."""
+
+    def __call__(self, db: BDneXDB, final: Path, backup_session_id: int | None) -> None: ...
+
+
+def record_not_tagged(db: BDneXDB, final: Path, backup_session_id: int | None) -> None:
+    """``bdnex-core undo``'s record: the file is not tagged, the next ``tag`` run processes it again."""
+    db.record_processing(
+        final,
+        None,
+        {
+            "status": FileStatus.SKIPPED,
+            "decision": Decision.NONE,
+            "error": f"undone: session {backup_session_id}" if backup_session_id else "undone",
+            "has_metadata": False,
+        },
+        source=HistorySource.MANUAL,
+    )
 
 
 def _first_backups_of_session(db: BDneXDB, session_id: int) -> list[_Backup]:
@@ -106,7 +127,26 @@ def undo_file(
     return _undo(settings, db, backup, dry_run=dry_run, force=force)
 
 
-def _undo(settings: Settings, db: BDneXDB, backup: _Backup, *, dry_run: bool, force: bool) -> UndoResult:
+def undo_backup(
+    settings: Settings, db: BDneXDB, backup_id: int, *, record: RecordUndo = record_not_tagged
+) -> UndoResult:
+    """Give the file back the state backup ``backup_id`` kept (what the review's ``u`` does), with
+    ``record`` saying what the file's record becomes; a failure is a result with ``failed`` set."""
+    row = db.db.execute(f"SELECT {_COLUMNS} FROM {TABLE} WHERE id = ? AND undone_at IS NULL", [backup_id]).fetchone()
+    if row is None:
+        return UndoResult("", False, "already undone", failed=True)
+    return _undo(settings, db, _Backup(*row), dry_run=False, force=False, record=record)
+
+
+def _undo(
+    settings: Settings,
+    db: BDneXDB,
+    backup: _Backup,
+    *,
+    dry_run: bool,
+    force: bool,
+    record: RecordUndo = record_not_tagged,
+) -> UndoResult:
     from bdnex_core import archive
     from bdnex_core.archives.layout import rebuild
 
@@ -165,15 +205,5 @@ def _undo(settings: Settings, db: BDneXDB, backup: _Backup, *, dry_run: bool, fo
             how += f"; not moved back ({moved.message})"
     with db.write():
         db.db.execute(f"UPDATE {TABLE} SET undone_at = ? WHERE id = ?", [to_db_time(utcnow()), backup.id])
-        db.record_processing(
-            final,
-            None,
-            {
-                "status": FileStatus.SKIPPED,
-                "decision": Decision.NONE,
-                "error": f"undone: session {backup.session_id}" if backup.session_id else "undone",
-                "has_metadata": False,
-            },
-            source=HistorySource.MANUAL,
-        )
+        record(db, final, backup.session_id)
     return UndoResult(str(current), True, how, str(final))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import zipfile
 
 import pytest
@@ -11,6 +12,7 @@ from bdnex_core.archives.layout import capture, original_sha256, rebuild
 from bdnex_core.archives.zipwrite import write_comicinfo
 from bdnex_core.demo.samplelib import sample_pages, write_cbz
 from bdnex_core.errors import ArchiveError
+from bdnex_core.hashing import Fingerprint
 
 XML = b'<?xml version="1.0" encoding="utf-8"?>\n<ComicInfo><Series>Nains</Series><Number>1</Number></ComicInfo>'
 OLD = b"<?xml version='1.0'?><ComicInfo><Series>Old</Series><Notes>the user's own</Notes></ComicInfo>"
@@ -58,6 +60,19 @@ def test_rebuild_gives_the_original_bytes(tmp_path, case):
     assert sha(path) != before
     rebuild(path, description)
     assert sha(path) == before
+
+
+def test_capture_takes_a_known_hash_only_for_the_file_as_it_was_hashed(tmp_path):
+    """A caller that hashed the file already passes its hash; a file changed since is hashed again."""
+    path = write_cbz(tmp_path / "album.cbz", sample_pages("k", 3, seed=2))
+    real = sha(path)
+    as_hashed = Fingerprint.of(path)
+    told = "0" * 64  # not the real hash: shows which one the description keeps
+    assert original_sha256(capture(path, known_sha256=told, known_as=as_hashed)) == told
+    assert original_sha256(capture(path)) == real
+    os.utime(path, ns=(as_hashed.mtime_ns, as_hashed.mtime_ns + 1_000_000_000))  # touched since
+    assert original_sha256(capture(path, known_sha256=told, known_as=as_hashed)) == real
+    assert original_sha256(capture(path, known_sha256=None, known_as=Fingerprint.of(path))) == real
 
 
 def test_a_file_whose_pages_changed_is_left_alone(tmp_path):

@@ -614,7 +614,8 @@ def test_a_corpus_of_hostile_inputs_runs_through(env, site):
                 if run == 0 and case.expect == "done":
                     assert row.get("state") == "done", (case.name, row)
                 if run == 0 and case.expect == "kept":
-                    assert row.get("state") in ("failed", "queued"), (case.name, row)
+                    # left alone: failed, queued for review, or not matched at all (below the review threshold)
+                    assert row.get("state") in ("failed", "queued", "skipped"), (case.name, row)
                 if row.get("state") == "done":
                     tagged.add(path.resolve())
                 if path.resolve() not in tagged:

@@ -185,7 +185,9 @@ def test_rename_with_the_default_template(tagged, capsys):
 
 def test_rename_with_a_custom_template_and_collisions(tagged, capsys):
     db, config, library = tagged["db"], tagged["config"], tagged["library"]
-    # every file wants the same name: suffixes, never an overwrite
+    # every file wants the same name: suffixes, never an overwrite; the dry run plans the same names
+    assert cli(config, "rename", str(library), "--template", "{series}: all", "--dry-run", "--json") == 0
+    planned = sorted(Path(result["target"]).name for result in json.loads(capsys.readouterr().out))
     assert cli(config, "rename", str(library), "--template", "{series}: all") == 0
     names = sorted(path.name for path in comics(library))
     series = safe_component(f"{tagged['albums'][0].series}: all")
@@ -193,17 +195,21 @@ def test_rename_with_a_custom_template_and_collisions(tagged, capsys):
     for suffix in {sample.path.suffix for sample in tagged["samples"]}:
         count = sum(1 for sample in tagged["samples"] if sample.path.suffix == suffix)
         expected += [f"{series}{suffix}"] + [f"{series} ({n}){suffix}" for n in range(2, count + 1)]
-    assert names == sorted(expected)
+    assert names == sorted(expected) == planned
     assert (
         db.db.execute("SELECT COUNT(*) FROM processed_files WHERE file_path LIKE ?", [f"%{series}%"]).fetchone()[0] == 3
     )
     capsys.readouterr()
-    # refuse: the files stay where they are, the run says so and exits 1
-    assert cli(config, "rename", str(library), "--template", "fixed", "--on-collision", "refuse", "--json") == 1
+    # refuse: the dry run says which files would stay, the run leaves them, says so and exits 1
+    refuse = ["rename", str(library), "--template", "fixed", "--on-collision", "refuse", "--json"]
+    assert cli(config, *refuse, "--dry-run") == 0
+    would_stay = [r["file"] for r in json.loads(capsys.readouterr().out) if "would be left" in r["message"]]
+    assert cli(config, *refuse) == 1
     results = json.loads(capsys.readouterr().out)
     moved = [result for result in results if result["moved"]]
     refused = [result for result in results if result["failed"]]
     assert len(moved) + len(refused) == 3 and refused and "exists" in refused[0]["message"]
+    assert would_stay == [result["file"] for result in refused]
     assert len(comics(library)) == 3
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zipfile
 
@@ -124,6 +125,44 @@ def test_mixed_library_is_tagged_queued_and_failed(env, site, tmp_path):
         again.count("skipped") == 14 and again.count("done") == 0
     )  # the 2 queued files wait for review: unchanged too
     assert site.requests("/BD-") == []
+
+
+def counting_sha256(digests: list[str]):
+    """hashlib.sha256 that notes each digest it gives (to count how often a file's bytes are hashed)."""
+    real = hashlib.sha256
+
+    class Counting:
+        def __init__(self, data=b"", **options):
+            self._hash = real(data, **options)
+
+        def update(self, data):
+            self._hash.update(data)
+
+        def hexdigest(self):
+            digests.append(self._hash.hexdigest())
+            return digests[-1]
+
+        def __getattr__(self, name):
+            return getattr(self._hash, name)
+
+    return Counting
+
+
+def test_each_file_is_hashed_once_and_its_undo_layout_has_its_real_hash(env, site, tmp_path, monkeypatch):
+    """The lookup hashes a new file; the undo layout taken before the write reuses that hash."""
+    from bdnex_core.archives.layout import original_sha256
+
+    settings, db, client, _ = env
+    samples = build_library(tmp_path / "library", albums_of(site, 4), broken=0)
+    originals = {str(sample.path.resolve()): hashlib.sha256(sample.path.read_bytes()).hexdigest() for sample in samples}
+    digests: list[str] = []
+    monkeypatch.setattr(hashlib, "sha256", counting_sha256(digests))
+    summary = tag_folder(settings, db, client, tmp_path / "library")
+    monkeypatch.undo()
+    assert summary.count("done") == len(samples)
+    layouts = dict(db.db.execute("SELECT file_path, layout FROM comicinfo_backups").fetchall())
+    assert {path: original_sha256(layout) for path, layout in layouts.items()} == originals
+    assert {path: digests.count(digest) for path, digest in originals.items()} == dict.fromkeys(originals, 1)
 
 
 def test_dry_run_changes_nothing_and_reports_the_diff(env, site, tmp_path, capsys):

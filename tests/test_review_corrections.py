@@ -12,6 +12,7 @@ from bdnex_core.cli import main
 from bdnex_core.db import BDneXDB
 from bdnex_core.demo.fakesite import human
 from bdnex_core.demo.samplelib import sample_pages, write_cbz
+from bdnex_core.organize import safe_component
 from bdnex_testing import review as review_env
 from bdnex_testing.review import (
     comicinfo_bytes,
@@ -66,6 +67,21 @@ def test_tag_id_corrects_one_file_with_a_diff_and_a_dry_run(env, tmp_path, capsy
         assert any(h["field"] == "bdgest_id" and h["source"] == "manual" for h in db.get_history(row["id"]))
     code, out, err = run_cli(capsys, "--config", str(config), "tag", str(path), "--id", "nonsense")
     assert code == 2 and "neither an album id nor" in err
+
+
+def test_tag_id_with_rename_moves_the_corrected_file(env, tmp_path, capsys):
+    settings, _db, config, entries = env
+    path = uncertain_file(tmp_path / "lib", entries[1])
+    wanted = entries[4]
+    code, out, _ = run_cli(capsys, "--config", str(config), "tag", str(path), "--id", str(wanted.album_id), "--rename")
+    assert code == 0 and "moved: " in out
+    assert not path.exists()
+    [moved] = list((tmp_path / "lib").rglob("*.cbz"))
+    assert moved.parent == tmp_path / "lib" / safe_component(human(wanted.series_slug))  # organize.template's
+    assert f"T{int(wanted.tome):02}" in moved.name
+    assert comicinfo_of(moved).get("Number") == wanted.tome
+    with BDneXDB(settings=settings) as db:
+        assert db.get_file(path) is None and db.get_file(moved)["bdgest_id"] == wanted.album_id
 
 
 def test_timid_asks_even_above_the_accept_threshold(env, tmp_path):

@@ -9,6 +9,7 @@ import pytest
 
 from bdnex_core.cli import main
 from bdnex_core.demo.fakesite import human
+from bdnex_core.hashing import sha256_file
 from bdnex_core.pipeline.review_service import PENDING, SKIPPED, ReviewError, ReviewService, breakdown
 from bdnex_testing import review as review_env
 from bdnex_testing.review import (
@@ -61,7 +62,7 @@ def test_accept_skip_undo(service):
     with pytest.raises(ReviewError, match="nothing to undo"):
         review.undo()
     applied = review.accept(entry, entries[1].album_id)
-    assert applied.backup_id is None  # the file had no ComicInfo.xml
+    assert applied.backup_id is not None  # the file had no ComicInfo.xml, but its layout is kept
     assert comicinfo_of(path).get("Number") == entries[1].tome and review.entries(PENDING) == []
     review.undo()
     assert comicinfo_bytes(path) is None  # it had none: ours is removed, the pages are as they were
@@ -69,6 +70,41 @@ def test_accept_skip_undo(service):
     [again] = review.entries(PENDING)
     review.skip(again)
     assert review.entries(PENDING) == [] and [e.id for e in review.entries(SKIPPED)] == [again.id]
+
+
+def test_undo_gives_the_file_back_byte_for_byte_once(service, tmp_path, capsys):
+    """The review's `u` and `bdnex-core undo` are one mechanism: the whole file comes back, and the
+    backup is spent (a later `bdnex-core undo` has nothing left to restore)."""
+    review, path, entries = service
+    [entry] = review.entries(PENDING)
+    before = sha256_file(path)
+    review.accept(entry, entries[1].album_id)
+    assert sha256_file(path) != before
+    review.undo()
+    assert sha256_file(path) == before
+    [back] = review.entries(PENDING)
+    assert back.id == entry.id and review.db.get_file(path)["decision"] == "review"
+    assert main(["--config", str(tmp_path / "config.yaml"), "undo", str(path)]) == 1
+    assert "nothing to undo for this file" in capsys.readouterr().err
+    assert sha256_file(path) == before
+
+
+def test_undo_restores_a_file_that_had_its_own_comicinfo_byte_for_byte(site, tmp_path):
+    settings, db, config = make_env(site, tmp_path)
+    entries = series_entries(site, minimum=8)
+    own = b"<?xml version='1.0'?>\n<ComicInfo><Series>Mine</Series><Notes>kept by hand</Notes></ComicInfo>"
+    path = uncertain_file(tmp_path / "lib", entries[1])
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:  # as another tool would
+        archive.writestr("ComicInfo.xml", own)
+        archive.comment = b"made elsewhere"
+    assert main(["--config", str(config), "tag", str(tmp_path / "lib"), "--batch"]) == 0
+    review = ReviewService(settings, db)
+    [entry] = review.entries(PENDING)
+    before = sha256_file(path)
+    review.accept(entry, entries[1].album_id)
+    review.undo()
+    assert sha256_file(path) == before and comicinfo_bytes(path) == own
+    db.close()
 
 
 def test_breakdown_keeps_names_and_numbers_only():

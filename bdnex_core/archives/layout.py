@@ -24,6 +24,7 @@ from bdnex_core.archives.reading import is_comicinfo_name
 from bdnex_core.archives.safefile import apply_original_attributes, replace_checked, temporary_beside
 from bdnex_core.archives.zipwrite import _LOCAL, CentralEntry, read_layout
 from bdnex_core.errors import ArchiveError
+from bdnex_core.hashing import Fingerprint
 
 FORMAT = 1
 
@@ -51,12 +52,20 @@ def _records(handle: Any, path: Path) -> tuple[int, list[tuple[str, int, int]]]:
     return size, [(name, start, end) for (start, name), end in zip(starts, ends, strict=True)]
 
 
-def capture(path: str | os.PathLike[str]) -> bytes:
-    """A description of the CBZ at ``path`` from which :func:`rebuild` can give it back byte for byte."""
+def capture(
+    path: str | os.PathLike[str], *, known_sha256: str | None = None, known_as: Fingerprint | None = None
+) -> bytes:
+    """A description of the CBZ at ``path`` from which :func:`rebuild` can give it back byte for byte.
+
+    ``known_sha256``: the file's SHA-256 as the caller already computed it when the file had the
+    size and mtime ``known_as``; used while the file still has them (hashing a large file twice
+    costs a second full read), computed again otherwise."""
     path = Path(path)
-    digest = hashlib.sha256()
     segments: list[list[Any]] = []
     with open(path, "rb") as handle:
+        status = os.fstat(handle.fileno())
+        unchanged = known_as is not None and (status.st_size, status.st_mtime_ns) == (known_as.size, known_as.mtime_ns)
+        sha256 = known_sha256 if known_sha256 and unchanged else None
         size, records = _records(handle, path)
         position = 0
         for name, start, end in records:
@@ -69,10 +78,13 @@ def capture(path: str | os.PathLike[str]) -> bytes:
             position = end
         handle.seek(position)
         segments.append(["bytes", base64.b64encode(handle.read(size - position)).decode("ascii")])
-        handle.seek(0)
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    document = {"format": FORMAT, "size": size, "sha256": digest.hexdigest(), "segments": segments}
+        if sha256 is None:
+            handle.seek(0)
+            digest = hashlib.sha256()
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+            sha256 = digest.hexdigest()
+    document = {"format": FORMAT, "size": size, "sha256": sha256, "segments": segments}
     return json.dumps(document, separators=(",", ":")).encode("utf-8")
 
 

@@ -52,9 +52,12 @@ def summary_dict(summary: Any, *, dry_run: bool) -> dict[str, Any]:
     return data
 
 
-def correct_one_file(app: AppContext, paths: tuple[str, ...], album: str, *, dry_run: bool, as_json: bool) -> None:
-    """``tag FILE --id ID|URL``: the album a person names, written (or, dry, only shown) with its diff."""
-    from bdnex_core.pipeline.review_service import album_id_of, correct_file
+def correct_one_file(
+    app: AppContext, paths: tuple[str, ...], album: str, *, dry_run: bool, as_json: bool, rename: bool = False
+) -> None:
+    """``tag FILE --id ID|URL``: the album a person names, written (or, dry, only shown) with its diff;
+    with ``rename`` the file then moves to organize.template, as ``tag --rename`` moves a run's files."""
+    from bdnex_core.pipeline.review_service import _written_path, album_id_of, correct_file
 
     if len(paths) != 1:
         raise click.UsageError("--id tags exactly one FILE")
@@ -63,8 +66,13 @@ def correct_one_file(app: AppContext, paths: tuple[str, ...], album: str, *, dry
         raise click.UsageError(f"--id: {album!r} is neither an album id nor a Bédéthèque album URL")
     outcome = correct_file(app.settings, app.db, paths[0], album_id, dry_run=dry_run)
     row = outcome.summary_row()
+    moves = []
+    if rename and not dry_run and outcome.state == "done":
+        from bdnex_core.cli.library_cmd import rename_recorded
+
+        moves = rename_recorded(app, (_written_path(outcome, paths[0]),), None, None, None, dry_run)
     if as_json:
-        echo_json({"dry_run": dry_run, "files": [row]})
+        echo_json({"dry_run": dry_run, "files": [row], **({"renamed": [m.as_dict() for m in moves]} if rename else {})})
     else:
         click.echo(
             ("would tag " if dry_run else "tagged ") + file_line(row) if outcome.state == "done" else file_line(row)
@@ -73,7 +81,11 @@ def correct_one_file(app: AppContext, paths: tuple[str, ...], album: str, *, dry
             click.echo(f"    {name}: {old!r} -> {new!r}")
         if not outcome.changes and outcome.state == "done":
             click.echo("    nothing changes")
-    raise SystemExit(0 if outcome.state == "done" else 1)
+        if rename and not dry_run:
+            from bdnex_core.cli.library_cmd import print_moves
+
+            print_moves(moves, dry_run=dry_run)
+    raise SystemExit(0 if outcome.state == "done" and not any(move.failed for move in moves) else 1)
 
 
 def session_file_rows(db: Any, session_id: int) -> list[dict[str, Any]]:

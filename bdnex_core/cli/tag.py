@@ -93,7 +93,7 @@ def tag(
     if force and skip_processed:
         raise click.UsageError("--force and --skip-processed contradict each other")
     if album is not None:
-        correct_one_file(app, paths, album, dry_run=dry_run, as_json=as_json)
+        correct_one_file(app, paths, album, dry_run=dry_run, as_json=as_json, rename=rename_after)
         return
     if interactive is None:
         interactive = (sys.stdin.isatty() or timid) and not as_json

@@ -129,10 +129,14 @@ def folder_entries(locations: Iterable[str], *, follow_outside: bool = False) ->
 
 
 def folder_item(path: str, folder_name: str) -> LibraryItem:
-    hints: dict[str, str] = {"parent": folder_name}
-    if isinstance(path, UnusablePath):
-        hints["unavailable"] = path.reason
-    return LibraryItem(source=FolderSource.name, name=os.path.basename(path), path=Path(path), hints=hints)
+    unavailable = path.reason if isinstance(path, UnusablePath) else None  # fails alone, with its reason
+    return LibraryItem(
+        source=FolderSource.name,
+        name=os.path.basename(path),
+        path=Path(path),
+        hints={"parent": folder_name},
+        unavailable=unavailable,
+    )
 
 
 class FolderSource:

@@ -8,7 +8,8 @@ both front-ends behave alike; they only read input and print.
 
 An entry follows its file by identity (its hash), not its path: a file moved since it was
 queued is found again, and an entry whose file is gone is dropped (:meth:`ReviewService.prune`).
-Undo restores the ComicInfo.xml bytes kept in ``comicinfo_backups`` when the choice was written.
+Undo gives the file back as it was before the choice, through :mod:`bdnex_core.undo` (the layout
+and ComicInfo.xml kept in ``comicinfo_backups`` when the choice was written).
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ class Applied:
     entry: ReviewEntry
     album_id: int
     file_path: str  # where the file is after the write (a converted CBR moves)
-    backup_id: int | None  # the comicinfo_backups row holding the bytes replaced (None: there were none)
+    backup_id: int | None  # the comicinfo_backups row of the state before the write (None: nothing was kept)
     previous_status: str
 
 
@@ -382,8 +383,8 @@ class ReviewService:
         if outcome.state != OutcomeState.DONE:
             raise ReviewError(f"{entry.name}: {outcome.reason or outcome.state}")
         written = _written_path(outcome, entry.file_path)
-        backup = self.db.db.execute(
-            f"SELECT MAX(id) FROM {TABLE} WHERE id > ? AND reason = 'replaced'", [last_backup]
+        backup = self.db.db.execute(  # 'absent': the file had no ComicInfo, but its layout is kept
+            f"SELECT MAX(id) FROM {TABLE} WHERE id > ? AND reason IN ('replaced', 'absent')", [last_backup]
         ).fetchone()[0]
         self._close(entry, RESOLVED, album_id, new_path=written)
         applied = Applied(entry, album_id, written, backup, entry.status)
@@ -404,11 +405,12 @@ class ReviewService:
             self.db.db.table("review_queue").update(entry.id, values)
 
     def undo(self) -> Applied:
-        """Take back the last decision of this review: the file gets its previous ComicInfo.xml back
-        (from ``comicinfo_backups``; a file that had none has ours removed), its record says it waits
-        for review again, and the entry is back where it was."""
+        """Take back the last decision of this review: the file is given back byte for byte as it was
+        (:func:`bdnex_core.undo.undo_backup`, the same restoring as ``bdnex-core undo``, which then has
+        nothing left to restore), its record says it waits for review again, and the entry is back
+        where it was."""
         from bdnex_core import archive
-        from bdnex_core.comicinfo_backups import TABLE
+        from bdnex_core.undo import undo_backup
 
         if not self.decisions:
             raise ReviewError("nothing to undo in this review")
@@ -419,17 +421,27 @@ class ReviewService:
         path = Path(applied.file_path)
         if not path.exists():
             raise ReviewError(f"{path}: the file is gone; cannot restore its ComicInfo.xml")
-        previous = None  # no backup: the file had no ComicInfo.xml, and gets none back
         if applied.backup_id is not None:
-            row = self.db.db.execute(f"SELECT comicinfo FROM {TABLE} WHERE id = ?", [applied.backup_id]).fetchone()
-            previous = bytes(row[0])
-        if archive.detect_kind(path) != "cbz":
-            raise ReviewError(f"{path}: only a CBZ can have its ComicInfo.xml restored")
-        archive.write_comicinfo(path, previous, preserve_mtime=self.settings.archives.preserve_mtime)
+            result = undo_backup(self.settings, self.db, applied.backup_id, record=self._back_to_review(applied))
+            if result.failed:
+                raise ReviewError(f"{path}: {result.message}")
+        else:  # nothing kept (a CBR converted to a CBZ, without ComicInfo before): ours is removed
+            if archive.detect_kind(path) != "cbz":
+                raise ReviewError(f"{path}: only a CBZ can have its ComicInfo.xml restored")
+            archive.write_comicinfo(path, None, preserve_mtime=self.settings.archives.preserve_mtime)
+            with self.db.write():
+                self._back_to_review(applied)(self.db, path, None)
+        self.decisions.pop()
+        return applied
+
+    @staticmethod
+    def _back_to_review(applied: Applied) -> Any:
+        """How an undone decision is recorded: the file waits for review, its entry is as it was."""
         entry = applied.entry
-        with self.db.write():
-            file_id = self.db.record_processing(
-                str(path),
+
+        def record(db: BDneXDB, final: Path, _backup_session_id: int | None) -> None:
+            file_id = db.record_processing(
+                str(final),
                 entry.session_id,
                 {
                     "status": FileStatus.SKIPPED,
@@ -440,20 +452,20 @@ class ReviewService:
                 source=HistorySource.MANUAL,
             )
             # a pending entry of the same file queued meanwhile would break the one-pending-per-file rule
-            self.db.db.execute(
+            db.db.execute(
                 "DELETE FROM review_queue WHERE item_key = ? AND status = 'pending' AND id != ?",
                 [entry.item_key, entry.id],
             )
-            self.db.db.table("review_queue").update(
+            db.db.table("review_queue").update(
                 entry.id,
                 {"status": applied.previous_status, "chosen_album_id": None, "resolved_at": None},
             )
             if entry.session_id is not None:
-                self.db.mark_session_file(
+                db.mark_session_file(
                     entry.session_id, entry.item_key, SessionFileState.QUEUED, file_id=file_id, error="undone"
                 )
-        self.decisions.pop()
-        return applied
+
+        return record
 
 
 def album_id_of(text: str) -> int | None:

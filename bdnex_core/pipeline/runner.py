@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from bdnex_core import plugins
 from bdnex_core.db import DONE_STATUSES, BDneXDB, SessionManager
-from bdnex_core.errors import BdnexError
+from bdnex_core.errors import BdnexError, SiteUnavailable
 from bdnex_core.library import LibraryItem
 from bdnex_core.pipeline.logs import write_session_logs, write_text_log
 from bdnex_core.pipeline.options import TagOptions
@@ -77,7 +77,7 @@ class RunSummary:
     @property
     def exit_code(self) -> int:
         if self.status == "blocked":
-            return 4
+            return SiteUnavailable.exit_code
         if self.status == "paused":
             return 130
         return 1 if self.count(OutcomeState.FAILED) else 0

@@ -185,7 +185,12 @@ class ItemProcessor:
         known_id = item.hints.get("bedetheque_id") or archive_view.get("album_id_from_comicinfo")
         if known_id:
             outcome = self.apply_album(
-                item, int(known_id), decision=Decision.ACCEPT, confidence=1.0, archive_view=archive_view
+                item,
+                int(known_id),
+                decision=Decision.ACCEPT,
+                confidence=1.0,
+                archive_view=archive_view,
+                known_hash=_known_hash(lookup),
             )
             outcome.parsed = parsed_dict
             outcome.reason = outcome.reason or "Bédéthèque id already known"
@@ -195,7 +200,12 @@ class ItemProcessor:
         best = result.best
         if result.decision == Decision.ACCEPT and best is not None and not self.options.timid:
             outcome = self.apply_album(
-                item, best.album_id, decision=Decision.ACCEPT, confidence=best.confidence, archive_view=archive_view
+                item,
+                best.album_id,
+                decision=Decision.ACCEPT,
+                confidence=best.confidence,
+                archive_view=archive_view,
+                known_hash=_known_hash(lookup),
             )
         elif best is not None and (result.decision != Decision.NONE or self.options.timid):
             outcome = Outcome(
@@ -286,8 +296,12 @@ class ItemProcessor:
         confidence: float | None,
         archive_view: dict[str, Any] | None = None,
         history_source: HistorySource = HistorySource.AUTO,
+        known_hash: tuple[str, Fingerprint] | None = None,
     ) -> Outcome:
-        """Fetch the album (cache first), build ComicInfo, and have every writer write it."""
+        """Fetch the album (cache first), build ComicInfo, and have every writer write it.
+
+        ``known_hash``: the file's SHA-256 and the size/mtime it had then (the lookup's), so that the
+        undo layout does not read the whole file again while it is unchanged."""
         from bdnex_core.bedetheque.service import fetch_album
         from bdnex_core.comicinfo import ComicInfo, diff
 
@@ -327,7 +341,8 @@ class ItemProcessor:
             from bdnex_core.archives.layout import capture
 
             if archive.detect_kind(item.path) == "cbz":
-                outcome.previous_layout = capture(item.path)
+                known_sha256, known_as = known_hash or (None, None)
+                outcome.previous_layout = capture(item.path, known_sha256=known_sha256, known_as=known_as)
         for writer in applicable:
             outcome.writes.append(writer.write(item, merged, self.settings, dry_run=False))
         if item.path is not None:
@@ -336,6 +351,11 @@ class ItemProcessor:
             outcome.file_hash = sha256_file(written_path)
             outcome.metadata_hash = _comicinfo_hash(written_path)
         return outcome
+
+
+def _known_hash(lookup: Any) -> tuple[str, Fingerprint] | None:
+    """The file's SHA-256 as the lookup knew it (computed, or recorded for a file of the same size/mtime)."""
+    return (lookup.file_hash, lookup.fingerprint) if lookup is not None and lookup.file_hash else None
 
 
 def _written_path(item: LibraryItem, writes: list[WriteResult]) -> Path:

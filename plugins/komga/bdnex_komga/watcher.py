@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bdnex_core.errors import BdnexError
+from bdnex_core.errors import BdnexError, SiteUnavailable
 from bdnex_core.library import LibraryItem
 from bdnex_komga.client import KomgaClient, KomgaError, KomgaHTTPError
 from bdnex_komga.errors import InvalidKomgaId
@@ -57,7 +57,8 @@ CHECKPOINT_KEY = "watch.checkpoint"
 PENDING_KEY = "watch.pending"
 CATCH_UP_PAGE_SIZE = 100
 CATCH_UP_MAX_PAGES = 100
-SITE_UNUSABLE_EXIT = 4  # a run stopped because Bédéthèque cannot be used now (errors with ``stops_run``)
+# a run stopped because Bédéthèque cannot be used now (errors with ``stops_run``)
+SITE_UNUSABLE_EXIT = SiteUnavailable.exit_code
 MAX_PAUSE_SECONDS = 3600.0
 
 
