@@ -19,6 +19,20 @@ from bdnex_core.states import SessionStatus
 if TYPE_CHECKING:
     from bdnex_core.db import BDneXDB
 
+# per process: the files it recorded (kept), and the files it holds now (claims, released when recorded)
+_COUNTS = (
+    (
+        "files_done",
+        "SELECT worker_pid, worker_host, COUNT(*), MIN(updated_at), MAX(updated_at) FROM session_files "
+        "WHERE session_id = ? AND worker_pid IS NOT NULL GROUP BY worker_pid, worker_host",
+    ),
+    (
+        "in_flight",
+        "SELECT pid, host, COUNT(*), MIN(claimed_at), MAX(heartbeat) FROM file_claims "
+        "WHERE session_id = ? GROUP BY pid, host",
+    ),
+)
+
 
 def session_workers(db: BDneXDB, session_id: int) -> list[dict[str, Any]]:
     """One entry per process (pid, host), first heard of first: ``files_done``, ``in_flight``,
@@ -36,22 +50,11 @@ def session_workers(db: BDneXDB, session_id: int) -> list[dict[str, Any]]:
         entry["first_seen"] = min(filter(None, (entry["first_seen"], first)), default=None)
         entry["last_heartbeat"] = max(filter(None, (entry["last_heartbeat"], last)), default=None)
 
-    for pid, host, done, first, last in db.db.execute(
-        "SELECT worker_pid, worker_host, COUNT(*), MIN(updated_at), MAX(updated_at) FROM session_files "
-        "WHERE session_id = ? AND worker_pid IS NOT NULL GROUP BY worker_pid, worker_host",
-        [session_id],
-    ).fetchall():
-        entry = worker(pid, host)
-        entry["files_done"] = done
-        heard(entry, first, last)
-    for pid, host, held, first, last in db.db.execute(
-        "SELECT pid, host, COUNT(*), MIN(claimed_at), MAX(heartbeat) FROM file_claims "
-        "WHERE session_id = ? GROUP BY pid, host",
-        [session_id],
-    ).fetchall():
-        entry = worker(pid, host)
-        entry["in_flight"] = held
-        heard(entry, first, last)
+    for counted, sql in _COUNTS:
+        for pid, host, count, first, last in db.db.execute(sql, [session_id]).fetchall():
+            entry = worker(pid, host)
+            entry[counted] = count
+            heard(entry, first, last)
     session = db.db.execute(
         "SELECT pid, heartbeat, status FROM processing_sessions WHERE id = ?", [session_id]
     ).fetchone()
