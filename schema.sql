@@ -129,6 +129,8 @@ CREATE TABLE IF NOT EXISTS session_files (
     error_msg TEXT,
     updated_at TIMESTAMP,
     item JSON,                          -- the item as its source gave it (write-back mode...), for --resume
+    worker_pid INTEGER,                 -- the process that recorded the file's result (`sessions info`)
+    worker_host TEXT,
     PRIMARY KEY (session_id, item_key)
 );
 
@@ -270,3 +272,15 @@ CREATE TABLE IF NOT EXISTS file_claims (
     heartbeat TIMESTAMP NOT NULL
 );
 CREATE INDEX IF NOT EXISTS idx_file_claims_session ON file_claims(session_id);
+
+-- ===================================================================== request slots
+-- Politeness shared by every process of this database: before each request to a host, a run takes
+-- its slot in one short write transaction. next_at: when the next request may start; the hourly cap
+-- counts in a window (start, count). Times are seconds since 1970 on the database's clock.
+
+CREATE TABLE IF NOT EXISTS request_slots (
+    host TEXT PRIMARY KEY,
+    next_at REAL NOT NULL,
+    window_start REAL NOT NULL,
+    window_count INTEGER NOT NULL DEFAULT 0
+);

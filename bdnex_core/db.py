@@ -676,10 +676,12 @@ class BDneXDB:
             ).fetchall()
             if not previous:
                 return
+            # who recorded it: the workers of a session (`sessions info`) outlive their released claims
+            worker = (None, None) if state == SessionFileState.PENDING else (os.getpid(), socket.gethostname())
             self.db.execute(
-                "UPDATE session_files SET state = ?, file_id = COALESCE(?, file_id), error_msg = ?, updated_at = ? "
-                "WHERE session_id = ? AND item_key = ?",
-                [state, file_id, error, to_db_time(utcnow()), session_id, item_key],
+                "UPDATE session_files SET state = ?, file_id = COALESCE(?, file_id), error_msg = ?, updated_at = ?, "
+                "worker_pid = ?, worker_host = ? WHERE session_id = ? AND item_key = ?",
+                [state, file_id, error, to_db_time(utcnow()), *worker, session_id, item_key],
             )
             old = SessionFileState(previous[0][0])
             if old != state:

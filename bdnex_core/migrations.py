@@ -180,6 +180,19 @@ def m011_stored_items(db: Database) -> None:
     _add_missing_columns(db, "review_queue", {"item": "JSON"})
 
 
+@migrations()
+def m012_request_slots(db: Database) -> None:
+    """The shared request slot: politeness holds across all processes of a database."""
+    start = schema_sql().index("-- ===================================================================== request slots")
+    execute_script(db, schema_sql()[start:])
+
+
+@migrations()
+def m013_session_file_workers(db: Database) -> None:
+    """Session files keep which process recorded them, for the workers of `sessions info`."""
+    _add_missing_columns(db, "session_files", {"worker_pid": "INTEGER", "worker_host": "TEXT"})
+
+
 def unknown_applied(db: Database) -> list[str]:
     """Migrations recorded in ``db`` that this code does not have: a newer bdnex-core made it."""
     known = {name for name in globals() if name[:1] == "m" and name[1:4].isdigit() and name[4:5] == "_"}

@@ -3,7 +3,8 @@
 One ``requests`` session with browser-like headers and a persistent cookie jar; a first
 visit of ``/`` for the ``csrf_cookie_bel`` cookie and a Referer on every request; one
 rate limiter per host shared by every thread of the process (minimum delay with jitter,
-and a cap per hour); retries with exponential backoff on 429/503/timeouts honouring
+and a cap per hour), and, for a client given a database, the same limits shared by every
+process of that database (``shared_limiter.py``); retries with exponential backoff on 429/503/timeouts honouring
 ``Retry-After`` (capped, jitter included); and a run-wide circuit breaker: the first
 challenge or ban page stops every request of the run, because insisting is how a tool gets
 its users banned, and so does a site that stopped answering (a request that failed after its
@@ -33,6 +34,7 @@ import requests
 
 from bdnex_core.bedetheque.blocking import Block, detect_block
 from bdnex_core.bedetheque.deadline import DeadlineAdapter, DeadlineExceeded, deadline_for, read_body
+from bdnex_core.bedetheque.shared_limiter import database_limiter, reset_database_limiters
 from bdnex_core.errors import (
     BlockedError,
     CatalogueError,
@@ -45,6 +47,7 @@ from bdnex_core.errors import (
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
+    from bdnex_core.db import BDneXDB
 
 logger = logging.getLogger(__name__)
 
@@ -189,6 +192,7 @@ def reset_politeness() -> None:
     with _registry_lock:
         _limiters.clear()
         _breakers.clear()
+    reset_database_limiters()
 
 
 def reset_breakers() -> None:
@@ -326,8 +330,9 @@ class ClientStats:
 
 
 class BedethequeClient:
-    def __init__(self, settings: Settings, *, data_dir: Path | None = None):
+    def __init__(self, settings: Settings, *, data_dir: Path | None = None, database: BDneXDB | None = None):
         self.settings = settings
+        self.database = database  # its processes share the politeness limits (None: this process only)
         catalogue = settings.catalogue
         self.base_url = catalogue.base_url.rstrip("/") + "/"
         self.mobile_base_url = catalogue.mobile_base_url.rstrip("/") + "/"
@@ -396,6 +401,9 @@ class BedethequeClient:
         breaker = shared_breaker(host)
         breaker.check()
         shared_limiter(host, self.settings).wait()
+        across_processes = database_limiter(self.database, host, self.settings) if self.database else None
+        if across_processes is not None:
+            across_processes.wait()
         breaker.check()  # another thread may have been blocked while we waited
         deadline = time.monotonic() + (within or self.deadline_seconds)
         result = self.transport.get(url, headers, max_bytes=max_bytes, deadline=deadline)

@@ -39,7 +39,7 @@ def album(
         from bdnex_core.bedetheque.client import BedethequeClient
         from bdnex_core.bedetheque.service import fetch_album
 
-        parsed = fetch_album(BedethequeClient(app.settings), app.db, album_id, force=refresh)
+        parsed = fetch_album(BedethequeClient(app.settings, database=app.db), app.db, album_id, force=refresh)
     else:
         raise click.UsageError("give an ALBUM_ID, or --html FILE --url URL")
     if as_json:

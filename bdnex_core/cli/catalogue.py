@@ -40,7 +40,7 @@ def update(app: AppContext, files: tuple[Path, ...], more_files: tuple[Path, ...
     else:
         from bdnex_core.bedetheque.client import BedethequeClient
 
-        report = catalogue.update_online(BedethequeClient(app.settings), force=force)
+        report = catalogue.update_online(BedethequeClient(app.settings, database=app.db), force=force)
     if as_json:
         echo_json({**report.as_dict(), "albums_in_index": catalogue.count()})
         return

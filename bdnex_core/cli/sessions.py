@@ -8,6 +8,7 @@ from rich.table import Table
 
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
 from bdnex_core.errors import BdnexError
+from bdnex_core.session_workers import session_workers
 from bdnex_core.states import SessionStatus
 
 
@@ -55,6 +56,7 @@ def show_session(app: AppContext, session_id: int, as_json: bool) -> None:
     stats = app.db.get_session_stats(session_id)
     if not stats:
         raise BdnexError(f"no session {session_id} (see `bdnex-core sessions list`)")
+    stats["workers"] = session_workers(app.db, session_id)
     if as_json:
         echo_json(stats)
         return
@@ -67,6 +69,12 @@ def show_session(app: AppContext, session_id: int, as_json: bool) -> None:
         f"  files: {stats['total_files']} total, {stats['files_successful']} tagged, {stats['files_failed']} failed, "
         f"{stats['files_skipped']} skipped, {stats['files_queued'] or 0} queued for review, {stats['remaining']} left"
     )
+    for worker in stats["workers"]:
+        click.echo(
+            f"  worker pid {worker['pid']} on {worker['host']}: {worker['files_done']} files done, "
+            f"{worker['in_flight']} in flight, last heard of {worker['last_heartbeat'] or '-'}"
+            f"{' (running)' if worker['running'] else ''}"
+        )
     for failure in stats["failures"]:
         click.echo(f"  failed: {failure['file_path']}: {failure['error']}")
     if stats["remaining"] and stats["display_status"] in ("interrupted", SessionStatus.PAUSED):
@@ -79,7 +87,7 @@ def show_session(app: AppContext, session_id: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def info(app: AppContext, session_id: int, per_file: bool, as_json: bool) -> None:
-    """Counts, duration and failures (with reasons) of one session; with --files, each file's result."""
+    """Counts, duration, workers and failures (with reasons) of one session; with --files, each file's result."""
     if per_file:
         from bdnex_core.cli.results import show_session_files
 

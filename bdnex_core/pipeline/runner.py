@@ -141,7 +141,7 @@ class TagRun:
         self.options = options
         self.reviewer = reviewer
         self.progress = progress
-        self.client = client if client is not None else _default_client(settings)
+        self.client = client if client is not None else _default_client(settings, db)
         self.matcher = matcher if matcher is not None else _default_matcher(settings, db)
         self.processor = ItemProcessor(
             settings,
@@ -522,10 +522,10 @@ def _result_values(outcome: Outcome, status: FileStatus) -> dict[str, Any]:
     return values
 
 
-def _default_client(settings: Settings) -> Any:
+def _default_client(settings: Settings, db: BDneXDB) -> Any:
     from bdnex_core.bedetheque.client import BedethequeClient
 
-    return BedethequeClient(settings)
+    return BedethequeClient(settings, database=db)  # politeness shared with every run on this database
 
 
 def _default_matcher(settings: Settings, db: BDneXDB) -> Any:

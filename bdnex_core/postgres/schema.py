@@ -250,6 +250,18 @@ ALTER TABLE session_files ADD COLUMN item JSONB;
 ALTER TABLE review_queue ADD COLUMN item JSONB;
 """
 
+_V5_SLOTS_AND_WORKERS = """
+CREATE TABLE request_slots (
+    host TEXT PRIMARY KEY,
+    next_at DOUBLE PRECISION NOT NULL,
+    window_start DOUBLE PRECISION NOT NULL,
+    window_count BIGINT NOT NULL DEFAULT 0
+);
+
+ALTER TABLE session_files ADD COLUMN worker_pid BIGINT;
+ALTER TABLE session_files ADD COLUMN worker_host TEXT;
+"""
+
 #: appended to, never edited: a database records which of these it has. SQLite's m008
 #: (library_search, an FTS5 index) has no twin: PostgreSQL will use its own full-text search.
 MIGRATIONS: tuple[Migration, ...] = (
@@ -257,6 +269,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "comicinfo_backups (schema.sql m007)", _V2_COMICINFO_BACKUPS),
     Migration(3, "file_moves (schema.sql m009)", _V3_FILE_MOVES),
     Migration(4, "file_claims and stored items (schema.sql m010, m011)", _V4_CLAIMS_AND_ITEMS),
+    Migration(5, "request_slots and session file workers (schema.sql m012, m013)", _V5_SLOTS_AND_WORKERS),
 )
 
 
