@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 TEXT_FIELDS = {"series": "series", "title": "title", "publisher": "editor", "path": "file_path"}
 # field name -> column of processed_files, compared exactly (case-insensitively)
 EXACT_FIELDS = {"status": "status", "decision": "decision", "source": "source", "tome": "tome", "isbn": "isbn"}
+# stored in lower case: compared as typed in lower case, so their indexes serve (COLLATE NOCASE would not)
+LOWER_CASE_FIELDS = frozenset({"status", "decision", "source"})
 # field name -> (column, type) compared as a number or a range a..b
 RANGE_FIELDS = {
     "year": ("year", int),
@@ -106,6 +108,9 @@ def parse_query(terms: Iterable[str]) -> Query:
             phrase = _fts_phrase(value)
             if phrase:
                 full_text.append(f"{TEXT_FIELDS[name]} : ({phrase})")
+        elif colon and name in LOWER_CASE_FIELDS:
+            query.conditions.append(f"f.{EXACT_FIELDS[name]} = ?")
+            query.parameters.append(value.lower())
         elif colon and name in EXACT_FIELDS:
             query.conditions.append(f"f.{EXACT_FIELDS[name]} = ? COLLATE NOCASE")
             query.parameters.append(value)
