@@ -154,8 +154,13 @@ class ItemProcessor:
             if not item.path.exists():
                 return Outcome(item, OutcomeState.FAILED, reason="file vanished before processing")
             lookup = self.db.lookup_file(item.path)
-            already = lookup.row is not None and lookup.row["status"] in (FileStatus.SUCCESS, FileStatus.MANUAL)
-            if not self.options.force and already and lookup.state in ("unchanged", "moved"):
+            row = lookup.row
+            already = row is not None and row["status"] in (FileStatus.SUCCESS, FileStatus.MANUAL)
+            # queued for review by another run since this one listed the file: not matched a second time
+            waiting = row is not None and (row["status"], row["decision"]) == (FileStatus.SKIPPED, Decision.REVIEW)
+            if not self.options.force and (
+                (already and lookup.state in ("unchanged", "moved")) or (waiting and lookup.state == "unchanged")
+            ):
                 outcome = Outcome(item, OutcomeState.SKIPPED, reason=ALREADY_PROCESSED, leave_record=True)
                 outcome.moved_from = lookup.row["file_path"] if lookup.state == "moved" and lookup.row else None
                 outcome.fingerprint = lookup.fingerprint

@@ -1,0 +1,203 @@
+"""Many workers, one library (issue 17): three `tag` processes share one library of 300 files and one
+database; one is SIGKILLed mid-run and the two others finish its work. Every file is then recorded
+once, each taggable file carries its ComicInfo, each session's counters match its files, no file is
+worked twice (the album cache is shared, so each album page is fetched once), and no two requests to
+the site come closer than the politeness delay. On SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import zipfile
+from collections import Counter
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bdnex_core.archives.safefile import TEMP_PREFIX
+from bdnex_core.bedetheque.catalogue import Catalogue
+from bdnex_core.bedetheque.client import BedethequeClient, reset_politeness
+from bdnex_core.cli.demo import pick_albums
+from bdnex_core.config import from_mapping
+from bdnex_core.db import BDneXDB
+from bdnex_core.demo.fakesite import FakeBedetheque
+from bdnex_core.demo.samplelib import build_library
+from bdnex_core.hashing import canonical_path
+from tests.test_shared_database_processes import SCHEDULING_SLACK, site_requests
+
+PRESENT, ABSENT, BROKEN = 292, 6, 2  # 300 files: albums of the catalogue, albums it lacks, damaged archives
+PROCESSES, WORKERS = 3, 2
+MIN_DELAY = 0.08
+KILL_AFTER = 15  # files the victim has recorded when it is killed
+
+
+@pytest.fixture(scope="module")
+def site():
+    reset_politeness()
+    with FakeBedetheque() as running:
+        yield running
+    reset_politeness()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path) -> dict[str, Any]:
+    """The `database` section every process shares (a PostgreSQL URL goes through BDNEX_DATABASE_URL)."""
+    if request.param == "sqlite":
+        return {"backend": "sqlite", "path": str(tmp_path / "bdnex.db")}
+    return {"backend": "postgresql", "url": request.getfixturevalue("postgres_url")}
+
+
+def query(database: dict[str, Any], sql: str) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` (no parameters: both drivers read it as is), read in a connection of its own."""
+    if database["backend"] == "postgresql":
+        import psycopg
+
+        with psycopg.connect(database["url"]) as connection:
+            return [tuple(row) for row in connection.execute(sql).fetchall()]
+    with closing(sqlite3.connect(database["path"])) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def prepare(site, tmp_path: Path, database: dict[str, Any]) -> tuple[Path, dict[str, str], list]:
+    """The catalogue indexed into the shared database, the library, and the config every process reads."""
+    mapping = {
+        "database": database,
+        "cache": {"dir": str(tmp_path / "cache")},
+        "pipeline": {"logs_dir": str(tmp_path / "logs"), "workers": WORKERS},
+        **site.settings_mapping(min_delay_seconds=MIN_DELAY, jitter_seconds=0.0),
+    }
+    settings = from_mapping(mapping)
+    reset_politeness()
+    with BDneXDB(settings=settings) as db:
+        Catalogue(db).update_online(BedethequeClient(settings))  # before the run: its requests are not checked
+    present, absent = pick_albums(site, PRESENT, ABSENT, seed=17)
+    assert len({album.album_id for album in present}) == PRESENT
+    library = build_library(tmp_path / "library", present, absent, broken=BROKEN, pages_per_file=1)
+    env = {**os.environ}
+    if database["backend"] == "postgresql":  # the password stays out of the file
+        mapping["database"] = {"backend": "postgresql"}
+        env["BDNEX_DATABASE_URL"] = database["url"]
+    config = tmp_path / "config.yaml"
+    config.write_text(json.dumps(mapping))
+    env["BDNEX_CONFIG"] = str(config)
+    return config, env, library
+
+
+def start_tag(config: Path, env: dict[str, str], library: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bdnex_core", "--config", str(config), "tag", str(library), "--batch"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+
+
+def recorded_by(database: dict[str, Any], pid: int) -> int:
+    """Files ``pid`` has tagged and recorded (not the ones it found done by another run)."""
+    return query(database, f"SELECT COUNT(*) FROM session_files WHERE worker_pid = {pid} AND state = 'done'")[0][0]
+
+
+@pytest.mark.slow
+def test_three_processes_on_one_library_finish_the_work_of_one_killed_mid_run(site, tmp_path, database):
+    config, env, library = prepare(site, tmp_path, database)
+    site.clear_log()
+    started = [start_tag(config, env, tmp_path / "library") for _ in range(PROCESSES)]
+    victim, survivors = started[0], started[1:]
+    try:
+        deadline = time.monotonic() + 240
+        while recorded_by(database, victim.pid) < KILL_AFTER and victim.poll() is None:
+            assert time.monotonic() < deadline, "the victim recorded too few files in time"
+            time.sleep(0.05)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()  # reaped: a zombie would still look alive to the claims' liveness check
+        assert victim.returncode == -signal.SIGKILL, "the victim finished before it was killed"
+        done_by_victim = recorded_by(database, victim.pid)
+        results = [(run.wait(timeout=300), run.communicate()[0]) for run in survivors]
+    finally:
+        for run in started:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+    for code, output in results:
+        assert code in (0, 1), output  # 1: the damaged archives failed, as they should
+        assert "unexpected" not in output and "locked" not in output and "Traceback" not in output, output
+    assert KILL_AFTER <= done_by_victim < PRESENT
+
+    # every file recorded once, in the state its kind calls for; the matched ones with their album
+    expected = {canonical_path(sample.path): sample for sample in library}
+    rows = query(database, "SELECT file_path, status, decision, bdgest_id FROM processed_files")
+    assert Counter(path for path, *_ in rows).most_common(1)[0][1] == 1
+    assert {path for path, *_ in rows} == set(expected)
+    kinds = {"present": ("success", None), "absent": ("skipped", "review"), "broken": ("failed", None)}
+    for path, status, decision, album_id in rows:
+        sample = expected[path]
+        assert (status, decision if status == "skipped" else None) == kinds[sample.kind], (path, status, decision)
+        assert album_id == sample.expected_album_id or sample.kind != "present", (path, album_id)
+
+    # ComicInfo.xml in each tagged archive (none in the others); the killed writer left no comic behind
+    for sample in library:
+        if sample.kind == "broken":
+            continue
+        with zipfile.ZipFile(sample.path) as archive:
+            assert ("ComicInfo.xml" in archive.namelist()) == (sample.kind == "present"), sample.path
+    left = {canonical_path(path) for path in (tmp_path / "library").rglob("*") if path.is_file()}
+    assert all(Path(path).name.startswith(TEMP_PREFIX) for path in left - set(expected)), left - set(expected)
+
+    # each session's counters are those of its files, the killed one's too (one transaction each)
+    sessions = query(
+        database,
+        "SELECT id, pid, status, total_files, files_processed, files_successful, files_failed, files_skipped, "
+        "files_queued, COALESCE(files_unchanged, 0) FROM processing_sessions ORDER BY id",
+    )
+    assert len(sessions) == PROCESSES
+    states = {
+        (session_id, state): count
+        for session_id, state, count in query(
+            database, "SELECT session_id, state, COUNT(*) FROM session_files GROUP BY session_id, state"
+        )
+    }
+    for session_id, pid, status, total, processed, successful, failed, skipped, queued, unchanged in sessions:
+        count = {
+            state: states.get((session_id, state), 0) for state in ("pending", "done", "failed", "skipped", "queued")
+        }
+        assert (successful, failed, skipped - unchanged, queued) == (
+            count["done"],
+            count["failed"],
+            count["skipped"],
+            count["queued"],
+        ), (session_id, count)
+        assert total == sum(count.values()) + unchanged and processed == total - count["pending"], session_id
+        assert status == ("running" if pid == victim.pid else "completed"), (pid, status)
+        assert count["pending"] == 0 or pid == victim.pid, (session_id, count)
+
+    # no file worked twice: one tagging (or review queueing) per file across the sessions, and its
+    # album set once in its history; the damaged archives fail in each run that reaches them
+    worked = query(
+        database,
+        "SELECT item_key, state, COUNT(*) FROM session_files WHERE state IN ('done', 'queued') GROUP BY item_key, state",
+    )
+    assert Counter(state for _, state, _ in worked) == {"done": PRESENT, "queued": ABSENT}
+    assert [row for row in worked if row[2] != 1] == []
+    album_set = query(
+        database, "SELECT file_id, COUNT(*) FROM metadata_history WHERE field = 'bdgest_id' GROUP BY file_id"
+    )
+    assert len(album_set) == PRESENT and {count for _, count in album_set} == {1}
+    assert query(database, "SELECT COUNT(*) FROM file_claims") == [(0,)]  # the killed run's claims taken, released
+
+    # the album cache is shared: each page fetched once, but for the few the victim had in flight
+    album_pages = Counter(entry.path for entry in site.requests("/BD-"))
+    assert sum(count - 1 for count in album_pages.values()) <= 2 * WORKERS, album_pages.most_common(5)
+    # politeness held across the three processes
+    times = site_requests(site)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert min(gaps) >= MIN_DELAY - SCHEDULING_SLACK, sorted(gaps)[:5]
