@@ -10,13 +10,11 @@ import itertools
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 import zipfile
 from collections import Counter
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +29,7 @@ from bdnex_core.db import BDneXDB
 from bdnex_core.demo.fakesite import FakeBedetheque
 from bdnex_core.demo.samplelib import build_library
 from bdnex_core.hashing import canonical_path
+from bdnex_testing.database_rows import rows
 from tests.test_shared_database_processes import SCHEDULING_SLACK, site_requests
 
 PRESENT, ABSENT, BROKEN = 292, 6, 2  # 300 files: albums of the catalogue, albums it lacks, damaged archives
@@ -53,17 +52,6 @@ def database(request, tmp_path) -> dict[str, Any]:
     if request.param == "sqlite":
         return {"backend": "sqlite", "path": str(tmp_path / "bdnex.db")}
     return {"backend": "postgresql", "url": request.getfixturevalue("postgres_url")}
-
-
-def query(database: dict[str, Any], sql: str) -> list[tuple[Any, ...]]:
-    """Rows of ``sql`` (no parameters: both drivers read it as is), read in a connection of its own."""
-    if database["backend"] == "postgresql":
-        import psycopg
-
-        with psycopg.connect(database["url"]) as connection:
-            return [tuple(row) for row in connection.execute(sql).fetchall()]
-    with closing(sqlite3.connect(database["path"])) as connection:
-        return connection.execute(sql).fetchall()
 
 
 def prepare(site, tmp_path: Path, database: dict[str, Any]) -> tuple[Path, dict[str, str], list]:
@@ -104,7 +92,7 @@ def start_tag(config: Path, env: dict[str, str], library: Path) -> subprocess.Po
 
 def recorded_by(database: dict[str, Any], pid: int) -> int:
     """Files ``pid`` has tagged and recorded (not the ones it found done by another run)."""
-    return query(database, f"SELECT COUNT(*) FROM session_files WHERE worker_pid = {pid} AND state = 'done'")[0][0]
+    return rows(database, f"SELECT COUNT(*) FROM session_files WHERE worker_pid = {pid} AND state = 'done'")[0][0]
 
 
 @pytest.mark.slow
@@ -135,11 +123,11 @@ def test_three_processes_on_one_library_finish_the_work_of_one_killed_mid_run(si
 
     # every file recorded once, in the state its kind calls for; the matched ones with their album
     expected = {canonical_path(sample.path): sample for sample in library}
-    rows = query(database, "SELECT file_path, status, decision, bdgest_id FROM processed_files")
-    assert Counter(path for path, *_ in rows).most_common(1)[0][1] == 1
-    assert {path for path, *_ in rows} == set(expected)
+    recorded = rows(database, "SELECT file_path, status, decision, bdgest_id FROM processed_files")
+    assert Counter(path for path, *_ in recorded).most_common(1)[0][1] == 1
+    assert {path for path, *_ in recorded} == set(expected)
     kinds = {"present": ("success", None), "absent": ("skipped", "review"), "broken": ("failed", None)}
-    for path, status, decision, album_id in rows:
+    for path, status, decision, album_id in recorded:
         sample = expected[path]
         assert (status, decision if status == "skipped" else None) == kinds[sample.kind], (path, status, decision)
         assert album_id == sample.expected_album_id or sample.kind != "present", (path, album_id)
@@ -154,7 +142,7 @@ def test_three_processes_on_one_library_finish_the_work_of_one_killed_mid_run(si
     assert all(Path(path).name.startswith(TEMP_PREFIX) for path in left - set(expected)), left - set(expected)
 
     # each session's counters are those of its files, the killed one's too (one transaction each)
-    sessions = query(
+    sessions = rows(
         database,
         "SELECT id, pid, status, total_files, files_processed, files_successful, files_failed, files_skipped, "
         "files_queued, COALESCE(files_unchanged, 0) FROM processing_sessions ORDER BY id",
@@ -162,7 +150,7 @@ def test_three_processes_on_one_library_finish_the_work_of_one_killed_mid_run(si
     assert len(sessions) == PROCESSES
     states = {
         (session_id, state): count
-        for session_id, state, count in query(
+        for session_id, state, count in rows(
             database, "SELECT session_id, state, COUNT(*) FROM session_files GROUP BY session_id, state"
         )
     }
@@ -182,17 +170,17 @@ def test_three_processes_on_one_library_finish_the_work_of_one_killed_mid_run(si
 
     # no file worked twice: one tagging (or review queueing) per file across the sessions, and its
     # album set once in its history; the damaged archives fail in each run that reaches them
-    worked = query(
+    worked = rows(
         database,
         "SELECT item_key, state, COUNT(*) FROM session_files WHERE state IN ('done', 'queued') GROUP BY item_key, state",
     )
     assert Counter(state for _, state, _ in worked) == {"done": PRESENT, "queued": ABSENT}
     assert [row for row in worked if row[2] != 1] == []
-    album_set = query(
+    album_set = rows(
         database, "SELECT file_id, COUNT(*) FROM metadata_history WHERE field = 'bdgest_id' GROUP BY file_id"
     )
     assert len(album_set) == PRESENT and {count for _, count in album_set} == {1}
-    assert query(database, "SELECT COUNT(*) FROM file_claims") == [(0,)]  # the killed run's claims taken, released
+    assert rows(database, "SELECT COUNT(*) FROM file_claims") == [(0,)]  # the killed run's claims taken, released
 
     # the album cache is shared: each page fetched once, but for the few the victim had in flight
     album_pages = Counter(entry.path for entry in site.requests("/BD-"))
