@@ -2,7 +2,8 @@
 database; one is SIGKILLed mid-run and the two others finish its work. Every file is then recorded
 once, each taggable file carries its ComicInfo, each session's counters match its files, no file is
 worked twice (the album cache is shared, so each album page is fetched once), and no two requests to
-the site come closer than the politeness delay. On SQLite and on PostgreSQL."""
+the site come closer than the politeness delay. On SQLite and on PostgreSQL.
+And in one process: a file queued for review by another run after this one listed it is left alone."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from bdnex_core.db import BDneXDB
 from bdnex_core.demo.fakesite import FakeBedetheque
 from bdnex_core.demo.samplelib import build_library
 from bdnex_core.hashing import canonical_path
+from bdnex_core.pipeline import TagOptions, resume_tagging, tag_locations
 from bdnex_testing.database_rows import rows
 from tests.test_shared_database_processes import SCHEDULING_SLACK, site_requests
 
@@ -189,3 +191,26 @@ def test_three_processes_on_one_library_finish_the_work_of_one_killed_mid_run(si
     times = site_requests(site)
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     assert min(gaps) >= MIN_DELAY - SCHEDULING_SLACK, sorted(gaps)[:5]
+
+
+def test_a_file_queued_for_review_by_another_run_meanwhile_is_not_matched_again(site, tmp_path):
+    """A run lists a file; before it gets there, another run queues it for review: the first finds
+    it recorded and unchanged, and leaves it (and its review entry) alone."""
+    database = {"backend": "sqlite", "path": str(tmp_path / "bdnex.db")}
+    settings = from_mapping(
+        {"database": database, "cache": {"dir": str(tmp_path / "cache")}, **site.settings_mapping()}
+    )
+    _, absent = pick_albums(site, 1, 1, seed=5)
+    (sample,) = build_library(tmp_path / "library", [], absent, broken=0, pages_per_file=1)
+    options = TagOptions(workers=1, locations=(str(tmp_path / "library"),))
+    reset_politeness()
+    with BDneXDB(settings=settings) as db:
+        Catalogue(db).update_online(BedethequeClient(settings))
+        first = db.start_session(str(tmp_path / "library"), options=options.to_dict())
+        db.add_session_files(first, [sample.path])
+        db.update_session(first, status="paused")
+        second = tag_locations(settings, db, options)
+        assert second.counts["queued"] == 1, second.counts
+        resumed = resume_tagging(settings, db, first)
+        assert resumed.counts["skipped"] == 1 and resumed.counts["queued"] == 0, resumed.counts
+        assert [entry["session_id"] for entry in db.pending_reviews()] == [second.session_id]
