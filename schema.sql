@@ -80,7 +80,8 @@ CREATE TABLE IF NOT EXISTS processing_sessions (
     pid INTEGER,                        -- process running it (a dead pid = interrupted)
     heartbeat TIMESTAMP,                -- last sign of life of that process
     source TEXT DEFAULT 'folder',
-    imported_from TEXT                  -- legacy batch log this session was imported from
+    imported_from TEXT,                 -- legacy batch log this session was imported from
+    host TEXT                           -- the machine of that process (several share a PostgreSQL database)
 );
 
 CREATE TABLE IF NOT EXISTS metadata_history (

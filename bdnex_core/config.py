@@ -127,9 +127,13 @@ class Settings:
         return copy.deepcopy(self.raw.get(name) or {})
 
     def with_database_path(self, path: str | os.PathLike[str]) -> Settings:
+        """Another database (``--db``, ``BDNEX_DB``): an SQLite file, or a PostgreSQL URL."""
         from dataclasses import replace
 
-        return replace(self, database=replace(self.database, path=paths.expand(path)))
+        location = os.fspath(path)
+        if location.startswith(("postgresql://", "postgres://")):
+            return replace(self, database=replace(self.database, backend="postgresql", url=location))
+        return replace(self, database=replace(self.database, backend="sqlite", path=paths.expand(location)))
 
 
 def full_schema() -> dict[str, Any]:
@@ -261,20 +265,8 @@ _CORE_SECTIONS = {
 }
 
 
-#: what runs on PostgreSQL today; every other command refuses it with this line (exit 2)
-POSTGRESQL_NOT_YET = (
-    "database.backend: postgresql: this version can copy a database into PostgreSQL and back "
-    "('bdnex-core db copy') and show the configuration; tagging, review and the other commands run on "
-    "SQLite only until the pipeline moves to PostgreSQL (use database.backend: sqlite for them)"
-)
-
-
-def from_mapping(data: dict[str, Any], *, source: Path | None = None, allow_postgresql: bool = False) -> Settings:
-    """Build settings from an already-parsed mapping: defaults filled from the schema, then validated.
-
-    ``allow_postgresql``: the caller is one of the commands that work on PostgreSQL today
-    (``db copy``, ``config``); everyone else gets :data:`POSTGRESQL_NOT_YET` as a ConfigError.
-    """
+def from_mapping(data: dict[str, Any], *, source: Path | None = None) -> Settings:
+    """Build settings from an already-parsed mapping: defaults filled from the schema, then validated."""
     where = str(source) if source else "configuration"
     schema = full_schema()
     if not isinstance(data, dict):
@@ -284,15 +276,12 @@ def from_mapping(data: dict[str, Any], *, source: Path | None = None, allow_post
         # the password may live in the environment only, never in the file
         complete["database"]["url"] = os.environ["BDNEX_DATABASE_URL"]
     validate(complete, where, schema)
-    if complete["database"]["backend"] == "postgresql":
-        if not complete["database"]["url"]:
-            raise ConfigError(
-                "invalid configuration at database.url: required when database.backend is postgresql "
-                "(or set BDNEX_DATABASE_URL)",
-                path=str(source) if source else None,
-            )
-        if not allow_postgresql:
-            raise ConfigError(POSTGRESQL_NOT_YET, path=str(source) if source else None)
+    if complete["database"]["backend"] == "postgresql" and not complete["database"]["url"]:
+        raise ConfigError(
+            "invalid configuration at database.url: required when database.backend is postgresql "
+            "(or set BDNEX_DATABASE_URL)",
+            path=str(source) if source else None,
+        )
     sections = {
         name: cls(**_section_kwargs(cls, complete[name], schema["properties"][name]))
         for name, cls in _CORE_SECTIONS.items()
@@ -371,12 +360,10 @@ def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> tuple
 def load_settings(
     config_path: str | os.PathLike[str] | None = None,
     db_path: str | os.PathLike[str] | None = None,
-    *,
-    allow_postgresql: bool = False,
 ) -> Settings:
     """Load, validate and return the settings. Raises :class:`ConfigError`.
 
-    ``BDNEX_DATABASE_URL`` overrides ``database.url`` (see :func:`from_mapping` for ``allow_postgresql``).
+    ``BDNEX_DATABASE_URL`` overrides ``database.url``.
     """
     path, named = resolve_config_path(config_path)
     data: Any = {}
@@ -390,7 +377,7 @@ def load_settings(
             raise ConfigError("the configuration must be a mapping of sections", path=path)
     elif named:
         raise ConfigError("configuration file not found", path=path)
-    settings = from_mapping(data, source=path if exists else None, allow_postgresql=allow_postgresql)
+    settings = from_mapping(data, source=path if exists else None)
     override = db_path or os.environ.get("BDNEX_DB")
     return settings.with_database_path(override) if override else settings
 

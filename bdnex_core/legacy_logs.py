@@ -19,7 +19,7 @@ from typing import Any
 
 from bdnex_core.db import FILE_STATUSES, BDneXDB, to_db_time
 from bdnex_core.hashing import canonical_path
-from bdnex_core.states import FileStatus, SessionFileState, SessionStatus
+from bdnex_core.states import FileStatus, SessionFileState
 
 LEGACY_LOG_DIRS = (
     Path("~/.config/bdnex/batch_results"),
@@ -135,7 +135,7 @@ def import_log(db: BDneXDB, path: Path) -> tuple[int | None, int]:
     """Import one log; return (session id, files) or (None, 0) when already imported."""
     data, digest = _read_log(path)
     marker = f"sha256:{digest}"
-    if db.db.table("processing_sessions").count_where("imported_from = ?", [marker]):
+    if db.sessions.imported(marker):
         return None, 0
     entries = []
     for index, entry in enumerate(data["results"]):
@@ -154,7 +154,7 @@ def import_log(db: BDneXDB, path: Path) -> tuple[int | None, int]:
             if existing is None and entry.get("timestamp"):
                 when = _parse_time(entry["timestamp"])
                 if when:
-                    db.db.table("processed_files").update(file_id, {"processed_date": when})
+                    db.files.set_processed_date(file_id, when)
             db.mark_session_file(
                 session_id,
                 file_path,
@@ -163,16 +163,12 @@ def import_log(db: BDneXDB, path: Path) -> tuple[int | None, int]:
                 error=values["error"],
             )
         started = _parse_time(data.get("batch_start")) or to_db_time(datetime.now(UTC))
-        db.db.table("processing_sessions").update(
+        db.sessions.close_imported(
             session_id,
-            {
-                "session_start": started,
-                "session_end": _parse_time(data.get("batch_end")) or started,
-                "status": SessionStatus.COMPLETED,
-                "pid": None,
-                "imported_from": marker,
-                "json_log_path": str(path),
-            },
+            started=started,
+            ended=_parse_time(data.get("batch_end")) or started,
+            marker=marker,
+            log_path=str(path),
         )
     return session_id, len(entries)
 

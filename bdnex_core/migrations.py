@@ -193,6 +193,12 @@ def m013_session_file_workers(db: Database) -> None:
     _add_missing_columns(db, "session_files", {"worker_pid": "INTEGER", "worker_host": "TEXT"})
 
 
+@migrations()
+def m014_session_host(db: Database) -> None:
+    """Sessions keep the machine of their process: a pid means nothing on another machine."""
+    _add_missing_columns(db, "processing_sessions", {"host": "TEXT"})
+
+
 def unknown_applied(db: Database) -> list[str]:
     """Migrations recorded in ``db`` that this code does not have: a newer bdnex-core made it."""
     known = {name for name in globals() if name[:1] == "m" and name[1:4].isdigit() and name[4:5] == "_"}

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bdnex_core.archives.safefile import fsync_directory, temp_path_for
-from bdnex_core.db import to_db_time, utcnow
 from bdnex_core.errors import BdnexError
 from bdnex_core.hashing import Fingerprint, sha256_file
 from bdnex_core.states import FileStatus
@@ -224,22 +223,10 @@ class MoveJournal:
         self.db = db
 
     def begin_many(self, moves: list[tuple[Path, Path]]) -> list[int]:
-        started = to_db_time(utcnow())
-        with self.db.write() as database:
-            return [
-                int(
-                    database.execute(
-                        "INSERT INTO file_moves (source, target, started_at) VALUES (?, ?, ?)",
-                        [str(source), str(target), started],
-                    ).lastrowid
-                    or 0
-                )
-                for source, target in moves
-            ]
+        return self.db.moves.begin_many(moves)
 
     def retarget(self, move_id: int, target: Path) -> None:
-        with self.db.write() as database:
-            database.execute("UPDATE file_moves SET target = ? WHERE id = ?", [str(target), move_id])
+        self.db.moves.retarget(move_id, target)
 
     def record(self, source: Path, target: Path) -> None:
         """The database's record of the file follows it (its history keeps the old path)."""
@@ -247,14 +234,11 @@ class MoveJournal:
             self.db.record_move(str(source), target, Fingerprint.of(target))
 
     def end_many(self, move_ids: list[int]) -> None:
-        with self.db.write() as database:
-            database.conn.executemany("DELETE FROM file_moves WHERE id = ?", [[move_id] for move_id in move_ids])
+        self.db.moves.end_many(move_ids)
 
     def finish_interrupted(self) -> list[MoveResult]:
         results = []
-        for move_id, source_text, target_text in self.db.db.execute(
-            "SELECT id, source, target FROM file_moves ORDER BY id"
-        ).fetchall():
+        for move_id, source_text, target_text in self.db.moves.in_progress():
             source, target = Path(source_text), Path(target_text)
             if os.path.lexists(target) and (not os.path.lexists(source) or _same_content(source, target)):
                 self.record(source, target)

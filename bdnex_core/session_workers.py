@@ -19,20 +19,6 @@ from bdnex_core.states import SessionStatus
 if TYPE_CHECKING:
     from bdnex_core.db import BDneXDB
 
-# per process: the files it recorded (kept), and the files it holds now (claims, released when recorded)
-_COUNTS = (
-    (
-        "files_done",
-        "SELECT worker_pid, worker_host, COUNT(*), MIN(updated_at), MAX(updated_at) FROM session_files "
-        "WHERE session_id = ? AND worker_pid IS NOT NULL GROUP BY worker_pid, worker_host",
-    ),
-    (
-        "in_flight",
-        "SELECT pid, host, COUNT(*), MIN(claimed_at), MAX(heartbeat) FROM file_claims "
-        "WHERE session_id = ? GROUP BY pid, host",
-    ),
-)
-
 
 def session_workers(db: BDneXDB, session_id: int) -> list[dict[str, Any]]:
     """One entry per process (pid, host), first heard of first: ``files_done``, ``in_flight``,
@@ -50,24 +36,23 @@ def session_workers(db: BDneXDB, session_id: int) -> list[dict[str, Any]]:
         entry["first_seen"] = min(filter(None, (entry["first_seen"], first)), default=None)
         entry["last_heartbeat"] = max(filter(None, (entry["last_heartbeat"], last)), default=None)
 
-    for counted, sql in _COUNTS:
-        for pid, host, count, first, last in db.db.execute(sql, [session_id]).fetchall():
+    # per process: the files it recorded (kept), and the files it holds now (claims, released when recorded)
+    for counted, rows in db.sessions.worker_counts(session_id):
+        for pid, host, count, first, last in rows:
             entry = worker(pid, host)
             entry[counted] = count
             heard(entry, first, last)
-    session = db.db.execute(
-        "SELECT pid, heartbeat, status FROM processing_sessions WHERE id = ?", [session_id]
-    ).fetchone()
+    session = db.sessions.get(session_id) or {}
     here = socket.gethostname()
     for entry in workers.values():
-        # the session row names its current owner by pid only: a process of this machine
-        owner = session is not None and entry["pid"] == session[0] and entry["host"] == here
+        # the session row names its current owner: its pid, and its machine (none: this one, as before)
+        owner = bool(session) and entry["pid"] == session["pid"] and entry["host"] == (session.get("host") or here)
         if owner:
-            heard(entry, None, session[1])
+            heard(entry, None, session["heartbeat"])
         heartbeat = from_db_time(entry["last_heartbeat"])
         if entry["host"] == here:
             alive = process_alive(entry["pid"])
         else:
             alive = heartbeat is not None and utcnow() - heartbeat <= STALE_HEARTBEAT
-        entry["running"] = alive and (entry["in_flight"] > 0 or (owner and session[2] == SessionStatus.RUNNING))
+        entry["running"] = alive and (entry["in_flight"] > 0 or (owner and session["status"] == SessionStatus.RUNNING))
     return sorted(workers.values(), key=lambda entry: (entry["first_seen"] or "", entry["pid"]))

@@ -65,6 +65,25 @@ def postgres_url() -> Iterator[str]:
         yield database_url
 
 
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(params=BACKENDS)
+def database_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new database, once per backend: an SQLite file in ``tmp_path``, then a fresh PostgreSQL
+    database (see ``postgres_url``: skips without a server unless BDNEX_REQUIRE_POSTGRES=1)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "bdnex.db")
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def database_mapping(location: str) -> dict[str, object]:
+    """The ``database`` section of a configuration for ``location`` (a path or a PostgreSQL URL)."""
+    if location.startswith(("postgresql://", "postgres://")):
+        return {"backend": "postgresql", "url": location}
+    return {"path": location}
+
+
 @pytest.fixture(scope="session")
 def bedetheque_fixtures(shared_dir: Path) -> Path:
     return shared_dir / "fixtures" / "bedetheque"

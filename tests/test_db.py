@@ -13,8 +13,8 @@ from bdnex_core.errors import BdnexError
 
 
 @pytest.fixture
-def db(tmp_path):
-    database = BDneXDB(tmp_path / "bdnex.db")
+def db(database_location):
+    database = BDneXDB(database_location)
     yield database
     database.close()
 
@@ -170,7 +170,7 @@ def test_unchanged_file_is_not_rehashed(db, tmp_path, monkeypatch):
     db.record_processing(path, None, {"status": "success"})
     calls = []
     original = hashing.sha256_file
-    monkeypatch.setattr("bdnex_core.db.sha256_file", lambda p: calls.append(p) or original(p))
+    monkeypatch.setattr("bdnex_core.store.files.sha256_file", lambda p: calls.append(p) or original(p))
     assert db.is_processed(path)
     assert calls == []
     os.utime(path, ns=(1, 1))  # touched, same content: hashed once, still processed
@@ -224,14 +224,14 @@ def test_review_queue_keeps_one_pending_entry_per_item(db):
     assert db.pending_reviews() == [] and first != second
 
 
-def test_plugin_state_round_trips_and_survives_reopening(db, tmp_path):
+def test_plugin_state_round_trips_and_survives_reopening(db, database_location):
     assert db.get_plugin_state("komga", "checkpoint") is None
     assert db.get_plugin_state("komga", "checkpoint", {"seen": []}) == {"seen": []}
     db.set_plugin_state("komga", "checkpoint", {"created": "2026-11-29T04:00:00Z", "ids": ["0A1", "0A2"]})
     db.set_plugin_state("komga", "checkpoint", {"created": "2026-11-29T05:00:00Z", "ids": ["0A3"]})
     db.set_plugin_state("calibre", "checkpoint", 12)
     db.close()
-    reopened = BDneXDB(tmp_path / "bdnex.db")
+    reopened = BDneXDB(database_location)
     assert reopened.get_plugin_state("komga", "checkpoint") == {"created": "2026-11-29T05:00:00Z", "ids": ["0A3"]}
     assert reopened.get_plugin_state("calibre", "checkpoint") == 12
     reopened.close()
@@ -265,7 +265,7 @@ def test_a_file_claimed_by_a_live_run_is_refused_and_a_dead_runs_claim_taken_ove
     assert db.claim_file(second, "/lib/a.cbz") is None
     # a claim left by a process that has died is taken over at once
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    db.db.execute("UPDATE file_claims SET pid = ? WHERE item_key = '/lib/a.cbz'", [int(dead.stdout)])
+    db.backend.execute("UPDATE file_claims SET pid = ? WHERE item_key = '/lib/a.cbz'", [int(dead.stdout)])
     assert db.claim_file(first, "/lib/a.cbz") is None
 
 
@@ -275,7 +275,7 @@ def test_cache_validity_is_compared_as_a_time_even_written_as_iso_with_a_t(tmp_p
     db = BDneXDB(tmp_path / "cache.db")
     db.cache_album({"album_id": 7, "title": "T"}, now=datetime(2026, 3, 1, 8, 0, tzinfo=UTC))
     # another writer stored the limit as ISO 8601 with a "T": expired at 10:00 the same day
-    db.db.execute("UPDATE bdgest_albums SET cache_valid_until = '2026-03-01T10:00:00' WHERE id = 7")
+    db.backend.execute("UPDATE bdgest_albums SET cache_valid_until = '2026-03-01T10:00:00' WHERE id = 7")
     assert db.get_cached_album(7, now=datetime(2026, 3, 1, 9, 0, tzinfo=UTC)) is not None
     assert db.get_cached_album(7, now=datetime(2026, 3, 1, 22, 0, tzinfo=UTC)) is None
     assert db.purge_expired_albums(now=datetime(2026, 3, 1, 22, 0, tzinfo=UTC)) == 1

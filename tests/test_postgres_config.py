@@ -1,5 +1,5 @@
 """Configuring PostgreSQL: the URL and its password (never shown), connection failures as one line
-(exit 3), and every command that does not run on PostgreSQL yet saying so (exit 2)."""
+(exit 3), for `db copy` and for the commands that read and write the database."""
 
 from __future__ import annotations
 
@@ -32,11 +32,23 @@ def _sqlite_database(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("command", [["stats"], ["sessions", "list"], ["review", "--json"], ["db", "info"]])
-def test_commands_that_do_not_run_on_postgresql_yet_say_what_does(tmp_path, command):
+COMMANDS = [["stats"], ["sessions", "list"], ["review", "--json"], ["db", "info"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_commands_run_on_postgresql(tmp_path, postgres_url, command):
+    result = run_cli("--config", str(_config(tmp_path, postgres_url)), *command)
+    assert result.returncode == 0, result.stderr
+    info = psycopg.conninfo.conninfo_to_dict(postgres_url)
+    assert info["password"] not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_commands_on_a_server_that_does_not_answer_are_one_line_and_exit_3(tmp_path, command):
+    pytest.importorskip("psycopg")
     config = _config(tmp_path, f"postgresql://bdnex:{SECRET}@127.0.0.1:{_free_port()}/bdnex")
     result = run_cli("--config", str(config), *command)
-    assert_one_line_error(result, "database.backend: postgresql", "db copy", "SQLite only", code=2)
+    assert_one_line_error(result, "cannot connect to PostgreSQL", "bdnex:********@127.0.0.1", code=3)
     assert SECRET not in result.stderr
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from bdnex_core.bedetheque.catalogue_row import CatalogueRow
 from bdnex_core.bedetheque.sitemaps import AlbumEntry, iter_album_entries, parse_sitemap_index
-from bdnex_core.db import BDneXDB, to_db_time, utcnow
+from bdnex_core.db import BDneXDB
 from bdnex_core.errors import CatalogueError
 
 
@@ -62,25 +62,9 @@ class Catalogue:
         last_modified: str | None = None,
     ) -> int:
         """Replace the albums of one sitemap, all or nothing."""
-        with self.db.write():
-            self.db.db.execute("DELETE FROM catalogue_albums WHERE sitemap = ?", [sitemap])
-            table = self.db.db.table("catalogue_albums")
-            table.insert_all(_rows(entries, sitemap), batch_size=2000, replace=True)
-            count = self.db.db.execute("SELECT COUNT(*) FROM catalogue_albums WHERE sitemap = ?", [sitemap]).fetchone()[
-                0
-            ]
-            self.db.db.table("catalogue_sitemaps").upsert(
-                {
-                    "url": sitemap,
-                    "lastmod": lastmod,
-                    "etag": etag,
-                    "last_modified": last_modified,
-                    "fetched_at": to_db_time(utcnow()),
-                    "album_count": count,
-                },
-                pk="url",
-            )
-        return int(count)
+        return self.db.catalogue.replace_sitemap(
+            sitemap, _rows(entries, sitemap), lastmod=lastmod, etag=etag, last_modified=last_modified
+        )
 
     def import_files(self, paths: Iterable[str | os.PathLike[str]]) -> UpdateReport:
         """Offline: import saved ``albums_*_map.xml`` files (each replaces its sitemap's albums)."""
@@ -109,7 +93,7 @@ class Catalogue:
         refs = parse_sitemap_index(io.BytesIO(index.content))
         if not refs:
             raise CatalogueError("the sitemap index lists no album sitemap", path=index.url)
-        known = {row["url"]: row for row in self.db.db.table("catalogue_sitemaps").rows}
+        known = self.db.catalogue.sitemaps()
         for ref in refs:
             name = ref.url.rsplit("/", 1)[-1]
             stored = known.get(name)
@@ -119,10 +103,7 @@ class Catalogue:
             conditional = (stored["etag"], stored["last_modified"]) if stored and not force else None
             response = client.get(ref.url, conditional=conditional, max_bytes=SITEMAP_MAX_BYTES)
             if response.status == 304:
-                with self.db.write():
-                    self.db.db.table("catalogue_sitemaps").update(
-                        name, {"lastmod": ref.lastmod, "fetched_at": to_db_time(utcnow())}
-                    )
+                self.db.catalogue.sitemap_unchanged(name, ref.lastmod)
                 report.unchanged.append(name)
                 continue
             try:
@@ -140,25 +121,21 @@ class Catalogue:
         return report
 
     def count(self) -> int:
-        return self.db.db.table("catalogue_albums").count
+        return self.db.catalogue.count()
 
     def stats(self) -> dict[str, Any]:
-        db = self.db.db
-        kinds = dict(
-            db.execute("SELECT COALESCE(tome_kind, 'one-shot'), COUNT(*) FROM catalogue_albums GROUP BY 1").fetchall()
-        )
+        store = self.db.catalogue
         return {
             "albums": self.count(),
-            "series": db.execute("SELECT COUNT(DISTINCT series_norm) FROM catalogue_albums").fetchone()[0],
-            "by_kind": kinds,
+            "series": store.series_count(),
+            "by_kind": store.count_by_kind(),
             "sitemaps": [
                 {key: row[key] for key in ("url", "lastmod", "fetched_at", "album_count")}
-                for row in db.table("catalogue_sitemaps").rows_where(order_by="url")
+                for row in store.sitemaps().values()
             ],
         }
 
     def rows(self) -> Iterator[CatalogueRow]:
         """Every album of the catalogue, as a named row."""
-        columns = ", ".join(CatalogueRow._fields)
-        for row in self.db.db.execute(f"SELECT {columns} FROM catalogue_albums"):
+        for row in self.db.catalogue.album_rows(CatalogueRow._fields):
             yield CatalogueRow(*row)

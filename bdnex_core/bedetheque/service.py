@@ -32,14 +32,7 @@ def write_to_cache(path: Path, data: bytes) -> None:
 
 def series_album_count(db: BDneXDB, album_id: int) -> int | None:
     """Regular tomes of the album's series in the local catalogue index (ComicInfo ``Count``)."""
-    if not db.db.table("catalogue_albums").exists():
-        return None
-    row = db.db.execute(
-        "SELECT COUNT(*) FROM catalogue_albums WHERE tome_kind = 'regular' AND series_slug = "
-        "(SELECT series_slug FROM catalogue_albums WHERE album_id = ?)",
-        [album_id],
-    ).fetchone()
-    return int(row[0]) if row and row[0] else None
+    return db.catalogue.series_regular_count(album_id)
 
 
 def fetch_album(client: BedethequeClient, db: BDneXDB, album_id: int, *, force: bool = False) -> Album:

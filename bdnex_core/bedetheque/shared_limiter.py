@@ -16,21 +16,19 @@ several machines (PostgreSQL: ``clock_timestamp()``; the SQLite file lives on on
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
 from typing import TYPE_CHECKING
 
 from bdnex_core.errors import HourlyCapReached
+from bdnex_core.store.request_slots import Slot
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
     from bdnex_core.db import BDneXDB
 
 HOUR = 3600.0
-# seconds since 1970 on the database's clock (SQLite's 'now' has millisecond resolution)
-_NOW_SQL = "SELECT (julianday('now') - 2440587.5) * 86400.0"
 
 
 class SharedRateLimiter:
@@ -44,36 +42,25 @@ class SharedRateLimiter:
 
     def wait(self) -> None:
         with self._lock:
-            while (early := self._take()) > 0:
+            while (early := self.db.request_slots.take(self.host, self._decide)) > 0:
                 time.sleep(early)
 
-    def _take(self) -> float:
-        """Take the slot now (0.0), or say how many seconds it is still held."""
-        with self.db.write() as db:
-            now = float(db.execute(_NOW_SQL).fetchone()[0])
-            row = db.execute(
-                "SELECT next_at, window_start, window_count FROM request_slots WHERE host = ?", [self.host]
-            ).fetchone()
-            next_at, window_start, count = row if row else (0.0, now, 0)
-            if now - window_start >= HOUR or window_start > now:  # a new hour (or a clock set back)
-                window_start, count = now, 0
-            if count >= self.per_hour:
-                minutes = max(1, round((window_start + HOUR - now) / 60))
-                raise HourlyCapReached(
-                    f"reached catalogue.max_requests_per_hour ({self.per_hour}) for all the runs sharing this "
-                    f"database; stopping here to stay polite — resume in about {minutes} min "
-                    "(cached albums are not fetched again)"
-                )
-            early = next_at - now
-            if 0 < early <= self.min_delay + self.jitter:  # longer: a slot from a clock set back, not a wait
-                return early
-            db.execute(
-                "INSERT INTO request_slots (host, next_at, window_start, window_count) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(host) DO UPDATE SET next_at = excluded.next_at, "
-                "window_start = excluded.window_start, window_count = excluded.window_count",
-                [self.host, now + self.min_delay + random.uniform(0, self.jitter), window_start, count + 1],
+    def _decide(self, now: float, slot: Slot) -> tuple[float, Slot]:
+        """The seconds the slot is still held, or 0 and the slot after this request."""
+        window_start, count = slot.window_start, slot.window_count
+        if now - window_start >= HOUR or window_start > now:  # a new hour (or a clock set back)
+            window_start, count = now, 0
+        if count >= self.per_hour:
+            minutes = max(1, round((window_start + HOUR - now) / 60))
+            raise HourlyCapReached(
+                f"reached catalogue.max_requests_per_hour ({self.per_hour}) for all the runs sharing this "
+                f"database; stopping here to stay polite — resume in about {minutes} min "
+                "(cached albums are not fetched again)"
             )
-        return 0.0
+        early = slot.next_at - now
+        if 0 < early <= self.min_delay + self.jitter:  # longer: a slot from a clock set back, not a wait
+            return early, slot
+        return 0.0, Slot(now + self.min_delay + random.uniform(0, self.jitter), window_start, count + 1)
 
 
 _registry_lock = threading.Lock()
@@ -83,11 +70,11 @@ _limiters: dict[tuple[str, str, float, float, int], SharedRateLimiter] = {}
 def database_limiter(db: BDneXDB, host: str, settings: Settings) -> SharedRateLimiter | None:
     """The shared limiter of ``host`` on ``db`` for this process (its own connection, since worker
     threads take it while the run records results); ``None`` for an in-memory database."""
-    if db.path is None:
+    if db.memory:
         return None
     catalogue = settings.catalogue
     params = (catalogue.min_delay_seconds, catalogue.jitter_seconds, catalogue.max_requests_per_hour)
-    key = (os.path.realpath(db.path), host, *params)
+    key = (db.identity, host, *params)
     with _registry_lock:
         if key not in _limiters:
             _limiters[key] = SharedRateLimiter(db.reopen(), host, *params)

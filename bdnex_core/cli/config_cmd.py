@@ -23,7 +23,7 @@ def config_group() -> None:
 @pass_app
 def show(app: AppContext, as_json: bool) -> None:
     """Print the effective configuration (file values with defaults filled in)."""
-    settings = app.settings_on_any_backend()
+    settings = app.settings
     data = settings_as_dict(settings)
     if as_json:
         echo_json({"source": str(settings.source) if settings.source else None, "settings": data})
@@ -37,7 +37,7 @@ def show(app: AppContext, as_json: bool) -> None:
 @pass_app
 def validate(app: AppContext, as_json: bool) -> None:
     """Check the configuration file; exit 2 with the key and the problem when invalid."""
-    settings = app.settings_on_any_backend()  # raises ConfigError (one line, exit 2) when invalid
+    settings = app.settings  # raises ConfigError (one line, exit 2) when invalid
     path, _ = resolve_config_path(app.config_path)
     message = f"{path}: valid" if settings.source else f"{path}: not present, defaults apply"
     if as_json:

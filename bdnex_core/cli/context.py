@@ -29,14 +29,6 @@ class AppContext:
             self._settings = load_settings(self.config_path, self.db_path)
         return self._settings
 
-    def settings_on_any_backend(self) -> Settings:
-        """The settings for the commands that also work on PostgreSQL today (``config``, ``db copy``)."""
-        if self._settings is not None:
-            return self._settings
-        from bdnex_core.config import load_settings
-
-        return load_settings(self.config_path, self.db_path, allow_postgresql=True)
-
     @property
     def db(self) -> BDneXDB:
         if self._db is None:
@@ -60,7 +52,7 @@ class AppContext:
             return
         files = sum(count for _, _, count in report.imported)
         click.echo(
-            f"Imported {len(report.imported)} earlier BDneX batch log(s) ({files} files) into {db.path}"
+            f"Imported {len(report.imported)} earlier BDneX batch log(s) ({files} files) into {db.location}"
             + (f"; {len(report.broken)} unreadable log(s) skipped" if report.broken else ""),
             err=True,
         )

@@ -47,9 +47,9 @@ def info(app: AppContext, as_json: bool) -> None:
     """Where the database is and which migrations it has."""
     db = app.db
     data: dict[str, Any] = {
-        "path": str(db.path) if db.path else ":memory:",
+        "path": db.location,
         "migrations": db.schema_version(),
-        "tables": {name: db.db.table(name).count for name in db.db.table_names() if not name.startswith("_")},
+        "tables": db.statistics.table_counts(),
     }
     if as_json:
         echo_json(data)
@@ -70,7 +70,7 @@ def copy_command(app: AppContext, target: str, source: str | None, as_json: bool
     from bdnex_core.postgres.copy import copy_database
 
     if source is None:
-        database = app.settings_on_any_backend().database
+        database = app.settings.database
         source = database.url if database.backend == "postgresql" and database.url else str(database.path)
     report = copy_database(source, target)
     if as_json:

@@ -29,7 +29,7 @@ def load_matcher(settings: Settings, db: BDneXDB) -> Matcher:
     require_catalogue(db)
     # read through a connection of its own: this runs in a worker thread while the caller's
     # connection records results (a read left open on it would make its writes fail at once)
-    reader = db.reopen() if db.path is not None else db
+    reader = db if db.memory else db.reopen()
     try:
         index = CatalogueIndex.build(list(Catalogue(reader).rows()))
     finally:
@@ -40,11 +40,10 @@ def load_matcher(settings: Settings, db: BDneXDB) -> Matcher:
     local = threading.local()
 
     def url_of(album_id: int) -> str | None:
-        connection = getattr(local, "connection", None)
-        if connection is None:
-            connection = local.connection = db.connect()
-        rows = connection.execute("SELECT url FROM catalogue_albums WHERE album_id = ?", [album_id]).fetchall()
-        return rows[0][0] if rows else None
+        reader = getattr(local, "reader", None)
+        if reader is None:
+            reader = local.reader = db if db.memory else db.reopen()
+        return reader.catalogue.url_of(album_id)
 
     return Matcher(index, settings.matching, url_of=url_of)
 

@@ -134,8 +134,8 @@ class TagRun:
         reviewer: Reviewer | None = None,
         progress: Any = None,
     ):
-        if db.path is None:
-            raise BdnexError("tagging needs a database file (workers open their own connections)")
+        if db.memory:
+            raise BdnexError("tagging needs a database file or server (workers open their own connections)")
         self.settings = settings
         self.db = db
         self.options = options
@@ -415,49 +415,9 @@ class TagRun:
                 logger.warning("cannot clean %s: %s", folder, exc)
 
 
-# done, or already waiting in the review queue: nothing new to do for such a file while it is unchanged
-# ("+status": the path index must drive the search, not the status index that covers most rows)
-_RECORDED = (
-    "SELECT file_path, file_size, mtime_ns FROM processed_files "
-    "WHERE (+status IN ('success', 'manual') OR (+status = 'skipped' AND decision = 'review')) AND "
-)
-
-
 def unchanged_paths(db: BDneXDB, paths: list[str], roots: Iterable[str] = ()) -> set[str]:
-    """Those of ``paths`` (canonical) processed before and unchanged since (same size and mtime),
-    found in bulk (no hashing): one range query per root folder when the paths all come from
-    ``roots``, else one query per 900 paths; then one stat per recorded file."""
-    if roots:
-        queries = [
-            (
-                _RECORDED + "(file_path = ? OR (file_path > ? AND file_path < ?))",
-                [root, root + os.sep, root + chr(ord(os.sep) + 1)],
-            )
-            for root in roots
-        ]
-    else:  # 900: under SQLite's oldest limit of 999 parameters
-        queries = [
-            (
-                _RECORDED + f"file_path IN ({', '.join('?' * len(paths[start : start + 900]))})",
-                paths[start : start + 900],
-            )
-            for start in range(0, len(paths), 900)
-        ]
-    wanted = set(paths)
-    known: dict[str, tuple[int, int]] = {}
-    for sql, parameters in queries:
-        known.update(
-            (path, (size, mtime)) for path, size, mtime in db.db.execute(sql, parameters).fetchall() if path in wanted
-        )
-    unchanged = set()
-    for path, recorded in known.items():
-        try:
-            stat = os.stat(path)
-        except OSError:
-            continue
-        if (stat.st_size, stat.st_mtime_ns) == recorded:
-            unchanged.add(path)
-    return unchanged
+    """Those of ``paths`` processed before and unchanged since (see :meth:`FileStore.unchanged_paths`)."""
+    return db.files.unchanged_paths(paths, roots)
 
 
 def _recorded_path(outcome: Outcome) -> str:

@@ -262,6 +262,10 @@ ALTER TABLE session_files ADD COLUMN worker_pid BIGINT;
 ALTER TABLE session_files ADD COLUMN worker_host TEXT;
 """
 
+_V6_SESSION_HOST = """
+ALTER TABLE processing_sessions ADD COLUMN host TEXT;
+"""
+
 #: appended to, never edited: a database records which of these it has. SQLite's m008
 #: (library_search, an FTS5 index) has no twin: PostgreSQL will use its own full-text search.
 MIGRATIONS: tuple[Migration, ...] = (
@@ -270,6 +274,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "file_moves (schema.sql m009)", _V3_FILE_MOVES),
     Migration(4, "file_claims and stored items (schema.sql m010, m011)", _V4_CLAIMS_AND_ITEMS),
     Migration(5, "request_slots and session file workers (schema.sql m012, m013)", _V5_SLOTS_AND_WORKERS),
+    Migration(6, "the machine of a session's process (schema.sql m014)", _V6_SESSION_HOST),
 )
 
 

@@ -1,0 +1,113 @@
+"""The local index of Bédéthèque's album sitemaps: one row per album, one per sitemap fetched."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from bdnex_core.store.backend import Backend
+from bdnex_core.store.common import to_db_time, utcnow
+
+ALBUM_COLUMNS = (
+    "album_id",
+    "url",
+    "series_slug",
+    "series_norm",
+    "tome",
+    "tome_number",
+    "tome_kind",
+    "title_slug",
+    "title_norm",
+    "lastmod",
+    "sitemap",
+)
+_BATCH = 2000
+
+
+class CatalogueStore:
+    def __init__(self, backend: Backend):
+        self.backend = backend
+
+    def replace_sitemap(
+        self,
+        sitemap: str,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        lastmod: str | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> int:
+        """Replace the albums of one sitemap, all or nothing; return how many it has now."""
+        insert = (
+            f"INSERT INTO catalogue_albums ({', '.join(ALBUM_COLUMNS)}) VALUES ({', '.join('?' for _ in ALBUM_COLUMNS)}) "
+            # an album listed by another sitemap before moves to this one
+            "ON CONFLICT (album_id) DO UPDATE SET "
+            + ", ".join(f"{column} = excluded.{column}" for column in ALBUM_COLUMNS if column != "album_id")
+        )
+        with self.backend.write() as backend:
+            backend.execute("DELETE FROM catalogue_albums WHERE sitemap = ?", [sitemap])
+            batch: list[tuple[Any, ...]] = []
+            for row in rows:
+                batch.append(tuple(row[column] for column in ALBUM_COLUMNS))
+                if len(batch) >= _BATCH:
+                    backend.executemany(insert, batch)
+                    batch = []
+            if batch:
+                backend.executemany(insert, batch)
+            count = int(backend.value("SELECT COUNT(*) FROM catalogue_albums WHERE sitemap = ?", [sitemap]))
+            backend.upsert(
+                "catalogue_sitemaps",
+                {
+                    "url": sitemap,
+                    "lastmod": lastmod,
+                    "etag": etag,
+                    "last_modified": last_modified,
+                    "fetched_at": to_db_time(utcnow()),
+                    "album_count": count,
+                },
+                key=("url",),
+            )
+        return count
+
+    def sitemaps(self) -> dict[str, dict[str, Any]]:
+        return {row["url"]: row for row in self.backend.rows("SELECT * FROM catalogue_sitemaps ORDER BY url")}
+
+    def sitemap_unchanged(self, sitemap: str, lastmod: str | None) -> None:
+        """The site answered 304 for this sitemap: only its date moves."""
+        with self.backend.write() as backend:
+            backend.update(
+                "catalogue_sitemaps", {"url": sitemap}, {"lastmod": lastmod, "fetched_at": to_db_time(utcnow())}
+            )
+
+    def count(self) -> int:
+        if not self.backend.table_exists("catalogue_albums"):
+            return 0
+        return int(self.backend.value("SELECT COUNT(*) FROM catalogue_albums"))
+
+    def series_count(self) -> int:
+        return int(self.backend.value("SELECT COUNT(DISTINCT series_norm) FROM catalogue_albums"))
+
+    def count_by_kind(self) -> dict[str, int]:
+        return dict(
+            self.backend.tuples("SELECT COALESCE(tome_kind, 'one-shot'), COUNT(*) FROM catalogue_albums GROUP BY 1")
+        )
+
+    def album_rows(self, columns: Iterable[str]) -> Iterator[tuple[Any, ...]]:
+        """Every album, as tuples of ``columns`` (names of our own, never from input)."""
+        yield from self.backend.tuples(f"SELECT {', '.join(columns)} FROM catalogue_albums")
+
+    def url_of(self, album_id: int) -> str | None:
+        value = self.backend.value("SELECT url FROM catalogue_albums WHERE album_id = ?", [album_id])
+        return None if value is None else str(value)
+
+    def known(self, album_id: int) -> bool:
+        return self.url_of(album_id) is not None
+
+    def series_regular_count(self, album_id: int) -> int | None:
+        """Regular tomes of the album's series (ComicInfo ``Count``); ``None`` when unknown."""
+        count = self.backend.value(
+            "SELECT COUNT(*) FROM catalogue_albums WHERE tome_kind = 'regular' AND series_slug = "
+            "(SELECT series_slug FROM catalogue_albums WHERE album_id = ?)",
+            [album_id],
+        )
+        return int(count) if count else None

@@ -1,0 +1,88 @@
+"""The review queue: files whose match needs a person, with what was parsed and the candidates."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bdnex_core.errors import BdnexError
+from bdnex_core.store.backend import Backend
+from bdnex_core.store.common import to_db_time, to_json, utcnow
+
+REVIEW_STATUSES = ("pending", "resolved", "skipped")
+
+
+def decoded(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A review_queue row with its JSON documents parsed."""
+    return {
+        **row,
+        "parsed": json.loads(row["parsed"] or "{}"),
+        "candidates": json.loads(row["candidates"] or "[]"),
+        "item": json.loads(row["item"]) if row.get("item") else None,
+    }
+
+
+class ReviewStore:
+    def __init__(self, backend: Backend):
+        self.backend = backend
+
+    def queue(
+        self,
+        file_path: str,
+        item_key: str,
+        session_id: int | None,
+        parsed: Mapping[str, Any],
+        candidates: Sequence[Mapping[str, Any]],
+        item: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Queue a file whose match needs a person; one pending entry per item."""
+        with self.backend.write() as backend:
+            backend.execute("DELETE FROM review_queue WHERE item_key = ? AND status = 'pending'", [item_key])
+            return backend.insert(
+                "review_queue",
+                {
+                    "file_path": file_path,
+                    "item_key": item_key,
+                    "session_id": session_id,
+                    "parsed": to_json(dict(parsed)),
+                    "candidates": to_json(list(candidates)),
+                    "item": None if item is None else to_json(dict(item)),
+                    "status": "pending",
+                    "created_at": to_db_time(utcnow()),
+                },
+            )
+
+    def with_status(self, status: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """Entries of one status, oldest first, their JSON parsed."""
+        rows = self.backend.rows(
+            "SELECT * FROM review_queue WHERE status = ? ORDER BY id" + (" LIMIT ?" if limit is not None else ""),
+            [status, limit] if limit is not None else [status],
+        )
+        return [decoded(row) for row in rows]
+
+    def get(self, review_id: int) -> dict[str, Any] | None:
+        row = self.backend.row("SELECT * FROM review_queue WHERE id = ?", [review_id])
+        return decoded(row) if row else None
+
+    def for_path(self, file_path: str) -> list[dict[str, Any]]:
+        return [
+            decoded(row)
+            for row in self.backend.rows("SELECT * FROM review_queue WHERE file_path = ? ORDER BY id", [file_path])
+        ]
+
+    def update(self, review_id: int, values: Mapping[str, Any]) -> None:
+        with self.backend.write() as backend:
+            backend.update("review_queue", {"id": review_id}, values)
+
+    def delete(self, review_id: int) -> None:
+        with self.backend.write() as backend:
+            backend.execute("DELETE FROM review_queue WHERE id = ?", [review_id])
+
+    def resolve(self, review_id: int, *, album_id: int | None, status: str = "resolved") -> None:
+        if status not in ("resolved", "skipped"):
+            raise BdnexError(f"unknown review status {status!r}")
+        self.update(review_id, {"status": status, "chosen_album_id": album_id, "resolved_at": to_db_time(utcnow())})
+
+    def pending_count(self) -> int:
+        return int(self.backend.value("SELECT COUNT(*) FROM review_queue WHERE status = 'pending'"))
