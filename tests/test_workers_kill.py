@@ -32,6 +32,7 @@ from bdnex_core.demo.samplelib import build_library
 from bdnex_core.hashing import canonical_path
 from bdnex_core.pipeline import TagOptions, resume_tagging, tag_locations
 from bdnex_testing.database_rows import rows
+from bdnex_testing.pytest_plugin import database_mapping
 from tests.test_shared_database_processes import SCHEDULING_SLACK, site_requests
 
 PRESENT, ABSENT, BROKEN = 292, 6, 2  # 300 files: albums of the catalogue, albums it lacks, damaged archives
@@ -46,14 +47,6 @@ def site():
     with FakeBedetheque() as running:
         yield running
     reset_politeness()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path) -> dict[str, Any]:
-    """The `database` section every process shares (a PostgreSQL URL goes through BDNEX_DATABASE_URL)."""
-    if request.param == "sqlite":
-        return {"backend": "sqlite", "path": str(tmp_path / "bdnex.db")}
-    return {"backend": "postgresql", "url": request.getfixturevalue("postgres_url")}
 
 
 def prepare(site, tmp_path: Path, database: dict[str, Any]) -> tuple[Path, dict[str, str], list]:
@@ -72,7 +65,7 @@ def prepare(site, tmp_path: Path, database: dict[str, Any]) -> tuple[Path, dict[
     assert len({album.album_id for album in present}) == PRESENT
     library = build_library(tmp_path / "library", present, absent, broken=BROKEN, pages_per_file=1)
     env = {**os.environ}
-    if database["backend"] == "postgresql":  # the password stays out of the file
+    if database.get("backend") == "postgresql":  # the password stays out of the file
         mapping["database"] = {"backend": "postgresql"}
         env["BDNEX_DATABASE_URL"] = database["url"]
     config = tmp_path / "config.yaml"
@@ -98,7 +91,8 @@ def recorded_by(database: dict[str, Any], pid: int) -> int:
 
 
 @pytest.mark.slow
-def test_three_processes_on_one_library_finish_the_work_of_one_killed_mid_run(site, tmp_path, database):
+def test_three_processes_on_one_library_finish_the_work_of_one_killed_mid_run(site, tmp_path, database_location):
+    database = database_mapping(database_location)
     config, env, library = prepare(site, tmp_path, database)
     site.clear_log()
     started = [start_tag(config, env, tmp_path / "library") for _ in range(PROCESSES)]
@@ -110,7 +104,7 @@ def test_three_processes_on_one_library_finish_the_work_of_one_killed_mid_run(si
             time.sleep(0.05)
         victim.send_signal(signal.SIGKILL)
         victim.wait()  # reaped: a zombie would still look alive to the claims' liveness check
-        assert victim.returncode == -signal.SIGKILL, "the victim finished before it was killed"
+        assert victim.returncode == -signal.SIGKILL, f"the victim ended before it was killed: {victim.stdout.read()}"
         done_by_victim = recorded_by(database, victim.pid)
         results = [(run.wait(timeout=300), run.communicate()[0]) for run in survivors]
     finally:
