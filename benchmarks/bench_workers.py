@@ -6,11 +6,13 @@
 - 1, 2 and 4 processes (``--threads`` workers each) on PostgreSQL, started together on the
   library; and 1 process on SQLite against 1 on PostgreSQL. Each run starts from a fresh copy of
   the library, a fresh database holding the catalogue (indexed once, then copied) and an empty
-  cache, so runs compare. Time: from the start of the processes to the end of the last one.
+  cache, so runs compare. Time: from the start of the processes to the end of the last one; the
+  CPU time of the processes per file says whether they were bound by the machine's cores.
 - Targets: 4 processes >= 2.5x one process (bounded by the machine's cores: the run says how many
   and where the curve flattens); PostgreSQL single process >= 0.7x SQLite.
 
     python benchmarks/bench_workers.py [--files 2000] [--postgres-url URL] [--processes 1,2,4]
+                                       [--sqlite-processes 1] [--threads 2]
 
 ``--postgres-url`` (default: $BDNEX_TEST_POSTGRES_URL) names a server whose role may create
 databases: the benchmark creates its own and drops them. Without it, or on a version that does
@@ -23,6 +25,7 @@ import argparse
 import itertools
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -99,8 +102,9 @@ def postgres_copy(server: str, template: str, name: str) -> Iterator[dict[str, A
 
 def timed_run(
     site: FakeBedetheque, template_library: Path, folder: Path, database: dict[str, Any], processes: int, threads: int
-) -> tuple[float, dict[str, int]]:
-    """``processes`` `tag` processes at once on a fresh copy of the library; (seconds, files by status)."""
+) -> tuple[float, float, dict[str, int]]:
+    """``processes`` `tag` processes at once on a fresh copy of the library; (seconds, CPU seconds of
+    the processes, files by status)."""
     library = folder / "library"
     shutil.copytree(template_library, library)
     mapping = settings_mapping(site, folder, database, threads)
@@ -112,6 +116,7 @@ def timed_run(
     config.write_text(json.dumps(mapping))
     env["BDNEX_CONFIG"] = str(config)
     command = [sys.executable, "-m", "bdnex_core", "--config", str(config), "tag", str(library), "--batch"]
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     runs = [
         subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
@@ -119,12 +124,19 @@ def timed_run(
     ]
     outputs = [run.communicate()[0] for run in runs]
     seconds = time.perf_counter() - started
+    cpu = _children_cpu() - cpu_before
     for run, output in zip(runs, outputs, strict=True):
         if run.returncode not in (0, 1):
             raise SystemExit(f"tag exited with {run.returncode}:\n{output.decode(errors='replace')[-2000:]}")
     statuses = dict(rows(database, "SELECT status, COUNT(*) FROM processed_files GROUP BY status"))
     shutil.rmtree(library, ignore_errors=True)
-    return seconds, statuses
+    return seconds, cpu, statuses
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of the ended child processes: the `tag` runs' own work."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> int:
@@ -135,8 +147,8 @@ def main() -> int:
     parser.add_argument("--sqlite-processes", default="1", help="process counts to time on SQLite")
     parser.add_argument("--postgres-url", default=os.environ.get(SERVER_VARIABLE), help=f"default: ${SERVER_VARIABLE}")
     args = parser.parse_args()
-    counts = sorted({int(n) for n in args.processes.split(",")})
-    sqlite_counts = sorted({int(n) for n in args.sqlite_processes.split(",")})
+    counts = sorted({int(n) for n in args.processes.split(",") if n.strip()})  # "": that backend not timed
+    sqlite_counts = sorted({int(n) for n in args.sqlite_processes.split(",") if n.strip()})
     base = Path(tempfile.mkdtemp(prefix="bdnex-bench-workers-", dir=os.environ.get("BENCH_DIR")))
     try:
         with fake_bedetheque(network_delay=0.0) as site:
@@ -151,29 +163,31 @@ def main() -> int:
 
             def measure(backend: str, processes: int, database: dict[str, Any]) -> None:
                 folder = base / f"{backend}-{processes}"
-                seconds, statuses = timed_run(site, template, folder, database, processes, args.threads)
+                seconds, cpu, statuses = timed_run(site, template, folder, database, processes, args.threads)
                 results[backend, processes] = args.files / seconds
                 recorded = sum(statuses.values())
                 warning = "" if recorded == args.files else f"   ({recorded} files recorded: expected {args.files})"
                 print(
                     f"  {backend:<10} {processes} process{'es' if processes > 1 else '  '}: "
-                    f"{args.files / seconds:7.1f} files/s ({seconds:.1f} s) {statuses}{warning}",
+                    f"{args.files / seconds:7.1f} files/s ({seconds:.1f} s; CPU of the processes "
+                    f"{cpu * 1000 / args.files:.0f} ms per file) {statuses}{warning}",
                     flush=True,
                 )
                 shutil.rmtree(folder, ignore_errors=True)
 
             sqlite_template = base / "catalogue.db"
-            index_catalogue(site, base, {"backend": "sqlite", "path": str(sqlite_template)})
+            if sqlite_counts:
+                index_catalogue(site, base, {"backend": "sqlite", "path": str(sqlite_template)})
             for processes in sqlite_counts:
                 copy = base / f"SQLite-{processes}" / "bdnex.db"
                 copy.parent.mkdir()
                 shutil.copy(sqlite_template, copy)
                 measure("SQLite", processes, {"backend": "sqlite", "path": str(copy)})
 
-            skipped = postgres_skipped(args.postgres_url)
+            skipped = postgres_skipped(args.postgres_url) if counts else None
             if skipped:
                 print(f"  PostgreSQL part skipped: {skipped}", flush=True)
-            else:
+            elif counts:
                 with postgres_template(site, args.postgres_url, base) as template_name:
                     for processes in counts:
                         with postgres_copy(args.postgres_url, template_name, f"{TEMPLATE}_{processes}") as database:
