@@ -102,9 +102,9 @@ def postgres_copy(server: str, template: str, name: str) -> Iterator[dict[str, A
 
 def timed_run(
     site: FakeBedetheque, template_library: Path, folder: Path, database: dict[str, Any], processes: int, threads: int
-) -> tuple[float, float, dict[str, int]]:
+) -> tuple[float, float, float, dict[str, int]]:
     """``processes`` `tag` processes at once on a fresh copy of the library; (seconds, CPU seconds of
-    the processes, files by status)."""
+    the processes, of the fake site, files by status)."""
     library = folder / "library"
     shutil.copytree(template_library, library)
     mapping = settings_mapping(site, folder, database, threads)
@@ -116,7 +116,7 @@ def timed_run(
     config.write_text(json.dumps(mapping))
     env["BDNEX_CONFIG"] = str(config)
     command = [sys.executable, "-m", "bdnex_core", "--config", str(config), "tag", str(library), "--batch"]
-    cpu_before = _children_cpu()
+    cpu_before, site_before = _cpu(resource.RUSAGE_CHILDREN), _cpu(resource.RUSAGE_SELF)
     started = time.perf_counter()
     runs = [
         subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
@@ -124,18 +124,19 @@ def timed_run(
     ]
     outputs = [run.communicate()[0] for run in runs]
     seconds = time.perf_counter() - started
-    cpu = _children_cpu() - cpu_before
+    cpu, site_cpu = _cpu(resource.RUSAGE_CHILDREN) - cpu_before, _cpu(resource.RUSAGE_SELF) - site_before
     for run, output in zip(runs, outputs, strict=True):
         if run.returncode not in (0, 1):
             raise SystemExit(f"tag exited with {run.returncode}:\n{output.decode(errors='replace')[-2000:]}")
     statuses = dict(rows(database, "SELECT status, COUNT(*) FROM processed_files GROUP BY status"))
     shutil.rmtree(library, ignore_errors=True)
-    return seconds, cpu, statuses
+    return seconds, cpu, site_cpu, statuses
 
 
-def _children_cpu() -> float:
-    """CPU seconds (user + system) of the ended child processes: the `tag` runs' own work."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+def _cpu(who: int) -> float:
+    """CPU seconds (user + system): of the ended child processes (the `tag` runs' own work), or of
+    this process (while it waits for them, the fake site's)."""
+    usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime
 
 
@@ -163,14 +164,15 @@ def main() -> int:
 
             def measure(backend: str, processes: int, database: dict[str, Any]) -> None:
                 folder = base / f"{backend}-{processes}"
-                seconds, cpu, statuses = timed_run(site, template, folder, database, processes, args.threads)
+                seconds, cpu, site_cpu, statuses = timed_run(site, template, folder, database, processes, args.threads)
                 results[backend, processes] = args.files / seconds
                 recorded = sum(statuses.values())
                 warning = "" if recorded == args.files else f"   ({recorded} files recorded: expected {args.files})"
                 print(
                     f"  {backend:<10} {processes} process{'es' if processes > 1 else '  '}: "
-                    f"{args.files / seconds:7.1f} files/s ({seconds:.1f} s; CPU of the processes "
-                    f"{cpu * 1000 / args.files:.0f} ms per file) {statuses}{warning}",
+                    f"{args.files / seconds:7.1f} files/s ({seconds:.1f} s; CPU per file: "
+                    f"{cpu * 1000 / args.files:.0f} ms in the processes, {site_cpu * 1000 / args.files:.0f} ms "
+                    f"in the site) {statuses}{warning}",
                     flush=True,
                 )
                 shutil.rmtree(folder, ignore_errors=True)
@@ -221,8 +223,8 @@ def report(results: dict[tuple[str, int], float], counts: list[int], sqlite_coun
         for processes in measured[1:]:
             target = "   (target >= 2.5)" if processes == 4 and backend == "PostgreSQL" else ""
             print(f"  {backend} {processes} processes / 1: {rates[processes] / rates[1]:.2f}{target}")
-        flat = next((high for low, high in itertools.pairwise(measured) if rates[high] < 1.1 * rates[low]), None)
-        where = f"at {flat} processes (less than 10% over the step before)" if flat else "not within the run"
+        flat = next(((low, high) for low, high in itertools.pairwise(measured) if rates[high] < 1.1 * rates[low]), None)
+        where = f"after {flat[0]} processes ({flat[1]} give less than 10% more)" if flat else "not within the run"
         print(f"  {backend}: the curve flattens {where}; {os.cpu_count()} cores")
     if ("SQLite", 1) in results and ("PostgreSQL", 1) in results:
         ratio = results["PostgreSQL", 1] / results["SQLite", 1]
