@@ -369,9 +369,9 @@ def paths_and_hashes(folder: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def untagged(site, tmp_path):
+def untagged(site, tmp_path, database_location):
     """A library of three tomes, not tagged yet, and a config pointing at the fake site."""
-    settings, db, config = make_env(site, tmp_path)
+    settings, db, config = make_env(site, tmp_path, database_location)
     db.close()
     _slug, albums = series_with_tomes(site, 3)
     library = tmp_path / "library"

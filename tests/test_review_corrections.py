@@ -27,8 +27,8 @@ site = review_env.site  # the fake Bédéthèque site, one per module
 
 
 @pytest.fixture
-def env(site, tmp_path):
-    settings, db, config = make_env(site, tmp_path)
+def env(site, tmp_path, database_location):
+    settings, db, config = make_env(site, tmp_path, database_location)
     yield settings, db, config, series_entries(site, minimum=8)
     db.close()
 
