@@ -27,12 +27,12 @@ from bdnex_core.bedetheque.client import BedethequeClient, reset_politeness
 from bdnex_core.cli.demo import pick_albums
 from bdnex_core.config import from_mapping
 from bdnex_core.db import BDneXDB
-from bdnex_core.demo.fakesite import FakeBedetheque
 from bdnex_core.demo.samplelib import build_library
 from bdnex_core.hashing import canonical_path
 from bdnex_core.pipeline import TagOptions, resume_tagging, tag_locations
 from bdnex_testing.database_rows import rows
 from bdnex_testing.pytest_plugin import database_mapping
+from tests import test_shared_database_processes as shared_processes
 from tests.test_shared_database_processes import SCHEDULING_SLACK, site_requests
 
 PRESENT, ABSENT, BROKEN = 292, 6, 2  # 300 files: albums of the catalogue, albums it lacks, damaged archives
@@ -40,13 +40,7 @@ PROCESSES, WORKERS = 3, 2
 MIN_DELAY = 0.08
 KILL_AFTER = 15  # files the victim has recorded when it is killed
 
-
-@pytest.fixture(scope="module")
-def site():
-    reset_politeness()
-    with FakeBedetheque() as running:
-        yield running
-    reset_politeness()
+site = shared_processes.site  # the fake site fixture of the processes tests (one per module)
 
 
 def prepare(site, tmp_path: Path, database: dict[str, Any]) -> tuple[Path, dict[str, str], list]:
