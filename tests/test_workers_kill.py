@@ -7,7 +7,6 @@ And in one process: a file queued for review by another run after this one liste
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import signal
@@ -97,7 +96,6 @@ def test_three_processes_on_one_library_finish_the_work_of_one_killed_mid_run(si
             assert time.monotonic() < deadline, "the victim recorded too few files in time"
             time.sleep(0.05)
         victim.send_signal(signal.SIGKILL)
-        killed_at = time.monotonic()  # the site's clock: it runs in this process
         victim.wait()  # reaped: a zombie would still look alive to the claims' liveness check
         assert victim.returncode == -signal.SIGKILL, f"the victim ended before it was killed: {victim.stdout.read()}"
         done_by_victim = recorded_by(database, victim.pid)
@@ -176,14 +174,18 @@ def test_three_processes_on_one_library_finish_the_work_of_one_killed_mid_run(si
     # the album cache is shared: each page fetched once, but for the few the victim had in flight
     album_pages = Counter(entry.path for entry in site.requests("/BD-"))
     assert sum(count - 1 for count in album_pages.values()) <= 2 * WORKERS, album_pages.most_common(5)
-    # politeness held across the three processes
+    # politeness held across the three processes. The site logs an answer, not a request: an answer
+    # that a loaded machine holds back comes close to the next one, but then as far from the one
+    # before it (seen here, at 80 ms, on a busy machine). Two requests really sent together are not
+    # so: the request before the pair is one delay away from both.
     logged = sorted((entry for entry in site.requests() if not entry.path.startswith("/_fake")), key=lambda e: e.time)
     close = [
-        (round(later.time - earlier.time, 3), earlier.path, later.path, round(later.time - killed_at, 2))
-        for earlier, later in itertools.pairwise(logged)
-        if later.time - earlier.time < MIN_DELAY - SCHEDULING_SLACK
+        (round(logged[i + 1].time - logged[i].time, 3), logged[i].path, logged[i + 1].path)
+        for i in range(len(logged) - 1)
+        if logged[i + 1].time - logged[i].time < MIN_DELAY - SCHEDULING_SLACK
+        and (i == 0 or logged[i + 1].time - logged[i - 1].time < 2 * MIN_DELAY - SCHEDULING_SLACK)
     ]
-    assert close == [], f"(gap, request, next request, seconds after the kill): {close}"
+    assert close == [], f"(gap, request, next request): {close}"
 
 
 def test_a_file_queued_for_review_by_another_run_meanwhile_is_not_matched_again(site, tmp_path):
