@@ -40,9 +40,10 @@ test: install comictagger
 test-fast: install
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not slow" $(PYTEST_ARGS); $(NOTHING_COLLECTED_IS_OK)
 
-## test-alone: the fast suite as in a clone with nothing beside it (../shared hidden; what needs it skips)
+## test-alone: the fast suite as in a clone with nothing beside it (../shared hidden, no PostgreSQL server;
+## what needs them skips)
 test-alone: install
-	env -u BDNEX_REQUIRE_SHARED BDNEX_SHARED_DIR=$(abspath .)/.no-shared-here \
+	env -u BDNEX_REQUIRE_SHARED -u BDNEX_REQUIRE_POSTGRES -u BDNEX_TEST_POSTGRES_URL BDNEX_SHARED_DIR=$(abspath .)/.no-shared-here \
 	  $(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not slow" $(PYTEST_ARGS); $(NOTHING_COLLECTED_IS_OK)
 
 ## lint: ruff (lint and format check) and mypy, versions pinned in the [lint] extra

@@ -452,9 +452,10 @@ class SessionManager:
         if (
             session["status"] == SessionStatus.RUNNING
             and not session["interrupted"]
-            and session.get("pid") != os.getpid()
+            and (session.get("pid"), session.get("host") or socket.gethostname()) != (os.getpid(), socket.gethostname())
         ):
-            raise BdnexError(f"session {session_id} is still running (pid {session['pid']})")
+            where = f" on {session['host']}" if session.get("host") not in (None, socket.gethostname()) else ""
+            raise BdnexError(f"session {session_id} is still running (pid {session['pid']}{where})")
         if session["status"] == SessionStatus.COMPLETED:
             raise BdnexError(f"session {session_id} is already completed")
         self.db.update_session(

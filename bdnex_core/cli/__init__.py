@@ -44,7 +44,12 @@ CORE_COMMAND_MODULES = (
     metavar="FILE",
     help="Configuration file (default: platform config dir, or $BDNEX_CONFIG).",
 )
-@click.option("--db", "db_path", metavar="FILE", help="Database file (default: database.path, or $BDNEX_DB).")
+@click.option(
+    "--db",
+    "db_path",
+    metavar="FILE|URL",
+    help="Database: an SQLite file or a postgresql:// URL (default: the configuration, or $BDNEX_DB).",
+)
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug logging).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")

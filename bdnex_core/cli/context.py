@@ -52,7 +52,7 @@ class AppContext:
             return
         files = sum(count for _, _, count in report.imported)
         click.echo(
-            f"Imported {len(report.imported)} earlier BDneX batch log(s) ({files} files) into {db.path}"
+            f"Imported {len(report.imported)} earlier BDneX batch log(s) ({files} files) into {db.location}"
             + (f"; {len(report.broken)} unreadable log(s) skipped" if report.broken else ""),
             err=True,
         )

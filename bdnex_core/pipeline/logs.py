@@ -12,6 +12,7 @@ import hashlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from bdnex_core.fileio import open_atomically, write_atomically
 
@@ -24,7 +25,13 @@ CSV_COLUMNS = ("file", "state", "reason", "decision", "confidence", "album_id", 
 
 
 def database_logs_folder(logs_dir: Path, db: BDneXDB) -> Path:
-    """``<logs_dir>/<database name>-<hash of its absolute path>``: one folder per database."""
+    """``<logs_dir>/<database name>-<hash of where it is>``: one folder per database (an SQLite file's
+    absolute path; a PostgreSQL database's server and name, never its password)."""
+    if db.url is not None:
+        parts = urlsplit(db.url)
+        name = parts.path.strip("/") or "postgresql"
+        where = f"{parts.hostname}:{parts.port}/{name}"
+        return logs_dir / f"{name}-{hashlib.sha1(where.encode()).hexdigest()[:8]}"
     if db.path is None:
         return logs_dir / "memory"
     location = str(db.path.resolve())

@@ -150,7 +150,7 @@ def bedetheque_names(settings: Settings, album_id: str | None) -> dict[str, str]
         return {}
     from bdnex_core.api import BDneXDB, fetch_album, person_name
 
-    db = BDneXDB(settings.database.path, settings=settings)
+    db = BDneXDB(settings=settings)
     try:
         album = fetch_album(settings, db, int(album_id))  # from the cache: it was fetched for this write
     finally:

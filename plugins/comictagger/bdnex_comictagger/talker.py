@@ -76,7 +76,7 @@ class _Core:
 
         self.settings = settings
         self.client = BedethequeClient(settings)
-        self.db = BDneXDB(settings.database.path, settings=settings)
+        self.db = BDneXDB(settings=settings)
         self._index: Any = None
         self._lock = threading.Lock()
         self.rows_by_id: dict[int, CatalogueRow] = {}
