@@ -11,8 +11,6 @@ import signal
 import subprocess
 import time
 import zipfile
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -24,7 +22,6 @@ from bdnex_core.db import BDneXDB
 from bdnex_core.demo.fakesite import human
 from bdnex_core.demo.samplelib import CatalogueAlbum, sample_pages, write_cbz
 from bdnex_testing.databases import copy_into, peek_rows, peek_value
-from bdnex_testing.postgres import fresh_database, server_url
 from bdnex_testing.processes import start_cli
 from bdnex_testing.pytest_plugin import database_mapping
 from bdnex_testing.shared import fake_bedetheque
@@ -72,25 +69,6 @@ def template(site, tmp_path_factory):
     Catalogue(db).update_online(BedethequeClient(settings))
     db.close()
     return folder
-
-
-@pytest.fixture
-def new_database(database_location: str) -> Iterator[Callable[[Path], str]]:
-    """New databases of the backend of ``database_location``: an SQLite file in the folder given,
-    or another fresh PostgreSQL database (the first time: ``database_location`` itself)."""
-    made: list[str] = []
-    with ExitStack() as dropped:
-
-        def make(folder: Path) -> str:
-            if not database_location.startswith("postgresql://"):
-                return str(folder / "bdnex.db")
-            if not made:
-                made.append(database_location)
-                return database_location
-            made.append(dropped.enter_context(fresh_database(str(server_url()))))
-            return made[-1]
-
-        yield make
 
 
 def files_recorded(location: str) -> int:
