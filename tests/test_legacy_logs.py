@@ -7,7 +7,6 @@ import json
 from bdnex_core.cli import main
 from bdnex_core.db import BDneXDB
 from bdnex_core.legacy_logs import import_logs
-from bdnex_testing.pytest_plugin import database_mapping
 
 
 def write_log(folder, name, results, **extra):
