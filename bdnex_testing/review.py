@@ -19,6 +19,7 @@ from bdnex_core.config import from_mapping
 from bdnex_core.db import BDneXDB
 from bdnex_core.demo.fakesite import FakeBedetheque, human
 from bdnex_core.demo.samplelib import sample_pages, write_cbz
+from bdnex_testing.pytest_plugin import database_mapping
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +30,13 @@ def site():
         yield running
 
 
-def make_env(site, tmp_path):
+def make_env(site, tmp_path, database: str | None = None):
+    """Settings, an open database and a config file for the CLI, all pointed at the fake site;
+    ``database``: an SQLite path or a PostgreSQL URL (``database_location``), by default a file in tmp_path."""
     reset_politeness()
     settings = from_mapping(
         {
-            "database": {"path": str(tmp_path / "bdnex.db")},
+            "database": database_mapping(database or str(tmp_path / "bdnex.db")),
             "cache": {"dir": str(tmp_path / "cache")},
             "pipeline": {"logs_dir": str(tmp_path / "logs")},
             **site.settings_mapping(),

@@ -136,7 +136,8 @@ class LibraryStore:
         self, session_id: int, *, state: str = "", decision: str = "", limit: int = 5000
     ) -> list[dict[str, Any]]:
         """A session's files in order, with the record each got (filtered by state and decision)."""
-        conditions, parameters = ["sf.session_id = ?"], [session_id]
+        conditions: list[str] = ["sf.session_id = ?"]
+        parameters: list[Any] = [session_id]
         for condition, value in (("sf.state = ?", state), ("pf.decision = ?", decision)):
             if value:
                 conditions.append(condition)
