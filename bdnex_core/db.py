@@ -117,9 +117,9 @@ class BDneXDB:
         self.plugin_state = PluginStateStore(backend)
         self.statistics = StatisticsStore(backend)
         self.catalogue = CatalogueStore(backend)
+        self.library = LibraryStore(backend)
         self.request_slots = RequestSlotStore(backend)
         self.moves = MoveStore(backend)
-        self.library = LibraryStore(backend)
 
     # ------------------------------------------------------------------ opening
 
