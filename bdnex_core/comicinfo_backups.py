@@ -10,18 +10,13 @@ session or a later one; none means the file had no ComicInfo, or was never rewri
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-from bdnex_core.hashing import canonical_path
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import os
 
     from bdnex_core.db import BDneXDB
-
-TABLE = "comicinfo_backups"
 
 
 @dataclass(frozen=True)
@@ -32,6 +27,12 @@ class ComicInfoBackup:
     comicinfo: bytes
     sha256: str
     reason: str
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> ComicInfoBackup:
+        return cls(
+            row["id"], row["file_path"], row["session_id"], bytes(row["comicinfo"]), row["sha256"], row["reason"]
+        )
 
 
 def record_backup(
@@ -46,37 +47,16 @@ def record_backup(
 ) -> int:
     """Keep ``comicinfo`` (the bytes the file held; ``b""`` with reason ``absent``) and the archive's
     ``layout`` (:func:`bdnex_core.archives.layout.capture`); call inside the transaction recording the file."""
-    cursor = db.db.execute(
-        f"INSERT INTO {TABLE} (file_id, file_path, session_id, comicinfo, sha256, reason, layout) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [
-            file_id,
-            canonical_path(file_path),
-            session_id,
-            comicinfo,
-            hashlib.sha256(comicinfo).hexdigest(),
-            reason,
-            layout,
-        ],
-    )
-    return int(cursor.lastrowid or 0)
+    return db.backups.record(file_path, comicinfo, file_id=file_id, session_id=session_id, reason=reason, layout=layout)
 
 
 def backups_of(db: BDneXDB, file_path: str | os.PathLike[str]) -> list[ComicInfoBackup]:
     """Every backup of the file at ``file_path``, oldest first."""
-    rows = db.db.execute(
-        f"SELECT id, file_path, session_id, comicinfo, sha256, reason FROM {TABLE} WHERE file_path = ? ORDER BY id",
-        [canonical_path(file_path)],
-    ).fetchall()
-    return [ComicInfoBackup(*row) for row in rows]
+    return [ComicInfoBackup.from_row(row) for row in db.backups.of_path(file_path)]
 
 
 def comicinfo_before_session(db: BDneXDB, file_path: str | os.PathLike[str], session_id: int) -> ComicInfoBackup | None:
     """The ComicInfo the file held before ``session_id`` rewrote it: its first backup taken in that
     session or a later one (``None``: nothing of it was replaced since)."""
-    row = db.db.execute(
-        f"SELECT id, file_path, session_id, comicinfo, sha256, reason FROM {TABLE} "
-        "WHERE file_path = ? AND session_id >= ? AND reason = 'replaced' ORDER BY id LIMIT 1",
-        [canonical_path(file_path), session_id],
-    ).fetchone()
-    return ComicInfoBackup(*row) if row else None
+    row = db.backups.replaced_since_session(file_path, session_id)
+    return ComicInfoBackup.from_row(row) if row else None

@@ -32,6 +32,7 @@ from bdnex_core.store.backend import (
     SQLiteBackend,
     connect_sqlite,
 )
+from bdnex_core.store.backups import BackupStore
 from bdnex_core.store.catalogue import CatalogueStore
 from bdnex_core.store.common import (
     DONE_STATUSES,
@@ -120,6 +121,7 @@ class BDneXDB:
         self.library = LibraryStore(backend)
         self.request_slots = RequestSlotStore(backend)
         self.moves = MoveStore(backend)
+        self.backups = BackupStore(backend)
 
     # ------------------------------------------------------------------ opening
 

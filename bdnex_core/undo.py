@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bdnex_core.comicinfo_backups import TABLE
-from bdnex_core.db import to_db_time, utcnow
 from bdnex_core.errors import ArchiveError, BdnexError
 from bdnex_core.hashing import canonical_path, sha256_file
 from bdnex_core.organize import Collision, MoveJournal, move_files
@@ -58,8 +56,18 @@ class _Backup:
     reason: str
     layout: bytes | None
 
-
-_COLUMNS = "id, file_id, file_path, session_id, comicinfo, reason, layout"
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> _Backup:
+        layout = row["layout"]
+        return cls(
+            row["id"],
+            row["file_id"],
+            row["file_path"],
+            row["session_id"],
+            bytes(row["comicinfo"]),
+            row["reason"],
+            None if layout is None else bytes(layout),
+        )
 
 
 class RecordUndo(Protocol):
@@ -83,32 +91,12 @@ def record_not_tagged(db: BDneXDB, final: Path, backup_session_id: int | None) -
     )
 
 
-def _first_backups_of_session(db: BDneXDB, session_id: int) -> list[_Backup]:
-    """For each file the session wrote into, the state it had before (its first backup in the session)."""
-    rows = db.db.execute(
-        f"SELECT {_COLUMNS} FROM {TABLE} WHERE undone_at IS NULL AND id IN (SELECT MIN(id) FROM {TABLE} "
-        "WHERE session_id = ? AND reason IN ('replaced', 'absent') GROUP BY file_id) ORDER BY id",
-        [session_id],
-    ).fetchall()
-    return [_Backup(*row) for row in rows]
-
-
-def _last_backup_of_file(db: BDneXDB, file_id: int) -> _Backup | None:
-    """The backup taken before the last write we made into the file."""
-    row = db.db.execute(
-        f"SELECT {_COLUMNS} FROM {TABLE} WHERE file_id = ? AND reason IN ('replaced', 'absent') "
-        "AND undone_at IS NULL ORDER BY id DESC LIMIT 1",
-        [file_id],
-    ).fetchone()
-    return _Backup(*row) if row else None
-
-
 def undo_session(
     settings: Settings, db: BDneXDB, session_id: int, *, dry_run: bool = False, force: bool = False
 ) -> list[UndoResult]:
     if db.get_session(session_id) is None:
         raise BdnexError(f"no session {session_id} (see `bdnex-core sessions list`)")
-    backups = _first_backups_of_session(db, session_id)
+    backups = [_Backup.from_row(row) for row in db.backups.first_writes_of_session(session_id)]
     if not backups:
         raise BdnexError(f"session {session_id} has nothing left to undo (already undone, or it wrote into no file)")
     return [_undo(settings, db, backup, dry_run=dry_run, force=force) for backup in backups]
@@ -121,10 +109,10 @@ def undo_file(
     row = db.get_file(path)
     if row is None:
         raise BdnexError("not in the database: nothing to undo", path=str(path))
-    backup = _last_backup_of_file(db, row["id"])
-    if backup is None:
+    found = db.backups.last_write_of_file(row["id"])
+    if found is None:
         raise BdnexError("nothing to undo for this file (already undone, or never written by us)", path=str(path))
-    return _undo(settings, db, backup, dry_run=dry_run, force=force)
+    return _undo(settings, db, _Backup.from_row(found), dry_run=dry_run, force=force)
 
 
 def undo_backup(
@@ -132,10 +120,10 @@ def undo_backup(
 ) -> UndoResult:
     """Give the file back the state backup ``backup_id`` kept (what the review's ``u`` does), with
     ``record`` saying what the file's record becomes; a failure is a result with ``failed`` set."""
-    row = db.db.execute(f"SELECT {_COLUMNS} FROM {TABLE} WHERE id = ? AND undone_at IS NULL", [backup_id]).fetchone()
+    row = db.backups.not_undone(backup_id)
     if row is None:
         return UndoResult("", False, "already undone", failed=True)
-    return _undo(settings, db, _Backup(*row), dry_run=False, force=False, record=record)
+    return _undo(settings, db, _Backup.from_row(row), dry_run=False, force=False, record=record)
 
 
 def _undo(
@@ -150,22 +138,18 @@ def _undo(
     from bdnex_core import archive
     from bdnex_core.archives.layout import rebuild
 
-    row = db.db.execute("SELECT file_path, file_hash FROM processed_files WHERE id = ?", [backup.file_id]).fetchone()
+    row = db.files.get_by_id(backup.file_id)
     if row is None:
         return UndoResult(backup.file_path, False, "no longer in the database; left alone", failed=True)
-    current, recorded_hash = Path(row[0]), row[1]
+    current, recorded_hash = Path(row["file_path"]), row["file_hash"]
     if not current.is_file():
         return UndoResult(str(current), False, "the file is not there any more", failed=True)
-    later = db.db.execute(
-        f"SELECT session_id FROM {TABLE} WHERE file_id = ? AND id > ? AND reason IN ('replaced', 'absent') "
-        "AND undone_at IS NULL ORDER BY id DESC LIMIT 1",
-        [backup.file_id, backup.id],
-    ).fetchone()
+    later = db.backups.later_write(backup.file_id, backup.id)
     if later is not None and not force:
         return UndoResult(
             str(current),
             False,
-            f"written again since by session {later[0]}: undo that one first (or --force)",
+            f"written again since by session {later['session_id']}: undo that one first (or --force)",
             failed=True,
         )
     if sha256_file(current) != recorded_hash and not force:
@@ -204,6 +188,6 @@ def _undo(
         else:
             how += f"; not moved back ({moved.message})"
     with db.write():
-        db.db.execute(f"UPDATE {TABLE} SET undone_at = ? WHERE id = ?", [to_db_time(utcnow()), backup.id])
+        db.backups.mark_undone(backup.id)
         record(db, final, backup.session_id)
     return UndoResult(str(current), True, how, str(final))

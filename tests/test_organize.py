@@ -372,9 +372,9 @@ def paths_and_hashes(folder: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def untagged(site, tmp_path):
+def untagged(site, tmp_path, database_location):
     """A library of three tomes, not tagged yet, and a config pointing at the fake site."""
-    settings, db, config = make_env(site, tmp_path)
+    settings, db, config = make_env(site, tmp_path, database_location)
     db.close()
     _slug, albums = series_with_tomes(site, 3)
     library = tmp_path / "library"
@@ -384,7 +384,17 @@ def untagged(site, tmp_path):
 
     cbz = next(sample.path for sample in samples if sample.path.suffix == ".cbz")
     write_comicinfo(cbz, b"<?xml version='1.0'?><ComicInfo><Notes>mine</Notes><Series>Other</Series></ComicInfo>")
-    return {"settings": settings, "config": config, "library": library}
+    return {"settings": settings, "config": config, "library": library, "database": database_location}
+
+
+def rename_needs_sqlite_yet(request, database: str) -> None:
+    """``--rename`` still reads the database through sqlite-utils (organize.py, cli/library_cmd.py,
+    moved into stores on another branch): expected to fail on PostgreSQL until that lands."""
+    request.applymarker(
+        pytest.mark.xfail(
+            database.startswith("postgresql"), reason="rename on PostgreSQL: organize's SQL not in stores"
+        )
+    )
 
 
 def last_session(settings) -> int:
@@ -392,7 +402,8 @@ def last_session(settings) -> int:
         return int(db.list_sessions(limit=1)[0]["id"])
 
 
-def test_tag_rename_then_undo_gives_every_file_back_byte_for_byte(untagged, capsys):
+def test_tag_rename_then_undo_gives_every_file_back_byte_for_byte(untagged, capsys, request):
+    rename_needs_sqlite_yet(request, untagged["database"])
     settings, config, library = untagged["settings"], untagged["config"], untagged["library"]
     before = paths_and_hashes(library)
     assert cli(config, "tag", str(library), "--batch", "--rename") == 0

@@ -27,8 +27,8 @@ site = review_env.site  # the fake Bédéthèque site, one per module
 
 
 @pytest.fixture
-def env(site, tmp_path):
-    settings, db, config = make_env(site, tmp_path)
+def env(site, tmp_path, database_location):
+    settings, db, config = make_env(site, tmp_path, database_location)
     yield settings, db, config, series_entries(site, minimum=8)
     db.close()
 
@@ -69,7 +69,10 @@ def test_tag_id_corrects_one_file_with_a_diff_and_a_dry_run(env, tmp_path, capsy
     assert code == 2 and "neither an album id nor" in err
 
 
-def test_tag_id_with_rename_moves_the_corrected_file(env, tmp_path, capsys):
+def test_tag_id_with_rename_moves_the_corrected_file(env, tmp_path, capsys, request, database_location):
+    from tests.test_organize import rename_needs_sqlite_yet
+
+    rename_needs_sqlite_yet(request, database_location)
     settings, _db, config, entries = env
     path = uncertain_file(tmp_path / "lib", entries[1])
     wanted = entries[4]

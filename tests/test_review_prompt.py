@@ -30,9 +30,9 @@ PROMPT = r"for help > "
 
 
 @pytest.fixture
-def queued(site, tmp_path):
+def queued(site, tmp_path, database_location):
     """One file queued for review (series and tome right, title wrong), through `tag --batch`."""
-    settings, db, config = make_env(site, tmp_path)
+    settings, db, config = make_env(site, tmp_path, database_location)
     entries = series_entries(site, minimum=8)
     path = uncertain_file(tmp_path / "lib", entries[1])
     assert main(["--config", str(config), "tag", str(tmp_path / "lib"), "--batch"]) == 0
@@ -102,8 +102,8 @@ def test_search_and_more_list_new_candidates_confirmed_before_use(queued):
     assert comicinfo_of(path).get("Number") == wanted.tome
 
 
-def test_undo_takes_back_the_last_decision(site, tmp_path):
-    settings, db, config = make_env(site, tmp_path)
+def test_undo_takes_back_the_last_decision(site, tmp_path, database_location):
+    settings, db, config = make_env(site, tmp_path, database_location)
     entries = series_entries(site, minimum=8)
     own = {}
     for index, seed in ((1, "a"), (2, "b")):
@@ -143,8 +143,8 @@ def test_undo_takes_back_the_last_decision(site, tmp_path):
         assert first in {e.file_path for e in ReviewService(settings, again).entries(PENDING)}
 
 
-def test_undo_of_a_file_gone_since_is_one_line_and_the_review_goes_on(site, tmp_path):
-    settings, db, config = make_env(site, tmp_path)
+def test_undo_of_a_file_gone_since_is_one_line_and_the_review_goes_on(site, tmp_path, database_location):
+    settings, db, config = make_env(site, tmp_path, database_location)
     entries = series_entries(site, minimum=8)
     for index, seed in ((1, "a"), (2, "b")):
         uncertain_file(tmp_path / "lib", entries[index], seed=seed)
@@ -199,8 +199,8 @@ def test_ctrl_c_in_review_pauses_with_the_file_untouched(queued):
         assert [e.file_path for e in ReviewService(settings, db).entries(PENDING)] == [str(path)]
 
 
-def test_ctrl_c_at_the_tag_prompt_pauses_and_the_resume_completes(site, tmp_path):
-    settings, db, config = make_env(site, tmp_path)
+def test_ctrl_c_at_the_tag_prompt_pauses_and_the_resume_completes(site, tmp_path, database_location):
+    settings, db, config = make_env(site, tmp_path, database_location)
     entries = series_entries(site, minimum=8)
     path = uncertain_file(tmp_path / "lib", entries[1])
     child = spawn_cli(config, "tag", str(tmp_path / "lib"), "--interactive", "--workers", "1")
@@ -221,8 +221,8 @@ def test_ctrl_c_at_the_tag_prompt_pauses_and_the_resume_completes(site, tmp_path
     assert {row["state"] for row in db.session_files(session_id)} == {"done"}
 
 
-def test_s_at_the_tag_prompt_queues_the_file_for_review(site, tmp_path):
-    settings, db, config = make_env(site, tmp_path)
+def test_s_at_the_tag_prompt_queues_the_file_for_review(site, tmp_path, database_location):
+    settings, db, config = make_env(site, tmp_path, database_location)
     entries = series_entries(site, minimum=8)
     path = uncertain_file(tmp_path / "lib", entries[1])
     child = spawn_cli(config, "tag", str(tmp_path / "lib"), "--interactive")

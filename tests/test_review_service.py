@@ -29,8 +29,8 @@ def page_bytes(path):
 
 
 @pytest.fixture
-def service(site, tmp_path):
-    settings, db, config = make_env(site, tmp_path)
+def service(site, tmp_path, database_location):
+    settings, db, config = make_env(site, tmp_path, database_location)
     entries = series_entries(site, minimum=8)
     path = uncertain_file(tmp_path / "lib", entries[1])
     assert main(["--config", str(config), "tag", str(tmp_path / "lib"), "--batch"]) == 0
@@ -89,8 +89,8 @@ def test_undo_gives_the_file_back_byte_for_byte_once(service, tmp_path, capsys):
     assert sha256_file(path) == before
 
 
-def test_undo_restores_a_file_that_had_its_own_comicinfo_byte_for_byte(site, tmp_path):
-    settings, db, config = make_env(site, tmp_path)
+def test_undo_restores_a_file_that_had_its_own_comicinfo_byte_for_byte(site, tmp_path, database_location):
+    settings, db, config = make_env(site, tmp_path, database_location)
     entries = series_entries(site, minimum=8)
     own = b"<?xml version='1.0'?>\n<ComicInfo><Series>Mine</Series><Notes>kept by hand</Notes></ComicInfo>"
     path = uncertain_file(tmp_path / "lib", entries[1])

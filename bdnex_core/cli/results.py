@@ -90,14 +90,7 @@ def correct_one_file(
 
 def session_file_rows(db: Any, session_id: int) -> list[dict[str, Any]]:
     """Each file of a session, in order, with the album it got (from its record), its score and decision."""
-    rows = db.db.execute(
-        "SELECT sf.file_path, sf.state, sf.error_msg, pf.bdgest_id, pf.series, pf.tome, pf.title, "
-        "pf.confidence_score, pf.decision FROM session_files sf LEFT JOIN processed_files pf ON pf.id = sf.file_id "
-        "WHERE sf.session_id = ? ORDER BY sf.position",
-        [session_id],
-    ).fetchall()
-    keys = ("file", "state", "reason", "album_id", "series", "tome", "title", "confidence", "decision")
-    return [dict(zip(keys, row, strict=True)) for row in rows]
+    return db.sessions.file_results(session_id)
 
 
 def show_session_files(app: AppContext, session_id: int, as_json: bool) -> None:

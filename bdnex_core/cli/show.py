@@ -61,7 +61,7 @@ def file_report(app: AppContext, path: str) -> dict[str, Any]:
     ]
     report["review"] = [
         {key: row[key] for key in ("id", "status", "chosen_album_id", "created_at", "resolved_at")}
-        for row in db.db.table("review_queue").rows_where("file_path = ?", [real], order_by="id")
+        for row in db.reviews.for_path(real)
     ]
     report["comicinfo_backups"] = [
         {"id": backup.id, "session_id": backup.session_id, "reason": backup.reason, "bytes": len(backup.comicinfo)}

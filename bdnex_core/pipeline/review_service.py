@@ -14,7 +14,6 @@ and ComicInfo.xml kept in ``comicinfo_backups`` when the choice was written).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -77,17 +76,16 @@ class ReviewEntry:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ReviewEntry:
+        """From a row of :class:`~bdnex_core.store.reviews.ReviewStore` (its JSON already parsed)."""
         return cls(
             id=row["id"],
             file_path=row["file_path"],
             item_key=row["item_key"],
             session_id=row["session_id"],
             status=row["status"],
-            parsed=json.loads(row["parsed"] or "{}") if isinstance(row["parsed"], str | None) else row["parsed"],
-            candidates=json.loads(row["candidates"] or "[]")
-            if isinstance(row["candidates"], str | None)
-            else row["candidates"],
-            record=json.loads(row["item"]) if isinstance(row.get("item"), str) else row.get("item"),
+            parsed=row["parsed"],
+            candidates=row["candidates"],
+            record=row.get("item"),
         )
 
 
@@ -223,14 +221,13 @@ class ReviewService:
         """Entries in ``status`` (pending or skipped), oldest first."""
         if status not in (PENDING, SKIPPED):
             raise ReviewError(f"unknown review status {status!r} (pending or skipped)")
-        rows = self.db.db.table("review_queue").rows_where("status = ?", [status], order_by="id", limit=limit)
-        return [ReviewEntry.from_row(row) for row in rows]
+        return [ReviewEntry.from_row(row) for row in self.db.reviews.with_status(status, limit)]
 
     def entry(self, entry_id: int) -> ReviewEntry:
-        rows = list(self.db.db.table("review_queue").rows_where("id = ?", [entry_id]))
-        if not rows:
+        row = self.db.reviews.get(entry_id)
+        if row is None:
             raise ReviewError(f"no review entry {entry_id} (see `bdnex-core review --list`)")
-        return ReviewEntry.from_row(rows[0])
+        return ReviewEntry.from_row(row)
 
     def prune(self) -> list[str]:
         """Make the queue follow the files: an entry whose file moved (same hash) follows it, a second
@@ -274,27 +271,20 @@ class ReviewService:
         row = self.db.get_file(old_path)
         if not row or not row["file_hash"]:
             return None
-        for other in self.db.db.table("processed_files").rows_where("file_hash = ?", [row["file_hash"]]):
+        for other in self.db.files.with_hash(row["file_hash"]):
             if other["file_path"] != old_path and os.path.exists(other["file_path"]):
                 return str(other["file_path"])
         return None
 
     def _waiting_under(self, path: str, other_than: int) -> bool:
-        return bool(
-            self.db.db.execute(
-                "SELECT 1 FROM review_queue WHERE item_key = ? AND status IN ('pending', 'skipped') AND id != ?",
-                [path, other_than],
-            ).fetchone()
-        )
+        return self.db.reviews.waiting_for(path, other_than=other_than)
 
     def _follow(self, entry: ReviewEntry, new_path: str) -> None:
-        with self.db.write():
-            self.db.db.table("review_queue").update(entry.id, {"file_path": new_path, "item_key": new_path})
+        self.db.reviews.update(entry.id, {"file_path": new_path, "item_key": new_path})
         entry.file_path = entry.item_key = new_path
 
     def _drop(self, entry: ReviewEntry) -> None:
-        with self.db.write():
-            self.db.db.table("review_queue").delete(entry.id)
+        self.db.reviews.delete(entry.id)
 
     # ------------------------------------------------------------------ cards
 
@@ -315,14 +305,13 @@ class ReviewService:
             return card
 
     def _catalogue_card(self, album_id: int) -> AlbumCard:
-        row = self.db.db.execute(
-            "SELECT url, series_slug, tome, title_slug FROM catalogue_albums WHERE album_id = ?", [album_id]
-        ).fetchone()
+        row = self.db.catalogue.album(album_id)
         if row is None:
             return AlbumCard(album_id)
-        url, series, tome, title = row
         human = lambda slug: slug.replace("-", " ") if slug else None  # noqa: E731
-        return AlbumCard(album_id, url=url, series=human(series), tome=tome, title=human(title))
+        return AlbumCard(
+            album_id, url=row["url"], series=human(row["series_slug"]), tome=row["tome"], title=human(row["title_slug"])
+        )
 
     def preview(self, entry: ReviewEntry | LibraryItem, album_id: int) -> AlbumCard:
         """The card of ``album_id`` with the field diff against what the file holds now; writes nothing."""
@@ -362,10 +351,7 @@ class ReviewService:
                 continue
             exclude.add(score.album_id)
             if score.url is None:
-                row = self.db.db.execute(
-                    "SELECT url FROM catalogue_albums WHERE album_id = ?", [score.album_id]
-                ).fetchone()
-                score.url = row[0] if row else None
+                score.url = self.db.catalogue.url_of(score.album_id)
             found.append(_candidate_dict(score))
         return found
 
@@ -373,19 +359,16 @@ class ReviewService:
 
     def accept(self, entry: ReviewEntry, album_id: int) -> Applied:
         """Tag the entry's file with ``album_id`` (recorded as a person's choice) and close the entry."""
-        from bdnex_core.comicinfo_backups import TABLE
-
         item = entry.item()
         if item.path is None and item.external_id is None:
             raise ReviewError(f"{entry.file_path}: the file is gone (moved or deleted)")
-        last_backup = self.db.db.execute(f"SELECT COALESCE(MAX(id), 0) FROM {TABLE}").fetchone()[0]
+        last_backup = self.db.backups.last_id()
         outcome = self.run.apply_choice(entry.session_id, item, album_id)
         if outcome.state != OutcomeState.DONE:
             raise ReviewError(f"{entry.name}: {outcome.reason or outcome.state}")
         written = _written_path(outcome, entry.file_path)
-        backup = self.db.db.execute(  # 'absent': the file had no ComicInfo, but its layout is kept
-            f"SELECT MAX(id) FROM {TABLE} WHERE id > ? AND reason IN ('replaced', 'absent')", [last_backup]
-        ).fetchone()[0]
+        # 'absent' counts: the file had no ComicInfo, but its layout is kept
+        backup = self.db.backups.last_write_after(last_backup)
         self._close(entry, RESOLVED, album_id, new_path=written)
         applied = Applied(entry, album_id, written, backup, entry.status)
         self.decisions.append(applied)
@@ -401,8 +384,7 @@ class ReviewService:
         values: dict[str, Any] = {"status": status, "chosen_album_id": album_id, "resolved_at": to_db_time(utcnow())}
         if new_path and new_path != entry.file_path and entry.item_key == entry.file_path:
             values.update(file_path=new_path, item_key=new_path)
-        with self.db.write():
-            self.db.db.table("review_queue").update(entry.id, values)
+        self.db.reviews.update(entry.id, values)
 
     def undo(self) -> Applied:
         """Take back the last decision of this review: the file is given back byte for byte as it was
@@ -452,11 +434,8 @@ class ReviewService:
                 source=HistorySource.MANUAL,
             )
             # a pending entry of the same file queued meanwhile would break the one-pending-per-file rule
-            db.db.execute(
-                "DELETE FROM review_queue WHERE item_key = ? AND status = 'pending' AND id != ?",
-                [entry.item_key, entry.id],
-            )
-            db.db.table("review_queue").update(
+            db.reviews.drop_other_pending(entry.item_key, entry.id)
+            db.reviews.update(
                 entry.id,
                 {"status": applied.previous_status, "chosen_album_id": None, "resolved_at": None},
             )
@@ -503,12 +482,7 @@ def correct_file(
     run = TagRun(settings, db, TagOptions(dry_run=dry_run), client=client, matcher=_NoMatcher())
     outcome = run.apply_choice(None, item, album_id)
     if outcome.state == OutcomeState.DONE and not dry_run:
-        with db.write():
-            db.db.execute(
-                "UPDATE review_queue SET status = 'resolved', chosen_album_id = ? "
-                "WHERE item_key = ? AND status IN ('pending', 'skipped')",
-                [album_id, item.key],
-            )
+        db.reviews.resolve_waiting(item.key, album_id)
     return outcome
 
 

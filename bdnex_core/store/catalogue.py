@@ -100,6 +100,10 @@ class CatalogueStore:
         value = self.backend.value("SELECT url FROM catalogue_albums WHERE album_id = ?", [album_id])
         return None if value is None else str(value)
 
+    def album(self, album_id: int) -> dict[str, Any] | None:
+        """What the index knows of one album (url, series_slug, tome, title_slug...)."""
+        return self.backend.row("SELECT * FROM catalogue_albums WHERE album_id = ?", [album_id])
+
     def known(self, album_id: int) -> bool:
         return self.url_of(album_id) is not None
 

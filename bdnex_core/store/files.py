@@ -57,6 +57,10 @@ class FileStore:
     def get_by_id(self, file_id: int) -> dict[str, Any] | None:
         return self.backend.row("SELECT * FROM processed_files WHERE id = ?", [file_id])
 
+    def with_hash(self, file_hash: str) -> list[dict[str, Any]]:
+        """The files recorded with this content (a file moved, or copies), oldest first."""
+        return self.backend.rows("SELECT * FROM processed_files WHERE file_hash = ? ORDER BY id", [file_hash])
+
     def lookup(self, file_path: str | os.PathLike[str]) -> FileLookup:
         """Classify a file on disk against what is recorded, hashing only when needed."""
         path = canonical_path(file_path)

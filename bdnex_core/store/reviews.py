@@ -86,3 +86,29 @@ class ReviewStore:
 
     def pending_count(self) -> int:
         return int(self.backend.value("SELECT COUNT(*) FROM review_queue WHERE status = 'pending'"))
+
+    def waiting_for(self, item_key: str, *, other_than: int) -> bool:
+        """Whether an entry other than ``other_than`` waits (pending or skipped) for ``item_key``."""
+        return bool(
+            self.backend.value(
+                "SELECT EXISTS (SELECT 1 FROM review_queue WHERE item_key = ? AND status IN ('pending', 'skipped') "
+                "AND id != ?)",
+                [item_key, other_than],
+            )
+        )
+
+    def drop_other_pending(self, item_key: str, keep_id: int) -> None:
+        """Pending entries of ``item_key`` but ``keep_id`` go (one pending entry per item)."""
+        with self.backend.write() as backend:
+            backend.execute(
+                "DELETE FROM review_queue WHERE item_key = ? AND status = 'pending' AND id != ?", [item_key, keep_id]
+            )
+
+    def resolve_waiting(self, item_key: str, album_id: int) -> None:
+        """A person chose ``album_id`` for ``item_key`` elsewhere (``tag --id``): its waiting entries close."""
+        with self.backend.write() as backend:
+            backend.execute(
+                "UPDATE review_queue SET status = 'resolved', chosen_album_id = ?, resolved_at = ? "
+                "WHERE item_key = ? AND status IN ('pending', 'skipped')",
+                [album_id, to_db_time(utcnow()), item_key],
+            )

@@ -234,6 +234,15 @@ class SessionStore:
             "SELECT * FROM session_files WHERE session_id = ? AND state = ? ORDER BY position", [session_id, str(state)]
         )
 
+    def file_results(self, session_id: int) -> list[dict[str, Any]]:
+        """Each file of a session, in order, with the album its record got, its score and decision."""
+        return self.backend.rows(
+            "SELECT sf.file_path AS file, sf.state, sf.error_msg AS reason, pf.bdgest_id AS album_id, pf.series, "
+            "pf.tome, pf.title, pf.confidence_score AS confidence, pf.decision FROM session_files sf "
+            "LEFT JOIN processed_files pf ON pf.id = sf.file_id WHERE sf.session_id = ? ORDER BY sf.position",
+            [session_id],
+        )
+
     def count_files(self, session_id: int, state: str) -> int:
         return int(
             self.backend.value(
