@@ -387,23 +387,12 @@ def untagged(site, tmp_path, database_location):
     return {"settings": settings, "config": config, "library": library, "database": database_location}
 
 
-def rename_needs_sqlite_yet(request, database: str) -> None:
-    """``--rename`` still reads the database through sqlite-utils (organize.py, cli/library_cmd.py,
-    moved into stores on another branch): expected to fail on PostgreSQL until that lands."""
-    request.applymarker(
-        pytest.mark.xfail(
-            database.startswith("postgresql"), reason="rename on PostgreSQL: organize's SQL not in stores"
-        )
-    )
-
-
 def last_session(settings) -> int:
     with BDneXDB(settings=settings) as db:
         return int(db.list_sessions(limit=1)[0]["id"])
 
 
-def test_tag_rename_then_undo_gives_every_file_back_byte_for_byte(untagged, capsys, request):
-    rename_needs_sqlite_yet(request, untagged["database"])
+def test_tag_rename_then_undo_gives_every_file_back_byte_for_byte(untagged, capsys):
     settings, config, library = untagged["settings"], untagged["config"], untagged["library"]
     before = paths_and_hashes(library)
     assert cli(config, "tag", str(library), "--batch", "--rename") == 0

@@ -187,14 +187,7 @@ def file_page(state: WebState, file_id: int) -> dict[str, Any]:
 
     row = file_row(state, file_id)
     report = file_report(AppContext(_settings=state.settings, _db=state.pages.db), row["file_path"])
-    backups = state.pages.db.db.execute(
-        "SELECT id, session_id, reason, created_at, length(comicinfo) FROM comicinfo_backups "
-        "WHERE file_path = ? ORDER BY id DESC",
-        [row["file_path"]],
-    ).fetchall()
-    report["backups"] = [
-        dict(zip(("id", "session_id", "reason", "created_at", "bytes"), b, strict=True)) for b in backups
-    ]
+    report["backups"] = state.pages.db.backups.summaries_of_path(row["file_path"])
     return {"file_id": file_id, "report": report}
 
 
@@ -207,14 +200,12 @@ def restore(state: WebState, file_id: int, backup_id: int) -> str:
     db = state.pages.db
     row = file_row(state, file_id)
     path = row["file_path"]
-    found = db.db.execute(
-        "SELECT comicinfo, reason FROM comicinfo_backups WHERE id = ? AND file_path = ?", [backup_id, path]
-    ).fetchone()
+    found = db.backups.one_of_path(backup_id, path)
     if found is None:
         raise BdnexError(f"{path}: no earlier ComicInfo.xml version {backup_id} of this file")
     if archive.detect_kind(path) != "cbz":
         raise BdnexError(f"{path}: only a CBZ can have its ComicInfo.xml restored")
-    wanted = None if found[1] == "absent" else bytes(found[0])  # 'absent': the file had none
+    wanted = None if found["reason"] == "absent" else bytes(found["comicinfo"])  # 'absent': the file had none
     with archive.open_archive(path) as comic:
         current = comic.comicinfo_bytes()
     with db.write():
