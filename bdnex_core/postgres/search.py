@@ -29,24 +29,30 @@ import unicodedata
 SEARCHED_COLUMNS = ("series", "title", "editor", "file_path")
 
 # ASCII, Latin-1, Latin Extended-A/B, Latin Extended Additional, General Punctuation, currencies
-_FOLDED_RANGES = ((0x21, 0x7F), (0xA0, 0x250), (0x1E00, 0x1F00), (0x2000, 0x2070), (0x20A0, 0x20D0))
+FOLDED_RANGES = ((0x21, 0x7F), (0xA0, 0x250), (0x1E00, 0x1F00), (0x2000, 0x2070), (0x20A0, 0x20D0))
 
 
 def _folded(char: str) -> str:
-    """A space for a separator, else the letter in lower case without its accents."""
-    if unicodedata.category(char)[0] not in "LN":
+    """A space for a separator, else the letter in lower case without its accents.
+
+    Digits other than 0-9 (``²``, ``½``) are separators: PostgreSQL's parser splits words there in
+    a UTF-8 locale, and would not in the "C" locale; a space is the same in both."""
+    category = unicodedata.category(char)
+    if category[0] not in "LN" or category == "No":
         return " "
-    decomposed = unicodedata.normalize("NFD", char)
+    folded = char.casefold()  # "ſ" is an "s", "µ" a "μ", as for SQLite
+    if len(folded) != 1:  # translate() maps one character to one: "ß" stays
+        folded = char.lower() if len(char.lower()) == 1 else char
+    decomposed = unicodedata.normalize("NFD", folded)
     if all(unicodedata.combining(mark) for mark in decomposed[1:]):
-        char = decomposed[0]
-    lower = char.lower()
-    return lower if len(lower) == 1 else char  # translate() maps one character to one
+        folded = decomposed[0]
+    return folded
 
 
 def fold_table() -> tuple[str, str]:
     """The characters ``library_search_fold`` changes, and what each becomes (for ``translate``)."""
     source, target = [], []
-    for code in itertools.chain.from_iterable(range(low, high) for low, high in _FOLDED_RANGES):
+    for code in itertools.chain.from_iterable(range(low, high) for low, high in FOLDED_RANGES):
         char = chr(code)
         if unicodedata.category(char) == "Cn":  # unassigned
             continue
