@@ -243,3 +243,24 @@ def test_postgresql_splits_and_folds_each_character_as_sqlite_does(postgres_url)
     } | set("ǠǡǢǣǮǯǼǽǾǿ")  # FTS5 keeps these accents (a second mark, or a base letter beyond ASCII)
     assert differ <= known, sorted(differ - known)
     assert {"É", "ç", "Œ", "’", "«", "_", "/", "-", "ſ"}.isdisjoint(differ)
+
+
+def test_rename_names_authors_from_an_album_cached_long_ago(db, tmp_path):
+    """The authors come from the album cache, however old the entry (names do not expire)."""
+    from datetime import timedelta
+
+    from bdnex_core.organize import plan_renames
+    from bdnex_core.store.common import utcnow
+
+    db.cache_album(
+        {"album_id": 1001, "title": "Redwin de la Forge", "writers": ["Jarry"], "pencillers": ["Goux"]},
+        ttl=timedelta(days=1),
+        now=utcnow() - timedelta(days=30),
+    )
+    assert db.get_cached_album(1001) is None  # expired for matching
+    path = tmp_path / "in" / "x.cbz"
+    path.parent.mkdir()
+    path.write_bytes(b"PK")
+    db.record_processing(path, None, {"status": "success", "series": "Nains", "tome": "1", "bdgest_id": 1001})
+    (plan,) = plan_renames(db, [db.get_file(path)], [tmp_path], template="{authors}/{series} {tome}")
+    assert plan.target == tmp_path / "Jarry, Goux" / "Nains 1.cbz", plan
