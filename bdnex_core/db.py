@@ -47,6 +47,7 @@ from bdnex_core.store.common import (
     utcnow,
 )
 from bdnex_core.store.files import TRACKED_FIELDS, FileLookup, FileStore
+from bdnex_core.store.library import LibraryStore
 from bdnex_core.store.moves import MoveStore
 from bdnex_core.store.plugin_state import PluginStateStore
 from bdnex_core.store.request_slots import RequestSlotStore
@@ -117,6 +118,7 @@ class BDneXDB:
         self.plugin_state = PluginStateStore(backend)
         self.statistics = StatisticsStore(backend)
         self.catalogue = CatalogueStore(backend)
+        self.library = LibraryStore(backend)
         self.request_slots = RequestSlotStore(backend)
         self.moves = MoveStore(backend)
         self.backups = BackupStore(backend)

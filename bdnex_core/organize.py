@@ -16,7 +16,6 @@ Each move is recorded at once: the file's record follows it and its history keep
 from __future__ import annotations
 
 import errno
-import json
 import os
 import re
 import shutil
@@ -352,8 +351,7 @@ def _root_of(path: Path, roots: list[Path]) -> Path | None:
 
 def cached_album(db: BDneXDB, album_id: int) -> dict[str, Any] | None:
     """The album as last fetched, however old: names only need its authors."""
-    row = db.db.execute("SELECT metadata FROM bdgest_albums WHERE id = ?", [int(album_id)]).fetchone()
-    return json.loads(row[0]) if row and row[0] else None
+    return db.albums.latest(int(album_id))
 
 
 def plan_renames(

@@ -10,19 +10,21 @@ A query is a list of terms, all of which must hold:
   ``id`` (Bédéthèque album id), ``session`` and ``score`` (0–1);
 - a bare word must appear in the series, the title or the path.
 
-Text terms go through the ``library_search`` full-text index (SQLite FTS5, kept in step with
-``processed_files`` by triggers), so a query over 100,000 files stays fast.
+Words go through the full-text index of the database (SQLite's FTS5 table ``library_search``,
+PostgreSQL's GIN indexes: :mod:`bdnex_core.store.library`), so a query over 100,000 files stays
+fast, and gives the same files on both.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bdnex_core.errors import BdnexError
 from bdnex_core.states import FileStatus
+from bdnex_core.store.library import SAME_TEXT, LibraryQuery
 
 if TYPE_CHECKING:
     from bdnex_core.db import BDneXDB
@@ -59,31 +61,17 @@ LISTED_COLUMNS = (
     "session_id",
     "processed_date",
 )
-WORD = re.compile(r"\w+", re.UNICODE)
+# a word: a run of letters and digits, as both full-text indexes split text ("l'école" is two words)
+WORD = re.compile(r"[^\W_]+")
 TAGGED = (FileStatus.SUCCESS, FileStatus.MANUAL)
+# where a bare word is looked for
+BARE_WORD_COLUMNS = ("series", "title", "file_path")
 
 
 class QueryError(BdnexError):
     """A query term that cannot be understood (the message says which and why)."""
 
     exit_code = 2
-
-
-@dataclass
-class Query:
-    """A parsed query: SQL conditions over ``processed_files`` (alias ``f``) and their parameters."""
-
-    conditions: list[str] = field(default_factory=list)
-    parameters: list[Any] = field(default_factory=list)
-
-    def where(self) -> str:
-        return " AND ".join(self.conditions) or "1"
-
-
-def _fts_phrase(text: str) -> str | None:
-    """Words of ``text`` as an FTS5 expression where each word matches as a prefix."""
-    words = WORD.findall(text)
-    return " ".join(f'"{word}"*' for word in words) if words else None
 
 
 def _range(field_name: str, text: str, kind: type) -> tuple[Any, Any]:
@@ -97,63 +85,39 @@ def _range(field_name: str, text: str, kind: type) -> tuple[Any, Any]:
         raise QueryError(f"{field_name}:{text}: expected a number or a range such as 2010..2015") from None
 
 
-def parse_query(terms: Iterable[str]) -> Query:
-    """Turn query terms into SQL conditions (parameters only: nothing typed reaches the SQL text)."""
-    query = Query()
-    full_text: list[str] = []
+def parse_query(terms: Iterable[str]) -> LibraryQuery:
+    """Turn query terms into a :class:`LibraryQuery` (data: nothing typed reaches the SQL text)."""
+    query = LibraryQuery()
     for term in terms:
         name, colon, value = term.partition(":")
         name = name.lower()
         if colon and name in TEXT_FIELDS:
-            phrase = _fts_phrase(value)
-            if phrase:
-                full_text.append(f"{TEXT_FIELDS[name]} : ({phrase})")
+            query.words.extend(((TEXT_FIELDS[name],), word) for word in WORD.findall(value))
         elif colon and name in LOWER_CASE_FIELDS:
-            query.conditions.append(f"f.{EXACT_FIELDS[name]} = ?")
-            query.parameters.append(value.lower())
+            query.comparisons.append((EXACT_FIELDS[name], "=", value.lower()))
         elif colon and name in EXACT_FIELDS:
-            query.conditions.append(f"f.{EXACT_FIELDS[name]} = ? COLLATE NOCASE")
-            query.parameters.append(value)
+            query.comparisons.append((EXACT_FIELDS[name], SAME_TEXT, value))
         elif colon and name in RANGE_FIELDS:
             column, kind = RANGE_FIELDS[name]
             low, high = _range(name, value, kind)
             if low is not None:
-                query.conditions.append(f"f.{column} >= ?")
-                query.parameters.append(low)
+                query.comparisons.append((column, ">=", low))
             if high is not None:
-                query.conditions.append(f"f.{column} <= ?")
-                query.parameters.append(high)
+                query.comparisons.append((column, "<=", high))
         elif colon and name.isidentifier():
             raise QueryError(f"unknown field {name!r} in {term!r} (fields: {', '.join(FIELDS)})")
         else:
-            phrase = _fts_phrase(term)
-            if phrase:
-                full_text.append(f"{{series title file_path}} : ({phrase})")
-    if full_text:
-        query.conditions.append("f.id IN (SELECT rowid FROM library_search WHERE library_search MATCH ?)")
-        query.parameters.append(" AND ".join(full_text))
+            query.words.extend((BARE_WORD_COLUMNS, word) for word in WORD.findall(term))
     return query
 
 
 def list_files(db: BDneXDB, terms: Iterable[str], *, limit: int | None = None) -> list[dict[str, Any]]:
     """The processed files matching the query, in path order."""
-    query = parse_query(terms)
-    # "+": sort the rows found rather than walk the whole path index in order (10x on a year range)
-    columns = ", ".join(f"f.{column}" for column in LISTED_COLUMNS)
-    sql = f"SELECT {columns} FROM processed_files f WHERE {query.where()} ORDER BY +f.file_path"
-    parameters = list(query.parameters)
-    if limit is not None:
-        sql += " LIMIT ?"
-        parameters.append(limit)
-    cursor = db.db.execute(sql, parameters)
-    return [dict(zip(LISTED_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
+    return db.library.files(parse_query(terms), LISTED_COLUMNS, limit=limit)
 
 
 def count_files(db: BDneXDB, terms: Iterable[str]) -> int:
-    query = parse_query(terms)
-    return int(
-        db.db.execute(f"SELECT COUNT(*) FROM processed_files f WHERE {query.where()}", query.parameters).fetchone()[0]
-    )
+    return db.library.count(parse_query(terms))
 
 
 class _Fields(dict[str, Any]):
@@ -201,37 +165,37 @@ def missing_tomes(db: BDneXDB, series_filter: Iterable[str] = ()) -> list[Series
     """For each series the library has (tagged files with a Bédéthèque id known to the catalogue
     index), the catalogue's albums of that series the library lacks."""
     wanted = [word.casefold() for word in series_filter]
-    owned_rows = db.db.execute(
-        "SELECT c.series_slug, c.album_id, c.tome, c.tome_number, c.tome_kind, c.title_slug, f.series, f.file_path "
-        "FROM processed_files f JOIN catalogue_albums c ON c.album_id = f.bdgest_id "
-        f"WHERE f.status IN ({', '.join('?' * len(TAGGED))})",
-        [str(status) for status in TAGGED],
-    ).fetchall()
     by_series: dict[str, dict[str, Any]] = {}
-    for slug, album_id, tome, number, kind, title_slug, series, path in owned_rows:
-        entry = by_series.setdefault(slug, {"series": series or slug, "owned": {}})
-        entry["owned"][album_id] = {
-            "album_id": album_id,
-            "tome": tome,
-            "tome_number": number,
-            "tome_kind": kind,
-            "title": title_slug,
-            "file_path": path,
+    for row in db.library.owned_catalogue_albums(str(status) for status in TAGGED):
+        slug = row["series_slug"]
+        entry = by_series.setdefault(slug, {"series": row["series"] or slug, "owned": {}})
+        entry["owned"][row["album_id"]] = {
+            "album_id": row["album_id"],
+            "tome": row["tome"],
+            "tome_number": row["tome_number"],
+            "tome_kind": row["tome_kind"],
+            "title": row["title_slug"],
+            "file_path": row["file_path"],
         }
     gaps = []
     for slug, entry in sorted(by_series.items(), key=lambda item: str(item[1]["series"]).casefold()):
         if wanted and not any(word in str(entry["series"]).casefold() or word in slug.casefold() for word in wanted):
             continue
-        listed = db.db.execute(
-            "SELECT album_id, tome, tome_number, tome_kind, title_slug, url FROM catalogue_albums WHERE series_slug = ?",
-            [slug],
-        ).fetchall()
+        listed = db.library.series_albums(slug)
         # another edition of a tome the library has is not a missing tome
         owned_tomes = {str(album["tome"]).casefold() for album in entry["owned"].values() if album["tome"]}
         missing = [
-            {"album_id": album_id, "tome": tome, "tome_number": number, "tome_kind": kind, "title": title, "url": url}
-            for album_id, tome, number, kind, title, url in listed
-            if album_id not in entry["owned"] and not (tome and str(tome).casefold() in owned_tomes)
+            {
+                "album_id": album["album_id"],
+                "tome": album["tome"],
+                "tome_number": album["tome_number"],
+                "tome_kind": album["tome_kind"],
+                "title": album["title_slug"],
+                "url": album["url"],
+            }
+            for album in listed
+            if album["album_id"] not in entry["owned"]
+            and not (album["tome"] and str(album["tome"]).casefold() in owned_tomes)
         ]
         gaps.append(
             SeriesGaps(

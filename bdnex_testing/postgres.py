@@ -8,6 +8,7 @@ Without the variable the tests skip with the reason, or fail when ``BDNEX_REQUIR
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,8 +35,18 @@ def fresh_database(server_url: str) -> Iterator[str]:
     try:
         yield with_database(server_url, name)
     finally:
+        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         with psycopg.connect(server_url, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            # an autovacuum worker on the database is not ours to terminate (PostgreSQL 15 refuses
+            # with "must be a member of the role..."): it ends within moments, so try again
+            for attempt in range(20):
+                try:
+                    admin.execute(drop)
+                    break
+                except psycopg.errors.InsufficientPrivilege:
+                    if attempt == 19:
+                        raise
+                    time.sleep(0.5)
 
 
 def server_url() -> str | None:

@@ -7,7 +7,8 @@ part of any wheel (runtime code, such as the demo's fake site, lives in ``bdnex_
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,28 @@ def database_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return str(tmp_path / "bdnex.db")
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def new_database(database_location: str) -> Iterator[Callable[[Path], str]]:
+    """More new databases of ``database_location``'s backend, for tests that need one per attempt:
+    ``new_database(folder)`` is an SQLite file in ``folder``, or another fresh PostgreSQL database
+    (the first time, ``database_location`` itself), dropped after the test."""
+    made: list[str] = []
+    with ExitStack() as dropped:
+
+        def make(folder: Path) -> str:
+            if not database_location.startswith(("postgresql://", "postgres://")):
+                return str(folder / "bdnex.db")
+            if made:
+                from bdnex_testing.postgres import fresh_database, server_url
+
+                made.append(dropped.enter_context(fresh_database(str(server_url()))))
+            else:
+                made.append(database_location)
+            return made[-1]
+
+        yield make
 
 
 def database_mapping(location: str) -> dict[str, object]:

@@ -33,8 +33,9 @@ def exact_file(folder: Path, entry: Any, seed: str = "e") -> Path:
     return write_cbz(folder / name, sample_pages(seed, 3, int(entry.tome)))
 
 
-def web_library(site: Any, tmp_path: Path) -> WebLibrary:
-    settings, db, config = make_env(site, tmp_path)
+def web_library(site: Any, tmp_path: Path, database: str | None = None) -> WebLibrary:
+    """``database``: an SQLite path or a PostgreSQL URL (``database_location``), by default a file in tmp_path."""
+    settings, db, config = make_env(site, tmp_path, database)
     entries = series_entries(site, minimum=6)
     library = tmp_path / "library"
     tagged = [exact_file(library / "tagged", entry) for entry in entries[:2]]

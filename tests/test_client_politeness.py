@@ -196,9 +196,9 @@ def test_flaresolverr_transport(site, make_client):
         server.shutdown()
 
 
-def test_no_album_is_fetched_twice_within_its_ttl(site, make_client, tmp_path):
+def test_no_album_is_fetched_twice_within_its_ttl(site, make_client, database_location):
     client, settings = make_client()
-    db = BDneXDB(tmp_path / "cache.db", settings=settings)
+    db = BDneXDB(database_location, settings=settings)
     album_id = list(site.catalogue.albums)[5]
     first = fetch_album(client, db, album_id)
     again = fetch_album(client, db, album_id)

@@ -33,8 +33,12 @@ RESULTS = [
 ]
 
 
-def test_import_creates_sessions_and_files_and_is_idempotent(tmp_path):
-    db = BDneXDB(tmp_path / "bdnex.db")
+def count(db, table):
+    return db.backend.value(f"SELECT COUNT(*) FROM {table}")
+
+
+def test_import_creates_sessions_and_files_and_is_idempotent(tmp_path, database_location):
+    db = BDneXDB(database_location)
     log = write_log(tmp_path, "batch_20240301_100000.json", RESULTS)
     report = import_logs(db, [log])
     assert [(count) for _, _, count in report.imported] == [3]
@@ -49,26 +53,18 @@ def test_import_creates_sessions_and_files_and_is_idempotent(tmp_path):
     assert rows["/bd/Thorgal/Thorgal 2.cbz"]["status"] == "failed"
     assert rows["/bd/Thorgal/Thorgal 2.cbz"]["error_msg"] == "no match above threshold"
     assert rows["/bd/Blake/Blake 5.cbz"]["confidence_score"] == 0.95
-    counts = (
-        db.db.table("processing_sessions").count,
-        db.db.table("processed_files").count,
-        db.db.table("metadata_history").count,
-    )
+    counts = (count(db, "processing_sessions"), count(db, "processed_files"), count(db, "metadata_history"))
     # twice: from the same path, and a copy elsewhere
     copy = tmp_path / "copy"
     copy.mkdir()
     (copy / log.name).write_bytes(log.read_bytes())
     again = import_logs(db, [log, copy])
     assert again.imported == [] and len(again.already) == 2
-    assert (
-        db.db.table("processing_sessions").count,
-        db.db.table("processed_files").count,
-        db.db.table("metadata_history").count,
-    ) == counts
+    assert (count(db, "processing_sessions"), count(db, "processed_files"), count(db, "metadata_history")) == counts
 
 
-def test_broken_log_is_reported_and_others_go_on(tmp_path):
-    db = BDneXDB(tmp_path / "bdnex.db")
+def test_broken_log_is_reported_and_others_go_on(tmp_path, database_location):
+    db = BDneXDB(database_location)
     (tmp_path / "batch_1.json").write_text("{not json")
     write_log(tmp_path, "batch_2.json", [{"success": True}])
     (tmp_path / "batch_3.json").write_text(json.dumps({"results": "nope"}))
@@ -79,15 +75,15 @@ def test_broken_log_is_reported_and_others_go_on(tmp_path):
     assert "not valid JSON" in reasons[str(tmp_path / "batch_1.json")]
     assert "no file_path" in reasons[str(tmp_path / "batch_2.json")]
     assert "results" in reasons[str(tmp_path / "batch_3.json")]
-    assert db.db.table("processing_sessions").count == 1  # a broken log leaves nothing behind
+    assert count(db, "processing_sessions") == 1  # a broken log leaves nothing behind
 
 
-def test_cli_import_logs_json(tmp_path, capsys):
+def test_cli_import_logs_json(tmp_path, capsys, database_location):
     log = write_log(tmp_path, "batch_x.json", RESULTS)
-    assert main(["--db", str(tmp_path / "cli.db"), "db", "import-logs", str(log), "--json"]) == 0
+    assert main(["--db", database_location, "db", "import-logs", str(log), "--json"]) == 0
     output = json.loads(capsys.readouterr().out)
     assert output["imported"][0]["files"] == 3
-    assert main(["--db", str(tmp_path / "cli.db"), "db", "import-logs", str(log), "--json"]) == 0
+    assert main(["--db", database_location, "db", "import-logs", str(log), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["already_imported"] == [str(log)]
 
 
@@ -100,9 +96,9 @@ def legacy_log_in_home(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(home))
 
 
-def test_first_start_imports_legacy_places_once(tmp_path, capsys, monkeypatch):
+def test_first_start_imports_legacy_places_once(tmp_path, capsys, monkeypatch, database_location):
     legacy_log_in_home(tmp_path, monkeypatch)
-    db_path = tmp_path / "fresh.db"
+    db_path = database_location
     assert main(["--db", str(db_path), "stats", "--json"]) == 0
     captured = capsys.readouterr()
     assert "Imported 1 earlier BDneX batch log(s) (3 files)" in captured.err
@@ -112,8 +108,8 @@ def test_first_start_imports_legacy_places_once(tmp_path, capsys, monkeypatch):
     assert "Imported" not in captured.err and json.loads(captured.out)["total_sessions"] == 1
 
 
-def test_logs_in_the_guides_format_keep_their_statuses(tmp_path):
-    db = BDneXDB(tmp_path / "bdnex.db")
+def test_logs_in_the_guides_format_keep_their_statuses(tmp_path, database_location):
+    db = BDneXDB(database_location)
     log = write_log(
         tmp_path,
         "batch_guide.json",
@@ -139,9 +135,11 @@ def test_logs_in_the_guides_format_keep_their_statuses(tmp_path):
     assert stats["files_successful"] == 3 and stats["files_failed"] == 1 and stats["files_skipped"] == 1
 
 
-def test_an_existing_database_with_no_processed_file_imports_the_legacy_logs(tmp_path, capsys, monkeypatch):
+def test_an_existing_database_with_no_processed_file_imports_the_legacy_logs(
+    tmp_path, capsys, monkeypatch, database_location
+):
     legacy_log_in_home(tmp_path, monkeypatch)
-    db_path = tmp_path / "made-earlier.db"
+    db_path = database_location
     BDneXDB(db_path).close()  # created before the logs were there (e.g. by `catalogue update`)
     assert main(["--db", str(db_path), "stats", "--json"]) == 0
     captured = capsys.readouterr()

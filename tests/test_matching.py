@@ -98,9 +98,9 @@ def test_explanations_name_every_component(matcher):
     assert 0.99 <= best.confidence <= 1.0
 
 
-def test_catalogue_import_identify_and_stats(bedetheque_fixtures, tmp_path, capsys):
+def test_catalogue_import_identify_and_stats(bedetheque_fixtures, tmp_path, capsys, database_location):
     sitemaps = sorted((bedetheque_fixtures / "sitemaps").glob("albums_*_map.xml"))
-    db_path = tmp_path / "bdnex.db"
+    db_path = database_location
     assert main(["--db", str(db_path), "catalogue", "update", "--from-files", *map(str, sitemaps), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["albums_in_index"] == 11536
     assert main(["--db", str(db_path), "catalogue", "stats", "--json"]) == 0

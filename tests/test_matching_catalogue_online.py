@@ -6,15 +6,16 @@ from bdnex_core.bedetheque.catalogue import Catalogue
 from bdnex_core.bedetheque.client import BedethequeClient, reset_politeness
 from bdnex_core.config import from_mapping
 from bdnex_core.db import BDneXDB
+from bdnex_testing.pytest_plugin import database_mapping
 from bdnex_testing.shared import fake_bedetheque
 
 
-def test_incremental_update_fetches_only_changed_sitemaps(tmp_path, monkeypatch):
+def test_incremental_update_fetches_only_changed_sitemaps(tmp_path, monkeypatch, database_location):
     reset_politeness()
     with fake_bedetheque() as site:
         settings = from_mapping(
             {
-                "database": {"path": str(tmp_path / "bdnex.db")},
+                "database": database_mapping(database_location),
                 "cache": {"dir": str(tmp_path / "cache")},
                 **site.settings_mapping(),
             }
@@ -28,7 +29,7 @@ def test_incremental_update_fetches_only_changed_sitemaps(tmp_path, monkeypatch)
             first = catalogue.update_online(client)
             assert sorted(first.fetched) == names
             assert catalogue.count() == len(site.catalogue.albums)
-            stored = {row["url"]: row for row in db.db.table("catalogue_sitemaps").rows}
+            stored = db.catalogue.sitemaps()
             assert all(stored[name]["etag"] for name in names)
 
             # nothing changed: the index is read, no album sitemap is fetched
@@ -45,6 +46,6 @@ def test_incremental_update_fetches_only_changed_sitemaps(tmp_path, monkeypatch)
             requests = site.requests("_map.xml")
             assert [(r.path.rsplit("/", 1)[-1], r.status) for r in requests] == [(changed, 304)]
             assert third.fetched == [] and catalogue.count() == len(site.catalogue.albums)
-            assert db.db.table("catalogue_sitemaps").get(changed)["lastmod"] == "2026-11-20"
+            assert db.catalogue.sitemaps()[changed]["lastmod"] == "2026-11-20"
         finally:
             db.close()

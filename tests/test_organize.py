@@ -23,6 +23,7 @@ from bdnex_core.demo.samplelib import CatalogueAlbum, build_library
 from bdnex_core.organize import Tome, render_relative_path, safe_component, template_values
 from bdnex_core.pipeline import TagOptions, collect_items, run_tagging
 from bdnex_testing import review as review_env
+from bdnex_testing.pytest_plugin import database_mapping
 from bdnex_testing.review import make_env
 
 site = review_env.site  # the fake Bédéthèque site, one per module
@@ -39,9 +40,9 @@ def series_with_tomes(site, count):
 
 
 @pytest.fixture
-def tagged(site, tmp_path):
-    """A library of three tomes of one series, tagged; its config file for the CLI."""
-    settings, db, config = make_env(site, tmp_path)
+def tagged(site, tmp_path, database_location):
+    """A library of three tomes of one series, tagged (on each backend); its config file for the CLI."""
+    settings, db, config = make_env(site, tmp_path, database_location)
     slug, albums = series_with_tomes(site, 3)
     library = tmp_path / "library"
     samples = build_library(library / "incoming", albums, broken=0)
@@ -196,9 +197,8 @@ def test_rename_with_a_custom_template_and_collisions(tagged, capsys):
         count = sum(1 for sample in tagged["samples"] if sample.path.suffix == suffix)
         expected += [f"{series}{suffix}"] + [f"{series} ({n}){suffix}" for n in range(2, count + 1)]
     assert names == sorted(expected) == planned
-    assert (
-        db.db.execute("SELECT COUNT(*) FROM processed_files WHERE file_path LIKE ?", [f"%{series}%"]).fetchone()[0] == 3
-    )
+    recorded = db.backend.tuples("SELECT file_path FROM processed_files")
+    assert sum(series in path for (path,) in recorded) == 3
     capsys.readouterr()
     # refuse: the dry run says which files would stay, the run leaves them, says so and exits 1
     refuse = ["rename", str(library), "--template", "fixed", "--on-collision", "refuse", "--json"]
@@ -251,9 +251,12 @@ def test_rename_across_filesystems(tagged):
         subprocess.run(["umount", "-l", str(target_folder)], check=False)
 
 
-def _recorded_library(tmp_path, count):
+def _recorded_library(tmp_path, count, database=None):
     settings = from_mapping(
-        {"database": {"path": str(tmp_path / "bdnex.db")}, "pipeline": {"logs_dir": str(tmp_path / "logs")}}
+        {
+            "database": database_mapping(database or str(tmp_path / "bdnex.db")),
+            "pipeline": {"logs_dir": str(tmp_path / "logs")},
+        }
     )
     config = tmp_path / "config.yaml"
     config.write_text(json.dumps(settings.raw))
@@ -290,8 +293,8 @@ def _check_finished(settings, config, library, count, folder):
     files = comics(library)
     assert len(files) == count and all(folder in path.parts for path in files)
     with BDneXDB(settings=settings) as check:
-        recorded = {row["file_path"] for row in check.db.table("processed_files").rows}
-        assert check.db.table("file_moves").count == 0
+        recorded = {path for (path,) in check.backend.tuples("SELECT file_path FROM processed_files")}
+        assert check.moves.in_progress() == []
     assert recorded == {str(path.resolve()) for path in files}
 
 
@@ -300,12 +303,12 @@ class Crash(BaseException):
 
 
 @pytest.mark.parametrize("point", ["link", "fsync", "unlink"])
-def test_a_rename_killed_at_each_step_is_finished_by_the_next(tmp_path, monkeypatch, point):
+def test_a_rename_killed_at_each_step_is_finished_by_the_next(tmp_path, monkeypatch, point, database_location):
     """Dies after the n-th link, before the records follow, or after some old names are gone: no
     content is lost, and the next run finishes the moves the journal holds, records included."""
     import bdnex_core.organize as organize
 
-    settings, config, library = _recorded_library(tmp_path, 40)
+    settings, config, library = _recorded_library(tmp_path, 40, database_location)
     contents = set(sha256s(library))
     calls = {"count": 0}
 
@@ -330,7 +333,7 @@ def test_a_rename_killed_at_each_step_is_finished_by_the_next(tmp_path, monkeypa
     monkeypatch.undo()
     assert set(sha256s(library)) == contents
     with BDneXDB(settings=settings) as db:
-        assert db.db.table("file_moves").count  # the journal holds the moves that were under way
+        assert db.moves.in_progress()  # the journal holds the moves that were under way
     _check_finished(settings, config, library, 40, "second")
 
 
@@ -384,23 +387,12 @@ def untagged(site, tmp_path, database_location):
     return {"settings": settings, "config": config, "library": library, "database": database_location}
 
 
-def rename_needs_sqlite_yet(request, database: str) -> None:
-    """``--rename`` still reads the database through sqlite-utils (organize.py, cli/library_cmd.py,
-    moved into stores on another branch): expected to fail on PostgreSQL until that lands."""
-    request.applymarker(
-        pytest.mark.xfail(
-            database.startswith("postgresql"), reason="rename on PostgreSQL: organize's SQL not in stores"
-        )
-    )
-
-
 def last_session(settings) -> int:
     with BDneXDB(settings=settings) as db:
         return int(db.list_sessions(limit=1)[0]["id"])
 
 
-def test_tag_rename_then_undo_gives_every_file_back_byte_for_byte(untagged, capsys, request):
-    rename_needs_sqlite_yet(request, untagged["database"])
+def test_tag_rename_then_undo_gives_every_file_back_byte_for_byte(untagged, capsys):
     settings, config, library = untagged["settings"], untagged["config"], untagged["library"]
     before = paths_and_hashes(library)
     assert cli(config, "tag", str(library), "--batch", "--rename") == 0

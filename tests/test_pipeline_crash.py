@@ -1,4 +1,5 @@
-"""Killing a batch (SIGKILL) or interrupting it (Ctrl-C): resume finishes exactly what was left."""
+"""Killing a batch (SIGKILL) or interrupting it (Ctrl-C): resume finishes exactly what was left,
+on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import os
 import random
 import shutil
 import signal
-import sqlite3
 import subprocess
 import time
 import zipfile
@@ -21,10 +21,14 @@ from bdnex_core.config import from_mapping
 from bdnex_core.db import BDneXDB
 from bdnex_core.demo.fakesite import human
 from bdnex_core.demo.samplelib import CatalogueAlbum, sample_pages, write_cbz
+from bdnex_testing.databases import copy_into, peek_rows, peek_value
 from bdnex_testing.processes import start_cli
+from bdnex_testing.pytest_plugin import database_mapping
 from bdnex_testing.shared import fake_bedetheque
 
 FILES = 300
+# SIGKILL trials per backend: PostgreSQL's are fewer (CI time); SQLite's file locks are the riskier side
+TRIALS = {"sqlite": 10, "postgresql": 3}
 
 
 @pytest.fixture(scope="module")
@@ -67,26 +71,25 @@ def template(site, tmp_path_factory):
     return folder
 
 
-def files_recorded(db_path: Path) -> int:
-    with sqlite3.connect(db_path) as connection:
-        return connection.execute("SELECT COUNT(*) FROM session_files WHERE state != 'pending'").fetchone()[0]
+def files_recorded(location: str) -> int:
+    return peek_value(location, "SELECT COUNT(*) FROM session_files WHERE state != 'pending'", not_yet=0)
 
 
-def prepare(template: Path, target: Path, site) -> tuple[Path, Path, Path]:
+def prepare(template: Path, target: Path, site, location: str) -> tuple[Path, Path]:
     library = target / "library"
     shutil.copytree(template / "library", library)
-    shutil.copyfile(template / "catalogue.db", target / "bdnex.db")
+    copy_into(template / "catalogue.db", location)
     config = target / "config.yaml"
     mapping = site.settings_mapping()
     mapping.update(
         {
-            "database": {"path": str(target / "bdnex.db")},
+            "database": database_mapping(location),
             "cache": {"dir": str(target / "cache")},
             "pipeline": {"logs_dir": str(target / "logs"), "workers": 2},
         }
     )
     config.write_text(json.dumps(mapping))
-    return library, config, target / "bdnex.db"
+    return library, config
 
 
 def cli(config: Path, *args: str) -> subprocess.Popen:
@@ -102,19 +105,17 @@ def pages_of(path: Path) -> dict[str, tuple[int, bytes]]:
         }
 
 
-def check_finished(library: Path, db_path: Path, session_id: int, expected_pages) -> None:
+def check_finished(library: Path, location: str, session_id: int, expected_pages) -> None:
     files = sorted(library.rglob("*.cbz"))
     assert len(files) == FILES
     assert not list(library.rglob(".bdnex-tmp-*")), "a temporary file was left behind"
-    db = BDneXDB(db_path)
-    rows = db.db.execute("SELECT file_path, COUNT(*) FROM processed_files GROUP BY file_path").fetchall()
+    db = BDneXDB(location)
+    rows = db.backend.tuples("SELECT file_path, COUNT(*) FROM processed_files GROUP BY file_path")
     assert len(rows) == FILES and all(count == 1 for _, count in rows)
     stats = db.get_session_stats(session_id)
     assert stats["status"] == "completed" and stats["remaining"] == 0
     states = dict(
-        db.db.execute(
-            "SELECT state, COUNT(*) FROM session_files WHERE session_id = ? GROUP BY state", [session_id]
-        ).fetchall()
+        db.backend.tuples("SELECT state, COUNT(*) FROM session_files WHERE session_id = ? GROUP BY state", [session_id])
     )
     assert stats["total_files"] == FILES == sum(states.values())
     assert stats["files_successful"] == states.get("done", 0) and stats["files_failed"] == states.get("failed", 0)
@@ -127,57 +128,54 @@ def check_finished(library: Path, db_path: Path, session_id: int, expected_pages
     db.close()
 
 
-def wait_for_session(db_path: Path, timeout: float = 30.0) -> None:
+def wait_for_session(location: str, timeout: float = 30.0) -> None:
     """Until the run has started its session (start-up time varies with the machine's load)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if db_path.exists():
-            try:
-                with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=1) as connection:
-                    if connection.execute("SELECT COUNT(*) FROM processing_sessions").fetchone()[0]:
-                        return
-            except sqlite3.OperationalError:
-                pass  # schema not created yet
+        if peek_value(location, "SELECT COUNT(*) FROM processing_sessions", not_yet=0):
+            return
         time.sleep(0.02)
     raise AssertionError(f"no session started in {timeout} s")
 
 
 @pytest.mark.slow
-def test_sigkill_at_random_moments_then_resume(site, template, tmp_path):
+def test_sigkill_at_random_moments_then_resume(site, template, tmp_path, new_database, database_location):
     expected_pages = pages_of(next((template / "library").rglob("*.cbz")))
     rng = random.Random(2026)
-    for trial in range(10):
+    backend = "postgresql" if database_location.startswith("postgresql://") else "sqlite"
+    for trial in range(TRIALS[backend]):
         target = tmp_path / f"trial{trial}"
         target.mkdir()
-        library, config, db_path = prepare(template, target, site)
+        location = new_database(target)
+        library, config = prepare(template, target, site, location)
         run = cli(config, "tag", str(library), "--batch", "--json")
-        wait_for_session(db_path)
+        wait_for_session(location)
         time.sleep(rng.uniform(0.0, 2.6))
         os.killpg(run.pid, signal.SIGKILL)
         run.wait()
-        session_id = BDneXDB(db_path).list_sessions(limit=1)[0]["id"]
+        (session_id,) = peek_rows(location, "SELECT id FROM processing_sessions")[0]
         resumed = cli(config, "--debug", "tag", "--resume", str(session_id), "--batch", "--json")
         started = time.monotonic()
         out, err = resumed.communicate(timeout=300)
         assert resumed.returncode == 0, f"trial {trial} after {time.monotonic() - started:.1f}s: {err[-2000:]}"
         assert json.loads(out)["status"] == "completed"
-        check_finished(library, db_path, session_id, expected_pages)
+        check_finished(library, location, session_id, expected_pages)
 
 
 @pytest.mark.slow
-def test_ctrl_c_pauses_then_resume_completes(site, template, tmp_path):
-    library, config, db_path = prepare(template, tmp_path, site)
+def test_ctrl_c_pauses_then_resume_completes(site, template, tmp_path, database_location):
+    library, config = prepare(template, tmp_path, site, database_location)
     run = cli(config, "tag", str(library), "--batch", "--json")
     # interrupt once the run is under way (on a loaded machine, 1.5 s may still be start-up)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not files_recorded(db_path):
+    while time.monotonic() < deadline and not files_recorded(database_location):
         time.sleep(0.1)
     run.send_signal(signal.SIGINT)
     out, err = run.communicate(timeout=120)
     assert run.returncode == 130, err
     summary = json.loads(out)
     assert summary["status"] == "paused"
-    db = BDneXDB(db_path)
+    db = BDneXDB(database_location)
     session = db.get_session_stats(summary["session_id"])
     assert session["status"] == "paused" and 0 < session["remaining"] < FILES
     done_before = session["files_processed"]
@@ -186,5 +184,7 @@ def test_ctrl_c_pauses_then_resume_completes(site, template, tmp_path):
     out, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
     assert json.loads(out)["status"] == "completed"
-    check_finished(library, db_path, summary["session_id"], pages_of(next((tmp_path / "library").rglob("*.cbz"))))
+    check_finished(
+        library, database_location, summary["session_id"], pages_of(next((tmp_path / "library").rglob("*.cbz")))
+    )
     assert done_before > 0

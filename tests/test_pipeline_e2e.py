@@ -19,6 +19,7 @@ from bdnex_core.demo.fakesite import human
 from bdnex_core.demo.samplelib import CatalogueAlbum, build_library, sample_pages, write_cbz
 from bdnex_core.pipeline import TagOptions, collect_items, run_tagging
 from bdnex_core.states import OutcomeState
+from bdnex_testing.pytest_plugin import database_mapping
 from bdnex_testing.shared import fake_bedetheque
 
 
@@ -30,12 +31,12 @@ def site():
 
 
 @pytest.fixture
-def env(site, tmp_path):
-    """Settings, database and client pointed at the fake site, catalogue indexed."""
+def env(site, tmp_path, database_location):
+    """Settings, database (SQLite, then PostgreSQL) and client pointed at the fake site, catalogue indexed."""
     reset_politeness()
     settings = from_mapping(
         {
-            "database": {"path": str(tmp_path / "bdnex.db")},
+            "database": database_mapping(database_location),
             "cache": {"dir": str(tmp_path / "cache")},
             "pipeline": {"logs_dir": str(tmp_path / "logs")},
             **site.settings_mapping(),
@@ -160,7 +161,7 @@ def test_each_file_is_hashed_once_and_its_undo_layout_has_its_real_hash(env, sit
     summary = tag_folder(settings, db, client, tmp_path / "library")
     monkeypatch.undo()
     assert summary.count("done") == len(samples)
-    layouts = dict(db.db.execute("SELECT file_path, layout FROM comicinfo_backups").fetchall())
+    layouts = dict(db.backend.tuples("SELECT file_path, layout FROM comicinfo_backups"))
     assert {path: original_sha256(layout) for path, layout in layouts.items()} == originals
     assert {path: digests.count(digest) for path, digest in originals.items()} == dict.fromkeys(originals, 1)
 
@@ -178,7 +179,7 @@ def test_dry_run_changes_nothing_and_reports_the_diff(env, site, tmp_path, capsy
     for sample in samples:
         assert sample.path.read_bytes() == before[sample.path]
         assert sample.path.stat().st_mtime_ns == mtimes[sample.path]
-    assert db.db.table("processed_files").count == 0
+    assert db.backend.value("SELECT COUNT(*) FROM processed_files") == 0
 
 
 def test_uncertain_files_are_queued_then_resolved_with_review(env, site, tmp_path, monkeypatch, capsys):

@@ -69,10 +69,7 @@ def test_tag_id_corrects_one_file_with_a_diff_and_a_dry_run(env, tmp_path, capsy
     assert code == 2 and "neither an album id nor" in err
 
 
-def test_tag_id_with_rename_moves_the_corrected_file(env, tmp_path, capsys, request, database_location):
-    from tests.test_organize import rename_needs_sqlite_yet
-
-    rename_needs_sqlite_yet(request, database_location)
+def test_tag_id_with_rename_moves_the_corrected_file(env, tmp_path, capsys):
     settings, _db, config, entries = env
     path = uncertain_file(tmp_path / "lib", entries[1])
     wanted = entries[4]

@@ -1,7 +1,7 @@
 """Processes sharing one database. Politeness is global: `tag` processes keep the minimum delay
 between their requests and the hourly cap together, not each its own (the fake site logs every
 request's time). `sessions info` shows the workers of a session: a run killed mid-way on a library
-and the process that resumed it, each with its pid, host, files done and last sign of life."""
+and the process that resumed it, each with its pid, host, files done and last sign of life. On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import itertools
 import json
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -25,6 +24,8 @@ from bdnex_core.db import BDneXDB
 from bdnex_core.demo.fakesite import FakeBedetheque
 from bdnex_core.demo.samplelib import build_library
 from bdnex_core.session_workers import session_workers
+from bdnex_testing.databases import peek_value
+from bdnex_testing.pytest_plugin import database_mapping
 
 MIN_DELAY = 0.3
 # the site logs a request when it answers: scheduling on a loaded machine moves two answers closer
@@ -44,22 +45,14 @@ def index_catalogue(site, mapping: dict) -> None:
     """The catalogue index into the database of ``mapping``, through a bare client (no shared slot)."""
     settings = from_mapping({**site.settings_mapping(), **mapping})
     reset_politeness()
-    with BDneXDB(settings.database.path, settings=settings) as db:
+    with BDneXDB(settings=settings) as db:
         Catalogue(db).update_online(BedethequeClient(settings))
 
 
-def prepare(site, tmp_path: Path, runs: int, files: int, **catalogue) -> list[Path]:
+def prepare(site, tmp_path: Path, location: str, runs: int, files: int, **catalogue) -> list[Path]:
     """One database with the catalogue index, and per run: a library of its own albums and a config
     (its own cache and logs, the shared database); returns the configs."""
-    database = tmp_path / "bdnex.db"
-    mapping = {
-        "database": {"path": str(database)},
-        "cache": {"dir": str(tmp_path / "cache")},
-        **site.settings_mapping(),
-    }
-    reset_politeness()
-    with BDneXDB(database, settings=from_mapping(mapping)) as db:
-        Catalogue(db).update_online(BedethequeClient(from_mapping(mapping)))  # a bare client: no shared slot used
+    index_catalogue(site, {"database": database_mapping(location), "cache": {"dir": str(tmp_path / "cache")}})
     present, _ = pick_albums(site, runs * files, 0, seed=7)
     assert len({album.album_id for album in present}) == runs * files
     configs = []
@@ -70,7 +63,7 @@ def prepare(site, tmp_path: Path, runs: int, files: int, **catalogue) -> list[Pa
         config.write_text(
             json.dumps(
                 {
-                    "database": {"path": str(database)},
+                    "database": database_mapping(location),
                     "cache": {"dir": str(folder / "cache")},
                     "pipeline": {"logs_dir": str(folder / "logs"), "workers": 2},
                     **site.settings_mapping(**catalogue),
@@ -102,8 +95,10 @@ def site_requests(site) -> list[float]:
 
 
 @pytest.mark.slow
-def test_three_processes_of_two_threads_keep_the_delay_between_all_their_requests(site, tmp_path):
-    configs = prepare(site, tmp_path, runs=3, files=4, min_delay_seconds=MIN_DELAY, jitter_seconds=0.0)
+def test_three_processes_of_two_threads_keep_the_delay_between_all_their_requests(site, tmp_path, database_location):
+    configs = prepare(
+        site, tmp_path, database_location, runs=3, files=4, min_delay_seconds=MIN_DELAY, jitter_seconds=0.0
+    )
     site.clear_log()
     results = run_together(configs, "--batch", "--workers", "2")
     for code, output in results:
@@ -115,11 +110,11 @@ def test_three_processes_of_two_threads_keep_the_delay_between_all_their_request
 
 
 @pytest.mark.slow
-def test_two_processes_stop_together_at_the_hourly_cap(site, tmp_path):
+def test_two_processes_stop_together_at_the_hourly_cap(site, tmp_path, database_location):
     """Each run alone needs fewer requests than the cap; together they need more: the cap holds for
     both (never more requests than it in the hour), and the run that meets it pauses with exit 4."""
     files = 3
-    configs = prepare(site, tmp_path, runs=2, files=files, max_requests_per_hour=2 * files)
+    configs = prepare(site, tmp_path, database_location, runs=2, files=files, max_requests_per_hour=2 * files)
     site.clear_log()
     results = run_together(configs, "--batch", "--workers", "2")
     requests = site_requests(site)
@@ -145,16 +140,15 @@ def session_info(config, session_id: int) -> dict:
     return json.loads(shown.stdout)
 
 
-def files_recorded(database) -> int:
-    with sqlite3.connect(database) as connection:
-        return connection.execute("SELECT COUNT(*) FROM session_files WHERE state != 'pending'").fetchone()[0]
+def files_recorded(location: str) -> int:
+    return peek_value(location, "SELECT COUNT(*) FROM session_files WHERE state != 'pending'", not_yet=0)
 
 
 @pytest.mark.slow
-def test_a_killed_run_and_the_one_that_resumed_it_are_both_workers_of_the_session(site, tmp_path):
-    database = tmp_path / "bdnex.db"
+def test_a_killed_run_and_the_one_that_resumed_it_are_both_workers_of_the_session(site, tmp_path, database_location):
+    database = database_location
     mapping = {
-        "database": {"path": str(database)},
+        "database": database_mapping(database),
         "cache": {"dir": str(tmp_path / "cache")},
         "pipeline": {"logs_dir": str(tmp_path / "logs"), "workers": 2},
         **site.settings_mapping(min_delay_seconds=0.4),  # slow enough to find the first run at work
@@ -176,7 +170,7 @@ def test_a_killed_run_and_the_one_that_resumed_it_are_both_workers_of_the_sessio
         deadline = time.monotonic() + 120
         while files_recorded(database) < 3 and first.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        with BDneXDB(database, settings=from_mapping(mapping)) as db:
+        with BDneXDB(settings=from_mapping(mapping)) as db:
             (session,) = db.list_sessions()
             while_running = session_workers(db, session["id"])
     finally:

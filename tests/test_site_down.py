@@ -22,6 +22,7 @@ from bdnex_core.db import BDneXDB
 from bdnex_core.demo.fakesite import FakeBedetheque, human
 from bdnex_core.demo.samplelib import CatalogueAlbum, build_library
 from bdnex_testing.processes import start_cli
+from bdnex_testing.pytest_plugin import database_mapping
 
 FILES = 60
 
@@ -36,8 +37,9 @@ def site():
 
 
 @pytest.fixture
-def library(site, tmp_path):
-    """60 files of regular tomes, an indexed catalogue, and a configuration for the CLI (2 workers)."""
+def library(site, tmp_path, database_location):
+    """60 files of regular tomes, an indexed catalogue, and a configuration for the CLI (2 workers),
+    on SQLite then on PostgreSQL."""
     tomes = [e for e in site.catalogue.albums.values() if e.tome_kind == "regular" and (e.tome or "").isdigit()]
     chosen = random.Random(15).sample(tomes, FILES)
     folder = tmp_path / "library"
@@ -48,7 +50,7 @@ def library(site, tmp_path):
         pages_per_file=2,
     )
     mapping = {
-        "database": {"path": str(tmp_path / "bdnex.db")},
+        "database": database_mapping(database_location),
         "cache": {"dir": str(tmp_path / "cache")},
         "pipeline": {"logs_dir": str(tmp_path / "logs"), "workers": 2},
         **site.settings_mapping(),
@@ -58,7 +60,7 @@ def library(site, tmp_path):
     db.close()
     reset_politeness()
     site.clear_log()
-    return folder, mapping, tmp_path
+    return folder, mapping, tmp_path, database_location
 
 
 def write_config(tmp_path: Path, mapping: dict) -> Path:
@@ -75,19 +77,19 @@ def wait_until(condition, timeout: float, what: str) -> None:
         time.sleep(0.02)
 
 
-def states(db_path: Path, session_id: int) -> dict[str, int]:
-    db = BDneXDB(db_path)
+def states(location: str, session_id: int) -> dict[str, int]:
+    db = BDneXDB(location)
     try:
         return dict(
-            db.db.execute(
+            db.backend.tuples(
                 "SELECT state, COUNT(*) FROM session_files WHERE session_id = ? GROUP BY state", [session_id]
-            ).fetchall()
+            )
         )
     finally:
         db.close()
 
 
-def check_stopped(out: str, code: int, db_path: Path, *, because: str) -> int:
+def check_stopped(out: str, code: int, location: str, *, because: str) -> int:
     """Exit 4, paused, one line with the resume command, no file failed; returns the session id."""
     assert code == 4, out
     summary = json.loads(out)
@@ -95,31 +97,30 @@ def check_stopped(out: str, code: int, db_path: Path, *, because: str) -> int:
     message = summary["message"]
     assert because in message and f"bdnex-core tag --resume {session_id}" in message and "\n" not in message
     assert summary["counts"]["failed"] == 0, summary["failures"]
-    counted = states(db_path, session_id)
+    counted = states(location, session_id)
     assert counted.get("failed", 0) == 0 and 0 < counted.get("pending", 0) < FILES, counted
-    db = BDneXDB(db_path)
+    db = BDneXDB(location)
     try:
         assert db.get_session(session_id)["status"] == "paused"
-        assert db.db.execute("SELECT COUNT(*) FROM processed_files WHERE status = 'failed'").fetchone()[0] == 0
+        assert db.backend.value("SELECT COUNT(*) FROM processed_files WHERE status = 'failed'") == 0
     finally:
         db.close()
     return session_id
 
 
-def check_resumed(config: Path, db_path: Path, session_id: int) -> None:
+def check_resumed(config: Path, location: str, session_id: int) -> None:
     resumed = start_cli(config, "tag", "--resume", str(session_id), "--batch", "--json")
     out, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err[-2000:]
     assert json.loads(out)["status"] == "completed"
-    counted = states(db_path, session_id)
+    counted = states(location, session_id)
     assert sum(counted.values()) == FILES and not counted.get("pending") and not counted.get("failed"), counted
     assert counted.get("done", 0) >= FILES * 0.8, counted  # the others wait in the review queue
 
 
 def test_site_stopped_mid_library_pauses_the_run_then_resume_completes(site, library):
-    folder, mapping, tmp_path = library
+    folder, mapping, tmp_path, location = library
     config = write_config(tmp_path, mapping)
-    db_path = tmp_path / "bdnex.db"
     run = start_cli(config, "tag", str(folder), "--batch", "--json")
     try:
         wait_until(lambda: len(site.requests("/BD-")) >= 12, 120, "twelve album pages fetched")
@@ -131,22 +132,21 @@ def test_site_stopped_mid_library_pauses_the_run_then_resume_completes(site, lib
             run.kill()
     took = time.monotonic() - stopped_at
     assert took < 60, f"the run went on {took:.0f} s after the site went away"
-    session_id = check_stopped(out, run.returncode, db_path, because="not usable now")
+    session_id = check_stopped(out, run.returncode, location, because="not usable now")
     site.start()  # back, on the same address
-    check_resumed(config, db_path, session_id)
+    check_resumed(config, location, session_id)
 
 
 def test_hourly_cap_pauses_the_run_then_resume_completes(site, library):
-    folder, mapping, tmp_path = library
+    folder, mapping, tmp_path, location = library
     capped = {**mapping, "catalogue": {**mapping["catalogue"], "max_requests_per_hour": 15}}
     config = write_config(tmp_path, capped)
-    db_path = tmp_path / "bdnex.db"
     run = start_cli(config, "tag", str(folder), "--batch", "--json")
     out, err = run.communicate(timeout=300)
-    session_id = check_stopped(out, run.returncode, db_path, because="max_requests_per_hour")
+    session_id = check_stopped(out, run.returncode, location, because="max_requests_per_hour")
     assert len(site.requests()) <= 15
     write_config(tmp_path, mapping)  # a new hour, as far as the cap knows
-    check_resumed(config, db_path, session_id)
+    check_resumed(config, location, session_id)
 
 
 def test_the_summary_carries_the_error_that_stopped_the_run(site, library):
@@ -154,7 +154,7 @@ def test_the_summary_carries_the_error_that_stopped_the_run(site, library):
     from bdnex_core.errors import HourlyCapReached
     from bdnex_core.pipeline import TagOptions, collect_items, run_tagging
 
-    folder, mapping, tmp_path = library
+    folder, mapping, tmp_path, _location = library
     settings = from_mapping({**mapping, "catalogue": {**mapping["catalogue"], "max_requests_per_hour": 5}})
     db = BDneXDB(settings=settings)
     try:

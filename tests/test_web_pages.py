@@ -1,6 +1,7 @@
-"""The web page's actions over HTTP (no browser), on a sample library tagged against the fake site: an
-album that is not a listed candidate is written only once confirmed, search, undo, the sessions'
-filters, and restoring an earlier ComicInfo.xml from the file page."""
+"""The web page's actions over HTTP (no browser), on a sample library tagged against the fake site, on
+SQLite and on PostgreSQL: an album that is not a listed candidate is written only once confirmed,
+search, undo, the sessions' filters, the library page, covers by id, and restoring an earlier
+ComicInfo.xml from the file page."""
 
 from __future__ import annotations
 
@@ -16,7 +17,15 @@ from bdnex_testing import review as review_env
 from bdnex_testing import web as web_env
 from bdnex_testing.review import comicinfo_bytes, comicinfo_of
 
-site, library = review_env.site, web_env.library  # fixtures: the fake site (per module), a sample library
+site = review_env.site  # fixture: the fake site (per module)
+
+
+@pytest.fixture
+def library(site, tmp_path, database_location):
+    """The sample library of :func:`bdnex_testing.web.web_library`, on each backend."""
+    lib = web_env.web_library(site, tmp_path, database_location)
+    yield lib
+    lib.db.close()
 
 
 @pytest.fixture
@@ -122,3 +131,29 @@ def test_the_file_page_restores_an_earlier_comicinfo(web, library):
         f"/file/{other_file}/restore", data={"backup_id": backups[0], "csrf": csrf}, follow_redirects=True
     )
     assert "not restored" in refused.text
+
+
+def test_the_library_page_charts_and_series(web, library):
+    page = web.get("/library")
+    assert page.status_code == 200
+    assert "<small>4 files</small>" in page.text  # two tagged, two waiting for review
+    assert "Albums per publisher" in page.text and "Files per status" in page.text
+    statuses = dict(re.findall(r"<title>(\w+): (\d+)</title>", page.text.split("Files per status", 1)[1]))
+    assert statuses == {"success": "2", "skipped": "2"}  # the queued files wait, recorded as skipped
+    series = re.findall(r'<details class="series" data-series="([^"]+)"', page.text)
+    assert series == [library.entries[0].series_slug]
+    owned = re.findall(r'src="/cover/album/(\d+)" alt="tome', page.text)
+    assert sorted(int(album) for album in owned) == sorted(entry.album_id for entry in library.entries[:2])
+    missing = set(re.findall(r'<figure class="tome missing" data-album="(\d+)"', page.text))
+    assert {str(entry.album_id) for entry in library.entries[2:]} <= missing
+
+
+def test_covers_by_id(web, library):
+    file_id = library.db.get_file(library.tagged[0])["id"]
+    cover = web.get(f"/cover/file/{file_id}")
+    assert cover.status_code == 200 and cover.headers["content-type"] == "image/jpeg"
+    assert web.get(f"/cover/entry/{pending(web)[0].id}").status_code == 200
+    assert web.get("/cover/file/987654").status_code == 404
+    assert web.get("/cover/other/1").status_code == 404
+    unknown = web.get("/cover/album/987654321")
+    assert unknown.status_code == 404 and "not in the database" in unknown.text

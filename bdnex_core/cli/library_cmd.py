@@ -169,12 +169,7 @@ def _rows_under(db, location: str) -> list[dict]:
     if os.path.isfile(real):
         row = db.get_file(real)
         return [row] if row else []
-    prefix = real.rstrip(os.sep) + os.sep
-    return list(
-        db.db.table("processed_files").rows_where(
-            "file_path >= ? AND file_path < ?", [prefix, prefix[:-1] + chr(ord(os.sep) + 1)], order_by="file_path"
-        )
-    )
+    return db.library.files_under(real.rstrip(os.sep))
 
 
 def print_moves(results: list, *, dry_run: bool) -> None:

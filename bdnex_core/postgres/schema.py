@@ -12,12 +12,15 @@ transactional in PostgreSQL), under an advisory lock so that two processes start
 do not both apply it, and is recorded in ``bdnex_schema_versions``.
 
 SQLite's full-text tables (FTS5 virtual tables and their shadow tables) have no twin here:
-PostgreSQL will search with its own full-text search (a ``tsvector`` column and a GIN index).
+PostgreSQL searches with its own full-text search, GIN indexes over ``tsvector`` expressions of
+``processed_files`` (:mod:`bdnex_core.postgres.search`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple
+
+from bdnex_core.postgres import search
 
 if TYPE_CHECKING:
     import psycopg
@@ -267,7 +270,7 @@ ALTER TABLE processing_sessions ADD COLUMN host TEXT;
 """
 
 #: appended to, never edited: a database records which of these it has. SQLite's m008
-#: (library_search, an FTS5 index) has no twin: PostgreSQL will use its own full-text search.
+#: (library_search, an FTS5 index) has its twin in 7: PostgreSQL's own full-text search.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "schema of bdnex-core 0.1 (schema.sql m001-m006)", _V1_SCHEMA),
     Migration(2, "comicinfo_backups (schema.sql m007)", _V2_COMICINFO_BACKUPS),
@@ -275,6 +278,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "file_claims and stored items (schema.sql m010, m011)", _V4_CLAIMS_AND_ITEMS),
     Migration(5, "request_slots and session file workers (schema.sql m012, m013)", _V5_SLOTS_AND_WORKERS),
     Migration(6, "the machine of a session's process (schema.sql m014)", _V6_SESSION_HOST),
+    Migration(7, "library search: full-text indexes for ls (SQLite's FTS5 m008)", search.migration_sql()),
 )
 
 

@@ -59,6 +59,11 @@ class AlbumCache:
         )
         return json.loads(metadata) if metadata else None
 
+    def latest(self, bdgest_id: int) -> dict[str, Any] | None:
+        """The album as last fetched, however old."""
+        metadata = self.backend.value("SELECT metadata FROM bdgest_albums WHERE id = ?", [int(bdgest_id)])
+        return json.loads(metadata) if metadata else None
+
     def purge_expired(self, *, now: datetime | None = None) -> int:
         with self.backend.write() as backend:
             return backend.execute(

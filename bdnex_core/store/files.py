@@ -189,6 +189,14 @@ class FileStore:
     def history(self, file_id: int) -> list[dict[str, Any]]:
         return self.backend.rows("SELECT * FROM metadata_history WHERE file_id = ? ORDER BY id", [file_id])
 
+    def add_history(self, file_id: int, field: str, old_value: Any, new_value: Any, source: str) -> None:
+        """One change of a file made outside a run (a restored ComicInfo.xml, say)."""
+        with self.backend.write() as backend:
+            backend.insert(
+                "metadata_history",
+                {"file_id": file_id, "field": field, "old_value": old_value, "new_value": new_value, "source": source},
+            )
+
     def unchanged_paths(self, paths: list[str], roots: Iterable[str] = ()) -> set[str]:
         """Those of ``paths`` (canonical) processed before and unchanged since (same size and mtime),
         found in bulk (no hashing): one range query per root folder when the paths all come from

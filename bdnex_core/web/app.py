@@ -200,13 +200,9 @@ async def file_cover(request: Request) -> Response:
     kind, key = request.path_params["kind"], request.path_params["key"]
 
     def path_of() -> str | None:
-        db = state.covers.db.db
-        query = {
-            "file": "SELECT file_path FROM processed_files WHERE id = ?",
-            "entry": "SELECT file_path FROM review_queue WHERE id = ?",
-        }.get(kind)
-        row = db.execute(query, [key]).fetchone() if query else None
-        return str(row[0]) if row else None
+        db = state.covers.db
+        row = db.files.get_by_id(key) if kind == "file" else db.reviews.get(key) if kind == "entry" else None
+        return str(row["file_path"]) if row else None
 
     path = await state.covers.run(path_of)
     if path is None:
@@ -225,7 +221,7 @@ async def album_cover(request: Request) -> Response:
         return image(cached)
 
     def fetch() -> bytes | None:
-        if not views.album_known(state.covers.db.db, album_id):
+        if not state.covers.db.library.album_known(album_id):
             return None
         return state.thumbs.album_cover(state.cover_client, state.covers.db, album_id)
 

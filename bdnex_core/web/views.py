@@ -141,37 +141,14 @@ def session_page(state: WebState, session_id: int, file_state: str, decision: st
     stats = state.pages.db.get_session_stats(session_id)
     if not stats:
         raise BdnexError(f"no session {session_id}")
-    where: list[str] = ["sf.session_id = ?"]
-    params: list[Any] = [session_id]
-    if file_state:
-        where.append("sf.state = ?")
-        params.append(file_state)
-    if decision:
-        where.append("pf.decision = ?")
-        params.append(decision)
-    rows = state.pages.db.db.execute(
-        "SELECT sf.file_path, sf.state, sf.error_msg, sf.file_id, pf.bdgest_id, pf.series, pf.tome, pf.title, "
-        "pf.confidence_score, pf.decision, pf.status FROM session_files sf "
-        "LEFT JOIN processed_files pf ON pf.id = sf.file_id "
-        f"WHERE {' AND '.join(where)} ORDER BY sf.position LIMIT 5000",
-        params,
-    ).fetchall()
-    keys = ("file", "state", "reason", "file_id", "album_id", "series", "tome", "title", "score", "decision", "status")
-    decisions = [
-        row[0]
-        for row in state.pages.db.db.execute(
-            "SELECT DISTINCT pf.decision FROM session_files sf JOIN processed_files pf ON pf.id = sf.file_id "
-            "WHERE sf.session_id = ? AND pf.decision IS NOT NULL ORDER BY 1",
-            [session_id],
-        )
-    ]
+    library = state.pages.db.library
     return {
         "session": stats,
-        "files": [dict(zip(keys, row, strict=True)) for row in rows],
+        "files": library.session_files(session_id, state=file_state, decision=decision),
         "file_state": file_state,
         "decision": decision,
         "states": SESSION_FILE_STATES,
-        "decisions": decisions,
+        "decisions": library.session_decisions(session_id),
     }
 
 
@@ -179,27 +156,18 @@ def session_page(state: WebState, session_id: int, file_state: str, decision: st
 
 
 def library_page(state: WebState) -> dict[str, Any]:
-    from bdnex_core.query import missing_tomes
+    from bdnex_core.query import TAGGED, missing_tomes
 
-    db = state.pages.db.db
-
-    def counts(column: str, order: str, limit: int = 20, tagged_only: bool = True) -> list[tuple[str, int]]:
-        where = "WHERE status IN ('success', 'manual') " if tagged_only else ""  # albums: the files we tagged
-        rows = db.execute(
-            f"SELECT COALESCE(CAST({column} AS TEXT), '(unknown)'), COUNT(*) FROM processed_files {where}"
-            f"GROUP BY 1 ORDER BY {order} LIMIT ?",
-            [limit],
-        ).fetchall()
-        return [(str(label), int(count)) for label, count in rows]
-
+    library = state.pages.db.library
+    albums = [str(status) for status in TAGGED]  # albums: the files we tagged
     return {
         "charts": [
-            ("Albums per publisher", counts("editor", "2 DESC, 1")),
-            ("Albums per year", counts("year", "1", 60)),
-            ("Files per status", counts("status", "2 DESC, 1", tagged_only=False)),
+            ("Albums per publisher", library.counts_by("editor", by_count=True, limit=20, statuses=albums)),
+            ("Albums per year", library.counts_by("year", by_count=False, limit=60, statuses=albums)),
+            ("Files per status", library.counts_by("status", by_count=True, limit=20)),
         ],
         "series": missing_tomes(state.pages.db),
-        "total": db.execute("SELECT COUNT(*) FROM processed_files").fetchone()[0],
+        "total": library.file_count(),
     }
 
 
@@ -207,10 +175,10 @@ def library_page(state: WebState) -> dict[str, Any]:
 
 
 def file_row(state: WebState, file_id: int) -> dict[str, Any]:
-    rows = list(state.pages.db.db.table("processed_files").rows_where("id = ?", [file_id]))
-    if not rows:
+    row = state.pages.db.files.get_by_id(file_id)
+    if row is None:
         raise BdnexError(f"no file {file_id} in the database")
-    return rows[0]
+    return row
 
 
 def file_page(state: WebState, file_id: int) -> dict[str, Any]:
@@ -219,14 +187,7 @@ def file_page(state: WebState, file_id: int) -> dict[str, Any]:
 
     row = file_row(state, file_id)
     report = file_report(AppContext(_settings=state.settings, _db=state.pages.db), row["file_path"])
-    backups = state.pages.db.db.execute(
-        "SELECT id, session_id, reason, created_at, length(comicinfo) FROM comicinfo_backups "
-        "WHERE file_path = ? ORDER BY id DESC",
-        [row["file_path"]],
-    ).fetchall()
-    report["backups"] = [
-        dict(zip(("id", "session_id", "reason", "created_at", "bytes"), b, strict=True)) for b in backups
-    ]
+    report["backups"] = state.pages.db.backups.summaries_of_path(row["file_path"])
     return {"file_id": file_id, "report": report}
 
 
@@ -239,14 +200,12 @@ def restore(state: WebState, file_id: int, backup_id: int) -> str:
     db = state.pages.db
     row = file_row(state, file_id)
     path = row["file_path"]
-    found = db.db.execute(
-        "SELECT comicinfo, reason FROM comicinfo_backups WHERE id = ? AND file_path = ?", [backup_id, path]
-    ).fetchone()
+    found = db.backups.one_of_path(backup_id, path)
     if found is None:
         raise BdnexError(f"{path}: no earlier ComicInfo.xml version {backup_id} of this file")
     if archive.detect_kind(path) != "cbz":
         raise BdnexError(f"{path}: only a CBZ can have its ComicInfo.xml restored")
-    wanted = None if found[1] == "absent" else bytes(found[0])  # 'absent': the file had none
+    wanted = None if found["reason"] == "absent" else bytes(found["comicinfo"])  # 'absent': the file had none
     with archive.open_archive(path) as comic:
         current = comic.comicinfo_bytes()
     with db.write():
@@ -255,24 +214,12 @@ def restore(state: WebState, file_id: int, backup_id: int) -> str:
         else:
             record_backup(db, path, current, file_id=file_id, session_id=None)
         archive.write_comicinfo(path, wanted, preserve_mtime=state.settings.archives.preserve_mtime)
-        db.db.table("metadata_history").insert(
-            {
-                "file_id": file_id,
-                "field": "ComicInfo.xml",
-                "old_value": "(kept as a backup)" if current is not None else "(none)",
-                "new_value": f"restored version {backup_id}" + (" (no ComicInfo.xml)" if wanted is None else ""),
-                "source": str(HistorySource.MANUAL),
-            }
+        db.files.add_history(
+            file_id,
+            "ComicInfo.xml",
+            "(kept as a backup)" if current is not None else "(none)",
+            f"restored version {backup_id}" + (" (no ComicInfo.xml)" if wanted is None else ""),
+            str(HistorySource.MANUAL),
         )
     state.flash.append(f"restored ComicInfo.xml version {backup_id} of {os.path.basename(path)}")
     return f"/file/{file_id}"
-
-
-def album_known(db: Any, album_id: int) -> bool:
-    """Covers are served only for albums the database knows (the catalogue index or the album cache)."""
-    return bool(
-        db.execute(
-            "SELECT 1 FROM catalogue_albums WHERE album_id = ? UNION ALL SELECT 1 FROM bdgest_albums WHERE id = ? LIMIT 1",
-            [album_id, album_id],
-        ).fetchone()
-    )

@@ -57,15 +57,21 @@ def site() -> Iterator[object]:
 
 
 @pytest.fixture
-def config(tmp_path: Path, site) -> Path:
-    """A config pointing at the fake site, with the catalogue index already built."""
+def config(request: pytest.FixtureRequest, tmp_path: Path, site) -> Path:
+    """A config pointing at the fake site, with the catalogue index already built; its database is
+    SQLite, or PostgreSQL for a test marked ``@pytest.mark.parametrize("config", [...], indirect=True)``."""
     from bdnex_core.bedetheque.catalogue import Catalogue
     from bdnex_core.bedetheque.client import BedethequeClient, reset_politeness
     from bdnex_core.config import from_mapping
     from bdnex_core.db import BDneXDB
+    from bdnex_testing.pytest_plugin import database_mapping
 
+    if getattr(request, "param", "sqlite") == "postgresql":
+        database = request.getfixturevalue("postgres_url")
+    else:
+        database = str(tmp_path / "bdnex.db")
     mapping = {
-        "database": {"path": str(tmp_path / "bdnex.db")},
+        "database": database_mapping(database),
         "cache": {"dir": str(tmp_path / "cache")},
         "pipeline": {"logs_dir": str(tmp_path / "logs"), "workers": 3},
         **site.settings_mapping(min_delay_seconds=0.0, jitter_seconds=0.0),
@@ -142,6 +148,7 @@ def check_library(location: str, folder: Path, ids: list[int], album_ids: list[i
     assert rows[ids[0]]["series_index"] == 1.0
 
 
+@pytest.mark.parametrize("config", ["sqlite", "postgresql"], indirect=True)
 def test_sync_local_library(library, config: Path) -> None:
     folder, ids, album_ids, series = library
     code = cli.main(["--config", str(config), "calibre", "sync", "--library", str(folder), "--create-columns"])
@@ -229,7 +236,7 @@ def test_sync_with_the_site_gone_stops_with_the_resume_hint(library, config: Pat
     session_id = db.list_sessions(limit=1)[0]["id"]
     assert f"bdnex-core tag --resume {session_id}" in out and "not usable now" in out
     assert db.get_session(session_id)["status"] == "paused"
-    assert db.db.execute("SELECT COUNT(*) FROM processed_files WHERE status = 'failed'").fetchone()[0] == 0
+    assert db.backend.value("SELECT COUNT(*) FROM processed_files WHERE status = 'failed'") == 0
     db.close()
 
 

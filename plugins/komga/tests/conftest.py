@@ -96,8 +96,8 @@ def add_album(folder: Path, album: tuple[int, str, str]) -> Path:
 class Env:
     """One test's world: folders, config file, and helpers to run the CLI and read the database."""
 
-    def __init__(self, tmp_path: Path, site: Any, komga: Any, catalogue_db: Path):
-        import shutil
+    def __init__(self, tmp_path: Path, site: Any, komga: Any, catalogue_db: Path, database: str | None = None):
+        from bdnex_testing.databases import copy_into
 
         self.tmp_path = tmp_path
         self.site = site
@@ -105,7 +105,8 @@ class Env:
         self.library_folder = tmp_path / "bd"
         self.library_folder.mkdir()
         self.db_path = tmp_path / "bdnex.db"
-        shutil.copy(catalogue_db, self.db_path)
+        self.database = database or str(self.db_path)  # a PostgreSQL URL, or the SQLite file db_path
+        copy_into(catalogue_db, self.database)
         self.komga_section: dict[str, Any] = {
             "url": komga.url,
             "api_key": "admin-key",
@@ -120,8 +121,10 @@ class Env:
         self.library_id = komga.add_library("BD", folder=self.library_folder, server_root=SERVER_ROOT)
 
     def mapping(self) -> dict[str, Any]:
+        from bdnex_testing.pytest_plugin import database_mapping
+
         return {
-            "database": {"path": str(self.db_path)},
+            "database": database_mapping(self.database),
             "cache": {"dir": str(self.tmp_path / "cache")},
             "pipeline": {"logs_dir": str(self.tmp_path / "logs"), "workers": 2},
             **self.site.settings_mapping(min_delay_seconds=0.0, jitter_seconds=0.0),
@@ -162,7 +165,10 @@ class Env:
 
 
 @pytest.fixture
-def env(tmp_path: Path, site: Any, komga: Any, catalogue_db: Path) -> Env:
+def env(request: pytest.FixtureRequest, tmp_path: Path, site: Any, komga: Any, catalogue_db: Path) -> Env:
+    """On SQLite; on PostgreSQL for a test marked ``@pytest.mark.parametrize("env", [...], indirect=True)``."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        return Env(tmp_path, site, komga, catalogue_db, request.getfixturevalue("postgres_url"))
     return Env(tmp_path, site, komga, catalogue_db)
 
 

@@ -40,6 +40,10 @@ def one_line_error(code: int, err: str, *needles: str) -> None:
         assert needle in lines[0], lines[0]
 
 
+BOTH_BACKENDS = pytest.mark.parametrize("env", ["sqlite", "postgresql"], indirect=True)
+
+
+@BOTH_BACKENDS
 def test_sync_api_writes_book_and_series_metadata(env: Env, scanned) -> None:
     book_ids, paths, albums = scanned
     before = [path.read_bytes() for path in paths]
@@ -331,6 +335,7 @@ def test_isbn_sent_to_komga_is_13_digits(env: Env, scanned) -> None:
     assert "komga.isbn" not in result.changes
 
 
+@BOTH_BACKENDS
 def test_interrupted_sync_resumes_with_the_core(env: Env, scanned) -> None:
     """A komga session left with pending books is finished by ``bdnex-core tag --resume``."""
     from bdnex_core.db import BDneXDB
