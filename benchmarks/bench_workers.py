@@ -46,7 +46,7 @@ from bdnex_core.config import from_mapping
 from bdnex_core.db import BDneXDB
 from bdnex_core.demo.fakesite import FakeBedetheque
 from bdnex_core.errors import BdnexError
-from bdnex_testing.database_rows import rows
+from bdnex_testing.databases import peek_rows
 from bdnex_testing.postgres import SERVER_VARIABLE, with_database
 from bdnex_testing.shared import fake_bedetheque
 
@@ -128,7 +128,8 @@ def timed_run(
     for run, output in zip(runs, outputs, strict=True):
         if run.returncode not in (0, 1):
             raise SystemExit(f"tag exited with {run.returncode}:\n{output.decode(errors='replace')[-2000:]}")
-    statuses = dict(rows(database, "SELECT status, COUNT(*) FROM processed_files GROUP BY status"))
+    location = database["url"] if database["backend"] == "postgresql" else database["path"]
+    statuses = dict(peek_rows(location, "SELECT status, COUNT(*) FROM processed_files GROUP BY status"))
     shutil.rmtree(library, ignore_errors=True)
     return seconds, cpu, site_cpu, statuses
 
@@ -224,7 +225,11 @@ def report(results: dict[tuple[str, int], float], counts: list[int], sqlite_coun
             target = "   (target >= 2.5)" if processes == 4 and backend == "PostgreSQL" else ""
             print(f"  {backend} {processes} processes / 1: {rates[processes] / rates[1]:.2f}{target}")
         flat = next(((low, high) for low, high in itertools.pairwise(measured) if rates[high] < 1.1 * rates[low]), None)
-        where = f"after {flat[0]} processes ({flat[1]} give less than 10% more)" if flat else "not within the run"
+        where = (
+            f"after {flat[0]} process{'es' if flat[0] > 1 else ''} ({flat[1]} give less than 10% more)"
+            if flat
+            else "not within the run"
+        )
         print(f"  {backend}: the curve flattens {where}; {os.cpu_count()} cores")
     if ("SQLite", 1) in results and ("PostgreSQL", 1) in results:
         ratio = results["PostgreSQL", 1] / results["SQLite", 1]

@@ -16,20 +16,17 @@ import time
 import zipfile
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bdnex_core.archives.safefile import TEMP_PREFIX
-from bdnex_core.bedetheque.catalogue import Catalogue
-from bdnex_core.bedetheque.client import BedethequeClient, reset_politeness
 from bdnex_core.cli.demo import pick_albums
 from bdnex_core.config import from_mapping
 from bdnex_core.db import BDneXDB
 from bdnex_core.demo.samplelib import build_library
 from bdnex_core.hashing import canonical_path
 from bdnex_core.pipeline import TagOptions, resume_tagging, tag_locations
-from bdnex_testing.database_rows import rows
+from bdnex_testing.databases import peek_rows, peek_value
 from bdnex_testing.pytest_plugin import database_mapping
 from tests import test_shared_database_processes as shared_processes
 from tests.test_shared_database_processes import SCHEDULING_SLACK
@@ -42,25 +39,23 @@ KILL_AFTER = 15  # files the victim has recorded when it is killed
 site = shared_processes.site  # the fake site fixture of the processes tests (one per module)
 
 
-def prepare(site, tmp_path: Path, database: dict[str, Any]) -> tuple[Path, dict[str, str], list]:
+def prepare(site, tmp_path: Path, location: str) -> tuple[Path, dict[str, str], list]:
     """The catalogue indexed into the shared database, the library, and the config every process reads."""
+    database = database_mapping(location)
     mapping = {
         "database": database,
         "cache": {"dir": str(tmp_path / "cache")},
         "pipeline": {"logs_dir": str(tmp_path / "logs"), "workers": WORKERS},
         **site.settings_mapping(min_delay_seconds=MIN_DELAY, jitter_seconds=0.0),
     }
-    settings = from_mapping(mapping)
-    reset_politeness()
-    with BDneXDB(settings=settings) as db:
-        Catalogue(db).update_online(BedethequeClient(settings))  # before the run: its requests are not checked
+    shared_processes.index_catalogue(site, mapping)  # before the run: its requests are not checked
     present, absent = pick_albums(site, PRESENT, ABSENT, seed=17)
     assert len({album.album_id for album in present}) == PRESENT
     library = build_library(tmp_path / "library", present, absent, broken=BROKEN, pages_per_file=1)
     env = {**os.environ}
     if database.get("backend") == "postgresql":  # the password stays out of the file
         mapping["database"] = {"backend": "postgresql"}
-        env["BDNEX_DATABASE_URL"] = database["url"]
+        env["BDNEX_DATABASE_URL"] = location
     config = tmp_path / "config.yaml"
     config.write_text(json.dumps(mapping))
     env["BDNEX_CONFIG"] = str(config)
@@ -78,27 +73,27 @@ def start_tag(config: Path, env: dict[str, str], library: Path) -> subprocess.Po
     )
 
 
-def recorded_by(database: dict[str, Any], pid: int) -> int:
+def recorded_by(location: str, pid: int) -> int:
     """Files ``pid`` has tagged and recorded (not the ones it found done by another run)."""
-    return rows(database, f"SELECT COUNT(*) FROM session_files WHERE worker_pid = {pid} AND state = 'done'")[0][0]
+    return peek_value(location, "SELECT COUNT(*) FROM session_files WHERE worker_pid = ? AND state = 'done'", (pid,))
 
 
 @pytest.mark.slow
 def test_three_processes_on_one_library_finish_the_work_of_one_killed_mid_run(site, tmp_path, database_location):
-    database = database_mapping(database_location)
-    config, env, library = prepare(site, tmp_path, database)
+    location = database_location
+    config, env, library = prepare(site, tmp_path, location)
     site.clear_log()
     started = [start_tag(config, env, tmp_path / "library") for _ in range(PROCESSES)]
     victim, survivors = started[0], started[1:]
     try:
         deadline = time.monotonic() + 240
-        while recorded_by(database, victim.pid) < KILL_AFTER and victim.poll() is None:
+        while recorded_by(location, victim.pid) < KILL_AFTER and victim.poll() is None:
             assert time.monotonic() < deadline, "the victim recorded too few files in time"
             time.sleep(0.05)
         victim.send_signal(signal.SIGKILL)
         victim.wait()  # reaped: a zombie would still look alive to the claims' liveness check
         assert victim.returncode == -signal.SIGKILL, f"the victim ended before it was killed: {victim.stdout.read()}"
-        done_by_victim = recorded_by(database, victim.pid)
+        done_by_victim = recorded_by(location, victim.pid)
         results = [(run.wait(timeout=300), run.communicate()[0]) for run in survivors]
     finally:
         for run in started:
@@ -112,7 +107,7 @@ def test_three_processes_on_one_library_finish_the_work_of_one_killed_mid_run(si
 
     # every file recorded once, in the state its kind calls for; the matched ones with their album
     expected = {canonical_path(sample.path): sample for sample in library}
-    recorded = rows(database, "SELECT file_path, status, decision, bdgest_id FROM processed_files")
+    recorded = peek_rows(location, "SELECT file_path, status, decision, bdgest_id FROM processed_files")
     assert Counter(path for path, *_ in recorded).most_common(1)[0][1] == 1
     assert {path for path, *_ in recorded} == set(expected)
     kinds = {"present": ("success", None), "absent": ("skipped", "review"), "broken": ("failed", None)}
@@ -131,16 +126,16 @@ def test_three_processes_on_one_library_finish_the_work_of_one_killed_mid_run(si
     assert all(Path(path).name.startswith(TEMP_PREFIX) for path in left - set(expected)), left - set(expected)
 
     # each session's counters are those of its files, the killed one's too (one transaction each)
-    sessions = rows(
-        database,
+    sessions = peek_rows(
+        location,
         "SELECT id, pid, status, total_files, files_processed, files_successful, files_failed, files_skipped, "
         "files_queued, COALESCE(files_unchanged, 0) FROM processing_sessions ORDER BY id",
     )
     assert len(sessions) == PROCESSES
     states = {
         (session_id, state): count
-        for session_id, state, count in rows(
-            database, "SELECT session_id, state, COUNT(*) FROM session_files GROUP BY session_id, state"
+        for session_id, state, count in peek_rows(
+            location, "SELECT session_id, state, COUNT(*) FROM session_files GROUP BY session_id, state"
         )
     }
     for session_id, pid, status, total, processed, successful, failed, skipped, queued, unchanged in sessions:
@@ -159,17 +154,17 @@ def test_three_processes_on_one_library_finish_the_work_of_one_killed_mid_run(si
 
     # no file worked twice: one tagging (or review queueing) per file across the sessions, and its
     # album set once in its history; the damaged archives fail in each run that reaches them
-    worked = rows(
-        database,
+    worked = peek_rows(
+        location,
         "SELECT item_key, state, COUNT(*) FROM session_files WHERE state IN ('done', 'queued') GROUP BY item_key, state",
     )
     assert Counter(state for _, state, _ in worked) == {"done": PRESENT, "queued": ABSENT}
     assert [row for row in worked if row[2] != 1] == []
-    album_set = rows(
-        database, "SELECT file_id, COUNT(*) FROM metadata_history WHERE field = 'bdgest_id' GROUP BY file_id"
+    album_set = peek_rows(
+        location, "SELECT file_id, COUNT(*) FROM metadata_history WHERE field = 'bdgest_id' GROUP BY file_id"
     )
     assert len(album_set) == PRESENT and {count for _, count in album_set} == {1}
-    assert rows(database, "SELECT COUNT(*) FROM file_claims") == [(0,)]  # the killed run's claims taken, released
+    assert peek_rows(location, "SELECT COUNT(*) FROM file_claims") == [(0,)]  # the killed run's claims taken, released
 
     # the album cache is shared: each page fetched once, but for the few the victim had in flight
     album_pages = Counter(entry.path for entry in site.requests("/BD-"))
@@ -188,19 +183,16 @@ def test_three_processes_on_one_library_finish_the_work_of_one_killed_mid_run(si
     assert close == [], f"(gap, request, next request): {close}"
 
 
-def test_a_file_queued_for_review_by_another_run_meanwhile_is_not_matched_again(site, tmp_path):
+def test_a_file_queued_for_review_by_another_run_meanwhile_is_not_matched_again(site, tmp_path, database_location):
     """A run lists a file; before it gets there, another run queues it for review: the first finds
     it recorded and unchanged, and leaves it (and its review entry) alone."""
-    database = {"backend": "sqlite", "path": str(tmp_path / "bdnex.db")}
-    settings = from_mapping(
-        {"database": database, "cache": {"dir": str(tmp_path / "cache")}, **site.settings_mapping()}
-    )
+    mapping = {"database": database_mapping(database_location), "cache": {"dir": str(tmp_path / "cache")}}
+    shared_processes.index_catalogue(site, mapping)
+    settings = from_mapping({**mapping, **site.settings_mapping()})
     _, absent = pick_albums(site, 1, 1, seed=5)
     (sample,) = build_library(tmp_path / "library", [], absent, broken=0, pages_per_file=1)
     options = TagOptions(workers=1, locations=(str(tmp_path / "library"),))
-    reset_politeness()
     with BDneXDB(settings=settings) as db:
-        Catalogue(db).update_online(BedethequeClient(settings))
         first = db.start_session(str(tmp_path / "library"), options=options.to_dict())
         db.add_session_files(first, [sample.path])
         db.update_session(first, status="paused")
