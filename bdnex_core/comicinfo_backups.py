@@ -35,21 +35,6 @@ class ComicInfoBackup:
         )
 
 
-def record_backup(
-    db: BDneXDB,
-    file_path: str | os.PathLike[str],
-    comicinfo: bytes,
-    *,
-    file_id: int | None,
-    session_id: int | None,
-    reason: str = "replaced",
-    layout: bytes | None = None,
-) -> int:
-    """Keep ``comicinfo`` (the bytes the file held; ``b""`` with reason ``absent``) and the archive's
-    ``layout`` (:func:`bdnex_core.archives.layout.capture`); call inside the transaction recording the file."""
-    return db.backups.record(file_path, comicinfo, file_id=file_id, session_id=session_id, reason=reason, layout=layout)
-
-
 def backups_of(db: BDneXDB, file_path: str | os.PathLike[str]) -> list[ComicInfoBackup]:
     """Every backup of the file at ``file_path``, oldest first."""
     return [ComicInfoBackup.from_row(row) for row in db.backups.of_path(file_path)]

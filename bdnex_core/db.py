@@ -89,9 +89,17 @@ class BDneXDB:
 
     ``db_path``: an SQLite file, ``":memory:"`` or a ``postgresql://`` URL; by default the
     configured database (``database.path``, or ``database.url`` with ``backend: postgresql``).
+    ``schema_ready``: another connection to a database already opened here (:meth:`reopen`), whose
+    schema needs no check.
     """
 
-    def __init__(self, db_path: str | os.PathLike[str] | None = None, *, settings: Settings | None = None):
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str] | None = None,
+        *,
+        settings: Settings | None = None,
+        schema_ready: bool = False,
+    ):
         if db_path is None:
             if settings is None:  # the seed's BDneXDB(): the user's configuration, BDNEX_DB first
                 from bdnex_core.config import load_settings
@@ -109,7 +117,8 @@ class BDneXDB:
         self.backend: Backend = self._open()
         self.dialect = self.backend.dialect
         self.created = False
-        self._prepare()
+        if not schema_ready:
+            self._prepare()
         backend = self.backend
         self.files = FileStore(backend)
         self.albums = AlbumCache(backend, self.album_ttl)
@@ -167,16 +176,9 @@ class BDneXDB:
         """Another ``BDneXDB`` on this database (for another thread), with the same settings."""
         if self.memory:
             raise DatabaseError("an in-memory database cannot be opened twice")
-        return BDneXDB(self.url or self.path or "", settings=self.settings)
-
-    def connect(self) -> sqlite3.Connection:
-        """Another SQLite connection to this database, with the same pragmas (a reader for another
-        thread: it must not write)."""
-        if not isinstance(self.backend, SQLiteBackend):
-            raise DatabaseError("this needs an SQLite database (database.backend: sqlite)", path=self.location)
-        if self.path is None:
-            return self.backend.conn
-        return connect_sqlite(self.path, self.busy_ms)
+        # the schema was checked and migrated when this one opened: every worker thread and matcher
+        # reader opens another, and on PostgreSQL a migration check is a locked transaction
+        return BDneXDB(self.url or self.path or "", settings=self.settings, schema_ready=True)
 
     def _prepare(self) -> None:
         if isinstance(self.backend, PostgresBackend):

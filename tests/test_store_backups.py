@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bdnex_core.comicinfo_backups import backups_of, comicinfo_before_session, record_backup
+from bdnex_core.comicinfo_backups import backups_of, comicinfo_before_session
 from bdnex_core.db import BDneXDB
 from bdnex_core.pipeline.review_service import ReviewService
 
@@ -31,11 +31,11 @@ def test_backups_keep_their_bytes_and_layout_and_undo_finds_the_right_ones(db, t
     one = db.start_session(str(tmp_path))
     two = db.start_session(str(tmp_path))
     with db.write():
-        a_before = record_backup(db, first, ODD_BYTES, file_id=first_id, session_id=one, layout=b"\x00layout\xff")
-        a_again = record_backup(db, first, b"<ComicInfo/>", file_id=first_id, session_id=one)  # same session
-        b_absent = record_backup(db, second, b"", file_id=second_id, session_id=one, reason="absent")
-        unreadable = record_backup(db, second, b"\xff", file_id=second_id, session_id=two, reason="unreadable")
-        a_later = record_backup(db, first, b"<ComicInfo>2</ComicInfo>", file_id=first_id, session_id=two)
+        a_before = db.backups.record(first, ODD_BYTES, file_id=first_id, session_id=one, layout=b"\x00layout\xff")
+        a_again = db.backups.record(first, b"<ComicInfo/>", file_id=first_id, session_id=one)  # same session
+        b_absent = db.backups.record(second, b"", file_id=second_id, session_id=one, reason="absent")
+        unreadable = db.backups.record(second, b"\xff", file_id=second_id, session_id=two, reason="unreadable")
+        a_later = db.backups.record(first, b"<ComicInfo>2</ComicInfo>", file_id=first_id, session_id=two)
 
     kept = backups_of(db, first)
     assert [backup.comicinfo for backup in kept] == [ODD_BYTES, b"<ComicInfo/>", b"<ComicInfo>2</ComicInfo>"]

@@ -429,8 +429,6 @@ def _recorded_path(outcome: Outcome) -> str:
 
 def _keep_previous_comicinfo(db: BDneXDB, outcome: Outcome, file_id: int, session_id: int | None) -> None:
     """The ComicInfo the file held, byte for byte: replaced by our write, or unreadable and left alone."""
-    from bdnex_core.comicinfo_backups import record_backup
-
     replaced = outcome.state == OutcomeState.DONE and any(
         write.writer == "comicinfo" and write.written for write in outcome.writes
     )
@@ -438,8 +436,7 @@ def _keep_previous_comicinfo(db: BDneXDB, outcome: Outcome, file_id: int, sessio
     if outcome.previous_comicinfo is None:
         reason = "absent"
     if replaced or (outcome.state == OutcomeState.QUEUED and outcome.previous_comicinfo is not None):
-        record_backup(
-            db,
+        db.backups.record(
             _recorded_path(outcome),
             outcome.previous_comicinfo or b"",
             file_id=file_id,

@@ -129,6 +129,11 @@ class Backend:
         SQLite, whose writer is alone)."""
         return ""
 
+    def byte_order(self, expression: str) -> str:
+        """``expression`` compared and sorted by its bytes (SQLite's way; PostgreSQL follows the
+        database's collation otherwise, and a locale's order would break path ranges)."""
+        return expression
+
     def now_seconds_sql(self) -> str:
         """A query giving the database server's clock, in seconds since 1970."""
         raise NotImplementedError
@@ -364,8 +369,6 @@ class PostgresBackend(Backend):
                 rows = cursor.fetchall() if cursor.description else None
                 names = [column.name for column in cursor.description or ()]
                 return (names, rows), cursor.rowcount
-            except psycopg.errors.LockNotAvailable:
-                raise DatabaseLocked(self.location, 0) from None
             except psycopg.OperationalError as exc:
                 from bdnex_core.postgres.connection import one_line
 
@@ -407,6 +410,9 @@ class PostgresBackend(Backend):
     @property
     def skip_locked(self) -> str:
         return " FOR UPDATE SKIP LOCKED"
+
+    def byte_order(self, expression: str) -> str:
+        return f'{expression} COLLATE "C"'
 
     def now_seconds_sql(self) -> str:
         return "SELECT extract(epoch FROM clock_timestamp())::float8"

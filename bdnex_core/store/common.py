@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -56,6 +57,11 @@ def normalise_score(score: Any) -> float | None:
         return None
     value = float(score)
     return round(value / 100.0, 4) if value > 1.0 else value
+
+
+def paths_under(folder: str) -> tuple[str, str]:
+    """The bounds, both excluded, of the paths under ``folder`` (no trailing separator) in byte order."""
+    return folder + os.sep, folder + chr(ord(os.sep) + 1)
 
 
 def to_json(value: Any) -> str:

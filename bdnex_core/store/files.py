@@ -15,7 +15,7 @@ from typing import Any
 from bdnex_core.hashing import Fingerprint, canonical_path, sha256_file
 from bdnex_core.states import FileStatus, HistorySource
 from bdnex_core.store.backend import POSTGRESQL, Backend
-from bdnex_core.store.common import DONE_STATUSES, member, normalise_score, to_db_time, utcnow
+from bdnex_core.store.common import DONE_STATUSES, member, normalise_score, paths_under, to_db_time, utcnow
 
 # Fields whose changes are written to metadata_history.
 TRACKED_FIELDS = ("bdgest_id", "bdgest_url", "title", "series", "volume", "tome", "editor", "year", "isbn", "pages")
@@ -230,11 +230,8 @@ class FileStore:
     def _under_root(self, recorded: str, root: str) -> tuple[str, list[Any]]:
         """The files under ``root``: a range of paths (byte order on PostgreSQL too, whatever the
         database's collation: a locale's order would leave paths out)."""
-        column = 'file_path COLLATE "C"' if self.backend.dialect == POSTGRESQL else "file_path"
-        return (
-            recorded + f"(file_path = ? OR ({column} > ? AND {column} < ?))",
-            [root, root + os.sep, root + chr(ord(os.sep) + 1)],
-        )
+        column = self.backend.byte_order("file_path")
+        return recorded + f"(file_path = ? OR ({column} > ? AND {column} < ?))", [root, *paths_under(root)]
 
 
 def file_values(path: str, session_id: int | None, result: Mapping[str, Any], status: str) -> dict[str, Any]:

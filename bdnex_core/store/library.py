@@ -11,12 +11,12 @@ whose own order follows the database's locale).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from bdnex_core.store.backend import POSTGRESQL, Backend
+from bdnex_core.store.common import paths_under
 
 #: a comparison operator of :class:`LibraryQuery`: equal, case ignored (ASCII)
 SAME_TEXT = "same"
@@ -49,7 +49,7 @@ class LibraryStore:
         """The processed files matching ``query`` (their ``columns``), in path order."""
         where, parameters = self._where(query)
         # SQLite's "+": sort the rows found rather than walk the whole path index in order (10x on a range)
-        order = 'f.file_path COLLATE "C"' if self.postgresql else "+f.file_path"
+        order = self.backend.byte_order("f.file_path") if self.postgresql else "+f.file_path"
         sql = f"SELECT {', '.join(f'f.{column}' for column in columns)} FROM processed_files f WHERE {where} ORDER BY {order}"
         if limit is not None:
             sql += " LIMIT ?"
@@ -120,7 +120,7 @@ class LibraryStore:
         """How many files have each value of ``column`` (ours), most frequent first or by value;
         only files in ``statuses`` when given."""
         label = f"COALESCE(CAST({column} AS TEXT), '(unknown)')"
-        ordered = f'{label} COLLATE "C"' if self.postgresql else label  # byte order on both
+        ordered = self.backend.byte_order(label)
         where = f"WHERE status IN ({', '.join('?' for _ in statuses)}) " if statuses else ""
         order = f"COUNT(*) DESC, {ordered}" if by_count else ordered
         rows = self.backend.tuples(
@@ -173,8 +173,8 @@ class LibraryStore:
 
     def files_under(self, folder: str) -> list[dict[str, Any]]:
         """The files recorded under ``folder`` (canonical, no trailing separator), in path order."""
-        column = 'file_path COLLATE "C"' if self.postgresql else "file_path"  # byte order, as the range is
+        column = self.backend.byte_order("file_path")
         return self.backend.rows(
             f"SELECT * FROM processed_files WHERE {column} > ? AND {column} < ? ORDER BY {column}",
-            [folder + os.sep, folder + chr(ord(os.sep) + 1)],
+            list(paths_under(folder)),
         )

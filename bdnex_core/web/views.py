@@ -194,7 +194,6 @@ def file_page(state: WebState, file_id: int) -> dict[str, Any]:
 def restore(state: WebState, file_id: int, backup_id: int) -> str:
     """Put back an earlier ComicInfo.xml of the file; the one it replaces is kept as a backup first."""
     from bdnex_core import archive
-    from bdnex_core.comicinfo_backups import record_backup
     from bdnex_core.states import HistorySource
 
     db = state.pages.db
@@ -210,9 +209,9 @@ def restore(state: WebState, file_id: int, backup_id: int) -> str:
         current = comic.comicinfo_bytes()
     with db.write():
         if current is None:
-            record_backup(db, path, b"", file_id=file_id, session_id=None, reason="absent")
+            db.backups.record(path, b"", file_id=file_id, session_id=None, reason="absent")
         else:
-            record_backup(db, path, current, file_id=file_id, session_id=None)
+            db.backups.record(path, current, file_id=file_id, session_id=None)
         archive.write_comicinfo(path, wanted, preserve_mtime=state.settings.archives.preserve_mtime)
         db.files.add_history(
             file_id,
