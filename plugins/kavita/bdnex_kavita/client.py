@@ -11,6 +11,7 @@ says what to fix; the API key and the token never appear in messages, logs or ``
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import re
@@ -34,6 +35,9 @@ RENEW_BEFORE_SECONDS = 300.0
 LIBRARIES_FIELD, EQUAL, AND = 19, 0, 1
 SORT_BY_NAME, SORT_BY_LAST_CHAPTER_ADDED = 1, 4
 # the API key (authenticate), the JWT and SignalR's connection token (the hub's WebSocket URL)
+# tokens already obtained in this process, by server and key (each thread has its own client)
+_tokens: dict[tuple[str, str], tuple[str, float, dict[str, Any]]] = {}
+_tokens_lock = threading.Lock()
 _SECRET_IN_QUERY = re.compile(r"((?<![A-Za-z])(?:apiKey|access_token|id)=)[^&\s\"']+")
 
 
@@ -108,11 +112,28 @@ class KavitaClient:
 
     def token(self) -> str:
         """A JWT that is valid for a while yet (authenticating with the API key when needed)."""
+        key = (self.url, hashlib.sha256(str(self.config.api_key).encode()).hexdigest())
         with self._token_lock:
+            if self._token is None:
+                with _tokens_lock:
+                    shared = _tokens.get(key)
+                if shared is not None:
+                    self._token, self._expires_at, self.user = shared
             if self._token is None or time.time() >= self._expires_at - RENEW_BEFORE_SECONDS:
                 self._authenticate()
+                with _tokens_lock:
+                    _tokens[key] = (str(self._token), self._expires_at, self.user)
             assert self._token is not None
             return self._token
+
+    def forget_token(self) -> None:
+        """Kavita refused the token: the next request authenticates again (in every client of this process)."""
+        key = (self.url, hashlib.sha256(str(self.config.api_key).encode()).hexdigest())
+        with self._token_lock:
+            with _tokens_lock:
+                if _tokens.get(key, ("",))[0] == self._token:
+                    _tokens.pop(key, None)
+            self._token = None
 
     def _authenticate(self) -> None:
         answer = self._send(
@@ -184,8 +205,7 @@ class KavitaClient:
             headers = {"Authorization": f"Bearer {self.token()}"}
             response = self._send(method, path, json=json, params=params, headers=headers, what=f"{method} {path}")
             if response.status_code == 401 and attempt == 1:
-                with self._token_lock:
-                    self._token = None  # revoked or expired early: one new token from the API key
+                self.forget_token()  # revoked or expired early: one new token from the API key
                 continue
             self._raise_for(response, method, path)
             return response

@@ -156,3 +156,17 @@ def running_watch(env: Env, **kavita: Any) -> Iterator[Any]:
                 task.join()
     finally:
         db.close()
+
+
+def make_cbz(path: Path, *, pages: int = 2, comicinfo: dict[str, str | int] | None = None) -> Path:
+    """A small CBZ at ``path`` (parents made), with a ComicInfo.xml of these fields when given."""
+    from xml.sax.saxutils import escape
+
+    from bdnex_testing.archives import build_cbz
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    xml = None
+    if comicinfo is not None:
+        body = "".join(f"<{name}>{escape(str(value))}</{name}>" for name, value in comicinfo.items())
+        xml = f'<?xml version="1.0" encoding="utf-8"?>\n<ComicInfo>{body}</ComicInfo>'.encode()
+    return build_cbz(path, pages, page_size=2_000, comicinfo=xml)
