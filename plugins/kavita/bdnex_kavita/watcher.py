@@ -244,7 +244,9 @@ class KavitaWorker:
         found = 0
         for _volume, chapter in chapters:
             chapter_id = chapter["id"]
-            if chapter_id in self.pending or kavita_time(chapter.get("created")) < since:
+            # a chapter of the checkpoint's own instant was there at the first start (Kavita's series date is
+            # its newest chapter's creation)
+            if chapter_id in self.pending or kavita_time(chapter.get("created")) <= since:
                 continue
             if self.is_processed(chapter_id):
                 continue

@@ -90,7 +90,8 @@ class KavitaStandIn:
         self.people = People()
         self.requests: list[Recorded] = []
         self.violations: list[str] = []
-        self.tokens_issued = 0
+        self.tokens_issued: list[str] = []
+        self.hub_down = False  # tests: the hub refuses new connections
         self._ids = {"library": 0, "series": 0, "volume": 0, "chapter": 0}
         self._tasks: queue.Queue[tuple[str, int, int] | None] = queue.Queue()
         self._busy = 0
@@ -154,9 +155,10 @@ class KavitaStandIn:
         }
         unsigned = part({"alg": "HS512", "typ": "JWT"}) + "." + part(claims)
         signature = base64.urlsafe_b64encode(hmac.new(self.secret, unsigned.encode(), "sha512").digest()).rstrip(b"=")
+        token = unsigned + "." + signature.decode()
         with self.lock:
-            self.tokens_issued += 1
-        return unsigned + "." + signature.decode()
+            self.tokens_issued.append(token)
+        return token
 
     def user_of(self, token: str | None) -> User | None:
         """The token's user, when it is ours and not expired."""
@@ -689,6 +691,8 @@ class Handler(BaseHTTPRequestHandler):
         self._answer(200)
 
     def _negotiate(self, query: dict[str, list[str]], body: Any) -> None:
+        if self.kavita.hub_down:  # a restarting server, a proxy in between
+            return self._answer(503)
         if self._int(query, "negotiateVersion") != 1:
             return self._answer(400, {"error": "negotiateVersion 1 expected by this stand-in"})
         self._answer(200, self.kavita.hub.negotiate(self.user.username))
