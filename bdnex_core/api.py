@@ -235,9 +235,7 @@ def match_name(settings: Settings, db: BDneXDB, name: str) -> dict[str, Any]:
                 "caps": list(candidate.caps),
                 "title_only": any(cap.startswith(TITLE_ONLY_CAP) for cap in candidate.caps),
                 "ambiguous": any(cap.startswith(AMBIGUOUS_CAP) for cap in candidate.caps),
-                "hard_caps": [
-                    cap for cap in candidate.caps if not cap.startswith((TITLE_ONLY_CAP, AMBIGUOUS_CAP))
-                ],
+                "hard_caps": [cap for cap in candidate.caps if not cap.startswith((TITLE_ONLY_CAP, AMBIGUOUS_CAP))],
                 "explain": candidate.explain(),
             }
             for candidate in result.candidates

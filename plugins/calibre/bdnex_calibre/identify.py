@@ -49,7 +49,10 @@ def author_agreement(wanted: Sequence[str], album_authors: Sequence[str]) -> tup
             # "Cauvin" and "Raoul Cauvin" agree; so do "Jarry, Nicolas" and "Nicolas Jarry"
             if mine and other and (mine <= other or other <= mine):
                 return AUTHOR_MATCH, f"authors: {person} is {theirs} (+{AUTHOR_MATCH:.2f})"
-    return -AUTHOR_MISMATCH, f"authors: {', '.join(wanted)} not among {', '.join(album_authors)} (-{AUTHOR_MISMATCH:.2f})"
+    return (
+        -AUTHOR_MISMATCH,
+        f"authors: {', '.join(wanted)} not among {', '.join(album_authors)} (-{AUTHOR_MISMATCH:.2f})",
+    )
 
 
 def rank(

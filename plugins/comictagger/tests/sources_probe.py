@@ -48,8 +48,17 @@ def main(config_dir: Path, site_url: str, logo_override: str | None) -> dict:
     from comictaggerlib.main import App
 
     # what `comictagger --list-plugins` does: every source loaded and listed
-    sys.argv = ["comictagger", "--config", str(config_dir), "--no-gui", "--list-plugins",
-                "--source", "bedetheque", "--bedetheque-url", site_url]
+    sys.argv = [
+        "comictagger",
+        "--config",
+        str(config_dir),
+        "--no-gui",
+        "--list-plugins",
+        "--source",
+        "bedetheque",
+        "--bedetheque-url",
+        site_url,
+    ]
     listing = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")  # ComicTagger reconfigures stdout
     with contextlib.redirect_stdout(listing), contextlib.suppress(SystemExit):
         App().run()
@@ -63,9 +72,8 @@ def main(config_dir: Path, site_url: str, logo_override: str | None) -> dict:
     # the settings window's logo: ComicTagger hands the URL to Qt's network access, which reads
     # file: URLs from the disk and fetches the others
     data = b""
-    with contextlib.suppress(OSError):
-        with urllib.request.urlopen(logo_url, timeout=5) as answer:
-            data = answer.read()
+    with contextlib.suppress(OSError), urllib.request.urlopen(logo_url, timeout=5) as answer:
+        data = answer.read()
     from PIL import Image
 
     image_format = Image.open(io.BytesIO(data)).format if data else None

@@ -67,12 +67,18 @@ def check(app: AppContext, as_json: bool) -> None:
 
 
 @kavita.command()
-@click.option("--library", "libraries", multiple=True, metavar="NAME", help="A Kavita library, by name or id (repeatable).")
+@click.option(
+    "--library", "libraries", multiple=True, metavar="NAME", help="A Kavita library, by name or id (repeatable)."
+)
 @click.option("--series", "series", multiple=True, type=int, metavar="ID", help="A Kavita series id (repeatable).")
 @click.option("--chapter", "chapters", multiple=True, type=int, metavar="ID", help="A Kavita chapter id (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Match and show what would change in Kavita; write nothing.")
-@click.option("--force", is_flag=True, help="Process chapters already tagged again, and overwrite fields locked in Kavita.")
-@click.option("--workers", type=int, default=None, help="Parallel workers (default: kavita.workers or pipeline.workers).")
+@click.option(
+    "--force", is_flag=True, help="Process chapters already tagged again, and overwrite fields locked in Kavita."
+)
+@click.option(
+    "--workers", type=int, default=None, help="Parallel workers (default: kavita.workers or pipeline.workers)."
+)
 @click.option(
     "--interactive/--batch",
     default=None,

@@ -248,10 +248,16 @@ class HubReader:
                 target = message.get("target")
                 arguments = message.get("arguments") or []
                 payload = arguments[0] if arguments and isinstance(arguments[0], dict) else {}
-                body = payload.get("body") if isinstance(payload.get("body"), dict) else {}
+                body = payload.get("body")
+                body = body if isinstance(body, dict) else {}
                 if isinstance(target, str):
                     self.put(
-                        Event(target, body, message=str(payload.get("name") or ""), stage=str(payload.get("eventType") or ""))
+                        Event(
+                            target,
+                            body,
+                            message=str(payload.get("name") or ""),
+                            stage=str(payload.get("eventType") or ""),
+                        )
                     )
             elif kind == CLOSE:
                 logger.info("Kavita's message hub closed the connection (%s)", message.get("error") or "no reason")

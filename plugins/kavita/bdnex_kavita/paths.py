@@ -46,19 +46,3 @@ def map_path(kavita_path: str, mappings: tuple[PathMapping, ...]) -> MappedPath:
         return MappedPath(kavita_path, None if mappings else Path(kavita_path), None)
     length, mapping = best
     return MappedPath(kavita_path, Path(mapping.local).joinpath(*parts[length:]), mapping)
-
-
-def kavita_folder(local: Path, mappings: tuple[PathMapping, ...]) -> str | None:
-    """The way back: Kavita's path of a local folder (for ``Library/scan-folder``), None when unmapped."""
-    best: tuple[int, PathMapping] | None = None
-    for mapping in mappings:
-        prefix = Path(mapping.local)
-        if local == prefix or prefix in local.parents:
-            if best is None or len(prefix.parts) > best[0]:
-                best = (len(prefix.parts), mapping)
-    if best is None:
-        return None if mappings else str(local)
-    _length, mapping = best
-    relative = local.relative_to(mapping.local).as_posix()
-    base = mapping.kavita.rstrip("/\\")
-    return base if relative == "." else f"{base}/{relative}"

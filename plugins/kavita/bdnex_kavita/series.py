@@ -100,9 +100,9 @@ def plan_series(current: Mapping[str, Any], record: SeriesRecord, *, force: bool
             body[lock_name] = True
         return True
 
-    if record.summary and (current.get("summary") or "").strip() != record.summary.strip():
-        if change("summary", "summaryLocked", current.get("summary"), record.summary):
-            body["summary"] = record.summary
+    summary_differs = record.summary and (current.get("summary") or "").strip() != record.summary.strip()
+    if summary_differs and change("summary", "summaryLocked", current.get("summary"), record.summary):
+        body["summary"] = record.summary
     if record.genres:
         now = names(current.get("genres"), "title")
         wanted = merged_names(now, list(record.genres))

@@ -38,7 +38,12 @@ def kavita_service(
     client = KavitaClient(config)
     client.check_admin()
     worker = KavitaWorker(
-        settings, db, config, client, workers=workers or config.workers or settings.pipeline.workers, on_summary=on_summary
+        settings,
+        db,
+        config,
+        client,
+        workers=workers or config.workers or settings.pipeline.workers,
+        on_summary=on_summary,
     )
     reader = HubReader(
         KavitaClient(config),  # its own session: it runs in its own thread

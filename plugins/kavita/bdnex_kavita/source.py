@@ -54,7 +54,7 @@ def resolve_libraries(client: KavitaClient, wanted: tuple[str, ...]) -> list[dic
     libraries = client.libraries()
     if not wanted:
         return libraries
-    chosen = []
+    chosen: list[dict[str, Any]] = []
     for name in wanted:
         found = [
             library
@@ -160,18 +160,22 @@ def iter_chapters(
             assert value is not None
             chapter = client.chapter(value)
             series = _series_of_chapter(client, chapter)
-            found = [
-                (volume, entry) for volume, entry in series_chapters(client, series) if entry.get("id") == value
-            ]
+            found = [(volume, entry) for volume, entry in series_chapters(client, series) if entry.get("id") == value]
             for volume, entry in found[:1]:
                 if value not in seen:
                     seen.add(value)
                     yield series, volume, entry
             continue
         else:
-            ids = [value] if kind == "library" else [library["id"] for library in resolve_libraries(client, config.libraries)]
+            ids: list[Any] = (
+                [value]
+                if kind == "library"
+                else [library["id"] for library in resolve_libraries(client, config.libraries)]
+            )
             series_list = (
-                series for library_id in ids for series in client.iter_series(int(library_id), page_size=config.page_size)
+                series
+                for library_id in ids
+                for series in client.iter_series(int(library_id), page_size=config.page_size)
             )
         for series in series_list:
             for volume, chapter in series_chapters(client, series):

@@ -81,5 +81,3 @@ def env(request: pytest.FixtureRequest, tmp_path: Path, site: Any, kavita: Any, 
     if getattr(request, "param", "sqlite") == "postgresql":
         return Env(tmp_path, site, kavita, catalogue_db, request.getfixturevalue("postgres_url"))
     return Env(tmp_path, site, kavita, catalogue_db)
-
-

@@ -59,7 +59,9 @@ def test_no_output_of_the_cli_contains_a_secret(env: Env) -> None:
     assert runs[7].returncode == 2 and "kavita.api_key" in runs[7].stderr
     assert "apiKey=***" in runs[2].stderr, "the debug log shows the request, its key masked"
     outputs = [run.stdout + run.stderr for run in runs]
-    outputs += [path.read_text("utf-8", errors="replace") for path in (env.tmp_path / "logs").rglob("*") if path.is_file()]
+    outputs += [
+        path.read_text("utf-8", errors="replace") for path in (env.tmp_path / "logs").rglob("*") if path.is_file()
+    ]
     database = env.db_path.read_bytes()
     secrets = [API_KEY, *env.kavita.tokens_issued]
     assert len(secrets) > 3

@@ -73,7 +73,11 @@ def test_answers_follow_the_openapi_schemas(kavita: KavitaStandIn, library: int)
         (_call(kavita, "GET", "/api/Series/volumes", params={"seriesId": thorgal.id}).json(), "VolumeDto", True),
         (_call(kavita, "GET", "/api/Series/volume", params={"volumeId": volume_id}).json(), "VolumeDto", False),
         (_call(kavita, "GET", "/api/Chapter", params={"chapterId": chapter_id}).json(), "ChapterDto", False),
-        (_call(kavita, "GET", "/api/Series/metadata", params={"seriesId": thorgal.id}).json(), "SeriesMetadataDto", False),
+        (
+            _call(kavita, "GET", "/api/Series/metadata", params={"seriesId": thorgal.id}).json(),
+            "SeriesMetadataDto",
+            False,
+        ),
         # the description says Series/v2 returns the entity "Series"; Kavita's code returns SeriesDto
         (_call(kavita, "POST", "/api/Series/v2", json={"statements": []}).json(), "SeriesDto", True),
     ]
@@ -86,7 +90,9 @@ def test_answers_follow_the_openapi_schemas(kavita: KavitaStandIn, library: int)
     # the check has teeth: a wrong type or an unknown property fails
     chapter = checks[4][0]
     assert openapi.check_response({**chapter, "pages": "3"}, "ChapterDto")
-    assert openapi.check_response({**chapter, "titleNameLocked": False}, "ChapterDto"), "0.8.3's ChapterDto has no such lock"
+    assert openapi.check_response({**chapter, "titleNameLocked": False}, "ChapterDto"), (
+        "0.8.3's ChapterDto has no such lock"
+    )
 
 
 @pytest.mark.shared
@@ -119,9 +125,12 @@ def test_routes_are_case_insensitive(kavita: KavitaStandIn, library: int) -> Non
 
 def test_auth(kavita: KavitaStandIn, library: int) -> None:
     assert requests.get(f"{kavita.url}/api/Library/libraries", timeout=10).status_code == 401
-    assert requests.post(
-        f"{kavita.url}/api/Plugin/authenticate", params={"apiKey": "nope", "pluginName": "t"}, timeout=10
-    ).status_code == 401
+    assert (
+        requests.post(
+            f"{kavita.url}/api/Plugin/authenticate", params={"apiKey": "nope", "pluginName": "t"}, timeout=10
+        ).status_code
+        == 401
+    )
     body = {"libraryId": library, "seriesId": kavita.series_named("Thorgal").id}
     assert _call(kavita, "POST", "/api/Series/scan", READER_KEY, json=body).status_code == 403
     assert _call(kavita, "POST", "/api/Series/scan", json=body).status_code == 200
@@ -172,13 +181,23 @@ def test_series_metadata_locks_what_it_changes_and_takes_every_flag_from_the_bod
     after = kavita.series_metadata_dto(thorgal)
     assert after["summary"] == "Une saga." and after["summaryLocked"] is True
     # the flags of the body are final: an omitted lock unlocks, an omitted list or summary is emptied
-    _call(kavita, "POST", "/api/Series/metadata", json={"seriesMetadata": {"seriesId": thorgal.id, "summary": "Une saga."}})
+    _call(
+        kavita,
+        "POST",
+        "/api/Series/metadata",
+        json={"seriesMetadata": {"seriesId": thorgal.id, "summary": "Une saga."}},
+    )
     after = kavita.series_metadata_dto(thorgal)
     assert after["summaryLocked"] is False and after["genres"] == [] and after["publishers"]
     # a change without its lock in the body ends unlocked; with it, locked
     _call(kavita, "POST", "/api/Series/metadata", json={"seriesMetadata": {**after, "language": "fr"}})
     assert kavita.series_metadata_dto(thorgal)["languageLocked"] is False
-    _call(kavita, "POST", "/api/Series/metadata", json={"seriesMetadata": {**after, "language": "en", "languageLocked": True}})
+    _call(
+        kavita,
+        "POST",
+        "/api/Series/metadata",
+        json={"seriesMetadata": {**after, "language": "en", "languageLocked": True}},
+    )
     assert kavita.series_metadata_dto(thorgal)["languageLocked"] is True
 
 
@@ -190,7 +209,9 @@ def test_the_hub_speaks_signalr_json(kavita: KavitaStandIn, library: int) -> Non
         headers={"Authorization": f"Bearer {token}"},
         timeout=10,
     ).json()
-    assert negotiation["negotiateVersion"] == 1 and "WebSockets" in {t["transport"] for t in negotiation["availableTransports"]}
+    assert negotiation["negotiateVersion"] == 1 and "WebSockets" in {
+        t["transport"] for t in negotiation["availableTransports"]
+    }
     url = kavita.url.replace("http", "ws") + f"/hubs/messages?id={negotiation['connectionToken']}&access_token={token}"
     socket = websocket.create_connection(url, timeout=5)
     try:
@@ -200,7 +221,9 @@ def test_the_hub_speaks_signalr_json(kavita: KavitaStandIn, library: int) -> Non
         kavita.emit("SeriesAdded", {"seriesId": 7, "seriesName": "X", "libraryId": library})
         records: list[dict[str, Any]] = []
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and not any(r.get("type") == 1 and r["target"] == "SeriesAdded" for r in records):
+        while time.monotonic() < deadline and not any(
+            r.get("type") == 1 and r["target"] == "SeriesAdded" for r in records
+        ):
             records += [json.loads(part) for part in socket.recv().split("\x1e") if part]
         invocation = next(r for r in records if r.get("type") == 1 and r["target"] == "SeriesAdded")
         assert invocation["arguments"][0]["name"] == "SeriesAdded"

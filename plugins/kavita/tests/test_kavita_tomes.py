@@ -21,7 +21,12 @@ from kavita_standin.server import ADMIN_KEY, KavitaStandIn
     ("name", "series", "volume", "chapter"),
     [
         # Kavita's own expectations (ComicParsingTests: series, volume and chapter theories)
-        ("Chevaliers d'Héliopolis T3 - Rubedo, l'oeuvre au rouge (Jodorowsky & Jérémy)", "Chevaliers d'Héliopolis", "3", DEFAULT_CHAPTER),
+        (
+            "Chevaliers d'Héliopolis T3 - Rubedo, l'oeuvre au rouge (Jodorowsky & Jérémy)",
+            "Chevaliers d'Héliopolis",
+            "3",
+            DEFAULT_CHAPTER,
+        ),
         ("Tintin - T22 Vol 714 pour Sydney", "Tintin", "22", DEFAULT_CHAPTER),
         ("Conquistador_-Tome_2", "Conquistador", "2", DEFAULT_CHAPTER),
         ("Max_l_explorateur-_Tome_0", "Max l explorateur", "0", DEFAULT_CHAPTER),

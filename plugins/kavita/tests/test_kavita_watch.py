@@ -78,7 +78,9 @@ def own_site():
         site.stop()
 
 
-def test_the_queue_pauses_while_the_site_blocks_us(tmp_path: Path, own_site: Any, kavita: Any, catalogue_db: Path) -> None:
+def test_the_queue_pauses_while_the_site_blocks_us(
+    tmp_path: Path, own_site: Any, kavita: Any, catalogue_db: Path
+) -> None:
     env = Env(tmp_path, own_site, kavita, catalogue_db)
     albums = series_albums(own_site, 2)
     with running_watch(env, retry_delay_seconds=1.0, max_attempts=2) as service:

@@ -137,7 +137,9 @@ class HubConnection:
                 if records:
                     last_heard = time.monotonic()
                 elif time.monotonic() - last_heard > self.hub.client_timeout_seconds:
-                    self.send_text(json.dumps({"type": 7, "error": "Server timeout elapsed", "allowReconnect": True}) + SEPARATOR)
+                    self.send_text(
+                        json.dumps({"type": 7, "error": "Server timeout elapsed", "allowReconnect": True}) + SEPARATOR
+                    )
                     return
         except (OSError, ConnectionError, ProtocolViolation) as exc:
             if isinstance(exc, ProtocolViolation):
@@ -153,7 +155,7 @@ class HubConnection:
     def _next_records(self, deadline: float) -> list[dict[str, Any]] | None:
         """Records received before ``deadline`` ([] when none), None when the client closed."""
         text = ""
-        while time.monotonic() < deadline or text and not text.endswith(SEPARATOR):
+        while time.monotonic() < deadline or (text and not text.endswith(SEPARATOR)):
             try:
                 opcode, data = self.read_message()
             except TimeoutError:

@@ -61,7 +61,11 @@ CHAPTER_LOCKS = (
 # absent from 0.8.3's ChapterDto although Chapter/update copies them
 HIDDEN_CHAPTER_LOCKS = ("titleNameLocked", "sortOrderLocked", "releaseDateLocked", "isbnLocked")
 # Chapter/update copies these locks from the body (0.8.3 forgets the team and location locks)
-COPIED_CHAPTER_LOCKS = tuple(lock for lock in CHAPTER_LOCKS if lock not in ("teamLocked", "locationLocked", "publicationStatusLocked", "releaseYearLocked"))
+COPIED_CHAPTER_LOCKS = tuple(
+    lock
+    for lock in CHAPTER_LOCKS
+    if lock not in ("teamLocked", "locationLocked", "publicationStatusLocked", "releaseYearLocked")
+)
 SERIES_LOCKS = (
     "languageLocked",
     "summaryLocked",
@@ -295,7 +299,11 @@ def series_from_chapters(series: Series, chapters: list[Chapter], volumes: dict[
     years = [int(chapter.release_date[:4]) for chapter in chapters if chapter.release_date != NO_DATE]
     if years and not locked("releaseYearLocked"):
         meta.release_year = min(years)
-    numbers = [volumes[c.volume_id].min_number for c in chapters if volumes[c.volume_id].name not in ("-100000", SPECIAL_VOLUME)]
+    numbers = [
+        volumes[c.volume_id].min_number
+        for c in chapters
+        if volumes[c.volume_id].name not in ("-100000", SPECIAL_VOLUME)
+    ]
     numbers += [c.min_number for c in chapters if c.range != DEFAULT_CHAPTER]
     meta.max_count = int(max(numbers)) if numbers else 0
     if not locked("publicationStatusLocked"):

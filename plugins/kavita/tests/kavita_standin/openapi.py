@@ -43,7 +43,10 @@ def _format_checker() -> jsonschema.FormatChecker:
     checker.checks("int32")(lambda value: not isinstance(value, int) or INT32[0] <= value <= INT32[1])
     checker.checks("int64")(lambda value: not isinstance(value, int) or -(2**63) <= value < 2**63)
     checker.checks("date-time")(
-        lambda value: not isinstance(value, str) or bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?", value))
+        lambda value: (
+            not isinstance(value, str)
+            or bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?", value))
+        )
     )
     return checker
 
@@ -56,7 +59,11 @@ class OpenApi:
         self.registry = Registry().with_resource(DOCUMENT_URI, Resource(contents=converted, specification=DRAFT202012))
         self.checker = _format_checker()
         self.routes = [
-            (re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$", re.IGNORECASE), template, operations)
+            (
+                re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$", re.IGNORECASE),
+                template,
+                operations,
+            )
             # literal routes first: /api/Series/volumes is not /api/Series/{seriesId}
             for template, operations in sorted(self.document["paths"].items(), key=lambda item: item[0].count("{"))
         ]
@@ -65,7 +72,10 @@ class OpenApi:
         schema = _nullable(copy.deepcopy(schema))
         schema = json.loads(json.dumps(schema).replace('"#/components/', f'"{DOCUMENT_URI}#/components/'))
         validator = jsonschema.Draft202012Validator(schema, registry=self.registry, format_checker=self.checker)
-        return [f"{'/'.join(map(str, error.absolute_path)) or '(body)'}: {error.message}" for error in validator.iter_errors(instance)]
+        return [
+            f"{'/'.join(map(str, error.absolute_path)) or '(body)'}: {error.message}"
+            for error in validator.iter_errors(instance)
+        ]
 
     def operation(self, method: str, path: str) -> tuple[str, dict[str, Any]] | None:
         for pattern, template, operations in self.routes:
@@ -73,7 +83,9 @@ class OpenApi:
                 return template, operations[method.lower()]
         return None
 
-    def check_request(self, method: str, path: str, query: dict[str, list[str]], body: Any, has_body: bool) -> list[str]:
+    def check_request(
+        self, method: str, path: str, query: dict[str, list[str]], body: Any, has_body: bool
+    ) -> list[str]:
         """What in this request Kavita's description does not allow (empty: a valid request)."""
         found = self.operation(method, path)
         if found is None:

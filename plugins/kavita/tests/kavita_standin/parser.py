@@ -21,7 +21,9 @@ LOOSE_LEAF_VOLUME = "-100000"
 SPECIAL_VOLUME = "100000"
 
 # "Tintin - T22 Vol 714 pour Sydney", "Conquistador_-Tome_2", "Chevaliers d'Héliopolis T3 - ..."
-_SERIES_BEFORE_VOLUME = re.compile(r"^(?P<series>.+?)\s?(?:\b|_|-)\s?(?:vol|tome|t)\.?(?:\s|_)?(?P<volume>\d+(?:-\d+)?)", re.I)
+_SERIES_BEFORE_VOLUME = re.compile(
+    r"^(?P<series>.+?)\s?(?:\b|_|-)\s?(?:vol|tome|t)\.?(?:\s|_)?(?P<volume>\d+(?:-\d+)?)", re.I
+)
 _VOLUME = re.compile(r"(?:^|[\s_\-.])(?:vol|tome|t|v)\.?(?:\s|_)?(?P<volume>\d+(?:\.\d+)?(?:-\d+)?)(?![\d])", re.I)
 # "Babe 01", "Batman & Catwoman - Trail of the Gun 01", "Y - The Last Man #001"
 _SERIES_BEFORE_NUMBER = re.compile(r"^(?P<series>.+?)(?:\s|_|-)+#?(?P<chapter>\d+(?:\.\d+)?)(?:\s|_|$|\()", re.I)

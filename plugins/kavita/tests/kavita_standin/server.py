@@ -34,7 +34,7 @@ from kavita_standin import model
 from kavita_standin.hub import Hub, HubConnection, accept_key
 from kavita_standin.model import PEOPLE, Chapter, Library, People, Series, User, Volume
 from kavita_standin.openapi import OpenApi
-from kavita_standin.parser import DEFAULT_CHAPTER, normalize, parse_file
+from kavita_standin.parser import normalize, parse_file
 
 KAVITA_VERSION = "0.8.3.2"
 ADMIN_KEY = "admin-api-key-0001"
@@ -307,7 +307,14 @@ class KavitaStandIn:
 
     def emit(self, target: str, body: dict[str, Any], *, stage: str = "updated", name: str | None = None) -> int:
         """Send a SignalR message as Kavita's ``EventHub.SendMessageAsync`` does (one ``SignalRMessage``)."""
-        message = {"name": name or target, "title": "", "subTitle": "", "eventType": stage, "progress": "none", "body": body}
+        message = {
+            "name": name or target,
+            "title": "",
+            "subTitle": "",
+            "eventType": stage,
+            "progress": "none",
+            "body": body,
+        }
         return self.hub.send(target, message)
 
     # ------------------------------------------------------------------ lookups
@@ -469,7 +476,9 @@ class KavitaStandIn:
         }
 
     def volumes_of(self, series_id: int) -> list[Volume]:
-        return sorted((v for v in self.volumes.values() if v.series_id == series_id), key=lambda v: (v.min_number, v.id))
+        return sorted(
+            (v for v in self.volumes.values() if v.series_id == series_id), key=lambda v: (v.min_number, v.id)
+        )
 
     def series_metadata_dto(self, series: Series) -> dict[str, Any]:
         meta = series.metadata
@@ -538,7 +547,14 @@ class Handler(BaseHTTPRequestHandler):
             if problems:
                 with kavita.lock:
                     kavita.violations.extend(problems)
-                return self._answer(400, {"title": "One or more validation errors occurred.", "status": 400, "errors": {"request": problems}})
+                return self._answer(
+                    400,
+                    {
+                        "title": "One or more validation errors occurred.",
+                        "status": 400,
+                        "errors": {"request": problems},
+                    },
+                )
             user = None
             if key not in ANONYMOUS:
                 authorization = self.headers.get("Authorization") or ""
@@ -597,16 +613,24 @@ class Handler(BaseHTTPRequestHandler):
         kavita = self.kavita
         found = list(kavita.series.values())
         for statement in (body or {}).get("statements") or []:
-            field, comparison, value = statement.get("field"), statement.get("comparison"), str(statement.get("value") or "")
+            field, comparison, value = (
+                statement.get("field"),
+                statement.get("comparison"),
+                str(statement.get("value") or ""),
+            )
             if field == 19 and comparison == 0:
                 wanted = {int(part) for part in value.split(",") if part.strip().isdigit()}
                 found = [series for series in found if series.library_id in wanted]
             elif field == 24 and comparison == 0:
                 found = [series for series in found if series.folder_kavita == value]
             else:
-                return self._answer(500, {"message": f"stand-in: filter field {field} / comparison {comparison} not served"})
+                return self._answer(
+                    500, {"message": f"stand-in: filter field {field} / comparison {comparison} not served"}
+                )
         sort = (body or {}).get("sortOptions") or {"sortField": 1, "isAscending": True}
-        sort_key = {1: lambda s: s.name.lower(), 2: lambda s: s.created, 4: lambda s: s.last_chapter_added}.get(sort.get("sortField"))
+        sort_key = {1: lambda s: s.name.lower(), 2: lambda s: s.created, 4: lambda s: s.last_chapter_added}.get(
+            sort.get("sortField")
+        )
         if sort_key is None:
             return self._answer(500, {"message": f"stand-in: sort field {sort.get('sortField')} not served"})
         found.sort(key=sort_key, reverse=not sort.get("isAscending", True))
