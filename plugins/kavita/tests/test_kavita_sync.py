@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import zipfile
 
+import pytest
+
 from kavita_env import Env, series_albums
 
 
@@ -13,6 +15,7 @@ def _scan(env: Env, count: int = 2) -> list[int]:
     return env.kavita.scan_library(env.library_id)
 
 
+@pytest.mark.parametrize("env", ["sqlite", "postgresql"], indirect=True)
 def test_sync_writes_chapters_and_series_then_sends_nothing_the_second_time(env: Env) -> None:
     chapter_ids = _scan(env, 2)
     code, out, err = env.cli("kavita", "sync", "--library", "BD", "--batch")

@@ -46,6 +46,7 @@ def test_watch_tags_what_scans_add_while_it_runs(env: Env) -> None:
     assert worker.stats.series_inspected >= 3
 
 
+@pytest.mark.parametrize("env", ["sqlite", "postgresql"], indirect=True)
 def test_watch_catches_up_by_listing_after_a_reconnection(env: Env) -> None:
     albums = series_albums(env.site, 3)
     add_album(env.library_folder, albums[0])
