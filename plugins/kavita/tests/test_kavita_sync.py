@@ -145,3 +145,12 @@ def test_a_file_kavita_lists_but_we_cannot_reach_fails_alone(env: Env) -> None:
     assert summary["counts"]["failed"] == 1 and summary["counts"]["tagged"] == 1
     code, out, err = env.cli("kavita", "sync", "--batch", path_map=[{"kavita": "/elsewhere", "local": "/nowhere"}])
     assert code != 0 and "no kavita.path_map entry covers" in err and len(err.strip().splitlines()) == 1
+
+
+def test_one_chapter_by_its_id(env: Env) -> None:
+    """``chapter:ID`` is also what the watcher's sessions record, for ``tag --resume``."""
+    chapter_ids = _scan(env, 2)
+    code, out, err = env.cli("kavita", "sync", "--chapter", str(chapter_ids[1]), "--batch", "--json")
+    assert code == 0, out + err
+    assert [post.body["id"] for post in env.kavita.posts("/api/Chapter/update")] == [chapter_ids[1]]
+    assert json.loads(out)["counts"]["tagged"] == 1
