@@ -8,7 +8,7 @@ PLUGINS := $(filter-out plugins/comictagger/pyproject.toml,$(wildcard plugins/*/
 
 .PHONY: install venv comictagger test test-fast test-alone lint wheels demo bench clean
 # the Python packages mypy checks (the calibre plugin's calibre_plugin/ runs inside calibre: excluded in pyproject)
-TYPED := bdnex_core plugins/komga/bdnex_komga plugins/calibre/bdnex_calibre
+TYPED := bdnex_core plugins/komga/bdnex_komga plugins/calibre/bdnex_calibre plugins/kavita/bdnex_kavita
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -12,6 +12,7 @@ from bdnex_core.matching.score import Score
 from bdnex_core.states import Decision
 
 AMBIGUITY_GAP = 0.04  # two different albums this close: a person must choose
+AMBIGUOUS_CAP = "ambiguous"  # the start of the cap decide() gives such a best candidate
 
 
 @dataclass
@@ -28,7 +29,7 @@ def decide(candidates: list[Score], settings: MatchingSettings) -> MatchResult:
         return MatchResult(Decision.NONE, None, [], "no candidate in the catalogue")
     best = ranked[0]
     if len(ranked) > 1 and best.score - ranked[1].score < AMBIGUITY_GAP and not best.caps:
-        best.cap(f"ambiguous: album {ranked[1].album_id} scores {ranked[1].score:.2f}")
+        best.cap(f"{AMBIGUOUS_CAP}: album {ranked[1].album_id} scores {ranked[1].score:.2f}")
     confidence = best.confidence
     if confidence >= settings.accept_threshold and not best.caps:
         return MatchResult(Decision.ACCEPT, best, ranked, "")

@@ -111,12 +111,17 @@ class _Core:
         return row.series_slug or row.series_norm
 
 
+LOGO = pathlib.Path(__file__).with_name("logo.png")
+
+
 class BedethequeTalker(ComicTalker):
     name: str = "Bédéthèque"
     id: str = "bedetheque"
     comictagger_min_ver: str = "1.6.0b9"
     website: str = "https://www.bedetheque.com"
-    logo_url: str = "https://www.bedetheque.com/favicon.ico"
+    # shipped in the package: ComicTagger's windows fetch the logo themselves (Qt's network access, no
+    # politeness, no breaker, whatever the configured site), and a file: URL reaches no host at all
+    logo_url: str = LOGO.as_uri()
     attribution: str = f"Metadata provided by <a href='{website}'>Bédéthèque</a> (BDGest), through bdnex-core"
     about: str = (
         f"<a href='{website}'>Bédéthèque</a> is the reference database of French-language comics. "
