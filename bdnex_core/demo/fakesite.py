@@ -75,7 +75,7 @@ def series_id_for(series_slug: str) -> int:
 
 @dataclass
 class FaultMode:
-    kind: str | None = None  # 429, 503, 522, slow, challenge, ban, truncated, cookie_required, huge, drip, drip_all
+    kind: str | None = None  # 429, 503, 522, slow, challenge, ban, forbidden, truncated, cookie_required, huge, drip, drip_all
     remaining: int | None = None  # how many requests it affects (None: all)
     retry_after: int = 1
     delay: float = 0.0  # drip: between two bytes
@@ -672,6 +672,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(403, CHALLENGE_PAGE.encode(), headers={"Server": "cloudflare", "cf-mitigated": "challenge"})
         elif fault.kind == "ban":
             self._send(200, BAN_PAGE.format(ip=self.fake.ban_ip).encode())
+        elif fault.kind == "forbidden":  # a plain 403, whatever the cookie: no challenge, no ban page
+            self._send(403, b"<html><head><title>Bedetheque</title></head><body>Forbidden</body></html>")
         else:
             return False  # slow (delay only), truncated, cookie_required: handled by the normal path
         return True
