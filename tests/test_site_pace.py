@@ -3,7 +3,8 @@
 lower it by steps never below the configured minimum, and the database keeps it for the next run; a
 holder that died or went silent loses the slot; a request not sent in time after its grant is not sent.
 The cookie is renewed before it expires, or once on a plain 403; a 403 with a fresh cookie is a block.
-The progress line, the summary and ``stats`` say the pace. The slot rules run on the real stores (SQLite
+The progress line, the summary and ``stats`` say the pace. A 429 with ``Retry-After: 60``: no request
+of any worker or process reaches the site for 60 s. The slot rules run on the real stores (SQLite
 and PostgreSQL) and the client against the fake site, whose log has each request's arrival time."""
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from bdnex_core.errors import BlockedError, RateLimited
 from bdnex_core.pipeline.progress import ProgressDisplay
 from bdnex_core.store.request_slots import Slot
 from bdnex_testing.pytest_plugin import database_mapping
+from tests.test_shared_database_processes import site as site  # the processes tests' fake site, one per module
+from tests.test_strict_site import configs_for, in_order, tag_all
 
 HOST = "www.example.test"
 RULES = PaceRules(min_delay=0.2, jitter=0.0, per_hour=1000, max_delay=3.0, lease=10.0)
@@ -218,7 +221,7 @@ def test_workers_of_one_process_slow_down_together_and_keep_the_gap_at_arrival(s
     0.25 s): the first refusal teaches every thread; no other refusal follows."""
     strict_site.set_strict(StrictRules(min_gap=0.75))
     client = client_of(strict_site, tmp_path, min_delay_seconds=0.5, jitter_seconds=0.25)
-    paths = album_paths(strict_site, 8)
+    paths = album_paths(strict_site, 6)
     errors: list[BaseException] = []
 
     def fetch(chunk):
@@ -290,3 +293,25 @@ def test_stats_shows_the_persisted_pace(database_location, tmp_path):
     assert "request pace:          4.0 s between requests, as Bédéthèque asked (configured 2.0 s)" in shown.stdout
     as_json = subprocess.run([*command, "--json"], capture_output=True, text=True, timeout=120)
     assert json.loads(as_json.stdout)["request_pace"] == {"seconds": 4.0, "configured": 2.0, "learned": True}
+
+
+@pytest.mark.slow
+def test_a_retry_after_of_60_s_holds_every_worker_of_every_process(site, tmp_path):
+    configs = configs_for(site, tmp_path, str(tmp_path / "bdnex.db"), 2, (2, 0), 2)
+    for config in configs:  # a fast pace, that the refusal raises to 1 s at most
+        mapping = json.loads(config.read_text())
+        mapping["catalogue"].update(min_delay_seconds=0.2, jitter_seconds=0.0, max_delay_seconds=1.0)
+        config.write_text(json.dumps(mapping))
+    site.clear_log()
+    site.set_mode("429", remaining=1, retry_after=60, paths="/BD-")
+    try:
+        outputs = tag_all(configs, "first", 2, 2)
+    finally:
+        site.set_mode(None)
+    logged = in_order(site)
+    (refused,) = [position for position, entry in enumerate(logged) if entry.status == 429]
+    assert refused + 1 < len(logged), "the refusal was the last request: nothing waited"
+    held = logged[refused + 1].arrived - logged[refused].arrived
+    assert held >= 60.0, held
+    assert all("the site asked us to slow down: 1.0 s between requests" in output for output in outputs), outputs
+    print(f"no request for {held:.2f} s after Retry-After: 60")
