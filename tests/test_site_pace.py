@@ -25,13 +25,17 @@ from bdnex_core.bedetheque import shared_limiter
 from bdnex_core.bedetheque.client import BedethequeClient, reset_politeness
 from bdnex_core.bedetheque.pace import THIS_HOST, Outcome, PaceRules, finish, grant
 from bdnex_core.bedetheque.shared_limiter import PoliteLimiter, limiter_for
+from bdnex_core.cli.demo import pick_albums
 from bdnex_core.config import from_mapping
 from bdnex_core.db import BDneXDB
 from bdnex_core.demo.fakesite import FakeBedetheque, StrictRules
+from bdnex_core.demo.samplelib import build_library
 from bdnex_core.errors import BlockedError, RateLimited
+from bdnex_core.pipeline import TagOptions, tag_locations
 from bdnex_core.pipeline.progress import ProgressDisplay
 from bdnex_core.store.request_slots import Slot
 from bdnex_testing.pytest_plugin import database_mapping
+from tests.test_shared_database_processes import index_catalogue
 from tests.test_shared_database_processes import site as site  # the processes tests' fake site, one per module
 from tests.test_strict_site import configs_for, in_order, tag_all
 
@@ -264,6 +268,50 @@ def test_the_progress_line_says_the_learned_pace():
     display._progress.refresh()  # type: ignore[union-attr]
     display.stop()
     assert "the site asked us to slow down: 3.4 s between requests" in console.export_text()
+
+
+class RecordedProgress:
+    """What a run tells its progress line (the terminal one draws the same: see the test above)."""
+
+    def __init__(self) -> None:
+        self.paces: list[str | None] = []
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self, outcome, *, pace: str | None = None) -> None:
+        self.paces.append(pace)
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def test_a_run_tells_its_progress_line_and_its_summary_the_learned_pace(site, tmp_path):
+    mapping = {
+        "database": {"path": str(tmp_path / "bdnex.db")},
+        "cache": {"dir": str(tmp_path / "cache")},
+        "pipeline": {"logs_dir": str(tmp_path / "logs")},
+        **site.settings_mapping(),
+    }
+    index_catalogue(site, mapping)
+    present, _ = pick_albums(site, 2, 0, seed=3)
+    build_library(tmp_path / "library", present, broken=0, pages_per_file=1)
+    settings = from_mapping(mapping)
+    progress = RecordedProgress()
+    site.set_mode("429", remaining=1, retry_after=1, paths="/BD-")
+    try:
+        with BDneXDB(settings=settings) as db:
+            summary = tag_locations(
+                settings, db, TagOptions(workers=1, locations=(str(tmp_path / "library"),)), progress=progress
+            )
+    finally:
+        site.set_mode(None)
+        reset_politeness()
+    notice = "the site asked us to slow down: 1.0 s between requests"  # max(2 x 0, Retry-After 1 s)
+    assert summary.counts["done"] == 2 and progress.paces == [notice, notice]
+    assert summary.pace_notice == notice and summary.to_dict()["pace_notice"] == notice
 
 
 def test_stats_shows_the_persisted_pace(database_location, tmp_path):
