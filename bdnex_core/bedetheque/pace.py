@@ -105,8 +105,10 @@ def grant(now: float, slot: Slot, rules: PaceRules, me: str, *, scope: str) -> t
             slot = slot._replace(holder=None, next_at=max(slot.next_at, now + pace))
             changed = True
         else:
-            wait = max(POLL_SECONDS, min(slot.held_at + pace - now, slot.held_until - now))
-            return wait, None
+            # not before the pace from its grant; then a look every POLL_SECONDS, less often the longer
+            # it is held (a slow answer), at most once a second
+            wait = max(POLL_SECONDS, slot.held_at + pace - now, min(1.0, 0.1 * (now - slot.held_at)))
+            return min(wait, max(POLL_SECONDS, slot.held_until - now)), None
     next_at = slot.next_at
     if next_at - now > rules.max_delay + rules.jitter + 1.0:
         next_at = now  # a slot from a clock set back, not a wait
