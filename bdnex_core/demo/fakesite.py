@@ -75,7 +75,8 @@ def series_id_for(series_slug: str) -> int:
 
 @dataclass
 class FaultMode:
-    kind: str | None = None  # 429, 503, 522, slow, challenge, ban, forbidden, truncated, cookie_required, huge, drip, drip_all
+    # 429, 503, 522, slow, challenge, ban, forbidden, truncated, cookie_required, huge, drip, drip_all
+    kind: str | None = None
     remaining: int | None = None  # how many requests it affects (None: all)
     retry_after: int = 1
     delay: float = 0.0  # drip: between two bytes
