@@ -384,12 +384,16 @@ class BedethequeClient:
     def _cookie_expiry(self) -> float | None:
         """When our cookie expires (time.time()); inf for a session cookie, None when we have none."""
         now = time.time()
-        ends = [
-            float("inf") if cookie.expires is None else float(cookie.expires)
-            for cookie in self.session.cookies
-            if cookie.name == COOKIE_NAME and not cookie.is_expired(int(now))
-        ]
-        return max(ends) if ends else None
+        while True:
+            try:
+                ends = [
+                    float("inf") if cookie.expires is None else float(cookie.expires)
+                    for cookie in self.session.cookies
+                    if cookie.name == COOKIE_NAME and not cookie.is_expired(int(now))
+                ]
+            except RuntimeError:  # another thread's answer set a cookie while we read the jar
+                continue
+            return max(ends) if ends else None
 
     def _cookie_due(self, margin: float | None = None) -> bool:
         """No cookie, or one that expires within ``margin`` seconds (by default: shortly, a tenth of its
@@ -413,10 +417,10 @@ class BedethequeClient:
             self.stats.cookie_renewals += 1
             self.save_cookies()
 
-    def _ensure_cookie(self, *, refresh: bool = False) -> None:
-        """A cookie that will not expire shortly (``refresh``: a new one in any case)."""
+    def _ensure_cookie(self) -> None:
+        """A cookie that will not expire shortly."""
         generation = self._cookie_generation
-        if refresh or self._cookie_due():
+        if self._cookie_due():
             self._renew_cookie(generation)
 
     def _limiter(self, url: str) -> PoliteLimiter:
