@@ -138,6 +138,7 @@ def first_run_then_next(site, configs: list[Path], workers: int, files: tuple[in
     assert f"request pace:          {LEARNED:.1f} s between requests, as Bédéthèque asked" in stats.stdout
     return {
         "refusals": refusals,
+        "cookie_visits": sum(1 for entry in first if entry.path == "/"),
         "min_gap_after_learning": min(after),
         "min_gap_next_run": min(gaps),
         "run_seconds": first[-1].arrived - first[0].arrived,
