@@ -275,13 +275,24 @@ CREATE TABLE IF NOT EXISTS file_claims (
 CREATE INDEX IF NOT EXISTS idx_file_claims_session ON file_claims(session_id);
 
 -- ===================================================================== request slots
--- Politeness shared by every process of this database: before each request to a host, a run takes
--- its slot in one short write transaction. next_at: when the next request may start; the hourly cap
--- counts in a window (start, count). Times are seconds since 1970 on the database's clock.
+-- Politeness shared by every process of this database: before each request to a site, a run takes
+-- its slot in one short write transaction, and gives it back once the answer is in (one request in
+-- flight at a time: holder, held_at, held_until, the lease a dead holder loses). next_at: when the
+-- next request may start (the last one's send + pace); the hourly cap counts in a window (start,
+-- count). pace: the seconds between requests the site's refusals taught us (0: none; decays after
+-- calm answers without refusal); refusals: refusals in a row; retry_until: the end of a Retry-After.
+-- Times are seconds since 1970 on the database's clock.
 
 CREATE TABLE IF NOT EXISTS request_slots (
     host TEXT PRIMARY KEY,
     next_at REAL NOT NULL,
     window_start REAL NOT NULL,
-    window_count INTEGER NOT NULL DEFAULT 0
+    window_count INTEGER NOT NULL DEFAULT 0,
+    pace REAL NOT NULL DEFAULT 0,
+    calm INTEGER NOT NULL DEFAULT 0,
+    refusals INTEGER NOT NULL DEFAULT 0,
+    retry_until REAL NOT NULL DEFAULT 0,
+    holder TEXT,
+    held_at REAL NOT NULL DEFAULT 0,
+    held_until REAL NOT NULL DEFAULT 0
 );

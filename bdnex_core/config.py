@@ -71,6 +71,7 @@ class CatalogueSettings:
     mobile_base_url: str = _default("catalogue", "mobile_base_url")
     min_delay_seconds: float = _default("catalogue", "min_delay_seconds")
     jitter_seconds: float = _default("catalogue", "jitter_seconds")
+    max_delay_seconds: float = _default("catalogue", "max_delay_seconds")
     max_requests_per_hour: int = _default("catalogue", "max_requests_per_hour")
     max_retries: int = _default("catalogue", "max_retries")
     timeout_seconds: float = _default("catalogue", "timeout_seconds")

@@ -203,3 +203,22 @@ def unknown_applied(db: Database) -> list[str]:
     """Migrations recorded in ``db`` that this code does not have: a newer bdnex-core made it."""
     known = {name for name in globals() if name[:1] == "m" and name[1:4].isdigit() and name[4:5] == "_"}
     return [migration.name for migration in migrations.applied(db) if migration.name not in known]
+
+
+@migrations()
+def m015_request_pace(db: Database) -> None:
+    """Request slots keep the pace the site taught (refusals raise it, calm answers lower it), the end of a
+    Retry-After, and the request in flight: politeness holds at arrival, for every process."""
+    _add_missing_columns(
+        db,
+        "request_slots",
+        {
+            "pace": "REAL NOT NULL DEFAULT 0",
+            "calm": "INTEGER NOT NULL DEFAULT 0",
+            "refusals": "INTEGER NOT NULL DEFAULT 0",
+            "retry_until": "REAL NOT NULL DEFAULT 0",
+            "holder": "TEXT",
+            "held_at": "REAL NOT NULL DEFAULT 0",
+            "held_until": "REAL NOT NULL DEFAULT 0",
+        },
+    )

@@ -178,6 +178,8 @@ def print_summary(
             console.print(f"{outcome.item.path or outcome.item.name}: {outcome.reason}", highlight=False)
     if summary.count(OutcomeState.QUEUED) and not dry_run:
         console.print(f"uncertain matches wait for you: {review_command}", highlight=False, markup=False)
+    if summary.pace_notice:
+        console.print(summary.pace_notice, highlight=False, markup=False)
     if summary.message:
         console.print(summary.message, highlight=False)
     for warning in summary.warnings:

@@ -9,8 +9,11 @@ folder of recorded real pages is given (the test suite passes the developers' fi
 Fault modes reproduce what scrapers meet: 429 with Retry-After, 503, slow answers, a
 Cloudflare challenge, the IP-ban page, truncated HTML, a cookie required, an answer without
 end (``huge``), a page sent one byte at a time (``drip``; ``drip_all``: its status line and
-headers too). ``stop()`` closes open connections too, like a site that went away, and
-``start()`` again listens on the same port.
+headers too). A strict mode (``strict=StrictRules(...)``) behaves like a strict real site: 429 with
+Retry-After to a request arriving closer than its minimum gap to another, and a ``csrf_cookie_bel``
+cookie that expires (403 without a valid one). Every request is logged with its **arrival** time (the
+moment its request line was read) and the time it was answered. ``stop()`` closes open connections
+too, like a site that went away, and ``start()`` again listens on the same port.
 
     python -m bdnex_core.demo.fakesite --port 8765 [--sitemaps albums_*.xml] [--recorded DIR]
 """
@@ -18,10 +21,13 @@ headers too). ``stop()`` closes open connections too, like a site that went away
 from __future__ import annotations
 
 import argparse
+import bisect
 import hashlib
 import html
 import io
+import itertools
 import json
+import math
 import socket
 import sys
 import threading
@@ -69,7 +75,8 @@ def series_id_for(series_slug: str) -> int:
 
 @dataclass
 class FaultMode:
-    kind: str | None = None  # 429, 503, 522, slow, challenge, ban, truncated, cookie_required, huge, drip, drip_all
+    # 429, 503, 522, slow, challenge, ban, forbidden, truncated, cookie_required, huge, drip, drip_all
+    kind: str | None = None
     remaining: int | None = None  # how many requests it affects (None: all)
     retry_after: int = 1
     delay: float = 0.0  # drip: between two bytes
@@ -82,9 +89,20 @@ class LoggedRequest:
     method: str
     path: str
     status: int
-    time: float
+    time: float  # when it was answered (time.monotonic())
     cookie: bool
     referer: str | None
+    arrived: float = 0.0  # when its request line arrived: what a site's rate limit measures
+
+
+@dataclass(frozen=True)
+class StrictRules:
+    """A strict site: ``min_gap`` seconds at least between two arrivals (closer: 429 with the
+    Retry-After that reaches the gap), and a cookie living ``cookie_lifetime`` seconds (None: forever),
+    without which every page but the home page answers 403."""
+
+    min_gap: float = 0.0
+    cookie_lifetime: int | None = None
 
 
 @dataclass
@@ -177,8 +195,12 @@ class FakeBedetheque:
         recorded: Path | None = None,
         port: int = 0,
         network_delay: float = 0.0,
+        strict: StrictRules | None = None,
     ):
         self.catalogue = load_catalogue(sitemaps)
+        self.strict = strict
+        self._arrivals: list[float] = []  # every arrival, in order (the strict gap)
+        self._cookies: dict[str, float] = {}  # cookie value -> when it was issued (strict)
         self.recorded = recorded if recorded is not None and recorded.is_dir() else None
         self.network_delay = network_delay
         self.mode = FaultMode()
@@ -268,6 +290,53 @@ class FakeBedetheque:
     def clear_log(self) -> None:
         with self._lock:
             self.log.clear()
+
+    def arrival_gaps(self, contains: str = "") -> list[float]:
+        """The gaps between consecutive arrivals of the logged requests (``/_fake`` ones left out)."""
+        times = sorted(entry.arrived for entry in self.requests(contains) if not entry.path.startswith("/_fake"))
+        return [later - earlier for earlier, later in itertools.pairwise(times)]
+
+    # ------------------------------------------------------------------ strict mode
+
+    def set_strict(self, rules: StrictRules | None) -> None:
+        with self._lock:
+            self.strict = rules
+            self._arrivals.clear()
+
+    def too_close(self, arrived: float) -> int | None:
+        """Strict: the Retry-After (whole seconds) for a request arriving closer than the minimum gap to
+        another one; None when it keeps the gap. Every arrival counts, refused ones too."""
+        with self._lock:
+            rules = self.strict
+            if rules is None or not rules.min_gap:
+                return None
+            position = bisect.bisect(self._arrivals, arrived)
+            neighbours = self._arrivals[max(0, position - 1) : position + 1]
+            self._arrivals.insert(position, arrived)
+            closest = min((abs(arrived - other) for other in neighbours), default=math.inf)
+        if closest >= rules.min_gap:
+            return None
+        return max(1, math.ceil(rules.min_gap - closest))
+
+    def issue_cookie(self, now: float) -> str:
+        """The Set-Cookie header of the home page: a new token, with its lifetime when strict."""
+        with self._lock:
+            rules = self.strict
+            if rules is None or rules.cookie_lifetime is None:
+                return "csrf_cookie_bel=fake-token-1234; Path=/; HttpOnly"
+            token = f"fake-token-{len(self._cookies) + 1}"
+            self._cookies[token] = now
+        return f"csrf_cookie_bel={token}; Max-Age={rules.cookie_lifetime}; Path=/; HttpOnly"
+
+    def cookie_refused(self, cookie_header: str | None, arrived: float) -> bool:
+        """Strict: no cookie, or one this site did not issue or that expired."""
+        with self._lock:
+            rules = self.strict
+            if rules is None or rules.cookie_lifetime is None:
+                return False
+            values = [part.strip()[len("csrf_cookie_bel=") :] for part in (cookie_header or "").split(";")]
+            issued = [self._cookies[value] for value in values if value in self._cookies]
+            return not any(arrived - at < rules.cookie_lifetime for at in issued)
 
     def _take_fault(self, path: str) -> FaultMode | None:
         with self._lock:
@@ -442,8 +511,14 @@ class _Handler(BaseHTTPRequestHandler):
     fake: FakeBedetheque
     protocol_version = "HTTP/1.1"
 
+    arrived = 0.0
+
     def log_message(self, format: str, *args: Any) -> None:
         return
+
+    def parse_request(self) -> bool:
+        self.arrived = time.monotonic()  # the request line was just read: the request has arrived
+        return super().parse_request()
 
     def setup(self) -> None:
         super().setup()
@@ -479,6 +554,7 @@ class _Handler(BaseHTTPRequestHandler):
                 time.monotonic(),
                 "csrf_cookie_bel" in (self.headers.get("Cookie") or ""),
                 self.headers.get("Referer"),
+                self.arrived,
             )
         )
         self.end_headers()
@@ -512,6 +588,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.dumps([entry.__dict__ for entry in fake.requests()]).encode()
             self._send(200, body, "application/json")
             return
+        if self._strict_refusal(path):
+            return
         if fake.network_delay:
             time.sleep(fake.network_delay)
         fault = fake._take_fault(path)
@@ -522,7 +600,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(
                 200,
                 b"<html><head><title>Bedetheque</title></head><body>Accueil</body></html>",
-                headers={"Set-Cookie": "csrf_cookie_bel=fake-token-1234; Path=/; HttpOnly"},
+                headers={"Set-Cookie": fake.issue_cookie(self.arrived)},
             )
             return
         if fault is not None and fault.kind == "cookie_required" and not has_cookie:
@@ -566,6 +644,18 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(404, _not_found())
 
+    def _strict_refusal(self, path: str) -> bool:
+        """Strict mode: 429 to a request arriving too close to another, 403 to a page asked without a
+        valid cookie (the home page gives one). True when answered so."""
+        retry_after = self.fake.too_close(self.arrived)
+        if retry_after is not None:
+            self._send(429, b"Too Many Requests", "text/plain", {"Retry-After": str(retry_after)})
+            return True
+        if path != "/" and self.fake.cookie_refused(self.headers.get("Cookie"), self.arrived):
+            self._send(403, b"<html><head><title>Bedetheque</title></head><body>Forbidden</body></html>")
+            return True
+        return False
+
     def _fault(self, fault: FaultMode, path: str) -> bool:
         """Answer with the fault; False when the fault only changes the content (truncated)."""
         if fault.kind in ("huge", "drip", "drip_all"):
@@ -583,6 +673,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(403, CHALLENGE_PAGE.encode(), headers={"Server": "cloudflare", "cf-mitigated": "challenge"})
         elif fault.kind == "ban":
             self._send(200, BAN_PAGE.format(ip=self.fake.ban_ip).encode())
+        elif fault.kind == "forbidden":  # a plain 403, whatever the cookie: no challenge, no ban page
+            self._send(403, b"<html><head><title>Bedetheque</title></head><body>Forbidden</body></html>")
         else:
             return False  # slow (delay only), truncated, cookie_required: handled by the normal path
         return True
@@ -594,7 +686,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.kind == "drip_all":
             padding = "x" * 400  # headers long enough that they alone take minutes
             head = f"HTTP/1.1 200 OK\r\nX-Padding: {padding}\r\nContent-Length: {len(body)}\r\n\r\n"
-            self.fake._record(LoggedRequest(self.command, self.path, 200, time.monotonic(), False, None))
+            self.fake._record(LoggedRequest(self.command, self.path, 200, time.monotonic(), False, None, self.arrived))
             try:
                 for byte in head.encode() + body:
                     self.wfile.write(bytes([byte]))
@@ -611,7 +703,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         else:
             self.send_header("Content-Length", str(len(body)))
-        self.fake._record(LoggedRequest(self.command, self.path, 200, time.monotonic(), False, None))
+        self.fake._record(LoggedRequest(self.command, self.path, 200, time.monotonic(), False, None, self.arrived))
         self.end_headers()
         try:
             if fault.kind == "huge":
@@ -637,9 +729,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sitemaps", nargs="*", type=Path, help="album sitemaps (default: a generated catalogue)")
     parser.add_argument("--recorded", type=Path, help="a folder of recorded real pages (album/, series/, covers/)")
     parser.add_argument("--delay", type=float, default=0.0, help="network delay per request, in seconds")
+    parser.add_argument("--min-gap", type=float, default=0.0, help="strict: 429 to requests arriving closer (s)")
+    parser.add_argument("--cookie-lifetime", type=int, help="strict: the cookie expires after this long (s)")
     arguments = parser.parse_args(argv)
+    strict = None
+    if arguments.min_gap or arguments.cookie_lifetime:
+        strict = StrictRules(min_gap=arguments.min_gap, cookie_lifetime=arguments.cookie_lifetime)
     site = FakeBedetheque(
-        arguments.sitemaps or None, recorded=arguments.recorded, port=arguments.port, network_delay=arguments.delay
+        arguments.sitemaps or None,
+        recorded=arguments.recorded,
+        port=arguments.port,
+        network_delay=arguments.delay,
+        strict=strict,
     ).start()
     print(f"fake Bédéthèque on {site.base_url} with {len(site.catalogue.albums)} albums; Ctrl-C to stop", flush=True)
     try:

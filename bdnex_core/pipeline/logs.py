@@ -81,6 +81,8 @@ def write_text_log(json_log: str, session: dict[str, Any], summary: RunSummary) 
         reason = f": {outcome.reason}" if outcome.reason else ""
         album = f" -> album {outcome.album.album_id}" if outcome.album is not None else ""
         lines.append(f"{outcome.state}\t{outcome.item.path or outcome.item.name}{album}{reason}")
+    if summary.pace_notice:
+        lines.append(summary.pace_notice)
     if summary.message:
         lines.append(summary.message)
     write_atomically(path, "\n".join(lines) + "\n")

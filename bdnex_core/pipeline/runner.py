@@ -62,6 +62,7 @@ class RunSummary:
     unchanged: int = 0  # skipped as processed before and unchanged: counted, not kept one by one
     warnings: list[str] = field(default_factory=list)  # one line each, printed with the summary
     stopped_by: BdnexError | None = None  # the stops_run error that paused the run (status "blocked")
+    pace_notice: str | None = None  # the site asked us to slow down: the pace every request keeps now
 
     def count(self, state: OutcomeState) -> int:
         listed = sum(1 for outcome in self.outcomes if outcome.state == state)
@@ -100,6 +101,7 @@ class RunSummary:
                 if o.state == OutcomeState.FAILED
             ],
             "json_log": self.json_log,
+            "pace_notice": self.pace_notice,
             "warnings": self.warnings,
             "csv_log": self.csv_log,
         }
@@ -222,6 +224,7 @@ class TagRun:
                 self.progress.stop()
             if not self.options.dry_run:
                 self.db.release_claims(session_id)  # files in flight when a stop came
+        summary.pace_notice = self._pace_notice()
         db_status = {"blocked": "paused"}.get(summary.status, summary.status)
         if summary.status == "paused" and not summary.message:
             summary.message = f"paused; resume with: bdnex-core tag --resume {session_id}"
@@ -308,7 +311,12 @@ class TagRun:
                 session_id=session_id,
             )
         if self.progress is not None:
-            self.progress.advance(outcome)
+            self.progress.advance(outcome, pace=self._pace_notice())
+
+    def _pace_notice(self) -> str | None:
+        """The client's word on the pace the site taught us (None: the configured one holds)."""
+        notice = getattr(self.client, "pace_notice", None)
+        return notice() if callable(notice) else None
 
     def _decide_review(self, outcome: Outcome) -> Outcome:
         """Ask a person (interactive, not strict) or queue the file for `bdnex-core review`."""
