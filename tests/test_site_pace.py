@@ -363,3 +363,20 @@ def test_a_retry_after_of_60_s_holds_every_worker_of_every_process(site, tmp_pat
     assert held >= 60.0, held
     assert all("the site asked us to slow down: 1.0 s between requests" in output for output in outputs), outputs
     print(f"no request for {held:.2f} s after Retry-After: 60")
+
+
+def test_a_retry_after_beyond_the_cap_is_a_pause_not_a_pace():
+    """Retry-After: 60 asks for a pause: nobody sends for 60 s, then the pace is only doubled, not kept at the
+    cap for the rest of the run (which at 30 s a request would turn 10,000 albums into days)."""
+    rules = PaceRules(min_delay=2.0, jitter=0.0, per_hour=1000, max_delay=30.0, lease=10.0)
+    me = "host:1:1"
+    _wait, held = grant(100.0, Slot(0.0, 100.0, 0), rules, me, scope="the test")
+    assert held is not None
+    report, after = finish(101.0, held, rules, me, Outcome.REFUSED, sent_ago=0.5, retry_after=60.0)
+    assert report.pace == 4.0
+    assert after.retry_until == 161.0
+    wait, _ = grant(102.0, after, rules, me, scope="the test")
+    assert 58.9 < wait <= 59.0
+    _wait, held = grant(100.0, Slot(0.0, 100.0, 0), rules, me, scope="the test")
+    report, _after = finish(101.0, held, rules, me, Outcome.REFUSED, sent_ago=0.5, retry_after=12.0)
+    assert report.pace == 12.0  # within the cap: the gap the site wants

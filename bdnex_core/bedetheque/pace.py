@@ -8,9 +8,9 @@ before each request and given back when the answer is in, so that:
   send (a GC pause, a slow connect) still holds everybody else back;
 - the next request leaves at least ``pace`` after **the moment the previous one was written**, not after
   its grant: politeness holds where the site measures it, at arrival;
-- a refusal (429, or 503 with ``Retry-After``) **raises the pace for everyone** (doubled, at least the
-  ``Retry-After``, at most ``catalogue.max_delay_seconds``), and nobody sends before the ``Retry-After``
-  has passed; a long run of answers without refusal lowers it again by small steps, never below
+- a refusal (429, or 503 with ``Retry-After``) **raises the pace for everyone** (doubled, at least a
+  ``Retry-After`` within ``catalogue.max_delay_seconds``, never above that cap), and nobody sends before
+  the ``Retry-After`` has passed (a longer one is a pause, not a pace); a long run of answers without refusal lowers it again by small steps, never below
   ``catalogue.min_delay_seconds``. The slot keeps it: the next run starts at the learned pace;
 - a holder that died (same machine: its pid is gone) or stayed silent past its lease loses the slot,
   and the next request then counts as if it had just sent.
@@ -154,7 +154,10 @@ def finish(
         slot = slot._replace(holder=None, held_at=0.0, held_until=0.0)
     pace, calm, refusals, retry_until = slot.pace, slot.calm, slot.refusals, slot.retry_until
     if outcome == Outcome.REFUSED:
-        pace = min(max(rules.max_delay, rules.min_delay), max(RAISE_FACTOR * rules.pace_of(slot), retry_after or 0.0))
+        # a Retry-After the cap admits is the gap the site wants; a longer one is a pause (held below
+        # through retry_until), not a pace to keep for the rest of the run
+        wanted_gap = retry_after if retry_after and retry_after <= rules.max_delay else 0.0
+        pace = min(max(rules.max_delay, rules.min_delay), max(RAISE_FACTOR * rules.pace_of(slot), wanted_gap))
         pace = max(pace, min(RAISE_FLOOR, rules.max_delay))
         calm, refusals = 0, refusals + 1
         if retry_after:
