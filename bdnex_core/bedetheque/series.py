@@ -50,6 +50,17 @@ def regular_number(tome: str | None) -> int | None:
     return int(found.group(1)) if found else None
 
 
+def tome_parts(tome: str | None) -> tuple[str | None, int | None]:
+    """(kind, number) of a tome as a series page writes it: ("regular", 14) for "14" or "14a",
+    ("hs", 2) for "HS2", ("int", 1) for "INT01"; (None, None) for a one-shot."""
+    text = (tome or "").strip().upper()
+    apart = re.match(r"^(HS|INT)\D*(\d*)", text)
+    if apart:
+        return apart.group(1).lower(), int(apart.group(2)) if apart.group(2) else None
+    number = regular_number(text)
+    return ("regular", number) if number is not None else (None, None)
+
+
 def count_not_below(tome: str | None, *counts: int | None) -> int | None:
     """The first of ``counts`` that is known and not below the tome's number (see the module docstring)."""
     number = regular_number(tome)
@@ -112,7 +123,7 @@ class SeriesRecord:
     def tome_count(self) -> int | None:
         """The regular tomes the page lists: how many, or the highest number when the list skips some
         (never below a tome it lists); the header's count when it lists none."""
-        numbers = {regular_number(album.get("tome")) for album in self.albums} - {None}
+        numbers = {number for album in self.albums if (number := regular_number(album.get("tome"))) is not None}
         return max(len(numbers), max(numbers, default=0)) or self.album_count
 
     @property
