@@ -296,3 +296,25 @@ def test_the_real_mobile_series_page_makes_a_record(bedetheque_fixtures):
     assert record.tome_count == 25 and record.album_count == 26
     assert record.albums[-1]["tome"] == "INT01"  # written as a span.numa on the page
     assert record.count_for("14") == 25 and record.count_for("INT01") == 25
+
+
+def test_a_wrong_series_id_for_a_slug_costs_one_page_and_is_corrected(site, catalogue, tmp_path):
+    """A series id learned for a slug whose page the site does not have (a renumbered series, two
+    series of one slug): the album is read from its own page, which names the right series, kept."""
+    location = str(tmp_path / "bdnex.db")
+    copy_into(catalogue, location)
+    with BDneXDB(location) as db:
+        db.series.learn_slug("XIII", 424242)
+    entries = regular_tomes(site, "XIII", 5)
+    build(tmp_path / "library", entries)
+    site.clear_log()
+    summary = tag(site, location, tmp_path, tmp_path / "library", workers=2)
+    assert summary.counts["done"] == len(entries)
+    right = site.catalogue.series_id("XIII")
+    assert [(path.split("-")[0], path.split("-")[1]) for path in page_requests(site)] == [
+        ("/serie", "424242"),
+        ("/BD", "x"),
+        ("/serie", str(right)),
+    ]
+    with BDneXDB(location) as db:
+        assert db.series.id_of_slug("XIII") == (True, right)

@@ -14,7 +14,7 @@ status and tome count. So, with ``catalogue.album_pages: never`` (the default):
   no series id; the album page does, and the id is kept for the series slug in the database), then
   its series page: about two requests per series;
 - an album its series page does not list (or lists on a mobile page, without the album's facts)
-  costs its album page, as before.
+  costs its album page, as before; so does a one-shot (no tome), whose series page is itself.
 
 ``missing`` also fetches the album page of an album its series page gave without the facts only
 album pages have (summary, colorist, rating, collection); ``always`` fetches every album from its
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,6 +49,9 @@ NEVER, MISSING, ALWAYS = "never", "missing", "always"  # catalogue.album_pages
 
 _series_locks: dict[str, threading.Lock] = {}
 _series_locks_guard = threading.Lock()
+# series pages this process could not have or read, with when: not asked again for an hour
+_unreadable_series: dict[int, float] = {}
+UNREADABLE_FOR = 3600.0
 
 
 def _series_lock(key: str) -> threading.Lock:
@@ -91,29 +95,63 @@ def _usable(data: dict | None, mode: str) -> Album | None:
     return album
 
 
-def fetch_album(client: BedethequeClient, db: BDneXDB, album_id: int, *, force: bool = False) -> Album:
+def fetch_album(
+    client: BedethequeClient, db: BDneXDB, album_id: int, *, force: bool = False, read_series: bool = True
+) -> Album:
     """The album, with what it takes from its series record (genres, tome count): from the cache when
     still valid, else from its series page or its own page (module docstring). ``force``: its own
-    page, fetched again."""
+    page, fetched again. ``read_series``: read its series page too when no record of the series was
+    ever stored (``False`` for an album looked at alone: a review card, a cover)."""
     mode = client.settings.catalogue.album_pages
+    slug = _series_slug(db, album_id) if force else None
     if force:
-        return with_series(db, _album_page(client, db, album_id, slug=_series_slug(db, album_id)))
+        album = _album_page(client, db, album_id, slug=slug)
+    else:
+        album = _cached_or_fetched(client, db, album_id, mode, read_series=read_series)
+    if read_series and album.tome and album.series_id is not None and db.series.of_album(album_id) is None:
+        with _series_lock(slug or _series_slug(db, album_id) or f"album-{album_id}"):
+            _series_record_for(client, db, album, slug, fresh=False)  # an album cached before its series
+    return with_series(db, album)
+
+
+def _cached_or_fetched(client: BedethequeClient, db: BDneXDB, album_id: int, mode: str, *, read_series: bool) -> Album:
+    """The album from the cache, its series page or its own page, as ``mode`` (album_pages) says."""
     cached = _usable(db.get_cached_album(album_id), mode)
     if cached is not None:
-        return with_series(db, cached)
+        return cached
     slug = _series_slug(db, album_id)
-    with _series_lock(slug or f"album-{album_id}"):
+    lock = _series_lock(slug or f"album-{album_id}")
+    if mode == ALWAYS:  # the album page needs no turn; the series record does
+        album = _album_page(client, db, album_id, slug=slug)
+        if read_series:
+            with lock:
+                _series_record_for(client, db, album, slug)
+        return album
+    with lock:
         cached = _usable(db.get_cached_album(album_id), mode)  # filled by another worker meanwhile
         if cached is not None:
-            return with_series(db, cached)
-        from_series = None if mode == ALWAYS else _from_series_page(client, db, album_id, slug)
-        if from_series is not None and not (mode == MISSING and lacks_album_page_facts(from_series)):
-            return with_series(db, from_series)
-        album = _album_page(client, db, album_id, slug=slug)
-        if from_series is None and album.series_id is not None and db.series.get(album.series_id) is None:
-            # the series record, and every other album of the series in one request
-            _series_page_or_none(client, db, album.series_id, _slug_of(album) or slug, album_id)
-    return with_series(db, album)
+            return cached
+        from_series = _from_series_page(client, db, album_id, slug)
+        if from_series is None:
+            # a series we cannot read yet: its album page (which names the series), then its series page,
+            # before another worker of the series comes in (it then finds its album cached)
+            album = _album_page(client, db, album_id, slug=slug)
+            if read_series:
+                _series_record_for(client, db, album, slug)
+            return album
+    if mode == MISSING and lacks_album_page_facts(from_series):
+        return _album_page(client, db, album_id, slug=slug)
+    return from_series
+
+
+def _series_record_for(
+    client: BedethequeClient, db: BDneXDB, album: Album, slug: str | None, *, fresh: bool = True
+) -> None:
+    """The series page of an album read from its own page, unless its record is there (``fresh``: and
+    within its TTL), or it is a one-shot (whose series page tells nothing its album page did not):
+    the series record, and every other album of the series, in one request. Called in the series' turn."""
+    if album.series_id is not None and album.tome and db.series.get(album.series_id, fresh=fresh) is None:
+        _series_page_or_none(client, db, album.series_id, _slug_of(album) or slug, album.album_id)
 
 
 def with_series(db: BDneXDB, album: Album) -> Album:
@@ -179,12 +217,17 @@ def _series_page_or_none(
     client: BedethequeClient, db: BDneXDB, series_id: int, slug: str | None, album_id: int
 ) -> SeriesRecord | None:
     """:func:`_series_page`, or ``None`` (logged) when the site has no such series page or we cannot
-    read it: the album is then read from its own page. What stops the run (a block, the cap) is raised."""
+    read it: the album is then read from its own page, and the page is not asked for again by this
+    process for an hour (a template we cannot read would otherwise cost it once per album). What stops
+    the run (a block, the cap) is raised."""
+    if time.monotonic() - _unreadable_series.get(series_id, -UNREADABLE_FOR) < UNREADABLE_FOR:
+        return None
     try:
         return _series_page(client, db, series_id, slug)
     except (NotFound, ParseError) as exc:
         if isinstance(exc, BlockedError) or exc.stops_run:
             raise
+        _unreadable_series[series_id] = time.monotonic()
         logger.warning("series %s: %s; album %s is read from its own page", series_id, exc.reason, album_id)
         return None
 
@@ -206,16 +249,6 @@ def _series_page(client: BedethequeClient, db: BDneXDB, series_id: int, slug: st
                 continue  # read from its own page, which says more
             db.cache_album(album)
     return record
-
-
-def fetch_series(client: BedethequeClient, db: BDneXDB, series_id: int, *, force: bool = False) -> SeriesRecord:
-    """A series record: from the database while within ``cache.series_ttl_days``, else its page."""
-    if not force:
-        data = db.series.get(series_id)
-        if data is not None:
-            return SeriesRecord.from_dict(data)
-    known = db.series.get(series_id, fresh=False)
-    return _series_page(client, db, series_id, (known or {}).get("slug"))
 
 
 def fetch_cover(client: BedethequeClient, album: Album) -> bytes:

@@ -4,7 +4,9 @@
 
 - ``api``: ``PATCH /api/v1/books/{id}/metadata`` and ``PATCH /api/v1/series/{id}/metadata``
   with only the fields that change. Fields the user locked in Komga (``titleLock``...)
-  are left alone unless forced; ``komga.lock_written`` locks what we write.
+  are left alone unless forced; ``komga.lock_written`` locks what we write. Series fields
+  come from the series' own record (``bdnex_core.api.series_of_album``), never from the
+  book's album: see :func:`desired_series_metadata`.
 - ``comicinfo``: ComicInfo.xml written into the book's file by the core's ComicInfo
   writer, then ``POST /api/v1/books/{id}/analyze`` so Komga reads it again
   (``/metadata/refresh`` alone misses a newly added ComicInfo.xml).
