@@ -318,3 +318,29 @@ def test_a_wrong_series_id_for_a_slug_costs_one_page_and_is_corrected(site, cata
     ]
     with BDneXDB(location) as db:
         assert db.series.id_of_slug("XIII") == (True, right)
+
+
+def test_the_hourly_cap_counts_series_pages_and_resume_goes_on(site, catalogue, tmp_path):
+    """Four requests allowed: the home page (the cookie), the first series (its album page, its series
+    page) and the next album page; the next series page meets the cap: the run pauses (exit 4), its
+    files pending, and the resumed run asks only for what it had not had."""
+    location = str(tmp_path / "bdnex.db")
+    copy_into(catalogue, location)
+    entries = [entry for slug in SERIES for entry in regular_tomes(site, slug, 3)]
+    build(tmp_path / "library", entries)
+    site.clear_log()
+    summary = tag(site, location, tmp_path, tmp_path / "library", workers=1, max_requests_per_hour=4)
+    assert summary.status == "blocked" and summary.exit_code == 4 and summary.count("failed") == 0
+    assert len(site.requests()) == 4 and len(page_requests(site)) == 3
+    assert 3 <= summary.count("done") < len(entries)
+    (session_id,) = peek_rows(location, "SELECT id FROM processing_sessions")[0]
+    site.clear_log()
+    settings = from_mapping(mapping_for(site, location, tmp_path))
+    reset_politeness()
+    from bdnex_core.pipeline import resume_tagging
+
+    with BDneXDB(settings=settings) as db:
+        resumed = resume_tagging(settings, db, session_id)
+    assert resumed.status == "completed" and resumed.count("failed") == 0
+    assert [path.split("-")[0] for path in page_requests(site)] == ["/serie", "/BD", "/serie"]
+    assert peek_value(location, "SELECT COUNT(*) FROM session_files WHERE state = 'done'") == len(entries)

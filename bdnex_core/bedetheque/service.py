@@ -96,13 +96,20 @@ def _usable(data: dict | None, mode: str) -> Album | None:
 
 
 def fetch_album(
-    client: BedethequeClient, db: BDneXDB, album_id: int, *, force: bool = False, read_series: bool = True
+    client: BedethequeClient,
+    db: BDneXDB,
+    album_id: int,
+    *,
+    force: bool = False,
+    read_series: bool = True,
+    album_pages: str | None = None,
 ) -> Album:
     """The album, with what it takes from its series record (genres, tome count): from the cache when
     still valid, else from its series page or its own page (module docstring). ``force``: its own
     page, fetched again. ``read_series``: read its series page too when no record of the series was
-    ever stored (``False`` for an album looked at alone: a review card, a cover)."""
-    mode = client.settings.catalogue.album_pages
+    ever stored (``False`` for an album looked at alone: a review card, a cover). ``album_pages``:
+    instead of ``catalogue.album_pages`` (``always`` for a caller that shows one album in full)."""
+    mode = album_pages or client.settings.catalogue.album_pages
     slug = _series_slug(db, album_id) if force else None
     if force:
         album = _album_page(client, db, album_id, slug=slug)
