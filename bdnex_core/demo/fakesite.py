@@ -34,6 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from bdnex_core.bedetheque.album import Album
 from bdnex_core.bedetheque.sitemaps import AlbumEntry, iter_album_entries
 
 PUBLISHERS = ("Dupuis", "Dargaud", "Casterman", "Le Lombard", "Glénat", "Soleil Productions", "Delcourt", "Futuropolis")
@@ -192,6 +193,9 @@ class FakeBedetheque:
         self.recorded = recorded if recorded is not None and recorded.is_dir() else None
         self.catalogue.series_ids.update(recorded_series_ids(self.recorded))
         self._desktop_series: dict[int, bytes] = {}
+        if self.recorded is not None:
+            # desktop series pages read the recorded album pages: imported now, not while a client waits
+            import bdnex_core.bedetheque.parse  # noqa: F401
         self.network_delay = network_delay
         self.mode = FaultMode()
         self.log: list[LoggedRequest] = []
@@ -471,8 +475,6 @@ def recorded_series_ids(recorded: Path | None) -> dict[str, int]:
 def render_desktop_series_of(site: FakeBedetheque, series_id: int) -> bytes | None:
     """The 2026 desktop template of a series page, every album of the series in it, each album's
     article read from that album's own page (the real site renders both from one database)."""
-    from bdnex_core.bedetheque.parse import parse_album_page
-
     slug = next((slug for slug in site.catalogue.series if site.catalogue.series_id(slug) == series_id), None)
     if slug is None:
         return None
@@ -483,6 +485,8 @@ def render_desktop_series_of(site: FakeBedetheque, series_id: int) -> bytes | No
     for entry in entries:
         recorded = next((site.recorded / "album").glob(f"*-{entry.album_id}.html"), None) if site.recorded else None
         if recorded is not None:
+            from bdnex_core.bedetheque.parse import parse_album_page  # imported by FakeBedetheque() already
+
             albums.append(
                 parse_album_page(recorded.read_bytes(), f"https://www.bedetheque.com/BD-x-{entry.album_id}.html")
             )
@@ -491,11 +495,9 @@ def render_desktop_series_of(site: FakeBedetheque, series_id: int) -> bytes | No
     return render_desktop_series_page(series_id, slug, albums).encode()
 
 
-def generated_album(entry: AlbumEntry) -> Any:
+def generated_album(entry: AlbumEntry) -> Album:
     """What :func:`render_album_page` shows of an album, as an ``Album`` (reading 40 generated pages back
     would make the answer of a long series late by a tenth of a second)."""
-    from bdnex_core.bedetheque.album import Album
-
     values = _entry_values(entry)
     month, year = values["legal"].split("/")
     day = values["release"].split("/")[0]
@@ -515,7 +517,7 @@ def generated_album(entry: AlbumEntry) -> Any:
     )
 
 
-def render_desktop_series_page(series_id: int, slug: str, albums: list[Any]) -> str:
+def render_desktop_series_page(series_id: int, slug: str, albums: list[Album]) -> str:
     """A desktop series page (GUIDE "Desktop pages") listing ``albums`` (parsed ``Album``s) in full."""
     title = html.escape(human(slug))
     seed = zlib.crc32(slug.encode())
@@ -544,7 +546,7 @@ def render_desktop_series_page(series_id: int, slug: str, albums: list[Any]) -> 
 """
 
 
-def _desktop_article(album: Any) -> str:
+def _desktop_article(album: Album) -> str:
     """One ``article.bdt-edition``: what the template shows of an album (no summary, colorist, rating...)."""
 
     def people(names: list[str], prop: str) -> str:
