@@ -296,3 +296,42 @@ CREATE TABLE IF NOT EXISTS request_slots (
     held_at REAL NOT NULL DEFAULT 0,
     held_until REAL NOT NULL DEFAULT 0
 );
+
+-- ===================================================================== series records
+-- The series pages read (desktop full list, or mobile): the series' own summary, genres, status, tome
+-- count, origin, language and publishers, cached with a TTL like albums (cache.series_ttl_days); which
+-- series lists which album; and the series id learned for each series slug of the catalogue index
+-- (the sitemaps name no series id: the first album page read of a series does).
+
+CREATE TABLE IF NOT EXISTS bdgest_series (
+    id INTEGER PRIMARY KEY,             -- Bédéthèque series id
+    title TEXT NOT NULL,
+    slug TEXT,                          -- as in its URLs (serie-{id}-BD-{slug}.html)
+    url TEXT,
+    summary TEXT,
+    genres JSON,                        -- ["Fantasy", ...]
+    status TEXT,                        -- as the site words it: "Série finie", "En cours"
+    tome_count INTEGER,                 -- regular tomes it lists (else its header's count)
+    origin TEXT,
+    language TEXT,
+    publishers JSON,                    -- every publisher of its albums, in page order
+    publisher TEXT,                     -- chosen once, never replaced (bdnex_core/bedetheque/series.py)
+    template TEXT,                      -- desktop (its albums read whole) or mobile
+    cached_date TIMESTAMP,
+    cache_valid_until TIMESTAMP,
+    metadata JSON                       -- the whole record, with its albums (SeriesRecord.to_dict())
+);
+
+CREATE TABLE IF NOT EXISTS bdgest_series_albums (
+    album_id INTEGER PRIMARY KEY,
+    series_id INTEGER NOT NULL,
+    position INTEGER                    -- in the series page's list
+);
+
+CREATE TABLE IF NOT EXISTS catalogue_series_ids (
+    series_slug TEXT PRIMARY KEY,
+    series_id INTEGER,                  -- NULL: the album page of one of its albums named no series
+    learned_at TIMESTAMP NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS idx_bdgest_series_albums_series ON bdgest_series_albums(series_id, position);

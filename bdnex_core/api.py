@@ -48,6 +48,7 @@ __all__ = [
     "report_tagging",
     "retry_site_now",
     "run_tagging",
+    "series_of_album",
     "stop_on_signals",
     "tag_and_report",
     "to_isbn13",
@@ -182,6 +183,26 @@ def fetch_album(settings: Settings, db: BDneXDB, album_id: int) -> Any:
     from bdnex_core.bedetheque.service import fetch_album as fetch
 
     return fetch(BedethequeClient(settings), db, album_id)
+
+
+def series_of_album(settings: Settings, album_id: int | str | None) -> dict[str, Any] | None:
+    """The series record of an album, as its series page gave it: ``series_id``, ``title``, ``summary``,
+    ``genres``, ``status`` (the site's words) and ``normal_status`` (``ended``, ``ongoing``,
+    ``abandoned``, ``hiatus`` or ``None``), ``tome_count``, ``origin``, ``language``, ``publishers`` and
+    ``publisher`` (chosen once per series, never changed after), ``albums``. ``None`` when no page of
+    the album's series was read (series-level fields must then not come from the album). Reads the
+    configured database; asks the site nothing."""
+    from bdnex_core.bedetheque.series import SeriesRecord
+    from bdnex_core.db import BDneXDB
+
+    if album_id is None or not str(album_id).isdigit():
+        return None
+    with BDneXDB(settings=settings, schema_ready=True) as db:
+        if not db.backend.table_exists("bdgest_series"):
+            return None  # a database this version has not opened yet: no series was read into it
+        series_id = db.series.of_album(int(album_id))
+        data = db.series.get(series_id, fresh=False) if series_id is not None else None
+    return None if data is None else SeriesRecord.from_dict(data).summary_dict()
 
 
 def read_comicinfo(path: str | Path) -> dict[str, str] | None:

@@ -62,6 +62,7 @@ class DatabaseSettings:
 @dataclass(frozen=True)
 class CacheSettings:
     album_ttl_days: float = _default("cache", "album_ttl_days")
+    series_ttl_days: float = _default("cache", "series_ttl_days")
     dir: Path = field(default_factory=lambda: paths.user_data_dir() / "cache")
 
 
@@ -79,6 +80,7 @@ class CatalogueSettings:
     flaresolverr_url: str | None = None
     cookies_file: Path | None = None
     user_agent: str | None = None
+    album_pages: str = _default("catalogue", "album_pages")
 
 
 @dataclass(frozen=True)

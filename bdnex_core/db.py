@@ -2,7 +2,7 @@
 
 :class:`BDneXDB` keeps the seed's method names as a thin facade over the stores of
 :mod:`bdnex_core.store` (files and history, album cache, sessions and claims, review queue, plugin
-state, statistics, catalogue, request slots), each over one backend connection: an SQLite file
+state, statistics, catalogue, request slots, series records), each over one backend connection: an SQLite file
 (the embedded default) or a PostgreSQL database (``database.backend: postgresql``, shared by
 several machines). The SQL lives in the stores; this module opens, migrates and delegates.
 """
@@ -52,6 +52,7 @@ from bdnex_core.store.moves import MoveStore
 from bdnex_core.store.plugin_state import PluginStateStore
 from bdnex_core.store.request_slots import RequestSlotStore
 from bdnex_core.store.reviews import ReviewStore
+from bdnex_core.store.series import SeriesStore
 from bdnex_core.store.sessions import ENDED_STATUSES, SESSION_UPDATABLE, STATE_COUNTER, SessionStore
 from bdnex_core.store.statistics import StatisticsStore
 
@@ -113,6 +114,7 @@ class BDneXDB:
         self.memory = location == ":memory:"
         self.path = Path(location) if not self.memory and self.url is None else None
         self.album_ttl = timedelta(days=settings.cache.album_ttl_days if settings else 7)
+        self.series_ttl = timedelta(days=settings.cache.series_ttl_days if settings else 7)
         self.busy_ms = settings.database.busy_timeout_ms if settings else 30000
         self.backend: Backend = self._open()
         self.dialect = self.backend.dialect
@@ -122,6 +124,7 @@ class BDneXDB:
         backend = self.backend
         self.files = FileStore(backend)
         self.albums = AlbumCache(backend, self.album_ttl)
+        self.series = SeriesStore(backend, self.series_ttl)
         self.sessions = SessionStore(backend)
         self.reviews = ReviewStore(backend)
         self.plugin_state = PluginStateStore(backend)

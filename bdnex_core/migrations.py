@@ -199,12 +199,6 @@ def m014_session_host(db: Database) -> None:
     _add_missing_columns(db, "processing_sessions", {"host": "TEXT"})
 
 
-def unknown_applied(db: Database) -> list[str]:
-    """Migrations recorded in ``db`` that this code does not have: a newer bdnex-core made it."""
-    known = {name for name in globals() if name[:1] == "m" and name[1:4].isdigit() and name[4:5] == "_"}
-    return [migration.name for migration in migrations.applied(db) if migration.name not in known]
-
-
 @migrations()
 def m015_request_pace(db: Database) -> None:
     """Request slots keep the pace the site taught (refusals raise it, calm answers lower it), the end of a
@@ -222,3 +216,18 @@ def m015_request_pace(db: Database) -> None:
             "held_until": "REAL NOT NULL DEFAULT 0",
         },
     )
+
+
+@migrations()
+def m016_series_records(db: Database) -> None:
+    """Series records, the albums each series page lists and the series id of each catalogue slug."""
+    start = schema_sql().index(
+        "-- ===================================================================== series records"
+    )
+    execute_script(db, schema_sql()[start:])
+
+
+def unknown_applied(db: Database) -> list[str]:
+    """Migrations recorded in ``db`` that this code does not have: a newer bdnex-core made it."""
+    known = {name for name in globals() if name[:1] == "m" and name[1:4].isdigit() and name[4:5] == "_"}
+    return [migration.name for migration in migrations.applied(db) if migration.name not in known]

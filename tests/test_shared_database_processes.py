@@ -109,7 +109,7 @@ def test_three_processes_of_two_threads_keep_the_delay_between_all_their_request
     for code, output in results:
         assert code == 0, output
     times = site_requests(site)
-    assert len(times) >= 3 * 5, times  # each run: the home page and its 4 albums at least
+    assert len(times) >= 3 * 3, times  # each run: the home page, an album page and a series page at least
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     print(f"{len(times)} requests, smallest arrival gap {min(gaps):.3f} s")
     assert min(gaps) >= MIN_DELAY - SCHEDULING_SLACK, sorted(gaps)[:5]

@@ -670,6 +670,12 @@ class BedethequeClient:
     def get_album_page(self, album_id_or_url: int | str) -> FetchResult:
         return self.get(self.album_page_url(album_id_or_url))
 
+    def get_series_page(self, series_id: int, slug: str | None) -> FetchResult:
+        """The desktop page listing every album of a series (``serie-{id}-BD-{slug}__10000.html``)."""
+        from bdnex_core.bedetheque.series import full_list_path
+
+        return self.get(self.absolute(full_list_path(series_id, slug)))
+
     def get_cover(self, album_id_or_url: int | str) -> bytes:
         text = str(album_id_or_url)
         url = self.absolute(f"media/Couvertures/Couv_{text}.jpg") if text.isdigit() else text

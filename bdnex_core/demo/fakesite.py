@@ -40,6 +40,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from bdnex_core.bedetheque.album import Album
 from bdnex_core.bedetheque.sitemaps import AlbumEntry, iter_album_entries
 
 PUBLISHERS = ("Dupuis", "Dargaud", "Casterman", "Le Lombard", "Glénat", "Soleil Productions", "Delcourt", "Futuropolis")
@@ -71,6 +72,11 @@ def human(slug: str) -> str:
 
 def series_id_for(series_slug: str) -> int:
     return 100000 + zlib.crc32(series_slug.encode()) % 800000
+
+
+def series_genre(series_slug: str) -> str:
+    """A series has one style, which every album page of it repeats (as on the real site)."""
+    return GENRES[zlib.crc32(f"genre-{series_slug}".encode()) % len(GENRES)]
 
 
 @dataclass
@@ -110,6 +116,11 @@ class FakeCatalogue:
     albums: dict[int, AlbumEntry] = field(default_factory=dict)
     sitemaps: dict[str, bytes] = field(default_factory=dict)
     series: dict[str, list[AlbumEntry]] = field(default_factory=lambda: defaultdict(list))
+    series_ids: dict[str, int] = field(default_factory=dict)  # of recorded series pages (recorded_series_ids)
+
+    def series_id(self, series_slug: str) -> int:
+        """The id in the series links of generated pages: a recorded series page's, else derived from the slug."""
+        return self.series_ids.get(series_slug) or series_id_for(series_slug)
 
 
 # Albums the docs and tests name, with their real ids and slugs, so that "Nains - T01 - Redwin de la
@@ -202,6 +213,11 @@ class FakeBedetheque:
         self._arrivals: list[float] = []  # every arrival, in order (the strict gap)
         self._cookies: dict[str, float] = {}  # cookie value -> when it was issued (strict)
         self.recorded = recorded if recorded is not None and recorded.is_dir() else None
+        self.catalogue.series_ids.update(recorded_series_ids(self.recorded))
+        self._desktop_series: dict[int, bytes] = {}
+        if self.recorded is not None:
+            # desktop series pages read the recorded album pages: imported now, not while a client waits
+            import bdnex_core.bedetheque.parse  # noqa: F401
         self.network_delay = network_delay
         self.mode = FaultMode()
         self.log: list[LoggedRequest] = []
@@ -387,9 +403,19 @@ class FakeBedetheque:
             if recorded is not None:
                 return recorded.read_bytes()
         for slug, entries in self.catalogue.series.items():
-            if series_id_for(slug) == series_id:
+            if self.catalogue.series_id(slug) == series_id:
                 return render_series_page(slug, entries).encode()
         return None
+
+    def desktop_series_page(self, series_id: int) -> bytes | None:
+        """The desktop full-list page of a series (``serie-{id}-BD-{slug}__10000.html``), whose
+        articles say what each album's own page says (recorded pages included)."""
+        page = self._desktop_series.get(series_id)
+        if page is None:
+            page = render_desktop_series_of(self, series_id)
+            if page is not None:
+                self._desktop_series[series_id] = page
+        return page
 
     def cover(self, album_id: int) -> bytes | None:
         if album_id not in self.catalogue.albums:
@@ -416,7 +442,7 @@ def _entry_values(entry: AlbumEntry) -> dict[str, Any]:
         "writer": WRITERS[seed % len(WRITERS)],
         "artist": ARTISTS[(seed // 7) % len(ARTISTS)],
         "colorist": COLORISTS[(seed // 11) % len(COLORISTS)],
-        "genre": GENRES[(seed // 13) % len(GENRES)],
+        "genre": series_genre(entry.series_slug),
         "legal": f"{month:02d}/{year}",
         "release": f"{day:02d}/{month:02d}/{year}",
         "rating": round(2.5 + (seed % 250) / 100, 2),
@@ -432,7 +458,7 @@ def render_album_page(entry: AlbumEntry, catalogue: FakeCatalogue) -> str:
     escaped = {
         key: html.escape(str(value)) if not isinstance(value, (int, float)) else value for key, value in values.items()
     }
-    series_id = series_id_for(entry.series_slug)
+    series_id = catalogue.series_id(entry.series_slug)
     tome_line = f"<li><label>Tome : </label>{html.escape(entry.tome)}</li>" if entry.tome else ""
     series_line = (
         (
@@ -498,6 +524,127 @@ def render_series_page(slug: str, entries: list[AlbumEntry]) -> str:
 <h5><img src="/flags/France.png" class="drapeau" /> Français <i class="fa fa-calendar"></i> 1990-2024 <span class="parution">Série en cours</span></h5>
 <p id="commentaire"><input type="hidden" id="full-commentaire" value="La série {html.escape(human(slug))}." /></p></div>
 <h4>{len(entries)} albums :</h4><ul data-role="listview" class="li-album">{items}</ul></div></body></html>"""
+
+
+# ---------------------------------------------------------------------- desktop series pages
+
+
+def recorded_series_ids(recorded: Path | None) -> dict[str, int]:
+    """Series slug -> id of the recorded series pages (``series/m-serie-47467-BD-Nains.html``): the
+    generated pages of their other albums then link to the same series as the recorded album pages."""
+    found: dict[str, int] = {}
+    folder = recorded / "series" if recorded is not None else None
+    for path in sorted(folder.glob("m-serie-*-BD-*.html")) if folder is not None and folder.is_dir() else ():
+        series_id, _, slug = path.stem[len("m-serie-") :].partition("-BD-")
+        if series_id.isdigit() and slug:
+            found[slug] = int(series_id)
+    return found
+
+
+def render_desktop_series_of(site: FakeBedetheque, series_id: int) -> bytes | None:
+    """The 2026 desktop template of a series page, every album of the series in it, each album's
+    article read from that album's own page (the real site renders both from one database)."""
+    slug = next((slug for slug in site.catalogue.series if site.catalogue.series_id(slug) == series_id), None)
+    if slug is None:
+        return None
+    entries = sorted(
+        site.catalogue.series[slug], key=lambda e: (e.tome_kind != "regular", e.tome_number or 0, e.album_id)
+    )
+    albums = []
+    for entry in entries:
+        recorded = next((site.recorded / "album").glob(f"*-{entry.album_id}.html"), None) if site.recorded else None
+        if recorded is not None:
+            from bdnex_core.bedetheque.parse import parse_album_page  # imported by FakeBedetheque() already
+
+            albums.append(
+                parse_album_page(recorded.read_bytes(), f"https://www.bedetheque.com/BD-x-{entry.album_id}.html")
+            )
+        else:
+            albums.append(generated_album(entry))
+    return render_desktop_series_page(series_id, slug, albums).encode()
+
+
+def generated_album(entry: AlbumEntry) -> Album:
+    """What :func:`render_album_page` shows of an album, as an ``Album`` (reading 40 generated pages back
+    would make the answer of a long series late by a tenth of a second)."""
+    values = _entry_values(entry)
+    month, year = values["legal"].split("/")
+    day = values["release"].split("/")[0]
+    return Album(
+        album_id=entry.album_id,
+        url=f"https://www.bedetheque.com/{entry.url.rsplit('/', 1)[-1]}",
+        title=" ".join(str(values["title"]).split()),
+        tome=entry.tome,
+        writers=[values["writer"]],
+        pencillers=[values["artist"]],
+        publisher=values["publisher"],
+        isbn=values["isbn"],
+        planches=values["planches"],
+        legal_deposit=f"{year}-{month}",
+        release_date=f"{year}-{month}-{day}",
+        cover_url=f"/media/Couvertures/Couv_{entry.album_id}.jpg",
+    )
+
+
+def render_desktop_series_page(series_id: int, slug: str, albums: list[Album]) -> str:
+    """A desktop series page (GUIDE "Desktop pages") listing ``albums`` (parsed ``Album``s) in full."""
+    title = html.escape(human(slug))
+    seed = zlib.crc32(slug.encode())
+    status = "Série finie" if seed % 3 == 0 else "Série en cours"
+    years = sorted(album.year for album in albums if album.year)
+    span = f"{years[0]} - {years[-1]}" if years else ""
+    tomes = len({album.tome for album in albums if album.tome and album.tome[:1].isdigit()})
+    link = f"/serie-{series_id}-BD-{slug}.html"
+    articles = "\n".join(_desktop_article(album) for album in albums)
+    return f"""<!DOCTYPE html>
+<html lang="fr">
+<head><meta charset="utf-8"><title>{title} - BD, informations, cotes</title>
+<link rel="canonical" href="https://www.bedetheque.com{link}"></head>
+<body class="bdt"><main class="bdt-main">
+<section class="bdt-ah bdt-ah--serie"><div class="bdt-ah-body">
+<h1><a href="{link}">{title}</a></h1>
+<span class="bdt-sh-genres"><a class="bdt-sh-genre" href="/search/serie?genre=x">{html.escape(series_genre(slug))}</a></span>
+<p class="bdt-sh-meta"><b class="bdt-sh-parution">{status}</b> <span class="bdt-sh-annees">{span}</span></p>
+<ul class="bdt-ah-pastilles"><li title="Tomes"><i class="bdt-icon-books"></i> {tomes} tomes</li>
+<li title="Origine">Europe</li><li title="Langue"><img class="drapeau" src="/flags/fr.png" alt="fr"> Français</li></ul>
+</div></section>
+<p class="bdt-sh-resume">La série {title}, racontée tome après tome.</p>
+<div class="bdt-editions">
+{articles}
+</div></main></body></html>
+"""
+
+
+def _desktop_article(album: Album) -> str:
+    """One ``article.bdt-edition``: what the template shows of an album (no summary, colorist, rating...)."""
+
+    def people(names: list[str], prop: str) -> str:
+        return ", ".join(
+            f'<a href="/auteur-1-BD-x.html"><span itemprop="{prop}">{html.escape(name)}</span></a>' for name in names
+        )
+
+    name = f"{album.tome}. {album.title}" if album.tome else album.title
+    rows = [
+        ("Scénario", people(album.writers, "author")) if album.writers else None,
+        ("Dessin", people(album.pencillers, "illustrator")) if album.pencillers else None,
+        ("Éditeur", f'<span itemprop="publisher">{html.escape(album.publisher)}</span>') if album.publisher else None,
+        ("EAN/ISBN", f'<span itemprop="isbn">{html.escape(album.isbn)}</span>') if album.isbn else None,
+        ("Planches", f'<span itemprop="numberOfPages">{album.planches}</span>') if album.planches else None,
+    ]
+    sheet = "".join(f"<dt>{key}</dt><dd>{value}</dd>" for key, value in filter(None, rows))
+    cover = (
+        f'<a href="{html.escape(album.cover_url)}"><img itemprop="image" '
+        f'src="/cache/thb_couv/Couv_{album.album_id}.jpg" alt="Couverture"></a>'
+        if album.cover_url
+        else ""
+    )
+    date = album.release_date or album.legal_deposit
+    published = f'<meta itemprop="datePublished" content="{date}">' if date else ""
+    return f"""<article class="bdt-edition" itemscope itemtype="https://schema.org/Book">
+<a name="{album.album_id}"></a>{cover}
+<h3><a itemprop="url" href="{html.escape(album.url)}"><span itemprop="name">{html.escape(name)}</span></a></h3>
+<dl class="bdt-sheet">{sheet}</dl>{published}
+</article>"""
 
 
 class _Server(ThreadingHTTPServer):
@@ -629,7 +776,7 @@ class _Handler(BaseHTTPRequestHandler):
                 series_id = int(path.split("-")[1])
             except (IndexError, ValueError):
                 series_id = -1
-            page = fake.series_page(series_id)
+            page = fake.desktop_series_page(series_id) if "__" in path else fake.series_page(series_id)
             self._send(200 if page else 404, page or _not_found())
             return
         if path.startswith("/BD-") and path.endswith(".html"):

@@ -297,7 +297,7 @@ class ReviewService:
         from bdnex_core.bedetheque.service import fetch_album
 
         try:
-            return AlbumCard.of(fetch_album(self.client, self.db, album_id), candidate)
+            return AlbumCard.of(fetch_album(self.client, self.db, album_id, read_series=False), candidate)
         except BdnexError as exc:
             card = self._catalogue_card(album_id)
             card.problem = str(exc)

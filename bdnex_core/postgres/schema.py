@@ -280,6 +280,41 @@ ALTER TABLE request_slots
     ADD COLUMN held_until DOUBLE PRECISION NOT NULL DEFAULT 0;
 """
 
+_V9_SERIES_RECORDS = """
+CREATE TABLE bdgest_series (
+    id BIGINT PRIMARY KEY,
+    title TEXT NOT NULL,
+    slug TEXT,
+    url TEXT,
+    summary TEXT,
+    genres JSONB,
+    status TEXT,
+    tome_count BIGINT,
+    origin TEXT,
+    language TEXT,
+    publishers JSONB,
+    publisher TEXT,
+    template TEXT,
+    cached_date TIMESTAMPTZ,
+    cache_valid_until TIMESTAMPTZ,
+    metadata JSONB
+);
+
+CREATE TABLE bdgest_series_albums (
+    album_id BIGINT PRIMARY KEY,
+    series_id BIGINT NOT NULL,
+    position BIGINT
+);
+
+CREATE TABLE catalogue_series_ids (
+    series_slug TEXT PRIMARY KEY,
+    series_id BIGINT,
+    learned_at TIMESTAMPTZ NOT NULL
+);
+
+CREATE INDEX idx_bdgest_series_albums_series ON bdgest_series_albums(series_id, position);
+"""
+
 #: appended to, never edited: a database records which of these it has. SQLite's m008
 #: (library_search, an FTS5 index) has its twin in 7: PostgreSQL's own full-text search.
 MIGRATIONS: tuple[Migration, ...] = (
@@ -291,6 +326,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "the machine of a session's process (schema.sql m014)", _V6_SESSION_HOST),
     Migration(7, "library search: full-text indexes for ls (SQLite's FTS5 m008)", search.migration_sql()),
     Migration(8, "the learned request pace and the request in flight (schema.sql m015)", _V8_REQUEST_PACE),
+    Migration(9, "series records, their albums, series ids of catalogue slugs (schema.sql m016)", _V9_SERIES_RECORDS),
 )
 
 

@@ -83,7 +83,7 @@ class Thumbnails:
             return cached
         from bdnex_core.bedetheque.service import fetch_album, fetch_cover
 
-        album = fetch_album(client, db, album_id)
+        album = fetch_album(client, db, album_id, read_series=False)
         data = shrink(fetch_cover(client, album), f"album {album_id} cover")
         write_atomically(self.dir / f"album-{album_id}.jpg", data)
         return data

@@ -393,7 +393,8 @@ class BedethequeTalker(ComicTalker):
             album_id = int(matches[0].issue_id or 0)
         else:
             return GenericMetadata()
-        album = self._call(lambda: fetch_album(core.client, core.db, album_id))
+        # one album looked at in full (its summary, colorist, rating): its own page, no series page
+        album = self._call(lambda: fetch_album(core.client, core.db, album_id, read_series=False, album_pages="always"))
         metadata = album_metadata(album, source=MetadataOrigin(self.id, self.name))
         metadata.series_id = series_id or self._series_id_for(core, album_id) or metadata.series_id
         metadata._cover_image = ImageHash(URL=self._cover_url(core, album.album_id, album.cover_url), Hash=0, Kind="")
