@@ -305,7 +305,8 @@ REDIRECTS = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 5
 LATE_TRIES = 3  # a request that missed its slot this many times in a row fails (see Turn.before_write)
 COOKIE_SEND_MARGIN = 1.0  # a cookie expiring sooner than this is not sent: renewed first
-COOKIE_RENEW_AHEAD = 60.0  # renewed at most this long before it expires (a tenth of its life if shorter)
+COOKIE_RENEW_AHEAD = 60.0  # renewed at most this long before it expires (a quarter of its life if shorter:
+# a request can wait several turns of the slot between the check and its send)
 
 
 def refusal(status: int, retry_after: float | None) -> bool:
@@ -396,14 +397,14 @@ class BedethequeClient:
             return max(ends) if ends else None
 
     def _cookie_due(self, margin: float | None = None) -> bool:
-        """No cookie, or one that expires within ``margin`` seconds (by default: shortly, a tenth of its
+        """No cookie, or one that expires within ``margin`` seconds (by default: shortly, a quarter of its
         life at most, COOKIE_RENEW_AHEAD at most)."""
         expiry = self._cookie_expiry()
         if expiry is None:
             return True
         if margin is None:
             life = expiry - self._cookie_obtained if self._cookie_obtained is not None else float("inf")
-            margin = max(COOKIE_SEND_MARGIN, min(COOKIE_RENEW_AHEAD, life / 10))
+            margin = max(COOKIE_SEND_MARGIN, min(COOKIE_RENEW_AHEAD, life / 4))
         return expiry - time.time() < margin
 
     def _renew_cookie(self, seen_generation: int) -> None:
@@ -416,6 +417,14 @@ class BedethequeClient:
             self._cookie_generation += 1
             self.stats.cookie_renewals += 1
             self.save_cookies()
+
+    def _cookie_fresh(self, generation: int) -> bool:
+        """Whether the cookie of ``generation`` is ours of the last renewal and still in the first half of its
+        life: a 403 then is the site refusing us, not our cookie."""
+        expiry, obtained = self._cookie_expiry(), self._cookie_obtained
+        if generation != self._cookie_generation or expiry is None or obtained is None:
+            return False
+        return time.time() - obtained < (expiry - obtained) / 2
 
     def _ensure_cookie(self) -> None:
         """A cookie that will not expire shortly."""
@@ -528,13 +537,14 @@ class BedethequeClient:
         """One URL, with retries; a failure that the site as a whole is behind stops the run."""
         max_retries = self.settings.catalogue.max_retries
         breaker = shared_breaker(urlparse(url).netloc)
-        renewed = home_page  # a plain 403 renews the cookie once (the home page is where it comes from)
+        renewed = False  # a plain 403 renews the cookie (the home page is where it comes from), then once more
+        renewals = 0
         cookie_tries = 0  # renewals of a cookie found expiring in this request's turn
         failure: CatalogueError | None = None
         probed = home_page
         attempt = 0
         while attempt <= max_retries:
-            needs_cookie = not home_page and cookie_tries < 2  # (a cookie living shorter than our margin: sent)
+            needs_cookie = not home_page and cookie_tries < 4  # (a cookie living shorter than our margin: sent)
             if needs_cookie:
                 self._ensure_cookie()
             retry_after = None
@@ -564,9 +574,11 @@ class BedethequeClient:
                         raise self._stop_run(failure, url, "its home page does not answer either") from None
             else:
                 if result.status == 403:
-                    if renewed:
+                    if home_page or (renewed and self._cookie_fresh(result.cookie_generation)) or renewals >= 3:
                         raise self._refused_with_fresh_cookie(url)
-                    renewed = True  # an expired cookie: a new one (unless another thread got it), then once more
+                    # an expired cookie (or one renewed so long ago, on a busy machine, that it may have been):
+                    # a new one (unless another thread got it), then once more
+                    renewed, renewals = True, renewals + 1
                     self._renew_cookie(result.cookie_generation)
                     continue
                 retry_after = result.retry_after
