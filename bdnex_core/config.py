@@ -57,6 +57,9 @@ class DatabaseSettings:
     path: Path = field(default_factory=paths.default_database_path)
     busy_timeout_ms: int = _default("database", "busy_timeout_ms")
     url: str | None = _default("database", "url")
+    backups_dir: Path | None = None  # None: <database file>-backups beside it
+    backups_keep: int = _default("database", "backups_keep")
+    backups_every_hours: float = _default("database", "backups_every_hours")
 
 
 @dataclass(frozen=True)
