@@ -151,6 +151,7 @@ def repair_command(app: AppContext, as_json: bool) -> None:
 
     _sqlite_only(app, "repair")
     report = repair_database(app.settings)
+    _remember(app.settings, "repair")
     if as_json:
         echo_json(report.as_dict())
         return
@@ -190,12 +191,21 @@ def restore_command(app: AppContext, backup: str | None, only_list: bool, yes: b
     current = settings.database.path
     _confirm(f"Put back {chosen.summary()} as {current}? The current database is kept aside.", yes)
     moved = restore_backup(settings, chosen)
+    _remember(settings, "restore")
     if as_json:
         echo_json({"restored": chosen.as_dict(), "set_aside": [str(p) for p in moved]})
         return
     for path in moved:
         click.echo(f"kept aside: {path}")
     click.echo(f"restored {chosen.path.name} ({chosen.label}) as {current}")
+
+
+def _remember(settings: Any, how: str) -> None:
+    from bdnex_core.db import BDneXDB
+    from bdnex_core.pipeline.fresh_start import remember_the_choice
+
+    with BDneXDB(settings=settings) as db:
+        remember_the_choice(db, how)
 
 
 def _choose_backup(backups: list[Any], wanted: str | None, database: Path) -> Any:
@@ -233,6 +243,7 @@ def _choose_backup(backups: list[Any], wanted: str | None, database: Path) -> An
 def reset_command(app: AppContext, yes: bool) -> None:
     """Start a new, empty database on purpose (the current one, if any, is kept aside)."""
     from bdnex_core.db import BDneXDB
+    from bdnex_core.pipeline.fresh_start import remember_the_choice
     from bdnex_core.store.db_backups import set_aside_database
 
     settings = app.settings
@@ -246,5 +257,5 @@ def reset_command(app: AppContext, yes: bool) -> None:
     for moved in set_aside_database(path, "replaced"):
         click.echo(f"kept aside: {moved}")
     with BDneXDB(path, settings=settings, creating=True) as db:
-        db.set_plugin_state("bdnex-core", "started_afresh", {"at": datetime.now(UTC).isoformat(timespec="seconds")})
+        remember_the_choice(db, "reset")
     click.echo(f"new database: {path}")

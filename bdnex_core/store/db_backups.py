@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,8 +33,8 @@ if TYPE_CHECKING:
 
 BACKUP_NAME = re.compile(r"^(?P<stem>.+)-(?P<stamp>\d{8}T\d{6}Z)-(?P<reason>[a-z-]+)\.db$")
 STAMP = "%Y%m%dT%H%M%SZ"
-#: what a listing counts in each backup (table: what the count is called)
-COUNTED = {"processed_files": "files", "processing_sessions": "sessions", "catalogue_albums": "catalogue albums"}
+#: what a listing counts in each backup (table: what one row is called)
+COUNTED = {"processed_files": "file", "processing_sessions": "session", "catalogue_albums": "catalogue album"}
 SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 
 
@@ -64,8 +65,11 @@ class Backup:
     def summary(self) -> str:
         if self.problem:
             return f"{self.path.name}: {self.label}, unusable ({self.problem})"
-        held = ", ".join(f"{count} {name}" for name, count in self.counts.items())
-        return f"{self.path.name}: {self.label}, {self.reason.replace('-', ' ')}: {held}"
+        return f"{self.path.name}: {self.label}, {self.reason.replace('-', ' ')}: {self.holds}"
+
+    @property
+    def holds(self) -> str:
+        return ", ".join(f"{count} {name}{'' if count == 1 else 's'}" for name, count in self.counts.items())
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -235,3 +239,25 @@ def evidence_of_a_database(settings: Settings, logs_folder: Path | None) -> list
     if logs_folder is not None and logs_folder.is_dir() and any(logs_folder.glob("session_*.json")):
         signs.append(f"its session logs in {logs_folder}")
     return signs
+
+
+class RollingBackups:
+    """A tag run's backups: one whenever the newest is older than ``backups_every_hours``, looked at
+    now and then (at most once a minute) between two recorded files, so a run of days keeps a recent one."""
+
+    def __init__(self, conn: sqlite3.Connection | None, settings: Settings):
+        self.conn, self.settings = conn, settings
+        hours = settings.database.backups_every_hours
+        self.look_every = min(60.0, hours * 360.0)  # a tenth of the interval, for short test intervals
+        self._next_look = 0.0
+
+    def maybe(self) -> Backup | None:
+        if self.conn is None or self.settings.database.backups_every_hours == 0:
+            return None
+        now = time.monotonic()
+        if now < self._next_look:
+            return None
+        self._next_look = now + self.look_every
+        if not backup_due(self.settings):
+            return None
+        return make_backup(self.conn, self.settings, "while-tagging")

@@ -68,7 +68,7 @@ def remedy(problem: Problem, file: Path, settings: Settings) -> str:
     if problem == Problem.PERMISSIONS:
         return f"give your user read and write access: `chmod u+rw {shlex.quote(str(file))}`"
     backup = newest_usable(settings)
-    held = f"{backup.label}, {', '.join(f'{n} {what}' for what, n in backup.counts.items())}" if backup else ""
+    held = f"{backup.label}, {backup.holds}" if backup else ""
     if problem == Problem.GONE:
         if backup is not None:
             return f"{command('db', 'restore')} puts back the newest backup ({held}); the damaged file is kept aside"

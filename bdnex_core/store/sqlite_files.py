@@ -280,10 +280,12 @@ def inspect(db_path: Path) -> Inspection:
         findings.append(Finding(db_path, header, Problem.GONE if gone else Problem.DAMAGED))
         return result
     shm_kind = _kind(shm)
-    result.in_use_elsewhere = _held_by_another_process(shm) if shm_kind is None else False
+    shm_unreadable = shm_kind is None and _unreadable(shm)
+    # a -shm that is no file, or that this user cannot open, is used by no process of this user
+    result.in_use_elsewhere = _held_by_another_process(shm) if shm_kind is None and not shm_unreadable else False
     if result.in_use_elsewhere is not False:
-        return result  # its -wal and -shm are live (or cannot be told apart from live ones): SQLite's
-    index = read_index_header(shm) if shm_kind is None and not _unreadable(shm) else None
+        return result  # its -wal and -shm are live, or cannot be told from live ones: SQLite's to handle
+    index = read_index_header(shm) if shm_kind is None and not shm_unreadable else None
     wal_kind = _kind(wal)
     if wal_kind not in (None, "missing"):
         findings.append(Finding(wal, f"it is {wal_kind}, not SQLite's write-ahead log", Problem.LOG_DAMAGED))
@@ -294,7 +296,7 @@ def inspect(db_path: Path) -> Inspection:
         if lost is not None:
             findings.append(Finding(wal, lost, Problem.LOG_DAMAGED))
         result.unclean = wal_kind is None and wal.stat().st_size > 0 and result.in_use_elsewhere is False
-    if shm_kind not in (None, "missing") or (shm_kind is None and _unreadable(shm)):
+    if shm_kind not in (None, "missing") or shm_unreadable:
         if not findings and result.in_use_elsewhere is False:
             result.shm_set_aside = set_aside(shm)  # an index SQLite rebuilds from the -wal: nothing is lost
         elif not findings:
@@ -308,17 +310,19 @@ def _lost_changes(wal: Path | None, index: IndexHeader | None) -> str | None:
     nothing to tell it by: without a sound -shm a -wal is taken as SQLite takes it)."""
     if index is None or index.max_frame <= index.backfilled:
         return None  # every change recorded is in the database file already
+    pending = index.max_frame - index.backfilled
     if wal is None:
-        return f"it is missing, but held {index.max_frame - index.backfilled} changes not yet in the database"
+        return f"it is missing, but held {pending} pages of changes not yet in the database"
+    if wal.stat().st_size == 0:
+        return f"it is empty, but held {pending} pages of changes not yet in the database"
     frames = read_log_frames(wal, limit=index.max_frame)
     if not frames.valid_header:
         return "its header is damaged: the changes it held since the last checkpoint are lost"
     if frames.salts != index.salts:
         return None  # another generation of the log than the -shm describes: SQLite's own recovery decides
-    if frames.committed < index.max_frame:
-        lost = index.max_frame - max(frames.committed, index.backfilled)
-        if lost > 0:
-            return f"it is damaged: {lost} of its {index.max_frame} recorded pages of changes cannot be read back"
+    lost = index.max_frame - max(frames.committed, index.backfilled)
+    if lost > 0:
+        return f"it is damaged: {lost} of the {pending} pages of changes it held cannot be read back"
     return None
 
 
