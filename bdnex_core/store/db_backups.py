@@ -150,7 +150,11 @@ def make_backup(conn: sqlite3.Connection, settings: Settings, reason: str) -> Ba
         return None
     folder = backups_folder(settings)
     made = datetime.now(UTC).replace(microsecond=0)
-    target = folder / f"{Path(settings.database.path).stem}-{made.strftime(STAMP)}-{reason}.db"
+    stem = Path(settings.database.path).stem
+    newest = next(iter(_backups(settings)), None)
+    if newest is not None and newest.made >= made:  # two in one second: names keep their order
+        made = newest.made + timedelta(seconds=1)
+    target = folder / f"{stem}-{made.strftime(STAMP)}-{reason}.db"
     partial = target.with_name(f".{target.name}.partial")
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -118,10 +118,16 @@ class CheckReport:
 # --------------------------------------------------------------------------- reading what can be read
 
 
-def _open_for_reading(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None)
+def _reader(conn: sqlite3.Connection) -> sqlite3.Connection:
     conn.text_factory = _text
+    # a file shorter than its header says is refused as corrupt, unless the schema is "writable": then
+    # SQLite reads the pages that are there (nothing is written through this connection)
+    conn.execute("PRAGMA writable_schema = ON")
     return conn
+
+
+def _open_for_reading(path: Path) -> sqlite3.Connection:
+    return _reader(sqlite3.connect(path, isolation_level=None))
 
 
 def _tables(conn: sqlite3.Connection) -> list[str]:
@@ -250,9 +256,7 @@ def _check_content(path: Path, report: CheckReport, *, full: bool) -> None:
 
 
 def _open_without_log(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True, isolation_level=None)
-    conn.text_factory = _text
-    return conn
+    return _reader(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True, isolation_level=None))
 
 
 def _remedy(report: CheckReport, settings: Settings) -> str | None:
