@@ -201,7 +201,7 @@ class BDneXDB:
         db = self.db
         try:
             if self.path is not None:  # after an unclean stop: PRAGMA quick_check first
-                db_safety.after_open(self.backend.conn, self.path, self._inspection, self.settings)
+                db_safety.after_open(db.conn, self.path, self._inspection, self.settings)
             self.created = not db.table("processed_files").exists()
             newer = migrations.unknown_applied(db)
             if newer:
@@ -212,7 +212,7 @@ class BDneXDB:
                 )
             if migrations.migrations.pending(db):
                 if self.path is not None and not self.created:  # checked and backed up before it changes
-                    db_safety.before_migration(self.backend.conn, self.path, self.settings)
+                    db_safety.before_migration(db.conn, self.path, self.settings)
                 # one transaction: a second process opening a new database waits, then finds it done
                 with self.write():
                     migrations.apply(db)

@@ -446,7 +446,7 @@ class BedethequeClient:
         """Replace our cookie jar in one step (never written through a link, never left half written)."""
         try:
             with open_atomically(self._cookie_file, "w", encoding="utf-8") as handle:
-                handle.write(cookie_jar_text(self.session.cookies))  # type: ignore[arg-type]
+                handle.write(cookie_jar_text(self.session.cookies))
         except OSError as exc:
             logger.warning("cannot save cookies to %s: %s", self._cookie_file, exc)
 

@@ -393,7 +393,7 @@ def _copy_what_can_be_read(path: Path, settings: Settings, report: RepairReport)
                 path=damaged,
             ) from None
         with BDneXDB(path, settings=settings, creating=True) as new:
-            conn = new.backend.conn
+            conn = new.db.conn
             conn.execute("PRAGMA foreign_keys = OFF")
             for table in _tables(conn):
                 table_report = TableReport(table)
