@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -60,11 +61,12 @@ class Owner(StrEnum):
 
 
 SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+SET_ASIDE = re.compile(r"\.(damaged|replaced)-\d{8}-\d{6}")  # what db repair/restore/reset set aside
 
 
 def owner_of(path: Path, settings: Settings) -> Owner | None:
     """The owner of a file bdnex-core keeps (``None``: not one of its files)."""
-    from bdnex_core.store.db_backups import backups_folder, set_aside_prefix
+    from bdnex_core.store.db_backups import backups_folder
 
     path = Path(os.path.abspath(path))
     database = settings.database
@@ -72,8 +74,8 @@ def owner_of(path: Path, settings: Settings) -> Owner | None:
         db_path = Path(os.path.abspath(database.path))
         if path.parent == db_path.parent and path.name in {db_path.name + s for s in ("", *SQLITE_COMPANIONS)}:
             return Owner.DATABASE
-        if path.parent == db_path.parent and path.name.startswith(set_aside_prefix(db_path)):
-            return Owner.BACKUP
+        if path.parent == db_path.parent and path.name.startswith(db_path.name) and SET_ASIDE.search(path.name):
+            return Owner.BACKUP  # bdnex.db.damaged-TIME, bdnex.db-wal.damaged-TIME, bdnex.db.replaced-TIME...
         if path.is_relative_to(os.path.abspath(backups_folder(settings))):
             return Owner.BACKUP
     if settings.source is not None and path == Path(os.path.abspath(settings.source)):

@@ -21,6 +21,7 @@ from bdnex_core.bedetheque.catalogue import Catalogue
 from bdnex_core.config import Settings
 from bdnex_core.db import BDneXDB
 from bdnex_core.demo.fakesite import synthetic_sitemap
+from bdnex_core.paths import owner_of
 from bdnex_core.store.db_backups import list_backups, make_backup
 
 ALBUMS = 305  # the synthetic sitemap of 300 albums, and the five the docs name
@@ -151,6 +152,9 @@ def test_a_damaged_page_costs_the_rows_on_it_not_the_table(database, tmp_path):
     one_error_line(listing, str(database), "damaged", "db repair`")
 
     assert run_cli("--db", str(database), "db", "repair", home=tmp_path).returncode == 0
+    settings = Settings().with_database_path(database)
+    for kept in database.parent.iterdir():  # what the repair set aside is a file the README describes
+        assert owner_of(kept, settings) is not None, kept.name
     after = dict(rows(database, "SELECT id, file_path FROM processed_files"))
     assert len(after) == files["readable"]
     assert all(before[key] == value for key, value in after.items()), "every saved row is the row it was"

@@ -45,11 +45,6 @@ def backups_folder(settings: Settings) -> Path:
     return companion(Path(database.path), "-backups")
 
 
-def set_aside_prefix(db_path: Path) -> str:
-    """Files set aside by a restore, a reset or a repair start with this (``bdnex.db.``)."""
-    return f"{db_path.name}."
-
-
 @dataclass
 class Backup:
     path: Path

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from bdnex_core.errors import DatabaseError
 from bdnex_core.store import db_safety
 from bdnex_core.store.db_backups import Backup, list_backups, set_aside_database
-from bdnex_core.store.sqlite_files import Finding, Problem, companion, inspect
+from bdnex_core.store.sqlite_files import Finding, Problem, companion, inspect, set_aside
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
@@ -276,7 +276,6 @@ def _remedy(report: CheckReport, settings: Settings) -> str | None:
 def _check_postgresql(settings: Settings) -> CheckReport:
     from bdnex_core.db import BDneXDB
 
-    database = settings.database
     report = CheckReport("", "postgresql")
     with BDneXDB(settings=settings) as db:
         report.location = db.location
@@ -292,7 +291,6 @@ def _check_postgresql(settings: Settings) -> CheckReport:
             except DatabaseError as exc:
                 table_report.error = exc.reason
             report.tables.append(table_report)
-    del database
     return report
 
 
@@ -352,16 +350,12 @@ def _keep_the_log_before_its_damage(path: Path, report: RepairReport) -> None:
     """A copy of the damaged -wal is kept; a -wal that is no file is set aside; the -shm goes (rebuilt)."""
     wal, shm = companion(path, "-wal"), companion(path, "-shm")
     if wal.is_file() and not wal.is_symlink():
-        kept = wal.with_name(f"{wal.name}.damaged-copy")
-        shutil.copyfile(wal, kept)
+        kept = set_aside(wal)  # kept as it is; SQLite reads the copy left in its place
+        shutil.copyfile(kept, wal)
         report.set_aside.append(kept)
     elif wal.exists() or wal.is_symlink():
-        from bdnex_core.store.sqlite_files import set_aside
-
         report.set_aside.append(set_aside(wal))
     if shm.exists() or shm.is_symlink():
-        from bdnex_core.store.sqlite_files import set_aside
-
         report.set_aside.append(set_aside(shm))
     report.notes.append("the -wal was damaged: the changes it held before the damage are kept, the rest is lost")
 

@@ -18,7 +18,6 @@ damaged -shm loses nothing, and is set aside here (with a warning) when no other
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
 import struct
@@ -324,11 +323,3 @@ def _lost_changes(wal: Path | None, index: IndexHeader | None) -> str | None:
     if lost > 0:
         return f"it is damaged: {lost} of the {pending} pages of changes it held cannot be read back"
     return None
-
-
-def describe_os_error(exc: OSError) -> str:
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return "you cannot read and write it"
-    if exc.errno == errno.EISDIR:
-        return "it is a folder"
-    return exc.strerror or str(exc)
