@@ -117,29 +117,29 @@ def _unreadable(path: Path) -> bool:
     return not os.access(path, os.R_OK | os.W_OK)
 
 
-def _database_header(path: Path, size: int) -> str | None:
-    """What is wrong with the database file's header (``None``: nothing seen)."""
+def _database_header(path: Path, size: int) -> tuple[str, Problem] | None:
+    """What is wrong with the database file's header, and whether anything of it is left (``None``: sound)."""
     with open(path, "rb") as handle:
         header = handle.read(100)
     if len(header) < 100:
-        return "it is cut short (smaller than an SQLite header)"
+        return "it is cut short (smaller than an SQLite header)", Problem.GONE
     if header[:16] != SQLITE_MAGIC:
         if not any(header):
-            return "its first bytes are zeros (not an SQLite database any more)"
-        return "it is not an SQLite database (its header is damaged or it was replaced)"
+            return "its first bytes are zeros (not an SQLite database any more)", Problem.GONE
+        return "it is not an SQLite database (its header is damaged or it was replaced)", Problem.GONE
     page_size = struct.unpack(">H", header[16:18])[0]
     page_size = 65536 if page_size == 1 else page_size
     if page_size < 512 or page_size & (page_size - 1) or header[21:24] != b"\x40\x20\x20":
-        return "its header is damaged"
+        return "its header is damaged", Problem.DAMAGED
     if size % page_size:
-        return f"it is cut short (its size is not a whole number of {page_size}-byte pages)"
+        return f"it is cut short (its size is not a whole number of {page_size}-byte pages)", Problem.DAMAGED
     change_counter, pages, valid_for = (
         struct.unpack(">I", header[24:28])[0],
         struct.unpack(">I", header[28:32])[0],
         struct.unpack(">I", header[92:96])[0],
     )
     if pages and change_counter == valid_for and pages * page_size > size:
-        return f"it is cut short ({size // page_size} of its {pages} pages are left)"
+        return f"it is cut short ({size // page_size} of its {pages} pages are left)", Problem.DAMAGED
     return None
 
 
@@ -275,8 +275,7 @@ def inspect(db_path: Path) -> Inspection:
         return result
     header = _database_header(db_path, size)
     if header is not None:
-        gone = "zeros" in header or "not an SQLite" in header or "smaller than" in header
-        findings.append(Finding(db_path, header, Problem.GONE if gone else Problem.DAMAGED))
+        findings.append(Finding(db_path, *header))
         return result
     shm_kind = _kind(shm)
     shm_unreadable = shm_kind is None and _unreadable(shm)
@@ -295,19 +294,21 @@ def inspect(db_path: Path) -> Inspection:
         if lost is not None:
             findings.append(Finding(wal, lost, Problem.LOG_DAMAGED))
         result.unclean = wal_kind is None and wal.stat().st_size > 0 and result.in_use_elsewhere is False
-    if shm_kind not in (None, "missing") or shm_unreadable:
-        if not findings and result.in_use_elsewhere is False:
-            result.shm_set_aside = set_aside(shm)  # an index SQLite rebuilds from the -wal: nothing is lost
-        elif not findings:
-            what = f"it is {shm_kind}" if shm_kind else "you cannot read and write it"
-            findings.append(Finding(shm, f"{what}, not SQLite's index of the -wal", Problem.LOG_DAMAGED))
+    if (shm_kind not in (None, "missing") or shm_unreadable) and not findings:
+        # an index SQLite rebuilds from the -wal: nothing is lost (with a damaged -wal, `db repair` sets it aside)
+        result.shm_set_aside = set_aside(shm)
     return result
 
 
 def _lost_changes(wal: Path | None, index: IndexHeader | None) -> str | None:
     """Committed changes the -shm knows of that the -wal no longer holds (``None``: none lost, or
     nothing to tell it by: without a sound -shm a -wal is taken as SQLite takes it)."""
-    if index is None or index.max_frame <= index.backfilled:
+    if index is None:
+        # no sound -shm to compare with: only a -wal whose header is damaged is known to have lost changes
+        if wal is not None and wal.stat().st_size > 0 and not read_log_frames(wal, limit=0).valid_header:
+            return "its header is damaged: the changes it held since the last checkpoint are lost"
+        return None
+    if index.max_frame <= index.backfilled:
         return None  # every change recorded is in the database file already
     pending = index.max_frame - index.backfilled
     if wal is None:
