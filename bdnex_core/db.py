@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -55,7 +54,7 @@ from bdnex_core.store.plugin_state import PluginStateStore
 from bdnex_core.store.request_slots import RequestSlotStore
 from bdnex_core.store.reviews import ReviewStore
 from bdnex_core.store.sessions import ENDED_STATUSES, SESSION_UPDATABLE, STATE_COUNTER, SessionStore
-from bdnex_core.store.sqlite_files import Inspection
+from bdnex_core.store.sqlite_files import SQLITE_DAMAGE, Inspection
 from bdnex_core.store.statistics import StatisticsStore
 
 if TYPE_CHECKING:
@@ -161,7 +160,7 @@ class BDneXDB:
                 self._inspection = db_safety.before_open(self.path, self.settings, logs, creating=creating)
         try:
             return SQLiteBackend(self.path, self.busy_ms, settings=self.settings)
-        except sqlite3.DatabaseError as exc:
+        except SQLITE_DAMAGE as exc:
             damage = db_safety.damage_error(exc, self.path, self.settings)
             if damage is not None:
                 raise damage from None
@@ -216,7 +215,7 @@ class BDneXDB:
                 # one transaction: a second process opening a new database waits, then finds it done
                 with self.write():
                     migrations.apply(db)
-        except sqlite3.DatabaseError as exc:
+        except SQLITE_DAMAGE as exc:
             damage = db_safety.damage_error(exc, self.path, self.settings)
             if damage is not None:
                 raise damage from None

@@ -133,6 +133,28 @@ def test_text_that_is_no_longer_utf8_is_reported_by_table_and_count_and_repair_k
     assert check(database, tmp_path)[0] == 0
 
 
+@pytest.mark.parametrize("where", [b"CREATE TABLE processed_files", b"file_hash"])
+def test_a_damaged_schema_is_named_never_a_traceback(database, tmp_path, where):
+    """Bytes flipped in the description of the tables: SQLite's own message then quotes bytes that are not
+    UTF-8 (once "unexpected UnicodeDecodeError"), or says the schema is malformed."""
+    data = bytearray(database.read_bytes())
+    at = data.index(where) + 3
+    data[at : at + 4] = bytes(byte ^ 0xFF for byte in data[at : at + 4])
+    database.write_bytes(bytes(data))
+    for command in (["stats", "--json"], ["identify", "Nains - T01.cbz"]):
+        line = one_error_line(run_cli("--db", str(database), *command, home=tmp_path), str(database), "schema")
+        assert "db repair`" in line, line
+    code, report = check(database, tmp_path)  # ends, whatever it finds
+    assert code == 3 and "schema" in report["integrity"][0] and "db repair" in report["remedy"]
+    repaired = run_cli("--db", str(database), "db", "repair", "--json", home=tmp_path)
+    assert repaired.returncode == 0, repaired.stderr
+    saved = {entry["table"]: entry for entry in json.loads(repaired.stdout)["tables"]}
+    assert saved["catalogue_albums"]["readable"] == ALBUMS and saved["metadata_history"]["readable"] == 2 * FILES
+    files = saved["processed_files"]  # its description is what was damaged: said lost, never made up
+    assert files["error"] or files["rejected"] == files["readable"] or files["unreachable"], files
+    assert run_cli("--db", str(database), "stats", "--json", home=tmp_path).returncode == 0
+
+
 def test_a_damaged_page_costs_the_rows_on_it_not_the_table(database, tmp_path):
     before = dict(rows(database, "SELECT id, file_path FROM processed_files"))
     leaves = pages_of(database, "processed_files")

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bdnex_core.errors import DatabaseError
-from bdnex_core.store.sqlite_files import opened_here
+from bdnex_core.store.sqlite_files import SQLITE_DAMAGE, opened_here
 
 if TYPE_CHECKING:
     import psycopg
@@ -215,7 +215,7 @@ class SQLiteBackend(Backend):
         folder) becomes one line naming the file and the command that fixes it."""
         try:
             yield
-        except sqlite3.DatabaseError as exc:
+        except SQLITE_DAMAGE as exc:
             from bdnex_core.store.db_safety import damage_error
 
             damage = damage_error(exc, self.path, self.settings)

@@ -119,7 +119,7 @@ def list_backups(settings: Settings, *, counted: bool = True) -> list[Backup]:
         for backup in backups:
             try:
                 backup.counts = count_rows(backup.path)
-            except (sqlite3.Error, OSError) as exc:
+            except (sqlite3.Error, UnicodeDecodeError, OSError) as exc:
                 backup.problem = str(exc) or type(exc).__name__
     return backups
 
@@ -161,7 +161,7 @@ def make_backup(conn: sqlite3.Connection, settings: Settings, reason: str) -> Ba
         finally:
             copy.close()
         os.replace(partial, target)
-    except (OSError, sqlite3.Error) as exc:
+    except (OSError, sqlite3.Error, UnicodeDecodeError) as exc:
         partial.unlink(missing_ok=True)
         detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise DatabaseError(
@@ -220,7 +220,7 @@ def restore_backup(settings: Settings, backup: Backup, *, label: str = "replaced
             source.close()
         moved = set_aside_database(db_path, label)
         os.replace(incoming, db_path)
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, UnicodeDecodeError) as exc:
         incoming.unlink(missing_ok=True)
         raise DatabaseError(f"cannot restore this backup ({exc})", path=backup.path) from None
     except OSError as exc:

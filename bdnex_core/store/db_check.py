@@ -19,6 +19,7 @@ checks that every table answers, and reports the schema version.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from bdnex_core.errors import DatabaseError
 from bdnex_core.store import db_safety
 from bdnex_core.store.db_backups import Backup, list_backups, set_aside_database
-from bdnex_core.store.sqlite_files import Finding, Problem, companion, inspect, set_aside
+from bdnex_core.store.sqlite_files import SQLITE_DAMAGE, Finding, Problem, companion, inspect, set_aside
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
@@ -58,10 +59,18 @@ class TableReport:
     undecodable: int = 0
     unreachable: list[tuple[int, int]] = field(default_factory=list)  # rowid ranges behind damaged pages
     error: str | None = None  # the table cannot be read at all
+    rejected: int = 0  # a repair: rows read but refused by the schema (a value lost to the damage)
+
+    def lost(self, first: int, last: int) -> None:
+        """Rows ``first`` to ``last`` cannot be read (joined to the range before when they follow it)."""
+        if self.unreachable and self.unreachable[-1][1] + 1 == first:
+            self.unreachable[-1] = (self.unreachable[-1][0], last)
+        else:
+            self.unreachable.append((first, last))
 
     @property
     def damaged(self) -> bool:
-        return bool(self.undecodable or self.unreachable or self.error)
+        return bool(self.undecodable or self.unreachable or self.error or self.rejected)
 
     def summary(self) -> str:
         parts = [f"{self.readable} rows readable"]
@@ -72,6 +81,8 @@ class TableReport:
                 f"{start}-{end}" if end != LARGEST_ROWID else f"{start} on" for start, end in self.unreachable
             )
             parts.append(f"rows with ids {ranges} behind damaged pages (lost)")
+        if self.rejected:
+            parts.append(f"{self.rejected} of them refused by the schema (a value is missing: lost)")
         if self.error:
             parts.append(f"unreadable: {self.error}")
         return f"{self.table}: " + ", ".join(parts)
@@ -83,6 +94,7 @@ class TableReport:
             "undecodable": self.undecodable,
             "unreachable": [list(r) for r in self.unreachable],
             "error": self.error,
+            "rejected": self.rejected,
         }
 
 
@@ -148,44 +160,65 @@ def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
     return [str(row[1]) for row in conn.execute(f"PRAGMA table_info([{table}])").fetchall()]
 
 
-def _next_readable(conn: sqlite3.Connection, table: str, after: int) -> int | None:
-    """The first rowid after ``after`` that can be reached again (``None``: nothing more can)."""
-    step = 1
+class _Unreachable(Exception):
+    """The b-tree of a table cannot be walked to a row."""
+
+
+def _first_rowid(conn: sqlite3.Connection, table: str, at_least: int) -> int | None:
+    """The first rowid from ``at_least`` on (``None``: no more rows); raises :class:`_Unreachable`."""
+    try:
+        found = conn.execute(
+            f"SELECT rowid FROM [{table}] WHERE rowid >= ? ORDER BY rowid LIMIT 1", [at_least]
+        ).fetchone()
+    except SQLITE_DAMAGE:
+        raise _Unreachable from None
+    return None if found is None else int(found[0])
+
+
+def _next_reachable(conn: sqlite3.Connection, table: str, after: int) -> int | None:
+    """The first rowid past a damaged part of the b-tree that starts after ``after`` (``None``: nothing
+    more can be reached), probing ever further: after + 2, + 4, + 8..."""
+    step = 2
     while after + step <= LARGEST_ROWID:
         try:
-            found = conn.execute(
-                f"SELECT rowid FROM [{table}] WHERE rowid >= ? ORDER BY rowid LIMIT 1", [after + step]
-            ).fetchone()
-        except sqlite3.DatabaseError:
+            return _first_rowid(conn, table, after + step)
+        except _Unreachable:
             step *= 2
-            continue
-        return None if found is None else int(found[0])
     return None
 
 
-def readable_rows(conn: sqlite3.Connection, table: str, columns: list[str], report: TableReport) -> Iterator[tuple]:
-    """Every row of ``table`` that can be read (``columns`` in order), counting what cannot in ``report``."""
-    selected = ", ".join(f"[{c}]" for c in columns)
+def readable_rows(
+    conn: sqlite3.Connection, table: str, columns: list[str] | None, report: TableReport
+) -> Iterator[tuple]:
+    """Every row of ``table`` that can be read (``columns`` in order; ``None``: all, in the table's
+    order), counting what cannot in ``report``. Each step moves past at least one rowid: a walk ends."""
+    selected = "*" if columns is None else ", ".join(f"[{c}]" for c in columns)
     after, batch = -LARGEST_ROWID - 1, BATCH
     while True:
         try:
             rows = conn.execute(
                 f"SELECT rowid, {selected} FROM [{table}] WHERE rowid > ? ORDER BY rowid LIMIT ?", [after, batch]
             ).fetchall()
-        except sqlite3.DatabaseError as exc:
+        except SQLITE_DAMAGE as exc:
             if batch > 1:
                 batch = 1  # the damage is in this batch: row by row up to it
                 continue
-            if after == -LARGEST_ROWID - 1 and report.readable == 0 and not report.unreachable:
-                first = _next_readable(conn, table, after)
-                if first is None:
-                    report.error = str(exc)
+            try:  # which row is it? its record is damaged, the b-tree that leads to it may not be
+                failing = _first_rowid(conn, table, after + 1)
+            except _Unreachable:
+                following = _next_reachable(conn, table, after)
+                if following is None and report.readable == 0 and not report.unreachable:
+                    report.error = str(exc)  # not one row of the table can be reached
                     return
-            following = _next_readable(conn, table, after)
-            report.unreachable.append((after + 1, LARGEST_ROWID if following is None else following - 1))
-            if following is None:
+                report.lost(after + 1, LARGEST_ROWID if following is None else following - 1)
+                if following is None:
+                    return
+                after = following - 1
+                continue
+            if failing is None:
                 return
-            after = following - 1
+            report.lost(failing, failing)
+            after = failing
             continue
         if not rows:
             return
@@ -227,36 +260,39 @@ def _open_elsewhere(path: Path) -> bool:
 
 
 def _check_content(path: Path, report: CheckReport, *, full: bool) -> None:
-    # read from a private copy when the -wal is damaged: SQLite must not discard what the repair keeps
     # a -wal in trouble is left alone (SQLite would drop what follows its damage): the file as of its
     # last checkpoint is read instead
+    plain = _open_without_log(path, lenient=False) if report.findings else sqlite3.connect(path, isolation_level=None)
+    try:  # as the commands open it: a schema SQLite cannot read stops them all
+        pragma = "integrity_check" if full else "quick_check"
+        found = [str(row[0]) for row in plain.execute(f"PRAGMA {pragma}(20)").fetchall()]
+        report.integrity = [] if found == ["ok"] else found
+    except SQLITE_DAMAGE as exc:
+        report.integrity = [db_safety.describe_damage(exc)]
+    finally:
+        plain.close()
     conn = _open_without_log(path) if report.findings else _open_for_reading(path)
     try:
-        pragma = "integrity_check" if full else "quick_check"
-        try:
-            found = [str(row[0]) for row in conn.execute(f"PRAGMA {pragma}(20)").fetchall()]
-            report.integrity = [] if found == ["ok"] else found
-        except sqlite3.DatabaseError as exc:
-            report.integrity = [str(exc)]
         try:
             tables = _tables(conn)
-        except sqlite3.DatabaseError as exc:
-            report.integrity.append(f"its list of tables cannot be read ({exc})")
+        except SQLITE_DAMAGE as exc:
+            report.integrity.append(f"its list of tables cannot be read ({db_safety.describe_damage(exc)})")
             return
         for table in tables:
             table_report = TableReport(table)
             try:
-                for _row in readable_rows(conn, table, _columns(conn, table), table_report):
+                for _row in readable_rows(conn, table, None, table_report):
                     pass
-            except sqlite3.DatabaseError as exc:
-                table_report.error = str(exc)
+            except SQLITE_DAMAGE as exc:
+                table_report.error = db_safety.describe_damage(exc)
             report.tables.append(table_report)
     finally:
         conn.close()
 
 
-def _open_without_log(path: Path) -> sqlite3.Connection:
-    return _reader(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True, isolation_level=None))
+def _open_without_log(path: Path, *, lenient: bool = True) -> sqlite3.Connection:
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True, isolation_level=None)
+    return _reader(conn) if lenient else conn
 
 
 def _remedy(report: CheckReport, settings: Settings) -> str | None:
@@ -371,42 +407,68 @@ def _undecodable_anywhere(conn: sqlite3.Connection) -> bool:
 
 
 def _copy_what_can_be_read(path: Path, settings: Settings, report: RepairReport) -> None:
+    """Every readable row into a new database built beside, which replaces the damaged one only once
+    complete: a repair that fails leaves the damaged database where it was, never an empty one."""
     from bdnex_core.db import BDneXDB
 
-    moved = set_aside_database(path, "damaged")
-    report.set_aside.extend(moved)
-    damaged = moved[0]
-    old = _open_for_reading(damaged)
+    building = path.with_name(f".{path.name}.repairing")
+    for leftover in (building, companion(building, "-wal"), companion(building, "-shm")):
+        leftover.unlink(missing_ok=True)
+    old = _open_for_reading(path)
     try:
         try:
             old_tables = set(_tables(old))
-        except sqlite3.DatabaseError as exc:
+        except SQLITE_DAMAGE as exc:
             raise DatabaseError(
-                f"nothing can be saved: its list of tables is unreadable ({exc}); "
+                f"nothing can be saved: its list of tables is unreadable ({db_safety.describe_damage(exc)}); "
                 + db_safety.remedy(Problem.GONE, path, settings),
-                path=damaged,
+                path=path,
             ) from None
-        with BDneXDB(path, settings=settings, creating=True) as new:
+        with BDneXDB(building, settings=db_safety.settings_for(building, settings), creating=True) as new:
             conn = new.db.conn
             conn.execute("PRAGMA foreign_keys = OFF")
             for table in _tables(conn):
                 table_report = TableReport(table)
                 report.tables.append(table_report)
-                if table not in old_tables:
-                    continue
-                columns = [c for c in _columns(conn, table) if c in set(_columns(old, table))]
-                marks = ", ".join("?" for _ in columns)
-                insert = f"INSERT OR IGNORE INTO [{table}] ({', '.join(f'[{c}]' for c in columns)}) VALUES ({marks})"
-                with new.write():
-                    conn.execute(f"DELETE FROM [{table}]")  # rows the new schema seeded are replaced by the old ones
-                    conn.executemany(insert, readable_rows(old, table, columns, table_report))
+                if table in old_tables:
+                    with new.write():
+                        _copy_table(old, new, table, table_report)
             with new.write():
                 if new.backend.table_exists(FULL_TEXT_INDEX):
                     conn.execute(f"INSERT INTO {FULL_TEXT_INDEX}({FULL_TEXT_INDEX}) VALUES ('rebuild')")
-                lost_catalogue = any(t.damaged for t in report.tables if t.table.startswith("catalogue_"))
-                if lost_catalogue:
+                if any(t.damaged for t in report.tables if t.table.startswith("catalogue_")):
                     conn.execute("DELETE FROM catalogue_sitemaps")
                     report.notes.append("catalogue rows were lost: the next `catalogue update` fetches it all again")
             conn.execute("PRAGMA foreign_keys = ON")
+    except BaseException:
+        for leftover in (building, companion(building, "-wal"), companion(building, "-shm")):
+            leftover.unlink(missing_ok=True)
+        raise
     finally:
         old.close()
+    report.set_aside.extend(set_aside_database(path, "damaged"))
+    os.replace(building, path)
+
+
+def _copy_table(old: sqlite3.Connection, new: Any, table: str, report: TableReport) -> None:
+    """The readable rows of ``table``, column by column name. A row that needs a value the damage took
+    (a column whose name in the damaged schema is no longer readable) is refused by the new schema:
+    counted as rejected, never invented."""
+    conn = new.db.conn
+    try:
+        present = set(_columns(old, table))
+    except SQLITE_DAMAGE as exc:
+        report.error = db_safety.describe_damage(exc)
+        return
+    columns = [column for column in _columns(conn, table) if column in present]
+    insert = (
+        f"INSERT OR IGNORE INTO [{table}] ({', '.join(f'[{c}]' for c in columns)}) "
+        f"VALUES ({', '.join('?' for _ in columns)})"
+    )
+    conn.execute(f"DELETE FROM [{table}]")  # what the new schema seeded gives way to the old rows
+    try:
+        conn.executemany(insert, readable_rows(old, table, columns, report))
+    except SQLITE_DAMAGE as exc:
+        report.error = db_safety.describe_damage(exc)
+    stored = conn.execute(f"SELECT COUNT(*) FROM [{table}]").fetchone()[0]
+    report.rejected = max(0, report.readable - stored)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from bdnex_core.errors import DatabaseError
 from bdnex_core.store.sqlite_files import (
+    SQLITE_DAMAGE,
     DamagedDatabase,
     Finding,
     Inspection,
@@ -123,7 +124,7 @@ def quick_check(conn: sqlite3.Connection) -> list[str]:
     """``PRAGMA quick_check``'s complaints (empty: sound). Damage that stops it is a complaint too."""
     try:
         found = [row[0] for row in conn.execute("PRAGMA quick_check(20)").fetchall()]
-    except sqlite3.DatabaseError as exc:
+    except SQLITE_DAMAGE as exc:
         return [str(exc)]
     return [] if found == ["ok"] else found
 
@@ -152,6 +153,13 @@ def before_migration(conn: sqlite3.Connection, path: Path, settings: Settings | 
         logger.info("backed up %s to %s before upgrading its schema", path, backup.path)
 
 
+def describe_damage(exc: BaseException) -> str:
+    """SQLite's complaint in a line that quotes none of the damaged bytes."""
+    if isinstance(exc, UnicodeDecodeError) or str(exc).startswith("malformed database schema"):
+        return "its schema (the description of its tables) cannot be read"
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+
+
 def _unusable_file(path: Path) -> Finding | None:
     """Which of the database's files cannot be opened, by ``stat`` alone (safe while it is open here)."""
     from bdnex_core.store.sqlite_files import _kind, _unreadable
@@ -169,22 +177,26 @@ def _unusable_file(path: Path) -> Finding | None:
     return None
 
 
-def damage_error(exc: sqlite3.Error, path: Path | None, settings: Settings | None) -> DatabaseError | None:
+def damage_error(exc: Exception, path: Path | None, settings: Settings | None) -> DatabaseError | None:
     """The error to report for an SQLite error that means damage or files out of reach (``None``:
     another kind of error, such as a constraint, a lock or a full disk, handled where it happens)."""
     if path is None:
         return None
+    own = settings_for(path, settings)
+    if isinstance(exc, UnicodeDecodeError) or str(exc).startswith("malformed database schema"):
+        # the description of its tables is damaged: SQLite opens none through it (a repair reads around it)
+        finding = Finding(path, f"it is damaged: {describe_damage(exc)}", Problem.DAMAGED)
+        return DamagedDatabase(finding, remedy(Problem.DAMAGED, path, own))
     code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
     text = str(exc)
-    own = settings_for(path, settings)
     if text.startswith("Could not decode to UTF-8"):
         column = text.split("column", 1)[-1].split("with text", 1)[0].strip(" '")
         what = f"it is damaged: a stored text is not readable (column {column} holds bytes that are not UTF-8)"
         return DamagedDatabase(Finding(path, what, Problem.DAMAGED), remedy(Problem.DAMAGED, path, own))
     if code in (SQLITE_CANTOPEN, SQLITE_READONLY, SQLITE_IOERR):
-        finding = _unusable_file(path)
-        if finding is not None:
-            return DamagedDatabase(finding, remedy(finding.problem, finding.file, own))
+        unusable = _unusable_file(path)
+        if unusable is not None:
+            return DamagedDatabase(unusable, remedy(unusable.problem, unusable.file, own))
         if code == SQLITE_IOERR:
             what = f"reading or writing it failed ({text}); check the disk, then run {command('db', 'check')}"
             return DatabaseError(what, path=path)

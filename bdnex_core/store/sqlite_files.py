@@ -19,6 +19,7 @@ damaged -shm loses nothing, and is set aside here (with a warning) when no other
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 import struct
 import sys
@@ -54,6 +55,11 @@ def opened_here(path: Path, delta: int) -> None:
 def is_open_here(path: Path) -> bool:
     with _OPEN_LOCK:
         return OPEN_HERE[os.path.realpath(path)] > 0
+
+
+#: what damage raises through Python's sqlite3: its errors, and a UnicodeDecodeError when SQLite's own
+#: message quotes a damaged schema whose bytes are no longer UTF-8
+SQLITE_DAMAGE = (sqlite3.DatabaseError, UnicodeDecodeError)
 
 
 class Problem(StrEnum):
