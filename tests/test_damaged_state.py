@@ -85,7 +85,6 @@ class World:
             "XDG_DATA_HOME": str(home / ".local" / "share"),
             "XDG_CACHE_HOME": str(home / ".cache"),
             "COLUMNS": "200",
-            "BDNEX_LOAD_PLUGINS": "",
             "LANG": "C.UTF-8",
         }
 
