@@ -137,3 +137,47 @@ def test_a_file_we_replace_is_replaced_whatever_stands_in_its_place(tmp_path, st
     write_atomically(log, '{"session": 1}')
     assert log.is_file() and not log.is_symlink() and log.read_text() == '{"session": 1}'
     assert Path("/dev/zero").exists(), "a link is replaced, never written through"
+
+
+@pytest.mark.parametrize(
+    "damage", [name for name in damages(reading=True) if name != "linked to /dev/zero"]
+)  # /dev/zero as the configuration: bounded reads of issue 29 (branch h-harden)
+def test_the_users_damaged_configuration_is_named_with_what_to_do(tmp_path, damage):
+    import subprocess
+    import sys
+
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"database:\n  path: {tmp_path / 'bdnex.db'}\npipeline:\n  workers: 2\n  logs_dir: {tmp_path / 'logs'}\n"
+        "catalogue:\n  min_delay_seconds: 2.0\n  jitter_seconds: 1.0\n  max_retries: 4\n"
+    )
+    DAMAGES[damage](config)
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "XDG_DATA_HOME": str(tmp_path / "home" / "share")}
+    result = subprocess.run(
+        [sys.executable, "-m", "bdnex_core", "--config", str(config), "stats", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    lines = result.stderr.strip().splitlines()
+    if damage == "cut in half" and config.stat().st_size and still_a_configuration(config):
+        assert result.returncode == 0, result.stderr  # a cut between two settings leaves a valid file: used
+        return
+    assert len(lines) == 1 and str(config) in lines[0] and "Traceback" not in result.stderr, result.stderr
+    if damage == "emptied":  # valid (every default), but said: the defaults choose another database
+        assert result.returncode == 0 and "is empty: every setting has its default" in lines[0]
+    else:
+        assert result.returncode == 2 and ("fix" in lines[0] or "invalid configuration at" in lines[0]), lines[0]
+
+
+def still_a_configuration(path: Path) -> bool:
+    import yaml
+
+    from bdnex_core.config import from_mapping as settings_from
+
+    try:
+        settings_from(yaml.safe_load(path.read_text()) or {})
+    except Exception:  # any refusal means: not a valid configuration any more
+        return False
+    return True
