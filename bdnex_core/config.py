@@ -57,6 +57,9 @@ class DatabaseSettings:
     path: Path = field(default_factory=paths.default_database_path)
     busy_timeout_ms: int = _default("database", "busy_timeout_ms")
     url: str | None = _default("database", "url")
+    backups_dir: Path | None = None  # None: <database file>-backups beside it
+    backups_keep: int = _default("database", "backups_keep")
+    backups_every_hours: float = _default("database", "backups_every_hours")
 
 
 @dataclass(frozen=True)
@@ -301,10 +304,21 @@ def _read_yaml(path: Path) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise ConfigError(f"not valid YAML{where}: {problem}", path=path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the configuration: {exc}", path=path) from None
+        problem = getattr(exc, "problem", None) or getattr(exc, "reason", None)  # a ReaderError: a bad character
+        raise ConfigError(
+            f"not valid YAML{where}" + (f": {problem}" if problem else "") + "; fix this file", path=path
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"not a text file any more (byte {exc.object[exc.start]:#04x} at {exc.start} is not UTF-8): "
+            "fix or replace this file",
+            path=path,
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the configuration ({exc.strerror or exc}): fix this file, or point --config elsewhere",
+            path=path,
+        ) from None
     except RecursionError:
         raise ConfigError("the configuration is nested too deeply; refused", path=path) from None
     _check_expanded_size(data, path)
@@ -351,6 +365,17 @@ def _check_expanded_size(data: Any, path: Path) -> None:
         raise ConfigError("the configuration is nested too deeply; refused", path=path) from None
 
 
+def _warn_if_empty(path: Path, data: Any) -> None:
+    """An empty configuration file is valid (every default applies), but a disk or a sync tool may have
+    emptied it: say so once, since the defaults then choose another database."""
+    if data == {}:
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "%s is empty: every setting has its default (database %s)", path, paths.default_database_path()
+        )
+
+
 def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> tuple[Path, bool]:
     """Return the config path and whether the user named it (then it must exist)."""
     if explicit:
@@ -376,6 +401,7 @@ def load_settings(
         raise ConfigError(f"cannot read the configuration: {exc.strerror}", path=path) from None
     if exists:
         data = _read_yaml(path)
+        _warn_if_empty(path, data)
         if not isinstance(data, dict):
             raise ConfigError("the configuration must be a mapping of sections", path=path)
     elif named:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -21,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 from bdnex_core import migrations
 from bdnex_core.errors import BdnexError, DatabaseError
 from bdnex_core.hashing import sha256_file
+from bdnex_core.paths import logs_folder_for
 from bdnex_core.postgres.connection import is_postgresql_url
 from bdnex_core.states import HistorySource, SessionFileState, SessionStatus
+from bdnex_core.store import db_safety
 from bdnex_core.store.albums import AlbumCache
 from bdnex_core.store.backend import (
     POSTGRESQL,
@@ -54,6 +55,7 @@ from bdnex_core.store.request_slots import RequestSlotStore
 from bdnex_core.store.reviews import ReviewStore
 from bdnex_core.store.series import SeriesStore
 from bdnex_core.store.sessions import ENDED_STATUSES, SESSION_UPDATABLE, STATE_COUNTER, SessionStore
+from bdnex_core.store.sqlite_files import SQLITE_DAMAGE, Inspection
 from bdnex_core.store.statistics import StatisticsStore
 
 if TYPE_CHECKING:
@@ -91,7 +93,8 @@ class BDneXDB:
     ``db_path``: an SQLite file, ``":memory:"`` or a ``postgresql://`` URL; by default the
     configured database (``database.path``, or ``database.url`` with ``backend: postgresql``).
     ``schema_ready``: another connection to a database already opened here (:meth:`reopen`), whose
-    schema needs no check.
+    schema needs no check. ``creating``: a missing SQLite file is made anew on purpose, even where signs
+    say a database existed (``db reset``, ``db repair``; see :mod:`bdnex_core.store.db_safety`).
     """
 
     def __init__(
@@ -100,6 +103,7 @@ class BDneXDB:
         *,
         settings: Settings | None = None,
         schema_ready: bool = False,
+        creating: bool = False,
     ):
         if db_path is None:
             if settings is None:  # the seed's BDneXDB(): the user's configuration, BDNEX_DB first
@@ -116,11 +120,16 @@ class BDneXDB:
         self.album_ttl = timedelta(days=settings.cache.album_ttl_days if settings else 7)
         self.series_ttl = timedelta(days=settings.cache.series_ttl_days if settings else 7)
         self.busy_ms = settings.database.busy_timeout_ms if settings else 30000
-        self.backend: Backend = self._open()
+        self._inspection: Inspection | None = None
+        self.backend: Backend = self._open(check=not schema_ready, creating=creating)
         self.dialect = self.backend.dialect
         self.created = False
         if not schema_ready:
-            self._prepare()
+            try:
+                self._prepare()
+            except BaseException:
+                self.backend.close()
+                raise
         backend = self.backend
         self.files = FileStore(backend)
         self.albums = AlbumCache(backend, self.album_ttl)
@@ -137,7 +146,7 @@ class BDneXDB:
 
     # ------------------------------------------------------------------ opening
 
-    def _open(self) -> Backend:
+    def _open(self, *, check: bool, creating: bool) -> Backend:
         if self.url is not None:
             return PostgresBackend(self.url)
         if self.path is not None:
@@ -149,11 +158,15 @@ class BDneXDB:
                 ) from None
             if not os.access(self.path.parent, os.W_OK | os.X_OK):
                 raise DatabaseError("the database directory is not writable", path=self.path.parent)
-            if self.path.exists() and not os.access(self.path, os.R_OK | os.W_OK):
-                raise DatabaseError("the database file is not readable and writable", path=self.path)
+            if check:  # damaged files, and a vanished database, are named with their fix
+                logs = logs_folder_for(self.settings.pipeline.logs_dir, self.path) if self.settings else None
+                self._inspection = db_safety.before_open(self.path, self.settings, logs, creating=creating)
         try:
-            return SQLiteBackend(self.path, self.busy_ms)
-        except sqlite3.DatabaseError as exc:
+            return SQLiteBackend(self.path, self.busy_ms, settings=self.settings)
+        except SQLITE_DAMAGE as exc:
+            damage = db_safety.damage_error(exc, self.path, self.settings)
+            if damage is not None:
+                raise damage from None
             raise DatabaseError(
                 f"cannot open the database ({exc}); is it a bdnex-core SQLite file?", path=self.path
             ) from None
@@ -189,6 +202,8 @@ class BDneXDB:
             return
         db = self.db
         try:
+            if self.path is not None:  # after an unclean stop: PRAGMA quick_check first
+                db_safety.after_open(db.conn, self.path, self._inspection, self.settings)
             self.created = not db.table("processed_files").exists()
             newer = migrations.unknown_applied(db)
             if newer:
@@ -198,10 +213,15 @@ class BDneXDB:
                     path=self.path,
                 )
             if migrations.migrations.pending(db):
+                if self.path is not None and not self.created:  # checked and backed up before it changes
+                    db_safety.before_migration(db.conn, self.path, self.settings)
                 # one transaction: a second process opening a new database waits, then finds it done
                 with self.write():
                     migrations.apply(db)
-        except sqlite3.DatabaseError as exc:
+        except SQLITE_DAMAGE as exc:
+            damage = db_safety.damage_error(exc, self.path, self.settings)
+            if damage is not None:
+                raise damage from None
             raise DatabaseError(f"the database is unusable ({exc})", path=self.path) from None
 
     def _prepare_postgresql(self, backend: PostgresBackend) -> None:

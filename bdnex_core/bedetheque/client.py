@@ -42,11 +42,13 @@ from bdnex_core.bedetheque.wire import on_the_wire
 from bdnex_core.errors import (
     BlockedError,
     CatalogueError,
+    ConfigError,
     NotFound,
     RateLimited,
     ResponseTooLarge,
     Unreachable,
 )
+from bdnex_core.fileio import damage_of, open_atomically, read_cache_file
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
@@ -285,6 +287,70 @@ class FlareSolverrTransport:
         )
 
 
+# ---------------------------------------------------------------------- cookie jars
+
+COOKIES_MAX_BYTES = 1024 * 1024  # a jar for one site holds a few cookies; a browser export of all sites more
+
+
+def parse_cookie_jar(data: bytes) -> http.cookiejar.MozillaCookieJar:
+    """A Netscape cookies.txt read from bytes (raises ``LoadError``, ``UnicodeDecodeError``, ``ValueError``)."""
+    import tempfile
+
+    text = data.decode("utf-8")
+    jar = http.cookiejar.MozillaCookieJar()
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".txt") as copy:  # the jar reads files only
+        copy.write(text)
+        copy.flush()
+        jar.load(copy.name, ignore_discard=True, ignore_expires=True)
+    return jar
+
+
+def _cookie_jar_damage(data: bytes) -> str | None:
+    try:
+        parse_cookie_jar(data)
+    except (http.cookiejar.LoadError, UnicodeDecodeError, ValueError, IndexError) as exc:
+        return f"not a cookies.txt file any more ({str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__})"
+    return None
+
+
+def _users_cookies(path: Path) -> http.cookiejar.MozillaCookieJar:
+    """The browser export ``catalogue.cookies_file`` names; what is wrong with it is the user's to fix."""
+    fix = (
+        "export the cookies of bedetheque.com from your browser again, in Netscape cookies.txt format "
+        "(or remove catalogue.cookies_file from the configuration)"
+    )
+    reason = damage_of(path)
+    if reason is None and not path.exists():
+        reason = "it does not exist"
+    data = b""
+    if reason is None:
+        try:
+            with path.open("rb") as handle:
+                data = handle.read(COOKIES_MAX_BYTES + 1)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+    if reason is None and len(data) > COOKIES_MAX_BYTES:
+        reason = f"it is larger than {COOKIES_MAX_BYTES // 1024} KB"
+    if reason is None:
+        reason = _cookie_jar_damage(data)
+    if reason is not None:
+        raise ConfigError(f"cannot use your cookies file: {reason}; {fix}", path=path)
+    return parse_cookie_jar(data)
+
+
+def cookie_jar_text(jar: http.cookiejar.CookieJar) -> str:
+    """The jar as a Netscape cookies.txt (what ``MozillaCookieJar.save`` writes, without its file)."""
+    import tempfile
+
+    copy = http.cookiejar.MozillaCookieJar()
+    for cookie in jar:
+        copy.set_cookie(cookie)
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / "cookies.txt"
+        copy.save(str(target), ignore_discard=True, ignore_expires=True)
+        return target.read_text("utf-8")
+
+
 # ---------------------------------------------------------------------- the client
 
 
@@ -354,28 +420,27 @@ class BedethequeClient:
         else:
             self.transport = RequestsTransport(self.session, catalogue.timeout_seconds)
 
-    # cookies: ours persist between runs; the user's browser export is merged in
+    # cookies: ours persist between runs (a cache: a damaged jar is dropped and made again); the user's
+    # browser export is merged in (theirs: a damaged one is named with what to do)
     def _load_cookies(self) -> http.cookiejar.MozillaCookieJar:
         jar = http.cookiejar.MozillaCookieJar(str(self._cookie_file))
-        for source in (self._cookie_file, self.settings.catalogue.cookies_file):
-            if source and Path(source).is_file():
-                try:
-                    other = http.cookiejar.MozillaCookieJar(str(source))
-                    other.load(ignore_discard=True, ignore_expires=True)
-                except (OSError, http.cookiejar.LoadError) as exc:
-                    raise CatalogueError(
-                        f"cannot read the cookies file ({exc}); it must be in Netscape cookies.txt format", path=source
-                    ) from None
-                for cookie in other:
-                    if not cookie.expires:  # browsers export session cookies with expiry 0
-                        cookie.expires, cookie.discard = None, True
-                    jar.set_cookie(cookie)
+        ours = read_cache_file(self._cookie_file, max_bytes=COOKIES_MAX_BYTES, check=_cookie_jar_damage)
+        sources = [parse_cookie_jar(ours)] if ours is not None else []
+        users = self.settings.catalogue.cookies_file
+        if users is not None:
+            sources.append(_users_cookies(Path(users)))
+        for other in sources:
+            for cookie in other:
+                if not cookie.expires:  # browsers export session cookies with expiry 0
+                    cookie.expires, cookie.discard = None, True
+                jar.set_cookie(cookie)
         return jar
 
     def save_cookies(self) -> None:
+        """Replace our cookie jar in one step (never written through a link, never left half written)."""
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            self.session.cookies.save(ignore_discard=True, ignore_expires=True)  # type: ignore[attr-defined]
+            with open_atomically(self._cookie_file, "w", encoding="utf-8") as handle:
+                handle.write(cookie_jar_text(self.session.cookies))
         except OSError as exc:
             logger.warning("cannot save cookies to %s: %s", self._cookie_file, exc)
 

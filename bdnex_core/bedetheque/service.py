@@ -23,6 +23,8 @@ for each other per series, so two albums of one series never both pay for it; th
 through the client, so politeness, the hourly cap, the breaker and ``--dry-run`` behave as for
 album pages. Raw pages are kept on disk too (``<cache dir>/pages/<id>.html``,
 ``<cache dir>/series/<id>.html``), so a parser fix can be replayed without asking the site again.
+Covers are cached there too; a cached cover that is no longer a whole image is dropped and fetched
+again (:mod:`bdnex_core.fileio`).
 """
 
 from __future__ import annotations
@@ -34,10 +36,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bdnex_core.bedetheque.album import ALBUM_PAGE, SERIES_PAGE, Album
+from bdnex_core.bedetheque.client import PAGE_MAX_BYTES
 from bdnex_core.bedetheque.parse import parse_album_page, parse_series_page
 from bdnex_core.bedetheque.series import SeriesRecord, count_not_below
 from bdnex_core.errors import BlockedError, CacheError, NotFound, ParseError
-from bdnex_core.fileio import write_atomically
+from bdnex_core.fileio import read_cache_file, write_atomically
+
+# a cover is fetched under the page cap: a cached one larger than that is not one we wrote
+COVER_MAX_BYTES = PAGE_MAX_BYTES
 
 if TYPE_CHECKING:
     from bdnex_core.bedetheque.client import BedethequeClient
@@ -258,11 +264,26 @@ def _series_page(client: BedethequeClient, db: BDneXDB, series_id: int, slug: st
     return record
 
 
+def image_damage(data: bytes) -> str | None:
+    """What is wrong with a cached image (``None``: it decodes whole)."""
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        return f"not a whole image ({exc})"
+    return None
+
+
 def fetch_cover(client: BedethequeClient, album: Album) -> bytes:
-    """The album's cover, from the disk cache when present."""
+    """The album's cover, from the disk cache when present and whole (a damaged one is fetched again)."""
     path = client.data_dir / "covers" / f"{album.album_id}.jpg"
-    if path.is_file():
-        return path.read_bytes()
+    cached = read_cache_file(path, max_bytes=COVER_MAX_BYTES, check=image_damage)
+    if cached is not None:
+        return cached
     data = client.get_cover(album.cover_url or album.album_id)
     write_to_cache(path, data)
     return data

@@ -61,7 +61,22 @@ def cli(
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     ctx.obj = AppContext(config_path=config_path, db_path=db_path, debug=debug, quiet=quiet)
+    _commands_name_this_database(config_path, db_path)
     ctx.call_on_close(ctx.obj.close)
+
+
+def _commands_name_this_database(config_path: str | None, db_path: str | None) -> None:
+    """The fixes a message gives (``bdnex-core db repair``...) carry the options that chose this database."""
+    import shlex
+
+    from bdnex_core.store import db_safety
+
+    words = ["bdnex-core"]
+    if config_path:
+        words += ["--config", shlex.quote(config_path)]
+    if db_path:
+        words += ["--db", shlex.quote(db_path)]
+    db_safety.COMMAND = " ".join(words)
 
 
 def _register_core_commands(group: click.Group) -> None:

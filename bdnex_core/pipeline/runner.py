@@ -26,6 +26,7 @@ from bdnex_core import plugins
 from bdnex_core.db import DONE_STATUSES, BDneXDB, SessionManager
 from bdnex_core.errors import BdnexError, SiteUnavailable
 from bdnex_core.library import LibraryItem
+from bdnex_core.pipeline.fresh_start import refuse_a_silent_fresh_start
 from bdnex_core.pipeline.logs import write_session_logs, write_text_log
 from bdnex_core.pipeline.options import TagOptions
 from bdnex_core.pipeline.steps import ItemProcessor, Outcome
@@ -39,6 +40,7 @@ from bdnex_core.states import (
     file_status_for,
     session_state_for,
 )
+from bdnex_core.store.db_backups import RollingBackups
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
@@ -145,6 +147,7 @@ class TagRun:
         self.progress = progress
         self.client = client if client is not None else _default_client(settings, db)
         self.matcher = matcher if matcher is not None else _default_matcher(settings, db)
+        self.backups = _rolling_backups(settings, db, options)
         self.processor = ItemProcessor(
             settings,
             options,
@@ -160,6 +163,9 @@ class TagRun:
         """A new session over ``items``. Files processed before and unchanged since are left out and
         counted; a caller that already left them out passes how many it found as ``unchanged``."""
         directory = ", ".join(self.options.locations) or "(items)"
+        if not self.options.dry_run:
+            refuse_a_silent_fresh_start(self.db, items)
+        self.backups.maybe()  # the database as it was before this run, when the newest backup is old
         if unchanged is None:
             known = set() if self.options.force else self._unchanged_keys(items)
             items = [item for item in items if item.key not in known]
@@ -186,6 +192,7 @@ class TagRun:
         return {local[path] for path in unchanged_paths(self.db, list(local))}
 
     def resume(self, session_id: int, items_by_key: dict[str, LibraryItem]) -> RunSummary:
+        self.backups.maybe()
         remaining = SessionManager(self.db).resume_session(session_id)
         items: list[LibraryItem] = []
         for row in remaining:
@@ -301,6 +308,7 @@ class TagRun:
             outcome = self._decide_review(outcome)
         if not self.options.dry_run:
             self._record(session_id, outcome)
+            self.backups.maybe()
         summary.outcomes.append(outcome)
         if outcome.state == OutcomeState.DONE and outcome.album is not None and not self.options.dry_run:
             plugins.notify(
@@ -421,6 +429,16 @@ class TagRun:
                     logger.info("removed %s, left by an interrupted write", leftover)
             except OSError as exc:
                 logger.warning("cannot clean %s: %s", folder, exc)
+
+
+def _rolling_backups(settings: Settings, db: BDneXDB, options: TagOptions) -> RollingBackups:
+    """Backups of an SQLite database while it is tagged (none for a dry run, none on PostgreSQL)."""
+    from bdnex_core.store import db_safety
+    from bdnex_core.store.backend import SQLiteBackend
+
+    if options.dry_run or db.path is None or not isinstance(db.backend, SQLiteBackend):
+        return RollingBackups(None, settings)
+    return RollingBackups(db.backend.conn, db_safety.settings_for(db.path, settings))
 
 
 def unchanged_paths(db: BDneXDB, paths: list[str], roots: Iterable[str] = ()) -> set[str]:

@@ -27,10 +27,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bdnex_core.errors import DatabaseError
+from bdnex_core.store.sqlite_files import SQLITE_DAMAGE, opened_here
 
 if TYPE_CHECKING:
     import psycopg
     from sqlite_utils import Database
+
+    from bdnex_core.config import Settings
 
 Params = Sequence[Any] | None
 
@@ -194,32 +197,53 @@ def _is_lock_error(exc: sqlite3.OperationalError) -> bool:
 class SQLiteBackend(Backend):
     dialect = SQLITE
 
-    def __init__(self, path: Path | None, busy_ms: int):
+    def __init__(self, path: Path | None, busy_ms: int, *, settings: Settings | None = None):
         from sqlite_utils import Database
 
-        self.path, self.busy_ms = path, busy_ms
+        self.path, self.busy_ms, self.settings = path, busy_ms, settings
         self.location = str(path) if path is not None else ":memory:"
         self.conn = connect_sqlite(path, busy_ms)
+        if path is not None:
+            opened_here(path, +1)
         self._write_lock = _process_write_lock(path)
         #: sqlite-utils over the same connection: the migrations and the SQLite-only features use it
         self.database: Database = Database(self.conn)
 
+    @contextlib.contextmanager
+    def _damage_named(self) -> Iterator[None]:
+        """SQLite's word for damage (a malformed page, text that is not UTF-8, a -wal that became a
+        folder) becomes one line naming the file and the command that fixes it."""
+        try:
+            yield
+        except SQLITE_DAMAGE as exc:
+            from bdnex_core.store.db_safety import damage_error
+
+            damage = damage_error(exc, self.path, self.settings)
+            if damage is None:
+                raise
+            raise damage from None
+
     def _cursor(self, sql: str, params: Params) -> sqlite3.Cursor:
-        return self.conn.execute(sql, params or ())
+        with self._damage_named():
+            return self.conn.execute(sql, params or ())
 
     def rows(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
         cursor = self._cursor(sql, params)
         names = [column[0] for column in cursor.description or ()]
-        return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+        with self._damage_named():
+            return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
 
     def tuples(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
-        return self._cursor(sql, params).fetchall()
+        cursor = self._cursor(sql, params)
+        with self._damage_named():
+            return cursor.fetchall()
 
     def execute(self, sql: str, params: Params = None) -> int:
         return self._cursor(sql, params).rowcount
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
-        return self.conn.executemany(sql, rows).rowcount
+        with self._damage_named():
+            return self.conn.executemany(sql, rows).rowcount
 
     def table_exists(self, table: str) -> bool:
         return self.value("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?", [table]) == 1
@@ -289,10 +313,15 @@ class SQLiteBackend(Backend):
     def reopen(self) -> SQLiteBackend:
         if self.path is None:
             raise DatabaseError("an in-memory database cannot be opened twice")
-        return SQLiteBackend(self.path, self.busy_ms)
+        return SQLiteBackend(self.path, self.busy_ms, settings=self.settings)
 
     def close(self) -> None:
+        if self.path is not None and not self._closed:
+            opened_here(self.path, -1)
+        self._closed = True
         self.conn.close()
+
+    _closed = False
 
 
 # ----------------------------------------------------------------------------- PostgreSQL
