@@ -138,6 +138,29 @@ def _reader(conn: sqlite3.Connection) -> sqlite3.Connection:
     return conn
 
 
+# SQLite's virtual machine steps one read of ours may take before it is taken for damage: a b-tree whose
+# pages were cut off or overwritten can lead a read round in circles (seen on a file cut in half)
+STEPS_PER_READ = 50_000_000
+_STEPS_PER_CALL = 10_000
+
+
+def _fetch_bounded(conn: sqlite3.Connection, sql: str, parameters: list) -> list:
+    """``conn.execute(sql, parameters).fetchall()``, interrupted (an OperationalError, as for any damage)
+    past STEPS_PER_READ steps."""
+    calls = 0
+
+    def count() -> int:
+        nonlocal calls
+        calls += 1
+        return int(calls * _STEPS_PER_CALL > STEPS_PER_READ)
+
+    conn.set_progress_handler(count, _STEPS_PER_CALL)
+    try:
+        return conn.execute(sql, parameters).fetchall()
+    finally:
+        conn.set_progress_handler(None, 0)
+
+
 def _open_for_reading(path: Path) -> sqlite3.Connection:
     return _reader(sqlite3.connect(path, isolation_level=None))
 
@@ -167,12 +190,14 @@ class _Unreachable(Exception):
 def _first_rowid(conn: sqlite3.Connection, table: str, at_least: int) -> int | None:
     """The first rowid from ``at_least`` on (``None``: no more rows); raises :class:`_Unreachable`."""
     try:
-        found = conn.execute(
-            f"SELECT rowid FROM [{table}] WHERE rowid >= ? ORDER BY rowid LIMIT 1", [at_least]
-        ).fetchone()
+        found = _fetch_bounded(conn, f"SELECT rowid FROM [{table}] WHERE rowid >= ? ORDER BY rowid LIMIT 1", [at_least])
     except SQLITE_DAMAGE:
         raise _Unreachable from None
-    return None if found is None else int(found[0])
+    if not found:
+        return None
+    if int(found[0][0]) < at_least:  # a damaged b-tree that leads back: as unreachable as a cut one
+        raise _Unreachable
+    return int(found[0][0])
 
 
 def _next_reachable(conn: sqlite3.Connection, table: str, after: int) -> int | None:
@@ -196,9 +221,9 @@ def readable_rows(
     after, batch = -LARGEST_ROWID - 1, BATCH
     while True:
         try:
-            rows = conn.execute(
-                f"SELECT rowid, {selected} FROM [{table}] WHERE rowid > ? ORDER BY rowid LIMIT ?", [after, batch]
-            ).fetchall()
+            rows = _fetch_bounded(
+                conn, f"SELECT rowid, {selected} FROM [{table}] WHERE rowid > ? ORDER BY rowid LIMIT ?", [after, batch]
+            )
         except SQLITE_DAMAGE as exc:
             if batch > 1:
                 batch = 1  # the damage is in this batch: row by row up to it
@@ -217,11 +242,24 @@ def readable_rows(
                 continue
             if failing is None:
                 return
+            if failing <= after:  # a damaged b-tree leading back: go on past it as past unreachable rows
+                following = _next_reachable(conn, table, after)
+                if following is None:
+                    return
+                report.lost(after + 1, following - 1)
+                after = following - 1
+                continue
             report.lost(failing, failing)
             after = failing
             continue
+        rows = [row for row in rows if int(row[0]) > after]  # a damaged b-tree may lead back: never walk back
         if not rows:
-            return
+            following = _next_reachable(conn, table, after)
+            if following is None:
+                return
+            report.lost(after + 1, following - 1)
+            after = following - 1
+            continue
         for _rowid, *values in rows:
             if any(isinstance(value, Undecodable) for value in values):
                 report.undecodable += 1
