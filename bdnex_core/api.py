@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from bdnex_core.bedetheque.catalogue_row import CatalogueRow
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
 from bdnex_core.config import Settings
+from bdnex_core.fileio import read_regular_file
 from bdnex_core.isbn import to_isbn13
 from bdnex_core.library import LibraryItem
 from bdnex_core.pipeline.options import TagOptions
@@ -44,6 +45,7 @@ __all__ = [
     "pass_app",
     "person_name",
     "read_comicinfo",
+    "read_regular_file",
     "report_tagging",
     "retry_site_now",
     "run_tagging",
