@@ -20,6 +20,7 @@ from bdnex_core.errors import BdnexError
 from bdnex_core.hashing import Fingerprint, sha256_file
 from bdnex_core.library import LibraryItem, MetadataWriter, WriteResult
 from bdnex_core.states import Decision, FileStatus, HistorySource, OutcomeState
+from bdnex_core.store.common import MAX_ID
 
 if TYPE_CHECKING:
     from bdnex_core.bedetheque.album import Album
@@ -29,16 +30,19 @@ if TYPE_CHECKING:
 
 # the reason of a file skipped as processed before and unchanged (the runner records no change for it)
 ALREADY_PROCESSED = "already processed, unchanged"
-ALBUM_ID_IN_URL = re.compile(r"-(\d+)\.html")
+ALBUM_ID_IN_URL = re.compile(r"-([0-9]+)\.html")
 
 
 def album_id_from_text(text: str) -> int | None:
-    """An album id typed by a person: ``245127`` or a Bédéthèque album URL."""
+    """An album id typed by a person: ``245127`` or a Bédéthèque album URL (ASCII digits, an id
+    the database can hold: "²" or a 30-digit number is no album)."""
     text = text.strip()
-    if text.isdigit():
-        return int(text)
-    found = ALBUM_ID_IN_URL.search(text)
-    return int(found.group(1)) if found else None
+    if text.isascii() and text.isdigit():
+        number = int(text)
+    else:
+        found = ALBUM_ID_IN_URL.search(text)
+        number = int(found.group(1)) if found else 0
+    return number if 0 < number <= MAX_ID else None
 
 
 @dataclass
