@@ -86,10 +86,12 @@ def run_tagging(settings: Settings, db: BDneXDB, items: Sequence[LibraryItem], o
 
 def report_tagging(summary: RunSummary, *, dry_run: bool = False, as_json: bool = False) -> None:
     """Print a session's summary as ``bdnex-core tag`` does: a table (and the changes of a dry run), or JSON."""
+    from bdnex_core.cli.tag import echo_database_stop, print_summary
+
     if as_json:
         echo_json(summary.to_dict())
+        echo_database_stop(summary)
         return
-    from bdnex_core.cli.tag import print_summary
 
     print_summary(summary, dry_run=dry_run)
 

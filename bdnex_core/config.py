@@ -59,6 +59,7 @@ class DatabaseSettings:
     backend: str = _default("database", "backend")
     path: Path = field(default_factory=paths.default_database_path)
     busy_timeout_ms: int = _default("database", "busy_timeout_ms")
+    reconnect_seconds: float = _default("database", "reconnect_seconds")
     url: str | None = _default("database", "url")
 
 

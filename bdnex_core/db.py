@@ -26,6 +26,7 @@ from bdnex_core.states import HistorySource, SessionFileState, SessionStatus
 from bdnex_core.store.albums import AlbumCache
 from bdnex_core.store.backend import (
     POSTGRESQL,
+    RECONNECT_SECONDS,
     Backend,
     DatabaseLocked,
     PostgresBackend,
@@ -114,7 +115,8 @@ class BDneXDB:
         self.path = Path(location) if not self.memory and self.url is None else None
         self.album_ttl = timedelta(days=settings.cache.album_ttl_days if settings else 7)
         self.busy_ms = settings.database.busy_timeout_ms if settings else 30000
-        self.backend: Backend = self._open()
+        self.reconnect_seconds = settings.database.reconnect_seconds if settings else RECONNECT_SECONDS
+        self.backend: Backend = self._open(patient=schema_ready)
         self.dialect = self.backend.dialect
         self.created = False
         if not schema_ready:
@@ -134,9 +136,10 @@ class BDneXDB:
 
     # ------------------------------------------------------------------ opening
 
-    def _open(self) -> Backend:
+    def _open(self, *, patient: bool = False) -> Backend:
         if self.url is not None:
-            return PostgresBackend(self.url)
+            # ``patient``: another connection of a run under way, whose server may be restarting
+            return PostgresBackend(self.url, reconnect_seconds=self.reconnect_seconds, patient=patient)
         if self.path is not None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
