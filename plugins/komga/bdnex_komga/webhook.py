@@ -360,7 +360,7 @@ class WebhookServer:
 
     def _handle(self, request: bytes, address: Any) -> tuple[bytes, bool]:
         handler = _Handler(request, address, self)
-        return handler.wfile.getvalue(), handler.close_connection
+        return handler.answer.getvalue(), handler.close_connection
 
     def _send(self, connection: _Connection) -> None:
         try:
@@ -392,7 +392,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def __init__(self, request: bytes, client_address: Any, server: WebhookServer):
         self.rfile = io.BytesIO(request)
-        self.wfile = io.BytesIO()
+        self.answer = self.wfile = io.BytesIO()
         self.client_address = client_address
         self.server = server
         self.close_connection = True
@@ -400,7 +400,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.handle_one_request()
         except Exception:  # a bug must not end the server: the client gets a 500 and a closed connection
             logger.exception("webhook: request from %s failed", self.address_string())
-            self.wfile = io.BytesIO()
+            self.answer = self.wfile = io.BytesIO()
             self.close_connection = True
             self._reply(500, {"error": "internal error"})
 
