@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from bdnex_core import migrations
 from bdnex_core.errors import BdnexError, DatabaseError
 from bdnex_core.hashing import sha256_file
-from bdnex_core.postgres.connection import is_postgresql_url
+from bdnex_core.postgres.connection import is_postgresql_url, one_line, psycopg_privilege_errors
 from bdnex_core.states import HistorySource, SessionFileState, SessionStatus
 from bdnex_core.store.albums import AlbumCache
 from bdnex_core.store.backend import (
@@ -208,15 +208,25 @@ class BDneXDB:
         from bdnex_core.postgres import schema
 
         self.created = not backend.table_exists("processed_files")
-        newer = sorted(set(schema.applied_versions(backend.conn)) - {m.version for m in schema.MIGRATIONS})
+        applied = schema.applied_versions(backend.conn)
+        newer = sorted(set(applied) - {m.version for m in schema.MIGRATIONS})
         if newer:
             raise DatabaseError(
                 f"made by a newer bdnex-core (schema versions {', '.join(map(str, newer))} unknown here); "
                 "upgrade bdnex-core to use it",
                 path=self.location,
             )
-        with backend.write():
-            schema.migrate(backend.conn)
+        if {migration.version for migration in schema.MIGRATIONS} <= set(applied):
+            return  # up to date: nothing to write (a role that may only read opens it too)
+        try:
+            with backend.write():
+                schema.migrate(backend.conn)
+        except psycopg_privilege_errors() as exc:
+            raise DatabaseError(
+                f"its schema needs upgrading and this role may not change it ({one_line(exc)}); "
+                "run bdnex-core once with the role that owns the database",
+                path=self.location,
+            ) from None
 
     def close(self) -> None:
         self.backend.close()

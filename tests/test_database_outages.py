@@ -244,8 +244,195 @@ def test_an_archive_written_when_its_record_cannot_be_made_is_given_back(tmp_pat
     (session_id, status), *others = peek_rows(location, "SELECT id, status FROM processing_sessions")
     assert others == [] and status == "paused"
     assert tagged_album(tmp_path / "library" / "Album 007.cbz") is None  # byte for byte as it was (below)
-    assert assert_each_tagged_file_is_recorded(location, originals) == 7
+    # the 7th file's record may have come after the disk filled up too (the worker was already on the 8th)
+    assert assert_each_tagged_file_is_recorded(location, originals) in (6, 7)
 
     assert filling.filler is not None
     filling.filler.unlink()
     assert_resumed_whole(config, location, session_id, originals)
+
+
+# --------------------------------------------------------------------------- cases 4 and 5: PostgreSQL
+
+
+@pytest.fixture(scope="module")
+def private_postgres():
+    """A PostgreSQL server of this module alone, which the tests stop and start again."""
+    from bdnex_testing.postgres import REQUIRED_VARIABLE, PrivateServerUnavailable, private_server
+    from bdnex_testing.pytest_plugin import skip_or_fail
+
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        skip_or_fail("psycopg is not installed (pip install -e '.[postgresql]')", required_by=REQUIRED_VARIABLE)
+    try:
+        with private_server() as server:
+            yield server
+    except PrivateServerUnavailable as exc:
+        skip_or_fail(f"a private PostgreSQL server cannot be started here: {exc}", required_by=REQUIRED_VARIABLE)
+
+
+@pytest.fixture(scope="module")
+def catalogue_sqlite(tmp_path_factory, site):
+    """The site's catalogue index in an SQLite file, copied into each PostgreSQL database."""
+    folder = tmp_path_factory.mktemp("catalogue")
+    config = folder / "config.yaml"
+    config.write_text(json.dumps({"database": {"path": str(folder / "bdnex.db")}, **site.settings_mapping()}))
+    assert cli(config, "catalogue", "update").returncode == 0
+    return folder / "bdnex.db"
+
+
+def postgres_config(tmp_path: Path, url: str, site: FakeBedetheque, **database: object) -> Path:
+    config = tmp_path / "config.yaml"
+    mapping = {
+        "database": {"backend": "postgresql", "url": url, **database},
+        "cache": {"dir": str(tmp_path / "cache")},
+        "pipeline": {"logs_dir": str(tmp_path / "logs"), "workers": 2},
+        **site.settings_mapping(),
+    }
+    config.write_text(json.dumps(mapping))
+    return config
+
+
+@pytest.fixture
+def slow_site():
+    """The fake site answering each request after 40 ms: a run of 100 files lasts a few seconds."""
+    with FakeBedetheque(network_delay=0.04) as running:
+        yield running
+
+
+def wait_until_recorded(location: str, run: subprocess.Popen[str], count: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while peek_value(location, "SELECT COUNT(*) FROM processed_files", not_yet=0) < count:
+        assert run.poll() is None, run.communicate()
+        assert time.monotonic() < deadline, f"fewer than {count} files recorded after {timeout} s"
+        time.sleep(0.05)
+
+
+def finished(run: subprocess.Popen[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    try:
+        out, err = run.communicate(timeout=timeout)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    return subprocess.CompletedProcess(run.args, run.returncode, out, err)
+
+
+@pytest.mark.parametrize("outage", ["server restarted", "connections terminated"])
+def test_a_postgresql_server_back_within_the_bound_lets_the_run_go_on(
+    tmp_path, slow_site, catalogue_sqlite, private_postgres, outage
+):
+    """Issue 29, case 4: ``pg_ctl stop -m immediate`` in the middle of a run and started again 2 s
+    later, or every connection of the run ended by ``pg_terminate_backend``: the run connects
+    again and finishes, every file tagged and recorded once, the session completed."""
+    from bdnex_testing.databases import copy_into
+
+    location = private_postgres.new_database()
+    copy_into(catalogue_sqlite, location)
+    config = postgres_config(tmp_path, location, slow_site)
+    originals = make_library(tmp_path / "library", slow_site)
+    run = start_cli(config, "tag", str(tmp_path / "library"), "--batch", "--json")
+    wait_until_recorded(location, run, 15)
+    if outage == "server restarted":
+        private_postgres.stop("immediate")
+        time.sleep(2)
+        private_postgres.start()
+    else:
+        ended = private_postgres.superuser_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            f"WHERE datname = '{location.rsplit('/', 1)[1]}' AND pid <> pg_backend_pid()"
+        )
+        assert len(ended) >= 2  # the runner's connection and its workers'
+    result = finished(run)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    assert error_lines(result) == []
+    assert "lost; connected again" in result.stderr  # the outage did meet the run
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "completed" and summary["counts"]["tagged"] == FILES, summary["counts"]
+    session_id = summary["session_id"]
+    assert peek_rows(location, "SELECT status FROM processing_sessions") == [("completed",)]
+    assert assert_each_tagged_file_is_recorded(location, originals) == FILES
+    states = peek_rows(
+        location, "SELECT state, COUNT(*) FROM session_files WHERE session_id = ? GROUP BY state", (session_id,)
+    )
+    assert states == [("done", FILES)]
+    assert peek_rows(location, "SELECT COUNT(*), COUNT(DISTINCT file_path) FROM processed_files") == [(FILES, FILES)]
+    doubled = peek_rows(location, "SELECT file_path FROM comicinfo_backups GROUP BY file_path HAVING COUNT(*) > 1")
+    assert doubled == []
+
+
+def test_a_postgresql_server_gone_longer_than_the_bound_stops_the_run_in_one_line(
+    tmp_path, slow_site, catalogue_sqlite, private_postgres
+):
+    """Gone for longer than ``database.reconnect_seconds``: exit 3 and one line naming PostgreSQL
+    and what to do; no archive left tagged without its record; back, the resume does the rest once."""
+    from bdnex_testing.databases import copy_into
+
+    location = private_postgres.new_database()
+    copy_into(catalogue_sqlite, location)
+    config = postgres_config(tmp_path, location, slow_site, reconnect_seconds=2)
+    originals = make_library(tmp_path / "library", slow_site)
+    run = start_cli(config, "tag", str(tmp_path / "library"), "--batch", "--json")
+    wait_until_recorded(location, run, 15)
+    private_postgres.stop("immediate")
+    try:
+        result = finished(run, timeout=120)
+    finally:
+        private_postgres.start()
+    errors = error_lines(result)
+    assert result.returncode == 3, result.stdout[-2000:] + result.stderr
+    assert len(errors) == 1, result.stderr
+    assert "PostgreSQL stopped answering and did not come back within 2 s" in errors[0]
+    assert "database.reconnect_seconds" in errors[0]
+    summary = json.loads(result.stdout)
+    session_id = summary["session_id"]
+    assert f"--resume {session_id}" in errors[0]
+    # the server gone, the session's end could not be written: said, and it shows as interrupted
+    assert any("could not be recorded" in warning for warning in summary["warnings"]), summary["warnings"]
+    listed = cli(config, "sessions", "list", "--json")
+    assert [(row["id"], row["display_status"]) for row in json.loads(listed.stdout)] == [(session_id, "interrupted")]
+    assert 0 < assert_each_tagged_file_is_recorded(location, originals) < FILES
+    assert_resumed_whole(config, location, session_id, originals)
+
+
+def test_a_role_that_may_only_read_runs_the_commands_that_read(tmp_path, site, catalogue_sqlite, private_postgres):
+    """Issue 29, case 5: a role granted SELECT only. ``ls``, ``stats``, ``sessions list``, ``missing``
+    work (at once: nothing is written when opening an up-to-date database); a command that writes is
+    one line saying the role may not, exit 3, and starts nothing."""
+    from bdnex_testing.databases import copy_into
+
+    location = private_postgres.new_database()
+    copy_into(catalogue_sqlite, location)
+    owner = postgres_config(tmp_path, location, site)
+    (tmp_path / "library").mkdir()
+    good_file(tmp_path / "library" / "Album.cbz", site)
+    assert cli(owner, "tag", str(tmp_path / "library"), "--batch").returncode == 0
+    database = location.rsplit("/", 1)[1]
+    role = f"reader_{database[-8:]}"
+    private_postgres.superuser_sql(
+        f"CREATE ROLE {role} LOGIN PASSWORD 'only-reads'", f"GRANT CONNECT ON DATABASE {database} TO {role}"
+    )
+    private_postgres.superuser_sql(
+        f"GRANT USAGE ON SCHEMA public TO {role}",
+        f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}",
+        database=database,
+    )
+    reader_url = location.replace(f"bdnex:{private_postgres.password}@", f"{role}:only-reads@")
+    reader = tmp_path / "reader"
+    reader.mkdir()
+    config = postgres_config(reader, reader_url, site)
+    for command in (["ls", "--json"], ["stats", "--json"], ["sessions", "list", "--json"], ["missing", "--json"]):
+        started = time.monotonic()
+        result = cli(config, *command)
+        assert result.returncode == 0, (command, result.stderr)
+        assert result.stderr == "" and time.monotonic() - started < 20, (command, result.stderr)
+    listed = json.loads(cli(config, "ls", "--json").stdout)
+    assert [Path(row["file_path"]).name for row in listed] == ["Album.cbz"]
+    for command in (["stats", "--snapshot"], ["tag", str(tmp_path / "library"), "--batch", "--force"]):
+        result = cli(config, *command)
+        errors = error_lines(result)
+        assert result.returncode == 3 and len(errors) == 1, (command, result.stderr)
+        assert "refuses this role the change" in errors[0] and "permission denied" in errors[0], errors
+        assert "only-reads" not in result.stderr  # the password masked
+    assert peek_rows(location, "SELECT COUNT(*) FROM processing_sessions") == [(1,)]  # the owner's alone

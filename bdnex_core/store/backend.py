@@ -568,12 +568,16 @@ class PostgresBackend(Backend):
     def _run(self, sql: str, params: Params, many: Iterable[Sequence[Any]] | None = None) -> tuple[Any, int]:
         import psycopg
 
+        from bdnex_core.postgres.connection import not_allowed, psycopg_privilege_errors
+
         with self._lock:
             if not self._writing and self._is_lost():
                 self._reconnect()
             rows = list(many) if many is not None else None
             try:
                 return self._execute(sql, params, rows)
+            except psycopg_privilege_errors() as exc:
+                raise not_allowed(exc, self.location) from None
             except psycopg.OperationalError as exc:
                 if not self._is_lost(exc):
                     raise self._failure(exc) from None

@@ -490,3 +490,21 @@ def test_a_komga_url_with_a_space_in_the_environment_is_one_line(env: Env, monke
     assert code == 2 and len(lines) == 1, err
     assert "BDNEX_KOMGA_URL" in lines[0] and "expected an http(s) URL" in lines[0]
     assert "unexpected" not in (out + err)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
+def test_a_secret_file_that_never_ends_is_refused_at_once(env: Env, tmp_path, kind) -> None:
+    """``komga.api_key_file`` naming a FIFO or /dev/zero: refused before any read (no hang)."""
+    import os
+
+    secret = tmp_path / "api-key"
+    if kind == "fifo":
+        os.mkfifo(secret)
+    else:
+        secret.symlink_to("/dev/zero")
+    started = time.monotonic()
+    code, out, err = env.cli("komga", "sync", api_key=None, api_key_file=str(secret))
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1, err
+    assert "komga.api_key_file" in lines[0] and "not a regular file" in lines[0]
+    assert time.monotonic() - started < 30 and "unexpected" not in (out + err)
