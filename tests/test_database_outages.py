@@ -142,6 +142,8 @@ def test_a_disk_filling_up_under_the_database_pauses_the_run_and_loses_nothing(t
     session paused, exit 3 and one line; freed, the resume does every other file, once."""
     config, location, disk = small_disk
     originals = make_library(tmp_path / "library", site)
+    left_by_a_killed_run = disk / "bdnex.db-room-4194399"  # above Linux's largest pid: no such process
+    left_by_a_killed_run.write_bytes(b"x" * 1024)
     filler = fill_leaving(disk, MIN_FREE_BYTES + 600 * 1024)
 
     result = cli(config, "tag", str(tmp_path / "library"), "--batch", "--json")
@@ -155,6 +157,7 @@ def test_a_disk_filling_up_under_the_database_pauses_the_run_and_loses_nothing(t
     assert json.loads(result.stdout)["warnings"] == []
     tagged = assert_each_tagged_file_is_recorded(location, originals)
     assert 0 < tagged < FILES, tagged  # stopped in the middle of the run
+    assert sorted(disk.glob("bdnex.db-room-*")) == []  # the run's room given back, the killed run's too
 
     filler.unlink()
     assert_resumed_whole(config, location, session_id, originals)
@@ -387,6 +390,7 @@ def test_a_postgresql_server_gone_longer_than_the_bound_stops_the_run_in_one_lin
     assert "database.reconnect_seconds" in errors[0]
     summary = json.loads(result.stdout)
     session_id = summary["session_id"]
+    assert f"session {session_id} could not be marked paused; resume it later" in errors[0]
     assert f"--resume {session_id}" in errors[0]
     # the server gone, the session's end could not be written: said, and it shows as interrupted
     assert any("could not be recorded" in warning for warning in summary["warnings"]), summary["warnings"]

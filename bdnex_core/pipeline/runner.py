@@ -70,6 +70,7 @@ class RunSummary:
     unchanged: int = 0  # skipped as processed before and unchanged: counted, not kept one by one
     warnings: list[str] = field(default_factory=list)  # one line each, printed with the summary
     stopped_by: BdnexError | None = None  # the stops_run error that paused the run (status "blocked")
+    session_ended: bool = False  # how the session ended is in the database (not so when it failed too)
 
     @property
     def stopped_by_database(self) -> bool:
@@ -216,7 +217,8 @@ class TagRun:
         if self.progress is not None:
             self.progress.start(len(items))
         try:
-            with StopRequested() as stop, self.db.backend.room_held():
+            held = self.db.backend.room_held() if not self.options.dry_run else contextlib.nullcontext()
+            with StopRequested() as stop, held:
                 self._dispatch(session_id, items, summary, stop)
             summary.status = "paused" if stop.event.is_set() else "completed"
         except BdnexError as exc:
@@ -242,11 +244,18 @@ class TagRun:
         except DatabaseError as exc:
             if not summary.stopped_by_database:
                 raise
-            # the database that stopped the run did not take the session's end either
-            summary.warnings.append(
-                f"warning: the end of session {session_id} could not be recorded ({exc.reason}); "
-                "it shows as interrupted and resumes all the same"
-            )
+            # the database that stopped the run did not take all of the session's end either
+            if summary.session_ended:
+                summary.warnings.append(f"warning: session {session_id} paused, but {exc.reason}")
+            else:
+                summary.warnings.append(
+                    f"warning: the end of session {session_id} could not be recorded ({exc.reason}); "
+                    "it shows as interrupted and resumes all the same"
+                )
+                summary.message = (
+                    f"{summary.stopped_by} — session {session_id} could not be marked paused; "
+                    f"resume it later: bdnex-core tag --resume {session_id}"
+                )
         return summary
 
     def _close_session(self, session_id: int, summary: RunSummary) -> None:
@@ -257,6 +266,7 @@ class TagRun:
         # closed first (before anything else that may fail on a database in trouble): the logs then
         # say how the session ended, and a log that cannot be written never leaves it `running`
         self._mark_session(session_id, db_status)
+        summary.session_ended = True
         if not self.options.dry_run:
             self._write(lambda: self.db.release_claims(session_id))  # files in flight when a stop came
             try:

@@ -424,23 +424,37 @@ class SQLiteBackend(Backend):
 
     @property
     def _room_file(self) -> Path | None:
-        return None if self.path is None else self.path.with_name(self.path.name + "-room")
+        # one per process: two runs on one database each hold their own
+        return None if self.path is None else self.path.with_name(f"{self.path.name}-room-{os.getpid()}")
 
     @contextlib.contextmanager
     def room_held(self) -> Iterator[None]:
         room = self._room_file
         if room is not None:
+            self._remove_rooms_of_dead_runs()
             try:
                 with open(room, "wb") as handle:  # random bytes: a compressing filesystem keeps them
                     handle.write(os.urandom(ROOM_HELD_BYTES))
             except OSError:  # no room to hold: the disk is nearly full, check_room stops the run
-                room.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    room.unlink(missing_ok=True)
         try:
             yield
         finally:
             if room is not None:
                 with contextlib.suppress(OSError):
                     room.unlink(missing_ok=True)
+
+    def _remove_rooms_of_dead_runs(self) -> None:
+        """A run killed before it could remove its room leaves it: removed by the next one."""
+        from bdnex_core.liveness import process_alive
+
+        assert self.path is not None
+        for left in self.path.parent.glob(f"{self.path.name}-room-*"):
+            pid = left.name.rsplit("-", 1)[1]
+            if pid.isdigit() and not process_alive(int(pid)):
+                with contextlib.suppress(OSError):
+                    left.unlink()
 
     def reclaim_space(self) -> None:
         room = self._room_file
