@@ -508,3 +508,40 @@ def test_a_secret_file_that_never_ends_is_refused_at_once(env: Env, tmp_path, ki
     assert code == 2 and len(lines) == 1, err
     assert "komga.api_key_file" in lines[0] and "not a regular file" in lines[0]
     assert time.monotonic() - started < 30 and "unexpected" not in (out + err)
+
+
+def test_the_serve_process_never_logs_a_token_sent_in_the_query_even_at_vv(env: Env) -> None:
+    """The real ``bdnex-core -vv komga serve``: its debug log shows each request, never a query."""
+    import signal
+    import subprocess
+    import sys
+
+    secret = "Vv-QueryT0ken-NotInTheLog"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = env.config(webhook_token=TOKEN)
+    command = [sys.executable, "-m", "bdnex_core", "--config", str(config), "-vv", "komga", "serve"]
+    proc = subprocess.Popen(
+        [*command, "--listen", f"127.0.0.1:{port}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return requests.get(f"{url}/health", timeout=2).status_code == 200
+        except requests.RequestException:
+            return proc.poll() is not None
+
+    try:
+        assert wait_for(up, 30) and proc.poll() is None, proc.communicate(timeout=5)
+        assert requests.get(f"{url}/health?token={secret}", timeout=10).status_code == 200
+        assert requests.post(f"{url}/hooks/komga?token={secret}", data=b"{}", timeout=10).status_code == 401
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "/health?…" in err and "/hooks/komga?…" in err  # the requests are logged, at -vv
+    assert secret not in err
