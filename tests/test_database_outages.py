@@ -163,6 +163,7 @@ def test_a_disk_filling_up_under_the_database_pauses_the_run_and_loses_nothing(t
     assert_resumed_whole(config, location, session_id, originals)
 
 
+@pytest.mark.slow  # a run of 100 files with an outage in its middle
 def test_a_disk_full_in_the_middle_of_the_writes_gives_each_file_back_or_records_it(tmp_path, site, small_disk):
     """The disk fills up all at once under a running ``tag`` (another program takes every byte): the
     writes SQLite cannot make leave no archive tagged without its record (those files are given
@@ -322,6 +323,7 @@ def finished(run: subprocess.Popen[str], timeout: float = 300) -> subprocess.Com
     return subprocess.CompletedProcess(run.args, run.returncode, out, err)
 
 
+@pytest.mark.slow  # a run of 100 files with an outage in its middle
 @pytest.mark.parametrize("outage", ["server restarted", "connections terminated"])
 def test_a_postgresql_server_back_within_the_bound_lets_the_run_go_on(
     tmp_path, slow_site, catalogue_sqlite, private_postgres, outage
@@ -365,6 +367,7 @@ def test_a_postgresql_server_back_within_the_bound_lets_the_run_go_on(
     assert doubled == []
 
 
+@pytest.mark.slow  # a run of 100 files with an outage in its middle
 def test_a_postgresql_server_gone_longer_than_the_bound_stops_the_run_in_one_line(
     tmp_path, slow_site, catalogue_sqlite, private_postgres
 ):
