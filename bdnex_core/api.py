@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from bdnex_core.bedetheque.catalogue_row import CatalogueRow
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
 from bdnex_core.config import Settings
+from bdnex_core.fileio import read_regular_file
 from bdnex_core.isbn import to_isbn13
 from bdnex_core.library import LibraryItem
 from bdnex_core.pipeline.options import TagOptions
@@ -45,6 +46,7 @@ __all__ = [
     "pass_app",
     "person_name",
     "read_comicinfo",
+    "read_regular_file",
     "report_tagging",
     "retry_site_now",
     "run_tagging",
@@ -86,10 +88,12 @@ def run_tagging(settings: Settings, db: BDneXDB, items: Sequence[LibraryItem], o
 
 def report_tagging(summary: RunSummary, *, dry_run: bool = False, as_json: bool = False) -> None:
     """Print a session's summary as ``bdnex-core tag`` does: a table (and the changes of a dry run), or JSON."""
+    from bdnex_core.cli.tag import echo_database_stop, print_summary
+
     if as_json:
         echo_json(summary.to_dict())
+        echo_database_stop(summary)
         return
-    from bdnex_core.cli.tag import print_summary
 
     print_summary(summary, dry_run=dry_run)
 

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import copy
 import difflib
+import errno
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field, fields
@@ -32,6 +34,7 @@ import yaml
 
 from bdnex_core import paths
 from bdnex_core.errors import ConfigError
+from bdnex_core.fileio import read_regular_file
 
 #: a YAML file this large, or expanding (through aliases) to this many values, is refused
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -56,6 +59,7 @@ class DatabaseSettings:
     backend: str = _default("database", "backend")
     path: Path = field(default_factory=paths.default_database_path)
     busy_timeout_ms: int = _default("database", "busy_timeout_ms")
+    reconnect_seconds: float = _default("database", "reconnect_seconds")
     url: str | None = _default("database", "url")
     backups_dir: Path | None = None  # None: <database file>-backups beside it
     backups_keep: int = _default("database", "backups_keep")
@@ -225,14 +229,52 @@ def validate(data: Any, source: str, schema: dict[str, Any] | None = None) -> No
                 hint = _suggestion(str(name), known_sections)
                 if hint:
                     problems.append(f"{name}: unknown section{hint}")
+    non_finite = _non_finite_numbers(data)
+    problems.extend(non_finite)
+    said = {problem.split(": ", 1)[0] for problem in non_finite}  # such a value once, not also "above the maximum"
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), [str(p) for p in e.path]))
     for error in errors:
-        problems.extend(_describe(error))
+        if _error_location(error) not in said:
+            problems.extend(_describe(error))
     if isinstance(data, dict):
         problems.extend(_cross_checks(data))
     if problems:
         raise ConfigError(f"invalid configuration at {'; '.join(problems)}", path=source)
+
+
+def _non_finite_numbers(data: Any, where: str = "") -> list[str]:
+    """``.nan``, ``.inf`` anywhere: a bound such as ``minimum`` cannot refuse NaN (every comparison
+    with it is false), and no setting means "infinitely many seconds"."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return [f"{where or '(top level)'}: {data} is not a finite number"]
+    if isinstance(data, dict):
+        items = data.items()
+    elif isinstance(data, list):
+        items = enumerate(data)  # type: ignore[assignment]
+    else:
+        return []
+    return [
+        problem
+        for key, value in items
+        for problem in _non_finite_numbers(value, f"{where}.{key}" if where else str(key))
+    ]
+
+
+def _as_declared_integers(data: Any, schema: dict[str, Any]) -> Any:
+    """JSON Schema counts ``30000.0`` as an integer: give the code an ``int`` where the schema says
+    integer (and not number), so that ``range(max_retries)`` never meets a float."""
+    if isinstance(data, dict):
+        properties = schema.get("properties", {}) if isinstance(schema, dict) else {}
+        return {key: _as_declared_integers(value, properties.get(key, {})) for key, value in data.items()}
+    if isinstance(data, list):
+        items = schema.get("items", {}) if isinstance(schema, dict) else {}
+        return [_as_declared_integers(value, items if isinstance(items, dict) else {}) for value in data]
+    declared = schema.get("type") if isinstance(schema, dict) else None
+    types = declared if isinstance(declared, list) else [declared]
+    if isinstance(data, float) and "integer" in types and "number" not in types and data.is_integer():
+        return int(data)
+    return data
 
 
 def _cross_checks(data: dict[str, Any]) -> list[str]:
@@ -282,6 +324,7 @@ def from_mapping(data: dict[str, Any], *, source: Path | None = None) -> Setting
         # the password may live in the environment only, never in the file
         complete["database"]["url"] = os.environ["BDNEX_DATABASE_URL"]
     validate(complete, where, schema)
+    complete = _as_declared_integers(complete, schema)
     if complete["database"]["backend"] == "postgresql" and not complete["database"]["url"]:
         raise ConfigError(
             "invalid configuration at database.url: required when database.backend is postgresql "
@@ -295,12 +338,39 @@ def from_mapping(data: dict[str, Any], *, source: Path | None = None) -> Setting
     return Settings(**sections, source=source, raw=complete)
 
 
+class _UniqueKeysLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error (plain PyYAML
+    keeps the last one: a second ``pipeline:`` section would silently replace the first)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_line: dict[tuple[str, str], int] = {}
+        for key_node, _value in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # "<<" merges are allowed to be overridden, that is their purpose
+            key = (key_node.tag, key_node.value)
+            if key in first_line:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"{key_node.value!r} is given twice (first on line {first_line[key] + 1}); keep one",
+                    key_node.start_mark,
+                )
+            first_line[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_yaml(path: Path) -> Any:
     try:
-        raw = path.read_bytes()
-        if len(raw) > MAX_CONFIG_BYTES:
-            raise ConfigError(f"the configuration is larger than {MAX_CONFIG_BYTES // 1024} KB; refused", path=path)
-        data = yaml.safe_load(raw.decode("utf-8")) or {}
+        # a FIFO or a device is refused before any read, and nothing is read past the cap
+        raw = read_regular_file(path, MAX_CONFIG_BYTES)
+    except OSError as exc:
+        if exc.errno == errno.EFBIG:
+            raise ConfigError(
+                f"the configuration is larger than {MAX_CONFIG_BYTES // 1024} KB; refused", path=path
+            ) from None
+        raise ConfigError(f"cannot read the configuration: {exc.strerror or exc}", path=path) from None
+    try:
+        data = yaml.load(raw.decode("utf-8"), Loader=_UniqueKeysLoader) or {}  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
@@ -408,7 +478,19 @@ def load_settings(
         raise ConfigError("configuration file not found", path=path)
     settings = from_mapping(data, source=path if exists else None)
     override = db_path or os.environ.get("BDNEX_DB")
+    if override:
+        _check_database_location(str(override), "--db" if db_path else "BDNEX_DB")
     return settings.with_database_path(override) if override else settings
+
+
+def _check_database_location(location: str, where: str) -> None:
+    """A path or URL with a line break would create a file of that name (or a URL libpq reads
+    differently): refused, named."""
+    if any(character < " " or character == "\x7f" for character in location):
+        raise ConfigError(
+            f"{where}: the database path has a line break or another control character in it; "
+            "give the path on one line, without control characters"
+        )
 
 
 def settings_as_dict(settings: Settings) -> dict[str, Any]:

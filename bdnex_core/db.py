@@ -21,12 +21,13 @@ from bdnex_core import migrations
 from bdnex_core.errors import BdnexError, DatabaseError
 from bdnex_core.hashing import sha256_file
 from bdnex_core.paths import logs_folder_for
-from bdnex_core.postgres.connection import is_postgresql_url
+from bdnex_core.postgres.connection import is_postgresql_url, one_line, psycopg_privilege_errors
 from bdnex_core.states import HistorySource, SessionFileState, SessionStatus
 from bdnex_core.store import db_safety
 from bdnex_core.store.albums import AlbumCache
 from bdnex_core.store.backend import (
     POSTGRESQL,
+    RECONNECT_SECONDS,
     Backend,
     DatabaseLocked,
     PostgresBackend,
@@ -121,7 +122,8 @@ class BDneXDB:
         self.series_ttl = timedelta(days=settings.cache.series_ttl_days if settings else 7)
         self.busy_ms = settings.database.busy_timeout_ms if settings else 30000
         self._inspection: Inspection | None = None
-        self.backend: Backend = self._open(check=not schema_ready, creating=creating)
+        self.reconnect_seconds = settings.database.reconnect_seconds if settings else RECONNECT_SECONDS
+        self.backend: Backend = self._open(check=not schema_ready, creating=creating, patient=schema_ready)
         self.dialect = self.backend.dialect
         self.created = False
         if not schema_ready:
@@ -146,9 +148,10 @@ class BDneXDB:
 
     # ------------------------------------------------------------------ opening
 
-    def _open(self, *, check: bool, creating: bool) -> Backend:
+    def _open(self, *, check: bool, creating: bool, patient: bool = False) -> Backend:
         if self.url is not None:
-            return PostgresBackend(self.url)
+            # ``patient``: another connection of a run under way, whose server may be restarting
+            return PostgresBackend(self.url, reconnect_seconds=self.reconnect_seconds, patient=patient)
         if self.path is not None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -228,15 +231,25 @@ class BDneXDB:
         from bdnex_core.postgres import schema
 
         self.created = not backend.table_exists("processed_files")
-        newer = sorted(set(schema.applied_versions(backend.conn)) - {m.version for m in schema.MIGRATIONS})
+        applied = schema.applied_versions(backend.conn)
+        newer = sorted(set(applied) - {m.version for m in schema.MIGRATIONS})
         if newer:
             raise DatabaseError(
                 f"made by a newer bdnex-core (schema versions {', '.join(map(str, newer))} unknown here); "
                 "upgrade bdnex-core to use it",
                 path=self.location,
             )
-        with backend.write():
-            schema.migrate(backend.conn)
+        if {migration.version for migration in schema.MIGRATIONS} <= set(applied):
+            return  # up to date: nothing to write (a role that may only read opens it too)
+        try:
+            with backend.write():
+                schema.migrate(backend.conn)
+        except psycopg_privilege_errors() as exc:
+            raise DatabaseError(
+                f"its schema needs upgrading and this role may not change it ({one_line(exc)}); "
+                "run bdnex-core once with the role that owns the database",
+                path=self.location,
+            ) from None
 
     def close(self) -> None:
         self.backend.close()

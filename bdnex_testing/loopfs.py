@@ -1,7 +1,9 @@
-"""Fresh XFS or btrfs filesystems on loop devices, for tests and benchmarks of block sharing.
+"""Fresh filesystems for tests: XFS or btrfs on loop devices (block sharing), a small tmpfs (a disk
+that fills up).
 
-Needs root, a loop device and Debian's xfsprogs / btrfs-progs; when any is missing,
-:class:`LoopFilesystemUnavailable` says which, so callers can skip with that reason.
+Needs root, and for the loop devices Debian's xfsprogs / btrfs-progs; when any is missing (or the
+machine allows no mount), :class:`LoopFilesystemUnavailable` says which, so callers can skip with
+that reason.
 """
 
 from __future__ import annotations
@@ -52,3 +54,36 @@ def loop_filesystem(kind: str, workdir: Path, size_mb: int = 512) -> Iterator[Pa
         if subprocess.run(["umount", str(mount_point)], capture_output=True).returncode != 0:
             subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
         image.unlink(missing_ok=True)
+
+
+@contextmanager
+def small_tmpfs(mount_point: Path, size_kb: int) -> Iterator[Path]:
+    """A tmpfs of ``size_kb`` KiB mounted at ``mount_point`` (created), unmounted afterwards."""
+    if os.geteuid() != 0:
+        raise LoopFilesystemUnavailable("mounting a tmpfs needs root")
+    mount_point.mkdir(parents=True, exist_ok=True)
+    _run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k,mode=0755", "tmpfs", str(mount_point)])
+    try:
+        yield mount_point
+    finally:
+        if subprocess.run(["umount", str(mount_point)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
+
+
+def fill_leaving(folder: Path, free_bytes: int) -> Path:
+    """A file in ``folder`` that takes all its filesystem's free space but ``free_bytes`` (or all of
+    it, when something else writes there meanwhile)."""
+    import errno
+
+    filler = folder / "filler"
+    stats = os.statvfs(folder)
+    wanted = max(0, stats.f_bavail * stats.f_frsize - free_bytes)
+    chunk = b"\0" * (1 << 16)
+    with open(filler, "wb", buffering=0) as handle:
+        try:
+            while wanted > 0:
+                wanted -= handle.write(chunk[: min(len(chunk), wanted)])
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+    return filler

@@ -452,7 +452,7 @@ def album_id_of(text: str) -> int | None:
     text = text.strip()
     if text.lower().startswith("id "):
         text = text[3:].strip()
-        return int(text) if text.isdigit() else None
+        return album_id_from_text(text) if text.isascii() and text.isdigit() else None
     if text.isdigit() or "bedetheque" in text or text.startswith("http"):
         return album_id_from_text(text)
     return None

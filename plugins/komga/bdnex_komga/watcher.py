@@ -467,7 +467,7 @@ class KomgaWorker:
             _remove_downloads(items)
         with self._lock:
             self.stats.runs += 1
-        if summary.exit_code == SITE_UNUSABLE_EXIT:
+        if summary.status == "blocked":  # the site, or the database, cannot be used now
             self._pause_queue(summary)
         else:
             self.pause_delay = 0.0
@@ -485,8 +485,9 @@ class KomgaWorker:
         return summary
 
     def _pause_queue(self, summary: RunSummary) -> None:
-        """Bédéthèque is not usable now (ban, site gone, hourly cap): every book stays pending, none is
-        marked failed for it, and the queue waits, longer each time, before trying again."""
+        """Bédéthèque (ban, site gone, hourly cap) or the database (its disk full, its server gone) is
+        not usable now: every book stays pending, none is marked failed for it, and the queue waits,
+        longer each time, before trying again."""
         self.pause_delay = min(
             max(self.pause_delay * 2, self.config.retry_delay_seconds, 0.1), max(MAX_PAUSE_SECONDS, 0.1)
         )
