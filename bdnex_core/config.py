@@ -368,7 +368,10 @@ def _read_yaml(path: Path) -> Any:
             raise ConfigError(
                 f"the configuration is larger than {MAX_CONFIG_BYTES // 1024} KB; refused", path=path
             ) from None
-        raise ConfigError(f"cannot read the configuration: {exc.strerror or exc}", path=path) from None
+        raise ConfigError(
+            f"cannot read the configuration ({exc.strerror or exc}): fix this file, or point --config elsewhere",
+            path=path,
+        ) from None
     try:
         data = yaml.load(raw.decode("utf-8"), Loader=_UniqueKeysLoader) or {}  # a SafeLoader subclass
     except yaml.YAMLError as exc:

@@ -28,8 +28,9 @@ WRITE_MODES = ("api", "comicinfo")
 
 _TOKEN_PATTERN = "^[!-~]+$"  # goes into a query string and a JSON body: printable ASCII, no spaces
 _URL_PATTERN = "^https?://[^\\s/?#@]+(/[^\\s?#]*)?$"
-_SECONDS = {"type": "number", "minimum": 0}
-_STRINGS = {"anyOf": [{"type": ["string", "integer"]}, {"type": "array", "items": {"type": ["string", "integer"]}}]}
+_SECONDS = {"type": "number", "minimum": 0, "maximum": 86400}
+_ID = {"type": ["string", "integer"], "maximum": 2**31 - 1}  # Kavita's ids are 32-bit
+_STRINGS = {"anyOf": [_ID, {"type": "array", "items": _ID}]}
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -94,7 +95,7 @@ SCHEMA: dict[str, Any] = {
         "reconnect_max_seconds": {**_SECONDS, "default": 60.0},
         "hub_timeout_seconds": {**_SECONDS, "exclusiveMinimum": 0, "default": 30.0},
         "retry_delay_seconds": {**_SECONDS, "default": 300.0},
-        "max_attempts": {"type": "integer", "minimum": 1, "default": 3},
+        "max_attempts": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 3},
     },
 }
 
