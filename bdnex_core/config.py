@@ -225,6 +225,10 @@ def validate(data: Any, source: str, schema: dict[str, Any] | None = None) -> No
         problems.extend(_describe(error))
     if isinstance(data, dict):
         problems.extend(_cross_checks(data))
+        if not problems:  # what needs well-typed values to be checked at all
+            from bdnex_core.service.notifications import config_problems
+
+            problems.extend(config_problems(data.get("notifications")))
     if problems:
         raise ConfigError(f"invalid configuration at {'; '.join(problems)}", path=source)
 
@@ -407,7 +411,7 @@ def masked(value: Any, schema: dict[str, Any] | None = None) -> Any:
         result = {}
         for key, item in value.items():
             item_schema = properties.get(key) if isinstance(properties.get(key), dict) else {}
-            if is_secret_key(key, item_schema) and item not in (None, ""):
+            if is_secret_key(key, item_schema) and item not in (None, "", []):
                 result[key] = MASK
             else:
                 result[key] = masked(item, item_schema)

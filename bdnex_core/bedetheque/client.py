@@ -44,6 +44,7 @@ from bdnex_core.errors import (
     ResponseTooLarge,
     Unreachable,
 )
+from bdnex_core.service import notifications
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
@@ -413,6 +414,7 @@ class BedethequeClient:
         if block is not None:
             for other_host in self._hosts(url):
                 shared_breaker(other_host).trip(block, url)
+            notifications.site_paused(self.settings, str(breaker.tripped))
             raise breaker.tripped  # type: ignore[misc]
         return result
 
@@ -479,6 +481,7 @@ class BedethequeClient:
                     self._ensure_cookie(refresh=True)
                     continue
                 if not retryable(result.status):
+                    notifications.site_answered(self.settings)  # after a pause: "resumed", once
                     return self._final(result, url)
                 retry_after = _retry_after(result.headers.get("Retry-After"))
                 failure = self._retryable_failure(result.status, retry_after, attempt, url)
@@ -539,6 +542,7 @@ class BedethequeClient:
         cooldown = max(OUTAGE_COOLDOWN, min(getattr(failure, "retry_after", None) or 0.0, 24 * 3600.0))
         for host in self._hosts(url):
             shared_breaker(host).trip_with(error, cooldown=cooldown)
+        notifications.site_paused(self.settings, message)
         return error
 
     # ------------------------------------------------------------------ pages

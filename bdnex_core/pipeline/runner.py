@@ -29,6 +29,7 @@ from bdnex_core.library import LibraryItem
 from bdnex_core.pipeline.logs import write_session_logs, write_text_log
 from bdnex_core.pipeline.options import TagOptions
 from bdnex_core.pipeline.steps import ItemProcessor, Outcome
+from bdnex_core.service import notifications
 from bdnex_core.signals import stop_on_signals
 from bdnex_core.states import (
     Decision,
@@ -245,6 +246,7 @@ class TagRun:
         plugins.notify(
             "session_finished", session_id=session_id, status=db_status, stats=self.db.get_session_stats(session_id)
         )
+        notifications.run_finished(self.settings, summary, dry_run=self.options.dry_run)
         return summary
 
     def _dispatch(self, session_id: int, items: list[LibraryItem], summary: RunSummary, stop: StopRequested) -> None:
