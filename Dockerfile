@@ -22,7 +22,7 @@ RUN set -eu; \
     python3 -m venv /opt/bdnex; \
     /opt/bdnex/bin/pip install --no-cache-dir --disable-pip-version-check --quiet \
         "/src[notify,postgresql]" /src/plugins/komga /src/plugins/kavita; \
-    /opt/bdnex/bin/pip uninstall --yes --quiet pip
+    /opt/bdnex/bin/pip uninstall --yes --quiet setuptools pip
 
 FROM ${BASE}
 # CBR through bsdtar, CB7 through 7-Zip (the core reads CBZ itself)

@@ -276,14 +276,15 @@ def from_mapping(data: dict[str, Any], *, source: Path | None = None) -> Setting
     if not isinstance(data, dict):
         raise ConfigError("the configuration must be a mapping of sections", path=source)
     complete = with_defaults(data, schema)
-    if os.environ.get("BDNEX_DATABASE_URL") and isinstance(complete["database"], dict):
-        # the password may live in the environment only, never in the file
-        complete["database"]["url"] = os.environ["BDNEX_DATABASE_URL"]
+    url = _database_url_from_environment()
+    if url and isinstance(complete["database"], dict):
+        # the password may live in the environment (or a container secret) only, never in the file
+        complete["database"]["url"] = url
     validate(complete, where, schema)
     if complete["database"]["backend"] == "postgresql" and not complete["database"]["url"]:
         raise ConfigError(
             "invalid configuration at database.url: required when database.backend is postgresql "
-            "(or set BDNEX_DATABASE_URL)",
+            "(or set BDNEX_DATABASE_URL or BDNEX_DATABASE_URL_FILE)",
             path=str(source) if source else None,
         )
     sections = {
@@ -291,6 +292,23 @@ def from_mapping(data: dict[str, Any], *, source: Path | None = None) -> Setting
         for name, cls in _CORE_SECTIONS.items()
     }
     return Settings(**sections, source=source, raw=complete)
+
+
+def _database_url_from_environment() -> str | None:
+    """``BDNEX_DATABASE_URL``, else the first line of the file ``BDNEX_DATABASE_URL_FILE`` names."""
+    if os.environ.get("BDNEX_DATABASE_URL"):
+        return os.environ["BDNEX_DATABASE_URL"]
+    path = os.environ.get("BDNEX_DATABASE_URL_FILE")
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            url = handle.readline().strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read BDNEX_DATABASE_URL_FILE ({exc.strerror or exc})", path=path) from None
+    if not url:
+        raise ConfigError("BDNEX_DATABASE_URL_FILE names an empty file", path=path)
+    return url
 
 
 def _read_yaml(path: Path) -> Any:
@@ -367,7 +385,7 @@ def load_settings(
 ) -> Settings:
     """Load, validate and return the settings. Raises :class:`ConfigError`.
 
-    ``BDNEX_DATABASE_URL`` overrides ``database.url``.
+    ``BDNEX_DATABASE_URL`` (or the file ``BDNEX_DATABASE_URL_FILE`` names) overrides ``database.url``.
     """
     path, named = resolve_config_path(config_path)
     data: Any = {}

@@ -127,5 +127,8 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
         "BDNEX_HOME",
         "BDNEX_HEALTH_FILE",
         "BDNEX_NOTIFY_URLS",
+        "BDNEX_WEB_TOKEN",
+        "BDNEX_WEB_TOKEN_FILE",
+        "BDNEX_DATABASE_URL_FILE",
     ):
         monkeypatch.delenv(name, raising=False)

@@ -228,3 +228,48 @@ def test_sigterm_stops_a_long_running_command_as_ctrl_c_does(tmp_path):
     # as a Ctrl-C would have; never killed by the signal itself (-15)
     assert process.returncode in (0, 130), started + err
     assert Path(folder / "config.yaml").exists()
+
+
+def test_one_folder_for_everything_with_bdnex_home(tmp_path, monkeypatch):
+    """BDNEX_HOME (the image's /data): config, database, cache and logs in one folder, the volume."""
+    monkeypatch.setenv("BDNEX_HOME", str(tmp_path / "data"))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "config.yaml").write_text("pipeline: {workers: 3}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "bdnex_core", "config", "show", "--json"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert shown["source"] == str(tmp_path / "data" / "config.yaml")
+    settings = shown["settings"]
+    assert settings["pipeline"]["workers"] == 3
+    assert settings["database"]["path"] == str(tmp_path / "data" / "bdnex.db")
+    assert settings["cache"]["dir"] == str(tmp_path / "data" / "cache")
+    assert settings["pipeline"]["logs_dir"] == str(tmp_path / "data" / "logs")
+
+
+def test_secrets_from_files_for_containers(tmp_path, monkeypatch):
+    """The web page's token and the database URL from files (compose secrets), never from the image."""
+    import click
+
+    from bdnex_core.cli.web_cmd import token_from_environment
+
+    secret = tmp_path / "web_token"
+    secret.write_text("s3cret-token\n")
+    monkeypatch.setenv("BDNEX_WEB_TOKEN_FILE", str(secret))
+    assert token_from_environment() == "s3cret-token"
+    monkeypatch.setenv("BDNEX_WEB_TOKEN", "from-the-environment")
+    assert token_from_environment() == "from-the-environment"
+    monkeypatch.delenv("BDNEX_WEB_TOKEN")
+    secret.write_text("")
+    with pytest.raises(click.ClickException, match="the web token file is empty"):
+        token_from_environment()
+
+    url = tmp_path / "database_url"
+    url.write_text("postgresql://bdnex:pw@db.example:5432/bdnex\n")
+    monkeypatch.setenv("BDNEX_DATABASE_URL_FILE", str(url))
+    settings = from_mapping({"database": {"backend": "postgresql"}})
+    assert settings.database.url == "postgresql://bdnex:pw@db.example:5432/bdnex"
+    monkeypatch.setenv("BDNEX_DATABASE_URL_FILE", str(tmp_path / "nowhere"))
+    with pytest.raises(Exception, match="cannot read BDNEX_DATABASE_URL_FILE"):
+        from_mapping({})
