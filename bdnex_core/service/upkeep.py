@@ -177,9 +177,9 @@ class ServiceUpkeep:
             logger.info("catalogue refresh %s: %s, %d albums written", result, detail, report.albums)
         finally:
             self.activity = "waiting for events"
-        finished = datetime.now(UTC).isoformat(timespec="seconds")
+        finished = datetime.now(UTC).isoformat()
         state = {
-            "attempted": started.isoformat(timespec="seconds"),
+            "attempted": started.isoformat(),
             "finished": finished,
             "result": result,
             "detail": detail,
