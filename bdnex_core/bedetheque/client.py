@@ -414,7 +414,6 @@ class BedethequeClient:
         if block is not None:
             for other_host in self._hosts(url):
                 shared_breaker(other_host).trip(block, url)
-            notifications.site_paused(self.settings, str(breaker.tripped))
             raise breaker.tripped  # type: ignore[misc]
         return result
 
@@ -434,8 +433,6 @@ class BedethequeClient:
         """GET with politeness, retries, a size cap and block detection. 304 is returned as is."""
         url = self.absolute(url_or_path, mobile=mobile)
         home_page = url.rstrip("/") + "/" == self.base_url
-        if not home_page:
-            self._ensure_cookie()
         request_headers = {"Referer": self.base_url, **(headers or {})}
         if conditional:
             etag, last_modified = conditional
@@ -443,7 +440,14 @@ class BedethequeClient:
                 request_headers["If-None-Match"] = etag
             if last_modified:
                 request_headers["If-Modified-Since"] = last_modified
-        return self._fetch(url, request_headers, max_bytes=max_bytes, home_page=home_page)
+        try:
+            if not home_page:
+                self._ensure_cookie()
+            return self._fetch(url, request_headers, max_bytes=max_bytes, home_page=home_page)
+        except CatalogueError as exc:
+            if exc.stops_run:  # every way the client stops a run (a block, an outage, the hourly cap)
+                notifications.site_paused(self.settings, str(exc))  # said once per pause
+            raise
 
     def _fetch(self, url: str, headers: dict[str, str], *, max_bytes: int, home_page: bool) -> FetchResult:
         """One URL, with retries; a failure that the site as a whole is behind stops the run."""
@@ -542,7 +546,6 @@ class BedethequeClient:
         cooldown = max(OUTAGE_COOLDOWN, min(getattr(failure, "retry_after", None) or 0.0, 24 * 3600.0))
         for host in self._hosts(url):
             shared_breaker(host).trip_with(error, cooldown=cooldown)
-        notifications.site_paused(self.settings, message)
         return error
 
     # ------------------------------------------------------------------ pages
