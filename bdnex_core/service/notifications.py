@@ -1,10 +1,10 @@
 """Notifications with Apprise: how a run went, and when Bédéthèque stops and starts answering again.
 
 One module sends them all. The pipeline calls :func:`run_finished` when a session ends (a ``tag``
-run, or one batch of a Komga or Kavita watcher); the Bédéthèque client calls :func:`site_paused`
-when its breaker stops every request (a ban, a challenge, the site down) and :func:`site_answered`
-on each answer, which says "resumed" once after a pause. The pause is the process's: a new process
-starts unpaused.
+run, or one batch of a Komga or Kavita watcher); the Bédéthèque client's ``get`` calls
+:func:`site_paused` when a request ends in an error that stops the run (a ban, a challenge, the site
+down, the hourly cap) and :func:`site_answered` on each usable answer, which says "resumed" once after
+a pause. The pause is the process's: a new process starts unpaused.
 
 Messages go to the Apprise URLs of ``notifications.urls`` (plus ``urls_file`` and
 ``BDNEX_NOTIFY_URLS``), with titles and bodies from ``notifications.templates`` (``{field}``
