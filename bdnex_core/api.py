@@ -12,7 +12,7 @@ plugin importing this module at load time does not slow down every command.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,8 +26,11 @@ from bdnex_core.pipeline.options import TagOptions
 from bdnex_core.signals import stop_on_signals
 
 if TYPE_CHECKING:
+    import threading
+
     from bdnex_core.db import BDneXDB
     from bdnex_core.pipeline.runner import RunSummary
+    from bdnex_core.service.upkeep import ServiceUpkeep
 
 __all__ = [
     "AppContext",
@@ -51,6 +54,7 @@ __all__ = [
     "retry_site_now",
     "run_tagging",
     "series_of_album",
+    "service_upkeep",
     "stop_on_signals",
     "tag_and_report",
     "to_isbn13",
@@ -171,6 +175,28 @@ def retry_site_now() -> None:
     from bdnex_core.bedetheque.client import reset_breakers
 
     reset_breakers()
+
+
+def service_upkeep(
+    settings: Settings,
+    db: BDneXDB,
+    *,
+    command: str,
+    stop: threading.Event,
+    status: Callable[[], Mapping[str, Any]] | None = None,
+) -> ServiceUpkeep:
+    """What a long-running command does beside its events, in one place for every adapter: use it as
+    ``with service_upkeep(...) as upkeep:`` around the loop and call ``upkeep.tick(paused=...)`` on each
+    turn (``paused``: your queue holds its work because Bédéthèque cannot be used now).
+
+    It refreshes the catalogue index every ``service.catalogue_refresh_days`` (polite, resumable, never
+    while paused; stopped by ``stop``) and, when ``BDNEX_HEALTH_FILE`` is set, writes the heartbeat that
+    ``bdnex-core health`` checks, with what ``status()`` returns (your counters; called from another
+    thread). ``command`` names the service in the heartbeat (``"komga watch"``).
+    """
+    from bdnex_core.service.upkeep import ServiceUpkeep
+
+    return ServiceUpkeep(settings, db, command=command, stop=stop, status=status)
 
 
 def catalogue_rows(db: BDneXDB) -> Iterator[CatalogueRow]:

@@ -239,6 +239,10 @@ def validate(data: Any, source: str, schema: dict[str, Any] | None = None) -> No
             problems.extend(_describe(error))
     if isinstance(data, dict):
         problems.extend(_cross_checks(data))
+        if not problems:  # what needs well-typed values to be checked at all
+            from bdnex_core.service.notifications import config_problems
+
+            problems.extend(config_problems(data.get("notifications")))
     if problems:
         raise ConfigError(f"invalid configuration at {'; '.join(problems)}", path=source)
 
@@ -320,15 +324,16 @@ def from_mapping(data: dict[str, Any], *, source: Path | None = None) -> Setting
     if not isinstance(data, dict):
         raise ConfigError("the configuration must be a mapping of sections", path=source)
     complete = with_defaults(data, schema)
-    if os.environ.get("BDNEX_DATABASE_URL") and isinstance(complete["database"], dict):
-        # the password may live in the environment only, never in the file
-        complete["database"]["url"] = os.environ["BDNEX_DATABASE_URL"]
+    url = _database_url_from_environment()
+    if url and isinstance(complete["database"], dict):
+        # the password may live in the environment (or a container secret) only, never in the file
+        complete["database"]["url"] = url
     validate(complete, where, schema)
     complete = _as_declared_integers(complete, schema)
     if complete["database"]["backend"] == "postgresql" and not complete["database"]["url"]:
         raise ConfigError(
             "invalid configuration at database.url: required when database.backend is postgresql "
-            "(or set BDNEX_DATABASE_URL)",
+            "(or set BDNEX_DATABASE_URL or BDNEX_DATABASE_URL_FILE)",
             path=str(source) if source else None,
         )
     sections = {
@@ -357,6 +362,23 @@ class _UniqueKeysLoader(yaml.SafeLoader):
                 )
             first_line[key] = key_node.start_mark.line
         return super().construct_mapping(node, deep=deep)
+
+
+def _database_url_from_environment() -> str | None:
+    """``BDNEX_DATABASE_URL``, else the first line of the file ``BDNEX_DATABASE_URL_FILE`` names."""
+    if os.environ.get("BDNEX_DATABASE_URL"):
+        return os.environ["BDNEX_DATABASE_URL"]
+    path = os.environ.get("BDNEX_DATABASE_URL_FILE")
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            url = handle.readline().strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read BDNEX_DATABASE_URL_FILE ({exc.strerror or exc})", path=path) from None
+    if not url:
+        raise ConfigError("BDNEX_DATABASE_URL_FILE names an empty file", path=path)
+    return url
 
 
 def _read_yaml(path: Path) -> Any:
@@ -464,7 +486,7 @@ def load_settings(
 ) -> Settings:
     """Load, validate and return the settings. Raises :class:`ConfigError`.
 
-    ``BDNEX_DATABASE_URL`` overrides ``database.url``.
+    ``BDNEX_DATABASE_URL`` (or the file ``BDNEX_DATABASE_URL_FILE`` names) overrides ``database.url``.
     """
     path, named = resolve_config_path(config_path)
     data: Any = {}
@@ -521,7 +543,7 @@ def masked(value: Any, schema: dict[str, Any] | None = None) -> Any:
         result = {}
         for key, item in value.items():
             item_schema = properties.get(key) if isinstance(properties.get(key), dict) else {}
-            if is_secret_key(key, item_schema) and item not in (None, ""):
+            if is_secret_key(key, item_schema) and item not in (None, "", []):
                 result[key] = MASK
             else:
                 result[key] = masked(item, item_schema)

@@ -1,4 +1,7 @@
-"""Where bdnex-core keeps its files by default (platform conventions), and who owns each file it keeps.
+"""Where bdnex-core keeps its files by default: the platform's conventions, or one folder.
+
+``BDNEX_HOME`` names one folder for everything (``config.yaml``, ``bdnex.db``, ``cache/``,
+``logs/``): what a container's volume wants (the image sets it to ``/data``).
 
 Every file the tool writes has an :class:`Owner`, and the owner says what a damaged one becomes
 (README, "Where bdnex-core keeps what"): the fault-injection test of damaged files fails on a file
@@ -20,14 +23,21 @@ if TYPE_CHECKING:
     from bdnex_core.config import Settings
 
 APP_NAME = "bdnex"
+HOME_VARIABLE = "BDNEX_HOME"
+
+
+def home() -> Path | None:
+    """The one folder named by ``BDNEX_HOME``, if set."""
+    value = os.environ.get(HOME_VARIABLE)
+    return expand(value) if value else None
 
 
 def user_config_dir() -> Path:
-    return Path(platformdirs.user_config_dir(APP_NAME))
+    return home() or Path(platformdirs.user_config_dir(APP_NAME))
 
 
 def user_data_dir() -> Path:
-    return Path(platformdirs.user_data_dir(APP_NAME))
+    return home() or Path(platformdirs.user_data_dir(APP_NAME))
 
 
 def default_config_path() -> Path:

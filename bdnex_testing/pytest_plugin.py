@@ -130,5 +130,15 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
-    for name in ("BDNEX_CONFIG", "BDNEX_DB", "BDNEX_LOAD_PLUGINS"):
+    for name in (
+        "BDNEX_CONFIG",
+        "BDNEX_DB",
+        "BDNEX_LOAD_PLUGINS",
+        "BDNEX_HOME",
+        "BDNEX_HEALTH_FILE",
+        "BDNEX_NOTIFY_URLS",
+        "BDNEX_WEB_TOKEN",
+        "BDNEX_WEB_TOKEN_FILE",
+        "BDNEX_DATABASE_URL_FILE",
+    ):
         monkeypatch.delenv(name, raising=False)

@@ -49,6 +49,7 @@ from bdnex_core.errors import (
     Unreachable,
 )
 from bdnex_core.fileio import damage_of, open_atomically, read_cache_file
+from bdnex_core.service import notifications
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
@@ -596,7 +597,12 @@ class BedethequeClient:
                 request_headers["If-None-Match"] = etag
             if last_modified:
                 request_headers["If-Modified-Since"] = last_modified
-        return self._fetch(url, request_headers, max_bytes=max_bytes, home_page=home_page)
+        try:
+            return self._fetch(url, request_headers, max_bytes=max_bytes, home_page=home_page)
+        except CatalogueError as exc:
+            if exc.stops_run:  # every way the client stops a run (a block, an outage, the hourly cap)
+                notifications.site_paused(self.settings, str(exc))  # said once per pause
+            raise
 
     def _fetch(self, url: str, headers: dict[str, str], *, max_bytes: int, home_page: bool) -> FetchResult:
         """One URL, with retries; a failure that the site as a whole is behind stops the run."""
@@ -657,6 +663,7 @@ class BedethequeClient:
                     attempt += 1
                     continue  # the slot holds every request until Retry-After, at the raised pace
                 if not retryable(result.status):
+                    notifications.site_answered(self.settings)  # after a pause: "resumed", once
                     return self._final(result, url)
                 failure = self._retryable_failure(result.status, retry_after, attempt, url)
                 self.stats.retries += 1

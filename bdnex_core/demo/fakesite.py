@@ -761,7 +761,9 @@ class _Handler(BaseHTTPRequestHandler):
             data = fake.catalogue.sitemaps[name]
             etag = fake.etag(data)
             last_modified = formatdate(1_700_000_000, usegmt=True)
-            if self.headers.get("If-None-Match") == etag or self.headers.get("If-Modified-Since") == last_modified:
+            validator = self.headers.get("If-None-Match")
+            # RFC 9110 13.1.3: If-Modified-Since counts only without If-None-Match
+            if validator == etag if validator else self.headers.get("If-Modified-Since") == last_modified:
                 self._send(304, b"", headers={"ETag": etag, "Last-Modified": last_modified})
                 return
             self._send(200, data, "application/xml", {"ETag": etag, "Last-Modified": last_modified})

@@ -37,6 +37,7 @@ from bdnex_core.pipeline.fresh_start import refuse_a_silent_fresh_start
 from bdnex_core.pipeline.logs import write_session_logs, write_text_log
 from bdnex_core.pipeline.options import TagOptions
 from bdnex_core.pipeline.steps import ItemProcessor, Outcome, take_back_writes
+from bdnex_core.service import notifications
 from bdnex_core.signals import stop_on_signals
 from bdnex_core.states import (
     Decision,
@@ -266,6 +267,7 @@ class TagRun:
                     f"{summary.stopped_by} — session {session_id} could not be marked paused; "
                     f"resume it later: bdnex-core tag --resume {session_id}"
                 )
+        notifications.run_finished(self.settings, summary, dry_run=self.options.dry_run)
         return summary
 
     def _close_session(self, session_id: int, summary: RunSummary) -> None:

@@ -112,28 +112,35 @@ class KavitaWorker:
 
     def run(self, *, exit_after: float | None = None, poll: float = 0.2) -> None:
         """Handle events until :attr:`stop_event` is set (or ``exit_after`` seconds passed)."""
+        from bdnex_core.api import service_upkeep
+
         deadline = time.monotonic() + exit_after if exit_after else None
         self._restore_pending()
-        while not self.stop_event.is_set():
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-            try:
-                event = self.queue.get(timeout=poll)
-            except queue.Empty:
-                event = None
-            if event is not None and event.name == FATAL:
-                raise KavitaError(str(event.data.get("message") or "Kavita refused the message hub"))
-            try:  # one bad event or one failed batch is logged: the service goes on
-                if event is not None:
-                    self.handle(event)
-                self.flush_if_due()
-            except Exception as exc:
-                what = f"{event.name} event" if event is not None else "processing the new chapters"
-                if isinstance(exc, BdnexError):
-                    logger.error("Kavita %s: %s", what, exc)
-                else:
-                    logger.exception("Kavita %s failed", what)
-                self.stats.dropped += 1
+        # the catalogue refresh and the heartbeat, as every long-running command has them
+        with service_upkeep(
+            self.settings, self.db, command="kavita watch", stop=self.stop_event, status=self.stats.to_dict
+        ) as upkeep:
+            while not self.stop_event.is_set():
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                try:
+                    event = self.queue.get(timeout=poll)
+                except queue.Empty:
+                    event = None
+                if event is not None and event.name == FATAL:
+                    raise KavitaError(str(event.data.get("message") or "Kavita refused the message hub"))
+                try:  # one bad event or one failed batch is logged: the service goes on
+                    if event is not None:
+                        self.handle(event)
+                    self.flush_if_due()
+                    upkeep.tick(paused=self.paused())
+                except Exception as exc:
+                    what = f"{event.name} event" if event is not None else "processing the new chapters"
+                    if isinstance(exc, BdnexError):
+                        logger.error("Kavita %s: %s", what, exc)
+                    else:
+                        logger.exception("Kavita %s failed", what)
+                    self.stats.dropped += 1
 
     def handle(self, event: Event) -> None:
         self.stats.events += 1
