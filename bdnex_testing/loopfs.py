@@ -1,6 +1,7 @@
-"""Fresh XFS or btrfs filesystems on loop devices, for tests and benchmarks of block sharing.
+"""Fresh filesystems on loop devices: XFS or btrfs for tests and benchmarks of block sharing, a small
+ext4 for a disk that fills up.
 
-Needs root, a loop device and Debian's xfsprogs / btrfs-progs; when any is missing,
+Needs root, a loop device and Debian's xfsprogs / btrfs-progs / e2fsprogs; when any is missing,
 :class:`LoopFilesystemUnavailable` says which, so callers can skip with that reason.
 """
 
@@ -13,8 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-MKFS_OPTIONS = {"xfs": ["-q", "-m", "reflink=1"], "btrfs": ["-q"]}
-PACKAGES = {"xfs": "xfsprogs", "btrfs": "btrfs-progs"}
+# ext4: no blocks kept for root (the tests run as root and must see the disk full)
+MKFS_OPTIONS = {"xfs": ["-q", "-m", "reflink=1"], "btrfs": ["-q"], "ext4": ["-q", "-F", "-m", "0"]}
+PACKAGES = {"xfs": "xfsprogs", "btrfs": "btrfs-progs", "ext4": "e2fsprogs"}
 
 
 class LoopFilesystemUnavailable(RuntimeError):
@@ -52,3 +54,23 @@ def loop_filesystem(kind: str, workdir: Path, size_mb: int = 512) -> Iterator[Pa
         if subprocess.run(["umount", str(mount_point)], capture_output=True).returncode != 0:
             subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
         image.unlink(missing_ok=True)
+
+
+def fill_up(folder: Path) -> Path:
+    """A file in ``folder`` that takes every free byte of its filesystem (written until ENOSPC, flushed)."""
+    filler = folder / "filler"
+    descriptor = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        for chunk in (1 << 20, 1 << 16, 4096, 512, 1):
+            try:
+                while os.write(descriptor, bytes(chunk)) == chunk:
+                    pass
+            except OSError:
+                pass
+        try:
+            os.fsync(descriptor)
+        except OSError:
+            pass
+    finally:
+        os.close(descriptor)
+    return filler

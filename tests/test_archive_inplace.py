@@ -3,6 +3,8 @@ the copy path for every layout where appending is not safe (GUIDE 2b), with the 
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import shutil
 import struct
@@ -121,7 +123,7 @@ def test_the_compacting_copy_knows_where_data_descriptors_end(tmp_path, journal)
     with zipfile.ZipFile(path) as archive:  # records follow each other: no byte unused
         infos = sorted(archive.infolist(), key=lambda info: info.header_offset)
         data = path.read_bytes()
-        for info, following in zip(infos, infos[1:], strict=False):
+        for info, following in itertools.pairwise(infos):
             name_length, extra_length = struct.unpack_from("<HH", data, info.header_offset + 26)
             data_end = info.header_offset + 30 + name_length + extra_length + info.compress_size
             descriptor = 16 if data[data_end : data_end + 4] == b"PK\x07\x08" else (12 if info.flag_bits & 8 else 0)
@@ -370,3 +372,88 @@ def test_page_data_is_never_read_or_written(tmp_path, journal, monkeypatch):
     monkeypatch.undo()
     assert sum(reads) < 3 * 70_000, reads  # the 64 KiB end window, the old tail, the new tail read back
     assert jpeg_like(500_000, 1) == zipfile.ZipFile(path).read("page1.jpg")
+
+
+@pytest.fixture
+def full_ext4(tmp_path):
+    """A small ext4 mounted from a loop image (root), to be filled up by the test."""
+    from bdnex_testing.loopfs import LoopFilesystemUnavailable, loop_filesystem
+
+    try:
+        with loop_filesystem("ext4", tmp_path / "loop", size_mb=8) as mount_point:
+            yield mount_point
+    except LoopFilesystemUnavailable as exc:
+        pytest.skip(f"no loop-mounted ext4 here: {exc}")
+
+
+def block_aligned_cbz(path: Path) -> Path:
+    """A CBZ whose size is a whole number of 4 KiB blocks: anything appended needs a new block."""
+    build_cbz(path, pages=3, page_size=30_000)
+    padding = -path.stat().st_size % 4096
+    while True:  # a last member whose size makes the file end on a block boundary
+        build_cbz(path, pages=3, page_size=30_000, extra_members={"zz-padding.txt": bytes(padding)})
+        if path.stat().st_size % 4096 == 0:
+            return path
+        padding = (padding + (-path.stat().st_size % 4096)) % 4096
+
+
+def test_a_full_disk_during_the_append_leaves_the_original_and_one_line(tmp_path, db, full_ext4):
+    from bdnex_testing.loopfs import fill_up
+
+    path = block_aligned_cbz(full_ext4 / "book.cbz")
+    os.utime(path, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
+    original = path.read_bytes()
+    fill_up(full_ext4)
+    big_xml = b"<ComicInfo><Summary>" + jpeg_like(20_000, 5).hex().encode() + b"</Summary></ComicInfo>"
+    begun = []
+
+    class WatchedJournal(WriteJournal):
+        def begin(self, entry):
+            begun.append(entry.tail_offset)
+            return super().begin(entry)
+
+    with pytest.raises(ArchiveError) as raised:
+        write_comicinfo(path, big_xml, policy=IN_PLACE, journal=WatchedJournal(db.archive_journal))
+    assert begun, "the write did not get as far as the append"
+    message = str(raised.value)
+    assert "no space left on the device" in message and str(path) in message and "\n" not in message
+    assert "original is unchanged" in message
+    assert path.read_bytes() == original and path.stat().st_mtime_ns == 1_600_000_000_000_000_000
+    assert db.archive_journal.pending() == []
+
+
+@pytest.mark.slow
+def test_comictagger_reads_every_layout_written_in_place(tmp_path, journal):
+    """ComicTagger 1.6 (its own zip reader) reads the ComicInfo.xml of each kind of archive written here."""
+    from tests.test_comicinfo_comictagger import comictagger_executable
+
+    executable = comictagger_executable()
+    xml = (
+        b'<?xml version="1.0" encoding="utf-8"?>\n<ComicInfo><Series>Nains</Series><Number>1</Number>'
+        b"<Title>Redwin de la Forge</Title></ComicInfo>\n"
+    )
+    written = {}
+    for name in ("no ComicInfo", "ComicInfo last", "written twice"):
+        path = build_cbz(tmp_path / f"{name}.cbz", 3, comicinfo=OLD_XML if name != "no ComicInfo" else None)
+        if name == "written twice":
+            write_comicinfo(path, OLD_XML + b" ", policy=IN_PLACE, journal=journal)
+        written[name] = path
+    for case, (build, _in_place, _reason) in EDGE_CASES.items():
+        written[case] = build(tmp_path / f"{case}.cbz", tmp_path / case)
+    for path in written.values():
+        write_comicinfo(path, xml, policy=IN_PLACE, journal=journal)
+        readers_accept(path, xml)
+    for case, path in written.items():
+        result = subprocess.run(
+            [executable, "--config", str(tmp_path / "ct-config"), "-p", "-j", "-t", "CR", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "xdg")},
+        )
+        assert result.returncode == 0, f"{case}: {result.stderr}"
+        metadata = json.loads(result.stdout)["md"]
+        assert (metadata["series"], metadata["issue"], metadata["title"]) == ("Nains", "1", "Redwin de la Forge"), case
+        with zipfile.ZipFile(path) as archive:
+            pages = [info.filename for info in archive.infolist() if info.filename.endswith(".jpg")]
+        assert sorted(page["filename"] for page in metadata["pages"]) == sorted(pages), case
