@@ -353,13 +353,16 @@ def test_pattern_takes_only_matching_files_and_is_recorded(env, site, tmp_path, 
     assert len(samples) == 5
 
 
-def test_metadata_hash_is_recorded_and_notices_a_comicinfo_edited_by_another_tool(env, site, tmp_path):
+@pytest.mark.parametrize("write", ["in_place", "copy"])
+def test_metadata_hash_is_recorded_and_notices_a_comicinfo_edited_by_another_tool(env, site, tmp_path, write):
     import hashlib
 
     settings, db, client, _ = env
+    settings = from_mapping({**settings.raw, "archives": {"write": write}})  # both ways of writing
     (sample,) = build_library(tmp_path / "library", albums_of(site, 1), broken=0)
     first = tag_folder(settings, db, client, tmp_path / "library")
     assert first.count(OutcomeState.DONE) == 1
+    assert ("(in place)" in first.outcomes[0].writes[0].message) == (write == "in_place")
     with open_archive(sample.path) as comic:
         written = comic.comicinfo_bytes()
     row = db.get_file(sample.path)

@@ -233,7 +233,28 @@ def _directory(read: Reader, size: int) -> _Directory:
 
 
 def _central_members(central: bytes) -> list[_Member]:
-    members = []
+    """Every record of a central directory, in its order (what :func:`check_plan` reads back)."""
+    return _survey(central).members
+
+
+@dataclass
+class _Survey:
+    """A central directory read in one pass: what deciding on an in-place write needs."""
+
+    members: list[_Member]
+    comicinfo: _Member | None
+    last_kept: _Member | None  # the record of the others that starts last
+    has_page: bool
+    first_start: int
+    kept_extent: int  # the guessed length of the others' records together
+    kept_reach: int  # where the farthest-reaching of the others ends, as guessed
+
+
+def _survey(central: bytes) -> _Survey:
+    members: list[_Member] = []
+    names: set[bytes] = set()
+    starts: set[int] = set()
+    survey = _Survey(members, None, None, False, 1 << 63, 0, 0)
     position, end = 0, len(central)
     unpack = _CENTRAL_FIELDS.unpack_from
     while position < end:
@@ -253,9 +274,26 @@ def _central_members(central: bytes) -> list[_Member]:
                 raise NotAppendable(exc.reason) from None
         extent = LOCAL.size + name_length + extra_length + compress_size + (16 if flags & 0x08 else 0)
         name = central[position + CENTRAL.size : name_end]
-        members.append(_Member(position, record_end, name, flags, start, compress_size, extent))
+        member = _Member(position, record_end, name, flags, start, compress_size, extent)
+        members.append(member)
         position = record_end
-    return members
+        if name in names or start in starts or _refused_by_the_copy_path(member):
+            raise NotAppendable("a member the copy path refuses (encrypted, unsafe or duplicate name, shared record)")
+        names.add(name)
+        starts.add(start)
+        survey.first_start = min(survey.first_start, start)
+        if _is_comicinfo(name):
+            if survey.comicinfo is not None:
+                raise NotAppendable("several ComicInfo.xml: the copy path says which")
+            survey.comicinfo = member
+            continue
+        survey.kept_extent += extent
+        survey.kept_reach = max(survey.kept_reach, start + extent)
+        if survey.last_kept is None or start > survey.last_kept.start:
+            survey.last_kept = member
+        if not survey.has_page:
+            survey.has_page = is_page(_decoded(member))
+    return survey
 
 
 _COMICINFO_NAME = COMICINFO.lower().encode("ascii")
@@ -301,45 +339,36 @@ def plan_append(descriptor: int, size: int, xml_bytes: bytes | None, policy: Wri
     would write, or :class:`NotAppendable`. Reads the end of the file and two local headers only."""
     read = _reader(descriptor)
     directory = _directory(read, size)
-    members = _central_members(directory.central)
-    if len(members) != directory.count:
+    survey = _survey(directory.central)
+    if len(survey.members) != directory.count:
         raise NotAppendable("the end record's member count differs from the central directory's")
-    names: set[bytes] = set()
-    comicinfos: list[_Member] = []
-    kept: list[_Member] = []
-    for member in members:
-        if member.name in names or _refused_by_the_copy_path(member):
-            raise NotAppendable("a member the copy path refuses (encrypted, unsafe or duplicate name)")
-        names.add(member.name)
-        (comicinfos if _is_comicinfo(member.name) else kept).append(member)
-    if len(comicinfos) > 1 or not any(is_page(_decoded(member)) for member in kept):
-        raise NotAppendable("several ComicInfo.xml or no page: the copy path says which")
-    starts = sorted(member.start for member in members)
-    if len(set(starts)) != len(starts):
-        raise NotAppendable("two members share one record")
+    last = survey.last_kept
+    if last is None or not survey.has_page:
+        raise NotAppendable("no page: the copy path says so")
+    comicinfo = survey.comicinfo
     tail_offset = directory.start
-    if comicinfos:
-        if comicinfos[0].start != starts[-1]:
+    if comicinfo is not None:
+        if comicinfo.start < last.start:
             raise NotAppendable("ComicInfo.xml is not the last member", compact=True)
-        _local_record_length(read, comicinfos[0])
-        tail_offset = comicinfos[0].start
-    # no kept record may reach into what the write replaces (the last one checked from its local header)
-    last = max(kept, key=lambda member: member.start)
-    for member in kept:
-        reach = member.start + member.extent
-        if member is last or reach > tail_offset:
-            reach = member.start + _local_record_length(read, member)
-        if reach > tail_offset:
-            raise NotAppendable(f"member {_decoded(member)!r} runs past where the new tail would start")
-    unused = max(0, tail_offset - starts[0] - sum(member.extent for member in kept))
+        _local_record_length(read, comicinfo)
+        tail_offset = comicinfo.start
+    # no other record may reach into what the write replaces: the last one checked from its local
+    # header, the others too if their central records leave a doubt
+    reach = last.start + _local_record_length(read, last)
+    if survey.kept_reach > tail_offset:
+        others = (member for member in survey.members if member is not comicinfo and member is not last)
+        reach = max([reach, *(member.start + _local_record_length(read, member) for member in others)])
+    if reach > tail_offset:
+        raise NotAppendable("a member runs past where the new tail would start")
+    unused = max(0, tail_offset - survey.first_start - survey.kept_extent)
     if unused > policy.compact_unused_share * size:
         raise NotAppendable(f"{unused} unused bytes (over archives.compact_unused_share)", compact=True)
     local, central = comicinfo_record(xml_bytes, tail_offset) if xml_bytes is not None else (b"", b"")
     old_directory = directory.central
-    if comicinfos:  # the other records stay as they are, in their order
-        old_directory = old_directory[: comicinfos[0].position] + old_directory[comicinfos[0].end :]
+    if comicinfo is not None:  # the other records stay as they are, in their order
+        old_directory = old_directory[: comicinfo.position] + old_directory[comicinfo.end :]
     new_directory = old_directory + central
-    count = len(kept) + (xml_bytes is not None)
+    count = len(survey.members) - (comicinfo is not None) + (xml_bytes is not None)
     new_tail = (
         local + new_directory + end_records(count, tail_offset + len(local), len(new_directory), b"", directory.zip64)
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import struct
 import zipfile
 import zlib
@@ -135,10 +136,12 @@ def write_comicinfo(
     the original is back, byte for byte. Permissions and mtime: see :mod:`bdnex_core.archives.safefile`.
     """
     path = Path(path)
-    if path.is_symlink():  # the swap would turn the link into a copy; the library resolves links it follows
+    try:
+        kind = stat.S_IFMT(os.lstat(path).st_mode)
+    except OSError:
+        kind = None  # said by detect_kind below
+    if kind == stat.S_IFLNK:  # the swap would turn the link into a copy; the library resolves links it follows
         raise ArchiveError("a symbolic link: not written through (tag the file it leads to)", path=path)
-    if detect_kind(path) != "cbz":
-        raise ArchiveError("ComicInfo can only be written into a zip (CBZ); convert it first", path=path)
     policy = policy or WritePolicy()
     compact = False
     reason = "archives.write: copy"
@@ -150,6 +153,8 @@ def write_comicinfo(
         compact = not cloning
         if journal is None:
             reason = "no journal (a write outside a tagging run)"
+        elif kind != stat.S_IFREG:
+            reason = "not a regular file"
         elif policy.method == WriteMethod.AUTO and cloning:
             reason = "the filesystem shares blocks: a copy costs no page"
         else:
@@ -158,6 +163,8 @@ def write_comicinfo(
                 return WriteReport(in_place=True)
             except NotAppendable as exc:
                 reason = exc.reason
+    if detect_kind(path) != "cbz":  # (in place, the plan found the zip's end records)
+        raise ArchiveError("ComicInfo can only be written into a zip (CBZ); convert it first", path=path)
     _write_copy(path, xml_bytes, preserve_mtime, compact=compact)
     return WriteReport(in_place=False, reason=reason)
 
@@ -166,7 +173,7 @@ def _write_in_place(
     path: Path, xml_bytes: bytes | None, preserve_mtime: bool, policy: WritePolicy, journal: WriteJournal
 ) -> None:
     """The in-place write (see :mod:`bdnex_core.archives.inplace`), or NotAppendable before any change."""
-    where = Path(os.path.realpath(path))  # what the next command reopens, from any folder
+    where = Path(os.path.abspath(path))  # what the next command reopens, from any folder
     try:
         str(where).encode("utf-8")
     except UnicodeEncodeError:

@@ -20,16 +20,27 @@ _COLUMNS = (
 )
 
 
+def _unique_violations() -> tuple[type[Exception], ...]:
+    import sqlite3
+
+    try:
+        from psycopg.errors import UniqueViolation
+    except ImportError:  # PostgreSQL support not installed
+        return (sqlite3.IntegrityError,)
+    return (sqlite3.IntegrityError, UniqueViolation)
+
+
 class ArchiveJournalStore:
     def __init__(self, backend: Backend):
         self.backend = backend
 
     def begin(self, row: dict[str, Any]) -> int:
         """Keep the entry ``row`` on disk (a durable commit); its id."""
-        with self.backend.write(durable=True) as backend:
-            if backend.value("SELECT id FROM archive_journal WHERE file_path = ?", [row["file_path"]]) is not None:
-                raise ArchiveError("another bdnex-core process is writing this file now", path=row["file_path"])
-            return backend.insert("archive_journal", row)
+        try:
+            with self.backend.write(durable=True) as backend:
+                return backend.insert("archive_journal", row)
+        except _unique_violations():  # file_path is the table's one UNIQUE column
+            raise ArchiveError("another bdnex-core process is writing this file now", path=row["file_path"]) from None
 
     def end(self, journal_ids: Sequence[int]) -> int:
         """Delete these entries (joining the caller's transaction, if any); how many there were."""
