@@ -1,7 +1,7 @@
 """Writing ComicInfo.xml into large CBZs: in place vs the limit of the job, and the copy path vs shutil.copyfile.
 
 Usage: python benchmarks/bench_write.py [--size-mb 100] [--runs 5] [--in-place-runs 21] [--ct-python PATH]
-                                        [--keep DIR] [--loop xfs] [--loop btrfs] [--only in_place|copy]
+                                        [--keep DIR] [--loop xfs|btrfs|ext4] [--only in_place|copy]
 
 In place (issue 30), for a stored archive without ComicInfo.xml, one whose ComicInfo.xml is its last
 member, and a deflated one, the median of N interleaved runs of
@@ -286,7 +286,7 @@ def main() -> None:
     parser.add_argument(
         "--loop",
         action="append",
-        choices=["xfs", "btrfs"],
+        choices=["xfs", "btrfs", "ext4"],
         default=[],
         help="also run on a fresh loop-mounted filesystem of this kind (root)",
     )

@@ -457,3 +457,32 @@ def test_comictagger_reads_every_layout_written_in_place(tmp_path, journal):
         with zipfile.ZipFile(path) as archive:
             pages = [info.filename for info in archive.infolist() if info.filename.endswith(".jpg")]
         assert sorted(page["filename"] for page in metadata["pages"]) == sorted(pages), case
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["zero-byte", "truncated zip", "no images", "encrypted", "dot-dot name", "duplicate names", "not an archive"],
+)
+def test_bad_input_gives_the_same_one_line_in_place(tmp_path, journal, case):
+    """What the copy path refuses, the in-place write refuses with the same line (it hands those over)."""
+    import warnings
+
+    from tests.test_archive_write import CORPUS
+
+    make, reason = CORPUS[case]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = make(tmp_path / f"{case}.cbz")
+    before = path.read_bytes()
+    with pytest.raises(ArchiveError) as raised:
+        write_comicinfo(path, NEW_XML, policy=IN_PLACE, journal=journal)
+    message = str(raised.value)
+    assert reason in message and str(path) in message and "\n" not in message
+    assert path.read_bytes() == before
+
+
+def test_a_fifo_with_a_comics_name_is_refused_without_waiting(tmp_path, journal):
+    path = tmp_path / "pipe.cbz"
+    os.mkfifo(path)
+    with pytest.raises(ArchiveError, match="pipe.cbz"):
+        write_comicinfo(path, NEW_XML, policy=IN_PLACE, journal=journal)

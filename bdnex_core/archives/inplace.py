@@ -251,14 +251,20 @@ class _Survey:
 
 
 def _survey(central: bytes) -> _Survey:
+    # one loop of plain operations, the checks on all names at once after it: this runs for every
+    # member of every archive written
     members: list[_Member] = []
-    names: set[bytes] = set()
-    starts: set[int] = set()
-    survey = _Survey(members, None, None, False, 1 << 63, 0, 0)
+    names: list[bytes] = []
+    utf8_names: list[bytes] = []
+    starts: list[int] = []
+    comicinfo = last_kept = None
+    has_page = False
+    any_flags, kept_extent, kept_reach = 0, 0, 0
     position, end = 0, len(central)
     unpack = _CENTRAL_FIELDS.unpack_from
+    make = tuple.__new__
     while position < end:
-        if central[position : position + 4] != b"PK\x01\x02" or position + CENTRAL.size > end:
+        if not central.startswith(b"PK\x01\x02", position) or position + CENTRAL.size > end:
             raise NotAppendable("a damaged central directory record")
         flags, compress_size, file_size, name_length, extra_length, comment_length, start = unpack(central, position)
         name_end = position + CENTRAL.size + name_length
@@ -274,26 +280,52 @@ def _survey(central: bytes) -> _Survey:
                 raise NotAppendable(exc.reason) from None
         extent = LOCAL.size + name_length + extra_length + compress_size + (16 if flags & 0x08 else 0)
         name = central[position + CENTRAL.size : name_end]
-        member = _Member(position, record_end, name, flags, start, compress_size, extent)
+        member = make(_Member, (position, record_end, name, flags, start, compress_size, extent))
         members.append(member)
+        names.append(name)
+        starts.append(start)
+        any_flags |= flags
+        if flags & 0x800:
+            utf8_names.append(name)
         position = record_end
-        if name in names or start in starts or _refused_by_the_copy_path(member):
-            raise NotAppendable("a member the copy path refuses (encrypted, unsafe or duplicate name, shared record)")
-        names.add(name)
-        starts.add(start)
-        survey.first_start = min(survey.first_start, start)
-        if _is_comicinfo(name):
-            if survey.comicinfo is not None:
+        if name_length == len(_COMICINFO_NAME) and name.lower() == _COMICINFO_NAME:
+            if comicinfo is not None:
                 raise NotAppendable("several ComicInfo.xml: the copy path says which")
-            survey.comicinfo = member
+            comicinfo = member
             continue
-        survey.kept_extent += extent
-        survey.kept_reach = max(survey.kept_reach, start + extent)
-        if survey.last_kept is None or start > survey.last_kept.start:
-            survey.last_kept = member
-        if not survey.has_page:
-            survey.has_page = is_page(_decoded(member))
-    return survey
+        kept_extent += extent
+        if start + extent > kept_reach:
+            kept_reach = start + extent
+        if last_kept is None or start > last_kept.start:
+            last_kept = member
+        if not has_page:
+            has_page = is_page(_decoded(member))
+    every_name = b"\0" + b"\0".join(names)
+    if (
+        any_flags & 0x01  # encrypted
+        or len(set(names)) != len(names)
+        or len(set(starts)) != len(starts)
+        or b"\0/" in every_name
+        or ((b".." in every_name or b":" in every_name or b"\\" in every_name) and any(map(_escapes, names)))
+        or not _is_utf8(b"\0".join(utf8_names))
+    ):
+        raise NotAppendable("a member the copy path refuses (encrypted, unsafe or duplicate name, shared record)")
+    first_start = min(starts, default=0)
+    return _Survey(members, comicinfo, last_kept, has_page, first_start, kept_extent, kept_reach)
+
+
+def _escapes(name: bytes) -> bool:
+    """An absolute name, a drive letter or a '..' component (see reading.is_unsafe_name)."""
+    normalized = name.replace(b"\\", b"/")
+    return normalized.startswith(b"/") or (name[1:2] == b":" and name[:1].isalpha()) or b".." in normalized.split(b"/")
+
+
+def _is_utf8(name: bytes) -> bool:
+    try:
+        name.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 _COMICINFO_NAME = COMICINFO.lower().encode("ascii")
@@ -301,22 +333,8 @@ _COMICINFO_NAME = COMICINFO.lower().encode("ascii")
 
 def _is_comicinfo(name: bytes) -> bool:
     # no non-ASCII character lowers to one of these letters: comparing bytes is comparing names
+    # (inlined in _survey)
     return len(name) == len(_COMICINFO_NAME) and name.lower() == _COMICINFO_NAME
-
-
-def _refused_by_the_copy_path(member: _Member) -> bool:
-    """Encrypted, escaping the extraction folder, or flagged UTF-8 without being UTF-8 (see reading.py)."""
-    name = member.name
-    if member.flags & 0x01 or name[:1] in (b"/", b"\\") or (name[1:2] == b":" and name[:1].isalpha()):
-        return True
-    if b".." in name and b".." in name.replace(b"\\", b"/").split(b"/"):
-        return True
-    if member.flags & 0x800 and not name.isascii():
-        try:
-            name.decode("utf-8")
-        except UnicodeDecodeError:
-            return True
-    return False
 
 
 def _decoded(member: _Member) -> str:
@@ -416,9 +434,9 @@ def check_plan(descriptor: int, plan: AppendPlan, xml_bytes: bytes | None) -> No
         raise ArchiveError(failed.format("ComicInfo.xml"))
 
 
-def journal_entry(path: Path, status: os.stat_result, plan: AppendPlan) -> JournalEntry:
+def journal_entry(path: str | os.PathLike[str], status: os.stat_result, plan: AppendPlan) -> JournalEntry:
     return JournalEntry(
-        str(path),
+        os.fspath(path),
         file_identity(status),
         plan.size,
         status.st_mtime_ns,

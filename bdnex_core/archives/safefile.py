@@ -194,7 +194,7 @@ _shares_blocks: dict[int, bool] = {}
 _shares_blocks_lock = threading.Lock()
 
 
-def shares_blocks(folder: Path) -> bool:
+def shares_blocks(folder: str | os.PathLike[str]) -> bool:
     """Whether files in ``folder`` can share blocks (reflink): then a copy of an archive costs
     nothing and the copy path is as fast as an in-place write. Probed once per filesystem per
     process, with two small temporary files; a folder we cannot write in counts as "no"."""
@@ -207,7 +207,8 @@ def shares_blocks(folder: Path) -> bool:
     with _shares_blocks_lock:
         if device in _shares_blocks:
             return _shares_blocks[device]
-    source, target = temp_path_for(folder / "reflink-probe"), temp_path_for(folder / "reflink-probe")
+    probe = Path(folder) / "reflink-probe"
+    source, target = temp_path_for(probe), temp_path_for(probe)
     answer = False
     try:
         with open(source, "x+b") as first, open(target, "xb") as second:
@@ -228,7 +229,7 @@ def shares_blocks(folder: Path) -> bool:
 CLONE_PROBE_BYTES = 4096
 
 
-def open_for_writing_elsewhere(path: Path) -> bool:
+def open_for_writing_elsewhere(path: str | os.PathLike[str]) -> bool:
     """Whether some process holds the file open for writing, as far as the kernel lets us see it: a
     read lease is granted only while nobody does. Where leases are not available (another owner's
     file without CAP_LEASE, network filesystems), False: we cannot tell."""

@@ -147,7 +147,8 @@ def write_comicinfo(
     reason = "archives.write: copy"
     if policy.method != WriteMethod.COPY:
         journal = journal or current_journal()
-        cloning = shares_blocks(path.parent)
+        where = os.path.abspath(path)  # (strings: this runs for every file of a library)
+        cloning = shares_blocks(os.path.dirname(where))
         # where copies are not free, the copy leaves no unused byte and puts ComicInfo.xml last, so
         # that the next write is in place
         compact = not cloning
@@ -159,7 +160,7 @@ def write_comicinfo(
             reason = "the filesystem shares blocks: a copy costs no page"
         else:
             try:
-                _write_in_place(path, xml_bytes, preserve_mtime, policy, journal)
+                _write_in_place(path, where, xml_bytes, preserve_mtime, policy, journal)
                 return WriteReport(in_place=True)
             except NotAppendable as exc:
                 reason = exc.reason
@@ -170,18 +171,18 @@ def write_comicinfo(
 
 
 def _write_in_place(
-    path: Path, xml_bytes: bytes | None, preserve_mtime: bool, policy: WritePolicy, journal: WriteJournal
+    path: Path, where: str, xml_bytes: bytes | None, preserve_mtime: bool, policy: WritePolicy, journal: WriteJournal
 ) -> None:
-    """The in-place write (see :mod:`bdnex_core.archives.inplace`), or NotAppendable before any change."""
-    where = Path(os.path.abspath(path))  # what the next command reopens, from any folder
+    """The in-place write (see :mod:`bdnex_core.archives.inplace`) of the file at ``where`` (absolute:
+    what the next command reopens, from any folder), or NotAppendable before any change."""
     try:
-        str(where).encode("utf-8")
+        where.encode("utf-8")
     except UnicodeEncodeError:
         raise NotAppendable("a path that is not UTF-8 (the journal keeps text)") from None
-    if open_for_writing_elsewhere(path):  # asked before we open it for writing ourselves
+    if open_for_writing_elsewhere(where):  # asked before we open it for writing ourselves
         raise NotAppendable("another process has it open for writing")
     try:
-        descriptor = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+        descriptor = os.open(where, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
         raise ArchiveError("file not found (moved or deleted?)", path=path) from None
     except OSError as exc:
