@@ -50,6 +50,7 @@ from bdnex_core.errors import ArchiveError
 
 # the end records are found in the last 64 KiB (the longest comment) plus the records themselves
 TAIL_WINDOW = 65536 + EOCD.size + LOCATOR.size + EOCD64.size
+_QUICK_WINDOW = 8192
 _ZIP64_RECORD_SIZE = EOCD64.size - 12  # what a zip64 end record without extensible data says of itself
 _DESCRIPTOR_LEAST = 12  # a data descriptor without its signature, 32-bit sizes
 
@@ -185,9 +186,14 @@ class _Directory:
 def _directory(read: Reader, size: int) -> _Directory:
     """The central directory of the archive whose bytes ``read`` gives, found from its end records;
     :class:`NotAppendable` for any end we do not append to (see the module's docstring)."""
-    window = min(size, TAIL_WINDOW)
+    # an archive we append to ends with its end record (no comment): a small read finds it, and
+    # often the whole directory; the 64 KiB a comment may take are read only to say what is there
+    window = min(size, _QUICK_WINDOW)
+    tail = read(size - window, window)
+    if not tail.endswith(b"\0\0") or tail[-EOCD.size : -EOCD.size + 4] != b"PK\x05\x06":
+        window = min(size, TAIL_WINDOW)
+        tail = read(size - window, window)
     window_start = size - window
-    tail = read(window_start, window)
     at = tail.rfind(b"PK\x05\x06")
     if at < 0 or at + EOCD.size > len(tail):
         raise NotAppendable("no end of central directory record at the end")

@@ -190,7 +190,8 @@ def cleanup_stale_temp_files(folder: str | os.PathLike[str]) -> list[Path]:
 
 
 FICLONE = 0x40049409  # ioctl: make the target share all of the source's blocks (XFS, btrfs, bcachefs, ZFS, NFS 4.2)
-_shares_blocks: dict[int, bool] = {}
+_shares_blocks: dict[int, bool] = {}  # by device, and by folder (a folder's device is asked once)
+_shares_blocks_of_folder: dict[str, bool] = {}
 _shares_blocks_lock = threading.Lock()
 
 
@@ -200,12 +201,17 @@ def shares_blocks(folder: str | os.PathLike[str]) -> bool:
     process, with two small temporary files; a folder we cannot write in counts as "no"."""
     import fcntl
 
+    key = os.fspath(folder)
+    with _shares_blocks_lock:
+        if key in _shares_blocks_of_folder:
+            return _shares_blocks_of_folder[key]
     try:
         device = os.stat(folder).st_dev
     except OSError:
         return False
     with _shares_blocks_lock:
         if device in _shares_blocks:
+            _shares_blocks_of_folder[key] = _shares_blocks[device]
             return _shares_blocks[device]
     probe = Path(folder) / "reflink-probe"
     source, target = temp_path_for(probe), temp_path_for(probe)
@@ -222,7 +228,7 @@ def shares_blocks(folder: str | os.PathLike[str]) -> bool:
         for probe in (source, target):
             _discard(probe)
     with _shares_blocks_lock:
-        _shares_blocks[device] = answer
+        _shares_blocks[device] = _shares_blocks_of_folder[key] = answer
     return answer
 
 

@@ -200,6 +200,8 @@ def _write_in_place(
         journal_id = journal.begin(journal_entry(where, original, plan))
         try:
             apply(descriptor, plan, times_ns=(original.st_atime_ns, original.st_mtime_ns) if preserve_mtime else None)
+            if os.stat(where).st_ino != original.st_ino:  # renamed over meanwhile: our bytes went nowhere
+                raise ArchiveError("the file was replaced while it was being written; not written", path=path)
         except BaseException as failure:
             _take_back_after(failure, journal, journal_id, descriptor, path)
             raise
