@@ -202,7 +202,9 @@ def m014_session_host(db: Database) -> None:
 @migrations()
 def m015_archive_journal(db: Database) -> None:
     """The journal of in-place archive writes, so a write a crash interrupted is taken back."""
-    start = schema_sql().index("-- ===================================================================== archive journal")
+    start = schema_sql().index(
+        "-- ===================================================================== archive journal"
+    )
     execute_script(db, schema_sql()[start:])
 
 

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from bdnex_core.errors import ArchiveError
-from bdnex_core.hashing import canonical_path
 from bdnex_core.store.backend import Backend
 
 _COLUMNS = (
@@ -53,6 +52,3 @@ class ArchiveJournalStore:
     def pending(self) -> list[dict[str, Any]]:
         """Every entry, oldest first."""
         return self.backend.rows(f"SELECT {_COLUMNS} FROM archive_journal ORDER BY id")
-
-    def of_path(self, file_path: str) -> dict[str, Any] | None:
-        return self.backend.row(f"SELECT {_COLUMNS} FROM archive_journal WHERE file_path = ?", [canonical_path(file_path)])
