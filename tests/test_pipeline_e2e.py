@@ -402,3 +402,32 @@ def test_below_the_review_threshold_nothing_is_queued_and_the_file_is_recorded_a
     assert row["error_msg"] == outcome.reason
     with open_archive(samples[0].path) as comic:
         assert comic.comicinfo_bytes() is None
+
+
+def test_a_run_finds_the_half_written_archive_of_a_run_killed_since_as_it_was(env, site, tmp_path):
+    """Its database was opened before the other run died (so the opening did not take that write
+    back): the file is taken back when this run comes to it, then tagged."""
+    import os
+    import socket
+    import subprocess
+
+    from bdnex_core.archives.inplace import WriteMethod, WritePolicy, journal_entry, plan_append
+
+    settings, db, client, _ = env
+    (sample,) = build_library(tmp_path / "library", albums_of(site, 1), broken=0)
+    pages = page_bytes(sample.path)
+    with open(sample.path, "rb") as handle:
+        plan = plan_append(
+            handle.fileno(), sample.path.stat().st_size, b"<ComicInfo/>", WritePolicy(WriteMethod.IN_PLACE)
+        )
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    entry = journal_entry(os.path.abspath(sample.path), sample.path.stat(), plan)
+    db.archive_journal.begin({**entry.as_row(), "host": socket.gethostname(), "pid": dead.pid})
+    with open(sample.path, "r+b") as handle:  # what the dead run had written of its tail
+        handle.seek(plan.tail_offset)
+        handle.write(plan.new_tail[:40])
+    summary = tag_folder(settings, db, client, tmp_path / "library")
+    assert summary.count(OutcomeState.DONE) == 1, [outcome.reason for outcome in summary.outcomes]
+    assert page_bytes(sample.path) == pages
+    assert db.archive_journal.pending() == []

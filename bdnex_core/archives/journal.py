@@ -50,6 +50,10 @@ class JournalStore(Protocol):
         """Every entry, oldest first."""
         ...
 
+    def pending_for(self, file_path: str) -> dict[str, Any] | None:
+        """The entry of the archive at this absolute path, if any."""
+        ...
+
 
 class WriteJournal:
     """The journal ``write_comicinfo`` writes its entries to.
@@ -131,22 +135,29 @@ def _writer_may_be_running(row: dict[str, Any], now_ns: int) -> bool:
 def take_back_interrupted(store: JournalStore) -> list[TakenBack]:
     """Give every archive whose in-place write was interrupted (its writer is dead) its original
     bytes back, and delete the entries done with. Called by every opening of a database."""
-    results = []
     now_ns = time.time_ns()
-    for row in store.pending():
-        if _writer_may_be_running(row, now_ns):
-            continue
-        entry = JournalEntry.from_row(row)
-        try:
-            result = take_back(entry)
-        except OSError as exc:
-            logger.warning("%s: an interrupted write could not be taken back yet: %s", entry.path, exc.strerror or exc)
-            results.append(TakenBack(entry.path, None, str(exc.strerror or exc)))
-            continue
-        store.end([int(row["id"])])
-        if result is TakeBack.REPLACED:
-            logger.warning("%s: changed since an interrupted write of ours; left as it is", entry.path)
-        elif result is TakeBack.RESTORED:
-            logger.info("%s: an interrupted write was taken back (the file is as it was)", entry.path)
-        results.append(TakenBack(entry.path, result))
-    return results
+    return [_take_back_row(store, row) for row in store.pending() if not _writer_may_be_running(row, now_ns)]
+
+
+def take_back_abandoned(store: JournalStore, path: str | os.PathLike[str]) -> TakenBack | None:
+    """The same for one archive, before it is read: a run that takes over the files of a run killed
+    since it started (their claims) finds them as they were, not half written."""
+    row = store.pending_for(os.path.abspath(path))
+    if row is None or _writer_may_be_running(row, time.time_ns()):
+        return None
+    return _take_back_row(store, row)
+
+
+def _take_back_row(store: JournalStore, row: dict[str, Any]) -> TakenBack:
+    entry = JournalEntry.from_row(row)
+    try:
+        result = take_back(entry)
+    except OSError as exc:
+        logger.warning("%s: an interrupted write could not be taken back yet: %s", entry.path, exc.strerror or exc)
+        return TakenBack(entry.path, None, str(exc.strerror or exc))
+    store.end([int(row["id"])])
+    if result is TakeBack.REPLACED:
+        logger.warning("%s: changed since an interrupted write of ours; left as it is", entry.path)
+    elif result is TakeBack.RESTORED:
+        logger.info("%s: an interrupted write was taken back (the file is as it was)", entry.path)
+    return TakenBack(entry.path, result)

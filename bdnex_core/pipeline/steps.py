@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bdnex_core.archives.journal import WriteJournal, journalled
+from bdnex_core.archives.journal import WriteJournal, journalled, take_back_abandoned
 from bdnex_core.errors import BdnexError
 from bdnex_core.hashing import Fingerprint, sha256_file
 from bdnex_core.library import LibraryItem, MetadataWriter, WriteResult
@@ -157,6 +157,7 @@ class ItemProcessor:
         if item.path is not None:
             if not item.path.exists():
                 return Outcome(item, OutcomeState.FAILED, reason="file vanished before processing")
+            take_back_abandoned(self.db.archive_journal, item.path)  # a killed run's write, if any
             lookup = self.db.lookup_file(item.path)
             row = lookup.row
             already = row is not None and row["status"] in (FileStatus.SUCCESS, FileStatus.MANUAL)

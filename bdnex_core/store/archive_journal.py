@@ -52,3 +52,7 @@ class ArchiveJournalStore:
     def pending(self) -> list[dict[str, Any]]:
         """Every entry, oldest first."""
         return self.backend.rows(f"SELECT {_COLUMNS} FROM archive_journal ORDER BY id")
+
+    def pending_for(self, file_path: str) -> dict[str, Any] | None:
+        """The entry of the archive at ``file_path`` (as its writer named it: an absolute path), if any."""
+        return self.backend.row(f"SELECT {_COLUMNS} FROM archive_journal WHERE file_path = ?", [file_path])
