@@ -335,3 +335,26 @@ CREATE TABLE IF NOT EXISTS catalogue_series_ids (
 );
 
 CREATE INDEX IF NOT EXISTS idx_bdgest_series_albums_series ON bdgest_series_albums(series_id, position);
+
+-- ===================================================================== archive journal
+-- In-place writes into archives in progress (bdnex_core/archives/inplace.py): made durable before
+-- the archive's first byte changes, deleted in the transaction that records the written file (or
+-- right after a write nobody records). An entry left by a dead writer is taken back by the next
+-- opening of the database: the archive gets original_tail at tail_offset, its original size and
+-- mtime. One entry per file: two in-place writes of one file never run together.
+
+CREATE TABLE IF NOT EXISTS archive_journal (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    file_path TEXT NOT NULL UNIQUE,     -- the archive, as the writer opened it
+    file_identity TEXT NOT NULL,        -- "device:inode": a file replaced since is not touched
+    host TEXT NOT NULL,                 -- the writer's machine and process
+    pid INTEGER NOT NULL,
+    started_ns INTEGER NOT NULL,        -- the writer's clock, nanoseconds since 1970
+    original_size INTEGER NOT NULL,
+    original_mtime_ns INTEGER NOT NULL,
+    tail_offset INTEGER NOT NULL,       -- where the write begins
+    original_tail BLOB NOT NULL,        -- the bytes from tail_offset to the original end
+    original_tail_sha256 TEXT NOT NULL,
+    new_size INTEGER NOT NULL,
+    new_tail_sha256 TEXT NOT NULL
+);

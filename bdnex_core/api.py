@@ -122,18 +122,21 @@ def write_comicinfo(
 ) -> Path:
     """Write ``metadata`` (a :class:`bdnex_core.comicinfo.ComicInfo`) into the item's local file, atomically.
 
-    A CBZ is written in place (its modification time kept when ``archives.preserve_mtime``);
+    A CBZ is written in place (its modification time kept when ``archives.preserve_mtime``), inside a
+    tagging run's journal when a writer calls this (``archives.write``), else through an atomic copy;
     a CBR/CB7 is converted to a CBZ beside it, the original removed only when
     ``delete_original`` (default: ``archives.delete_converted_originals``). Returns the CBZ written.
     Raises :class:`bdnex_core.errors.ArchiveError` when the file cannot be written safely.
     """
     from bdnex_core import archive
+    from bdnex_core.archives import WritePolicy
 
     if item.path is None:
         raise ValueError(f"{item.name}: no local file to write ComicInfo into")
     xml = metadata.to_xml(settings.comicinfo.version)
     if comic_kind(item.path) == "cbz":
-        archive.write_comicinfo(item.path, xml, preserve_mtime=settings.archives.preserve_mtime)
+        policy = WritePolicy.from_settings(settings.archives)
+        archive.write_comicinfo(item.path, xml, preserve_mtime=settings.archives.preserve_mtime, policy=policy)
         return item.path
     delete = settings.archives.delete_converted_originals if delete_original is None else delete_original
     return Path(archive.convert_to_cbz(item.path, xml, delete_original=delete))

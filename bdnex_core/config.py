@@ -109,6 +109,8 @@ class ArchiveSettings:
     cbr: str = _default("archives", "cbr")
     delete_converted_originals: bool = _default("archives", "delete_converted_originals")
     preserve_mtime: bool = _default("archives", "preserve_mtime")
+    write: str = _default("archives", "write")  # auto | in_place | copy (archives/inplace.py)
+    compact_unused_share: float = _default("archives", "compact_unused_share")
     follow_links_outside_library: bool = _default("archives", "follow_links_outside_library")
 
 

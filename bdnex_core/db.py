@@ -25,6 +25,7 @@ from bdnex_core.postgres.connection import is_postgresql_url, one_line, psycopg_
 from bdnex_core.states import HistorySource, SessionFileState, SessionStatus
 from bdnex_core.store import db_safety
 from bdnex_core.store.albums import AlbumCache
+from bdnex_core.store.archive_journal import ArchiveJournalStore
 from bdnex_core.store.backend import (
     POSTGRESQL,
     RECONNECT_SECONDS,
@@ -145,8 +146,19 @@ class BDneXDB:
         self.request_slots = RequestSlotStore(backend)
         self.moves = MoveStore(backend)
         self.backups = BackupStore(backend)
+        self.archive_journal = ArchiveJournalStore(backend)
+        if not schema_ready:
+            self.finish_interrupted_writes()
 
     # ------------------------------------------------------------------ opening
+
+    def finish_interrupted_writes(self) -> None:
+        """Take back every in-place archive write a crash interrupted (its writer is dead): each
+        archive is its original again, as this database, which never recorded the write, says.
+        Done by every opening of a database (not by :meth:`reopen`, the same process's threads)."""
+        from bdnex_core.archives.journal import take_back_interrupted
+
+        take_back_interrupted(self.archive_journal)
 
     def _open(self, *, check: bool, creating: bool, patient: bool = False) -> Backend:
         if self.url is not None:

@@ -227,6 +227,15 @@ def m016_series_records(db: Database) -> None:
     execute_script(db, schema_sql()[start:])
 
 
+@migrations()
+def m017_archive_journal(db: Database) -> None:
+    """The journal of in-place archive writes, so a write a crash interrupted is taken back."""
+    start = schema_sql().index(
+        "-- ===================================================================== archive journal"
+    )
+    execute_script(db, schema_sql()[start:])
+
+
 def unknown_applied(db: Database) -> list[str]:
     """Migrations recorded in ``db`` that this code does not have: a newer bdnex-core made it."""
     known = {name for name in globals() if name[:1] == "m" and name[1:4].isdigit() and name[4:5] == "_"}

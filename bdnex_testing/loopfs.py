@@ -1,9 +1,9 @@
-"""Fresh filesystems for tests: XFS or btrfs on loop devices (block sharing), a small tmpfs (a disk
-that fills up).
+"""Fresh filesystems for tests and benchmarks: XFS or btrfs on loop devices (block sharing), a small
+ext4 on a loop device or a small tmpfs (a disk that fills up).
 
-Needs root, and for the loop devices Debian's xfsprogs / btrfs-progs; when any is missing (or the
-machine allows no mount), :class:`LoopFilesystemUnavailable` says which, so callers can skip with
-that reason.
+Needs root, and for the loop devices Debian's xfsprogs / btrfs-progs / e2fsprogs; when any is missing
+(or the machine allows no mount), :class:`LoopFilesystemUnavailable` says which, so callers can skip
+with that reason.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-MKFS_OPTIONS = {"xfs": ["-q", "-m", "reflink=1"], "btrfs": ["-q"]}
-PACKAGES = {"xfs": "xfsprogs", "btrfs": "btrfs-progs"}
+# ext4: no blocks kept for root (the tests run as root and must see the disk full)
+MKFS_OPTIONS = {"xfs": ["-q", "-m", "reflink=1"], "btrfs": ["-q"], "ext4": ["-q", "-F", "-m", "0"]}
+PACKAGES = {"xfs": "xfsprogs", "btrfs": "btrfs-progs", "ext4": "e2fsprogs"}
 
 
 class LoopFilesystemUnavailable(RuntimeError):
@@ -86,4 +87,23 @@ def fill_leaving(folder: Path, free_bytes: int) -> Path:
         except OSError as exc:
             if exc.errno != errno.ENOSPC:
                 raise
+
+
+def fill_up(folder: Path) -> Path:
+    """A file in ``folder`` that takes every free byte of its filesystem (written until ENOSPC, flushed)."""
+    filler = folder / "filler"
+    descriptor = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        for chunk in (1 << 20, 1 << 16, 4096, 512, 1):
+            try:
+                while os.write(descriptor, bytes(chunk)) == chunk:
+                    pass
+            except OSError:
+                pass
+        try:
+            os.fsync(descriptor)
+        except OSError:
+            pass
+    finally:
+        os.close(descriptor)
     return filler

@@ -475,6 +475,7 @@ class TagRun:
                 self._record(session_id, outcome)
             else:
                 with self.db.write():
+                    _end_journal_entries(self.db, outcome)
                     file_id = self.db.record_processing(
                         _recorded_path(outcome),
                         None,
@@ -505,6 +506,7 @@ class TagRun:
         run_again_if_disconnected(record)
 
     def _record_in_transaction(self, session_id: int, outcome: Outcome) -> None:
+        _end_journal_entries(self.db, outcome)
         item = outcome.item
         if outcome.moved_from and item.path is not None:
             self.db.record_move(outcome.moved_from, item.path, outcome.fingerprint)
@@ -562,6 +564,20 @@ def _rolling_backups(settings: Settings, db: BDneXDB, options: TagOptions) -> Ro
 def unchanged_paths(db: BDneXDB, paths: list[str], roots: Iterable[str] = ()) -> set[str]:
     """Those of ``paths`` processed before and unchanged since (see :meth:`FileStore.unchanged_paths`)."""
     return db.files.unchanged_paths(paths, roots)
+
+
+def _end_journal_entries(db: BDneXDB, outcome: Outcome) -> None:
+    """Delete the journal entries of the outcome's in-place writes, in the transaction recording it.
+    One missing was taken back by another process (its writer seemed dead): the file is its
+    original again, and is recorded as failed, not as written."""
+    if not outcome.journal_ids:
+        return
+    if db.archive_journal.end(outcome.journal_ids) == len(outcome.journal_ids):
+        return
+    outcome.state = OutcomeState.FAILED
+    outcome.reason = "its write was taken back by another bdnex-core process meanwhile; tag it again"
+    outcome.writes, outcome.previous_layout, outcome.metadata_hash = [], None, None
+    outcome.fingerprint, outcome.file_hash = None, None
 
 
 def _recorded_path(outcome: Outcome) -> str:

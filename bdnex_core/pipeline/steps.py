@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bdnex_core.archives.journal import WriteJournal, journalled, take_back_abandoned
 from bdnex_core.errors import BdnexError
 from bdnex_core.hashing import Fingerprint, sha256_file
 from bdnex_core.library import LibraryItem, MetadataWriter, WriteResult
@@ -75,6 +76,9 @@ class Outcome:
     previous_comicinfo: bytes | None = None
     # how to give the CBZ back byte for byte (`bdnex-core undo`), taken just before our write
     previous_layout: bytes | None = None
+    # the journal entries of in-place writes into the file: deleted in the transaction that records
+    # it (an entry left after a crash means "never recorded", and the next run takes the write back)
+    journal_ids: list[int] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -171,6 +175,7 @@ class ItemProcessor:
         if item.path is not None:
             if not item.path.exists():
                 return Outcome(item, OutcomeState.FAILED, reason="file vanished before processing")
+            take_back_abandoned(self.db.archive_journal, item.path)  # a killed run's write, if any
             lookup = self.db.lookup_file(item.path)
             row = lookup.row
             already = row is not None and row["status"] in (FileStatus.SUCCESS, FileStatus.MANUAL)
@@ -366,13 +371,20 @@ class ItemProcessor:
             if archive.detect_kind(item.path) == "cbz":
                 known_sha256, known_as = known_hash or (None, None)
                 outcome.previous_layout = capture(item.path, known_sha256=known_sha256, known_as=known_as)
-        for writer in applicable:
-            outcome.writes.append(writer.write(item, merged, self.settings, dry_run=False))
-        if item.path is not None:
-            written_path = _written_path(item, outcome.writes)
-            outcome.fingerprint = Fingerprint.of(written_path)
-            outcome.file_hash = sha256_file(written_path)
-            outcome.metadata_hash = _comicinfo_hash(written_path)
+        journal = WriteJournal(self.db.archive_journal, defer_end=True)
+        try:
+            with journalled(journal):  # the CBZ writer (and plugins' through the api) write in place under it
+                for writer in applicable:
+                    outcome.writes.append(writer.write(item, merged, self.settings, dry_run=False))
+            if item.path is not None:
+                written_path = _written_path(item, outcome.writes)
+                outcome.fingerprint = Fingerprint.of(written_path)
+                outcome.file_hash = sha256_file(written_path)
+                outcome.metadata_hash = _comicinfo_hash(written_path)
+        except BaseException:
+            journal.take_back_all()  # nothing will record this file: its in-place write goes back now
+            raise
+        outcome.journal_ids = journal.pending_ids()
         return outcome
 
 

@@ -182,8 +182,9 @@ class Backend:
         raise NotImplementedError
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Backend]:
-        """One write transaction; nested calls join it (savepoints)."""
+    def write(self, *, durable: bool = False) -> Iterator[Backend]:
+        """One write transaction; nested calls join it (savepoints). ``durable``: on disk when the
+        block ends, whatever the connection's settings (what must be there after a power cut)."""
         raise NotImplementedError
         yield self  # pragma: no cover
 
@@ -358,7 +359,7 @@ class SQLiteBackend(Backend):
         return [name for (name,) in self.tuples("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Backend]:
+    def write(self, *, durable: bool = False) -> Iterator[Backend]:
         """``BEGIN IMMEDIATE``: the write lock is taken up front.
 
         One writer at a time in this process: every connection of this process to this database
@@ -366,11 +367,24 @@ class SQLiteBackend(Backend):
         processes are waited for up to the busy timeout, retried here too, since SQLite returns
         "database is locked" at once, without waiting, to a connection that has a read open.
         A lock held longer than the timeout is a :class:`DatabaseLocked` (exit 3).
+
+        ``durable``: this commit is synced to disk (``synchronous = FULL``; NORMAL, the usual
+        setting in WAL mode, syncs at checkpoints only). Not inside another transaction.
         """
         conn = self.conn
         if conn.in_transaction:
+            if durable:
+                raise DatabaseError("a durable write cannot join a transaction in progress", path=self.location)
             with self.database.atomic():
                 yield self
+            return
+        if durable and self.path is not None:
+            conn.execute("PRAGMA synchronous = FULL")
+            try:
+                with self.write():
+                    yield self
+            finally:
+                conn.execute("PRAGMA synchronous = NORMAL")
             return
         deadline = time.monotonic() + self.busy_ms / 1000.0
         if not self._write_lock.acquire(timeout=max(0.0, self.busy_ms / 1000.0)):
@@ -663,7 +677,7 @@ class PostgresBackend(Backend):
         ]
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Backend]:
+    def write(self, *, durable: bool = False) -> Iterator[Backend]:
         """One transaction (a savepoint when nested). A connection found lost at its start is opened
         again and the transaction begun there; lost after that, :class:`ConnectionLost`."""
         import psycopg
@@ -681,6 +695,8 @@ class PostgresBackend(Backend):
                 try:
                     with self.conn.transaction():
                         begun = True
+                        if durable:  # whatever the server's default: this commit waits for its WAL flush
+                            self.execute("SET LOCAL synchronous_commit = on")
                         yield self
                     return
                 except (psycopg.OperationalError, ConnectionLost) as exc:
