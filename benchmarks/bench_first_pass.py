@@ -111,7 +111,7 @@ def run(site: FakeBedetheque, base: Path, template: Path, mode: str, workers: in
             "database": {"path": str(folder / "bdnex.db")},
             "cache": {"dir": str(folder / "cache")},
             "pipeline": {"logs_dir": str(folder / "logs")},
-            **site.settings_mapping(album_pages=mode, max_requests_per_hour=10_000_000),
+            **site.settings_mapping(album_pages=mode, max_requests_per_hour=100_000),
         }
     )
     reset_politeness()
