@@ -35,6 +35,7 @@ import yaml
 from bdnex_core import paths
 from bdnex_core.errors import ConfigError
 from bdnex_core.fileio import read_regular_file
+from bdnex_core.service import notification_checks
 
 #: a YAML file this large, or expanding (through aliases) to this many values, is refused
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -242,9 +243,8 @@ def validate(data: Any, source: str, schema: dict[str, Any] | None = None) -> No
     if isinstance(data, dict):
         problems.extend(_cross_checks(data))
         if not problems:  # what needs well-typed values to be checked at all
-            from bdnex_core.service.notifications import config_problems
-
-            problems.extend(config_problems(data.get("notifications")))
+            default_templates = config_schema()["properties"]["notifications"]["properties"]["templates"]["default"]
+            problems.extend(notification_checks.config_problems(data.get("notifications"), default_templates))
     if problems:
         raise ConfigError(f"invalid configuration at {'; '.join(problems)}", path=source)
 
