@@ -56,7 +56,6 @@ __all__ = [
     "series_of_album",
     "service_upkeep",
     "stop_on_signals",
-    "tag_and_report",
     "to_isbn13",
     "write_comicinfo",
 ]
@@ -102,19 +101,11 @@ def report_tagging(summary: RunSummary, *, dry_run: bool = False, as_json: bool 
     print_summary(summary, dry_run=dry_run)
 
 
-def tag_and_report(app: AppContext, items: Sequence[LibraryItem], options: TagOptions, *, as_json: bool) -> RunSummary:
-    """Tag ``items`` with the command's settings and database, print the summary; end the command with
-    ``raise SystemExit(summary.exit_code)`` so the exit code says how the run went."""
-    summary = run_tagging(app.settings, app.db, items, options)
-    report_tagging(summary, dry_run=options.dry_run, as_json=as_json)
-    return summary
-
-
 def comic_kind(path: str | Path) -> str:
     """What a comic file really is, by content: ``cbz``, ``cbr``, ``cb7``... whatever its extension says."""
-    from bdnex_core import archive
+    from bdnex_core import archives
 
-    return str(archive.detect_kind(path))
+    return str(archives.detect_kind(path))
 
 
 def write_comicinfo(
@@ -128,7 +119,7 @@ def write_comicinfo(
     ``delete_original`` (default: ``archives.delete_converted_originals``). Returns the CBZ written.
     Raises :class:`bdnex_core.errors.ArchiveError` when the file cannot be written safely.
     """
-    from bdnex_core import archive
+    from bdnex_core import archives
     from bdnex_core.archives import WritePolicy
 
     if item.path is None:
@@ -136,10 +127,10 @@ def write_comicinfo(
     xml = metadata.to_xml(settings.comicinfo.version)
     if comic_kind(item.path) == "cbz":
         policy = WritePolicy.from_settings(settings.archives)
-        archive.write_comicinfo(item.path, xml, preserve_mtime=settings.archives.preserve_mtime, policy=policy)
+        archives.write_comicinfo(item.path, xml, preserve_mtime=settings.archives.preserve_mtime, policy=policy)
         return item.path
     delete = settings.archives.delete_converted_originals if delete_original is None else delete_original
-    return Path(archive.convert_to_cbz(item.path, xml, delete_original=delete))
+    return Path(archives.convert_to_cbz(item.path, xml, delete_original=delete))
 
 
 def album_cover(settings: Settings, album: Mapping[str, Any]) -> bytes:
@@ -157,13 +148,13 @@ def comicinfo_for(settings: Settings, item: LibraryItem, album: Any) -> Any:
     """The ``ComicInfo`` the writers get for ``item`` and ``album`` (a ``RunSummary`` outcome's): the
     album's, merged into the file's own ComicInfo.xml as ``comicinfo.merge_policy`` says (what a
     dry run's writer-side preview needs)."""
-    from bdnex_core import archive
+    from bdnex_core import archives
     from bdnex_core.comicinfo import ComicInfo, read_comicinfo_safely
 
     pages: list[str] = []
     existing = None
     if item.path is not None and item.path.is_file():
-        with archive.open_archive(item.path) as comic:
+        with archives.open_archive(item.path) as comic:
             pages = comic.pages()
             existing, _problem = read_comicinfo_safely(comic.comicinfo_bytes())
     new_info = ComicInfo.from_album(
@@ -241,10 +232,10 @@ def series_of_album(settings: Settings, album_id: int | str | None) -> dict[str,
 def read_comicinfo(path: str | Path) -> dict[str, str] | None:
     """The fields of a comic file's ComicInfo.xml (``{"Series": ..., "Web": ...}``), or ``None`` when it
     has none or an unusable one. Raises ``ArchiveError`` when the archive itself cannot be read."""
-    from bdnex_core import archive
+    from bdnex_core import archives
     from bdnex_core.comicinfo import read_comicinfo_safely
 
-    with archive.open_archive(path) as comic:
+    with archives.open_archive(path) as comic:
         info, _problem = read_comicinfo_safely(comic.comicinfo_bytes())
     return None if info is None else dict(info.fields)
 

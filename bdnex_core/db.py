@@ -296,10 +296,6 @@ class BDneXDB:
     def has_processed_files(self) -> bool:
         return self.files.has_any()
 
-    def get_file_hash(self, file_path: str | os.PathLike[str]) -> str:
-        """SHA-256 of a file (seed name)."""
-        return sha256_file(file_path)
-
     def get_file(self, file_path: str | os.PathLike[str]) -> dict[str, Any] | None:
         return self.files.get(file_path)
 

@@ -135,7 +135,7 @@ def _undo(
     force: bool,
     record: RecordUndo = record_not_tagged,
 ) -> UndoResult:
-    from bdnex_core import archive
+    from bdnex_core import archives
     from bdnex_core.archives.layout import rebuild
 
     row = db.files.get_by_id(backup.file_id)
@@ -173,10 +173,10 @@ def _undo(
                 return UndoResult(
                     str(current), False, f"{exc.reason} (--force restores only its ComicInfo.xml)", failed=True
                 )
-            archive.write_comicinfo(current, backup.comicinfo or None, preserve_mtime=settings.archives.preserve_mtime)
+            archives.write_comicinfo(current, backup.comicinfo or None, preserve_mtime=settings.archives.preserve_mtime)
             how = "its earlier ComicInfo.xml restored (the pages changed since)"
     else:  # a backup made before layouts were kept: the ComicInfo alone
-        archive.write_comicinfo(current, backup.comicinfo or None, preserve_mtime=settings.archives.preserve_mtime)
+        archives.write_comicinfo(current, backup.comicinfo or None, preserve_mtime=settings.archives.preserve_mtime)
         how = "its earlier ComicInfo.xml restored"
     final = current
     if move_back:

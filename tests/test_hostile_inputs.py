@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bdnex_core.archive import open_archive
+from bdnex_core.archives import open_archive
 from bdnex_core.comicinfo import ComicInfo
 from bdnex_core.demo.fakesite import FakeBedetheque, render_album_page
 from bdnex_core.demo.samplelib import sample_pages, write_cbz

@@ -117,7 +117,7 @@ def test_breakdown_keeps_names_and_numbers_only():
 
 def test_removing_comicinfo_keeps_every_page_byte_for_byte(tmp_path):
     """Undo of a first tagging removes our ComicInfo.xml, wherever it sits in the zip."""
-    from bdnex_core.archive import write_comicinfo
+    from bdnex_core.archives import write_comicinfo
     from bdnex_core.demo.samplelib import page_jpeg
 
     path = tmp_path / "a.cbz"

@@ -38,7 +38,7 @@ def register(cli: click.Group) -> None:
 
 
 def file_report(app: AppContext, path: str) -> dict[str, Any]:
-    from bdnex_core import archive
+    from bdnex_core import archives
     from bdnex_core.comicinfo import read_comicinfo_safely
     from bdnex_core.comicinfo_backups import backups_of
     from bdnex_core.hashing import canonical_path
@@ -50,7 +50,7 @@ def file_report(app: AppContext, path: str) -> dict[str, Any]:
         raise BdnexError(f"{path}: no such file, and nothing recorded under that path")
     report: dict[str, Any] = {"file": real, "exists": os.path.isfile(real), "comicinfo": None}
     if report["exists"]:
-        with archive.open_archive(real) as comic:
+        with archives.open_archive(real) as comic:
             info, problem = read_comicinfo_safely(comic.comicinfo_bytes())
         report["comicinfo"] = dict(info.fields) if info is not None else None
         report["comicinfo_problem"] = problem

@@ -20,7 +20,7 @@ class ComicInfoWriter:
     name = "comicinfo"
 
     def can_write(self, item: LibraryItem, settings: Settings) -> bool:
-        from bdnex_core.archive import detect_kind
+        from bdnex_core.archives import detect_kind
 
         if item.path is None or not item.path.exists():
             return False
@@ -31,15 +31,15 @@ class ComicInfoWriter:
         return detect_kind(item.path) == "cbz" or settings.archives.cbr == "convert"
 
     def write(self, item: LibraryItem, metadata: Any, settings: Settings, *, dry_run: bool = False) -> WriteResult:
-        from bdnex_core import archive
+        from bdnex_core import archives
         from bdnex_core.archives import WritePolicy
 
         assert item.path is not None
         xml = metadata.to_xml(settings.comicinfo.version)
         if dry_run:
             return WriteResult(self.name, written=False, message="dry run")
-        if archive.detect_kind(item.path) == "cbz":
-            report = archive.write_comicinfo(
+        if archives.detect_kind(item.path) == "cbz":
+            report = archives.write_comicinfo(
                 item.path,
                 xml,
                 preserve_mtime=settings.archives.preserve_mtime,
@@ -47,7 +47,7 @@ class ComicInfoWriter:
             )
             how = "in place" if report.in_place else f"copy: {report.reason}"
             return WriteResult(self.name, written=True, message=f"{item.path} ({how})")
-        converted = archive.convert_to_cbz(item.path, xml, delete_original=settings.archives.delete_converted_originals)
+        converted = archives.convert_to_cbz(item.path, xml, delete_original=settings.archives.delete_converted_originals)
         return WriteResult(self.name, written=True, message=f"converted to {converted}", new_path=Path(converted))
 
 

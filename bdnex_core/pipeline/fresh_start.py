@@ -27,7 +27,7 @@ MARK = TAGGED_BY.split(" from ")[0].encode()  # what our Notes start with, whate
 
 
 def tagged_by_us(item: LibraryItem) -> bool:
-    from bdnex_core.archive import open_archive
+    from bdnex_core.archives import open_archive
 
     if item.path is None:
         return False

@@ -391,7 +391,7 @@ class ReviewService:
         (:func:`bdnex_core.undo.undo_backup`, the same restoring as ``bdnex-core undo``, which then has
         nothing left to restore), its record says it waits for review again, and the entry is back
         where it was."""
-        from bdnex_core import archive
+        from bdnex_core import archives
         from bdnex_core.undo import undo_backup
 
         if not self.decisions:
@@ -408,9 +408,9 @@ class ReviewService:
             if result.failed:
                 raise ReviewError(f"{path}: {result.message}")
         else:  # nothing kept (a CBR converted to a CBZ, without ComicInfo before): ours is removed
-            if archive.detect_kind(path) != "cbz":
+            if archives.detect_kind(path) != "cbz":
                 raise ReviewError(f"{path}: only a CBZ can have its ComicInfo.xml restored")
-            archive.write_comicinfo(path, None, preserve_mtime=self.settings.archives.preserve_mtime)
+            archives.write_comicinfo(path, None, preserve_mtime=self.settings.archives.preserve_mtime)
             with self.db.write():
                 self._back_to_review(applied)(self.db, path, None)
         self.decisions.pop()

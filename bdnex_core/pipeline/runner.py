@@ -540,12 +540,12 @@ class TagRun:
 
     def _clean_leftovers(self, items: Iterable[LibraryItem]) -> None:
         """Temporary files of a writer killed earlier are removed before anything else."""
-        from bdnex_core import archive
+        from bdnex_core import archives
 
         folders = {item.path.parent for item in items if item.path is not None}
         for folder in folders:
             try:
-                for leftover in archive.cleanup_stale_temp_files(folder):
+                for leftover in archives.cleanup_stale_temp_files(folder):
                     logger.info("removed %s, left by an interrupted write", leftover)
             except OSError as exc:
                 logger.warning("cannot clean %s: %s", folder, exc)

@@ -131,12 +131,6 @@ class ItemProcessor:
             db = self._local.db = self._db_factory()
         return db
 
-    def close_thread_db(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
-
     # ------------------------------------------------------------------ one item
 
     def process(self, item: LibraryItem) -> Outcome:
@@ -290,10 +284,10 @@ class ItemProcessor:
         """Pages and existing ComicInfo of a local archive (an unusable ComicInfo counts as none)."""
         if item.path is None:
             return {"pages": [], "existing": None}
-        from bdnex_core import archive
+        from bdnex_core import archives
         from bdnex_core.comicinfo import read_comicinfo_safely
 
-        with archive.open_archive(item.path) as comic:
+        with archives.open_archive(item.path) as comic:
             pages = comic.pages()
             if not pages:
                 raise BdnexError("no image pages in the archive", path=item.path)
@@ -365,10 +359,10 @@ class ItemProcessor:
             return Outcome(item, OutcomeState.FAILED, reason="no metadata writer can write this item", album=album)
         outcome.previous_comicinfo = view.get("comicinfo_bytes")
         if item.path is not None and any(writer.name == "comicinfo" for writer in applicable):
-            from bdnex_core import archive
+            from bdnex_core import archives
             from bdnex_core.archives.layout import capture
 
-            if archive.detect_kind(item.path) == "cbz":
+            if archives.detect_kind(item.path) == "cbz":
                 known_sha256, known_as = known_hash or (None, None)
                 outcome.previous_layout = capture(item.path, known_sha256=known_sha256, known_as=known_as)
         journal = WriteJournal(self.db.archive_journal, defer_end=True)
@@ -430,10 +424,10 @@ def _written_path(item: LibraryItem, writes: list[WriteResult]) -> Path:
 
 def _comicinfo_hash(path: Path) -> str | None:
     """SHA-256 of the ComicInfo.xml in the archive at ``path`` (``None`` when it has none)."""
-    from bdnex_core import archive
+    from bdnex_core import archives
 
     try:
-        with archive.open_archive(path) as comic:
+        with archives.open_archive(path) as comic:
             raw = comic.comicinfo_bytes()
     except (BdnexError, OSError):
         return None

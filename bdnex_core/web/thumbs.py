@@ -62,7 +62,7 @@ class Thumbnails:
         kept = read_cache_file(cached, max_bytes=THUMB_MAX_BYTES, check=image_damage)
         if kept is not None:
             return kept
-        from bdnex_core.archive import open_archive
+        from bdnex_core.archives import open_archive
 
         with open_archive(path) as comic:
             page = comic.cover_page()

@@ -193,7 +193,7 @@ def file_page(state: WebState, file_id: int) -> dict[str, Any]:
 
 def restore(state: WebState, file_id: int, backup_id: int) -> str:
     """Put back an earlier ComicInfo.xml of the file; the one it replaces is kept as a backup first."""
-    from bdnex_core import archive
+    from bdnex_core import archives
     from bdnex_core.states import HistorySource
 
     db = state.pages.db
@@ -202,17 +202,17 @@ def restore(state: WebState, file_id: int, backup_id: int) -> str:
     found = db.backups.one_of_path(backup_id, path)
     if found is None:
         raise BdnexError(f"{path}: no earlier ComicInfo.xml version {backup_id} of this file")
-    if archive.detect_kind(path) != "cbz":
+    if archives.detect_kind(path) != "cbz":
         raise BdnexError(f"{path}: only a CBZ can have its ComicInfo.xml restored")
     wanted = None if found["reason"] == "absent" else bytes(found["comicinfo"])  # 'absent': the file had none
-    with archive.open_archive(path) as comic:
+    with archives.open_archive(path) as comic:
         current = comic.comicinfo_bytes()
     with db.write():
         if current is None:
             db.backups.record(path, b"", file_id=file_id, session_id=None, reason="absent")
         else:
             db.backups.record(path, current, file_id=file_id, session_id=None)
-        archive.write_comicinfo(path, wanted, preserve_mtime=state.settings.archives.preserve_mtime)
+        archives.write_comicinfo(path, wanted, preserve_mtime=state.settings.archives.preserve_mtime)
         db.files.add_history(
             file_id,
             "ComicInfo.xml",
