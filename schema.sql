@@ -1,7 +1,7 @@
 -- bdnex-core SQLite schema: the one source of truth.
 -- The first part is the seed ("BDneX Architecture - Phase 1"): its tables, columns,
 -- CHECKs and six indexes are kept as designed. The second part is what the product
--- adds. Every statement is idempotent; bdnex_core/migrations.py applies this file
+-- adds. Every statement is idempotent; bdnex_core/store/migrations.py applies this file
 -- through sqlite-utils Migrations and upgrades databases made by earlier versions.
 
 -- ===================================================================== seed

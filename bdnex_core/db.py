@@ -17,13 +17,12 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bdnex_core import migrations
 from bdnex_core.errors import BdnexError, DatabaseError
 from bdnex_core.hashing import sha256_file
 from bdnex_core.paths import logs_folder_for
 from bdnex_core.postgres.connection import is_postgresql_url, one_line, psycopg_privilege_errors
 from bdnex_core.states import HistorySource, SessionFileState, SessionStatus
-from bdnex_core.store import db_safety
+from bdnex_core.store import db_safety, migrations
 from bdnex_core.store.albums import AlbumCache
 from bdnex_core.store.archive_journal import ArchiveJournalStore
 from bdnex_core.store.backend import (

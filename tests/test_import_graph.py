@@ -260,7 +260,6 @@ def test_function_level_imports_are_few_and_say_why():
     )
 
 
-@NOT_YET
 def test_the_package_root_keeps_few_modules():
     root = sorted(path.name for path in CORE.glob("*.py") if path.name not in ("__init__.py", "__main__.py"))
     assert len(root) <= MAX_ROOT_MODULES, f"{len(root)} modules at the package root: {', '.join(root)}"

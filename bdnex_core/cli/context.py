@@ -42,7 +42,7 @@ class AppContext:
     def _import_legacy_logs_once(self, db: BDneXDB) -> None:
         """A database with no processed file yet picks up the batch logs of earlier BDneX versions
         (each log once: an imported log is recognised by its content)."""
-        from bdnex_core.legacy_logs import import_logs, legacy_log_files
+        from bdnex_core.app.legacy_logs import import_logs, legacy_log_files
 
         logs = legacy_log_files()
         if not logs:

@@ -33,7 +33,7 @@ def db_group() -> None:
 @pass_app
 def import_logs_command(app: AppContext, paths: tuple[str, ...], as_json: bool) -> None:
     """Import earlier BDneX batch logs (batch_*.json files, or folders holding them)."""
-    from bdnex_core.legacy_logs import import_logs
+    from bdnex_core.app.legacy_logs import import_logs
 
     report = import_logs(app.db, paths)
     if as_json:

@@ -46,7 +46,7 @@ def ls(
            status:success|manual|skipped|failed  decision:accept|review|none|manual
            any other word: in the series, title or path (accents and case ignored)
     """
-    from bdnex_core.query import count_files, format_file, list_files
+    from bdnex_core.app.query import count_files, format_file, list_files
 
     if only_count:
         count = count_files(app.db, query)
@@ -68,7 +68,7 @@ def ls(
 def missing(app: AppContext, series: tuple[str, ...], as_json: bool) -> None:
     """For each series of the library (or those matching SERIES), the tomes it lacks: those its series
     page lists when one was read (the whole series), else those the catalogue index lists."""
-    from bdnex_core.query import missing_tomes
+    from bdnex_core.app.query import missing_tomes
 
     gaps = missing_tomes(app.db, series)
     if as_json:
@@ -132,7 +132,7 @@ def rename_recorded(
     on_collision: str | None,
     dry_run: bool,
 ) -> list:
-    from bdnex_core.organize import DEFAULT_TEMPLATE, Collision, MoveJournal, rename_files
+    from bdnex_core.app.organize import DEFAULT_TEMPLATE, Collision, MoveJournal, rename_files
 
     db = app.db
     configured = app.settings.section("organize")
@@ -194,7 +194,7 @@ def print_moves(results: list, *, dry_run: bool) -> None:
 def undo(app: AppContext, target: str, dry_run: bool, force: bool, as_json: bool) -> None:
     """Give the files a session changed (or one FILE) back the ComicInfo and the name they had
     before, byte for byte. Files changed since by someone else are left alone unless --force."""
-    from bdnex_core.undo import undo_file, undo_session
+    from bdnex_core.app.undo import undo_file, undo_session
 
     if target.isdigit() and not os.path.exists(target):
         results = undo_session(app.settings, app.db, int(target), dry_run=dry_run, force=force)

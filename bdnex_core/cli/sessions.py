@@ -8,7 +8,6 @@ from rich.table import Table
 
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
 from bdnex_core.errors import BdnexError
-from bdnex_core.session_workers import session_workers
 from bdnex_core.states import SessionStatus
 
 
@@ -56,7 +55,7 @@ def show_session(app: AppContext, session_id: int, as_json: bool) -> None:
     stats = app.db.get_session_stats(session_id)
     if not stats:
         raise BdnexError(f"no session {session_id} (see `bdnex-core sessions list`)")
-    stats["workers"] = session_workers(app.db, session_id)
+    stats["workers"] = [worker.to_dict() for worker in app.db.sessions.workers(session_id)]
     if as_json:
         echo_json(stats)
         return

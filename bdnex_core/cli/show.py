@@ -40,7 +40,6 @@ def register(cli: click.Group) -> None:
 def file_report(app: AppContext, path: str) -> dict[str, Any]:
     from bdnex_core import archives
     from bdnex_core.comicinfo import read_comicinfo_safely
-    from bdnex_core.comicinfo_backups import backups_of
     from bdnex_core.hashing import canonical_path
 
     real = canonical_path(path)
@@ -65,7 +64,7 @@ def file_report(app: AppContext, path: str) -> dict[str, Any]:
     ]
     report["comicinfo_backups"] = [
         {"id": backup.id, "session_id": backup.session_id, "reason": backup.reason, "bytes": len(backup.comicinfo)}
-        for backup in backups_of(db, real)
+        for backup in db.backups.of_path(real)
     ]
     return report
 

@@ -47,7 +47,9 @@ class ComicInfoWriter:
             )
             how = "in place" if report.in_place else f"copy: {report.reason}"
             return WriteResult(self.name, written=True, message=f"{item.path} ({how})")
-        converted = archives.convert_to_cbz(item.path, xml, delete_original=settings.archives.delete_converted_originals)
+        converted = archives.convert_to_cbz(
+            item.path, xml, delete_original=settings.archives.delete_converted_originals
+        )
         return WriteResult(self.name, written=True, message=f"converted to {converted}", new_path=Path(converted))
 
 

@@ -8,7 +8,7 @@ both front-ends behave alike; they only read input and print.
 
 An entry follows its file by identity (its hash), not its path: a file moved since it was
 queued is found again, and an entry whose file is gone is dropped (:meth:`ReviewService.prune`).
-Undo gives the file back as it was before the choice, through :mod:`bdnex_core.undo` (the layout
+Undo gives the file back as it was before the choice, through :mod:`bdnex_core.app.undo` (the layout
 and ComicInfo.xml kept in ``comicinfo_backups`` when the choice was written).
 """
 
@@ -388,11 +388,11 @@ class ReviewService:
 
     def undo(self) -> Applied:
         """Take back the last decision of this review: the file is given back byte for byte as it was
-        (:func:`bdnex_core.undo.undo_backup`, the same restoring as ``bdnex-core undo``, which then has
+        (:func:`bdnex_core.app.undo.undo_backup`, the same restoring as ``bdnex-core undo``, which then has
         nothing left to restore), its record says it waits for review again, and the entry is back
         where it was."""
         from bdnex_core import archives
-        from bdnex_core.undo import undo_backup
+        from bdnex_core.app.undo import undo_backup
 
         if not self.decisions:
             raise ReviewError("nothing to undo in this review")

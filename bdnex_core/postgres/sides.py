@@ -4,7 +4,7 @@ Each side lists its tables (ours only: no internal, migration or full-text table
 columns with a :class:`~.values.Kind`, primary keys and references; reads rows in primary-key
 order as backend-neutral values and writes them back in its own storage. The SQLite side is
 read through ``sqlite3`` (a source is opened read-only) and created through
-:mod:`bdnex_core.migrations`; the PostgreSQL side through psycopg and :mod:`.schema`.
+:mod:`bdnex_core.store.migrations`; the PostgreSQL side through psycopg and :mod:`.schema`.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ class SqliteSide:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 from sqlite_utils import Database
 
-                from bdnex_core import migrations
+                from bdnex_core.store import migrations
 
                 schema_db = Database(path)
                 migrations.apply(schema_db)

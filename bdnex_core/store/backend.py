@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bdnex_core.errors import DatabaseError
-from bdnex_core.store.sqlite_files import SQLITE_DAMAGE, opened_here
+from bdnex_core.store.sqlite_files import MIN_FREE_BYTES, ROOM_HELD_BYTES, SQLITE_DAMAGE, opened_here
 
 if TYPE_CHECKING:
     import psycopg
@@ -64,14 +64,6 @@ class DatabaseLocked(DatabaseError):
             "run may be writing to it: try again when it is done, or raise database.busy_timeout_ms",
             path=path,
         )
-
-
-#: a run starts no new file once the disk holding an SQLite database has less room than this left:
-#: the files in flight are still recorded and the session marked paused (a full disk could refuse both)
-MIN_FREE_BYTES = 1024 * 1024
-#: what a run holds on that disk (``<database>-room``, removed when the run ends) for the writes that
-#: end it, should another program fill the disk all at once
-ROOM_HELD_BYTES = 256 * 1024
 
 
 class DatabaseFull(DatabaseError):

@@ -27,7 +27,7 @@ WORD_COLUMNS = frozenset({"series", "title", "editor", "file_path"})
 
 @dataclass
 class LibraryQuery:
-    """What ``ls`` asks, as data (parsed by :func:`bdnex_core.query.parse_query`): every part must hold.
+    """What ``ls`` asks, as data (parsed by :func:`bdnex_core.app.query.parse_query`): every part must hold.
 
     Column names are ours, never typed by a user; the values travel as parameters.
     """

@@ -94,6 +94,14 @@ class DamagedDatabase(DatabaseError):
         self.finding = finding
 
 
+#: a run starts no new file once the disk holding an SQLite database has less room than this left:
+#: the files in flight are still recorded and the session marked paused (a full disk could refuse both)
+MIN_FREE_BYTES = 1024 * 1024
+#: what a run holds on that disk (``<database>-room``, removed when the run ends) for the writes that
+#: end it, should another program fill the disk all at once
+ROOM_HELD_BYTES = 256 * 1024
+
+
 def companion(db_path: Path, suffix: str) -> Path:
     return db_path.with_name(db_path.name + suffix)
 

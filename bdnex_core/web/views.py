@@ -156,7 +156,7 @@ def session_page(state: WebState, session_id: int, file_state: str, decision: st
 
 
 def library_page(state: WebState) -> dict[str, Any]:
-    from bdnex_core.query import TAGGED, missing_tomes
+    from bdnex_core.app.query import TAGGED, missing_tomes
 
     library = state.pages.db.library
     albums = [str(status) for status in TAGGED]  # albums: the files we tagged

@@ -25,7 +25,7 @@ def schema_sql() -> str:
     packaged = resources.files("bdnex_core").joinpath("schema.sql")
     if packaged.is_file():
         return packaged.read_text("utf-8")
-    return (Path(__file__).resolve().parent.parent / "schema.sql").read_text("utf-8")
+    return (Path(__file__).resolve().parents[2] / "schema.sql").read_text("utf-8")
 
 
 def sql_statements(script: str) -> Iterator[str]:

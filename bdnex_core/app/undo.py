@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bdnex_core.app.organize import Collision, MoveJournal, move_files
 from bdnex_core.errors import ArchiveError, BdnexError
 from bdnex_core.hashing import canonical_path, sha256_file
-from bdnex_core.organize import Collision, MoveJournal, move_files
 from bdnex_core.states import Decision, FileStatus, HistorySource
 
 if TYPE_CHECKING:
