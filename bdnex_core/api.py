@@ -259,10 +259,10 @@ def match_name(settings: Settings, db: BDneXDB, name: str) -> dict[str, Any]:
     No page is fetched."""
     from pathlib import PurePath
 
-    from bdnex_core.matching import load_matcher
     from bdnex_core.matching.decide import AMBIGUOUS_CAP
     from bdnex_core.matching.filename import parse_filename
     from bdnex_core.matching.score import TITLE_ONLY_CAP
+    from bdnex_core.pipeline.catalogue_matcher import load_matcher
 
     path = PurePath(name)
     result = load_matcher(settings, db).match(parse_filename(path.name, parent=path.parent.name or None))

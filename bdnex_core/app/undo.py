@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bdnex_core import archives
 from bdnex_core.app.organize import Collision, MoveJournal, move_files
+from bdnex_core.archives.layout import rebuild
 from bdnex_core.errors import ArchiveError, BdnexError
 from bdnex_core.hashing import canonical_path, sha256_file
 from bdnex_core.states import Decision, FileStatus, HistorySource
@@ -135,9 +137,6 @@ def _undo(
     force: bool,
     record: RecordUndo = record_not_tagged,
 ) -> UndoResult:
-    from bdnex_core import archives
-    from bdnex_core.archives.layout import rebuild
-
     row = db.files.get_by_id(backup.file_id)
     if row is None:
         return UndoResult(backup.file_path, False, "no longer in the database; left alone", failed=True)

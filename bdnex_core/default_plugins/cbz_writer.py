@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bdnex_core import archives
+from bdnex_core.archives import WritePolicy, detect_kind
 from bdnex_core.hookspecs import hookimpl
 from bdnex_core.library import LibraryItem, MetadataWriter, WriteResult
 
@@ -20,8 +22,6 @@ class ComicInfoWriter:
     name = "comicinfo"
 
     def can_write(self, item: LibraryItem, settings: Settings) -> bool:
-        from bdnex_core.archives import detect_kind
-
         if item.path is None or not item.path.exists():
             return False
         # a source may forbid touching the file (Komga write-back through the API only)
@@ -31,9 +31,6 @@ class ComicInfoWriter:
         return detect_kind(item.path) == "cbz" or settings.archives.cbr == "convert"
 
     def write(self, item: LibraryItem, metadata: Any, settings: Settings, *, dry_run: bool = False) -> WriteResult:
-        from bdnex_core import archives
-        from bdnex_core.archives import WritePolicy
-
         assert item.path is not None
         xml = metadata.to_xml(settings.comicinfo.version)
         if dry_run:

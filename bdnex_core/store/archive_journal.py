@@ -7,6 +7,7 @@ nobody records. Every opening of the database takes back the writes whose entrie
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,8 +21,6 @@ _COLUMNS = (
 
 
 def _unique_violations() -> tuple[type[Exception], ...]:
-    import sqlite3
-
     try:
         from psycopg.errors import UniqueViolation
     except ImportError:  # PostgreSQL support not installed

@@ -18,6 +18,7 @@ damaged -shm loses nothing, and is set aside here (with a warning) when no other
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import stat
@@ -235,7 +236,6 @@ def _held_by_another_process(shm: Path) -> bool | None:
     """Whether another process holds the -shm's dead-man-switch lock (has the database open)."""
     if not sys.platform.startswith("linux"):
         return None
-    import fcntl
 
     try:
         fd = os.open(shm, os.O_RDONLY)

@@ -1,0 +1,71 @@
+"""The matcher a command uses: over the catalogue index stored in the database, built once, lazily.
+
+Matching itself does no I/O (:mod:`bdnex_core.matching`); this is where it meets the database.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from bdnex_core.bedetheque.catalogue import Catalogue
+from bdnex_core.errors import CatalogueError
+from bdnex_core.matching.index import CatalogueIndex
+from bdnex_core.matching.matcher import Matcher
+
+if TYPE_CHECKING:
+    from bdnex_core.config import Settings
+    from bdnex_core.db import BDneXDB
+
+
+def require_catalogue(db: BDneXDB) -> None:
+    """A clear error when the catalogue index is empty (nothing could ever match)."""
+
+    if Catalogue(db).count() == 0:
+        raise CatalogueError("the catalogue index is empty: run `bdnex-core catalogue update` first")
+
+
+def load_matcher(settings: Settings, db: BDneXDB) -> Matcher:
+    """A matcher over the catalogue index stored in ``db``; a clear error when it is empty."""
+
+    require_catalogue(db)
+    # read through a connection of its own: this runs in a worker thread while the caller's
+    # connection records results (a read left open on it would make its writes fail at once)
+    reader = db if db.memory else db.reopen()
+    try:
+        index = CatalogueIndex.build(list(Catalogue(reader).rows()))
+    finally:
+        if reader is not db:
+            reader.close()
+
+    # the matcher runs in worker threads: each reads through its own connection, never the caller's
+    local = threading.local()
+
+    def url_of(album_id: int) -> str | None:
+        reader = getattr(local, "reader", None)
+        if reader is None:
+            reader = local.reader = db if db.memory else db.reopen()
+        return reader.catalogue.url_of(album_id)
+
+    return Matcher(index, settings.matching, url_of=url_of)
+
+
+class LazyMatcher:
+    """Builds the matcher (the in-memory index of the whole catalogue) on first use, once, from
+    any thread: a re-scan that finds nothing new never pays for it."""
+
+    def __init__(self, settings: Settings, db: BDneXDB):
+        require_catalogue(db)
+        self._settings, self._db = settings, db
+        self._lock = threading.Lock()
+        self._matcher: Matcher | None = None
+
+    def _get(self) -> Matcher:
+        if self._matcher is None:
+            with self._lock:
+                if self._matcher is None:
+                    self._matcher = load_matcher(self._settings, self._db)
+        return self._matcher
+
+    def __getattr__(self, name: str):
+        return getattr(self._get(), name)
