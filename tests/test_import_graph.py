@@ -198,7 +198,6 @@ def test_no_cycle_between_modules():
     )
 
 
-@NOT_YET
 def test_front_ends_never_import_each_other():
     wrong = [
         _where(found)

@@ -34,7 +34,7 @@ CORE_COMMAND_MODULES = (
     "review",
     "show",
     "library_cmd",
-    "web_cmd",
+    "bdnex_core.web.command",  # the page's command lives with the page: cli never imports web
     "demo",
     "health_cmd",
 )
@@ -85,7 +85,7 @@ def _commands_name_this_database(config_path: str | None, db_path: str | None) -
 
 def _register_core_commands(group: click.Group) -> None:
     for module_name in CORE_COMMAND_MODULES:
-        module = importlib.import_module(f"bdnex_core.cli.{module_name}")
+        module = importlib.import_module(module_name if "." in module_name else f"bdnex_core.cli.{module_name}")
         module.register(group)
 
 

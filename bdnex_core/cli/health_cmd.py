@@ -16,7 +16,7 @@ def _url_answers(url: str, timeout: float) -> tuple[bool, str]:
     import urllib.error
     import urllib.request
 
-    from bdnex_core.cli.web_cmd import token_from_environment
+    from bdnex_core.service.health import token_from_environment
 
     request = urllib.request.Request(url, method="GET")
     token = token_from_environment()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from bdnex_core.app.reports import file_report
 from bdnex_core.errors import BdnexError
 from bdnex_core.pipeline.review_service import PENDING, SKIPPED, AlbumCard, ReviewEntry, ReviewError
 
@@ -182,11 +183,8 @@ def file_row(state: WebState, file_id: int) -> dict[str, Any]:
 
 
 def file_page(state: WebState, file_id: int) -> dict[str, Any]:
-    from bdnex_core.cli.context import AppContext
-    from bdnex_core.cli.show import file_report
-
     row = file_row(state, file_id)
-    report = file_report(AppContext(_settings=state.settings, _db=state.pages.db), row["file_path"])
+    report = file_report(state.pages.db, row["file_path"])
     report["backups"] = state.pages.db.backups.summaries_of_path(row["file_path"])
     return {"file_id": file_id, "report": report}
 
