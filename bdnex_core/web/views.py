@@ -10,6 +10,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from bdnex_core.app.reports import file_report
+from bdnex_core.app.undo import restore_version
 from bdnex_core.errors import BdnexError
 from bdnex_core.pipeline.review_service import PENDING, SKIPPED, AlbumCard, ReviewEntry, ReviewError
 
@@ -191,32 +192,7 @@ def file_page(state: WebState, file_id: int) -> dict[str, Any]:
 
 def restore(state: WebState, file_id: int, backup_id: int) -> str:
     """Put back an earlier ComicInfo.xml of the file; the one it replaces is kept as a backup first."""
-    from bdnex_core import archives
-    from bdnex_core.states import HistorySource
-
-    db = state.pages.db
-    row = file_row(state, file_id)
-    path = row["file_path"]
-    found = db.backups.one_of_path(backup_id, path)
-    if found is None:
-        raise BdnexError(f"{path}: no earlier ComicInfo.xml version {backup_id} of this file")
-    if archives.detect_kind(path) != "cbz":
-        raise BdnexError(f"{path}: only a CBZ can have its ComicInfo.xml restored")
-    wanted = None if found["reason"] == "absent" else bytes(found["comicinfo"])  # 'absent': the file had none
-    with archives.open_archive(path) as comic:
-        current = comic.comicinfo_bytes()
-    with db.write():
-        if current is None:
-            db.backups.record(path, b"", file_id=file_id, session_id=None, reason="absent")
-        else:
-            db.backups.record(path, current, file_id=file_id, session_id=None)
-        archives.write_comicinfo(path, wanted, preserve_mtime=state.settings.archives.preserve_mtime)
-        db.files.add_history(
-            file_id,
-            "ComicInfo.xml",
-            "(kept as a backup)" if current is not None else "(none)",
-            f"restored version {backup_id}" + (" (no ComicInfo.xml)" if wanted is None else ""),
-            str(HistorySource.MANUAL),
-        )
+    path = file_row(state, file_id)["file_path"]
+    restore_version(state.settings, state.pages.db, file_id, path, backup_id)
     state.flash.append(f"restored ComicInfo.xml version {backup_id} of {os.path.basename(path)}")
     return f"/file/{file_id}"
