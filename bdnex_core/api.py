@@ -81,7 +81,7 @@ def run_tagging(settings: Settings, db: BDneXDB, items: Sequence[LibraryItem], o
     ``bdnex-core tag --resume ID`` can ask your library source for them again. With
     ``options.interactive``, uncertain matches are asked about on the terminal (as ``tag`` does).
     """
-    from bdnex_core.pipeline.review import terminal_reviewer
+    from bdnex_core.cli.review_prompt import terminal_reviewer
     from bdnex_core.pipeline.review_service import ReviewService
     from bdnex_core.pipeline.runner import run_tagging as run
 

@@ -22,8 +22,8 @@ def review(app: AppContext, list_only: bool, skipped: bool, limit: int | None, a
 
     A number picks a listed candidate; `id N` or a URL shows that album and asks to confirm;
     `/ TEXT` searches the catalogue; `m` more; `u` undo; `?` help. Ctrl-C pauses."""
+    from bdnex_core.cli.review_prompt import ReviewPrompt, Subject, say
     from bdnex_core.errors import BdnexError
-    from bdnex_core.pipeline.review import ReviewPrompt, Subject, say
     from bdnex_core.pipeline.review_service import PENDING, SKIPPED, ReviewError, ReviewService
 
     service = ReviewService(app.settings, app.db)
