@@ -233,7 +233,7 @@ class CurlCffiTransport:
 
     def __init__(self, session: requests.Session, timeout: float):
         try:
-            from curl_cffi import requests as curl_requests
+            from curl_cffi import requests as curl_requests  # lazy: the optional [impersonate] extra
         except ImportError:
             raise CatalogueError(
                 "catalogue.transport is curl_cffi but curl_cffi is not installed "

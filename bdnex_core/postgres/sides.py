@@ -16,12 +16,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from sqlite_utils import Database
+
 from bdnex_core import paths
 from bdnex_core.config import mask_url_password
 from bdnex_core.errors import DatabaseError
 from bdnex_core.postgres.connection import connect, is_postgresql_url, one_line
 from bdnex_core.postgres.schema import VERSIONS_TABLE, migrate
 from bdnex_core.postgres.values import BadValue, Column, JsonDocument, Kind, parse_json, parse_time
+from bdnex_core.store import migrations
 
 try:  # the optional [postgresql] extra: a copy between SQLite files goes without it
     import psycopg
@@ -133,10 +136,6 @@ class SqliteSide:
         try:
             if create:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                from sqlite_utils import Database
-
-                from bdnex_core.store import migrations
-
                 schema_db = Database(path)
                 migrations.apply(schema_db)
                 schema_db.close()

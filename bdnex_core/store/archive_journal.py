@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bdnex_core.errors import ArchiveError
+from bdnex_core.postgres.connection import psycopg_module
 from bdnex_core.store.backend import Backend
 
 _COLUMNS = (
@@ -22,10 +23,10 @@ _COLUMNS = (
 
 def _unique_violations() -> tuple[type[Exception], ...]:
     try:
-        from psycopg.errors import UniqueViolation
+        psycopg = psycopg_module()
     except ImportError:  # PostgreSQL support not installed
         return (sqlite3.IntegrityError,)
-    return (sqlite3.IntegrityError, UniqueViolation)
+    return (sqlite3.IntegrityError, psycopg.errors.UniqueViolation)
 
 
 class ArchiveJournalStore:
