@@ -13,7 +13,7 @@ from bdnex_core.comicinfo import ComicInfo
 from bdnex_core.db import BDneXDB
 from bdnex_core.demo.fakesite import human
 from bdnex_core.demo.samplelib import sample_pages, write_cbz
-from bdnex_core.pipeline.review_service import PENDING, SKIPPED, ReviewService
+from bdnex_core.pipeline.review_service import SKIPPED, WAITING, ReviewService
 from bdnex_testing import review as review_env
 from bdnex_testing.review import (
     comicinfo_bytes,
@@ -137,10 +137,10 @@ def test_undo_takes_back_the_last_decision(site, tmp_path, database_location):
     assert finish(child) == 0
     with BDneXDB(settings=settings) as again:
         row = again.get_file(first)
-        assert row["status"] == "skipped" and row["bdgest_id"] is None
+        assert row["status"] == "waiting" and row["bdgest_id"] is None
         history = [h for h in again.get_history(row["id"]) if h["field"] == "bdgest_id"]
         assert history[-1]["new_value"] is None and history[-1]["source"] == "manual"
-        assert first in {e.file_path for e in ReviewService(settings, again).entries(PENDING)}
+        assert first in {e.file_path for e in ReviewService(settings, again).entries(WAITING)}
 
 
 def test_undo_of_a_file_gone_since_is_one_line_and_the_review_goes_on(site, tmp_path, database_location):
@@ -196,7 +196,7 @@ def test_ctrl_c_in_review_pauses_with_the_file_untouched(queued):
     assert finish(child) == 130
     assert comicinfo_bytes(path) is None
     with BDneXDB(settings=settings) as db:
-        assert [e.file_path for e in ReviewService(settings, db).entries(PENDING)] == [str(path)]
+        assert [e.file_path for e in ReviewService(settings, db).entries(WAITING)] == [str(path)]
 
 
 def test_ctrl_c_at_the_tag_prompt_pauses_and_the_resume_completes(site, tmp_path, database_location):
@@ -228,6 +228,6 @@ def test_s_at_the_tag_prompt_queues_the_file_for_review(site, tmp_path, database
     child = spawn_cli(config, "tag", str(tmp_path / "lib"), "--interactive")
     child.expect(PROMPT)
     child.sendline("s")
-    child.expect("queued for review")
+    child.expect("waiting for review")
     assert finish(child) == 0
     assert [entry["file_path"] for entry in db.pending_reviews()] == [str(path)]

@@ -107,7 +107,7 @@ def sql(library, statement, params=()):
 
 def first_pending(library):
     return sql(
-        library, "SELECT id, file_path, candidates FROM review_queue WHERE status = 'pending' ORDER BY id LIMIT 1"
+        library, "SELECT id, file_path, candidates FROM review_queue WHERE status = 'waiting' ORDER BY id LIMIT 1"
     )
 
 
@@ -159,7 +159,7 @@ def test_an_album_id_is_previewed_before_anything_is_written(served, page, artif
     assert all(width > 0 for width in loaded_widths(page, "img.cover"))
     page.screenshot(path=str(artifacts / "preview-page.png"))
     assert comicinfo_bytes(Path(path)) == before  # the preview wrote nothing
-    assert entry_status(library, entry_id) == "pending"
+    assert entry_status(library, entry_id) == "waiting"
     with page.expect_navigation():
         page.click("form.accept button")
     assert comicinfo_of(Path(path)).get("Number") == chosen.tome
@@ -182,7 +182,7 @@ def test_skip_and_undo_from_the_keyboard(served, page):
     with page.expect_navigation():
         page.keyboard.press("u")
     assert "undone" in page.locator(".flash").first.inner_text()
-    assert entry_status(library, entry_id) == "pending"
+    assert entry_status(library, entry_id) == "waiting"
     assert comicinfo_bytes(Path(path)) == before  # the file is back to how it was
     page.keyboard.press("/")
     assert page.evaluate("document.activeElement.id") == "search"
@@ -227,9 +227,9 @@ def test_a_running_session_is_followed_live(served, page):
         sql(library, "UPDATE processing_sessions SET status = 'completed', files_processed = 4 WHERE id = 1")
     assert page.locator('[data-field="display_status"]').inner_text() == "completed"
     assert page.locator("[data-progress-url]").count() == 0  # no more polling
-    page.goto(f"{server.url}/sessions/1?state=queued")
+    page.goto(f"{server.url}/sessions/1?state=waiting")
     rows = page.locator("table.list tr:has(td)")
-    assert rows.count() == 2 and all("queued" in rows.nth(i).inner_text() for i in range(2))
+    assert rows.count() == 2 and all("waiting" in rows.nth(i).inner_text() for i in range(2))
     with page.expect_navigation():
         rows.first.locator("a").click()
     assert "/file/" in page.url and page.locator("h3", has_text="Change history").count() == 1

@@ -39,7 +39,7 @@ def csrf_of(web):
 
 
 def pending(web):
-    return web.app.state.web.service.entries("pending")
+    return web.app.state.web.service.entries("waiting")
 
 
 def test_an_album_that_is_not_a_candidate_is_written_only_once_confirmed(web, library):
@@ -95,7 +95,7 @@ def test_undo_puts_the_file_and_the_entry_back(web):
 def test_sessions_list_and_filters(web, library):
     listing = web.get("/sessions").text
     assert 'href="/sessions/1"' in listing
-    queued = web.get("/sessions/1", params={"state": "queued"}).text
+    queued = web.get("/sessions/1", params={"state": "waiting"}).text
     names = re.findall(r'<a href="/file/\d+">([^<]+)</a>', queued)
     assert sorted(names) == sorted(path.name for path in library.queued)
     accepted = web.get("/sessions/1", params={"decision": "accept"}).text
@@ -139,7 +139,7 @@ def test_the_library_page_charts_and_series(web, library):
     assert "<small>4 files</small>" in page.text  # two tagged, two waiting for review
     assert "Albums per publisher" in page.text and "Files per status" in page.text
     statuses = dict(re.findall(r"<title>(\w+): (\d+)</title>", page.text.split("Files per status", 1)[1]))
-    assert statuses == {"success": "2", "skipped": "2"}  # the queued files wait, recorded as skipped
+    assert statuses == {"success": "2", "waiting": "2"}  # the files waiting for review say so
     series = re.findall(r'<details class="series" data-series="([^"]+)"', page.text)
     assert series == [library.entries[0].series_slug]
     owned = re.findall(r'src="/cover/album/(\d+)" alt="tome', page.text)

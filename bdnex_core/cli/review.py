@@ -24,12 +24,12 @@ def review(app: AppContext, list_only: bool, skipped: bool, limit: int | None, a
     `/ TEXT` searches the catalogue; `m` more; `u` undo; `?` help. Ctrl-C pauses."""
     from bdnex_core.errors import BdnexError
     from bdnex_core.pipeline.review import ReviewPrompt, Subject, say
-    from bdnex_core.pipeline.review_service import PENDING, SKIPPED, ReviewError, ReviewService
+    from bdnex_core.pipeline.review_service import SKIPPED, WAITING, ReviewError, ReviewService
 
     service = ReviewService(app.settings, app.db)
     for notice in service.prune():
         click.echo(notice, err=True)
-    status = SKIPPED if skipped else PENDING
+    status = SKIPPED if skipped else WAITING
     entries = service.entries(status, limit)
     if list_only:
         if as_json:
@@ -86,7 +86,7 @@ def review(app: AppContext, list_only: bool, skipped: bool, limit: int | None, a
             position += 1
     except KeyboardInterrupt:
         paused = True
-    waiting = len(service.entries(PENDING))
+    waiting = len(service.entries(WAITING))
     click.echo(
         f"{counts['tagged']} tagged, {counts['skipped']} skipped, {waiting} still waiting"
         + (f", {counts['undone']} undone" if counts["undone"] else "")

@@ -36,7 +36,7 @@ def list_sessions(app: AppContext, limit: int, as_json: bool) -> None:
     if not sessions:
         click.echo("No sessions yet.")
         return
-    table = Table("id", "started", "status", "files", "done", "failed", "skipped", "queued", "directory")
+    table = Table("id", "started", "status", "files", "done", "failed", "skipped", "waiting", "directory")
     for session in sessions:
         table.add_row(
             str(session["id"]),
@@ -46,7 +46,7 @@ def list_sessions(app: AppContext, limit: int, as_json: bool) -> None:
             str(session["files_successful"]),
             str(session["files_failed"]),
             str(session["files_skipped"]),
-            str(session["files_queued"] or 0),
+            str(session["files_waiting"] or 0),
             session["directory"],
         )
     Console(soft_wrap=True).print(table)
@@ -67,7 +67,7 @@ def show_session(app: AppContext, session_id: int, as_json: bool) -> None:
     click.echo(f"  duration:  {duration:.1f} s" if duration is not None else "  duration:  -")
     click.echo(
         f"  files: {stats['total_files']} total, {stats['files_successful']} tagged, {stats['files_failed']} failed, "
-        f"{stats['files_skipped']} skipped, {stats['files_queued'] or 0} queued for review, {stats['remaining']} left"
+        f"{stats['files_skipped']} skipped, {stats['files_waiting'] or 0} waiting for review, {stats['remaining']} left"
     )
     for worker in stats["workers"]:
         click.echo(

@@ -126,7 +126,7 @@ def tag(
         )
         summary = tag_locations(settings, db, options, reviewer=reviewer, progress=progress)
     if (
-        summary.count(OutcomeState.QUEUED) and not dry_run
+        summary.count(OutcomeState.WAITING) and not dry_run
     ):  # one entry per file, even for a file moved since it was queued
         for notice in ReviewService(settings, db).prune():
             click.echo(notice, err=True)
@@ -166,7 +166,7 @@ def print_summary(
     table.add_column("files", justify="right")
     for label, state in (
         ("tagged" if not dry_run else "would tag", OutcomeState.DONE),
-        ("queued for review" if not dry_run else "would queue for review", OutcomeState.QUEUED),
+        ("waiting for review" if not dry_run else "would wait for review", OutcomeState.WAITING),
         ("skipped", OutcomeState.SKIPPED),
         ("failed", OutcomeState.FAILED),
     ):
@@ -177,7 +177,7 @@ def print_summary(
             console.print(f"failed: {outcome.item.path or outcome.item.name}: {outcome.reason}", highlight=False)
         elif outcome.state == OutcomeState.SKIPPED and outcome.decision == Decision.NONE:
             console.print(f"{outcome.item.path or outcome.item.name}: {outcome.reason}", highlight=False)
-    if summary.count(OutcomeState.QUEUED) and not dry_run:
+    if summary.count(OutcomeState.WAITING) and not dry_run:
         console.print(f"uncertain matches wait for you: {review_command}", highlight=False, markup=False)
     if summary.pace_notice:
         console.print(summary.pace_notice, highlight=False, markup=False)

@@ -29,7 +29,7 @@ HELP = """  keys:
     m            more candidates
     s            skip (stays listable: bdnex-core review --list --skipped)
     u            undo the last decision of this review
-    q            quit (what is left stays queued)
+    q            quit (what is left keeps waiting)
     ?            this help"""
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from bdnex_core.errors import BdnexError
 from bdnex_core.library import LibraryItem, WriteBack
 from bdnex_core.pipeline.steps import album_id_from_text
-from bdnex_core.states import Decision, FileStatus, HistorySource, OutcomeState, SessionFileState
+from bdnex_core.states import Decision, FileStatus, HistorySource, OutcomeState, ReviewStatus, SessionFileState
 
 if TYPE_CHECKING:
     from bdnex_core.bedetheque.album import Album
@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from bdnex_core.db import BDneXDB
     from bdnex_core.pipeline.steps import Outcome
 
-PENDING, SKIPPED, RESOLVED = "pending", "skipped", "resolved"  # review_queue.status
+WAITING, SKIPPED, RESOLVED = ReviewStatus.WAITING, ReviewStatus.SKIPPED, ReviewStatus.RESOLVED
+PENDING = WAITING  # its former name (review_queue said "pending" before it said "waiting")
 PAGE = 5  # candidates shown at a time
 
 
@@ -217,10 +218,11 @@ class ReviewService:
 
     # ------------------------------------------------------------------ listing
 
-    def entries(self, status: str = PENDING, limit: int | None = None) -> list[ReviewEntry]:
-        """Entries in ``status`` (pending or skipped), oldest first."""
-        if status not in (PENDING, SKIPPED):
-            raise ReviewError(f"unknown review status {status!r} (pending or skipped)")
+    def entries(self, status: str = WAITING, limit: int | None = None) -> list[ReviewEntry]:
+        """Entries in ``status`` (waiting or skipped; "pending", its former name, is waiting), oldest first."""
+        status = WAITING if status == "pending" else status
+        if status not in (WAITING, SKIPPED):
+            raise ReviewError(f"unknown review status {status!r} (waiting or skipped)")
         return [ReviewEntry.from_row(row) for row in self.db.reviews.with_status(status, limit)]
 
     def entry(self, entry_id: int) -> ReviewEntry:
@@ -234,7 +236,7 @@ class ReviewService:
         entry for one file is dropped, an entry whose file is gone is dropped. Returns one notice per
         change, for the front-end to show."""
         notices: list[str] = []
-        waiting = [*self.entries(PENDING), *self.entries(SKIPPED)]
+        waiting = [*self.entries(WAITING), *self.entries(SKIPPED)]
         seen: dict[str, ReviewEntry] = {}  # file identity -> the entry kept
         for entry in waiting:
             if entry.item_key != entry.file_path:  # a source's book (Komga, calibre): its key is its identity
@@ -426,14 +428,14 @@ class ReviewService:
                 str(final),
                 entry.session_id,
                 {
-                    "status": FileStatus.SKIPPED,
+                    "status": FileStatus.WAITING,
                     "decision": Decision.REVIEW,
                     "error": "decision undone; waiting for review",
                     "has_metadata": False,
                 },
                 source=HistorySource.MANUAL,
             )
-            # a pending entry of the same file queued meanwhile would break the one-pending-per-file rule
+            # a waiting entry of the same file queued meanwhile would break the one-waiting-entry-per-file rule
             db.reviews.drop_other_pending(entry.item_key, entry.id)
             db.reviews.update(
                 entry.id,
@@ -441,7 +443,7 @@ class ReviewService:
             )
             if entry.session_id is not None:
                 db.mark_session_file(
-                    entry.session_id, entry.item_key, SessionFileState.QUEUED, file_id=file_id, error="undone"
+                    entry.session_id, entry.item_key, SessionFileState.WAITING, file_id=file_id, error="undone"
                 )
 
         return record

@@ -88,7 +88,7 @@ class RunSummary:
     def counts(self) -> dict[str, int]:
         return {
             state: self.count(state)
-            for state in (OutcomeState.DONE, OutcomeState.QUEUED, OutcomeState.SKIPPED, OutcomeState.FAILED)
+            for state in (OutcomeState.DONE, OutcomeState.WAITING, OutcomeState.SKIPPED, OutcomeState.FAILED)
         }
 
     @property
@@ -106,7 +106,7 @@ class RunSummary:
             "message": self.message,
             "counts": {
                 "tagged": self.count(OutcomeState.DONE),
-                "queued": self.count(OutcomeState.QUEUED),
+                "waiting": self.count(OutcomeState.WAITING),
                 "skipped": self.count(OutcomeState.SKIPPED),
                 "failed": self.count(OutcomeState.FAILED),
                 "unchanged": self.unchanged,
@@ -460,9 +460,9 @@ class TagRun:
                 decided.parsed, decided.candidates = outcome.parsed, outcome.candidates
                 return decided
             # not now: the file waits in the review queue (a person's "skip" is never final here)
-            outcome.state, outcome.reason = OutcomeState.QUEUED, "left for review by the user"
+            outcome.state, outcome.reason = OutcomeState.WAITING, "left for review by the user"
             return outcome
-        outcome.state = OutcomeState.QUEUED
+        outcome.state = OutcomeState.WAITING
         return outcome
 
     def apply_choice(self, session_id: int | None, item: LibraryItem, album_id: int) -> Outcome:
@@ -521,7 +521,7 @@ class TagRun:
             )
         if (outcome.previous_comicinfo is not None or outcome.previous_layout is not None) and file_id is not None:
             _keep_previous_comicinfo(self.db, outcome, file_id, session_id)
-        if outcome.state == OutcomeState.QUEUED:
+        if outcome.state == OutcomeState.WAITING:
             self.db.queue_for_review(
                 str(item.path or item.name),
                 item.key,
@@ -535,7 +535,7 @@ class TagRun:
             item.key,
             session_state_for(outcome.state),
             file_id=file_id,
-            error=outcome.reason if outcome.state in (OutcomeState.FAILED, OutcomeState.QUEUED) else None,
+            error=outcome.reason if outcome.state in (OutcomeState.FAILED, OutcomeState.WAITING) else None,
         )
 
     def _clean_leftovers(self, items: Iterable[LibraryItem]) -> None:
@@ -595,7 +595,7 @@ def _keep_previous_comicinfo(db: BDneXDB, outcome: Outcome, file_id: int, sessio
     reason = "replaced" if replaced else "unreadable"
     if outcome.previous_comicinfo is None:
         reason = "absent"
-    if replaced or (outcome.state == OutcomeState.QUEUED and outcome.previous_comicinfo is not None):
+    if replaced or (outcome.state == OutcomeState.WAITING and outcome.previous_comicinfo is not None):
         db.backups.record(
             _recorded_path(outcome),
             outcome.previous_comicinfo or b"",
@@ -612,7 +612,7 @@ def _result_values(outcome: Outcome, status: FileStatus) -> dict[str, Any]:
         "status": status,
         "confidence_score": outcome.confidence,
         "decision": outcome.decision,
-        "error": outcome.reason if status in (FileStatus.FAILED, FileStatus.SKIPPED) else None,
+        "error": outcome.reason if status in (FileStatus.FAILED, FileStatus.SKIPPED, FileStatus.WAITING) else None,
         "processing_time_ms": outcome.elapsed_ms,
         "source": outcome.item.source,
         "external_id": outcome.item.external_id,

@@ -114,7 +114,7 @@ async def review(request: Request) -> Response:
             state,
             entry_id,
             request.query_params.get("q", ""),
-            request.query_params.get("status", "pending"),
+            request.query_params.get("status", "waiting"),
         )
     except BdnexError as exc:
         return problem(request, str(exc), 404)

@@ -10,12 +10,12 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from bdnex_core.errors import BdnexError
-from bdnex_core.pipeline.review_service import PENDING, SKIPPED, AlbumCard, ReviewEntry, ReviewError
+from bdnex_core.pipeline.review_service import SKIPPED, WAITING, AlbumCard, ReviewEntry, ReviewError
 
 if TYPE_CHECKING:
     from bdnex_core.web.state import WebState
 
-SESSION_FILE_STATES = ("pending", "done", "failed", "skipped", "queued")
+SESSION_FILE_STATES = ("pending", "done", "failed", "skipped", "waiting")
 
 
 # ---------------------------------------------------------------------- review
@@ -49,7 +49,7 @@ def candidate_cards(state: WebState, entry: ReviewEntry, candidates: list[dict[s
 
 def review_page(state: WebState, entry_id: int | None, query: str, status: str) -> dict[str, Any]:
     service = state.service
-    status = SKIPPED if status == SKIPPED else PENDING
+    status = SKIPPED if status == SKIPPED else WAITING
     entries = service.entries(status)
     current = None
     if entry_id is not None:
@@ -64,7 +64,7 @@ def review_page(state: WebState, entry_id: int | None, query: str, status: str) 
         "cards": [],
         "found": [],
         "can_undo": bool(service.decisions),
-        "pending_count": len(entries) if status == PENDING else len(service.entries(PENDING)),
+        "waiting_count": len(entries) if status == WAITING else len(service.entries(WAITING)),
     }
     if current is None:
         return page
@@ -95,7 +95,7 @@ def accept(state: WebState, entry_id: int, album_id: int, confirmed: bool) -> st
     """Tag the entry's file; an album that is not one of its candidates must be confirmed first.
     Returns where to go next."""
     entry = state.service.entry(entry_id)
-    if entry.status not in (PENDING, SKIPPED):
+    if entry.status not in (WAITING, SKIPPED):
         raise ReviewError(f"review entry {entry_id} is already {entry.status}")
     listed = {int(c["album_id"]) for c in entry.candidates[:5]}
     if album_id not in listed and not confirmed:
@@ -132,7 +132,7 @@ def session_progress(state: WebState, session_id: int) -> dict[str, Any]:
     keys = ("id", "display_status", "total_files", "files_processed", "files_successful", "files_failed")
     progress = {key: stats.get(key) for key in keys}
     progress.update(
-        files_skipped=stats.get("files_skipped"), files_queued=stats.get("files_queued"), remaining=stats["remaining"]
+        files_skipped=stats.get("files_skipped"), files_waiting=stats.get("files_waiting"), remaining=stats["remaining"]
     )
     return progress
 
