@@ -78,7 +78,7 @@ def show_session(app: AppContext, session_id: int, as_json: bool) -> None:
     for failure in stats["failures"]:
         click.echo(f"  failed: {failure['file_path']}: {failure['error']}")
     if stats["remaining"] and stats["display_status"] in ("interrupted", SessionStatus.PAUSED):
-        click.echo(f"  resume with: bdnex-core tag --resume {stats['id']}")
+        click.echo(f"  resume with: {app.follow_up('tag', '--resume', str(stats['id']))}")
 
 
 @sessions_group.command("info")

@@ -68,6 +68,9 @@ class RunSummary:
     status: str
     outcomes: list[Outcome] = field(default_factory=list)
     message: str = ""
+    # how to go on after a pause: the text said, and the bdnex-core arguments that resume (a front-end
+    # prints them as a command its user can run: its own executable and options)
+    resume: tuple[str, tuple[str, ...]] | None = None
     json_log: str | None = None
     csv_log: str | None = None
     unchanged: int = 0  # skipped as processed before and unchanged: counted, not kept one by one
@@ -238,8 +241,9 @@ class TagRun:
             # the site (or the hourly cap, or the database) stops the run: the files not done stay
             # pending for --resume
             summary.status, summary.stopped_by = "blocked", exc
-            summary.message = (
-                f"{exc} — session {session_id} paused; resume it later: bdnex-core tag --resume {session_id}"
+            summary.resume = (
+                f"{exc} — session {session_id} paused; resume it later",
+                ("tag", "--resume", str(session_id)),
             )
         except KeyboardInterrupt:
             summary.status = "paused"
@@ -263,18 +267,22 @@ class TagRun:
                     f"warning: the end of session {session_id} could not be recorded ({exc.reason}); "
                     "it shows as interrupted and resumes all the same"
                 )
-                summary.message = (
-                    f"{summary.stopped_by} — session {session_id} could not be marked paused; "
-                    f"resume it later: bdnex-core tag --resume {session_id}"
+                summary.resume = (
+                    f"{summary.stopped_by} — session {session_id} could not be marked paused; resume it later",
+                    ("tag", "--resume", str(session_id)),
                 )
+                summary.message = f"{summary.resume[0]}: bdnex-core tag --resume {session_id}"
         notifications.run_finished(self.settings, summary, dry_run=self.options.dry_run)
         return summary
 
     def _close_session(self, session_id: int, summary: RunSummary) -> None:
         """Record how the session ended, release its claims, write its logs, tell the plugins."""
         db_status = {"blocked": "paused"}.get(summary.status, summary.status)
-        if summary.status == "paused" and not summary.message:
-            summary.message = f"paused; resume with: bdnex-core tag --resume {session_id}"
+        if summary.status == "paused" and summary.resume is None:
+            summary.resume = ("paused; resume with", ("tag", "--resume", str(session_id)))
+        if summary.resume is not None and not summary.message:
+            said, args = summary.resume
+            summary.message = f"{said}: bdnex-core {' '.join(args)}"
         # closed first (before anything else that may fail on a database in trouble): the logs then
         # say how the session ended, and a log that cannot be written never leaves it `running`
         self._mark_session(session_id, db_status)

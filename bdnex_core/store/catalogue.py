@@ -115,3 +115,12 @@ class CatalogueStore:
             [album_id],
         )
         return int(count) if count else None
+
+    def series_tomes(self, album_id: int) -> tuple[int, int] | None:
+        """The first and last regular tome of the album's series (``None``: it has none)."""
+        row = self.backend.row(
+            "SELECT MIN(tome_number) AS first, MAX(tome_number) AS last FROM catalogue_albums "
+            "WHERE tome_kind = 'regular' AND series_norm = (SELECT series_norm FROM catalogue_albums WHERE album_id = ?)",
+            [album_id],
+        )
+        return (int(row["first"]), int(row["last"])) if row and row["first"] is not None else None
