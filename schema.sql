@@ -154,6 +154,8 @@ CREATE TABLE IF NOT EXISTS review_queue (
 
 CREATE INDEX IF NOT EXISTS idx_file_hash ON processed_files(file_hash);
 CREATE INDEX IF NOT EXISTS idx_session_files_state ON session_files(session_id, state, position);
+-- a session's files in order, a page at a time (the web page of a session of thousands of files)
+CREATE INDEX IF NOT EXISTS idx_session_files_position ON session_files(session_id, position);
 CREATE UNIQUE INDEX IF NOT EXISTS idx_review_waiting ON review_queue(item_key) WHERE status = 'waiting';
 CREATE UNIQUE INDEX IF NOT EXISTS idx_statistics_date ON statistics(date);
 CREATE UNIQUE INDEX IF NOT EXISTS idx_sessions_imported_from ON processing_sessions(imported_from);

@@ -276,7 +276,8 @@ def _replace_checks(db: Database, table: str, column: str, values: tuple[str, ..
 @migrations()
 def m018_waiting_for_review(db: Database) -> None:
     """A file whose match waits for a person is 'waiting' in its record ('skipped' before), its session
-    ('queued') and the review queue ('pending'); the session counter is ``files_waiting``."""
+    ('queued') and the review queue ('pending'); the session counter is ``files_waiting``. And a
+    session's files are indexed by position, for the web page of a session to read one page at a time."""
     if "files_queued" in db["processing_sessions"].columns_dict:
         db.execute("ALTER TABLE processing_sessions RENAME COLUMN files_queued TO files_waiting")
     for table, column, values in _WAITING_CHECKS:
@@ -288,6 +289,8 @@ def m018_waiting_for_review(db: Database) -> None:
     db.execute(
         "CREATE UNIQUE INDEX IF NOT EXISTS idx_review_waiting ON review_queue(item_key) WHERE status = 'waiting'"
     )
+    # a session's files in order, a page at a time (the web page of a session of thousands of files)
+    db.execute("CREATE INDEX IF NOT EXISTS idx_session_files_position ON session_files(session_id, position)")
 
 
 def unknown_applied(db: Database) -> list[str]:

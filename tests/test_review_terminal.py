@@ -179,3 +179,27 @@ def test_every_hint_runs_as_printed_and_reaches_the_same_database(site, tmp_path
     assert db.get_session(session_id)["status"] == "completed"  # resumed in the same database
     assert str(second) in waiting_paths(settings)  # nobody at the keyboard: it waits for review
     db.close()
+
+
+def test_a_tome_absent_from_its_series_is_one_line_not_a_list_of_ties(site, tmp_path):
+    from bdnex_core.demo.samplelib import sample_pages, write_cbz
+
+    settings, db, config = make_env(site, tmp_path)
+    entries = series_entries(site, minimum=8)
+    regular = [
+        int(entry.tome) for entry in site.catalogue.series[entries[0].series_slug] if entry.tome_kind == "regular"
+    ]
+    write_cbz(tmp_path / "lib" / f"{human(entries[0].series_slug)} - 97.cbz", sample_pages("z", 3, 1))
+    assert main(["--config", str(config), "tag", str(tmp_path / "lib"), "--batch"]) == 0
+    child = spawn(["--config", str(config), "review"], cwd=tmp_path)
+    child.expect(PROMPT)
+    said = child.before
+    series = human(entries[0].series_slug)
+    assert f"No tome 97 in {series} (the catalogue has tomes {min(regular)}–{max(regular)})" in said, said
+    assert "[1]" not in said and "score" not in said  # no list of tied candidates
+    child.sendline("m")  # the series' albums, when asked
+    child.expect(r"\[1\] ")
+    child.expect(PROMPT)
+    child.sendline("q")
+    assert finish(child) == 0
+    db.close()

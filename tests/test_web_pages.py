@@ -83,7 +83,7 @@ def test_undo_puts_the_file_and_the_entry_back(web):
     before = comicinfo_bytes(entry.file_path)
     csrf = csrf_of(web)
     album_id = entry.candidates[0]["album_id"]
-    web.post(f"/review/{entry.id}/accept", data={"album_id": album_id, "csrf": csrf})
+    web.post(f"/review/{entry.id}/accept", data={"album_id": album_id, "csrf": csrf, "confirmed": "1"})
     assert comicinfo_bytes(entry.file_path) != before
     answer = web.post("/review/undo", data={"csrf": csrf})
     assert answer.status_code == 303 and answer.headers["location"] == f"/review/{entry.id}"

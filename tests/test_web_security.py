@@ -98,7 +98,8 @@ def test_a_post_without_the_csrf_token_changes_nothing(library):
         assert web.post("/file/1/restore", data={"backup_id": 1}).status_code == 403
         assert comicinfo_bytes(path) == before
         assert web.app.state.web.service.entry(entry_id).status == "waiting"
-        accepted = web.post(f"/review/{entry_id}/accept", data={"album_id": album_id, "csrf": csrf})
+        confirmed = {"album_id": album_id, "csrf": csrf, "confirmed": "1"}  # as the confirmation page posts it
+        accepted = web.post(f"/review/{entry_id}/accept", data=confirmed)
         assert accepted.status_code == 303  # the page's own token works
         assert comicinfo_bytes(path) != before
 

@@ -217,7 +217,13 @@ class ReviewPrompt:
                 elif more is not None:
                     say("  no more candidates")
             elif answer.startswith("/"):
-                found = self._guarded(self.service.search, answer[1:], exclude={int(c["album_id"]) for c in listed})
+                found = self._guarded(
+                    self.service.search,
+                    answer[1:],
+                    exclude={int(c["album_id"]) for c in listed},
+                    file_name=subject.item.name,  # scored against the file, not the query
+                    parent=subject.item.hints.get("parent"),
+                )
                 if found:
                     self._show(found, len(listed) + 1)
                     listed += found

@@ -401,13 +401,48 @@ class ReviewService:
 
         return self._ranked(parse_filename(name, parent=parent), exclude={int(c["album_id"]) for c in shown})
 
-    def search(self, text: str, exclude: set[int] | None = None) -> list[dict[str, Any]]:
-        """Free text over the local catalogue index ('lanfeust 4', 'nains redwin'), best first."""
+    def search(
+        self, text: str, exclude: set[int] | None = None, *, file_name: str | None = None, parent: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Free text over the local catalogue index ('lanfeust 4', 'nains redwin'): the albums it finds
+        best. Given the file's name, each is then scored against the file, not the query (how well it
+        fits the file is what a person judges), and they come in that order."""
         from bdnex_core.matching.filename import parse_filename
 
         if not text.strip():
             raise ReviewError("search for what? e.g. / lanfeust 4")
-        return self._ranked(parse_filename(text.strip()), exclude=exclude or set())[:PAGE]
+        found = self._ranked(parse_filename(text.strip()), exclude=exclude or set())[:PAGE]
+        if file_name is None:
+            return found
+        of_file = parse_filename(file_name, parent=parent)
+        scored = [self._scored_against(of_file, candidate) for candidate in found]
+        return sorted(scored, key=lambda candidate: (-candidate["confidence"], candidate["album_id"]))
+
+    def _scored_against(self, parsed: Any, candidate: dict[str, Any]) -> dict[str, Any]:
+        """``candidate`` scored against the file's name ``parsed``, as matching would have scored it."""
+        from rapidfuzz import fuzz
+
+        from bdnex_core.matching.index import IndexedAlbum
+        from bdnex_core.matching.normalize import strip_articles
+        from bdnex_core.matching.score import score_album
+        from bdnex_core.pipeline.steps import _candidate_dict
+
+        album_id = int(candidate["album_id"])
+        row = self.db.catalogue.album(album_id)
+        if row is None:
+            return candidate
+        album = IndexedAlbum(
+            album_id, row["series_norm"], row["tome"], row["tome_number"], row["tome_kind"], row["title_norm"] or ""
+        )
+        similarity = fuzz.ratio(strip_articles(parsed.series_norm), strip_articles(album.series_norm)) / 100
+        tome_exists = parsed.tome is None or self.db.catalogue.series_has_tome(
+            album_id, parsed.tome, parsed.tome_number, parsed.tome_kind
+        )
+        score = score_album(
+            parsed, album, similarity, "exact" if similarity == 1 else "fuzzy", tome_exists_in_series=tome_exists
+        )
+        score.url = candidate.get("url")
+        return _candidate_dict(score)
 
     def _ranked(self, parsed: Any, exclude: set[int]) -> list[dict[str, Any]]:
         from bdnex_core.pipeline.steps import _candidate_dict

@@ -349,6 +349,7 @@ UPDATE review_queue SET status = 'waiting' WHERE status = 'pending';
 ALTER TABLE review_queue ADD CONSTRAINT review_queue_status_check CHECK(status IN ('waiting', 'resolved', 'skipped'));
 ALTER TABLE review_queue ALTER COLUMN status SET DEFAULT 'waiting';
 CREATE UNIQUE INDEX idx_review_waiting ON review_queue(item_key) WHERE status = 'waiting';
+CREATE INDEX idx_session_files_position ON session_files(session_id, position);
 """
 
 #: appended to, never edited: a database records which of these it has. SQLite's m008
@@ -364,7 +365,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "the learned request pace and the request in flight (schema.sql m015)", _V8_REQUEST_PACE),
     Migration(9, "series records, their albums, series ids of catalogue slugs (schema.sql m016)", _V9_SERIES_RECORDS),
     Migration(10, "archive_journal: in-place writes in progress (schema.sql m017)", _V10_ARCHIVE_JOURNAL),
-    Migration(11, "one word for the review queue: waiting (schema.sql m018)", _V11_WAITING_FOR_REVIEW),
+    Migration(
+        11, "one word for the review queue: waiting; session files by position (schema.sql m018)", _V11_WAITING_FOR_REVIEW
+    ),
 )
 
 
