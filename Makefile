@@ -11,6 +11,7 @@ PLUGINS := $(filter-out plugins/comictagger/pyproject.toml,$(wildcard plugins/*/
 TYPED := bdnex_core plugins/komga/bdnex_komga plugins/calibre/bdnex_calibre plugins/kavita/bdnex_kavita
 
 $(BIN)/python:
+	@echo "creating the virtualenv $(VENV)..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
@@ -62,8 +63,10 @@ container:
 	.ci/container
 
 ## demo: tag a generated sample library against a local fake Bédéthèque (the core and plugins, no test tools)
+# (pip shows its progress: the first install downloads and builds for a minute or two)
 demo: venv
-	$(BIN)/pip install --quiet -e . $(addprefix -e ,$(dir $(PLUGINS)))
+	@echo "installing bdnex-core and its plugins into $(VENV) (a minute or two the first time)..."
+	$(BIN)/pip install --progress-bar on -e . $(addprefix -e ,$(dir $(PLUGINS)))
 	$(BIN)/bdnex-core demo
 
 ## bench: every benchmark script (prints ratios against a baseline measured in the same run)

@@ -68,8 +68,8 @@ def test_every_printed_hint_runs_verbatim_while_the_site_is_served(tmp_path):
     try:
         wait_for_port(port)
         for hint in hints:
-            # review: take the first candidate of the first file, then quit
-            answer = "1\nq\n" if hint == review else ""
+            # review: take the first candidate of the first file (Enter confirms), then quit
+            answer = "1\n\nq\n" if hint == review else ""
             done = subprocess.run(shlex.split(hint), input=answer, capture_output=True, text=True, timeout=120)
             assert done.returncode == 0, (hint, done.stdout, done.stderr)
             if hint == review:

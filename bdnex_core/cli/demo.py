@@ -147,7 +147,7 @@ def demo(app: AppContext, folder: Path, files: int, workers: int, port: int, ser
     from bdnex_core.db import BDneXDB
     from bdnex_core.demo.samplelib import build_library
     from bdnex_core.pipeline import TagOptions, tag_locations
-    from bdnex_core.pipeline.progress import ProgressDisplay
+    from bdnex_core.pipeline.progress import CatalogueProgress, ProgressDisplay
 
     if folder.exists() and any(folder.iterdir()) and not (folder / DEMO_MARKER).exists():
         raise click.UsageError(f"{folder} exists and is not a demo folder; choose another --dir")
@@ -170,7 +170,12 @@ def demo(app: AppContext, folder: Path, files: int, workers: int, port: int, ser
         client = BedethequeClient(settings)
         say = (lambda text: None) if as_json else (lambda text: click.echo(text, err=True))
         say(f"fake Bédéthèque on {site.base_url} ({len(site.catalogue.albums)} albums)")
-        report = Catalogue(db).update_online(client)
+        catalogue_bar = None if as_json else CatalogueProgress.for_terminal(urlsplit(site.base_url).netloc, app.quiet)
+        if catalogue_bar is None:
+            report = Catalogue(db).update_online(client)
+        else:
+            with catalogue_bar:
+                report = Catalogue(db).update_online(client, progress=catalogue_bar)
         say(f"catalogue index: {report.albums} albums from {len(report.fetched)} sitemap(s)")
         present, absent = pick_albums(site, files - 4, 3)
         library = folder / "library"

@@ -173,12 +173,27 @@ def _rows_under(db, location: str) -> list[dict]:
 
 
 def print_moves(results: list, *, dry_run: bool) -> None:
-    moved = 0
+    """One line per move, its paths relative to the folder both are in (said once, as a heading), and
+    elided from the left when the line would not fit the terminal (--json has the whole paths)."""
+    from bdnex_core.cli.results import elide_left, terminal_width
+
+    width = terminal_width()
+    moved, heading = 0, None
     for result in results:
         if result.target is not None and (result.moved or dry_run) and result.message != "already at its place":
+            source, target = str(result.source), str(result.target)
+            folder = os.path.commonpath([os.path.dirname(source), os.path.dirname(target)])
+            if folder != heading:
+                heading = folder
+                click.echo(f"in {elide_left(folder, width - 4)}:")
             verb = "would move" if dry_run else "moved"
             note = f" ({result.message})" if result.message and result.message != "dry run" else ""
-            click.echo(f"{verb}: {result.source} -> {result.target}{note}")
+            before, after = os.path.relpath(source, folder), os.path.relpath(target, folder)
+            room = width - len(f"  {verb}:  -> {note}")
+            if len(before) + len(after) > room:
+                before = elide_left(before, max(20, room // 2))
+                after = elide_left(after, max(20, room - len(before)))
+            click.echo(f"  {verb}: {before} -> {after}{note}")
             moved += 1
         elif result.message and result.message != "already at its place":
             click.echo(f"{result.source}: {result.message}", err=True)

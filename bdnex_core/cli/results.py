@@ -40,6 +40,20 @@ def shown(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
+def elide_left(text: str, width: int) -> str:
+    """``text`` in ``width`` characters at most, its start replaced by an ellipsis: the end of a path
+    (the file's name, its series' folder) says most."""
+    if len(text) <= width:
+        return text
+    return "…" + text[-(width - 1) :] if width > 1 else "…"
+
+
+def terminal_width() -> int:
+    import shutil
+
+    return shutil.get_terminal_size((80, 24)).columns
+
+
 def change_line(name: str, old: Any, new: Any) -> str:
     return f"{name}: {shown(old)} -> {shown(new)}"
 
