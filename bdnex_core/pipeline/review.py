@@ -188,7 +188,11 @@ class ReviewPrompt:
         if not listed and not absent:
             say("  no candidate in the local catalogue; search with / TEXT or give an id")
         while True:
-            answer = read_line(f"  choose 1-{len(listed)}, s(kip), ? for help" if listed else "  s(kip), ? for help")
+            if listed:
+                question = f"  choose 1-{len(listed)}, s(kip), ? for help"
+            else:
+                question = "  m(ore), s(kip), ? for help" if hidden else "  s(kip), ? for help"
+            answer = read_line(question)
             lowered = answer.lower()
             if lowered in ("?", "h", "help"):
                 say(HELP)
