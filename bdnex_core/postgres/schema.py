@@ -366,7 +366,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "series records, their albums, series ids of catalogue slugs (schema.sql m016)", _V9_SERIES_RECORDS),
     Migration(10, "archive_journal: in-place writes in progress (schema.sql m017)", _V10_ARCHIVE_JOURNAL),
     Migration(
-        11, "one word for the review queue: waiting; session files by position (schema.sql m018)", _V11_WAITING_FOR_REVIEW
+        11,
+        "one word for the review queue: waiting; session files by position (schema.sql m018)",
+        _V11_WAITING_FOR_REVIEW,
     ),
 )
 
