@@ -123,7 +123,7 @@ def test_missing_lists_the_tomes_the_library_lacks(tagged, site, capsys):
     assert lines[-1] == f"{total} tome{'s' if total != 1 else ''} missing in 1 of 1 series (0 complete)", text
     special = [e for e in site.catalogue.series[slug] if e.tome_kind in ("hs", "int") and e.tome in missing_tomes]
     for entry in special:  # HS 1, INT 2: as a person writes them, never THS1
-        assert f"{entry.tome[:-len(str(entry.tome_number))]} {entry.tome_number}  " in text, text
+        assert f"{entry.tome[: -len(str(entry.tome_number))]} {entry.tome_number}  " in text, text
     assert " T" + (special[0].tome if special else "HS") not in text
     titled = [e for e in site.catalogue.series[slug] if e.tome in missing_tomes and e.title_slug]
     assert titled and all(e.title_slug.replace("-", " ") in text for e in titled)  # words, not slugs
