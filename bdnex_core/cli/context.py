@@ -7,6 +7,7 @@ import os
 import shlex
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -89,6 +90,16 @@ def echo_json(data: object) -> None:
     import json
 
     click.echo(json.dumps(data, ensure_ascii=False, default=str))
+
+
+def follow_up_of_this_command() -> Callable[..., str]:
+    """How the running command spells a follow-up (:meth:`AppContext.follow_up`); plain ``bdnex-core ...``
+    outside a command (a plugin's code called from elsewhere)."""
+    context = click.get_current_context(silent=True)
+    app = context.find_object(AppContext) if context is not None else None
+    if app is not None:
+        return app.follow_up
+    return lambda *args: " ".join(["bdnex-core", *(shlex.quote(arg) for arg in args)])
 
 
 def command_prefix() -> str:
