@@ -14,7 +14,6 @@ asked, and what is left keeps waiting.
 from __future__ import annotations
 
 import signal
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -86,14 +85,6 @@ def read_line(text: str) -> str:
     except EOFError:
         click.echo("", err=True)
         raise EndOfInput from None
-
-
-def interactive_input() -> bool:
-    """Whether a person can answer (standard input is a terminal)."""
-    try:
-        return sys.stdin.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 def say(text: str = "") -> None:
