@@ -314,7 +314,7 @@ def test_a_comicinfo_we_cannot_read_is_never_replaced_silently(env, site, kind):
     # the person picks it: now it is replaced, and the replaced bytes are kept once more
     review = subprocess.run(
         [sys.executable, "-m", "bdnex_core", "--config", str(env.config), "review"],
-        input="1\n",
+        input="1\n\n",  # the first candidate, then Enter: yes
         capture_output=True,
         text=True,
         timeout=120,

@@ -194,8 +194,8 @@ def test_uncertain_files_are_queued_then_resolved_with_review(env, site, tmp_pat
     assert summary["counts"]["waiting"] == 1 and code == 0
     with open_archive(path) as comic:
         assert comic.comicinfo_bytes() is None
-    # a scripted review session: pick the first candidate
-    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("1\n"))
+    # a scripted review session: pick the first candidate, then Enter (yes) at its confirmation
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("1\n\n"))
     assert main(["--config", str(config), "review"]) == 0
     assert "1 tagged, 0 skipped, 0 still waiting" in capsys.readouterr().out
     with open_archive(path) as comic:
