@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pexpect
+
 from bdnex_core.db import BDneXDB
 from bdnex_testing import review as review_env
 from bdnex_testing.review import make_env, series_entries
@@ -29,6 +31,19 @@ def cli(config, *args: str, columns: int = 80) -> subprocess.CompletedProcess[st
     )
 
 
+def in_terminal(config, *args: str, columns: int = 80) -> str:
+    """What the real command shows in a pseudo-terminal ``columns`` wide (as tmux or xterm would give it)."""
+    env = {name: value for name, value in os.environ.items() if name not in ("COLUMNS", "LINES")}
+    child = pexpect.spawn(
+        sys.executable, ["-m", "bdnex_core", "--config", str(config), *args], env=env, encoding="utf-8",
+        timeout=120, dimensions=(40, columns),
+    )  # fmt: skip
+    shown = child.read()
+    child.close()
+    assert child.exitstatus == 0, shown
+    return shown.replace("\r\n", "\n")
+
+
 def test_sessions_list_fits_80_columns_with_whole_status_words(tmp_path):
     db_path = tmp_path / "bdnex.db"
     config = tmp_path / "config.yaml"
@@ -41,13 +56,15 @@ def test_sessions_list_fits_80_columns_with_whole_status_words(tmp_path):
         db.backend.execute("UPDATE processing_sessions SET pid = 999999999 WHERE status = 'running'")
     done = cli(config, "sessions", "list")
     assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert lines and all(len(line) <= 80 for line in lines), [len(line) for line in lines]
-    words = " ".join(lines)
-    for status in ("completed", "paused", "interrupted", "dry run"):  # whole words
-        assert status in words, (status, done.stdout)
-    assert "comple…" not in words and "…" in words  # the folder gives way, from its left
-    assert any(line.rstrip().endswith("dessinées/paused") for line in lines), done.stdout
+    in_a_terminal = in_terminal(config, "sessions", "list")  # no COLUMNS: the terminal's own width
+    for shown in (done.stdout, in_a_terminal):
+        lines = shown.splitlines()
+        assert lines and all(len(line) <= 80 for line in lines), [len(line) for line in lines]
+        words = " ".join(lines)
+        for status in ("completed", "paused", "interrupted", "dry run"):  # whole words
+            assert status in words, (status, shown)
+        assert "comple…" not in words and "…" in words  # the folder gives way, from its left
+        assert any(line.rstrip().endswith("dessinées/paused") for line in lines), shown
 
 
 def test_rename_lines_are_relative_to_their_folder(site, tmp_path):

@@ -131,6 +131,14 @@ def test_review_at_the_end_of_its_input_quits_saying_so_with_nothing_lost(queued
     assert "0 tagged, 0 skipped, 1 still waiting" in done.stdout
     assert "not understood" not in done.stderr and "Interrupted" not in done.stderr
     assert comicinfo_bytes(path) is None and waiting_paths(settings) == [str(path)]
+    # its hints, pasted in another folder, reach the same database: the review finds the same file waiting
+    hints = re.search(r"Continue with: (.+) \(in a terminal\), or (.+)$", done.stdout, re.MULTILINE)
+    assert hints, done.stdout
+    review_hint, web_hint = hints.groups()
+    assert web_hint == review_hint.replace(" review", " web"), (review_hint, web_hint)  # the same --config
+    ran = run_as_printed(review_hint)
+    assert ran.returncode == 0 and str(path) in ran.stdout + ran.stderr, ran
+    assert "0 tagged, 0 skipped, 1 still waiting" in ran.stdout
 
 
 def test_every_hint_runs_as_printed_and_reaches_the_same_database(site, tmp_path, database_location):
@@ -178,6 +186,20 @@ def test_every_hint_runs_as_printed_and_reaches_the_same_database(site, tmp_path
     assert ran.returncode == 0, ran
     assert db.get_session(session_id)["status"] == "completed"  # resumed in the same database
     assert str(second) in waiting_paths(settings)  # nobody at the keyboard: it waits for review
+
+    # tag --interactive with its input at its end: "input ended: the uncertain files wait for you (CMD)"
+    third = uncertain_file(tmp_path / "last", entries[3], seed="z")
+    done = subprocess.run(
+        [sys.executable, "-m", "bdnex_core", *relative, "tag", "last", "--interactive", "--workers", "1"],
+        cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    hint = re.search(r"input ended: the uncertain files wait for you \((.+)\)", done.stdout + done.stderr)
+    assert hint, done.stdout + done.stderr
+    assert str(third) in waiting_paths(settings)
+    ran = run_as_printed(hint.group(1))
+    assert ran.returncode == 0, ran
+    assert "0 tagged, 0 skipped, 3 still waiting" in ran.stdout  # the three files, in the one database
     db.close()
 
 
