@@ -35,6 +35,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from bdnex_core.bedetheque.sitemaps import AlbumEntry, iter_album_entries, parse_album_url
+from bdnex_core.matching.normalize import normalize, strip_articles
 
 SITE = "https://www.bedetheque.com"
 MOBILE = "https://m.bedetheque.com"
@@ -116,8 +117,9 @@ def _capitalised(word: str) -> str:
     return word[:1].upper() + word[1:]
 
 
-# slug words that would make a URL read differently (a tome marker inside a name)
-_MARKER_WORD = re.compile(r"^(?:Tome|INT\w*|HS\w*|J\d+|\d.*)$")
+# slug words that would make a URL read differently (a tome marker inside a name), or that read as a
+# tome in a file name ('t60', 'volii'): the real titles that hold them are few, random ones would be many
+_MARKER_WORD = re.compile(r"^(?:Tome|INT\w*|HS\w*|J\d+|\d.*|[Tt]\d+\w*|[Vv]ol\w*|[Nn]°?\d+\w*|[A-Za-z]+\d\w*)$")
 
 
 def builtin_vocabulary() -> Vocabulary:
@@ -164,6 +166,10 @@ def real_vocabulary(sitemaps: Sequence[Path]) -> Vocabulary:
         source=f"the real sitemaps ({len(entries)} albums kept)",
         real_entries=tuple(entries),
     )
+
+
+def _name_key(slug: str) -> str:
+    return strip_articles(normalize(slug))
 
 
 def _article_for(word: str, rng: random.Random) -> str:
@@ -233,7 +239,9 @@ class _Builder:
         self.rng = rng
         self.size = size  # ids follow creation: offsets in albums created meanwhile
         self.albums: list[_Album] = []
-        self.used_series: set[str] = {entry.series_slug.lower() for entry in vocabulary.real_entries}
+        # names as matching compares them (case, accents and articles aside): two series never share one
+        self.used_series: set[str] = {_name_key(entry.series_slug) for entry in vocabulary.real_entries}
+        self.used_series.update(_name_key(entry.title_slug) for entry in vocabulary.real_entries if entry.tome is None)
         self.clock = 0.0
 
     def later(self, low: float, high: float) -> float:
@@ -254,9 +262,16 @@ class _Builder:
             if rng.random() < 0.08:
                 parts.append(str(rng.randint(1965, 2024)))  # 'Batwoman-2011': an edition of the name
             name = "-".join(parts)
-            if name.lower() not in self.used_series and len(name) > 2:
-                self.used_series.add(name.lower())
+            if self.claim(name) and len(name) > 2:
                 return name
+
+    def claim(self, name: str) -> bool:
+        """Take a series name, unless a series of that name (articles aside) exists already."""
+        key = _name_key(name)
+        if not key or key in self.used_series:
+            return False
+        self.used_series.add(key)
+        return True
 
     def title(self, words: Sequence[str] | None = None) -> str:
         rng = self.rng
@@ -290,17 +305,15 @@ class _Builder:
         rng = self.rng
         made: list[int] = []
         spread = self.size * rng.uniform(0.0003, 0.008)  # a series published over years: its ids far apart
+        specials = 0
         for number in range(1, size + 1):
             if existing and number in existing:
                 made.append(existing[number])
                 continue
-            roll = rng.random()
-            if roll < 0.03 and number > 1:
-                tome, title = f"HS{rng.randint(1, 3)}" if rng.random() < 0.5 else "HS", self.title()
-            elif roll < 0.06 and number > 2:
-                tome, title = f"INT{number // 3}", f"Integrale-{number // 3}"
-            else:
-                tome, title = str(number), self.title()
+            tome, title = str(number), self.title()
+            if number > 1 and rng.random() < 0.03:  # a hors-série among the tomes
+                specials += 1
+                tome = f"HS{specials}"
             made.append(self.add(name, tome, title, "base", later=number * spread))
         return made
 
@@ -349,8 +362,7 @@ class _Builder:
                 self.add(spin, str(number), self.title(), "spinoff", later=self.later(0.05, 0.2) + number * 50)
         if big and rng.random() < 0.04:
             reboot = f"{name}-{rng.randint(2005, 2024)}"
-            if reboot.lower() not in self.used_series:
-                self.used_series.add(reboot.lower())
+            if self.claim(reboot):
                 for number in range(1, rng.randint(2, 8)):
                     self.add(reboot, str(number), self.title(), "reboot", later=self.later(0.1, 0.4) + number * 30)
         if len(regular) >= 4 and rng.random() < 0.15:
@@ -370,9 +382,8 @@ class _Builder:
 
     def one_shot(self) -> int:
         title = self.title()
-        if title.lower() in self.used_series:
+        if not self.claim(title):
             return 0
-        self.used_series.add(title.lower())
         self.add(title, None, title, "oneshot")
         return 1
 

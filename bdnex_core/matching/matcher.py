@@ -1,20 +1,35 @@
-"""Candidates from the catalogue index, scored and decided for one parsed file name."""
+"""Candidates from the catalogue index, scored and decided for one parsed file name.
+
+The editions of one album (the index's edition groups) are one candidate: the edition that
+scores best stands for them, the others are listed in ``Score.editions`` and the edition is
+chosen later (:func:`~bdnex_core.matching.editions.choose_edition`), so two editions never make
+a name ambiguous.
+
+A name can be read several ways. The first reading is the parser's likeliest; the others are
+the parser's alternatives (another number as the tome, the folder as the series) and readings
+the catalogue suggests: a series the name starts with ("Nains-Redwin de la forge"), or another
+segment of the name as the series ("Goux - Avengers Vol5 2013 - Tome 39", "Titre - Série T05").
+They never overrule: when the first reading is ambiguous, another reading's accept only joins
+the review, and two readings accepting different albums go to review too.
+"""
 
 from __future__ import annotations
 
-from rapidfuzz import fuzz, process
+from dataclasses import replace
 
 from bdnex_core.config import MatchingSettings
 from bdnex_core.matching.decide import MatchResult, decide
 from bdnex_core.matching.filename import ParsedName
 from bdnex_core.matching.index import CatalogueIndex, SeriesHit
+from bdnex_core.matching.normalize import normalize
 from bdnex_core.matching.score import Score, score_album, score_title_only
 from bdnex_core.states import Decision
 
 MAX_SERIES = 6
 LARGE_SERIES = 80  # above this many albums, only the contenders of a series are scored
-CLOSEST_TITLES = 10
 RANK = {Decision.NONE: 0, Decision.REVIEW: 1, Decision.ACCEPT: 2}
+AMBIGUOUS = "ambiguous"
+OTHER_SERIES = 0.5  # the series similarity of an album found by the name's title in another series
 
 
 class Matcher:
@@ -35,12 +50,16 @@ class Matcher:
                 hits.setdefault(hit.series, hit)
         return sorted(hits.values(), key=lambda hit: -hit.similarity)[:MAX_SERIES]
 
-    def candidates(self, parsed: ParsedName) -> list[Score]:
+    def candidates(self, parsed: ParsedName, *, name_series: str = "") -> list[Score]:
+        """Every album that may be the name's, scored; the editions of one album as one candidate.
+        ``name_series``: the series of the name's first reading, when ``parsed`` is another reading."""
         scores: list[Score] = []
+        given = {series for series in (parsed.series_norm, name_series) if series}
+        known_series: set[str] | None = None  # the series the name gives that the catalogue has (asked when needed)
         for hit in self._series_hits(parsed):
             positions = self.index.albums_of(hit.series)
             if len(positions) > LARGE_SERIES:
-                positions = self._contenders(parsed, positions)
+                positions = self.index.contenders(hit.series, parsed.tome, parsed.tome_number, parsed.title_norm)
             albums = [self.index.album(position) for position in positions]
             tome_exists = (
                 parsed.tome is None
@@ -52,42 +71,37 @@ class Matcher:
                     if parsed.tome_number is not None
                 )
             )
+            by_title = hit.how.endswith(" title")
+            if by_title and known_series is None:
+                known_series = {series for series in given if self.index.has_series(series)}
+            similarity, how = hit.similarity, hit.how
+            if by_title and known_series and known_series - {self.index.series_name(hit.series)}:
+                # every reading keeps the series the name gives: "Triage X - 8" is no one-shot "8 (La)"
+                similarity, how = OTHER_SERIES, f"{hit.how}, while the name's series '{parsed.series_norm}' is another"
             for album in albums:
-                scores.append(
-                    score_album(
-                        parsed,
-                        album,
-                        hit.similarity,
-                        hit.how,
-                        tome_exists_in_series=tome_exists,
-                    )
-                )
+                score = score_album(parsed, album, similarity, how, tome_exists_in_series=tome_exists)
+                if album.tome is None and (by_title or not parsed.title_norm):
+                    self._title_alone(score, album.title_norm)
+                scores.append(score)
         if not scores:
             scores = self._title_candidates(parsed)
-        return scores
+        return _one_per_album(scores)
 
-    def _contenders(self, parsed: ParsedName, positions: list[int]) -> list[int]:
-        """In a series of thousands of albums, the ones that can win: same tome, or the closest
-        titles. Scoring the others could only add candidates capped as "tome number differs"."""
-        index = self.index
-        chosen: dict[int, None] = {}
-        if parsed.tome is not None:
-            wanted, number = parsed.tome.lower(), parsed.tome_number
-            chosen.update(
-                (position, None)
-                for position in positions
-                if (number is not None and index.album_tome_numbers[position] == number)
-                or (index.album_tomes[position] or "").lower() == wanted
-            )
-        if parsed.title_norm:
-            titles = {position: index.album_titles[position] for position in positions}
-            for _title, _similarity, position in process.extract(
-                parsed.title_norm, titles, scorer=fuzz.ratio, limit=CLOSEST_TITLES
-            ):
-                chosen.setdefault(position, None)
-        if not chosen:  # nothing to tell the albums apart: a few, to show the person who reviews
-            chosen.update((position, None) for position in positions[:CLOSEST_TITLES])
-        return list(chosen)
+    def _title_alone(self, score: Score, title: str) -> None:
+        """A one-shot accepted on its title alone needs that no other album carries that title
+        ("La chasse au papillon" is a one-shot and Monsieur Lapin's tome 2)."""
+        if not title:
+            return
+        mine = {score.album_id, *score.editions}
+        others = [
+            self.index.album(position)
+            for position in self.index.albums_titled(title)
+            if self.index.album(position).album_id not in mine
+        ]
+        if others:
+            other = others[0]
+            what = f"{other.series_norm} {other.tome}" if other.tome else other.series_norm
+            score.cap(f"found by its title alone, and album {other.album_id} ({what}) has that title too")
 
     def _title_candidates(self, parsed: ParsedName) -> list[Score]:
         """No series fits: the name may be an album's title alone (how calibre and readers search)."""
@@ -99,16 +113,109 @@ class Matcher:
                 return [score_title_only(parsed, self.index.album(position), query) for position in positions]
         return []
 
+    def readings(self, parsed: ParsedName) -> list[ParsedName]:
+        """The other readings of a name, likeliest first: the parser's alternatives, and for each
+        reading those the catalogue suggests when its series is none of the catalogue's."""
+        found: list[ParsedName] = []
+        for reading in (parsed, *parsed.alternatives):
+            if reading is not parsed:
+                found.append(reading)
+            found += self._catalogue_readings(reading)
+        return found
+
+    def _catalogue_readings(self, parsed: ParsedName) -> list[ParsedName]:
+        found = []
+        if not parsed.title_norm and not self.index.has_series(parsed.series_norm):
+            # "Nains-Redwin de la forge", "Nains Redwin T01": the name's words start with a series and
+            # go on with the title (only in a name whose title, if any, the parser could not tell apart)
+            for _series, words in self.index.series_at_start(parsed.series_norm)[:2]:
+                series_words = parsed.series_norm.split()
+                rest = " ".join(series_words[words:])
+                found.append(
+                    replace(
+                        parsed,
+                        series=" ".join(series_words[:words]),
+                        series_norm=" ".join(series_words[:words]),
+                        title=rest,
+                        title_norm=rest,
+                        title_segments=(rest,),
+                        series_segments=(),
+                        alternatives=(),
+                    )
+                )
+        # "Goux - Avengers Vol5 2013 - Tome 39 - Titre" (an author first), "Titre - Série T05" (swapped)
+        segments = parsed.series_segments
+        for position, segment in enumerate(segments[1:], start=1):
+            hits = self.index.find_series(normalize(segment), limit=1)
+            if not hits or hits[0].how not in ("exact", "prefix"):
+                continue
+            others = [normalize(other) for other in (*segments[:position], *segments[position + 1 :])]
+            title_segments = tuple(filter(None, (*others, *parsed.title_segments)))
+            found.append(
+                replace(
+                    parsed,
+                    series=segment,
+                    series_norm=normalize(segment),
+                    title=" - ".join(title_segments) or None,
+                    title_norm=" ".join(title_segments),
+                    title_segments=title_segments,
+                    series_segments=(),
+                    alternatives=(),
+                )
+            )
+        return found
+
     def match(self, parsed: ParsedName) -> MatchResult:
-        """Score the candidates of ``parsed`` and decide."""
+        """Score the candidates of ``parsed`` and decide; other readings only when the first is not
+        accepted, and they never overrule it."""
         result = decide(self.candidates(parsed), self.settings)
         if result.decision != Decision.ACCEPT:
-            # the tome was a guess ("Ms Marvel 2006 21 ... part 1"): another reading may fit the catalogue
-            for alternative in parsed.alternatives:
-                other = decide(self.candidates(alternative), self.settings)
-                if RANK[other.decision] > RANK[result.decision]:  # the name's first reading wins ties
-                    result = other
+            result = self._other_readings(parsed, result)
         if self._url_of is not None:
             for candidate in result.candidates:
                 candidate.url = self._url_of(candidate.album_id)
         return result
+
+    def _other_readings(self, parsed: ParsedName, first: MatchResult) -> MatchResult:
+        ambiguous = first.best is not None and any(cap.startswith(AMBIGUOUS) for cap in first.best.caps)
+        accepted: list[MatchResult] = []
+        best = first
+        for reading in self.readings(parsed):
+            other = decide(self.candidates(reading, name_series=parsed.series_norm), self.settings)
+            if other.decision == Decision.ACCEPT:
+                accepted.append(other)
+            elif RANK[other.decision] > RANK[best.decision]:  # the name's first reading wins ties
+                best = other
+        if not accepted:
+            return best
+        albums = {_album_key(result.best) for result in accepted if result.best is not None}
+        if len(albums) == 1 and not ambiguous:
+            return accepted[0]
+        # the first reading is ambiguous, or two readings accept different albums: a person chooses
+        candidates = _one_per_album([*first.candidates, *(c for result in accepted for c in result.candidates)])
+        ranked = sorted(candidates, key=lambda score: (-score.score, score.album_id))[: self.settings.max_candidates]
+        top = ranked[0]
+        why = (
+            f"the name's first reading is ambiguous; another reading finds album {accepted[0].best.album_id}"
+            if ambiguous and accepted[0].best is not None
+            else "readings of the name find different albums: " + ", ".join(str(a) for a in sorted(albums))
+        )
+        if not any(cap.startswith(AMBIGUOUS) for cap in top.caps):
+            top.cap(f"{AMBIGUOUS}: {why}")
+        return MatchResult(Decision.REVIEW, top, ranked, why)
+
+
+def _album_key(score: Score) -> int:
+    """The same number for every edition of one album."""
+    return min((score.album_id, *score.editions))
+
+
+def _one_per_album(scores: list[Score]) -> list[Score]:
+    """The best-scoring edition of each album (ties: the lowest id), the others as its editions."""
+    best: dict[int, Score] = {}
+    for score in scores:
+        key = _album_key(score)
+        known = best.get(key)
+        if known is None or (score.score, -score.album_id) > (known.score, -known.album_id):
+            best[key] = score
+    return list(best.values())
