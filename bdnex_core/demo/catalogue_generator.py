@@ -351,11 +351,17 @@ class _Builder:
                 self.add(series, f"{album.tome}Pub", album.title, "language", later=self.later(0.05, 0.3))
         if rng.random() < (0.08 if big else 0.01):
             collection = rng.choice(COLLECTION_SERIES)
-            for index in regular[: rng.randint(1, len(regular))]:
-                album = self.albums[index]
-                # the same album in a collection: same title, its tome or the collection's number
-                tome = album.tome if rng.random() < 0.7 else str(rng.randint(1, 120))
-                self.add(f"{name}-{collection}", tome, album.title, "collection", later=self.later(0.1, 0.5))
+            chosen = regular[: rng.randint(1, len(regular))]
+            # the same albums in a collection: same titles, their tomes or the collection's own numbers
+            numbers = (
+                [self.albums[index].tome for index in chosen]
+                if rng.random() < 0.7
+                else [str(number) for number in sorted(rng.sample(range(1, 2 * len(chosen) + 100), len(chosen)))]
+            )
+            for index, tome in zip(chosen, numbers, strict=True):
+                self.add(
+                    f"{name}-{collection}", tome, self.albums[index].title, "collection", later=self.later(0.1, 0.5)
+                )
         if big and rng.random() < 0.04:
             spin = rng.choice(SPIN_OFFS).format(name)
             for number in range(1, rng.randint(2, 6)):
