@@ -125,7 +125,7 @@ def _match_one(
         result.accepted += 1
         if not right(album_id, best):
             result.wrong_accepted += 1
-            result.failures.append((name, album_id, best, explained))
+            result.failures.append((f"WRONG {name}", album_id, best, explained))
     elif not right(album_id, best) and len(result.failures) < 200:
         result.failures.append((name, album_id, best, explained))
     elif len(result.reviews) < 200:

@@ -298,6 +298,8 @@ class ParsedName:
     title_segments: tuple[str, ...] = field(default=(), repr=False, compare=False)
     # the segments before the tome, as written; the first is the series ("Goux - Avengers - Tome 39")
     series_segments: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    # the title holds segments a reading moved out of the series place (an author, or the title itself)
+    title_moved: bool = field(default=False, repr=False, compare=False)
     # other readings of an ambiguous name (another number as the tome, or none), likeliest first
     alternatives: tuple[ParsedName, ...] = field(default=(), repr=False, compare=False)
 
@@ -687,13 +689,18 @@ def parse_filename(name: str, parent: str | None = None) -> ParsedName:
             readings.append(_assemble(text, None, **extras))  # no tome at all: a number in a one-shot's name
         parsed = replace(parsed, alternatives=tuple(readings))
     folder = _series_from_parent(parent)
-    if folder and parsed.tome is None and normalize(folder) != parsed.series_norm and parsed.series:
+    guessed = parsed.tome is None or (tome is not None and not tome.explicit)
+    if folder and guessed and normalize(folder) != parsed.series_norm and parsed.series:
         # "Nains/Redwin de la Forge.cbz": a file named by its title inside its series' folder
-        title_parts = tuple(part for part in (parsed.series, parsed.title) if part)
+        # the whole name is the title ("Scattered part 8": its number is the title's)
+        title_parts = tuple(part for part in map(_clean_spacing, text.split(" - ")) if normalize(part))
         reading = replace(
             parsed,
             series=folder,
             series_norm=normalize(folder),
+            tome=None,
+            tome_number=None,
+            tome_kind="oneshot" if one_shot else None,
             title=" - ".join(title_parts),
             title_norm=normalize(" ".join(title_parts)),
             title_segments=tuple(normalize(part) for part in title_parts),

@@ -56,7 +56,9 @@ class Matcher:
         scores: list[Score] = []
         given = {series for series in (parsed.series_norm, name_series) if series}
         known_series: set[str] | None = None  # the series the name gives that the catalogue has (asked when needed)
-        for hit in self._series_hits(parsed):
+        hits = self._series_hits(parsed)
+        exact = next((self.index.series_name(hit.series) for hit in hits if hit.how == "exact"), None)
+        for hit in hits:
             positions = self.index.albums_of(hit.series)
             if len(positions) > LARGE_SERIES:
                 positions = self.index.contenders(hit.series, parsed.tome, parsed.tome_number, parsed.title_norm)
@@ -80,6 +82,11 @@ class Matcher:
                 similarity, how = OTHER_SERIES, f"{hit.how}, while the name's series '{parsed.series_norm}' is another"
             for album in albums:
                 score = score_album(parsed, album, similarity, how, tome_exists_in_series=tome_exists)
+                if how == "prefix" and exact is not None:
+                    # "Appa - T1" while the catalogue has "Appa": "Appa manga" is another series
+                    score.cap(
+                        f"the catalogue has the series '{exact}' the name gives; this is another", contradiction=True
+                    )
                 if album.tome is None and (by_title or not parsed.title_norm):
                     self._title_alone(score, album.title_norm)
                 scores.append(score)
@@ -160,6 +167,7 @@ class Matcher:
                     title_norm=" ".join(title_segments),
                     title_segments=title_segments,
                     series_segments=(),
+                    title_moved=True,
                     alternatives=(),
                 )
             )

@@ -59,12 +59,16 @@ class Score:
     url: str | None = None
     label: str | None = None
     editions: tuple[int, ...] = ()  # the other editions of the same album (the index's edition group)
+    # a cap that says the name is *not* this album (another tome, title, edition or series), not only
+    # that it may not be: such a candidate makes no other ambiguous
+    contradicted: bool = False
 
     def add(self, name: str, similarity: float, reason: str) -> None:
         self.components.append(Component(name, max(0.0, min(1.0, similarity)), WEIGHTS[name], reason))
 
-    def cap(self, reason: str) -> None:
+    def cap(self, reason: str, *, contradiction: bool = False) -> None:
         self.caps.append(reason)
+        self.contradicted = self.contradicted or contradiction
 
     @property
     def score(self) -> float:
@@ -158,33 +162,46 @@ def score_album(
     tome, reason = tome_similarity(parsed, album)
     by_title = parsed.tome is None and album.tome is not None and bool(wanted_title)
     said = wanted_title  # the part of the name's title that names the album best
+    if parsed.title_moved and not album.title_norm:
+        # "Goux - Série - T02" read with "Goux" moved out of the series: an album without a title has
+        # nothing for it to contradict (an author, or noise)
+        wanted_title, by_title = "", False
     if not by_title:  # "Série - Titre": the name says nothing of the tome, its title names the album
         score.add("tome", tome, reason)
     if wanted_title:
         similarity, said = title_similarity(parsed, album.title_norm)
         score.add("title", similarity, f"'{said}' ~ '{album.title_norm}'")
         if by_title and similarity < TITLE_ALONE:
-            score.cap(f"no tome in the name, and its title '{said}' is not quite the album's")
+            score.cap(f"no tome in the name, and its title '{said}' is not quite the album's", contradiction=True)
     elif album.tome is None and parsed.tome is None:
         # a one-shot: its title is its series name in the catalogue; the name's series is its title
         similarity = _title_similarity(parsed.series_norm, album.title_norm)
         score.add("title", similarity, "one-shot title from the name")
         if similarity < ONE_SHOT_TITLE:  # "La smith" is not the one-shot "Smith Times"
-            score.cap(f"the one-shot's title '{album.title_norm}' is not the name's '{parsed.series_norm}'")
+            score.cap(
+                f"the one-shot's title '{album.title_norm}' is not the name's '{parsed.series_norm}'",
+                contradiction=True,
+            )
     if parsed.tome is not None and tome == 0.0:
-        score.cap("tome number differs")
+        score.cap("tome number differs", contradiction=True)
     if parsed.tome is not None and not tome_exists_in_series:
-        score.cap(f"tome {parsed.tome} does not exist in this series")
+        score.cap(f"tome {parsed.tome} does not exist in this series", contradiction=True)
     other_edition = tome_qualifier(album.tome)
     if other_edition and other_edition.lower() not in (parsed.tome or "").lower():
-        score.cap(f"tome {album.tome} is another edition ({other_edition}); the name does not say so")
+        score.cap(
+            f"tome {album.tome} is another edition ({other_edition}); the name does not say so", contradiction=True
+        )
     if series_how.startswith("qualified") and album.qualifier is not None:
         score.cap(
             f"'{album.series_norm}' is {album.qualifier.base} {album.qualifier.text}, another "
-            f"{album.qualifier.kind} edition; the name does not say so"
+            f"{album.qualifier.kind} edition; the name does not say so",
+            contradiction=True,
         )
     elif album.qualifier is not None and not qualifier_named(album.qualifier, parsed.series_norm):
-        score.cap(f"'{album.series_norm}' is a {album.qualifier.kind} edition the name's series does not name")
+        score.cap(
+            f"'{album.series_norm}' is a {album.qualifier.kind} edition the name's series does not name",
+            contradiction=True,
+        )
     title = score.component("title")
     confirmed = (  # a mistyped series ("Gelibotu" for "Gelibotu"), its tome and exact title given
         series_similarity >= TYPO_CONFIRMED
@@ -207,10 +224,13 @@ def score_album(
         score.cap(f"series found only as the start of '{album.series_norm}', and no title in the name to confirm it")
     if wanted_title and title is not None:
         if title.similarity < TITLE_DISAGREES:
-            score.cap(f"title differs: the name says '{wanted_title}', the album is '{album.title_norm}'")
-        elif title_numbers_differ(said, album):
-            numbers = ", ".join(map(str, sorted(title_numbers_differ(said, album))))
-            score.cap(f"title differs in its numbers ({numbers}): '{said}' ~ '{album.title_norm}'")
+            score.cap(
+                f"title differs: the name says '{wanted_title}', the album is '{album.title_norm}'", contradiction=True
+            )
+        elif title_numbers_differ(wanted_title, album):
+            # every number of the name's title, in whichever segment ("0152 - Nom d'un pétard"), is the album's
+            numbers = ", ".join(map(str, sorted(title_numbers_differ(wanted_title, album))))
+            score.cap(f"title differs in its numbers ({numbers}): '{said}' ~ '{album.title_norm}'", contradiction=True)
     return score
 
 
