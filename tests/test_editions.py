@@ -117,8 +117,13 @@ def test_the_editions_of_one_album_are_one_candidate_never_ambiguous() -> None:
     assert (reprint.decision, reprint.best.album_id) == ("accept", REPRINT), reprint.best.explain()
 
 
+def _key(url: str) -> str:
+    entry = parse_album_url(url)
+    return edition_key(entry.series_norm, entry.tome, entry.tome_number, entry.tome_kind, entry.title_norm)
+
+
 def test_an_edition_key_leaves_out_printing_codes_only() -> None:
-    key = lambda url: edition_key(*(lambda e: (e.series_norm, e.tome, e.tome_number, e.tome_kind, e.title_norm))(parse_album_url(url)))  # noqa: E731
+    key = _key
     assert key(EDITIONS[0]) == key(EDITIONS[1]) == key(EDITIONS[2])
     assert key(NEIGHBOURS[0]) != key(EDITIONS[0])
     assert key(f"{SITE}BD-Tintin-en-langues-etrangeres-Tome-9Grec-X-1.html") != key(
@@ -257,3 +262,21 @@ def test_tag_id_lists_the_editions_of_the_album(site, tmp_path, database_locatio
     out = capsys.readouterr().out
     assert "3 editions of this album" in out and f"{LIMITED}  08/2006 -1TL-" in out and "(this one)" in out
     assert comicinfo_of(path).get("Web").endswith(f"-{LIMITED}.html")
+
+
+def test_the_index_groups_exactly_as_the_pure_edition_key_does() -> None:
+    # a persisted index stores edition_key per row: it must give the groups the in-memory index finds
+    from bdnex_core.demo.catalogue_generator import generate_catalogue
+
+    entries = generate_catalogue(20_000, seed=8).entries
+    index = CatalogueIndex.build(
+        (e.album_id, e.url, e.series_norm, e.tome, e.tome_number, e.tome_kind, e.title_norm) for e in entries
+    )
+    by_key: dict[str, set[int]] = {}
+    for e in entries:
+        by_key.setdefault(edition_key(e.series_norm, e.tome, e.tome_number, e.tome_kind, e.title_norm), set()).add(
+            e.album_id
+        )
+    groups = {frozenset(ids) for ids in by_key.values() if len(ids) > 1}
+    found = {frozenset({index.album(p).album_id, *index.album(p).editions}) for p in range(len(index))}
+    assert {group for group in found if len(group) > 1} == groups and len(groups) > 500

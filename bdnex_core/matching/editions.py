@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 
 from rapidfuzz import fuzz
@@ -111,15 +112,19 @@ SERIES_QUALIFIER = re.compile(
     rf"\b(?P<language>en (?:langues? (?:etrangeres|regionales)|{_LANGUAGE})(?: et \w+)?"
     r"|(?:the adventures|le avventure|as aventuras|las aventuras|die abenteuer|de avonturen) (?:of|di|de|von|van)\b)"
     r"|(?P<collection>(?:la )?collection (?:hachette|atlas|le soir|france loisirs|altaya|del prado)"
-    r"|le soir(?: \d+)?$|france loisirs|edition (?:de )?luxe|edition speciale|edition collector)",
+    r"|le soir(?: \d+)?$|france loisirs|edition (?:de )?luxe|edition speciale|edition collector)"
+    # the same stories in another format: "Appa Manga", "Chi Une vie de chat grand format", "Pif Poche"
+    r"|(?P<format>\b(?:manga|poche|(?:tres )?(?:grand|petit) format|(?:les )?editions de poche|livre de poche)$)",
 )
+# A word every qualifier above holds (a quick test before the expression)
+QUALIFIER_WORDS = ("en ", "collection", "soir", "loisirs", "edition", "ventur", "abenteuer", "manga", "poche", "format")
 # Tome codes that keep the album (printings, variants, limited runs): '1a', '1a2016', '1TL', '10VC', '2bis'
 SAME_ALBUM_CODE = re.compile(r"^(?:[a-z]?(?:19|20)\d\d|[a-z]|[A-Z]{1,2}|bis|ter)$")
 TOME_CODE = re.compile(r"^(?P<base>(?:INT|HS)?\d*)(?P<code>[A-Za-z][A-Za-z0-9]*)?$")
 
 
 class Qualifier(NamedTuple):
-    """What makes a series another edition of ``base``: ``kind`` is ``language`` or ``collection``."""
+    """What makes a series another edition of ``base``: ``kind`` is ``language``, ``collection`` or ``format``."""
 
     base: str
     text: str
@@ -128,12 +133,13 @@ class Qualifier(NamedTuple):
 
 def series_qualifier(series_norm: str) -> Qualifier | None:
     """The language or collection qualifier of a normalised series name, if it has one."""
+    if not any(word in series_norm for word in QUALIFIER_WORDS):
+        return None  # most names: no regular expression to run (this runs on every series of the site)
     for match in SERIES_QUALIFIER.finditer(series_norm):
         base = series_norm[: match.start()].strip()
         if base and strip_articles(base):
-            return Qualifier(
-                base, series_norm[match.start() :].strip(), "language" if match["language"] else "collection"
-            )
+            kind = "language" if match["language"] else "format" if match["format"] else "collection"
+            return Qualifier(base, series_norm[match.start() :].strip(), kind)
     return None
 
 
@@ -165,14 +171,19 @@ def tome_qualifier(tome: str | None) -> str | None:
     return code
 
 
+@lru_cache(maxsize=8192)
+def tome_key(tome: str | None) -> str:
+    """The tome as editions share it: its printing code left out, a language's kept ('1a2016' -> '1')."""
+    base, code = split_tome(tome)
+    return f"{base}{code if tome_qualifier(tome) else ''}".lower()
+
+
 def edition_key(
     series_norm: str, tome: str | None, tome_number: int | None, tome_kind: str | None, title_norm: str
 ) -> str:
     """One key for every edition of one album: same series, same tome (its printing code left out),
     same title (articles left out). A tome code naming another language stays in the key."""
-    base, code = split_tome(tome)
-    kept = code if tome_qualifier(tome) else ""
-    return f"{series_norm}|{tome_kind or 'oneshot'}|{base.lower()}{kept.lower()}|{strip_articles(title_norm)}"
+    return f"{series_norm}|{tome_kind or 'oneshot'}|{tome_key(tome)}|{strip_articles(title_norm)}"
 
 
 # ---------------------------------------------------------------------------------------------- the rule

@@ -274,6 +274,10 @@ _TOME_WORD = r"(?:tome|livre|volume|[ée]pisode)"
 # "Tome quatre", "Livre dix", "Tome premier"; "troisième tome", "Premier livre"
 WORD_AFTER_MARKER = re.compile(rf"\b(?P<marker>{_TOME_WORD})\s+(?P<number>{_NUMBER_WORD})\b", re.IGNORECASE)
 WORD_BEFORE_MARKER = re.compile(rf"\b(?P<number>{_NUMBER_WORD})\s+(?P<marker>{_TOME_WORD})\b", re.IGNORECASE)
+# Letters of scripts that normalisation drops (Greek, Cyrillic, Hebrew, Arabic, Thai, kana, CJK, Hangul)
+OTHER_SCRIPT = re.compile(
+    r"[\u0370-\u03ff\u0400-\u04ff\u0590-\u06ff\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]"
+)
 # "Undertaker02LaDansedesvautours": words run together, told apart by their capitals and digits
 RUN_TOGETHER = re.compile(r"(?<=[a-zà-ÿ])(?=[A-ZÀ-Þ0-9])|(?<=[A-ZÀ-Þ])(?=[0-9])|(?<=[0-9])(?=[A-Za-zÀ-ÿ])")
 
@@ -300,6 +304,8 @@ class ParsedName:
     series_segments: tuple[str, ...] = field(default=(), repr=False, compare=False)
     # the title holds segments a reading moved out of the series place (an author, or the title itself)
     title_moved: bool = field(default=False, repr=False, compare=False)
+    # words in a script normalisation drops ("最後の希望"): what they say is never compared
+    unread: bool = field(default=False, repr=False, compare=False)
     # other readings of an ambiguous name (another number as the tome, or none), likeliest first
     alternatives: tuple[ParsedName, ...] = field(default=(), repr=False, compare=False)
 
@@ -731,7 +737,9 @@ def _assemble(
     kept_noise = list(noise)
     series_text, title_text = (text[: tome.start], text[tome.end :]) if tome is not None else (text, "")
     series, title = _clean_spacing(series_text), _clean_spacing(title_text)
-    segments = tuple(part for part in map(_clean_spacing, series.split(" - ")) if normalize(part))
+    segments = tuple(
+        part for part in map(_clean_spacing, series.split(" - ")) if normalize(part) not in ("", "l", "le", "la", "les")
+    )
     if tome is None and " - " in series_text:
         head, _, rest = series_text.partition(" - ")
         series, title = _clean_spacing(head), _clean_spacing(rest)
@@ -771,4 +779,5 @@ def _assemble(
         noise=tuple(kept_noise),
         title_segments=tuple(normalize(part) for part in title_parts if normalize(part)),
         series_segments=segments if len(segments) > 1 else (),
+        unread=OTHER_SCRIPT.search(text) is not None,
     )

@@ -24,6 +24,7 @@ What the matcher asks of an index, and all it asks (an index kept on disk provid
 from __future__ import annotations
 
 import bisect
+import gc
 import sys
 from array import array
 from collections import defaultdict
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
-from bdnex_core.matching.editions import Qualifier, edition_key, qualifier_named, series_qualifier
+from bdnex_core.matching.editions import Qualifier, qualifier_named, series_qualifier, tome_key
 from bdnex_core.matching.normalize import strip_articles
 
 # a qualified series ("largo winch en neerlandais") for a name that does not say its qualifier: below any
@@ -86,9 +87,15 @@ class CatalogueIndex:
     def build(cls, rows: Iterable[tuple]) -> CatalogueIndex:
         """From (album_id, url, series_norm, tome, tome_number, tome_kind, title_norm, ...) rows."""
         index = cls()
-        for row in rows:
-            index.add(row[0], row[2], row[3], row[4], row[5], row[6] or "")
-        index.finish()
+        collecting = gc.isenabled()
+        gc.disable()  # hundreds of thousands of small objects that live as long as the index: no cycle to find
+        try:
+            for row in rows:
+                index.add(row[0], row[2], row[3], row[4], row[5], row[6] or "")
+            index.finish()
+        finally:
+            if collecting:
+                gc.enable()
         return index
 
     def add(
@@ -123,17 +130,26 @@ class CatalogueIndex:
         self._sorted_keys = sorted(self._keys)
         self._stripped_names = [strip_articles(name) for name in self.series_names]
         self.series_qualifiers = [series_qualifier(name) for name in self.series_names]
-        groups: dict[str, list[int]] = {}
-        for position in range(len(self.album_ids)):
-            key = edition_key(
-                self.series_names[self.album_series[position]],
-                self.album_tomes[position],
-                None,
-                self.album_kinds[position],
-                self.album_titles[position],
-            )
-            groups.setdefault(key, []).append(position)
-        self._editions = {position: members for members in groups.values() if len(members) > 1 for position in members}
+        self._editions = {}
+        for positions in self.series_albums:
+            if len(positions) > 1:
+                self._group_editions(positions)
+
+    def _group_editions(self, positions: list[int]) -> None:
+        """The edition groups of one series: the albums :func:`edition_key` gives one key (same tome
+        without its printing code, same title), compared only where a tome repeats (most never do)."""
+        by_tome: dict[tuple[str | None, str], list[int]] = defaultdict(list)
+        for position in positions:
+            by_tome[(self.album_kinds[position], tome_key(self.album_tomes[position]))].append(position)
+        for same_tome in by_tome.values():
+            if len(same_tome) < 2:
+                continue
+            by_title: dict[str, list[int]] = defaultdict(list)
+            for position in same_tome:
+                by_title[strip_articles(self.album_titles[position])].append(position)
+            for members in by_title.values():
+                if len(members) > 1:
+                    self._editions.update((position, members) for position in members)
 
     def __len__(self) -> int:
         return len(self.album_ids)
@@ -231,8 +247,9 @@ class CatalogueIndex:
                 found.append((series, count))
         return found
 
-    def find_series(self, query: str, *, limit: int = 8) -> list[SeriesHit]:
-        """Series whose name matches ``query`` (normalised), best first."""
+    def find_series(self, query: str, *, limit: int = 8, fuzzy: bool = True) -> list[SeriesHit]:
+        """Series whose name matches ``query`` (normalised), best first; ``fuzzy=False``: exact and
+        prefix look-ups only (no similarity search, which may scan every series)."""
         if not query:
             return []
         hits: dict[int, SeriesHit] = {}
@@ -261,7 +278,7 @@ class CatalogueIndex:
                     # an edition qualifier the name left out; several such series compete as ambiguity
                     extra = len(key) - len(form)
                     keep(series, min(longest, max(0.90, 0.96 - 0.004 * extra)), "prefix")
-        if not any(hit.how == "exact" for hit in hits.values()):
+        if fuzzy and not any(hit.how == "exact" for hit in hits.values()):
             for series, similarity in self._fuzzy(query, limit):
                 keep(series, similarity, "fuzzy")
         return sorted(hits.values(), key=lambda hit: -hit.similarity)[: max(limit, 1) * 2]

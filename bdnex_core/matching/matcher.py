@@ -37,16 +37,28 @@ class Matcher:
         self.index = index
         self.settings = settings
         self._url_of = url_of  # album id -> url, looked up only for the candidates shown
+        self._found: dict[tuple[str, bool], tuple[SeriesHit, ...]] = {}  # thread-safe enough: a cache
+
+    def _find_series(self, query: str, *, fuzzy: bool = True) -> tuple[SeriesHit, ...]:
+        """The index's series search, remembered: the readings of one name ask the same queries."""
+        key = (query, fuzzy)
+        found = self._found.get(key)
+        if found is None:
+            if len(self._found) > 4096:
+                self._found.clear()
+            found = self._found[key] = tuple(self.index.find_series(query, fuzzy=fuzzy))
+        return found
 
     def _series_hits(self, parsed: ParsedName) -> list[SeriesHit]:
-        hits = {hit.series: hit for hit in self.index.find_series(parsed.series_norm)[:MAX_SERIES]}
+        hits = {hit.series: hit for hit in self._find_series(parsed.series_norm)[:MAX_SERIES]}
         if parsed.tome is None and parsed.title_norm:
-            # "Série - Titre" for a one-shot: the catalogue files it under the title
-            for hit in self.index.find_series(parsed.title_norm)[:MAX_SERIES]:
+            # "Série - Titre" for a one-shot: the catalogue files it under the title (found as written:
+            # a similarity search over every series for each reading would cost more than it finds)
+            for hit in self._find_series(parsed.title_norm, fuzzy=False)[:MAX_SERIES]:
                 if hit.series not in hits:
                     hits[hit.series] = SeriesHit(hit.series, hit.similarity, f"{hit.how} title")
             combined = f"{parsed.series_norm} {parsed.title_norm}".strip()
-            for hit in self.index.find_series(combined)[:2]:
+            for hit in self._find_series(combined, fuzzy=False)[:2]:
                 hits.setdefault(hit.series, hit)
         return sorted(hits.values(), key=lambda hit: -hit.similarity)[:MAX_SERIES]
 
@@ -152,12 +164,13 @@ class Matcher:
                 )
         # "Goux - Avengers Vol5 2013 - Tome 39 - Titre" (an author first), "Titre - Série T05" (swapped)
         segments = parsed.series_segments
+        after_tome = parsed.title_segments[max(0, len(segments) - 1) :]  # the parser put the others first
         for position, segment in enumerate(segments[1:], start=1):
-            hits = self.index.find_series(normalize(segment), limit=1)
+            hits = self._find_series(normalize(segment), fuzzy=False)
             if not hits or hits[0].how not in ("exact", "prefix"):
                 continue
             others = [normalize(other) for other in (*segments[:position], *segments[position + 1 :])]
-            title_segments = tuple(filter(None, (*others, *parsed.title_segments)))
+            title_segments = tuple(filter(None, (*others, *after_tome)))
             found.append(
                 replace(
                     parsed,

@@ -126,7 +126,10 @@ def title_numbers_differ(wanted: str, album: IndexedAlbum) -> set[int]:
     "Numéro 22" for "Numéro 23". Empty when the name's title has no number of its own."""
     if not album.title_norm:
         return set()
-    return _numbers(wanted) - _numbers(album.title_norm) - {album.tome_number}
+    own = _numbers(album.title_norm)
+    # a number of the name's title may be the tome ("Nevada Lug 383 Numero 383"), unless the album's
+    # title has numbers of its own ("Barelli en Nusa Penida 1" is tome 2: "… Penida 2" is another album)
+    return _numbers(wanted) - own - (set() if own else {album.tome_number})
 
 
 def tome_similarity(parsed: ParsedName, album: IndexedAlbum) -> tuple[float, str]:
@@ -182,6 +185,8 @@ def score_album(
                 f"the one-shot's title '{album.title_norm}' is not the name's '{parsed.series_norm}'",
                 contradiction=True,
             )
+    if parsed.unread:
+        score.cap("the name holds words in a script that is not compared (its title may be another album's)")
     if parsed.tome is not None and tome == 0.0:
         score.cap("tome number differs", contradiction=True)
     if parsed.tome is not None and not tome_exists_in_series:
