@@ -20,7 +20,7 @@ from bdnex_core.db import BDneXDB
 from bdnex_core.demo.catalogue_generator import sitemap_xml
 from bdnex_core.demo.fakesite import FakeBedetheque, isbn13
 from bdnex_core.demo.samplelib import sample_pages, write_cbz
-from bdnex_core.matching.editions import EditionFacts, choose_edition, edition_key, facts_from_label
+from bdnex_core.matching.editions import EditionFacts, choose_edition, edition_groups, edition_key, facts_from_label
 from bdnex_core.matching.filename import parse_filename
 from bdnex_core.matching.index import CatalogueIndex
 from bdnex_core.matching.matcher import Matcher
@@ -115,6 +115,9 @@ def test_the_editions_of_one_album_are_one_candidate_never_ambiguous() -> None:
     # the original absent, a re-edition of the same album stands for it
     reprint = _matcher(EDITIONS[1:] + NEIGHBOURS).match(parse_filename(f"{NAME}.cbz"))
     assert (reprint.decision, reprint.best.album_id) == ("accept", REPRINT), reprint.best.explain()
+    # an untitled edition is its tome's titled one (the real "Nynatak-Nunatak-Tome-1" and "Tome-1a2015-...")
+    untitled = _matcher((f"{SITE}BD-Nains-Tome-1-{ORIGINAL}.html", EDITIONS[1], *NEIGHBOURS))
+    assert untitled.match(parse_filename("Nains - T01.cbz")).best.editions == (REPRINT,)
 
 
 def _key(url: str) -> str:
@@ -264,19 +267,21 @@ def test_tag_id_lists_the_editions_of_the_album(site, tmp_path, database_locatio
     assert comicinfo_of(path).get("Web").endswith(f"-{LIMITED}.html")
 
 
-def test_the_index_groups_exactly_as_the_pure_edition_key_does() -> None:
-    # a persisted index stores edition_key per row: it must give the groups the in-memory index finds
+def test_the_index_groups_exactly_as_the_pure_edition_groups_do() -> None:
+    # a persisted index stores the groups edition_groups gives per series: the in-memory index's
     from bdnex_core.demo.catalogue_generator import generate_catalogue
 
     entries = generate_catalogue(20_000, seed=8).entries
     index = CatalogueIndex.build(
         (e.album_id, e.url, e.series_norm, e.tome, e.tome_number, e.tome_kind, e.title_norm) for e in entries
     )
-    by_key: dict[str, set[int]] = {}
+    by_series: dict[str, list] = {}
     for e in entries:
-        by_key.setdefault(edition_key(e.series_norm, e.tome, e.tome_number, e.tome_kind, e.title_norm), set()).add(
-            e.album_id
-        )
-    groups = {frozenset(ids) for ids in by_key.values() if len(ids) > 1}
+        by_series.setdefault(e.series_norm, []).append(e)
+    groups = {
+        frozenset(members[i].album_id for i in group)
+        for members in by_series.values()
+        for group in edition_groups([(i, e.tome_kind, e.tome, e.title_norm) for i, e in enumerate(members)])
+    }
     found = {frozenset({index.album(p).album_id, *index.album(p).editions}) for p in range(len(index))}
     assert {group for group in found if len(group) > 1} == groups and len(groups) > 500

@@ -406,8 +406,9 @@ def generate_catalogue(
     by_series: dict[str, dict[int, int]] = {}
     for entry in vocabulary.real_entries:
         index = builder.add_real(entry)
-        if entry.tome_kind == "regular" and entry.tome_number is not None and entry.tome == str(entry.tome_number):
-            by_series.setdefault(entry.series_slug, {})[entry.tome_number] = index
+        if entry.tome_kind == "regular" and entry.tome_number is not None:
+            # '2a' is tome 2 reprinted: the number is taken, whatever the printing code
+            by_series.setdefault(entry.series_slug, {}).setdefault(entry.tome_number, index)
     for name in sorted(by_series):
         if len(builder.albums) >= size * 0.6:
             break

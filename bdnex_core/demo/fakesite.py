@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bdnex_core.bedetheque.sitemaps import AlbumEntry, iter_album_entries
-from bdnex_core.matching.editions import edition_key, split_tome
+from bdnex_core.matching.editions import edition_groups, split_tome
 
 PUBLISHERS = ("Dupuis", "Dargaud", "Casterman", "Le Lombard", "Glénat", "Soleil Productions", "Delcourt", "Futuropolis")
 WRITERS = ("Jarry, Nicolas", "Van Hamme, Jean", "Cauvin, Raoul", "Goscinny, René", "Sfar, Joann", "Dufaux, Jean")
@@ -99,16 +99,12 @@ class FakeCatalogue:
 
     def group_editions(self) -> None:
         """Each album's editions, the site's ``N éditions`` list (only albums that have several)."""
-        groups: dict[str, list[AlbumEntry]] = defaultdict(list)
-        for entry in self.albums.values():
-            key = edition_key(entry.series_norm, entry.tome, entry.tome_number, entry.tome_kind, entry.title_norm)
-            groups[key].append(entry)
-        self.editions = {
-            entry.album_id: sorted(members, key=lambda member: member.album_id)
-            for members in groups.values()
-            if len(members) > 1
-            for entry in members
-        }
+        self.editions = {}
+        for entries in self.series.values():
+            rows = [(index, e.tome_kind, e.tome, e.title_norm) for index, e in enumerate(entries)]
+            for group in edition_groups(rows):
+                members = sorted((entries[index] for index in group), key=lambda member: member.album_id)
+                self.editions.update((member.album_id, members) for member in members)
 
 
 # Albums the docs and tests name, with their real ids and slugs, so that "Nains - T01 - Redwin de la

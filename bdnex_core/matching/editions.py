@@ -20,6 +20,7 @@ the values computed once (no I/O, no catalogue needed).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
@@ -181,9 +182,36 @@ def tome_key(tome: str | None) -> str:
 def edition_key(
     series_norm: str, tome: str | None, tome_number: int | None, tome_kind: str | None, title_norm: str
 ) -> str:
-    """One key for every edition of one album: same series, same tome (its printing code left out),
-    same title (articles left out). A tome code naming another language stays in the key."""
+    """One key for the editions of one album: same series, same tome (its printing code left out),
+    same title (articles left out). A tome code naming another language stays in the key. (An untitled
+    edition joins its tome's titled one in :func:`edition_groups`, which needs the series' rows.)"""
     return f"{series_norm}|{tome_kind or 'oneshot'}|{tome_key(tome)}|{strip_articles(title_norm)}"
+
+
+def edition_groups(albums: Sequence[tuple[int, str | None, str | None, str]]) -> list[list[int]]:
+    """The editions of one series' albums, given as (position, tome kind, tome, title): the groups of
+    two or more positions that :func:`edition_key` puts together, and an untitled album ("Tome-1")
+    with the one titled album of its tome ("Tome-1a2015-Les-evades-du-passe"), when there is one.
+
+    A pure function of the series' rows: an index kept on disk computes the same groups."""
+    by_tome: dict[tuple[str | None, str], list[tuple[int, str]]] = {}
+    for position, kind, tome, title in albums:
+        by_tome.setdefault((kind, tome_key(tome)), []).append((position, strip_articles(title)))
+    groups: list[list[int]] = []
+    for same_tome in by_tome.values():
+        if len(same_tome) < 2:
+            continue
+        by_title: dict[str, list[int]] = {}
+        for position, title in same_tome:
+            by_title.setdefault(title, []).append(position)
+        untitled = by_title.pop("", [])
+        if untitled and len(by_title) == 1:
+            (titled,) = by_title.values()
+            titled.extend(untitled)
+        elif untitled:
+            by_title[""] = untitled
+        groups.extend(sorted(members) for members in by_title.values() if len(members) > 1)
+    return groups
 
 
 # ---------------------------------------------------------------------------------------------- the rule

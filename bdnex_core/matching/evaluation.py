@@ -256,10 +256,21 @@ def evaluate_conventions(
     matcher = Matcher(index, settings)
     gone = [entry for key in sorted(removed_works) for entry in members[key][:1] if _nameable(entry)]
     trapped = _with_neighbours(gone, entries, removed)
-    # an absent album whose series and title a present one has too ("Kiwi" 148 and 214, both "L'espion")
-    # cannot be told from it by a name without a tome: for those conventions it is not counted as absent
+    # a name without a tome names its album by series and title: an absent album whose series and title a
+    # present one has ("Kiwi" 148 and 214, both "L'espion") cannot be told from it, so for those conventions
+    # it is not counted as absent
     titled = {(e.series_norm, strip_articles(e.title_norm)) for e in entries if e.album_id not in removed}
     told_apart = [entry for entry in gone if (entry.series_norm, strip_articles(entry.title_norm)) not in titled]
+    # likewise a present album whose title is another album's of the series, or has no letter we read
+    works_titled: dict[tuple[str, str], set[int]] = {}
+    for e in entries:
+        if e.album_id not in removed:
+            works_titled.setdefault((e.series_norm, strip_articles(e.title_norm)), set()).add(
+                work.get(e.album_id, e.album_id)
+            )
+    nameable_by_title = [
+        e for e in kept if e.title_norm and len(works_titled[(e.series_norm, strip_articles(e.title_norm))]) == 1
+    ]
 
     right = _same_album(work)
 
@@ -272,8 +283,9 @@ def evaluate_conventions(
     results: dict[str, Evaluation] = {}
     for convention in conventions or (TIDY, *ALL_CONVENTIONS):
         result = results[convention] = Evaluation()
-        absent_pool = told_apart if convention in WITHOUT_TOME else gone
-        for pool, wanted, is_present in ((kept, present, True), (absent_pool, absent, False)):
+        without_tome = convention in WITHOUT_TOME
+        present_pool, absent_pool = (nameable_by_title, told_apart) if without_tome else (kept, gone)
+        for pool, wanted, is_present in ((present_pool, present, True), (absent_pool, absent, False)):
             done = 0
             for entry in rng.sample(pool, len(pool)):
                 if done >= wanted:
@@ -293,13 +305,16 @@ def evaluate_conventions(
 
 def _groups_as_work(entries: Sequence[AlbumEntry]) -> dict[int, int]:
     """Without the generator's knowledge, the edition groups of the index say which ids are one album."""
-    from bdnex_core.matching.editions import edition_key
+    from bdnex_core.matching.editions import edition_groups
 
-    first: dict[str, int] = {}
-    work = {}
-    for entry in sorted(entries, key=lambda e: e.album_id):
-        key = edition_key(entry.series_norm, entry.tome, entry.tome_number, entry.tome_kind, entry.title_norm)
-        work[entry.album_id] = first.setdefault(key, entry.album_id)
+    by_series: dict[str, list[AlbumEntry]] = {}
+    for entry in entries:
+        by_series.setdefault(entry.series_norm, []).append(entry)
+    work = {entry.album_id: entry.album_id for entry in entries}
+    for members in by_series.values():
+        for group in edition_groups([(i, e.tome_kind, e.tome, e.title_norm) for i, e in enumerate(members)]):
+            first = min(members[i].album_id for i in group)
+            work.update((members[i].album_id, first) for i in group)
     return work
 
 

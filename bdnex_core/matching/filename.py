@@ -669,8 +669,11 @@ def parse_filename(name: str, parent: str | None = None) -> ParsedName:
     if cycle_match:
         value = cycle_match["num"].lower()
         cycle = int(value) if value.isdigit() else ROMAN.get(value)
-        if _own_segment(text, cycle_match.start(), cycle_match.end(), both_sides=True):
-            # "Sillage - Cycle 2 - T08": a segment of its own; "Rozen Maiden Saison 2" keeps it
+        last = not text[cycle_match.end() :].strip(SEPARATOR_EDGES)
+        after_tome = last and bool(_explicit_tomes(text[: cycle_match.start()]))
+        # "Sillage - Cycle 2 - T08": a segment of its own; "Rozen Maiden Saison 2" keeps it; and "Série - T03 -
+        # Cycle I", the segment after the tome, is its title (an intégrale is titled so)
+        if _own_segment(text, cycle_match.start(), cycle_match.end(), both_sides=True) and not after_tome:
             text = (text[: cycle_match.start()] + " - " + text[cycle_match.end() :]).strip(" ")
             text = re.sub(r"(?:\s*-\s*){2,}", " - ", text).strip(SEPARATOR_EDGES)
 
@@ -779,5 +782,13 @@ def _assemble(
         noise=tuple(kept_noise),
         title_segments=tuple(normalize(part) for part in title_parts if normalize(part)),
         series_segments=segments if len(segments) > 1 else (),
-        unread=OTHER_SCRIPT.search(text) is not None,
+        unread=_unread_part(text),
     )
+
+
+def _unread_part(text: str) -> bool:
+    """Whether a part of the name is written only in a script normalisation drops ("…-最後の希望"): what
+    it says (often the title) is lost, and what is left may name another album."""
+    if not OTHER_SCRIPT.search(text):
+        return False
+    return any(OTHER_SCRIPT.search(part) and not normalize(part) for part in re.split(r"\s+-\s+|-|[/()\[\]]", text))

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
-from bdnex_core.matching.editions import Qualifier, qualifier_named, series_qualifier, tome_key
+from bdnex_core.matching.editions import Qualifier, edition_groups, qualifier_named, series_qualifier
 from bdnex_core.matching.normalize import strip_articles
 
 # a qualified series ("largo winch en neerlandais") for a name that does not say its qualifier: below any
@@ -136,20 +136,13 @@ class CatalogueIndex:
                 self._group_editions(positions)
 
     def _group_editions(self, positions: list[int]) -> None:
-        """The edition groups of one series: the albums :func:`edition_key` gives one key (same tome
-        without its printing code, same title), compared only where a tome repeats (most never do)."""
-        by_tome: dict[tuple[str | None, str], list[int]] = defaultdict(list)
-        for position in positions:
-            by_tome[(self.album_kinds[position], tome_key(self.album_tomes[position]))].append(position)
-        for same_tome in by_tome.values():
-            if len(same_tome) < 2:
-                continue
-            by_title: dict[str, list[int]] = defaultdict(list)
-            for position in same_tome:
-                by_title[strip_articles(self.album_titles[position])].append(position)
-            for members in by_title.values():
-                if len(members) > 1:
-                    self._editions.update((position, members) for position in members)
+        """The edition groups of one series (:func:`~bdnex_core.matching.editions.edition_groups`)."""
+        rows = [
+            (position, self.album_kinds[position], self.album_tomes[position], self.album_titles[position])
+            for position in positions
+        ]
+        for members in edition_groups(rows):
+            self._editions.update((position, members) for position in members)
 
     def __len__(self) -> int:
         return len(self.album_ids)

@@ -121,6 +121,16 @@ def _numbers(normalized: str) -> set[int]:
     return {int(word) if word.isdigit() else NUMBER_WORDS.get(word) or ROMAN.get(word, -1) for word in found} - {-1}
 
 
+def _unmatched_words(one: str, other: str) -> list[str]:
+    """Words of either text that the other has not, even mistyped (a typo changes a letter, not a word)."""
+    first, second = strip_articles(one).split(), strip_articles(other).split()
+
+    def alone(word: str, among: list[str]) -> bool:
+        return all(fuzz.ratio(word, candidate) < 75 for candidate in among)
+
+    return [word for word in first if alone(word, second)] + [word for word in second if alone(word, first)]
+
+
 def title_numbers_differ(wanted: str, album: IndexedAlbum) -> set[int]:
     """Numbers of the name's title that the album's title (or tome) does not have: "Part 4" for "Part 2",
     "Numéro 22" for "Numéro 23". Empty when the name's title has no number of its own."""
@@ -180,6 +190,9 @@ def score_album(
         # a one-shot: its title is its series name in the catalogue; the name's series is its title
         similarity = _title_similarity(parsed.series_norm, album.title_norm)
         score.add("title", similarity, "one-shot title from the name")
+        extra = _unmatched_words(parsed.series_norm, album.title_norm) if series_how.startswith("fuzzy") else []
+        if extra:  # a one-shot's title one word away is another one-shot ("… Artcurial Herge samedi …")
+            score.cap(f"the one-shot's title differs by the words {', '.join(extra)}", contradiction=True)
         if similarity < ONE_SHOT_TITLE:  # "La smith" is not the one-shot "Smith Times"
             score.cap(
                 f"the one-shot's title '{album.title_norm}' is not the name's '{parsed.series_norm}'",
