@@ -306,6 +306,8 @@ class ParsedName:
     title_moved: bool = field(default=False, repr=False, compare=False)
     # words in a script normalisation drops ("最後の希望"): what they say is never compared
     unread: bool = field(default=False, repr=False, compare=False)
+    # segments a reading leaves out as an author or noise ("Goux" of "Goux - Série - T02"), normalised
+    dropped: tuple[str, ...] = field(default=(), repr=False, compare=False)
     # other readings of an ambiguous name (another number as the tome, or none), likeliest first
     alternatives: tuple[ParsedName, ...] = field(default=(), repr=False, compare=False)
 
@@ -593,11 +595,12 @@ def _number_word(word: str) -> int | None:
 
 
 def _tomes_in_words(text: str) -> str:
-    """'Tome quatre', 'Livre dix', 'Tome premier', 'troisième tome' -> 'Tome 4', 'Livre 10', 'Tome 1', 'Tome 3'."""
+    """'Tome quatre', 'Livre dix', 'Tome premier', 'troisième tome' -> 'Tome 4', 'Tome 10', 'Tome 1', 'Tome 3'."""
 
+    # written as an explicit tome: "Livre dix" says it is a tome as clearly as "Tome 10" ("Vol 2 - Livre deux")
     def after(match: re.Match[str]) -> str:
         number = _number_word(match["number"])
-        return match.group() if number is None else f"{match['marker']} {number}"
+        return match.group() if number is None else f"Tome {number}"
 
     def before(match: re.Match[str]) -> str:
         word = normalize(match["number"])
@@ -605,7 +608,7 @@ def _tomes_in_words(text: str) -> str:
         # only an ordinal: "un tome de trop" has an article, not a number
         if number is None or not (word.endswith(("ieme", "er", "re", "e", "nd", "nde")) and word not in ("une",)):
             return match.group()
-        return f"{match['marker']} {number}"
+        return f"Tome {number}"
 
     return WORD_BEFORE_MARKER.sub(before, WORD_AFTER_MARKER.sub(after, text))
 
@@ -699,7 +702,7 @@ def parse_filename(name: str, parent: str | None = None) -> ParsedName:
         parsed = replace(parsed, alternatives=tuple(readings))
     folder = _series_from_parent(parent)
     guessed = parsed.tome is None or (tome is not None and not tome.explicit)
-    if folder and guessed and normalize(folder) != parsed.series_norm and parsed.series:
+    if folder and guessed and parsed.series and (normalize(folder) != parsed.series_norm or tome is not None):
         # "Nains/Redwin de la Forge.cbz": a file named by its title inside its series' folder
         # the whole name is the title ("Scattered part 8": its number is the title's)
         title_parts = tuple(part for part in map(_clean_spacing, text.split(" - ")) if normalize(part))

@@ -20,7 +20,7 @@ from dataclasses import replace
 from bdnex_core.config import MatchingSettings
 from bdnex_core.matching.decide import MatchResult, decide
 from bdnex_core.matching.filename import ParsedName
-from bdnex_core.matching.index import CatalogueIndex, SeriesHit
+from bdnex_core.matching.index import CatalogueIndex, IndexedAlbum, SeriesHit
 from bdnex_core.matching.normalize import normalize
 from bdnex_core.matching.score import Score, score_album, score_title_only
 from bdnex_core.states import Decision
@@ -94,6 +94,7 @@ class Matcher:
                 similarity, how = OTHER_SERIES, f"{hit.how}, while the name's series '{parsed.series_norm}' is another"
             for album in albums:
                 score = score_album(parsed, album, similarity, how, tome_exists_in_series=tome_exists)
+                self._dropped_names_another(score, album, parsed.dropped)
                 if how == "prefix" and exact is not None:
                     # "Appa - T1" while the catalogue has "Appa": "Appa manga" is another series
                     score.cap(
@@ -105,6 +106,17 @@ class Matcher:
         if not scores:
             scores = self._title_candidates(parsed)
         return _one_per_album(scores)
+
+    def _dropped_names_another(self, score: Score, album: IndexedAlbum, dropped: tuple[str, ...]) -> None:
+        """A segment a reading left out as an author must not be the title of another album of the series
+        ("Le Jour du soleil noir - XIII - T02" is not XIII tome 2 read with an author in front)."""
+        mine = {score.album_id, *score.editions}
+        for segment in dropped:
+            for position in self.index.albums_titled(segment):
+                other = self.index.album(position)
+                if other.series_norm == album.series_norm and other.album_id not in mine:
+                    score.cap(f"'{segment}' is the title of album {other.album_id} of this series", contradiction=True)
+                    return
 
     def _title_alone(self, score: Score, title: str) -> None:
         """A one-shot accepted on its title alone needs that no other album carries that title
@@ -171,19 +183,21 @@ class Matcher:
                 continue
             others = [normalize(other) for other in (*segments[:position], *segments[position + 1 :])]
             title_segments = tuple(filter(None, (*others, *after_tome)))
-            found.append(
-                replace(
-                    parsed,
-                    series=segment,
-                    series_norm=normalize(segment),
-                    title=" - ".join(title_segments) or None,
-                    title_norm=" ".join(title_segments),
-                    title_segments=title_segments,
-                    series_segments=(),
-                    title_moved=True,
-                    alternatives=(),
-                )
+            moved = replace(
+                parsed,
+                series=segment,
+                series_norm=normalize(segment),
+                title=" - ".join(title_segments) or None,
+                title_norm=" ".join(title_segments),
+                title_segments=title_segments,
+                series_segments=(),
+                title_moved=True,
+                alternatives=(),
             )
+            found.append(moved)
+            if not after_tome and parsed.tome is not None:
+                # "Goux - Série - T02": the other segments an author (or noise), unless they name an album
+                found.append(replace(moved, title=None, title_norm="", title_segments=(), dropped=tuple(others)))
         return found
 
     def match(self, parsed: ParsedName) -> MatchResult:

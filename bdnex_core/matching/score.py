@@ -186,6 +186,9 @@ def score_album(
         score.add("title", similarity, f"'{said}' ~ '{album.title_norm}'")
         if by_title and similarity < TITLE_ALONE:
             score.cap(f"no tome in the name, and its title '{said}' is not quite the album's", contradiction=True)
+        elif album.tome is None and parsed.tome is None and similarity < ONE_SHOT_TITLE:
+            # a one-shot is its title: "Le interference" only starts "Le interference Sally Ben..."
+            score.cap(f"the one-shot's title '{album.title_norm}' is not the name's '{said}'", contradiction=True)
     elif album.tome is None and parsed.tome is None:
         # a one-shot: its title is its series name in the catalogue; the name's series is its title
         similarity = _title_similarity(parsed.series_norm, album.title_norm)
