@@ -151,10 +151,12 @@ class Matcher:
         for reading in (parsed, *parsed.alternatives):
             if reading is not parsed:
                 found.append(reading)
-            found += self._catalogue_readings(reading)
+            found += self._catalogue_readings(reading, segments=reading is parsed)
         return found
 
-    def _catalogue_readings(self, parsed: ParsedName) -> list[ParsedName]:
+    def _catalogue_readings(self, parsed: ParsedName, *, segments: bool) -> list[ParsedName]:
+        """Readings the catalogue suggests for one reading; another segment as the series only for the
+        likeliest reading (from a weaker one, "Capricorne - Intégrale T1" would become "Intégrale" T1)."""
         found = []
         if not parsed.title_norm and not self.index.has_series(parsed.series_norm):
             # "Nains-Redwin de la forge", "Nains Redwin T01": the name's words start with a series and
@@ -175,13 +177,15 @@ class Matcher:
                     )
                 )
         # "Goux - Avengers Vol5 2013 - Tome 39 - Titre" (an author first), "Titre - Série T05" (swapped)
-        segments = parsed.series_segments
-        after_tome = parsed.title_segments[max(0, len(segments) - 1) :]  # the parser put the others first
-        for position, segment in enumerate(segments[1:], start=1):
+        if not segments:
+            return found
+        parts = parsed.series_segments
+        after_tome = parsed.title_segments[max(0, len(parts) - 1) :]  # the parser put the others first
+        for position, segment in enumerate(parts[1:], start=1):
             hits = self._find_series(normalize(segment), fuzzy=False)
             if not hits or hits[0].how not in ("exact", "prefix"):
                 continue
-            others = [normalize(other) for other in (*segments[:position], *segments[position + 1 :])]
+            others = [normalize(other) for other in (*parts[:position], *parts[position + 1 :])]
             title_segments = tuple(filter(None, (*others, *after_tome)))
             moved = replace(
                 parsed,
@@ -196,7 +200,8 @@ class Matcher:
             )
             found.append(moved)
             if not after_tome and parsed.tome is not None:
-                # "Goux - Série - T02": the other segments an author (or noise), unless they name an album
+                # "Goux - Série - T02": the other segments an author (or noise), unless they name another
+                # album of the series (checked when scoring)
                 found.append(replace(moved, title=None, title_norm="", title_segments=(), dropped=tuple(others)))
         return found
 

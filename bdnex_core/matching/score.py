@@ -121,6 +121,11 @@ def _numbers(normalized: str) -> set[int]:
     return {int(word) if word.isdigit() else NUMBER_WORDS.get(word) or ROMAN.get(word, -1) for word in found} - {-1}
 
 
+def _in_order(wanted: str, title: str) -> float:
+    """Similarity of two titles as written, word order included (articles aside)."""
+    return fuzz.ratio(strip_articles(wanted), strip_articles(title)) / 100.0
+
+
 def _unmatched_words(one: str, other: str) -> list[str]:
     """Words of either text that the other has not, even mistyped (a typo changes a letter, not a word)."""
     first, second = strip_articles(one).split(), strip_articles(other).split()
@@ -184,7 +189,9 @@ def score_album(
     if wanted_title:
         similarity, said = title_similarity(parsed, album.title_norm)
         score.add("title", similarity, f"'{said}' ~ '{album.title_norm}'")
-        if by_title and similarity < TITLE_ALONE:
+        if by_title and (similarity < TITLE_ALONE or _in_order(said, album.title_norm) < TITLE_ALONE - 0.05):
+            # the title alone names the album: its words, in their order ("La Cosa contra La Masa" is
+            # not "La Masa contra La Cosa")
             score.cap(f"no tome in the name, and its title '{said}' is not quite the album's", contradiction=True)
         elif album.tome is None and parsed.tome is None and similarity < ONE_SHOT_TITLE:
             # a one-shot is its title: "Le interference" only starts "Le interference Sally Ben..."
