@@ -101,7 +101,7 @@ class Matcher:
                         f"the catalogue has the series '{exact}' the name gives; this is another", contradiction=True
                     )
                 if album.tome is None and (by_title or not parsed.title_norm):
-                    self._title_alone(score, album.title_norm)
+                    self._title_alone(score, album.title_norm, one_shot=parsed.tome_kind == "oneshot")
                 scores.append(score)
         if not scores:
             scores = self._title_candidates(parsed)
@@ -118,16 +118,17 @@ class Matcher:
                     score.cap(f"'{segment}' is the title of album {other.album_id} of this series", contradiction=True)
                     return
 
-    def _title_alone(self, score: Score, title: str) -> None:
+    def _title_alone(self, score: Score, title: str, *, one_shot: bool) -> None:
         """A one-shot accepted on its title alone needs that no other album carries that title
-        ("La chasse au papillon" is a one-shot and Monsieur Lapin's tome 2)."""
+        ("La chasse au papillon" is a one-shot and Monsieur Lapin's tome 2); a name that says it is a
+        one-shot ("(One shot)") is no tome of a series, so only another one-shot counts then."""
         if not title:
             return
         mine = {score.album_id, *score.editions}
         others = [
-            self.index.album(position)
-            for position in self.index.albums_titled(title)
-            if self.index.album(position).album_id not in mine
+            album
+            for album in map(self.index.album, self.index.albums_titled(title))
+            if album.album_id not in mine and not (one_shot and album.tome is not None)
         ]
         if others:
             other = others[0]
