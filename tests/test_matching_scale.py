@@ -142,3 +142,16 @@ def test_no_convention_is_decided_wrong_on_a_generated_catalogue_with_every_neig
             rates,
             result.reviews[:3],
         )
+
+
+def test_another_reading_never_changes_a_written_tome_the_series_has() -> None:
+    # seen on the held-out seed: the title of tome 60 holds "T60"; the name writes T51, which exists
+    urls = (
+        f"{SITE}BD-Pif-le-chien-3e-serie-Vaillant-Tome-51-La-riviere-93080.html",
+        f"{SITE}BD-Pif-le-chien-3e-serie-Vaillant-Tome-60-3e-serie-T60-251353.html",
+    )
+    result = _matcher(urls).match(parse_filename("Pif le chien 3e serie Vaillant - T51 - 3e serie T60.cbz"))
+    assert result.decision == "review" and "the name writes tome 51" in result.reason, result.reason
+    assert {c.album_id for c in result.candidates} == {93080, 251353}
+    right = _matcher(urls).match(parse_filename("Pif le chien 3e serie Vaillant - T60 - 3e serie T60.cbz"))
+    assert (right.decision, right.best.album_id) == ("accept", 251353)

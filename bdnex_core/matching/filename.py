@@ -308,6 +308,8 @@ class ParsedName:
     unread: bool = field(default=False, repr=False, compare=False)
     # segments a reading leaves out as an author or noise ("Goux" of "Goux - Série - T02"), normalised
     dropped: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    # the tome was written with a marker ("T51", "Tome 3", "#4", "HS2"), not guessed from a bare number
+    tome_explicit: bool = field(default=False, repr=False, compare=False)
     # other readings of an ambiguous name (another number as the tome, or none), likeliest first
     alternatives: tuple[ParsedName, ...] = field(default=(), repr=False, compare=False)
 
@@ -786,6 +788,7 @@ def _assemble(
         title_segments=tuple(normalize(part) for part in title_parts if normalize(part)),
         series_segments=segments if len(segments) > 1 else (),
         unread=_unread_part(text),
+        tome_explicit=tome is not None and tome.explicit,
     )
 
 

@@ -218,29 +218,43 @@ class Matcher:
         return result
 
     def _other_readings(self, parsed: ParsedName, first: MatchResult) -> MatchResult:
-        ambiguous = first.best is not None and any(cap.startswith(AMBIGUOUS) for cap in first.best.caps)
+        """Another reading's accept wins only when nothing the first reading found stands against it:
+        the first reading is not ambiguous, does not hold a tome written with a marker and found in
+        the series ("Pif - T51 - 3e serie T60" is not tome 60 unseen), and no reading accepts another
+        album. Otherwise a person chooses among them."""
+        best_first = first.best
+        ambiguous = best_first is not None and any(cap.startswith(AMBIGUOUS) for cap in best_first.caps)
+        tome = best_first.component("tome") if best_first is not None else None
+        kept_tome = parsed.tome if parsed.tome_explicit and tome is not None and tome.similarity == 1.0 else None
         accepted: list[MatchResult] = []
+        why = ""
         best = first
         for reading in self.readings(parsed):
             other = decide(self.candidates(reading, name_series=parsed.series_norm), self.settings)
-            if other.decision == Decision.ACCEPT:
+            if other.decision == Decision.ACCEPT and other.best is not None:
                 accepted.append(other)
+                if ambiguous:
+                    why = (
+                        why
+                        or f"the name's first reading is ambiguous; another reading finds album {other.best.album_id}"
+                    )
+                elif kept_tome is not None and reading.tome != kept_tome:
+                    why = why or (
+                        f"the name writes tome {kept_tome}, which the series has; another reading finds album "
+                        f"{other.best.album_id} (tome {reading.tome or 'none'})"
+                    )
             elif RANK[other.decision] > RANK[best.decision]:  # the name's first reading wins ties
                 best = other
         if not accepted:
             return best
         albums = {_album_key(result.best) for result in accepted if result.best is not None}
-        if len(albums) == 1 and not ambiguous:
+        if len(albums) > 1:
+            why = "readings of the name find different albums: " + ", ".join(str(a) for a in sorted(albums))
+        if not why:
             return accepted[0]
-        # the first reading is ambiguous, or two readings accept different albums: a person chooses
         candidates = _one_per_album([*first.candidates, *(c for result in accepted for c in result.candidates)])
         ranked = sorted(candidates, key=lambda score: (-score.score, score.album_id))[: self.settings.max_candidates]
         top = ranked[0]
-        why = (
-            f"the name's first reading is ambiguous; another reading finds album {accepted[0].best.album_id}"
-            if ambiguous and accepted[0].best is not None
-            else "readings of the name find different albums: " + ", ".join(str(a) for a in sorted(albums))
-        )
         if not any(cap.startswith(AMBIGUOUS) for cap in top.caps):
             top.cap(f"{AMBIGUOUS}: {why}")
         return MatchResult(Decision.REVIEW, top, ranked, why)
