@@ -279,7 +279,10 @@ OTHER_SCRIPT = re.compile(
     r"[\u0370-\u03ff\u0400-\u04ff\u0590-\u06ff\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]"
 )
 # "Undertaker02LaDansedesvautours": words run together, told apart by their capitals and digits
-RUN_TOGETHER = re.compile(r"(?<=[a-zà-ÿ])(?=[A-ZÀ-Þ0-9])|(?<=[A-ZÀ-Þ])(?=[0-9])|(?<=[0-9])(?=[A-Za-zÀ-ÿ])")
+RUN_TOGETHER = re.compile(
+    r"(?<=[a-zà-ÿ])(?=[A-ZÀ-Þ0-9])|(?<=[A-ZÀ-Þ])(?=[0-9])|(?<=[0-9])(?=[A-Za-zÀ-ÿ])"
+    r"|(?<=[A-ZÀ-Þ])(?=[A-ZÀ-Þ][a-zà-ÿ])"  # an acronym then a word: "GTOParadise", "AUTVadot"
+)
 
 
 @dataclass(frozen=True)

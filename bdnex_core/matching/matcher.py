@@ -19,6 +19,7 @@ from dataclasses import replace
 
 from bdnex_core.config import MatchingSettings
 from bdnex_core.matching.decide import MatchResult, decide
+from bdnex_core.matching.editions import series_qualifier
 from bdnex_core.matching.filename import ParsedName
 from bdnex_core.matching.index import CatalogueIndex, IndexedAlbum, SeriesHit
 from bdnex_core.matching.normalize import normalize
@@ -162,9 +163,12 @@ class Matcher:
         if not parsed.title_norm and not self.index.has_series(parsed.series_norm):
             # "Nains-Redwin de la forge", "Nains Redwin T01": the name's words start with a series and
             # go on with the title (only in a name whose title, if any, the parser could not tell apart)
+            qualified = series_qualifier(parsed.series_norm)
             for _series, words in self.index.series_at_start(parsed.series_norm)[:2]:
                 series_words = parsed.series_norm.split()
                 rest = " ".join(series_words[words:])
+                if qualified is not None and qualified.base == " ".join(series_words[:words]):
+                    continue  # "Willem Le Soir-Titre" names the Le Soir edition of "Willem", never "Willem"
                 found.append(
                     replace(
                         parsed,

@@ -250,6 +250,9 @@ def score_album(
         # "Kamikaze - T02" for "Kamikaze Kaito Jeanne": the name's series may be another one, absent from
         # the catalogue, and no title is there to confirm this one
         score.cap(f"series found only as the start of '{album.series_norm}', and no title in the name to confirm it")
+    elif series_how.startswith("prefix") and album.tome is not None and title is not None and title.similarity < 0.9:
+        # only a title that names this album confirms a series the name gave in part
+        score.cap(f"series found only as the start of '{album.series_norm}', and its title does not confirm it")
     if wanted_title and title is not None:
         if title.similarity < TITLE_DISAGREES:
             score.cap(
