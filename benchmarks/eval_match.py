@@ -11,9 +11,10 @@ names whose title contradicts their tome.
 
 Seeds: the rules were tuned on seeds 1 and 3 (catalogue and names). Seeds then run once each as the
 held-out seed, whose misses led to fixes and which are therefore held out no more: 2026 (a
-contradicting title holding "T60" accepted) and 7777 (two absent albums accepted through a collection
-qualifier and a series found by its start; run-together acronyms). The default, seed 9001, was never
-used while tuning: it is the held-out seed the figures are reported on.
+contradicting title holding "T60" accepted), 7777 (two absent albums accepted through a collection
+qualifier and a series found by its start; run-together acronyms) and 9001 ("Part 3 of 3" taken for
+"Part 1 of 3"; "L'intégrale - 0011"). The default, seed 4242, was never used while tuning: it is the
+held-out seed the figures are reported on.
 
     python benchmarks/eval_match.py --scale 300000
 """
@@ -36,8 +37,8 @@ from bdnex_core.matching.noisegen import CONVENTIONS, MORE_CONVENTIONS
 SHARED = Path(os.environ.get("BDNEX_SHARED_DIR", Path(__file__).resolve().parents[1].parent / "shared"))
 SITEMAPS = SHARED / "fixtures" / "bedetheque" / "sitemaps"
 TUNING_SEEDS = (1, 3)  # what the rules were tuned on
-SEEN_SEEDS = (2026, 7777)  # each reported once as held out; their misses led to fixes: held out no more
-HELD_OUT_SEED = 9001  # never used while tuning: the reported figures
+SEEN_SEEDS = (2026, 7777, 9001)  # each reported once as held out; their misses led to fixes: held out no more
+HELD_OUT_SEED = 4242  # never used while tuning: the reported figures
 TRAPS = (NEIGHBOUR_TRAP, CONTRADICTING)
 
 

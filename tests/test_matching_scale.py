@@ -174,3 +174,19 @@ def test_the_misses_of_held_out_seed_7777_stay_fixed() -> None:
     # an acronym run together with the next word
     glued = matcher.match(parse_filename("GTOParadiseLostEnBreton03ArErSkeud.cbz"))
     assert (glued.decision, glued.best.album_id) == ("accept", 175353), glued.best.explain()
+
+
+def test_the_misses_of_held_out_seed_9001_stay_fixed() -> None:
+    urls = (
+        f"{SITE}BD-Red-Lanterns-2011-Tome-9-Judgement-Day-Part-1-of-3-249753.html",
+        f"{SITE}BD-Red-Lanterns-2011-Tome-10-Judgement-Day-Part-2-of-3-249755.html",
+        f"{SITE}BD-Buck-Danny-L-integrale-Tome-11-Les-annees-1970-255515.html",
+        f"{SITE}BD-Buck-Danny-Tome-54-La-nuit-du-spectre-258355.html",
+    )
+    matcher = _matcher(urls)
+    # "Part 3 of 3" is not "Part 1 of 3": the numbers are counted, not only looked up
+    third = matcher.match(parse_filename("Red Lanterns 2011-Judgement Day Part 3 of 3.cbz"))
+    assert third.decision != "accept", third.best.explain()
+    # "L'intégrale" with no number leaves the four-digit number its chance as the tome
+    integrale = matcher.match(parse_filename("Buck Danny L'integrale - 0011.cbr"))
+    assert integrale.best.album_id == 255515, integrale.best.explain()

@@ -29,7 +29,8 @@ A name marked as a one-shot (``(One shot)``, ``Album unique``) takes only steps 
 numbers belong to its title. What precedes the tome is the series (a cycle joined to it stays:
 Bédéthèque names series ``Rozen Maiden Saison 2``; a segment between series and tome is title),
 what follows the title. Other plausible readings are kept in ``alternatives`` for the matcher to
-try: other numbers when the tome was guessed (never a title's ``Part 1`` beside a written marker),
+try: other numbers when the tome was guessed or written without one (``L'intégrale - 0011``; never
+a title's ``Part 1`` beside a written marker), the folder as the series with the whole name as title,
 and a leading ``[bracket]`` as the series (``[Gamaran] T17``), which is the reading itself when the
 name has no other series.
 """
@@ -189,7 +190,7 @@ RANGE_AS_INT = re.compile(
 )
 CYCLE = re.compile(r"\b(?:cycle|saison|arc)\s*(?P<num>\d{1,2}|[ivx]{1,4})\b", re.IGNORECASE)
 ONE_SHOT = re.compile(r"\b(?:one[\s-]?shot|album unique)\b", re.IGNORECASE)
-BARE_NUMBER = re.compile(rf"(?<![\w.])(?P<num>\d{{1,3}}){_ORDINAL}(?P<letter>[a-z])?(?![\w.])", re.IGNORECASE)
+BARE_NUMBER = re.compile(rf"(?<![\w.])(?P<num>\d{{1,3}}|0\d{{3}}){_ORDINAL}(?P<letter>[a-z])?(?![\w.])", re.IGNORECASE)
 NOT_A_TOME_AFTER = {
     "ans",
     "an",
@@ -699,7 +700,8 @@ def parse_filename(name: str, parent: str | None = None) -> ParsedName:
         # which number is the tome is a guess when names carry others ("Ms Marvel 2006 21 ... part 1",
         # "Serie bleue ... Hors serie Elvifrance Tome 20"): keep the other readings for the matcher to try
         # numbers inside a title ("Alignment Earth Part 1", "1914-1918") are no tome beside a written marker
-        guesses = _explicit_tomes(text) + ([] if tome.explicit else _bare_numbers(text))
+        # a marker without a number ("Buck Danny L'intégrale - 0011") leaves the numbers their chance
+        guesses = _explicit_tomes(text) + ([] if tome.explicit and tome.number is not None else _bare_numbers(text))
         others = [other for other in guesses if other[:2] != tome[:2]]
         readings = [_assemble(text, other, **extras) for other in others[:4]]
         if not tome.explicit:

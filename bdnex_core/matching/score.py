@@ -11,6 +11,7 @@ album even though series and tome agree). Deciding is not done here.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
@@ -116,9 +117,14 @@ def title_similarity(parsed: ParsedName, title: str) -> tuple[float, str]:
     return best, said
 
 
-def _numbers(normalized: str) -> set[int]:
+def _number_list(normalized: str) -> list[int]:
     found = NUMBER_WORD.findall(normalized)
-    return {int(word) if word.isdigit() else NUMBER_WORDS.get(word) or ROMAN.get(word, -1) for word in found} - {-1}
+    values = [int(word) if word.isdigit() else NUMBER_WORDS.get(word) or ROMAN.get(word, -1) for word in found]
+    return [value for value in values if value != -1]
+
+
+def _numbers(normalized: str) -> set[int]:
+    return set(_number_list(normalized))
 
 
 def _in_order(wanted: str, title: str) -> float:
@@ -138,13 +144,15 @@ def _unmatched_words(one: str, other: str) -> list[str]:
 
 def title_numbers_differ(wanted: str, album: IndexedAlbum) -> set[int]:
     """Numbers of the name's title that the album's title (or tome) does not have: "Part 4" for "Part 2",
-    "Numéro 22" for "Numéro 23". Empty when the name's title has no number of its own."""
+    "Numéro 22" for "Numéro 23", "Part 3 of 3" for "Part 1 of 3" (counted, not only looked up). Empty
+    when the name's title has no number of its own."""
     if not album.title_norm:
         return set()
-    own = _numbers(album.title_norm)
+    own = Counter(_number_list(album.title_norm))
+    extra = Counter(_number_list(wanted)) - own
     # a number of the name's title may be the tome ("Nevada Lug 383 Numero 383"), unless the album's
     # title has numbers of its own ("Barelli en Nusa Penida 1" is tome 2: "… Penida 2" is another album)
-    return _numbers(wanted) - own - (set() if own else {album.tome_number})
+    return set(extra) - (set() if own else {album.tome_number})
 
 
 def tome_similarity(parsed: ParsedName, album: IndexedAlbum) -> tuple[float, str]:
