@@ -9,8 +9,9 @@ A name can be read several ways. The first reading is the parser's likeliest; th
 the parser's alternatives (another number as the tome, the folder as the series) and readings
 the catalogue suggests: a series the name starts with ("Nains-Redwin de la forge"), or another
 segment of the name as the series ("Goux - Avengers Vol5 2013 - Tome 39", "Titre - Série T05").
-They never overrule: when the first reading is ambiguous, another reading's accept only joins
-the review, and two readings accepting different albums go to review too.
+They never overrule: when the first reading is ambiguous or holds a tome written with a marker
+that its series has, another reading's accept only joins the review, and two readings accepting
+different albums go to review too.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ class Matcher:
         self.index = index
         self.settings = settings
         self._url_of = url_of  # album id -> url, looked up only for the candidates shown
-        self._found: dict[tuple[str, bool], tuple[SeriesHit, ...]] = {}  # thread-safe enough: a cache
+        # series searches already made (worker threads share it: a dict's get and set are atomic)
+        self._found: dict[tuple[str, bool], tuple[SeriesHit, ...]] = {}
 
     def _find_series(self, query: str, *, fuzzy: bool = True) -> tuple[SeriesHit, ...]:
         """The index's series search, remembered: the readings of one name ask the same queries."""
