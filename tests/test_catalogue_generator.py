@@ -89,3 +89,29 @@ def test_the_real_albums_are_kept_with_their_ids_and_series_completed(bedetheque
     assert all(by_id[entry.album_id] == entry for entry in vocabulary.real_entries)
     nains = sorted(entry.tome for entry in catalogue.entries if entry.series_slug == "Nains" and entry.tome)
     assert {"1", "2", "3"} <= set(nains)  # tomes 1 and 2 are real, 3 is generated
+
+
+def test_catalogue_update_from_the_written_files_then_identify(catalogue, tmp_path, capsys) -> None:
+    import json
+
+    from bdnex_core.cli import main
+
+    files = catalogue.write_sitemaps(tmp_path / "sitemaps")
+    config = tmp_path / "config.yaml"
+    config.write_text(json.dumps({"database": {"path": str(tmp_path / "bdnex.db")}, "cache": {"dir": str(tmp_path)}}))
+    assert main(["--config", str(config), "catalogue", "update", "--json", *map(str, files)]) == 0
+    assert json.loads(capsys.readouterr().out)["albums_in_index"] == len(catalogue.entries)
+    # a re-edition's name finds its album, one candidate with its editions
+    by_id = {entry.album_id: entry for entry in catalogue.entries}
+    reedition, original = next(
+        (album_id, by_id[catalogue.work[album_id]])
+        for album_id, family in sorted(catalogue.family.items())
+        if family == "reedition" and (by_id[catalogue.work[album_id]].tome or "").isdigit()
+    )
+    name = (
+        f"{original.series_slug.replace('-', ' ')} - T{original.tome_number} - {original.title_slug.replace('-', ' ')}"
+    )
+    assert main(["--config", str(config), "identify", "--json", name]) == 0
+    found = json.loads(capsys.readouterr().out)
+    ids = {found["album_id"], *found["candidates"][0]["editions"]}
+    assert found["decision"] == "accept" and {original.album_id, reedition} <= ids, found
