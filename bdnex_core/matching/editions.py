@@ -152,6 +152,7 @@ def qualifier_named(qualifier: Qualifier, query: str) -> bool:
     return all(word in words or any(fuzz.ratio(word, other) >= 80 for other in words) for word in wanted)
 
 
+@lru_cache(maxsize=8192)
 def split_tome(tome: str | None) -> tuple[str, str]:
     """A catalogue tome and its edition code: '1a2016' -> ('1', 'a2016'), '9Grec' -> ('9', 'Grec'),
     'INT2a' -> ('INT2', 'a'), '12' -> ('12', '')."""
@@ -163,6 +164,7 @@ def split_tome(tome: str | None) -> tuple[str, str]:
     return match["base"] or tome, match["code"] or ""
 
 
+@lru_cache(maxsize=8192)
 def tome_qualifier(tome: str | None) -> str | None:
     """A tome code that names another edition than the album's (a language, a promotional or pirate
     printing: '9Grec', '11Pub', '0FCBD'); None for codes of the same album ('1a2016', '1TL')."""
