@@ -199,6 +199,43 @@ def m014_session_host(db: Database) -> None:
     _add_missing_columns(db, "processing_sessions", {"host": "TEXT"})
 
 
+@migrations()
+def m015_request_pace(db: Database) -> None:
+    """Request slots keep the pace the site taught (refusals raise it, calm answers lower it), the end of a
+    Retry-After, and the request in flight: politeness holds at arrival, for every process."""
+    _add_missing_columns(
+        db,
+        "request_slots",
+        {
+            "pace": "REAL NOT NULL DEFAULT 0",
+            "calm": "INTEGER NOT NULL DEFAULT 0",
+            "refusals": "INTEGER NOT NULL DEFAULT 0",
+            "retry_until": "REAL NOT NULL DEFAULT 0",
+            "holder": "TEXT",
+            "held_at": "REAL NOT NULL DEFAULT 0",
+            "held_until": "REAL NOT NULL DEFAULT 0",
+        },
+    )
+
+
+@migrations()
+def m016_series_records(db: Database) -> None:
+    """Series records, the albums each series page lists and the series id of each catalogue slug."""
+    start = schema_sql().index(
+        "-- ===================================================================== series records"
+    )
+    execute_script(db, schema_sql()[start:])
+
+
+@migrations()
+def m017_archive_journal(db: Database) -> None:
+    """The journal of in-place archive writes, so a write a crash interrupted is taken back."""
+    start = schema_sql().index(
+        "-- ===================================================================== archive journal"
+    )
+    execute_script(db, schema_sql()[start:])
+
+
 def unknown_applied(db: Database) -> list[str]:
     """Migrations recorded in ``db`` that this code does not have: a newer bdnex-core made it."""
     known = {name for name in globals() if name[:1] == "m" and name[1:4].isdigit() and name[4:5] == "_"}
