@@ -30,6 +30,7 @@ MAIN_FIELDS = ("Series", "Number", "Title", "Year", "Publisher", "Writer", "Penc
 
 HELP = """  keys:
     1-N          show what that listed candidate would change, then confirm (Enter)
+    1b, 2c...    the same for that edition of a listed candidate (its editions are lettered under it)
     id 245127    show album 245127 (or id and its Bédéthèque URL, or the URL alone), then confirm
     / TEXT       search the local catalogue, e.g. / lanfeust 4
     m            more candidates
@@ -91,6 +92,11 @@ def say(text: str = "") -> None:
     click.echo(text, err=True)
 
 
+def edition_answer(number: int, position: int) -> str:
+    """The key of an edition listed under candidate ``number``: '1a', '1b'..."""
+    return f"{number}{'abcdefghijklmnopqrstuvwxyz'[position % 26]}"
+
+
 def album_words(card: AlbumCard) -> str:
     """``Lucky Luke #1 - La mine d'or de Dick Digger``: which album, in one line."""
     what = " ".join(part for part in (card.series, f"#{card.tome}" if card.tome else None) if part)
@@ -109,6 +115,11 @@ def candidate_line(number: int, card: AlbumCard, *, best: bool = False) -> str:
         line += "  (best)"
     if card.breakdown:
         line += f"\n      {card.breakdown}"
+    if len(card.editions) > 1:  # the editions of this album: the one listed, and the others to pick by key
+        line += f"\n      {len(card.editions)} editions:"
+        for position, (album_id, label) in enumerate(card.editions):
+            this = "  (this one)" if album_id == card.album_id else ""
+            line += f"\n        [{edition_answer(number, position)}] album {album_id}  {label or ''}{this}".rstrip()
     return line
 
 
@@ -169,13 +180,14 @@ class ReviewPrompt:
             say(f"  read from the name: {wanted}")
         listed = list(subject.candidates[:PAGE])  # numbers point into this list only
         absent = self._guarded(self.service.absent_tome, subject.parsed, listed)
+        editions: dict[str, int] = {}  # '1b' -> the album id of that edition, as listed
         if absent:  # the tome is not in the series: its tied albums are no candidates, only neighbours
             say(f"  {absent}")
             say("  m lists the series' albums anyway; / TEXT searches; id N or a URL takes an album")
             hidden, listed = listed, []
         else:
             hidden = []
-            self._show(listed, 1)
+            self._show(listed, 1, editions)
         if not listed and not absent:
             say("  no candidate in the local catalogue; search with / TEXT or give an id")
         while True:
@@ -196,7 +208,7 @@ class ReviewPrompt:
                     return Choice("undo")
                 say("  nothing to undo in this review")
             elif lowered in ("m", "more") and hidden:
-                self._show(hidden, 1)
+                self._show(hidden, 1, editions)
                 listed, hidden = hidden, []
             elif lowered in ("m", "more"):
                 more = self._guarded(
@@ -207,7 +219,7 @@ class ReviewPrompt:
                 )
                 more = more[:PAGE] if more else more
                 if more:
-                    self._show(more, len(listed) + 1)
+                    self._show(more, len(listed) + 1, editions)
                     listed += more
                 elif more is not None:
                     say("  no more candidates")
@@ -220,10 +232,13 @@ class ReviewPrompt:
                     parent=subject.item.hints.get("parent"),
                 )
                 if found:
-                    self._show(found, len(listed) + 1)
+                    self._show(found, len(listed) + 1, editions)
                     listed += found
                 elif found is not None:
                     say(f"  nothing new found for {answer[1:].strip()!r}")
+            elif lowered in editions:  # an edition listed under a candidate: confirmed as any choice
+                if self._confirm(subject, editions[lowered]):
+                    return Choice("album", editions[lowered])
             elif answer.isdigit() and len(answer) <= 3:
                 number = int(answer)
                 if not 1 <= number <= len(listed):
@@ -238,9 +253,14 @@ class ReviewPrompt:
             elif answer:
                 say(f"  not understood: {answer!r} (? for help)")
 
-    def _show(self, candidates: list[dict[str, Any]], first: int) -> None:
+    def _show(self, candidates: list[dict[str, Any]], first: int, editions: dict[str, int]) -> None:
         for number, card in enumerate(self.service.cards(candidates), start=first):
             say(candidate_line(number, card, best=number == 1))
+            if len(card.editions) > 1:
+                editions.update(
+                    (edition_answer(number, position), album_id)
+                    for position, (album_id, _label) in enumerate(card.editions)
+                )
 
     def _confirm(self, subject: Subject, album_id: int) -> bool:
         """The one rule for every write: show what would change (and where the album disagrees with the
