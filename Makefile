@@ -6,11 +6,12 @@ CT_VENV ?= .venv-ct
 # bdnex-comictagger belongs in ComicTagger's own environment (it depends on ComicTagger)
 PLUGINS := $(filter-out plugins/comictagger/pyproject.toml,$(wildcard plugins/*/pyproject.toml))
 
-.PHONY: install venv comictagger test test-fast test-alone lint wheels container demo bench clean
+.PHONY: install venv comictagger test test-fast test-alone lint wheels container demo bench screenshots clean
 # the Python packages mypy checks (the calibre plugin's calibre_plugin/ runs inside calibre: excluded in pyproject)
 TYPED := bdnex_core plugins/komga/bdnex_komga plugins/calibre/bdnex_calibre plugins/kavita/bdnex_kavita
 
 $(BIN)/python:
+	@echo "creating the virtualenv $(VENV)..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
@@ -62,13 +63,20 @@ container:
 	.ci/container
 
 ## demo: tag a generated sample library against a local fake Bédéthèque (the core and plugins, no test tools)
+# (pip shows its progress: the first install downloads and builds for a minute or two)
 demo: venv
-	$(BIN)/pip install --quiet -e . $(addprefix -e ,$(dir $(PLUGINS)))
+	@echo "installing bdnex-core and its plugins into $(VENV) (a minute or two the first time)..."
+	$(BIN)/pip install --progress-bar on -e . $(addprefix -e ,$(dir $(PLUGINS)))
 	$(BIN)/bdnex-core demo
 
 ## bench: every benchmark script (prints ratios against a baseline measured in the same run)
 bench: install
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+## screenshots: the README's pictures of the review (1280×800, 390×844) taken again by the browser tests
+screenshots: install
+	BDNEX_REQUIRE_BROWSER=1 BDNEX_UPDATE_DOCS_SCREENSHOT=1 $(BIN)/python -m pytest -n 0 -q \
+	  tests/test_web_browser.py -k "side_by_side or on_a_phone"
 
 clean:
 	rm -rf $(VENV) $(CT_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -34,6 +34,19 @@ RECORD_FIELDS = (
 )
 
 
+# what a person reads for each column of the record and each field of the history (--json keeps the names)
+LABELS = {
+    "confidence_score": "score",
+    "bdgest_id": "album",
+    "bdgest_url": "album page",
+    "editor": "publisher",
+    "isbn": "ISBN",
+    "session_id": "session",
+    "processed_date": "processed",
+    "error_msg": "reason",
+}
+
+
 def file_report(db: BDneXDB, path: str) -> dict[str, Any]:
     """Everything known about one file: its ComicInfo.xml now (or why it cannot be read), its record,
     its change history, its review entries and the ComicInfo versions kept for undo."""

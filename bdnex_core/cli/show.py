@@ -9,8 +9,16 @@ from __future__ import annotations
 
 import click
 
-from bdnex_core.app.reports import file_report
+from bdnex_core.app.reports import LABELS, file_report
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
+
+
+def label(name: str) -> str:
+    return LABELS.get(name, name)
+
+
+def value_text(value: object) -> str:
+    return "(none)" if value is None or value == "" else str(value)
 
 
 def register(cli: click.Group) -> None:
@@ -40,12 +48,13 @@ def show(app: AppContext, path: str, as_json: bool) -> None:
     if report["record"]:
         for name, value in report["record"].items():
             if value not in (None, ""):
-                click.echo(f"  {name:<16} {value}")
+                click.echo(f"  {label(name):<16} {value}")
     else:
         click.echo("  (never processed)")
     click.echo("history:")
     for row in report["history"]:
-        click.echo(f"  {row['timestamp']}  {row['source']:<6} {row['field']}: {row['old_value']} -> {row['new_value']}")
+        change = f"{label(row['field'])}: {value_text(row['old_value'])} -> {value_text(row['new_value'])}"
+        click.echo(f"  {row['timestamp']}  {row['source']:<6} {change}")
     if not report["history"]:
         click.echo("  (none)")
     for entry in report["review"]:

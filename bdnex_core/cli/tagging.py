@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bdnex_core.cli.context import echo_json
+from bdnex_core.cli.context import echo_json, follow_up_of_this_command
 from bdnex_core.cli.review_prompt import terminal_reviewer
 from bdnex_core.cli.tag import echo_database_stop, print_summary
 from bdnex_core.config import Settings
@@ -19,13 +19,18 @@ from bdnex_core.pipeline.runner import run_tagging as run
 
 
 def run_tagging(settings: Settings, db: BDneXDB, items: Sequence[LibraryItem], options: TagOptions) -> RunSummary:
-    reviewer = terminal_reviewer(lambda: ReviewService(settings, db)) if options.interactive else None
+    review_command = follow_up_of_this_command()("review")
+    reviewer = (
+        terminal_reviewer(lambda: ReviewService(settings, db), review_command=review_command)
+        if options.interactive
+        else None
+    )
     return run(settings, db, list(items), options, reviewer=reviewer)
 
 
 def report_tagging(summary: RunSummary, *, dry_run: bool = False, as_json: bool = False) -> None:
     if as_json:
         echo_json(summary.to_dict())
-        echo_database_stop(summary)
+        echo_database_stop(summary, follow_up_of_this_command())
         return
-    print_summary(summary, dry_run=dry_run)
+    print_summary(summary, follow_up=follow_up_of_this_command(), dry_run=dry_run)

@@ -50,7 +50,7 @@ def album_id_from_text(text: str) -> int | None:
 
 @dataclass
 class Outcome:
-    """What happened to one item. ``state``: done, queued, skipped, failed, or review
+    """What happened to one item. ``state``: done, waiting, skipped, failed, or review
     (a person must decide: the runner prompts or queues)."""
 
     item: LibraryItem
@@ -76,6 +76,7 @@ class Outcome:
     previous_comicinfo: bytes | None = None
     # how to give the CBZ back byte for byte (`bdnex-core undo`), taken just before our write
     previous_layout: bytes | None = None
+    edition: str = ""  # why this edition of the album (matching.edition, an ISBN or a year in the file)
     # the journal entries of in-place writes into the file: deleted in the transaction that records
     # it (an entry left after a crash means "never recorded", and the next run takes the write back)
     journal_ids: list[int] = field(default_factory=list)
@@ -99,6 +100,7 @@ class Outcome:
             "title": album.title if album else None,
             "changes": {name: list(change) for name, change in self.changes.items()},
             "elapsed_ms": self.elapsed_ms,
+            "edition": self.edition or None,
         }
 
 
@@ -174,7 +176,7 @@ class ItemProcessor:
             row = lookup.row
             already = row is not None and row["status"] in (FileStatus.SUCCESS, FileStatus.MANUAL)
             # queued for review by another run since this one listed the file: not matched a second time
-            waiting = row is not None and (row["status"], row["decision"]) == (FileStatus.SKIPPED, Decision.REVIEW)
+            waiting = row is not None and row["status"] == FileStatus.WAITING
             if not self.options.force and (
                 (already and lookup.state in ("unchanged", "moved")) or (waiting and lookup.state == "unchanged")
             ):
@@ -220,14 +222,27 @@ class ItemProcessor:
         result = self.matcher.match(parsed)
         candidates = [_candidate_dict(candidate) for candidate in result.candidates]
         best = result.best
+        edition = None
         if result.decision == Decision.ACCEPT and best is not None and not self.options.timid:
+            edition = self.choose_edition(best, parsed, archive_view)
+        if edition is not None and not edition.ask:
+            assert best is not None and edition.album_id is not None
             outcome = self.apply_album(
                 item,
-                best.album_id,
+                edition.album_id,
                 decision=Decision.ACCEPT,
                 confidence=best.confidence,
                 archive_view=archive_view,
                 known_hash=_known_hash(lookup),
+            )
+            outcome.edition = edition.reason
+        elif edition is not None and best is not None:  # matching.edition: ask
+            outcome = Outcome(
+                item,
+                OutcomeState.REVIEW,
+                reason=f"album {best.album_id} accepted at {best.confidence:.2f}; {edition.reason}",
+                decision=Decision.REVIEW,
+                confidence=best.confidence,
             )
         elif best is not None and (result.decision != Decision.NONE or self.options.timid):
             outcome = Outcome(
@@ -260,6 +275,21 @@ class ItemProcessor:
         if lookup is not None and outcome.file_hash is None:
             outcome.file_hash, outcome.fingerprint = lookup.file_hash, lookup.fingerprint
         return outcome
+
+    def choose_edition(self, best: Any, parsed: Any, archive_view: dict[str, Any]) -> Any:
+        """The edition of the matched album the file is (:mod:`bdnex_core.bedetheque.editions`): by the
+        GTIN of its ComicInfo or an ISBN in its name, a year in its name, else ``matching.edition``."""
+        from bdnex_core.bedetheque.editions import EditionFinder
+
+        existing = archive_view.get("existing")
+        gtin = str(existing.get("GTIN") or "") if existing is not None else ""
+        return EditionFinder(self.client, self.db).choose(
+            [best.album_id, *getattr(best, "editions", ())],
+            first=best.album_id,
+            policy=self.settings.matching.edition,
+            isbn=gtin or parsed.isbn,
+            year=parsed.year,
+        )[0]
 
     def _edited_elsewhere(self, item: LibraryItem, lookup: Any, archive_view: dict[str, Any]) -> Outcome | None:
         """A file we tagged whose ComicInfo is no longer the one we wrote (its SHA-256 recorded as
@@ -452,4 +482,5 @@ def _candidate_dict(candidate: Any) -> dict[str, Any]:
         if callable(getattr(candidate, "explain", None))
         else getattr(candidate, "explain", ""),
         "label": getattr(candidate, "label", None),
+        "editions": list(getattr(candidate, "editions", ()) or ()),
     }

@@ -20,7 +20,8 @@ RUN, PAUSED, RESUMED = "run", "paused", "resumed"
 # the placeholders each message may use (anything else in a template is refused at start)
 FIELDS: dict[str, frozenset[str]] = {
     RUN: frozenset(
-        {"session", "status", "tagged", "queued", "skipped", "failed", "unchanged", "message"}
+        # "queued": the former name of "waiting", still understood in templates written with it
+        {"session", "status", "tagged", "waiting", "queued", "skipped", "failed", "unchanged", "message"}
         | {"review", "review_url", "failures", "host"}
     ),
     PAUSED: frozenset({"reason", "host"}),

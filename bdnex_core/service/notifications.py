@@ -144,9 +144,10 @@ def run_values(summary: RunSummary, review_url: str | None) -> dict[str, Any]:
         "session": summary.session_id,
         "status": summary.status,
         **counts,
+        "queued": counts["waiting"],
         "message": summary.message,
         "review_url": link,
-        "review": f"\nWaiting for review: {link}" if link and counts["queued"] else "",
+        "review": f"\nWaiting for review: {link}" if link and counts["waiting"] else "",
         "failures": "\nFailed:\n" + "\n".join(f"- {line}" for line in listed) if listed else "",
     }
 
