@@ -42,7 +42,8 @@ test-fast: install
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not slow" $(PYTEST_ARGS); $(NOTHING_COLLECTED_IS_OK)
 
 ## test-alone: the fast suite as in a clone with nothing beside it (../shared hidden, no PostgreSQL server;
-## what needs them skips)
+## what needs them skips). BDNEX_ALONE_SUBSET=1 (CI) runs only the tests that reach ../shared or
+## PostgreSQL: the others do the same with or without them
 test-alone: install
 	env -u BDNEX_REQUIRE_SHARED -u BDNEX_REQUIRE_POSTGRES -u BDNEX_TEST_POSTGRES_URL BDNEX_SHARED_DIR=$(abspath .)/.no-shared-here \
 	  $(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not slow" $(PYTEST_ARGS); $(NOTHING_COLLECTED_IS_OK)
