@@ -90,7 +90,7 @@ def config_problems(section: Any, default_templates: Mapping[str, Any]) -> list[
     if not urls:
         return problems
     try:
-        import apprise  # lazy: optional extra, and heavy; only when URLs are configured
+        apprise = apprise_module()
     except ImportError:
         return [*problems, f"{SECTION}.urls: Apprise is not installed (pip install 'bdnex-core[notify]')"]
     configured = len(section.get("urls") or ())
@@ -101,6 +101,13 @@ def config_problems(section: Any, default_templates: Mapping[str, Any]) -> list[
             )
             problems.append(f"{where}: {shown_url(url)} is not a notification URL Apprise can use")
     return problems
+
+
+def apprise_module() -> Any:
+    """Apprise, imported where a URL is checked or a message sent; ``ImportError`` when not installed."""
+    import apprise  # lazy: the optional [notify] extra, and heavy; only where URLs are configured
+
+    return apprise
 
 
 def quietly_instantiate(apprise: Any, url: str) -> Any:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -33,9 +34,11 @@ from bdnex_core.service.notification_checks import (
     SECTION,
     URLS_VARIABLE,
     all_urls,
+    apprise_module,
     quietly_instantiate,
     shown_url,
 )
+from bdnex_core.states import OutcomeState
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
@@ -86,7 +89,6 @@ def send(settings: Settings, event: str, values: Mapping[str, Any]) -> bool:
         return False
     if not config.urls or event not in config.events:
         return False
-    import socket
 
     fields = {"host": socket.gethostname(), **values}
     title_template, body_template = config.templates[event]
@@ -100,7 +102,7 @@ def send(settings: Settings, event: str, values: Mapping[str, Any]) -> bool:
 
 def _deliver(urls: Sequence[str], event: str, title: str, body: str) -> bool:
     try:
-        import apprise
+        apprise = apprise_module()
     except ImportError:
         logger.warning("notification (%s) not sent: Apprise is not installed", event)
         return False
@@ -128,7 +130,6 @@ def _deliver(urls: Sequence[str], event: str, title: str, body: str) -> bool:
 
 
 def run_values(summary: RunSummary, review_url: str | None) -> dict[str, Any]:
-    from bdnex_core.states import OutcomeState
 
     counts = summary.to_dict()["counts"]
     failures = [

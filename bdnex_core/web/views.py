@@ -11,11 +11,13 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from bdnex_core.app.query import TAGGED, missing_tomes
 from bdnex_core.app.reports import LABELS, file_report
 from bdnex_core.app.undo import restore_version
 from bdnex_core.errors import BdnexError
 from bdnex_core.pipeline.review_service import SKIPPED, WAITING, AlbumCard, ReviewEntry, ReviewError
 from bdnex_core.states import Decision
+from bdnex_core.store.library import SESSION_SORTS
 
 if TYPE_CHECKING:
     from bdnex_core.web.state import WebState
@@ -188,7 +190,6 @@ class SessionView:
 
 def session_view(state: str, decision: str, text: str, sort: str, page: str) -> SessionView:
     """The view a URL asks for; what is not understood falls back to the default."""
-    from bdnex_core.store.library import SESSION_SORTS
 
     descending = sort.startswith("-")
     sort = sort.lstrip("-")
@@ -235,7 +236,6 @@ def session_page(state: WebState, session_id: int, view: SessionView) -> dict[st
 
 
 def library_page(state: WebState) -> dict[str, Any]:
-    from bdnex_core.app.query import TAGGED, missing_tomes
 
     library = state.pages.db.library
     albums = [str(status) for status in TAGGED]  # albums: the files we tagged
