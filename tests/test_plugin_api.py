@@ -67,7 +67,6 @@ def test_bundled_plugins_import_only_the_plugin_api():
     assert not offending, "plugins must use bdnex_core.api, not core internals:\n" + "\n".join(offending)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 34: the talker still reaches core internals")
 def test_comictagger_talker_imports_only_the_plugin_api():
     offending = _offending_imports([COMICTAGGER_PACKAGE])
     assert not offending, "the talker must use bdnex_core.api, not core internals:\n" + "\n".join(offending)

@@ -23,14 +23,43 @@ from bdnex_core.bedetheque.series import SeriesRecord
 from bdnex_core.bedetheque.service import fetch_album as fetch_album_through
 from bdnex_core.bedetheque.service import fetch_cover
 from bdnex_core.comicinfo import ComicInfo, read_comicinfo_safely
-from bdnex_core.config import Settings
+from bdnex_core.config import Settings, load_settings
 from bdnex_core.db import BDneXDB
 from bdnex_core.library import LibraryItem
 from bdnex_core.matching.decide import AMBIGUOUS_CAP
 from bdnex_core.matching.filename import parse_filename
+from bdnex_core.matching.index import CatalogueIndex
+from bdnex_core.matching.normalize import TRAILING_ARTICLE_SET, move_article, normalize, strip_articles
 from bdnex_core.matching.score import TITLE_ONLY_CAP
 from bdnex_core.pipeline.catalogue_matcher import load_matcher
 from bdnex_core.service.upkeep import ServiceUpkeep
+
+# besides the calls below: what a metadata source that searches the catalogue itself (the ComicTagger
+# talker) uses, handed out through bdnex_core.api
+__all__ = [
+    "TRAILING_ARTICLE_SET",
+    "Album",
+    "BedethequeClient",
+    "Catalogue",
+    "CatalogueIndex",
+    "album_cover",
+    "catalogue_rows",
+    "comic_kind",
+    "comicinfo_for",
+    "fetch_album",
+    "fetch_album_through",
+    "load_settings",
+    "match_name",
+    "move_article",
+    "normalize",
+    "parse_filename",
+    "read_comicinfo",
+    "retry_site_now",
+    "series_of_album",
+    "service_upkeep",
+    "strip_articles",
+    "write_comicinfo",
+]
 
 
 def comic_kind(path: str | Path) -> str:
