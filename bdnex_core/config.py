@@ -22,7 +22,7 @@ import json
 import math
 import os
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -35,6 +35,7 @@ import yaml
 from bdnex_core import paths
 from bdnex_core.errors import ConfigError
 from bdnex_core.fileio import read_regular_file
+from bdnex_core.plugins import config_schemas
 from bdnex_core.service import notification_checks
 
 #: a YAML file this large, or expanding (through aliases) to this many values, is refused
@@ -142,7 +143,6 @@ class Settings:
 
     def with_database_path(self, path: str | os.PathLike[str]) -> Settings:
         """Another database (``--db``, ``BDNEX_DB``): an SQLite file, or a PostgreSQL URL."""
-        from dataclasses import replace
 
         location = os.fspath(path)
         if location.startswith(("postgresql://", "postgres://")):
@@ -152,7 +152,6 @@ class Settings:
 
 def full_schema() -> dict[str, Any]:
     """The core's schema with every loaded plugin's section added."""
-    from bdnex_core.plugins import config_schemas
 
     schema = copy.deepcopy(config_schema())
     for name, section in config_schemas().items():
@@ -523,7 +522,6 @@ def _check_database_location(location: str, where: str) -> None:
 
 def settings_as_dict(settings: Settings) -> dict[str, Any]:
     """The effective settings (defaults filled in), JSON-friendly and secrets masked, for ``config show``."""
-    from dataclasses import asdict
 
     result: dict[str, Any] = {}
     for item in fields(settings):

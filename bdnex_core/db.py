@@ -17,9 +17,11 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bdnex_core.archives.journal import take_back_interrupted
 from bdnex_core.errors import BdnexError, DatabaseError
 from bdnex_core.hashing import sha256_file
 from bdnex_core.paths import logs_folder_for
+from bdnex_core.postgres import schema
 from bdnex_core.postgres.connection import is_postgresql_url, one_line, psycopg_privilege_errors
 from bdnex_core.states import HistorySource, SessionFileState, SessionStatus
 from bdnex_core.store import db_safety, migrations
@@ -155,7 +157,6 @@ class BDneXDB:
         """Take back every in-place archive write a crash interrupted (its writer is dead): each
         archive is its original again, as this database, which never recorded the write, says.
         Done by every opening of a database (not by :meth:`reopen`, the same process's threads)."""
-        from bdnex_core.archives.journal import take_back_interrupted
 
         take_back_interrupted(self.archive_journal)
 
@@ -239,7 +240,6 @@ class BDneXDB:
             raise DatabaseError(f"the database is unusable ({exc})", path=self.path) from None
 
     def _prepare_postgresql(self, backend: PostgresBackend) -> None:
-        from bdnex_core.postgres import schema
 
         self.created = not backend.table_exists("processed_files")
         applied = schema.applied_versions(backend.conn)

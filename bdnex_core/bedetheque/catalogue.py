@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bdnex_core.bedetheque.catalogue_row import CatalogueRow
+from bdnex_core.bedetheque.client import SITEMAP_MAX_BYTES
 from bdnex_core.bedetheque.sitemaps import AlbumEntry, iter_album_entries, parse_sitemap_index
 from bdnex_core.db import BDneXDB
 from bdnex_core.errors import CatalogueError
@@ -114,7 +115,6 @@ class Catalogue:
         sitemaps it fetched, and the next one skips them (their ``lastmod`` is recorded).
         ``progress`` is told how it goes (a bar on a terminal).
         """
-        from bdnex_core.bedetheque.client import SITEMAP_MAX_BYTES  # here: offline imports need no HTTP stack
 
         report = UpdateReport()
         # sitemaps are larger than pages: their own size cap (the client's default is for pages)

@@ -43,6 +43,7 @@ from typing import Any
 
 from bdnex_core.bedetheque.album import Album
 from bdnex_core.bedetheque.sitemaps import AlbumEntry, iter_album_entries
+from bdnex_core.demo.samplelib import page_jpeg
 from bdnex_core.matching.editions import edition_groups, split_tome
 
 PUBLISHERS = ("Dupuis", "Dargaud", "Casterman", "Le Lombard", "Glénat", "Soleil Productions", "Delcourt", "Futuropolis")
@@ -438,7 +439,6 @@ class FakeBedetheque:
             recorded = self.recorded / "covers" / f"Couv_{album_id}.jpg"
             if recorded.is_file():
                 return recorded.read_bytes()
-        from bdnex_core.demo.samplelib import page_jpeg
 
         entry = self.catalogue.albums[album_id]
         return page_jpeg(f"{human(entry.series_slug)} {entry.tome or ''}", size=(300, 400), seed=album_id)

@@ -12,14 +12,20 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bdnex_core import archives
 from bdnex_core.archives.journal import WriteJournal, journalled, take_back_abandoned
+from bdnex_core.archives.layout import rebuild
+from bdnex_core.bedetheque.editions import EditionFinder
+from bdnex_core.bedetheque.service import fetch_album
+from bdnex_core.comicinfo import ComicInfo, diff, read_comicinfo_safely
 from bdnex_core.errors import BdnexError
 from bdnex_core.hashing import Fingerprint, sha256_file
 from bdnex_core.library import LibraryItem, MetadataWriter, WriteResult
+from bdnex_core.matching.filename import parse_filename
 from bdnex_core.states import Decision, FileStatus, HistorySource, OutcomeState
 from bdnex_core.store.backend import ConnectionLost
 from bdnex_core.store.common import MAX_ID
@@ -163,7 +169,6 @@ class ItemProcessor:
         raise AssertionError("unreachable")
 
     def _process(self, item: LibraryItem) -> Outcome:
-        from bdnex_core.matching.filename import parse_filename
 
         lookup = None
         if item.unavailable:  # the source could not provide the file: its reason
@@ -279,7 +284,6 @@ class ItemProcessor:
     def choose_edition(self, best: Any, parsed: Any, archive_view: dict[str, Any]) -> Any:
         """The edition of the matched album the file is (:mod:`bdnex_core.bedetheque.editions`): by the
         GTIN of its ComicInfo or an ISBN in its name, a year in its name, else ``matching.edition``."""
-        from bdnex_core.bedetheque.editions import EditionFinder
 
         existing = archive_view.get("existing")
         gtin = str(existing.get("GTIN") or "") if existing is not None else ""
@@ -314,8 +318,6 @@ class ItemProcessor:
         """Pages and existing ComicInfo of a local archive (an unusable ComicInfo counts as none)."""
         if item.path is None:
             return {"pages": [], "existing": None}
-        from bdnex_core import archives
-        from bdnex_core.comicinfo import read_comicinfo_safely
 
         with archives.open_archive(item.path) as comic:
             pages = comic.pages()
@@ -354,8 +356,6 @@ class ItemProcessor:
 
         ``known_hash``: the file's SHA-256 and the size/mtime it had then (the lookup's), so that the
         undo layout does not read the whole file again while it is unchanged."""
-        from bdnex_core.bedetheque.service import fetch_album
-        from bdnex_core.comicinfo import ComicInfo, diff
 
         view = archive_view if archive_view is not None else self._read_archive(item)
         album = fetch_album(self.client, self.db, album_id)
@@ -417,7 +417,6 @@ def take_back_writes(outcome: Outcome, settings: Settings) -> str | None:
     recorded (the database failed): a CBZ rebuilt byte for byte from the layout taken before the
     write, the CBZ a conversion made removed while its original is still there. Returns what could
     not be given back (a message), or ``None``."""
-    from bdnex_core.archives.layout import rebuild
 
     written = [write for write in outcome.writes if write.written]
     if not written or outcome.item.path is None:
@@ -454,7 +453,6 @@ def _written_path(item: LibraryItem, writes: list[WriteResult]) -> Path:
 
 def _comicinfo_hash(path: Path) -> str | None:
     """SHA-256 of the ComicInfo.xml in the archive at ``path`` (``None`` when it has none)."""
-    from bdnex_core import archives
 
     try:
         with archives.open_archive(path) as comic:
@@ -465,7 +463,6 @@ def _comicinfo_hash(path: Path) -> str | None:
 
 
 def _parsed_as_dict(parsed: Any) -> dict[str, Any]:
-    from dataclasses import asdict, is_dataclass
 
     if is_dataclass(parsed) and not isinstance(parsed, type):
         return asdict(parsed)

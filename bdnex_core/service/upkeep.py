@@ -25,7 +25,10 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
+from bdnex_core.bedetheque.catalogue import Catalogue
+from bdnex_core.bedetheque.client import BedethequeClient, shared_breaker
 from bdnex_core.errors import BdnexError
 from bdnex_core.service import notifications
 from bdnex_core.service.health import Heartbeat, health_file
@@ -142,9 +145,6 @@ class ServiceUpkeep:
 
     def site_stopped(self) -> bool:
         """The client's breaker holds every request to the site now (a ban, an outage's cooldown)."""
-        from urllib.parse import urlparse
-
-        from bdnex_core.bedetheque.client import shared_breaker
 
         try:
             shared_breaker(urlparse(self.settings.catalogue.base_url).netloc).check()
@@ -154,8 +154,6 @@ class ServiceUpkeep:
 
     def refresh(self) -> str:
         """One refresh now: ``completed``, ``interrupted`` (stopped) or ``failed``. Never raises."""
-        from bdnex_core.bedetheque.catalogue import Catalogue
-        from bdnex_core.bedetheque.client import BedethequeClient
 
         started = datetime.now(UTC)
         previous = self.state()

@@ -35,7 +35,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from bdnex_core.config import mask_url_password
 from bdnex_core.errors import DatabaseError
+from bdnex_core.liveness import process_alive
+from bdnex_core.postgres.connection import connect, not_allowed, one_line, psycopg_module, psycopg_privilege_errors
 from bdnex_core.store.sqlite_files import MIN_FREE_BYTES, ROOM_HELD_BYTES, SQLITE_DAMAGE, opened_here
 
 if TYPE_CHECKING:
@@ -293,7 +296,6 @@ class SQLiteBackend(Backend):
     dialect = SQLITE
 
     def __init__(self, path: Path | None, busy_ms: int, *, settings: Settings | None = None):
-        from sqlite_utils import Database
 
         self.path, self.busy_ms, self.settings = path, busy_ms, settings
         self.location = str(path) if path is not None else ":memory:"
@@ -303,6 +305,8 @@ class SQLiteBackend(Backend):
             opened_here(path, +1)
         self._write_lock = _process_write_lock(path)
         #: sqlite-utils over the same connection: the migrations and the SQLite-only features use it
+        from sqlite_utils import Database  # lazy: pandas comes with it when installed; ordinary commands skip it
+
         self.database: Database = Database(self.conn)
 
     @contextlib.contextmanager
@@ -465,7 +469,6 @@ class SQLiteBackend(Backend):
 
     def _remove_rooms_of_dead_runs(self) -> None:
         """A run killed before it could remove its room leaves it: removed by the next one."""
-        from bdnex_core.liveness import process_alive
 
         assert self.path is not None
         for left in self.path.parent.glob(f"{self.path.name}-room-*"):
@@ -513,7 +516,7 @@ def _sqlite_forms(conn: psycopg.Connection[Any]) -> None:
     """Have ``conn`` give values in the form SQLite gives them back (see the module's docstring),
     straight from PostgreSQL's text output: no datetime, bool or dict is built only to be
     converted again (a listing of 10,000 files reads 300,000 values)."""
-    from psycopg.adapt import Loader
+    from psycopg.adapt import Loader  # lazy: the optional [postgresql] extra, which no SQLite command imports
 
     class UtcTimeText(Loader):
         def load(self, data: Any) -> str:
@@ -552,7 +555,6 @@ class PostgresBackend(Backend):
     def __init__(self, url: str, *, reconnect_seconds: float = RECONNECT_SECONDS, patient: bool = False):
         """``patient``: a first connection that fails is tried again as a lost one is (a worker
         opening its connection in the middle of a run, while the server restarts)."""
-        from bdnex_core.config import mask_url_password
 
         self.url = url
         self.location = mask_url_password(url)
@@ -566,7 +568,6 @@ class PostgresBackend(Backend):
             self.conn = self._connect()
 
     def _connect(self) -> psycopg.Connection[Any]:
-        from bdnex_core.postgres.connection import connect
 
         conn = connect(self.url)
         conn.autocommit = True  # a statement outside write() is its own transaction
@@ -603,9 +604,6 @@ class PostgresBackend(Backend):
         self.conn = conn
 
     def _run(self, sql: str, params: Params, many: Iterable[Sequence[Any]] | None = None) -> tuple[Any, int]:
-        import psycopg
-
-        from bdnex_core.postgres.connection import not_allowed, psycopg_privilege_errors
 
         with self._lock:
             if not self._writing and self._is_lost():
@@ -615,7 +613,7 @@ class PostgresBackend(Backend):
                 return self._execute(sql, params, rows)
             except psycopg_privilege_errors() as exc:
                 raise not_allowed(exc, self.location) from None
-            except psycopg.OperationalError as exc:
+            except psycopg_module().OperationalError as exc:
                 if not self._is_lost(exc):
                     raise self._failure(exc) from None
                 if self._writing:  # the transaction is gone with the connection: write() says so
@@ -625,7 +623,7 @@ class PostgresBackend(Backend):
                     raise ConnectionLost(self.location) from None
             try:
                 return self._execute(sql, params, None)  # a read, run again on the new connection
-            except psycopg.OperationalError as exc:
+            except psycopg_module().OperationalError as exc:
                 raise self._failure(exc) from None
 
     def _execute(self, sql: str, params: Params, many: list[Sequence[Any]] | None) -> tuple[Any, int]:
@@ -639,7 +637,6 @@ class PostgresBackend(Backend):
         return (names, rows), cursor.rowcount
 
     def _failure(self, exc: BaseException) -> DatabaseError:
-        from bdnex_core.postgres.connection import one_line
 
         return DatabaseError(f"PostgreSQL: {one_line(exc)}", path=self.location)
 
@@ -672,7 +669,6 @@ class PostgresBackend(Backend):
     def write(self, *, durable: bool = False) -> Iterator[Backend]:
         """One transaction (a savepoint when nested). A connection found lost at its start is opened
         again and the transaction begun there; lost after that, :class:`ConnectionLost`."""
-        import psycopg
 
         with self._lock:
             if self._writing:
@@ -691,7 +687,7 @@ class PostgresBackend(Backend):
                             self.execute("SET LOCAL synchronous_commit = on")
                         yield self
                     return
-                except (psycopg.OperationalError, ConnectionLost) as exc:
+                except (psycopg_module().OperationalError, ConnectionLost) as exc:
                     if not self._is_lost(exc):
                         raise self._failure(exc) from None
                     if begun or attempt == 2:
