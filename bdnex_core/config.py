@@ -19,6 +19,7 @@ import copy
 import difflib
 import errno
 import json
+import logging
 import math
 import os
 import re
@@ -466,8 +467,6 @@ def _warn_if_empty(path: Path, data: Any) -> None:
     """An empty configuration file is valid (every default applies), but a disk or a sync tool may have
     emptied it: say so once, since the defaults then choose another database."""
     if data == {}:
-        import logging
-
         logging.getLogger(__name__).warning(
             "%s is empty: every setting has its default (database %s)", path, paths.default_database_path()
         )

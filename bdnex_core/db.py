@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bdnex_core.archives.journal import take_back_interrupted
+from bdnex_core.config import load_settings
 from bdnex_core.errors import BdnexError, DatabaseError
 from bdnex_core.hashing import sha256_file
 from bdnex_core.paths import logs_folder_for
@@ -110,8 +111,6 @@ class BDneXDB:
     ):
         if db_path is None:
             if settings is None:  # the seed's BDneXDB(): the user's configuration, BDNEX_DB first
-                from bdnex_core.config import load_settings
-
                 settings = load_settings()
             database = settings.database
             db_path = database.url if database.backend == POSTGRESQL and database.url else database.path
@@ -284,8 +283,6 @@ class BDneXDB:
 
     def schema_version(self) -> list[str]:
         if isinstance(self.backend, PostgresBackend):
-            from bdnex_core.postgres import schema
-
             names = {m.version: m.name for m in schema.MIGRATIONS}
             return [names.get(version, str(version)) for version in schema.applied_versions(self.backend.conn)]
         return [migration.name for migration in migrations.migrations.applied(self.db)]

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from bdnex_core.bedetheque.album import Album
+from bdnex_core.bedetheque.parse import parse_album_page
 from bdnex_core.bedetheque.sitemaps import AlbumEntry, iter_album_entries
 from bdnex_core.demo.samplelib import page_jpeg
 from bdnex_core.matching.editions import edition_groups, split_tome
@@ -230,9 +231,6 @@ class FakeBedetheque:
         self.recorded = recorded if recorded is not None and recorded.is_dir() else None
         self.catalogue.series_ids.update(recorded_series_ids(self.recorded))
         self._desktop_series: dict[int, bytes] = {}
-        if self.recorded is not None:
-            # desktop series pages read the recorded album pages: imported now, not while a client waits
-            import bdnex_core.bedetheque.parse  # noqa: F401
         self.network_delay = network_delay
         self.mode = FaultMode()
         self.log: list[LoggedRequest] = []
@@ -596,8 +594,6 @@ def render_desktop_series_of(site: FakeBedetheque, series_id: int) -> bytes | No
     for entry in entries:
         recorded = next((site.recorded / "album").glob(f"*-{entry.album_id}.html"), None) if site.recorded else None
         if recorded is not None:
-            from bdnex_core.bedetheque.parse import parse_album_page  # imported by FakeBedetheque() already
-
             albums.append(
                 parse_album_page(recorded.read_bytes(), f"https://www.bedetheque.com/BD-x-{entry.album_id}.html")
             )

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from bdnex_core import archives
 from bdnex_core.archives.journal import WriteJournal, journalled, take_back_abandoned
-from bdnex_core.archives.layout import rebuild
+from bdnex_core.archives.layout import capture, rebuild
 from bdnex_core.bedetheque.editions import EditionFinder
 from bdnex_core.bedetheque.service import fetch_album
 from bdnex_core.comicinfo import ComicInfo, diff, read_comicinfo_safely
@@ -388,13 +388,10 @@ class ItemProcessor:
                 )
             return Outcome(item, OutcomeState.FAILED, reason="no metadata writer can write this item", album=album)
         outcome.previous_comicinfo = view.get("comicinfo_bytes")
-        if item.path is not None and any(writer.name == "comicinfo" for writer in applicable):
-            from bdnex_core import archives
-            from bdnex_core.archives.layout import capture
-
-            if archives.detect_kind(item.path) == "cbz":
-                known_sha256, known_as = known_hash or (None, None)
-                outcome.previous_layout = capture(item.path, known_sha256=known_sha256, known_as=known_as)
+        writes_the_cbz = item.path is not None and any(writer.name == "comicinfo" for writer in applicable)
+        if writes_the_cbz and item.path is not None and archives.detect_kind(item.path) == "cbz":
+            known_sha256, known_as = known_hash or (None, None)
+            outcome.previous_layout = capture(item.path, known_sha256=known_sha256, known_as=known_as)
         journal = WriteJournal(self.db.archive_journal, defer_end=True)
         try:
             with journalled(journal):  # the CBZ writer (and plugins' through the api) write in place under it

@@ -39,6 +39,7 @@ from bdnex_core.config import mask_url_password
 from bdnex_core.errors import DatabaseError
 from bdnex_core.liveness import process_alive
 from bdnex_core.postgres.connection import connect, not_allowed, one_line, psycopg_module, psycopg_privilege_errors
+from bdnex_core.store.db_safety import damage_error
 from bdnex_core.store.sqlite_files import MIN_FREE_BYTES, ROOM_HELD_BYTES, SQLITE_DAMAGE, opened_here
 
 if TYPE_CHECKING:
@@ -317,8 +318,6 @@ class SQLiteBackend(Backend):
         try:
             yield
         except SQLITE_DAMAGE as exc:
-            from bdnex_core.store.db_safety import damage_error
-
             error = damage_error(exc, self.path, self.settings)
             if error is None and isinstance(exc, sqlite3.OperationalError):
                 error = sqlite_failure(exc, self.location, self.busy_ms)
