@@ -189,6 +189,51 @@ def test_the_reader_sees_every_import():
     # a module of a package imports its package's __init__ with it only from outside the package
     assert "bdnex_core.archives" in graph["bdnex_core.pipeline.steps"]
     assert "bdnex_core.archives" not in graph["bdnex_core.archives.inplace"]
+    assert _layer("bdnex_core.cli.tag") < _layer("bdnex_core.app.undo") < _layer("bdnex_core.pipeline.runner")
+    assert _layer("bdnex_core.pipeline.runner") < _layer("bdnex_core.store.files") < _layer("bdnex_core.config")
+
+
+# the layers of docs/architecture.md, top first: a module imports its own layer and those below it
+LAYERS = (
+    ("front-ends", ("bdnex_core.cli", "bdnex_core.web", "bdnex_core.api", "bdnex_core.__main__")),
+    ("application", ("bdnex_core.app",)),
+    ("pipeline", ("bdnex_core.pipeline", "bdnex_core.default_plugins", "bdnex_core.demo")),
+    (
+        "domain",
+        (
+            "bdnex_core.matching",
+            "bdnex_core.bedetheque",
+            "bdnex_core.store",
+            "bdnex_core.postgres",
+            "bdnex_core.db",
+            "bdnex_core.archives",
+            "bdnex_core.comicinfo",
+            "bdnex_core.service.notifications",
+            "bdnex_core.service.upkeep",
+            "bdnex_core.service.health",
+        ),
+    ),
+)
+
+
+def _layer(name: str) -> int:
+    """0 for the front-ends ... 4 for the base (config, errors, states, paths...: what no layer lists)."""
+    for rank, (_, packages) in enumerate(LAYERS):
+        if any(_in(name, package) for package in packages):
+            return rank
+    return len(LAYERS)
+
+
+def test_imports_run_down_the_layers():
+    """The application imports no front-end, the pipeline no application, the domain neither (type
+    annotations aside: they never run)."""
+    wrong = [
+        f"{_where(found)} ({LAYERS[_layer(found.module)][0] if _layer(found.module) < len(LAYERS) else 'base'} "
+        f"-> {LAYERS[_layer(found.target)][0]})"
+        for found in IMPORTS
+        if not found.type_only and found.target in MODULES and _layer(found.target) < _layer(found.module)
+    ]
+    assert not wrong, "an import up the layers:\n" + "\n".join(wrong)
 
 
 def test_no_cycle_between_modules():

@@ -7,10 +7,10 @@ import zipfile
 
 import pytest
 
+from bdnex_core.app.review import SKIPPED, WAITING, ReviewError, ReviewService, breakdown
 from bdnex_core.cli import main
 from bdnex_core.demo.fakesite import human
 from bdnex_core.hashing import sha256_file
-from bdnex_core.pipeline.review_service import SKIPPED, WAITING, ReviewError, ReviewService, breakdown
 from bdnex_testing import review as review_env
 from bdnex_testing.review import (
     comicinfo_bytes,

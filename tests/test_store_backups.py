@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bdnex_core.app.review import ReviewService
 from bdnex_core.db import BDneXDB
-from bdnex_core.pipeline.review_service import ReviewService
 
 # bytes no text encoding would keep: a BLOB/BYTEA must give them back unchanged
 ODD_BYTES = b"<ComicInfo>\x00\xff\xfe caf\xe9 \x80</ComicInfo>"

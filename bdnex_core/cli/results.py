@@ -107,7 +107,7 @@ def correct_one_file(
 ) -> None:
     """``tag FILE --id ID|URL``: the album a person names, written (or, dry, only shown) with its diff;
     with ``rename`` the file then moves to organize.template, as ``tag --rename`` moves a run's files."""
-    from bdnex_core.pipeline.review_service import _written_path, album_id_of, correct_file
+    from bdnex_core.app.review import _written_path, album_id_of, correct_file
 
     if len(paths) != 1:
         raise click.UsageError("--id tags exactly one FILE")

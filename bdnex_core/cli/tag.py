@@ -78,12 +78,12 @@ def tag(
     as_json: bool,
 ) -> None:
     """Find comics under PATH..., match them on Bédéthèque, write ComicInfo.xml, record everything."""
+    from bdnex_core.app.review import ReviewService
     from bdnex_core.cli.review_prompt import terminal_reviewer
     from bdnex_core.cli.sessions import list_sessions as list_command
     from bdnex_core.cli.sessions import show_session
     from bdnex_core.pipeline import TagOptions, resume_tagging, tag_locations
     from bdnex_core.pipeline.progress import ProgressDisplay
-    from bdnex_core.pipeline.review_service import ReviewService
 
     if list_sessions:
         click.get_current_context().invoke(list_command, as_json=as_json)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bdnex_core.app.review import ReviewService
 from bdnex_core.cli.context import echo_json, follow_up_of_this_command
 from bdnex_core.cli.review_prompt import terminal_reviewer
 from bdnex_core.cli.tag import echo_database_stop, print_summary
@@ -13,7 +14,6 @@ from bdnex_core.config import Settings
 from bdnex_core.db import BDneXDB
 from bdnex_core.library import LibraryItem
 from bdnex_core.pipeline.options import TagOptions
-from bdnex_core.pipeline.review_service import ReviewService
 from bdnex_core.pipeline.runner import RunSummary
 from bdnex_core.pipeline.runner import run_tagging as run
 

@@ -1,7 +1,7 @@
 """What each page shows, read from the database (called under the pages connection's lock).
 
 Only data here, no HTTP: the routes in :mod:`bdnex_core.web.app` turn it into pages. The review
-part goes through :class:`bdnex_core.pipeline.review_service.ReviewService`, as the terminal does.
+part goes through :class:`bdnex_core.app.review.ReviewService`, as the terminal does.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from urllib.parse import urlencode
 
 from bdnex_core.app.query import TAGGED, missing_tomes
 from bdnex_core.app.reports import LABELS, file_report
+from bdnex_core.app.review import SKIPPED, WAITING, AlbumCard, ReviewEntry, ReviewError
 from bdnex_core.app.undo import restore_version
 from bdnex_core.errors import BdnexError
-from bdnex_core.pipeline.review_service import SKIPPED, WAITING, AlbumCard, ReviewEntry, ReviewError
 from bdnex_core.states import Decision
 from bdnex_core.store.library import SESSION_SORTS
 
