@@ -184,20 +184,22 @@ class BDneXDB:
         if isinstance(self.backend, PostgresBackend):
             self._prepare_postgresql(self.backend)
             return
-        db = self.db
+        backend = self.backend
+        assert isinstance(backend, SQLiteBackend)
+        conn = backend.conn
         try:
-            self.created = not db.table("processed_files").exists()
-            newer = migrations.unknown_applied(db)
+            self.created = not backend.table_exists("processed_files")
+            newer = migrations.unknown_applied(conn)
             if newer:
                 raise DatabaseError(
                     f"made by a newer bdnex-core (schema changes {', '.join(newer)} unknown here); "
                     "upgrade bdnex-core to use it",
                     path=self.path,
                 )
-            if migrations.migrations.pending(db):
+            if migrations.migrations.pending(conn):
                 # one transaction: a second process opening a new database waits, then finds it done
                 with self.write():
-                    migrations.apply(db)
+                    migrations.apply(self.db)
         except sqlite3.DatabaseError as exc:
             raise DatabaseError(f"the database is unusable ({exc})", path=self.path) from None
 
@@ -241,7 +243,8 @@ class BDneXDB:
 
             names = {m.version: m.name for m in schema.MIGRATIONS}
             return [names.get(version, str(version)) for version in schema.applied_versions(self.backend.conn)]
-        return [migration.name for migration in migrations.migrations.applied(self.db)]
+        assert isinstance(self.backend, SQLiteBackend)
+        return migrations.migrations.applied(self.backend.conn)
 
     # ------------------------------------------------------------------ files (seed names)
 

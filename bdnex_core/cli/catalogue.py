@@ -35,14 +35,16 @@ def update(app: AppContext, files: tuple[Path, ...], more_files: tuple[Path, ...
     from bdnex_core.bedetheque.catalogue import Catalogue
 
     catalogue = Catalogue(app.db)
+    say = lambda line: click.echo(line, err=True)  # noqa: E731
     if files or more_files:
-        report = catalogue.import_files([*files, *more_files])
+        report = catalogue.import_files([*files, *more_files], settings=app.settings, announce=say)
     else:
         from bdnex_core.bedetheque.client import BedethequeClient
 
         report = catalogue.update_online(BedethequeClient(app.settings, database=app.db), force=force)
+    index = catalogue.update_index(app.settings, announce=say)
     if as_json:
-        echo_json({**report.as_dict(), "albums_in_index": catalogue.count()})
+        echo_json({**report.as_dict(), "albums_in_index": catalogue.count(), "index_file": index})
         return
     for name in report.fetched:
         click.echo(f"updated from {name}")

@@ -22,8 +22,8 @@ def identify(app: AppContext, names: tuple[str, ...], from_stdin: bool, as_json:
     """Match file names against the catalogue index, without fetching any page."""
     from pathlib import PurePath
 
-    from bdnex_core.matching import load_matcher
     from bdnex_core.matching.filename import parse_filename
+    from bdnex_core.pipeline.catalogue_matcher import load_matcher
 
     wanted = list(names) + ([line.strip() for line in sys.stdin if line.strip()] if from_stdin else [])
     if not wanted:

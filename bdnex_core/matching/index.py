@@ -1,23 +1,36 @@
-"""An in-memory index of the catalogue for candidate generation (fast at 300,000 albums).
+"""The catalogue index as matching sees it: a small query interface, the series search over it, and
+the in-memory index.
 
-Albums are kept in flat arrays (ids, series, tome, title); series names in a dict of
-every normalised form (with and without articles) and a sorted list for prefix search
-("batwoman" finds "batwoman 2011"). Fuzzy search (rapidfuzz) runs only when exact and
-prefix look-ups find nothing, and first over series sharing a word with the query.
+Matching asks a catalogue index a few questions (:class:`CatalogueLookup`): which series have this
+normalised form, which forms start with this prefix, which series share a word, which albums a series
+has, which albums carry a title. Two indexes answer them: :class:`CatalogueIndex` here, built in memory
+from catalogue rows (tests, the evaluation, a database in memory), and the persisted index file that
+``catalogue update`` keeps (:mod:`bdnex_core.bedetheque.catalogue_index`), which a process opens
+without building anything. The search rules (exact forms, then edition prefixes, then fuzzy) live
+once, in :func:`find_series`, so both give the same candidates in the same order: ties are broken by
+the series' normalised name, never by how an index numbers its series.
+
+What one series and one album derive from their names (the forms a series is found under, the words
+its fuzzy pool is keyed by, an album's title key) are pure functions here, used by both builders.
 """
 
 from __future__ import annotations
 
 import bisect
 import sys
-from array import array
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from rapidfuzz import fuzz, process
 
 from bdnex_core.matching.normalize import strip_articles
+
+# the prefix search looks at this many keys after the query ("nains" -> "nains hs", "nains 2e serie"...)
+PREFIX_KEYS = 40
+# a misspelt first word: the whole catalogue is searched, stricter than the pool of series sharing a word
+POOL_CUTOFF, CATALOGUE_CUTOFF = 70, 80
 
 
 @dataclass(frozen=True)
@@ -32,25 +45,143 @@ class IndexedAlbum:
 
 @dataclass(frozen=True)
 class SeriesHit:
-    series: int  # series number in the index
+    series: int  # series number in the index that found it
     similarity: float  # 0..1
     how: str  # exact, prefix, fuzzy, title
+    name: str = ""  # the series' normalised name (what ties are broken by)
+
+
+# ----------------------------------------------------------------------------- derived values
+
+
+def series_keys(name: str) -> set[str]:
+    """The normalised forms a series is found under: its name, and its name without article."""
+    return {name, strip_articles(name)}
+
+
+def series_words(name: str) -> set[str]:
+    """The words that put a series in the fuzzy pool of a query: the first two of its name without article."""
+    return set(strip_articles(name).split()[:2])
+
+
+def title_key(title_norm: str) -> str:
+    """An album title as :meth:`CatalogueLookup.albums_titled` looks it up ('' for none)."""
+    return strip_articles(title_norm) if title_norm else ""
+
+
+# ----------------------------------------------------------------------------- the interface
+
+
+class CatalogueLookup(Protocol):
+    """What matching reads from a catalogue index (no I/O of its own: an index may read a file).
+
+    Series are numbers the index gives; :attr:`SeriesHit.name` and :meth:`series_name` say which.
+    Every list of albums is in album-id order.
+    """
+
+    def series_with_key(self, key: str) -> Sequence[int]:
+        """Series one of whose :func:`series_keys` is exactly ``key``."""
+        ...
+
+    def keys_with_prefix(self, prefix: str, limit: int) -> list[tuple[str, Sequence[int]]]:
+        """The first ``limit`` keys (in code-point order) that start with ``prefix``, each with its series."""
+        ...
+
+    def series_with_words(self, words: Iterable[str]) -> dict[int, str]:
+        """Series one of whose :func:`series_words` is in ``words``: series -> name without article."""
+        ...
+
+    def all_series(self) -> tuple[Sequence[int], Sequence[str]]:
+        """Every series and its name without article, ordered by (name without article, name)."""
+        ...
+
+    def series_name(self, series: int) -> str:
+        """The normalised name of a series."""
+        ...
+
+    def series_albums(self, series: int) -> list[IndexedAlbum]:
+        """The albums of a series."""
+        ...
+
+    def albums_titled(self, key: str) -> list[IndexedAlbum]:
+        """Albums whose :func:`title_key` is ``key``."""
+        ...
+
+
+# ----------------------------------------------------------------------------- the search
+
+
+def find_series(index: CatalogueLookup, query: str, *, limit: int = 8) -> list[SeriesHit]:
+    """Series whose name matches ``query`` (normalised), best first; ties by name."""
+    if not query:
+        return []
+    hits: dict[int, tuple[float, str]] = {}
+
+    def keep(series: int, similarity: float, how: str) -> None:
+        if series not in hits or hits[series][0] < similarity:
+            hits[series] = (similarity, how)
+
+    forms = sorted({query, strip_articles(query)})
+    for form in forms:
+        for series in index.series_with_key(form):
+            keep(series, 1.0, "exact")
+    for form in forms:  # edition qualifiers: "batwoman" -> "batwoman 2011", "nains" -> "nains hs"
+        for key, found in index.keys_with_prefix(form + " ", PREFIX_KEYS):
+            # an edition qualifier the name left out; several such series compete as ambiguity
+            extra = len(key) - len(form)
+            for series in found:
+                keep(series, max(0.90, 0.96 - 0.004 * extra), "prefix")
+    if not any(how == "exact" for _similarity, how in hits.values()):
+        for series, similarity in _fuzzy(index, query, limit):
+            keep(series, similarity, "fuzzy")
+    ranked = sorted(
+        (SeriesHit(series, similarity, how, index.series_name(series)) for series, (similarity, how) in hits.items()),
+        key=lambda hit: (-hit.similarity, hit.name),
+    )
+    return ranked[: max(limit, 1) * 2]
+
+
+def _fuzzy(index: CatalogueLookup, query: str, limit: int) -> list[tuple[int, float]]:
+    stripped = strip_articles(query)
+    pool = index.series_with_words(word for word in stripped.split()[:3] if len(word) > 1)
+    if pool:
+        # in the order of the whole catalogue's list, so that equal scores rank alike in every index
+        ordered = sorted(pool.items(), key=lambda item: (item[1], index.series_name(item[0])))
+        found = _extract(
+            stripped, [series for series, _name in ordered], [name for _series, name in ordered], limit, POOL_CUTOFF
+        )
+        if found:
+            return found
+    series_ids, names = index.all_series()
+    # nothing in the pool: a misspelt first word; the whole catalogue, stricter when the pool was not empty
+    return _extract(stripped, series_ids, names, limit, CATALOGUE_CUTOFF if pool else POOL_CUTOFF)
+
+
+def _extract(
+    query: str, series_ids: Sequence[int], names: Sequence[str], limit: int, cutoff: int
+) -> list[tuple[int, float]]:
+    found = process.extract(query, names, scorer=fuzz.ratio, limit=limit, score_cutoff=cutoff)
+    return [(series_ids[position], score / 100.0) for _name, score, position in found]
+
+
+# ----------------------------------------------------------------------------- the in-memory index
 
 
 class CatalogueIndex:
+    """The catalogue in memory: flat lists of albums, dicts of series forms and words. Built from rows in
+    one pass (about 3 s and 300 MB at 300,000 albums: the persisted index is for processes that only
+    need a few answers)."""
+
     def __init__(self) -> None:
         self.series_names: list[str] = []
         self._series_ids: dict[str, int] = {}
         self._keys: dict[str, list[int]] = defaultdict(list)  # normalised form -> series
         self._sorted_keys: list[str] = []
         self._by_word: dict[str, list[int]] = defaultdict(list)
-        self.album_ids = array("l")
-        self.album_series = array("l")
-        self.album_tome_numbers = array("l")
-        self.album_tomes: list[str | None] = []
-        self.album_kinds: list[str | None] = []
-        self.album_titles: list[str] = []
-        self.series_albums: list[list[int]] = []
+        self._albums: list[IndexedAlbum] = []
+        self.series_positions: list[list[int]] = []
+        self._all_series: tuple[list[int], list[str]] = ([], [])
+        self._stripped_names: list[str] = []
         # album title without its article -> album (a list only for repeated titles); built on first use
         self._titles: dict[str, int | list[int]] | None = None
 
@@ -76,60 +207,75 @@ class CatalogueIndex:
         if series is None:
             series = self._series_ids[series_norm] = len(self.series_names)
             self.series_names.append(series_norm)
-            self.series_albums.append([])
-        position = len(self.album_ids)
-        self.album_ids.append(album_id)
-        self.album_series.append(series)
-        self.album_tome_numbers.append(-1 if tome_number is None else tome_number)
-        self.album_tomes.append(sys.intern(tome) if tome else None)
-        self.album_kinds.append(sys.intern(tome_kind) if tome_kind else None)
-        self.album_titles.append(title_norm)
-        self.series_albums[series].append(position)
+            self.series_positions.append([])
+        self.series_positions[series].append(len(self._albums))
+        self._albums.append(
+            IndexedAlbum(
+                album_id,
+                self.series_names[series],
+                sys.intern(tome) if tome else None,
+                tome_number,
+                sys.intern(tome_kind) if tome_kind else None,
+                title_norm,
+            )
+        )
 
     def finish(self) -> None:
         for series, name in enumerate(self.series_names):
-            for key in {name, strip_articles(name)}:
+            for key in series_keys(name):
                 self._keys[key].append(series)
-            for word in set(strip_articles(name).split()[:2]):
+            for word in series_words(name):
                 self._by_word[word].append(series)
+            self.series_positions[series].sort(key=lambda position: self._albums[position].album_id)
         self._sorted_keys = sorted(self._keys)
         self._stripped_names = [strip_articles(name) for name in self.series_names]
+        order = sorted(range(len(self.series_names)), key=lambda s: (self._stripped_names[s], self.series_names[s]))
+        self._all_series = (order, [self._stripped_names[series] for series in order])
 
     def __len__(self) -> int:
-        return len(self.album_ids)
+        return len(self._albums)
 
-    # ------------------------------------------------------------------ albums
+    # ------------------------------------------------------------------ CatalogueLookup
 
-    def album(self, position: int) -> IndexedAlbum:
-        number = self.album_tome_numbers[position]
-        return IndexedAlbum(
-            album_id=self.album_ids[position],
-            series_norm=self.series_names[self.album_series[position]],
-            tome=self.album_tomes[position],
-            tome_number=None if number < 0 else number,
-            tome_kind=self.album_kinds[position],
-            title_norm=self.album_titles[position],
-        )
+    def series_with_key(self, key: str) -> Sequence[int]:
+        return self._keys.get(key, ())
 
-    def albums_of(self, series: int) -> list[int]:
-        return self.series_albums[series]
+    def keys_with_prefix(self, prefix: str, limit: int) -> list[tuple[str, Sequence[int]]]:
+        start = bisect.bisect_left(self._sorted_keys, prefix)
+        found: list[tuple[str, Sequence[int]]] = []
+        for key in self._sorted_keys[start : start + limit]:
+            if not key.startswith(prefix):
+                break
+            found.append((key, self._keys[key]))
+        return found
 
-    def albums_titled(self, query: str) -> list[int]:
-        """Albums whose own title is ``query`` (normalised; articles either side), for a name that
-        gives only the album's title ("Redwin de la Forge" for Nains tome 1)."""
+    def series_with_words(self, words: Iterable[str]) -> dict[int, str]:
+        return {series: self._stripped_names[series] for word in words for series in self._by_word.get(word, ())}
+
+    def all_series(self) -> tuple[Sequence[int], Sequence[str]]:
+        return self._all_series
+
+    def series_name(self, series: int) -> str:
+        return self.series_names[series]
+
+    def series_albums(self, series: int) -> list[IndexedAlbum]:
+        return [self._albums[position] for position in self.series_positions[series]]
+
+    def albums_titled(self, key: str) -> list[IndexedAlbum]:
         if self._titles is None:
             self._titles = self._title_table()
-        found = self._titles.get(strip_articles(query))
-        return [] if found is None else [found] if isinstance(found, int) else list(found)
+        found = self._titles.get(key)
+        positions = [] if found is None else [found] if isinstance(found, int) else found
+        return sorted((self._albums[position] for position in positions), key=lambda album: album.album_id)
 
     def _title_table(self) -> dict[str, int | list[int]]:
         # rarely needed (only names in which no series was found), so not paid for at start-up;
         # an int per title rather than a list keeps it small at 300,000 albums
         table: dict[str, int | list[int]] = {}
-        for position, title in enumerate(self.album_titles):
-            if not title:
+        for position, album in enumerate(self._albums):
+            key = title_key(album.title_norm)
+            if not key:
                 continue
-            key = strip_articles(title)
             known = table.get(key)
             if known is None:
                 table[key] = position
@@ -139,50 +285,8 @@ class CatalogueIndex:
                 known.append(position)
         return table
 
-    # ------------------------------------------------------------------ series search
+    # ------------------------------------------------------------------ conveniences
 
     def find_series(self, query: str, *, limit: int = 8) -> list[SeriesHit]:
-        """Series whose name matches ``query`` (normalised), best first."""
-        if not query:
-            return []
-        hits: dict[int, SeriesHit] = {}
-
-        def keep(series: int, similarity: float, how: str) -> None:
-            if series not in hits or hits[series].similarity < similarity:
-                hits[series] = SeriesHit(series, similarity, how)
-
-        forms = {query, strip_articles(query)}
-        for form in forms:
-            for series in self._keys.get(form, ()):
-                keep(series, 1.0, "exact")
-        for form in forms:  # edition qualifiers: "batwoman" -> "batwoman 2011", "nains" -> "nains hs"
-            start = bisect.bisect_left(self._sorted_keys, form + " ")
-            for key in self._sorted_keys[start : start + 40]:
-                if not key.startswith(form + " "):
-                    break
-                for series in self._keys[key]:
-                    # an edition qualifier the name left out; several such series compete as ambiguity
-                    extra = len(key) - len(form)
-                    keep(series, max(0.90, 0.96 - 0.004 * extra), "prefix")
-        if not any(hit.how == "exact" for hit in hits.values()):
-            for series, similarity in self._fuzzy(query, limit):
-                keep(series, similarity, "fuzzy")
-        return sorted(hits.values(), key=lambda hit: -hit.similarity)[: max(limit, 1) * 2]
-
-    def _fuzzy(self, query: str, limit: int) -> list[tuple[int, float]]:
-        stripped = strip_articles(query)
-        pool: set[int] = set()
-        for word in stripped.split()[:3]:
-            if len(word) > 1:
-                pool.update(self._by_word.get(word, ()))
-        choices = {series: self._stripped_names[series] for series in pool} if pool else None
-        found = process.extract(
-            stripped,
-            choices if choices is not None else self._stripped_names,
-            scorer=fuzz.ratio,
-            limit=limit,
-            score_cutoff=70,
-        )
-        if not found and choices is not None:  # a misspelt first word: the whole catalogue, stricter
-            found = process.extract(stripped, self._stripped_names, scorer=fuzz.ratio, limit=limit, score_cutoff=80)
-        return [(key, score / 100.0) for _name, score, key in found]
+        """Series whose name matches ``query`` (normalised), best first (see :func:`find_series`)."""
+        return find_series(self, query, limit=limit)

@@ -486,7 +486,7 @@ def _default_client(settings: Settings, db: BDneXDB) -> Any:
 
 
 def _default_matcher(settings: Settings, db: BDneXDB) -> Any:
-    from bdnex_core.matching import LazyMatcher
+    from bdnex_core.pipeline.catalogue_matcher import LazyMatcher
 
     return LazyMatcher(settings, db)
 

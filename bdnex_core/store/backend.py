@@ -195,14 +195,23 @@ class SQLiteBackend(Backend):
     dialect = SQLITE
 
     def __init__(self, path: Path | None, busy_ms: int):
-        from sqlite_utils import Database
-
         self.path, self.busy_ms = path, busy_ms
         self.location = str(path) if path is not None else ":memory:"
         self.conn = connect_sqlite(path, busy_ms)
         self._write_lock = _process_write_lock(path)
-        #: sqlite-utils over the same connection: the migrations and the SQLite-only features use it
-        self.database: Database = Database(self.conn)
+        self._database: Database | None = None
+        self._savepoints = 0
+
+    @property
+    def database(self) -> Database:
+        """sqlite-utils over the same connection (the migrations and the SQLite-only features use it),
+        made on first use: an ordinary command never imports sqlite-utils (nor pandas, which it imports
+        when installed beside it)."""
+        if self._database is None:
+            from bdnex_core.migrations import open_database
+
+            self._database = open_database(self.conn)
+        return self._database
 
     def _cursor(self, sql: str, params: Params) -> sqlite3.Cursor:
         return self.conn.execute(sql, params or ())
@@ -239,7 +248,7 @@ class SQLiteBackend(Backend):
         """
         conn = self.conn
         if conn.in_transaction:
-            with self.database.atomic():
+            with self._savepoint():
                 yield self
             return
         deadline = time.monotonic() + self.busy_ms / 1000.0
@@ -263,6 +272,23 @@ class SQLiteBackend(Backend):
                 raise
         finally:
             self._write_lock.release()
+
+    @contextlib.contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        """A write nested in another: a savepoint, undone alone when it raises."""
+        self._savepoints += 1
+        name = f"bdnex_{self._savepoints}"
+        self.conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute(f"ROLLBACK TO {name}")
+            self.conn.execute(f"RELEASE {name}")
+            raise
+        else:
+            self.conn.execute(f"RELEASE {name}")
+        finally:
+            self._savepoints -= 1
 
     def _begin_immediate(self, deadline: float) -> None:
         pause = 0.005

@@ -1,0 +1,607 @@
+"""The persisted catalogue index: a local SQLite file of normalised keys that a process opens, not builds.
+
+Matching asks the catalogue a few questions (:class:`~bdnex_core.matching.index.CatalogueLookup`).
+Building the in-memory answer to them from 300,000 catalogue rows costs every process seconds and
+hundreds of MB; this file holds them ready: series by normalised form and by word, albums by series
+and by title key, and the list the fuzzy search runs over. Why SQLite tables and not a packed
+memory-mapped file, and why a file of its own beside the database (or, with PostgreSQL, one per
+machine in the cache folder): see docs/architecture.md, "The catalogue index".
+
+- **Derived, never the truth**: everything in it comes from the database's ``catalogue_albums`` by
+  the pure functions of :mod:`bdnex_core.matching.index`. Deleting it loses nothing.
+- **Versioned with this code**: :data:`FORMAT` is in the file's name and in its ``user_version``; a
+  change to the tables or to a derived value bumps it, and the new code builds its own file.
+- **Incremental**: the file records the revision of each sitemap it holds
+  (``catalogue_sitemaps.revision``); :func:`open_catalogue_index` re-reads only the sitemaps whose
+  revision differs, in one transaction (WAL: readers keep their snapshot until it commits).
+- **Rebuilt, never a crash**: a missing, older or damaged file is built again (a new file, renamed
+  over the old one: a reader never sees half of one), with one line saying why.
+- **Extensible**: a value derived per series or per album is one more column in :data:`SERIES_COLUMNS`
+  or :data:`ALBUM_COLUMNS`, filled by :func:`series_values` / :func:`album_values`, read into
+  :class:`~bdnex_core.matching.index.IndexedAlbum`; bump :data:`FORMAT`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import sqlite3
+import sys
+import threading
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import closing, suppress
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bdnex_core.errors import BdnexError, CatalogueError
+from bdnex_core.matching.index import IndexedAlbum, series_words, title_key
+from bdnex_core.matching.normalize import strip_articles
+
+if TYPE_CHECKING:
+    from bdnex_core.config import Settings
+    from bdnex_core.db import BDneXDB
+
+logger = logging.getLogger(__name__)
+
+#: the file's format: bump it whenever a table, a column or a derived value changes
+FORMAT = 1
+#: what the file reads from catalogue_albums (after album_id)
+SOURCE_COLUMNS = ("series_norm", "tome", "tome_number", "tome_kind", "title_norm", "sitemap")
+#: per series, beside its id: (column, SQL type); a value equal to the name is stored as NULL
+SERIES_COLUMNS = (("name", "TEXT NOT NULL"), ("stripped", "TEXT"))
+#: per album, beside its id, its series and its sitemap; a title key equal to the title is NULL
+ALBUM_COLUMNS = (
+    ("tome", "TEXT"),
+    ("tome_number", "INTEGER"),
+    ("tome_kind", "TEXT"),
+    ("title", "TEXT NOT NULL"),
+    ("title_key", "TEXT"),
+)
+# above this share of the catalogue changed, one new file is faster than updating the old one
+REBUILD_SHARE = 0.3
+_BATCH = 5000
+
+Announce = Callable[[str], None]
+
+
+class IndexUnusable(Exception):
+    """The file cannot be used as it is (the reason says why): it is built again."""
+
+
+def series_values(name: str) -> tuple[Any, ...]:
+    """The derived columns of one series (:data:`SERIES_COLUMNS`, ``name`` first)."""
+    stripped = strip_articles(name)
+    return (name, None if stripped == name else stripped)
+
+
+def album_values(
+    tome: str | None, tome_number: int | None, tome_kind: str | None, title_norm: str | None
+) -> tuple[Any, ...]:
+    """The derived columns of one album (:data:`ALBUM_COLUMNS`)."""
+    title = title_norm or ""
+    key = title_key(title)
+    return (tome, tome_number, tome_kind, title, None if key == title else key)
+
+
+def _schema() -> list[str]:
+    series_columns = ", ".join(f"{name} {kind}" for name, kind in SERIES_COLUMNS)
+    album_columns = ", ".join(f"{name} {kind}" for name, kind in ALBUM_COLUMNS)
+    return [
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "CREATE TABLE sitemaps (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, revision TEXT)",
+        f"CREATE TABLE series (id INTEGER PRIMARY KEY, {series_columns})",
+        "CREATE TABLE series_keys (key TEXT NOT NULL, series INTEGER NOT NULL, PRIMARY KEY (key, series)) WITHOUT ROWID",
+        "CREATE TABLE series_words (word TEXT NOT NULL, series INTEGER NOT NULL, PRIMARY KEY (word, series)) "
+        "WITHOUT ROWID",
+        f"CREATE TABLE albums (album_id INTEGER PRIMARY KEY, series INTEGER NOT NULL, sitemap INTEGER, {album_columns})",
+        # every series, ordered as the fuzzy search wants them: ids packed, names one per line
+        "CREATE TABLE fuzzy_list (id INTEGER PRIMARY KEY CHECK (id = 1), series BLOB NOT NULL, names TEXT NOT NULL)",
+    ]
+
+
+_INDEXES = (
+    "CREATE INDEX albums_by_series ON albums(series, album_id)",
+    "CREATE INDEX albums_by_title ON albums(coalesce(title_key, title)) WHERE title <> ''",
+    "CREATE INDEX albums_by_sitemap ON albums(sitemap)",
+)
+
+
+# ----------------------------------------------------------------------------- where it lives
+
+
+def index_path(db: BDneXDB, settings: Settings | None = None) -> Path | None:
+    """Beside an SQLite database; in the cache folder, per database, with PostgreSQL; ``None`` in memory."""
+    if db.memory:
+        return None
+    if db.path is not None:
+        return db.path.with_name(f"{db.path.name}-catalogue-v{FORMAT}.sqlite")
+    from bdnex_core import paths
+
+    cache = settings.cache.dir if settings is not None else paths.user_data_dir() / "cache"
+    identity = db.identity
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    readable = re.sub(r"[^A-Za-z0-9]+", "-", identity.rsplit("@", 1)[-1].rsplit("/", 1)[-1])[:40].strip("-")
+    return Path(cache) / "catalogue-index" / f"{readable or 'postgresql'}-{digest}-v{FORMAT}.sqlite"
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _connect(path: Path, *, write: bool = False) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), timeout=60, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 60000")
+    if not write:
+        conn.execute("PRAGMA query_only = 1")
+    return conn
+
+
+class PersistedIndex:
+    """A catalogue index file, read lazily: each query reads the few pages it needs.
+
+    Implements :class:`~bdnex_core.matching.index.CatalogueLookup`. Safe from several threads (each
+    reads through its own connection). A query that finds the file damaged rebuilds it, once, through
+    ``on_damage``, then reads the new one.
+    """
+
+    def __init__(self, path: Path, *, on_damage: Callable[[str], None] | None = None):
+        self.path = path
+        self._on_damage = on_damage
+        self._local = threading.local()
+        self._generation = 0
+        self._lock = threading.Lock()
+        self._names: dict[int, str] = {}
+        self._all: tuple[Sequence[int], Sequence[str]] | None = None
+        if not path.is_file():
+            raise FileNotFoundError(path)
+        with closing(_connect(path)) as conn:
+            self._check(conn)
+
+    @staticmethod
+    def _check(conn: sqlite3.Connection) -> dict[str, str | None]:
+        """The sitemap revisions the file holds; :class:`IndexUnusable` if it is not a complete index of our format."""
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version != FORMAT:
+                raise IndexUnusable(f"format {version}, this version reads {FORMAT}")
+            complete = conn.execute("SELECT value FROM meta WHERE key = 'complete'").fetchone()
+            if complete is None:
+                raise IndexUnusable("left incomplete")
+            return dict(conn.execute("SELECT name, revision FROM sitemaps").fetchall())
+        except sqlite3.DatabaseError as exc:
+            raise IndexUnusable(f"damaged: {exc}") from None
+
+    def revisions(self) -> dict[str, str | None]:
+        return self._check(self._conn())
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or self._local.generation != self._generation:
+            if conn is not None:
+                conn.close()
+            conn = self._local.conn = _connect(self.path)
+            self._local.generation = self._generation
+        return conn
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self._conn().execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            if self._on_damage is None or (isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)):
+                raise
+            with self._lock:
+                self._on_damage(f"damaged: {exc}")
+                self._generation += 1
+                self._names.clear()
+                self._all = None
+            return self._conn().execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # ------------------------------------------------------------------ CatalogueLookup
+
+    def series_with_key(self, key: str) -> Sequence[int]:
+        return [series for (series,) in self._query("SELECT series FROM series_keys WHERE key = ?", [key])]
+
+    def keys_with_prefix(self, prefix: str, limit: int) -> list[tuple[str, Sequence[int]]]:
+        # every key starting with the prefix sorts between it and the prefix with its last character raised
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        wanted = limit * 4
+        while True:
+            rows = self._query(
+                "SELECT key, series FROM series_keys WHERE key >= ? AND key < ? ORDER BY key, series LIMIT ?",
+                [prefix, upper, wanted],
+            )
+            found: dict[str, list[int]] = {}
+            for key, series in rows:
+                found.setdefault(key, []).append(series)
+            if len(rows) < wanted or len(found) > limit:
+                ordered: list[tuple[str, Sequence[int]]] = list(found.items())
+                return ordered[:limit]
+            wanted *= 4
+
+    def series_with_words(self, words: Iterable[str]) -> dict[int, str]:
+        wanted = sorted(set(words))
+        if not wanted:
+            return {}
+        rows = self._query(
+            "SELECT w.series, coalesce(s.stripped, s.name), s.name FROM series_words w JOIN series s ON s.id = w.series "
+            f"WHERE w.word IN ({', '.join('?' for _ in wanted)})",
+            wanted,
+        )
+        names = self._names
+        pool = {}
+        for series, stripped, name in rows:
+            pool[series] = stripped
+            names[series] = name
+        return pool
+
+    def all_series(self) -> tuple[Sequence[int], Sequence[str]]:
+        if self._all is None:
+            rows = self._query("SELECT series, names FROM fuzzy_list WHERE id = 1")
+            ids = array("q")
+            if rows:
+                ids.frombytes(rows[0][0])
+                names = rows[0][1].split("\n") if rows[0][1] else []
+            else:
+                names = []
+            self._all = (ids, names)
+        return self._all
+
+    def series_name(self, series: int) -> str:
+        name = self._names.get(series)
+        if name is None:
+            rows = self._query("SELECT name FROM series WHERE id = ?", [series])
+            name = self._names[series] = rows[0][0] if rows else ""
+        return name
+
+    def series_albums(self, series: int) -> list[IndexedAlbum]:
+        name = self.series_name(series)
+        return [
+            IndexedAlbum(album_id, name, tome, tome_number, tome_kind, title)
+            for album_id, tome, tome_number, tome_kind, title in self._query(
+                "SELECT album_id, tome, tome_number, tome_kind, title FROM albums WHERE series = ? ORDER BY album_id",
+                [series],
+            )
+        ]
+
+    def albums_titled(self, key: str) -> list[IndexedAlbum]:
+        if not key:
+            return []
+        return [
+            IndexedAlbum(album_id, name, tome, tome_number, tome_kind, title)
+            for album_id, name, tome, tome_number, tome_kind, title in self._query(
+                "SELECT a.album_id, s.name, a.tome, a.tome_number, a.tome_kind, a.title FROM albums a "
+                "JOIN series s ON s.id = a.series WHERE coalesce(a.title_key, a.title) = ? AND a.title <> '' "
+                "ORDER BY a.album_id",
+                [key],
+            )
+        ]
+
+    def __len__(self) -> int:
+        return int(self._query("SELECT COUNT(*) FROM albums")[0][0])
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def _albums(db: BDneXDB, sitemaps: Iterable[str] | None = None) -> Iterator[tuple[Any, ...]]:
+    """(album_id, series_norm, tome, tome_number, tome_kind, title_norm, sitemap) from the database."""
+    return db.catalogue.album_rows(("album_id", *SOURCE_COLUMNS), sitemaps=sitemaps)
+
+
+class _Writer:
+    """Fills an index file's tables, in the caller's transaction."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.series_ids: dict[str, int] = {name: series for series, name in conn.execute("SELECT id, name FROM series")}
+        self.next_series = 1 + max(self.series_ids.values(), default=0)
+        self.sitemap_ids: dict[str, int] = {
+            name: number for number, name in conn.execute("SELECT id, name FROM sitemaps")
+        }
+        self.series_changed = False
+        series_columns = ", ".join(name for name, _kind in SERIES_COLUMNS)
+        self._insert_series = (
+            f"INSERT INTO series (id, {series_columns}) VALUES (?, {', '.join('?' for _ in SERIES_COLUMNS)})"
+        )
+        album_columns = ", ".join(name for name, _kind in ALBUM_COLUMNS)
+        self._insert_album = (
+            f"INSERT OR REPLACE INTO albums (album_id, series, sitemap, {album_columns}) "
+            f"VALUES (?, ?, ?, {', '.join('?' for _ in ALBUM_COLUMNS)})"
+        )
+
+    def sitemap(self, name: str | None) -> int | None:
+        if name is None:
+            return None
+        number = self.sitemap_ids.get(name)
+        if number is None:
+            number = self.sitemap_ids[name] = 1 + max(self.sitemap_ids.values(), default=0)
+            self.conn.execute("INSERT INTO sitemaps (id, name, revision) VALUES (?, ?, NULL)", [number, name])
+        return number
+
+    def add_albums(self, rows: Iterable[tuple[Any, ...]]) -> int:
+        count = 0
+        albums: list[tuple[Any, ...]] = []
+        new_series: list[tuple[Any, ...]] = []
+        series_ids, sitemap_ids = self.series_ids, self.sitemap_ids
+        for album_id, series_norm, tome, tome_number, tome_kind, title_norm, sitemap in rows:
+            series = series_ids.get(series_norm)
+            if series is None:
+                series = series_ids[series_norm] = self.next_series
+                self.next_series += 1
+                new_series.append((series, *series_values(series_norm)))
+            number = sitemap_ids.get(sitemap) if sitemap is not None else None
+            if number is None and sitemap is not None:
+                number = self.sitemap(sitemap)
+            albums.append((album_id, series, number, *album_values(tome, tome_number, tome_kind, title_norm)))
+            if len(albums) >= _BATCH:
+                count += self._flush(albums, new_series)
+                albums, new_series = [], []
+        return count + self._flush(albums, new_series)
+
+    def _flush(self, albums: list[tuple[Any, ...]], new_series: list[tuple[Any, ...]]) -> int:
+        if new_series:
+            self.series_changed = True
+            self.conn.executemany(self._insert_series, new_series)
+            keys: list[tuple[str, int]] = []
+            words: list[tuple[str, int]] = []
+            for series, name, stripped, *_rest in new_series:
+                keys.append((name, series))
+                if stripped is not None:
+                    keys.append((stripped, series))
+                words.extend((word, series) for word in series_words(name))
+            self.conn.executemany("INSERT OR IGNORE INTO series_keys (key, series) VALUES (?, ?)", keys)
+            self.conn.executemany("INSERT OR IGNORE INTO series_words (word, series) VALUES (?, ?)", words)
+        self.conn.executemany(self._insert_album, albums)
+        return len(albums)
+
+    def remove_sitemaps(self, names: Sequence[str]) -> None:
+        """The albums of these sitemaps, and the series left without any album."""
+        numbers = [self.sitemap_ids[name] for name in names if name in self.sitemap_ids]
+        if not numbers:
+            return
+        marks = ", ".join("?" for _ in numbers)
+        touched = [
+            series
+            for (series,) in self.conn.execute(
+                f"SELECT DISTINCT series FROM albums WHERE sitemap IN ({marks})", numbers
+            )
+        ]
+        self.conn.execute(f"DELETE FROM albums WHERE sitemap IN ({marks})", numbers)
+        self.remove_empty_series(touched)
+
+    def remove_empty_series(self, candidates: Iterable[int]) -> None:
+        empty = [
+            (series,)
+            for series in candidates
+            if self.conn.execute("SELECT 1 FROM albums WHERE series = ? LIMIT 1", [series]).fetchone() is None
+        ]
+        if not empty:
+            return
+        self.series_changed = True
+        for table, column in (("series", "id"), ("series_keys", "series"), ("series_words", "series")):
+            self.conn.executemany(f"DELETE FROM {table} WHERE {column} = ?", empty)
+        gone = {series for (series,) in empty}
+        self.series_ids = {name: series for name, series in self.series_ids.items() if series not in gone}
+
+    def finish(self, revisions: dict[str, str | None]) -> None:
+        """The fuzzy list when the series changed, and the sitemap revisions the file now holds."""
+        if self.series_changed:
+            rows = self.conn.execute(
+                "SELECT id, coalesce(stripped, name) AS key FROM series ORDER BY key, name"
+            ).fetchall()
+            self.conn.execute(
+                "INSERT OR REPLACE INTO fuzzy_list (id, series, names) VALUES (1, ?, ?)",
+                [array("q", (series for series, _key in rows)).tobytes(), "\n".join(key for _series, key in rows)],
+            )
+        for name, revision in revisions.items():
+            self.sitemap(name)
+            self.conn.execute("UPDATE sitemaps SET revision = ? WHERE name = ?", [revision, name])
+        gone = [(name,) for name in self.sitemap_ids if name not in revisions]
+        self.conn.executemany("DELETE FROM sitemaps WHERE name = ?", gone)
+        for (name,) in gone:
+            del self.sitemap_ids[name]
+
+
+class FullBuild:
+    """A new index file, written beside ``path`` and renamed over it by :meth:`finish` (a reader has the
+    old file or the new one, never half of one). ``catalogue update`` feeds it the sitemaps it has just
+    stored (:meth:`add`); :meth:`finish` reads the others from the database."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.temporary = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        _remove(self.temporary)
+        self.conn = _connect(self.temporary, write=True)
+        self.conn.execute("PRAGMA journal_mode = OFF")  # a new file: nothing to roll back to but its absence
+        self.conn.execute("PRAGMA synchronous = OFF")
+        self.conn.execute("PRAGMA cache_size = -65536")
+        self.conn.execute("BEGIN")
+        for statement in _schema():
+            self.conn.execute(statement)
+        self.writer = _Writer(self.conn)
+        self.writer.series_changed = True
+        self.fed: dict[str, str | None] = {}
+        self.albums = 0
+
+    def add(self, sitemap: str, revision: str | None, rows: Iterable[tuple[Any, ...]]) -> None:
+        """The albums of one sitemap as stored with ``revision``: (album_id, *SOURCE_COLUMNS) tuples."""
+        self.fed[sitemap] = revision
+        self.albums += self.writer.add_albums(rows)
+
+    def finish(self, db: BDneXDB) -> int:
+        """The sitemaps not fed, from the database; the file completed and put in place. Returns its albums."""
+        try:
+            revisions = db.catalogue.revisions()  # before the rows: a sitemap replaced meanwhile reads as changed
+            others = [name for name in revisions if name not in self.fed]
+            if others:
+                self.albums += self.writer.add_albums(_albums(db, others))
+            self.writer.finish({**{name: revisions[name] for name in others}, **self.fed})
+            for statement in _INDEXES:
+                self.conn.execute(statement)
+            # which database it was built from, as a digest: a PostgreSQL URL may carry a password
+            database = hashlib.sha256(db.identity.encode()).hexdigest()
+            self.conn.execute("INSERT INTO meta (key, value) VALUES ('complete', '1'), ('database', ?)", [database])
+            self.conn.execute(f"PRAGMA user_version = {FORMAT}")
+            self.conn.execute("COMMIT")
+            self.conn.execute("PRAGMA journal_mode = WAL")  # readers beside the incremental updates to come
+            self.conn.close()
+            with open(self.temporary, "rb+") as handle:
+                os.fsync(handle.fileno())
+            for suffix in ("-wal", "-shm"):  # an older file's side files must not be read with the new one
+                _remove(Path(f"{self.path}{suffix}"))
+            os.replace(self.temporary, self.path)
+        finally:
+            self.abort()
+        return self.albums
+
+    def abort(self) -> None:
+        """Nothing of an unfinished build left behind."""
+        self.conn.close()
+        _remove(self.temporary)
+        for suffix in ("-wal", "-shm", "-journal"):
+            _remove(Path(f"{self.temporary}{suffix}"))
+
+
+def build(db: BDneXDB, path: Path) -> int:
+    """A new index file of the whole catalogue (see :class:`FullBuild`); returns its albums."""
+    return FullBuild(path).finish(db)
+
+
+def refresh(path: Path, db: BDneXDB, wanted: dict[str, str | None]) -> list[str]:
+    """Bring the file up to the catalogue's sitemap revisions ``wanted``: re-read the changed sitemaps,
+    drop the ones gone, in one transaction. Returns the sitemaps re-read."""
+    with closing(_connect(path, write=True)) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            held = dict(conn.execute("SELECT name, revision FROM sitemaps").fetchall())
+            changed = sorted(name for name in set(held) | set(wanted) if held.get(name) != wanted.get(name))
+            if changed:
+                writer = _Writer(conn)
+                writer.remove_sitemaps(changed)
+                present = [name for name in changed if name in wanted]
+                writer.add_albums(_albums(db, present))
+                writer.finish(wanted)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return changed
+
+
+def _remove(path: Path) -> None:
+    with suppress(FileNotFoundError):
+        path.unlink()
+
+
+# ----------------------------------------------------------------------------- opening
+
+
+def _changed_share(db: BDneXDB, held: dict[str, str | None], wanted: dict[str, str | None]) -> float:
+    changed = [name for name in set(held) | set(wanted) if held.get(name) != wanted.get(name)]
+    if not changed or not wanted:
+        return 0.0
+    counts = db.catalogue.album_counts()
+    total = sum(int(count or 0) for count in counts.values()) or 1
+    return sum(int(counts.get(name) or 0) for name in changed) / total
+
+
+def _held(path: Path) -> dict[str, str | None] | str:
+    """The sitemap revisions the file holds, or why it cannot be used."""
+    if not path.is_file():
+        return "missing"
+    try:
+        with closing(_connect(path)) as conn:
+            return PersistedIndex._check(conn)
+    except IndexUnusable as why:
+        return str(why)
+    except sqlite3.Error as exc:
+        return f"unreadable: {exc}"
+
+
+def full_build_for_import(
+    db: BDneXDB, settings: Settings | None, sitemaps: int, *, announce: Announce | None = None
+) -> FullBuild | None:
+    """A new index file to feed while ``sitemaps`` sitemaps are imported, when one is needed anyway (none,
+    an unusable one, or most of the catalogue about to change); ``None`` when updating the file after
+    the import costs less."""
+    path = index_path(db, settings)
+    if path is None:
+        return None
+    held = _held(path)
+    known = db.catalogue.revisions()
+    if isinstance(held, str):
+        reason = held
+    elif not known or sitemaps >= REBUILD_SHARE * len(known):
+        reason = "most of the catalogue changes"
+    else:
+        return None
+    (announce or _stderr)(f"catalogue index: building {path} with the import ({reason})")
+    try:
+        return FullBuild(path)
+    except (OSError, sqlite3.Error) as exc:
+        raise CatalogueError(f"cannot write the catalogue index: {exc}", path=str(path)) from None
+
+
+def update_index(db: BDneXDB, settings: Settings | None = None, *, announce: Announce | None = None) -> str:
+    """Bring the index file of ``db``'s catalogue up to date: nothing when it is, the sitemaps that
+    changed since when they are few, a new file when it is missing, older or damaged or when most
+    of the catalogue changed (``announce`` is told in one line why). Returns what was done.
+    Raises :class:`CatalogueError` when no index file can be written where it belongs."""
+    path = index_path(db, settings)
+    if path is None:
+        raise BdnexError("an in-memory database has no index file")
+    say = announce or _stderr
+    held = _held(path)
+    if isinstance(held, str):
+        return _rebuild(db, path, held, say)
+    wanted = db.catalogue.revisions()
+    if held == wanted:
+        return "up to date"
+    if _changed_share(db, held, wanted) > REBUILD_SHARE:
+        return _rebuild(db, path, "most of the catalogue changed", say)
+    try:
+        changed = refresh(path, db, wanted)
+    except sqlite3.DatabaseError as exc:
+        return _rebuild(db, path, f"damaged: {exc}", say)
+    except OSError as exc:
+        raise CatalogueError(f"cannot update the catalogue index: {exc.strerror or exc}", path=str(path)) from None
+    return f"{len(changed)} sitemap(s) re-read"
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def _rebuild(db: BDneXDB, path: Path, reason: str, say: Announce) -> str:
+    say(f"catalogue index: building {path} ({reason})")
+    try:
+        albums = build(db, path)
+    except OSError as exc:
+        raise CatalogueError(f"cannot write the catalogue index: {exc.strerror or exc}", path=str(path)) from None
+    return f"built ({albums} albums)"
+
+
+def open_catalogue_index(
+    db: BDneXDB, settings: Settings | None = None, *, announce: Announce | None = None
+) -> PersistedIndex:
+    """The index file of ``db``'s catalogue, up to date (see :func:`update_index`), opened. A query that
+    later finds the file damaged has it built again, once, with its own connection to the database."""
+    update_index(db, settings, announce=announce)
+    path = index_path(db, settings)
+    assert path is not None
+    say = announce or _stderr
+
+    def rebuild(reason: str) -> None:
+        with db.reopen() as fresh:
+            _rebuild(fresh, path, reason, say)
+
+    return PersistedIndex(path, on_damage=rebuild)
