@@ -86,7 +86,11 @@ class Catalogue:
 
         files = [Path(raw) for raw in paths]
         report = UpdateReport()
-        build = None if self.db.memory else full_build_for_import(self.db, settings, len(files), announce=announce)
+        build = (
+            None
+            if self.db.memory
+            else full_build_for_import(self.db, settings, [path.name for path in files], announce=announce)
+        )
         for_index = itemgetter(*(ALBUM_COLUMNS.index(column) for column in ("album_id", *SOURCE_COLUMNS)))
         try:
             for path in files:

@@ -164,6 +164,8 @@ class PersistedIndex:
         """The sitemap revisions the file holds; :class:`IndexUnusable` if it is not a complete index of our format."""
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0 and conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone() is None:
+                raise IndexUnusable("empty")
             if version != FORMAT:
                 raise IndexUnusable(f"format {version}, this version reads {FORMAT}")
             complete = conn.execute("SELECT value FROM meta WHERE key = 'complete'").fetchone()
@@ -505,13 +507,22 @@ def _remove(path: Path) -> None:
 # ----------------------------------------------------------------------------- opening
 
 
+def _share(counts: dict[str, int], changed: Iterable[str]) -> float:
+    """The share of the catalogue (by its sitemaps' album counts) the ``changed`` sitemaps hold; a
+    sitemap it does not have yet counts as an average one."""
+    changed = set(changed)
+    if not counts:
+        return 1.0 if changed else 0.0
+    total = sum(counts.values()) or 1
+    average = total / len(counts)
+    touched = sum(counts.get(name, average) for name in changed)
+    return touched / (total + sum(average for name in changed if name not in counts))
+
+
 def _changed_share(db: BDneXDB, held: dict[str, str | None], wanted: dict[str, str | None]) -> float:
-    changed = [name for name in set(held) | set(wanted) if held.get(name) != wanted.get(name)]
-    if not changed or not wanted:
-        return 0.0
-    counts = db.catalogue.album_counts()
-    total = sum(int(count or 0) for count in counts.values()) or 1
-    return sum(int(counts.get(name) or 0) for name in changed) / total
+    return _share(
+        db.catalogue.album_counts(), (name for name in set(held) | set(wanted) if held.get(name) != wanted.get(name))
+    )
 
 
 def _held(path: Path) -> dict[str, str | None] | str:
@@ -528,19 +539,18 @@ def _held(path: Path) -> dict[str, str | None] | str:
 
 
 def full_build_for_import(
-    db: BDneXDB, settings: Settings | None, sitemaps: int, *, announce: Announce | None = None
+    db: BDneXDB, settings: Settings | None, sitemaps: Sequence[str], *, announce: Announce | None = None
 ) -> FullBuild | None:
-    """A new index file to feed while ``sitemaps`` sitemaps are imported, when one is needed anyway (none,
+    """A new index file to feed while the ``sitemaps`` named are imported, when one is needed anyway (none,
     an unusable one, or most of the catalogue about to change); ``None`` when updating the file after
     the import costs less."""
     path = index_path(db, settings)
     if path is None:
         return None
     held = _held(path)
-    known = db.catalogue.revisions()
     if isinstance(held, str):
         reason = held
-    elif not known or sitemaps >= REBUILD_SHARE * len(known):
+    elif _share(db.catalogue.album_counts(), sitemaps) > REBUILD_SHARE:
         reason = "most of the catalogue changes"
     else:
         return None
