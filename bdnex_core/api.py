@@ -12,19 +12,21 @@ plugin importing this module at load time does not slow down every command.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bdnex_core.bedetheque.catalogue_row import CatalogueRow
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
-from bdnex_core.config import Settings
+from bdnex_core.cli.lazy import add_lazy_command
 from bdnex_core.isbn import to_isbn13
 from bdnex_core.library import LibraryItem
 from bdnex_core.pipeline.options import TagOptions
 from bdnex_core.signals import stop_on_signals
 
 if TYPE_CHECKING:
+    from bdnex_core.config import Settings
     from bdnex_core.db import BDneXDB
     from bdnex_core.pipeline.runner import RunSummary
 
@@ -35,6 +37,7 @@ __all__ = [
     "RunSummary",
     "Settings",
     "TagOptions",
+    "add_lazy_command",
     "album_cover",
     "catalogue_rows",
     "comic_kind",
@@ -54,17 +57,21 @@ __all__ = [
 ]
 
 
+# types plugins annotate with, imported on first use rather than by every command (PEP 562)
+_LAZY_TYPES = {
+    "BDneXDB": "bdnex_core.db",
+    "RunSummary": "bdnex_core.pipeline.runner",
+    "Settings": "bdnex_core.config",
+}
+
+
 def __getattr__(name: str) -> Any:
-    # types plugins annotate with, imported on first use rather than with every command
-    if name == "BDneXDB":
-        from bdnex_core.db import BDneXDB
-
-        return BDneXDB
-    if name == "RunSummary":
-        from bdnex_core.pipeline.runner import RunSummary
-
-        return RunSummary
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _LAZY_TYPES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 def run_tagging(settings: Settings, db: BDneXDB, items: Sequence[LibraryItem], options: TagOptions) -> RunSummary:

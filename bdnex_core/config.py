@@ -24,14 +24,14 @@ from dataclasses import dataclass, field, fields
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
-
-import jsonschema
-import yaml
 
 from bdnex_core import paths
 from bdnex_core.errors import ConfigError
+
+if TYPE_CHECKING:
+    import jsonschema
 
 #: a YAML file this large, or expanding (through aliases) to this many values, is refused
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -219,14 +219,91 @@ def validate(data: Any, source: str, schema: dict[str, Any] | None = None) -> No
                 hint = _suggestion(str(name), known_sections)
                 if hint:
                     problems.append(f"{name}: unknown section{hint}")
+    if isinstance(data, dict):
+        problems.extend(_cross_checks(data))
+    if not problems and surely_valid(data, schema):
+        return  # the common case, decided without jsonschema (a tenth of a second to import)
+    import jsonschema  # the validator names every key at fault
+
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), [str(p) for p in e.path]))
     for error in errors:
         problems.extend(_describe(error))
-    if isinstance(data, dict):
-        problems.extend(_cross_checks(data))
     if problems:
         raise ConfigError(f"invalid configuration at {'; '.join(problems)}", path=source)
+
+
+# keywords that only describe: they never make a value invalid
+_ANNOTATIONS = frozenset(("$schema", "$id", "title", "description", "default", "examples", "$comment"))
+_TYPES: dict[str, Any] = {
+    "object": lambda value: isinstance(value, dict),
+    "array": lambda value: isinstance(value, list),
+    "string": lambda value: isinstance(value, str),
+    "boolean": lambda value: isinstance(value, bool),
+    "null": lambda value: value is None,
+    "integer": lambda value: isinstance(value, int) and not isinstance(value, bool),
+    "number": lambda value: isinstance(value, (int, float)) and not isinstance(value, bool),
+}
+
+
+def surely_valid(value: Any, schema: Any) -> bool:
+    """True when ``value`` is valid against ``schema`` by the few keywords our schemas use, checked
+    strictly; False when it is not, or when it cannot say (another keyword, a case it does not
+    decide): :func:`validate` then asks jsonschema, which also names what is wrong."""
+    if schema is True or schema == {}:
+        return True
+    if not isinstance(schema, dict):
+        return False
+    for keyword, expected in schema.items():
+        if keyword in _ANNOTATIONS or keyword.startswith("x-"):
+            continue
+        if not _keyword_holds(keyword, expected, value, schema):
+            return False
+    return True
+
+
+def _keyword_holds(keyword: str, expected: Any, value: Any, schema: dict[str, Any]) -> bool:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if keyword == "type":
+        names = expected if isinstance(expected, list) else [expected]
+        return any(name in _TYPES and _TYPES[name](value) for name in names)
+    if keyword in ("enum", "const"):
+        allowed = expected if keyword == "enum" else [expected]
+        # equal and of the same type: JSON Schema tells 1 from true, Python does not
+        return isinstance(allowed, list) and any(type(item) is type(value) and item == value for item in allowed)
+    if keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        if not number:
+            return True
+        if value != value or not isinstance(expected, (int, float)):  # NaN: jsonschema decides
+            return False
+        return {
+            "minimum": value >= expected,
+            "maximum": value <= expected,
+            "exclusiveMinimum": value > expected,
+            "exclusiveMaximum": value < expected,
+        }[keyword]
+    if keyword in ("minLength", "maxLength"):
+        if not isinstance(value, str):
+            return True
+        return len(value) >= expected if keyword == "minLength" else len(value) <= expected
+    if keyword == "pattern":
+        return not isinstance(value, str) or re.search(expected, value) is not None
+    if keyword == "required":
+        return not isinstance(value, dict) or all(key in value for key in expected)
+    if keyword == "properties":
+        return not isinstance(value, dict) or all(
+            surely_valid(value[key], sub) for key, sub in expected.items() if key in value
+        )
+    if keyword == "additionalProperties":
+        if not isinstance(value, dict):
+            return True
+        known = schema.get("properties", {})
+        return all(surely_valid(item, expected) for key, item in value.items() if key not in known)
+    if keyword == "items":
+        return not isinstance(value, list) or all(surely_valid(item, expected) for item in value)
+    if keyword == "anyOf":
+        return any(surely_valid(value, branch) for branch in expected)
+    return False  # a keyword not known here
 
 
 def _cross_checks(data: dict[str, Any]) -> list[str]:
@@ -290,6 +367,8 @@ def from_mapping(data: dict[str, Any], *, source: Path | None = None) -> Setting
 
 
 def _read_yaml(path: Path) -> Any:
+    import yaml  # only a configuration file needs the parser (its import costs a tenth of a command's start)
+
     try:
         raw = path.read_bytes()
         if len(raw) > MAX_CONFIG_BYTES:

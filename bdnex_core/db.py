@@ -467,6 +467,14 @@ class SessionManager:
             raise BdnexError(f"session {session_id} is still running (pid {session['pid']}{where})")
         if session["status"] == SessionStatus.COMPLETED:
             raise BdnexError(f"session {session_id} is already completed")
+        if not session.get("files_unchanged") and not self.db.sessions.has_files(session_id):
+            # a session whose file list was never recorded (a process killed in between, before the two
+            # were one transaction): resuming it would do nothing and call that a success
+            self.db.update_session(session_id, status=SessionStatus.FAILED)
+            raise BdnexError(
+                f"session {session_id} has no file list (its run was stopped before recording it): nothing to "
+                f"resume; it is marked failed. Run it again: bdnex-core tag {session.get('directory') or 'PATH'}"
+            )
         self.db.update_session(
             session_id,
             status=SessionStatus.RUNNING,

@@ -9,10 +9,6 @@ import click
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
 
 
-def register(cli: click.Group) -> None:
-    cli.add_command(catalogue_group)
-
-
 @click.group("catalogue")
 def catalogue_group() -> None:
     """The local catalogue index (album ids, series, tomes, titles from the site's sitemaps)."""

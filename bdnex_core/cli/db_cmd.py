@@ -9,10 +9,6 @@ import click
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
 
 
-def register(cli: click.Group) -> None:
-    cli.add_command(db_group)
-
-
 @click.group("db")
 def db_group() -> None:
     """Database maintenance."""

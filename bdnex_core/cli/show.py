@@ -33,10 +33,6 @@ RECORD_FIELDS = (
 )
 
 
-def register(cli: click.Group) -> None:
-    cli.add_command(show)
-
-
 def file_report(app: AppContext, path: str) -> dict[str, Any]:
     from bdnex_core import archive
     from bdnex_core.comicinfo import read_comicinfo_safely

@@ -13,10 +13,6 @@ from bdnex_core.cli.results import correct_one_file, summary_dict
 from bdnex_core.states import Decision, OutcomeState
 
 
-def register(cli: click.Group) -> None:
-    cli.add_command(tag)
-
-
 @click.command("tag")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option(

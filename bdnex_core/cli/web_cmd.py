@@ -7,10 +7,6 @@ import click
 from bdnex_core.cli.context import AppContext, pass_app
 
 
-def register(cli: click.Group) -> None:
-    cli.add_command(web)
-
-
 @click.command("web")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (not loopback: a token).")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")

@@ -28,7 +28,7 @@ from bdnex_core.errors import BdnexError, SiteUnavailable
 from bdnex_core.library import LibraryItem
 from bdnex_core.pipeline.logs import write_session_logs, write_text_log
 from bdnex_core.pipeline.options import TagOptions
-from bdnex_core.pipeline.steps import ItemProcessor, Outcome
+from bdnex_core.pipeline.steps import ItemProcessor, Outcome, RecordedOutcome
 from bdnex_core.signals import stop_on_signals
 from bdnex_core.states import (
     Decision,
@@ -55,7 +55,8 @@ Reviewer = Callable[[Outcome], "int | None"]
 class RunSummary:
     session_id: int | None
     status: str
-    outcomes: list[Outcome] = field(default_factory=list)
+    # every file of the run; once recorded only what the summary shows of it (a dry run keeps it whole)
+    outcomes: list[Outcome | RecordedOutcome] = field(default_factory=list)
     message: str = ""
     json_log: str | None = None
     csv_log: str | None = None
@@ -162,20 +163,23 @@ class TagRun:
             known = set() if self.options.force else self._unchanged_keys(items)
             items = [item for item in items if item.key not in known]
             unchanged = len(known)
-        session_id = self.db.start_session(
-            directory,
-            batch_mode=not self.options.interactive,
-            strict_mode=self.options.strict,
-            num_workers=self.options.workers,
-            options=self.options.to_dict(),
-            source=self.options.source,
-            pattern="|".join(self.options.patterns) or None,
-        )
-        self.db.add_session_files(
-            session_id,
-            [(str(item.path or item.name), item.key, SessionFileState.PENDING, item.to_record()) for item in items],
-            unchanged=unchanged,
-        )
+        # the session and its file list in one transaction: a process killed in between leaves neither,
+        # never a session that a resume would find with nothing to do and call completed
+        with self.db.write():
+            session_id = self.db.start_session(
+                directory,
+                batch_mode=not self.options.interactive,
+                strict_mode=self.options.strict,
+                num_workers=self.options.workers,
+                options=self.options.to_dict(),
+                source=self.options.source,
+                pattern="|".join(self.options.patterns) or None,
+            )
+            self.db.add_session_files(
+                session_id,
+                ((str(item.path or item.name), item.key, SessionFileState.PENDING, item.to_record()) for item in items),
+                unchanged=unchanged,
+            )
         return self._run(session_id, items, unchanged=unchanged)
 
     def _unchanged_keys(self, items: list[LibraryItem]) -> set[str]:
@@ -298,7 +302,9 @@ class TagRun:
             outcome = self._decide_review(outcome)
         if not self.options.dry_run:
             self._record(session_id, outcome)
-        summary.outcomes.append(outcome)
+        # the database has it now: the summary keeps a few hundred bytes of it, so that a run of 100,000
+        # files does not hold every album, candidate list and ComicInfo it saw (a dry run shows them all)
+        summary.outcomes.append(outcome if self.options.dry_run else outcome.recorded())
         if outcome.state == OutcomeState.DONE and outcome.album is not None and not self.options.dry_run:
             plugins.notify(
                 "file_tagged",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -27,7 +27,7 @@ _BATCH = 2000
 
 def new_revision() -> str:
     """A sitemap revision no other replacement of any database has."""
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 class CatalogueStore:
