@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bdnex_core.errors import BdnexError, CatalogueError
-from bdnex_core.matching.index import IndexedAlbum, series_words, title_key
+from bdnex_core.matching.index import IndexedAlbum, SeriesList, series_keys, series_words, title_key
 from bdnex_core.matching.normalize import strip_articles
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: the file's format: bump it whenever a table, a column or a derived value changes
-FORMAT = 1
+FORMAT = 2
 #: what the file reads from catalogue_albums (after album_id)
 SOURCE_COLUMNS = ("series_norm", "tome", "tome_number", "tome_kind", "title_norm", "sitemap")
 #: per series, beside its id: (column, SQL type); a value equal to the name is stored as NULL
@@ -153,7 +153,7 @@ class PersistedIndex:
         self._generation = 0
         self._lock = threading.Lock()
         self._names: dict[int, str] = {}
-        self._all: tuple[Sequence[int], Sequence[str]] | None = None
+        self._all: SeriesList | None = None
         if not path.is_file():
             raise FileNotFoundError(path)
         with closing(_connect(path)) as conn:
@@ -244,16 +244,15 @@ class PersistedIndex:
             names[series] = name
         return pool
 
-    def all_series(self) -> tuple[Sequence[int], Sequence[str]]:
+    def all_series(self) -> SeriesList:
         if self._all is None:
             rows = self._query("SELECT series, names FROM fuzzy_list WHERE id = 1")
             ids = array("q")
+            names: list[str] = []
             if rows:
                 ids.frombytes(rows[0][0])
                 names = rows[0][1].split("\n") if rows[0][1] else []
-            else:
-                names = []
-            self._all = (ids, names)
+            self._all = SeriesList(ids, names, [len(name) for name in names])
         return self._all
 
     def series_name(self, series: int) -> str:
@@ -354,10 +353,8 @@ class _Writer:
             self.conn.executemany(self._insert_series, new_series)
             keys: list[tuple[str, int]] = []
             words: list[tuple[str, int]] = []
-            for series, name, stripped, *_rest in new_series:
-                keys.append((name, series))
-                if stripped is not None:
-                    keys.append((stripped, series))
+            for series, name, *_derived in new_series:
+                keys.extend((key, series) for key in series_keys(name))
                 words.extend((word, series) for word in series_words(name))
             self.conn.executemany("INSERT OR IGNORE INTO series_keys (key, series) VALUES (?, ?)", keys)
             self.conn.executemany("INSERT OR IGNORE INTO series_words (word, series) VALUES (?, ?)", words)
@@ -381,23 +378,32 @@ class _Writer:
 
     def remove_empty_series(self, candidates: Iterable[int]) -> None:
         empty = [
-            (series,)
+            series
             for series in candidates
             if self.conn.execute("SELECT 1 FROM albums WHERE series = ? LIMIT 1", [series]).fetchone() is None
         ]
         if not empty:
             return
         self.series_changed = True
-        for table, column in (("series", "id"), ("series_keys", "series"), ("series_words", "series")):
-            self.conn.executemany(f"DELETE FROM {table} WHERE {column} = ?", empty)
-        gone = {series for (series,) in empty}
-        self.series_ids = {name: series for name, series in self.series_ids.items() if series not in gone}
+        gone = set(empty)
+        names = {series: name for name, series in self.series_ids.items() if series in gone}
+        # by their whole primary key: the keys and words a series has are those its name gives
+        self.conn.executemany(
+            "DELETE FROM series_keys WHERE key = ? AND series = ?",
+            [(key, series) for series, name in names.items() for key in series_keys(name)],
+        )
+        self.conn.executemany(
+            "DELETE FROM series_words WHERE word = ? AND series = ?",
+            [(word, series) for series, name in names.items() for word in series_words(name)],
+        )
+        self.conn.executemany("DELETE FROM series WHERE id = ?", [(series,) for series in empty])
+        self.series_ids = {name: series for name, series in self.series_ids.items() if series not in names}
 
     def finish(self, revisions: dict[str, str | None]) -> None:
         """The fuzzy list when the series changed, and the sitemap revisions the file now holds."""
         if self.series_changed:
             rows = self.conn.execute(
-                "SELECT id, coalesce(stripped, name) AS key FROM series ORDER BY key, name"
+                "SELECT id, coalesce(stripped, name) AS key FROM series ORDER BY length(key), key, name"
             ).fetchall()
             self.conn.execute(
                 "INSERT OR REPLACE INTO fuzzy_list (id, series, names) VALUES (1, ?, ?)",

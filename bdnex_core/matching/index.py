@@ -17,11 +17,12 @@ its fuzzy pool is keyed by, an album's title key) are pure functions here, used 
 from __future__ import annotations
 
 import bisect
+import math
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from rapidfuzz import fuzz, process
 
@@ -41,6 +42,15 @@ class IndexedAlbum:
     tome_number: int | None
     tome_kind: str | None
     title_norm: str
+
+
+class SeriesList(NamedTuple):
+    """Every series of an index, for the fuzzy search: ordered by the length of the name without article
+    (then by it, then by the name), so that a search reads only the lengths that can reach its cutoff."""
+
+    series: Sequence[int]
+    names: Sequence[str]  # without article
+    lengths: Sequence[int]  # of those names, ascending
 
 
 @dataclass(frozen=True)
@@ -91,8 +101,8 @@ class CatalogueLookup(Protocol):
         """Series one of whose :func:`series_words` is in ``words``: series -> name without article."""
         ...
 
-    def all_series(self) -> tuple[Sequence[int], Sequence[str]]:
-        """Every series and its name without article, ordered by (name without article, name)."""
+    def all_series(self) -> SeriesList:
+        """Every series and its name without article (see :class:`SeriesList`)."""
         ...
 
     def series_name(self, series: int) -> str:
@@ -143,25 +153,42 @@ def find_series(index: CatalogueLookup, query: str, *, limit: int = 8) -> list[S
 
 def _fuzzy(index: CatalogueLookup, query: str, limit: int) -> list[tuple[int, float]]:
     stripped = strip_articles(query)
+    if not stripped:
+        return []
     pool = index.series_with_words(word for word in stripped.split()[:3] if len(word) > 1)
     if pool:
-        # in the order of the whole catalogue's list, so that equal scores rank alike in every index
-        ordered = sorted(pool.items(), key=lambda item: (item[1], index.series_name(item[0])))
-        found = _extract(
-            stripped, [series for series, _name in ordered], [name for _series, name in ordered], limit, POOL_CUTOFF
-        )
+        found = _best(index, stripped, list(pool), list(pool.values()), limit, POOL_CUTOFF)
         if found:
             return found
-    series_ids, names = index.all_series()
     # nothing in the pool: a misspelt first word; the whole catalogue, stricter when the pool was not empty
-    return _extract(stripped, series_ids, names, limit, CATALOGUE_CUTOFF if pool else POOL_CUTOFF)
+    cutoff = CATALOGUE_CUTOFF if pool else POOL_CUTOFF
+    every = index.all_series()
+    low, high = _length_window(len(stripped), cutoff)
+    first, last = bisect.bisect_left(every.lengths, low), bisect.bisect_right(every.lengths, high)
+    return _best(index, stripped, every.series[first:last], every.names[first:last], limit, cutoff)
 
 
-def _extract(
-    query: str, series_ids: Sequence[int], names: Sequence[str], limit: int, cutoff: int
+def _length_window(length: int, cutoff: int) -> tuple[int, int]:
+    """The lengths a name can have and still reach ``cutoff`` (fuzz.ratio is 2 x common / total length,
+    and the common part is at most the shorter name): every other name is left out unread."""
+    share = cutoff / 100.0
+    return math.floor(length * share / (2 - share)), math.ceil(length * (2 - share) / share)
+
+
+def _best(
+    index: CatalogueLookup, query: str, series_ids: Sequence[int], names: Sequence[str], limit: int, cutoff: int
 ) -> list[tuple[int, float]]:
-    found = process.extract(query, names, scorer=fuzz.ratio, limit=limit, score_cutoff=cutoff)
-    return [(series_ids[position], score / 100.0) for _name, score, position in found]
+    """The ``limit`` best of ``names`` at or above ``cutoff``; equal scores by name, so that every index
+    ranks alike whatever order it hands its names in."""
+    found = process.extract(query, names, scorer=fuzz.ratio, limit=None, score_cutoff=cutoff)
+    ranked = sorted(
+        (
+            (score, name, index.series_name(series_ids[position]), series_ids[position])
+            for name, score, position in found
+        ),
+        key=lambda hit: (-hit[0], hit[1], hit[2]),
+    )
+    return [(series, score / 100.0) for score, _name, _full, series in ranked[:limit]]
 
 
 # ----------------------------------------------------------------------------- the in-memory index
@@ -180,7 +207,7 @@ class CatalogueIndex:
         self._by_word: dict[str, list[int]] = defaultdict(list)
         self._albums: list[IndexedAlbum] = []
         self.series_positions: list[list[int]] = []
-        self._all_series: tuple[list[int], list[str]] = ([], [])
+        self._all_series = SeriesList([], [], [])
         self._stripped_names: list[str] = []
         # album title without its article -> album (a list only for repeated titles); built on first use
         self._titles: dict[str, int | list[int]] | None = None
@@ -229,8 +256,12 @@ class CatalogueIndex:
             self.series_positions[series].sort(key=lambda position: self._albums[position].album_id)
         self._sorted_keys = sorted(self._keys)
         self._stripped_names = [strip_articles(name) for name in self.series_names]
-        order = sorted(range(len(self.series_names)), key=lambda s: (self._stripped_names[s], self.series_names[s]))
-        self._all_series = (order, [self._stripped_names[series] for series in order])
+        order = sorted(
+            range(len(self.series_names)),
+            key=lambda s: (len(self._stripped_names[s]), self._stripped_names[s], self.series_names[s]),
+        )
+        names = [self._stripped_names[series] for series in order]
+        self._all_series = SeriesList(order, names, [len(name) for name in names])
 
     def __len__(self) -> int:
         return len(self._albums)
@@ -252,7 +283,7 @@ class CatalogueIndex:
     def series_with_words(self, words: Iterable[str]) -> dict[int, str]:
         return {series: self._stripped_names[series] for word in words for series in self._by_word.get(word, ())}
 
-    def all_series(self) -> tuple[Sequence[int], Sequence[str]]:
+    def all_series(self) -> SeriesList:
         return self._all_series
 
     def series_name(self, series: int) -> str:
