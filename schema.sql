@@ -187,7 +187,6 @@ CREATE TABLE IF NOT EXISTS catalogue_sitemaps (
     revision TEXT                       -- changes whenever its albums are replaced: the index file compares it
 );
 
-CREATE INDEX IF NOT EXISTS idx_catalogue_series ON catalogue_albums(series_norm);
 CREATE INDEX IF NOT EXISTS idx_catalogue_sitemap ON catalogue_albums(sitemap);
 
 -- ===================================================================== plugin state

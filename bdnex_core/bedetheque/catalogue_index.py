@@ -300,8 +300,13 @@ def _albums(db: BDneXDB, sitemaps: Iterable[str] | None = None) -> Iterator[tupl
 class _Writer:
     """Fills an index file's tables, in the caller's transaction."""
 
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: sqlite3.Connection, *, sorted_at_finish: bool = False):
         self.conn = conn
+        # a new file: keys and words gathered and written in their order at the end (each B-tree filled
+        # from left to right, not page after page split at random)
+        self.pending: tuple[list[tuple[str, int]], list[tuple[str, int]]] | None = (
+            ([], []) if sorted_at_finish else None
+        )
         self.series_ids: dict[str, int] = {name: series for series, name in conn.execute("SELECT id, name FROM series")}
         self.next_series = 1 + max(self.series_ids.values(), default=0)
         self.sitemap_ids: dict[str, int] = {
@@ -351,15 +356,19 @@ class _Writer:
         if new_series:
             self.series_changed = True
             self.conn.executemany(self._insert_series, new_series)
-            keys: list[tuple[str, int]] = []
-            words: list[tuple[str, int]] = []
-            for series, name, *_derived in new_series:
-                keys.extend((key, series) for key in series_keys(name))
-                words.extend((word, series) for word in series_words(name))
-            self.conn.executemany("INSERT OR IGNORE INTO series_keys (key, series) VALUES (?, ?)", keys)
-            self.conn.executemany("INSERT OR IGNORE INTO series_words (word, series) VALUES (?, ?)", words)
+            keys, words = self.pending if self.pending is not None else ([], [])
+            for series, name, stripped, *_derived in new_series:
+                stripped = stripped or name
+                keys.extend((key, series) for key in series_keys(name, stripped))
+                words.extend((word, series) for word in series_words(name, stripped))
+            if self.pending is None:
+                self._insert_forms(keys, words)
         self.conn.executemany(self._insert_album, albums)
         return len(albums)
+
+    def _insert_forms(self, keys: list[tuple[str, int]], words: list[tuple[str, int]]) -> None:
+        self.conn.executemany("INSERT OR IGNORE INTO series_keys (key, series) VALUES (?, ?)", keys)
+        self.conn.executemany("INSERT OR IGNORE INTO series_words (word, series) VALUES (?, ?)", words)
 
     def remove_sitemaps(self, names: Sequence[str]) -> None:
         """The albums of these sitemaps, and the series left without any album."""
@@ -401,6 +410,10 @@ class _Writer:
 
     def finish(self, revisions: dict[str, str | None]) -> None:
         """The fuzzy list when the series changed, and the sitemap revisions the file now holds."""
+        if self.pending is not None:
+            keys, words = self.pending
+            self._insert_forms(sorted(keys), sorted(words))
+            self.pending = None
         if self.series_changed:
             rows = self.conn.execute(
                 "SELECT id, coalesce(stripped, name) AS key FROM series ORDER BY length(key), key, name"
@@ -435,7 +448,7 @@ class FullBuild:
         self.conn.execute("BEGIN")
         for statement in _schema():
             self.conn.execute(statement)
-        self.writer = _Writer(self.conn)
+        self.writer = _Writer(self.conn, sorted_at_finish=True)
         self.writer.series_changed = True
         self.fed: dict[str, str | None] = {}
         self.albums = 0

@@ -64,14 +64,15 @@ class SeriesHit:
 # ----------------------------------------------------------------------------- derived values
 
 
-def series_keys(name: str) -> set[str]:
-    """The normalised forms a series is found under: its name, and its name without article."""
-    return {name, strip_articles(name)}
+def series_keys(name: str, stripped: str | None = None) -> set[str]:
+    """The normalised forms a series is found under: its name, and its name without article (``stripped``,
+    when the caller has it already)."""
+    return {name, strip_articles(name) if stripped is None else stripped}
 
 
-def series_words(name: str) -> set[str]:
+def series_words(name: str, stripped: str | None = None) -> set[str]:
     """The words that put a series in the fuzzy pool of a query: the first two of its name without article."""
-    return set(strip_articles(name).split()[:2])
+    return set((strip_articles(name) if stripped is None else stripped).split()[:2])
 
 
 def title_key(title_norm: str) -> str:

@@ -273,6 +273,10 @@ _V8_SITEMAP_REVISION = """
 ALTER TABLE catalogue_sitemaps ADD COLUMN revision TEXT;
 """
 
+_V9_NO_SERIES_INDEX = """
+DROP INDEX IF EXISTS idx_catalogue_series;
+"""
+
 #: appended to, never edited: a database records which of these it has. SQLite's m008
 #: (library_search, an FTS5 index) has its twin in 7: PostgreSQL's own full-text search.
 MIGRATIONS: tuple[Migration, ...] = (
@@ -284,6 +288,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "the machine of a session's process (schema.sql m014)", _V6_SESSION_HOST),
     Migration(7, "library search: full-text indexes for ls (SQLite's FTS5 m008)", search.migration_sql()),
     Migration(8, "each catalogue sitemap's revision (schema.sql m015)", _V8_SITEMAP_REVISION),
+    Migration(9, "catalogue_albums without its unused series_norm index (schema.sql m016)", _V9_NO_SERIES_INDEX),
 )
 
 
