@@ -297,7 +297,7 @@ def per_name(index, names: list[str]) -> tuple[float, float, list[str]]:
 
 
 PROBE = """
-import resource, sys, time
+import sys, time
 started = time.perf_counter()
 sys.path.insert(0, {root!r})
 from benchmarks.index_designs import PackedIndex
@@ -308,7 +308,9 @@ from bdnex_core.matching.matcher import Matcher
 from pathlib import Path
 index = (PackedIndex if sys.argv[1] == "packed" else PersistedIndex)(Path(sys.argv[2]))
 result = Matcher(index, MatchingSettings()).match(parse_filename(sys.argv[3]))
-print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+# VmHWM: this process's own peak (ru_maxrss would count the memory of the parent it was forked from)
+peak = next(line for line in open("/proc/self/status") if line.startswith("VmHWM")).split()[1]
+print(time.perf_counter() - started, int(peak) / 1024)
 """
 
 
