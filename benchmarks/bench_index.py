@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import importlib.util
 import json
 import os
 import random
@@ -125,11 +126,23 @@ def scale_up(folder: Path, albums: int, seed: int) -> list[Path]:
     return written
 
 
-def load_generator(spec: str | None) -> Callable[[Path, int, int], list[Path]]:
-    if not spec:
-        return scale_up
-    module, _, function = spec.partition(":")
-    return getattr(importlib.import_module(module), function)
+def issue26_generator(folder: Path, albums: int, seed: int) -> list[Path]:
+    """The generator of issue 26 (``bdnex_core.demo.catalogue_generator``), from the real sitemaps' words
+    when ../shared has them."""
+    from bdnex_core.demo.catalogue_generator import generate_catalogue  # type: ignore[import-not-found]
+
+    real = sorted(REAL_SITEMAPS.glob("albums_*_map.xml")) if REAL_SITEMAPS.is_dir() else None
+    return list(generate_catalogue(albums, seed=seed, sitemaps=real).write_sitemaps(folder))
+
+
+def load_generator(spec: str | None) -> tuple[str, Callable[[Path, int, int], list[Path]]]:
+    """The generator named, else issue 26's when this checkout has it, else the temporary scale-up."""
+    if spec:
+        module, _, function = spec.partition(":")
+        return spec, getattr(importlib.import_module(module), function)
+    if importlib.util.find_spec("bdnex_core.demo.catalogue_generator") is not None:
+        return "issue 26's (bdnex_core.demo.catalogue_generator)", issue26_generator
+    return "scale_up (TEMPORARY, see the docstring)", scale_up
 
 
 def changed_copy(path: Path) -> None:

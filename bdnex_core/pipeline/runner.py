@@ -64,6 +64,11 @@ class RunSummary:
     warnings: list[str] = field(default_factory=list)  # one line each, printed with the summary
     stopped_by: BdnexError | None = None  # the stops_run error that paused the run (status "blocked")
 
+    def whole_outcomes(self) -> list[Outcome]:
+        """The outcomes kept whole, with their album and changes: every one of a dry run, none of a real
+        run (the database has those; :attr:`outcomes` keeps what a summary shows of them)."""
+        return [outcome for outcome in self.outcomes if isinstance(outcome, Outcome)]
+
     def count(self, state: OutcomeState) -> int:
         listed = sum(1 for outcome in self.outcomes if outcome.state == state)
         return listed + self.unchanged if state == OutcomeState.SKIPPED else listed
