@@ -407,10 +407,8 @@ def main() -> int:
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="bdnex-bench-index-", dir=os.environ.get("BENCH_DIR")))
     work.mkdir(parents=True, exist_ok=True)
-    generator = load_generator(args.generator)
-    print(
-        f"catalogue generator: {args.generator or 'scale_up (TEMPORARY, see the docstring)'}; load {os.getloadavg()[0]:.1f}"
-    )
+    generator_name, generator = load_generator(args.generator)
+    print(f"catalogue generator: {generator_name}; load {os.getloadavg()[0]:.1f}")
     try:
         start = interleaved(
             {
