@@ -184,6 +184,11 @@ def catalogue_rows(db: BDneXDB) -> Iterator[CatalogueRow]:
 def fetch_album(settings: Settings, db: BDneXDB, album_id: int) -> Any:
     """An album (``Album``; ``to_dict()`` for JSON): from the cache while valid, else fetched through
     the polite client and cached. Raises a ``CatalogueError`` when the site cannot answer."""
+    from bdnex_core.bedetheque.album import Album
+
+    cached = db.get_cached_album(album_id)
+    if cached is not None:  # no HTTP client nor page parser to import (a calibre lookup runs this per album)
+        return Album.from_dict(cached)
     from bdnex_core.bedetheque.client import BedethequeClient
     from bdnex_core.bedetheque.service import fetch_album as fetch
 
