@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import sqlite3
 import threading
 from pathlib import Path
@@ -313,3 +314,65 @@ def test_no_folder_for_the_file_is_one_clear_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("Error: ") and "cannot write the catalogue index" in err[-1], err
     assert "unexpected" not in err[-1] and len(err) == 2  # the line saying it is built, then why it cannot be
+
+
+def _content(path: Path) -> dict[str, object]:
+    """What an index file says, whatever numbers it gave its series."""
+    with sqlite3.connect(path) as conn:
+        name = dict(conn.execute("SELECT id, name FROM series"))
+        ids, names = conn.execute("SELECT series, names FROM fuzzy_list").fetchone()
+        from array import array
+
+        order = array("q")
+        order.frombytes(ids)
+        return {
+            "series": sorted(conn.execute("SELECT name, stripped FROM series")),
+            "keys": sorted((key, name[series]) for key, series in conn.execute("SELECT key, series FROM series_keys")),
+            "words": sorted(
+                (word, name[series]) for word, series in conn.execute("SELECT word, series FROM series_words")
+            ),
+            "albums": sorted(
+                (album_id, name[series], *rest)
+                for album_id, series, *rest in conn.execute(
+                    "SELECT a.album_id, a.series, m.name, a.tome, a.tome_number, a.tome_kind, a.title, a.title_key "
+                    "FROM albums a JOIN sitemaps m ON m.id = a.sitemap"
+                )
+            ),
+            "fuzzy": [(name[series], stripped) for series, stripped in zip(order, names.split("\n"), strict=True)],
+            "sitemaps": sorted(conn.execute("SELECT name, revision FROM sitemaps")),
+        }
+
+
+def test_updates_sitemap_by_sitemap_leave_the_file_a_new_build_would_make(tmp_path, monkeypatch):
+    monkeypatch.setattr(catalogue_index, "REBUILD_SHARE", 1.0)  # always the update in place
+    rng = random.Random(26)
+    entries = _generated_entries(1500)
+    database = tmp_path / "bdnex.db"
+    with BDneXDB(database) as db:
+        store_entries(db, entries)
+        update_index(db)
+        path = index_path(db)
+        by_sitemap: dict[int, list] = {}
+        for entry in entries:
+            by_sitemap.setdefault(entry.album_id // 10_000, []).append(entry)
+        for step in range(6):
+            block = rng.choice(sorted(by_sitemap))
+            albums = [entry for entry in by_sitemap[block] if rng.random() > 0.1]  # some gone
+            albums += [  # some new, in new series and in series other sitemaps hold
+                parse_album_url(
+                    f"https://www.bedetheque.com/BD-{rng.choice(['Nouvelle-serie', 'Les-Tuniques-Bleues', 'Thorgal'])}"
+                    f"-{step}-Tome-{n}-Titre-{step}-{block * 10_000 + 9000 + step * 50 + n}.html"
+                )
+                for n in range(rng.randint(0, 5))
+            ]
+            albums = [  # some renamed
+                parse_album_url(entry.url.replace("/BD-", "/BD-Renomme-")) if rng.random() < 0.05 else entry
+                for entry in albums
+            ]
+            by_sitemap[block] = albums
+            first = block * 10_000 + 1
+            Catalogue(db).replace_sitemap(f"albums_{first}_{first + 9_999}_map.xml", albums)
+            assert update_index(db, announce=pytest.fail) == "1 sitemap(s) re-read"
+        fresh = tmp_path / "fresh.sqlite"
+        catalogue_index.build(db, fresh)
+        assert _content(path) == _content(fresh)

@@ -23,6 +23,7 @@ machine in the cache folder): see docs/architecture.md, "The catalogue index".
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import logging
 import os
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: the file's format: bump it whenever a table, a column or a derived value changes
-FORMAT = 2
+FORMAT = 3
 #: what the file reads from catalogue_albums (after album_id)
 SOURCE_COLUMNS = ("series_norm", "tome", "tome_number", "tome_kind", "title_norm", "sitemap")
 #: per series, beside its id: (column, SQL type); a value equal to the name is stored as NULL
@@ -106,6 +107,7 @@ _INDEXES = (
     "CREATE INDEX albums_by_series ON albums(series, album_id)",
     "CREATE INDEX albums_by_title ON albums(coalesce(title_key, title)) WHERE title <> ''",
     "CREATE INDEX albums_by_sitemap ON albums(sitemap)",
+    "CREATE INDEX series_by_name ON series(name)",
 )
 
 
@@ -300,15 +302,17 @@ def _albums(db: BDneXDB, sitemaps: Iterable[str] | None = None) -> Iterator[tupl
 class _Writer:
     """Fills an index file's tables, in the caller's transaction."""
 
-    def __init__(self, conn: sqlite3.Connection, *, sorted_at_finish: bool = False):
+    def __init__(self, conn: sqlite3.Connection, *, new_file: bool = False):
         self.conn = conn
+        self.new_file = new_file
         # a new file: keys and words gathered and written in their order at the end (each B-tree filled
         # from left to right, not page after page split at random)
-        self.pending: tuple[list[tuple[str, int]], list[tuple[str, int]]] | None = (
-            ([], []) if sorted_at_finish else None
-        )
-        self.series_ids: dict[str, int] = {name: series for series, name in conn.execute("SELECT id, name FROM series")}
-        self.next_series = 1 + max(self.series_ids.values(), default=0)
+        self.pending: tuple[list[tuple[str, int]], list[tuple[str, int]]] | None = ([], []) if new_file else None
+        # name -> series: every one in a new file; in an update, those asked for (by the name's index)
+        self.series_ids: dict[str, int] = {}
+        self.next_series = 1 + int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM series").fetchone()[0])
+        self.added: list[tuple[int, str, str]] = []  # (series, name, name without article), for the fuzzy list
+        self.removed: set[int] = set()
         self.sitemap_ids: dict[str, int] = {
             name: number for number, name in conn.execute("SELECT id, name FROM sitemaps")
         }
@@ -339,6 +343,10 @@ class _Writer:
         series_ids, sitemap_ids = self.series_ids, self.sitemap_ids
         for album_id, series_norm, tome, tome_number, tome_kind, title_norm, sitemap in rows:
             series = series_ids.get(series_norm)
+            if series is None and not self.new_file:
+                found = self.conn.execute("SELECT id FROM series WHERE name = ?", [series_norm]).fetchone()
+                if found is not None:
+                    series = series_ids[series_norm] = found[0]
             if series is None:
                 series = series_ids[series_norm] = self.next_series
                 self.next_series += 1
@@ -359,6 +367,8 @@ class _Writer:
             keys, words = self.pending if self.pending is not None else ([], [])
             for series, name, stripped, *_derived in new_series:
                 stripped = stripped or name
+                if not self.new_file:
+                    self.added.append((series, name, stripped))
                 keys.extend((key, series) for key in series_keys(name, stripped))
                 words.extend((word, series) for word in series_words(name, stripped))
             if self.pending is None:
@@ -386,27 +396,34 @@ class _Writer:
         self.remove_empty_series(touched)
 
     def remove_empty_series(self, candidates: Iterable[int]) -> None:
-        empty = [
-            series
-            for series in candidates
-            if self.conn.execute("SELECT 1 FROM albums WHERE series = ? LIMIT 1", [series]).fetchone() is None
-        ]
-        if not empty:
+        wanted = sorted(set(candidates))
+        if not wanted:
+            return
+        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS candidates (series INTEGER PRIMARY KEY)")
+        self.conn.execute("DELETE FROM candidates")
+        self.conn.executemany("INSERT INTO candidates (series) VALUES (?)", [(series,) for series in wanted])
+        gone = dict(
+            self.conn.execute(
+                "SELECT s.id, s.name FROM candidates c JOIN series s ON s.id = c.series "
+                "WHERE NOT EXISTS (SELECT 1 FROM albums a WHERE a.series = c.series)"
+            ).fetchall()
+        )
+        if not gone:
             return
         self.series_changed = True
-        gone = set(empty)
-        names = {series: name for name, series in self.series_ids.items() if series in gone}
+        self.removed.update(gone)
         # by their whole primary key: the keys and words a series has are those its name gives
         self.conn.executemany(
             "DELETE FROM series_keys WHERE key = ? AND series = ?",
-            [(key, series) for series, name in names.items() for key in series_keys(name)],
+            [(key, series) for series, name in gone.items() for key in series_keys(name)],
         )
         self.conn.executemany(
             "DELETE FROM series_words WHERE word = ? AND series = ?",
-            [(word, series) for series, name in names.items() for word in series_words(name)],
+            [(word, series) for series, name in gone.items() for word in series_words(name)],
         )
-        self.conn.executemany("DELETE FROM series WHERE id = ?", [(series,) for series in empty])
-        self.series_ids = {name: series for name, series in self.series_ids.items() if series not in names}
+        self.conn.executemany("DELETE FROM series WHERE id = ?", [(series,) for series in gone])
+        for name in gone.values():
+            self.series_ids.pop(name, None)
 
     def finish(self, revisions: dict[str, str | None]) -> None:
         """The fuzzy list when the series changed, and the sitemap revisions the file now holds."""
@@ -414,14 +431,11 @@ class _Writer:
             keys, words = self.pending
             self._insert_forms(sorted(keys), sorted(words))
             self.pending = None
-        if self.series_changed:
+        if self.series_changed and not (not self.new_file and self._update_fuzzy_list()):
             rows = self.conn.execute(
                 "SELECT id, coalesce(stripped, name) AS key FROM series ORDER BY length(key), key, name"
             ).fetchall()
-            self.conn.execute(
-                "INSERT OR REPLACE INTO fuzzy_list (id, series, names) VALUES (1, ?, ?)",
-                [array("q", (series for series, _key in rows)).tobytes(), "\n".join(key for _series, key in rows)],
-            )
+            self._write_fuzzy_list(array("q", (series for series, _key in rows)), [key for _series, key in rows])
         for name, revision in revisions.items():
             self.sitemap(name)
             self.conn.execute("UPDATE sitemaps SET revision = ? WHERE name = ?", [revision, name])
@@ -429,6 +443,42 @@ class _Writer:
         self.conn.executemany("DELETE FROM sitemaps WHERE name = ?", gone)
         for (name,) in gone:
             del self.sitemap_ids[name]
+
+    def _write_fuzzy_list(self, ids: array, names: list[str]) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO fuzzy_list (id, series, names) VALUES (1, ?, ?)", [ids.tobytes(), "\n".join(names)]
+        )
+
+    def _update_fuzzy_list(self) -> bool:
+        """The series removed taken out of the fuzzy list and those added put in their place, instead of
+        sorting every series again; False when there is no list to update."""
+        row = self.conn.execute("SELECT series, names FROM fuzzy_list WHERE id = 1").fetchone()
+        if row is None:
+            return False
+        ids = array("q")
+        ids.frombytes(row[0])
+        names = row[1].split("\n") if row[1] else []
+        if self.removed:
+            kept = [position for position, series in enumerate(ids) if series not in self.removed]
+            ids, names = array("q", (ids[position] for position in kept)), [names[position] for position in kept]
+        full_names: dict[int, str] = {}
+
+        def full_name(series: int) -> str:  # ties of the name without article are ordered by the name
+            if series not in full_names:
+                found = self.conn.execute("SELECT name FROM series WHERE id = ?", [series]).fetchone()
+                full_names[series] = found[0] if found else ""
+            return full_names[series]
+
+        for series, name, stripped in self.added:
+            full_names[series] = name
+            wanted = (len(stripped), stripped)
+            position = bisect.bisect_left(names, wanted, key=lambda other: (len(other), other))
+            while position < len(names) and names[position] == stripped and full_name(ids[position]) < name:
+                position += 1
+            names.insert(position, stripped)
+            ids.insert(position, series)
+        self._write_fuzzy_list(ids, names)
+        return True
 
 
 class FullBuild:
@@ -448,7 +498,7 @@ class FullBuild:
         self.conn.execute("BEGIN")
         for statement in _schema():
             self.conn.execute(statement)
-        self.writer = _Writer(self.conn, sorted_at_finish=True)
+        self.writer = _Writer(self.conn, new_file=True)
         self.writer.series_changed = True
         self.fed: dict[str, str | None] = {}
         self.albums = 0
@@ -501,6 +551,7 @@ def refresh(path: Path, db: BDneXDB, wanted: dict[str, str | None]) -> list[str]
     """Bring the file up to the catalogue's sitemap revisions ``wanted``: re-read the changed sitemaps,
     drop the ones gone, in one transaction. Returns the sitemaps re-read."""
     with closing(_connect(path, write=True)) as conn:
+        conn.execute("PRAGMA cache_size = -65536")  # the albums' three indexes touched all over
         conn.execute("BEGIN IMMEDIATE")
         try:
             held = dict(conn.execute("SELECT name, revision FROM sitemaps").fetchall())
