@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,7 +160,7 @@ class TagRun:
 
     # ------------------------------------------------------------------ sessions
 
-    def start(self, items: list[LibraryItem], *, unchanged: int | None = None) -> RunSummary:
+    def start(self, items: Sequence[LibraryItem], *, unchanged: int | None = None) -> RunSummary:
         """A new session over ``items``. Files processed before and unchanged since are left out and
         counted; a caller that already left them out passes how many it found as ``unchanged``."""
         directory = ", ".join(self.options.locations) or "(items)"
@@ -187,7 +187,7 @@ class TagRun:
             )
         return self._run(session_id, items, unchanged=unchanged)
 
-    def _unchanged_keys(self, items: list[LibraryItem]) -> set[str]:
+    def _unchanged_keys(self, items: Sequence[LibraryItem]) -> set[str]:
         """Keys of the local files processed before and unchanged since."""
         local = {str(item.path): item.key for item in items if item.path is not None}
         return {local[path] for path in unchanged_paths(self.db, list(local))}
@@ -207,7 +207,7 @@ class TagRun:
 
     # ------------------------------------------------------------------ the loop
 
-    def _run(self, session_id: int, items: list[LibraryItem], unchanged: int = 0) -> RunSummary:
+    def _run(self, session_id: int, items: Sequence[LibraryItem], unchanged: int = 0) -> RunSummary:
         summary = RunSummary(session_id, "running", unchanged=unchanged)
         self._clean_leftovers(items)
         if self.progress is not None:
@@ -256,7 +256,9 @@ class TagRun:
         )
         return summary
 
-    def _dispatch(self, session_id: int, items: list[LibraryItem], summary: RunSummary, stop: StopRequested) -> None:
+    def _dispatch(
+        self, session_id: int, items: Sequence[LibraryItem], summary: RunSummary, stop: StopRequested
+    ) -> None:
         pending = iter(items)
         # files another live run is processing wait here, and are taken once it has recorded them
         # (then usually found processed and unchanged): two runs never write a file twice
@@ -559,8 +561,9 @@ def tag_locations(
     Local folders take a fast path: files unchanged since they were processed are recognised from
     the listing, before any item is built, so re-scanning a large library costs about a listing.
     """
-    from bdnex_core.default_plugins.folder_source import FolderSource, folder_entries, folder_item
+    from bdnex_core.default_plugins.folder_source import FolderItems, FolderSource, folder_entries
 
+    items: Sequence[LibraryItem]
     if isinstance(plugins.library_sources(settings).get(options.source), FolderSource):
         with _collector_paused():
             follow_outside = settings.archives.follow_links_outside_library
@@ -571,9 +574,11 @@ def tag_locations(
             }
             roots = [os.path.realpath(os.path.expanduser(location)) for location in options.locations]
             seen = unchanged_paths(db, list(entries), roots) if not options.force else set()
-            items = [folder_item(path, folder) for path, folder in entries.items() if path not in seen]
+            found = len(entries)
+            # items made as the run reaches them: 100,000 files are pairs of names, not 100,000 items
+            items = FolderItems([(path, folder) for path, folder in entries.items() if path not in seen])
+            del entries
         unchanged: int | None = len(seen)
-        found = len(entries)
     else:
         items = [
             item for item in collect_items(settings, options.source, options.locations) if options.takes(item.name)

@@ -83,8 +83,10 @@ class Outcome:
         not the album, the candidates, the ComicInfo bytes and the archive's layout."""
         album = self.album
         item = self.item
+        key = item.key
+        path = None if item.path is None else str(item.path)
         return RecordedOutcome(
-            ItemRef(item.source, item.name, item.path, item.external_id, item.key),
+            ItemRef(item.source, item.name, key if path == key else path, item.external_id, key),
             self.state,
             self.reason,
             self.decision,
@@ -95,13 +97,18 @@ class Outcome:
 
 
 class ItemRef(NamedTuple):
-    """The identity of a :class:`LibraryItem`, as a summary keeps it."""
+    """The identity of a :class:`LibraryItem`, as a summary keeps it: its path as text (a ``Path`` object
+    weighs half a kilobyte), made a ``Path`` again when asked for."""
 
     source: str
     name: str
-    path: Path | None
+    file: str | None
     external_id: str | None
     key: str
+
+    @property
+    def path(self) -> Path | None:
+        return None if self.file is None else Path(self.file)
 
 
 class AlbumRef(NamedTuple):
