@@ -85,6 +85,7 @@ class MatchingSettings:
     accept_threshold: float = _default("matching", "accept_threshold")
     review_threshold: float = _default("matching", "review_threshold")
     max_candidates: int = _default("matching", "max_candidates")
+    edition: str = _default("matching", "edition")  # original, latest or ask: see matching/editions.py
 
 
 @dataclass(frozen=True)

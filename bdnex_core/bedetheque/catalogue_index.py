@@ -18,13 +18,17 @@ machine in the cache folder): see docs/architecture.md, "The catalogue index".
   over the old one: a reader never sees half of one), with one line saying why.
 - **Extensible**: a value derived per series or per album is one more column in :data:`SERIES_COLUMNS`
   or :data:`ALBUM_COLUMNS`, filled by :func:`series_values` / :func:`album_values`, read into
-  :class:`~bdnex_core.matching.index.IndexedAlbum`; bump :data:`FORMAT`.
+  :class:`~bdnex_core.matching.index.IndexedAlbum`; bump :data:`FORMAT`. A value derived from a whole
+  series is computed again for each series a change touches: the edition groups
+  (``albums.edition``: the lowest album id of the album's group, NULL for an album with no other
+  edition). A series' qualifier is a pure function of its name, computed when a series is read.
 """
 
 from __future__ import annotations
 
 import bisect
 import hashlib
+import itertools
 import logging
 import os
 import re
@@ -34,11 +38,20 @@ import threading
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, suppress
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bdnex_core.errors import BdnexError, CatalogueError
-from bdnex_core.matching.index import IndexedAlbum, SeriesList, series_keys, series_words, title_key
+from bdnex_core.matching.index import (
+    IndexedAlbum,
+    SeriesList,
+    editions_by_album,
+    qualifier_of,
+    series_keys,
+    series_words,
+    title_key,
+)
 from bdnex_core.matching.normalize import strip_articles
 
 if TYPE_CHECKING:
@@ -48,7 +61,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: the file's format: bump it whenever a table, a column or a derived value changes
-FORMAT = 3
+FORMAT = 4
 #: what the file reads from catalogue_albums (after album_id)
 SOURCE_COLUMNS = ("series_norm", "tome", "tome_number", "tome_kind", "title_norm", "sitemap")
 #: per series, beside its id: (column, SQL type); a value equal to the name is stored as NULL
@@ -97,7 +110,9 @@ def _schema() -> list[str]:
         "CREATE TABLE series_keys (key TEXT NOT NULL, series INTEGER NOT NULL, PRIMARY KEY (key, series)) WITHOUT ROWID",
         "CREATE TABLE series_words (word TEXT NOT NULL, series INTEGER NOT NULL, PRIMARY KEY (word, series)) "
         "WITHOUT ROWID",
-        f"CREATE TABLE albums (album_id INTEGER PRIMARY KEY, series INTEGER NOT NULL, sitemap INTEGER, {album_columns})",
+        # edition: the lowest album id of the album's edition group (NULL when it has no other edition)
+        "CREATE TABLE albums (album_id INTEGER PRIMARY KEY, series INTEGER NOT NULL, sitemap INTEGER, "
+        f"edition INTEGER, {album_columns})",
         # every series, ordered as the fuzzy search wants them: ids packed, names one per line
         "CREATE TABLE fuzzy_list (id INTEGER PRIMARY KEY CHECK (id = 1), series BLOB NOT NULL, names TEXT NOT NULL)",
     ]
@@ -107,6 +122,7 @@ _INDEXES = (
     "CREATE INDEX albums_by_series ON albums(series, album_id)",
     "CREATE INDEX albums_by_title ON albums(coalesce(title_key, title)) WHERE title <> ''",
     "CREATE INDEX albums_by_sitemap ON albums(sitemap)",
+    "CREATE INDEX albums_by_edition ON albums(edition) WHERE edition IS NOT NULL",
     "CREATE INDEX series_by_name ON series(name)",
 )
 
@@ -266,29 +282,71 @@ class PersistedIndex:
 
     def series_albums(self, series: int) -> list[IndexedAlbum]:
         name = self.series_name(series)
+        qualifier = qualifier_of(name)
+        rows = self._query(
+            "SELECT album_id, tome, tome_number, tome_kind, title, edition FROM albums WHERE series = ? "
+            "ORDER BY album_id",
+            [series],
+        )
+        groups: dict[int, list[int]] = {}
+        for album_id, *_values, edition in rows:
+            if edition is not None:
+                groups.setdefault(edition, []).append(album_id)
         return [
-            IndexedAlbum(album_id, name, tome, tome_number, tome_kind, title)
-            for album_id, tome, tome_number, tome_kind, title in self._query(
-                "SELECT album_id, tome, tome_number, tome_kind, title FROM albums WHERE series = ? ORDER BY album_id",
-                [series],
+            IndexedAlbum(
+                album_id,
+                name,
+                tome,
+                tome_number,
+                tome_kind,
+                title,
+                _others(groups, edition, album_id),
+                qualifier,
             )
+            for album_id, tome, tome_number, tome_kind, title, edition in rows
         ]
 
     def albums_titled(self, key: str) -> list[IndexedAlbum]:
         if not key:
             return []
+        rows = self._query(
+            "SELECT a.album_id, s.name, a.tome, a.tome_number, a.tome_kind, a.title, a.edition FROM albums a "
+            "JOIN series s ON s.id = a.series WHERE coalesce(a.title_key, a.title) = ? AND a.title <> '' "
+            "ORDER BY a.album_id",
+            [key],
+        )
+        wanted = sorted({edition for *_values, edition in rows if edition is not None})
+        groups: dict[int, list[int]] = {}
+        if wanted:
+            for album_id, edition in self._query(
+                f"SELECT album_id, edition FROM albums WHERE edition IN ({', '.join('?' for _ in wanted)}) "
+                "ORDER BY album_id",
+                wanted,
+            ):
+                groups.setdefault(edition, []).append(album_id)
         return [
-            IndexedAlbum(album_id, name, tome, tome_number, tome_kind, title)
-            for album_id, name, tome, tome_number, tome_kind, title in self._query(
-                "SELECT a.album_id, s.name, a.tome, a.tome_number, a.tome_kind, a.title FROM albums a "
-                "JOIN series s ON s.id = a.series WHERE coalesce(a.title_key, a.title) = ? AND a.title <> '' "
-                "ORDER BY a.album_id",
-                [key],
+            IndexedAlbum(
+                album_id,
+                name,
+                tome,
+                tome_number,
+                tome_kind,
+                title,
+                _others(groups, edition, album_id),
+                qualifier_of(name),
             )
+            for album_id, name, tome, tome_number, tome_kind, title, edition in rows
         ]
 
     def __len__(self) -> int:
         return int(self._query("SELECT COUNT(*) FROM albums")[0][0])
+
+
+def _others(groups: dict[int, list[int]], edition: int | None, album_id: int) -> tuple[int, ...]:
+    """The other editions of an album, from its group's ids (ascending)."""
+    if edition is None:
+        return ()
+    return tuple(other for other in groups.get(edition, ()) if other != album_id)
 
 
 # ----------------------------------------------------------------------------- writing
@@ -313,6 +371,7 @@ class _Writer:
         self.next_series = 1 + int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM series").fetchone()[0])
         self.added: list[tuple[int, str, str]] = []  # (series, name, name without article), for the fuzzy list
         self.removed: set[int] = set()
+        self.touched: set[int] = set()  # in an update: the series whose edition groups are computed again
         self.sitemap_ids: dict[str, int] = {
             name: number for number, name in conn.execute("SELECT id, name FROM sitemaps")
         }
@@ -351,6 +410,8 @@ class _Writer:
                 series = series_ids[series_norm] = self.next_series
                 self.next_series += 1
                 new_series.append((series, *series_values(series_norm)))
+            if not self.new_file:
+                self.touched.add(series)
             number = sitemap_ids.get(sitemap) if sitemap is not None else None
             if number is None and sitemap is not None:
                 number = self.sitemap(sitemap)
@@ -393,15 +454,22 @@ class _Writer:
             )
         ]
         self.conn.execute(f"DELETE FROM albums WHERE sitemap IN ({marks})", numbers)
+        self.touched.update(touched)
         self.remove_empty_series(touched)
 
-    def remove_empty_series(self, candidates: Iterable[int]) -> None:
-        wanted = sorted(set(candidates))
+    def _candidates(self, series: Iterable[int]) -> bool:
+        """The temporary table ``candidates`` holding these series; False when there are none."""
+        wanted = sorted(set(series))
         if not wanted:
-            return
+            return False
         self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS candidates (series INTEGER PRIMARY KEY)")
         self.conn.execute("DELETE FROM candidates")
         self.conn.executemany("INSERT INTO candidates (series) VALUES (?)", [(series,) for series in wanted])
+        return True
+
+    def remove_empty_series(self, candidates: Iterable[int]) -> None:
+        if not self._candidates(candidates):
+            return
         gone = dict(
             self.conn.execute(
                 "SELECT s.id, s.name FROM candidates c JOIN series s ON s.id = c.series "
@@ -431,6 +499,7 @@ class _Writer:
             keys, words = self.pending
             self._insert_forms(sorted(keys), sorted(words))
             self.pending = None
+        self._group_editions()
         if self.series_changed and not (not self.new_file and self._update_fuzzy_list()):
             rows = self.conn.execute(
                 "SELECT id, coalesce(stripped, name) AS key FROM series ORDER BY length(key), key, name"
@@ -443,6 +512,29 @@ class _Writer:
         self.conn.executemany("DELETE FROM sitemaps WHERE name = ?", gone)
         for (name,) in gone:
             del self.sitemap_ids[name]
+
+    def _group_editions(self) -> None:
+        """``albums.edition`` of every series in a new file, of the series the change touched in an update
+        (:func:`~bdnex_core.matching.index.editions_by_album`, the in-memory index's rule)."""
+        columns = "a.series, a.album_id, a.tome_kind, a.tome, a.title"
+        if self.new_file:
+            rows = self.conn.execute(f"SELECT {columns} FROM albums a ORDER BY a.series, a.album_id").fetchall()
+        else:
+            if not self._candidates(self.touched - self.removed):
+                return
+            self.conn.execute(
+                "UPDATE albums SET edition = NULL WHERE edition IS NOT NULL AND series IN (SELECT series FROM candidates)"
+            )
+            rows = self.conn.execute(
+                f"SELECT {columns} FROM candidates c JOIN albums a ON a.series = c.series ORDER BY a.series, a.album_id"
+            ).fetchall()
+        updates: list[tuple[int, int]] = []
+        for _series, same in itertools.groupby(rows, key=itemgetter(0)):
+            albums = [row[1:] for row in same]
+            if len(albums) > 1:
+                for album_id, others in editions_by_album(albums).items():
+                    updates.append((min(album_id, *others), album_id))
+        self.conn.executemany("UPDATE albums SET edition = ? WHERE album_id = ?", updates)
 
     def _write_fuzzy_list(self, ids: array, names: list[str]) -> None:
         self.conn.execute(

@@ -38,7 +38,13 @@ def identify(app: AppContext, names: tuple[str, ...], from_stdin: bool, as_json:
                     "confidence": round(result.best.confidence, 4) if result.best else 0.0,
                     "decision": result.decision,
                     "candidates": [
-                        {"album_id": c.album_id, "url": c.url, "score": round(c.score, 4), "explain": c.explain()}
+                        {
+                            "album_id": c.album_id,
+                            "url": c.url,
+                            "score": round(c.score, 4),
+                            "explain": c.explain(),
+                            "editions": list(c.editions),
+                        }
                         for c in result.candidates
                     ],
                 }
@@ -50,3 +56,5 @@ def identify(app: AppContext, names: tuple[str, ...], from_stdin: bool, as_json:
         for candidate in result.candidates:
             click.echo(f"  {candidate.album_id} {candidate.score:.2f} {candidate.url or ''}")
             click.echo(f"      {candidate.explain()}")
+            if candidate.editions:  # the same album under other ids: the edition is chosen when tagging
+                click.echo(f"      other editions of this album: {', '.join(map(str, candidate.editions))}")

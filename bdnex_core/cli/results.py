@@ -73,6 +73,9 @@ def correct_one_file(
         raise click.UsageError(f"--id: {album!r} is neither an album id nor a Bédéthèque album URL")
     outcome = correct_file(app.settings, app.db, paths[0], album_id, dry_run=dry_run)
     row = outcome.summary_row()
+    # the album's other editions, for a person who named one edition and may want another
+    editions = [(edition.album_id, edition.label) for edition in outcome.album.editions] if outcome.album else []
+    row["editions"] = [{"album_id": album_id, "label": label} for album_id, label in editions]
     moves = []
     if rename and not dry_run and outcome.state == "done":
         from bdnex_core.cli.library_cmd import rename_recorded
@@ -88,6 +91,10 @@ def correct_one_file(
             click.echo(f"    {name}: {old!r} -> {new!r}")
         if not outcome.changes and outcome.state == "done":
             click.echo("    nothing changes")
+        if len(editions) > 1:
+            click.echo(f"  {len(editions)} editions of this album (tag --id ID for another):")
+            for edition_id, label in editions:
+                click.echo(f"    {edition_id}  {label}" + ("  (this one)" if edition_id == album_id else ""))
         if rename and not dry_run:
             from bdnex_core.cli.library_cmd import print_moves
 

@@ -22,6 +22,7 @@ import hashlib
 import html
 import io
 import json
+import re
 import socket
 import sys
 import threading
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bdnex_core.bedetheque.sitemaps import AlbumEntry, iter_album_entries
+from bdnex_core.matching.editions import edition_groups, split_tome
 
 PUBLISHERS = ("Dupuis", "Dargaud", "Casterman", "Le Lombard", "Glénat", "Soleil Productions", "Delcourt", "Futuropolis")
 WRITERS = ("Jarry, Nicolas", "Van Hamme, Jean", "Cauvin, Raoul", "Goscinny, René", "Sfar, Joann", "Dufaux, Jean")
@@ -92,6 +94,17 @@ class FakeCatalogue:
     albums: dict[int, AlbumEntry] = field(default_factory=dict)
     sitemaps: dict[str, bytes] = field(default_factory=dict)
     series: dict[str, list[AlbumEntry]] = field(default_factory=lambda: defaultdict(list))
+    # the editions of one album (as matching groups them: same series, tome and title), by album id
+    editions: dict[int, list[AlbumEntry]] = field(default_factory=dict)
+
+    def group_editions(self) -> None:
+        """Each album's editions, the site's ``N éditions`` list (only albums that have several)."""
+        self.editions = {}
+        for entries in self.series.values():
+            rows = [(index, e.tome_kind, e.tome, e.title_norm) for index, e in enumerate(entries)]
+            for group in edition_groups(rows):
+                members = sorted((entries[index] for index in group), key=lambda member: member.album_id)
+                self.editions.update((member.album_id, members) for member in members)
 
 
 # Albums the docs and tests name, with their real ids and slugs, so that "Nains - T01 - Redwin de la
@@ -160,6 +173,7 @@ def load_catalogue(sitemaps: list[Path] | None) -> FakeCatalogue:
         for entry in iter_album_entries(io.BytesIO(data)):
             catalogue.albums[entry.album_id] = entry
             catalogue.series[entry.series_slug].append(entry)
+    catalogue.group_editions()
     return catalogue
 
 
@@ -319,7 +333,7 @@ class FakeBedetheque:
                 return recorded.read_bytes()
         for slug, entries in self.catalogue.series.items():
             if series_id_for(slug) == series_id:
-                return render_series_page(slug, entries).encode()
+                return render_series_page(slug, entries, self.catalogue.editions).encode()
         return None
 
     def cover(self, album_id: int) -> bytes | None:
@@ -335,9 +349,19 @@ class FakeBedetheque:
         return page_jpeg(f"{human(entry.series_slug)} {entry.tome or ''}", size=(300, 400), seed=album_id)
 
 
-def _entry_values(entry: AlbumEntry) -> dict[str, Any]:
+def _edition_year(entry: AlbumEntry, editions: list[AlbumEntry]) -> int:
+    """The year of one edition among its album's: a printing year in its tome ('1a2016'), else the
+    first edition's year plus four years a re-edition (by id: re-editions come later)."""
+    coded = re.search(r"(?:19|20)\d\d$", split_tome(entry.tome)[1])
+    if coded:
+        return int(coded.group())
+    first = 1990 + _seed(editions[0].album_id, "edition") % 20
+    return first + 4 * [member.album_id for member in editions].index(entry.album_id)
+
+
+def _entry_values(entry: AlbumEntry, editions: list[AlbumEntry] | None = None) -> dict[str, Any]:
     seed = _seed(entry.album_id)
-    year = 1990 + seed % 34
+    year = _edition_year(entry, editions) if editions else 1990 + seed % 34
     month, day = 1 + seed % 12, 1 + seed % 28
     return {
         "series": human(entry.series_slug),
@@ -359,12 +383,27 @@ def _entry_values(entry: AlbumEntry) -> dict[str, Any]:
 
 def render_album_page(entry: AlbumEntry, catalogue: FakeCatalogue) -> str:
     """A mobile album page with the real page's structure, its values derived from the album id."""
-    values = _entry_values(entry)
+    editions = catalogue.editions.get(entry.album_id, [])
+    values = _entry_values(entry, editions)
     escaped = {
         key: html.escape(str(value)) if not isinstance(value, (int, float)) else value for key, value in values.items()
     }
     series_id = series_id_for(entry.series_slug)
     tome_line = f"<li><label>Tome : </label>{html.escape(entry.tome)}</li>" if entry.tome else ""
+    if editions:  # as the real page lists them: "06/2015 -1a2016- Soleil Productions", this one selected
+        options = ""
+        for edition in editions:
+            facts = _entry_values(edition, editions)
+            selected = ' selected="selected"' if edition.album_id == entry.album_id else ""
+            options += (
+                f'<option value="{edition.album_id}"{selected}>{facts["legal"]} -{html.escape(edition.tome or "")}- '
+                f"{html.escape(facts['publisher'])}</option>\n"
+            )
+        tome_line += (
+            f'<li class="select-editions"><label>{len(editions)} éditions : </label>\n'
+            f'<select data-native-menu="true" data-corners="false" data-theme="a" id="selEdition">\n{options}'
+            "</select>\n</li>"
+        )
     series_line = (
         (
             f'<li>\n<label>Série : </label>\n<a href="/serie-{series_id}-BD-{entry.series_slug}.html" data-ajax="false">'
@@ -414,13 +453,16 @@ def render_album_page(entry: AlbumEntry, catalogue: FakeCatalogue) -> str:
 """
 
 
-def render_series_page(slug: str, entries: list[AlbumEntry]) -> str:
+def render_series_page(
+    slug: str, entries: list[AlbumEntry], editions: dict[int, list[AlbumEntry]] | None = None
+) -> str:
+    editions = editions or {}
     values = _entry_values(entries[0])
     items = "".join(
         f"""<li data-theme="a"><a href="/{entry.url.rsplit("/", 1)[-1]}" data-ajax="false">
 <img src="/media/Couvertures/Couv_{entry.album_id}.jpg" class="couv"><h2 class="serie">{html.escape(human(slug))}</h2>
 <p class="titre">{html.escape(entry.tome or "")}. {html.escape(human(entry.title_slug))}<br/>
-<span class="editeur">{html.escape(_entry_values(entry)["publisher"])}</span> - <span class="dl">{_entry_values(entry)["legal"]}</span></p></a></li>"""
+<span class="editeur">{html.escape(_entry_values(entry)["publisher"])}</span> - <span class="dl">{_entry_values(entry, editions.get(entry.album_id))["legal"]}</span></p></a></li>"""
         for entry in sorted(entries, key=lambda e: (e.tome_number or 0, e.album_id))
     )
     return f"""<!DOCTYPE html><html lang="fr"><head><title>{html.escape(human(slug))}</title></head><body>

@@ -27,8 +27,10 @@ def decide(candidates: list[Score], settings: MatchingSettings) -> MatchResult:
     if not ranked:
         return MatchResult(Decision.NONE, None, [], "no candidate in the catalogue")
     best = ranked[0]
-    if len(ranked) > 1 and best.score - ranked[1].score < AMBIGUITY_GAP and not best.caps:
-        best.cap(f"ambiguous: album {ranked[1].album_id} scores {ranked[1].score:.2f}")
+    # a runner-up the name contradicts (another tome, title or edition) is no rival
+    rival = next((score for score in ranked[1:] if not score.contradicted), None)
+    if rival is not None and best.score - rival.score < AMBIGUITY_GAP and not best.caps:
+        best.cap(f"ambiguous: album {rival.album_id} scores {rival.score:.2f}")
     confidence = best.confidence
     if confidence >= settings.accept_threshold and not best.caps:
         return MatchResult(Decision.ACCEPT, best, ranked, "")

@@ -29,7 +29,8 @@ A name marked as a one-shot (``(One shot)``, ``Album unique``) takes only steps 
 numbers belong to its title. What precedes the tome is the series (a cycle joined to it stays:
 Bédéthèque names series ``Rozen Maiden Saison 2``; a segment between series and tome is title),
 what follows the title. Other plausible readings are kept in ``alternatives`` for the matcher to
-try: other numbers when the tome was guessed (never a title's ``Part 1`` beside a written marker),
+try: other numbers when the tome was guessed or written without one (``L'intégrale - 0011``; never
+a title's ``Part 1`` beside a written marker), the folder as the series with the whole name as title,
 and a leading ``[bracket]`` as the series (``[Gamaran] T17``), which is the reading itself when the
 name has no other series.
 """
@@ -156,9 +157,10 @@ _N = rf"(?P<num>\d{{1,4}}){_ORDINAL}(?:(?P<letter>[a-z])(?![a-z]))?(?![0-9])"
 _N3 = rf"(?P<num>\d{{1,3}}){_ORDINAL}(?:(?P<letter>[a-z])(?![a-z]))?(?![0-9])"
 _INT_WORD = r"(?:int[ée]grales?|int|integral)(?![a-z])"
 # "Tome VI", "Livre IV", "#XII": a roman tome only right after a marker (so "XIII", "V pour Vendetta"
-# stay series); a bare "T" must start a word ("Don't I" is no tome); validity is checked on the value
+# stay series); a bare "T" must start a word ("Don't I" is no tome) and be followed by a dot or a space
+# ("T. II", "T IV"; "Le ti" is a title); validity is checked on the value
 _ROMAN = r"(?P<roman>[ivx]{1,6})(?![\w'’])"
-_ROMAN_MARKER = r"(?:(?<![\w'’])(?:tomes?|t|vol|volume|livre|n[°o])\.?\s*|#\s*)"
+_ROMAN_MARKER = r"(?:(?<![\w'’])(?:tomes?|vol|volume|livre|n[°o])\.?\s*|(?<![\w'’])t(?:\.\s*|\s+)|#\s*)"
 TOME_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # "Série - Intégrale - Tome 3": the intégrale word as its own segment owns the number after it
     ("int", re.compile(rf"(?:^|(?<=- ))(?:l')?{_INT_WORD}\.?\s*-\s*(?:tomes?|t)\.?\s*{_N3}", re.IGNORECASE)),
@@ -173,7 +175,7 @@ WEAK_TOME_PATTERN = re.compile(
     rf"\b(?:vol|volume|album|livre|chapitre|episode|ep|n[°o]|no|num[ée]ro)\.?\s*{_N}", re.IGNORECASE
 )
 NUMBER_SEGMENT = re.compile(
-    rf"(?:^|\s-\s)\s*(?P<num>\d{{1,3}}){_ORDINAL}(?P<letter>[a-z])?\s*(?=\s-\s|$)", re.IGNORECASE
+    rf"(?:^|\s-\s)\s*(?P<num>\d{{1,3}}|0\d{{3}}){_ORDINAL}(?P<letter>[a-z])?\s*(?=\s-\s|$)", re.IGNORECASE
 )
 LEADING_NUMBER = re.compile(
     rf"^(?P<num>\d{{1,3}}){_ORDINAL}(?:(?P<letter>[a-z])(?![a-z]))?(?P<after>\s*-\s*|\s*$|\s+)", re.IGNORECASE
@@ -188,7 +190,7 @@ RANGE_AS_INT = re.compile(
 )
 CYCLE = re.compile(r"\b(?:cycle|saison|arc)\s*(?P<num>\d{1,2}|[ivx]{1,4})\b", re.IGNORECASE)
 ONE_SHOT = re.compile(r"\b(?:one[\s-]?shot|album unique)\b", re.IGNORECASE)
-BARE_NUMBER = re.compile(rf"(?<![\w.])(?P<num>\d{{1,3}}){_ORDINAL}(?P<letter>[a-z])?(?![\w.])", re.IGNORECASE)
+BARE_NUMBER = re.compile(rf"(?<![\w.])(?P<num>\d{{1,3}}|0\d{{3}}){_ORDINAL}(?P<letter>[a-z])?(?![\w.])", re.IGNORECASE)
 NOT_A_TOME_AFTER = {
     "ans",
     "an",
@@ -224,6 +226,64 @@ PARENT_IGNORED = {
     "new",
 }
 TOME_MARK = "\x00"  # stands where a bracketed tome was: "Astérix (T3) Titre"
+# Words that say which edition a file is, not which album: "(rééd. 2000)", "- EO", "édition spéciale", "N&B"
+EDITION_WORDS = re.compile(
+    r"(?:^|(?<=[\s(\[-]))(?:r[ée][ée]d(?:ition)?\.?(?:\s+(?P<year>(?:19|20)\d\d))?"
+    r"|[ée]d(?:ition)?\.?\s+(?:sp[ée]ciale|originale|collector|limit[ée]e|anniversaire|luxe|de\s+luxe)"
+    r"|(?-i:EO)|[ée]dition\s+originale|n\s*&\s*b|noir\s+(?:et|&)\s+blanc|tirage\s+de\s+t[êe]te)(?=$|[\s)\].,-])",
+    re.IGNORECASE,
+)
+# Tags some libraries put first: "FR - Série", "BD - Série", "BD.FR.Série"
+PREFIX_TAG = r"(?:fr|vf|bd|bds|comics?|manga|ebook|scan|french)"
+DOTTED_TAGS = re.compile(rf"^(?:{PREFIX_TAG}[._])+(?=[^._])", re.IGNORECASE)
+LEADING_TAGS = re.compile(rf"^\s*(?:{PREFIX_TAG}\s*-\s*|{PREFIX_TAG}\s+{PREFIX_TAG}\s+)+(?=\S)", re.IGNORECASE)
+# "Tome 55 sur 214", "T2 de 3": the total is no title
+TOME_TOTAL = re.compile(
+    r"(?P<tome>\b(?:tomes?|t|vol|volume|livre|n[°o])\.?\s*\d{1,3}[a-z]?)\s*(?:sur|de|of|/)\s*\d{1,3}\b", re.IGNORECASE
+)
+CARDINALS = {
+    word: value
+    for value, words in enumerate(
+        (
+            (),
+            ("un", "une", "premier", "premiere", "1er", "1re"),
+            ("deux", "deuxieme", "second", "seconde", "2e", "2eme"),
+            ("trois", "troisieme"),
+            ("quatre", "quatrieme"),
+            ("cinq", "cinquieme"),
+            ("six", "sixieme"),
+            ("sept", "septieme"),
+            ("huit", "huitieme"),
+            ("neuf", "neuvieme"),
+            ("dix", "dixieme"),
+            ("onze", "onzieme"),
+            ("douze", "douzieme"),
+            ("treize", "treizieme"),
+            ("quatorze", "quatorzieme"),
+            ("quinze", "quinzieme"),
+            ("seize", "seizieme"),
+            ("dix sept", "dix septieme"),
+            ("dix huit", "dix huitieme"),
+            ("dix neuf", "dix neuvieme"),
+            ("vingt", "vingtieme"),
+        )
+    )
+    for word in words
+}
+_NUMBER_WORD = r"(?:dix[\s-](?:sept|huit|neuf)(?:i[eè]me)?|[a-zéèê]+|1er|1re|2e|2[eè]me)"
+_TOME_WORD = r"(?:tome|livre|volume|[ée]pisode)"
+# "Tome quatre", "Livre dix", "Tome premier"; "troisième tome", "Premier livre"
+WORD_AFTER_MARKER = re.compile(rf"\b(?P<marker>{_TOME_WORD})\s+(?P<number>{_NUMBER_WORD})\b", re.IGNORECASE)
+WORD_BEFORE_MARKER = re.compile(rf"\b(?P<number>{_NUMBER_WORD})\s+(?P<marker>{_TOME_WORD})\b", re.IGNORECASE)
+# Letters of scripts that normalisation drops (Greek, Cyrillic, Hebrew, Arabic, Thai, kana, CJK, Hangul)
+OTHER_SCRIPT = re.compile(
+    r"[\u0370-\u03ff\u0400-\u04ff\u0590-\u06ff\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]"
+)
+# "Undertaker02LaDansedesvautours": words run together, told apart by their capitals and digits
+RUN_TOGETHER = re.compile(
+    r"(?<=[a-zà-ÿ])(?=[A-ZÀ-Þ0-9])|(?<=[A-ZÀ-Þ])(?=[0-9])|(?<=[0-9])(?=[A-Za-zÀ-ÿ])"
+    r"|(?<=[A-ZÀ-Þ])(?=[A-ZÀ-Þ][a-zà-ÿ])"  # an acronym then a word: "GTOParadise", "AUTVadot"
+)
 
 
 @dataclass(frozen=True)
@@ -242,6 +302,18 @@ class ParsedName:
     cycle: int | None = None
     language: str | None = None
     noise: tuple[str, ...] = field(default_factory=tuple)
+    # the title's segments ("Offspring - Morvan - Dorison": authors after the title), normalised
+    title_segments: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    # the segments before the tome, as written; the first is the series ("Goux - Avengers - Tome 39")
+    series_segments: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    # the title holds segments a reading moved out of the series place (an author, or the title itself)
+    title_moved: bool = field(default=False, repr=False, compare=False)
+    # words in a script normalisation drops ("最後の希望"): what they say is never compared
+    unread: bool = field(default=False, repr=False, compare=False)
+    # segments a reading leaves out as an author or noise ("Goux" of "Goux - Série - T02"), normalised
+    dropped: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    # the tome was written with a marker ("T51", "Tome 3", "#4", "HS2"), not guessed from a bare number
+    tome_explicit: bool = field(default=False, repr=False, compare=False)
     # other readings of an ambiguous name (another number as the tome, or none), likeliest first
     alternatives: tuple[ParsedName, ...] = field(default=(), repr=False, compare=False)
 
@@ -295,6 +367,12 @@ def _classify_group(content: str, found: dict[str, object], noise: list[str]) ->
         return " - "
     if key in ("les", "le", "la", "l", "the"):
         return None  # "Tuniques Bleues (Les)": the article belongs to the series name
+    edition = EDITION_WORDS.fullmatch(text)
+    if edition is not None:  # "(rééd. 2000)", "(EO)": which edition the file is, and its year
+        if edition["year"]:
+            found.setdefault("year", int(edition["year"]))
+        noise.append(text)
+        return f" {NOISE_MARK} "
     if YEAR.match(key):
         found.setdefault("year", int(key))
     elif ONE_SHOT.fullmatch(key):
@@ -310,9 +388,16 @@ def _classify_group(content: str, found: dict[str, object], noise: list[str]) ->
     else:
         markers = _explicit_tomes(text)
         tome = markers[0] if markers else None
-        if tome is not None and "tome_match" not in found and not _clean_spacing(text[: tome.start] + text[tome.end :]):
+        rest = _clean_spacing(text[: tome.start] + text[tome.end :]) if tome is not None else ""
+        if tome is not None and "tome_match" not in found and not rest:
             found["tome_match"] = tome
             return f" {TOME_MARK} "
+        if tome is not None and "tome_match" not in found and tome.number is not None and text[tome.start :].strip():
+            before = text[: tome.start].rstrip(" ,;-")
+            if before and text[: tome.start].rstrip().endswith(",") and not _clean_spacing(text[tome.end :]):
+                # "Titre (Série, tome 22)": the series and the tome, written after the title
+                found["tome_match"], found["bracket_series"] = tome._replace(start=0, end=1), _clean_spacing(before)
+                return f" {TOME_MARK} "
         noise.append(text)  # [group], (scan), "(1)" duplicate counters...
         return f" {NOISE_MARK} "
     return " - "
@@ -497,6 +582,52 @@ def _bracketed_series(stem: str) -> str | None:
     return f"{match['content'].strip()} - {match['rest']}"
 
 
+def _without_edition_words(title: str, noise: list[str]) -> tuple[str, int | None]:
+    """The title without the words that name an edition ("rééd. 2000", "EO", "N&B"), and the year they give."""
+    year = None
+    for match in EDITION_WORDS.finditer(title):
+        noise.append(match.group().strip())
+        if match["year"]:
+            year = int(match["year"])
+    if year is None and not noise:
+        return title, None
+    cleaned = EDITION_WORDS.sub(" ", title)
+    cleaned = re.sub(r"\(\s*\)|\[\s*\]", " ", cleaned)
+    return re.sub(r"(?:\s*-\s*){2,}", " - ", cleaned).strip(SEPARATOR_EDGES), year
+
+
+def _number_word(word: str) -> int | None:
+    return CARDINALS.get(normalize(word))
+
+
+def _tomes_in_words(text: str) -> str:
+    """'Tome quatre', 'Livre dix', 'Tome premier', 'troisième tome' -> 'Tome 4', 'Tome 10', 'Tome 1', 'Tome 3'."""
+
+    # written as an explicit tome: "Livre dix" says it is a tome as clearly as "Tome 10" ("Vol 2 - Livre deux")
+    def after(match: re.Match[str]) -> str:
+        number = _number_word(match["number"])
+        return match.group() if number is None else f"Tome {number}"
+
+    def before(match: re.Match[str]) -> str:
+        word = normalize(match["number"])
+        number = CARDINALS.get(word)
+        # only an ordinal: "un tome de trop" has an article, not a number
+        if number is None or not (word.endswith(("ieme", "er", "re", "e", "nd", "nde")) and word not in ("une",)):
+            return match.group()
+        return f"Tome {number}"
+
+    return WORD_BEFORE_MARKER.sub(before, WORD_AFTER_MARKER.sub(after, text))
+
+
+def _split_run_together(stem: str) -> str:
+    """'Undertaker02LaDansedesvautours' -> 'Undertaker 02 La Dansedesvautours' (a name with no separator)."""
+    if re.search(r"[\s._\-\[\]()]", stem):
+        return stem
+    if len(RUN_TOGETHER.findall(stem)) < 2 and not re.search(r"[^\W\d_]{3}\d", stem):
+        return stem  # one capital inside a word ('McCoy') is no boundary; a number after a word is ('Spirou02')
+    return RUN_TOGETHER.sub(" ", stem)
+
+
 def _noted(noise: list[str], text: str) -> str:
     """Keep ``text`` among the noise; what replaces it in the name (a space)."""
     noise.append(text)
@@ -518,7 +649,11 @@ def parse_filename(name: str, parent: str | None = None) -> ParsedName:
     isbn, stem = find_isbn(stem)
     if isbn:
         found["isbn"] = isbn
-    stem = _despace(stem)
+    tags = DOTTED_TAGS.match(stem)
+    if tags is not None and normalize(stem[tags.end() :]):  # "FR.Série.T01", "BD_FR_Série"
+        noise.append(tags.group().strip("._"))
+        stem = stem[tags.end() :]
+    stem = _despace(_split_run_together(stem))
     bracketed = _bracketed_series(stem)
 
     def consume(match: re.Match[str]) -> str:
@@ -532,14 +667,22 @@ def parse_filename(name: str, parent: str | None = None) -> ParsedName:
     one_shot = bool(ONE_SHOT.search(text)) or "one_shot" in found
     text = ONE_SHOT.sub(" ", text)
     text = re.sub(r"\s+", " ", text).strip(SEPARATOR_EDGES)  # what removed groups left at the ends
+    untagged = LEADING_TAGS.sub("", text)
+    if normalize(untagged) and untagged != text:  # "FR - Série", "BD.FR.Série"
+        noise.append(text[: len(text) - len(untagged)].strip(" -"))
+        text = untagged
+    text = _tomes_in_words(TOME_TOTAL.sub(r"\g<tome>", text))
 
     cycle_match = CYCLE.search(text)
     cycle = None
     if cycle_match:
         value = cycle_match["num"].lower()
         cycle = int(value) if value.isdigit() else ROMAN.get(value)
-        if _own_segment(text, cycle_match.start(), cycle_match.end(), both_sides=True):
-            # "Sillage - Cycle 2 - T08": a segment of its own; "Rozen Maiden Saison 2" keeps it
+        last = not text[cycle_match.end() :].strip(SEPARATOR_EDGES)
+        after_tome = last and bool(_explicit_tomes(text[: cycle_match.start()]))
+        # "Sillage - Cycle 2 - T08": a segment of its own; "Rozen Maiden Saison 2" keeps it; and "Série - T03 -
+        # Cycle I", the segment after the tome, is its title (an intégrale is titled so)
+        if _own_segment(text, cycle_match.start(), cycle_match.end(), both_sides=True) and not after_tome:
             text = (text[: cycle_match.start()] + " - " + text[cycle_match.end() :]).strip(" ")
             text = re.sub(r"(?:\s*-\s*){2,}", " - ", text).strip(SEPARATOR_EDGES)
 
@@ -557,12 +700,33 @@ def parse_filename(name: str, parent: str | None = None) -> ParsedName:
         # which number is the tome is a guess when names carry others ("Ms Marvel 2006 21 ... part 1",
         # "Serie bleue ... Hors serie Elvifrance Tome 20"): keep the other readings for the matcher to try
         # numbers inside a title ("Alignment Earth Part 1", "1914-1918") are no tome beside a written marker
-        guesses = _explicit_tomes(text) + ([] if tome.explicit else _bare_numbers(text))
+        # a marker without a number ("Buck Danny L'intégrale - 0011") leaves the numbers their chance
+        guesses = _explicit_tomes(text) + ([] if tome.explicit and tome.number is not None else _bare_numbers(text))
         others = [other for other in guesses if other[:2] != tome[:2]]
         readings = [_assemble(text, other, **extras) for other in others[:4]]
         if not tome.explicit:
             readings.append(_assemble(text, None, **extras))  # no tome at all: a number in a one-shot's name
         parsed = replace(parsed, alternatives=tuple(readings))
+    folder = _series_from_parent(parent)
+    guessed = parsed.tome is None or (tome is not None and not tome.explicit)
+    if folder and guessed and parsed.series and (normalize(folder) != parsed.series_norm or tome is not None):
+        # "Nains/Redwin de la Forge.cbz": a file named by its title inside its series' folder
+        # the whole name is the title ("Scattered part 8": its number is the title's)
+        title_parts = tuple(part for part in map(_clean_spacing, text.split(" - ")) if normalize(part))
+        reading = replace(
+            parsed,
+            series=folder,
+            series_norm=normalize(folder),
+            tome=None,
+            tome_number=None,
+            tome_kind="oneshot" if one_shot else None,
+            title=" - ".join(title_parts),
+            title_norm=normalize(" ".join(title_parts)),
+            title_segments=tuple(normalize(part) for part in title_parts),
+            series_segments=(),
+            alternatives=(),
+        )
+        parsed = replace(parsed, alternatives=(*parsed.alternatives, reading))
     if bracketed is not None:
         # the bracket is a series or a team's tag: only the catalogue can tell, so both readings are offered
         reading = replace(parse_filename(bracketed, parent), raw=name)
@@ -583,11 +747,16 @@ def _assemble(
     one_shot: bool,
     cycle: int | None,
 ) -> ParsedName:
+    kept_noise = list(noise)
     series_text, title_text = (text[: tome.start], text[tome.end :]) if tome is not None else (text, "")
     series, title = _clean_spacing(series_text), _clean_spacing(title_text)
+    segments = tuple(
+        part for part in map(_clean_spacing, series.split(" - ")) if normalize(part) not in ("", "l", "le", "la", "les")
+    )
     if tome is None and " - " in series_text:
         head, _, rest = series_text.partition(" - ")
         series, title = _clean_spacing(head), _clean_spacing(rest)
+        segments = segments[:1]
     if " - " in series:
         # "Série - Alignment Earth - Tome 6": what stands between the series and the tome is title too
         series, _, before_tome = series.partition(" - ")
@@ -595,9 +764,17 @@ def _assemble(
             title = _clean_spacing(f"{before_tome} - {title}")
         series = _clean_spacing(series)
     series = re.sub(r"\s+[lL]['’]$", "", series)  # "Hulk L'" before "Intégrale T6": the article was the tome's
-    title = _clean_spacing(" ".join(part for part in title.split(" - ") if _clean_spacing(part)))
+    title, edition_year = _without_edition_words(title, kept_noise)
+    title_parts = [part for part in map(_clean_spacing, title.split(" - ")) if part]
+    title = _clean_spacing(" ".join(title_parts))
     if normalize(series) in ("", "l", "le", "la", "les"):  # "Blueberry/L'Intégrale T2": no series in the name
         series = _series_from_parent(parent) or series
+    if found.get("bracket_series") and tome is not None and TOME_MARK in text:
+        # "Titre (Série, tome 22)": the bracket gives series and tome, the rest of the name is the title
+        title_parts = [part for part in (series, *title_parts) if normalize(part)]
+        title = _clean_spacing(" - ".join(title_parts))
+        series = str(found["bracket_series"])
+        segments = (series,)
     return ParsedName(
         raw=raw,
         series=series or None,
@@ -607,10 +784,22 @@ def _assemble(
         tome_kind=tome.kind if tome is not None else ("oneshot" if one_shot else None),
         title=title or None,
         title_norm=normalize(title),
-        year=found.get("year"),  # type: ignore[arg-type]
+        year=found.get("year") or edition_year,  # type: ignore[arg-type]
         publisher=found.get("publisher"),  # type: ignore[arg-type]
         isbn=found.get("isbn"),  # type: ignore[arg-type]
         cycle=cycle,
         language=found.get("language"),  # type: ignore[arg-type]
-        noise=noise,
+        noise=tuple(kept_noise),
+        title_segments=tuple(normalize(part) for part in title_parts if normalize(part)),
+        series_segments=segments if len(segments) > 1 else (),
+        unread=_unread_part(text),
+        tome_explicit=tome is not None and tome.explicit,
     )
+
+
+def _unread_part(text: str) -> bool:
+    """Whether a part of the name is written only in a script normalisation drops ("…-最後の希望"): what
+    it says (often the title) is lost, and what is left may name another album."""
+    if not OTHER_SCRIPT.search(text):
+        return False
+    return any(OTHER_SCRIPT.search(part) and not normalize(part) for part in re.split(r"\s+-\s+|-|[/()\[\]]", text))

@@ -12,26 +12,39 @@ the series' normalised name, never by how an index numbers its series.
 
 What one series and one album derive from their names (the forms a series is found under, the words
 its fuzzy pool is keyed by, an album's title key) are pure functions here, used by both builders.
+Two more come from :mod:`~bdnex_core.matching.editions`: each album's *edition group* (the editions of
+one album: same series, tome without its printing code, and title), computed per series when an index
+is built and kept with each album (:attr:`IndexedAlbum.editions`), and each series' *qualifier*
+(``X en espagnol``, ``X Collection Atlas``: another edition of ``X``), a pure function of its name
+that the search applies to every series it finds (:func:`find_series`).
 """
 
 from __future__ import annotations
 
 import bisect
+import gc
 import math
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import NamedTuple, Protocol
 
 from rapidfuzz import fuzz, process
 
+from bdnex_core.matching.editions import Qualifier, edition_groups, qualifier_named, series_qualifier
 from bdnex_core.matching.normalize import strip_articles
 
 # the prefix search looks at this many keys after the query ("nains" -> "nains hs", "nains 2e serie"...)
 PREFIX_KEYS = 40
 # a misspelt first word: the whole catalogue is searched, stricter than the pool of series sharing a word
 POOL_CUTOFF, CATALOGUE_CUTOFF = 70, 80
+# a qualified series ("largo winch en neerlandais") for a name that does not say its qualifier: below any
+# exact (1.0) or prefix (0.90-0.96) series, so never ambiguous against them; score.py caps it
+QUALIFIED_SIMILARITY = 0.8
+# a longer series when the name's own series exists: far enough below it not to be ambiguous
+PREFIX_BELOW_EXACT = 0.9
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,8 @@ class IndexedAlbum:
     tome_number: int | None
     tome_kind: str | None
     title_norm: str
+    editions: tuple[int, ...] = ()  # ids of the other editions of the same album, ascending
+    qualifier: Qualifier | None = None  # the series' language or collection qualifier
 
 
 class SeriesList(NamedTuple):
@@ -57,7 +72,7 @@ class SeriesList(NamedTuple):
 class SeriesHit:
     series: int  # series number in the index that found it
     similarity: float  # 0..1
-    how: str  # exact, prefix, fuzzy, title
+    how: str  # exact, prefix, qualified (another language or collection edition), fuzzy, title
     name: str = ""  # the series' normalised name (what ties are broken by)
 
 
@@ -78,6 +93,23 @@ def series_words(name: str, stripped: str | None = None) -> set[str]:
 def title_key(title_norm: str) -> str:
     """An album title as :meth:`CatalogueLookup.albums_titled` looks it up ('' for none)."""
     return strip_articles(title_norm) if title_norm else ""
+
+
+@lru_cache(maxsize=16384)
+def qualifier_of(series_norm: str) -> Qualifier | None:
+    """A series' qualifier (:func:`~bdnex_core.matching.editions.series_qualifier`), remembered: the
+    search asks it of every series it finds."""
+    return series_qualifier(series_norm)
+
+
+def editions_by_album(albums: Iterable[tuple[int, str | None, str | None, str]]) -> dict[int, tuple[int, ...]]:
+    """The edition groups of one series' albums, given as (album_id, tome kind, tome, title): album id ->
+    the ids of its other editions, ascending (only for albums that have some)."""
+    found: dict[int, tuple[int, ...]] = {}
+    for members in edition_groups(list(albums)):
+        for album_id in members:
+            found[album_id] = tuple(other for other in members if other != album_id)
+    return found
 
 
 # ----------------------------------------------------------------------------- the interface
@@ -111,24 +143,31 @@ class CatalogueLookup(Protocol):
         ...
 
     def series_albums(self, series: int) -> list[IndexedAlbum]:
-        """The albums of a series."""
+        """The albums of a series, each with its :attr:`~IndexedAlbum.editions` and the series' qualifier."""
         ...
 
     def albums_titled(self, key: str) -> list[IndexedAlbum]:
-        """Albums whose :func:`title_key` is ``key``."""
+        """Albums whose :func:`title_key` is ``key`` (with their editions and qualifiers)."""
         ...
 
 
 # ----------------------------------------------------------------------------- the search
 
 
-def find_series(index: CatalogueLookup, query: str, *, limit: int = 8) -> list[SeriesHit]:
-    """Series whose name matches ``query`` (normalised), best first; ties by name."""
+def find_series(index: CatalogueLookup, query: str, *, limit: int = 8, fuzzy: bool = True) -> list[SeriesHit]:
+    """Series whose name matches ``query`` (normalised), best first; ties by name. ``fuzzy=False``: exact
+    and prefix look-ups only (no similarity search, which may read every series)."""
     if not query:
         return []
     hits: dict[int, tuple[float, str]] = {}
 
     def keep(series: int, similarity: float, how: str) -> None:
+        if how != "exact":
+            qualifier = qualifier_of(index.series_name(series))
+            if qualifier is not None and not qualifier_named(qualifier, query):
+                # "largo winch" for "largo winch en neerlandais": another language's edition, never as
+                # likely as the series the name gives
+                similarity, how = min(similarity, QUALIFIED_SIMILARITY), "qualified"
         if series not in hits or hits[series][0] < similarity:
             hits[series] = (similarity, how)
 
@@ -136,13 +175,15 @@ def find_series(index: CatalogueLookup, query: str, *, limit: int = 8) -> list[S
     for form in forms:
         for series in index.series_with_key(form):
             keep(series, 1.0, "exact")
+    # a longer series never ties with the series the name gives: "pilote" is not "pilote 1959"
+    longest = PREFIX_BELOW_EXACT if hits else 0.96
     for form in forms:  # edition qualifiers: "batwoman" -> "batwoman 2011", "nains" -> "nains hs"
         for key, found in index.keys_with_prefix(form + " ", PREFIX_KEYS):
             # an edition qualifier the name left out; several such series compete as ambiguity
             extra = len(key) - len(form)
             for series in found:
-                keep(series, max(0.90, 0.96 - 0.004 * extra), "prefix")
-    if not any(how == "exact" for _similarity, how in hits.values()):
+                keep(series, min(longest, max(0.90, 0.96 - 0.004 * extra)), "prefix")
+    if fuzzy and not any(how == "exact" for _similarity, how in hits.values()):
         for series, similarity in _fuzzy(index, query, limit):
             keep(series, similarity, "fuzzy")
     ranked = sorted(
@@ -150,6 +191,22 @@ def find_series(index: CatalogueLookup, query: str, *, limit: int = 8) -> list[S
         key=lambda hit: (-hit.similarity, hit.name),
     )
     return ranked[: max(limit, 1) * 2]
+
+
+def has_series(index: CatalogueLookup, query: str) -> bool:
+    """Whether a series of the catalogue has exactly this (normalised) name."""
+    return bool(query) and bool(index.series_with_key(query) or index.series_with_key(strip_articles(query)))
+
+
+def series_at_start(index: CatalogueLookup, query: str) -> list[tuple[int, int]]:
+    """(series, words) for each series whose whole name is the first ``words`` words of ``query`` (not
+    all of them), longest first, then by name: "nains redwin de la forge" starts with the series "nains"."""
+    words = query.split()
+    found = []
+    for count in range(len(words) - 1, 0, -1):
+        same = index.series_with_key(" ".join(words[:count]))
+        found += [(series, count) for series in sorted(same, key=index.series_name)]
+    return found
 
 
 def _fuzzy(index: CatalogueLookup, query: str, limit: int) -> list[tuple[int, float]]:
@@ -217,9 +274,15 @@ class CatalogueIndex:
     def build(cls, rows: Iterable[tuple]) -> CatalogueIndex:
         """From (album_id, url, series_norm, tome, tome_number, tome_kind, title_norm, ...) rows."""
         index = cls()
-        for row in rows:
-            index.add(row[0], row[2], row[3], row[4], row[5], row[6] or "")
-        index.finish()
+        collecting = gc.isenabled()
+        gc.disable()  # hundreds of thousands of small objects that live as long as the index: no cycle to find
+        try:
+            for row in rows:
+                index.add(row[0], row[2], row[3], row[4], row[5], row[6] or "")
+            index.finish()
+        finally:
+            if collecting:
+                gc.enable()
         return index
 
     def add(
@@ -263,9 +326,29 @@ class CatalogueIndex:
         )
         names = [self._stripped_names[series] for series in order]
         self._all_series = SeriesList(order, names, [len(name) for name in names])
+        albums = self._albums
+        for series, positions in enumerate(self.series_positions):
+            qualifier = qualifier_of(self.series_names[series])
+            if qualifier is not None:
+                for position in positions:
+                    albums[position] = replace(albums[position], qualifier=qualifier)
+            if len(positions) > 1:
+                rows = [
+                    (albums[p].album_id, albums[p].tome_kind, albums[p].tome, albums[p].title_norm) for p in positions
+                ]
+                editions = editions_by_album(rows)
+                if editions:
+                    for position in positions:
+                        others = editions.get(albums[position].album_id)
+                        if others:
+                            albums[position] = replace(albums[position], editions=others)
 
     def __len__(self) -> int:
         return len(self._albums)
+
+    def album(self, position: int) -> IndexedAlbum:
+        """The album at ``position`` (0 to ``len(index) - 1``, in the order the rows came)."""
+        return self._albums[position]
 
     # ------------------------------------------------------------------ CatalogueLookup
 
@@ -319,6 +402,6 @@ class CatalogueIndex:
 
     # ------------------------------------------------------------------ conveniences
 
-    def find_series(self, query: str, *, limit: int = 8) -> list[SeriesHit]:
+    def find_series(self, query: str, *, limit: int = 8, fuzzy: bool = True) -> list[SeriesHit]:
         """Series whose name matches ``query`` (normalised), best first (see :func:`find_series`)."""
-        return find_series(self, query, limit=limit)
+        return find_series(self, query, limit=limit, fuzzy=fuzzy)

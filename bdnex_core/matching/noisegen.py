@@ -25,6 +25,10 @@ TAIL_TAGS = ("[Digital-1920]", "(HD)", "FRENCH", "CBZ", "(scan fr)", "[Digital]"
 REGULAR_TOME = re.compile(r"^(?P<num>\d{1,3})(?P<letter>[a-z]?)$")
 
 
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
 def roman(number: int) -> str:
     """1..39 in roman numerals (I, IV, XIX, XXX)."""
     tens, units = divmod(number, 10)
@@ -134,7 +138,7 @@ def noisy_name(convention: str, series: str, tome: str | None, title: str | None
         return None
     series = restore_spelling(series.strip(), rng)
     title = restore_spelling(title.strip(), rng) if title else ""
-    name = CONVENTIONS[convention](series, regular[0], regular[1], title, rng)
+    name = ALL_CONVENTIONS[convention](series, regular[0], regular[1], title, rng)
     return None if name is None else name + rng.choice((".cbz", ".cbz", ".cbr", ".CBZ"))
 
 
@@ -147,3 +151,132 @@ def contradicting_name(series: str, tome: str, other_title: str, *, rng: random.
     number, letter = regular
     marker = rng.choice((f"T{number:02d}{letter}", f"Tome {number}{letter}"))
     return f"{series} - {marker} - {restore_spelling(other_title, rng)}.cbz"
+
+
+# ---------------------------------------------------------------- conventions no parser rule was written for at first
+
+AUTHORS = _words(
+    "Morvan Dorison Jarry Goux Vatine Cauvin Lambil Hermann Rosinski Vance Franquin Jacobs Peyo Janry Dufaux "
+    "Delaby Arleston Tarquin Mourier Bourgeon Loisel Tillier Sfar Blain Larcenet Trondheim Bilal Moebius Giraud "
+    "Charlier Hubinon Leloup Walthery Cosey Derib Pellerin Rossi Corbeyran Istin Ersel Bec Peru Lupano Cauuet"
+)
+EDITION_NOTES = (
+    "(rééd. {year})",
+    "rééd. {year}",
+    "- EO",
+    "(EO)",
+    "édition spéciale",
+    "(N&B)",
+    "N&B",
+    "- édition originale",
+)
+PREFIX_TAGS = ("FR - ", "BD - ", "BD.FR.", "FR.", "BD FR ")
+CARDINAL_WORDS = _words("un deux trois quatre cinq six sept huit neuf dix onze douze treize quatorze quinze seize")
+ORDINAL_WORDS = _words(
+    "premier deuxième troisième quatrième cinquième sixième septième huitième neuvième dixième onzième douzième"
+)
+
+
+def _marker(number: int, letter: str, rng: random.Random) -> str:
+    return rng.choice((f"T{number:02d}{letter}", f"T{number}{letter}", f"Tome {number}{letter}"))
+
+
+def authors_after(series: str, number: int, letter: str, title: str, rng: random.Random) -> str | None:
+    if not title:
+        return None
+    authors = " - ".join(rng.sample(AUTHORS, rng.randint(1, 2)))
+    return f"{series} - {_marker(number, letter, rng)} - {title} - {authors}"
+
+
+def authors_in_front(series: str, number: int, letter: str, title: str, rng: random.Random) -> str | None:
+    author = rng.choice(AUTHORS)
+    base = f"{author} - {series} - {_marker(number, letter, rng)}"
+    return f"{base} - {title}" if title else base
+
+
+def edition_words(series: str, number: int, letter: str, title: str, rng: random.Random) -> str | None:
+    note = rng.choice(EDITION_NOTES).format(year=rng.randint(1990, 2024))
+    base = f"{series} - {_marker(number, letter, rng)}" + (f" - {title}" if title else "")
+    return f"{base} {note}"
+
+
+def tome_of_total(series: str, number: int, letter: str, title: str, rng: random.Random) -> str | None:
+    total = number + rng.randint(0, 200)
+    tome = rng.choice(
+        (f"Tome {number}{letter} sur {total}", f"T{number}{letter} de {total}", f"Tome {number} sur {total}")
+    )
+    if letter and "{letter}" not in tome:
+        tome = f"Tome {number}{letter} sur {total}"
+    return f"{series} - {tome} - {title}" if title else f"{series} {tome}"
+
+
+def tome_in_words(series: str, number: int, letter: str, title: str, rng: random.Random) -> str | None:
+    if letter or not 1 <= number <= len(CARDINAL_WORDS):
+        return None
+    forms = [f"Tome {CARDINAL_WORDS[number - 1]}", f"Livre {CARDINAL_WORDS[number - 1]}"]
+    if number <= len(ORDINAL_WORDS):
+        forms += [f"{ORDINAL_WORDS[number - 1]} tome", f"Tome {ORDINAL_WORDS[number - 1]}" if number == 1 else ""]
+    tome = rng.choice([form for form in forms if form])
+    return f"{series} - {tome} - {title}" if title else f"{series} - {tome}"
+
+
+def prefix_tags(series: str, number: int, letter: str, title: str, rng: random.Random) -> str | None:
+    tag = rng.choice(PREFIX_TAGS)
+    if tag.endswith("."):
+        return tag + ".".join(filter(None, (_dots(series), f"T{number:02d}{letter}", _dots(title))))
+    return f"{tag}{series} - T{number:02d}{letter}" + (f" - {title}" if title else "")
+
+
+def _camel(text: str) -> str:
+    return "".join(word[:1].upper() + word[1:] for word in re.split(r"[\s'’-]+", text) if word)
+
+
+def run_together(series: str, number: int, letter: str, title: str, rng: random.Random) -> str | None:
+    if not re.fullmatch(r"[A-Za-zÀ-ÿ'’ -]+", series + " " + title) or letter:
+        return None
+    # the title as typed in a hurry: capitals only where words began, some words left glued
+    glued = "".join(
+        word if rng.random() < 0.4 else word[:1].upper() + word[1:] for word in re.split(r"[\s'’-]+", title)
+    )
+    return f"{_camel(series)}{number:02d}{glued[:1].upper()}{glued[1:]}"
+
+
+def four_digits(series: str, number: int, letter: str, title: str, rng: random.Random) -> str | None:
+    return f"{series} - {number:04d}{letter}" + (f" - {title}" if title else "")
+
+
+def swapped(series: str, number: int, letter: str, title: str, rng: random.Random) -> str | None:
+    if not title:
+        return None
+    return rng.choice(
+        (
+            f"{title} - {series} T{number:02d}{letter}",
+            f"{title} ({series}, tome {number}{letter})",
+            f"{title} - {series} - T{number}{letter}",
+        )
+    )
+
+
+def series_folder(series: str, number: int, letter: str, title: str, rng: random.Random) -> str | None:
+    return f"{series}/{title}" if title else None
+
+
+def one_hyphen(series: str, number: int, letter: str, title: str, rng: random.Random) -> str | None:
+    return f"{series}-{title}" if title else None
+
+
+MORE_CONVENTIONS: dict[str, Convention] = {
+    "authors after title": authors_after,
+    "authors in front": authors_in_front,
+    "edition words": edition_words,
+    "Tome N sur M": tome_of_total,
+    "tome in words": tome_in_words,
+    "prefix tags": prefix_tags,
+    "run-together": run_together,
+    "four-digit tome": four_digits,
+    "swapped order": swapped,
+    "Série/Titre folder": series_folder,
+    "Série-Titre": one_hyphen,
+}
+# the conventions of issue 21, then the later ones
+ALL_CONVENTIONS: dict[str, Convention] = {**CONVENTIONS, **MORE_CONVENTIONS}

@@ -24,6 +24,7 @@ from bdnex_core.pipeline.review_service import PAGE, AlbumCard, ReviewService, a
 
 HELP = """  keys:
     1-N          tag with that listed candidate
+    1b, 2c...    tag with that edition of a listed candidate (its editions are lettered under it)
     id 245127    show album 245127 (or paste its Bédéthèque URL), then confirm
     / TEXT       search the local catalogue, e.g. / lanfeust 4
     m            more candidates
@@ -78,6 +79,11 @@ def say(text: str = "") -> None:
     click.echo(text, err=True)
 
 
+def edition_answer(number: int, position: int) -> str:
+    """The key of an edition listed under candidate ``number``: '1a', '1b'..."""
+    return f"{number}{'abcdefghijklmnopqrstuvwxyz'[position % 26]}"
+
+
 def candidate_line(number: int, card: AlbumCard) -> str:
     what = " ".join(part for part in (card.series, f"#{card.tome}" if card.tome else None) if part)
     if card.title and card.title != card.series:
@@ -89,6 +95,11 @@ def candidate_line(number: int, card: AlbumCard) -> str:
         line += f"  score {card.score:.2f}"
     if card.breakdown:
         line += f"\n      {card.breakdown}"
+    if len(card.editions) > 1:  # the editions of this album: the one listed, and the others to pick by key
+        line += f"\n      {len(card.editions)} editions:"
+        for position, (album_id, label) in enumerate(card.editions):
+            this = "  (this one)" if album_id == card.album_id else ""
+            line += f"\n        [{edition_answer(number, position)}] album {album_id}  {label or ''}{this}".rstrip()
     return line
 
 
@@ -137,7 +148,8 @@ class ReviewPrompt:
             say(f"  read from the name: {wanted}")
         listed = list(subject.candidates[:PAGE])  # numbers point into this list only
         confirmed_ids = {int(candidate["album_id"]) for candidate in listed}  # no card needed: already shown
-        self._show(listed, 1)
+        editions: dict[str, int] = {}  # '1b' -> the album id of that edition, as listed
+        self._show(listed, 1, editions)
         if not listed:
             say("  no candidate in the local catalogue; search with / TEXT or give an id")
         while True:
@@ -162,17 +174,19 @@ class ReviewPrompt:
                 )
                 more = more[:PAGE] if more else more
                 if more:
-                    self._show(more, len(listed) + 1)
+                    self._show(more, len(listed) + 1, editions)
                     listed += more
                 elif more is not None:
                     say("  no more candidates")
             elif answer.startswith("/"):
                 found = self._guarded(self.service.search, answer[1:], exclude={int(c["album_id"]) for c in listed})
                 if found:
-                    self._show(found, len(listed) + 1)
+                    self._show(found, len(listed) + 1, editions)
                     listed += found
                 elif found is not None:
                     say(f"  nothing new found for {answer[1:].strip()!r}")
+            elif lowered in editions:  # an edition listed under a candidate: shown, so taken at once
+                return Choice("album", editions[lowered])
             elif answer.isdigit() and len(answer) <= 3:
                 number = int(answer)
                 if not 1 <= number <= len(listed):
@@ -187,9 +201,14 @@ class ReviewPrompt:
             elif answer:
                 say(f"  not understood: {answer!r} (? for help)")
 
-    def _show(self, candidates: list[dict[str, Any]], first: int) -> None:
+    def _show(self, candidates: list[dict[str, Any]], first: int, editions: dict[str, int]) -> None:
         for number, card in enumerate(self.service.cards(candidates), start=first):
             say(candidate_line(number, card))
+            if len(card.editions) > 1:
+                editions.update(
+                    (edition_answer(number, position), album_id)
+                    for position, (album_id, _label) in enumerate(card.editions)
+                )
 
     def _confirm(self, subject: Subject, album_id: int) -> bool:
         card = self._guarded(self.service.preview, subject.item, album_id)

@@ -106,6 +106,8 @@ class AlbumCard:
     breakdown: str = ""  # the score's components, e.g. "series 1.00, tome 1.00, title 0.12"
     changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # field -> (in the file, would be)
     problem: str | None = None  # the album page could not be read: only the catalogue's view is shown
+    # the editions of this album, this one among them: (album id, "06/2015 -1a2016- Soleil Productions")
+    editions: list[tuple[int, str]] = field(default_factory=list)
 
     @classmethod
     def of(cls, album: Album, candidate: dict[str, Any] | None = None) -> AlbumCard:
@@ -123,6 +125,7 @@ class AlbumCard:
             publisher=album.publisher,
             authors=authors,
             isbn=album.isbn,
+            editions=[(edition.album_id, edition.label) for edition in album.editions],
         )
         card.add_score(candidate)
         return card
@@ -131,6 +134,17 @@ class AlbumCard:
         if candidate:
             self.score = candidate.get("score")
             self.breakdown = breakdown(str(candidate.get("explain") or ""))
+            # editions the catalogue index groups with this album, when the page did not list them
+            known = {album_id for album_id, _label in self.editions}
+            others = [int(album_id) for album_id in candidate.get("editions") or () if int(album_id) not in known]
+            if others:
+                if not self.editions:
+                    self.editions = [(self.album_id, "")]
+                self.editions += [(album_id, "") for album_id in others]
+
+    def edition_ids(self) -> list[int]:
+        """Every edition of the album shown, this one included (one id when it has no other)."""
+        return [album_id for album_id, _label in self.editions] or [self.album_id]
 
     def to_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)

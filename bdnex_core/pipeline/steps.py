@@ -70,6 +70,7 @@ class Outcome:
     previous_comicinfo: bytes | None = None
     # how to give the CBZ back byte for byte (`bdnex-core undo`), taken just before our write
     previous_layout: bytes | None = None
+    edition: str = ""  # why this edition of the album (matching.edition, an ISBN or a year in the file)
 
     @property
     def key(self) -> str:
@@ -93,6 +94,7 @@ class Outcome:
             self.confidence,
             None if album is None else AlbumRef(album.album_id, album.series, album.tome, album.title),
             self.elapsed_ms,
+            edition=self.edition,
         )
 
 
@@ -131,6 +133,7 @@ class RecordedOutcome(NamedTuple):
     album: AlbumRef | None
     elapsed_ms: int
     changes: Mapping[str, tuple[Any, Any]] = MappingProxyType({})  # a dry run keeps whole outcomes instead
+    edition: str = ""  # why this edition of the album (see Outcome.edition)
 
     @property
     def key(self) -> str:
@@ -156,6 +159,7 @@ def summary_row(outcome: Outcome | RecordedOutcome) -> dict[str, Any]:
         "title": album.title if album else None,
         "changes": {name: list(change) for name, change in outcome.changes.items()},
         "elapsed_ms": outcome.elapsed_ms,
+        "edition": outcome.edition or None,
     }
 
 
@@ -270,14 +274,27 @@ class ItemProcessor:
         result = self.matcher.match(parsed)
         candidates = [_candidate_dict(candidate) for candidate in result.candidates]
         best = result.best
+        edition = None
         if result.decision == Decision.ACCEPT and best is not None and not self.options.timid:
+            edition = self.choose_edition(best, parsed, archive_view)
+        if edition is not None and not edition.ask:
+            assert best is not None and edition.album_id is not None
             outcome = self.apply_album(
                 item,
-                best.album_id,
+                edition.album_id,
                 decision=Decision.ACCEPT,
                 confidence=best.confidence,
                 archive_view=archive_view,
                 known_hash=_known_hash(lookup),
+            )
+            outcome.edition = edition.reason
+        elif edition is not None and best is not None:  # matching.edition: ask
+            outcome = Outcome(
+                item,
+                OutcomeState.REVIEW,
+                reason=f"album {best.album_id} accepted at {best.confidence:.2f}; {edition.reason}",
+                decision=Decision.REVIEW,
+                confidence=best.confidence,
             )
         elif best is not None and (result.decision != Decision.NONE or self.options.timid):
             outcome = Outcome(
@@ -310,6 +327,21 @@ class ItemProcessor:
         if lookup is not None and outcome.file_hash is None:
             outcome.file_hash, outcome.fingerprint = lookup.file_hash, lookup.fingerprint
         return outcome
+
+    def choose_edition(self, best: Any, parsed: Any, archive_view: dict[str, Any]) -> Any:
+        """The edition of the matched album the file is (:mod:`bdnex_core.bedetheque.editions`): by the
+        GTIN of its ComicInfo or an ISBN in its name, a year in its name, else ``matching.edition``."""
+        from bdnex_core.bedetheque.editions import EditionFinder
+
+        existing = archive_view.get("existing")
+        gtin = str(existing.get("GTIN") or "") if existing is not None else ""
+        return EditionFinder(self.client, self.db).choose(
+            [best.album_id, *getattr(best, "editions", ())],
+            first=best.album_id,
+            policy=self.settings.matching.edition,
+            isbn=gtin or parsed.isbn,
+            year=parsed.year,
+        )[0]
 
     def _edited_elsewhere(self, item: LibraryItem, lookup: Any, archive_view: dict[str, Any]) -> Outcome | None:
         """A file we tagged whose ComicInfo is no longer the one we wrote (its SHA-256 recorded as
@@ -466,4 +498,5 @@ def _candidate_dict(candidate: Any) -> dict[str, Any]:
         if callable(getattr(candidate, "explain", None))
         else getattr(candidate, "explain", ""),
         "label": getattr(candidate, "label", None),
+        "editions": list(getattr(candidate, "editions", ()) or ()),
     }

@@ -98,6 +98,10 @@ def accept(state: WebState, entry_id: int, album_id: int, confirmed: bool) -> st
     if entry.status not in (PENDING, SKIPPED):
         raise ReviewError(f"review entry {entry_id} is already {entry.status}")
     listed = {int(c["album_id"]) for c in entry.candidates[:5]}
+    # the editions listed under a candidate's card were shown too
+    listed |= {
+        edition for card in candidate_cards(state, entry, entry.candidates[:5]) for edition in card.edition_ids()
+    }
     if album_id not in listed and not confirmed:
         return f"/review/{entry_id}/preview?album={album_id}"
     applied = state.service.accept(entry, album_id)
