@@ -20,12 +20,14 @@ from bdnex_core.bedetheque.sitemaps import iter_album_entries, parse_album_url
 from bdnex_core.cli import main
 from bdnex_core.config import MatchingSettings
 from bdnex_core.db import BDneXDB
+from bdnex_core.demo.catalogue_generator import generate_catalogue
 from bdnex_core.demo.fakesite import synthetic_sitemap
-from bdnex_core.matching.evaluation import evaluate, evaluate_noisy, in_memory_index
+from bdnex_core.matching.evaluation import TIDY, evaluate, evaluate_conventions, evaluate_noisy, in_memory_index
 from bdnex_core.matching.filename import parse_filename
 from bdnex_core.matching.index import find_series
 from bdnex_core.matching.matcher import Matcher
-from bdnex_testing.catalogue import index_factory, persisted_index, store_entries
+from bdnex_core.matching.noisegen import CONVENTIONS, MORE_CONVENTIONS
+from bdnex_testing.catalogue import INDEX_KINDS, index_factory, persisted_index, store_entries
 
 NAMES = [
     "Nains - T01 - Redwin de la Forge.cbz",
@@ -91,6 +93,59 @@ def test_same_decisions_on_the_evaluation_of_a_generated_catalogue(tmp_path):
     )
     for convention, result in noisy_memory.items():
         assert noisy_file[convention].decisions == result.decisions, convention
+
+
+def _conventions_both_ways(count: int, seed: int, tmp_path: Path, **sizes) -> dict:
+    """evaluate_conventions (issue 26's names of every convention, the neighbour trap) on a generated
+    catalogue, in memory and on file: each convention's decisions, name by name."""
+    catalogue = generate_catalogue(count, seed=seed)
+    found = {}
+    for kind in INDEX_KINDS:
+        results = evaluate_conventions(
+            catalogue.entries,
+            MatchingSettings(),
+            work=catalogue.work,
+            seed=seed,
+            conventions=(TIDY, *CONVENTIONS, *MORE_CONVENTIONS),
+            make_index=index_factory(kind, tmp_path),
+            **sizes,
+        )
+        found[kind] = {convention: result.decisions for convention, result in results.items()}
+    return found
+
+
+def test_same_decisions_on_every_convention_of_a_generated_catalogue_with_editions(tmp_path):
+    found = _conventions_both_ways(8000, 5, tmp_path, present=12, absent=4)
+    assert found["file"] == found["memory"]
+    assert sum(len(decisions) for decisions in found["memory"].values()) > 300
+
+
+@pytest.mark.slow
+def test_same_decisions_as_the_slow_scale_test_on_60000_generated_albums(tmp_path):
+    """tests/test_matching_scale.py's slow test, name by name."""
+    found = _conventions_both_ways(60_000, 5, tmp_path, present=60, absent=20)
+    assert found["file"] == found["memory"]
+
+
+def test_the_file_holds_the_edition_groups_of_the_index_in_memory(tmp_path):
+    entries = generate_catalogue(8000, seed=8).entries
+    memory = in_memory_index(entries)
+    in_memory = {frozenset({memory.album(p).album_id, *memory.album(p).editions}) for p in range(len(memory))}
+    on_file = persisted_index(entries, str(tmp_path / "bdnex.db"))
+    in_file = {
+        frozenset({album.album_id, *album.editions})
+        for series in on_file.all_series().series
+        for album in on_file.series_albums(series)
+    }
+    groups = {group for group in in_memory if len(group) > 1}
+    assert {group for group in in_file if len(group) > 1} == groups and len(groups) > 200
+    qualified = {(a.album_id, a.qualifier) for a in map(memory.album, range(len(memory))) if a.qualifier}
+    assert {
+        (album.album_id, album.qualifier)
+        for series in on_file.all_series().series
+        for album in on_file.series_albums(series)
+        if album.qualifier
+    } == qualified and qualified
 
 
 @pytest.mark.shared
@@ -334,7 +389,8 @@ def _content(path: Path) -> dict[str, object]:
             "albums": sorted(
                 (album_id, name[series], *rest)
                 for album_id, series, *rest in conn.execute(
-                    "SELECT a.album_id, a.series, m.name, a.tome, a.tome_number, a.tome_kind, a.title, a.title_key "
+                    "SELECT a.album_id, a.series, m.name, a.tome, a.tome_number, a.tome_kind, a.title, a.title_key, "
+                    "a.edition "
                     "FROM albums a JOIN sitemaps m ON m.id = a.sitemap"
                 )
             ),
@@ -365,6 +421,12 @@ def test_updates_sitemap_by_sitemap_leave_the_file_a_new_build_would_make(tmp_pa
                 )
                 for n in range(rng.randint(0, 5))
             ]
+            albums += [  # some re-editions of albums other sitemaps hold (an edition group across sitemaps)
+                parse_album_url(
+                    other.url.replace(f"-{other.album_id}.html", f"-{block * 10_000 + 9500 + step * 5 + n}.html")
+                )
+                for n, other in enumerate(rng.sample(entries, 3))
+            ]
             albums = [  # some renamed
                 parse_album_url(entry.url.replace("/BD-", "/BD-Renomme-")) if rng.random() < 0.05 else entry
                 for entry in albums
@@ -375,4 +437,6 @@ def test_updates_sitemap_by_sitemap_leave_the_file_a_new_build_would_make(tmp_pa
             assert update_index(db, announce=pytest.fail) == "1 sitemap(s) re-read"
         fresh = tmp_path / "fresh.sqlite"
         catalogue_index.build(db, fresh)
-        assert _content(path) == _content(fresh)
+        content = _content(path)
+        assert content == _content(fresh)
+        assert sum(album[-1] is not None for album in content["albums"]) >= 6  # edition groups were updated
