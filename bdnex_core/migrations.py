@@ -259,13 +259,50 @@ def m014_session_host(db: Database) -> None:
 
 
 @migrations()
-def m015_catalogue_sitemap_revision(db: Database) -> None:
+def m015_request_pace(db: Database) -> None:
+    """Request slots keep the pace the site taught (refusals raise it, calm answers lower it), the end of a
+    Retry-After, and the request in flight: politeness holds at arrival, for every process."""
+    _add_missing_columns(
+        db,
+        "request_slots",
+        {
+            "pace": "REAL NOT NULL DEFAULT 0",
+            "calm": "INTEGER NOT NULL DEFAULT 0",
+            "refusals": "INTEGER NOT NULL DEFAULT 0",
+            "retry_until": "REAL NOT NULL DEFAULT 0",
+            "holder": "TEXT",
+            "held_at": "REAL NOT NULL DEFAULT 0",
+            "held_until": "REAL NOT NULL DEFAULT 0",
+        },
+    )
+
+
+@migrations()
+def m016_series_records(db: Database) -> None:
+    """Series records, the albums each series page lists and the series id of each catalogue slug."""
+    start = schema_sql().index(
+        "-- ===================================================================== series records"
+    )
+    execute_script(db, schema_sql()[start:])
+
+
+@migrations()
+def m017_archive_journal(db: Database) -> None:
+    """The journal of in-place archive writes, so a write a crash interrupted is taken back."""
+    start = schema_sql().index(
+        "-- ===================================================================== archive journal"
+    )
+    execute_script(db, schema_sql()[start:])
+
+
+@migrations()
+def m018_catalogue_sitemap_revision(db: Database) -> None:
     """Each sitemap's revision: the catalogue index file knows from it which sitemaps changed since it was built."""
     _add_missing_columns(db, "catalogue_sitemaps", {"revision": "TEXT"})
 
 
 @migrations()
-def m016_drop_catalogue_series_index(db: Database) -> None:
+def m019_drop_catalogue_series_index(db: Database) -> None:
     """No query reads catalogue_albums by series_norm (matching reads the index file): its index only
     cost every update a third of its writes."""
     db.execute("DROP INDEX IF EXISTS idx_catalogue_series")

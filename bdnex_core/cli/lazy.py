@@ -49,8 +49,8 @@ CORE_COMMANDS: dict[str, tuple[str, str]] = {
     "ls": ("bdnex_core.cli.library_cmd:ls", "List the processed files matching QUERY (all terms must hold)."),
     "missing": (
         "bdnex_core.cli.library_cmd:missing",
-        "For each series of the library (or those matching SERIES), the tomes the catalogue lists that the "
-        "library does not have.",
+        "For each series of the library (or those matching SERIES), the tomes it lacks: those its series "
+        "page lists when one was read (the whole series), else those the catalogue index lists.",
     ),
     "rename": (
         "bdnex_core.cli.library_cmd:rename",
@@ -69,6 +69,12 @@ CORE_COMMANDS: dict[str, tuple[str, str]] = {
     "demo": (
         "bdnex_core.cli.demo:demo",
         "Build a sample library, start a fake Bédéthèque on 127.0.0.1, index it, tag the library.",
+    ),
+    "health": (
+        "bdnex_core.cli.health_cmd:health",
+        "Exit 0 when healthy, 1 otherwise, with one line saying why: the heartbeat a long-running command "
+        "(komga watch/serve, kavita watch) writes to BDNEX_HEALTH_FILE is fresh, and with --url, that address "
+        "answers.",
     ),
 }
 

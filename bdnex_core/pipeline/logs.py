@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bdnex_core.fileio import open_atomically
+from bdnex_core.paths import logs_folder_for
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
@@ -35,8 +36,7 @@ def database_logs_folder(logs_dir: Path, db: BDneXDB) -> Path:
         return logs_dir / f"{name}-{hashlib.sha1(where.encode()).hexdigest()[:8]}"
     if db.path is None:
         return logs_dir / "memory"
-    location = str(db.path.resolve())
-    return logs_dir / f"{db.path.stem}-{hashlib.sha1(location.encode()).hexdigest()[:8]}"
+    return logs_folder_for(logs_dir, db.path)
 
 
 def write_session_logs(settings: Settings, db: BDneXDB, session_id: int, summary: RunSummary) -> tuple[str, str]:
@@ -106,6 +106,8 @@ def write_text_log(json_log: str, session: dict[str, Any], summary: RunSummary) 
             reason = f": {outcome.reason}" if outcome.reason else ""
             album = f" -> album {outcome.album.album_id}" if outcome.album is not None else ""
             text.write(f"{outcome.state}\t{outcome.item.path or outcome.item.name}{album}{reason}\n")
+        if summary.pace_notice:
+            text.write(summary.pace_notice + "\n")
         if summary.message:
             text.write(summary.message + "\n")
     return str(path)
