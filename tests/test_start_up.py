@@ -38,6 +38,9 @@ HEAVY = (
     "bdnex_komga.source",
     "bdnex_calibre.writeback",
     "bdnex_calibre.calibredb",
+    "bdnex_kavita.client",
+    "bdnex_kavita.writeback",
+    "bdnex_kavita.source",
 )
 # what --help needs is click and the plugin host; none of the above, nor these
 NOT_FOR_HELP = (*HEAVY, "yaml", "sqlite3", "rich", "lxml", "bdnex_core.config", "bdnex_core.db")
@@ -88,7 +91,7 @@ def test_ordinary_commands_import_only_what_they_use(tmp_path, pandas_trap):
     loaded, _ = _modules(["--help"], env=env, cwd=tmp_path)
     assert not loaded & set(NOT_FOR_HELP), sorted(loaded & set(NOT_FOR_HELP))
     assert not any(
-        name.startswith(("bdnex_core.cli.", "bdnex_komga.commands", "bdnex_calibre.commands"))
+        name.startswith(("bdnex_core.cli.", "bdnex_komga.commands", "bdnex_calibre.commands", "bdnex_kavita.commands"))
         for name in loaded - {"bdnex_core.cli.context", "bdnex_core.cli.lazy"}
     ), sorted(name for name in loaded if name.startswith("bdnex_core.cli."))
     for args in (["config", "show"], ["sessions", "list"], ["ls"], ["ls", "nains"], ["show", str(comic)], ["stats"]):
@@ -115,7 +118,7 @@ def test_the_help_listed_for_a_lazy_command_is_its_own(name):
 
 def test_plugin_lazy_commands_list_their_own_help():
     cli = build_cli()
-    for name in ("komga", "calibre"):
+    for name in ("komga", "calibre", "kavita"):
         lazy = cli.lazy_commands[name]
         assert short_help(lazy.help, 45) == load_command(lazy.target).get_short_help_str(45)
 
