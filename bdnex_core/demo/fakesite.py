@@ -118,9 +118,9 @@ class FakeCatalogue:
     albums: dict[int, AlbumEntry] = field(default_factory=dict)
     sitemaps: dict[str, bytes] = field(default_factory=dict)
     series: dict[str, list[AlbumEntry]] = field(default_factory=lambda: defaultdict(list))
-    series_ids: dict[str, int] = field(default_factory=dict)  # of recorded series pages (recorded_series_ids)
     # the editions of one album (as matching groups them: same series, tome and title), by album id
     editions: dict[int, list[AlbumEntry]] = field(default_factory=dict)
+    series_ids: dict[str, int] = field(default_factory=dict)  # of recorded series pages (recorded_series_ids)
 
     def group_editions(self) -> None:
         """Each album's editions, the site's ``N éditions`` list (only albums that have several)."""
@@ -607,9 +607,9 @@ def render_desktop_series_of(site: FakeBedetheque, series_id: int) -> bytes | No
 
 
 def generated_album(entry: AlbumEntry, editions: list[AlbumEntry] | None = None) -> Album:
-    """What :func:`render_album_page` shows of an album (its date depends on its ``editions``), as an
-    ``Album`` (reading 40 generated pages back would make the answer of a long series late by a tenth of
-    a second)."""
+    """What :func:`render_album_page` shows of an album, as an ``Album`` (reading 40 generated pages back
+    would make the answer of a long series late by a tenth of a second); ``editions``: its album's, whose
+    order dates it as its page does."""
     values = _entry_values(entry, editions)
     month, year = values["legal"].split("/")
     day = values["release"].split("/")[0]
