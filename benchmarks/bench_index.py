@@ -4,11 +4,11 @@ calibre lookup, and a tag over 100,000 small files, each against a baseline meas
     python benchmarks/bench_index.py                       # 300,000 and 600,000 albums, everything
     python benchmarks/bench_index.py --sizes 300000 --tag-files 0 --runs 7
 
-Catalogues come from a generator of sitemap files in the site's format, ``--generator MODULE:FUNCTION``
-called as ``FUNCTION(folder, albums, seed) -> list[Path]``. Until the generator of issue 26 ("Matching
-at the real catalogue's scale") lands, the default is :func:`scale_up` below, TEMPORARY: the real
-sitemaps of ../shared (or the fake site's generated catalogue) copied again and again, each copy's
-series renamed with an invented word, ids spread over sitemaps of 10,000 ids as the site's are.
+Catalogues come from the generator of issue 26 ("Matching at the real catalogue's scale",
+:mod:`bdnex_core.demo.catalogue_generator`: the real sitemaps' words when ../shared has them, its
+re-editions, language and collection editions, spin-offs), written as sitemap files of 10,000 ids in
+the site's format; ``--generator MODULE:FUNCTION`` names another, called as
+``FUNCTION(folder, albums, seed) -> list[Path]``.
 
 Processes are timed as a user runs them: bytecode caches written (PYTHONDONTWRITEBYTECODE unset, one
 warm-up run), wall and CPU time (the machine may be shared: CPU time is the steadier figure), peak
@@ -51,98 +51,26 @@ SHARED = Path(os.environ.get("BDNEX_SHARED_DIR", REPO.parent / "shared"))
 REAL_SITEMAPS = SHARED / "fixtures" / "bedetheque" / "sitemaps"
 TIME = shutil.which("time") and Path("/usr/bin/time")
 ENV = {key: value for key, value in os.environ.items() if key not in ("PYTHONDONTWRITEBYTECODE", "BDNEX_CONFIG")}
-SYLLABLES = ("ba", "lo", "ri", "de", "mon", "tar", "vel", "qui", "zo", "nar", "ste", "pha", "gru", "lin", "cor", "ka")
-PER_SITEMAP = 5000  # albums per sitemap file (the site's hold 5,000-6,500 of each 10,000 ids)
 
 
 # ----------------------------------------------------------------------------- catalogues
 
 
-def _word(number: int) -> str:
-    rng = random.Random(number)
-    return "".join(rng.choice(SYLLABLES) for _ in range(3)).capitalize()
-
-
-def _source_slugs() -> list[tuple[str, str | None]]:
-    """(album URL slug, series slug or None for a one-shot) of the real sitemaps, else of the demo catalogue."""
-    if REAL_SITEMAPS.is_dir():
-        paths = sorted(REAL_SITEMAPS.glob("albums_*_map.xml"))
-        entries = [entry for path in paths for entry in iter_album_entries(path)]
-    else:
-        import io
-
-        from bdnex_core.demo.fakesite import synthetic_sitemap
-
-        entries = list(iter_album_entries(io.BytesIO(synthetic_sitemap(5000))))
-    return [
-        (entry.url.rsplit("/BD-", 1)[1].rsplit("-", 1)[0], None if entry.tome is None else entry.series_slug)
-        for entry in entries
-    ]
-
-
-def scale_up(folder: Path, albums: int, seed: int) -> list[Path]:
-    """TEMPORARY (until issue 26's generator): ``albums`` albums in sitemap files of the site's format,
-    the source catalogue copied again and again, each copy's series and one-shots renamed by a word."""
-    folder.mkdir(parents=True, exist_ok=True)
-    source = _source_slugs()
-    written: list[Path] = []
-    lines: list[str] = []
-    made = 0
-
-    def flush(block: int) -> None:
-        first = block * 10_000 + 1
-        path = folder / f"albums_{first}_{first + 9_999}_map.xml"
-        path.write_text(
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><urlset '
-            'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" xmlns:xhtml="http://www.w3.org/1999/xhtml">\n'
-            + "".join(lines)
-            + "</urlset>",
-            encoding="utf-8",
-        )
-        written.append(path)
-
-    copy = 0
-    while made < albums:
-        suffix = "" if copy == 0 else "-" + _word(seed * 100_000 + copy)
-        for slug, series in source:
-            if made >= albums:
-                break
-            album_id = (made // PER_SITEMAP) * 10_000 + (made % PER_SITEMAP) * 2 + 1
-            renamed = slug + suffix if series is None else series + suffix + slug[len(series) :]
-            path = f"BD-{renamed}-{album_id}.html"
-            lines.append(
-                f"<url>\n<loc>https://www.bedetheque.com/{path}</loc>\n<lastmod>2021-10-20</lastmod>\n"
-                "<changefreq>monthly</changefreq>\n<priority>0.8</priority>\n"
-                '<xhtml:link rel="alternate" media="only screen and (max-width: 640px)" '
-                f'href="https://m.bedetheque.com/{path}" />\n</url>\n'
-            )
-            made += 1
-            if made % PER_SITEMAP == 0:
-                flush(made // PER_SITEMAP - 1)
-                lines = []
-        copy += 1
-    if lines:
-        flush((made - 1) // PER_SITEMAP)
-    return written
-
-
 def issue26_generator(folder: Path, albums: int, seed: int) -> list[Path]:
     """The generator of issue 26 (``bdnex_core.demo.catalogue_generator``), from the real sitemaps' words
     when ../shared has them."""
-    from bdnex_core.demo.catalogue_generator import generate_catalogue  # type: ignore[import-not-found]
+    from bdnex_core.demo.catalogue_generator import generate_catalogue
 
     real = sorted(REAL_SITEMAPS.glob("albums_*_map.xml")) if REAL_SITEMAPS.is_dir() else None
     return list(generate_catalogue(albums, seed=seed, sitemaps=real).write_sitemaps(folder))
 
 
 def load_generator(spec: str | None) -> tuple[str, Callable[[Path, int, int], list[Path]]]:
-    """The generator named, else issue 26's when this checkout has it, else the temporary scale-up."""
+    """The generator named, else issue 26's."""
     if spec:
         module, _, function = spec.partition(":")
         return spec, getattr(importlib.import_module(module), function)
-    if importlib.util.find_spec("bdnex_core.demo.catalogue_generator") is not None:
-        return "issue 26's (bdnex_core.demo.catalogue_generator)", issue26_generator
-    return "scale_up (TEMPORARY, see the docstring)", scale_up
+    return "issue 26's (bdnex_core.demo.catalogue_generator)", issue26_generator
 
 
 def changed_copy(path: Path) -> None:
@@ -488,7 +416,7 @@ def main() -> int:
                     )
         if args.tag_files:
             tag_folder = work / "tag"
-            sitemaps = sorted((work / str(args.sizes[0]) / "sitemaps").glob("*.xml")) or scale_up(
+            sitemaps = sorted((work / str(args.sizes[0]) / "sitemaps").glob("*.xml")) or issue26_generator(
                 tag_folder / "sitemaps", 300_000, args.seed
             )
             runs, counts = tag_many(tag_folder, sitemaps, args.tag_files)
