@@ -249,7 +249,7 @@ def write_config(path: Path, database: Path, base_url: str | None, work: Path) -
     if base_url:
         lines.append(
             f"catalogue: {{base_url: {json.dumps(base_url)}, mobile_base_url: {json.dumps(base_url)}, "
-            "min_delay_seconds: 0, jitter_seconds: 0, max_requests_per_hour: 10000000}"
+            "min_delay_seconds: 0, jitter_seconds: 0, max_requests_per_hour: 100000}"
         )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

@@ -372,6 +372,8 @@ class _Writer:
         self.added: list[tuple[int, str, str]] = []  # (series, name, name without article), for the fuzzy list
         self.removed: set[int] = set()
         self.touched: set[int] = set()  # in an update: the series whose edition groups are computed again
+        # in a new file: (series, album_id, tome_kind, tome, title) of every album, for the edition groups
+        self.album_facts: dict[int, tuple[Any, ...]] = {}  # by album id: the last row of an id wins, as in the table
         self.sitemap_ids: dict[str, int] = {
             name: number for number, name in conn.execute("SELECT id, name FROM sitemaps")
         }
@@ -416,6 +418,8 @@ class _Writer:
             if number is None and sitemap is not None:
                 number = self.sitemap(sitemap)
             albums.append((album_id, series, number, *album_values(tome, tome_number, tome_kind, title_norm)))
+            if self.new_file:
+                self.album_facts[album_id] = (series, album_id, tome_kind, tome, title_norm or "")
             if len(albums) >= _BATCH:
                 count += self._flush(albums, new_series)
                 albums, new_series = [], []
@@ -517,8 +521,9 @@ class _Writer:
         """``albums.edition`` of every series in a new file, of the series the change touched in an update
         (:func:`~bdnex_core.matching.index.editions_by_album`, the in-memory index's rule)."""
         columns = "a.series, a.album_id, a.tome_kind, a.tome, a.title"
-        if self.new_file:
-            rows = self.conn.execute(f"SELECT {columns} FROM albums a ORDER BY a.series, a.album_id").fetchall()
+        if self.new_file:  # the albums as they were added (reading them back costs more than sorting them)
+            rows = sorted(self.album_facts.values(), key=itemgetter(0, 1))
+            self.album_facts = {}
         else:
             if not self._candidates(self.touched - self.removed):
                 return
