@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import itertools
 import logging
 import os
 import re
@@ -38,7 +37,6 @@ import threading
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, suppress
-from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -520,9 +518,10 @@ class _Writer:
     def _group_editions(self) -> None:
         """``albums.edition`` of every series in a new file, of the series the change touched in an update
         (:func:`~bdnex_core.matching.index.editions_by_album`, the in-memory index's rule)."""
-        columns = "a.series, a.album_id, a.tome_kind, a.tome, a.title"
-        if self.new_file:  # the albums as they were added (reading them back costs more than sorting them)
-            rows = sorted(self.album_facts.values(), key=itemgetter(0, 1))
+        by_series: dict[int, list[tuple[Any, ...]]] = {}
+        if self.new_file:  # the albums as they were added (reading them back costs more)
+            for series, *album in self.album_facts.values():
+                by_series.setdefault(series, []).append(album)
             self.album_facts = {}
         else:
             if not self._candidates(self.touched - self.removed):
@@ -530,13 +529,15 @@ class _Writer:
             self.conn.execute(
                 "UPDATE albums SET edition = NULL WHERE edition IS NOT NULL AND series IN (SELECT series FROM candidates)"
             )
-            rows = self.conn.execute(
-                f"SELECT {columns} FROM candidates c JOIN albums a ON a.series = c.series ORDER BY a.series, a.album_id"
-            ).fetchall()
+            for series, *album in self.conn.execute(
+                "SELECT a.series, a.album_id, a.tome_kind, a.tome, a.title FROM candidates c "
+                "JOIN albums a ON a.series = c.series"
+            ).fetchall():
+                by_series.setdefault(series, []).append(album)
         updates: list[tuple[int, int]] = []
-        for _series, same in itertools.groupby(rows, key=itemgetter(0)):
-            albums = [row[1:] for row in same]
+        for albums in by_series.values():
             if len(albums) > 1:
+                albums.sort()  # by album id
                 for album_id, others in editions_by_album(albums).items():
                     updates.append((min(album_id, *others), album_id))
         self.conn.executemany("UPDATE albums SET edition = ? WHERE album_id = ?", updates)
