@@ -33,7 +33,7 @@ from typing import NamedTuple, Protocol
 
 from rapidfuzz import fuzz, process
 
-from bdnex_core.matching.editions import Qualifier, edition_groups, qualifier_named, series_qualifier
+from bdnex_core.matching.editions import Qualifier, edition_groups, qualifier_named, series_qualifier, tome_key
 from bdnex_core.matching.normalize import strip_articles
 
 # the prefix search looks at this many keys after the query ("nains" -> "nains hs", "nains 2e serie"...)
@@ -105,10 +105,18 @@ def qualifier_of(series_norm: str) -> Qualifier | None:
 def editions_by_album(albums: Iterable[tuple[int, str | None, str | None, str]]) -> dict[int, tuple[int, ...]]:
     """The edition groups of one series' albums, given as (album_id, tome kind, tome, title): album id ->
     the ids of its other editions, ascending (only for albums that have some)."""
+    # edition_groups groups within one tome kind and tome key only: an album alone with its tome (most of
+    # them) is left out before its title is normalised
+    by_tome: dict[tuple[str | None, str], list[tuple[int, str | None, str | None, str]]] = {}
+    for album in albums:
+        by_tome.setdefault((album[1], tome_key(album[2])), []).append(album)
     found: dict[int, tuple[int, ...]] = {}
-    for members in edition_groups(list(albums)):
-        for album_id in members:
-            found[album_id] = tuple(other for other in members if other != album_id)
+    for same_tome in by_tome.values():
+        if len(same_tome) < 2:
+            continue
+        for members in edition_groups(same_tome):
+            for album_id in members:
+                found[album_id] = tuple(other for other in members if other != album_id)
     return found
 
 
