@@ -389,7 +389,7 @@ def _content(path: Path) -> dict[str, object]:
             "albums": sorted(
                 (album_id, name[series], *rest)
                 for album_id, series, *rest in conn.execute(
-                    "SELECT a.album_id, a.series, m.name, a.tome, a.tome_number, a.tome_kind, a.title, a.title_key, "
+                    "SELECT a.album_id, a.series, m.name, a.tome, a.tome_number, a.tome_kind, a.title, a.title_key, a.tome_group, "
                     "a.edition "
                     "FROM albums a JOIN sitemaps m ON m.id = a.sitemap"
                 )

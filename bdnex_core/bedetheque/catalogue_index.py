@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bdnex_core.errors import BdnexError, CatalogueError
+from bdnex_core.matching.editions import tome_key
 from bdnex_core.matching.index import (
     IndexedAlbum,
     SeriesList,
@@ -71,6 +72,9 @@ ALBUM_COLUMNS = (
     ("tome_kind", "TEXT"),
     ("title", "TEXT NOT NULL"),
     ("title_key", "TEXT"),
+    # the albums edition groups are made within (tome kind and tome without its printing code): an update
+    # groups again only the ones its albums share
+    ("tome_group", "TEXT NOT NULL"),
 )
 # above this share of the catalogue changed, one new file is faster than updating the old one
 REBUILD_SHARE = 0.3
@@ -95,7 +99,13 @@ def album_values(
     """The derived columns of one album (:data:`ALBUM_COLUMNS`)."""
     title = title_norm or ""
     key = title_key(title)
-    return (tome, tome_number, tome_kind, title, None if key == title else key)
+    return (tome, tome_number, tome_kind, title, None if key == title else key, tome_group(tome_kind, tome))
+
+
+def tome_group(tome_kind: str | None, tome: str | None) -> str:
+    """The albums whose editions :func:`~bdnex_core.matching.editions.edition_groups` may group together,
+    within one series (``albums.tome_group``)."""
+    return f"{tome_kind or ''}|{tome_key(tome)}"
 
 
 def _schema() -> list[str]:
@@ -121,6 +131,7 @@ _INDEXES = (
     "CREATE INDEX albums_by_title ON albums(coalesce(title_key, title)) WHERE title <> ''",
     "CREATE INDEX albums_by_sitemap ON albums(sitemap)",
     "CREATE INDEX albums_by_edition ON albums(edition) WHERE edition IS NOT NULL",
+    "CREATE INDEX albums_by_tome_group ON albums(series, tome_group)",
     "CREATE INDEX series_by_name ON series(name)",
 )
 
@@ -369,7 +380,8 @@ class _Writer:
         self.next_series = 1 + int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM series").fetchone()[0])
         self.added: list[tuple[int, str, str]] = []  # (series, name, name without article), for the fuzzy list
         self.removed: set[int] = set()
-        self.touched: set[int] = set()  # in an update: the series whose edition groups are computed again
+        # in an update: the (series, tome group) whose edition groups are computed again
+        self.touched: set[tuple[int, str]] = set()
         # in a new file: (series, album_id, tome_kind, tome, title) of every album, for the edition groups
         self.album_facts: dict[int, tuple[Any, ...]] = {}  # by album id: the last row of an id wins, as in the table
         self.sitemap_ids: dict[str, int] = {
@@ -411,7 +423,7 @@ class _Writer:
                 self.next_series += 1
                 new_series.append((series, *series_values(series_norm)))
             if not self.new_file:
-                self.touched.add(series)
+                self.touched.add((series, tome_group(tome_kind, tome)))
             number = sitemap_ids.get(sitemap) if sitemap is not None else None
             if number is None and sitemap is not None:
                 number = self.sitemap(sitemap)
@@ -449,15 +461,12 @@ class _Writer:
         if not numbers:
             return
         marks = ", ".join("?" for _ in numbers)
-        touched = [
-            series
-            for (series,) in self.conn.execute(
-                f"SELECT DISTINCT series FROM albums WHERE sitemap IN ({marks})", numbers
-            )
-        ]
+        touched = self.conn.execute(
+            f"SELECT DISTINCT series, tome_group FROM albums WHERE sitemap IN ({marks})", numbers
+        ).fetchall()
         self.conn.execute(f"DELETE FROM albums WHERE sitemap IN ({marks})", numbers)
         self.touched.update(touched)
-        self.remove_empty_series(touched)
+        self.remove_empty_series(series for series, _group in touched)
 
     def _candidates(self, series: Iterable[int]) -> bool:
         """The temporary table ``candidates`` holding these series; False when there are none."""
@@ -518,24 +527,34 @@ class _Writer:
     def _group_editions(self) -> None:
         """``albums.edition`` of every series in a new file, of the series the change touched in an update
         (:func:`~bdnex_core.matching.index.editions_by_album`, the in-memory index's rule)."""
-        by_series: dict[int, list[tuple[Any, ...]]] = {}
+        by_group: dict[tuple[int, str], list[tuple[Any, ...]]] = {}
         if self.new_file:  # the albums as they were added (reading them back costs more)
-            for series, *album in self.album_facts.values():
-                by_series.setdefault(series, []).append(album)
+            for series, album_id, kind, tome, title in self.album_facts.values():
+                by_group.setdefault((series, tome_group(kind, tome)), []).append((album_id, kind, tome, title))
             self.album_facts = {}
         else:
-            if not self._candidates(self.touched - self.removed):
+            touched = sorted((series, group) for series, group in self.touched if series not in self.removed)
+            if not touched:
                 return
             self.conn.execute(
-                "UPDATE albums SET edition = NULL WHERE edition IS NOT NULL AND series IN (SELECT series FROM candidates)"
+                "CREATE TEMP TABLE IF NOT EXISTS touched_groups (series INTEGER, tome_group TEXT, "
+                "PRIMARY KEY (series, tome_group))"
             )
-            for series, *album in self.conn.execute(
-                "SELECT a.series, a.album_id, a.tome_kind, a.tome, a.title FROM candidates c "
-                "JOIN albums a ON a.series = c.series"
-            ).fetchall():
-                by_series.setdefault(series, []).append(album)
+            self.conn.execute("DELETE FROM touched_groups")
+            self.conn.executemany("INSERT INTO touched_groups (series, tome_group) VALUES (?, ?)", touched)
+            rows = self.conn.execute(
+                "SELECT a.series, a.tome_group, a.album_id, a.tome_kind, a.tome, a.title, a.edition "
+                "FROM touched_groups t JOIN albums a ON a.series = t.series AND a.tome_group = t.tome_group"
+            ).fetchall()
+            # the groups are made again: each album's edition from scratch
+            self.conn.executemany(
+                "UPDATE albums SET edition = NULL WHERE album_id = ?",
+                [(row[2],) for row in rows if row[6] is not None],
+            )
+            for series, group, *album, _edition in rows:
+                by_group.setdefault((series, group), []).append(tuple(album))
         updates: list[tuple[int, int]] = []
-        for albums in by_series.values():
+        for albums in by_group.values():
             if len(albums) > 1:
                 albums.sort()  # by album id
                 for album_id, others in editions_by_album(albums).items():
