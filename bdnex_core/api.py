@@ -18,13 +18,21 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from bdnex_core.bedetheque.catalogue_row import CatalogueRow
-from bdnex_core.cli.plugin_commands import AppContext, echo_json, pass_app, report_tagging, run_tagging
+from bdnex_core.cli.plugin_commands import (
+    AppContext,
+    add_lazy_command,
+    echo_json,
+    pass_app,
+    report_tagging,
+    run_tagging,
+)
 from bdnex_core.fileio import read_regular_file
 from bdnex_core.isbn import to_isbn13
 from bdnex_core.pipeline.options import TagOptions
 from bdnex_core.signals import stop_on_signals
 
 if TYPE_CHECKING:
+    from bdnex_core.app.albums import fetch_album
     from bdnex_core.app.operations import (
         TRAILING_ARTICLE_SET,
         Album,
@@ -35,7 +43,6 @@ if TYPE_CHECKING:
         catalogue_rows,
         comic_kind,
         comicinfo_for,
-        fetch_album,
         fetch_album_through,
         load_settings,
         match_name,
@@ -47,6 +54,7 @@ if TYPE_CHECKING:
         series_of_album,
         service_upkeep,
         strip_articles,
+        title_key,
         write_comicinfo,
     )
     from bdnex_core.comicinfo import person_name
@@ -66,6 +74,7 @@ __all__ = [
     "RunSummary",
     "Settings",
     "TagOptions",
+    "add_lazy_command",
     "album_cover",
     "catalogue_rows",
     "comic_kind",
@@ -89,6 +98,7 @@ __all__ = [
     "service_upkeep",
     "stop_on_signals",
     "strip_articles",
+    "title_key",
     "to_isbn13",
     "write_comicinfo",
 ]
@@ -98,6 +108,7 @@ _ON_FIRST_USE = {
     "BDneXDB": "bdnex_core.db",
     "RunSummary": "bdnex_core.pipeline.runner",
     "Settings": "bdnex_core.config",
+    "fetch_album": "bdnex_core.app.albums",
     "person_name": "bdnex_core.comicinfo",
     **dict.fromkeys(
         (
@@ -105,7 +116,6 @@ _ON_FIRST_USE = {
             "catalogue_rows",
             "comic_kind",
             "comicinfo_for",
-            "fetch_album",
             "match_name",
             "read_comicinfo",
             "retry_site_now",
@@ -124,6 +134,7 @@ _ON_FIRST_USE = {
             "normalize",
             "parse_filename",
             "strip_articles",
+            "title_key",
         ),
         "bdnex_core.app.operations",
     ),

@@ -28,7 +28,7 @@ from bdnex_core.db import BDneXDB
 from bdnex_core.library import LibraryItem
 from bdnex_core.matching.decide import AMBIGUOUS_CAP
 from bdnex_core.matching.filename import parse_filename
-from bdnex_core.matching.index import CatalogueIndex
+from bdnex_core.matching.index import CatalogueIndex, title_key
 from bdnex_core.matching.normalize import TRAILING_ARTICLE_SET, move_article, normalize, strip_articles
 from bdnex_core.matching.score import TITLE_ONLY_CAP
 from bdnex_core.pipeline.catalogue_matcher import load_matcher
@@ -46,7 +46,6 @@ __all__ = [
     "catalogue_rows",
     "comic_kind",
     "comicinfo_for",
-    "fetch_album",
     "fetch_album_through",
     "load_settings",
     "match_name",
@@ -58,6 +57,7 @@ __all__ = [
     "series_of_album",
     "service_upkeep",
     "strip_articles",
+    "title_key",
     "write_comicinfo",
 ]
 
@@ -148,13 +148,6 @@ def catalogue_rows(db: BDneXDB) -> Iterator[CatalogueRow]:
     """Every album of the local catalogue, as named rows."""
 
     yield from Catalogue(db).rows()
-
-
-def fetch_album(settings: Settings, db: BDneXDB, album_id: int) -> Any:
-    """An album (``Album``; ``to_dict()`` for JSON): from the cache while valid, else fetched through
-    the polite client and cached. Raises a ``CatalogueError`` when the site cannot answer."""
-
-    return fetch_album_through(BedethequeClient(settings), db, album_id)
 
 
 def series_of_album(settings: Settings, album_id: int | str | None) -> dict[str, Any] | None:

@@ -9,10 +9,6 @@ import click
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
 
 
-def register(cli: click.Group) -> None:
-    cli.add_command(identify)
-
-
 @click.command("identify")
 @click.argument("names", nargs=-1)
 @click.option("--stdin", "from_stdin", is_flag=True, help="Read names from standard input, one per line.")

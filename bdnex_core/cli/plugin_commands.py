@@ -1,6 +1,6 @@
 """Where plugin commands meet click: the one module of ``cli`` that ``bdnex_core.api`` hands to plugins.
 
-A plugin's command receives the command line's workspace (``AppContext``, through ``pass_app``), prints
+A plugin registers its commands by name (``add_lazy_command``: imported when they run); a command receives the command line's workspace (``AppContext``, through ``pass_app``), prints
 JSON with ``echo_json``, runs a tagging session with ``run_tagging`` (the terminal's review prompt when
 asked for) and prints it as ``bdnex-core tag`` does with ``report_tagging``. Every plugin loads the API
 with every command: the run and its printing are imported when a plugin first runs one.
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
+from bdnex_core.cli.lazy import add_lazy_command
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from bdnex_core.pipeline.options import TagOptions
     from bdnex_core.pipeline.runner import RunSummary
 
-__all__ = ["AppContext", "echo_json", "pass_app", "report_tagging", "run_tagging"]
+__all__ = ["AppContext", "add_lazy_command", "echo_json", "pass_app", "report_tagging", "run_tagging"]
 
 
 def run_tagging(settings: Settings, db: BDneXDB, items: Sequence[LibraryItem], options: TagOptions) -> RunSummary:

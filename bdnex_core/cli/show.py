@@ -21,10 +21,6 @@ def value_text(value: object) -> str:
     return "(none)" if value is None or value == "" else str(value)
 
 
-def register(cli: click.Group) -> None:
-    cli.add_command(show)
-
-
 @click.command("show")
 @click.argument("path", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")

@@ -1,6 +1,7 @@
-"""The matcher a command uses: over the catalogue index stored in the database, built once, lazily.
+"""The matcher a command uses: over the database's persisted catalogue index, opened once, lazily.
 
-Matching itself does no I/O (:mod:`bdnex_core.matching`); this is where it meets the database.
+Matching itself does no I/O (:mod:`bdnex_core.matching`); this is where it meets the database and
+the index file (:mod:`bdnex_core.bedetheque.catalogue_index`).
 """
 
 from __future__ import annotations
@@ -8,35 +9,43 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from bdnex_core.bedetheque.catalogue import Catalogue
-from bdnex_core.errors import CatalogueError
-from bdnex_core.matching.index import CatalogueIndex
-from bdnex_core.matching.matcher import Matcher
-
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
     from bdnex_core.db import BDneXDB
+    from bdnex_core.matching.matcher import Matcher
 
 
 def require_catalogue(db: BDneXDB) -> None:
     """A clear error when the catalogue index is empty (nothing could ever match)."""
+    from bdnex_core.errors import CatalogueError
 
-    if Catalogue(db).count() == 0:
+    if db.catalogue.is_empty():
         raise CatalogueError("the catalogue index is empty: run `bdnex-core catalogue update` first")
 
 
 def load_matcher(settings: Settings, db: BDneXDB) -> Matcher:
-    """A matcher over the catalogue index stored in ``db``; a clear error when it is empty."""
+    """A matcher over ``db``'s catalogue index; a clear error when it is empty.
+
+    A database file has its index file (:mod:`bdnex_core.bedetheque.catalogue_index`), opened, not
+    built; a database in memory gets the index built in memory.
+    """
+    from bdnex_core.matching.matcher import Matcher
 
     require_catalogue(db)
-    # read through a connection of its own: this runs in a worker thread while the caller's
+    if db.memory:
+        from bdnex_core.bedetheque.catalogue import Catalogue
+        from bdnex_core.matching.index import CatalogueIndex
+
+        return Matcher(CatalogueIndex.build(Catalogue(db).rows()), settings.matching, url_of=db.catalogue.url_of)
+    from bdnex_core.bedetheque.catalogue_index import open_catalogue_index
+
+    # opened through a connection of its own: this runs in a worker thread while the caller's
     # connection records results (a read left open on it would make its writes fail at once)
-    reader = db if db.memory else db.reopen()
+    reader = db.reopen()
     try:
-        index = CatalogueIndex.build(list(Catalogue(reader).rows()))
+        index = open_catalogue_index(reader, settings)
     finally:
-        if reader is not db:
-            reader.close()
+        reader.close()
 
     # the matcher runs in worker threads: each reads through its own connection, never the caller's
     local = threading.local()
@@ -44,7 +53,7 @@ def load_matcher(settings: Settings, db: BDneXDB) -> Matcher:
     def url_of(album_id: int) -> str | None:
         reader = getattr(local, "reader", None)
         if reader is None:
-            reader = local.reader = db if db.memory else db.reopen()
+            reader = local.reader = db.reopen()
         return reader.catalogue.url_of(album_id)
 
     return Matcher(index, settings.matching, url_of=url_of)

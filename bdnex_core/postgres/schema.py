@@ -352,6 +352,14 @@ CREATE UNIQUE INDEX idx_review_waiting ON review_queue(item_key) WHERE status = 
 CREATE INDEX idx_session_files_position ON session_files(session_id, position);
 """
 
+_V12_SITEMAP_REVISION = """
+ALTER TABLE catalogue_sitemaps ADD COLUMN revision TEXT;
+"""
+
+_V13_NO_SERIES_INDEX = """
+DROP INDEX IF EXISTS idx_catalogue_series;
+"""
+
 #: appended to, never edited: a database records which of these it has. SQLite's m008
 #: (library_search, an FTS5 index) has its twin in 7: PostgreSQL's own full-text search.
 MIGRATIONS: tuple[Migration, ...] = (
@@ -370,6 +378,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         "one word for the review queue: waiting; session files by position (schema.sql m018)",
         _V11_WAITING_FOR_REVIEW,
     ),
+    Migration(12, "each catalogue sitemap's revision (schema.sql m019)", _V12_SITEMAP_REVISION),
+    Migration(13, "catalogue_albums without its unused series_norm index (schema.sql m020)", _V13_NO_SERIES_INDEX),
 )
 
 

@@ -11,10 +11,6 @@ from bdnex_core.app.workspace import Workspace
 from bdnex_core.service.health import token_from_environment
 
 
-def register(cli: click.Group) -> None:
-    cli.add_command(web)
-
-
 @click.command("web")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (not loopback: a token).")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
