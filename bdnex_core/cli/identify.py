@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sys
+from pathlib import PurePath
 
 import click
 
+from bdnex_core.app.review import readable_explain
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
+from bdnex_core.matching.filename import parse_filename
+from bdnex_core.pipeline.catalogue_matcher import load_matcher
 
 
 @click.command("identify")
@@ -16,12 +20,6 @@ from bdnex_core.cli.context import AppContext, echo_json, pass_app
 @pass_app
 def identify(app: AppContext, names: tuple[str, ...], from_stdin: bool, as_json: bool) -> None:
     """Match file names against the catalogue index, without fetching any page."""
-    from pathlib import PurePath
-
-    from bdnex_core.app.review import readable_explain
-    from bdnex_core.matching.filename import parse_filename
-    from bdnex_core.pipeline.catalogue_matcher import load_matcher
-
     wanted = list(names) + ([line.strip() for line in sys.stdin if line.strip()] if from_stdin else [])
     if not wanted:
         raise click.UsageError("give at least one NAME (or --stdin)")

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from bdnex_core.cli.context import AppContext, pass_app
-from bdnex_core.cli.results import correct_one_file, echo_summary_json
+from bdnex_core.app.review import ReviewService, _written_path, album_id_of, correct_file
+from bdnex_core.cli.context import AppContext, echo_json, pass_app
+from bdnex_core.cli.library_cmd import print_moves, rename_recorded
+from bdnex_core.cli.results import change_line, echo_summary_json, file_line, print_file_lines
+from bdnex_core.cli.review_prompt import terminal_reviewer
+from bdnex_core.cli.sessions import list_sessions as list_command
+from bdnex_core.cli.sessions import show_session
+from bdnex_core.pipeline import TagOptions, resume_tagging, tag_locations
+from bdnex_core.pipeline.progress import ProgressDisplay
+from bdnex_core.pipeline.steps import ALREADY_PROCESSED
 from bdnex_core.states import Decision, OutcomeState
 
 
@@ -74,13 +83,6 @@ def tag(
     as_json: bool,
 ) -> None:
     """Find comics under PATH..., match them on Bédéthèque, write ComicInfo.xml, record everything."""
-    from bdnex_core.app.review import ReviewService
-    from bdnex_core.cli.review_prompt import terminal_reviewer
-    from bdnex_core.cli.sessions import list_sessions as list_command
-    from bdnex_core.cli.sessions import show_session
-    from bdnex_core.pipeline import TagOptions, resume_tagging, tag_locations
-    from bdnex_core.pipeline.progress import ProgressDisplay
-
     if list_sessions:
         click.get_current_context().invoke(list_command, as_json=as_json)
         return
@@ -135,8 +137,6 @@ def tag(
     verbose = verbose + click.get_current_context().find_root().params.get("verbose", 0)
     moves = []
     if rename_after and not dry_run and summary.session_id is not None and summary.status == "completed":
-        from bdnex_core.cli.library_cmd import rename_recorded
-
         moves = rename_recorded(app, (), summary.session_id, None, None, dry_run)
     if as_json:
         echo_summary_json(
@@ -146,16 +146,12 @@ def tag(
     else:
         print_summary(summary, follow_up=app.follow_up, dry_run=dry_run, per_file=verbose > 0)
         if rename_after:
-            from bdnex_core.cli.library_cmd import print_moves
-
             print_moves(moves, dry_run=dry_run)
     raise SystemExit(summary.exit_code or (1 if any(move.failed for move in moves) else 0))
 
 
 def print_summary(summary, *, follow_up: Callable[..., str], dry_run: bool = False, per_file: bool = False) -> None:
     """The run's table and what to do next; ``follow_up(*args)`` spells a bdnex-core command to run."""
-    from bdnex_core.cli.results import print_file_lines, result_counts
-
     console = Console(soft_wrap=True)
     if dry_run or per_file:
         print_file_lines(console, summary.outcomes, dry_run=dry_run)
@@ -196,3 +192,56 @@ def echo_database_stop(summary, follow_up: Callable[..., str]) -> None:
         click.echo(f"Error: {said}: {follow_up(*args)}", err=True)
     else:
         click.echo(f"Error: {summary.message}", err=True)
+
+
+def result_counts(summary: Any, *, dry_run: bool) -> list[tuple[str, int]]:
+    """The rows of a run's table: files tagged, unchanged (tagged again identically, or processed before and
+    unchanged since), waiting for review, left as is, failed; a dry run says what it would do."""
+    done = [outcome for outcome in summary.outcomes if outcome.state == OutcomeState.DONE]
+    identical = sum(1 for outcome in done if not outcome.changes)
+    seen_before = summary.unchanged + sum(
+        1 for o in summary.outcomes if o.state == OutcomeState.SKIPPED and o.reason == ALREADY_PROCESSED
+    )
+    rows = [
+        ("would tag" if dry_run else "tagged", len(done) - identical),
+        ("would stay unchanged" if dry_run else "unchanged", identical + seen_before),
+        ("would wait for review" if dry_run else "waiting for review", summary.count(OutcomeState.WAITING)),
+        ("would leave as is" if dry_run else "left as is", summary.count(OutcomeState.SKIPPED) - seen_before),
+        ("failed", summary.count(OutcomeState.FAILED)),
+    ]
+    return rows
+
+
+def correct_one_file(
+    app: AppContext, paths: tuple[str, ...], album: str, *, dry_run: bool, as_json: bool, rename: bool = False
+) -> None:
+    """``tag FILE --id ID|URL``: the album a person names, written (or, dry, only shown) with its diff;
+    with ``rename`` the file then moves to organize.template, as ``tag --rename`` moves a run's files."""
+    if len(paths) != 1:
+        raise click.UsageError("--id tags exactly one FILE")
+    album_id = album_id_of(album if not album.isdigit() else f"id {album}")
+    if album_id is None:
+        raise click.UsageError(f"--id: {album!r} is neither an album id nor a Bédéthèque album URL")
+    outcome = correct_file(app.settings, app.db, paths[0], album_id, dry_run=dry_run)
+    row = outcome.summary_row()
+    # the album's other editions, for a person who named one edition and may want another
+    editions = [(edition.album_id, edition.label) for edition in outcome.album.editions] if outcome.album else []
+    row["editions"] = [{"album_id": album_id, "label": label} for album_id, label in editions]
+    moves = []
+    if rename and not dry_run and outcome.state == "done":
+        moves = rename_recorded(app, (_written_path(outcome, paths[0]),), None, None, None, dry_run)
+    if as_json:
+        echo_json({"dry_run": dry_run, "files": [row], **({"renamed": [m.as_dict() for m in moves]} if rename else {})})
+    else:
+        click.echo(file_line(row, dry_run=dry_run))
+        for name, (old, new) in outcome.changes.items():
+            click.echo(f"    {change_line(name, old, new)}")
+        if not outcome.changes and outcome.state == "done":
+            click.echo("    nothing would change" if dry_run else "    nothing changed")
+        if len(editions) > 1:
+            click.echo(f"  {len(editions)} editions of this album (tag --id ID for another):")
+            for edition_id, label in editions:
+                click.echo(f"    {edition_id}  {label}" + ("  (this one)" if edition_id == album_id else ""))
+        if rename and not dry_run:
+            print_moves(moves, dry_run=dry_run)
+    raise SystemExit(0 if outcome.state == "done" and not any(move.failed for move in moves) else 1)

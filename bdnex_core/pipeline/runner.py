@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from bdnex_core import archives, plugins
 from bdnex_core.bedetheque.client import BedethequeClient
 from bdnex_core.db import DONE_STATUSES, BDneXDB, SessionManager
-from bdnex_core.default_plugins.folder_source import FolderSource, folder_entries
+from bdnex_core.default_plugins.folder_source import FolderItems, FolderSource, folder_entries
 from bdnex_core.errors import BdnexError, DatabaseError, SiteUnavailable
 from bdnex_core.library import LibraryItem
 from bdnex_core.pipeline.catalogue_matcher import LazyMatcher
@@ -565,7 +565,6 @@ class TagRun:
 
     def _clean_leftovers(self, items: Iterable[LibraryItem]) -> None:
         """Temporary files of a writer killed earlier are removed before anything else."""
-
         folders = {item.path.parent for item in items if item.path is not None}
         for folder in folders:
             try:
@@ -577,7 +576,6 @@ class TagRun:
 
 def _rolling_backups(settings: Settings, db: BDneXDB, options: TagOptions) -> RollingBackups:
     """Backups of an SQLite database while it is tagged (none for a dry run, none on PostgreSQL)."""
-
     if options.dry_run or db.path is None or not isinstance(db.backend, SQLiteBackend):
         return RollingBackups(None, settings)
     return RollingBackups(db.backend.conn, db_safety.settings_for(db.path, settings))
@@ -662,12 +660,10 @@ def _result_values(outcome: Outcome, status: FileStatus) -> dict[str, Any]:
 
 
 def _default_client(settings: Settings, db: BDneXDB) -> Any:
-
     return BedethequeClient(settings, database=db)  # politeness shared with every run on this database
 
 
 def _default_matcher(settings: Settings, db: BDneXDB) -> Any:
-
     return LazyMatcher(settings, db)
 
 
@@ -728,8 +724,6 @@ def tag_locations(
     Local folders take a fast path: files unchanged since they were processed are recognised from
     the listing, before any item is built, so re-scanning a large library costs about a listing.
     """
-    from bdnex_core.default_plugins.folder_source import FolderItems
-
     items: Sequence[LibraryItem]
     if isinstance(plugins.library_sources(settings).get(options.source), FolderSource):
         with _collector_paused():

@@ -5,10 +5,16 @@ The command lives with the page it serves: the command line loads it by name and
 
 from __future__ import annotations
 
+import socket
+import webbrowser
+
 import click
+import uvicorn
 
 from bdnex_core.app.workspace import Workspace
 from bdnex_core.service.health import token_from_environment
+from bdnex_core.web.app import create_app
+from bdnex_core.web.security import Guard
 
 
 @click.command("web")
@@ -24,14 +30,6 @@ def web(app: Workspace, host: str, port: int, open_browser: bool, allow_hosts: t
     the library and each file's history. Bound to 127.0.0.1 unless --host says otherwise; any other
     address needs the access token printed at start (the same at every start when BDNEX_WEB_TOKEN or
     BDNEX_WEB_TOKEN_FILE gives it)."""
-    import socket
-    import webbrowser
-
-    import uvicorn
-
-    from bdnex_core.web.app import create_app
-    from bdnex_core.web.security import Guard
-
     guard = Guard.for_bind(host, allow_hosts, token=token_from_environment())
     application = create_app(app.settings, guard)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
