@@ -199,6 +199,15 @@ def m014_session_host(db: Database) -> None:
     _add_missing_columns(db, "processing_sessions", {"host": "TEXT"})
 
 
+@migrations()
+def m015_cover_fingerprints(db: Database) -> None:
+    """Cover fingerprints: a file's per content hash, an album's beside the album cache."""
+    start = schema_sql().index(
+        "-- ===================================================================== cover fingerprints"
+    )
+    execute_script(db, schema_sql()[start:])
+
+
 def unknown_applied(db: Database) -> list[str]:
     """Migrations recorded in ``db`` that this code does not have: a newer bdnex-core made it."""
     known = {name for name in globals() if name[:1] == "m" and name[1:4].isdigit() and name[4:5] == "_"}

@@ -269,6 +269,22 @@ _V6_SESSION_HOST = """
 ALTER TABLE processing_sessions ADD COLUMN host TEXT;
 """
 
+_V8_COVER_FINGERPRINTS = """
+CREATE TABLE file_covers (
+    file_hash TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    page TEXT,
+    computed_at TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE album_covers (
+    album_id BIGINT PRIMARY KEY,
+    cover_url TEXT,
+    fingerprint TEXT NOT NULL,
+    computed_at TIMESTAMPTZ NOT NULL
+);
+"""
+
 #: appended to, never edited: a database records which of these it has. SQLite's m008
 #: (library_search, an FTS5 index) has its twin in 7: PostgreSQL's own full-text search.
 MIGRATIONS: tuple[Migration, ...] = (
@@ -279,6 +295,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "request_slots and session file workers (schema.sql m012, m013)", _V5_SLOTS_AND_WORKERS),
     Migration(6, "the machine of a session's process (schema.sql m014)", _V6_SESSION_HOST),
     Migration(7, "library search: full-text indexes for ls (SQLite's FTS5 m008)", search.migration_sql()),
+    Migration(8, "cover fingerprints of files and albums (schema.sql m015)", _V8_COVER_FINGERPRINTS),
 )
 
 
