@@ -31,6 +31,8 @@ def file_line(row: dict[str, Any]) -> str:
     line += f"  {row.get('decision') or '-'}  ({row['state']})"
     if row.get("reason") and row["state"] != "done":
         line += f": {row['reason']}"
+    if row.get("cover"):
+        line += f"\n  {row['cover']}"
     return line
 
 

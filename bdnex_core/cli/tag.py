@@ -178,6 +178,13 @@ def print_summary(
             console.print(f"{outcome.item.path or outcome.item.name}: {outcome.reason}", highlight=False)
     if summary.count(OutcomeState.QUEUED) and not dry_run:
         console.print(f"uncertain matches wait for you: {review_command}", highlight=False, markup=False)
+    if summary.cover_requests or summary.covers_not_fetched:
+        console.print(
+            f"covers compared: {summary.cover_requests} cover requests to the site"
+            + (f"; {summary.covers_not_fetched}" if summary.covers_not_fetched else ""),
+            highlight=False,
+            markup=False,
+        )
     if summary.message:
         console.print(summary.message, highlight=False)
     for warning in summary.warnings:

@@ -343,10 +343,29 @@ class FakeBedetheque:
             recorded = self.recorded / "covers" / f"Couv_{album_id}.jpg"
             if recorded.is_file():
                 return recorded.read_bytes()
-        from bdnex_core.demo.samplelib import page_jpeg
+        from bdnex_core.demo.covers import cover_image, jpeg
 
-        entry = self.catalogue.albums[album_id]
-        return page_jpeg(f"{human(entry.series_slug)} {entry.tome or ''}", size=(300, 400), seed=album_id)
+        return jpeg(cover_image(*cover_seeds(self.catalogue, album_id)), 85)
+
+
+def cover_seeds(catalogue: FakeCatalogue, album_id: int) -> tuple[int, int, Any]:
+    """What a generated cover is drawn from (``demo/covers.py``): its series' layout, its album's art,
+    and how its edition changes them. Re-editions keep the first edition's art (their band's colour
+    changes) except one in three, which has art of its own (``cover_has_own_art``)."""
+    from bdnex_core.demo.covers import Edition
+
+    entry = catalogue.albums[album_id]
+    series_seed = zlib.crc32(entry.series_slug.encode())
+    editions = catalogue.editions.get(album_id) or [entry]
+    first = editions[0].album_id
+    if album_id == first or cover_has_own_art(album_id):
+        return series_seed, album_id, Edition()
+    return series_seed, first, Edition(band_colour=True)
+
+
+def cover_has_own_art(album_id: int) -> bool:
+    """A re-edition whose cover is new art (one in three), not the first edition's re-coloured."""
+    return _seed(album_id, "art") % 3 == 0
 
 
 def _edition_year(entry: AlbumEntry, editions: list[AlbumEntry]) -> int:

@@ -62,6 +62,8 @@ class RunSummary:
     unchanged: int = 0  # skipped as processed before and unchanged: counted, not kept one by one
     warnings: list[str] = field(default_factory=list)  # one line each, printed with the summary
     stopped_by: BdnexError | None = None  # the stops_run error that paused the run (status "blocked")
+    cover_requests: int = 0  # covers asked of the site to compare them (matching.cover_check)
+    covers_not_fetched: str = ""  # why some covers were not compared (budget spent, site unreachable)
 
     def count(self, state: OutcomeState) -> int:
         listed = sum(1 for outcome in self.outcomes if outcome.state == state)
@@ -100,6 +102,7 @@ class RunSummary:
                 if o.state == OutcomeState.FAILED
             ],
             "json_log": self.json_log,
+            "cover_requests": self.cover_requests,
             "warnings": self.warnings,
             "csv_log": self.csv_log,
         }
@@ -222,6 +225,12 @@ class TagRun:
                 self.progress.stop()
             if not self.options.dry_run:
                 self.db.release_claims(session_id)  # files in flight when a stop came
+        budget = self.processor.covers.budget
+        summary.cover_requests = budget.requests
+        if budget.stopped or budget.refused:
+            summary.covers_not_fetched = budget.stopped or (
+                f"{budget.refused} covers not compared: the run's cover budget of {budget.limit} requests was spent"
+            )
         db_status = {"blocked": "paused"}.get(summary.status, summary.status)
         if summary.status == "paused" and not summary.message:
             summary.message = f"paused; resume with: bdnex-core tag --resume {session_id}"
