@@ -71,7 +71,9 @@ def tag_file(site, tmp_path: Path, database_location: str, name: str, first_page
     site.clear_log()
     options = TagOptions(locations=(str(path.parent),), workers=1)
     try:
-        summary = run_tagging(settings, db, collect_items(settings, "folder", options.locations), options, client=client)
+        summary = run_tagging(
+            settings, db, collect_items(settings, "folder", options.locations), options, client=client
+        )
         (outcome,) = summary.outcomes
         covers = [request.path for request in site.requests("/media/Couvertures/")]
         assert summary.cover_requests == len(covers)
@@ -192,3 +194,74 @@ def test_nains_tome_1_by_its_real_cover(real_site, shared_dir, tmp_path, databas
     assert outcome.state == "queued" and "the file's cover is not its cover (cover: different" in outcome.reason
     outcome, requests, _kept = tag_file(real_site, tmp_path / "c", database_location, NAME, tome3, cover_check="never")
     assert outcome.state == "done" and outcome.album.album_id == ORIGINAL and requests == []
+
+
+def test_a_name_in_doubt_is_accepted_by_its_cover(site, tmp_path, database_location) -> None:
+    """`Nains.cbz` names no tome: the name alone waits for review; the cover of tome 2 decides, at one
+    request per candidate compared; a cover that is none of them leaves it in review."""
+    outcome, covers, _kept = tag_file(site, tmp_path / "a", database_location, "Nains.cbz", scanned(site, TOME2))
+    assert outcome.state == "done" and outcome.album.album_id == TOME2, outcome.reason
+    assert outcome.reason.startswith("accepted by its cover (cover: same")
+    assert len(covers) == len(set(covers)) <= 3
+    stranger = jpeg(scan_of(open_generated(99, 9901), scan_recipe(2), 2), 80)
+    outcome, _covers, _kept = tag_file(site, tmp_path / "b", database_location, "Nains.cbz", stranger)
+    assert outcome.state == "queued" and "cover: different" in outcome.cover
+
+
+def open_generated(series_seed: int, album_seed: int):
+    from bdnex_core.demo.covers import cover_image
+
+    return cover_image(series_seed, album_seed)
+
+
+def test_the_prompt_and_the_web_page_show_the_cover_reason(site, tmp_path, database_location) -> None:
+    import re
+
+    from starlette.testclient import TestClient
+
+    from bdnex_core.web.app import create_app
+    from bdnex_testing.review import spawn_cli
+
+    name = "Nains - T02 - Ordo du Talion.cbz"
+    outcome, _covers, _kept = tag_file(
+        site, tmp_path, database_location, name, scanned(site, TOME3), cover_check="always"
+    )
+    assert outcome.state == "queued"
+    config = tmp_path / "config.yaml"
+    settings = from_mapping(json.loads(config.read_text()))
+    with TestClient(create_app(settings), base_url="http://127.0.0.1:8080", follow_redirects=False) as web:
+        page = web.get("/review").text
+        assert "different (distance " in page
+        drawn = re.search(r'<meter class="cover-distance"[^>]*value="(\d+)"', page)
+        assert drawn is not None and int(drawn.group(1)) >= 14, page[-3000:]
+    child = spawn_cli(config, "review")
+    child.expect(r"for help > ")
+    shown = child.before
+    assert "cover: different (distance" in shown, shown
+    child.sendline("q")
+    child.close()
+
+
+def test_cover_command_and_identify_explain(site, tmp_path, database_location, capsys) -> None:
+    from bdnex_core.cli import main
+
+    name = "Nains - T02 - Ordo du Talion.cbz"
+    tag_file(site, tmp_path, database_location, name, scanned(site, TOME3), cover_check="never")
+    config, path = str(tmp_path / "config.yaml"), str(tmp_path / "lib" / name)
+    capsys.readouterr()
+    site.clear_log()
+    assert main(["--config", config, "cover", path, str(TOME3), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["verdict"] == "same" and shown["album_id"] == TOME3 and shown["cover_requests"] == 1
+    assert shown["file_fingerprint"].startswith("c1:") and shown["page"] == "page001.jpg"
+    assert main(["--config", config, "cover", path]) == 0  # the name's album: tome 2, another cover
+    out = capsys.readouterr().out
+    assert f"album: {TOME2}" in out and "cover: different (distance " in out
+    assert main(["--config", config, "cover", path, str(TOME3)]) == 0  # kept: no second request
+    assert len(site.requests("/media/Couvertures/")) == 2
+    assert main(["--config", config, "identify", "--explain", path]) == 0
+    out = capsys.readouterr().out
+    assert f"{TOME2} " in out and "cover: different (distance" in out
+    assert main(["--config", config, "cover", str(tmp_path / "missing.cbz"), "1"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "missing.cbz: no such file" in err[0]

@@ -27,6 +27,7 @@ CORE_COMMAND_MODULES = (
     "album",
     "catalogue",
     "identify",
+    "cover",
     "tag",
     "review",
     "show",

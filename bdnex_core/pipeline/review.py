@@ -95,6 +95,8 @@ def candidate_line(number: int, card: AlbumCard) -> str:
         line += f"  score {card.score:.2f}"
     if card.breakdown:
         line += f"\n      {card.breakdown}"
+    if card.cover:
+        line += f"\n      {card.cover}"
     if len(card.editions) > 1:  # the editions of this album: the one listed, and the others to pick by key
         line += f"\n      {len(card.editions)} editions:"
         for position, (album_id, label) in enumerate(card.editions):
