@@ -6,9 +6,9 @@ CT_VENV ?= .venv-ct
 # bdnex-comictagger belongs in ComicTagger's own environment (it depends on ComicTagger)
 PLUGINS := $(filter-out plugins/comictagger/pyproject.toml,$(wildcard plugins/*/pyproject.toml))
 
-.PHONY: install venv comictagger test test-fast test-alone lint wheels demo bench clean
+.PHONY: install venv comictagger test test-fast test-alone lint wheels container demo bench clean
 # the Python packages mypy checks (the calibre plugin's calibre_plugin/ runs inside calibre: excluded in pyproject)
-TYPED := bdnex_core plugins/komga/bdnex_komga plugins/calibre/bdnex_calibre
+TYPED := bdnex_core plugins/komga/bdnex_komga plugins/calibre/bdnex_calibre plugins/kavita/bdnex_kavita
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ venv: $(BIN)/python
 
 ## install: the core, its test tools and the plugins under plugins/ (editable; bdnex-comictagger: see comictagger)
 install: venv
-	$(BIN)/pip install --quiet -e ".[test,postgresql]"
+	$(BIN)/pip install --quiet -e ".[test,postgresql,notify]"
 	@for plugin in $(dir $(PLUGINS)); do echo "installing $$plugin"; $(BIN)/pip install --quiet -e "$$plugin" || exit 1; done
 
 ## comictagger: ComicTagger 1.6.0b9 in its own environment, with bdnex-core and the bdnex-comictagger talker
@@ -56,6 +56,10 @@ lint: venv
 ## wheels: build the core's and the plugins' wheels, install them into a fresh venv (no test tools), try them
 wheels: venv
 	PYTHON=$(PYTHON) BUILD_PYTHON=$(BIN)/python .ci/wheels
+
+## container: the image (Dockerfile) built from Debian's packages and tried with podman, as CI does (root)
+container:
+	.ci/container
 
 ## demo: tag a generated sample library against a local fake Bédéthèque (the core and plugins, no test tools)
 demo: venv

@@ -275,15 +275,88 @@ CREATE TABLE IF NOT EXISTS file_claims (
 CREATE INDEX IF NOT EXISTS idx_file_claims_session ON file_claims(session_id);
 
 -- ===================================================================== request slots
--- Politeness shared by every process of this database: before each request to a host, a run takes
--- its slot in one short write transaction. next_at: when the next request may start; the hourly cap
--- counts in a window (start, count). Times are seconds since 1970 on the database's clock.
+-- Politeness shared by every process of this database: before each request to a site, a run takes
+-- its slot in one short write transaction, and gives it back once the answer is in (one request in
+-- flight at a time: holder, held_at, held_until, the lease a dead holder loses). next_at: when the
+-- next request may start (the last one's send + pace); the hourly cap counts in a window (start,
+-- count). pace: the seconds between requests the site's refusals taught us (0: none; decays after
+-- calm answers without refusal); refusals: refusals in a row; retry_until: the end of a Retry-After.
+-- Times are seconds since 1970 on the database's clock.
 
 CREATE TABLE IF NOT EXISTS request_slots (
     host TEXT PRIMARY KEY,
     next_at REAL NOT NULL,
     window_start REAL NOT NULL,
-    window_count INTEGER NOT NULL DEFAULT 0
+    window_count INTEGER NOT NULL DEFAULT 0,
+    pace REAL NOT NULL DEFAULT 0,
+    calm INTEGER NOT NULL DEFAULT 0,
+    refusals INTEGER NOT NULL DEFAULT 0,
+    retry_until REAL NOT NULL DEFAULT 0,
+    holder TEXT,
+    held_at REAL NOT NULL DEFAULT 0,
+    held_until REAL NOT NULL DEFAULT 0
+);
+
+-- ===================================================================== series records
+-- The series pages read (desktop full list, or mobile): the series' own summary, genres, status, tome
+-- count, origin, language and publishers, cached with a TTL like albums (cache.series_ttl_days); which
+-- series lists which album; and the series id learned for each series slug of the catalogue index
+-- (the sitemaps name no series id: the first album page read of a series does).
+
+CREATE TABLE IF NOT EXISTS bdgest_series (
+    id INTEGER PRIMARY KEY,             -- Bédéthèque series id
+    title TEXT NOT NULL,
+    slug TEXT,                          -- as in its URLs (serie-{id}-BD-{slug}.html)
+    url TEXT,
+    summary TEXT,
+    genres JSON,                        -- ["Fantasy", ...]
+    status TEXT,                        -- as the site words it: "Série finie", "En cours"
+    tome_count INTEGER,                 -- regular tomes it lists (else its header's count)
+    origin TEXT,
+    language TEXT,
+    publishers JSON,                    -- every publisher of its albums, in page order
+    publisher TEXT,                     -- chosen once, never replaced (bdnex_core/bedetheque/series.py)
+    template TEXT,                      -- desktop (its albums read whole) or mobile
+    cached_date TIMESTAMP,
+    cache_valid_until TIMESTAMP,
+    metadata JSON                       -- the whole record, with its albums (SeriesRecord.to_dict())
+);
+
+CREATE TABLE IF NOT EXISTS bdgest_series_albums (
+    album_id INTEGER PRIMARY KEY,
+    series_id INTEGER NOT NULL,
+    position INTEGER                    -- in the series page's list
+);
+
+CREATE TABLE IF NOT EXISTS catalogue_series_ids (
+    series_slug TEXT PRIMARY KEY,
+    series_id INTEGER,                  -- NULL: the album page of one of its albums named no series
+    learned_at TIMESTAMP NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS idx_bdgest_series_albums_series ON bdgest_series_albums(series_id, position);
+
+-- ===================================================================== archive journal
+-- In-place writes into archives in progress (bdnex_core/archives/inplace.py): made durable before
+-- the archive's first byte changes, deleted in the transaction that records the written file (or
+-- right after a write nobody records). An entry left by a dead writer is taken back by the next
+-- opening of the database: the archive gets original_tail at tail_offset, its original size and
+-- mtime. One entry per file: two in-place writes of one file never run together.
+
+CREATE TABLE IF NOT EXISTS archive_journal (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    file_path TEXT NOT NULL UNIQUE,     -- the archive, as the writer opened it
+    file_identity TEXT NOT NULL,        -- "device:inode": a file replaced since is not touched
+    host TEXT NOT NULL,                 -- the writer's machine and process
+    pid INTEGER NOT NULL,
+    started_ns INTEGER NOT NULL,        -- the writer's clock, nanoseconds since 1970
+    original_size INTEGER NOT NULL,
+    original_mtime_ns INTEGER NOT NULL,
+    tail_offset INTEGER NOT NULL,       -- where the write begins
+    original_tail BLOB NOT NULL,        -- the bytes from tail_offset to the original end
+    original_tail_sha256 TEXT NOT NULL,
+    new_size INTEGER NOT NULL,
+    new_tail_sha256 TEXT NOT NULL
 );
 
 -- ===================================================================== cover fingerprints

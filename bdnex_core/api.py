@@ -12,21 +12,25 @@ plugin importing this module at load time does not slow down every command.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bdnex_core.bedetheque.catalogue_row import CatalogueRow
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
 from bdnex_core.config import Settings
+from bdnex_core.fileio import read_regular_file
 from bdnex_core.isbn import to_isbn13
 from bdnex_core.library import LibraryItem
 from bdnex_core.pipeline.options import TagOptions
 from bdnex_core.signals import stop_on_signals
 
 if TYPE_CHECKING:
+    import threading
+
     from bdnex_core.db import BDneXDB
     from bdnex_core.pipeline.runner import RunSummary
+    from bdnex_core.service.upkeep import ServiceUpkeep
 
 __all__ = [
     "AppContext",
@@ -41,12 +45,16 @@ __all__ = [
     "comicinfo_for",
     "echo_json",
     "fetch_album",
+    "match_name",
     "pass_app",
     "person_name",
     "read_comicinfo",
+    "read_regular_file",
     "report_tagging",
     "retry_site_now",
     "run_tagging",
+    "series_of_album",
+    "service_upkeep",
     "stop_on_signals",
     "tag_and_report",
     "to_isbn13",
@@ -84,10 +92,12 @@ def run_tagging(settings: Settings, db: BDneXDB, items: Sequence[LibraryItem], o
 
 def report_tagging(summary: RunSummary, *, dry_run: bool = False, as_json: bool = False) -> None:
     """Print a session's summary as ``bdnex-core tag`` does: a table (and the changes of a dry run), or JSON."""
+    from bdnex_core.cli.tag import echo_database_stop, print_summary
+
     if as_json:
         echo_json(summary.to_dict())
+        echo_database_stop(summary)
         return
-    from bdnex_core.cli.tag import print_summary
 
     print_summary(summary, dry_run=dry_run)
 
@@ -112,18 +122,21 @@ def write_comicinfo(
 ) -> Path:
     """Write ``metadata`` (a :class:`bdnex_core.comicinfo.ComicInfo`) into the item's local file, atomically.
 
-    A CBZ is written in place (its modification time kept when ``archives.preserve_mtime``);
+    A CBZ is written in place (its modification time kept when ``archives.preserve_mtime``), inside a
+    tagging run's journal when a writer calls this (``archives.write``), else through an atomic copy;
     a CBR/CB7 is converted to a CBZ beside it, the original removed only when
     ``delete_original`` (default: ``archives.delete_converted_originals``). Returns the CBZ written.
     Raises :class:`bdnex_core.errors.ArchiveError` when the file cannot be written safely.
     """
     from bdnex_core import archive
+    from bdnex_core.archives import WritePolicy
 
     if item.path is None:
         raise ValueError(f"{item.name}: no local file to write ComicInfo into")
     xml = metadata.to_xml(settings.comicinfo.version)
     if comic_kind(item.path) == "cbz":
-        archive.write_comicinfo(item.path, xml, preserve_mtime=settings.archives.preserve_mtime)
+        policy = WritePolicy.from_settings(settings.archives)
+        archive.write_comicinfo(item.path, xml, preserve_mtime=settings.archives.preserve_mtime, policy=policy)
         return item.path
     delete = settings.archives.delete_converted_originals if delete_original is None else delete_original
     return Path(archive.convert_to_cbz(item.path, xml, delete_original=delete))
@@ -167,6 +180,28 @@ def retry_site_now() -> None:
     reset_breakers()
 
 
+def service_upkeep(
+    settings: Settings,
+    db: BDneXDB,
+    *,
+    command: str,
+    stop: threading.Event,
+    status: Callable[[], Mapping[str, Any]] | None = None,
+) -> ServiceUpkeep:
+    """What a long-running command does beside its events, in one place for every adapter: use it as
+    ``with service_upkeep(...) as upkeep:`` around the loop and call ``upkeep.tick(paused=...)`` on each
+    turn (``paused``: your queue holds its work because Bédéthèque cannot be used now).
+
+    It refreshes the catalogue index every ``service.catalogue_refresh_days`` (polite, resumable, never
+    while paused; stopped by ``stop``) and, when ``BDNEX_HEALTH_FILE`` is set, writes the heartbeat that
+    ``bdnex-core health`` checks, with what ``status()`` returns (your counters; called from another
+    thread). ``command`` names the service in the heartbeat (``"komga watch"``).
+    """
+    from bdnex_core.service.upkeep import ServiceUpkeep
+
+    return ServiceUpkeep(settings, db, command=command, stop=stop, status=status)
+
+
 def catalogue_rows(db: BDneXDB) -> Iterator[CatalogueRow]:
     """Every album of the local catalogue, as named rows."""
     from bdnex_core.bedetheque.catalogue import Catalogue
@@ -181,6 +216,26 @@ def fetch_album(settings: Settings, db: BDneXDB, album_id: int) -> Any:
     from bdnex_core.bedetheque.service import fetch_album as fetch
 
     return fetch(BedethequeClient(settings), db, album_id)
+
+
+def series_of_album(settings: Settings, album_id: int | str | None) -> dict[str, Any] | None:
+    """The series record of an album, as its series page gave it: ``series_id``, ``title``, ``summary``,
+    ``genres``, ``status`` (the site's words) and ``normal_status`` (``ended``, ``ongoing``,
+    ``abandoned``, ``hiatus`` or ``None``), ``tome_count``, ``origin``, ``language``, ``publishers`` and
+    ``publisher`` (chosen once per series, never changed after), ``albums``. ``None`` when no page of
+    the album's series was read (series-level fields must then not come from the album). Reads the
+    configured database; asks the site nothing."""
+    from bdnex_core.bedetheque.series import SeriesRecord
+    from bdnex_core.db import BDneXDB
+
+    if album_id is None or not str(album_id).isdigit():
+        return None
+    with BDneXDB(settings=settings, schema_ready=True) as db:
+        if not db.backend.table_exists("bdgest_series"):
+            return None  # a database this version has not opened yet: no series was read into it
+        series_id = db.series.of_album(int(album_id))
+        data = db.series.get(series_id, fresh=False) if series_id is not None else None
+    return None if data is None else SeriesRecord.from_dict(data).summary_dict()
 
 
 def read_comicinfo(path: str | Path) -> dict[str, str] | None:
@@ -200,3 +255,43 @@ def person_name(name: str) -> str | None:
     from bdnex_core.comicinfo import person_name as display
 
     return display(name)
+
+
+def match_name(settings: Settings, db: BDneXDB, name: str) -> dict[str, Any]:
+    """How the core matches a file name (``Série - T01 - Titre.cbz``; a folder before it helps, as for
+    ``tag``) against the local catalogue index, as ``bdnex-core identify`` prints it: ``decision``
+    (``accept``, ``review``, ``none``), ``reason``, the ``accept_threshold`` and ``review_threshold``
+    in force, and ``candidates`` best first, each with ``album_id``, ``url``, ``score``, ``confidence``,
+    ``caps`` (why it may not be accepted automatically), ``title_only`` (found by its album title
+    alone: the name gave no series), ``ambiguous`` (another album is as close), ``hard_caps`` (the
+    caps that are neither of those two) and ``explain``.
+    No page is fetched."""
+    from pathlib import PurePath
+
+    from bdnex_core.matching import load_matcher
+    from bdnex_core.matching.decide import AMBIGUOUS_CAP
+    from bdnex_core.matching.filename import parse_filename
+    from bdnex_core.matching.score import TITLE_ONLY_CAP
+
+    path = PurePath(name)
+    result = load_matcher(settings, db).match(parse_filename(path.name, parent=path.parent.name or None))
+    return {
+        "decision": str(result.decision),
+        "reason": result.reason,
+        "accept_threshold": settings.matching.accept_threshold,
+        "review_threshold": settings.matching.review_threshold,
+        "candidates": [
+            {
+                "album_id": candidate.album_id,
+                "url": candidate.url,
+                "score": round(candidate.score, 4),
+                "confidence": round(candidate.confidence, 4),
+                "caps": list(candidate.caps),
+                "title_only": any(cap.startswith(TITLE_ONLY_CAP) for cap in candidate.caps),
+                "ambiguous": any(cap.startswith(AMBIGUOUS_CAP) for cap in candidate.caps),
+                "hard_caps": [cap for cap in candidate.caps if not cap.startswith((TITLE_ONLY_CAP, AMBIGUOUS_CAP))],
+                "explain": candidate.explain(),
+            }
+            for candidate in result.candidates
+        ],
+    }

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import copy
 import difflib
+import errno
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field, fields
@@ -32,6 +34,7 @@ import yaml
 
 from bdnex_core import paths
 from bdnex_core.errors import ConfigError
+from bdnex_core.fileio import read_regular_file
 
 #: a YAML file this large, or expanding (through aliases) to this many values, is refused
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -56,12 +59,17 @@ class DatabaseSettings:
     backend: str = _default("database", "backend")
     path: Path = field(default_factory=paths.default_database_path)
     busy_timeout_ms: int = _default("database", "busy_timeout_ms")
+    reconnect_seconds: float = _default("database", "reconnect_seconds")
     url: str | None = _default("database", "url")
+    backups_dir: Path | None = None  # None: <database file>-backups beside it
+    backups_keep: int = _default("database", "backups_keep")
+    backups_every_hours: float = _default("database", "backups_every_hours")
 
 
 @dataclass(frozen=True)
 class CacheSettings:
     album_ttl_days: float = _default("cache", "album_ttl_days")
+    series_ttl_days: float = _default("cache", "series_ttl_days")
     dir: Path = field(default_factory=lambda: paths.user_data_dir() / "cache")
 
 
@@ -71,6 +79,7 @@ class CatalogueSettings:
     mobile_base_url: str = _default("catalogue", "mobile_base_url")
     min_delay_seconds: float = _default("catalogue", "min_delay_seconds")
     jitter_seconds: float = _default("catalogue", "jitter_seconds")
+    max_delay_seconds: float = _default("catalogue", "max_delay_seconds")
     max_requests_per_hour: int = _default("catalogue", "max_requests_per_hour")
     max_retries: int = _default("catalogue", "max_retries")
     timeout_seconds: float = _default("catalogue", "timeout_seconds")
@@ -78,6 +87,7 @@ class CatalogueSettings:
     flaresolverr_url: str | None = None
     cookies_file: Path | None = None
     user_agent: str | None = None
+    album_pages: str = _default("catalogue", "album_pages")
 
 
 @dataclass(frozen=True)
@@ -102,6 +112,8 @@ class ArchiveSettings:
     cbr: str = _default("archives", "cbr")
     delete_converted_originals: bool = _default("archives", "delete_converted_originals")
     preserve_mtime: bool = _default("archives", "preserve_mtime")
+    write: str = _default("archives", "write")  # auto | in_place | copy (archives/inplace.py)
+    compact_unused_share: float = _default("archives", "compact_unused_share")
     follow_links_outside_library: bool = _default("archives", "follow_links_outside_library")
 
 
@@ -222,14 +234,56 @@ def validate(data: Any, source: str, schema: dict[str, Any] | None = None) -> No
                 hint = _suggestion(str(name), known_sections)
                 if hint:
                     problems.append(f"{name}: unknown section{hint}")
+    non_finite = _non_finite_numbers(data)
+    problems.extend(non_finite)
+    said = {problem.split(": ", 1)[0] for problem in non_finite}  # such a value once, not also "above the maximum"
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), [str(p) for p in e.path]))
     for error in errors:
-        problems.extend(_describe(error))
+        if _error_location(error) not in said:
+            problems.extend(_describe(error))
     if isinstance(data, dict):
         problems.extend(_cross_checks(data))
+        if not problems:  # what needs well-typed values to be checked at all
+            from bdnex_core.service.notifications import config_problems
+
+            problems.extend(config_problems(data.get("notifications")))
     if problems:
         raise ConfigError(f"invalid configuration at {'; '.join(problems)}", path=source)
+
+
+def _non_finite_numbers(data: Any, where: str = "") -> list[str]:
+    """``.nan``, ``.inf`` anywhere: a bound such as ``minimum`` cannot refuse NaN (every comparison
+    with it is false), and no setting means "infinitely many seconds"."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return [f"{where or '(top level)'}: {data} is not a finite number"]
+    if isinstance(data, dict):
+        items = data.items()
+    elif isinstance(data, list):
+        items = enumerate(data)  # type: ignore[assignment]
+    else:
+        return []
+    return [
+        problem
+        for key, value in items
+        for problem in _non_finite_numbers(value, f"{where}.{key}" if where else str(key))
+    ]
+
+
+def _as_declared_integers(data: Any, schema: dict[str, Any]) -> Any:
+    """JSON Schema counts ``30000.0`` as an integer: give the code an ``int`` where the schema says
+    integer (and not number), so that ``range(max_retries)`` never meets a float."""
+    if isinstance(data, dict):
+        properties = schema.get("properties", {}) if isinstance(schema, dict) else {}
+        return {key: _as_declared_integers(value, properties.get(key, {})) for key, value in data.items()}
+    if isinstance(data, list):
+        items = schema.get("items", {}) if isinstance(schema, dict) else {}
+        return [_as_declared_integers(value, items if isinstance(items, dict) else {}) for value in data]
+    declared = schema.get("type") if isinstance(schema, dict) else None
+    types = declared if isinstance(declared, list) else [declared]
+    if isinstance(data, float) and "integer" in types and "number" not in types and data.is_integer():
+        return int(data)
+    return data
 
 
 def _cross_checks(data: dict[str, Any]) -> list[str]:
@@ -275,14 +329,16 @@ def from_mapping(data: dict[str, Any], *, source: Path | None = None) -> Setting
     if not isinstance(data, dict):
         raise ConfigError("the configuration must be a mapping of sections", path=source)
     complete = with_defaults(data, schema)
-    if os.environ.get("BDNEX_DATABASE_URL") and isinstance(complete["database"], dict):
-        # the password may live in the environment only, never in the file
-        complete["database"]["url"] = os.environ["BDNEX_DATABASE_URL"]
+    url = _database_url_from_environment()
+    if url and isinstance(complete["database"], dict):
+        # the password may live in the environment (or a container secret) only, never in the file
+        complete["database"]["url"] = url
     validate(complete, where, schema)
+    complete = _as_declared_integers(complete, schema)
     if complete["database"]["backend"] == "postgresql" and not complete["database"]["url"]:
         raise ConfigError(
             "invalid configuration at database.url: required when database.backend is postgresql "
-            "(or set BDNEX_DATABASE_URL)",
+            "(or set BDNEX_DATABASE_URL or BDNEX_DATABASE_URL_FILE)",
             path=str(source) if source else None,
         )
     sections = {
@@ -292,19 +348,77 @@ def from_mapping(data: dict[str, Any], *, source: Path | None = None) -> Setting
     return Settings(**sections, source=source, raw=complete)
 
 
+class _UniqueKeysLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error (plain PyYAML
+    keeps the last one: a second ``pipeline:`` section would silently replace the first)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_line: dict[tuple[str, str], int] = {}
+        for key_node, _value in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # "<<" merges are allowed to be overridden, that is their purpose
+            key = (key_node.tag, key_node.value)
+            if key in first_line:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"{key_node.value!r} is given twice (first on line {first_line[key] + 1}); keep one",
+                    key_node.start_mark,
+                )
+            first_line[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _database_url_from_environment() -> str | None:
+    """``BDNEX_DATABASE_URL``, else the first line of the file ``BDNEX_DATABASE_URL_FILE`` names."""
+    if os.environ.get("BDNEX_DATABASE_URL"):
+        return os.environ["BDNEX_DATABASE_URL"]
+    path = os.environ.get("BDNEX_DATABASE_URL_FILE")
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            url = handle.readline().strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read BDNEX_DATABASE_URL_FILE ({exc.strerror or exc})", path=path) from None
+    if not url:
+        raise ConfigError("BDNEX_DATABASE_URL_FILE names an empty file", path=path)
+    return url
+
+
 def _read_yaml(path: Path) -> Any:
     try:
-        raw = path.read_bytes()
-        if len(raw) > MAX_CONFIG_BYTES:
-            raise ConfigError(f"the configuration is larger than {MAX_CONFIG_BYTES // 1024} KB; refused", path=path)
-        data = yaml.safe_load(raw.decode("utf-8")) or {}
+        # a FIFO or a device is refused before any read, and nothing is read past the cap
+        raw = read_regular_file(path, MAX_CONFIG_BYTES)
+    except OSError as exc:
+        if exc.errno == errno.EFBIG:
+            raise ConfigError(
+                f"the configuration is larger than {MAX_CONFIG_BYTES // 1024} KB; refused", path=path
+            ) from None
+        raise ConfigError(
+            f"cannot read the configuration ({exc.strerror or exc}): fix this file, or point --config elsewhere",
+            path=path,
+        ) from None
+    try:
+        data = yaml.load(raw.decode("utf-8"), Loader=_UniqueKeysLoader) or {}  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise ConfigError(f"not valid YAML{where}: {problem}", path=path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the configuration: {exc}", path=path) from None
+        problem = getattr(exc, "problem", None) or getattr(exc, "reason", None)  # a ReaderError: a bad character
+        raise ConfigError(
+            f"not valid YAML{where}" + (f": {problem}" if problem else "") + "; fix this file", path=path
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"not a text file any more (byte {exc.object[exc.start]:#04x} at {exc.start} is not UTF-8): "
+            "fix or replace this file",
+            path=path,
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the configuration ({exc.strerror or exc}): fix this file, or point --config elsewhere",
+            path=path,
+        ) from None
     except RecursionError:
         raise ConfigError("the configuration is nested too deeply; refused", path=path) from None
     _check_expanded_size(data, path)
@@ -351,6 +465,17 @@ def _check_expanded_size(data: Any, path: Path) -> None:
         raise ConfigError("the configuration is nested too deeply; refused", path=path) from None
 
 
+def _warn_if_empty(path: Path, data: Any) -> None:
+    """An empty configuration file is valid (every default applies), but a disk or a sync tool may have
+    emptied it: say so once, since the defaults then choose another database."""
+    if data == {}:
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "%s is empty: every setting has its default (database %s)", path, paths.default_database_path()
+        )
+
+
 def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> tuple[Path, bool]:
     """Return the config path and whether the user named it (then it must exist)."""
     if explicit:
@@ -366,7 +491,7 @@ def load_settings(
 ) -> Settings:
     """Load, validate and return the settings. Raises :class:`ConfigError`.
 
-    ``BDNEX_DATABASE_URL`` overrides ``database.url``.
+    ``BDNEX_DATABASE_URL`` (or the file ``BDNEX_DATABASE_URL_FILE`` names) overrides ``database.url``.
     """
     path, named = resolve_config_path(config_path)
     data: Any = {}
@@ -376,13 +501,26 @@ def load_settings(
         raise ConfigError(f"cannot read the configuration: {exc.strerror}", path=path) from None
     if exists:
         data = _read_yaml(path)
+        _warn_if_empty(path, data)
         if not isinstance(data, dict):
             raise ConfigError("the configuration must be a mapping of sections", path=path)
     elif named:
         raise ConfigError("configuration file not found", path=path)
     settings = from_mapping(data, source=path if exists else None)
     override = db_path or os.environ.get("BDNEX_DB")
+    if override:
+        _check_database_location(str(override), "--db" if db_path else "BDNEX_DB")
     return settings.with_database_path(override) if override else settings
+
+
+def _check_database_location(location: str, where: str) -> None:
+    """A path or URL with a line break would create a file of that name (or a URL libpq reads
+    differently): refused, named."""
+    if any(character < " " or character == "\x7f" for character in location):
+        raise ConfigError(
+            f"{where}: the database path has a line break or another control character in it; "
+            "give the path on one line, without control characters"
+        )
 
 
 def settings_as_dict(settings: Settings) -> dict[str, Any]:
@@ -410,7 +548,7 @@ def masked(value: Any, schema: dict[str, Any] | None = None) -> Any:
         result = {}
         for key, item in value.items():
             item_schema = properties.get(key) if isinstance(properties.get(key), dict) else {}
-            if is_secret_key(key, item_schema) and item not in (None, ""):
+            if is_secret_key(key, item_schema) and item not in (None, "", []):
                 result[key] = MASK
             else:
                 result[key] = masked(item, item_schema)

@@ -2,7 +2,7 @@
 
 :class:`BDneXDB` keeps the seed's method names as a thin facade over the stores of
 :mod:`bdnex_core.store` (files and history, album cache, sessions and claims, review queue, plugin
-state, statistics, catalogue, request slots), each over one backend connection: an SQLite file
+state, statistics, catalogue, request slots, series records), each over one backend connection: an SQLite file
 (the embedded default) or a PostgreSQL database (``database.backend: postgresql``, shared by
 several machines). The SQL lives in the stores; this module opens, migrates and delegates.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -21,11 +20,15 @@ from typing import TYPE_CHECKING, Any
 from bdnex_core import migrations
 from bdnex_core.errors import BdnexError, DatabaseError
 from bdnex_core.hashing import sha256_file
-from bdnex_core.postgres.connection import is_postgresql_url
+from bdnex_core.paths import logs_folder_for
+from bdnex_core.postgres.connection import is_postgresql_url, one_line, psycopg_privilege_errors
 from bdnex_core.states import HistorySource, SessionFileState, SessionStatus
+from bdnex_core.store import db_safety
 from bdnex_core.store.albums import AlbumCache
+from bdnex_core.store.archive_journal import ArchiveJournalStore
 from bdnex_core.store.backend import (
     POSTGRESQL,
+    RECONNECT_SECONDS,
     Backend,
     DatabaseLocked,
     PostgresBackend,
@@ -53,7 +56,9 @@ from bdnex_core.store.moves import MoveStore
 from bdnex_core.store.plugin_state import PluginStateStore
 from bdnex_core.store.request_slots import RequestSlotStore
 from bdnex_core.store.reviews import ReviewStore
+from bdnex_core.store.series import SeriesStore
 from bdnex_core.store.sessions import ENDED_STATUSES, SESSION_UPDATABLE, STATE_COUNTER, SessionStore
+from bdnex_core.store.sqlite_files import SQLITE_DAMAGE, Inspection
 from bdnex_core.store.statistics import StatisticsStore
 
 if TYPE_CHECKING:
@@ -91,7 +96,8 @@ class BDneXDB:
     ``db_path``: an SQLite file, ``":memory:"`` or a ``postgresql://`` URL; by default the
     configured database (``database.path``, or ``database.url`` with ``backend: postgresql``).
     ``schema_ready``: another connection to a database already opened here (:meth:`reopen`), whose
-    schema needs no check.
+    schema needs no check. ``creating``: a missing SQLite file is made anew on purpose, even where signs
+    say a database existed (``db reset``, ``db repair``; see :mod:`bdnex_core.store.db_safety`).
     """
 
     def __init__(
@@ -100,6 +106,7 @@ class BDneXDB:
         *,
         settings: Settings | None = None,
         schema_ready: bool = False,
+        creating: bool = False,
     ):
         if db_path is None:
             if settings is None:  # the seed's BDneXDB(): the user's configuration, BDNEX_DB first
@@ -114,15 +121,23 @@ class BDneXDB:
         self.memory = location == ":memory:"
         self.path = Path(location) if not self.memory and self.url is None else None
         self.album_ttl = timedelta(days=settings.cache.album_ttl_days if settings else 7)
+        self.series_ttl = timedelta(days=settings.cache.series_ttl_days if settings else 7)
         self.busy_ms = settings.database.busy_timeout_ms if settings else 30000
-        self.backend: Backend = self._open()
+        self._inspection: Inspection | None = None
+        self.reconnect_seconds = settings.database.reconnect_seconds if settings else RECONNECT_SECONDS
+        self.backend: Backend = self._open(check=not schema_ready, creating=creating, patient=schema_ready)
         self.dialect = self.backend.dialect
         self.created = False
         if not schema_ready:
-            self._prepare()
+            try:
+                self._prepare()
+            except BaseException:
+                self.backend.close()
+                raise
         backend = self.backend
         self.files = FileStore(backend)
         self.albums = AlbumCache(backend, self.album_ttl)
+        self.series = SeriesStore(backend, self.series_ttl)
         self.sessions = SessionStore(backend)
         self.reviews = ReviewStore(backend)
         self.plugin_state = PluginStateStore(backend)
@@ -133,12 +148,24 @@ class BDneXDB:
         self.moves = MoveStore(backend)
         self.backups = BackupStore(backend)
         self.covers = CoverStore(backend)
+        self.archive_journal = ArchiveJournalStore(backend)
+        if not schema_ready:
+            self.finish_interrupted_writes()
 
     # ------------------------------------------------------------------ opening
 
-    def _open(self) -> Backend:
+    def finish_interrupted_writes(self) -> None:
+        """Take back every in-place archive write a crash interrupted (its writer is dead): each
+        archive is its original again, as this database, which never recorded the write, says.
+        Done by every opening of a database (not by :meth:`reopen`, the same process's threads)."""
+        from bdnex_core.archives.journal import take_back_interrupted
+
+        take_back_interrupted(self.archive_journal)
+
+    def _open(self, *, check: bool, creating: bool, patient: bool = False) -> Backend:
         if self.url is not None:
-            return PostgresBackend(self.url)
+            # ``patient``: another connection of a run under way, whose server may be restarting
+            return PostgresBackend(self.url, reconnect_seconds=self.reconnect_seconds, patient=patient)
         if self.path is not None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -148,11 +175,15 @@ class BDneXDB:
                 ) from None
             if not os.access(self.path.parent, os.W_OK | os.X_OK):
                 raise DatabaseError("the database directory is not writable", path=self.path.parent)
-            if self.path.exists() and not os.access(self.path, os.R_OK | os.W_OK):
-                raise DatabaseError("the database file is not readable and writable", path=self.path)
+            if check:  # damaged files, and a vanished database, are named with their fix
+                logs = logs_folder_for(self.settings.pipeline.logs_dir, self.path) if self.settings else None
+                self._inspection = db_safety.before_open(self.path, self.settings, logs, creating=creating)
         try:
-            return SQLiteBackend(self.path, self.busy_ms)
-        except sqlite3.DatabaseError as exc:
+            return SQLiteBackend(self.path, self.busy_ms, settings=self.settings)
+        except SQLITE_DAMAGE as exc:
+            damage = db_safety.damage_error(exc, self.path, self.settings)
+            if damage is not None:
+                raise damage from None
             raise DatabaseError(
                 f"cannot open the database ({exc}); is it a bdnex-core SQLite file?", path=self.path
             ) from None
@@ -188,6 +219,8 @@ class BDneXDB:
             return
         db = self.db
         try:
+            if self.path is not None:  # after an unclean stop: PRAGMA quick_check first
+                db_safety.after_open(db.conn, self.path, self._inspection, self.settings)
             self.created = not db.table("processed_files").exists()
             newer = migrations.unknown_applied(db)
             if newer:
@@ -197,25 +230,40 @@ class BDneXDB:
                     path=self.path,
                 )
             if migrations.migrations.pending(db):
+                if self.path is not None and not self.created:  # checked and backed up before it changes
+                    db_safety.before_migration(db.conn, self.path, self.settings)
                 # one transaction: a second process opening a new database waits, then finds it done
                 with self.write():
                     migrations.apply(db)
-        except sqlite3.DatabaseError as exc:
+        except SQLITE_DAMAGE as exc:
+            damage = db_safety.damage_error(exc, self.path, self.settings)
+            if damage is not None:
+                raise damage from None
             raise DatabaseError(f"the database is unusable ({exc})", path=self.path) from None
 
     def _prepare_postgresql(self, backend: PostgresBackend) -> None:
         from bdnex_core.postgres import schema
 
         self.created = not backend.table_exists("processed_files")
-        newer = sorted(set(schema.applied_versions(backend.conn)) - {m.version for m in schema.MIGRATIONS})
+        applied = schema.applied_versions(backend.conn)
+        newer = sorted(set(applied) - {m.version for m in schema.MIGRATIONS})
         if newer:
             raise DatabaseError(
                 f"made by a newer bdnex-core (schema versions {', '.join(map(str, newer))} unknown here); "
                 "upgrade bdnex-core to use it",
                 path=self.location,
             )
-        with backend.write():
-            schema.migrate(backend.conn)
+        if {migration.version for migration in schema.MIGRATIONS} <= set(applied):
+            return  # up to date: nothing to write (a role that may only read opens it too)
+        try:
+            with backend.write():
+                schema.migrate(backend.conn)
+        except psycopg_privilege_errors() as exc:
+            raise DatabaseError(
+                f"its schema needs upgrading and this role may not change it ({one_line(exc)}); "
+                "run bdnex-core once with the role that owns the database",
+                path=self.location,
+            ) from None
 
     def close(self) -> None:
         self.backend.close()

@@ -37,9 +37,12 @@ class ConfigError(BdnexError):
 
 
 class DatabaseError(BdnexError):
-    """The database cannot be opened, is corrupt, or cannot be written."""
+    """The database cannot be opened, is corrupt, or cannot be written.
+
+    It is never about one file: a run that meets it stops (its session paused, resumable)."""
 
     exit_code = 3
+    stops_run = True
 
 
 class PluginError(BdnexError):

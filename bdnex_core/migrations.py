@@ -200,7 +200,44 @@ def m014_session_host(db: Database) -> None:
 
 
 @migrations()
-def m015_cover_fingerprints(db: Database) -> None:
+def m015_request_pace(db: Database) -> None:
+    """Request slots keep the pace the site taught (refusals raise it, calm answers lower it), the end of a
+    Retry-After, and the request in flight: politeness holds at arrival, for every process."""
+    _add_missing_columns(
+        db,
+        "request_slots",
+        {
+            "pace": "REAL NOT NULL DEFAULT 0",
+            "calm": "INTEGER NOT NULL DEFAULT 0",
+            "refusals": "INTEGER NOT NULL DEFAULT 0",
+            "retry_until": "REAL NOT NULL DEFAULT 0",
+            "holder": "TEXT",
+            "held_at": "REAL NOT NULL DEFAULT 0",
+            "held_until": "REAL NOT NULL DEFAULT 0",
+        },
+    )
+
+
+@migrations()
+def m016_series_records(db: Database) -> None:
+    """Series records, the albums each series page lists and the series id of each catalogue slug."""
+    start = schema_sql().index(
+        "-- ===================================================================== series records"
+    )
+    execute_script(db, schema_sql()[start:])
+
+
+@migrations()
+def m017_archive_journal(db: Database) -> None:
+    """The journal of in-place archive writes, so a write a crash interrupted is taken back."""
+    start = schema_sql().index(
+        "-- ===================================================================== archive journal"
+    )
+    execute_script(db, schema_sql()[start:])
+
+
+@migrations()
+def m018_cover_fingerprints(db: Database) -> None:
     """Cover fingerprints: a file's per content hash, an album's beside the album cache."""
     start = schema_sql().index(
         "-- ===================================================================== cover fingerprints"

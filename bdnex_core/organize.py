@@ -19,10 +19,12 @@ import errno
 import os
 import re
 import shutil
+import string
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +50,11 @@ RESERVED_CHARACTERS = str.maketrans(
 MANAGED_SOURCES = frozenset({"komga", "calibre"})
 # "HS1" -> ("HS", "1", ""), "1a" -> ("", "1", "a"): the number is what a format spec pads
 TOME_PARTS = re.compile(r"^(\D*)(\d+)(\D*)$")
+# Python's format spec, [[fill]align][sign][z][#][0][width][grouping][.precision][type]: a template
+# may pad and cut its fields, within the size of a file name
+FORMAT_SPEC = re.compile(
+    r"(?:(?:.)?[<>=^])?[-+ ]?z?#?0?(?P<width>\d+)?[_,]?(?:\.(?P<precision>\d+))?[bcdeEfFgGnosxX%]?", re.DOTALL
+)
 
 
 class Collision(StrEnum):
@@ -115,8 +122,40 @@ def template_values(row: dict[str, Any], album: dict[str, Any] | None) -> dict[s
     }
 
 
+@lru_cache(maxsize=32)
+def check_template(template: str) -> None:
+    """Refuse a template that could do more than name a file: a field that is not one of
+    :data:`TEMPLATE_FIELDS` (``{title.__class__}``, ``{series[0]}`` reach into Python objects), a
+    nested or unknown format spec, or a width or precision beyond a file name's 255 bytes
+    (``{series:>999999999}`` would build a gigabyte string). Raises :class:`BdnexError`."""
+
+    def refuse(reason: str) -> BdnexError:
+        return BdnexError(f"the rename template {template!r} cannot be used: {reason}")
+
+    try:
+        fields = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise refuse(str(exc)) from None
+    for _literal, name, spec, _conversion in fields:
+        if name is None:
+            continue
+        if not name:
+            raise refuse(f"name each field, e.g. {{series}} (fields: {', '.join(TEMPLATE_FIELDS)})")
+        if name not in TEMPLATE_FIELDS:
+            if any(mark in name for mark in ".["):
+                raise refuse(f"{{{name}}}: attribute and index access is not allowed, only the field names")
+            raise refuse(f"unknown field {{{name}}} (fields: {', '.join(TEMPLATE_FIELDS)})")
+        found = FORMAT_SPEC.fullmatch(spec or "")
+        if found is None:
+            raise refuse(f"{{{name}:{spec}}}: not a format this template understands (e.g. {{tome:02}}, {{title:.40}})")
+        for part in ("width", "precision"):
+            if found.group(part) is not None and int(found.group(part)) > MAX_COMPONENT_BYTES:
+                raise refuse(f"{{{name}:{spec}}}: a {part} above {MAX_COMPONENT_BYTES} (a file name's length)")
+
+
 def render_relative_path(template: str, values: dict[str, Any], suffix: str) -> Path:
     """The new path, relative to the library folder, for a file with these values."""
+    check_template(template)
     # a "/" in a title is part of the name, not a folder: only the template's own slashes are
     flattened = {
         key: value.replace("/", "-").replace("\\", "-") if isinstance(value, str) else value
@@ -358,6 +397,7 @@ def plan_renames(
     db: BDneXDB, rows: Iterable[dict[str, Any]], roots: list[Path], template: str = DEFAULT_TEMPLATE
 ) -> Iterator[RenamePlan]:
     """Where each recorded file would go (or why it stays)."""
+    check_template(template)  # before any file: a template that cannot be used stops the whole run
     for row in rows:
         source = Path(row["file_path"])
         if row.get("source") in MANAGED_SOURCES:

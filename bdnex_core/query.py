@@ -1,5 +1,6 @@
 """Questions about the library: ``ls`` (beets-style queries over the processed files) and
-``missing`` (the tomes the catalogue lists that the library does not have).
+``missing`` (the tomes of its series that the library does not have: the series page's list when one
+was read, else the catalogue index's).
 
 A query is a list of terms, all of which must hold:
 
@@ -144,15 +145,24 @@ def format_file(row: dict[str, Any], template: str) -> str:
 
 @dataclass
 class SeriesGaps:
-    """One series of the library against the catalogue's albums of the same series."""
+    """One series of the library against its albums: its series page's list when a page of it was read
+    (``series_id`` set: the whole series), else the catalogue index's albums of the same slug."""
 
     series: str
     series_slug: str
     owned: list[dict[str, Any]]
     missing: list[dict[str, Any]]
+    series_id: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"series": self.series, "series_slug": self.series_slug, "owned": self.owned, "missing": self.missing}
+        return {
+            "series": self.series,
+            "series_slug": self.series_slug,
+            "series_id": self.series_id,
+            "listed_by": "series page" if self.series_id is not None else "catalogue index",
+            "owned": self.owned,
+            "missing": self.missing,
+        }
 
 
 def _tome_order(row: dict[str, Any]) -> tuple[int, int, str]:
@@ -163,12 +173,21 @@ def _tome_order(row: dict[str, Any]) -> tuple[int, int, str]:
 
 def missing_tomes(db: BDneXDB, series_filter: Iterable[str] = ()) -> list[SeriesGaps]:
     """For each series the library has (tagged files with a Bédéthèque id known to the catalogue
-    index), the catalogue's albums of that series the library lacks."""
+    index), the albums of that series the library lacks: from the series' record when its page was
+    read (the page lists the whole series; the sitemap slice of the index may hold a few of its
+    albums), else from the catalogue index."""
     wanted = [word.casefold() for word in series_filter]
+    owned_rows = db.library.owned_catalogue_albums(str(status) for status in TAGGED)
+    series_of = db.series.series_of_albums(row["album_id"] for row in owned_rows)
+    records = db.series.records(set(series_of.values()))
     by_series: dict[str, dict[str, Any]] = {}
-    for row in db.library.owned_catalogue_albums(str(status) for status in TAGGED):
-        slug = row["series_slug"]
-        entry = by_series.setdefault(slug, {"series": row["series"] or slug, "owned": {}})
+    for row in owned_rows:
+        record = records.get(series_of.get(row["album_id"], -1))
+        key = f"series:{record['series_id']}" if record else row["series_slug"]
+        entry = by_series.setdefault(
+            key,
+            {"series": row["series"] or row["series_slug"], "slug": row["series_slug"], "record": record, "owned": {}},
+        )
         entry["owned"][row["album_id"]] = {
             "album_id": row["album_id"],
             "tome": row["tome"],
@@ -178,21 +197,15 @@ def missing_tomes(db: BDneXDB, series_filter: Iterable[str] = ()) -> list[Series
             "file_path": row["file_path"],
         }
     gaps = []
-    for slug, entry in sorted(by_series.items(), key=lambda item: str(item[1]["series"]).casefold()):
+    for entry in sorted(by_series.values(), key=lambda item: str(item["series"]).casefold()):
+        slug = entry["slug"]
         if wanted and not any(word in str(entry["series"]).casefold() or word in slug.casefold() for word in wanted):
             continue
-        listed = db.library.series_albums(slug)
+        listed = _listed_albums(db, entry["record"], slug)
         # another edition of a tome the library has is not a missing tome
         owned_tomes = {str(album["tome"]).casefold() for album in entry["owned"].values() if album["tome"]}
         missing = [
-            {
-                "album_id": album["album_id"],
-                "tome": album["tome"],
-                "tome_number": album["tome_number"],
-                "tome_kind": album["tome_kind"],
-                "title": album["title_slug"],
-                "url": album["url"],
-            }
+            album
             for album in listed
             if album["album_id"] not in entry["owned"]
             and not (album["tome"] and str(album["tome"]).casefold() in owned_tomes)
@@ -203,6 +216,39 @@ def missing_tomes(db: BDneXDB, series_filter: Iterable[str] = ()) -> list[Series
                 series_slug=slug,
                 owned=sorted(entry["owned"].values(), key=_tome_order),
                 missing=sorted(missing, key=_tome_order),
+                series_id=entry["record"]["series_id"] if entry["record"] else None,
             )
         )
     return gaps
+
+
+def _listed_albums(db: BDneXDB, record: dict[str, Any] | None, slug: str) -> list[dict[str, Any]]:
+    """The albums of a series: its page's list (``record``), else the catalogue index's for ``slug``."""
+    if record is None:
+        return [
+            {
+                "album_id": album["album_id"],
+                "tome": album["tome"],
+                "tome_number": album["tome_number"],
+                "tome_kind": album["tome_kind"],
+                "title": album["title_slug"],
+                "url": album["url"],
+            }
+            for album in db.library.series_albums(slug)
+        ]
+    from bdnex_core.bedetheque.series import tome_parts
+
+    listed = []
+    for album in record.get("albums") or []:
+        kind, number = tome_parts(album.get("tome"))
+        listed.append(
+            {
+                "album_id": int(album["album_id"]),
+                "tome": album.get("tome"),
+                "tome_number": number,
+                "tome_kind": kind,
+                "title": album.get("title"),
+                "url": album.get("url"),
+            }
+        )
+    return listed

@@ -64,3 +64,70 @@ def raw_members(path: Path) -> dict[str, tuple[int, int, int, bytes, bytes]]:
             data = handle.read(info.compress_size)
             result[info.filename] = (info.CRC, info.compress_size, info.flag_bits, header[4:] + rest, data)
     return result
+
+
+# ----------------------------------------------------------------------------- archives of other writers
+# What real CBZs look like besides Python's zipfile output (GUIDE 2b), each made by a means other
+# than bdnex's own zip code.
+
+
+def with_data_descriptors(path: Path, pages: int = 3, *, seed: int = 0, comicinfo_first: bytes | None = None) -> Path:
+    """Pages written to a stream that cannot seek: zipfile sets flag bit 3 and appends data descriptors."""
+    import io
+
+    class Unseekable(io.RawIOBase):
+        def __init__(self) -> None:
+            self.buffer = bytearray()
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data: bytes) -> int:  # type: ignore[override]
+            self.buffer += data
+            return len(data)
+
+    stream = Unseekable()
+    with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        if comicinfo_first is not None:
+            with archive.open("ComicInfo.xml", "w") as member:
+                member.write(comicinfo_first)
+        for index in range(1, pages + 1):
+            with archive.open(f"page{index}.jpg", "w") as member:
+                member.write(jpeg_like(5000, seed * 1000 + index, compressible=True))
+    path.write_bytes(bytes(stream.buffer))
+    return path
+
+
+def with_cp437_names(path: Path, pages: int = 3) -> Path:
+    """Names without the UTF-8 flag, with bytes that are cp437 letters (as old Windows tools wrote them)."""
+    build_cbz(path, pages)
+    data = path.read_bytes().replace(b"page1.jpg", b"p\x82ge1.jpg")  # "é" in cp437, in both headers
+    path.write_bytes(data)
+    return path
+
+
+def with_prepended_stub(path: Path, stub: bytes = b"#!/bin/sh\nexit 0\n" + bytes(200)) -> Path:
+    """A self-extractor's layout: bytes before the first member, offsets counted from after them."""
+    build_cbz(path, 3)
+    path.write_bytes(stub + path.read_bytes())
+    return path
+
+
+def with_trailing_data(path: Path, data: bytes = b"appended by a download tool\n") -> Path:
+    build_cbz(path, 3)
+    with open(path, "ab") as handle:
+        handle.write(data)
+    return path
+
+
+def zip64_by_info_zip(path: Path, folder: Path, pages: int = 3) -> Path:
+    """Info-ZIP's ``zip -fz``: zip64 extra fields and zip64 end records on a small archive."""
+    import subprocess
+
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for index in range(1, pages + 1):
+        (folder / f"page{index}.jpg").write_bytes(jpeg_like(4000, index))
+        names.append(f"page{index}.jpg")
+    subprocess.run(["zip", "-q", "-fz", "-X", str(path.resolve()), *names], cwd=folder, check=True)
+    return path

@@ -36,6 +36,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.shared)
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """What a test recorded as its ``summary`` (``record_property``), printed after the run: figures a
+    test measures (the fault-injection counts) reach the terminal from xdist workers too."""
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            for name, value in getattr(report, "user_properties", ()):
+                if name == "summary" and report.when == "call":
+                    terminalreporter.write_line(f"{report.nodeid} ({outcome}):\n{value}")
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """``../shared`` beside the checkout; skips without it unless BDNEX_REQUIRE_SHARED=1."""
@@ -120,5 +130,15 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
-    for name in ("BDNEX_CONFIG", "BDNEX_DB", "BDNEX_LOAD_PLUGINS"):
+    for name in (
+        "BDNEX_CONFIG",
+        "BDNEX_DB",
+        "BDNEX_LOAD_PLUGINS",
+        "BDNEX_HOME",
+        "BDNEX_HEALTH_FILE",
+        "BDNEX_NOTIFY_URLS",
+        "BDNEX_WEB_TOKEN",
+        "BDNEX_WEB_TOKEN_FILE",
+        "BDNEX_DATABASE_URL_FILE",
+    ):
         monkeypatch.delenv(name, raising=False)

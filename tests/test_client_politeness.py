@@ -67,11 +67,11 @@ def test_rate_limit_holds_under_four_threads(site, make_client):
         thread.start()
     for thread in threads:
         thread.join()
-    times = sorted(entry.time for entry in site.requests("/BD-"))
+    times = sorted(entry.arrived for entry in site.requests("/BD-"))
     assert len(times) == 16
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
-    # never two requests closer than the minimum delay (slack for the server threads' scheduling)
-    assert min(gaps) >= 0.12, gaps
+    # never two requests arriving closer than the minimum delay (slack for the server threads' wake-up)
+    assert min(gaps) >= 0.14, gaps
     assert sum(gaps) / len(gaps) >= 0.15, gaps
 
 

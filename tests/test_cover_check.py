@@ -76,7 +76,7 @@ def tag_file(site, tmp_path: Path, database_location: str, name: str, first_page
         )
         (outcome,) = summary.outcomes
         covers = [request.path for request in site.requests("/media/Couvertures/")]
-        assert summary.cover_requests == len(covers)
+        assert summary.cover_requests == len(covers), [r.path for r in site.requests()]
         kept = db.covers.album_cover(ORIGINAL)
     finally:
         db.close()

@@ -59,19 +59,32 @@ HOLD_LOCK = textwrap.dedent(
     connection = sqlite3.connect(sys.argv[1], isolation_level=None)
     connection.execute("BEGIN IMMEDIATE")
     print("holding", flush=True)
-    time.sleep(float(sys.argv[2]))
+    if len(sys.argv) > 2:
+        time.sleep(float(sys.argv[2]))
+    else:
+        sys.stdin.readline()  # until the test says so (or closes the pipe)
     connection.execute("COMMIT")
     """
 )
 
 
-def hold_write_lock(path, seconds):
-    """Another process that takes the database's write lock and keeps it ``seconds``."""
+def hold_write_lock(path, seconds=None):
+    """Another process that takes the database's write lock and keeps it ``seconds``, or until
+    :func:`release` (a loaded machine may take longer than any fixed time to start the command
+    that must meet the lock)."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLD_LOCK, str(path), *([] if seconds is None else [str(seconds)])],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.PIPE,
+        text=True,
     )
     assert holder.stdout.readline().strip() == "holding"
     return holder
+
+
+def release(holder):
+    holder.stdin.close()
+    holder.wait(timeout=60)
 
 
 def test_a_write_waits_for_another_process_even_with_a_read_open(tmp_path):
@@ -87,7 +100,7 @@ def test_a_write_waits_for_another_process_even_with_a_read_open(tmp_path):
     try:
         db.record_processing("/lib/new.cbz", None, {"file_hash": "new"})
     finally:
-        holder.wait(timeout=60)
+        release(holder)
     open_read.close()
     assert db.get_file("/lib/new.cbz") is not None
 
@@ -99,7 +112,7 @@ def test_a_lock_held_longer_than_the_busy_timeout_is_exit_3_with_a_hint(tmp_path
     BDneXDB(path).close()
     config = tmp_path / "config.yaml"
     config.write_text(json.dumps({"database": {"path": str(path), "busy_timeout_ms": 300}}))
-    holder = hold_write_lock(path, 6)
+    holder = hold_write_lock(path)  # held until the command has ended, however long it takes to start
     try:
         result = subprocess.run(
             [sys.executable, "-m", "bdnex_core", "--config", str(config), "stats", "--snapshot"],
@@ -108,7 +121,7 @@ def test_a_lock_held_longer_than_the_busy_timeout_is_exit_3_with_a_hint(tmp_path
             timeout=120,
         )
     finally:
-        holder.wait(timeout=60)
+        release(holder)
     assert result.returncode == 3, result.stderr
     assert "unexpected" not in result.stderr
     assert "locked" in result.stderr and "busy_timeout_ms" in result.stderr

@@ -200,6 +200,27 @@ def test_missing_tomes_on_both_backends(db):
     assert [album["album_id"] for album in gaps["ete"].missing] == [3002]
     assert [gap.series_slug for gap in missing_tomes(db, ["thor"])] == ["thorgal"]
 
+    # once the series page of Nains was read, its list is the series: a tome the sitemap slice of the
+    # index does not hold is missing too (and its intégrale), the index's own list is not used
+    from bdnex_core.bedetheque.series import SeriesRecord
+
+    listed = [(1001, "1"), (1002, "2"), (1003, "HS1"), (1004, "3"), (1006, "4"), (1007, "INT01")]
+    record = SeriesRecord(
+        47467,
+        "https://www.bedetheque.com/serie-47467-BD-Nains.html",
+        "Nains",
+        albums=[{"album_id": album_id, "tome": tome, "title": f"Titre {album_id}"} for album_id, tome in listed],
+    )
+    db.series.put(record.to_dict(), tome_count=record.tome_count)
+    gaps = {gap.series_slug: gap for gap in missing_tomes(db)}
+    assert gaps["nains"].series_id == 47467 and gaps["nains"].as_dict()["listed_by"] == "series page"
+    assert [(album["album_id"], album["tome_kind"]) for album in gaps["nains"].missing] == [
+        (1004, "regular"),
+        (1006, "regular"),
+        (1007, "int"),
+    ]
+    assert gaps["thorgal"].series_id is None and gaps["thorgal"].missing == []
+
 
 def _sqlite_words(texts: list[str]) -> list[set[str]]:
     """How SQLite's FTS5 tokenizer of ``library_search`` splits and folds each text."""

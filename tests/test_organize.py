@@ -392,8 +392,10 @@ def last_session(settings) -> int:
         return int(db.list_sessions(limit=1)[0]["id"])
 
 
-def test_tag_rename_then_undo_gives_every_file_back_byte_for_byte(untagged, capsys):
+@pytest.mark.parametrize("write", ["in_place", "copy"])
+def test_tag_rename_then_undo_gives_every_file_back_byte_for_byte(untagged, capsys, write):
     settings, config, library = untagged["settings"], untagged["config"], untagged["library"]
+    config.write_text(json.dumps({**json.loads(config.read_text()), "archives": {"write": write}}))  # either way
     before = paths_and_hashes(library)
     assert cli(config, "tag", str(library), "--batch", "--rename") == 0
     after = paths_and_hashes(library)

@@ -107,3 +107,27 @@ def test_missing_fields_are_tolerated():
     </body></html>"""
     album = parse_album_page(html, "https://www.bedetheque.com/BD-x-77.html")
     assert album.album_id == 77 and album.title == "" and album.series is None and album.writers == []
+
+
+def test_desktop_series_record_and_a_bare_series_page():
+    from bdnex_core.bedetheque.series import SeriesRecord
+
+    record = SeriesRecord.from_page(parse_series_page(page("serie-47467-BD-Nains.html"), SERIES_URL))
+    assert (record.series_id, record.slug, record.template, record.normal_status) == (
+        47467,
+        "Nains",
+        "desktop",
+        "ended",
+    )
+    assert record.genres == ["Fantasy", "Heroic Fantasy"] and record.language == "Français"
+    assert record.publisher == "Soleil Productions" and record.publishers == ["Soleil Productions"]
+    assert (record.tome_count, record.album_count) == (2, 3)  # tomes 1 and 2, and an intégrale
+    bare = """<html><body><section class="bdt-ah bdt-ah--serie"><h1>Sans rien</h1></section>
+    <article class="bdt-edition" itemscope itemtype="https://schema.org/Book"><a name="77"></a></article>
+    </body></html>"""
+    series = parse_series_page(bare, "https://www.bedetheque.com/serie-5-BD-Sans-rien__10000.html")
+    record = SeriesRecord.from_page(series)
+    assert (record.series_id, record.title, record.slug, record.album_ids) == (5, "Sans rien", "Sans-rien", [77])
+    assert record.url == "https://www.bedetheque.com/serie-5-BD-Sans-rien.html"
+    assert record.publisher is None and record.tome_count is None and record.summary is None
+    assert series.full_albums[0].filled_from == "series_page"

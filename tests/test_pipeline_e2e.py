@@ -353,13 +353,16 @@ def test_pattern_takes_only_matching_files_and_is_recorded(env, site, tmp_path, 
     assert len(samples) == 5
 
 
-def test_metadata_hash_is_recorded_and_notices_a_comicinfo_edited_by_another_tool(env, site, tmp_path):
+@pytest.mark.parametrize("write", ["in_place", "copy"])
+def test_metadata_hash_is_recorded_and_notices_a_comicinfo_edited_by_another_tool(env, site, tmp_path, write):
     import hashlib
 
     settings, db, client, _ = env
+    settings = from_mapping({**settings.raw, "archives": {"write": write}})  # both ways of writing
     (sample,) = build_library(tmp_path / "library", albums_of(site, 1), broken=0)
     first = tag_folder(settings, db, client, tmp_path / "library")
     assert first.count(OutcomeState.DONE) == 1
+    assert ("(in place)" in first.outcomes[0].writes[0].message) == (write == "in_place")
     with open_archive(sample.path) as comic:
         written = comic.comicinfo_bytes()
     row = db.get_file(sample.path)
@@ -399,3 +402,32 @@ def test_below_the_review_threshold_nothing_is_queued_and_the_file_is_recorded_a
     assert row["error_msg"] == outcome.reason
     with open_archive(samples[0].path) as comic:
         assert comic.comicinfo_bytes() is None
+
+
+def test_a_run_finds_the_half_written_archive_of_a_run_killed_since_as_it_was(env, site, tmp_path):
+    """Its database was opened before the other run died (so the opening did not take that write
+    back): the file is taken back when this run comes to it, then tagged."""
+    import os
+    import socket
+    import subprocess
+
+    from bdnex_core.archives.inplace import WriteMethod, WritePolicy, journal_entry, plan_append
+
+    settings, db, client, _ = env
+    (sample,) = build_library(tmp_path / "library", albums_of(site, 1), broken=0)
+    pages = page_bytes(sample.path)
+    with open(sample.path, "rb") as handle:
+        plan = plan_append(
+            handle.fileno(), sample.path.stat().st_size, b"<ComicInfo/>", WritePolicy(WriteMethod.IN_PLACE)
+        )
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    entry = journal_entry(os.path.abspath(sample.path), sample.path.stat(), plan)
+    db.archive_journal.begin({**entry.as_row(), "host": socket.gethostname(), "pid": dead.pid})
+    with open(sample.path, "r+b") as handle:  # what the dead run had written of its tail
+        handle.seek(plan.tail_offset)
+        handle.write(plan.new_tail[:40])
+    summary = tag_folder(settings, db, client, tmp_path / "library")
+    assert summary.count(OutcomeState.DONE) == 1, [outcome.reason for outcome in summary.outcomes]
+    assert page_bytes(sample.path) == pages
+    assert db.archive_journal.pending() == []

@@ -18,7 +18,11 @@ from bdnex_core.demo.samplelib import sample_pages, write_cbz
 from bdnex_core.library import LibraryItem
 from tests.conftest import REPO_ROOT
 
-PLUGIN_PACKAGES = [REPO_ROOT / "plugins" / "komga" / "bdnex_komga", REPO_ROOT / "plugins" / "calibre" / "bdnex_calibre"]
+PLUGIN_PACKAGES = [
+    REPO_ROOT / "plugins" / "komga" / "bdnex_komga",
+    REPO_ROOT / "plugins" / "kavita" / "bdnex_kavita",
+    REPO_ROOT / "plugins" / "calibre" / "bdnex_calibre",
+]
 ALLOWED_MODULES = {"bdnex_core.api", "bdnex_core.errors", "bdnex_core.library"}
 ALLOWED_FROM_ROOT = {"hookimpl", "api", "errors", "library"}
 

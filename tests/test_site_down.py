@@ -39,7 +39,8 @@ def site():
 @pytest.fixture
 def library(site, tmp_path, database_location):
     """60 files of regular tomes, an indexed catalogue, and a configuration for the CLI (2 workers),
-    on SQLite then on PostgreSQL."""
+    on SQLite then on PostgreSQL. Every album is read from its own page (``album_pages: always``): a
+    run of one request per file is long enough to stop in its middle."""
     tomes = [e for e in site.catalogue.albums.values() if e.tome_kind == "regular" and (e.tome or "").isdigit()]
     chosen = random.Random(15).sample(tomes, FILES)
     folder = tmp_path / "library"
@@ -53,7 +54,7 @@ def library(site, tmp_path, database_location):
         "database": database_mapping(database_location),
         "cache": {"dir": str(tmp_path / "cache")},
         "pipeline": {"logs_dir": str(tmp_path / "logs"), "workers": 2},
-        **site.settings_mapping(),
+        **site.settings_mapping(album_pages="always"),
     }
     db = BDneXDB(settings=from_mapping(mapping))
     Catalogue(db).update_online(BedethequeClient(from_mapping(mapping)))

@@ -134,3 +134,59 @@ def test_covers_only_for_albums_the_database_knows(library, site):
         known = library.entries[5].album_id
         answer = web.get(f"/cover/album/{known}")
         assert answer.status_code == 200 and answer.headers["content-type"] == "image/jpeg"
+
+
+HUGE_IDS = (2**63, 2**64, 10**30, int("9" * 400))
+ID_ROUTES = (
+    "/review/{}",
+    "/review/{}/preview?album=1",
+    "/sessions/{}",
+    "/sessions/{}/progress",
+    "/file/{}",
+    "/cover/file/{}",
+    "/cover/entry/{}",
+    "/cover/album/{}",
+)
+
+
+def test_ids_beyond_64_bits_answer_404_not_500(library, site):
+    """Issue 29, case 9: a number no row can have is an unknown page (the app re-raises any server
+    error here: a 500 would fail the test with its traceback)."""
+    with client(create_app(library.settings)) as web:
+        site.clear_log()
+        csrf = re.search(r'name="csrf" value="([^"]+)"', web.get("/review").text).group(1)
+        for number in HUGE_IDS:
+            for route in ID_ROUTES:
+                answer = web.get(route.format(number))
+                assert answer.status_code == 404, (route, number, answer.status_code)
+            for action in ("/review/{}/accept", "/review/{}/skip", "/file/{}/restore"):
+                answer = web.post(action.format(number), data={"csrf": csrf, "album_id": 1, "backup_id": 1})
+                assert answer.status_code == 404, (action, number, answer.status_code)
+        for route in ID_ROUTES:  # the largest id is a valid one (a preview of no entry says so on the review page)
+            assert web.get(route.format(2**63 - 1)).status_code in (303, 404), route
+        site.clear_log()
+        entry_id = web.app.state.web.service.entries("pending")[0].id
+        for number in (*HUGE_IDS, "１２", "-1", "²"):  # in a form: refused with the reason
+            answer = web.post(f"/review/{entry_id}/accept", data={"csrf": csrf, "album_id": number})
+            assert answer.status_code == 400 and "album_id: an id" in answer.text, number
+            preview = web.get(f"/review/{entry_id}/preview", params={"album": f"id {number}"}, follow_redirects=True)
+            assert preview.status_code == 200 and "neither an album id" in preview.text
+        assert site.requests() == []  # none of those numbers reached the site
+
+
+def test_a_cross_site_preview_link_puts_none_of_its_text_in_a_notice(library):
+    """Any page can send the browser to /review/N/preview?album=TEXT: the notice the user then
+    reads must not carry words of that page's choosing."""
+    planted = "Votre session a expiré, appelez le 01 23 45 67 89"
+    with client(create_app(library.settings)) as web:
+        entry_id = web.app.state.web.service.entries("pending")[0].id
+        answer = web.get(
+            f"/review/{entry_id}/preview",
+            params={"album": planted},
+            headers={"Sec-Fetch-Site": "cross-site", "Referer": "https://evil.example/"},
+        )
+        assert answer.status_code == 303
+        page = web.get(answer.headers["location"])
+        assert "neither an album id" in page.text  # the user still learns the address was wrong
+        assert planted not in page.text and "appelez" not in page.text
+        assert planted not in web.get("/review").text  # nor later

@@ -1,12 +1,17 @@
 """Comic archives: reading CBZ/CBR/CB7, writing ComicInfo.xml into a CBZ without risk, CBR conversion.
 
-Writing never touches the original until the new archive is complete and verified: members are
-copied raw into a temporary file in the same folder, fsynced, re-read, then swapped in with
-``os.replace``. A killed writer leaves at worst a ``.bdnex-tmp-<pid>-…`` file, removed by
-:func:`cleanup_stale_temp_files`.
+Two ways of writing, both leaving after a crash at any byte either the original or the new archive:
+- the copy path (:mod:`.zipwrite`): members are copied raw into a temporary file in the same
+  folder, fsynced, re-read, then swapped in with ``os.replace``. A killed writer leaves at worst a
+  ``.bdnex-tmp-<pid>-…`` file, removed by :func:`cleanup_stale_temp_files`;
+- in place (:mod:`.inplace`): a new last member and central directory written over the end of the
+  archive, under a journal entry in the database (:mod:`.journal`) from which the next command
+  takes an interrupted write back.
 """
 
 from bdnex_core.archives.convert import convert_to_cbz, converted_path
+from bdnex_core.archives.inplace import WriteMethod, WritePolicy
+from bdnex_core.archives.journal import WriteJournal, journalled
 from bdnex_core.archives.reading import (
     COMICINFO,
     IMAGE_SUFFIXES,
@@ -22,7 +27,7 @@ from bdnex_core.archives.reading import (
     open_archive,
 )
 from bdnex_core.archives.safefile import TEMP_PREFIX, cleanup_stale_temp_files
-from bdnex_core.archives.zipwrite import write_comicinfo
+from bdnex_core.archives.zipwrite import WriteReport, write_comicinfo
 
 __all__ = [
     "COMICINFO",
@@ -32,6 +37,10 @@ __all__ = [
     "ComicArchive",
     "RarComic",
     "SevenZipComic",
+    "WriteJournal",
+    "WriteMethod",
+    "WritePolicy",
+    "WriteReport",
     "ZipComic",
     "cleanup_stale_temp_files",
     "convert_to_cbz",
@@ -39,6 +48,7 @@ __all__ = [
     "detect_kind",
     "is_comicinfo_name",
     "is_page",
+    "journalled",
     "natural_key",
     "open_archive",
     "write_comicinfo",

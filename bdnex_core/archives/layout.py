@@ -22,7 +22,7 @@ from typing import Any
 
 from bdnex_core.archives.reading import is_comicinfo_name
 from bdnex_core.archives.safefile import apply_original_attributes, replace_checked, temporary_beside
-from bdnex_core.archives.zipwrite import _LOCAL, CentralEntry, read_layout
+from bdnex_core.archives.zipformat import LOCAL, CentralEntry, read_layout
 from bdnex_core.errors import ArchiveError
 from bdnex_core.hashing import Fingerprint
 
@@ -31,10 +31,10 @@ FORMAT = 1
 
 def _record_name(handle: Any, start: int, path: Path) -> str:
     handle.seek(start)
-    header = handle.read(_LOCAL.size)
-    if len(header) != _LOCAL.size or header[:4] != b"PK\x03\x04":
+    header = handle.read(LOCAL.size)
+    if len(header) != LOCAL.size or header[:4] != b"PK\x03\x04":
         raise ArchiveError("a member's local header is missing: damaged zip", path=path)
-    name_length = _LOCAL.unpack(header)[9]
+    name_length = LOCAL.unpack(header)[9]
     return handle.read(name_length).decode("utf-8", "surrogateescape")
 
 

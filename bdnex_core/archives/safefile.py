@@ -187,3 +187,72 @@ def cleanup_stale_temp_files(folder: str | os.PathLike[str]) -> list[Path]:
         except FileNotFoundError:
             pass
     return removed
+
+
+FICLONE = 0x40049409  # ioctl: make the target share all of the source's blocks (XFS, btrfs, bcachefs, ZFS, NFS 4.2)
+_shares_blocks: dict[int, bool] = {}  # by device, and by folder (a folder's device is asked once)
+_shares_blocks_of_folder: dict[str, bool] = {}
+_shares_blocks_lock = threading.Lock()
+
+
+def shares_blocks(folder: str | os.PathLike[str]) -> bool:
+    """Whether files in ``folder`` can share blocks (reflink): then a copy of an archive costs
+    nothing and the copy path is as fast as an in-place write. Probed once per filesystem per
+    process, with two small temporary files; a folder we cannot write in counts as "no"."""
+    import fcntl
+
+    key = os.fspath(folder)
+    with _shares_blocks_lock:
+        if key in _shares_blocks_of_folder:
+            return _shares_blocks_of_folder[key]
+    try:
+        device = os.stat(folder).st_dev
+    except OSError:
+        return False
+    with _shares_blocks_lock:
+        if device in _shares_blocks:
+            _shares_blocks_of_folder[key] = _shares_blocks[device]
+            return _shares_blocks[device]
+    probe = Path(folder) / "reflink-probe"
+    source, target = temp_path_for(probe), temp_path_for(probe)
+    answer = False
+    try:
+        with open(source, "x+b") as first, open(target, "xb") as second:
+            first.write(bytes(CLONE_PROBE_BYTES))
+            first.flush()
+            fcntl.ioctl(second.fileno(), FICLONE, first.fileno())
+            answer = True
+    except OSError:
+        pass
+    finally:
+        for probe in (source, target):
+            _discard(probe)
+    with _shares_blocks_lock:
+        _shares_blocks[device] = _shares_blocks_of_folder[key] = answer
+    return answer
+
+
+CLONE_PROBE_BYTES = 4096
+
+
+def open_for_writing_elsewhere(path: str | os.PathLike[str]) -> bool:
+    """Whether some process holds the file open for writing, as far as the kernel lets us see it: a
+    read lease is granted only while nobody does. Where leases are not available (another owner's
+    file without CAP_LEASE, network filesystems), False: we cannot tell."""
+    import fcntl
+
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.fcntl(descriptor, fcntl.F_SETLEASE, fcntl.F_RDLCK)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    else:
+        fcntl.fcntl(descriptor, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+        return False
+    finally:
+        os.close(descriptor)

@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+#: where a cached album's facts come from (``Album.filled_from``): its own page has them all; an
+#: ``article.bdt-edition`` of its series' desktop page has no summary, colorist, rating, collection...
+ALBUM_PAGE = "album_page"
+SERIES_PAGE = "series_page"
+
 
 @dataclass
 class Edition:
@@ -57,6 +62,7 @@ class Album:
     series_album_count: int | None = None  # ComicInfo Count
     estimation: str | None = None
     created_on: str | None = None
+    filled_from: str = ALBUM_PAGE  # ALBUM_PAGE or SERIES_PAGE (albums cached before it existed: their page)
 
     @property
     def year(self) -> int | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,9 +26,15 @@ class UpdateReport:
     fetched: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     albums: int = 0
+    interrupted: bool = False  # stopped between two sitemaps; the next update goes on from there
 
     def as_dict(self) -> dict[str, Any]:
-        return {"fetched": self.fetched, "unchanged": self.unchanged, "albums_written": self.albums}
+        return {
+            "fetched": self.fetched,
+            "unchanged": self.unchanged,
+            "albums_written": self.albums,
+            "interrupted": self.interrupted,
+        }
 
 
 def _rows(entries: Iterable[AlbumEntry], sitemap: str) -> Iterator[dict[str, Any]]:
@@ -83,8 +89,14 @@ class Catalogue:
             report.fetched.append(str(path))
         return report
 
-    def update_online(self, client: Any, *, force: bool = False) -> UpdateReport:
-        """Online: fetch the sitemap index, then only the album sitemaps that changed."""
+    def update_online(
+        self, client: Any, *, force: bool = False, should_stop: Callable[[], bool] | None = None
+    ) -> UpdateReport:
+        """Online: fetch the sitemap index, then only the album sitemaps that changed.
+
+        ``should_stop`` is asked before each sitemap: an update stopped there has stored the
+        sitemaps it fetched, and the next one skips them (their ``lastmod`` is recorded).
+        """
         from bdnex_core.bedetheque.client import SITEMAP_MAX_BYTES  # here: offline imports need no HTTP stack
 
         report = UpdateReport()
@@ -95,6 +107,9 @@ class Catalogue:
             raise CatalogueError("the sitemap index lists no album sitemap", path=index.url)
         known = self.db.catalogue.sitemaps()
         for ref in refs:
+            if should_stop is not None and should_stop():
+                report.interrupted = True
+                break
             name = ref.url.rsplit("/", 1)[-1]
             stored = known.get(name)
             if stored and not force and ref.lastmod and stored["lastmod"] == ref.lastmod:

@@ -1,15 +1,18 @@
 """A polite HTTP client for Bédéthèque.
 
-One ``requests`` session with browser-like headers and a persistent cookie jar; a first
-visit of ``/`` for the ``csrf_cookie_bel`` cookie and a Referer on every request; one
-rate limiter per host shared by every thread of the process (minimum delay with jitter,
-and a cap per hour), and, for a client given a database, the same limits shared by every
-process of that database (``shared_limiter.py``); retries with exponential backoff on 429/503/timeouts honouring
-``Retry-After`` (capped, jitter included); and a run-wide circuit breaker: the first
-challenge or ban page stops every request of the run, because insisting is how a tool gets
-its users banned, and so does a site that stopped answering (a request that failed after its
-retries, whose home page does not answer either) or that keeps answering 429. The error
-raised then has ``stops_run``: a batch pauses instead of failing file after file.
+One ``requests`` session with browser-like headers and a persistent cookie jar; a visit of ``/`` for
+the ``csrf_cookie_bel`` cookie, renewed shortly before it expires (or once on a plain 403, then the
+request is tried again), and a Referer on every request. Every request takes the site's request slot
+first (``shared_limiter.py``, rules in ``pace.py``): one request in flight at a time for every thread of
+the process (and, for a client given a database, every process of that database), the next one a pace
+(minimum delay, jitter) after the previous one was written, at most so many an hour. A refusal (429, or
+503 with ``Retry-After``) raises that pace for everyone and holds every request until its Retry-After;
+the request is then tried again. Other failures are retried with exponential backoff. A run-wide circuit
+breaker stops every request of the run on the first challenge or ban page (or a 403 with a cookie just
+renewed), because insisting is how a tool gets its users banned, and so does a site that stopped
+answering (a request that failed after its retries, whose home page does not answer either) or that
+keeps refusing at the slowed pace. The error raised then has ``stops_run``: a batch pauses instead of
+failing file after file.
 
 Every answer is read under a size cap (pages, sitemaps) and a total deadline, because a
 server can send without end or one byte at a time, and the per-read timeout of ``requests``
@@ -24,7 +27,6 @@ import logging
 import random
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,16 +36,20 @@ import requests
 
 from bdnex_core.bedetheque.blocking import Block, detect_block
 from bdnex_core.bedetheque.deadline import DeadlineAdapter, DeadlineExceeded, deadline_for, read_body
-from bdnex_core.bedetheque.shared_limiter import database_limiter, reset_database_limiters
+from bdnex_core.bedetheque.pace import LEASE_MARGIN, MAX_WAIT_SECONDS, Outcome, PaceReport, PaceRules
+from bdnex_core.bedetheque.shared_limiter import LateForSlot, PoliteLimiter, Turn, limiter_for, reset_limiters
+from bdnex_core.bedetheque.wire import on_the_wire
 from bdnex_core.errors import (
     BlockedError,
     CatalogueError,
-    HourlyCapReached,
+    ConfigError,
     NotFound,
     RateLimited,
     ResponseTooLarge,
     Unreachable,
 )
+from bdnex_core.fileio import damage_of, open_atomically, read_cache_file
+from bdnex_core.service import notifications
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
@@ -66,7 +72,7 @@ def retryable(status: int) -> bool:
     return status == 429 or status >= 500
 
 
-MAX_BACKOFF = 120.0  # the longest wait between two attempts, jitter included
+MAX_BACKOFF = MAX_WAIT_SECONDS  # the longest wait between two attempts, jitter included
 PAGE_MAX_BYTES = 8 * 1024 * 1024  # album and series pages are 50-200 KB, covers under 2 MB
 SITEMAP_MAX_BYTES = 64 * 1024 * 1024  # album sitemaps are about 2 MB; the sitemap protocol allows 50 MB
 DEADLINE_PER_TIMEOUT = 4  # a request's total time: 4 x catalogue.timeout_seconds (which is per read)
@@ -86,43 +92,15 @@ class FetchResult:
     content: bytes
     headers: dict[str, str]
     url: str
+    cookie_generation: int = 0  # which of our cookies the request carried (see BedethequeClient._renew_cookie)
+    retry_after: float | None = None
 
     @property
     def text(self) -> str:
         return self.content.decode("utf-8", "replace")
 
 
-# ---------------------------------------------------------------------- politeness, per process
-
-
-class RateLimiter:
-    """At least ``min_delay`` (+ random jitter) between two requests to a host, and at most
-    ``per_hour`` requests in any hour. Shared by all threads: ``wait()`` reserves a slot."""
-
-    def __init__(self, min_delay: float, jitter: float, per_hour: int):
-        self.min_delay, self.jitter, self.per_hour = min_delay, jitter, per_hour
-        self._lock = threading.Lock()
-        self._next_slot = 0.0
-        self._recent: deque[float] = deque()
-
-    def wait(self) -> None:
-        # the sleep happens under the lock and the next slot counts from the real wake-up time,
-        # so a thread that wakes late cannot let the next one go out too close behind it
-        with self._lock:
-            now = time.monotonic()
-            while self._recent and now - self._recent[0] > 3600:
-                self._recent.popleft()
-            if len(self._recent) >= self.per_hour:
-                raise HourlyCapReached(
-                    f"reached catalogue.max_requests_per_hour ({self.per_hour}); stopping here to stay polite — "
-                    "resume later (cached albums are not fetched again)"
-                )
-            delay = self._next_slot - now
-            if delay > 0:
-                time.sleep(delay)
-            sent = time.monotonic()
-            self._next_slot = sent + self.min_delay + random.uniform(0, self.jitter)
-            self._recent.append(sent)
+# ---------------------------------------------------------------------- the run-wide breaker
 
 
 class CircuitBreaker:
@@ -167,19 +145,7 @@ class CircuitBreaker:
 
 
 _registry_lock = threading.Lock()
-_limiters: dict[tuple[str, float, float, int], RateLimiter] = {}
 _breakers: dict[str, CircuitBreaker] = {}
-
-
-def shared_limiter(host: str, settings: Settings) -> RateLimiter:
-    catalogue = settings.catalogue
-    key = (host, catalogue.min_delay_seconds, catalogue.jitter_seconds, catalogue.max_requests_per_hour)
-    with _registry_lock:
-        if key not in _limiters:
-            _limiters[key] = RateLimiter(
-                catalogue.min_delay_seconds, catalogue.jitter_seconds, catalogue.max_requests_per_hour
-            )
-        return _limiters[key]
 
 
 def shared_breaker(host: str) -> CircuitBreaker:
@@ -188,11 +154,11 @@ def shared_breaker(host: str) -> CircuitBreaker:
 
 
 def reset_politeness() -> None:
-    """Forget limiters and tripped breakers (a new run in the same process, and tests)."""
+    """Forget request slots and tripped breakers (a new run in the same process, and tests); the
+    pace a database's slot learned stays in the database."""
     with _registry_lock:
-        _limiters.clear()
         _breakers.clear()
-    reset_database_limiters()
+    reset_limiters()
 
 
 def reset_breakers() -> None:
@@ -240,6 +206,9 @@ def _check_size(url: str, content: bytes, max_bytes: int) -> bytes:
 
 
 class RequestsTransport:
+    announces_writes = True  # its connections tell the politeness turn when a request is written (wire.py)
+    follows_redirects = False  # the client does, each hop in its own turn
+
     def __init__(self, session: requests.Session, timeout: float):
         self.session, self.timeout = session, timeout
         for prefix in ("http://", "https://"):
@@ -248,7 +217,7 @@ class RequestsTransport:
     def get(self, url: str, headers: dict[str, str], *, max_bytes: int, deadline: float) -> FetchResult:
         timeout = max(0.1, min(self.timeout, deadline - time.monotonic()))
         with deadline_for(deadline):
-            response = self.session.get(url, headers=headers, timeout=timeout, allow_redirects=True, stream=True)
+            response = self.session.get(url, headers=headers, timeout=timeout, allow_redirects=False, stream=True)
             with response:  # leaving early closes the connection instead of reading the rest
                 declared = response.headers.get("Content-Length", "")
                 if declared.isdigit() and int(declared) > max_bytes:
@@ -319,6 +288,70 @@ class FlareSolverrTransport:
         )
 
 
+# ---------------------------------------------------------------------- cookie jars
+
+COOKIES_MAX_BYTES = 1024 * 1024  # a jar for one site holds a few cookies; a browser export of all sites more
+
+
+def parse_cookie_jar(data: bytes) -> http.cookiejar.MozillaCookieJar:
+    """A Netscape cookies.txt read from bytes (raises ``LoadError``, ``UnicodeDecodeError``, ``ValueError``)."""
+    import tempfile
+
+    text = data.decode("utf-8")
+    jar = http.cookiejar.MozillaCookieJar()
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".txt") as copy:  # the jar reads files only
+        copy.write(text)
+        copy.flush()
+        jar.load(copy.name, ignore_discard=True, ignore_expires=True)
+    return jar
+
+
+def _cookie_jar_damage(data: bytes) -> str | None:
+    try:
+        parse_cookie_jar(data)
+    except (http.cookiejar.LoadError, UnicodeDecodeError, ValueError, IndexError) as exc:
+        return f"not a cookies.txt file any more ({str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__})"
+    return None
+
+
+def _users_cookies(path: Path) -> http.cookiejar.MozillaCookieJar:
+    """The browser export ``catalogue.cookies_file`` names; what is wrong with it is the user's to fix."""
+    fix = (
+        "export the cookies of bedetheque.com from your browser again, in Netscape cookies.txt format "
+        "(or remove catalogue.cookies_file from the configuration)"
+    )
+    reason = damage_of(path)
+    if reason is None and not path.exists():
+        reason = "it does not exist"
+    data = b""
+    if reason is None:
+        try:
+            with path.open("rb") as handle:
+                data = handle.read(COOKIES_MAX_BYTES + 1)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+    if reason is None and len(data) > COOKIES_MAX_BYTES:
+        reason = f"it is larger than {COOKIES_MAX_BYTES // 1024} KB"
+    if reason is None:
+        reason = _cookie_jar_damage(data)
+    if reason is not None:
+        raise ConfigError(f"cannot use your cookies file: {reason}; {fix}", path=path)
+    return parse_cookie_jar(data)
+
+
+def cookie_jar_text(jar: http.cookiejar.CookieJar) -> str:
+    """The jar as a Netscape cookies.txt (what ``MozillaCookieJar.save`` writes, without its file)."""
+    import tempfile
+
+    copy = http.cookiejar.MozillaCookieJar()
+    for cookie in jar:
+        copy.set_cookie(cookie)
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / "cookies.txt"
+        copy.save(str(target), ignore_discard=True, ignore_expires=True)
+        return target.read_text("utf-8")
+
+
 # ---------------------------------------------------------------------- the client
 
 
@@ -327,12 +360,31 @@ class ClientStats:
     requests: int = 0
     retries: int = 0
     by_status: dict[int, int] = field(default_factory=dict)
+    refusals: int = 0  # 429, or 503 with Retry-After
+    cookie_renewals: int = 0
+
+
+class _CookieExpiring(Exception):
+    """The cookie would expire before the request reaches the site: renew it first (nothing sent)."""
+
+
+REDIRECTS = (301, 302, 303, 307, 308)
+MAX_REDIRECTS = 5
+LATE_TRIES = 3  # a request that missed its slot this many times in a row fails (see Turn.before_write)
+COOKIE_SEND_MARGIN = 1.0  # a cookie expiring sooner than this is not sent: renewed first
+COOKIE_RENEW_AHEAD = 60.0  # renewed at most this long before it expires (a quarter of its life if shorter:
+# a request can wait several turns of the slot between the check and its send)
+
+
+def refusal(status: int, retry_after: float | None) -> bool:
+    """The site asking us to slow down: 429, or 503 with a Retry-After (of more than 0 s: 0 says "now")."""
+    return status == 429 or (status == 503 and bool(retry_after))
 
 
 class BedethequeClient:
     def __init__(self, settings: Settings, *, data_dir: Path | None = None, database: BDneXDB | None = None):
         self.settings = settings
-        self.database = database  # its processes share the politeness limits (None: this process only)
+        self.database = database  # its processes share the request slot (None: this process only)
         catalogue = settings.catalogue
         self.base_url = catalogue.base_url.rstrip("/") + "/"
         self.mobile_base_url = catalogue.mobile_base_url.rstrip("/") + "/"
@@ -345,9 +397,18 @@ class BedethequeClient:
         # requests takes any CookieJar; a Mozilla one can save itself as cookies.txt (save_cookies)
         self.session.cookies = self._load_cookies()  # type: ignore[assignment]
         self._cookie_lock = threading.Lock()
-        self._have_cookie = any(cookie.name == COOKIE_NAME for cookie in self.session.cookies)
+        self._cookie_generation = 0  # one more at each renewal: a 403 tells which cookie it refused
+        self._cookie_obtained: float | None = None  # time.time() of our last renewal
         self.stats = ClientStats()
         self.deadline_seconds = DEADLINE_PER_TIMEOUT * catalogue.timeout_seconds
+        self.rules = PaceRules(
+            min_delay=catalogue.min_delay_seconds,
+            jitter=catalogue.jitter_seconds,
+            per_hour=catalogue.max_requests_per_hour,
+            max_delay=catalogue.max_delay_seconds,
+            lease=self.deadline_seconds + LEASE_MARGIN,
+        )
+        self.pace: PaceReport | None = None  # what the last request left: the pace every worker keeps now
         transport = catalogue.transport
         if transport == "flaresolverr" or (catalogue.flaresolverr_url and transport == "requests"):
             if not catalogue.flaresolverr_url:
@@ -360,61 +421,158 @@ class BedethequeClient:
         else:
             self.transport = RequestsTransport(self.session, catalogue.timeout_seconds)
 
-    # cookies: ours persist between runs; the user's browser export is merged in
+    # cookies: ours persist between runs (a cache: a damaged jar is dropped and made again); the user's
+    # browser export is merged in (theirs: a damaged one is named with what to do)
     def _load_cookies(self) -> http.cookiejar.MozillaCookieJar:
         jar = http.cookiejar.MozillaCookieJar(str(self._cookie_file))
-        for source in (self._cookie_file, self.settings.catalogue.cookies_file):
-            if source and Path(source).is_file():
-                try:
-                    other = http.cookiejar.MozillaCookieJar(str(source))
-                    other.load(ignore_discard=True, ignore_expires=True)
-                except (OSError, http.cookiejar.LoadError) as exc:
-                    raise CatalogueError(
-                        f"cannot read the cookies file ({exc}); it must be in Netscape cookies.txt format", path=source
-                    ) from None
-                for cookie in other:
-                    if not cookie.expires:  # browsers export session cookies with expiry 0
-                        cookie.expires, cookie.discard = None, True
-                    jar.set_cookie(cookie)
+        ours = read_cache_file(self._cookie_file, max_bytes=COOKIES_MAX_BYTES, check=_cookie_jar_damage)
+        sources = [parse_cookie_jar(ours)] if ours is not None else []
+        users = self.settings.catalogue.cookies_file
+        if users is not None:
+            sources.append(_users_cookies(Path(users)))
+        for other in sources:
+            for cookie in other:
+                if not cookie.expires:  # browsers export session cookies with expiry 0
+                    cookie.expires, cookie.discard = None, True
+                jar.set_cookie(cookie)
         return jar
 
     def save_cookies(self) -> None:
+        """Replace our cookie jar in one step (never written through a link, never left half written)."""
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            self.session.cookies.save(ignore_discard=True, ignore_expires=True)  # type: ignore[attr-defined]
+            with open_atomically(self._cookie_file, "w", encoding="utf-8") as handle:
+                handle.write(cookie_jar_text(self.session.cookies))
         except OSError as exc:
             logger.warning("cannot save cookies to %s: %s", self._cookie_file, exc)
 
     def absolute(self, url_or_path: str, *, mobile: bool = False) -> str:
         return urljoin(self.mobile_base_url if mobile else self.base_url, url_or_path)
 
-    def _ensure_cookie(self, *, refresh: bool = False) -> None:
+    def _cookie_expiry(self) -> float | None:
+        """When our cookie expires (time.time()); inf for a session cookie, None when we have none."""
+        now = time.time()
+        while True:
+            try:
+                ends = [
+                    float("inf") if cookie.expires is None else float(cookie.expires)
+                    for cookie in self.session.cookies
+                    if cookie.name == COOKIE_NAME and not cookie.is_expired(int(now))
+                ]
+            except RuntimeError:  # another thread's answer set a cookie while we read the jar
+                continue
+            return max(ends) if ends else None
+
+    def _cookie_due(self, margin: float | None = None) -> bool:
+        """No cookie, or one that expires within ``margin`` seconds (by default: shortly, a quarter of its
+        life at most, COOKIE_RENEW_AHEAD at most)."""
+        expiry = self._cookie_expiry()
+        if expiry is None:
+            return True
+        if margin is None:
+            life = expiry - self._cookie_obtained if self._cookie_obtained is not None else float("inf")
+            margin = max(COOKIE_SEND_MARGIN, min(COOKIE_RENEW_AHEAD, life / 4))
+        return expiry - time.time() < margin
+
+    def _renew_cookie(self, seen_generation: int) -> None:
+        """GET ``/`` for a new cookie, unless another thread renewed it since ``seen_generation``."""
         with self._cookie_lock:
-            if self._have_cookie and not refresh:
+            if self._cookie_generation != seen_generation:
                 return
             self._fetch(self.base_url, {"Referer": self.base_url}, max_bytes=PAGE_MAX_BYTES, home_page=True)
-            self._have_cookie = any(cookie.name == COOKIE_NAME for cookie in self.session.cookies)
+            self._cookie_obtained = time.time()
+            self._cookie_generation += 1
+            self.stats.cookie_renewals += 1
             self.save_cookies()
 
-    def _request(self, url: str, headers: dict[str, str], max_bytes: int, within: float | None = None) -> FetchResult:
+    def _cookie_fresh(self, generation: int) -> bool:
+        """Whether the cookie of ``generation`` is ours of the last renewal and still in the first half of its
+        life: a 403 then is the site refusing us, not our cookie."""
+        expiry, obtained = self._cookie_expiry(), self._cookie_obtained
+        if generation != self._cookie_generation or expiry is None or obtained is None:
+            return False
+        return time.time() - obtained < (expiry - obtained) / 2
+
+    def _ensure_cookie(self) -> None:
+        """A cookie that will not expire shortly."""
+        generation = self._cookie_generation
+        if self._cookie_due():
+            self._renew_cookie(generation)
+
+    def _limiter(self, url: str) -> PoliteLimiter:
+        """The request slot of the site: its www and mobile hosts keep one pace together."""
+        host = urlparse(url).netloc
+        if host in self._hosts(self.base_url):
+            host = urlparse(self.base_url).netloc
+        return limiter_for(self.database, host)
+
+    def _request(
+        self, url: str, headers: dict[str, str], max_bytes: int, within: float | None = None, *, needs_cookie: bool
+    ) -> FetchResult:
+        """One exchange in its own turn of the site's slot (and one more per redirect). ``needs_cookie``:
+        a cookie about to expire is renewed first (the turn given back unused, see _CookieExpiring)."""
+        result = self._exchange(url, headers, max_bytes, within, needs_cookie=needs_cookie)
+        for _ in range(MAX_REDIRECTS):
+            location = result.headers.get("Location") or result.headers.get("location")
+            if result.status not in REDIRECTS or not location or getattr(self.transport, "follows_redirects", True):
+                break
+            url = urljoin(result.url, location)
+            result = self._exchange(url, headers, max_bytes, within, needs_cookie=needs_cookie)
+        return result
+
+    def _exchange(
+        self, url: str, headers: dict[str, str], max_bytes: int, within: float | None, *, needs_cookie: bool
+    ) -> FetchResult:
         host = urlparse(url).netloc
         breaker = shared_breaker(host)
         breaker.check()
-        shared_limiter(host, self.settings).wait()
-        across_processes = database_limiter(self.database, host, self.settings) if self.database else None
-        if across_processes is not None:
-            across_processes.wait()
-        breaker.check()  # another thread may have been blocked while we waited
-        deadline = time.monotonic() + (within or self.deadline_seconds)
-        result = self.transport.get(url, headers, max_bytes=max_bytes, deadline=deadline)
+        limiter = self._limiter(url)
+        announces = getattr(self.transport, "announces_writes", False)
+        late = 0
+        while True:
+            turn = limiter.take(self.rules, sleep=breaker.sleep, check=breaker.check)
+            outcome, retry_after = Outcome.NOT_SENT, None
+            try:
+                breaker.check()  # another thread may have been blocked while we waited
+                if needs_cookie and self._cookie_due(COOKIE_SEND_MARGIN):
+                    raise _CookieExpiring
+                generation = self._cookie_generation
+                deadline = time.monotonic() + (within or self.deadline_seconds)
+                result = self._send(turn, announces, url, headers, max_bytes, deadline)
+                retry_after = _retry_after(result.headers.get("Retry-After"))
+                outcome = Outcome.REFUSED if refusal(result.status, retry_after) else Outcome.ANSWERED
+                break
+            except LateForSlot:
+                late += 1
+                if late == LATE_TRIES:
+                    raise Unreachable(
+                        f"the request could not be sent in its turn {LATE_TRIES} times (this machine is too busy)",
+                        path=url,
+                    ) from None
+            finally:
+                self.pace = turn.finish(outcome, retry_after)
+        result.cookie_generation, result.retry_after = generation, retry_after
         self.stats.requests += 1
         self.stats.by_status[result.status] = self.stats.by_status.get(result.status, 0) + 1
+        if outcome == Outcome.REFUSED:
+            self.stats.refusals += 1
         block = detect_block(result.status, result.content[:300_000], result.headers)
         if block is not None:
             for other_host in self._hosts(url):
                 shared_breaker(other_host).trip(block, url)
             raise breaker.tripped  # type: ignore[misc]
         return result
+
+    def _send(
+        self, turn: Turn, announces: bool, url: str, headers: dict[str, str], max_bytes: int, deadline: float
+    ) -> FetchResult:
+        if announces:  # the connection tells the turn when the request is written
+            with on_the_wire(turn):
+                return self.transport.get(url, headers, max_bytes=max_bytes, deadline=deadline)
+        turn.before_write()  # a transport that cannot tell: as if written when the answer is in
+        try:
+            return self.transport.get(url, headers, max_bytes=max_bytes, deadline=deadline)
+        finally:
+            turn.after_write()
 
     def _hosts(self, url: str) -> set[str]:
         """The hosts one breaker decision covers: the site's www and mobile hosts, and the URL's."""
@@ -432,8 +590,6 @@ class BedethequeClient:
         """GET with politeness, retries, a size cap and block detection. 304 is returned as is."""
         url = self.absolute(url_or_path, mobile=mobile)
         home_page = url.rstrip("/") + "/" == self.base_url
-        if not home_page:
-            self._ensure_cookie()
         request_headers = {"Referer": self.base_url, **(headers or {})}
         if conditional:
             etag, last_modified = conditional
@@ -441,19 +597,33 @@ class BedethequeClient:
                 request_headers["If-None-Match"] = etag
             if last_modified:
                 request_headers["If-Modified-Since"] = last_modified
-        return self._fetch(url, request_headers, max_bytes=max_bytes, home_page=home_page)
+        try:
+            return self._fetch(url, request_headers, max_bytes=max_bytes, home_page=home_page)
+        except CatalogueError as exc:
+            if exc.stops_run:  # every way the client stops a run (a block, an outage, the hourly cap)
+                notifications.site_paused(self.settings, str(exc))  # said once per pause
+            raise
 
     def _fetch(self, url: str, headers: dict[str, str], *, max_bytes: int, home_page: bool) -> FetchResult:
         """One URL, with retries; a failure that the site as a whole is behind stops the run."""
         max_retries = self.settings.catalogue.max_retries
         breaker = shared_breaker(urlparse(url).netloc)
-        refreshed_cookie = home_page  # the home page is where the cookie comes from: no refresh for it
+        renewed = False  # a plain 403 renews the cookie (the home page is where it comes from), then once more
+        renewals = 0
+        cookie_tries = 0  # renewals of a cookie found expiring in this request's turn
         failure: CatalogueError | None = None
         probed = home_page
-        for attempt in range(max_retries + 1):
+        attempt = 0
+        while attempt <= max_retries:
+            needs_cookie = not home_page and cookie_tries < 4  # (a cookie living shorter than our margin: sent)
+            if needs_cookie:
+                self._ensure_cookie()
             retry_after = None
             try:
-                result = self._request(url, headers, max_bytes)
+                result = self._request(url, headers, max_bytes, needs_cookie=needs_cookie)
+            except _CookieExpiring:
+                cookie_tries += 1
+                continue
             except DeadlineExceeded:
                 failure = Unreachable(
                     f"Bédéthèque sent its answer too slowly (not complete after {self.deadline_seconds:.0f} s)",
@@ -474,33 +644,59 @@ class BedethequeClient:
                     if not self._site_answers():
                         raise self._stop_run(failure, url, "its home page does not answer either") from None
             else:
-                if result.status == 403 and not refreshed_cookie:
-                    refreshed_cookie = True  # an expired csrf cookie: visit the home page again, once
-                    self._ensure_cookie(refresh=True)
+                if result.status == 403:
+                    if home_page or (renewed and self._cookie_fresh(result.cookie_generation)) or renewals >= 3:
+                        raise self._refused_with_fresh_cookie(url)
+                    # an expired cookie (or one renewed so long ago, on a busy machine, that it may have been):
+                    # a new one (unless another thread got it), then once more
+                    renewed, renewals = True, renewals + 1
+                    self._renew_cookie(result.cookie_generation)
                     continue
+                retry_after = result.retry_after
+                if refusal(result.status, retry_after):
+                    failure = self._retryable_failure(result.status, retry_after, attempt, url)
+                    if retry_after is not None and retry_after > MAX_BACKOFF:
+                        raise self._stop_run(failure, url, f"it asks us to wait {retry_after:.0f} s (Retry-After)")
+                    if self.pace is not None and self.pace.refusals > max_retries:
+                        raise self._stop_run(failure, url, self._still_refused(result.status))
+                    self.stats.retries += 1
+                    attempt += 1
+                    continue  # the slot holds every request until Retry-After, at the raised pace
                 if not retryable(result.status):
+                    notifications.site_answered(self.settings)  # after a pause: "resumed", once
                     return self._final(result, url)
-                retry_after = _retry_after(result.headers.get("Retry-After"))
                 failure = self._retryable_failure(result.status, retry_after, attempt, url)
-                if retry_after is not None and retry_after > MAX_BACKOFF:
-                    raise self._stop_run(failure, url, f"it asks us to wait {retry_after:.0f} s (Retry-After)")
                 self.stats.retries += 1
             if attempt < max_retries:
                 breaker.sleep(backoff_delay(attempt, retry_after, self.settings.catalogue.min_delay_seconds))
                 breaker.check()  # the site may have been found down by another thread meanwhile
-        if failure is None:  # the last attempt went to refreshing the cookie
-            raise CatalogueError(
-                f"Bédéthèque kept refusing the page (HTTP 403) after {max_retries + 1} attempts", path=url, status=403
-            )
+            attempt += 1
+        assert failure is not None
         if isinstance(failure, RateLimited):
-            raise self._stop_run(failure, url, "it kept answering 429 (too many requests)")
+            raise self._stop_run(failure, url, self._still_refused(failure.status))
         if home_page or not self._site_answers():
             raise self._stop_run(failure, url, "its home page does not answer either")
         raise failure
 
+    def _still_refused(self, status: int | None) -> str:
+        pace = f" even at {self.pace.pace:.1f} s between requests" if self.pace is not None else ""
+        return f"it kept refusing our requests (HTTP {status}, too many requests){pace}"
+
+    def _refused_with_fresh_cookie(self, url: str) -> BlockedError:
+        """A 403 although the cookie was just renewed: the site refuses us, not our cookie."""
+        error = BlockedError(
+            f"Bédéthèque refused the page (HTTP 403) with a cookie just renewed from its home page at {url}: "
+            f"{BLOCK_ADVICE}",
+            path=url,
+            status=403,
+        )
+        for host in self._hosts(url):
+            shared_breaker(host).trip_with(error)
+        return error
+
     def _retryable_failure(self, status: int, retry_after: float | None, attempt: int, url: str) -> CatalogueError:
         message = f"Bédéthèque kept answering HTTP {status} after {attempt + 1} attempts"
-        if status == 429:
+        if refusal(status, retry_after):
             return RateLimited(message, path=url, status=status, retry_after=retry_after)
         return Unreachable(message, path=url, status=status)
 
@@ -519,6 +715,7 @@ class BedethequeClient:
                 {"Referer": self.base_url},
                 PAGE_MAX_BYTES,
                 within=min(PROBE_SECONDS, self.deadline_seconds),
+                needs_cookie=False,
             )
         except requests.RequestException:
             return False
@@ -541,6 +738,10 @@ class BedethequeClient:
             shared_breaker(host).trip_with(error, cooldown=cooldown)
         return error
 
+    def pace_notice(self) -> str | None:
+        """What to tell the user once the site asked us to slow down (None: it did not)."""
+        return self.pace.describe() if self.pace is not None and self.pace.slowed else None
+
     # ------------------------------------------------------------------ pages
 
     def album_page_url(self, album_id_or_url: int | str) -> str:
@@ -552,6 +753,12 @@ class BedethequeClient:
 
     def get_album_page(self, album_id_or_url: int | str) -> FetchResult:
         return self.get(self.album_page_url(album_id_or_url))
+
+    def get_series_page(self, series_id: int, slug: str | None) -> FetchResult:
+        """The desktop page listing every album of a series (``serie-{id}-BD-{slug}__10000.html``)."""
+        from bdnex_core.bedetheque.series import full_list_path
+
+        return self.get(self.absolute(full_list_path(series_id, slug)))
 
     def get_cover(self, album_id_or_url: int | str) -> bytes:
         text = str(album_id_or_url)

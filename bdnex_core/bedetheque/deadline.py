@@ -5,7 +5,8 @@ line, its headers or its body one byte at a time never trips it, and holds the c
 as it likes. Here a watchdog shuts the connection's socket down when the exchange's deadline
 passes, whatever phase it is in, and the body is read as it arrives so that the deadline and a
 size cap are checked between reads. Sessions get this through :class:`DeadlineAdapter`; a caller
-sets the deadline of the exchange with :func:`deadline_for`.
+sets the deadline of the exchange with :func:`deadline_for`. The same connections announce their
+writes to the politeness slot (``wire.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
+
+from bdnex_core.bedetheque.wire import AnnouncedWrites
 
 _local = threading.local()  # the deadline of this thread's exchange, and its armed watchdog
 
@@ -74,11 +77,11 @@ class _Watched:
         return super().getresponse()  # type: ignore[misc]
 
 
-class _HTTPConnection(_Watched, HTTPConnection):
+class _HTTPConnection(AnnouncedWrites, _Watched, HTTPConnection):
     pass
 
 
-class _HTTPSConnection(_Watched, HTTPSConnection):
+class _HTTPSConnection(AnnouncedWrites, _Watched, HTTPSConnection):
     pass
 
 

@@ -4,9 +4,10 @@ Matching finds the album (its edition group in the catalogue index); the rule of
 :func:`bdnex_core.matching.editions.choose_edition` picks the edition. Its facts come first from the
 album cache (ISBN, dépôt légal and publisher of every album cached, from its page or from its series
 page), then from one album page's ``N éditions`` list (the date, tome and publisher of every edition,
-including editions the local catalogue lacks). Only what the rule needs is fetched: the album page
-that would be fetched anyway to tag the file, and, for an ISBN no cached edition has, the pages of
-the other editions until one has it.
+including editions the local catalogue lacks). Only what the rule needs is fetched: what a tag of the
+file fetches anyway (series first: one series page caches every edition it lists), the album page when
+an edition is still undated, and, for an ISBN no cached edition has, the pages of the other editions
+until one has it.
 """
 
 from __future__ import annotations
@@ -47,17 +48,18 @@ class EditionFinder:
         lists; that page is read from the cache, else fetched (it is the page a tag needs anyway)."""
         from bdnex_core.bedetheque.service import fetch_album
 
+        page = _cached(self.db, first)
+        if page is None:
+            # what a tag of this album needs anyway; series first, its series page caches every edition it lists
+            page = fetch_album(self.client, self.db, first)
         known: dict[int, EditionFacts] = {}
         for album_id in album_ids:
             album = _cached(self.db, album_id)
             if album is not None:
                 known[album_id] = facts_of(album)
-        page = _cached(self.db, first)
         undated = any(album_id not in known or not known[album_id].legal_deposit for album_id in album_ids)
-        if page is None:
-            page = fetch_album(self.client, self.db, first)  # the page a tag of this album needs anyway
-        elif not page.editions and len(album_ids) > 1 and undated:
-            # cached from its series page (no editions list there): the album page lists every edition's date
+        if not page.editions and len(album_ids) > 1 and undated:
+            # from a series page that does not date every edition: the album page's list dates them all
             page = fetch_album(self.client, self.db, first, force=True)
         known[page.album_id] = _merge(facts_of(page), known.get(page.album_id))
         for edition in page.editions:

@@ -41,6 +41,8 @@ def escape_pseudo_authors(source: str) -> str:
 
 CONTENT_MARKERS = ('id="album-detail"', "id='album-detail'", 'class="info-serie"', "bdt-edition", "bdt-ah--")
 TRAILING_ID = re.compile(r"-(\d+)\.html")
+# "1. Title", "INT01. Title", "HS. Title" in a series' list; a one-shot's "Dr. Slump" has no tome
+NUMBERED_TITLE = re.compile(r"^\s*(?P<tome>(?=[^.\s]*\d)[^.\s]+|HS|INT)\.\s*(?P<title>.*)$", re.IGNORECASE)
 SERIES_ID = re.compile(r"serie-(\d+)-")
 RATING = re.compile(r"(\d+(?:[.,]\d+)?)\s*/\s*5(?:\s*\((\d+)\s*votes?\))?")
 DATE_DMY = re.compile(r"(\d{2})/(\d{2})/(\d{4})")
@@ -98,10 +100,14 @@ class Series:
     language: str | None = None
     status: str | None = None
     years: str | None = None
-    tags: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)  # the desktop page's genres; the mobile page's keywords
     abstract: str | None = None
     albums: list[SeriesAlbum] = field(default_factory=list)
-    album_count: int | None = None
+    album_count: int | None = None  # what the page's header says ("3 tomes", "26 albums")
+    genres: list[str] = field(default_factory=list)
+    template: str = "mobile"  # or "desktop"
+    # the desktop page's ``article.bdt-edition``s read as whole albums (the mobile page has none)
+    full_albums: list[Album] = field(default_factory=list)
 
 
 def _text(node: etree._Element | None) -> str:
@@ -301,6 +307,20 @@ def _store_field(album: Album, lowered: str, key: str, value: str, item: etree._
         album.created_on = _iso_from_dmy(value.split("(")[0])
 
 
+def _first_line(node: etree._Element | None) -> str:
+    """The text of ``node`` before its first ``<br>``: "1. Title", or "INT01. Title" whose tome is
+    a ``span.numa``."""
+    if node is None:
+        return ""
+    parts = [node.text or ""]
+    for child in node:
+        if child.tag == "br":
+            break
+        parts.append(child.text_content())
+        parts.append(child.tail or "")
+    return " ".join("".join(parts).split())
+
+
 def parse_series_page(html: str | bytes, url: str) -> Series:
     """Parse a mobile series page: title, genre, origin, language, status, years, abstract, albums."""
     document = _document(html, url)
@@ -309,6 +329,8 @@ def parse_series_page(html: str | bytes, url: str) -> Series:
         from bdnex_core.bedetheque import parse_desktop  # imports this module: late import
 
         if parse_desktop.is_desktop_series(document):
+            if not _ends_properly(_source(html)):
+                raise TruncatedPage("the series page is cut before its end (no </html>)", path=url)
             return parse_desktop.parse_desktop_series(document, url)
         if document.find(".//ul[@id='album-detail']") is not None or parse_desktop.is_desktop_album(document):
             raise NotAnAlbumPage("this is an album page, not a series page", path=url)
@@ -319,6 +341,7 @@ def parse_series_page(html: str | bytes, url: str) -> Series:
     if origin_line is not None:
         style = origin_line.find(".//span[@class='serie-style']")
         series.genre = _text(style).lstrip("/ ").strip() or None
+        series.genres = [series.genre] if series.genre else []
         origin_text = _text(origin_line).replace(_text(style), "") if style is not None else _text(origin_line)
         series.origin = origin_text.strip() or None
     details = info.find("h5")
@@ -346,8 +369,8 @@ def parse_series_page(html: str | bytes, url: str) -> Series:
         if not album_id:
             continue
         title_node = item.find(".//p[@class='titre']")
-        first_line = (title_node.text or "").strip() if title_node is not None else ""
-        numbered = re.match(r"^(?P<tome>[^.\s]+)\.\s*(?P<title>.*)$", first_line)
+        first_line = _first_line(title_node)
+        numbered = NUMBERED_TITLE.match(first_line)
         image = item.find(".//img")
         series.albums.append(
             SeriesAlbum(

@@ -17,8 +17,9 @@ from urllib.parse import urljoin
 
 from lxml import etree
 
-from bdnex_core.bedetheque.album import Album
+from bdnex_core.bedetheque.album import SERIES_PAGE, Album
 from bdnex_core.bedetheque.parse import (
+    NUMBERED_TITLE,
     RATING,
     ROLE_FIELDS,
     SERIES_ID,
@@ -34,7 +35,6 @@ from bdnex_core.bedetheque.parse import (
     fill_from_detail_items,
 )
 
-NUMBERED_TITLE = re.compile(r"^\s*(?P<tome>[^.\s]+)\.\s*(?P<title>.*)$")
 YEARS = re.compile(r"\b(?:19|20)\d{2}(?:\s*-\s*(?:(?:19|20)\d{2}|\.\.\.|…))?")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}(?:-\d{2})?$")
 ORIGINS = ("europe", "asie", "amérique", "usa", "comics", "autres")
@@ -311,10 +311,14 @@ def parse_desktop_series(document: etree._Element, url: str) -> Series:
         years=facts.get("years"),
         tags=genres,
         album_count=facts.get("album_count"),
+        genres=genres,
+        template="desktop",
     )
     summary = _first_with_class(document, "p", "bdt-sh-resume")
     series.abstract = _text(summary) or None if summary is not None else None
-    for album in parse_desktop_series_albums(document, url):
+    series.full_albums = parse_desktop_series_albums(document, url)
+    for album in series.full_albums:
+        album.filled_from = SERIES_PAGE
         series.albums.append(
             SeriesAlbum(
                 album_id=album.album_id,

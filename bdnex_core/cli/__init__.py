@@ -2,14 +2,17 @@
 
 Core command modules expose ``register(cli)``; plugins add theirs through the
 ``register_commands`` hook. Errors become one line and a non-zero exit code;
-``--debug`` shows the traceback.
+``--debug`` shows the traceback. SIGTERM is taken as Ctrl-C everywhere (see :func:`main`).
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import signal
 import sys
+import threading
+from typing import Any
 
 import click
 
@@ -34,6 +37,7 @@ CORE_COMMAND_MODULES = (
     "library_cmd",
     "web_cmd",
     "demo",
+    "health_cmd",
 )
 
 
@@ -62,7 +66,22 @@ def cli(
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     ctx.obj = AppContext(config_path=config_path, db_path=db_path, debug=debug, quiet=quiet)
+    _commands_name_this_database(config_path, db_path)
     ctx.call_on_close(ctx.obj.close)
+
+
+def _commands_name_this_database(config_path: str | None, db_path: str | None) -> None:
+    """The fixes a message gives (``bdnex-core db repair``...) carry the options that chose this database."""
+    import shlex
+
+    from bdnex_core.store import db_safety
+
+    words = ["bdnex-core"]
+    if config_path:
+        words += ["--config", shlex.quote(config_path)]
+    if db_path:
+        words += ["--db", shlex.quote(db_path)]
+    db_safety.COMMAND = " ".join(words)
 
 
 def _register_core_commands(group: click.Group) -> None:
@@ -89,8 +108,28 @@ def build_cli() -> click.Group:
     return cli
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    SIGTERM raises ``KeyboardInterrupt`` as Ctrl-C does: ``docker stop`` (or a service manager)
+    then stops a command the way a person at the terminal would, and a process that is PID 1 in a
+    container, for which the kernel ignores an unhandled SIGTERM, stops at all. Long loops set
+    their own handlers (``signals.stop_on_signals``) and finish the files in flight.
+    """
+    takes_sigterm = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if takes_sigterm else None
+    try:
+        return _main(argv)
+    finally:
+        if takes_sigterm:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> int:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     group = build_cli()
     try:

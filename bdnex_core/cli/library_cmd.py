@@ -66,8 +66,8 @@ def ls(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: one object per series with owned and missing tomes.")
 @pass_app
 def missing(app: AppContext, series: tuple[str, ...], as_json: bool) -> None:
-    """For each series of the library (or those matching SERIES), the tomes the catalogue lists
-    that the library does not have."""
+    """For each series of the library (or those matching SERIES), the tomes it lacks: those its series
+    page lists when one was read (the whole series), else those the catalogue index lists."""
     from bdnex_core.query import missing_tomes
 
     gaps = missing_tomes(app.db, series)

@@ -143,6 +143,7 @@ def tag(
                 **({"renamed": [m.as_dict() for m in moves]} if rename_after else {}),
             }
         )
+        echo_database_stop(summary)
     else:
         print_summary(summary, dry_run=dry_run, per_file=verbose > 0)
         if rename_after:
@@ -185,7 +186,17 @@ def print_summary(
             highlight=False,
             markup=False,
         )
-    if summary.message:
+    if summary.pace_notice:
+        console.print(summary.pace_notice, highlight=False, markup=False)
+    if summary.message and not getattr(summary, "stopped_by_database", False):
         console.print(summary.message, highlight=False)
     for warning in summary.warnings:
         click.echo(warning, err=True)
+    echo_database_stop(summary)
+
+
+def echo_database_stop(summary) -> None:
+    """A run the database stopped ends as the CLI's errors do: one line on stderr, what failed and
+    how to go on (the exit code is the database's, 3)."""
+    if getattr(summary, "stopped_by_database", False):
+        click.echo(f"Error: {summary.message}", err=True)

@@ -26,6 +26,7 @@ stop: not compared, and the line says why.
 from __future__ import annotations
 
 import threading
+from urllib.parse import urlparse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -146,7 +147,8 @@ class CoverChecker:
             if not self.budget.take():
                 return f"the run's cover budget of {self.budget.limit} requests is spent (matching.cover_budget)"
             try:
-                data = self.client.get_cover(url or album_id)
+                # the URL's path on the configured site (the cache may hold the public host's URL)
+                data = self.client.get_cover(self.client.absolute(urlparse(url).path.lstrip("/")) if url else album_id)
             except BdnexError as exc:
                 if exc.stops_run:  # blocked, or the hourly cap: no more covers this run (the name decides)
                     self.budget.stopped = f"the site cannot be asked now: {exc}"

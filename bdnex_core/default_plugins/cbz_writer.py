@@ -1,4 +1,5 @@
-"""Default metadata writer: ComicInfo.xml written atomically into the comic archive."""
+"""Default metadata writer: ComicInfo.xml written into the comic archive (in place under the run's
+journal, or through an atomic copy: ``archives.write``)."""
 
 from __future__ import annotations
 
@@ -31,14 +32,21 @@ class ComicInfoWriter:
 
     def write(self, item: LibraryItem, metadata: Any, settings: Settings, *, dry_run: bool = False) -> WriteResult:
         from bdnex_core import archive
+        from bdnex_core.archives import WritePolicy
 
         assert item.path is not None
         xml = metadata.to_xml(settings.comicinfo.version)
         if dry_run:
             return WriteResult(self.name, written=False, message="dry run")
         if archive.detect_kind(item.path) == "cbz":
-            archive.write_comicinfo(item.path, xml, preserve_mtime=settings.archives.preserve_mtime)
-            return WriteResult(self.name, written=True, message=str(item.path))
+            report = archive.write_comicinfo(
+                item.path,
+                xml,
+                preserve_mtime=settings.archives.preserve_mtime,
+                policy=WritePolicy.from_settings(settings.archives),
+            )
+            how = "in place" if report.in_place else f"copy: {report.reason}"
+            return WriteResult(self.name, written=True, message=f"{item.path} ({how})")
         converted = archive.convert_to_cbz(item.path, xml, delete_original=settings.archives.delete_converted_originals)
         return WriteResult(self.name, written=True, message=f"converted to {converted}", new_path=Path(converted))
 

@@ -9,8 +9,11 @@ folder of recorded real pages is given (the test suite passes the developers' fi
 Fault modes reproduce what scrapers meet: 429 with Retry-After, 503, slow answers, a
 Cloudflare challenge, the IP-ban page, truncated HTML, a cookie required, an answer without
 end (``huge``), a page sent one byte at a time (``drip``; ``drip_all``: its status line and
-headers too). ``stop()`` closes open connections too, like a site that went away, and
-``start()`` again listens on the same port.
+headers too). A strict mode (``strict=StrictRules(...)``) behaves like a strict real site: 429 with
+Retry-After to a request arriving closer than its minimum gap to another, and a ``csrf_cookie_bel``
+cookie that expires (403 without a valid one). Every request is logged with its **arrival** time (the
+moment its request line was read) and the time it was answered. ``stop()`` closes open connections
+too, like a site that went away, and ``start()`` again listens on the same port.
 
     python -m bdnex_core.demo.fakesite --port 8765 [--sitemaps albums_*.xml] [--recorded DIR]
 """
@@ -18,10 +21,13 @@ headers too). ``stop()`` closes open connections too, like a site that went away
 from __future__ import annotations
 
 import argparse
+import bisect
 import hashlib
 import html
 import io
+import itertools
 import json
+import math
 import re
 import socket
 import sys
@@ -35,6 +41,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from bdnex_core.bedetheque.album import Album
 from bdnex_core.bedetheque.sitemaps import AlbumEntry, iter_album_entries
 from bdnex_core.matching.editions import edition_groups, split_tome
 
@@ -69,9 +76,15 @@ def series_id_for(series_slug: str) -> int:
     return 100000 + zlib.crc32(series_slug.encode()) % 800000
 
 
+def series_genre(series_slug: str) -> str:
+    """A series has one style, which every album page of it repeats (as on the real site)."""
+    return GENRES[zlib.crc32(f"genre-{series_slug}".encode()) % len(GENRES)]
+
+
 @dataclass
 class FaultMode:
-    kind: str | None = None  # 429, 503, 522, slow, challenge, ban, truncated, cookie_required, huge, drip, drip_all
+    # 429, 503, 522, slow, challenge, ban, forbidden, truncated, cookie_required, huge, drip, drip_all
+    kind: str | None = None
     remaining: int | None = None  # how many requests it affects (None: all)
     retry_after: int = 1
     delay: float = 0.0  # drip: between two bytes
@@ -84,9 +97,20 @@ class LoggedRequest:
     method: str
     path: str
     status: int
-    time: float
+    time: float  # when it was answered (time.monotonic())
     cookie: bool
     referer: str | None
+    arrived: float = 0.0  # when its request line arrived: what a site's rate limit measures
+
+
+@dataclass(frozen=True)
+class StrictRules:
+    """A strict site: ``min_gap`` seconds at least between two arrivals (closer: 429 with the
+    Retry-After that reaches the gap), and a cookie living ``cookie_lifetime`` seconds (None: forever),
+    without which every page but the home page answers 403."""
+
+    min_gap: float = 0.0
+    cookie_lifetime: int | None = None
 
 
 @dataclass
@@ -96,6 +120,7 @@ class FakeCatalogue:
     series: dict[str, list[AlbumEntry]] = field(default_factory=lambda: defaultdict(list))
     # the editions of one album (as matching groups them: same series, tome and title), by album id
     editions: dict[int, list[AlbumEntry]] = field(default_factory=dict)
+    series_ids: dict[str, int] = field(default_factory=dict)  # of recorded series pages (recorded_series_ids)
 
     def group_editions(self) -> None:
         """Each album's editions, the site's ``N éditions`` list (only albums that have several)."""
@@ -105,6 +130,10 @@ class FakeCatalogue:
             for group in edition_groups(rows):
                 members = sorted((entries[index] for index in group), key=lambda member: member.album_id)
                 self.editions.update((member.album_id, members) for member in members)
+
+    def series_id(self, series_slug: str) -> int:
+        """The id in the series links of generated pages: a recorded series page's, else derived from the slug."""
+        return self.series_ids.get(series_slug) or series_id_for(series_slug)
 
 
 # Albums the docs and tests name, with their real ids and slugs, so that "Nains - T01 - Redwin de la
@@ -191,9 +220,18 @@ class FakeBedetheque:
         recorded: Path | None = None,
         port: int = 0,
         network_delay: float = 0.0,
+        strict: StrictRules | None = None,
     ):
         self.catalogue = load_catalogue(sitemaps)
+        self.strict = strict
+        self._arrivals: list[float] = []  # every arrival, in order (the strict gap)
+        self._cookies: dict[str, float] = {}  # cookie value -> when it was issued (strict)
         self.recorded = recorded if recorded is not None and recorded.is_dir() else None
+        self.catalogue.series_ids.update(recorded_series_ids(self.recorded))
+        self._desktop_series: dict[int, bytes] = {}
+        if self.recorded is not None:
+            # desktop series pages read the recorded album pages: imported now, not while a client waits
+            import bdnex_core.bedetheque.parse  # noqa: F401
         self.network_delay = network_delay
         self.mode = FaultMode()
         self.log: list[LoggedRequest] = []
@@ -283,6 +321,53 @@ class FakeBedetheque:
         with self._lock:
             self.log.clear()
 
+    def arrival_gaps(self, contains: str = "") -> list[float]:
+        """The gaps between consecutive arrivals of the logged requests (``/_fake`` ones left out)."""
+        times = sorted(entry.arrived for entry in self.requests(contains) if not entry.path.startswith("/_fake"))
+        return [later - earlier for earlier, later in itertools.pairwise(times)]
+
+    # ------------------------------------------------------------------ strict mode
+
+    def set_strict(self, rules: StrictRules | None) -> None:
+        with self._lock:
+            self.strict = rules
+            self._arrivals.clear()
+
+    def too_close(self, arrived: float) -> int | None:
+        """Strict: the Retry-After (whole seconds) for a request arriving closer than the minimum gap to
+        another one; None when it keeps the gap. Every arrival counts, refused ones too."""
+        with self._lock:
+            rules = self.strict
+            if rules is None or not rules.min_gap:
+                return None
+            position = bisect.bisect(self._arrivals, arrived)
+            neighbours = self._arrivals[max(0, position - 1) : position + 1]
+            self._arrivals.insert(position, arrived)
+            closest = min((abs(arrived - other) for other in neighbours), default=math.inf)
+        if closest >= rules.min_gap:
+            return None
+        return max(1, math.ceil(rules.min_gap - closest))
+
+    def issue_cookie(self, now: float) -> str:
+        """The Set-Cookie header of the home page: a new token, with its lifetime when strict."""
+        with self._lock:
+            rules = self.strict
+            if rules is None or rules.cookie_lifetime is None:
+                return "csrf_cookie_bel=fake-token-1234; Path=/; HttpOnly"
+            token = f"fake-token-{len(self._cookies) + 1}"
+            self._cookies[token] = now
+        return f"csrf_cookie_bel={token}; Max-Age={rules.cookie_lifetime}; Path=/; HttpOnly"
+
+    def cookie_refused(self, cookie_header: str | None, arrived: float) -> bool:
+        """Strict: no cookie, or one this site did not issue or that expired."""
+        with self._lock:
+            rules = self.strict
+            if rules is None or rules.cookie_lifetime is None:
+                return False
+            values = [part.strip()[len("csrf_cookie_bel=") :] for part in (cookie_header or "").split(";")]
+            issued = [self._cookies[value] for value in values if value in self._cookies]
+            return not any(arrived - at < rules.cookie_lifetime for at in issued)
+
     def _take_fault(self, path: str) -> FaultMode | None:
         with self._lock:
             mode = self.mode
@@ -332,9 +417,19 @@ class FakeBedetheque:
             if recorded is not None:
                 return recorded.read_bytes()
         for slug, entries in self.catalogue.series.items():
-            if series_id_for(slug) == series_id:
+            if self.catalogue.series_id(slug) == series_id:
                 return render_series_page(slug, entries, self.catalogue.editions).encode()
         return None
+
+    def desktop_series_page(self, series_id: int) -> bytes | None:
+        """The desktop full-list page of a series (``serie-{id}-BD-{slug}__10000.html``), whose
+        articles say what each album's own page says (recorded pages included)."""
+        page = self._desktop_series.get(series_id)
+        if page is None:
+            page = render_desktop_series_of(self, series_id)
+            if page is not None:
+                self._desktop_series[series_id] = page
+        return page
 
     def cover(self, album_id: int) -> bytes | None:
         if album_id not in self.catalogue.albums:
@@ -390,7 +485,7 @@ def _entry_values(entry: AlbumEntry, editions: list[AlbumEntry] | None = None) -
         "writer": WRITERS[seed % len(WRITERS)],
         "artist": ARTISTS[(seed // 7) % len(ARTISTS)],
         "colorist": COLORISTS[(seed // 11) % len(COLORISTS)],
-        "genre": GENRES[(seed // 13) % len(GENRES)],
+        "genre": series_genre(entry.series_slug),
         "legal": f"{month:02d}/{year}",
         "release": f"{day:02d}/{month:02d}/{year}",
         "rating": round(2.5 + (seed % 250) / 100, 2),
@@ -407,7 +502,7 @@ def render_album_page(entry: AlbumEntry, catalogue: FakeCatalogue) -> str:
     escaped = {
         key: html.escape(str(value)) if not isinstance(value, (int, float)) else value for key, value in values.items()
     }
-    series_id = series_id_for(entry.series_slug)
+    series_id = catalogue.series_id(entry.series_slug)
     tome_line = f"<li><label>Tome : </label>{html.escape(entry.tome)}</li>" if entry.tome else ""
     if editions:  # as the real page lists them: "06/2015 -1a2016- Soleil Productions", this one selected
         options = ""
@@ -492,6 +587,128 @@ def render_series_page(
 <h4>{len(entries)} albums :</h4><ul data-role="listview" class="li-album">{items}</ul></div></body></html>"""
 
 
+# ---------------------------------------------------------------------- desktop series pages
+
+
+def recorded_series_ids(recorded: Path | None) -> dict[str, int]:
+    """Series slug -> id of the recorded series pages (``series/m-serie-47467-BD-Nains.html``): the
+    generated pages of their other albums then link to the same series as the recorded album pages."""
+    found: dict[str, int] = {}
+    folder = recorded / "series" if recorded is not None else None
+    for path in sorted(folder.glob("m-serie-*-BD-*.html")) if folder is not None and folder.is_dir() else ():
+        series_id, _, slug = path.stem[len("m-serie-") :].partition("-BD-")
+        if series_id.isdigit() and slug:
+            found[slug] = int(series_id)
+    return found
+
+
+def render_desktop_series_of(site: FakeBedetheque, series_id: int) -> bytes | None:
+    """The 2026 desktop template of a series page, every album of the series in it, each album's
+    article read from that album's own page (the real site renders both from one database)."""
+    slug = next((slug for slug in site.catalogue.series if site.catalogue.series_id(slug) == series_id), None)
+    if slug is None:
+        return None
+    entries = sorted(
+        site.catalogue.series[slug], key=lambda e: (e.tome_kind != "regular", e.tome_number or 0, e.album_id)
+    )
+    albums = []
+    for entry in entries:
+        recorded = next((site.recorded / "album").glob(f"*-{entry.album_id}.html"), None) if site.recorded else None
+        if recorded is not None:
+            from bdnex_core.bedetheque.parse import parse_album_page  # imported by FakeBedetheque() already
+
+            albums.append(
+                parse_album_page(recorded.read_bytes(), f"https://www.bedetheque.com/BD-x-{entry.album_id}.html")
+            )
+        else:
+            albums.append(generated_album(entry, site.catalogue.editions.get(entry.album_id)))
+    return render_desktop_series_page(series_id, slug, albums).encode()
+
+
+def generated_album(entry: AlbumEntry, editions: list[AlbumEntry] | None = None) -> Album:
+    """What :func:`render_album_page` shows of an album, as an ``Album`` (reading 40 generated pages back
+    would make the answer of a long series late by a tenth of a second); ``editions``: its album's, whose
+    order dates it as its page does."""
+    values = _entry_values(entry, editions)
+    month, year = values["legal"].split("/")
+    day = values["release"].split("/")[0]
+    return Album(
+        album_id=entry.album_id,
+        url=f"https://www.bedetheque.com/{entry.url.rsplit('/', 1)[-1]}",
+        title=" ".join(str(values["title"]).split()),
+        tome=entry.tome,
+        writers=[values["writer"]],
+        pencillers=[values["artist"]],
+        publisher=values["publisher"],
+        isbn=values["isbn"],
+        planches=values["planches"],
+        legal_deposit=f"{year}-{month}",
+        release_date=f"{year}-{month}-{day}",
+        cover_url=f"/media/Couvertures/Couv_{entry.album_id}.jpg",
+    )
+
+
+def render_desktop_series_page(series_id: int, slug: str, albums: list[Album]) -> str:
+    """A desktop series page (GUIDE "Desktop pages") listing ``albums`` (parsed ``Album``s) in full."""
+    title = html.escape(human(slug))
+    seed = zlib.crc32(slug.encode())
+    status = "Série finie" if seed % 3 == 0 else "Série en cours"
+    years = sorted(album.year for album in albums if album.year)
+    span = f"{years[0]} - {years[-1]}" if years else ""
+    tomes = len({album.tome for album in albums if album.tome and album.tome[:1].isdigit()})
+    link = f"/serie-{series_id}-BD-{slug}.html"
+    articles = "\n".join(_desktop_article(album) for album in albums)
+    return f"""<!DOCTYPE html>
+<html lang="fr">
+<head><meta charset="utf-8"><title>{title} - BD, informations, cotes</title>
+<link rel="canonical" href="https://www.bedetheque.com{link}"></head>
+<body class="bdt"><main class="bdt-main">
+<section class="bdt-ah bdt-ah--serie"><div class="bdt-ah-body">
+<h1><a href="{link}">{title}</a></h1>
+<span class="bdt-sh-genres"><a class="bdt-sh-genre" href="/search/serie?genre=x">{html.escape(series_genre(slug))}</a></span>
+<p class="bdt-sh-meta"><b class="bdt-sh-parution">{status}</b> <span class="bdt-sh-annees">{span}</span></p>
+<ul class="bdt-ah-pastilles"><li title="Tomes"><i class="bdt-icon-books"></i> {tomes} tomes</li>
+<li title="Origine">Europe</li><li title="Langue"><img class="drapeau" src="/flags/fr.png" alt="fr"> Français</li></ul>
+</div></section>
+<p class="bdt-sh-resume">La série {title}, racontée tome après tome.</p>
+<div class="bdt-editions">
+{articles}
+</div></main></body></html>
+"""
+
+
+def _desktop_article(album: Album) -> str:
+    """One ``article.bdt-edition``: what the template shows of an album (no summary, colorist, rating...)."""
+
+    def people(names: list[str], prop: str) -> str:
+        return ", ".join(
+            f'<a href="/auteur-1-BD-x.html"><span itemprop="{prop}">{html.escape(name)}</span></a>' for name in names
+        )
+
+    name = f"{album.tome}. {album.title}" if album.tome else album.title
+    rows = [
+        ("Scénario", people(album.writers, "author")) if album.writers else None,
+        ("Dessin", people(album.pencillers, "illustrator")) if album.pencillers else None,
+        ("Éditeur", f'<span itemprop="publisher">{html.escape(album.publisher)}</span>') if album.publisher else None,
+        ("EAN/ISBN", f'<span itemprop="isbn">{html.escape(album.isbn)}</span>') if album.isbn else None,
+        ("Planches", f'<span itemprop="numberOfPages">{album.planches}</span>') if album.planches else None,
+    ]
+    sheet = "".join(f"<dt>{key}</dt><dd>{value}</dd>" for key, value in filter(None, rows))
+    cover = (
+        f'<a href="{html.escape(album.cover_url)}"><img itemprop="image" '
+        f'src="/cache/thb_couv/Couv_{album.album_id}.jpg" alt="Couverture"></a>'
+        if album.cover_url
+        else ""
+    )
+    date = album.release_date or album.legal_deposit
+    published = f'<meta itemprop="datePublished" content="{date}">' if date else ""
+    return f"""<article class="bdt-edition" itemscope itemtype="https://schema.org/Book">
+<a name="{album.album_id}"></a>{cover}
+<h3><a itemprop="url" href="{html.escape(album.url)}"><span itemprop="name">{html.escape(name)}</span></a></h3>
+<dl class="bdt-sheet">{sheet}</dl>{published}
+</article>"""
+
+
 class _Server(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
@@ -503,8 +720,14 @@ class _Handler(BaseHTTPRequestHandler):
     fake: FakeBedetheque
     protocol_version = "HTTP/1.1"
 
+    arrived = 0.0
+
     def log_message(self, format: str, *args: Any) -> None:
         return
+
+    def parse_request(self) -> bool:
+        self.arrived = time.monotonic()  # the request line was just read: the request has arrived
+        return super().parse_request()
 
     def setup(self) -> None:
         super().setup()
@@ -540,6 +763,7 @@ class _Handler(BaseHTTPRequestHandler):
                 time.monotonic(),
                 "csrf_cookie_bel" in (self.headers.get("Cookie") or ""),
                 self.headers.get("Referer"),
+                self.arrived,
             )
         )
         self.end_headers()
@@ -573,6 +797,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.dumps([entry.__dict__ for entry in fake.requests()]).encode()
             self._send(200, body, "application/json")
             return
+        if self._strict_refusal(path):
+            return
         if fake.network_delay:
             time.sleep(fake.network_delay)
         fault = fake._take_fault(path)
@@ -583,7 +809,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(
                 200,
                 b"<html><head><title>Bedetheque</title></head><body>Accueil</body></html>",
-                headers={"Set-Cookie": "csrf_cookie_bel=fake-token-1234; Path=/; HttpOnly"},
+                headers={"Set-Cookie": fake.issue_cookie(self.arrived)},
             )
             return
         if fault is not None and fault.kind == "cookie_required" and not has_cookie:
@@ -597,7 +823,9 @@ class _Handler(BaseHTTPRequestHandler):
             data = fake.catalogue.sitemaps[name]
             etag = fake.etag(data)
             last_modified = formatdate(1_700_000_000, usegmt=True)
-            if self.headers.get("If-None-Match") == etag or self.headers.get("If-Modified-Since") == last_modified:
+            validator = self.headers.get("If-None-Match")
+            # RFC 9110 13.1.3: If-Modified-Since counts only without If-None-Match
+            if validator == etag if validator else self.headers.get("If-Modified-Since") == last_modified:
                 self._send(304, b"", headers={"ETag": etag, "Last-Modified": last_modified})
                 return
             self._send(200, data, "application/xml", {"ETag": etag, "Last-Modified": last_modified})
@@ -612,7 +840,7 @@ class _Handler(BaseHTTPRequestHandler):
                 series_id = int(path.split("-")[1])
             except (IndexError, ValueError):
                 series_id = -1
-            page = fake.series_page(series_id)
+            page = fake.desktop_series_page(series_id) if "__" in path else fake.series_page(series_id)
             self._send(200 if page else 404, page or _not_found())
             return
         if path.startswith("/BD-") and path.endswith(".html"):
@@ -626,6 +854,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, page)
             return
         self._send(404, _not_found())
+
+    def _strict_refusal(self, path: str) -> bool:
+        """Strict mode: 429 to a request arriving too close to another, 403 to a page asked without a
+        valid cookie (the home page gives one). True when answered so."""
+        retry_after = self.fake.too_close(self.arrived)
+        if retry_after is not None:
+            self._send(429, b"Too Many Requests", "text/plain", {"Retry-After": str(retry_after)})
+            return True
+        if path != "/" and self.fake.cookie_refused(self.headers.get("Cookie"), self.arrived):
+            self._send(403, b"<html><head><title>Bedetheque</title></head><body>Forbidden</body></html>")
+            return True
+        return False
 
     def _fault(self, fault: FaultMode, path: str) -> bool:
         """Answer with the fault; False when the fault only changes the content (truncated)."""
@@ -644,6 +884,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(403, CHALLENGE_PAGE.encode(), headers={"Server": "cloudflare", "cf-mitigated": "challenge"})
         elif fault.kind == "ban":
             self._send(200, BAN_PAGE.format(ip=self.fake.ban_ip).encode())
+        elif fault.kind == "forbidden":  # a plain 403, whatever the cookie: no challenge, no ban page
+            self._send(403, b"<html><head><title>Bedetheque</title></head><body>Forbidden</body></html>")
         else:
             return False  # slow (delay only), truncated, cookie_required: handled by the normal path
         return True
@@ -655,7 +897,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.kind == "drip_all":
             padding = "x" * 400  # headers long enough that they alone take minutes
             head = f"HTTP/1.1 200 OK\r\nX-Padding: {padding}\r\nContent-Length: {len(body)}\r\n\r\n"
-            self.fake._record(LoggedRequest(self.command, self.path, 200, time.monotonic(), False, None))
+            self.fake._record(LoggedRequest(self.command, self.path, 200, time.monotonic(), False, None, self.arrived))
             try:
                 for byte in head.encode() + body:
                     self.wfile.write(bytes([byte]))
@@ -672,7 +914,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         else:
             self.send_header("Content-Length", str(len(body)))
-        self.fake._record(LoggedRequest(self.command, self.path, 200, time.monotonic(), False, None))
+        self.fake._record(LoggedRequest(self.command, self.path, 200, time.monotonic(), False, None, self.arrived))
         self.end_headers()
         try:
             if fault.kind == "huge":
@@ -698,9 +940,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sitemaps", nargs="*", type=Path, help="album sitemaps (default: a generated catalogue)")
     parser.add_argument("--recorded", type=Path, help="a folder of recorded real pages (album/, series/, covers/)")
     parser.add_argument("--delay", type=float, default=0.0, help="network delay per request, in seconds")
+    parser.add_argument("--min-gap", type=float, default=0.0, help="strict: 429 to requests arriving closer (s)")
+    parser.add_argument("--cookie-lifetime", type=int, help="strict: the cookie expires after this long (s)")
     arguments = parser.parse_args(argv)
+    strict = None
+    if arguments.min_gap or arguments.cookie_lifetime:
+        strict = StrictRules(min_gap=arguments.min_gap, cookie_lifetime=arguments.cookie_lifetime)
     site = FakeBedetheque(
-        arguments.sitemaps or None, recorded=arguments.recorded, port=arguments.port, network_delay=arguments.delay
+        arguments.sitemaps or None,
+        recorded=arguments.recorded,
+        port=arguments.port,
+        network_delay=arguments.delay,
+        strict=strict,
     ).start()
     print(f"fake Bédéthèque on {site.base_url} with {len(site.catalogue.albums)} albums; Ctrl-C to stop", flush=True)
     try:

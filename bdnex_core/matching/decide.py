@@ -12,6 +12,7 @@ from bdnex_core.matching.score import Score
 from bdnex_core.states import Decision
 
 AMBIGUITY_GAP = 0.04  # two different albums this close: a person must choose
+AMBIGUOUS_CAP = "ambiguous"  # the start of the cap decide() gives such a best candidate
 
 
 @dataclass
@@ -30,7 +31,7 @@ def decide(candidates: list[Score], settings: MatchingSettings) -> MatchResult:
     # a runner-up the name contradicts (another tome, title or edition) is no rival
     rival = next((score for score in ranked[1:] if not score.contradicted), None)
     if rival is not None and best.score - rival.score < AMBIGUITY_GAP and not best.caps:
-        best.cap(f"ambiguous: album {rival.album_id} scores {rival.score:.2f}")
+        best.cap(f"{AMBIGUOUS_CAP}: album {rival.album_id} scores {rival.score:.2f}")
     confidence = best.confidence
     if confidence >= settings.accept_threshold and not best.caps:
         return MatchResult(Decision.ACCEPT, best, ranked, "")

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bdnex_core.config import MatchingSettings
-from bdnex_core.matching.decide import MatchResult, decide
+from bdnex_core.matching.decide import AMBIGUOUS_CAP, MatchResult, decide
 from bdnex_core.matching.editions import series_qualifier
 from bdnex_core.matching.filename import ParsedName
 from bdnex_core.matching.index import CatalogueIndex, IndexedAlbum, SeriesHit
@@ -30,7 +30,6 @@ from bdnex_core.states import Decision
 MAX_SERIES = 6
 LARGE_SERIES = 80  # above this many albums, only the contenders of a series are scored
 RANK = {Decision.NONE: 0, Decision.REVIEW: 1, Decision.ACCEPT: 2}
-AMBIGUOUS = "ambiguous"
 OTHER_SERIES = 0.5  # the series similarity of an album found by the name's title in another series
 
 
@@ -229,7 +228,7 @@ class Matcher:
         the series ("Pif - T51 - 3e serie T60" is not tome 60 unseen), and no reading accepts another
         album. Otherwise a person chooses among them."""
         best_first = first.best
-        ambiguous = best_first is not None and any(cap.startswith(AMBIGUOUS) for cap in best_first.caps)
+        ambiguous = best_first is not None and any(cap.startswith(AMBIGUOUS_CAP) for cap in best_first.caps)
         tome = best_first.component("tome") if best_first is not None else None
         kept_tome = parsed.tome if parsed.tome_explicit and tome is not None and tome.similarity == 1.0 else None
         accepted: list[MatchResult] = []
@@ -261,8 +260,8 @@ class Matcher:
         candidates = _one_per_album([*first.candidates, *(c for result in accepted for c in result.candidates)])
         ranked = sorted(candidates, key=lambda score: (-score.score, score.album_id))[: self.settings.max_candidates]
         top = ranked[0]
-        if not any(cap.startswith(AMBIGUOUS) for cap in top.caps):
-            top.cap(f"{AMBIGUOUS}: {why}")
+        if not any(cap.startswith(AMBIGUOUS_CAP) for cap in top.caps):
+            top.cap(f"{AMBIGUOUS_CAP}: {why}")
         return MatchResult(Decision.REVIEW, top, ranked, why)
 
 

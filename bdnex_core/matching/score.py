@@ -273,6 +273,10 @@ def score_album(
     return score
 
 
+# the start of the cap of an album found by its own title alone (callers with more evidence look for it)
+TITLE_ONLY_CAP = "found by its album title only"
+
+
 def score_title_only(parsed: ParsedName, album: IndexedAlbum, title: str) -> Score:
     """An album found by its own title when no series matched the name: the series is left out
     of the mean (the name does not give it), and the result can only go to review."""
@@ -281,7 +285,5 @@ def score_title_only(parsed: ParsedName, album: IndexedAlbum, title: str) -> Sco
     if parsed.tome is not None:
         tome, reason = tome_similarity(parsed, album)
         score.add("tome", tome, reason)
-    score.cap(
-        f"found by its album title only; the name gives no series of the catalogue (series '{album.series_norm}')"
-    )
+    score.cap(f"{TITLE_ONLY_CAP}; the name gives no series of the catalogue (series '{album.series_norm}')")
     return score

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bdnex_core.fileio import open_atomically, write_atomically
+from bdnex_core.paths import logs_folder_for
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
@@ -34,8 +35,7 @@ def database_logs_folder(logs_dir: Path, db: BDneXDB) -> Path:
         return logs_dir / f"{name}-{hashlib.sha1(where.encode()).hexdigest()[:8]}"
     if db.path is None:
         return logs_dir / "memory"
-    location = str(db.path.resolve())
-    return logs_dir / f"{db.path.stem}-{hashlib.sha1(location.encode()).hexdigest()[:8]}"
+    return logs_folder_for(logs_dir, db.path)
 
 
 def write_session_logs(settings: Settings, db: BDneXDB, session_id: int, summary: RunSummary) -> tuple[str, str]:
@@ -81,6 +81,8 @@ def write_text_log(json_log: str, session: dict[str, Any], summary: RunSummary) 
         reason = f": {outcome.reason}" if outcome.reason else ""
         album = f" -> album {outcome.album.album_id}" if outcome.album is not None else ""
         lines.append(f"{outcome.state}\t{outcome.item.path or outcome.item.name}{album}{reason}")
+    if summary.pace_notice:
+        lines.append(summary.pace_notice)
     if summary.message:
         lines.append(summary.message)
     write_atomically(path, "\n".join(lines) + "\n")

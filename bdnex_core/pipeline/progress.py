@@ -1,4 +1,5 @@
-"""A progress bar with files/s and ETA on a terminal; nothing in a pipe."""
+"""A progress bar with files/s and ETA on a terminal; nothing in a pipe. Once the site asked us to slow
+down, the line says at which pace every request goes now."""
 
 from __future__ import annotations
 
@@ -40,15 +41,18 @@ class ProgressDisplay:
             TextColumn("ETA"),
             TimeRemainingColumn(),
             TextColumn("{task.fields[last]}"),
+            TextColumn("[yellow]{task.fields[pace]}"),
             console=self.console,
             transient=True,
         )
-        self._task = self._progress.add_task("tag", total=total, last="")
+        self._task = self._progress.add_task("tag", total=total, last="", pace="")
         self._progress.start()
 
-    def advance(self, outcome: Outcome) -> None:
+    def advance(self, outcome: Outcome, *, pace: str | None = None) -> None:
+        """One more file done; ``pace``: the site asked us to slow down (what to say about it)."""
         if self._progress is not None:
-            self._progress.update(self._task, advance=1, last=f"{outcome.state}: {outcome.item.name}"[:60])
+            last = f"{outcome.state}: {outcome.item.name}"[:60]
+            self._progress.update(self._task, advance=1, last=last, pace=pace or "")
 
     def pause(self) -> None:
         if self._progress is not None:

@@ -315,7 +315,7 @@ class ReviewService:
         from bdnex_core.bedetheque.service import fetch_album
 
         try:
-            return AlbumCard.of(fetch_album(self.client, self.db, album_id), candidate)
+            return AlbumCard.of(fetch_album(self.client, self.db, album_id, read_series=False), candidate)
         except BdnexError as exc:
             card = self._catalogue_card(album_id)
             card.problem = str(exc)
@@ -470,7 +470,7 @@ def album_id_of(text: str) -> int | None:
     text = text.strip()
     if text.lower().startswith("id "):
         text = text[3:].strip()
-        return int(text) if text.isdigit() else None
+        return album_id_from_text(text) if text.isascii() and text.isdigit() else None
     if text.isdigit() or "bedetheque" in text or text.startswith("http"):
         return album_id_from_text(text)
     return None

@@ -6,6 +6,13 @@ alone records it: processed file upserted with its history, session file marked,
 counters derived, review queue filled. A result is recorded right after its archive
 was written, so a killed run loses at most the files in flight, which stay
 ``pending`` and are processed again by ``--resume``.
+
+When the database fails under the run (a full disk, a lock held too long, a PostgreSQL server
+gone for longer than ``database.reconnect_seconds``), the run stops as it does when the site
+stops it: no new file starts, the files in flight are recorded if the database still takes them
+and otherwise given back as they were (no archive keeps our ComicInfo without its record), and the
+session is left ``paused`` for ``--resume``. A PostgreSQL connection cut in the middle of a write
+and opened again only makes that write run again.
 """
 
 from __future__ import annotations
@@ -24,11 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 from bdnex_core import plugins
 from bdnex_core.db import DONE_STATUSES, BDneXDB, SessionManager
-from bdnex_core.errors import BdnexError, SiteUnavailable
+from bdnex_core.errors import BdnexError, DatabaseError, SiteUnavailable
 from bdnex_core.library import LibraryItem
+from bdnex_core.pipeline.fresh_start import refuse_a_silent_fresh_start
 from bdnex_core.pipeline.logs import write_session_logs, write_text_log
 from bdnex_core.pipeline.options import TagOptions
-from bdnex_core.pipeline.steps import ItemProcessor, Outcome
+from bdnex_core.pipeline.steps import ItemProcessor, Outcome, take_back_writes
+from bdnex_core.service import notifications
 from bdnex_core.signals import stop_on_signals
 from bdnex_core.states import (
     Decision,
@@ -39,6 +48,8 @@ from bdnex_core.states import (
     file_status_for,
     session_state_for,
 )
+from bdnex_core.store.backend import DatabaseFull, run_again_if_disconnected
+from bdnex_core.store.db_backups import RollingBackups
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
@@ -62,6 +73,13 @@ class RunSummary:
     unchanged: int = 0  # skipped as processed before and unchanged: counted, not kept one by one
     warnings: list[str] = field(default_factory=list)  # one line each, printed with the summary
     stopped_by: BdnexError | None = None  # the stops_run error that paused the run (status "blocked")
+    pace_notice: str | None = None  # the site asked us to slow down: the pace every request keeps now
+    session_ended: bool = False  # how the session ended is in the database (not so when it failed too)
+
+    @property
+    def stopped_by_database(self) -> bool:
+        return isinstance(self.stopped_by, DatabaseError)
+
     cover_requests: int = 0  # covers asked of the site to compare them (matching.cover_check)
     covers_not_fetched: str = ""  # why some covers were not compared (budget spent, site unreachable)
 
@@ -78,8 +96,8 @@ class RunSummary:
 
     @property
     def exit_code(self) -> int:
-        if self.status == "blocked":
-            return SiteUnavailable.exit_code
+        if self.status == "blocked":  # the site (4) or the database (3) stopped the run
+            return self.stopped_by.exit_code if self.stopped_by is not None else SiteUnavailable.exit_code
         if self.status == "paused":
             return 130
         return 1 if self.count(OutcomeState.FAILED) else 0
@@ -102,6 +120,7 @@ class RunSummary:
                 if o.state == OutcomeState.FAILED
             ],
             "json_log": self.json_log,
+            "pace_notice": self.pace_notice,
             "cover_requests": self.cover_requests,
             "warnings": self.warnings,
             "csv_log": self.csv_log,
@@ -146,6 +165,7 @@ class TagRun:
         self.progress = progress
         self.client = client if client is not None else _default_client(settings, db)
         self.matcher = matcher if matcher is not None else _default_matcher(settings, db)
+        self.backups = _rolling_backups(settings, db, options)
         self.processor = ItemProcessor(
             settings,
             options,
@@ -161,6 +181,9 @@ class TagRun:
         """A new session over ``items``. Files processed before and unchanged since are left out and
         counted; a caller that already left them out passes how many it found as ``unchanged``."""
         directory = ", ".join(self.options.locations) or "(items)"
+        if not self.options.dry_run:
+            refuse_a_silent_fresh_start(self.db, items)
+        self.backups.maybe()  # the database as it was before this run, when the newest backup is old
         if unchanged is None:
             known = set() if self.options.force else self._unchanged_keys(items)
             items = [item for item in items if item.key not in known]
@@ -187,6 +210,7 @@ class TagRun:
         return {local[path] for path in unchanged_paths(self.db, list(local))}
 
     def resume(self, session_id: int, items_by_key: dict[str, LibraryItem]) -> RunSummary:
+        self.backups.maybe()
         remaining = SessionManager(self.db).resume_session(session_id)
         items: list[LibraryItem] = []
         for row in remaining:
@@ -207,37 +231,66 @@ class TagRun:
         if self.progress is not None:
             self.progress.start(len(items))
         try:
-            with StopRequested() as stop:
+            held = self.db.backend.room_held() if not self.options.dry_run else contextlib.nullcontext()
+            with StopRequested() as stop, held:
                 self._dispatch(session_id, items, summary, stop)
             summary.status = "paused" if stop.event.is_set() else "completed"
         except BdnexError as exc:
             if not exc.stops_run:
+                self._end_session_anyway(session_id)
                 raise
-            # the site (or the hourly cap) stops the run: the files not done stay pending for --resume
+            # the site (or the hourly cap, or the database) stops the run: the files not done stay
+            # pending for --resume
             summary.status, summary.stopped_by = "blocked", exc
             summary.message = (
                 f"{exc} — session {session_id} paused; resume it later: bdnex-core tag --resume {session_id}"
             )
         except KeyboardInterrupt:
             summary.status = "paused"
+        except BaseException:  # a bug: reported as one, but the session is not left `running`
+            self._end_session_anyway(session_id)
+            raise
         finally:
             if self.progress is not None:
                 self.progress.stop()
-            if not self.options.dry_run:
-                self.db.release_claims(session_id)  # files in flight when a stop came
         budget = self.processor.covers.budget
         summary.cover_requests = budget.requests
         if budget.stopped or budget.refused:
             summary.covers_not_fetched = budget.stopped or (
                 f"{budget.refused} covers not compared: the run's cover budget of {budget.limit} requests was spent"
             )
+        summary.pace_notice = self._pace_notice()
+        try:
+            self._close_session(session_id, summary)
+        except DatabaseError as exc:
+            if not summary.stopped_by_database:
+                raise
+            # the database that stopped the run did not take all of the session's end either
+            if summary.session_ended:
+                summary.warnings.append(f"warning: session {session_id} paused, but {exc.reason}")
+            else:
+                summary.warnings.append(
+                    f"warning: the end of session {session_id} could not be recorded ({exc.reason}); "
+                    "it shows as interrupted and resumes all the same"
+                )
+                summary.message = (
+                    f"{summary.stopped_by} — session {session_id} could not be marked paused; "
+                    f"resume it later: bdnex-core tag --resume {session_id}"
+                )
+        notifications.run_finished(self.settings, summary, dry_run=self.options.dry_run)
+        return summary
+
+    def _close_session(self, session_id: int, summary: RunSummary) -> None:
+        """Record how the session ended, release its claims, write its logs, tell the plugins."""
         db_status = {"blocked": "paused"}.get(summary.status, summary.status)
         if summary.status == "paused" and not summary.message:
             summary.message = f"paused; resume with: bdnex-core tag --resume {session_id}"
-        # closed first: the logs then say how the session ended, and a log that cannot be written
-        # never leaves it `running`
-        self.db.update_session(session_id, status=db_status)
+        # closed first (before anything else that may fail on a database in trouble): the logs then
+        # say how the session ended, and a log that cannot be written never leaves it `running`
+        self._mark_session(session_id, db_status)
+        summary.session_ended = True
         if not self.options.dry_run:
+            self._write(lambda: self.db.release_claims(session_id))  # files in flight when a stop came
             try:
                 summary.json_log, summary.csv_log = write_session_logs(self.settings, self.db, session_id, summary)
                 text_log = write_text_log(summary.json_log, self.db.get_session_stats(session_id), summary)
@@ -247,20 +300,55 @@ class TagRun:
                     f"{exc.strerror or exc} (the database has every result)"
                 )
             else:
-                self.db.update_session(
-                    session_id, json_log_path=summary.json_log, csv_log_path=summary.csv_log, log_file_path=text_log
+                self._write(
+                    lambda: self.db.update_session(
+                        session_id, json_log_path=summary.json_log, csv_log_path=summary.csv_log, log_file_path=text_log
+                    )
                 )
-            self.db.snapshot_statistics()
+            if not summary.stopped_by_database:
+                self._write(lambda: self.db.snapshot_statistics())
         plugins.notify(
             "session_finished", session_id=session_id, status=db_status, stats=self.db.get_session_stats(session_id)
         )
-        return summary
+
+    def _mark_session(self, session_id: int, status: str) -> None:
+        """The session's status, even on a disk that just filled up: there, the room SQLite's
+        journal holds is given back first (the status is a few bytes)."""
+        try:
+            self._write(lambda: self.db.update_session(session_id, status=status))
+        except DatabaseFull:
+            self.db.backend.reclaim_space()
+            self._write(lambda: self.db.update_session(session_id, status=status))
+
+    def _end_session_anyway(self, session_id: int) -> None:
+        """On an error that ends the run: the session marked paused if the database takes it, and
+        the files in flight released (the error itself is what the user must see)."""
+        with contextlib.suppress(Exception):
+            self._mark_session(session_id, "paused")
+        with contextlib.suppress(Exception):
+            self.db.release_claims(session_id)
+
+    def _write(self, operation: Callable[[], Any]) -> Any:
+        """A write of the runner's own, made again when a lost connection cut it (each such write
+        is idempotent: the same values set, the same rows claimed or released)."""
+        return run_again_if_disconnected(lambda _again: operation())
+
+    def _claim(self, session_id: int, key: str) -> dict[str, Any] | None:
+        claim: dict[str, Any] | None = self._write(lambda: self.db.claim_file(session_id, key))
+        return claim
 
     def _dispatch(self, session_id: int, items: list[LibraryItem], summary: RunSummary, stop: StopRequested) -> None:
         pending = iter(items)
         # files another live run is processing wait here, and are taken once it has recorded them
         # (then usually found processed and unchanged): two runs never write a file twice
         deferred: list[LibraryItem] = []
+        stopped_by: list[BdnexError] = []  # the first error that stops the run
+
+        def stop_for(error: BdnexError) -> None:
+            if not stopped_by:
+                stopped_by.append(error)
+            stop.event.set()
+
         with ThreadPoolExecutor(max_workers=max(1, self.options.workers), thread_name_prefix="bdnex-worker") as pool:
             running: dict[Future[Outcome], LibraryItem] = {}
 
@@ -273,30 +361,66 @@ class TagRun:
                             return
                         pending, deferred[:] = iter(list(deferred)), []
                         continue
-                    if not self.options.dry_run and self.db.claim_file(session_id, item.key) is not None:
-                        deferred.append(item)
-                        continue
+                    if not self.options.dry_run:
+                        try:
+                            self.db.backend.check_room()  # stop while the results can still be recorded
+                            other_claim = self._claim(session_id, item.key)
+                        except DatabaseError as exc:
+                            stop_for(exc)
+                            return
+                        if other_claim is not None:
+                            deferred.append(item)
+                            continue
                     running[pool.submit(self._process_in_worker, item)] = item
 
-            submit_next()
-            blocked: BdnexError | None = None
-            while running:
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    running.pop(future)
-                    try:
-                        outcome = future.result()
-                    except BdnexError as exc:
-                        if not exc.stops_run:
-                            raise
-                        blocked = blocked or exc
-                        stop.event.set()
-                        continue
-                    self._finish(session_id, outcome, summary)
-                if blocked is None:
-                    submit_next()
-            if blocked is not None:
-                raise blocked
+            try:
+                submit_next()
+                while running:
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        running.pop(future)
+                        try:
+                            outcome = future.result()
+                        except BdnexError as exc:
+                            if not exc.stops_run:
+                                raise
+                            stop_for(exc)
+                            continue
+                        try:
+                            self._finish(session_id, outcome, summary)
+                        except DatabaseError as exc:  # not recorded: the file goes back as it was
+                            self._give_back(outcome, summary)
+                            stop_for(exc)
+                    if not stopped_by:
+                        submit_next()
+            except BaseException:
+                stop.event.set()
+                self._settle(session_id, running, summary)
+                raise
+            if stopped_by:
+                raise stopped_by[0]
+
+    def _settle(self, session_id: int, running: dict[Future[Outcome], LibraryItem], summary: RunSummary) -> None:
+        """The run ends on an error while files are in flight: each is recorded when it ends, or,
+        if that fails too, given back as it was (never an archive tagged without its record)."""
+        for future in list(running):
+            try:
+                outcome = future.result()
+            except BaseException:  # its error is not the one the run reports
+                continue
+            try:
+                self._finish(session_id, outcome, summary)
+            except Exception:
+                self._give_back(outcome, summary)
+
+    def _give_back(self, outcome: Outcome, summary: RunSummary) -> None:
+        """``outcome``'s writes could not be recorded: undo them (the file stays pending)."""
+        left = take_back_writes(outcome, self.settings)
+        logger.info("%s: its record could not be made; given back as it was", outcome.item.path or outcome.item.name)
+        if left:
+            summary.warnings.append(
+                f"warning: {outcome.item.path or outcome.item.name}: tagged, but its record could not be made; {left}"
+            )
 
     def _process_in_worker(self, item: LibraryItem) -> Outcome:
         return self.processor.process(item)
@@ -307,6 +431,7 @@ class TagRun:
             outcome = self._decide_review(outcome)
         if not self.options.dry_run:
             self._record(session_id, outcome)
+            self.backups.maybe()
         summary.outcomes.append(outcome)
         if outcome.state == OutcomeState.DONE and outcome.album is not None and not self.options.dry_run:
             plugins.notify(
@@ -317,7 +442,12 @@ class TagRun:
                 session_id=session_id,
             )
         if self.progress is not None:
-            self.progress.advance(outcome)
+            self.progress.advance(outcome, pace=self._pace_notice())
+
+    def _pace_notice(self) -> str | None:
+        """The client's word on the pace the site taught us (None: the configured one holds)."""
+        notice = getattr(self.client, "pace_notice", None)
+        return notice() if callable(notice) else None
 
     def _decide_review(self, outcome: Outcome) -> Outcome:
         """Ask a person (interactive, not strict) or queue the file for `bdnex-core review`."""
@@ -355,6 +485,7 @@ class TagRun:
                 self._record(session_id, outcome)
             else:
                 with self.db.write():
+                    _end_journal_entries(self.db, outcome)
                     file_id = self.db.record_processing(
                         _recorded_path(outcome),
                         None,
@@ -374,12 +505,18 @@ class TagRun:
         return outcome
 
     def _record(self, session_id: int, outcome: Outcome) -> None:
-        with self.db.write():  # the file, its history, the review entry and the session counters: all or nothing
-            self._record_in_transaction(session_id, outcome)
-            self.db.release_claims(session_id, [outcome.item.key])
-            self.db.refresh_claims(session_id)
+        def record(again: bool) -> None:
+            with self.db.write():  # the file, its history, the review entry and the session counters: all or nothing
+                if again and self.db.sessions.file_state(session_id, outcome.item.key) != SessionFileState.PENDING:
+                    return  # the lost connection had committed it: once is enough
+                self._record_in_transaction(session_id, outcome)
+                self.db.release_claims(session_id, [outcome.item.key])
+                self.db.refresh_claims(session_id)
+
+        run_again_if_disconnected(record)
 
     def _record_in_transaction(self, session_id: int, outcome: Outcome) -> None:
+        _end_journal_entries(self.db, outcome)
         item = outcome.item
         if outcome.moved_from and item.path is not None:
             self.db.record_move(outcome.moved_from, item.path, outcome.fingerprint)
@@ -424,9 +561,33 @@ class TagRun:
                 logger.warning("cannot clean %s: %s", folder, exc)
 
 
+def _rolling_backups(settings: Settings, db: BDneXDB, options: TagOptions) -> RollingBackups:
+    """Backups of an SQLite database while it is tagged (none for a dry run, none on PostgreSQL)."""
+    from bdnex_core.store import db_safety
+    from bdnex_core.store.backend import SQLiteBackend
+
+    if options.dry_run or db.path is None or not isinstance(db.backend, SQLiteBackend):
+        return RollingBackups(None, settings)
+    return RollingBackups(db.backend.conn, db_safety.settings_for(db.path, settings))
+
+
 def unchanged_paths(db: BDneXDB, paths: list[str], roots: Iterable[str] = ()) -> set[str]:
     """Those of ``paths`` processed before and unchanged since (see :meth:`FileStore.unchanged_paths`)."""
     return db.files.unchanged_paths(paths, roots)
+
+
+def _end_journal_entries(db: BDneXDB, outcome: Outcome) -> None:
+    """Delete the journal entries of the outcome's in-place writes, in the transaction recording it.
+    One missing was taken back by another process (its writer seemed dead): the file is its
+    original again, and is recorded as failed, not as written."""
+    if not outcome.journal_ids:
+        return
+    if db.archive_journal.end(outcome.journal_ids) == len(outcome.journal_ids):
+        return
+    outcome.state = OutcomeState.FAILED
+    outcome.reason = "its write was taken back by another bdnex-core process meanwhile; tag it again"
+    outcome.writes, outcome.previous_layout, outcome.metadata_hash = [], None, None
+    outcome.fingerprint, outcome.file_hash = None, None
 
 
 def _recorded_path(outcome: Outcome) -> str:

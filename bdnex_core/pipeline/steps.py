@@ -16,10 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bdnex_core.archives.journal import WriteJournal, journalled, take_back_abandoned
 from bdnex_core.errors import BdnexError
 from bdnex_core.hashing import Fingerprint, sha256_file
 from bdnex_core.library import LibraryItem, MetadataWriter, WriteResult
 from bdnex_core.states import Decision, FileStatus, HistorySource, OutcomeState
+from bdnex_core.store.backend import ConnectionLost
+from bdnex_core.store.common import MAX_ID
 
 if TYPE_CHECKING:
     from bdnex_core.bedetheque.album import Album
@@ -29,16 +32,20 @@ if TYPE_CHECKING:
 
 # the reason of a file skipped as processed before and unchanged (the runner records no change for it)
 ALREADY_PROCESSED = "already processed, unchanged"
-ALBUM_ID_IN_URL = re.compile(r"-(\d+)\.html")
+RETRIES_AFTER_A_LOST_CONNECTION = 2
+ALBUM_ID_IN_URL = re.compile(r"-([0-9]+)\.html")
 
 
 def album_id_from_text(text: str) -> int | None:
-    """An album id typed by a person: ``245127`` or a Bédéthèque album URL."""
+    """An album id typed by a person: ``245127`` or a Bédéthèque album URL (ASCII digits, an id
+    the database can hold: "²" or a 30-digit number is no album)."""
     text = text.strip()
-    if text.isdigit():
-        return int(text)
-    found = ALBUM_ID_IN_URL.search(text)
-    return int(found.group(1)) if found else None
+    if text.isascii() and text.isdigit():
+        number = int(text)
+    else:
+        found = ALBUM_ID_IN_URL.search(text)
+        number = int(found.group(1)) if found else 0
+    return number if 0 < number <= MAX_ID else None
 
 
 @dataclass
@@ -70,6 +77,9 @@ class Outcome:
     # how to give the CBZ back byte for byte (`bdnex-core undo`), taken just before our write
     previous_layout: bytes | None = None
     edition: str = ""  # why this edition of the album (matching.edition, an ISBN or a year in the file)
+    # the journal entries of in-place writes into the file: deleted in the transaction that records
+    # it (an entry left after a crash means "never recorded", and the next run takes the write back)
+    journal_ids: list[int] = field(default_factory=list)
     cover: str = ""  # what the covers said, when they were compared ("" when not: see covers/check.py)
 
     @property
@@ -142,7 +152,7 @@ class ItemProcessor:
     def process(self, item: LibraryItem) -> Outcome:
         started = time.perf_counter()
         try:
-            outcome = self._process(item)
+            outcome = self._process_again_if_disconnected(item)
         except BdnexError as exc:
             if exc.stops_run:
                 raise  # not about this file (the site is unusable now): the runner stops, the file stays pending
@@ -154,6 +164,18 @@ class ItemProcessor:
         outcome.elapsed_ms = int((time.perf_counter() - started) * 1000)
         return outcome
 
+    def _process_again_if_disconnected(self, item: LibraryItem) -> Outcome:
+        """A worker's database work (lookups, the album cache, the shared request slots) all comes
+        before its writes: an item cut by a lost connection (opened again since) is processed again
+        from the start, nothing of it written yet."""
+        for attempt in range(RETRIES_AFTER_A_LOST_CONNECTION + 1):
+            try:
+                return self._process(item)
+            except ConnectionLost:
+                if attempt == RETRIES_AFTER_A_LOST_CONNECTION:
+                    raise
+        raise AssertionError("unreachable")
+
     def _process(self, item: LibraryItem) -> Outcome:
         from bdnex_core.matching.filename import parse_filename
 
@@ -163,6 +185,7 @@ class ItemProcessor:
         if item.path is not None:
             if not item.path.exists():
                 return Outcome(item, OutcomeState.FAILED, reason="file vanished before processing")
+            take_back_abandoned(self.db.archive_journal, item.path)  # a killed run's write, if any
             lookup = self.db.lookup_file(item.path)
             row = lookup.row
             already = row is not None and row["status"] in (FileStatus.SUCCESS, FileStatus.MANUAL)
@@ -214,13 +237,20 @@ class ItemProcessor:
         existing = archive_view.get("existing")
         gtin = str(existing.get("GTIN") or "") if existing is not None else ""
         covers = None
-        if not self.options.timid:
+        edition_said = bool(gtin or parsed.isbn or parsed.year is not None)
+        if not self.options.timid and self.covers.wanted(result, edition_said=edition_said):
+            if result.decision == Decision.ACCEPT and result.best is not None:
+                from bdnex_core.bedetheque.service import fetch_album
+
+                # the album a tag reads anyway, first: series first, its series page puts every edition's
+                # cover URL in the album cache
+                fetch_album(self.client, self.db, result.best.album_id)
             covers = self.covers.check(
                 self.db,
                 item.path,
                 lookup.file_hash if lookup is not None else None,
                 result,
-                edition_said=bool(gtin or parsed.isbn or parsed.year is not None),
+                edition_said=edition_said,
             )
         candidates = [_candidate_dict(candidate, covers) for candidate in result.candidates]
         best = result.best
@@ -419,14 +449,50 @@ class ItemProcessor:
             if archive.detect_kind(item.path) == "cbz":
                 known_sha256, known_as = known_hash or (None, None)
                 outcome.previous_layout = capture(item.path, known_sha256=known_sha256, known_as=known_as)
-        for writer in applicable:
-            outcome.writes.append(writer.write(item, merged, self.settings, dry_run=False))
-        if item.path is not None:
-            written_path = _written_path(item, outcome.writes)
-            outcome.fingerprint = Fingerprint.of(written_path)
-            outcome.file_hash = sha256_file(written_path)
-            outcome.metadata_hash = _comicinfo_hash(written_path)
+        journal = WriteJournal(self.db.archive_journal, defer_end=True)
+        try:
+            with journalled(journal):  # the CBZ writer (and plugins' through the api) write in place under it
+                for writer in applicable:
+                    outcome.writes.append(writer.write(item, merged, self.settings, dry_run=False))
+            if item.path is not None:
+                written_path = _written_path(item, outcome.writes)
+                outcome.fingerprint = Fingerprint.of(written_path)
+                outcome.file_hash = sha256_file(written_path)
+                outcome.metadata_hash = _comicinfo_hash(written_path)
+        except BaseException:
+            journal.take_back_all()  # nothing will record this file: its in-place write goes back now
+            raise
+        outcome.journal_ids = journal.pending_ids()
         return outcome
+
+
+def take_back_writes(outcome: Outcome, settings: Settings) -> str | None:
+    """Give the item's file back as it was before ``outcome``'s write, when that write cannot be
+    recorded (the database failed): a CBZ rebuilt byte for byte from the layout taken before the
+    write, the CBZ a conversion made removed while its original is still there. Returns what could
+    not be given back (a message), or ``None``."""
+    from bdnex_core.archives.layout import rebuild
+
+    written = [write for write in outcome.writes if write.written]
+    if not written or outcome.item.path is None:
+        return f"written by {', '.join(write.writer for write in written)}" if written else None
+    left = []
+    for write in written:
+        try:
+            if write.writer != "comicinfo":
+                left.append(f"written by {write.writer} too")
+            elif write.new_path is not None and write.new_path != outcome.item.path:
+                if not outcome.item.path.exists():
+                    left.append(f"{write.new_path} made from it, whose original is gone")
+                else:
+                    write.new_path.unlink(missing_ok=True)  # converted beside its original: ours alone
+            elif outcome.previous_layout is not None:
+                rebuild(outcome.item.path, outcome.previous_layout, preserve_mtime=settings.archives.preserve_mtime)
+            else:
+                left.append("its earlier state was not kept")
+        except (BdnexError, OSError) as exc:
+            left.append(f"not given back ({exc})")
+    return "; ".join(left) or None
 
 
 def _known_hash(lookup: Any) -> tuple[str, Fingerprint] | None:

@@ -42,3 +42,20 @@ def connect(url: str) -> psycopg.Connection[Any]:
         return psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS, options="-c timezone=UTC")
     except psycopg.Error as exc:
         raise DatabaseError(f"cannot connect to PostgreSQL: {one_line(exc)}", path=mask_url_password(url)) from None
+
+
+def psycopg_privilege_errors() -> tuple[type[Exception], ...]:
+    """The errors of a role that may not do what it was asked (a role that may only read, a
+    read-only transaction or server): refused by PostgreSQL, not a bug of ours."""
+    import psycopg
+
+    return (psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySqlTransaction)
+
+
+def not_allowed(error: BaseException, location: str) -> DatabaseError:
+    """A refusal of :func:`psycopg_privilege_errors` as one line with what to do."""
+    return DatabaseError(
+        f"PostgreSQL refuses this role the change ({one_line(error)}): use a role that may write, "
+        "or only commands that read (ls, stats, sessions list, show)",
+        path=location,
+    )

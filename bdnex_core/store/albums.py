@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -58,6 +58,21 @@ class AlbumCache:
             [int(bdgest_id), to_db_time(now or utcnow())],
         )
         return json.loads(metadata) if metadata else None
+
+    def fresh_many(self, bdgest_ids: Iterable[int], *, now: datetime | None = None) -> dict[int, dict[str, Any]]:
+        """The cached albums still valid among ``bdgest_ids``, by id."""
+        backend = self.backend
+        wanted = sorted({int(bdgest_id) for bdgest_id in bdgest_ids})
+        found: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            for album_id, metadata in backend.tuples(
+                f"SELECT id, metadata FROM bdgest_albums WHERE id IN ({', '.join('?' for _ in chunk)}) "
+                f"AND {backend.time_sql('cache_valid_until')} > {backend.time_sql('?')}",
+                [*chunk, to_db_time(now or utcnow())],
+            ):
+                found[int(album_id)] = json.loads(metadata)
+        return found
 
     def latest(self, bdgest_id: int) -> dict[str, Any] | None:
         """The album as last fetched, however old."""

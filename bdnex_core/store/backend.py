@@ -11,31 +11,48 @@ SQLite (through :mod:`sqlite3`, with sqlite-utils for the migrations) serialises
 transactions) gives every statement of a write one transaction. A PostgreSQL connection serves one
 thread at a time here: a statement of another thread would otherwise land inside a transaction it
 does not belong to.
+
+When the database itself fails, the stores raise our errors, never the driver's: a full disk
+(:class:`DatabaseFull`), a lock held too long (:class:`DatabaseLocked`), a PostgreSQL server that
+went away. A PostgreSQL connection found lost is opened again, waiting up to
+``database.reconnect_seconds`` for a server that restarts: a read is then simply run again, a
+transaction cut in the middle raises :class:`ConnectionLost` (the connection is usable again; the
+caller may run the transaction again, see :func:`run_again_if_disconnected`), and a server that does
+not come back in time is a :class:`DatabaseUnreachable`. Writes go through :meth:`Backend.write`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bdnex_core.errors import DatabaseError
+from bdnex_core.store.sqlite_files import SQLITE_DAMAGE, opened_here
 
 if TYPE_CHECKING:
     import psycopg
     from sqlite_utils import Database
 
+    from bdnex_core.config import Settings
+
+logger = logging.getLogger(__name__)
+
 Params = Sequence[Any] | None
+T = TypeVar("T")
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
+#: how long a lost PostgreSQL connection is tried again by default (``database.reconnect_seconds``)
+RECONNECT_SECONDS = 60.0
 
 
 class DatabaseLocked(DatabaseError):
@@ -47,6 +64,59 @@ class DatabaseLocked(DatabaseError):
             "run may be writing to it: try again when it is done, or raise database.busy_timeout_ms",
             path=path,
         )
+
+
+#: a run starts no new file once the disk holding an SQLite database has less room than this left:
+#: the files in flight are still recorded and the session marked paused (a full disk could refuse both)
+MIN_FREE_BYTES = 1024 * 1024
+#: what a run holds on that disk (``<database>-room``, removed when the run ends) for the writes that
+#: end it, should another program fill the disk all at once
+ROOM_HELD_BYTES = 256 * 1024
+
+
+class DatabaseFull(DatabaseError):
+    """The disk (or the quota) holding the database has no room left for a write (``left``: the
+    bytes it still had when the run stopped before it was full)."""
+
+    def __init__(self, path: Path | str | None, left: int | None = None):
+        state = "is full" if left is None else f"has only {left // 1024} KB left"
+        super().__init__(f"the disk holding the database {state}: free some space on it, then run again", path=path)
+
+
+class ConnectionLost(DatabaseError):
+    """The PostgreSQL connection was lost in the middle of a transaction, and opened again: the
+    transaction was not made (or, when the answer to its COMMIT was lost, perhaps made): the caller
+    may run it again, in a way that does the work once (:func:`run_again_if_disconnected`)."""
+
+    def __init__(self, location: str):
+        super().__init__("the connection to PostgreSQL was lost in the middle of a write", path=location)
+
+
+class DatabaseUnreachable(DatabaseError):
+    """The PostgreSQL server went away and did not come back within ``database.reconnect_seconds``."""
+
+    def __init__(self, location: str, seconds: float, reason: str):
+        super().__init__(
+            f"PostgreSQL stopped answering and did not come back within {seconds:g} s ({reason}); "
+            "when the server is back, run again (database.reconnect_seconds sets how long to wait)",
+            path=location,
+        )
+
+
+def run_again_if_disconnected(operation: Callable[[bool], T], *, attempts: int = 3) -> T:
+    """``operation(again)``, run again when a lost connection cut it (and was opened again).
+
+    ``again`` is true on the later attempts: the earlier one may have committed without our hearing
+    (its COMMIT's answer lost), so an operation that is not idempotent checks first whether its work
+    is already there."""
+    for attempt in range(attempts):
+        try:
+            return operation(attempt > 0)
+        except ConnectionLost:
+            if attempt == attempts - 1:
+                raise
+            logger.warning("database connection lost during a write; writing again")
+    raise AssertionError("unreachable")
 
 
 class Backend:
@@ -112,8 +182,9 @@ class Backend:
         raise NotImplementedError
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Backend]:
-        """One write transaction; nested calls join it (savepoints)."""
+    def write(self, *, durable: bool = False) -> Iterator[Backend]:
+        """One write transaction; nested calls join it (savepoints). ``durable``: on disk when the
+        block ends, whatever the connection's settings (what must be there after a power cut)."""
         raise NotImplementedError
         yield self  # pragma: no cover
 
@@ -145,6 +216,21 @@ class Backend:
     def reopen(self) -> Backend:
         """Another connection to the same database, with the same settings (for another thread)."""
         raise NotImplementedError
+
+    def reclaim_space(self) -> None:
+        """After a write found the disk full: give back what room can be given back, so that a small
+        write (a session marked paused) may still fit. Nothing to do on a server."""
+
+    def check_room(self) -> None:
+        """Raise :class:`DatabaseFull` when the disk holding the database is nearly full (less than
+        :data:`MIN_FREE_BYTES`): a run stops there, while it can still record what it did. A server
+        keeps its own disk."""
+
+    @contextlib.contextmanager
+    def room_held(self) -> Iterator[None]:
+        """While a run lasts, hold some room on the database's disk, which :meth:`reclaim_space`
+        gives back: should another program fill the disk, the run can still record its end."""
+        yield
 
     def close(self) -> None:
         raise NotImplementedError
@@ -191,35 +277,80 @@ def _is_lock_error(exc: sqlite3.OperationalError) -> bool:
     return (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
+def sqlite_failure(exc: sqlite3.OperationalError, location: Path | str | None, busy_ms: int) -> DatabaseError | None:
+    """Our error for what SQLite said about the database itself (its disk is full or failing, it is
+    read-only, it stayed locked), or ``None`` for anything else (which is a bug: raised as it is)."""
+    extended = getattr(exc, "sqlite_errorcode", 0) or 0
+    code = extended & 0xFF  # the primary code of an extended one
+    if extended == SQLITE_BUSY_SNAPSHOT:  # a read left open where a write was due: a bug, not a wait
+        return None
+    if code == sqlite3.SQLITE_FULL:
+        return DatabaseFull(location)
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return DatabaseLocked(location, busy_ms)
+    if code == sqlite3.SQLITE_IOERR:
+        return DatabaseError(f"the disk failed to read or write the database ({exc}); check the disk", path=location)
+    if code == sqlite3.SQLITE_READONLY:
+        return DatabaseError(
+            "the database cannot be written (a read-only file, folder or disk): make it writable", path=location
+        )
+    return None
+
+
 class SQLiteBackend(Backend):
     dialect = SQLITE
 
-    def __init__(self, path: Path | None, busy_ms: int):
+    def __init__(self, path: Path | None, busy_ms: int, *, settings: Settings | None = None):
         from sqlite_utils import Database
 
-        self.path, self.busy_ms = path, busy_ms
+        self.path, self.busy_ms, self.settings = path, busy_ms, settings
         self.location = str(path) if path is not None else ":memory:"
-        self.conn = connect_sqlite(path, busy_ms)
+        with self._database_errors():
+            self.conn = connect_sqlite(path, busy_ms)
+        if path is not None:
+            opened_here(path, +1)
         self._write_lock = _process_write_lock(path)
         #: sqlite-utils over the same connection: the migrations and the SQLite-only features use it
         self.database: Database = Database(self.conn)
 
+    @contextlib.contextmanager
+    def _database_errors(self) -> Iterator[None]:
+        """SQLite's errors about the database itself as ours: damage (a malformed page, text that is not
+        UTF-8, a -wal that became a folder) as one line naming the file and the command that fixes it
+        (``db_safety``); a full, failing, read-only or locked database as :func:`sqlite_failure` says."""
+        try:
+            yield
+        except SQLITE_DAMAGE as exc:
+            from bdnex_core.store.db_safety import damage_error
+
+            error = damage_error(exc, self.path, self.settings)
+            if error is None and isinstance(exc, sqlite3.OperationalError):
+                error = sqlite_failure(exc, self.location, self.busy_ms)
+            if error is None:
+                raise
+            raise error from None
+
     def _cursor(self, sql: str, params: Params) -> sqlite3.Cursor:
-        return self.conn.execute(sql, params or ())
+        with self._database_errors():
+            return self.conn.execute(sql, params or ())
 
     def rows(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
-        cursor = self._cursor(sql, params)
-        names = [column[0] for column in cursor.description or ()]
-        return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+        with self._database_errors():
+            cursor = self._cursor(sql, params)
+            names = [column[0] for column in cursor.description or ()]
+            return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
 
     def tuples(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
-        return self._cursor(sql, params).fetchall()
+        with self._database_errors():
+            return self._cursor(sql, params).fetchall()
 
     def execute(self, sql: str, params: Params = None) -> int:
-        return self._cursor(sql, params).rowcount
+        with self._database_errors():
+            return self._cursor(sql, params).rowcount
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
-        return self.conn.executemany(sql, rows).rowcount
+        with self._database_errors():
+            return self.conn.executemany(sql, rows).rowcount
 
     def table_exists(self, table: str) -> bool:
         return self.value("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?", [table]) == 1
@@ -228,7 +359,7 @@ class SQLiteBackend(Backend):
         return [name for (name,) in self.tuples("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Backend]:
+    def write(self, *, durable: bool = False) -> Iterator[Backend]:
         """``BEGIN IMMEDIATE``: the write lock is taken up front.
 
         One writer at a time in this process: every connection of this process to this database
@@ -236,21 +367,35 @@ class SQLiteBackend(Backend):
         processes are waited for up to the busy timeout, retried here too, since SQLite returns
         "database is locked" at once, without waiting, to a connection that has a read open.
         A lock held longer than the timeout is a :class:`DatabaseLocked` (exit 3).
+
+        ``durable``: this commit is synced to disk (``synchronous = FULL``; NORMAL, the usual
+        setting in WAL mode, syncs at checkpoints only). Not inside another transaction.
         """
         conn = self.conn
         if conn.in_transaction:
+            if durable:
+                raise DatabaseError("a durable write cannot join a transaction in progress", path=self.location)
             with self.database.atomic():
                 yield self
+            return
+        if durable and self.path is not None:
+            conn.execute("PRAGMA synchronous = FULL")
+            try:
+                with self.write():
+                    yield self
+            finally:
+                conn.execute("PRAGMA synchronous = NORMAL")
             return
         deadline = time.monotonic() + self.busy_ms / 1000.0
         if not self._write_lock.acquire(timeout=max(0.0, self.busy_ms / 1000.0)):
             raise DatabaseLocked(self.path, self.busy_ms)
         try:
-            self._begin_immediate(deadline)
+            with self._database_errors():
+                self._begin_immediate(deadline)
             try:
                 yield self
             except BaseException:
-                if conn.in_transaction:
+                if conn.in_transaction:  # SQLite may have rolled back already (a full disk does)
                     conn.execute("ROLLBACK")
                 raise
             try:
@@ -258,9 +403,10 @@ class SQLiteBackend(Backend):
             except sqlite3.OperationalError as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
-                if _is_lock_error(exc):
-                    raise DatabaseLocked(self.path, self.busy_ms) from None
-                raise
+                error = sqlite_failure(exc, self.location, self.busy_ms)
+                if error is None:
+                    raise
+                raise error from None
         finally:
             self._write_lock.release()
 
@@ -289,13 +435,79 @@ class SQLiteBackend(Backend):
     def reopen(self) -> SQLiteBackend:
         if self.path is None:
             raise DatabaseError("an in-memory database cannot be opened twice")
-        return SQLiteBackend(self.path, self.busy_ms)
+        return SQLiteBackend(self.path, self.busy_ms, settings=self.settings)
+
+    def check_room(self) -> None:
+        if self.path is None:
+            return
+        try:
+            status = os.statvfs(self.path.parent)
+        except OSError:
+            return  # cannot tell: the writes themselves will say
+        left = status.f_bavail * status.f_frsize
+        if left < MIN_FREE_BYTES:
+            raise DatabaseFull(self.location, left)
+
+    @property
+    def _room_file(self) -> Path | None:
+        # one per process: two runs on one database each hold their own
+        return None if self.path is None else self.path.with_name(f"{self.path.name}-room-{os.getpid()}")
+
+    @contextlib.contextmanager
+    def room_held(self) -> Iterator[None]:
+        room = self._room_file
+        if room is not None:
+            self._remove_rooms_of_dead_runs()
+            try:
+                with open(room, "wb") as handle:  # random bytes: a compressing filesystem keeps them
+                    handle.write(os.urandom(ROOM_HELD_BYTES))
+            except OSError:  # no room to hold: the disk is nearly full, check_room stops the run
+                with contextlib.suppress(OSError):
+                    room.unlink(missing_ok=True)
+        try:
+            yield
+        finally:
+            if room is not None:
+                with contextlib.suppress(OSError):
+                    room.unlink(missing_ok=True)
+
+    def _remove_rooms_of_dead_runs(self) -> None:
+        """A run killed before it could remove its room leaves it: removed by the next one."""
+        from bdnex_core.liveness import process_alive
+
+        assert self.path is not None
+        for left in self.path.parent.glob(f"{self.path.name}-room-*"):
+            pid = left.name.rsplit("-", 1)[1]
+            if pid.isdigit() and not process_alive(int(pid)):
+                with contextlib.suppress(OSError):
+                    left.unlink()
+
+    def reclaim_space(self) -> None:
+        room = self._room_file
+        if room is not None:
+            with contextlib.suppress(OSError):
+                room.unlink(missing_ok=True)
+        # the WAL written back into the database file and emptied: its room is free for the next write
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            logger.debug("checkpoint after a full disk failed: %s", exc)
 
     def close(self) -> None:
+        if self.path is not None and not self._closed:
+            opened_here(self.path, -1)
+        self._closed = True
         self.conn.close()
+
+    _closed = False
 
 
 # ----------------------------------------------------------------------------- PostgreSQL
+
+
+def _is_read(sql: str) -> bool:
+    """A statement that changes nothing, so running it twice is harmless."""
+    return sql.lstrip()[:6].upper() == "SELECT"
 
 
 @lru_cache(maxsize=512)
@@ -345,34 +557,99 @@ def _sqlite_forms(conn: psycopg.Connection[Any]) -> None:
 class PostgresBackend(Backend):
     dialect = POSTGRESQL
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, reconnect_seconds: float = RECONNECT_SECONDS, patient: bool = False):
+        """``patient``: a first connection that fails is tried again as a lost one is (a worker
+        opening its connection in the middle of a run, while the server restarts)."""
         from bdnex_core.config import mask_url_password
-        from bdnex_core.postgres.connection import connect
 
         self.url = url
         self.location = mask_url_password(url)
-        self.conn: psycopg.Connection[Any] = connect(url)
-        self.conn.autocommit = True  # a statement outside write() is its own transaction
-        _sqlite_forms(self.conn)
+        self.reconnect_seconds = reconnect_seconds
         self._lock = threading.RLock()
+        self._writing = False  # inside write(): a lost connection cannot go on with the transaction
+        self.conn: psycopg.Connection[Any]
+        if patient:
+            self._reconnect()
+        else:
+            self.conn = self._connect()
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        from bdnex_core.postgres.connection import connect
+
+        conn = connect(self.url)
+        conn.autocommit = True  # a statement outside write() is its own transaction
+        _sqlite_forms(conn)
+        return conn
+
+    def _is_lost(self, exc: BaseException | None = None) -> bool:
+        """The connection is gone (the server stopped, restarted, or ended our session)."""
+        conn = getattr(self, "conn", None)
+        if conn is None or conn.closed or conn.broken:
+            return True
+        state = getattr(exc, "sqlstate", None) or ""
+        return state.startswith(("08", "57P"))  # connection exceptions; admin or crash shutdown
+
+    def _reconnect(self) -> None:
+        """A new connection, tried for up to ``reconnect_seconds`` (a server that restarts refuses
+        connections, then says it is starting up, then answers)."""
+        deadline = time.monotonic() + self.reconnect_seconds
+        pause = 0.1
+        while True:
+            try:
+                conn = self._connect()
+                break
+            except DatabaseError as exc:
+                if time.monotonic() + pause > deadline:
+                    raise DatabaseUnreachable(self.location, self.reconnect_seconds, exc.reason) from None
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+        old = getattr(self, "conn", None)
+        if old is not None:
+            with contextlib.suppress(Exception):
+                old.close()
+            logger.warning("PostgreSQL connection to %s lost; connected again", self.location)
+        self.conn = conn
 
     def _run(self, sql: str, params: Params, many: Iterable[Sequence[Any]] | None = None) -> tuple[Any, int]:
         import psycopg
 
-        with self._lock:
-            try:
-                cursor = self.conn.cursor()
-                if many is not None:
-                    cursor.executemany(postgres_sql(sql), list(many))
-                else:
-                    cursor.execute(postgres_sql(sql), list(params or ()))
-                rows = cursor.fetchall() if cursor.description else None
-                names = [column.name for column in cursor.description or ()]
-                return (names, rows), cursor.rowcount
-            except psycopg.OperationalError as exc:
-                from bdnex_core.postgres.connection import one_line
+        from bdnex_core.postgres.connection import not_allowed, psycopg_privilege_errors
 
-                raise DatabaseError(f"PostgreSQL: {one_line(exc)}", path=self.location) from None
+        with self._lock:
+            if not self._writing and self._is_lost():
+                self._reconnect()
+            rows = list(many) if many is not None else None
+            try:
+                return self._execute(sql, params, rows)
+            except psycopg_privilege_errors() as exc:
+                raise not_allowed(exc, self.location) from None
+            except psycopg.OperationalError as exc:
+                if not self._is_lost(exc):
+                    raise self._failure(exc) from None
+                if self._writing:  # the transaction is gone with the connection: write() says so
+                    raise ConnectionLost(self.location) from None
+                self._reconnect()
+                if rows is not None or not _is_read(sql):  # a write cut midway may or may not have been made
+                    raise ConnectionLost(self.location) from None
+            try:
+                return self._execute(sql, params, None)  # a read, run again on the new connection
+            except psycopg.OperationalError as exc:
+                raise self._failure(exc) from None
+
+    def _execute(self, sql: str, params: Params, many: list[Sequence[Any]] | None) -> tuple[Any, int]:
+        cursor = self.conn.cursor()
+        if many is not None:
+            cursor.executemany(postgres_sql(sql), many)
+        else:
+            cursor.execute(postgres_sql(sql), list(params or ()))
+        rows = cursor.fetchall() if cursor.description else None
+        names = [column.name for column in cursor.description or ()]
+        return (names, rows), cursor.rowcount
+
+    def _failure(self, exc: BaseException) -> DatabaseError:
+        from bdnex_core.postgres.connection import one_line
+
+        return DatabaseError(f"PostgreSQL: {one_line(exc)}", path=self.location)
 
     def rows(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
         (names, rows), _ = self._run(sql, params)
@@ -400,9 +677,37 @@ class PostgresBackend(Backend):
         ]
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Backend]:
-        with self._lock, self.conn.transaction():
-            yield self
+    def write(self, *, durable: bool = False) -> Iterator[Backend]:
+        """One transaction (a savepoint when nested). A connection found lost at its start is opened
+        again and the transaction begun there; lost after that, :class:`ConnectionLost`."""
+        import psycopg
+
+        with self._lock:
+            if self._writing:
+                with self.conn.transaction():
+                    yield self
+                return
+            for attempt in (1, 2):
+                if self._is_lost():
+                    self._reconnect()
+                begun = False
+                self._writing = True
+                try:
+                    with self.conn.transaction():
+                        begun = True
+                        if durable:  # whatever the server's default: this commit waits for its WAL flush
+                            self.execute("SET LOCAL synchronous_commit = on")
+                        yield self
+                    return
+                except (psycopg.OperationalError, ConnectionLost) as exc:
+                    if not self._is_lost(exc):
+                        raise self._failure(exc) from None
+                    if begun or attempt == 2:
+                        self._reconnect()
+                        raise ConnectionLost(self.location) from None
+                    # BEGIN met a connection lost while idle: nothing ran, begin again on a new one
+                finally:
+                    self._writing = False
 
     def serialize(self, name: str) -> None:
         self.execute("SELECT pg_advisory_xact_lock(hashtext(?))", [name])
@@ -421,7 +726,7 @@ class PostgresBackend(Backend):
         return f"({expression})::timestamptz"
 
     def reopen(self) -> PostgresBackend:
-        return PostgresBackend(self.url)
+        return PostgresBackend(self.url, reconnect_seconds=self.reconnect_seconds, patient=True)
 
     def close(self) -> None:
         self.conn.close()

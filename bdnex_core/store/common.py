@@ -20,6 +20,9 @@ HISTORY_SOURCES = tuple(HistorySource)
 DONE_STATUSES = (FileStatus.SUCCESS, FileStatus.MANUAL)
 # A running session (or a claim) whose process has given no sign of life for this long is abandoned.
 STALE_HEARTBEAT = timedelta(minutes=10)
+# ids (rows, Bédéthèque albums) are 64-bit signed integers on both databases: a larger number names
+# nothing, and cannot even be asked about (SQLite's driver raises OverflowError)
+MAX_ID = 2**63 - 1
 
 
 def member(enum: type[E], value: Any, what: str) -> E:

@@ -227,6 +227,13 @@ class SessionStore:
                 },
             )
 
+    def file_state(self, session_id: int, item_key: str) -> str | None:
+        """The state of one file of a session (``None``: not one of its files)."""
+        state = self.backend.value(
+            "SELECT state FROM session_files WHERE session_id = ? AND item_key = ?", [session_id, item_key]
+        )
+        return None if state is None else str(state)
+
     def files(self, session_id: int, state: str | None = None) -> list[dict[str, Any]]:
         if state is None:
             return self.backend.rows("SELECT * FROM session_files WHERE session_id = ? ORDER BY position", [session_id])

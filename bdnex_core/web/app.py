@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -23,6 +24,7 @@ from starlette.templating import Jinja2Templates
 
 from bdnex_core.errors import BdnexError
 from bdnex_core.pipeline.review_service import album_id_of
+from bdnex_core.store.common import MAX_ID
 from bdnex_core.web import views
 from bdnex_core.web.security import Guard, GuardMiddleware
 from bdnex_core.web.state import WebState
@@ -35,6 +37,32 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+def digits_up_to(bound: int) -> str:
+    """A regular expression for the decimal numbers from 0 to ``bound`` (leading zeros aside)."""
+    text = str(bound)
+    shorter = f"[0-9]{{1,{len(text) - 1}}}" if len(text) > 1 else ""
+    same_length = [
+        f"{text[:at]}[0-{int(digit) - 1}][0-9]{{{len(text) - at - 1}}}" for at, digit in enumerate(text) if digit != "0"
+    ]
+    return "|".join(filter(None, [shorter, *same_length, text]))
+
+
+class DatabaseIdConvertor(Convertor[int]):
+    """A row id in a URL. A number beyond 64 bits matches no route (404): the database could not be
+    asked about it (SQLite raises OverflowError, PostgreSQL "out of range"), and no row has it."""
+
+    regex = f"(?:{digits_up_to(MAX_ID)})"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(int(value))
+
+
+register_url_convertor("id", DatabaseIdConvertor())
 
 
 def state_of(request: Request) -> WebState:
@@ -62,10 +90,11 @@ async def checked_form(request: Request) -> Any:
 
 
 def int_param(value: Any, name: str) -> int:
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
-        raise HTTPException(400, f"{name}: a number is expected") from None
+    """An id sent in a form: ASCII digits, within what the database holds."""
+    text = str(value)
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_ID:
+        raise HTTPException(400, f"{name}: an id (a number) is expected")
+    return int(text)
 
 
 # ---------------------------------------------------------------------- review
@@ -100,7 +129,8 @@ async def preview(request: Request) -> Response:
     text = request.query_params.get("album", "")
     album_id = album_id_of(text)
     if album_id is None:
-        state.flash.append(f"{text!r} is neither an album id (id 245127) nor a Bédéthèque album URL")
+        # never the text itself: any site can send the browser here with words of its choosing
+        state.flash.append("what was given is neither an album id (id 245127) nor a Bédéthèque album URL")
         return RedirectResponse(f"/review/{entry_id}", 303)
     try:
         page = await state.pages.run(views.preview_page, state, entry_id, album_id)
@@ -255,18 +285,18 @@ def create_app(settings: Settings, guard: Guard | None = None, *, client: Any = 
         Route("/", home),
         Route("/review", review),
         Route("/review/undo", undo, methods=["POST"]),
-        Route("/review/{entry_id:int}", review),
-        Route("/review/{entry_id:int}/preview", preview),
-        Route("/review/{entry_id:int}/accept", accept, methods=["POST"]),
-        Route("/review/{entry_id:int}/skip", skip, methods=["POST"]),
+        Route("/review/{entry_id:id}", review),
+        Route("/review/{entry_id:id}/preview", preview),
+        Route("/review/{entry_id:id}/accept", accept, methods=["POST"]),
+        Route("/review/{entry_id:id}/skip", skip, methods=["POST"]),
         Route("/sessions", sessions),
-        Route("/sessions/{session_id:int}", session),
-        Route("/sessions/{session_id:int}/progress", session_progress),
+        Route("/sessions/{session_id:id}", session),
+        Route("/sessions/{session_id:id}/progress", session_progress),
         Route("/library", library),
-        Route("/file/{file_id:int}", file_page),
-        Route("/file/{file_id:int}/restore", restore, methods=["POST"]),
-        Route("/cover/album/{album_id:int}", album_cover),
-        Route("/cover/{kind:str}/{key:int}", file_cover),
+        Route("/file/{file_id:id}", file_page),
+        Route("/file/{file_id:id}/restore", restore, methods=["POST"]),
+        Route("/cover/album/{album_id:id}", album_cover),
+        Route("/cover/{kind:str}/{key:id}", file_cover),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     app = Starlette(

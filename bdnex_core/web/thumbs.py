@@ -4,6 +4,7 @@ A file's cover is its first page (or ComicInfo's FrontCover), read from the arch
 nothing else is extracted. An album's cover comes from Bédéthèque through the polite client and
 its cover cache. Both are shrunk once with Pillow and kept under ``<cache dir>/thumbs/``; a file's
 thumbnail is keyed by its path, size and modification time, so a rewritten file gets a new one.
+A damaged thumbnail (not a whole image any more) is dropped and made again.
 
 Callers pass ids the database knows; nothing here takes a path from a request.
 """
@@ -18,14 +19,16 @@ from typing import TYPE_CHECKING
 
 from PIL import Image, UnidentifiedImageError
 
-from bdnex_core.bedetheque.service import write_atomically
+from bdnex_core.bedetheque.service import image_damage, write_atomically
 from bdnex_core.errors import BdnexError
+from bdnex_core.fileio import read_cache_file
 
 if TYPE_CHECKING:
     from bdnex_core.bedetheque.client import BedethequeClient
     from bdnex_core.db import BDneXDB
 
 THUMB_SIZE = (240, 340)
+THUMB_MAX_BYTES = 2 * 1024 * 1024  # a 240x340 JPEG is some 20 KB: a larger file is not one we wrote
 
 
 class ThumbnailError(BdnexError):
@@ -56,10 +59,9 @@ class Thumbnails:
             raise ThumbnailError(f"{path}: {exc.strerror or exc}") from None
         key = hashlib.sha256(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()[:32]
         cached = self.dir / f"file-{key}.jpg"
-        try:
-            return cached.read_bytes()
-        except FileNotFoundError:
-            pass
+        kept = read_cache_file(cached, max_bytes=THUMB_MAX_BYTES, check=image_damage)
+        if kept is not None:
+            return kept
         from bdnex_core.archive import open_archive
 
         with open_archive(path) as comic:
@@ -71,10 +73,7 @@ class Thumbnails:
         return data
 
     def cached_album_cover(self, album_id: int) -> bytes | None:
-        try:
-            return (self.dir / f"album-{album_id}.jpg").read_bytes()
-        except FileNotFoundError:
-            return None
+        return read_cache_file(self.dir / f"album-{album_id}.jpg", max_bytes=THUMB_MAX_BYTES, check=image_damage)
 
     def album_cover(self, client: BedethequeClient, db: BDneXDB, album_id: int) -> bytes:
         """The thumbnail of a Bédéthèque album's cover (album page and cover from cache when there)."""
@@ -83,7 +82,7 @@ class Thumbnails:
             return cached
         from bdnex_core.bedetheque.service import fetch_album, fetch_cover
 
-        album = fetch_album(client, db, album_id)
+        album = fetch_album(client, db, album_id, read_series=False)
         data = shrink(fetch_cover(client, album), f"album {album_id} cover")
         write_atomically(self.dir / f"album-{album_id}.jpg", data)
         return data

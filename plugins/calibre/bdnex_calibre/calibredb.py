@@ -131,6 +131,7 @@ class CalibreBook:
     identifiers: dict[str, str]
     formats: list[str]  # full paths locally, format names through a server
     tags: tuple[str, ...] = ()
+    authors: str = ""  # calibre's "A & B"
 
     def comic_format(self) -> str | None:
         """The CBZ when there is one (a CBR we converted has one beside it now), else the CBR."""
@@ -154,6 +155,7 @@ def list_comics(library: CalibreLibrary) -> list[CalibreBook]:
             identifiers=dict(row.get("identifiers") or {}),
             formats=list(row.get("formats") or []),
             tags=tuple(row.get("tags") or ()),
+            authors=str(row.get("authors") or ""),
         )
         if book.comic_format():
             books.append(book)

@@ -111,6 +111,28 @@ def register_commands(cli: click.Group) -> None:
         album = fetch_album(app.settings, app.db, album_id)
         echo_json(calibre_record(album, app.settings.catalogue.base_url))
 
+    @calibre.command("identify")
+    @click.option("--title", required=True, help="The title calibre knows (often a file name's words).")
+    @click.option("--author", "authors", multiple=True, help="An author calibre knows (repeatable).")
+    @click.option("--limit", type=int, default=5, show_default=True, help="Candidates to consider.")
+    @pass_app
+    def identify_command(app: AppContext, title: str, authors: tuple[str, ...], limit: int) -> None:
+        """The albums a calibre lookup may apply, as JSON: `accept` (what bdnex-core would accept) or `weak`."""
+        from bdnex_calibre.identify import could_be_accepted, rank
+        from bdnex_calibre.source_record import calibre_record
+        from bdnex_core.api import echo_json, fetch_album, match_name
+
+        match = match_name(app.settings, app.db, title)
+        match["candidates"] = match["candidates"][: max(limit, 1)]
+        records = {
+            candidate["album_id"]: calibre_record(
+                fetch_album(app.settings, app.db, candidate["album_id"]), app.settings.catalogue.base_url
+            )
+            for candidate in match["candidates"]
+            if could_be_accepted(candidate, match["accept_threshold"])
+        }
+        echo_json({"title": title, "authors": list(authors), "results": rank(match, records, authors)})
+
     @calibre.command("build-plugin")
     @click.option(
         "--output",

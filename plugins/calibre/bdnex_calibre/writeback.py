@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bdnex_calibre import calibredb
+from bdnex_calibre.identify import PLACEHOLDER_AUTHORS
 from bdnex_calibre.opf import album_id_of, authors_of, build_opf, merged_tags, split_people
 from bdnex_calibre.settings import calibre_settings
 from bdnex_core.library import LibraryItem, WriteBack, WriteResult
@@ -52,8 +53,7 @@ def items_from_library(library: calibredb.CalibreLibrary, work_dir: Path) -> Ite
         source = (
             calibredb.export_comic(library, book, copy_dir) if library.is_remote else Path(book.comic_format() or "")
         )
-        # calibre names files "Title - Author.ext"; the title alone matches better
-        path = copy_dir / (_safe_name(book.title or source.stem) + source.suffix.lower())
+        path = copy_dir / (_safe_name(matching_name(book, source)) + source.suffix.lower())
         if library.is_remote:
             source.rename(path)
         else:
@@ -76,6 +76,20 @@ def items_from_library(library: calibredb.CalibreLibrary, work_dir: Path) -> Ite
             hints=hints,
             write_back=WriteBack(comicinfo=False),  # CalibreWriter owns the copy: see the module docstring
         )
+
+
+def matching_name(book: calibredb.CalibreBook, stored: Path) -> str:
+    """The name matched as ``tag`` matches a file's: the stored file's, ``Title - Authors``.
+
+    calibre splits an added file's name at " - " into title and authors, so ``Série - 3 - Titre``
+    may become the title "Série" by the author "3 - Titre": the title alone loses the tome and the
+    album's title, while the stored name (calibre's ``{title} - {authors}``) keeps them all. Only
+    calibre's placeholder for no author ("Unknown") is left out."""
+    stem = stored.stem
+    authors = book.authors.strip()
+    if authors and authors.lower() in PLACEHOLDER_AUTHORS and stem.endswith(f" - {authors}"):
+        stem = stem[: -len(f" - {authors}")]
+    return stem or book.title
 
 
 def _safe_name(title: str) -> str:

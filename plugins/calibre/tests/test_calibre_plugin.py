@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_calibre_identify import _writer_of_245127
 from test_calibre_sync import calibre_env, config, site  # noqa: F401 - shared fixtures
 
 from bdnex_core import cli
@@ -28,10 +29,11 @@ def test_fetch_ebook_metadata_uses_bdnex(tmp_path: Path, config: Path, site) -> 
     installed = subprocess.run(["calibre-customize", "-a", str(plugin)], capture_output=True, text=True, env=env)
     assert installed.returncode == 0, installed.stderr
     entry = site.catalogue.albums[245127]
-    # the album's own title (how calibre users search), and series with tome
-    for name in ("Redwin de la Forge", f"{human(entry.series_slug)} - Tome {entry.tome}"):
+    writer = _writer_of_245127(config)
+    # the album's own title with its author (how calibre users search), and series with tome
+    for name, author in (("Redwin de la Forge", writer), (f"{human(entry.series_slug)} - Tome {entry.tome}", None)):
         out = subprocess.run(
-            ["fetch-ebook-metadata", "-p", "Bédéthèque (bdnex)", "-t", name, "-v"],
+            ["fetch-ebook-metadata", "-p", "Bédéthèque (bdnex)", "-t", name, *(["-a", author] if author else []), "-v"],
             capture_output=True,
             text=True,
             env=env,
@@ -40,6 +42,16 @@ def test_fetch_ebook_metadata_uses_bdnex(tmp_path: Path, config: Path, site) -> 
         assert out.returncode == 0, out.stderr[-3000:]
         assert "bedetheque:245127" in out.stdout, name + out.stdout + out.stderr[-3000:]
         assert human(entry.series_slug).casefold() in out.stdout.casefold()
+    # another author's album of a similar title is not returned (calibre would apply it in a bulk download)
+    out = subprocess.run(
+        ["fetch-ebook-metadata", "-p", "Bédéthèque (bdnex)", "-t", "Redwin de la Forge", "-a", "Albert Uderzo", "-v"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert "bedetheque:245127" not in out.stdout, out.stdout
+    assert "weak match not returned: album 245127" in out.stderr and "Albert Uderzo not among" in out.stderr
 
 
 @pytest.mark.slow

@@ -111,12 +111,17 @@ class _Core:
         return row.series_slug or row.series_norm
 
 
+LOGO = pathlib.Path(__file__).with_name("logo.png")
+
+
 class BedethequeTalker(ComicTalker):
     name: str = "Bédéthèque"
     id: str = "bedetheque"
     comictagger_min_ver: str = "1.6.0b9"
     website: str = "https://www.bedetheque.com"
-    logo_url: str = "https://www.bedetheque.com/favicon.ico"
+    # shipped in the package: ComicTagger's windows fetch the logo themselves (Qt's network access, no
+    # politeness, no breaker, whatever the configured site), and a file: URL reaches no host at all
+    logo_url: str = LOGO.as_uri()
     attribution: str = f"Metadata provided by <a href='{website}'>Bédéthèque</a> (BDGest), through bdnex-core"
     about: str = (
         f"<a href='{website}'>Bédéthèque</a> is the reference database of French-language comics. "
@@ -388,7 +393,8 @@ class BedethequeTalker(ComicTalker):
             album_id = int(matches[0].issue_id or 0)
         else:
             return GenericMetadata()
-        album = self._call(lambda: fetch_album(core.client, core.db, album_id))
+        # one album looked at in full (its summary, colorist, rating): its own page, no series page
+        album = self._call(lambda: fetch_album(core.client, core.db, album_id, read_series=False, album_pages="always"))
         metadata = album_metadata(album, source=MetadataOrigin(self.id, self.name))
         metadata.series_id = series_id or self._series_id_for(core, album_id) or metadata.series_id
         metadata._cover_image = ImageHash(URL=self._cover_url(core, album.album_id, album.cover_url), Hash=0, Kind="")

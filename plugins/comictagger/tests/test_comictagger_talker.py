@@ -189,3 +189,29 @@ def test_talker_methods_directly(runner: Runner) -> None:
     assert "blocking requests" in banned["ban"]["message"] and "Wait a few hours" in banned["ban"]["message"]
     assert banned["ban_again"] and banned["status_banned"][1] is False
     assert len(site.requests()) - before == 1
+
+
+def _sources_probe(runner: Runner, *logo: str) -> dict:
+    python = runner.executable.parent / "python"
+    probe = Path(__file__).with_name("sources_probe.py")
+    result = subprocess.run(
+        [str(python), str(probe), str(runner.folder / "probe-config"), runner.site.base_url + "/", *logo],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_listing_the_sources_reaches_no_host_but_the_configured_site(runner: Runner) -> None:
+    """The logo ships in the package (issue 31, item 7): ComicTagger loads it outside our polite client."""
+    probed = _sources_probe(runner)
+    assert probed["listed"]
+    assert probed["logo_url"].startswith("file://") and probed["logo_url"].endswith("/bdnex_comictagger/logo.png")
+    assert probed["logo_format"] == "PNG" and probed["logo_bytes"] > 0
+    allowed = {"127.0.0.1", "localhost"}
+    assert set(probed["contacted"]) <= allowed, probed["contacted"]
+    # the probe has teeth: the public favicon the talker used to name is caught
+    old = _sources_probe(runner, "https://www.bedetheque.com/favicon.ico")
+    assert "www.bedetheque.com" in old["contacted"] and old["logo_bytes"] == 0

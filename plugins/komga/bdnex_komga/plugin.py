@@ -229,6 +229,7 @@ def register_commands(cli: click.Group) -> None:
         with komga_service(
             app.settings, app.db, events=events, listen=listen, workers=workers, on_summary=report
         ) as service:
+            service.worker.command = "komga watch" if events else "komga serve"
             if service.webhook is not None and not as_json:
                 click.echo(f"listening on {service.webhook.url}/hooks/komga", err=True)
             if events and not as_json:

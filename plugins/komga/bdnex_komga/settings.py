@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from bdnex_core.api import read_regular_file
 from bdnex_core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -36,7 +37,8 @@ _TOKEN_PATTERN = "^[!-~]+$"
 _LATIN1_PATTERN = "^[ -~\u00a0-\u00ff]*$"
 _URL_PATTERN = "^https?://[^\\s/?#@]+(/[^\\s?#]*)?$"
 _STRINGS = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
-_SECONDS = {"type": "number", "minimum": 0}
+# a day at most: no wait of ours is longer, and a bound keeps 1e308 or .inf out of time arithmetic
+_SECONDS = {"type": "number", "minimum": 0, "maximum": 86400}
 _SECRET_TOKEN = {
     "type": ["string", "null"],
     "default": None,
@@ -45,6 +47,7 @@ _SECRET_TOKEN = {
     "x-message": "expected printable ASCII without spaces or line breaks (value not shown)",
 }
 _LATIN1_MESSAGE = "expected printable latin-1 characters (value not shown)"
+MAX_SECRET_FILE_BYTES = 64 * 1024  # a key or a password, with room to spare
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -110,8 +113,13 @@ SCHEMA: dict[str, Any] = {
         "sse_read_timeout_seconds": {**_SECONDS, "default": 60.0},
         "own_write_window_seconds": {**_SECONDS, "default": 120.0},
         "retry_delay_seconds": {**_SECONDS, "default": 300.0},
-        "max_attempts": {"type": "integer", "minimum": 1, "default": 3},
-        "webhook_max_body_bytes": {"type": "integer", "minimum": 1024, "default": 64 * 1024},
+        "max_attempts": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 3},
+        "webhook_max_body_bytes": {
+            "type": "integer",
+            "minimum": 1024,
+            "maximum": 64 * 1024 * 1024,
+            "default": 64 * 1024,
+        },
         "workers": {"type": ["integer", "null"], "minimum": 1, "maximum": 64, "default": None},
     },
 }
@@ -184,7 +192,8 @@ def _secret(section: dict[str, Any], key: str, env: str) -> str | None:
         path = Path(str(section[f"{key}_file"])).expanduser()
         where = f"komga.{key}_file"
         try:
-            value = path.read_text(encoding="utf-8")
+            # a FIFO or a device named here is refused, never waited on or read without end
+            value = read_regular_file(path, MAX_SECRET_FILE_BYTES).decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             reason = getattr(exc, "strerror", None) or type(exc).__name__
             raise ConfigError(f"invalid configuration at {where}: cannot read {path} ({reason})") from None
@@ -210,9 +219,13 @@ def _path_map(raw: list[dict[str, str]] | dict[str, str]) -> tuple[PathMapping, 
 
 
 def _checked_url(url: str, where: str) -> str:
+    """The URL as the schema would check it (``BDNEX_KOMGA_URL`` is not in the file the schema
+    validates): a space or a line break in it is refused here, not by requests in the middle of a run."""
     url = url.rstrip("/")
     if not url:
         return url
+    if not re.fullmatch(_URL_PATTERN, url):
+        raise ConfigError(f"invalid configuration at {where}: {SCHEMA['properties']['url']['x-message']}")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a port that is not a number or out of range

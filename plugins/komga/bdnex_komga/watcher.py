@@ -134,6 +134,7 @@ class KomgaWorker:
         self.pause_delay = 0.0
         self.stats = WorkerStats()
         self.stop_event = threading.Event()
+        self.command = "komga watch"  # what the heartbeat names (serve sets its own)
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ input (any thread)
@@ -154,24 +155,31 @@ class KomgaWorker:
 
     def run(self, *, exit_after: float | None = None, poll: float = 0.2) -> None:
         """Handle events until :attr:`stop_event` is set (or ``exit_after`` seconds passed)."""
+        from bdnex_core.api import service_upkeep
+
         deadline = time.monotonic() + exit_after if exit_after else None
         self._restore_pending()
-        while not self.stop_event.is_set():
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-            try:
-                event = self.queue.get(timeout=poll)
-            except queue.Empty:
-                event = None
-            if event is not None and event.name == FATAL:
-                raise KomgaError(str(event.data.get("message") or "Komga refused the event stream"))
-            # one bad event or one failed batch is logged and dropped: the service goes on
-            try:
-                if event is not None:
-                    self.handle(event)
-                self.flush_if_due()
-            except Exception as exc:
-                self._survive(event, exc)
+        # the catalogue refresh and the heartbeat, as every long-running command has them
+        with service_upkeep(
+            self.settings, self.db, command=self.command, stop=self.stop_event, status=self.snapshot
+        ) as upkeep:
+            while not self.stop_event.is_set():
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                try:
+                    event = self.queue.get(timeout=poll)
+                except queue.Empty:
+                    event = None
+                if event is not None and event.name == FATAL:
+                    raise KomgaError(str(event.data.get("message") or "Komga refused the event stream"))
+                # one bad event or one failed batch is logged and dropped: the service goes on
+                try:
+                    if event is not None:
+                        self.handle(event)
+                    self.flush_if_due()
+                    upkeep.tick(paused=self.paused())
+                except Exception as exc:
+                    self._survive(event, exc)
 
     def _survive(self, event: Event | None, exc: Exception) -> None:
         what = f"{event.name} event from {event.origin}" if event is not None else "processing the added books"
@@ -467,7 +475,7 @@ class KomgaWorker:
             _remove_downloads(items)
         with self._lock:
             self.stats.runs += 1
-        if summary.exit_code == SITE_UNUSABLE_EXIT:
+        if summary.status == "blocked":  # the site, or the database, cannot be used now
             self._pause_queue(summary)
         else:
             self.pause_delay = 0.0
@@ -485,8 +493,9 @@ class KomgaWorker:
         return summary
 
     def _pause_queue(self, summary: RunSummary) -> None:
-        """Bédéthèque is not usable now (ban, site gone, hourly cap): every book stays pending, none is
-        marked failed for it, and the queue waits, longer each time, before trying again."""
+        """Bédéthèque (ban, site gone, hourly cap) or the database (its disk full, its server gone) is
+        not usable now: every book stays pending, none is marked failed for it, and the queue waits,
+        longer each time, before trying again."""
         self.pause_delay = min(
             max(self.pause_delay * 2, self.config.retry_delay_seconds, 0.1), max(MAX_PAUSE_SECONDS, 0.1)
         )

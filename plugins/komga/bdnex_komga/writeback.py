@@ -4,7 +4,9 @@
 
 - ``api``: ``PATCH /api/v1/books/{id}/metadata`` and ``PATCH /api/v1/series/{id}/metadata``
   with only the fields that change. Fields the user locked in Komga (``titleLock``...)
-  are left alone unless forced; ``komga.lock_written`` locks what we write.
+  are left alone unless forced; ``komga.lock_written`` locks what we write. Series fields
+  come from the series' own record (``bdnex_core.api.series_of_album``), never from the
+  book's album: see :func:`desired_series_metadata`.
 - ``comicinfo``: ComicInfo.xml written into the book's file by the core's ComicInfo
   writer, then ``POST /api/v1/books/{id}/analyze`` so Komga reads it again
   (``/metadata/refresh`` alone misses a newly added ComicInfo.xml).
@@ -30,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bdnex_core.api import to_isbn13
+from bdnex_core.api import series_of_album, to_isbn13
 from bdnex_core.errors import BdnexError
 from bdnex_core.library import LibraryItem, WriteResult
 from bdnex_komga.client import KomgaClient
@@ -56,6 +58,8 @@ ROLES = (  # ComicInfo element -> Komga author role (Komga lower-cases roles)
 LEADING_NUMBER = re.compile(r"^\s*(\d+(?:[.,]\d+)?)")
 ALBUM_ID_IN_WEB = re.compile(r"-(\d+)\.html$")
 ISBN_IN_NOTES = re.compile(r"ISBN[:\s]*([0-9Xx][0-9Xx\- ]{8,16}[0-9Xx])")
+# a series record's normal_status -> Komga's series status
+SERIES_STATUS = {"ended": "ENDED", "ongoing": "ONGOING", "abandoned": "ABANDONED", "hiatus": "HIATUS"}
 
 
 # ---------------------------------------------------------------------- own writes
@@ -177,20 +181,36 @@ def desired_book_metadata(fields: Mapping[str, str], current: Mapping[str, Any])
     return desired
 
 
-def desired_series_metadata(fields: Mapping[str, str], current: Mapping[str, Any]) -> dict[str, Any]:
-    """Series fields as we want them. Tome 1's summary only fills an empty series summary."""
+def desired_series_metadata(
+    fields: Mapping[str, str], current: Mapping[str, Any], series: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Series fields as we want them, from the series' own record (``bdnex_core.api.series_of_album``):
+    its summary, status, genres, tome count and the publisher chosen once for it, so that every book of
+    the series asks for the same values and a second sync (or ``--force``, or a book arriving later)
+    changes nothing. Without a record (no page of the series was read), a book's own publisher, genres
+    and count only fill what the series lacks: they would otherwise take turns on it, and an album's
+    summary is never the series'."""
     desired: dict[str, Any] = {}
-    if fields.get("Publisher"):
-        desired["publisher"] = fields["Publisher"]
-    if fields.get("Genre"):
-        genres = {genre.lower() for genre in current.get("genres") or []}
-        desired["genres"] = sorted(genres | {genre.lower() for genre in _split(fields["Genre"])})
     if fields.get("LanguageISO"):
         desired["language"] = fields["LanguageISO"]
-    if (fields.get("Count") or "").isdigit() and int(fields["Count"]) > 0:
+    if series is not None:
+        if series.get("publisher"):
+            desired["publisher"] = series["publisher"]
+        if series.get("genres"):
+            desired["genres"] = sorted({str(genre).lower() for genre in series["genres"]})
+        if series.get("summary"):
+            desired["summary"] = series["summary"]
+        if SERIES_STATUS.get(series.get("normal_status") or ""):
+            desired["status"] = SERIES_STATUS[series["normal_status"]]
+        if isinstance(series.get("tome_count"), int) and series["tome_count"] > 0:
+            desired["totalBookCount"] = series["tome_count"]
+        return desired
+    if fields.get("Publisher") and not current.get("publisher"):
+        desired["publisher"] = fields["Publisher"]
+    if fields.get("Genre") and not current.get("genres"):
+        desired["genres"] = sorted({genre.lower() for genre in _split(fields["Genre"])})
+    if (fields.get("Count") or "").isdigit() and int(fields["Count"]) > 0 and not current.get("totalBookCount"):
         desired["totalBookCount"] = int(fields["Count"])
-    if fields.get("Summary") and not current.get("summary") and number_sort(fields.get("Number")) == 1.0:
-        desired["summary"] = fields["Summary"]  # the first album's summary introduces the series
     return desired
 
 
@@ -264,7 +284,14 @@ class KomgaWriter:
                 # before (the "Bédéthèque" link relabelled with the host name): the PATCH goes after it
                 wait_for_import(client, str(item.external_id), analysed_from)
             plan = self.plan(
-                client, item, dict(metadata.fields), config, force=force, dry_run=dry_run, settings=settings
+                client,
+                item,
+                dict(metadata.fields),
+                config,
+                force=force,
+                dry_run=dry_run,
+                settings=settings,
+                series=series_of_album(settings, album_id_of(metadata.fields)),
             )
             changes.update(plan.changes)
             messages.append(plan.message(dry_run=dry_run))
@@ -274,7 +301,15 @@ class KomgaWriter:
         """What ``write`` would send through the API, against Komga's current book and series (nothing sent)."""
         config = komga_settings(settings)
         force = item.write_back.force or config.overwrite_locked
-        return self.plan(self._client(config), item, dict(metadata.fields), config, force=force, dry_run=True)
+        return self.plan(
+            self._client(config),
+            item,
+            dict(metadata.fields),
+            config,
+            force=force,
+            dry_run=True,
+            series=series_of_album(settings, album_id_of(metadata.fields)),
+        )
 
     def _write_file(
         self, client: KomgaClient, item: LibraryItem, metadata: Any, settings: Settings, *, dry_run: bool
@@ -307,8 +342,10 @@ class KomgaWriter:
         force: bool,
         dry_run: bool,
         settings: Settings | None = None,
+        series: Mapping[str, Any] | None = None,
     ) -> ApiPlan:
-        """Compare with Komga's current book and series; send the PATCHes unless ``dry_run``."""
+        """Compare with Komga's current book and series; send the PATCHes unless ``dry_run``. ``series``:
+        the book's series record (see :func:`desired_series_metadata`)."""
         book_id = str(item.external_id)
         book = client.book(book_id)
         series_id = str(book.get("seriesId") or item.hints.get("komga_series_id") or "")
@@ -326,7 +363,7 @@ class KomgaWriter:
             with _series_lock(series_id):
                 series_current = client.series(series_id).get("metadata") or {}
                 series_body, series_changes, series_locked = plan_patch(
-                    desired_series_metadata(fields, series_current),
+                    desired_series_metadata(fields, series_current, series),
                     series_current,
                     force=force,
                     lock=config.lock_written,

@@ -209,7 +209,6 @@ def server():
         submit=received.append,
         health=lambda: {"received": len(received)},
         connection_timeout=1.0,
-        max_connections=8,
     ).start()
     try:
         yield webhook
@@ -255,7 +254,7 @@ def test_idle_connections_are_dropped_and_do_not_starve_the_others(server) -> No
     idle = [socket.create_connection((host, port), timeout=5) for _ in range(40)]
     trickle = socket.create_connection((host, port), timeout=5)
     try:
-        # a real request gets through while 40 idle connections are open (8 are served at a time)
+        # a real request gets through while 40 idle connections are open
         started = time.monotonic()
         response = requests.get(f"{server.url}/health", timeout=30)
         assert response.status_code == 200
@@ -269,7 +268,22 @@ def test_idle_connections_are_dropped_and_do_not_starve_the_others(server) -> No
             sock.close()
 
 
-def test_200_concurrent_requests_are_all_answered(server) -> None:
+@pytest.fixture
+def serve_defaults():
+    """The webhook as ``komga serve`` runs it (its own deadline and bounds)."""
+    from bdnex_komga.webhook import WebhookServer
+
+    webhook = WebhookServer(("127.0.0.1", 0), token=TOKEN, submit=lambda event: None, health=lambda: {}).start()
+    try:
+        yield webhook
+    finally:
+        webhook.stop()
+
+
+def test_200_concurrent_requests_are_all_answered(serve_defaults) -> None:
+    """200 clients of one address at once, on a machine loaded enough that some connect long before
+    they send: each is answered (the 1 s deadline of ``server`` would cut those, rightly)."""
+    server = serve_defaults
     results: list[Any] = []
     lock = threading.Lock()
     start = threading.Event()
@@ -357,3 +371,193 @@ def test_the_serve_process_survives_the_whole_corpus(env: Env, books) -> None:
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "unexpected" not in (out + err), err
     assert env.komga.book(books[0]["id"])["metadata"]["links"]
+
+
+# ---------------------------------------------------------------------- stalled connections (issue 29)
+
+
+def _stalled(address: tuple[str, int], count: int, *, source: str = "127.0.0.1") -> list[socket.socket]:
+    """``count`` real connections that send half a request header and then wait."""
+    sockets = []
+    for _ in range(count):
+        sock = socket.create_connection(address, timeout=10, source_address=(source, 0))
+        sock.sendall(b"POST /hooks/komga HTTP/1.1\r\nHost: x\r\nX-Bdnex-To")
+        sockets.append(sock)
+    return sockets
+
+
+def _ended_by_server(sock: socket.socket) -> bool:
+    """True when the server has closed this connection (without waiting for it)."""
+    sock.setblocking(False)
+    try:
+        return sock.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def test_400_stalled_connections_never_keep_health_or_a_valid_event_out(env: Env, books) -> None:
+    """Issue 29, case 1: 400 connections sending half a header and waiting (the serve command's own
+    settings: a 10 s deadline per request). /health and a valid event are answered at once beside
+    them, the event is processed, and the server ends every stalled connection at its deadline."""
+    with serving(env) as service:
+        url, worker = service.webhook.url, service.worker
+        host, port = service.webhook.server_address[:2]
+        stalled = _stalled((host, port), 400)
+        try:
+            started = time.monotonic()
+            assert requests.get(f"{url}/health", timeout=10).json()["status"] == "ok"
+            health_seconds = time.monotonic() - started
+            started = time.monotonic()
+            answer = post_raw(url, json.dumps({"event": "BookAdded", "bookId": books[0]["id"]}).encode())
+            event_seconds = time.monotonic() - started
+            assert answer.status_code == 202, answer.text
+            # at once, not after a stalled connection's deadline (10 s): margins for a loaded machine
+            assert health_seconds < 3 and event_seconds < 3, (health_seconds, event_seconds)
+            assert wait_for(lambda: worker.stats.processed == [books[0]["id"]], 30), worker.snapshot()
+            # none held for ever: all closed by the server once their 10 s have passed
+            assert wait_for(lambda: all(_ended_by_server(sock) for sock in stalled), 25)
+            # and the server holds none of them (nor the idle keep-alive ones, closed at their deadline)
+            assert wait_for(lambda: service.webhook.open_connections == 0, 15), service.webhook.open_connections
+        finally:
+            for sock in stalled:
+                sock.close()
+
+
+@pytest.fixture
+def patient_server():
+    """A webhook whose deadline (30 s) never ends a connection during the test: what closes one is
+    the bound on the connections waiting."""
+    from bdnex_komga.webhook import WebhookServer
+
+    webhook = WebhookServer(
+        ("127.0.0.1", 0),
+        token=TOKEN,
+        submit=lambda event: None,
+        health=lambda: {},
+        connection_timeout=30.0,
+        max_connections=120,
+        max_per_client=32,
+    ).start()
+    try:
+        yield webhook
+    finally:
+        webhook.stop()
+
+
+def test_each_client_keeps_a_bounded_number_of_connections_waiting(patient_server) -> None:
+    """Past 32 waiting connections of one client address, each new one ends that client's
+    longest-waiting one (once it waited past the grace): another client's are not touched."""
+    address = patient_server.server_address[:2]
+    first = _stalled(address, 40, source="127.0.0.2")
+    other = _stalled(address, 10, source="127.0.0.3")
+    later: list[socket.socket] = []
+    try:
+        time.sleep(patient_server.eviction_grace + 0.5)
+        assert not any(_ended_by_server(sock) for sock in [*first, *other])  # a burst is let in whole
+        later = _stalled(address, 10, source="127.0.0.2")
+        assert wait_for(lambda: all(_ended_by_server(sock) for sock in first[:10]), 10)
+        assert not any(_ended_by_server(sock) for sock in [*first[10:], *other, *later])
+        assert patient_server.open_connections == 50
+    finally:
+        for sock in [*first, *other, *later]:
+            sock.close()
+
+
+def test_at_the_total_bound_the_longest_waiting_connection_gives_way(patient_server) -> None:
+    address = patient_server.server_address[:2]
+    stalled = [sock for source in range(2, 8) for sock in _stalled(address, 20, source=f"127.0.0.{source + 10}")]
+    try:
+        time.sleep(patient_server.eviction_grace + 0.5)
+        assert patient_server.open_connections == 120
+        started = time.monotonic()
+        assert requests.get(f"{patient_server.url}/health", timeout=10).status_code == 200
+        assert time.monotonic() - started < 3
+        assert wait_for(lambda: _ended_by_server(stalled[0]), 5)  # the oldest gave way
+        assert patient_server.open_connections <= 120
+    finally:
+        for sock in stalled:
+            sock.close()
+
+
+def test_a_token_in_the_query_is_never_logged(env: Env, caplog) -> None:
+    """A client that puts the token in ``?token=`` (where it does not belong): ``-vv`` logs the
+    request without its query."""
+    secret = "QueryT0kenNeverLogged"
+    caplog.set_level(logging.DEBUG, logger="bdnex_komga")
+    with serving(env) as service:
+        url = service.webhook.url
+        assert requests.get(f"{url}/health?token={secret}", timeout=10).status_code == 200
+        assert requests.post(f"{url}/hooks/komga?token={secret}", data=b"{}", timeout=10).status_code == 401
+        assert requests.get(f"{url}/nowhere?token={secret}&x=1", timeout=10).status_code == 404
+        with socket.create_connection(service.webhook.server_address[:2], timeout=10) as sock:
+            sock.sendall(f"BROKEN /health?token={secret} HTTP/1.1\r\n\r\n".encode())  # a request line refused
+            sock.recv(1024)
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "/health?…" in logged and "/hooks/komga?…" in logged
+    assert secret not in logged and secret not in caplog.text
+
+
+def test_a_komga_url_with_a_space_in_the_environment_is_one_line(env: Env, monkeypatch) -> None:
+    monkeypatch.setenv("BDNEX_KOMGA_URL", "http://exa mple.org")
+    code, out, err = env.cli("komga", "sync")
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1, err
+    assert "BDNEX_KOMGA_URL" in lines[0] and "expected an http(s) URL" in lines[0]
+    assert "unexpected" not in (out + err)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
+def test_a_secret_file_that_never_ends_is_refused_at_once(env: Env, tmp_path, kind) -> None:
+    """``komga.api_key_file`` naming a FIFO or /dev/zero: refused before any read (no hang)."""
+    import os
+
+    secret = tmp_path / "api-key"
+    if kind == "fifo":
+        os.mkfifo(secret)
+    else:
+        secret.symlink_to("/dev/zero")
+    started = time.monotonic()
+    code, out, err = env.cli("komga", "sync", api_key=None, api_key_file=str(secret))
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1, err
+    assert "komga.api_key_file" in lines[0] and "not a regular file" in lines[0]
+    assert time.monotonic() - started < 30 and "unexpected" not in (out + err)
+
+
+def test_the_serve_process_never_logs_a_token_sent_in_the_query_even_at_vv(env: Env) -> None:
+    """The real ``bdnex-core -vv komga serve``: its debug log shows each request, never a query."""
+    import signal
+    import subprocess
+    import sys
+
+    secret = "Vv-QueryT0ken-NotInTheLog"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = env.config(webhook_token=TOKEN)
+    command = [sys.executable, "-m", "bdnex_core", "--config", str(config), "-vv", "komga", "serve"]
+    proc = subprocess.Popen(
+        [*command, "--listen", f"127.0.0.1:{port}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return requests.get(f"{url}/health", timeout=2).status_code == 200
+        except requests.RequestException:
+            return proc.poll() is not None
+
+    try:
+        assert wait_for(up, 30) and proc.poll() is None, proc.communicate(timeout=5)
+        assert requests.get(f"{url}/health?token={secret}", timeout=10).status_code == 200
+        assert requests.post(f"{url}/hooks/komga?token={secret}", data=b"{}", timeout=10).status_code == 401
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "/health?…" in err and "/hooks/komga?…" in err  # the requests are logged, at -vv
+    assert secret not in err

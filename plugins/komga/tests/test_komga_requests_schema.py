@@ -83,9 +83,18 @@ def test_book_patch_body(validator_for: Any) -> None:
 
 
 def test_series_patch_body(validator_for: Any) -> None:
-    body, _, _ = plan_patch(desired_series_metadata(FIELDS, {}), {}, force=False, lock=True)
-    assert {"publisher", "genres", "language", "totalBookCount", "summary", "publisherLock"} <= set(body)
+    series = {
+        "publisher": "Soleil",
+        "genres": ["Heroic Fantasy"],
+        "summary": "Les nains des Terres d'Arran.",
+        "normal_status": "ongoing",
+        "tome_count": 25,
+    }
+    body, _, _ = plan_patch(desired_series_metadata(FIELDS, {}, series), {}, force=False, lock=True)
+    assert {"publisher", "genres", "language", "totalBookCount", "summary", "status", "publisherLock"} <= set(body)
     validator_for("SeriesMetadataUpdateDto").validate(body)
+    without_record, _, _ = plan_patch(desired_series_metadata(FIELDS, {}), {}, force=False, lock=True)
+    validator_for("SeriesMetadataUpdateDto").validate(without_record)
 
 
 @pytest.mark.parametrize(

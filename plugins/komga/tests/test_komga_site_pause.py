@@ -99,3 +99,25 @@ def test_queue_pauses_while_the_site_blocks_us(paused_env: Env, own_site: Any) -
 def test_queue_pauses_while_the_site_is_down(paused_env: Env, own_site: Any) -> None:
     """The fake site stopped, then started again on the same port."""
     _check_paused_then_done(paused_env, unusable=own_site.stop, usable=own_site.restart)
+
+
+def test_the_pause_its_end_and_the_batch_are_announced(
+    paused_env: Env, own_site: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Apprise notifications from a watcher: one message when Bédéthèque stops us, one when it answers
+    again, and the batch's summary (issue 35); the retries in between say nothing more."""
+    pytest.importorskip("apprise", reason="the notify extra (apprise) is not installed")
+    from bdnex_core.service import notifications
+    from bdnex_testing.notify_receiver import NotificationReceiver
+
+    notifications.site_pause.resume()  # as a new process starts
+    with NotificationReceiver() as receiver:
+        monkeypatch.setenv(notifications.URLS_VARIABLE, receiver.url)
+        _check_paused_then_done(
+            paused_env, unusable=lambda: own_site.set_mode("challenge"), usable=lambda: own_site.set_mode(None)
+        )
+        titles = [message["title"] for message in receiver.wait_for(3)]
+    paused, resumed = "bdnex-core paused: Bédéthèque is not usable now", "bdnex-core resumed: Bédéthèque answers again"
+    assert titles[0] == paused and titles.count(paused) == 1 and titles.count(resumed) == 1, titles
+    assert titles[-1] == "bdnex-core: 2 tagged, 0 to review, 0 failed", titles
+    assert titles.index(resumed) < len(titles) - 1

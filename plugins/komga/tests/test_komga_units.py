@@ -128,25 +128,45 @@ def test_book_fields_from_comicinfo() -> None:
     assert release_date({"Year": "2001"}) == "2001-01-01" and release_date({}) is None
 
 
-def test_series_fields() -> None:
+def test_series_fields_come_from_the_series_record() -> None:
     fields = {
-        "Publisher": "Soleil",
-        "Genre": "Heroic Fantasy, Aventure",
+        "Publisher": "Delcourt",  # this book's edition: not the series'
+        "Genre": "Aventure",
         "LanguageISO": "fr",
         "Count": "19",
         "Summary": "Tome 1",
         "Number": "1",
     }
-    desired = desired_series_metadata(fields, {"genres": ["Nains"], "summary": ""})
+    series = {
+        "publisher": "Soleil",
+        "genres": ["Heroic Fantasy", "Fantasy"],
+        "summary": "Les nains des Terres d'Arran.",
+        "normal_status": "ended",
+        "tome_count": 25,
+    }
+    desired = desired_series_metadata(fields, {"genres": ["Nains"], "summary": "", "publisher": "Glénat"}, series)
     assert desired == {
         "publisher": "Soleil",
-        "genres": ["aventure", "heroic fantasy", "nains"],
+        "genres": ["fantasy", "heroic fantasy"],
+        "language": "fr",
+        "totalBookCount": 25,
+        "summary": "Les nains des Terres d'Arran.",
+        "status": "ENDED",
+    }
+    assert desired_series_metadata({**fields, "Number": "7"}, {}, series) == desired  # every book asks the same
+    assert "status" not in desired_series_metadata(fields, {}, {**series, "normal_status": None})
+
+
+def test_without_a_series_record_a_book_only_fills_what_the_series_lacks() -> None:
+    fields = {"Publisher": "Delcourt", "Genre": "Aventure", "LanguageISO": "fr", "Count": "19", "Summary": "Tome 1"}
+    assert desired_series_metadata({**fields, "Number": "1"}, {}) == {
+        "publisher": "Delcourt",
+        "genres": ["aventure"],
         "language": "fr",
         "totalBookCount": 19,
-        "summary": "Tome 1",
-    }
-    assert "summary" not in desired_series_metadata({**fields, "Number": "2"}, {})
-    assert "summary" not in desired_series_metadata(fields, {"summary": "written by someone"})
+    }  # an album's summary is never the series'
+    current = {"publisher": "Soleil", "genres": ["fantasy"], "totalBookCount": 25}
+    assert desired_series_metadata({**fields, "Number": "2"}, current) == {"language": "fr"}
 
 
 def test_plan_patch_respects_locks() -> None:

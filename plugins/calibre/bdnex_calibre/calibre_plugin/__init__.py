@@ -72,12 +72,12 @@ class BedethequeBdnex(Source):
     def album(self, album_id, timeout):
         return json.loads(self._run(["calibre", "album", str(album_id)], timeout))
 
-    def candidates(self, name, timeout):
-        out = self._run(["identify", name, "--json"], timeout)
-        for line in out.splitlines():
-            if line.strip():
-                return json.loads(line)
-        return {}
+    def candidates(self, title, authors, timeout):
+        """``bdnex-core calibre identify``: the albums ranked with the authors, each ``accept`` or ``weak``."""
+        args = ["calibre", "identify", "--title", title, "--limit", str(int(self.prefs["max_results"] or 5))]
+        for author in authors or []:
+            args += ["--author", author]
+        return json.loads(self._run(args, timeout) or "{}")
 
     # ------------------------------------------------------------------ mapping
 
@@ -131,24 +131,26 @@ class BedethequeBdnex(Source):
         return self.cached_identifier_to_cover_url(album_id) if album_id else None
 
     def identify(self, log, result_queue, abort, title=None, authors=None, identifiers={}, timeout=30):
+        """An album named by its identifier, or the one bdnex-core would accept for the title and authors.
+
+        calibre applies the first result of a bulk download without asking: a title that only
+        resembles an album's (or an album by other authors) is never returned, only logged."""
         try:
-            album_ids = []
             if identifiers.get(BEDETHEQUE):
-                album_ids.append(identifiers[BEDETHEQUE])
+                records = [self.album(identifiers[BEDETHEQUE], timeout)]
             elif title:
-                found = self.candidates(title, timeout)
-                if found.get("album_id"):
-                    album_ids.append(found["album_id"])
-                for candidate in found.get("candidates") or []:
-                    cid = candidate.get("album_id") if isinstance(candidate, dict) else candidate
-                    if cid and cid not in album_ids:
-                        album_ids.append(cid)
+                found = self.candidates(title, authors, timeout).get("results") or []
+                records = [result for result in found if result.get("decision") == "accept"]
+                for result in found:
+                    if result.get("decision") != "accept":
+                        log.info("Bédéthèque (bdnex): weak match not returned: album %s (confidence %.2f): %s" % (
+                            result.get("album_id"), result.get("confidence") or 0, result.get("explain")))
             else:
                 return None
-            for relevance, album_id in enumerate(album_ids[: int(self.prefs["max_results"] or 5)]):
+            for relevance, record in enumerate(records):
                 if abort.is_set():
                     break
-                mi = self.to_metadata(self.album(album_id, timeout))
+                mi = self.to_metadata(record)
                 mi.source_relevance = relevance
                 self.clean_downloaded_metadata(mi)
                 result_queue.put(mi)
