@@ -87,6 +87,7 @@ def fill_leaving(folder: Path, free_bytes: int) -> Path:
         except OSError as exc:
             if exc.errno != errno.ENOSPC:
                 raise
+    return filler
 
 
 def fill_up(folder: Path) -> Path:

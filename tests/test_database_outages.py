@@ -225,10 +225,16 @@ class DiskFillingWriter:
         register(Writer())
 
 
-def test_an_archive_written_when_its_record_cannot_be_made_is_given_back(tmp_path, site, small_disk, capsys, caplog):
-    """Deterministic: the disk fills up between the 8th file's archive write and its record."""
+@pytest.mark.parametrize("write", ["copy", "in_place"])
+def test_an_archive_written_when_its_record_cannot_be_made_is_given_back(
+    tmp_path, site, small_disk, capsys, caplog, write
+):
+    """Deterministic: the disk fills up just before the 8th file's archive write. A copy is written
+    and then given back when its record cannot be made; an in-place write is never begun, since
+    its journal entry (in the database) cannot be made first."""
     caplog.set_level(logging.INFO, logger="bdnex_core.pipeline.runner")
     config, location, disk = small_disk
+    config.write_text(json.dumps({**json.loads(config.read_text()), "archives": {"write": write}}))
     originals = make_library(tmp_path / "library", site)
     reset_plugin_host()
     filling = DiskFillingWriter(disk, at=8)
@@ -240,7 +246,8 @@ def test_an_archive_written_when_its_record_cannot_be_made_is_given_back(tmp_pat
         reset_plugin_host()
     out, err = capsys.readouterr()
     assert code == 3, out[-2000:] + err
-    assert "Album 007.cbz: its record could not be made; given back as it was" in caplog.text
+    given_back = "Album 007.cbz: its record could not be made; given back as it was" in caplog.text
+    assert given_back == (write == "copy"), caplog.text
     assert [line for line in err.splitlines() if line.startswith("Error:")] == [
         f"Error: {location}: the disk holding the database is full: free some space on it, then run again "
         f"— session 1 paused; resume it later: bdnex-core tag --resume 1"

@@ -16,6 +16,7 @@ These are not the ComicInfo.xml backups of :mod:`bdnex_core.store.backups` (what
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sqlite3
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bdnex_core.errors import DatabaseError
+from bdnex_core.store.backend import MIN_FREE_BYTES, ROOM_HELD_BYTES
 from bdnex_core.store.sqlite_files import companion, set_aside
 
 if TYPE_CHECKING:
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
 BACKUP_NAME = re.compile(r"^(?P<stem>.+)-(?P<stamp>\d{8}T\d{6}Z)-(?P<reason>[a-z-]+)\.db$")
 STAMP = "%Y%m%dT%H%M%SZ"
 #: what a listing counts in each backup (table: what one row is called)
+logger = logging.getLogger(__name__)
+
 COUNTED = {"processed_files": "file", "processing_sessions": "session", "catalogue_albums": "catalogue album"}
 SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 
@@ -150,7 +154,8 @@ def make_backup(conn: sqlite3.Connection, settings: Settings, reason: str) -> Ba
     if newest is not None and newest.made >= made:  # two in one second: names keep their order
         made = newest.made + timedelta(seconds=1)
     target = folder / f"{stem}-{made.strftime(STAMP)}-{reason}.db"
-    partial = target.with_name(f".{target.name}.partial")
+    # its own name per process: runs sharing the database may make theirs in the same second
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         partial.unlink(missing_ok=True)
@@ -249,6 +254,7 @@ class RollingBackups:
         hours = settings.database.backups_every_hours
         self.look_every = min(60.0, hours * 360.0)  # a tenth of the interval, for short test intervals
         self._next_look = 0.0
+        self._said_no_room = False
 
     def maybe(self) -> Backup | None:
         if self.conn is None or self.settings.database.backups_every_hours == 0:
@@ -259,4 +265,31 @@ class RollingBackups:
         self._next_look = now + self.look_every
         if not backup_due(self.settings):
             return None
+        if not self._room_for_a_copy():
+            return None
         return make_backup(self.conn, self.settings, "while-tagging")
+
+    def _room_for_a_copy(self) -> bool:
+        """A copy that would leave its disk short of what the run needs to record its files is not
+        made: on a nearly full disk the backup would be what stops the run (said once in the log)."""
+        assert self.conn is not None
+        folder = backups_folder(self.settings)
+        probe = folder if folder.exists() else folder.parent
+        try:
+            status = os.statvfs(probe)
+            pages, page_size = (
+                self.conn.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "page_size")
+            )
+        except (OSError, sqlite3.Error):
+            return True  # cannot tell: the copy itself will say
+        left_after = status.f_bavail * status.f_frsize - pages * page_size
+        if left_after >= 2 * MIN_FREE_BYTES + ROOM_HELD_BYTES:
+            return True
+        if not self._said_no_room:
+            self._said_no_room = True
+            logger.warning(
+                "%s: no backup of the database made: the disk would keep only %d KB; free some space",
+                folder,
+                max(0, left_after) // 1024,
+            )
+        return False
