@@ -26,10 +26,10 @@ stop: not compared, and the line says why.
 from __future__ import annotations
 
 import threading
-from urllib.parse import urlparse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 from bdnex_core.errors import BdnexError
 
