@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import random
+import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,16 @@ class Edition:
     band_colour: bool = False  # another colour for the logo band
     lettering: bool = False  # another title lettering
     colours: float = 0.0  # a colour cast (0: none; 0.1–0.3 for a re-coloured edition)
+
+
+def album_cover_seeds(series_slug: str, album_id: int, first_edition: int) -> tuple[int, int, Edition]:
+    """The seeds of a catalogue album's generated cover (the fake site's and the cover benchmarks'):
+    its series' layout from the series' slug, its art from its own id; a re-edition keeps its first
+    edition's art with the band re-coloured, except one in three (by id) that has art of its own."""
+    series_seed = zlib.crc32(series_slug.encode())
+    if album_id == first_edition or zlib.crc32(f"{album_id}art".encode()) % 3 == 0:
+        return series_seed, album_id, Edition()
+    return series_seed, first_edition, Edition(band_colour=True)
 
 
 def _colour(rng: random.Random, base: tuple[int, int, int] | None = None, spread: int = 255) -> tuple[int, int, int]:

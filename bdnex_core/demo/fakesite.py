@@ -444,23 +444,13 @@ class FakeBedetheque:
 
 
 def cover_seeds(catalogue: FakeCatalogue, album_id: int) -> tuple[int, int, Any]:
-    """What a generated cover is drawn from (``demo/covers.py``): its series' layout, its album's art,
-    and how its edition changes them. Re-editions keep the first edition's art (their band's colour
-    changes) except one in three, which has art of its own (``cover_has_own_art``)."""
-    from bdnex_core.demo.covers import Edition
+    """What the generated cover of ``album_id`` is drawn from (``demo/covers.py``: ``album_cover_seeds``,
+    its first edition being the lowest id of its editions)."""
+    from bdnex_core.demo.covers import album_cover_seeds
 
     entry = catalogue.albums[album_id]
-    series_seed = zlib.crc32(entry.series_slug.encode())
     editions = catalogue.editions.get(album_id) or [entry]
-    first = editions[0].album_id
-    if album_id == first or cover_has_own_art(album_id):
-        return series_seed, album_id, Edition()
-    return series_seed, first, Edition(band_colour=True)
-
-
-def cover_has_own_art(album_id: int) -> bool:
-    """A re-edition whose cover is new art (one in three), not the first edition's re-coloured."""
-    return _seed(album_id, "art") % 3 == 0
+    return album_cover_seeds(entry.series_slug, album_id, editions[0].album_id)
 
 
 def _edition_year(entry: AlbumEntry, editions: list[AlbumEntry]) -> int:
