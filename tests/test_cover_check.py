@@ -279,3 +279,27 @@ def test_covers_the_site_cannot_serve_are_not_compared_and_said(site, tmp_path, 
         site.set_mode(None)
     assert outcome.state == "done" and outcome.album.album_id == TOME2
     assert f"album {TOME2}: cover: not compared (" in outcome.cover, outcome.cover
+
+
+def test_the_tag_summary_counts_cover_requests(site, tmp_path, database_location, capsys) -> None:
+    from bdnex_core.cli import main
+
+    name = "Nains - T02 - Ordo du Talion.cbz"
+    tag_file(site, tmp_path, database_location, "Nains - T03 - Aral du temple.cbz", scanned(site, TOME3))
+    config = json.loads((tmp_path / "config.yaml").read_text())
+    config["matching"] = {"cover_check": "always"}
+    (tmp_path / "always.yaml").write_text(json.dumps(config))
+    library = tmp_path / "lib2"
+    write_cbz(library / name, [scanned(site, TOME2), *sample_pages("inside", 2, 3)])
+    capsys.readouterr()
+    site.clear_log()
+    code = main(["--config", str(tmp_path / "always.yaml"), "tag", "-v", str(library)])
+    out = capsys.readouterr().out
+    assert code == 0 and "covers compared: 1 cover requests to the site" in out, out
+    assert f"album {TOME2}: cover: same (distance " in out and len(site.requests("/media/Couvertures/")) == 1
+    # another file compared with the same album: its cover's fingerprint is kept, no request
+    write_cbz(library / "again" / name, [scanned(site, TOME2, seed=9), *sample_pages("inside", 2, 4)])
+    assert main(["--config", str(tmp_path / "always.yaml"), "tag", str(library / "again"), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["cover_requests"] == 0 and shown["files"][0]["cover"].startswith(f"album {TOME2}: cover: same")
+    assert len(site.requests("/media/Couvertures/")) == 1
