@@ -6,11 +6,12 @@ CT_VENV ?= .venv-ct
 # bdnex-comictagger belongs in ComicTagger's own environment (it depends on ComicTagger)
 PLUGINS := $(filter-out plugins/comictagger/pyproject.toml,$(wildcard plugins/*/pyproject.toml))
 
-.PHONY: install venv comictagger test test-fast test-alone lint wheels container demo bench clean
+.PHONY: install venv comictagger test test-fast test-alone lint wheels container demo bench screenshots clean
 # the Python packages mypy checks (the calibre plugin's calibre_plugin/ runs inside calibre: excluded in pyproject)
 TYPED := bdnex_core plugins/komga/bdnex_komga plugins/calibre/bdnex_calibre plugins/kavita/bdnex_kavita
 
 $(BIN)/python:
+	@echo "creating the virtualenv $(VENV)..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
@@ -41,7 +42,8 @@ test-fast: install
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not slow" $(PYTEST_ARGS); $(NOTHING_COLLECTED_IS_OK)
 
 ## test-alone: the fast suite as in a clone with nothing beside it (../shared hidden, no PostgreSQL server;
-## what needs them skips)
+## what needs them skips). BDNEX_ALONE_SUBSET=1 (CI) runs only the tests that reach ../shared or
+## PostgreSQL: the others do the same with or without them
 test-alone: install
 	env -u BDNEX_REQUIRE_SHARED -u BDNEX_REQUIRE_POSTGRES -u BDNEX_TEST_POSTGRES_URL BDNEX_SHARED_DIR=$(abspath .)/.no-shared-here \
 	  $(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not slow" $(PYTEST_ARGS); $(NOTHING_COLLECTED_IS_OK)
@@ -62,13 +64,20 @@ container:
 	.ci/container
 
 ## demo: tag a generated sample library against a local fake Bédéthèque (the core and plugins, no test tools)
+# (pip shows its progress: the first install downloads and builds for a minute or two)
 demo: venv
-	$(BIN)/pip install --quiet -e . $(addprefix -e ,$(dir $(PLUGINS)))
+	@echo "installing bdnex-core and its plugins into $(VENV) (a minute or two the first time)..."
+	$(BIN)/pip install --progress-bar on -e . $(addprefix -e ,$(dir $(PLUGINS)))
 	$(BIN)/bdnex-core demo
 
 ## bench: every benchmark script (prints ratios against a baseline measured in the same run)
 bench: install
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+## screenshots: the README's pictures of the review (1280×800, 390×844) taken again by the browser tests
+screenshots: install
+	BDNEX_REQUIRE_BROWSER=1 BDNEX_UPDATE_DOCS_SCREENSHOT=1 $(BIN)/python -m pytest -n 0 -q \
+	  tests/test_web_browser.py -k "side_by_side or on_a_phone"
 
 clean:
 	rm -rf $(VENV) $(CT_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

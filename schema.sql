@@ -1,7 +1,8 @@
 -- bdnex-core SQLite schema: the one source of truth.
 -- The first part is the seed ("BDneX Architecture - Phase 1"): its tables, columns,
--- CHECKs and six indexes are kept as designed. The second part is what the product
--- adds. Every statement is idempotent; bdnex_core/migrations.py applies this file
+-- CHECKs and six indexes are kept as designed, but for one word: a file waiting for a person's
+-- review is 'waiting' (the seed said 'skipped', which also means "left as it was"). The second
+-- part is what the product adds. Every statement is idempotent; bdnex_core/migrations.py applies this file
 -- through sqlite-utils Migrations and upgrades databases made by earlier versions.
 
 -- ===================================================================== seed
@@ -23,7 +24,7 @@ CREATE TABLE IF NOT EXISTS processed_files (
     year INTEGER,
     isbn TEXT,
     pages INTEGER,
-    status TEXT CHECK(status IN ('success', 'manual', 'skipped', 'failed')),
+    status TEXT CHECK(status IN ('success', 'manual', 'waiting', 'skipped', 'failed')),  -- 'waiting': for review
     error_msg TEXT,
     has_metadata BOOLEAN DEFAULT FALSE,
     metadata_hash TEXT,
@@ -74,7 +75,7 @@ CREATE TABLE IF NOT EXISTS processing_sessions (
     json_log_path TEXT,
     csv_log_path TEXT,
     -- product additions
-    files_queued INTEGER DEFAULT 0,     -- waiting for a person's review
+    files_waiting INTEGER DEFAULT 0,    -- waiting for a person's review
     files_unchanged INTEGER DEFAULT 0,  -- processed before and unchanged: counted in files_skipped, not listed
     options JSON,                       -- the run's options, reused by --resume
     pid INTEGER,                        -- process running it (a dead pid = interrupted)
@@ -125,7 +126,7 @@ CREATE TABLE IF NOT EXISTS session_files (
     file_path TEXT NOT NULL,
     item_key TEXT NOT NULL,             -- file path, or 'source:external id'
     state TEXT NOT NULL DEFAULT 'pending'
-        CHECK(state IN ('pending', 'done', 'failed', 'skipped', 'queued')),
+        CHECK(state IN ('pending', 'done', 'failed', 'skipped', 'waiting')),
     file_id INTEGER REFERENCES processed_files(id),
     error_msg TEXT,
     updated_at TIMESTAMP,
@@ -143,8 +144,8 @@ CREATE TABLE IF NOT EXISTS review_queue (
     session_id INTEGER REFERENCES processing_sessions(id),
     parsed JSON,                        -- what the file name told us
     candidates JSON,                    -- [{album_id, url, score, explain}, ...]
-    status TEXT NOT NULL DEFAULT 'pending'
-        CHECK(status IN ('pending', 'resolved', 'skipped')),
+    status TEXT NOT NULL DEFAULT 'waiting'
+        CHECK(status IN ('waiting', 'resolved', 'skipped')),
     chosen_album_id INTEGER,
     created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
     resolved_at TIMESTAMP,
@@ -153,7 +154,9 @@ CREATE TABLE IF NOT EXISTS review_queue (
 
 CREATE INDEX IF NOT EXISTS idx_file_hash ON processed_files(file_hash);
 CREATE INDEX IF NOT EXISTS idx_session_files_state ON session_files(session_id, state, position);
-CREATE UNIQUE INDEX IF NOT EXISTS idx_review_pending ON review_queue(item_key) WHERE status = 'pending';
+-- a session's files in order, a page at a time (the web page of a session of thousands of files)
+CREATE INDEX IF NOT EXISTS idx_session_files_position ON session_files(session_id, position);
+CREATE UNIQUE INDEX IF NOT EXISTS idx_review_waiting ON review_queue(item_key) WHERE status = 'waiting';
 CREATE UNIQUE INDEX IF NOT EXISTS idx_statistics_date ON statistics(date);
 CREATE UNIQUE INDEX IF NOT EXISTS idx_sessions_imported_from ON processing_sessions(imported_from);
 CREATE INDEX IF NOT EXISTS idx_bdgest_albums_valid ON bdgest_albums(cache_valid_until);

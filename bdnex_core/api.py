@@ -82,24 +82,31 @@ def run_tagging(settings: Settings, db: BDneXDB, items: Sequence[LibraryItem], o
     ``bdnex-core tag --resume ID`` can ask your library source for them again. With
     ``options.interactive``, uncertain matches are asked about on the terminal (as ``tag`` does).
     """
+    from bdnex_core.cli.context import follow_up_of_this_command
     from bdnex_core.pipeline.review import terminal_reviewer
     from bdnex_core.pipeline.review_service import ReviewService
     from bdnex_core.pipeline.runner import run_tagging as run
 
-    reviewer = terminal_reviewer(lambda: ReviewService(settings, db)) if options.interactive else None
+    review_command = follow_up_of_this_command()("review")
+    reviewer = (
+        terminal_reviewer(lambda: ReviewService(settings, db), review_command=review_command)
+        if options.interactive
+        else None
+    )
     return run(settings, db, list(items), options, reviewer=reviewer)
 
 
 def report_tagging(summary: RunSummary, *, dry_run: bool = False, as_json: bool = False) -> None:
     """Print a session's summary as ``bdnex-core tag`` does: a table (and the changes of a dry run), or JSON."""
+    from bdnex_core.cli.context import follow_up_of_this_command
     from bdnex_core.cli.tag import echo_database_stop, print_summary
 
     if as_json:
         echo_json(summary.to_dict())
-        echo_database_stop(summary)
+        echo_database_stop(summary, follow_up_of_this_command())
         return
 
-    print_summary(summary, dry_run=dry_run)
+    print_summary(summary, follow_up=follow_up_of_this_command(), dry_run=dry_run)
 
 
 def tag_and_report(app: AppContext, items: Sequence[LibraryItem], options: TagOptions, *, as_json: bool) -> RunSummary:

@@ -457,7 +457,7 @@ class BDneXDB:
         return self.reviews.queue(file_path, item_key, session_id, parsed, candidates, item)
 
     def pending_reviews(self, limit: int | None = None) -> list[dict[str, Any]]:
-        return self.reviews.with_status("pending", limit)
+        return self.reviews.with_status("waiting", limit)
 
     def resolve_review(self, review_id: int, *, album_id: int | None, status: str = "resolved") -> None:
         self.reviews.resolve(review_id, album_id=album_id, status=status)

@@ -8,6 +8,7 @@ just created. New migrations are appended, never reordered.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from functools import cache
@@ -236,8 +237,64 @@ def m017_archive_journal(db: Database) -> None:
     execute_script(db, schema_sql()[start:])
 
 
+# ---------------------------------------------------------------------- one word for the review queue
+
+_WAITING_CHECKS = (  # table, column, the values its CHECK allows now
+    ("processed_files", "status", ("success", "manual", "waiting", "skipped", "failed")),
+    ("session_files", "state", ("pending", "done", "failed", "skipped", "waiting")),
+    ("review_queue", "status", ("waiting", "resolved", "skipped")),
+)
+
+
+def _replace_checks(db: Database, table: str, column: str, values: tuple[str, ...], default: str | None) -> None:
+    """Rewrite ``table``'s ``CHECK(column IN (...))`` (and the column's default) in the stored schema.
+
+    SQLite cannot alter a CHECK; its documented way to change one without rebuilding the table (which
+    the tables' foreign keys and full-text triggers would make long and fragile) is to edit the
+    table's SQL in ``sqlite_schema`` with ``writable_schema`` and bump ``schema_version``, inside the
+    migration's transaction. Only the list of allowed values changes: no row's storage does.
+    """
+    row = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone()
+    if row is None:
+        return
+    allowed = ", ".join(f"'{value}'" for value in values)
+    check = re.compile(rf"CHECK\s*\(\s*{column}\s+IN\s*\([^)]*\)\s*\)", re.IGNORECASE)
+    sql = check.sub(f"CHECK({column} IN ({allowed}))", row[0], count=1)
+    if default is not None:
+        sql = re.sub(rf"(\b{column}\s+TEXT\s+NOT\s+NULL\s+DEFAULT\s+)'[a-z]+'", rf"\1'{default}'", sql, count=1)
+    if sql == row[0]:
+        return
+    version = db.execute("PRAGMA schema_version").fetchone()[0]
+    db.execute("PRAGMA writable_schema = ON")
+    try:
+        db.execute("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?", [sql, table])
+        db.execute(f"PRAGMA schema_version = {int(version) + 1}")
+    finally:
+        db.execute("PRAGMA writable_schema = OFF")
+
+
 @migrations()
-def m018_cover_fingerprints(db: Database) -> None:
+def m018_waiting_for_review(db: Database) -> None:
+    """A file whose match waits for a person is 'waiting' in its record ('skipped' before), its session
+    ('queued') and the review queue ('pending'); the session counter is ``files_waiting``. And a
+    session's files are indexed by position, for the web page of a session to read one page at a time."""
+    if "files_queued" in db["processing_sessions"].columns_dict:
+        db.execute("ALTER TABLE processing_sessions RENAME COLUMN files_queued TO files_waiting")
+    for table, column, values in _WAITING_CHECKS:
+        _replace_checks(db, table, column, values, "waiting" if table == "review_queue" else None)
+    db.execute("UPDATE processed_files SET status = 'waiting' WHERE status = 'skipped' AND decision = 'review'")
+    db.execute("UPDATE session_files SET state = 'waiting' WHERE state = 'queued'")
+    db.execute("DROP INDEX IF EXISTS idx_review_pending")
+    db.execute("UPDATE review_queue SET status = 'waiting' WHERE status = 'pending'")
+    db.execute(
+        "CREATE UNIQUE INDEX IF NOT EXISTS idx_review_waiting ON review_queue(item_key) WHERE status = 'waiting'"
+    )
+    # a session's files in order, a page at a time (the web page of a session of thousands of files)
+    db.execute("CREATE INDEX IF NOT EXISTS idx_session_files_position ON session_files(session_id, position)")
+
+
+@migrations()
+def m019_cover_fingerprints(db: Database) -> None:
     """Cover fingerprints: a file's per content hash, an album's beside the album cache."""
     start = schema_sql().index(
         "-- ===================================================================== cover fingerprints"

@@ -1,7 +1,9 @@
 """The states things can be in, as enums (``StrEnum``: each member is also its string, so rows
 written before these enums existed, JSON logs and SQL comparisons keep working).
 
-One vocabulary per concept; translations between them live here, nowhere else.
+One vocabulary per concept; translations between them live here, nowhere else. A file whose match
+needs a person is ``waiting`` wherever it is told (its record, its session, the review queue);
+``skipped`` only ever means "left as it was".
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ class FileStatus(StrEnum):
 
     SUCCESS = "success"  # tagged automatically
     MANUAL = "manual"  # tagged with an album a person chose
-    SKIPPED = "skipped"  # left as is (waiting in the review queue, skipped by a person, ...)
+    WAITING = "waiting"  # its match waits for a person (in the review queue)
+    SKIPPED = "skipped"  # left as is (no usable candidate, undone, ...)
     FAILED = "failed"
 
 
@@ -34,7 +37,15 @@ class SessionFileState(StrEnum):
     DONE = "done"
     FAILED = "failed"
     SKIPPED = "skipped"
-    QUEUED = "queued"
+    WAITING = "waiting"  # its match waits for a person (in the review queue)
+
+
+class ReviewStatus(StrEnum):
+    """``review_queue.status``: where a file's entry in the review queue stands."""
+
+    WAITING = "waiting"  # a person has not decided yet
+    SKIPPED = "skipped"  # a person passed it over: listed apart (``review --skipped``), reviewable again
+    RESOLVED = "resolved"  # a person chose its album
 
 
 class Decision(StrEnum):
@@ -50,7 +61,7 @@ class OutcomeState(StrEnum):
     """What happened to one item in a run (``Outcome.state``)."""
 
     DONE = "done"
-    QUEUED = "queued"
+    WAITING = "waiting"  # left for a person: in the review queue
     SKIPPED = "skipped"
     FAILED = "failed"
     REVIEW = "review"  # transient: a person must decide (the runner asks or queues)
@@ -70,7 +81,9 @@ def file_status_for(outcome: OutcomeState, *, manual: bool = False) -> FileStatu
         return FileStatus.MANUAL if manual else FileStatus.SUCCESS
     if outcome == OutcomeState.FAILED:
         return FileStatus.FAILED
-    return FileStatus.SKIPPED  # skipped, or queued for review: left as is
+    if outcome == OutcomeState.WAITING:
+        return FileStatus.WAITING
+    return FileStatus.SKIPPED
 
 
 def session_state_for(outcome: OutcomeState) -> SessionFileState:

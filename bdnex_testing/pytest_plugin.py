@@ -29,11 +29,64 @@ def skip_or_fail(reason: str, *, required_by: str) -> None:
     pytest.skip(reason)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that needs the shared fixtures, so ``-m "not shared"`` selects the self-contained ones."""
+# words of a test module (or of a conftest above it) that reaches ../shared or the PostgreSQL server
+ENVIRONMENT_WORDS = (
+    "shared_dir",
+    "SHARED_DIR",
+    "mark.shared",
+    "bdnex_testing.shared",
+    "bedetheque_fixtures",
+    "postgres_url",
+    "bdnex_testing.postgres",
+    "POSTGRES",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that needs the shared fixtures, so ``-m "not shared"`` selects the self-contained ones.
+
+    With ``BDNEX_ALONE_SUBSET=1`` (CI's run "as in a clone with nothing beside it"), keep only the tests
+    whose module or conftest reaches ../shared or PostgreSQL, or that run on PostgreSQL: the others
+    do the same thing with or without them, and the whole suite has just run them."""
     for item in items:
         if "shared_dir" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.shared)
+    if os.environ.get("BDNEX_ALONE_SUBSET") != "1":
+        return
+    kept: list[pytest.Item] = []
+    left: list[pytest.Item] = []
+    for item in items:
+        (kept if _reaches_the_environment(item) else left).append(item)
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
+
+
+def _reaches_the_environment(item: pytest.Item) -> bool:
+    fixtures = set(getattr(item, "fixturenames", ()))
+    if fixtures & {"shared_dir", "bedetheque_fixtures", "postgres_url"} or "postgresql" in item.name:
+        return True
+    module, conftests = _texts_around(Path(str(item.path)))
+    return any(word in module for word in ENVIRONMENT_WORDS) or any(
+        word in text for text in conftests for word in CONFTEST_WORDS
+    )
+
+
+# what a conftest's fixture does with ../shared (re-exporting its path is nothing)
+CONFTEST_WORDS = ("fake_bedetheque", "real_sitemaps", "shared_dir", "postgres_url", "bdnex_testing.postgres")
+_module_texts: dict[Path, tuple[str, list[str]]] = {}
+
+
+def _texts_around(module: Path) -> tuple[str, list[str]]:
+    """The module's text, and every conftest's between it and the repository's root."""
+    if module not in _module_texts:
+        conftests = [
+            (folder / "conftest.py").read_text(encoding="utf-8", errors="replace")
+            for folder in module.parents
+            if REPO_ROOT in folder.parents and (folder / "conftest.py").is_file()
+        ]
+        _module_texts[module] = (module.read_text(encoding="utf-8", errors="replace"), conftests)
+    return _module_texts[module]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

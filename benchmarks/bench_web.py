@@ -63,7 +63,7 @@ def fill_queue(db, entry_row: dict, folder: Path, count: int) -> None:
                 "session_id": entry_row["session_id"],
                 "parsed": entry_row["parsed"],
                 "candidates": entry_row["candidates"],
-                "status": "pending",
+                "status": "waiting",
             }
         )
     with db.write():
@@ -78,13 +78,13 @@ def main_bench() -> int:
             entry = series_entries(site, minimum=4)[2]
             uncertain_file(tmp / "library", entry)
             assert main(["-q", "--config", str(config), "tag", str(tmp / "library"), "--batch"]) == 0
-            first = next(db.db.table("review_queue").rows_where("status = 'pending'", order_by="id"))
+            first = next(db.db.table("review_queue").rows_where("status = 'waiting'", order_by="id"))
             app = create_app(settings)
             with TestClient(app, base_url="http://127.0.0.1:8080") as client:
                 client.get("/review")  # candidates' cards and diffs computed once, as a first visit does
                 base_server, base_wall = timed(client, "/review")
                 fill_queue(db, first, tmp / "copies", QUEUE - 1)
-                queued = db.db.table("review_queue").count_where("status = 'pending'")
+                queued = db.db.table("review_queue").count_where("status = 'waiting'")
                 assert queued == QUEUE, queued
                 cold_started = time.perf_counter()
                 client.get("/review")

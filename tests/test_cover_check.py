@@ -121,7 +121,7 @@ def test_always_stops_a_mislabelled_file_and_never_applies_it(site, tmp_path, da
     outcome, covers, _kept = tag_file(
         site, tmp_path / "a", database_location, name, scanned(site, TOME3), cover_check="always"
     )
-    assert outcome.state == "queued" and outcome.album is None
+    assert outcome.state == "waiting" and outcome.album is None
     assert "the file's cover is not its cover" in outcome.reason and "cover: different" in outcome.reason
     assert covers == [f"/media/Couvertures/Couv_{TOME2}.jpg"]
     outcome, covers, _kept = tag_file(
@@ -191,7 +191,7 @@ def test_nains_tome_1_by_its_real_cover(real_site, shared_dir, tmp_path, databas
     outcome, _requests, _kept = tag_file(
         real_site, tmp_path / "b", database_location, NAME, tome3, cover_check="always"
     )
-    assert outcome.state == "queued" and "the file's cover is not its cover (cover: different" in outcome.reason
+    assert outcome.state == "waiting" and "the file's cover is not its cover (cover: different" in outcome.reason
     outcome, requests, _kept = tag_file(real_site, tmp_path / "c", database_location, NAME, tome3, cover_check="never")
     assert outcome.state == "done" and outcome.album.album_id == ORIGINAL and requests == []
 
@@ -205,7 +205,7 @@ def test_a_name_in_doubt_is_accepted_by_its_cover(site, tmp_path, database_locat
     assert len(covers) == len(set(covers)) <= 3
     stranger = jpeg(scan_of(open_generated(99, 9901), scan_recipe(2), 2), 80)
     outcome, _covers, _kept = tag_file(site, tmp_path / "b", database_location, "Nains.cbz", stranger)
-    assert outcome.state == "queued" and "cover: different" in outcome.cover
+    assert outcome.state == "waiting" and "cover: different" in outcome.cover
 
 
 def open_generated(series_seed: int, album_seed: int):
@@ -226,7 +226,7 @@ def test_the_prompt_and_the_web_page_show_the_cover_reason(site, tmp_path, datab
     outcome, _covers, _kept = tag_file(
         site, tmp_path, database_location, name, scanned(site, TOME3), cover_check="always"
     )
-    assert outcome.state == "queued"
+    assert outcome.state == "waiting"
     config = tmp_path / "config.yaml"
     settings = from_mapping(json.loads(config.read_text()))
     with TestClient(create_app(settings), base_url="http://127.0.0.1:8080", follow_redirects=False) as web:

@@ -26,6 +26,7 @@ import pytest
 
 from bdnex_core import hookimpl
 from bdnex_core.cli import main
+from bdnex_core.cli.context import command_prefix
 from bdnex_core.demo.fakesite import FakeBedetheque
 from bdnex_core.library import WriteResult
 from bdnex_core.plugins import get_plugin_manager, reset_plugin_host
@@ -248,9 +249,10 @@ def test_an_archive_written_when_its_record_cannot_be_made_is_given_back(
     assert code == 3, out[-2000:] + err
     given_back = "Album 007.cbz: its record could not be made; given back as it was" in caplog.text
     assert given_back == (write == "copy"), caplog.text
+    resume = f"{command_prefix()} --config {config} tag --resume 1"  # as printed: this installation, this config
     assert [line for line in err.splitlines() if line.startswith("Error:")] == [
         f"Error: {location}: the disk holding the database is full: free some space on it, then run again "
-        f"— session 1 paused; resume it later: bdnex-core tag --resume 1"
+        f"— session 1 paused; resume it later: {resume}"
     ]
     (session_id, status), *others = peek_rows(location, "SELECT id, status FROM processing_sessions")
     assert others == [] and status == "paused"

@@ -121,7 +121,7 @@ def test_resume_knows_exactly_the_remaining_files(db, tmp_path):
     keys = [row["item_key"] for row in db.session_files(session_id)]
     db.mark_session_file(session_id, keys[0], "done", file_id=db.record_processing(files[0], session_id, {}))
     db.mark_session_file(session_id, keys[2], "failed", error="truncated zip")
-    db.mark_session_file(session_id, keys[4], "queued")
+    db.mark_session_file(session_id, keys[4], "waiting")
     # the process "dies": simulate a dead pid
     db.update_session(session_id, pid=2**22 + 12345)
     assert db.get_session(session_id)["interrupted"]
@@ -129,7 +129,7 @@ def test_resume_knows_exactly_the_remaining_files(db, tmp_path):
     remaining = SessionManager(db).resume_session(session_id)
     assert [row["item_key"] for row in remaining] == [keys[1], keys[3], keys[5]]
     stats = db.get_session_stats(session_id)
-    assert (stats["total_files"], stats["files_successful"], stats["files_failed"], stats["files_queued"]) == (
+    assert (stats["total_files"], stats["files_successful"], stats["files_failed"], stats["files_waiting"]) == (
         6,
         1,
         1,

@@ -117,7 +117,7 @@ def test_a_long_run_makes_backups_as_it_goes_and_keeps_the_newest(slow_site, tmp
         summary = run_tagging(
             settings, db, collect_items(settings, "folder", options.locations), options, client=client
         )
-    assert summary.count("done") + summary.count("queued") == 10
+    assert summary.count("done") + summary.count("waiting") == 10
 
     backups = list_backups(settings)
     assert len(backups) == 2, "older ones were pruned"

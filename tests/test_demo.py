@@ -68,8 +68,9 @@ def test_every_printed_hint_runs_verbatim_while_the_site_is_served(tmp_path):
     try:
         wait_for_port(port)
         for hint in hints:
-            # review: take the first candidate of the first file, then quit
-            answer = "1\nq\n" if hint == review else ""
+            # review: the first file's candidates (m: listed even when its tome is not in the catalogue),
+            # the first of them (Enter confirms), then quit
+            answer = "m\n1\n\nq\n" if hint == review else ""
             done = subprocess.run(shlex.split(hint), input=answer, capture_output=True, text=True, timeout=120)
             assert done.returncode == 0, (hint, done.stdout, done.stderr)
             if hint == review:

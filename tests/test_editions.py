@@ -253,7 +253,7 @@ def test_an_edition_the_cache_does_not_date_costs_the_album_pages_list_only(site
 
 def test_ask_queues_the_album_and_the_prompt_lists_its_editions(site, tmp_path, database_location) -> None:
     outcome, path = tag_one(site, tmp_path, database_location, f"{NAME}.cbz", edition="ask")
-    assert outcome.state == "queued" and "3 editions" in outcome.reason, outcome.reason
+    assert outcome.state == "waiting" and "3 editions" in outcome.reason, outcome.reason
     assert comicinfo_of(path) is None
     config = tmp_path / "config.yaml"
     child = spawn_cli(config, "review")
@@ -263,6 +263,8 @@ def test_ask_queues_the_album_and_the_prompt_lists_its_editions(site, tmp_path, 
     for key, album_id in (("1a", ORIGINAL), ("1b", REPRINT), ("1c", LIMITED)):
         assert re.search(rf"\[{key}\] album {album_id}  \d\d/\d{{4}} ", shown), shown
     child.sendline("1c")
+    child.expect(r"\? \[Y/n\]")  # an edition is a choice as any other: shown, then confirmed
+    child.sendline("")
     child.expect("1 tagged")
     child.expect(r"\$|$")
     child.close()
@@ -280,9 +282,14 @@ def test_the_web_page_lists_the_editions_and_takes_one(site, tmp_path, database_
         for album_id in (ORIGINAL, REPRINT, LIMITED):
             assert f'data-edition="{album_id}"' in page
         csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-        entry = web.app.state.web.service.entries("pending")[0]
+        entry = web.app.state.web.service.entries("waiting")[0]
+        preview = f"/review/{entry.id}/preview?album={REPRINT}"
+        assert f'action="/review/{entry.id}/preview"' in page and f'name="album" value="{REPRINT}"' in page
         answer = web.post(f"/review/{entry.id}/accept", data={"album_id": REPRINT, "csrf": csrf})
-        assert answer.status_code == 303 and answer.headers["location"] == "/review"  # listed: no second step
+        assert answer.status_code == 303 and answer.headers["location"] == preview  # confirmed first
+        assert f"album {REPRINT}" in web.get(preview).text
+        answer = web.post(f"/review/{entry.id}/accept", data={"album_id": REPRINT, "csrf": csrf, "confirmed": "1"})
+        assert answer.status_code == 303 and answer.headers["location"] == "/review"
     assert comicinfo_of(path).get("Web").endswith(f"-{REPRINT}.html")
 
 

@@ -304,17 +304,17 @@ def test_a_comicinfo_we_cannot_read_is_never_replaced_silently(env, site, kind):
     before = digest(path)
     result = env.tag()
     assert_clean_run(result, env)
-    assert json.loads(result.stdout)["counts"]["queued"] == 1, result.stdout  # a person decides
+    assert json.loads(result.stdout)["counts"]["waiting"] == 1, result.stdout  # a person decides
     assert digest(path) == before
     assert [(row[0], row[2], row[4]) for row in backups(env)] == [(name, data, "unreadable")]
     with sqlite3.connect(env.root / "bdnex.db") as connection:
-        [(candidates,)] = connection.execute("SELECT candidates FROM review_queue WHERE status = 'pending'").fetchall()
+        [(candidates,)] = connection.execute("SELECT candidates FROM review_queue WHERE status = 'waiting'").fetchall()
     assert json.loads(candidates)[0]["album_id"] == album_id  # the person is offered the match
 
     # the person picks it: now it is replaced, and the replaced bytes are kept once more
     review = subprocess.run(
         [sys.executable, "-m", "bdnex_core", "--config", str(env.config), "review"],
-        input="1\n",
+        input="1\n\n",  # the first candidate, then Enter: yes
         capture_output=True,
         text=True,
         timeout=120,
@@ -615,7 +615,7 @@ def test_a_corpus_of_hostile_inputs_runs_through(env, site):
                     assert row.get("state") == "done", (case.name, row)
                 if run == 0 and case.expect == "kept":
                     # left alone: failed, queued for review, or not matched at all (below the review threshold)
-                    assert row.get("state") in ("failed", "queued", "skipped"), (case.name, row)
+                    assert row.get("state") in ("failed", "waiting", "skipped"), (case.name, row)
                 if row.get("state") == "done":
                     tagged.add(path.resolve())
                 if path.resolve() not in tagged:

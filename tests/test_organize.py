@@ -116,8 +116,20 @@ def test_missing_lists_the_tomes_the_library_lacks(tagged, site, capsys):
     missing_tomes = {album["tome"] for album in gaps[0]["missing"]}
     assert missing_tomes == catalogue_tomes - {album.tome for album in albums}
     assert missing_tomes  # the fixture leaves at least one tome out
+    assert cli(config, "missing") == 0
+    text = capsys.readouterr().out
+    lines = text.splitlines()
+    total = len(missing_tomes)
+    assert lines[-1] == f"{total} tome{'s' if total != 1 else ''} missing in 1 of 1 series (0 complete)", text
+    special = [e for e in site.catalogue.series[slug] if e.tome_kind in ("hs", "int") and e.tome in missing_tomes]
+    for entry in special:  # HS 1, INT 2: as a person writes them, never THS1
+        assert f"{entry.tome[: -len(str(entry.tome_number))]} {entry.tome_number}  " in text, text
+    assert " T" + (special[0].tome if special else "HS") not in text
+    titled = [e for e in site.catalogue.series[slug] if e.tome in missing_tomes and e.title_slug]
+    assert titled and all(e.title_slug.replace("-", " ") in text for e in titled)  # words, not slugs
     assert cli(config, "missing", "no-such-series") == 0
-    assert "No tagged series" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert said.startswith("No tagged series matches 'no-such-series' (1 series known: "), said
 
 
 # ---------------------------------------------------------------------- names
@@ -452,3 +464,16 @@ def test_undo_of_unknown_things_is_one_line(untagged, capsys):
     assert "no session 999" in capsys.readouterr().err
     assert cli(config, "undo", str(untagged["library"] / "nothing.cbz")) == 1
     assert "nothing to undo" in capsys.readouterr().err
+
+
+def test_tomes_are_written_as_a_person_writes_them():
+    from bdnex_core.matching.normalize import readable_tome
+
+    assert [readable_tome(tome) for tome in ("HS15", "INT33", "int2", "1a", "12", None)] == [
+        "HS 15",
+        "INT 33",
+        "INT 2",
+        "1a",
+        "12",
+        "",
+    ]

@@ -47,6 +47,7 @@ def test_offline_readable_summary(nains_page, capsys):
     out = capsys.readouterr().out
     assert "Nains T1 — Redwin de la Forge (album 245127)" in out
     assert "Goux, Pierre-Denis, Saïto, Diogo" in out and "978-2-302-04644-3" in out and "4.25/5 (105 votes)" in out
+    assert "Publisher" in out and "Editeur" not in out and "Scénario" not in out  # an English command line
 
 
 def test_offline_pseudo_author_is_printed_as_text(tmp_path, capsys):

@@ -119,7 +119,7 @@ def check_finished(library: Path, location: str, session_id: int, expected_pages
     )
     assert stats["total_files"] == FILES == sum(states.values())
     assert stats["files_successful"] == states.get("done", 0) and stats["files_failed"] == states.get("failed", 0)
-    assert stats["files_queued"] == states.get("queued", 0) and stats["files_skipped"] == states.get("skipped", 0)
+    assert stats["files_waiting"] == states.get("waiting", 0) and stats["files_skipped"] == states.get("skipped", 0)
     assert states.get("done", 0) >= FILES * 0.95
     for path in files:
         assert pages_of(path) == expected_pages  # opens, pages byte-identical

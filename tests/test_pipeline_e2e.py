@@ -104,13 +104,13 @@ def test_mixed_library_is_tagged_queued_and_failed(env, site, tmp_path):
             assert info.get("Web", "").endswith(f"-{sample.expected_album_id}.html")
             assert page_bytes(sample.path) == before[sample.path]  # pages untouched, byte for byte
         elif sample.kind == "absent":
-            assert outcome.state == "queued", outcome.reason
+            assert outcome.state == "waiting", outcome.reason
             with open_archive(sample.path) as comic:
                 assert comic.comicinfo_bytes() is None  # never tagged silently
         else:
             assert outcome.state == "failed" and "zip" in outcome.reason
     stats = db.get_session_stats(summary.session_id)
-    assert (stats["files_successful"], stats["files_queued"], stats["files_failed"]) == (12, 2, 1)
+    assert (stats["files_successful"], stats["files_waiting"], stats["files_failed"]) == (12, 2, 1)
     assert stats["total_files"] == len(samples) and stats["remaining"] == 0
     assert len(db.pending_reviews()) == 2
     assert db.get_statistics()["total_files"] == 12
@@ -124,7 +124,7 @@ def test_mixed_library_is_tagged_queued_and_failed(env, site, tmp_path):
     again = tag_folder(settings, db, client, tmp_path / "library")
     assert (
         again.count("skipped") == 14 and again.count("done") == 0
-    )  # the 2 queued files wait for review: unchanged too
+    )  # the 2 waiting files wait for review: unchanged too
     assert site.requests("/BD-") == []
 
 
@@ -191,11 +191,11 @@ def test_uncertain_files_are_queued_then_resolved_with_review(env, site, tmp_pat
     )
     code = main(["--config", str(config), "tag", str(tmp_path / "lib"), "--batch", "--json"])
     summary = json.loads(capsys.readouterr().out)
-    assert summary["counts"]["queued"] == 1 and code == 0
+    assert summary["counts"]["waiting"] == 1 and code == 0
     with open_archive(path) as comic:
         assert comic.comicinfo_bytes() is None
-    # a scripted review session: pick the first candidate
-    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("1\n"))
+    # a scripted review session: pick the first candidate, then Enter (yes) at its confirmation
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("1\n\n"))
     assert main(["--config", str(config), "review"]) == 0
     assert "1 tagged, 0 skipped, 0 still waiting" in capsys.readouterr().out
     with open_archive(path) as comic:
@@ -208,7 +208,7 @@ def test_uncertain_files_are_queued_then_resolved_with_review(env, site, tmp_pat
         "manual"
     }
     session = review_db.list_sessions()[0]
-    assert session["files_queued"] == 0 and session["files_successful"] == 1
+    assert session["files_waiting"] == 0 and session["files_successful"] == 1
 
 
 def test_library_with_bad_files_finishes(env, site, tmp_path):
@@ -275,7 +275,7 @@ def test_rescan_counts_unchanged_files_and_redoes_changed_ones(env, site, tmp_pa
     os.symlink(paths[0], library / "lien.cbz")
     locations = (str(library), str(paths[1]))
     first = tag_locations(settings, db, TagOptions(workers=2, locations=locations), client=client)
-    assert first.count("done") + first.count("queued") == 4 and first.count("skipped") == 0, first.to_dict()
+    assert first.count("done") + first.count("waiting") == 4 and first.count("skipped") == 0, first.to_dict()
 
     site.clear_log()
     again = tag_locations(settings, db, TagOptions(workers=2, locations=locations), client=client)

@@ -92,6 +92,8 @@ def test_timid_asks_even_above_the_accept_threshold(env, tmp_path):
     child.expect("for help > ")
     assert comicinfo_bytes(path) is None  # asked before anything is written
     child.sendline("1")
+    child.expect(r"\[Y/n\] > ")
+    child.sendline("")  # Enter: yes
     child.expect("completed")
     child.expect(__import__("pexpect").EOF)
     assert comicinfo_of(path).get("Number") == entries[0].tome
@@ -104,22 +106,23 @@ def test_verbose_lines_sessions_files_and_show(env, tmp_path, capsys):
     code, out, _ = run_cli(capsys, "--config", str(config), "tag", str(tmp_path / "lib"), "--batch", "-v")
     assert code == 0
     assert f"{tagged} -> album {entries[0].album_id} {human(entries[0].series_slug)} #{entries[0].tome}" in out
-    assert f"{queued} -> no album" in out and "(queued)" in out
+    assert f"{queued} -> no album" in out and "review: waiting for review" in out
     code, out, _ = run_cli(capsys, "--config", str(config), "sessions", "list", "--json")
     session_id = json.loads(out)[0]["id"]
     code, out, _ = run_cli(capsys, "--config", str(config), "sessions", "info", str(session_id), "--files", "--json")
     rows = {row["file"]: row for row in json.loads(out)}
     assert rows[str(tagged)]["album_id"] == entries[0].album_id and rows[str(tagged)]["decision"] == "accept"
-    assert rows[str(queued)]["state"] == "queued" and rows[str(queued)]["album_id"] is None
+    assert rows[str(queued)]["state"] == "waiting" and rows[str(queued)]["album_id"] is None
     code, out, _ = run_cli(capsys, "--config", str(config), "sessions", "info", str(session_id), "--files")
     assert f"{tagged} -> album {entries[0].album_id}" in out
     code, out, _ = run_cli(capsys, "--config", str(config), "show", str(tagged))
     assert code == 0 and "ComicInfo.xml:" in out and f"Number           {entries[0].tome}" in out
-    assert f"bdgest_id        {entries[0].album_id}" in out and "auto   bdgest_id: None ->" in out
+    assert f"album            {entries[0].album_id}" in out and "auto   album: (none) ->" in out
+    assert "bdgest_id" not in out and "None" not in out  # no internal word in what a person reads
     code, out, _ = run_cli(capsys, "--config", str(config), "show", str(queued), "--json")
     report = json.loads(out)
     assert report["comicinfo"] is None and report["record"]["decision"] == "review"
-    assert report["review"][0]["status"] == "pending"
+    assert report["review"][0]["status"] == "waiting"
 
 
 def test_dry_run_json_and_text_say_what_they_are(env, tmp_path, capsys):
@@ -133,7 +136,8 @@ def test_dry_run_json_and_text_say_what_they_are(env, tmp_path, capsys):
     assert by_file[str(tagged)]["changes"]["Number"] == [None, entries[0].tome]
     code, out, _ = run_cli(capsys, "--config", str(config), "tag", str(tmp_path / "lib"), "--dry-run", "--batch")
     assert f"{tagged} -> album {entries[0].album_id}" in out  # a header per file
-    assert "would queue for review" in out and "wait for you" not in out
+    assert "would wait for review" in out and "wait for you" not in out
+    assert "(done)" not in out and "None" not in out and ": would tag" in out  # a dry run says "would"
     assert db.pending_reviews() == []  # it said "would": nothing was queued
     code, out, _ = run_cli(capsys, "--config", str(config), "sessions", "list", "--json")
     assert [session["dry_run"] for session in json.loads(out)] == [True, True]
@@ -162,6 +166,8 @@ def test_queue_follows_moved_files_and_drops_gone_ones(env, tmp_path, capsys):
     child = spawn_cli(config, "review")
     child.expect("for help > ")
     child.sendline("1")
+    child.expect(r"\[Y/n\] > ")
+    child.sendline("")  # Enter: yes
     child.expect("tagged ")
     child.expect("for help > ")
     child.sendline("q")

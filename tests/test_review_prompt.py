@@ -13,7 +13,7 @@ from bdnex_core.comicinfo import ComicInfo
 from bdnex_core.db import BDneXDB
 from bdnex_core.demo.fakesite import human
 from bdnex_core.demo.samplelib import sample_pages, write_cbz
-from bdnex_core.pipeline.review_service import PENDING, SKIPPED, ReviewService
+from bdnex_core.pipeline.review_service import SKIPPED, WAITING, ReviewService
 from bdnex_testing import review as review_env
 from bdnex_testing.review import (
     comicinfo_bytes,
@@ -63,12 +63,12 @@ def test_a_mistyped_number_writes_nothing_and_an_id_needs_confirmation(queued):
     target = entries[3]
     child.sendline(f"id {target.album_id}")
     child.expect("would change in the file")
-    child.expect(r"y/N > ")
+    child.expect(r"\[Y/n\] > ")
     child.sendline("n")  # declined: still nothing written
     child.expect(PROMPT)
     assert comicinfo_bytes(path) is None
     child.sendline(f"https://www.bedetheque.com/BD-x-{target.album_id}.html")
-    child.expect(r"y/N > ")
+    child.expect(r"\[Y/n\] > ")
     child.sendline("y")
     child.expect("1 tagged, 0 skipped, 0 still waiting")
     assert finish(child) == 0
@@ -94,7 +94,7 @@ def test_search_and_more_list_new_candidates_confirmed_before_use(queued):
     child.expect(PROMPT)
     child.sendline(number)  # found by a search: outside the queued list, so shown and confirmed first
     child.expect("would change in the file")
-    child.expect(r"y/N > ")
+    child.expect(r"\[Y/n\] > ")
     assert comicinfo_bytes(path) is None
     child.sendline("y")
     child.expect("1 tagged, 0 skipped, 0 still waiting")
@@ -123,6 +123,8 @@ def test_undo_takes_back_the_last_decision(site, tmp_path, database_location):
     first = child.match.group(1).strip()
     child.expect(PROMPT)
     child.sendline("1")
+    child.expect(r"\[Y/n\] > ")
+    child.sendline("")  # Enter: yes
     child.expect("tagged ")
     child.expect(r"\[2/2\]")
     child.expect(PROMPT)
@@ -137,10 +139,10 @@ def test_undo_takes_back_the_last_decision(site, tmp_path, database_location):
     assert finish(child) == 0
     with BDneXDB(settings=settings) as again:
         row = again.get_file(first)
-        assert row["status"] == "skipped" and row["bdgest_id"] is None
+        assert row["status"] == "waiting" and row["bdgest_id"] is None
         history = [h for h in again.get_history(row["id"]) if h["field"] == "bdgest_id"]
         assert history[-1]["new_value"] is None and history[-1]["source"] == "manual"
-        assert first in {e.file_path for e in ReviewService(settings, again).entries(PENDING)}
+        assert first in {e.file_path for e in ReviewService(settings, again).entries(WAITING)}
 
 
 def test_undo_of_a_file_gone_since_is_one_line_and_the_review_goes_on(site, tmp_path, database_location):
@@ -154,6 +156,8 @@ def test_undo_of_a_file_gone_since_is_one_line_and_the_review_goes_on(site, tmp_
     first = child.match.group(1).strip()
     child.expect(PROMPT)
     child.sendline("1")
+    child.expect(r"\[Y/n\] > ")
+    child.sendline("")  # Enter: yes
     child.expect("tagged ")
     child.expect(r"\[2/2\]")
     child.expect(PROMPT)
@@ -179,6 +183,8 @@ def test_skipped_entries_stay_listable_and_can_be_reviewed_again(queued):
     child = spawn_cli(config, "review", "--skipped")
     child.expect(PROMPT)
     child.sendline("1")
+    child.expect(r"\[Y/n\] > ")
+    child.sendline("")  # Enter: yes
     child.expect("1 tagged")
     assert finish(child) == 0
     assert comicinfo_of(path) is not None
@@ -192,11 +198,11 @@ def test_ctrl_c_in_review_pauses_with_the_file_untouched(queued):
     child.expect(PROMPT)
     child.sendintr()
     child.expect("paused")
-    child.expect("bdnex-core review")
+    child.expect(r"continue with: [^\n]*bdnex[-_]core[^\n]* review")  # run as printed: test_review_terminal.py
     assert finish(child) == 130
     assert comicinfo_bytes(path) is None
     with BDneXDB(settings=settings) as db:
-        assert [e.file_path for e in ReviewService(settings, db).entries(PENDING)] == [str(path)]
+        assert [e.file_path for e in ReviewService(settings, db).entries(WAITING)] == [str(path)]
 
 
 def test_ctrl_c_at_the_tag_prompt_pauses_and_the_resume_completes(site, tmp_path, database_location):
@@ -215,6 +221,8 @@ def test_ctrl_c_at_the_tag_prompt_pauses_and_the_resume_completes(site, tmp_path
     child = spawn_cli(config, "tag", "--resume", str(session_id), "--interactive")
     child.expect(PROMPT)
     child.sendline("1")
+    child.expect(r"\[Y/n\] > ")
+    child.sendline("")  # Enter: yes
     child.expect("completed")
     assert finish(child) == 0
     assert comicinfo_of(path).get("Number") == entries[1].tome
@@ -228,6 +236,6 @@ def test_s_at_the_tag_prompt_queues_the_file_for_review(site, tmp_path, database
     child = spawn_cli(config, "tag", str(tmp_path / "lib"), "--interactive")
     child.expect(PROMPT)
     child.sendline("s")
-    child.expect("queued for review")
+    child.expect("waiting for review")
     assert finish(child) == 0
     assert [entry["file_path"] for entry in db.pending_reviews()] == [str(path)]

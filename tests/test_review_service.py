@@ -10,7 +10,7 @@ import pytest
 from bdnex_core.cli import main
 from bdnex_core.demo.fakesite import human
 from bdnex_core.hashing import sha256_file
-from bdnex_core.pipeline.review_service import PENDING, SKIPPED, ReviewError, ReviewService, breakdown
+from bdnex_core.pipeline.review_service import SKIPPED, WAITING, ReviewError, ReviewService, breakdown
 from bdnex_testing import review as review_env
 from bdnex_testing.review import (
     comicinfo_bytes,
@@ -40,7 +40,7 @@ def service(site, tmp_path, database_location):
 
 def test_cards_preview_and_search_write_nothing(service):
     review, path, entries = service
-    [entry] = review.entries(PENDING)
+    [entry] = review.entries(WAITING)
     cards = review.cards(entry.candidates)
     assert cards[0].series == human(entries[1].series_slug) and cards[0].tome == entries[1].tome
     assert cards[0].year and cards[0].publisher and cards[0].authors and cards[0].isbn
@@ -57,32 +57,32 @@ def test_cards_preview_and_search_write_nothing(service):
 
 def test_accept_skip_undo(service):
     review, path, entries = service
-    [entry] = review.entries(PENDING)
+    [entry] = review.entries(WAITING)
     pages = page_bytes(path)
     with pytest.raises(ReviewError, match="nothing to undo"):
         review.undo()
     applied = review.accept(entry, entries[1].album_id)
     assert applied.backup_id is not None  # the file had no ComicInfo.xml, but its layout is kept
-    assert comicinfo_of(path).get("Number") == entries[1].tome and review.entries(PENDING) == []
+    assert comicinfo_of(path).get("Number") == entries[1].tome and review.entries(WAITING) == []
     review.undo()
     assert comicinfo_bytes(path) is None  # it had none: ours is removed, the pages are as they were
     assert page_bytes(path) == pages
-    [again] = review.entries(PENDING)
+    [again] = review.entries(WAITING)
     review.skip(again)
-    assert review.entries(PENDING) == [] and [e.id for e in review.entries(SKIPPED)] == [again.id]
+    assert review.entries(WAITING) == [] and [e.id for e in review.entries(SKIPPED)] == [again.id]
 
 
 def test_undo_gives_the_file_back_byte_for_byte_once(service, tmp_path, capsys):
     """The review's `u` and `bdnex-core undo` are one mechanism: the whole file comes back, and the
     backup is spent (a later `bdnex-core undo` has nothing left to restore)."""
     review, path, entries = service
-    [entry] = review.entries(PENDING)
+    [entry] = review.entries(WAITING)
     before = sha256_file(path)
     review.accept(entry, entries[1].album_id)
     assert sha256_file(path) != before
     review.undo()
     assert sha256_file(path) == before
-    [back] = review.entries(PENDING)
+    [back] = review.entries(WAITING)
     assert back.id == entry.id and review.db.get_file(path)["decision"] == "review"
     assert main(["--config", str(tmp_path / "config.yaml"), "undo", str(path)]) == 1
     assert "nothing to undo for this file" in capsys.readouterr().err
@@ -99,7 +99,7 @@ def test_undo_restores_a_file_that_had_its_own_comicinfo_byte_for_byte(site, tmp
         archive.comment = b"made elsewhere"
     assert main(["--config", str(config), "tag", str(tmp_path / "lib"), "--batch"]) == 0
     review = ReviewService(settings, db)
-    [entry] = review.entries(PENDING)
+    [entry] = review.entries(WAITING)
     before = sha256_file(path)
     review.accept(entry, entries[1].album_id)
     review.undo()
@@ -112,7 +112,9 @@ def test_breakdown_keeps_names_and_numbers_only():
         "series 1.00 (exact 'a, b'); tome 0.00 (3 != 4); title 0.37 ('x' ~ 'y'); CAP: tome number differs; "
         "CAP: title differs: the name says 'x, z', the album is 'y'"
     )
-    assert breakdown(explain) == "series 1.00, tome 0.00, title 0.37, cap: tome number differs, cap: title differs"
+    assert breakdown(explain) == (
+        "series 1.00, tome 0.00, title 0.37; not automatic: tome number differs, title differs"
+    )  # no internal word ("cap") in what a person reads
 
 
 def test_removing_comicinfo_keeps_every_page_byte_for_byte(tmp_path):

@@ -81,8 +81,8 @@ SEED_INDEXES = {
     "idx_series": ("processed_files", ["series"]),
     "idx_editor": ("processed_files", ["editor"]),
 }
-SEED_CHECKS = {
-    "processed_files": ("status", ["success", "manual", "skipped", "failed"]),
+SEED_CHECKS = {  # the seed's, but for 'waiting' (a file waiting for review; the seed said 'skipped')
+    "processed_files": ("status", ["success", "manual", "waiting", "skipped", "failed"]),
     "processing_sessions": ("status", ["running", "paused", "completed", "failed"]),
 }
 # The seed's own DDL, as a database made by the prototype would have it (for the upgrade test).
@@ -184,7 +184,7 @@ def test_seed_era_database_is_upgraded_in_place(tmp_path):
     db = BDneXDB(path)
     columns = {column.name for column in db.db.table("processed_files").columns}
     assert {"mtime_ns", "tome", "decision", "source", "external_id"} <= columns
-    assert {"options", "pid", "heartbeat", "imported_from", "files_queued"} <= {
+    assert {"options", "pid", "heartbeat", "imported_from", "files_waiting"} <= {
         column.name for column in db.db.table("processing_sessions").columns
     }
     assert db.db.table("session_files").exists() and db.db.table("review_queue").exists()

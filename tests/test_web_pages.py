@@ -39,7 +39,7 @@ def csrf_of(web):
 
 
 def pending(web):
-    return web.app.state.web.service.entries("pending")
+    return web.app.state.web.service.entries("waiting")
 
 
 def test_an_album_that_is_not_a_candidate_is_written_only_once_confirmed(web, library):
@@ -70,12 +70,30 @@ def test_a_wrong_id_or_url_says_so(web):
     assert web.get("/review/987654").status_code == 404
 
 
-def test_search_over_the_local_catalogue(web, library):
+def test_search_comes_first_scored_against_the_file(web, library):
     entry = pending(web)[0]
-    wanted = library.entries[0]
-    page = web.get(f"/review/{entry.id}", params={"q": f"{human(wanted.series_slug)} {wanted.tome}"})
-    found = page.text.split("Found for", 1)[1]
-    assert f'data-album="{wanted.album_id}"' in found
+    wanted = library.entries[0]  # tome 1 of the series: the query names it exactly, the file another tome
+    assert wanted.tome != entry.parsed["tome"]
+    page = web.get(f"/review/{entry.id}", params={"q": f"{human(wanted.series_slug)} {wanted.tome}"}).text
+    found = page.split('<div class="cards found">', 1)[1].split('<div class="cards candidates">', 1)[0]
+    assert page.index("Found for") < page.index('<div class="cards candidates">')  # at the top
+    card = found.split(f'data-album="{wanted.album_id}"', 1)[1].split("</article>", 1)[0]
+    score = float(re.search(r"<b>(\d\.\d\d)</b>", card).group(1))
+    assert score < 0.8, score  # against the query it would be a perfect match; against the file, a wrong tome
+    assert f"tome differs: the name says {entry.parsed['tome']}, the album is tome {wanted.tome}" in card
+
+
+def test_a_tome_absent_from_its_series_is_one_line(web, library, site):
+    from bdnex_core.demo.samplelib import sample_pages, write_cbz
+
+    series = human(library.entries[0].series_slug)
+    write_cbz(library.config.parent / "library" / "absent" / f"{series} - 97.cbz", sample_pages("z", 3, 1))
+    assert main(["--config", str(library.config), "tag", str(library.config.parent / "library"), "--batch"]) == 0
+    entry = next(e for e in web.app.state.web.service.entries("waiting") if e.name.endswith(" - 97.cbz"))
+    page = web.get(f"/review/{entry.id}").text
+    regular = [e.tome_number for e in site.catalogue.series[library.entries[0].series_slug] if e.tome_kind == "regular"]
+    assert f"No tome 97 in {series} (the catalogue has tomes {min(regular)}–{max(regular)})" in page
+    assert '<details class="tied">' in page and 'data-key="1"' not in page  # no numbered list of ties
 
 
 def test_undo_puts_the_file_and_the_entry_back(web):
@@ -83,7 +101,7 @@ def test_undo_puts_the_file_and_the_entry_back(web):
     before = comicinfo_bytes(entry.file_path)
     csrf = csrf_of(web)
     album_id = entry.candidates[0]["album_id"]
-    web.post(f"/review/{entry.id}/accept", data={"album_id": album_id, "csrf": csrf})
+    web.post(f"/review/{entry.id}/accept", data={"album_id": album_id, "csrf": csrf, "confirmed": "1"})
     assert comicinfo_bytes(entry.file_path) != before
     answer = web.post("/review/undo", data={"csrf": csrf})
     assert answer.status_code == 303 and answer.headers["location"] == f"/review/{entry.id}"
@@ -95,7 +113,7 @@ def test_undo_puts_the_file_and_the_entry_back(web):
 def test_sessions_list_and_filters(web, library):
     listing = web.get("/sessions").text
     assert 'href="/sessions/1"' in listing
-    queued = web.get("/sessions/1", params={"state": "queued"}).text
+    queued = web.get("/sessions/1", params={"state": "waiting"}).text
     names = re.findall(r'<a href="/file/\d+">([^<]+)</a>', queued)
     assert sorted(names) == sorted(path.name for path in library.queued)
     accepted = web.get("/sessions/1", params={"decision": "accept"}).text
@@ -139,7 +157,7 @@ def test_the_library_page_charts_and_series(web, library):
     assert "<small>4 files</small>" in page.text  # two tagged, two waiting for review
     assert "Albums per publisher" in page.text and "Files per status" in page.text
     statuses = dict(re.findall(r"<title>(\w+): (\d+)</title>", page.text.split("Files per status", 1)[1]))
-    assert statuses == {"success": "2", "skipped": "2"}  # the queued files wait, recorded as skipped
+    assert statuses == {"success": "2", "waiting": "2"}  # the files waiting for review say so
     series = re.findall(r'<details class="series" data-series="([^"]+)"', page.text)
     assert series == [library.entries[0].series_slug]
     owned = re.findall(r'src="/cover/album/(\d+)" alt="tome', page.text)

@@ -97,8 +97,9 @@ def test_a_post_without_the_csrf_token_changes_nothing(library):
         assert web.post("/review/undo", data={}).status_code == 403
         assert web.post("/file/1/restore", data={"backup_id": 1}).status_code == 403
         assert comicinfo_bytes(path) == before
-        assert web.app.state.web.service.entry(entry_id).status == "pending"
-        accepted = web.post(f"/review/{entry_id}/accept", data={"album_id": album_id, "csrf": csrf})
+        assert web.app.state.web.service.entry(entry_id).status == "waiting"
+        confirmed = {"album_id": album_id, "csrf": csrf, "confirmed": "1"}  # as the confirmation page posts it
+        accepted = web.post(f"/review/{entry_id}/accept", data=confirmed)
         assert accepted.status_code == 303  # the page's own token works
         assert comicinfo_bytes(path) != before
 
@@ -165,7 +166,7 @@ def test_ids_beyond_64_bits_answer_404_not_500(library, site):
         for route in ID_ROUTES:  # the largest id is a valid one (a preview of no entry says so on the review page)
             assert web.get(route.format(2**63 - 1)).status_code in (303, 404), route
         site.clear_log()
-        entry_id = web.app.state.web.service.entries("pending")[0].id
+        entry_id = web.app.state.web.service.entries("waiting")[0].id
         for number in (*HUGE_IDS, "１２", "-1", "²"):  # in a form: refused with the reason
             answer = web.post(f"/review/{entry_id}/accept", data={"csrf": csrf, "album_id": number})
             assert answer.status_code == 400 and "album_id: an id" in answer.text, number
@@ -179,7 +180,7 @@ def test_a_cross_site_preview_link_puts_none_of_its_text_in_a_notice(library):
     reads must not carry words of that page's choosing."""
     planted = "Votre session a expiré, appelez le 01 23 45 67 89"
     with client(create_app(library.settings)) as web:
-        entry_id = web.app.state.web.service.entries("pending")[0].id
+        entry_id = web.app.state.web.service.entries("waiting")[0].id
         answer = web.get(
             f"/review/{entry_id}/preview",
             params={"album": planted},

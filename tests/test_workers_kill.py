@@ -111,10 +111,10 @@ def test_three_processes_on_one_library_finish_the_work_of_one_killed_mid_run(si
     recorded = peek_rows(location, "SELECT file_path, status, decision, bdgest_id FROM processed_files")
     assert Counter(path for path, *_ in recorded).most_common(1)[0][1] == 1
     assert {path for path, *_ in recorded} == set(expected)
-    kinds = {"present": ("success", None), "absent": ("skipped", "review"), "broken": ("failed", None)}
+    kinds = {"present": ("success", None), "absent": ("waiting", "review"), "broken": ("failed", None)}
     for path, status, decision, album_id in recorded:
         sample = expected[path]
-        assert (status, decision if status == "skipped" else None) == kinds[sample.kind], (path, status, decision)
+        assert (status, decision if status == "waiting" else None) == kinds[sample.kind], (path, status, decision)
         assert album_id == sample.expected_album_id or sample.kind != "present", (path, album_id)
 
     # ComicInfo.xml in each tagged archive (none in the others); the killed writer left no comic behind
@@ -130,7 +130,7 @@ def test_three_processes_on_one_library_finish_the_work_of_one_killed_mid_run(si
     sessions = peek_rows(
         location,
         "SELECT id, pid, status, total_files, files_processed, files_successful, files_failed, files_skipped, "
-        "files_queued, COALESCE(files_unchanged, 0) FROM processing_sessions ORDER BY id",
+        "files_waiting, COALESCE(files_unchanged, 0) FROM processing_sessions ORDER BY id",
     )
     assert len(sessions) == PROCESSES
     states = {
@@ -139,15 +139,15 @@ def test_three_processes_on_one_library_finish_the_work_of_one_killed_mid_run(si
             location, "SELECT session_id, state, COUNT(*) FROM session_files GROUP BY session_id, state"
         )
     }
-    for session_id, pid, status, total, processed, successful, failed, skipped, queued, unchanged in sessions:
+    for session_id, pid, status, total, processed, successful, failed, skipped, waiting, unchanged in sessions:
         count = {
-            state: states.get((session_id, state), 0) for state in ("pending", "done", "failed", "skipped", "queued")
+            state: states.get((session_id, state), 0) for state in ("pending", "done", "failed", "skipped", "waiting")
         }
-        assert (successful, failed, skipped - unchanged, queued) == (
+        assert (successful, failed, skipped - unchanged, waiting) == (
             count["done"],
             count["failed"],
             count["skipped"],
-            count["queued"],
+            count["waiting"],
         ), (session_id, count)
         assert total == sum(count.values()) + unchanged and processed == total - count["pending"], session_id
         assert status == ("running" if pid == victim.pid else "completed"), (pid, status)
@@ -157,9 +157,9 @@ def test_three_processes_on_one_library_finish_the_work_of_one_killed_mid_run(si
     # album set once in its history; the damaged archives fail in each run that reaches them
     worked = peek_rows(
         location,
-        "SELECT item_key, state, COUNT(*) FROM session_files WHERE state IN ('done', 'queued') GROUP BY item_key, state",
+        "SELECT item_key, state, COUNT(*) FROM session_files WHERE state IN ('done', 'waiting') GROUP BY item_key, state",
     )
-    assert Counter(state for _, state, _ in worked) == {"done": PRESENT, "queued": ABSENT}
+    assert Counter(state for _, state, _ in worked) == {"done": PRESENT, "waiting": ABSENT}
     assert [row for row in worked if row[2] != 1] == []
     album_set = peek_rows(
         location, "SELECT file_id, COUNT(*) FROM metadata_history WHERE field = 'bdgest_id' GROUP BY file_id"
@@ -196,7 +196,7 @@ def test_a_file_queued_for_review_by_another_run_meanwhile_is_not_matched_again(
         db.add_session_files(first, [sample.path])
         db.update_session(first, status="paused")
         second = tag_locations(settings, db, options)
-        assert second.counts["queued"] == 1, second.counts
+        assert second.counts["waiting"] == 1, second.counts
         resumed = resume_tagging(settings, db, first)
-        assert resumed.counts["skipped"] == 1 and resumed.counts["queued"] == 0, resumed.counts
+        assert resumed.counts["skipped"] == 1 and resumed.counts["waiting"] == 0, resumed.counts
         assert [entry["session_id"] for entry in db.pending_reviews()] == [second.session_id]

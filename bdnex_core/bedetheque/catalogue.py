@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from bdnex_core.bedetheque.catalogue_row import CatalogueRow
 from bdnex_core.bedetheque.sitemaps import AlbumEntry, iter_album_entries, parse_sitemap_index
@@ -35,6 +35,17 @@ class UpdateReport:
             "albums_written": self.albums,
             "interrupted": self.interrupted,
         }
+
+
+class UpdateProgress(Protocol):
+    """Told how an online update goes (a progress bar on a terminal): the real first update reads some
+    60 sitemaps of ~2 MB at the site's pace, minutes of waiting a person should see."""
+
+    def index_read(self, sitemaps: int) -> None:
+        """The sitemap index is read: ``sitemaps`` album sitemaps to look at."""
+
+    def sitemap_done(self, name: str, albums: int, *, fetched: bool) -> None:
+        """One sitemap is done: fetched and stored (``albums`` in it), or unchanged since the last update."""
 
 
 def _rows(entries: Iterable[AlbumEntry], sitemap: str) -> Iterator[dict[str, Any]]:
@@ -90,12 +101,18 @@ class Catalogue:
         return report
 
     def update_online(
-        self, client: Any, *, force: bool = False, should_stop: Callable[[], bool] | None = None
+        self,
+        client: Any,
+        *,
+        force: bool = False,
+        should_stop: Callable[[], bool] | None = None,
+        progress: UpdateProgress | None = None,
     ) -> UpdateReport:
         """Online: fetch the sitemap index, then only the album sitemaps that changed.
 
         ``should_stop`` is asked before each sitemap: an update stopped there has stored the
         sitemaps it fetched, and the next one skips them (their ``lastmod`` is recorded).
+        ``progress`` is told how it goes (a bar on a terminal).
         """
         from bdnex_core.bedetheque.client import SITEMAP_MAX_BYTES  # here: offline imports need no HTTP stack
 
@@ -106,6 +123,8 @@ class Catalogue:
         if not refs:
             raise CatalogueError("the sitemap index lists no album sitemap", path=index.url)
         known = self.db.catalogue.sitemaps()
+        if progress is not None:
+            progress.index_read(len(refs))
         for ref in refs:
             if should_stop is not None and should_stop():
                 report.interrupted = True
@@ -114,25 +133,32 @@ class Catalogue:
             stored = known.get(name)
             if stored and not force and ref.lastmod and stored["lastmod"] == ref.lastmod:
                 report.unchanged.append(name)
+                if progress is not None:
+                    progress.sitemap_done(name, 0, fetched=False)
                 continue
             conditional = (stored["etag"], stored["last_modified"]) if stored and not force else None
             response = client.get(ref.url, conditional=conditional, max_bytes=SITEMAP_MAX_BYTES)
             if response.status == 304:
                 self.db.catalogue.sitemap_unchanged(name, ref.lastmod)
                 report.unchanged.append(name)
+                if progress is not None:
+                    progress.sitemap_done(name, 0, fetched=False)
                 continue
             try:
                 entries = list(iter_album_entries(io.BytesIO(response.content)))
             except Exception as exc:
                 raise CatalogueError(f"not a readable sitemap ({exc})", path=ref.url) from None
-            report.albums += self.replace_sitemap(
+            stored_albums = self.replace_sitemap(
                 name,
                 entries,
                 lastmod=ref.lastmod,
                 etag=response.headers.get("ETag"),
                 last_modified=response.headers.get("Last-Modified"),
             )
+            report.albums += stored_albums
             report.fetched.append(name)
+            if progress is not None:
+                progress.sitemap_done(name, stored_albums, fetched=True)
         return report
 
     def count(self) -> int:

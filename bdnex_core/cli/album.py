@@ -49,7 +49,8 @@ def album(
 
 
 def print_album(parsed: Album) -> None:
-    """A readable summary: heading, a two-column table of the known facts, then the summary."""
+    """A readable summary: heading, a two-column table of the known facts (labelled in English, as the
+    rest of the command line; the values are the site's), then the summary."""
     from rich.console import Console
     from rich.table import Table
 
@@ -62,23 +63,23 @@ def print_album(parsed: Album) -> None:
     table.add_column(style="dim", no_wrap=True)
     table.add_column(overflow="fold")
     rows = (
-        ("Scénario", ", ".join(parsed.writers)),
-        ("Dessin", ", ".join(parsed.pencillers)),
-        ("Couleurs", ", ".join(parsed.colorists)),
-        ("Couverture", ", ".join(parsed.cover_artists)),
-        ("Lettrage", ", ".join(parsed.letterers)),
-        ("Traduction", ", ".join(parsed.translators)),
-        ("Editeur", parsed.publisher),
+        ("Writer", ", ".join(parsed.writers)),
+        ("Art", ", ".join(parsed.pencillers)),
+        ("Colours", ", ".join(parsed.colorists)),
+        ("Cover", ", ".join(parsed.cover_artists)),
+        ("Lettering", ", ".join(parsed.letterers)),
+        ("Translation", ", ".join(parsed.translators)),
+        ("Publisher", parsed.publisher),
         ("Collection", parsed.collection),
-        ("Parution", parsed.release_date or parsed.legal_deposit),
+        ("Published", parsed.release_date or parsed.legal_deposit),
         ("ISBN", parsed.isbn),
-        ("Planches", parsed.planches),
-        ("Style", parsed.genre),
-        ("Origine", parsed.origin),
-        ("Note", f"{parsed.rating}/5 ({parsed.votes} votes)" if parsed.rating is not None else None),
+        ("Pages", parsed.planches),
+        ("Genre", parsed.genre),
+        ("Origin", parsed.origin),
+        ("Rating", f"{parsed.rating}/5 ({parsed.votes} votes)" if parsed.rating is not None else None),
         ("Editions", ", ".join(str(edition.album_id) for edition in parsed.editions)),
         ("URL", parsed.url),
-        ("Couverture URL", parsed.cover_url),
+        ("Cover URL", parsed.cover_url),
     )
     for label, value in rows:
         if value:

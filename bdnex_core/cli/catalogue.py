@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -38,9 +39,7 @@ def update(app: AppContext, files: tuple[Path, ...], more_files: tuple[Path, ...
     if files or more_files:
         report = catalogue.import_files([*files, *more_files])
     else:
-        from bdnex_core.bedetheque.client import BedethequeClient
-
-        report = catalogue.update_online(BedethequeClient(app.settings, database=app.db), force=force)
+        report = update_online(app, catalogue, force=force, show_progress=not as_json)
     if as_json:
         echo_json({**report.as_dict(), "albums_in_index": catalogue.count()})
         return
@@ -49,6 +48,37 @@ def update(app: AppContext, files: tuple[Path, ...], more_files: tuple[Path, ...
     if report.unchanged:
         click.echo(f"{len(report.unchanged)} sitemap(s) unchanged")
     click.echo(f"{catalogue.count()} albums in the index")
+
+
+def update_online(app: AppContext, catalogue: Any, *, force: bool, show_progress: bool) -> Any:
+    """The online update, with a progress bar on a terminal; a site that cannot be reached is said with
+    what to check (the network, then what gets past a challenge)."""
+    from urllib.parse import urlparse
+
+    from bdnex_core.bedetheque.client import BedethequeClient
+    from bdnex_core.errors import BlockedError, Unreachable
+    from bdnex_core.pipeline.progress import CatalogueProgress
+
+    host = urlparse(app.settings.catalogue.base_url).netloc
+    progress = CatalogueProgress.for_terminal(host, app.quiet) if show_progress else None
+    client = BedethequeClient(app.settings, database=app.db)
+    try:
+        if progress is None:
+            return catalogue.update_online(client, force=force)
+        with progress:
+            return catalogue.update_online(client, force=force, progress=progress)
+    except Unreachable as exc:
+        if isinstance(exc, BlockedError) or exc.status is not None:  # it answered: its own words say what to do
+            raise
+        raise type(exc)(
+            f"{exc.reason}. Is this machine online, and does {host} open in a browser here? If the site "
+            "answers a browser but not bdnex-core (a challenge page), set catalogue.cookies_file (cookies "
+            "exported from that browser) or catalogue.flaresolverr_url in the configuration",
+            path=exc.path,
+            status=exc.status,
+            stops_run=exc.stops_run,
+            timed_out=exc.timed_out,
+        ) from None
 
 
 @catalogue_group.command("stats")

@@ -1,8 +1,15 @@
-"""What every command receives: settings and database, opened on first use."""
+"""What every command receives: settings and database, opened on first use; and how to print a
+follow-up command that works when pasted (this installation, the ``--config``/``--db`` given)."""
 
 from __future__ import annotations
 
+import os
+import shlex
+import shutil
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -57,6 +64,18 @@ class AppContext:
             err=True,
         )
 
+    def follow_up(self, *args: str) -> str:
+        """A command line to print for the user to run next (``follow_up("review")``): this installation
+        of bdnex-core, with the ``--config`` and ``--db`` this command was given (as absolute paths), so
+        that pasted in any folder it reaches the same database."""
+        given: list[str] = []
+        if self.config_path:
+            given += ["--config", os.path.abspath(os.path.expanduser(self.config_path))]
+        if self.db_path:
+            url = self.db_path.startswith(("postgresql://", "postgres://"))
+            given += ["--db", self.db_path if url else os.path.abspath(os.path.expanduser(self.db_path))]
+        return " ".join([command_prefix(), *(shlex.quote(part) for part in [*given, *args])])
+
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
@@ -71,3 +90,26 @@ def echo_json(data: object) -> None:
     import json
 
     click.echo(json.dumps(data, ensure_ascii=False, default=str))
+
+
+def follow_up_of_this_command() -> Callable[..., str]:
+    """How the running command spells a follow-up (:meth:`AppContext.follow_up`); plain ``bdnex-core ...``
+    outside a command (a plugin's code called from elsewhere)."""
+    context = click.get_current_context(silent=True)
+    app = context.find_object(AppContext) if context is not None else None
+    if app is not None:
+        return app.follow_up
+    return lambda *args: " ".join(["bdnex-core", *(shlex.quote(arg) for arg in args)])
+
+
+def command_prefix() -> str:
+    """How to call this installation of bdnex-core: ``bdnex-core`` when that name on the PATH is this
+    installation's script (an activated virtualenv, pipx's link in ~/.local/bin), else the script's
+    full path (a virtualenv not activated), else ``python -m bdnex_core`` with this Python."""
+    script = Path(sys.executable).parent / "bdnex-core"
+    if not script.is_file():
+        return f"{shlex.quote(sys.executable)} -m bdnex_core"
+    on_path = shutil.which("bdnex-core")
+    if on_path is not None and os.path.realpath(on_path) == os.path.realpath(script):
+        return "bdnex-core"
+    return shlex.quote(str(script))

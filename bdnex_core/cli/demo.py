@@ -2,8 +2,8 @@
 
 The demo folder keeps what is needed to go on exploring offline: the database, the logs, the
 library and a ``config.yaml`` pointing at the fake site's port; ``demo --serve`` brings the site
-back on that port. The closing hints are full commands (this installation's executable and
-``--config``), so they run verbatim from any folder, without an activated virtualenv.
+back on that port. The closing hints are full commands (this installation's ``bdnex-core``, by its
+name when the PATH finds it, else by its path; and ``--config``), so they run verbatim from any folder.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import random
 import shlex
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from urllib.parse import urlsplit
 import click
 import yaml
 
-from bdnex_core.cli.context import AppContext, echo_json, pass_app
+from bdnex_core.cli.context import AppContext, command_prefix, echo_json, pass_app
 
 if TYPE_CHECKING:
     from bdnex_core.demo.fakesite import FakeBedetheque
@@ -65,35 +64,29 @@ def pick_albums(site: FakeBedetheque, count: int, absent: int, seed: int = 2026)
     return chosen, missing
 
 
-def command_prefix() -> str:
-    """How to call this installation of bdnex-core from anywhere: its script beside this Python, else ``-m``."""
-    script = Path(sys.executable).parent / "bdnex-core"
-    if script.is_file():
-        return shlex.quote(str(script))
-    return f"{shlex.quote(sys.executable)} -m bdnex_core"
-
-
 @dataclass(frozen=True)
 class DemoCommands:
     serve: str  # brings the fake site back
-    review: str
+    with_config: str  # bdnex-core with the demo's --config: what every other hint starts with
     hints: list[str]  # every command to try while the site is served (review among them)
+
+    def command(self, *args: str) -> str:
+        return " ".join([self.with_config, *(shlex.quote(arg) for arg in args)])
 
 
 def demo_commands(folder: Path, session_id: int | None, album_id: int) -> DemoCommands:
     """Full command lines for this installation and this demo folder."""
     prefix = command_prefix()
     with_config = f"{prefix} --config {shlex.quote(str(folder / CONFIG_NAME))}"
-    review = f"{with_config} review"
     hints = [
         f"{with_config} sessions list",
         *([f"{with_config} sessions info {session_id}"] if session_id is not None else []),
         f"{with_config} stats",
         f"{with_config} review --list",
-        review,
+        f"{with_config} review",
         f"{with_config} album {album_id}",
     ]
-    return DemoCommands(f"{prefix} demo --serve --dir {shlex.quote(str(folder))}", review, hints)
+    return DemoCommands(f"{prefix} demo --serve --dir {shlex.quote(str(folder))}", with_config, hints)
 
 
 def start_site(port: int) -> FakeBedetheque:
@@ -154,7 +147,7 @@ def demo(app: AppContext, folder: Path, files: int, workers: int, port: int, ser
     from bdnex_core.db import BDneXDB
     from bdnex_core.demo.samplelib import build_library
     from bdnex_core.pipeline import TagOptions, tag_locations
-    from bdnex_core.pipeline.progress import ProgressDisplay
+    from bdnex_core.pipeline.progress import CatalogueProgress, ProgressDisplay
 
     if folder.exists() and any(folder.iterdir()) and not (folder / DEMO_MARKER).exists():
         raise click.UsageError(f"{folder} exists and is not a demo folder; choose another --dir")
@@ -177,7 +170,12 @@ def demo(app: AppContext, folder: Path, files: int, workers: int, port: int, ser
         client = BedethequeClient(settings)
         say = (lambda text: None) if as_json else (lambda text: click.echo(text, err=True))
         say(f"fake Bédéthèque on {site.base_url} ({len(site.catalogue.albums)} albums)")
-        report = Catalogue(db).update_online(client)
+        catalogue_bar = None if as_json else CatalogueProgress.for_terminal(urlsplit(site.base_url).netloc, app.quiet)
+        if catalogue_bar is None:
+            report = Catalogue(db).update_online(client)
+        else:
+            with catalogue_bar:
+                report = Catalogue(db).update_online(client, progress=catalogue_bar)
         say(f"catalogue index: {report.albums} albums from {len(report.fetched)} sitemap(s)")
         present, absent = pick_albums(site, files - 4, 3)
         library = folder / "library"
@@ -203,7 +201,7 @@ def demo(app: AppContext, folder: Path, files: int, workers: int, port: int, ser
             }
         )
     else:
-        print_summary(summary, review_command=commands.review)
+        print_summary(summary, follow_up=commands.command)
         click.echo(
             f"\nEverything is in {folder} (database, logs, library, {CONFIG_NAME}).\n"
             f"To go on exploring offline, bring the fake site back (in another terminal):\n"

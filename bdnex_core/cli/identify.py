@@ -33,6 +33,7 @@ def identify(app: AppContext, names: tuple[str, ...], from_stdin: bool, as_json:
 
     from bdnex_core.matching import load_matcher
     from bdnex_core.matching.filename import parse_filename
+    from bdnex_core.pipeline.review_service import readable_explain
 
     wanted = list(names) + ([line.strip() for line in sys.stdin if line.strip()] if from_stdin else [])
     if not wanted:
@@ -65,12 +66,12 @@ def identify(app: AppContext, names: tuple[str, ...], from_stdin: bool, as_json:
                 }
             )
             continue
-        click.echo(
-            f"{name}: {result.decision}" + (f" (confidence {result.best.confidence:.2f})" if result.best else "")
-        )
+        # one number per candidate: the confidence the decision used (the score, held below the accept
+        # threshold when something forbids an automatic match)
+        click.echo(f"{name}: {result.decision}" + (f" (score {result.best.confidence:.2f})" if result.best else ""))
         for candidate in result.candidates:
-            click.echo(f"  {candidate.album_id} {candidate.score:.2f} {candidate.url or ''}")
-            click.echo(f"      {candidate.explain()}")
+            click.echo(f"  {candidate.album_id} {candidate.confidence:.2f} {candidate.url or ''}")
+            click.echo(f"      {readable_explain(candidate.explain())}")
             if candidate.editions:  # the same album under other ids: the edition is chosen when tagging
                 click.echo(f"      other editions of this album: {', '.join(map(str, candidate.editions))}")
             if candidate.album_id in covers:

@@ -68,23 +68,47 @@ def ls(
 def missing(app: AppContext, series: tuple[str, ...], as_json: bool) -> None:
     """For each series of the library (or those matching SERIES), the tomes it lacks: those its series
     page lists when one was read (the whole series), else those the catalogue index lists."""
+    from bdnex_core.matching.normalize import readable_tome
     from bdnex_core.query import missing_tomes
 
     gaps = missing_tomes(app.db, series)
     if as_json:
         echo_json([gap.as_dict() for gap in gaps])
         return
+    if not gaps and series:
+        known = len(missing_tomes(app.db))
+        click.echo(
+            f"No tagged series matches {' '.join(series)!r}"
+            + (f" ({known} series known: {app.follow_up('missing')} lists them)." if known else ".")
+        )
+        return
     if not gaps:
         click.echo("No tagged series known to the catalogue index (run `bdnex-core catalogue update`, then `tag`).")
         return
     for gap in gaps:
-        owned = ", ".join(str(album["tome"] or "one-shot") for album in gap.owned)
+        owned = ", ".join(readable_tome(album["tome"]) or "one-shot" for album in gap.owned)
         if not gap.missing:
             click.echo(f"{gap.series}: complete ({owned})")
             continue
         click.echo(f"{gap.series}: have {owned}; missing {len(gap.missing)}:")
+        width = max(len(readable_tome(album["tome"]) or "-") for album in gap.missing)
         for album in gap.missing:
-            click.echo(f"  T{album['tome'] or '-'}  {album['title'] or ''}  (album {album['album_id']})")
+            tome = (readable_tome(album["tome"]) or "-").rjust(width)
+            click.echo(f"  {tome}  {title_words(album['title'])}  (album {album['album_id']})")
+    missing_count = sum(len(gap.missing) for gap in gaps)
+    complete = sum(1 for gap in gaps if not gap.missing)
+    click.echo(
+        f"{missing_count} tome{'s' if missing_count != 1 else ''} missing in {len(gaps) - complete} of "
+        f"{len(gaps)} series ({complete} complete)"
+    )
+
+
+def title_words(title: str | None) -> str:
+    """An album's title as a person reads it: the catalogue index only knows its URL's slug
+    ('Ordo-du-Talion'), whose hyphens were spaces; a series page's title is shown as it is."""
+    if not title:
+        return ""
+    return title.replace("-", " ") if " " not in title else title
 
 
 @click.command("rename")
@@ -173,12 +197,27 @@ def _rows_under(db, location: str) -> list[dict]:
 
 
 def print_moves(results: list, *, dry_run: bool) -> None:
-    moved = 0
+    """One line per move, its paths relative to the folder both are in (said once, as a heading), and
+    elided from the left when the line would not fit the terminal (--json has the whole paths)."""
+    from bdnex_core.cli.results import elide_left, terminal_width
+
+    width = terminal_width()
+    moved, heading = 0, None
     for result in results:
         if result.target is not None and (result.moved or dry_run) and result.message != "already at its place":
+            source, target = str(result.source), str(result.target)
+            folder = os.path.commonpath([os.path.dirname(source), os.path.dirname(target)])
+            if folder != heading:
+                heading = folder
+                click.echo(f"in {elide_left(folder, width - 4)}:")
             verb = "would move" if dry_run else "moved"
             note = f" ({result.message})" if result.message and result.message != "dry run" else ""
-            click.echo(f"{verb}: {result.source} -> {result.target}{note}")
+            before, after = os.path.relpath(source, folder), os.path.relpath(target, folder)
+            room = width - len(f"  {verb}:  -> {note}")
+            if len(before) + len(after) > room:
+                before = elide_left(before, max(20, room // 2))
+                after = elide_left(after, max(20, room - len(before)))
+            click.echo(f"  {verb}: {before} -> {after}{note}")
             moved += 1
         elif result.message and result.message != "already at its place":
             click.echo(f"{result.source}: {result.message}", err=True)

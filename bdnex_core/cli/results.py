@@ -14,9 +14,73 @@ from rich.console import Console
 
 from bdnex_core.cli.context import AppContext, echo_json
 
+# what a file's state says to a person, after a run and after a dry run ("would")
+STATE_WORDS = {
+    "done": ("tagged", "would tag"),
+    "waiting": ("waiting for review", "would wait for review"),
+    "skipped": ("left as is", "would leave as is"),
+    "failed": ("failed", "would fail"),
+    "pending": ("not done yet", "not done yet"),
+}
 
-def file_line(row: dict[str, Any]) -> str:
-    """``file -> album 245127 Nains #1 Redwin de la Forge  score 0.93  accept  (done)``."""
+
+def state_words(row: dict[str, Any], *, dry_run: bool = False) -> str:
+    """``tagged``, ``unchanged`` (tagged again, identical), ``would tag``..."""
+    state = str(row["state"])
+    if state == "done" and not row.get("changes") and "changes" in row:
+        return "would stay unchanged" if dry_run else "unchanged"
+    said = STATE_WORDS.get(state)
+    return said[1 if dry_run else 0] if said else state
+
+
+def shown(value: Any) -> str:
+    """A field's value in a diff: ``(none)`` for nothing, text quoted, numbers as they are."""
+    if value is None or value == "":
+        return "(none)"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def elide_left(text: str, width: int) -> str:
+    """``text`` in ``width`` characters at most, its start replaced by an ellipsis: the end of a path
+    (the file's name, its series' folder) says most."""
+    if len(text) <= width:
+        return text
+    return "…" + text[-(width - 1) :] if width > 1 else "…"
+
+
+def terminal_width() -> int:
+    import shutil
+
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+def change_line(name: str, old: Any, new: Any) -> str:
+    return f"{name}: {shown(old)} -> {shown(new)}"
+
+
+def result_counts(summary: Any, *, dry_run: bool) -> list[tuple[str, int]]:
+    """The rows of a run's table: files tagged, unchanged (tagged again identically, or processed before and
+    unchanged since), waiting for review, left as is, failed; a dry run says what it would do."""
+    from bdnex_core.pipeline.steps import ALREADY_PROCESSED
+    from bdnex_core.states import OutcomeState
+
+    done = [outcome for outcome in summary.outcomes if outcome.state == OutcomeState.DONE]
+    identical = sum(1 for outcome in done if not outcome.changes)
+    seen_before = summary.unchanged + sum(
+        1 for o in summary.outcomes if o.state == OutcomeState.SKIPPED and o.reason == ALREADY_PROCESSED
+    )
+    rows = [
+        ("would tag" if dry_run else "tagged", len(done) - identical),
+        ("would stay unchanged" if dry_run else "unchanged", identical + seen_before),
+        ("would wait for review" if dry_run else "waiting for review", summary.count(OutcomeState.WAITING)),
+        ("would leave as is" if dry_run else "left as is", summary.count(OutcomeState.SKIPPED) - seen_before),
+        ("failed", summary.count(OutcomeState.FAILED)),
+    ]
+    return rows
+
+
+def file_line(row: dict[str, Any], *, dry_run: bool = False) -> str:
+    """``file -> album 245127 Nains #1 Redwin de la Forge  score 0.93  accept: tagged``."""
     if row.get("album_id") is not None:
         what = f"album {row['album_id']} {row.get('series') or ''}"
         if row.get("tome"):
@@ -28,7 +92,7 @@ def file_line(row: dict[str, Any]) -> str:
     score = row.get("confidence")
     line = f"{row['file']} -> {what.strip()}"
     line += f"  score {score:.2f}" if isinstance(score, int | float) else ""
-    line += f"  {row.get('decision') or '-'}  ({row['state']})"
+    line += f"  {row.get('decision') or '-'}: {state_words(row, dry_run=dry_run)}"
     if row.get("reason") and row["state"] != "done":
         line += f": {row['reason']}"
     if row.get("cover"):
@@ -39,11 +103,11 @@ def file_line(row: dict[str, Any]) -> str:
 def print_file_lines(console: Console, outcomes: Iterable[Any], *, dry_run: bool) -> None:
     for outcome in outcomes:
         row = outcome.summary_row()
-        console.print(file_line(row), highlight=False, markup=False)
+        console.print(file_line(row, dry_run=dry_run), highlight=False, markup=False)
         if dry_run and outcome.changes:
             console.print("  would change:", highlight=False)
             for name, (old, new) in outcome.changes.items():
-                console.print(f"    {name}: {old!r} -> {new!r}", highlight=False, markup=False)
+                console.print(f"    {change_line(name, old, new)}", highlight=False, markup=False)
 
 
 def summary_dict(summary: Any, *, dry_run: bool) -> dict[str, Any]:
@@ -79,13 +143,11 @@ def correct_one_file(
     if as_json:
         echo_json({"dry_run": dry_run, "files": [row], **({"renamed": [m.as_dict() for m in moves]} if rename else {})})
     else:
-        click.echo(
-            ("would tag " if dry_run else "tagged ") + file_line(row) if outcome.state == "done" else file_line(row)
-        )
+        click.echo(file_line(row, dry_run=dry_run))
         for name, (old, new) in outcome.changes.items():
-            click.echo(f"    {name}: {old!r} -> {new!r}")
+            click.echo(f"    {change_line(name, old, new)}")
         if not outcome.changes and outcome.state == "done":
-            click.echo("    nothing changes")
+            click.echo("    nothing would change" if dry_run else "    nothing changed")
         if len(editions) > 1:
             click.echo(f"  {len(editions)} editions of this album (tag --id ID for another):")
             for edition_id, label in editions:

@@ -18,18 +18,19 @@ def register(cli: click.Group) -> None:
 @click.option("--json", "as_json", is_flag=True, help="With --list: print JSON.")
 @pass_app
 def review(app: AppContext, list_only: bool, skipped: bool, limit: int | None, as_json: bool) -> None:
-    """Pick the right album for each queued file (or skip it); choices are recorded as manual.
+    """Pick the right album for each file waiting for review (or skip it); choices are recorded as manual.
 
-    A number picks a listed candidate; `id N` or a URL shows that album and asks to confirm;
-    `/ TEXT` searches the catalogue; `m` more; `u` undo; `?` help. Ctrl-C pauses."""
+    A number, `id N` or a URL shows what that album would change in the file and asks to confirm
+    (Enter: yes); `/ TEXT` searches the catalogue; `m` more; `u` undo; `?` help. Ctrl-C pauses; at the
+    end of its input (a pipe, a script) the review stops and what is left keeps waiting."""
     from bdnex_core.errors import BdnexError
-    from bdnex_core.pipeline.review import ReviewPrompt, Subject, say
-    from bdnex_core.pipeline.review_service import PENDING, SKIPPED, ReviewError, ReviewService
+    from bdnex_core.pipeline.review import EndOfInput, ReviewPrompt, Subject, say
+    from bdnex_core.pipeline.review_service import SKIPPED, WAITING, ReviewError, ReviewService
 
     service = ReviewService(app.settings, app.db)
     for notice in service.prune():
         click.echo(notice, err=True)
-    status = SKIPPED if skipped else PENDING
+    status = SKIPPED if skipped else WAITING
     entries = service.entries(status, limit)
     if list_only:
         if as_json:
@@ -39,7 +40,11 @@ def review(app: AppContext, list_only: bool, skipped: bool, limit: int | None, a
                 best = entry.candidates[0] if entry.candidates else None
                 click.echo(
                     f"{entry.id}: {entry.file_path}"
-                    + (f" (best: album {best['album_id']} at {best['score']:.2f})" if best else "")
+                    + (
+                        f" (best: album {best['album_id']}, score {best.get('confidence', best['score']):.2f})"
+                        if best
+                        else ""
+                    )
                 )
         return
     if not entries:
@@ -47,7 +52,7 @@ def review(app: AppContext, list_only: bool, skipped: bool, limit: int | None, a
         return
     prompt = ReviewPrompt(service, can_undo=lambda: bool(service.decisions))
     counts = {"tagged": 0, "skipped": 0, "undone": 0}
-    position, paused = 0, False
+    position, paused, ended = 0, False, False
     try:
         while position < len(entries):
             entry = entries[position]
@@ -86,11 +91,18 @@ def review(app: AppContext, list_only: bool, skipped: bool, limit: int | None, a
             position += 1
     except KeyboardInterrupt:
         paused = True
-    waiting = len(service.entries(PENDING))
+    except EndOfInput:  # nobody left to ask: a quit, not an interruption
+        ended = True
+    waiting = len(service.entries(WAITING))
     click.echo(
         f"{counts['tagged']} tagged, {counts['skipped']} skipped, {waiting} still waiting"
         + (f", {counts['undone']} undone" if counts["undone"] else "")
     )
+    if ended:
+        click.echo(
+            f"input ended: the review stops here; the current file is left as it was. Continue with: "
+            f"{app.follow_up('review')} (in a terminal), or {app.follow_up('web')}"
+        )
     if paused:
-        click.echo("paused: the current file is left as it was; continue with: bdnex-core review")
+        click.echo(f"paused: the current file is left as it was; continue with: {app.follow_up('review')}")
         raise SystemExit(130)

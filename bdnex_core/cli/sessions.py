@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
 from bdnex_core.errors import BdnexError
@@ -36,20 +34,61 @@ def list_sessions(app: AppContext, limit: int, as_json: bool) -> None:
     if not sessions:
         click.echo("No sessions yet.")
         return
-    table = Table("id", "started", "status", "files", "done", "failed", "skipped", "queued", "directory")
+    print_session_table(sessions)
+
+
+def short_time(stamp: object, year: str) -> str:
+    """``2026-12-07 13:40:26`` as ``12-07 13:40`` in the current year, else ``2025-12-07``."""
+    text = str(stamp or "")
+    if len(text) < 16:
+        return text
+    return text[5:16] if text.startswith(year) else text[:10]
+
+
+def print_session_table(sessions: list[dict]) -> None:
+    """The sessions in the terminal's width: status words whole, short dates, the folder elided from the
+    left (its end says most), or on a line of its own under its row when too little room is left;
+    --json has every column whole."""
+    import time
+
+    from bdnex_core.cli.results import elide_left, terminal_width
+
+    year = time.strftime("%Y", time.gmtime())
+    headers = ("id", "started", "status", "files", "tagged", "waiting", "failed", "folder")
+    right = {0, 3, 4, 5, 6}
+    rows = []
     for session in sessions:
-        table.add_row(
-            str(session["id"]),
-            str(session["session_start"]),
-            session["display_status"] + (" (dry run)" if session["dry_run"] else ""),
-            str(session["total_files"]),
-            str(session["files_successful"]),
-            str(session["files_failed"]),
-            str(session["files_skipped"]),
-            str(session["files_queued"] or 0),
-            session["directory"],
+        status = session["display_status"]
+        if session["dry_run"]:  # a dry run changed nothing: never mistaken for a run that did
+            status = "dry run" if status == SessionStatus.COMPLETED else f"{status}, dry run"
+        rows.append(
+            [
+                str(session["id"]),
+                short_time(session["session_start"], year),
+                status,
+                str(session["total_files"]),
+                str(session["files_successful"]),
+                str(session["files_waiting"] or 0),
+                str(session["files_failed"]),
+                str(session["directory"]),
+            ]
         )
-    Console(soft_wrap=True).print(table)
+    widths = [max(len(header), *(len(row[at]) for row in rows)) for at, header in enumerate(headers[:-1])]
+    width = terminal_width()
+    room = width - sum(widths) - 2 * len(widths)
+    beside = room >= 16  # else each folder on a line of its own
+
+    def line(cells: list[str]) -> str:
+        parts = [cell.rjust(widths[at]) if at in right else cell.ljust(widths[at]) for at, cell in enumerate(cells)]
+        return "  ".join(parts)
+
+    click.echo(line(list(headers[:-1])) + ("  folder" if beside else ""))
+    for row in rows:
+        if beside:
+            click.echo(line(row[:-1]) + "  " + elide_left(row[-1], room))
+        else:
+            click.echo(line(row[:-1]).rstrip())
+            click.echo("    " + elide_left(row[-1], width - 4))
 
 
 def show_session(app: AppContext, session_id: int, as_json: bool) -> None:
@@ -67,7 +106,7 @@ def show_session(app: AppContext, session_id: int, as_json: bool) -> None:
     click.echo(f"  duration:  {duration:.1f} s" if duration is not None else "  duration:  -")
     click.echo(
         f"  files: {stats['total_files']} total, {stats['files_successful']} tagged, {stats['files_failed']} failed, "
-        f"{stats['files_skipped']} skipped, {stats['files_queued'] or 0} queued for review, {stats['remaining']} left"
+        f"{stats['files_skipped']} skipped, {stats['files_waiting'] or 0} waiting for review, {stats['remaining']} left"
     )
     for worker in stats["workers"]:
         click.echo(
@@ -78,7 +117,7 @@ def show_session(app: AppContext, session_id: int, as_json: bool) -> None:
     for failure in stats["failures"]:
         click.echo(f"  failed: {failure['file_path']}: {failure['error']}")
     if stats["remaining"] and stats["display_status"] in ("interrupted", SessionStatus.PAUSED):
-        click.echo(f"  resume with: bdnex-core tag --resume {stats['id']}")
+        click.echo(f"  resume with: {app.follow_up('tag', '--resume', str(stats['id']))}")
 
 
 @sessions_group.command("info")

@@ -33,6 +33,27 @@ RECORD_FIELDS = (
 )
 
 
+# what a person reads for each column of the record and each field of the history (--json keeps the names)
+LABELS = {
+    "confidence_score": "score",
+    "bdgest_id": "album",
+    "bdgest_url": "album page",
+    "editor": "publisher",
+    "isbn": "ISBN",
+    "session_id": "session",
+    "processed_date": "processed",
+    "error_msg": "reason",
+}
+
+
+def label(name: str) -> str:
+    return LABELS.get(name, name)
+
+
+def value_text(value: object) -> str:
+    return "(none)" if value is None or value == "" else str(value)
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(show)
 
@@ -93,12 +114,13 @@ def show(app: AppContext, path: str, as_json: bool) -> None:
     if report["record"]:
         for name, value in report["record"].items():
             if value not in (None, ""):
-                click.echo(f"  {name:<16} {value}")
+                click.echo(f"  {label(name):<16} {value}")
     else:
         click.echo("  (never processed)")
     click.echo("history:")
     for row in report["history"]:
-        click.echo(f"  {row['timestamp']}  {row['source']:<6} {row['field']}: {row['old_value']} -> {row['new_value']}")
+        change = f"{label(row['field'])}: {value_text(row['old_value'])} -> {value_text(row['new_value'])}"
+        click.echo(f"  {row['timestamp']}  {row['source']:<6} {change}")
     if not report["history"]:
         click.echo("  (none)")
     for entry in report["review"]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import click
 from rich.console import Console
@@ -99,7 +100,11 @@ def tag(
         interactive = (sys.stdin.isatty() or timid) and not as_json
     settings, db = app.settings, app.db
     progress = None if as_json else ProgressDisplay.for_terminal(app.quiet)
-    reviewer = terminal_reviewer(lambda: ReviewService(settings, db)) if interactive else None
+    reviewer = (
+        terminal_reviewer(lambda: ReviewService(settings, db), review_command=app.follow_up("review"))
+        if interactive
+        else None
+    )
     if resume_id is not None:
         if paths:
             raise click.UsageError("--resume takes no PATH: the session knows its files")
@@ -110,7 +115,8 @@ def tag(
             raise click.UsageError("give at least one PATH (or --resume ID)")
         for session in db.interrupted_sessions():
             click.echo(
-                f"note: session {session['id']} was interrupted; resume it with: bdnex-core tag --resume {session['id']}",
+                f"note: session {session['id']} was interrupted; resume it with: "
+                + app.follow_up("tag", "--resume", str(session["id"])),
                 err=True,
             )
         options = TagOptions(
@@ -126,7 +132,7 @@ def tag(
         )
         summary = tag_locations(settings, db, options, reviewer=reviewer, progress=progress)
     if (
-        summary.count(OutcomeState.QUEUED) and not dry_run
+        summary.count(OutcomeState.WAITING) and not dry_run
     ):  # one entry per file, even for a file moved since it was queued
         for notice in ReviewService(settings, db).prune():
             click.echo(notice, err=True)
@@ -143,9 +149,9 @@ def tag(
                 **({"renamed": [m.as_dict() for m in moves]} if rename_after else {}),
             }
         )
-        echo_database_stop(summary)
+        echo_database_stop(summary, app.follow_up)
     else:
-        print_summary(summary, dry_run=dry_run, per_file=verbose > 0)
+        print_summary(summary, follow_up=app.follow_up, dry_run=dry_run, per_file=verbose > 0)
         if rename_after:
             from bdnex_core.cli.library_cmd import print_moves
 
@@ -153,10 +159,9 @@ def tag(
     raise SystemExit(summary.exit_code or (1 if any(move.failed for move in moves) else 0))
 
 
-def print_summary(
-    summary, *, dry_run: bool = False, per_file: bool = False, review_command: str = "bdnex-core review"
-) -> None:
-    from bdnex_core.cli.results import print_file_lines
+def print_summary(summary, *, follow_up: Callable[..., str], dry_run: bool = False, per_file: bool = False) -> None:
+    """The run's table and what to do next; ``follow_up(*args)`` spells a bdnex-core command to run."""
+    from bdnex_core.cli.results import print_file_lines, result_counts
 
     console = Console(soft_wrap=True)
     if dry_run or per_file:
@@ -164,21 +169,16 @@ def print_summary(
     table = Table(title=f"session {summary.session_id}: {summary.status}" + (" (dry run)" if dry_run else ""))
     table.add_column("result")
     table.add_column("files", justify="right")
-    for label, state in (
-        ("tagged" if not dry_run else "would tag", OutcomeState.DONE),
-        ("queued for review" if not dry_run else "would queue for review", OutcomeState.QUEUED),
-        ("skipped", OutcomeState.SKIPPED),
-        ("failed", OutcomeState.FAILED),
-    ):
-        table.add_row(label, str(summary.count(state)))
+    for label, count in result_counts(summary, dry_run=dry_run):
+        table.add_row(label, str(count))
     console.print(table)
     for outcome in summary.outcomes:
         if outcome.state == OutcomeState.FAILED:
             console.print(f"failed: {outcome.item.path or outcome.item.name}: {outcome.reason}", highlight=False)
         elif outcome.state == OutcomeState.SKIPPED and outcome.decision == Decision.NONE:
             console.print(f"{outcome.item.path or outcome.item.name}: {outcome.reason}", highlight=False)
-    if summary.count(OutcomeState.QUEUED) and not dry_run:
-        console.print(f"uncertain matches wait for you: {review_command}", highlight=False, markup=False)
+    if summary.count(OutcomeState.WAITING) and not dry_run:
+        console.print(f"uncertain matches wait for you: {follow_up('review')}", highlight=False, markup=False)
     if summary.cover_requests or summary.covers_not_fetched:
         console.print(
             f"covers compared: {summary.cover_requests} cover requests to the site"
@@ -188,15 +188,25 @@ def print_summary(
         )
     if summary.pace_notice:
         console.print(summary.pace_notice, highlight=False, markup=False)
-    if summary.message and not getattr(summary, "stopped_by_database", False):
+    if getattr(summary, "stopped_by_database", False):
+        pass  # said as an error, below
+    elif summary.resume is not None:  # the command as this user runs bdnex-core, not the log's generic one
+        said, args = summary.resume
+        console.print(f"{said}: {follow_up(*args)}", highlight=False, markup=False)
+    elif summary.message:
         console.print(summary.message, highlight=False)
     for warning in summary.warnings:
         click.echo(warning, err=True)
-    echo_database_stop(summary)
+    echo_database_stop(summary, follow_up)
 
 
-def echo_database_stop(summary) -> None:
+def echo_database_stop(summary, follow_up: Callable[..., str]) -> None:
     """A run the database stopped ends as the CLI's errors do: one line on stderr, what failed and
     how to go on (the exit code is the database's, 3)."""
-    if getattr(summary, "stopped_by_database", False):
+    if not getattr(summary, "stopped_by_database", False):
+        return
+    if summary.resume is not None:
+        said, args = summary.resume
+        click.echo(f"Error: {said}: {follow_up(*args)}", err=True)
+    else:
         click.echo(f"Error: {summary.message}", err=True)

@@ -101,3 +101,14 @@ def key_forms(name: str) -> set[str]:
     forms.update(normalize(alternative) for alternative in move_article(name))
     forms.update({strip_articles(form) for form in list(forms)})
     return {form for form in forms if form}
+
+
+SPECIAL_TOME = re.compile(r"^(HS|INT)\s*(\d+\w*)$", re.IGNORECASE)
+
+
+def readable_tome(tome: str | None) -> str:
+    """A tome as a person writes it: 'HS15' -> 'HS 15', 'INT3' -> 'INT 3', '1a' as it is."""
+    if not tome:
+        return ""
+    special = SPECIAL_TOME.match(tome.strip())
+    return f"{special[1].upper()} {special[2]}" if special else tome.strip()

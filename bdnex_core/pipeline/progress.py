@@ -1,5 +1,6 @@
-"""A progress bar with files/s and ETA on a terminal; nothing in a pipe. Once the site asked us to slow
-down, the line says at which pace every request goes now."""
+"""Progress bars on a terminal, nothing in a pipe: ``tag`` (files/s and ETA; once the site asked us to
+slow down, the line says at which pace every request goes now) and ``catalogue update`` (sitemaps,
+albums, ETA)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn
 
 if TYPE_CHECKING:
     from bdnex_core.pipeline.steps import Outcome
@@ -66,3 +67,43 @@ class ProgressDisplay:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+
+class CatalogueProgress:
+    """``catalogue update`` on a terminal: a spinner while the site is asked for its sitemap index, then
+    a bar over the sitemaps with the albums stored so far and the time left; nothing in a pipe."""
+
+    def __init__(self, host: str, console: Console | None = None):
+        self.console = console or Console(file=sys.stderr)
+        self._albums = 0
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]catalogue"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("sitemaps · {task.fields[albums]} albums · ETA"),
+            TimeRemainingColumn(),
+            TextColumn("{task.description}"),
+            console=self.console,
+            transient=True,
+        )
+        self._task = self._progress.add_task(f"asking {host} for its sitemap index", total=None, albums=0)
+
+    @classmethod
+    def for_terminal(cls, host: str, quiet: bool = False) -> CatalogueProgress | None:
+        return cls(host) if sys.stderr.isatty() and not quiet else None
+
+    def __enter__(self) -> CatalogueProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def index_read(self, sitemaps: int) -> None:
+        self._progress.update(self._task, total=sitemaps, description="")
+
+    def sitemap_done(self, name: str, albums: int, *, fetched: bool) -> None:
+        self._albums += albums
+        said = name if fetched else f"{name} unchanged"
+        self._progress.update(self._task, advance=1, albums=f"{self._albums:,}", description=said)

@@ -2,10 +2,13 @@
 
 Used by ``bdnex-core review`` (the queue) and ``tag --interactive`` (as files come). It only reads
 keys and prints; what the keys do lives in :mod:`bdnex_core.pipeline.review_service`, shared with
-any other front-end. A number picks only a listed candidate; an album given by id or URL, or
-found by a search, is shown as a card (with the field diff) and written only once confirmed.
-Ctrl-C raises ``KeyboardInterrupt`` out of the prompt, whatever handler the run installed, so
-the caller pauses with the current file left undone.
+the web page. One rule for every write: whatever picks the album (a listed number, a search result,
+an id or a URL), what would change in the file is shown, with the words of any disagreement
+between the album and the file's name, and it is written only once the person says yes (Enter).
+A number picks only a listed candidate. Ctrl-C raises ``KeyboardInterrupt`` out of the prompt,
+whatever handler the run installed, so the caller pauses with the current file left undone; the
+end of the input (a pipe, a script, ``</dev/null``) raises :class:`EndOfInput`: nothing more can be
+asked, and what is left keeps waiting.
 """
 
 from __future__ import annotations
@@ -22,15 +25,18 @@ from bdnex_core.errors import BdnexError
 from bdnex_core.library import LibraryItem
 from bdnex_core.pipeline.review_service import PAGE, AlbumCard, ReviewService, album_id_of
 
+# the fields a person judges an album by: shown one per line in a confirmation, the others counted
+MAIN_FIELDS = ("Series", "Number", "Title", "Year", "Publisher", "Writer", "Penciller", "GTIN")
+
 HELP = """  keys:
-    1-N          tag with that listed candidate
-    1b, 2c...    tag with that edition of a listed candidate (its editions are lettered under it)
-    id 245127    show album 245127 (or paste its Bédéthèque URL), then confirm
+    1-N          show what that listed candidate would change, then confirm (Enter)
+    1b, 2c...    the same for that edition of a listed candidate (its editions are lettered under it)
+    id 245127    show album 245127 (or id and its Bédéthèque URL, or the URL alone), then confirm
     / TEXT       search the local catalogue, e.g. / lanfeust 4
     m            more candidates
-    s            skip (stays listable: bdnex-core review --list --skipped)
+    s            skip: leave the file as it is (listed by: review --list --skipped)
     u            undo the last decision of this review
-    q            quit (what is left stays queued)
+    q            quit (what is left keeps waiting)
     ?            this help"""
 
 
@@ -43,6 +49,10 @@ class Subject:
     parsed: dict[str, Any] = field(default_factory=dict)
     candidates: list[dict[str, Any]] = field(default_factory=list)
     header: str = ""
+
+
+class EndOfInput(Exception):
+    """The input ended (a pipe, a script, ``</dev/null``): nobody is left to ask."""
 
 
 @dataclass
@@ -68,11 +78,14 @@ def ctrl_c_interrupts() -> Iterator[None]:
 
 
 def read_line(text: str) -> str:
-    """One answer; Ctrl-C and the end of input become KeyboardInterrupt (the caller pauses)."""
+    """One answer (the question on stderr, as every line of the prompt). Ctrl-C raises KeyboardInterrupt
+    (the caller pauses); the end of the input raises :class:`EndOfInput` (the caller stops asking)."""
+    click.echo(f"{text} > ", nl=False, err=True)
     try:
-        return str(click.prompt(text, default="", show_default=False, err=True, prompt_suffix=" > ")).strip()
-    except click.exceptions.Abort:
-        raise KeyboardInterrupt from None
+        return input().strip()
+    except EOFError:
+        click.echo("", err=True)
+        raise EndOfInput from None
 
 
 def say(text: str = "") -> None:
@@ -84,15 +97,22 @@ def edition_answer(number: int, position: int) -> str:
     return f"{number}{'abcdefghijklmnopqrstuvwxyz'[position % 26]}"
 
 
-def candidate_line(number: int, card: AlbumCard) -> str:
+def album_words(card: AlbumCard) -> str:
+    """``Lucky Luke #1 - La mine d'or de Dick Digger``: which album, in one line."""
     what = " ".join(part for part in (card.series, f"#{card.tome}" if card.tome else None) if part)
     if card.title and card.title != card.series:
         what += f" - {card.title}"
+    return what or f"album {card.album_id}"
+
+
+def candidate_line(number: int, card: AlbumCard, *, best: bool = False) -> str:
     extra = ", ".join(str(part) for part in (card.year, card.publisher) if part)
-    line = f"  [{number}] {what or 'album ' + str(card.album_id)}" + (f" ({extra})" if extra else "")
+    line = f"  [{number}] {album_words(card)}" + (f" ({extra})" if extra else "")
     line += f"  album {card.album_id}"
     if card.score is not None:
         line += f"  score {card.score:.2f}"
+    if best:
+        line += "  (best)"
     if card.breakdown:
         line += f"\n      {card.breakdown}"
     if card.cover:
@@ -106,6 +126,8 @@ def candidate_line(number: int, card: AlbumCard) -> str:
 
 
 def card_text(card: AlbumCard) -> str:
+    """What taking an album would do: the album, where it disagrees with the name, the field changes
+    (the main fields one per line, the others counted on one)."""
     lines = [f"  album {card.album_id}: {card.url or ''}"]
     for label, value in (
         ("series", card.series),
@@ -119,13 +141,23 @@ def card_text(card: AlbumCard) -> str:
         lines.append(f"    {label:<10} {value if value not in (None, '') else '-'}")
     if card.problem:
         lines.append(f"    (album page unavailable: {card.problem})")
+    for difference in card.differences:
+        lines.append(f"    ! {difference}")
     if card.changes:
         lines.append("    would change in the file:")
+        others = [name for name in card.changes if name not in MAIN_FIELDS]
         for name, (old, new) in card.changes.items():
-            lines.append(f"      {name}: {old if old is not None else '(none)'} -> {new}")
+            if name in MAIN_FIELDS:
+                lines.append(f"      {name}: {_shown(old)} -> {_shown(new)}")
+        if others:
+            lines.append(f"      and {len(others)} more field(s): {', '.join(others)}")
     else:
         lines.append("    nothing would change in the file")
     return "\n".join(lines)
+
+
+def _shown(value: Any) -> str:
+    return "(none)" if value is None or value == "" else str(value)
 
 
 class ReviewPrompt:
@@ -149,13 +181,23 @@ class ReviewPrompt:
         if wanted:
             say(f"  read from the name: {wanted}")
         listed = list(subject.candidates[:PAGE])  # numbers point into this list only
-        confirmed_ids = {int(candidate["album_id"]) for candidate in listed}  # no card needed: already shown
+        absent = self._guarded(self.service.absent_tome, subject.parsed, listed)
         editions: dict[str, int] = {}  # '1b' -> the album id of that edition, as listed
-        self._show(listed, 1, editions)
-        if not listed:
+        if absent:  # the tome is not in the series: its tied albums are no candidates, only neighbours
+            say(f"  {absent}")
+            say("  m lists the series' albums anyway; / TEXT searches; id N or a URL takes an album")
+            hidden, listed = listed, []
+        else:
+            hidden = []
+            self._show(listed, 1, editions)
+        if not listed and not absent:
             say("  no candidate in the local catalogue; search with / TEXT or give an id")
         while True:
-            answer = read_line(f"  choose 1-{len(listed)}, s(kip), ? for help" if listed else "  s(kip), ? for help")
+            if listed:
+                question = f"  choose 1-{len(listed)}, s(kip), ? for help"
+            else:
+                question = "  m(ore), s(kip), ? for help" if hidden else "  s(kip), ? for help"
+            answer = read_line(question)
             lowered = answer.lower()
             if lowered in ("?", "h", "help"):
                 say(HELP)
@@ -167,6 +209,9 @@ class ReviewPrompt:
                 if self.can_undo():
                     return Choice("undo")
                 say("  nothing to undo in this review")
+            elif lowered in ("m", "more") and hidden:
+                self._show(hidden, 1, editions)
+                listed, hidden = hidden, []
             elif lowered in ("m", "more"):
                 more = self._guarded(
                     self.service.more_candidates,
@@ -181,21 +226,28 @@ class ReviewPrompt:
                 elif more is not None:
                     say("  no more candidates")
             elif answer.startswith("/"):
-                found = self._guarded(self.service.search, answer[1:], exclude={int(c["album_id"]) for c in listed})
+                found = self._guarded(
+                    self.service.search,
+                    answer[1:],
+                    exclude={int(c["album_id"]) for c in listed},
+                    file_name=subject.item.name,  # scored against the file, not the query
+                    parent=subject.item.hints.get("parent"),
+                )
                 if found:
                     self._show(found, len(listed) + 1, editions)
                     listed += found
                 elif found is not None:
                     say(f"  nothing new found for {answer[1:].strip()!r}")
-            elif lowered in editions:  # an edition listed under a candidate: shown, so taken at once
-                return Choice("album", editions[lowered])
+            elif lowered in editions:  # an edition listed under a candidate: confirmed as any choice
+                if self._confirm(subject, editions[lowered]):
+                    return Choice("album", editions[lowered])
             elif answer.isdigit() and len(answer) <= 3:
                 number = int(answer)
                 if not 1 <= number <= len(listed):
                     say(f"  no candidate {number}; type `id {answer}` or paste a URL to use album {answer}")
                     continue
                 picked = int(listed[number - 1]["album_id"])
-                if picked in confirmed_ids or self._confirm(subject, picked):
+                if self._confirm(subject, picked):
                     return Choice("album", picked)
             elif (explicit := album_id_of(answer)) is not None:
                 if self._confirm(subject, explicit):
@@ -205,7 +257,7 @@ class ReviewPrompt:
 
     def _show(self, candidates: list[dict[str, Any]], first: int, editions: dict[str, int]) -> None:
         for number, card in enumerate(self.service.cards(candidates), start=first):
-            say(candidate_line(number, card))
+            say(candidate_line(number, card, best=number == 1))
             if len(card.editions) > 1:
                 editions.update(
                     (edition_answer(number, position), album_id)
@@ -213,11 +265,14 @@ class ReviewPrompt:
                 )
 
     def _confirm(self, subject: Subject, album_id: int) -> bool:
-        card = self._guarded(self.service.preview, subject.item, album_id)
+        """The one rule for every write: show what would change (and where the album disagrees with the
+        name), then ask; Enter says yes."""
+        card = self._guarded(self.service.preview, subject.item, album_id, subject.parsed)
         if card is None:
             return False
         say(card_text(card))
-        return read_line(f"  tag {subject.item.name} as album {album_id}? y/N").lower() in ("y", "yes", "o", "oui")
+        answer = read_line(f"  tag {subject.item.name} as {album_words(card)}? [Y/n]").lower()
+        return answer in ("", "y", "yes", "o", "oui")
 
     @staticmethod
     def _guarded(action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -229,17 +284,28 @@ class ReviewPrompt:
             return None
 
 
-def terminal_reviewer(service_factory: Callable[[], ReviewService]) -> Callable[[Any], int | None]:
+def terminal_reviewer(
+    service_factory: Callable[[], ReviewService], *, review_command: str = "bdnex-core review"
+) -> Callable[[Any], int | None]:
     """The reviewer of `tag --interactive`: an album id, or ``None`` to leave the file for `review`;
-    Ctrl-C or ``q`` raise KeyboardInterrupt (the run pauses, this file left undone)."""
+    Ctrl-C or ``q`` raise KeyboardInterrupt (the run pauses, this file left undone). Once the input
+    has ended, nobody is asked again: the uncertain files wait for ``review_command``."""
     prompt: ReviewPrompt | None = None
+    ended = False
 
     def review(outcome: Any) -> int | None:
-        nonlocal prompt
+        nonlocal prompt, ended
+        if ended:
+            return None
         if prompt is None:
             prompt = ReviewPrompt(service_factory())
         subject = Subject(outcome.item, outcome.reason, outcome.parsed, outcome.candidates)
-        choice = prompt.ask(subject)
+        try:
+            choice = prompt.ask(subject)
+        except EndOfInput:
+            ended = True
+            say(f"  input ended: the uncertain files wait for you ({review_command})")
+            return None
         if choice.action == "quit":
             raise KeyboardInterrupt
         return choice.album_id if choice.action == "album" else None

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from bdnex_core.errors import BdnexError
 from bdnex_core.library import LibraryItem, WriteBack
 from bdnex_core.pipeline.steps import album_id_from_text
-from bdnex_core.states import Decision, FileStatus, HistorySource, OutcomeState, SessionFileState
+from bdnex_core.states import Decision, FileStatus, HistorySource, OutcomeState, ReviewStatus, SessionFileState
 
 if TYPE_CHECKING:
     from bdnex_core.bedetheque.album import Album
@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from bdnex_core.db import BDneXDB
     from bdnex_core.pipeline.steps import Outcome
 
-PENDING, SKIPPED, RESOLVED = "pending", "skipped", "resolved"  # review_queue.status
+WAITING, SKIPPED, RESOLVED = ReviewStatus.WAITING, ReviewStatus.SKIPPED, ReviewStatus.RESOLVED
+PENDING = WAITING  # its former name (review_queue said "pending" before it said "waiting")
 PAGE = 5  # candidates shown at a time
 
 
@@ -108,6 +109,8 @@ class AlbumCard:
     cover_distance: int | None = None  # its pHash distance (of 64), drawn by the web page
     changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # field -> (in the file, would be)
     problem: str | None = None  # the album page could not be read: only the catalogue's view is shown
+    # what the chosen album says that the file name does not (its series, its tome), in words
+    differences: list[str] = field(default_factory=list)
     # the editions of this album, this one among them: (album id, "06/2015 -1a2016- Soleil Productions")
     editions: list[tuple[int, str]] = field(default_factory=list)
 
@@ -134,7 +137,9 @@ class AlbumCard:
 
     def add_score(self, candidate: dict[str, Any] | None) -> None:
         if candidate:
-            self.score = candidate.get("score")
+            # one number: the confidence the decision used (the score, held below the accept threshold
+            # when something forbids an automatic match), as `identify` and the run's lines say it
+            self.score = candidate.get("confidence", candidate.get("score"))
             self.breakdown = breakdown(str(candidate.get("explain") or ""))
             self.cover = str(candidate.get("cover") or "")
             self.cover_distance = candidate.get("cover_distance")
@@ -169,10 +174,44 @@ class Applied:
 
 def breakdown(explain: str) -> str:
     """The score's components without their long reasons ('series 1.00 (exact), tome 0.00 (...), CAP: tome
-    number differs' -> 'series 1.00, tome 0.00, cap: tome number differs')."""
-    components = [f"{name} {value}" for name, value in _COMPONENT.findall(explain)]
-    caps = [f"cap: {cap.strip()}" for cap in _CAP.findall(explain)]
-    return ", ".join(components + caps)
+    number differs' -> 'series 1.00, tome 0.00; not automatic: tome number differs')."""
+    components = ", ".join(f"{name} {value}" for name, value in _COMPONENT.findall(explain))
+    caps = [cap.strip() for cap in _CAP.findall(explain)]
+    return components + (f"; not automatic: {', '.join(caps)}" if caps else "")
+
+
+def readable_explain(explain: str) -> str:
+    """A score's explanation as a person reads it: the reasons an automatic match is forbidden said so."""
+    return explain.replace("CAP: ", "not automatic: ")
+
+
+def name_differences(parsed: dict[str, Any], card: AlbumCard) -> list[str]:
+    """Where the album a person is about to choose disagrees with the file's name: its series, its tome."""
+    from rapidfuzz import fuzz
+
+    from bdnex_core.matching.normalize import normalize, readable_tome, strip_articles
+
+    said: list[str] = []
+    wanted_series, series = parsed.get("series"), card.series
+    if wanted_series and series:
+        name, album = strip_articles(normalize(str(wanted_series))), strip_articles(normalize(series))
+        if name and album and fuzz.token_set_ratio(name, album) < 90:
+            said.append(f"series differs: the name says “{wanted_series}”, the album is of “{series}”")
+    wanted_tome, tome = parsed.get("tome"), card.tome
+    if wanted_tome and not _same_tome(str(wanted_tome), tome):
+        this = f"tome {readable_tome(tome)}" if tome else "a one-shot"
+        said.append(f"tome differs: the name says {readable_tome(str(wanted_tome))}, the album is {this}")
+    return said
+
+
+def _same_tome(wanted: str, tome: str | None) -> bool:
+    if tome is None:
+        return False
+    strip = lambda text: re.sub(r"(?<![0-9])0+(?=[0-9])", "", text.replace(" ", "").lower())  # noqa: E731
+    return strip(wanted) == strip(tome)
+
+
+_ABSENT_TOME = "CAP: tome {tome} does not exist in this series"
 
 
 _COMPONENT = re.compile(r"(?:^|[;,] )([a-z][a-z_ ]*?) (\d\.\d\d) \(")
@@ -235,10 +274,11 @@ class ReviewService:
 
     # ------------------------------------------------------------------ listing
 
-    def entries(self, status: str = PENDING, limit: int | None = None) -> list[ReviewEntry]:
-        """Entries in ``status`` (pending or skipped), oldest first."""
-        if status not in (PENDING, SKIPPED):
-            raise ReviewError(f"unknown review status {status!r} (pending or skipped)")
+    def entries(self, status: str = WAITING, limit: int | None = None) -> list[ReviewEntry]:
+        """Entries in ``status`` (waiting or skipped; "pending", its former name, is waiting), oldest first."""
+        status = WAITING if status == "pending" else status
+        if status not in (WAITING, SKIPPED):
+            raise ReviewError(f"unknown review status {status!r} (waiting or skipped)")
         return [ReviewEntry.from_row(row) for row in self.db.reviews.with_status(status, limit)]
 
     def entry(self, entry_id: int) -> ReviewEntry:
@@ -252,7 +292,7 @@ class ReviewService:
         entry for one file is dropped, an entry whose file is gone is dropped. Returns one notice per
         change, for the front-end to show."""
         notices: list[str] = []
-        waiting = [*self.entries(PENDING), *self.entries(SKIPPED)]
+        waiting = [*self.entries(WAITING), *self.entries(SKIPPED)]
         seen: dict[str, ReviewEntry] = {}  # file identity -> the entry kept
         for entry in waiting:
             if entry.item_key != entry.file_path:  # a source's book (Komga, calibre): its key is its identity
@@ -331,8 +371,14 @@ class ReviewService:
             album_id, url=row["url"], series=human(row["series_slug"]), tome=row["tome"], title=human(row["title_slug"])
         )
 
-    def preview(self, entry: ReviewEntry | LibraryItem, album_id: int) -> AlbumCard:
-        """The card of ``album_id`` with the field diff against what the file holds now; writes nothing."""
+    def preview(
+        self, entry: ReviewEntry | LibraryItem, album_id: int, parsed: dict[str, Any] | None = None
+    ) -> AlbumCard:
+        """What taking ``album_id`` would do, for a person to confirm (every write from a review is shown
+        and asked first): the album's card, the field diff against what the file holds now, and where
+        the album disagrees with the file's name (``parsed``; a queue entry's own by default). Writes nothing."""
+        if parsed is None and isinstance(entry, ReviewEntry):
+            parsed = entry.parsed
         item = entry.item() if isinstance(entry, ReviewEntry) else entry
         if item.path is None and item.external_id is None:
             raise ReviewError(f"{getattr(entry, 'file_path', item.name)}: the file is gone")
@@ -341,7 +387,29 @@ class ReviewService:
             raise ReviewError(f"{item.name}: {outcome.reason or 'album ' + str(album_id) + ' cannot be read'}")
         card = AlbumCard.of(outcome.album)
         card.changes = dict(outcome.changes)
+        card.differences = name_differences(parsed or {}, card)
         return card
+
+    def absent_tome(self, parsed: dict[str, Any], candidates: list[dict[str, Any]]) -> str | None:
+        """One line instead of a list of tied candidates when the name's tome is not in its series at all:
+        "No tome 47 in Lucky Luke (the catalogue has tomes 1–78)". ``None`` when some candidate may be it."""
+        from bdnex_core.matching.normalize import readable_tome
+
+        tome = parsed.get("tome")
+        if not tome or not candidates:
+            return None
+        absent = _ABSENT_TOME.format(tome=tome)
+        if not all(absent in str(candidate.get("explain") or "") for candidate in candidates):
+            return None
+        best = int(candidates[0]["album_id"])
+        cached = self.db.albums.latest(best)  # the series as the site writes it, when its page was read
+        row = self.db.catalogue.album(best)
+        series = (cached or {}).get("series") or (row["series_slug"].replace("-", " ") if row else None)
+        if not series:
+            return None
+        tomes = self.db.catalogue.series_tomes(best)
+        have = f" (the catalogue has tomes {tomes[0]}–{tomes[1]})" if tomes else ""
+        return f"No tome {readable_tome(str(tome))} in {series}{have}"
 
     # ------------------------------------------------------------------ finding more
 
@@ -351,13 +419,48 @@ class ReviewService:
 
         return self._ranked(parse_filename(name, parent=parent), exclude={int(c["album_id"]) for c in shown})
 
-    def search(self, text: str, exclude: set[int] | None = None) -> list[dict[str, Any]]:
-        """Free text over the local catalogue index ('lanfeust 4', 'nains redwin'), best first."""
+    def search(
+        self, text: str, exclude: set[int] | None = None, *, file_name: str | None = None, parent: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Free text over the local catalogue index ('lanfeust 4', 'nains redwin'): the albums it finds
+        best. Given the file's name, each is then scored against the file, not the query (how well it
+        fits the file is what a person judges), and they come in that order."""
         from bdnex_core.matching.filename import parse_filename
 
         if not text.strip():
             raise ReviewError("search for what? e.g. / lanfeust 4")
-        return self._ranked(parse_filename(text.strip()), exclude=exclude or set())[:PAGE]
+        found = self._ranked(parse_filename(text.strip()), exclude=exclude or set())[:PAGE]
+        if file_name is None:
+            return found
+        of_file = parse_filename(file_name, parent=parent)
+        scored = [self._scored_against(of_file, candidate) for candidate in found]
+        return sorted(scored, key=lambda candidate: (-candidate["confidence"], candidate["album_id"]))
+
+    def _scored_against(self, parsed: Any, candidate: dict[str, Any]) -> dict[str, Any]:
+        """``candidate`` scored against the file's name ``parsed``, as matching would have scored it."""
+        from rapidfuzz import fuzz
+
+        from bdnex_core.matching.index import IndexedAlbum
+        from bdnex_core.matching.normalize import strip_articles
+        from bdnex_core.matching.score import score_album
+        from bdnex_core.pipeline.steps import _candidate_dict
+
+        album_id = int(candidate["album_id"])
+        row = self.db.catalogue.album(album_id)
+        if row is None:
+            return candidate
+        album = IndexedAlbum(
+            album_id, row["series_norm"], row["tome"], row["tome_number"], row["tome_kind"], row["title_norm"] or ""
+        )
+        similarity = fuzz.ratio(strip_articles(parsed.series_norm), strip_articles(album.series_norm)) / 100
+        tome_exists = parsed.tome is None or self.db.catalogue.series_has_tome(
+            album_id, parsed.tome, parsed.tome_number, parsed.tome_kind
+        )
+        score = score_album(
+            parsed, album, similarity, "exact" if similarity == 1 else "fuzzy", tome_exists_in_series=tome_exists
+        )
+        score.url = candidate.get("url")
+        return _candidate_dict(score)
 
     def _ranked(self, parsed: Any, exclude: set[int]) -> list[dict[str, Any]]:
         from bdnex_core.pipeline.steps import _candidate_dict
@@ -444,14 +547,14 @@ class ReviewService:
                 str(final),
                 entry.session_id,
                 {
-                    "status": FileStatus.SKIPPED,
+                    "status": FileStatus.WAITING,
                     "decision": Decision.REVIEW,
                     "error": "decision undone; waiting for review",
                     "has_metadata": False,
                 },
                 source=HistorySource.MANUAL,
             )
-            # a pending entry of the same file queued meanwhile would break the one-pending-per-file rule
+            # a waiting entry of the same file queued meanwhile would break the one-waiting-entry-per-file rule
             db.reviews.drop_other_pending(entry.item_key, entry.id)
             db.reviews.update(
                 entry.id,
@@ -459,7 +562,7 @@ class ReviewService:
             )
             if entry.session_id is not None:
                 db.mark_session_file(
-                    entry.session_id, entry.item_key, SessionFileState.QUEUED, file_id=file_id, error="undone"
+                    entry.session_id, entry.item_key, SessionFileState.WAITING, file_id=file_id, error="undone"
                 )
 
         return record
@@ -468,9 +571,10 @@ class ReviewService:
 def album_id_of(text: str) -> int | None:
     """An explicit album: ``id 245127``, ``245127`` or a Bédéthèque album URL."""
     text = text.strip()
-    if text.lower().startswith("id "):
+    if text.lower().startswith("id "):  # `id 245127`, or `id` and a pasted URL, as the help shows
         text = text[3:].strip()
-        return album_id_from_text(text) if text.isascii() and text.isdigit() else None
+        if not (text.isascii() and text.isdigit()) and "bedetheque" not in text and not text.startswith("http"):
+            return None
     if text.isdigit() or "bedetheque" in text or text.startswith("http"):
         return album_id_from_text(text)
     return None

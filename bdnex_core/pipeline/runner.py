@@ -68,6 +68,9 @@ class RunSummary:
     status: str
     outcomes: list[Outcome] = field(default_factory=list)
     message: str = ""
+    # how to go on after a pause: the text said, and the bdnex-core arguments that resume (a front-end
+    # prints them as a command its user can run: its own executable and options)
+    resume: tuple[str, tuple[str, ...]] | None = None
     json_log: str | None = None
     csv_log: str | None = None
     unchanged: int = 0  # skipped as processed before and unchanged: counted, not kept one by one
@@ -91,7 +94,7 @@ class RunSummary:
     def counts(self) -> dict[str, int]:
         return {
             state: self.count(state)
-            for state in (OutcomeState.DONE, OutcomeState.QUEUED, OutcomeState.SKIPPED, OutcomeState.FAILED)
+            for state in (OutcomeState.DONE, OutcomeState.WAITING, OutcomeState.SKIPPED, OutcomeState.FAILED)
         }
 
     @property
@@ -109,7 +112,7 @@ class RunSummary:
             "message": self.message,
             "counts": {
                 "tagged": self.count(OutcomeState.DONE),
-                "queued": self.count(OutcomeState.QUEUED),
+                "waiting": self.count(OutcomeState.WAITING),
                 "skipped": self.count(OutcomeState.SKIPPED),
                 "failed": self.count(OutcomeState.FAILED),
                 "unchanged": self.unchanged,
@@ -242,8 +245,9 @@ class TagRun:
             # the site (or the hourly cap, or the database) stops the run: the files not done stay
             # pending for --resume
             summary.status, summary.stopped_by = "blocked", exc
-            summary.message = (
-                f"{exc} — session {session_id} paused; resume it later: bdnex-core tag --resume {session_id}"
+            summary.resume = (
+                f"{exc} — session {session_id} paused; resume it later",
+                ("tag", "--resume", str(session_id)),
             )
         except KeyboardInterrupt:
             summary.status = "paused"
@@ -273,18 +277,22 @@ class TagRun:
                     f"warning: the end of session {session_id} could not be recorded ({exc.reason}); "
                     "it shows as interrupted and resumes all the same"
                 )
-                summary.message = (
-                    f"{summary.stopped_by} — session {session_id} could not be marked paused; "
-                    f"resume it later: bdnex-core tag --resume {session_id}"
+                summary.resume = (
+                    f"{summary.stopped_by} — session {session_id} could not be marked paused; resume it later",
+                    ("tag", "--resume", str(session_id)),
                 )
+                summary.message = f"{summary.resume[0]}: bdnex-core tag --resume {session_id}"
         notifications.run_finished(self.settings, summary, dry_run=self.options.dry_run)
         return summary
 
     def _close_session(self, session_id: int, summary: RunSummary) -> None:
         """Record how the session ended, release its claims, write its logs, tell the plugins."""
         db_status = {"blocked": "paused"}.get(summary.status, summary.status)
-        if summary.status == "paused" and not summary.message:
-            summary.message = f"paused; resume with: bdnex-core tag --resume {session_id}"
+        if summary.status == "paused" and summary.resume is None:
+            summary.resume = ("paused; resume with", ("tag", "--resume", str(session_id)))
+        if summary.resume is not None and not summary.message:
+            said, args = summary.resume
+            summary.message = f"{said}: bdnex-core {' '.join(args)}"
         # closed first (before anything else that may fail on a database in trouble): the logs then
         # say how the session ended, and a log that cannot be written never leaves it `running`
         self._mark_session(session_id, db_status)
@@ -470,9 +478,9 @@ class TagRun:
                 decided.parsed, decided.candidates = outcome.parsed, outcome.candidates
                 return decided
             # not now: the file waits in the review queue (a person's "skip" is never final here)
-            outcome.state, outcome.reason = OutcomeState.QUEUED, "left for review by the user"
+            outcome.state, outcome.reason = OutcomeState.WAITING, "left for review by the user"
             return outcome
-        outcome.state = OutcomeState.QUEUED
+        outcome.state = OutcomeState.WAITING
         return outcome
 
     def apply_choice(self, session_id: int | None, item: LibraryItem, album_id: int) -> Outcome:
@@ -531,7 +539,7 @@ class TagRun:
             )
         if (outcome.previous_comicinfo is not None or outcome.previous_layout is not None) and file_id is not None:
             _keep_previous_comicinfo(self.db, outcome, file_id, session_id)
-        if outcome.state == OutcomeState.QUEUED:
+        if outcome.state == OutcomeState.WAITING:
             self.db.queue_for_review(
                 str(item.path or item.name),
                 item.key,
@@ -545,7 +553,7 @@ class TagRun:
             item.key,
             session_state_for(outcome.state),
             file_id=file_id,
-            error=outcome.reason if outcome.state in (OutcomeState.FAILED, OutcomeState.QUEUED) else None,
+            error=outcome.reason if outcome.state in (OutcomeState.FAILED, OutcomeState.WAITING) else None,
         )
 
     def _clean_leftovers(self, items: Iterable[LibraryItem]) -> None:
@@ -605,7 +613,7 @@ def _keep_previous_comicinfo(db: BDneXDB, outcome: Outcome, file_id: int, sessio
     reason = "replaced" if replaced else "unreadable"
     if outcome.previous_comicinfo is None:
         reason = "absent"
-    if replaced or (outcome.state == OutcomeState.QUEUED and outcome.previous_comicinfo is not None):
+    if replaced or (outcome.state == OutcomeState.WAITING and outcome.previous_comicinfo is not None):
         db.backups.record(
             _recorded_path(outcome),
             outcome.previous_comicinfo or b"",
@@ -622,7 +630,7 @@ def _result_values(outcome: Outcome, status: FileStatus) -> dict[str, Any]:
         "status": status,
         "confidence_score": outcome.confidence,
         "decision": outcome.decision,
-        "error": outcome.reason if status in (FileStatus.FAILED, FileStatus.SKIPPED) else None,
+        "error": outcome.reason if status in (FileStatus.FAILED, FileStatus.SKIPPED, FileStatus.WAITING) else None,
         "processing_time_ms": outcome.elapsed_ms,
         "source": outcome.item.source,
         "external_id": outcome.item.external_id,

@@ -50,7 +50,7 @@ def album_id_from_text(text: str) -> int | None:
 
 @dataclass
 class Outcome:
-    """What happened to one item. ``state``: done, queued, skipped, failed, or review
+    """What happened to one item. ``state``: done, waiting, skipped, failed, or review
     (a person must decide: the runner prompts or queues)."""
 
     item: LibraryItem
@@ -190,7 +190,7 @@ class ItemProcessor:
             row = lookup.row
             already = row is not None and row["status"] in (FileStatus.SUCCESS, FileStatus.MANUAL)
             # queued for review by another run since this one listed the file: not matched a second time
-            waiting = row is not None and (row["status"], row["decision"]) == (FileStatus.SKIPPED, Decision.REVIEW)
+            waiting = row is not None and row["status"] == FileStatus.WAITING
             if not self.options.force and (
                 (already and lookup.state in ("unchanged", "moved")) or (waiting and lookup.state == "unchanged")
             ):

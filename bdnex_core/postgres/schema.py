@@ -333,7 +333,26 @@ CREATE TABLE archive_journal (
 );
 """
 
-_V11_COVER_FINGERPRINTS = """
+_V11_WAITING_FOR_REVIEW = """
+ALTER TABLE processing_sessions RENAME COLUMN files_queued TO files_waiting;
+ALTER TABLE processed_files DROP CONSTRAINT processed_files_status_check;
+UPDATE processed_files SET status = 'waiting' WHERE status = 'skipped' AND decision = 'review';
+ALTER TABLE processed_files ADD CONSTRAINT processed_files_status_check
+    CHECK(status IN ('success', 'manual', 'waiting', 'skipped', 'failed'));
+ALTER TABLE session_files DROP CONSTRAINT session_files_state_check;
+UPDATE session_files SET state = 'waiting' WHERE state = 'queued';
+ALTER TABLE session_files ADD CONSTRAINT session_files_state_check
+    CHECK(state IN ('pending', 'done', 'failed', 'skipped', 'waiting'));
+DROP INDEX idx_review_pending;
+ALTER TABLE review_queue DROP CONSTRAINT review_queue_status_check;
+UPDATE review_queue SET status = 'waiting' WHERE status = 'pending';
+ALTER TABLE review_queue ADD CONSTRAINT review_queue_status_check CHECK(status IN ('waiting', 'resolved', 'skipped'));
+ALTER TABLE review_queue ALTER COLUMN status SET DEFAULT 'waiting';
+CREATE UNIQUE INDEX idx_review_waiting ON review_queue(item_key) WHERE status = 'waiting';
+CREATE INDEX idx_session_files_position ON session_files(session_id, position);
+"""
+
+_V12_COVER_FINGERPRINTS = """
 CREATE TABLE file_covers (
     file_hash TEXT PRIMARY KEY,
     fingerprint TEXT NOT NULL,
@@ -362,7 +381,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "the learned request pace and the request in flight (schema.sql m015)", _V8_REQUEST_PACE),
     Migration(9, "series records, their albums, series ids of catalogue slugs (schema.sql m016)", _V9_SERIES_RECORDS),
     Migration(10, "archive_journal: in-place writes in progress (schema.sql m017)", _V10_ARCHIVE_JOURNAL),
-    Migration(11, "cover fingerprints of files and albums (schema.sql m018)", _V11_COVER_FINGERPRINTS),
+    Migration(
+        11,
+        "one word for the review queue: waiting; session files by position (schema.sql m018)",
+        _V11_WAITING_FOR_REVIEW,
+    ),
+    Migration(12, "cover fingerprints of files and albums (schema.sql m019)", _V12_COVER_FINGERPRINTS),
 )
 
 

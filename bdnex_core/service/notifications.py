@@ -38,7 +38,8 @@ RUN, PAUSED, RESUMED = "run", "paused", "resumed"
 # the placeholders each message may use (anything else in a template is refused at start)
 FIELDS: dict[str, frozenset[str]] = {
     RUN: frozenset(
-        {"session", "status", "tagged", "queued", "skipped", "failed", "unchanged", "message"}
+        # "queued": the former name of "waiting", still understood in templates written with it
+        {"session", "status", "tagged", "waiting", "queued", "skipped", "failed", "unchanged", "message"}
         | {"review", "review_url", "failures", "host"}
     ),
     PAUSED: frozenset({"reason", "host"}),
@@ -229,9 +230,10 @@ def run_values(summary: RunSummary, review_url: str | None) -> dict[str, Any]:
         "session": summary.session_id,
         "status": summary.status,
         **counts,
+        "queued": counts["waiting"],
         "message": summary.message,
         "review_url": link,
-        "review": f"\nWaiting for review: {link}" if link and counts["queued"] else "",
+        "review": f"\nWaiting for review: {link}" if link and counts["waiting"] else "",
         "failures": "\nFailed:\n" + "\n".join(f"- {line}" for line in listed) if listed else "",
     }
 

@@ -115,3 +115,23 @@ class CatalogueStore:
             [album_id],
         )
         return int(count) if count else None
+
+    def series_tomes(self, album_id: int) -> tuple[int, int] | None:
+        """The first and last regular tome of the album's series (``None``: it has none)."""
+        row = self.backend.row(
+            "SELECT MIN(tome_number) AS first, MAX(tome_number) AS last FROM catalogue_albums "
+            "WHERE tome_kind = 'regular' AND series_norm = (SELECT series_norm FROM catalogue_albums WHERE album_id = ?)",
+            [album_id],
+        )
+        return (int(row["first"]), int(row["last"])) if row and row["first"] is not None else None
+
+    def series_has_tome(self, album_id: int, tome: str, tome_number: int | None, tome_kind: str | None) -> bool:
+        """Whether the album's series has ``tome`` (as written, or the same number of the same kind)."""
+        return bool(
+            self.backend.value(
+                "SELECT EXISTS (SELECT 1 FROM catalogue_albums WHERE series_norm = "
+                "(SELECT series_norm FROM catalogue_albums WHERE album_id = ?) AND (LOWER(tome) = LOWER(?) "
+                "OR (tome_number = ? AND COALESCE(tome_kind, 'regular') = ?)))",
+                [album_id, tome, tome_number, tome_kind or "regular"],
+            )
+        )

@@ -23,7 +23,7 @@ TRACKED_FIELDS = ("bdgest_id", "bdgest_url", "title", "series", "volume", "tome"
 # (SQLite's "+status": the path index must drive the search, not the status index that covers most rows)
 _RECORDED = (
     "SELECT file_path, file_size, mtime_ns FROM processed_files "
-    "WHERE ({plus}status IN ('success', 'manual') OR ({plus}status = 'skipped' AND decision = 'review')) AND "
+    "WHERE ({plus}status IN ('success', 'manual') OR ({plus}status = 'waiting')) AND "
 )
 # under SQLite's oldest limit of 999 parameters
 _PATHS_PER_QUERY = 900

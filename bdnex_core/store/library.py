@@ -23,6 +23,17 @@ SAME_TEXT = "same"
 _OPERATORS = frozenset({"=", ">=", "<=", SAME_TEXT})
 #: processed_files columns the full-text indexes cover
 WORD_COLUMNS = frozenset({"series", "title", "editor", "file_path"})
+#: how a session page may be sorted: its name in the URL -> the columns, ours, never typed by a user
+SESSION_SORTS = {
+    "position": ("sf.position",),
+    "file": ("sf.file_path",),
+    "state": ("sf.state",),
+    "decision": ("pf.decision",),
+    "score": ("pf.confidence_score",),
+    "album": ("pf.bdgest_id",),
+    "series": ("pf.series", "pf.tome"),
+}
+RECORD_SORTS = frozenset(name for name, columns in SESSION_SORTS.items() if columns[0].startswith("pf."))
 
 
 @dataclass
@@ -150,16 +161,61 @@ class LibraryStore:
             [*parameters, limit],
         )
 
-    def session_decisions(self, session_id: int) -> list[str]:
-        """The decisions taken for a session's files, each once."""
-        return [
-            str(decision)
-            for (decision,) in self.backend.tuples(
-                "SELECT DISTINCT pf.decision FROM session_files sf JOIN processed_files pf ON pf.id = sf.file_id "
-                "WHERE sf.session_id = ? AND pf.decision IS NOT NULL ORDER BY 1",
-                [session_id],
+    def session_page(
+        self,
+        session_id: int,
+        *,
+        state: str = "",
+        decision: str = "",
+        text: str = "",
+        sort: str = "position",
+        descending: bool = False,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of a session's files (``limit`` rows from ``offset``) in ``sort`` order (a key of
+        :data:`SESSION_SORTS`), filtered by state, decision and words of the path; and how many match.
+        Two indexed queries whatever the session's size: a page of 10,000 files costs a page of 100."""
+        if sort not in SESSION_SORTS:
+            raise ValueError(f"unknown sort {sort!r}")
+        conditions: list[str] = ["sf.session_id = ?"]
+        parameters: list[Any] = [session_id]
+        for condition, value in (("sf.state = ?", state), ("pf.decision = ?", decision)):
+            if value:
+                conditions.append(condition)
+                parameters.append(value)
+        for word in text.split():  # every word somewhere in the path, case ignored
+            conditions.append("LOWER(sf.file_path) LIKE ? ESCAPE '!'")
+            escaped = word.lower().replace("!", "!!").replace("%", "!%").replace("_", "!_")
+            parameters.append(f"%{escaped}%")
+        where = " AND ".join(conditions)
+        joined = "FROM session_files sf LEFT JOIN processed_files pf ON pf.id = sf.file_id"
+        # counted from the session's own index, unless a record's column must be read
+        counted = joined if decision else "FROM session_files sf"
+        total = int(self.backend.value(f"SELECT COUNT(*) {counted} WHERE {where}", parameters))
+        direction = "DESC" if descending else "ASC"
+        # NULLs last either way, then the session's order: a stable order for paging
+        order = ", ".join(f"{column} {direction} NULLS LAST" for column in SESSION_SORTS[sort])
+        # the page's positions first (a sort that carries one number per row, the records joined only
+        # when the order or a filter reads them), then its rows
+        ranked = joined if decision or sort in RECORD_SORTS else "FROM session_files sf"
+        positions = [
+            position
+            for (position,) in self.backend.tuples(
+                f"SELECT sf.position {ranked} WHERE {where} ORDER BY {order}, sf.position LIMIT ? OFFSET ?",
+                [*parameters, limit, offset],
             )
         ]
+        if not positions:
+            return [], total
+        rows = self.backend.rows(
+            "SELECT sf.position, sf.file_path AS file, sf.state, sf.error_msg AS reason, sf.file_id, "
+            "pf.bdgest_id AS album_id, pf.series, pf.tome, pf.title, pf.confidence_score AS score, pf.decision, "
+            f"pf.status {joined} WHERE sf.session_id = ? AND sf.position IN ({', '.join('?' for _ in positions)})",
+            [session_id, *positions],
+        )
+        by_position = {row["position"]: row for row in rows}
+        return [by_position[position] for position in positions], total
 
     def album_known(self, album_id: int) -> bool:
         """Whether the catalogue index or the album cache knows the album."""

@@ -7,10 +7,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bdnex_core.errors import BdnexError
+from bdnex_core.states import ReviewStatus
 from bdnex_core.store.backend import Backend
 from bdnex_core.store.common import to_db_time, to_json, utcnow
 
-REVIEW_STATUSES = ("pending", "resolved", "skipped")
+REVIEW_STATUSES = tuple(ReviewStatus)
 
 
 def decoded(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -36,9 +37,9 @@ class ReviewStore:
         candidates: Sequence[Mapping[str, Any]],
         item: Mapping[str, Any] | None = None,
     ) -> int:
-        """Queue a file whose match needs a person; one pending entry per item."""
+        """Queue a file whose match needs a person; one waiting entry per item."""
         with self.backend.write() as backend:
-            backend.execute("DELETE FROM review_queue WHERE item_key = ? AND status = 'pending'", [item_key])
+            backend.execute("DELETE FROM review_queue WHERE item_key = ? AND status = 'waiting'", [item_key])
             return backend.insert(
                 "review_queue",
                 {
@@ -48,7 +49,7 @@ class ReviewStore:
                     "parsed": to_json(dict(parsed)),
                     "candidates": to_json(list(candidates)),
                     "item": None if item is None else to_json(dict(item)),
-                    "status": "pending",
+                    "status": ReviewStatus.WAITING,
                     "created_at": to_db_time(utcnow()),
                 },
             )
@@ -85,23 +86,23 @@ class ReviewStore:
         self.update(review_id, {"status": status, "chosen_album_id": album_id, "resolved_at": to_db_time(utcnow())})
 
     def pending_count(self) -> int:
-        return int(self.backend.value("SELECT COUNT(*) FROM review_queue WHERE status = 'pending'"))
+        return int(self.backend.value("SELECT COUNT(*) FROM review_queue WHERE status = 'waiting'"))
 
     def waiting_for(self, item_key: str, *, other_than: int) -> bool:
-        """Whether an entry other than ``other_than`` waits (pending or skipped) for ``item_key``."""
+        """Whether an entry other than ``other_than`` waits (waiting or skipped) for ``item_key``."""
         return bool(
             self.backend.value(
-                "SELECT EXISTS (SELECT 1 FROM review_queue WHERE item_key = ? AND status IN ('pending', 'skipped') "
+                "SELECT EXISTS (SELECT 1 FROM review_queue WHERE item_key = ? AND status IN ('waiting', 'skipped') "
                 "AND id != ?)",
                 [item_key, other_than],
             )
         )
 
     def drop_other_pending(self, item_key: str, keep_id: int) -> None:
-        """Pending entries of ``item_key`` but ``keep_id`` go (one pending entry per item)."""
+        """Waiting entries of ``item_key`` but ``keep_id`` go (one waiting entry per item)."""
         with self.backend.write() as backend:
             backend.execute(
-                "DELETE FROM review_queue WHERE item_key = ? AND status = 'pending' AND id != ?", [item_key, keep_id]
+                "DELETE FROM review_queue WHERE item_key = ? AND status = 'waiting' AND id != ?", [item_key, keep_id]
             )
 
     def resolve_waiting(self, item_key: str, album_id: int) -> None:
@@ -109,6 +110,6 @@ class ReviewStore:
         with self.backend.write() as backend:
             backend.execute(
                 "UPDATE review_queue SET status = 'resolved', chosen_album_id = ?, resolved_at = ? "
-                "WHERE item_key = ? AND status IN ('pending', 'skipped')",
+                "WHERE item_key = ? AND status IN ('waiting', 'skipped')",
                 [album_id, to_db_time(utcnow()), item_key],
             )

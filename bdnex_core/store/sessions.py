@@ -29,7 +29,7 @@ SESSION_UPDATABLE = frozenset(
         "files_successful",
         "files_failed",
         "files_skipped",
-        "files_queued",
+        "files_waiting",
         "status",
         "log_file_path",
         "json_log_path",
@@ -47,7 +47,7 @@ STATE_COUNTER = {
     SessionFileState.DONE: "files_successful",
     SessionFileState.FAILED: "files_failed",
     SessionFileState.SKIPPED: "files_skipped",
-    SessionFileState.QUEUED: "files_queued",
+    SessionFileState.WAITING: "files_waiting",
 }
 ENDED_STATUSES = frozenset({SessionStatus.COMPLETED, SessionStatus.FAILED, SessionStatus.PAUSED})
 # sessions info: what each process (pid, host) did for a session
@@ -222,7 +222,7 @@ class SessionStore:
                     "files_successful": counts.get(SessionFileState.DONE, 0),
                     "files_failed": counts.get(SessionFileState.FAILED, 0),
                     "files_skipped": counts.get(SessionFileState.SKIPPED, 0) + (unchanged or 0),
-                    "files_queued": counts.get(SessionFileState.QUEUED, 0),
+                    "files_waiting": counts.get(SessionFileState.WAITING, 0),
                     "heartbeat": to_db_time(utcnow()),
                 },
             )

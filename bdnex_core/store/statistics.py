@@ -46,7 +46,7 @@ class StatisticsStore:
             "avg_pages": row[3],
             "avg_processing_time_ms": row[4],
             "files_failed": row[5],
-            "files_pending_review": backend.value("SELECT COUNT(*) FROM review_queue WHERE status = 'pending'"),
+            "files_pending_review": backend.value("SELECT COUNT(*) FROM review_queue WHERE status = 'waiting'"),
             "total_sessions": backend.value("SELECT COUNT(*) FROM processing_sessions"),
             "by_status": dict(backend.tuples("SELECT status, COUNT(*) FROM processed_files GROUP BY status")),
             "albums_cached": backend.value("SELECT COUNT(*) FROM bdgest_albums"),

@@ -72,7 +72,7 @@ def state_of(request: Request) -> WebState:
 
 def render(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
     state = state_of(request)
-    context = {"csrf": state.guard.csrf_token, "flash": state.take_flash(), **context}
+    context = {"csrf": state.guard.csrf_token, "flash": state.take_flash(), "errors": state.take_errors(), **context}
     return templates.TemplateResponse(request, template, context, status_code=status)
 
 
@@ -114,7 +114,7 @@ async def review(request: Request) -> Response:
             state,
             entry_id,
             request.query_params.get("q", ""),
-            request.query_params.get("status", "pending"),
+            request.query_params.get("status", "waiting"),
         )
     except BdnexError as exc:
         return problem(request, str(exc), 404)
@@ -130,12 +130,12 @@ async def preview(request: Request) -> Response:
     album_id = album_id_of(text)
     if album_id is None:
         # never the text itself: any site can send the browser here with words of its choosing
-        state.flash.append("what was given is neither an album id (id 245127) nor a Bédéthèque album URL")
+        state.errors.append("what was given is neither an album id (id 245127) nor a Bédéthèque album URL")
         return RedirectResponse(f"/review/{entry_id}", 303)
     try:
         page = await state.pages.run(views.preview_page, state, entry_id, album_id)
     except BdnexError as exc:
-        state.flash.append(f"album {album_id}: {exc}")
+        state.errors.append(f"album {album_id}: {exc}")
         return RedirectResponse(f"/review/{entry_id}", 303)
     return render(request, "preview.html", page)
 
@@ -146,7 +146,7 @@ async def act(request: Request, fallback: str, work: Any, *args: Any, failed: st
     try:
         target = await state.pages.run(work, state, *args)
     except BdnexError as exc:
-        state.flash.append(f"{failed}{exc}")
+        state.errors.append(f"{failed}{exc}")
         target = fallback
     return RedirectResponse(target, 303)
 
@@ -188,10 +188,11 @@ async def sessions(request: Request) -> Response:
 
 async def session(request: Request) -> Response:
     query = request.query_params
-    session_id = request.path_params["session_id"]
-    return await show(
-        request, "session.html", views.session_page, session_id, query.get("state", ""), query.get("decision", "")
-    )
+    view = views.session_view(*(query.get(name, "") for name in ("state", "decision", "q", "sort", "page")))
+    started = time.perf_counter()
+    response = await show(request, "session.html", views.session_page, request.path_params["session_id"], view)
+    response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+    return response
 
 
 async def session_progress(request: Request) -> Response:

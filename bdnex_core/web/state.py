@@ -51,6 +51,7 @@ class WebState:
     thumbs: Thumbnails
     cover_client: Any = None
     flash: list[str] = field(default_factory=list)  # one-time notices shown on the next page
+    errors: list[str] = field(default_factory=list)  # one-time refusals and failures, in the error colour
     previews: dict[tuple[Any, ...], Any] = field(default_factory=dict)  # (entry, album, file state) -> card
 
     @classmethod
@@ -78,3 +79,7 @@ class WebState:
     def take_flash(self) -> list[str]:
         notices, self.flash = self.flash, []
         return notices
+
+    def take_errors(self) -> list[str]:
+        errors, self.errors = self.errors, []
+        return errors

@@ -7,15 +7,20 @@ part goes through :class:`bdnex_core.pipeline.review_service.ReviewService`, as 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from bdnex_core.errors import BdnexError
-from bdnex_core.pipeline.review_service import PENDING, SKIPPED, AlbumCard, ReviewEntry, ReviewError
+from bdnex_core.pipeline.review_service import SKIPPED, WAITING, AlbumCard, ReviewEntry, ReviewError
+from bdnex_core.states import Decision
 
 if TYPE_CHECKING:
     from bdnex_core.web.state import WebState
 
-SESSION_FILE_STATES = ("pending", "done", "failed", "skipped", "queued")
+SESSION_FILE_STATES = ("pending", "done", "failed", "skipped", "waiting")
+SESSION_PAGE_ROWS = 100  # rows of a session page: thousands of files stay one quick page at a time
+QUEUE_SHOWN = 200  # entries listed in the review's queue column (the count says how many wait)
 
 
 # ---------------------------------------------------------------------- review
@@ -48,33 +53,50 @@ def candidate_cards(state: WebState, entry: ReviewEntry, candidates: list[dict[s
 
 
 def review_page(state: WebState, entry_id: int | None, query: str, status: str) -> dict[str, Any]:
+    """The queue, the file under review and its candidates (the best marked); a search's results come
+    first, scored against the file; a tome absent from its series is said in one line."""
     service = state.service
-    status = SKIPPED if status == SKIPPED else PENDING
+    status = SKIPPED if status == SKIPPED else WAITING
     entries = service.entries(status)
     current = None
     if entry_id is not None:
         current = service.entry(entry_id)
     elif entries:
         current = entries[0]
+    shown = entries[:QUEUE_SHOWN]
+    if current is not None and current not in shown and current.status == status:
+        shown.append(current)
     page: dict[str, Any] = {
-        "entries": entries,
+        "entries": shown,
+        "entry_count": len(entries),
         "status": status,
         "current": current,
         "query": query,
         "cards": [],
         "found": [],
+        "absent": None,
         "can_undo": bool(service.decisions),
-        "pending_count": len(entries) if status == PENDING else len(service.entries(PENDING)),
+        "waiting_count": len(entries) if status == WAITING else len(service.entries(WAITING)),
+        "skipped_count": len(entries) if status == SKIPPED else len(service.entries(SKIPPED)),
+        "accept_threshold": state.settings.matching.accept_threshold,
     }
     if current is None:
         return page
     page["file_id"] = _file_id(state, current.file_path)
-    page["cards"] = candidate_cards(state, current, current.candidates[:5])
+    ids = [entry.id for entry in entries]
+    if current.id in ids:
+        at = ids.index(current.id)
+        page["previous_id"] = ids[at - 1] if at > 0 else None
+        page["next_id"] = ids[at + 1] if at + 1 < len(ids) else None
+    listed = current.candidates[:5]
+    page["absent"] = service.absent_tome(current.parsed, listed)
+    page["cards"] = candidate_cards(state, current, listed)
     if query.strip():
-        shown = {int(c["album_id"]) for c in current.candidates}
-        page["found"] = [
-            state.service.card(int(found["album_id"]), found) for found in service.search(query, exclude=shown)
-        ]
+        item = current.item()
+        found = service.search(
+            query, exclude={int(c["album_id"]) for c in listed}, file_name=item.name, parent=item.hints.get("parent")
+        )
+        page["found"] = candidate_cards(state, current, found)
     return page
 
 
@@ -84,25 +106,22 @@ def _file_id(state: WebState, path: str) -> int | None:
 
 
 def preview_page(state: WebState, entry_id: int, album_id: int) -> dict[str, Any]:
+    """The confirmation every write from the review goes through: the album, what would change in the
+    file, and in words where the album disagrees with the file's name."""
     entry = state.service.entry(entry_id)
     card = state.service.preview(entry, album_id)
     listed = next((c for c in entry.candidates if int(c["album_id"]) == album_id), None)
     card.add_score(listed)
-    return {"entry": entry, "card": card}
+    return {"entry": entry, "card": card, "accept_threshold": state.settings.matching.accept_threshold}
 
 
 def accept(state: WebState, entry_id: int, album_id: int, confirmed: bool) -> str:
-    """Tag the entry's file; an album that is not one of its candidates must be confirmed first.
-    Returns where to go next."""
+    """Tag the entry's file once a person confirmed it on the confirmation page (a candidate's number,
+    a search result, an id: one rule for every write). Returns where to go next."""
     entry = state.service.entry(entry_id)
-    if entry.status not in (PENDING, SKIPPED):
+    if entry.status not in (WAITING, SKIPPED):
         raise ReviewError(f"review entry {entry_id} is already {entry.status}")
-    listed = {int(c["album_id"]) for c in entry.candidates[:5]}
-    # the editions listed under a candidate's card were shown too
-    listed |= {
-        edition for card in candidate_cards(state, entry, entry.candidates[:5]) for edition in card.edition_ids()
-    }
-    if album_id not in listed and not confirmed:
+    if not confirmed:
         return f"/review/{entry_id}/preview?album={album_id}"
     applied = state.service.accept(entry, album_id)
     state.flash.append(f"tagged {os.path.basename(applied.file_path)} as album {applied.album_id}")
@@ -136,23 +155,77 @@ def session_progress(state: WebState, session_id: int) -> dict[str, Any]:
     keys = ("id", "display_status", "total_files", "files_processed", "files_successful", "files_failed")
     progress = {key: stats.get(key) for key in keys}
     progress.update(
-        files_skipped=stats.get("files_skipped"), files_queued=stats.get("files_queued"), remaining=stats["remaining"]
+        files_skipped=stats.get("files_skipped"), files_waiting=stats.get("files_waiting"), remaining=stats["remaining"]
     )
     return progress
 
 
-def session_page(state: WebState, session_id: int, file_state: str, decision: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class SessionView:
+    """What a session page shows: its filters, its order and its page (all from the URL)."""
+
+    state: str = ""
+    decision: str = ""
+    text: str = ""
+    sort: str = "position"
+    descending: bool = False
+    page: int = 1
+
+    def link(self, **changes: Any) -> str:
+        """The query string of this view with ``changes`` (a new filter or order starts at page 1)."""
+        view = replace(self, **({"page": 1} | changes if "page" not in changes else changes))
+        wanted = {
+            "state": view.state,
+            "decision": view.decision,
+            "q": view.text,
+            "sort": ("-" if view.descending else "") + view.sort if view.sort != "position" or view.descending else "",
+            "page": str(view.page) if view.page > 1 else "",
+        }
+        return "?" + urlencode({key: value for key, value in wanted.items() if value})
+
+
+def session_view(state: str, decision: str, text: str, sort: str, page: str) -> SessionView:
+    """The view a URL asks for; what is not understood falls back to the default."""
+    from bdnex_core.store.library import SESSION_SORTS
+
+    descending = sort.startswith("-")
+    sort = sort.lstrip("-")
+    return SessionView(
+        state=state if state in SESSION_FILE_STATES else "",
+        decision=decision[:40],
+        text=text.strip()[:200],
+        sort=sort if sort in SESSION_SORTS else "position",
+        descending=descending and sort in SESSION_SORTS,
+        page=max(1, int(page)) if page.isdigit() and len(page) < 9 else 1,
+    )
+
+
+def session_page(state: WebState, session_id: int, view: SessionView) -> dict[str, Any]:
     stats = state.pages.db.get_session_stats(session_id)
     if not stats:
         raise BdnexError(f"no session {session_id}")
     library = state.pages.db.library
+    rows, total = library.session_page(
+        session_id,
+        state=view.state,
+        decision=view.decision,
+        text=view.text,
+        sort=view.sort,
+        descending=view.descending,
+        offset=(view.page - 1) * SESSION_PAGE_ROWS,
+        limit=SESSION_PAGE_ROWS,
+    )
+    pages = max(1, -(-total // SESSION_PAGE_ROWS))
     return {
         "session": stats,
-        "files": library.session_files(session_id, state=file_state, decision=decision),
-        "file_state": file_state,
-        "decision": decision,
+        "files": rows,
+        "view": view,
+        "total": total,
+        "pages": pages,
+        "first_row": (view.page - 1) * SESSION_PAGE_ROWS + 1 if rows else 0,
+        "last_row": (view.page - 1) * SESSION_PAGE_ROWS + len(rows),
         "states": SESSION_FILE_STATES,
-        "decisions": library.session_decisions(session_id),
+        "decisions": [str(decision) for decision in Decision],  # known without reading every record
     }
 
 
@@ -187,12 +260,12 @@ def file_row(state: WebState, file_id: int) -> dict[str, Any]:
 
 def file_page(state: WebState, file_id: int) -> dict[str, Any]:
     from bdnex_core.cli.context import AppContext
-    from bdnex_core.cli.show import file_report
+    from bdnex_core.cli.show import LABELS, file_report
 
     row = file_row(state, file_id)
     report = file_report(AppContext(_settings=state.settings, _db=state.pages.db), row["file_path"])
     report["backups"] = state.pages.db.backups.summaries_of_path(row["file_path"])
-    return {"file_id": file_id, "report": report}
+    return {"file_id": file_id, "report": report, "labels": LABELS}
 
 
 def restore(state: WebState, file_id: int, backup_id: int) -> str:

@@ -1,27 +1,50 @@
-// bdnex-core web: keyboard shortcuts on the review page, live progress of a running session.
+// bdnex-core web: keyboard shortcuts (? lists them), live progress of a running session.
 "use strict";
 
 function typing(target) {
   return target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.tagName === "SELECT");
 }
 
+function submit(form) {
+  if (!form) return false;
+  var button = form.querySelector("button");
+  if (button && button.disabled) return false;
+  form.submit();
+  return true;
+}
+
+function follow(id) {
+  var link = document.getElementById(id);
+  if (!link) return false;
+  window.location.href = link.href;
+  return true;
+}
+
+function toggleKeys() {
+  var dialog = document.getElementById("keys");
+  if (!dialog || typeof dialog.showModal !== "function") return;
+  if (dialog.open) dialog.close();
+  else dialog.showModal();
+}
+
 document.addEventListener("keydown", function (event) {
   if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
-  var form = null;
-  if (/^[1-5]$/.test(event.key)) form = document.querySelector('form.accept[data-key="' + event.key + '"]');
-  else if (event.key === "s") form = document.getElementById("skip-form");
-  else if (event.key === "u") form = document.getElementById("undo-form");
+  var dialog = document.getElementById("keys");
+  if (dialog && dialog.open) return; // the dialog handles Esc itself
+  var done = false;
+  if (event.key === "?") { toggleKeys(); done = true; }
+  else if (/^[1-5]$/.test(event.key)) done = submit(document.querySelector('form.choose[data-key="' + event.key + '"]'));
+  else if (event.key === "s") done = submit(document.getElementById("skip-form"));
+  else if (event.key === "u") done = submit(document.getElementById("undo-form"));
+  else if (event.key === "n") done = follow("next");
+  else if (event.key === "p") done = follow("previous");
+  else if (event.key === "Enter" && event.target === document.body) done = submit(document.querySelector("form.accept"));
+  else if (event.key === "Escape" || event.key === "Backspace") done = follow("cancel");
   else if (event.key === "/") {
-    var search = document.getElementById("search");
-    if (search) { event.preventDefault(); search.focus(); search.select(); }
-    return;
+    var field = document.getElementById("search") || document.getElementById("filter");
+    if (field) { field.focus(); field.select(); done = true; }
   }
-  if (form) {
-    var button = form.querySelector("button");
-    if (button && button.disabled) return;
-    event.preventDefault();
-    form.submit();
-  }
+  if (done) event.preventDefault();
 });
 
 function followProgress(box) {
@@ -47,4 +70,6 @@ function followProgress(box) {
 document.addEventListener("DOMContentLoaded", function () {
   var box = document.querySelector("[data-progress-url]");
   if (box) followProgress(box);
+  var button = document.getElementById("keys-button");
+  if (button) button.addEventListener("click", toggleKeys);
 });

@@ -169,7 +169,7 @@ def watch(app: AppContext, workers: int | None, as_json: bool, exit_after: float
             return
         counts = summary.to_dict()["counts"]
         click.echo(
-            f"session {summary.session_id}: {counts['tagged']} tagged, {counts['queued']} queued for "
+            f"session {summary.session_id}: {counts['tagged']} tagged, {counts['waiting']} waiting for "
             f"review, {counts['skipped']} skipped, {counts['failed']} failed"
         )
 

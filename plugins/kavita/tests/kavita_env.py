@@ -30,6 +30,15 @@ def series_albums(site: Any, count: int) -> list[tuple[int, str, str]]:
     return [(e.album_id, human(e.series_slug), e.tome) for e in chosen]
 
 
+def site_album(site: Any, album_id: int) -> Any:
+    """The album as the fake site shows it (recorded or generated): what a sync should write."""
+    from bdnex_core.bedetheque.parse import parse_album_page
+
+    page = site.album_page(album_id)
+    assert page is not None, album_id
+    return parse_album_page(page, f"https://www.bedetheque.com/BD-x-{album_id}.html")
+
+
 def add_album(folder: Path, album: tuple[int, str, str]) -> Path:
     """A generated CBZ named as collectors name the album: ``Series/Series T01.cbz``."""
     from bdnex_core.demo.samplelib import sample_pages, write_cbz

@@ -61,7 +61,7 @@ def library(tmp_path: Path, kavita: KavitaStandIn) -> int:
 
 
 @pytest.mark.shared
-def test_answers_follow_the_openapi_schemas(kavita: KavitaStandIn, library: int) -> None:
+def test_answers_follow_the_openapi_schemas(shared_dir: Path, kavita: KavitaStandIn, library: int) -> None:
     openapi = kavita.openapi
     assert openapi is not None
     thorgal = kavita.series_named("Thorgal")
@@ -96,7 +96,9 @@ def test_answers_follow_the_openapi_schemas(kavita: KavitaStandIn, library: int)
 
 
 @pytest.mark.shared
-def test_requests_the_description_does_not_allow_are_refused(kavita: KavitaStandIn, library: int) -> None:
+def test_requests_the_description_does_not_allow_are_refused(
+    shared_dir: Path, kavita: KavitaStandIn, library: int
+) -> None:
     chapter_id = min(kavita.chapters)
     refused = [
         _call(kavita, "POST", "/api/Chapter/update", json={"id": chapter_id, "colour": "red"}),

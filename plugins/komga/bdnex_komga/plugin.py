@@ -222,7 +222,7 @@ def register_commands(cli: click.Group) -> None:
                 return
             counts = summary.to_dict()["counts"]
             click.echo(
-                f"session {summary.session_id}: {counts['tagged']} tagged, {counts['queued']} queued for "
+                f"session {summary.session_id}: {counts['tagged']} tagged, {counts['waiting']} waiting for "
                 f"review, {counts['skipped']} skipped, {counts['failed']} failed"
             )
 

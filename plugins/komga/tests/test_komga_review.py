@@ -26,7 +26,7 @@ def test_a_queued_komga_book_accepted_in_review_is_written_through_the_api_only(
     before = path.read_bytes()
     code, out, err = env.cli("tag", "--source", "komga", "--batch", "--json", f"library:{env.library_id}")
     assert code == 0, out + err
-    assert '"queued": 1' in out, out
+    assert '"waiting": 1' in out, out
     # the album named by its id, shown as a card, then confirmed
     monkeypatch.setattr("sys.stdin", io.StringIO(f"id {album_id}\ny\n"))
     code, out, err = env.cli("review")

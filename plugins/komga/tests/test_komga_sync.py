@@ -462,7 +462,7 @@ def test_a_book_accepted_in_review_is_written_as_komga_write_says(env: Env) -> N
     (book_id,) = env.komga.scan(env.library_id)
     assert env.komga.wait_idle(10)
     code, out, err = env.cli("komga", "sync", "--batch", "--library", env.library_id)
-    assert code == 0 and "queued" in out, out + err
+    assert code == 0 and "waiting for review" in out, out + err
     before = path.read_bytes()
     with BDneXDB(settings=env.settings()) as db:
         service = ReviewService(env.settings(), db)
