@@ -186,10 +186,10 @@ CREATE TABLE IF NOT EXISTS catalogue_sitemaps (
     etag TEXT,                          -- for conditional requests
     last_modified TEXT,
     fetched_at TIMESTAMP,
-    album_count INTEGER
+    album_count INTEGER,
+    revision TEXT                       -- changes whenever its albums are replaced: the index file compares it
 );
 
-CREATE INDEX IF NOT EXISTS idx_catalogue_series ON catalogue_albums(series_norm);
 CREATE INDEX IF NOT EXISTS idx_catalogue_sitemap ON catalogue_albums(sitemap);
 
 -- ===================================================================== plugin state

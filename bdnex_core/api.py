@@ -12,13 +12,14 @@ plugin importing this module at load time does not slow down every command.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bdnex_core.bedetheque.catalogue_row import CatalogueRow
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
-from bdnex_core.config import Settings
+from bdnex_core.cli.lazy import add_lazy_command
 from bdnex_core.fileio import read_regular_file
 from bdnex_core.isbn import to_isbn13
 from bdnex_core.library import LibraryItem
@@ -28,6 +29,7 @@ from bdnex_core.signals import stop_on_signals
 if TYPE_CHECKING:
     import threading
 
+    from bdnex_core.config import Settings
     from bdnex_core.db import BDneXDB
     from bdnex_core.pipeline.runner import RunSummary
     from bdnex_core.service.upkeep import ServiceUpkeep
@@ -39,6 +41,7 @@ __all__ = [
     "RunSummary",
     "Settings",
     "TagOptions",
+    "add_lazy_command",
     "album_cover",
     "catalogue_rows",
     "comic_kind",
@@ -62,17 +65,21 @@ __all__ = [
 ]
 
 
+# types plugins annotate with, imported on first use rather than by every command (PEP 562)
+_LAZY_TYPES = {
+    "BDneXDB": "bdnex_core.db",
+    "RunSummary": "bdnex_core.pipeline.runner",
+    "Settings": "bdnex_core.config",
+}
+
+
 def __getattr__(name: str) -> Any:
-    # types plugins annotate with, imported on first use rather than with every command
-    if name == "BDneXDB":
-        from bdnex_core.db import BDneXDB
-
-        return BDneXDB
-    if name == "RunSummary":
-        from bdnex_core.pipeline.runner import RunSummary
-
-        return RunSummary
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _LAZY_TYPES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 def run_tagging(settings: Settings, db: BDneXDB, items: Sequence[LibraryItem], options: TagOptions) -> RunSummary:
@@ -219,6 +226,11 @@ def catalogue_rows(db: BDneXDB) -> Iterator[CatalogueRow]:
 def fetch_album(settings: Settings, db: BDneXDB, album_id: int) -> Any:
     """An album (``Album``; ``to_dict()`` for JSON): from the cache while valid, else fetched through
     the polite client and cached. Raises a ``CatalogueError`` when the site cannot answer."""
+    from bdnex_core.bedetheque.album import Album
+
+    cached = db.get_cached_album(album_id)
+    if cached is not None:  # no HTTP client nor page parser to import (a calibre lookup runs this per album)
+        return Album.from_dict(cached)
     from bdnex_core.bedetheque.client import BedethequeClient
     from bdnex_core.bedetheque.service import fetch_album as fetch
 
@@ -275,10 +287,10 @@ def match_name(settings: Settings, db: BDneXDB, name: str) -> dict[str, Any]:
     No page is fetched."""
     from pathlib import PurePath
 
-    from bdnex_core.matching import load_matcher
     from bdnex_core.matching.decide import AMBIGUOUS_CAP
     from bdnex_core.matching.filename import parse_filename
     from bdnex_core.matching.score import TITLE_ONLY_CAP
+    from bdnex_core.pipeline.catalogue_matcher import load_matcher
 
     path = PurePath(name)
     result = load_matcher(settings, db).match(parse_filename(path.name, parent=path.parent.name or None))

@@ -26,15 +26,15 @@ from dataclasses import dataclass, field, fields
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
-
-import jsonschema
-import yaml
 
 from bdnex_core import paths
 from bdnex_core.errors import ConfigError
 from bdnex_core.fileio import read_regular_file
+
+if TYPE_CHECKING:
+    import jsonschema
 
 #: a YAML file this large, or expanding (through aliases) to this many values, is refused
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -237,11 +237,14 @@ def validate(data: Any, source: str, schema: dict[str, Any] | None = None) -> No
     non_finite = _non_finite_numbers(data)
     problems.extend(non_finite)
     said = {problem.split(": ", 1)[0] for problem in non_finite}  # such a value once, not also "above the maximum"
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), [str(p) for p in e.path]))
-    for error in errors:
-        if _error_location(error) not in said:
-            problems.extend(_describe(error))
+    if problems or not surely_valid(data, schema):  # the common case is decided without jsonschema (0.1 s to import)
+        import jsonschema  # the validator names every key at fault
+
+        validator = jsonschema.Draft202012Validator(schema)
+        errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), [str(p) for p in e.path]))
+        for error in errors:
+            if _error_location(error) not in said:
+                problems.extend(_describe(error))
     if isinstance(data, dict):
         problems.extend(_cross_checks(data))
         if not problems:  # what needs well-typed values to be checked at all
@@ -250,6 +253,105 @@ def validate(data: Any, source: str, schema: dict[str, Any] | None = None) -> No
             problems.extend(config_problems(data.get("notifications")))
     if problems:
         raise ConfigError(f"invalid configuration at {'; '.join(problems)}", path=source)
+
+
+# keywords that only describe: they never make a value invalid
+_ANNOTATIONS = frozenset(("$schema", "$id", "title", "description", "default", "examples", "$comment"))
+_TYPES: dict[str, Any] = {
+    "object": lambda value: isinstance(value, dict),
+    "array": lambda value: isinstance(value, list),
+    "string": lambda value: isinstance(value, str),
+    "boolean": lambda value: isinstance(value, bool),
+    "null": lambda value: value is None,
+    "integer": lambda value: isinstance(value, int) and not isinstance(value, bool),
+    "number": lambda value: isinstance(value, (int, float)) and not isinstance(value, bool),
+}
+
+
+def surely_valid(value: Any, schema: Any, root: Any = None) -> bool:
+    """True when ``value`` is valid against ``schema`` by the few keywords our schemas use, checked
+    strictly; False when it is not, or when it cannot say (another keyword, a case it does not
+    decide): :func:`validate` then asks jsonschema, which also names what is wrong. ``root``: the
+    whole schema, which ``$ref`` (``#/$defs/...``) points into."""
+    if schema is True or schema == {}:
+        return True
+    if not isinstance(schema, dict):
+        return False
+    root = schema if root is None else root
+    for keyword, expected in schema.items():
+        if keyword in _ANNOTATIONS or keyword.startswith("x-"):
+            continue
+        if not _keyword_holds(keyword, expected, value, schema, root):
+            return False
+    return True
+
+
+def _referred(reference: Any, root: Any) -> Any:
+    """The part of ``root`` a local ``$ref`` names (``#/$defs/message``); None for any other reference."""
+    if not isinstance(reference, str) or not reference.startswith("#/"):
+        return None
+    found = root
+    for part in reference[2:].split("/"):
+        if not isinstance(found, dict) or part not in found:
+            return None
+        found = found[part]
+    return found
+
+
+def _keyword_holds(keyword: str, expected: Any, value: Any, schema: dict[str, Any], root: Any) -> bool:
+    if keyword == "$defs":  # definitions: they constrain nothing where they stand
+        return True
+    if keyword == "$ref":
+        referred = _referred(expected, root)
+        return referred is not None and surely_valid(value, referred, root)
+    if keyword == "uniqueItems":
+        if not expected or not isinstance(value, list):
+            return True
+        # JSON Schema counts 1 and 1.0 as equal, and 1 and true as different: only plain values are decided
+        if not all(isinstance(item, str) or item is None or type(item) in (int, bool) for item in value):
+            return False
+        return len({(type(item), item) for item in value}) == len(value)
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if keyword == "type":
+        names = expected if isinstance(expected, list) else [expected]
+        return any(name in _TYPES and _TYPES[name](value) for name in names)
+    if keyword in ("enum", "const"):
+        allowed = expected if keyword == "enum" else [expected]
+        # equal and of the same type: JSON Schema tells 1 from true, Python does not
+        return isinstance(allowed, list) and any(type(item) is type(value) and item == value for item in allowed)
+    if keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        if not number:
+            return True
+        if value != value or not isinstance(expected, (int, float)):  # NaN: jsonschema decides
+            return False
+        return {
+            "minimum": value >= expected,
+            "maximum": value <= expected,
+            "exclusiveMinimum": value > expected,
+            "exclusiveMaximum": value < expected,
+        }[keyword]
+    if keyword in ("minLength", "maxLength"):
+        if not isinstance(value, str):
+            return True
+        return len(value) >= expected if keyword == "minLength" else len(value) <= expected
+    if keyword == "pattern":
+        return not isinstance(value, str) or re.search(expected, value) is not None
+    if keyword == "required":
+        return not isinstance(value, dict) or all(key in value for key in expected)
+    if keyword == "properties":
+        return not isinstance(value, dict) or all(
+            surely_valid(value[key], sub, root) for key, sub in expected.items() if key in value
+        )
+    if keyword == "additionalProperties":
+        if not isinstance(value, dict):
+            return True
+        known = schema.get("properties", {})
+        return all(surely_valid(item, expected, root) for key, item in value.items() if key not in known)
+    if keyword == "items":
+        return not isinstance(value, list) or all(surely_valid(item, expected, root) for item in value)
+    if keyword == "anyOf":
+        return any(surely_valid(value, branch, root) for branch in expected)
+    return False  # a keyword not known here
 
 
 def _non_finite_numbers(data: Any, where: str = "") -> list[str]:
@@ -348,25 +450,31 @@ def from_mapping(data: dict[str, Any], *, source: Path | None = None) -> Setting
     return Settings(**sections, source=source, raw=complete)
 
 
-class _UniqueKeysLoader(yaml.SafeLoader):
+@cache
+def _unique_keys_loader() -> Any:
     """PyYAML's safe loader, except that a key given twice in one mapping is an error (plain PyYAML
-    keeps the last one: a second ``pipeline:`` section would silently replace the first)."""
+    keeps the last one: a second ``pipeline:`` section would silently replace the first). Made when a
+    file is read: only a configuration file needs the parser."""
+    import yaml
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        first_line: dict[tuple[str, str], int] = {}
-        for key_node, _value in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
-                continue  # "<<" merges are allowed to be overridden, that is their purpose
-            key = (key_node.tag, key_node.value)
-            if key in first_line:
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"{key_node.value!r} is given twice (first on line {first_line[key] + 1}); keep one",
-                    key_node.start_mark,
-                )
-            first_line[key] = key_node.start_mark.line
-        return super().construct_mapping(node, deep=deep)
+    class UniqueKeysLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+            first_line: dict[tuple[str, str], int] = {}
+            for key_node, _value in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # "<<" merges are allowed to be overridden, that is their purpose
+                key = (key_node.tag, key_node.value)
+                if key in first_line:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"{key_node.value!r} is given twice (first on line {first_line[key] + 1}); keep one",
+                        key_node.start_mark,
+                    )
+                first_line[key] = key_node.start_mark.line
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeysLoader
 
 
 def _database_url_from_environment() -> str | None:
@@ -387,6 +495,8 @@ def _database_url_from_environment() -> str | None:
 
 
 def _read_yaml(path: Path) -> Any:
+    import yaml  # only a configuration file needs the parser (its import costs a tenth of a command's start)
+
     try:
         # a FIFO or a device is refused before any read, and nothing is read past the cap
         raw = read_regular_file(path, MAX_CONFIG_BYTES)
@@ -400,7 +510,7 @@ def _read_yaml(path: Path) -> Any:
             path=path,
         ) from None
     try:
-        data = yaml.load(raw.decode("utf-8"), Loader=_UniqueKeysLoader) or {}  # a SafeLoader subclass
+        data = yaml.load(raw.decode("utf-8"), Loader=_unique_keys_loader()) or {}  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""

@@ -217,24 +217,26 @@ class BDneXDB:
         if isinstance(self.backend, PostgresBackend):
             self._prepare_postgresql(self.backend)
             return
-        db = self.db
+        backend = self.backend
+        assert isinstance(backend, SQLiteBackend)
+        conn = backend.conn
         try:
             if self.path is not None:  # after an unclean stop: PRAGMA quick_check first
-                db_safety.after_open(db.conn, self.path, self._inspection, self.settings)
-            self.created = not db.table("processed_files").exists()
-            newer = migrations.unknown_applied(db)
+                db_safety.after_open(conn, self.path, self._inspection, self.settings)
+            self.created = not backend.table_exists("processed_files")
+            newer = migrations.unknown_applied(conn)
             if newer:
                 raise DatabaseError(
                     f"made by a newer bdnex-core (schema changes {', '.join(newer)} unknown here); "
                     "upgrade bdnex-core to use it",
                     path=self.path,
                 )
-            if migrations.migrations.pending(db):
+            if migrations.migrations.pending(conn):
                 if self.path is not None and not self.created:  # checked and backed up before it changes
-                    db_safety.before_migration(db.conn, self.path, self.settings)
+                    db_safety.before_migration(conn, self.path, self.settings)
                 # one transaction: a second process opening a new database waits, then finds it done
                 with self.write():
-                    migrations.apply(db)
+                    migrations.apply(self.db)
         except SQLITE_DAMAGE as exc:
             damage = db_safety.damage_error(exc, self.path, self.settings)
             if damage is not None:
@@ -291,7 +293,8 @@ class BDneXDB:
 
             names = {m.version: m.name for m in schema.MIGRATIONS}
             return [names.get(version, str(version)) for version in schema.applied_versions(self.backend.conn)]
-        return [migration.name for migration in migrations.migrations.applied(self.db)]
+        assert isinstance(self.backend, SQLiteBackend)
+        return migrations.migrations.applied(self.backend.conn)
 
     # ------------------------------------------------------------------ files (seed names)
 
@@ -514,6 +517,14 @@ class SessionManager:
             raise BdnexError(f"session {session_id} is still running (pid {session['pid']}{where})")
         if session["status"] == SessionStatus.COMPLETED:
             raise BdnexError(f"session {session_id} is already completed")
+        if not session.get("files_unchanged") and not self.db.sessions.has_files(session_id):
+            # a session whose file list was never recorded (a process killed in between, before the two
+            # were one transaction): resuming it would do nothing and call that a success
+            self.db.update_session(session_id, status=SessionStatus.FAILED)
+            raise BdnexError(
+                f"session {session_id} has no file list (its run was stopped before recording it): nothing to "
+                f"resume; it is marked failed. Run it again: bdnex-core tag {session.get('directory') or 'PATH'}"
+            )
         self.db.update_session(
             session_id,
             status=SessionStatus.RUNNING,

@@ -27,8 +27,10 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 def register_commands(cli: click.Group) -> None:
     """Add click commands or groups to the ``bdnex-core`` CLI.
 
-    Called once when the CLI starts, after the core commands exist.
-    Use ``@cli.group()`` / ``@cli.command()`` on the group passed in.
+    Called once when the CLI starts, after the core commands exist. Prefer
+    ``bdnex_core.api.add_lazy_command(cli, name, "module:command", help)``: the command's
+    module is imported only when it runs, so every other command starts fast;
+    ``@cli.group()`` / ``@cli.command()`` on the group passed in work too.
     An implementation that raises is reported once; the CLI goes on without it.
     """
 
@@ -47,8 +49,9 @@ def register_config_schema(register: Callable[[str, Mapping[str, Any]], None]) -
 
 
 @hookspec
-def register_library_sources(register: Callable[[LibrarySource], None], settings: Settings) -> None:
-    """Contribute library sources: call ``register(source)`` for each.
+def register_library_sources(register: Callable[[LibrarySource | str], None], settings: Settings) -> None:
+    """Contribute library sources: call ``register(source)`` for each, or ``register("module:Class")``
+    to have the class imported and made only when a command asks for the sources.
 
     A source yields :class:`bdnex_core.library.LibraryItem` objects, each with
     its identity (a path, a Komga book id, a calibre book id). The core's local
@@ -57,8 +60,9 @@ def register_library_sources(register: Callable[[LibrarySource], None], settings
 
 
 @hookspec
-def register_metadata_writers(register: Callable[[MetadataWriter], None], settings: Settings) -> None:
-    """Contribute metadata writers: call ``register(writer)`` for each.
+def register_metadata_writers(register: Callable[[MetadataWriter | str], None], settings: Settings) -> None:
+    """Contribute metadata writers: call ``register(writer)`` for each, or ``register("module:Class")``
+    to have the class imported and made only when a run needs its writers.
 
     After an album is accepted for an item, every registered writer whose
     ``can_write(item, settings)`` is true is asked to write it. The CBZ

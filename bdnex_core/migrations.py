@@ -1,23 +1,78 @@
-"""Schema upgrades, recorded in the database by sqlite-utils ``Migrations``.
+"""Schema upgrades, recorded in the database the way sqlite-utils ``Migrations`` records them.
 
 ``schema.sql`` holds the current schema (idempotent statements), applied by ``m002``.
 Other migrations bring databases made by earlier versions (or by the seed prototype)
 up to date; each one is guarded so it is a no-op on a database that schema.sql
 just created. New migrations are appended, never reordered.
+
+Opening a database only asks which migrations it has (plain SQL on ``_sqlite_migrations``):
+sqlite-utils, and pandas which it imports when installed beside it, are imported only when a
+migration is to be applied.
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlite_utils import Database, Migrations
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
-migrations = Migrations("bdnex_core")
+MIGRATIONS_TABLE = "_sqlite_migrations"  # sqlite-utils' table: databases made earlier keep their record
+
+
+class MigrationSet:
+    """The migrations of bdnex-core, in order: ``@migrations()`` registers one (sqlite-utils' spelling)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.steps: list[Callable[[Database], None]] = []
+
+    def __call__(self) -> Callable[[Callable[[Database], None]], Callable[[Database], None]]:
+        def register(step: Callable[[Database], None]) -> Callable[[Database], None]:
+            self.steps.append(step)
+            return step
+
+        return register
+
+    def names(self) -> list[str]:
+        return [step.__name__ for step in self.steps]
+
+    def applied(self, conn: sqlite3.Connection) -> list[str]:
+        """The migrations ``conn``'s database records, in the order they were applied."""
+        exists = conn.execute(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?", [MIGRATIONS_TABLE]
+        ).fetchone()[0]
+        if not exists:
+            return []
+        rows = conn.execute(
+            f"SELECT name FROM {MIGRATIONS_TABLE} WHERE migration_set = ? ORDER BY rowid", [self.name]
+        ).fetchall()
+        return [name for (name,) in rows]
+
+    def pending(self, conn: sqlite3.Connection) -> list[str]:
+        done = set(self.applied(conn))
+        return [name for name in self.names() if name not in done]
+
+    def apply(self, db: Database, *, stop_before: str | None = None) -> None:
+        """Apply the pending migrations through sqlite-utils (each with its record, in one transaction);
+        ``stop_before``: the name of the first one left out (a database of an earlier version, for tests)."""
+        from sqlite_utils.migrations import Migrations
+
+        recorder = Migrations(self.name)
+        for step in self.steps:
+            if step.__name__ == stop_before:
+                break
+            recorder()(step)
+        recorder.apply(db)
+
+
+migrations = MigrationSet("bdnex_core")
 
 
 @cache
@@ -107,6 +162,13 @@ def m002_schema(db: Database) -> None:
 
 def apply(db: Database) -> None:
     migrations.apply(db)
+
+
+def open_database(conn: sqlite3.Connection) -> Database:
+    """sqlite-utils over ``conn`` (imported here: only migrations and SQLite-only features need it)."""
+    from sqlite_utils import Database
+
+    return Database(conn)
 
 
 @migrations()
@@ -294,7 +356,20 @@ def m018_waiting_for_review(db: Database) -> None:
 
 
 @migrations()
-def m019_cover_fingerprints(db: Database) -> None:
+def m019_catalogue_sitemap_revision(db: Database) -> None:
+    """Each sitemap's revision: the catalogue index file knows from it which sitemaps changed since it was built."""
+    _add_missing_columns(db, "catalogue_sitemaps", {"revision": "TEXT"})
+
+
+@migrations()
+def m020_drop_catalogue_series_index(db: Database) -> None:
+    """No query reads catalogue_albums by series_norm (matching reads the index file): its index only
+    cost every update a third of its writes."""
+    db.execute("DROP INDEX IF EXISTS idx_catalogue_series")
+
+
+@migrations()
+def m021_cover_fingerprints(db: Database) -> None:
     """Cover fingerprints: a file's per content hash, an album's beside the album cache."""
     start = schema_sql().index(
         "-- ===================================================================== cover fingerprints"
@@ -302,7 +377,7 @@ def m019_cover_fingerprints(db: Database) -> None:
     execute_script(db, schema_sql()[start:])
 
 
-def unknown_applied(db: Database) -> list[str]:
-    """Migrations recorded in ``db`` that this code does not have: a newer bdnex-core made it."""
-    known = {name for name in globals() if name[:1] == "m" and name[1:4].isdigit() and name[4:5] == "_"}
-    return [migration.name for migration in migrations.applied(db) if migration.name not in known]
+def unknown_applied(conn: sqlite3.Connection) -> list[str]:
+    """Migrations recorded in the database that this code does not have: a newer bdnex-core made it."""
+    known = set(migrations.names())
+    return [name for name in migrations.applied(conn) if name not in known]

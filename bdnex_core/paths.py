@@ -86,6 +86,8 @@ def owner_of(path: Path, settings: Settings) -> Owner | None:
             return Owner.DATABASE
         if path.parent == db_path.parent and path.name.startswith(f"{db_path.name}-room-"):
             return Owner.CACHE  # the room a run holds for recording its end on a full disk: given up, made again
+        if path.parent == db_path.parent and path.name.startswith(f"{db_path.name}-catalogue-v"):
+            return Owner.CACHE  # the catalogue's index file (and its -wal, -shm): derived, built again
         if path.parent == db_path.parent and path.name.startswith(db_path.name) and SET_ASIDE.search(path.name):
             return Owner.BACKUP  # bdnex.db.damaged-TIME, bdnex.db-wal.damaged-TIME, bdnex.db.replaced-TIME...
         if path.is_relative_to(os.path.abspath(backups_folder(settings))):

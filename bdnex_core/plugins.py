@@ -208,17 +208,31 @@ def config_schemas() -> dict[str, Mapping[str, Any]]:
     return schemas
 
 
+def resolve(registered: Any) -> Any:
+    """A registered source or writer: the object itself, or ``"module:Class"`` (an instance made now, so
+    that a plugin's module loads without importing its HTTP client or its writer)."""
+    if not isinstance(registered, str):
+        return registered
+    module_name, _, attribute = registered.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)()
+
+
 def library_sources(settings: Settings) -> dict[str, LibrarySource]:
     sources: dict[str, LibrarySource] = {}
-    get_plugin_manager().hook.register_library_sources(
-        register=lambda source: sources.setdefault(source.name, source), settings=settings
-    )
+
+    def register(source: LibrarySource | str) -> None:
+        made = resolve(source)
+        sources.setdefault(made.name, made)
+
+    get_plugin_manager().hook.register_library_sources(register=register, settings=settings)
     return sources
 
 
 def metadata_writers(settings: Settings) -> list[MetadataWriter]:
     writers: list[MetadataWriter] = []
-    get_plugin_manager().hook.register_metadata_writers(register=writers.append, settings=settings)
+    get_plugin_manager().hook.register_metadata_writers(
+        register=lambda writer: writers.append(resolve(writer)), settings=settings
+    )
     return writers
 
 

@@ -21,10 +21,12 @@ from bdnex_core.demo.catalogue_generator import sitemap_xml
 from bdnex_core.demo.fakesite import FakeBedetheque, isbn13
 from bdnex_core.demo.samplelib import sample_pages, write_cbz
 from bdnex_core.matching.editions import EditionFacts, choose_edition, edition_groups, edition_key, facts_from_label
+from bdnex_core.matching.evaluation import in_memory_index
 from bdnex_core.matching.filename import parse_filename
 from bdnex_core.matching.index import CatalogueIndex
 from bdnex_core.matching.matcher import Matcher
 from bdnex_core.pipeline import TagOptions, collect_items, run_tagging
+from bdnex_testing.catalogue import INDEX_KINDS, index_factory
 from bdnex_testing.pytest_plugin import database_mapping
 from bdnex_testing.review import comicinfo_of, spawn_cli
 
@@ -47,12 +49,8 @@ NEIGHBOURS = (
 NAME = "Nains - T01 - Redwin de la Forge"
 
 
-def _matcher(urls=EDITIONS + NEIGHBOURS) -> Matcher:
-    entries = [parse_album_url(url) for url in urls]
-    index = CatalogueIndex.build(
-        (e.album_id, e.url, e.series_norm, e.tome, e.tome_number, e.tome_kind, e.title_norm) for e in entries
-    )
-    return Matcher(index, MatchingSettings())
+def _matcher(urls=EDITIONS + NEIGHBOURS, make_index=in_memory_index) -> Matcher:
+    return Matcher(make_index([parse_album_url(url) for url in urls]), MatchingSettings())
 
 
 # ------------------------------------------------------------------------------------------ the rule, alone
@@ -103,8 +101,10 @@ def test_an_edition_option_of_the_album_page_reads_as_facts() -> None:
 # ------------------------------------------------------------------------------------------ the index
 
 
-def test_the_editions_of_one_album_are_one_candidate_never_ambiguous() -> None:
-    matcher = _matcher()
+@pytest.mark.parametrize("kind", INDEX_KINDS)
+def test_the_editions_of_one_album_are_one_candidate_never_ambiguous(kind, tmp_path) -> None:
+    make_index = index_factory(kind, tmp_path)
+    matcher = _matcher(make_index=make_index)
     result = matcher.match(parse_filename(f"{NAME}.cbz"))
     assert (result.decision, result.best.album_id) == ("accept", ORIGINAL), result.best.explain()
     assert set(result.best.editions) == {REPRINT, LIMITED}
@@ -113,10 +113,10 @@ def test_the_editions_of_one_album_are_one_candidate_never_ambiguous() -> None:
     tokyo = matcher.match(parse_filename("Tokyo tribe 2 - 5.cbz"))
     assert (tokyo.decision, tokyo.best.album_id, tokyo.best.editions) == ("accept", 259508, (673784,))
     # the original absent, a re-edition of the same album stands for it
-    reprint = _matcher(EDITIONS[1:] + NEIGHBOURS).match(parse_filename(f"{NAME}.cbz"))
+    reprint = _matcher(EDITIONS[1:] + NEIGHBOURS, make_index).match(parse_filename(f"{NAME}.cbz"))
     assert (reprint.decision, reprint.best.album_id) == ("accept", REPRINT), reprint.best.explain()
     # an untitled edition is its tome's titled one (the real "Nynatak-Nunatak-Tome-1" and "Tome-1a2015-...")
-    untitled = _matcher((f"{SITE}BD-Nains-Tome-1-{ORIGINAL}.html", EDITIONS[1], *NEIGHBOURS))
+    untitled = _matcher((f"{SITE}BD-Nains-Tome-1-{ORIGINAL}.html", EDITIONS[1], *NEIGHBOURS), make_index)
     assert untitled.match(parse_filename("Nains - T01.cbz")).best.editions == (REPRINT,)
 
 

@@ -13,8 +13,8 @@ from bdnex_core.config import MatchingSettings
 from bdnex_core.db import BDneXDB
 from bdnex_core.matching.evaluation import evaluate
 from bdnex_core.matching.filename import parse_filename
-from bdnex_core.matching.index import CatalogueIndex
 from bdnex_core.matching.matcher import Matcher
+from bdnex_testing.catalogue import INDEX_KINDS, index_factory
 
 URLS = [
     "https://www.bedetheque.com/BD-Nains-Tome-1-Redwin-de-la-Forge-245127.html",
@@ -30,13 +30,11 @@ URLS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def matcher():
+@pytest.fixture(scope="module", params=INDEX_KINDS)
+def matcher(request, tmp_path_factory):
+    """Over the index in memory, then over the persisted index file: every test must hold on both."""
     entries = [parse_album_url(url) for url in URLS]
-    index = CatalogueIndex.build(
-        (e.album_id, e.url, e.series_norm, e.tome, e.tome_number, e.tome_kind, e.title_norm) for e in entries
-    )
-    return Matcher(index, MatchingSettings())
+    return Matcher(index_factory(request.param, tmp_path_factory.mktemp("index"))(entries), MatchingSettings())
 
 
 @pytest.mark.parametrize(

@@ -4,14 +4,16 @@ sitemaps meets its targets per convention."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bdnex_core.bedetheque.sitemaps import iter_album_entries, parse_album_url
 from bdnex_core.config import MatchingSettings
 from bdnex_core.matching.evaluation import CONTRADICTING, evaluate_noisy
 from bdnex_core.matching.filename import parse_filename
-from bdnex_core.matching.index import CatalogueIndex
 from bdnex_core.matching.matcher import Matcher
+from bdnex_testing.catalogue import INDEX_KINDS, index_factory
 
 AQUAMAN = "https://www.bedetheque.com/BD-Aquaman-and-the-Others-2014-Tome-{}-{}.html"
 AQUAMAN_ALBUMS = {
@@ -35,28 +37,33 @@ OTHER_URLS = [
 EXAMPLE = "Aquaman and the Others 2014 - Tome VI - Alignment Earth Part 1.cbz"
 
 
-def _matcher(*, without: tuple[int, ...] = ()) -> Matcher:
+def _matcher(kind: str, folder: Path, *, without: tuple[int, ...] = ()) -> Matcher:
     urls = [AQUAMAN.format(tome, rest) for tome, rest in AQUAMAN_ALBUMS.items()] + OTHER_URLS
     entries = [entry for entry in map(parse_album_url, urls) if entry and entry.album_id not in without]
-    index = CatalogueIndex.build(
-        (e.album_id, e.url, e.series_norm, e.tome, e.tome_number, e.tome_kind, e.title_norm) for e in entries
-    )
-    return Matcher(index, MatchingSettings())
+    return Matcher(index_factory(kind, folder)(entries), MatchingSettings())
+
+
+@pytest.fixture(scope="module", params=INDEX_KINDS)
+def index_kind(request) -> str:
+    """The index in memory, then the persisted index file: every test must hold on both."""
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def matcher() -> Matcher:
-    return _matcher()
+def matcher(index_kind, tmp_path_factory) -> Matcher:
+    return _matcher(index_kind, tmp_path_factory.mktemp("index"))
 
 
-def test_the_reported_name_is_its_own_album_and_never_tome_1(matcher) -> None:
+def test_the_reported_name_is_its_own_album_and_never_tome_1(matcher, index_kind, tmp_path) -> None:
     result = matcher.match(parse_filename(EXAMPLE))
     assert (result.decision, result.best.album_id) == ("accept", 252833), result.best.explain()
     # the album absent from the catalogue (as in the report): tome 1 "Legacy of Gold Part I of V" is never applied
-    absent = _matcher(without=(252833,)).match(parse_filename(EXAMPLE))
+    absent = _matcher(index_kind, tmp_path, without=(252833,)).match(parse_filename(EXAMPLE))
     assert absent.decision != "accept", absent.best.explain()
     for reading in (parse_filename(EXAMPLE), *parse_filename(EXAMPLE).alternatives):
-        tome_1 = [c for c in _matcher(without=(252833,)).candidates(reading) if c.album_id == 249818]
+        tome_1 = [
+            c for c in _matcher(index_kind, tmp_path, without=(252833,)).candidates(reading) if c.album_id == 249818
+        ]
         assert all(candidate.caps for candidate in tome_1)
 
 

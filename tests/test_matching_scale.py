@@ -1,9 +1,11 @@
 """Matching at the real catalogue's scale: a foreign or collection edition is never accepted for a name
 that does not say so, readings never overrule an ambiguous first reading, a title alone is accepted
 only when no other album has it; and on a generated catalogue with every neighbour family, no name of
-any convention is decided wrong."""
+any convention is decided wrong. Each test runs on the index in memory and on the index file."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -12,9 +14,9 @@ from bdnex_core.config import MatchingSettings
 from bdnex_core.demo.catalogue_generator import generate_catalogue
 from bdnex_core.matching.evaluation import CONTRADICTING, NEIGHBOUR_TRAP, TIDY, evaluate_conventions
 from bdnex_core.matching.filename import parse_filename
-from bdnex_core.matching.index import CatalogueIndex
 from bdnex_core.matching.matcher import Matcher
 from bdnex_core.matching.noisegen import CONVENTIONS, MORE_CONVENTIONS
+from bdnex_testing.catalogue import INDEX_KINDS, index_factory
 
 SITE = "https://www.bedetheque.com/"
 # the real sitemaps' foreign editions of albums whose French edition the 11,536-album slice lacks
@@ -42,39 +44,44 @@ NAMES = {
 }
 
 
-def _matcher(urls) -> Matcher:
-    entries = [parse_album_url(url) for url in urls]
-    index = CatalogueIndex.build(
-        (e.album_id, e.url, e.series_norm, e.tome, e.tome_number, e.tome_kind, e.title_norm) for e in entries
-    )
-    return Matcher(index, MatchingSettings())
+@pytest.fixture(params=INDEX_KINDS)
+def matcher_of(request, tmp_path) -> Callable[[Sequence[str]], Matcher]:
+    """A matcher over the albums of these URLs, in memory or in an index file."""
+    make_index = index_factory(request.param, tmp_path)
+
+    def make(urls: Sequence[str]) -> Matcher:
+        return Matcher(make_index([parse_album_url(url) for url in urls]), MatchingSettings())
+
+    return make
 
 
 @pytest.mark.parametrize("name", sorted(NAMES))
-def test_a_foreign_or_collection_edition_is_never_accepted_for_the_french_album(name) -> None:
-    result = _matcher(FOREIGN).match(parse_filename(name))
+def test_a_foreign_or_collection_edition_is_never_accepted_for_the_french_album(name, matcher_of) -> None:
+    result = matcher_of(FOREIGN).match(parse_filename(name))
     assert result.decision != "accept", result.best.explain()
     if result.best is not None:  # shown to a person, with the reason
         assert any("edition" in cap for cap in result.best.caps), result.best.explain()
     # the French album present: accepted, never "ambiguous" against its foreign edition
-    present = _matcher(FOREIGN + FRENCH).match(parse_filename(name))
+    present = matcher_of(FOREIGN + FRENCH).match(parse_filename(name))
     assert (present.decision, present.best.album_id) == ("accept", NAMES[name]), present.best.explain()
     # a name that says the edition finds it
-    spanish = _matcher(FOREIGN + FRENCH).match(parse_filename("Yoko Tsuno en espagnol - T03 - La forja de vulcano.cbz"))
+    spanish = matcher_of(FOREIGN + FRENCH).match(
+        parse_filename("Yoko Tsuno en espagnol - T03 - La forja de vulcano.cbz")
+    )
     assert (spanish.decision, spanish.best.album_id) == ("accept", 255764)
 
 
-def test_a_reading_never_overrules_an_ambiguous_first_reading() -> None:
+def test_a_reading_never_overrules_an_ambiguous_first_reading(matcher_of) -> None:
     urls = (
         f"{SITE}BD-Triage-X-Tome-8-240596.html",
         f"{SITE}BD-Triage-X-Tome-8-990596.html",  # the same album re-edited: one album, no ambiguity
         f"{SITE}BD-Triage-X-Tome-9-249382.html",
         f"{SITE}BD-8-La-990001.html",  # the one-shot "8 (La)"
     )
-    result = _matcher(urls).match(parse_filename("Triage X - 8.cbz"))
+    result = matcher_of(urls).match(parse_filename("Triage X - 8.cbz"))
     assert (result.decision, result.best.album_id, result.best.editions) == ("accept", 240596, (990596,))
     # two different albums tome 8 (the first reading ambiguous): the one-shot's accept does not win
-    ambiguous = _matcher(
+    ambiguous = matcher_of(
         (
             f"{SITE}BD-Triage-X-Tome-8-Un-titre-240596.html",
             f"{SITE}BD-Triage-X-Tome-8-Autre-titre-990597.html",
@@ -87,26 +94,24 @@ def test_a_reading_never_overrules_an_ambiguous_first_reading() -> None:
     assert all(c.caps for c in one_shot)
 
 
-def test_a_title_alone_is_accepted_only_when_no_other_album_has_it() -> None:
+def test_a_title_alone_is_accepted_only_when_no_other_album_has_it(matcher_of) -> None:
     lapin = (
         f"{SITE}BD-Monsieur-Lapin-Tome-1-La-carotte-sauvage-243301.html",
         f"{SITE}BD-Monsieur-Lapin-Tome-2-La-chasse-au-papillon-243621.html",
         f"{SITE}BD-Monsieur-Lapin-Tome-3-Les-ballons-243622.html",
     )
     one_shot = f"{SITE}BD-La-chasse-au-papillon-990002.html"
-    result = _matcher((*lapin, one_shot)).match(parse_filename("La chasse au papillon.cbz"))
+    result = matcher_of((*lapin, one_shot)).match(parse_filename("La chasse au papillon.cbz"))
     assert result.decision == "review" and "243621" in result.best.explain(), result.best.explain()
-    alone = _matcher((lapin[0], lapin[2], one_shot)).match(parse_filename("La chasse au papillon.cbz"))
+    alone = matcher_of((lapin[0], lapin[2], one_shot)).match(parse_filename("La chasse au papillon.cbz"))
     assert (alone.decision, alone.best.album_id) == ("accept", 990002)
 
 
 @pytest.mark.shared
-def test_the_reported_foreign_editions_on_the_real_sitemaps(bedetheque_fixtures) -> None:
+@pytest.mark.parametrize("kind", INDEX_KINDS)
+def test_the_reported_foreign_editions_on_the_real_sitemaps(bedetheque_fixtures, kind, tmp_path) -> None:
     entries = [e for path in sorted((bedetheque_fixtures / "sitemaps").glob("*.xml")) for e in iter_album_entries(path)]
-    index = CatalogueIndex.build(
-        (e.album_id, e.url, e.series_norm, e.tome, e.tome_number, e.tome_kind, e.title_norm) for e in entries
-    )
-    matcher = Matcher(index, MatchingSettings())
+    matcher = Matcher(index_factory(kind, tmp_path)(entries), MatchingSettings())
     for name in NAMES:  # the slice holds the foreign editions, not the French albums
         result = matcher.match(parse_filename(name))
         assert result.decision != "accept", (name, result.best.explain())
@@ -116,7 +121,8 @@ def test_the_reported_foreign_editions_on_the_real_sitemaps(bedetheque_fixtures)
 
 
 @pytest.mark.slow
-def test_no_convention_is_decided_wrong_on_a_generated_catalogue_with_every_neighbour() -> None:
+@pytest.mark.parametrize("kind", INDEX_KINDS)
+def test_no_convention_is_decided_wrong_on_a_generated_catalogue_with_every_neighbour(kind, tmp_path) -> None:
     # seed 5: neither a tuning seed (1, 3) nor the held-out one the benchmark reports (2026)
     catalogue = generate_catalogue(60_000, seed=5)
     results = evaluate_conventions(
@@ -127,6 +133,7 @@ def test_no_convention_is_decided_wrong_on_a_generated_catalogue_with_every_neig
         absent=20,
         seed=5,
         conventions=(TIDY, *CONVENTIONS, *MORE_CONVENTIONS),
+        make_index=index_factory(kind, tmp_path),
     )
     for convention, result in results.items():
         if convention in (NEIGHBOUR_TRAP, CONTRADICTING):
@@ -144,27 +151,27 @@ def test_no_convention_is_decided_wrong_on_a_generated_catalogue_with_every_neig
         )
 
 
-def test_another_reading_never_changes_a_written_tome_the_series_has() -> None:
+def test_another_reading_never_changes_a_written_tome_the_series_has(matcher_of) -> None:
     # seen on the held-out seed: the title of tome 60 holds "T60"; the name writes T51, which exists
     urls = (
         f"{SITE}BD-Pif-le-chien-3e-serie-Vaillant-Tome-51-La-riviere-93080.html",
         f"{SITE}BD-Pif-le-chien-3e-serie-Vaillant-Tome-60-3e-serie-T60-251353.html",
     )
-    result = _matcher(urls).match(parse_filename("Pif le chien 3e serie Vaillant - T51 - 3e serie T60.cbz"))
+    result = matcher_of(urls).match(parse_filename("Pif le chien 3e serie Vaillant - T51 - 3e serie T60.cbz"))
     assert result.decision == "review" and "the name writes tome 51" in result.reason, result.reason
     assert {c.album_id for c in result.candidates} == {93080, 251353}
-    right = _matcher(urls).match(parse_filename("Pif le chien 3e serie Vaillant - T60 - 3e serie T60.cbz"))
+    right = matcher_of(urls).match(parse_filename("Pif le chien 3e serie Vaillant - T60 - 3e serie T60.cbz"))
     assert (right.decision, right.best.album_id) == ("accept", 251353)
 
 
-def test_the_misses_of_held_out_seed_7777_stay_fixed() -> None:
+def test_the_misses_of_held_out_seed_7777_stay_fixed(matcher_of) -> None:
     urls = (
         f"{SITE}BD-Willem-Now-Tome-3-Certaine-yakuzas-zim-baba-304839.html",
         f"{SITE}BD-Willem-Now-Tome-4-Autre-chose-304840.html",
         f"{SITE}BD-Capitan-America-Vol-3-Tome-1-Surge-el-Capitan-America-253247.html",
         f"{SITE}BD-GTO-Paradise-Lost-en-breton-Tome-3-Ar-er-skeud-175353.html",
     )
-    matcher = _matcher(urls)
+    matcher = matcher_of(urls)
     # the Le Soir edition named, absent: never the album of the series the name starts with
     collection = matcher.match(parse_filename("Willem Now Le Soir-Certaine yakuzas zim baba.cbr"))
     assert collection.decision != "accept", collection.best.explain() if collection.best else ""
@@ -176,14 +183,14 @@ def test_the_misses_of_held_out_seed_7777_stay_fixed() -> None:
     assert (glued.decision, glued.best.album_id) == ("accept", 175353), glued.best.explain()
 
 
-def test_the_misses_of_held_out_seed_9001_stay_fixed() -> None:
+def test_the_misses_of_held_out_seed_9001_stay_fixed(matcher_of) -> None:
     urls = (
         f"{SITE}BD-Red-Lanterns-2011-Tome-9-Judgement-Day-Part-1-of-3-249753.html",
         f"{SITE}BD-Red-Lanterns-2011-Tome-10-Judgement-Day-Part-2-of-3-249755.html",
         f"{SITE}BD-Buck-Danny-L-integrale-Tome-11-Les-annees-1970-255515.html",
         f"{SITE}BD-Buck-Danny-Tome-54-La-nuit-du-spectre-258355.html",
     )
-    matcher = _matcher(urls)
+    matcher = matcher_of(urls)
     # "Part 3 of 3" is not "Part 1 of 3": the numbers are counted, not only looked up
     third = matcher.match(parse_filename("Red Lanterns 2011-Judgement Day Part 3 of 3.cbz"))
     assert third.decision != "accept", third.best.explain()

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from bdnex_core.bedetheque.catalogue import Catalogue
+from bdnex_core.bedetheque.catalogue_index import open_catalogue_index
 from bdnex_core.bedetheque.client import BedethequeClient, reset_politeness
 from bdnex_core.config import from_mapping
 from bdnex_core.db import BDneXDB
@@ -90,6 +91,11 @@ def test_the_catalogue_is_refreshed_on_its_schedule(tmp_path, site):
     assert db.catalogue.known(999999)
     # only the sitemap that changed was fetched again, once
     assert len(site.requests(name)) == 2 and len(site.requests("albums_0_map.xml")) == 1
+    # the catalogue's index file kept up to date by the service: the next run only opens it
+    assert Catalogue(db).update_index(settings) == "up to date"
+    index = open_catalogue_index(db, settings, announce=pytest.fail)
+    assert [album.album_id for album in index.albums_titled("retour")] == [999999]
+    index.close()
     db.close()
 
 

@@ -72,3 +72,39 @@ def test_a_wal_cut_after_a_kill_is_named_with_what_it_lost(held):
     (finding,) = inspect(path).findings
     assert finding.file == wal and finding.problem == Problem.LOG_DAMAGED
     assert "cannot be read back" in finding.what
+
+
+MAKER = """
+import sqlite3, sys, time
+handle = open(sys.argv[1], "wb")  # made empty and held open, as SQLite does before its first page
+print("made", flush=True)
+time.sleep(float(sys.argv[2]))
+connection = sqlite3.connect(sys.argv[1])
+connection.execute("CREATE TABLE t (x)")
+connection.commit()
+print("written", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_an_empty_database_another_process_is_making_is_waited_for(tmp_path):
+    """Two runs started at once on a new database: the second sees the file its maker has not written yet."""
+    path = tmp_path / "bdnex.db"
+    maker = subprocess.Popen(
+        [sys.executable, "-c", MAKER, str(path), "1.0"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert maker.stdout is not None and maker.stdout.readline() == "made\n"
+        assert path.stat().st_size == 0
+        assert inspect(path).findings == []  # waited for the first page, found a database
+        assert maker.stdout.readline() == "written\n"
+    finally:
+        maker.kill()
+        maker.wait()
+
+
+def test_an_emptied_database_nobody_holds_is_reported_at_once(tmp_path):
+    path = tmp_path / "bdnex.db"
+    path.write_bytes(b"")
+    findings = inspect(path).findings
+    assert [finding.what for finding in findings] == ["it is empty (a bdnex-core database never is)"]

@@ -1,13 +1,12 @@
 """The ``bdnex-core`` command line: a click group; each command group lives in its own module.
 
-Core command modules expose ``register(cli)``; plugins add theirs through the
-``register_commands`` hook. Errors become one line and a non-zero exit code;
+Commands are imported when they run (:mod:`bdnex_core.cli.lazy`): the core's are listed there, plugins
+add theirs through the ``register_commands`` hook. Errors become one line and a non-zero exit code;
 ``--debug`` shows the traceback. SIGTERM is taken as Ctrl-C everywhere (see :func:`main`).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import signal
 import sys
@@ -18,30 +17,11 @@ import click
 
 from bdnex_core import __version__
 from bdnex_core.cli.context import AppContext
+from bdnex_core.cli.lazy import CORE_COMMANDS, LazyGroup
 from bdnex_core.errors import BdnexError
 
-# Each module defines register(cli: click.Group).
-CORE_COMMAND_MODULES = (
-    "config_cmd",
-    "db_cmd",
-    "sessions",
-    "stats",
-    "plugins_cmd",
-    "album",
-    "catalogue",
-    "identify",
-    "cover",
-    "tag",
-    "review",
-    "show",
-    "library_cmd",
-    "web_cmd",
-    "demo",
-    "health_cmd",
-)
 
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="bdnex-core")
 @click.option(
     "--config",
@@ -84,10 +64,9 @@ def _commands_name_this_database(config_path: str | None, db_path: str | None) -
     db_safety.COMMAND = " ".join(words)
 
 
-def _register_core_commands(group: click.Group) -> None:
-    for module_name in CORE_COMMAND_MODULES:
-        module = importlib.import_module(f"bdnex_core.cli.{module_name}")
-        module.register(group)
+def _register_core_commands(group: LazyGroup) -> None:
+    for name, (target, help) in CORE_COMMANDS.items():
+        group.add_lazy_command(name, target, help)
 
 
 def _register_plugin_commands(group: click.Group) -> None:
@@ -99,7 +78,7 @@ def _register_plugin_commands(group: click.Group) -> None:
 _registered = False
 
 
-def build_cli() -> click.Group:
+def build_cli() -> LazyGroup:
     global _registered
     if not _registered:
         _register_core_commands(cli)

@@ -11,10 +11,6 @@ from bdnex_core.bedetheque.album import Album
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
 
 
-def register(cli: click.Group) -> None:
-    cli.add_command(album)
-
-
 @click.command("album")
 @click.argument("album_id", required=False, type=int)
 @click.option(

@@ -10,10 +10,6 @@ import click
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
 
 
-def register(cli: click.Group) -> None:
-    cli.add_command(catalogue_group)
-
-
 @click.group("catalogue")
 def catalogue_group() -> None:
     """The local catalogue index (album ids, series, tomes, titles from the site's sitemaps)."""
@@ -36,12 +32,14 @@ def update(app: AppContext, files: tuple[Path, ...], more_files: tuple[Path, ...
     from bdnex_core.bedetheque.catalogue import Catalogue
 
     catalogue = Catalogue(app.db)
+    say = lambda line: click.echo(line, err=True)  # noqa: E731
     if files or more_files:
-        report = catalogue.import_files([*files, *more_files])
+        report = catalogue.import_files([*files, *more_files], settings=app.settings, announce=say)
     else:
         report = update_online(app, catalogue, force=force, show_progress=not as_json)
+    index = catalogue.update_index(app.settings, announce=say)
     if as_json:
-        echo_json({**report.as_dict(), "albums_in_index": catalogue.count()})
+        echo_json({**report.as_dict(), "albums_in_index": catalogue.count(), "index_file": index})
         return
     for name in report.fetched:
         click.echo(f"updated from {name}")

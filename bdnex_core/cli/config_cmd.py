@@ -9,10 +9,6 @@ from bdnex_core.cli.context import AppContext, echo_json, pass_app
 from bdnex_core.config import resolve_config_path, settings_as_dict
 
 
-def register(cli: click.Group) -> None:
-    cli.add_command(config_group)
-
-
 @click.group("config")
 def config_group() -> None:
     """Show or check the configuration."""

@@ -15,10 +15,6 @@ from bdnex_core.cli.context import AppContext, echo_json, pass_app
 from bdnex_core.errors import BdnexError
 
 
-def register(cli: click.Group) -> None:
-    cli.add_command(cover)
-
-
 @click.command("cover")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("album", required=False)
@@ -74,8 +70,8 @@ def cover(app: AppContext, file: Path, album: str | None, as_json: bool) -> None
 
 
 def _best_match(app: AppContext, file: Path) -> int:
-    from bdnex_core.matching import load_matcher
     from bdnex_core.matching.filename import parse_filename
+    from bdnex_core.pipeline.catalogue_matcher import load_matcher
 
     result = load_matcher(app.settings, app.db).match(parse_filename(file.name, parent=file.parent.name or None))
     if result.best is None:

@@ -18,10 +18,6 @@ from bdnex_core.errors import DatabaseError
 from bdnex_core.store.db_safety import command
 
 
-def register(cli: click.Group) -> None:
-    cli.add_command(db_group)
-
-
 @click.group("db")
 def db_group() -> None:
     """Database maintenance."""

@@ -32,10 +32,6 @@ DEFAULT_PORT = 8765
 NAINS_T1 = 245127  # the album the docs use as their example; in every fake catalogue
 
 
-def register(cli: click.Group) -> None:
-    cli.add_command(demo)
-
-
 def pick_albums(site: FakeBedetheque, count: int, absent: int, seed: int = 2026) -> tuple[list[CatalogueAlbum], ...]:
     """Present albums (in series with several tomes, Nains T1 first when known) and absent ones."""
     from bdnex_core.demo.fakesite import human

@@ -7,10 +7,6 @@ import click
 from bdnex_core.cli.context import echo_json
 
 
-def register(cli: click.Group) -> None:
-    cli.add_command(health)
-
-
 def _url_answers(url: str, timeout: float) -> tuple[bool, str]:
     """A GET of ``url`` (the web page, with the token of BDNEX_WEB_TOKEN[_FILE] when set) answers 2xx."""
     import urllib.error

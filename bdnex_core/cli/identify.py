@@ -13,10 +13,6 @@ import click
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
 
 
-def register(cli: click.Group) -> None:
-    cli.add_command(identify)
-
-
 @click.command("identify")
 @click.argument("names", nargs=-1)
 @click.option("--stdin", "from_stdin", is_flag=True, help="Read names from standard input, one per line.")
@@ -31,8 +27,8 @@ def identify(app: AppContext, names: tuple[str, ...], from_stdin: bool, as_json:
     """Match file names against the catalogue index, without fetching any page (but covers with --explain)."""
     from pathlib import PurePath
 
-    from bdnex_core.matching import load_matcher
     from bdnex_core.matching.filename import parse_filename
+    from bdnex_core.pipeline.catalogue_matcher import load_matcher
     from bdnex_core.pipeline.review_service import readable_explain
 
     wanted = list(names) + ([line.strip() for line in sys.stdin if line.strip()] if from_stdin else [])

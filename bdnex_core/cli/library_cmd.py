@@ -13,13 +13,6 @@ from bdnex_core.errors import BdnexError
 DEFAULT_LS_FORMAT = "{path}"
 
 
-def register(cli: click.Group) -> None:
-    cli.add_command(ls)
-    cli.add_command(missing)
-    cli.add_command(rename)
-    cli.add_command(undo)
-
-
 @click.command("ls")
 @click.argument("query", nargs=-1)
 @click.option(

@@ -7,10 +7,6 @@ import click
 from bdnex_core.cli.context import echo_json
 
 
-def register(cli: click.Group) -> None:
-    cli.add_command(plugins)
-
-
 @click.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def plugins(as_json: bool) -> None:

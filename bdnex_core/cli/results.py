@@ -110,12 +110,19 @@ def print_file_lines(console: Console, outcomes: Iterable[Any], *, dry_run: bool
                 console.print(f"    {change_line(name, old, new)}", highlight=False, markup=False)
 
 
-def summary_dict(summary: Any, *, dry_run: bool) -> dict[str, Any]:
-    """The run's JSON: its counts, whether it was a dry run, and every file with its field diff."""
-    data = summary.to_dict()
-    data["dry_run"] = dry_run
-    data["files"] = [outcome.summary_row() for outcome in summary.outcomes]
-    return data
+def echo_summary_json(summary: Any, *, dry_run: bool, extra: dict[str, Any] | None = None) -> None:
+    """The run's JSON on stdout: its counts, whether it was a dry run, and every file with its field diff,
+    written a file at a time (the JSON of 100,000 files is never held in memory whole)."""
+    import json
+
+    head = {**summary.to_dict(), "dry_run": dry_run, **(extra or {})}
+    text = json.dumps(head, ensure_ascii=False, default=str)
+    click.echo(text[:-1] + ', "files": [', nl=False)
+    for number, outcome in enumerate(summary.outcomes):
+        click.echo(
+            ("" if number == 0 else ", ") + json.dumps(outcome.summary_row(), ensure_ascii=False, default=str), nl=False
+        )
+    click.echo("]}")
 
 
 def correct_one_file(

@@ -7,10 +7,6 @@ import click
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
 
 
-def register(cli: click.Group) -> None:
-    cli.add_command(review)
-
-
 @click.command("review")
 @click.option("--list", "list_only", is_flag=True, help="Only list what waits for review.")
 @click.option("--skipped", is_flag=True, help="The entries skipped earlier (list them, or review them again).")

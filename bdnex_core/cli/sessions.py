@@ -10,10 +10,6 @@ from bdnex_core.session_workers import session_workers
 from bdnex_core.states import SessionStatus
 
 
-def register(cli: click.Group) -> None:
-    cli.add_command(sessions_group)
-
-
 @click.group("sessions")
 def sessions_group() -> None:
     """Processing sessions (every tagging run is one)."""

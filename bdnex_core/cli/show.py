@@ -54,10 +54,6 @@ def value_text(value: object) -> str:
     return "(none)" if value is None or value == "" else str(value)
 
 
-def register(cli: click.Group) -> None:
-    cli.add_command(show)
-
-
 def file_report(app: AppContext, path: str) -> dict[str, Any]:
     from bdnex_core import archive
     from bdnex_core.comicinfo import read_comicinfo_safely

@@ -11,10 +11,6 @@ import click
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
 
 
-def register(cli: click.Group) -> None:
-    cli.add_command(stats)
-
-
 @click.command("stats")
 @click.option("--snapshot", is_flag=True, help="Also store today's figures in the statistics table.")
 @click.option("--history", "history", type=int, default=0, help="Show the last N daily snapshots.")

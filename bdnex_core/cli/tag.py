@@ -9,13 +9,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from bdnex_core.cli.context import AppContext, echo_json, pass_app
-from bdnex_core.cli.results import correct_one_file, summary_dict
+from bdnex_core.cli.context import AppContext, pass_app
+from bdnex_core.cli.results import correct_one_file, echo_summary_json
 from bdnex_core.states import Decision, OutcomeState
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(tag)
 
 
 @click.command("tag")
@@ -143,11 +139,8 @@ def tag(
 
         moves = rename_recorded(app, (), summary.session_id, None, None, dry_run)
     if as_json:
-        echo_json(
-            {
-                **summary_dict(summary, dry_run=dry_run),
-                **({"renamed": [m.as_dict() for m in moves]} if rename_after else {}),
-            }
+        echo_summary_json(
+            summary, dry_run=dry_run, extra={"renamed": [m.as_dict() for m in moves]} if rename_after else None
         )
         echo_database_stop(summary, app.follow_up)
     else:

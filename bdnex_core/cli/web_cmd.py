@@ -10,10 +10,6 @@ TOKEN_VARIABLE = "BDNEX_WEB_TOKEN"
 TOKEN_FILE_VARIABLE = "BDNEX_WEB_TOKEN_FILE"
 
 
-def register(cli: click.Group) -> None:
-    cli.add_command(web)
-
-
 def token_from_environment() -> str | None:
     """The access token a service keeps across restarts: ``BDNEX_WEB_TOKEN``, or the first line of the
     file ``BDNEX_WEB_TOKEN_FILE`` names (a container secret). None: a new random one at each start."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 from bdnex_core.errors import BdnexError
 from bdnex_core.hashing import file_kind, printable
@@ -137,6 +137,31 @@ def folder_item(path: str, folder_name: str) -> LibraryItem:
         hints={"parent": folder_name},
         unavailable=unavailable,
     )
+
+
+class FolderItems(Sequence[LibraryItem]):
+    """The items of listed (path, folder) pairs, each made when it is asked for: a run over 100,000 files
+    holds these pairs, not 100,000 :class:`LibraryItem` (a kilobyte each with their paths)."""
+
+    def __init__(self, entries: list[tuple[str, str]]):
+        self.entries = entries
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @overload
+    def __getitem__(self, index: int) -> LibraryItem: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> FolderItems: ...
+
+    def __getitem__(self, index: int | slice) -> LibraryItem | FolderItems:
+        if isinstance(index, slice):
+            return FolderItems(self.entries[index])
+        return folder_item(*self.entries[index])
+
+    def __iter__(self) -> Iterator[LibraryItem]:
+        return (folder_item(path, folder) for path, folder in self.entries)
 
 
 class FolderSource:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
@@ -17,11 +17,23 @@ from bdnex_core.bedetheque.sitemaps import AlbumEntry
 from bdnex_core.config import MatchingSettings
 from bdnex_core.matching.decide import MatchResult
 from bdnex_core.matching.filename import parse_filename
-from bdnex_core.matching.index import CatalogueIndex
+from bdnex_core.matching.index import CatalogueIndex, CatalogueLookup
 from bdnex_core.matching.matcher import Matcher
 from bdnex_core.matching.namegen import realistic_names
 from bdnex_core.matching.noisegen import ALL_CONVENTIONS, CONVENTIONS, contradicting_name, noisy_name
 from bdnex_core.matching.normalize import strip_articles
+
+#: an index of the given albums: the in-memory one by default; a test passes the persisted one to compare
+IndexFactory = Callable[[Sequence[AlbumEntry]], CatalogueLookup]
+
+
+def in_memory_index(entries: Sequence[AlbumEntry]) -> CatalogueLookup:
+    return CatalogueIndex.build(index_rows(entries))
+
+
+def index_rows(entries: Iterable[AlbumEntry]) -> Iterable[tuple]:
+    """Entries as the rows :meth:`CatalogueIndex.build` reads."""
+    return ((e.album_id, e.url, e.series_norm, e.tome, e.tome_number, e.tome_kind, e.title_norm) for e in entries)
 
 
 def human(slug: str) -> str:
@@ -38,6 +50,8 @@ class Evaluation:
     absent: int = 0
     absent_accepted: int = 0
     failures: list[tuple[str, int, int | None, str]] = field(default_factory=list)
+    # every name looked up: (name, decision, best candidate), in order (two indexes are compared by it)
+    decisions: list[tuple[str, str, int | None]] = field(default_factory=list)
     # names of present albums left to a person although their best candidate is right (why: the caps)
     reviews: list[tuple[str, int, str]] = field(default_factory=list)
 
@@ -51,17 +65,18 @@ class Evaluation:
 
 
 def evaluate(
-    entries: Sequence[AlbumEntry], settings: MatchingSettings, *, present: int = 2000, absent: int = 400, seed: int = 7
+    entries: Sequence[AlbumEntry],
+    settings: MatchingSettings,
+    *,
+    present: int = 2000,
+    absent: int = 400,
+    seed: int = 7,
+    make_index: IndexFactory = in_memory_index,
 ) -> Evaluation:
     rng = random.Random(seed)
     by_id = {entry.album_id: entry for entry in entries}
     removed = set(rng.sample(sorted(by_id), absent))
-    index = CatalogueIndex.build(
-        (e.album_id, e.url, e.series_norm, e.tome, e.tome_number, e.tome_kind, e.title_norm)
-        for e in entries
-        if e.album_id not in removed
-    )
-    matcher = Matcher(index, settings)
+    matcher = Matcher(make_index([e for e in entries if e.album_id not in removed]), settings)
     result = Evaluation()
     kept = [entry for entry in entries if entry.album_id not in removed]
     right = _same_album(_groups_as_work(entries))
@@ -72,6 +87,7 @@ def evaluate(
         match = matcher.match(parse_filename(name))
         result.present += 1
         best = match.best.album_id if match.best else None
+        result.decisions.append((name, match.decision, best))
         result.top1 += right(entry.album_id, best)
         if match.decision == "accept":
             result.accepted += 1
@@ -87,6 +103,7 @@ def evaluate(
         )
         match = matcher.match(parse_filename(name))
         result.absent += 1
+        result.decisions.append((name, match.decision, match.best.album_id if match.best else None))
         if match.decision == "accept":
             result.absent_accepted += 1
             result.failures.append(
@@ -119,6 +136,7 @@ def _match_one(
     if judge is not None:  # further evidence on the name's match (the cover benchmark's covers)
         match = judge(match, album_id)
     best = match.best.album_id if match.best else None
+    result.decisions.append((name, match.decision, best))
     explained = match.best.explain() if match.best else "no candidate"
     if not present:
         result.absent += 1
@@ -147,18 +165,14 @@ def evaluate_noisy(
     absent: int = 60,
     seed: int = 7,
     conventions: Sequence[str] | None = None,
+    make_index: IndexFactory = in_memory_index,
 ) -> dict[str, Evaluation]:
     """Per convention of :mod:`noisegen`: ``present`` names of albums in the index and ``absent`` of
     albums removed from it; plus names whose title contradicts their tome (never to be accepted)."""
     rng = random.Random(seed)
     by_id = {entry.album_id: entry for entry in entries}
     removed = set(rng.sample(sorted(by_id), max(absent * 10, len(by_id) // 20)))
-    index = CatalogueIndex.build(
-        (e.album_id, e.url, e.series_norm, e.tome, e.tome_number, e.tome_kind, e.title_norm)
-        for e in entries
-        if e.album_id not in removed
-    )
-    matcher = Matcher(index, settings)
+    matcher = Matcher(make_index([e for e in entries if e.album_id not in removed]), settings)
     kept = [entry for entry in entries if entry.album_id not in removed]
     gone = [by_id[album_id] for album_id in sorted(removed)]
     right = _same_album(_groups_as_work(entries))
@@ -236,7 +250,8 @@ def evaluate_conventions(
     present: int = 300,
     absent: int = 60,
     seed: int = 7,
-    index: CatalogueIndex | None = None,
+    index: CatalogueLookup | None = None,
+    make_index: IndexFactory = in_memory_index,
     judge: Judge | None = None,
 ) -> dict[str, Evaluation]:
     """Per convention (``tidy`` names of :mod:`namegen`, then each of :mod:`noisegen`): ``present`` names
@@ -257,11 +272,7 @@ def evaluate_conventions(
     removed = {entry.album_id for key in removed_works for entry in members[key]}
     kept = [entry for entry in entries if entry.album_id not in removed and _nameable(entry)]
     if index is None:
-        index = CatalogueIndex.build(
-            (e.album_id, e.url, e.series_norm, e.tome, e.tome_number, e.tome_kind, e.title_norm)
-            for e in entries
-            if e.album_id not in removed
-        )
+        index = make_index([e for e in entries if e.album_id not in removed])
     matcher = Matcher(index, settings)
     gone = [entry for key in sorted(removed_works) for entry in members[key][:1] if _nameable(entry)]
     trapped = _with_neighbours(gone, entries, removed)

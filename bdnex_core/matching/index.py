@@ -1,47 +1,50 @@
-"""An in-memory index of the catalogue for candidate generation (fast at 300,000 albums).
+"""The catalogue index as matching sees it: a small query interface, the series search over it, and
+the in-memory index.
 
-Albums are kept in flat arrays (ids, series, tome, title); series names in a dict of
-every normalised form (with and without articles) and a sorted list for prefix search
-("batwoman" finds "batwoman 2011"). Fuzzy search (rapidfuzz) runs only when exact and
-prefix look-ups find nothing, and first over series sharing a word with the query.
+Matching asks a catalogue index a few questions (:class:`CatalogueLookup`): which series have this
+normalised form, which forms start with this prefix, which series share a word, which albums a series
+has, which albums carry a title. Two indexes answer them: :class:`CatalogueIndex` here, built in memory
+from catalogue rows (tests, the evaluation, a database in memory), and the persisted index file that
+``catalogue update`` keeps (:mod:`bdnex_core.bedetheque.catalogue_index`), which a process opens
+without building anything. The search rules (exact forms, then edition prefixes, then fuzzy) live
+once, in :func:`find_series`, so both give the same candidates in the same order: ties are broken by
+the series' normalised name, never by how an index numbers its series.
 
-Two values are computed once per row when the index is built, by the pure functions of
-:mod:`~bdnex_core.matching.editions` (an index kept on disk stores them): each album's *edition
-group* (the editions of one album: same series, tome without its printing code, and title) and
-each series' *qualifier* (``X en espagnol``, ``X Collection Atlas``: another edition of ``X``).
-
-What the matcher asks of an index, and all it asks (an index kept on disk provides the same):
-
-- ``len(index)``; ``find_series(query)`` -> :class:`SeriesHit` list, best first;
-  ``series_at_start(query)`` -> the series whose whole name starts the query ("nains redwin de la
-  forge" starts with "nains"), longest first; ``has_series(query)``;
-- ``series_name(series)``, ``series_qualifier(series)``, ``albums_of(series)`` -> album positions,
-  ``contenders(series, tome, tome_number, title)`` -> the positions that can win in a long series;
-- ``album(position)`` -> :class:`IndexedAlbum` (with ``editions``: the ids of its other editions);
-- ``albums_titled(title)`` -> positions of the albums with that title.
+What one series and one album derive from their names (the forms a series is found under, the words
+its fuzzy pool is keyed by, an album's title key) are pure functions here, used by both builders.
+Two more come from :mod:`~bdnex_core.matching.editions`: each album's *edition group* (the editions of
+one album: same series, tome without its printing code, and title), computed per series when an index
+is built and kept with each album (:attr:`IndexedAlbum.editions`), and each series' *qualifier*
+(``X en espagnol``, ``X Collection Atlas``: another edition of ``X``), a pure function of its name
+that the search applies to every series it finds (:func:`find_series`).
 """
 
 from __future__ import annotations
 
 import bisect
 import gc
+import math
 import sys
-from array import array
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import NamedTuple, Protocol
 
 from rapidfuzz import fuzz, process
 
-from bdnex_core.matching.editions import Qualifier, edition_groups, qualifier_named, series_qualifier
+from bdnex_core.matching.editions import Qualifier, edition_groups, qualifier_named, series_qualifier, tome_key
 from bdnex_core.matching.normalize import strip_articles
 
+# the prefix search looks at this many keys after the query ("nains" -> "nains hs", "nains 2e serie"...)
+PREFIX_KEYS = 40
+# a misspelt first word: the whole catalogue is searched, stricter than the pool of series sharing a word
+POOL_CUTOFF, CATALOGUE_CUTOFF = 70, 80
 # a qualified series ("largo winch en neerlandais") for a name that does not say its qualifier: below any
 # exact (1.0) or prefix (0.90-0.96) series, so never ambiguous against them; score.py caps it
 QUALIFIED_SIMILARITY = 0.8
 # a longer series when the name's own series exists: far enough below it not to be ambiguous
 PREFIX_BELOW_EXACT = 0.9
-CLOSEST_TITLES = 10
 
 
 @dataclass(frozen=True)
@@ -52,34 +55,226 @@ class IndexedAlbum:
     tome_number: int | None
     tome_kind: str | None
     title_norm: str
-    editions: tuple[int, ...] = ()  # ids of the other editions of the same album
+    editions: tuple[int, ...] = ()  # ids of the other editions of the same album, ascending
     qualifier: Qualifier | None = None  # the series' language or collection qualifier
+
+
+class SeriesList(NamedTuple):
+    """Every series of an index, for the fuzzy search: ordered by the length of the name without article
+    (then by it, then by the name), so that a search reads only the lengths that can reach its cutoff."""
+
+    series: Sequence[int]
+    names: Sequence[str]  # without article
+    lengths: Sequence[int]  # of those names, ascending
 
 
 @dataclass(frozen=True)
 class SeriesHit:
-    series: int  # series number in the index
+    series: int  # series number in the index that found it
     similarity: float  # 0..1
     how: str  # exact, prefix, qualified (another language or collection edition), fuzzy, title
+    name: str = ""  # the series' normalised name (what ties are broken by)
+
+
+# ----------------------------------------------------------------------------- derived values
+
+
+def series_keys(name: str, stripped: str | None = None) -> set[str]:
+    """The normalised forms a series is found under: its name, and its name without article (``stripped``,
+    when the caller has it already)."""
+    return {name, strip_articles(name) if stripped is None else stripped}
+
+
+def series_words(name: str, stripped: str | None = None) -> set[str]:
+    """The words that put a series in the fuzzy pool of a query: the first two of its name without article."""
+    return set((strip_articles(name) if stripped is None else stripped).split()[:2])
+
+
+def title_key(title_norm: str) -> str:
+    """An album title as :meth:`CatalogueLookup.albums_titled` looks it up ('' for none)."""
+    return strip_articles(title_norm) if title_norm else ""
+
+
+@lru_cache(maxsize=16384)
+def qualifier_of(series_norm: str) -> Qualifier | None:
+    """A series' qualifier (:func:`~bdnex_core.matching.editions.series_qualifier`), remembered: the
+    search asks it of every series it finds."""
+    return series_qualifier(series_norm)
+
+
+def editions_by_album(albums: Iterable[tuple[int, str | None, str | None, str]]) -> dict[int, tuple[int, ...]]:
+    """The edition groups of one series' albums, given as (album_id, tome kind, tome, title): album id ->
+    the ids of its other editions, ascending (only for albums that have some)."""
+    # edition_groups groups within one tome kind and tome key only: an album alone with its tome (most of
+    # them) is left out before its title is normalised
+    by_tome: dict[tuple[str | None, str], list[tuple[int, str | None, str | None, str]]] = {}
+    for album in albums:
+        by_tome.setdefault((album[1], tome_key(album[2])), []).append(album)
+    found: dict[int, tuple[int, ...]] = {}
+    for same_tome in by_tome.values():
+        if len(same_tome) < 2:
+            continue
+        for members in edition_groups(same_tome):
+            for album_id in members:
+                found[album_id] = tuple(other for other in members if other != album_id)
+    return found
+
+
+# ----------------------------------------------------------------------------- the interface
+
+
+class CatalogueLookup(Protocol):
+    """What matching reads from a catalogue index (no I/O of its own: an index may read a file).
+
+    Series are numbers the index gives; :attr:`SeriesHit.name` and :meth:`series_name` say which.
+    Every list of albums is in album-id order.
+    """
+
+    def series_with_key(self, key: str) -> Sequence[int]:
+        """Series one of whose :func:`series_keys` is exactly ``key``."""
+        ...
+
+    def keys_with_prefix(self, prefix: str, limit: int) -> list[tuple[str, Sequence[int]]]:
+        """The first ``limit`` keys (in code-point order) that start with ``prefix``, each with its series."""
+        ...
+
+    def series_with_words(self, words: Iterable[str]) -> dict[int, str]:
+        """Series one of whose :func:`series_words` is in ``words``: series -> name without article."""
+        ...
+
+    def all_series(self) -> SeriesList:
+        """Every series and its name without article (see :class:`SeriesList`)."""
+        ...
+
+    def series_name(self, series: int) -> str:
+        """The normalised name of a series."""
+        ...
+
+    def series_albums(self, series: int) -> list[IndexedAlbum]:
+        """The albums of a series, each with its :attr:`~IndexedAlbum.editions` and the series' qualifier."""
+        ...
+
+    def albums_titled(self, key: str) -> list[IndexedAlbum]:
+        """Albums whose :func:`title_key` is ``key`` (with their editions and qualifiers)."""
+        ...
+
+
+# ----------------------------------------------------------------------------- the search
+
+
+def find_series(index: CatalogueLookup, query: str, *, limit: int = 8, fuzzy: bool = True) -> list[SeriesHit]:
+    """Series whose name matches ``query`` (normalised), best first; ties by name. ``fuzzy=False``: exact
+    and prefix look-ups only (no similarity search, which may read every series)."""
+    if not query:
+        return []
+    hits: dict[int, tuple[float, str]] = {}
+
+    def keep(series: int, similarity: float, how: str) -> None:
+        if how != "exact":
+            qualifier = qualifier_of(index.series_name(series))
+            if qualifier is not None and not qualifier_named(qualifier, query):
+                # "largo winch" for "largo winch en neerlandais": another language's edition, never as
+                # likely as the series the name gives
+                similarity, how = min(similarity, QUALIFIED_SIMILARITY), "qualified"
+        if series not in hits or hits[series][0] < similarity:
+            hits[series] = (similarity, how)
+
+    forms = sorted({query, strip_articles(query)})
+    for form in forms:
+        for series in index.series_with_key(form):
+            keep(series, 1.0, "exact")
+    # a longer series never ties with the series the name gives: "pilote" is not "pilote 1959"
+    longest = PREFIX_BELOW_EXACT if hits else 0.96
+    for form in forms:  # edition qualifiers: "batwoman" -> "batwoman 2011", "nains" -> "nains hs"
+        for key, found in index.keys_with_prefix(form + " ", PREFIX_KEYS):
+            # an edition qualifier the name left out; several such series compete as ambiguity
+            extra = len(key) - len(form)
+            for series in found:
+                keep(series, min(longest, max(0.90, 0.96 - 0.004 * extra)), "prefix")
+    if fuzzy and not any(how == "exact" for _similarity, how in hits.values()):
+        for series, similarity in _fuzzy(index, query, limit):
+            keep(series, similarity, "fuzzy")
+    ranked = sorted(
+        (SeriesHit(series, similarity, how, index.series_name(series)) for series, (similarity, how) in hits.items()),
+        key=lambda hit: (-hit.similarity, hit.name),
+    )
+    return ranked[: max(limit, 1) * 2]
+
+
+def has_series(index: CatalogueLookup, query: str) -> bool:
+    """Whether a series of the catalogue has exactly this (normalised) name."""
+    return bool(query) and bool(index.series_with_key(query) or index.series_with_key(strip_articles(query)))
+
+
+def series_at_start(index: CatalogueLookup, query: str) -> list[tuple[int, int]]:
+    """(series, words) for each series whose whole name is the first ``words`` words of ``query`` (not
+    all of them), longest first, then by name: "nains redwin de la forge" starts with the series "nains"."""
+    words = query.split()
+    found = []
+    for count in range(len(words) - 1, 0, -1):
+        same = index.series_with_key(" ".join(words[:count]))
+        found += [(series, count) for series in sorted(same, key=index.series_name)]
+    return found
+
+
+def _fuzzy(index: CatalogueLookup, query: str, limit: int) -> list[tuple[int, float]]:
+    stripped = strip_articles(query)
+    if not stripped:
+        return []
+    pool = index.series_with_words(word for word in stripped.split()[:3] if len(word) > 1)
+    if pool:
+        found = _best(index, stripped, list(pool), list(pool.values()), limit, POOL_CUTOFF)
+        if found:
+            return found
+    # nothing in the pool: a misspelt first word; the whole catalogue, stricter when the pool was not empty
+    cutoff = CATALOGUE_CUTOFF if pool else POOL_CUTOFF
+    every = index.all_series()
+    low, high = _length_window(len(stripped), cutoff)
+    first, last = bisect.bisect_left(every.lengths, low), bisect.bisect_right(every.lengths, high)
+    return _best(index, stripped, every.series[first:last], every.names[first:last], limit, cutoff)
+
+
+def _length_window(length: int, cutoff: int) -> tuple[int, int]:
+    """The lengths a name can have and still reach ``cutoff`` (fuzz.ratio is 2 x common / total length,
+    and the common part is at most the shorter name): every other name is left out unread."""
+    share = cutoff / 100.0
+    return math.floor(length * share / (2 - share)), math.ceil(length * (2 - share) / share)
+
+
+def _best(
+    index: CatalogueLookup, query: str, series_ids: Sequence[int], names: Sequence[str], limit: int, cutoff: int
+) -> list[tuple[int, float]]:
+    """The ``limit`` best of ``names`` at or above ``cutoff``; equal scores by name, so that every index
+    ranks alike whatever order it hands its names in."""
+    found = process.extract(query, names, scorer=fuzz.ratio, limit=None, score_cutoff=cutoff)
+    ranked = sorted(
+        (
+            (score, name, index.series_name(series_ids[position]), series_ids[position])
+            for name, score, position in found
+        ),
+        key=lambda hit: (-hit[0], hit[1], hit[2]),
+    )
+    return [(series, score / 100.0) for score, _name, _full, series in ranked[:limit]]
+
+
+# ----------------------------------------------------------------------------- the in-memory index
 
 
 class CatalogueIndex:
+    """The catalogue in memory: flat lists of albums, dicts of series forms and words. Built from rows in
+    one pass (about 3 s and 300 MB at 300,000 albums: the persisted index is for processes that only
+    need a few answers)."""
+
     def __init__(self) -> None:
         self.series_names: list[str] = []
         self._series_ids: dict[str, int] = {}
         self._keys: dict[str, list[int]] = defaultdict(list)  # normalised form -> series
         self._sorted_keys: list[str] = []
         self._by_word: dict[str, list[int]] = defaultdict(list)
-        self.album_ids = array("l")
-        self.album_series = array("l")
-        self.album_tome_numbers = array("l")
-        self.album_tomes: list[str | None] = []
-        self.album_kinds: list[str | None] = []
-        self.album_titles: list[str] = []
-        self.series_albums: list[list[int]] = []
-        self.series_qualifiers: list[Qualifier | None] = []
-        # the editions of one album: position -> the positions of its group (only for groups of two or more)
-        self._editions: dict[int, list[int]] = {}
+        self._albums: list[IndexedAlbum] = []
+        self.series_positions: list[list[int]] = []
+        self._all_series = SeriesList([], [], [])
+        self._stripped_names: list[str] = []
         # album title without its article -> album (a list only for repeated titles); built on first use
         self._titles: dict[str, int | list[int]] | None = None
 
@@ -111,110 +306,99 @@ class CatalogueIndex:
         if series is None:
             series = self._series_ids[series_norm] = len(self.series_names)
             self.series_names.append(series_norm)
-            self.series_albums.append([])
-        position = len(self.album_ids)
-        self.album_ids.append(album_id)
-        self.album_series.append(series)
-        self.album_tome_numbers.append(-1 if tome_number is None else tome_number)
-        self.album_tomes.append(sys.intern(tome) if tome else None)
-        self.album_kinds.append(sys.intern(tome_kind) if tome_kind else None)
-        self.album_titles.append(title_norm)
-        self.series_albums[series].append(position)
+            self.series_positions.append([])
+        self.series_positions[series].append(len(self._albums))
+        self._albums.append(
+            IndexedAlbum(
+                album_id,
+                self.series_names[series],
+                sys.intern(tome) if tome else None,
+                tome_number,
+                sys.intern(tome_kind) if tome_kind else None,
+                title_norm,
+            )
+        )
 
     def finish(self) -> None:
         for series, name in enumerate(self.series_names):
-            for key in {name, strip_articles(name)}:
+            for key in series_keys(name):
                 self._keys[key].append(series)
-            for word in set(strip_articles(name).split()[:2]):
+            for word in series_words(name):
                 self._by_word[word].append(series)
+            self.series_positions[series].sort(key=lambda position: self._albums[position].album_id)
         self._sorted_keys = sorted(self._keys)
         self._stripped_names = [strip_articles(name) for name in self.series_names]
-        self.series_qualifiers = [series_qualifier(name) for name in self.series_names]
-        self._editions = {}
-        for positions in self.series_albums:
+        order = sorted(
+            range(len(self.series_names)),
+            key=lambda s: (len(self._stripped_names[s]), self._stripped_names[s], self.series_names[s]),
+        )
+        names = [self._stripped_names[series] for series in order]
+        self._all_series = SeriesList(order, names, [len(name) for name in names])
+        albums = self._albums
+        for series, positions in enumerate(self.series_positions):
+            qualifier = qualifier_of(self.series_names[series])
+            if qualifier is not None:
+                for position in positions:
+                    albums[position] = replace(albums[position], qualifier=qualifier)
             if len(positions) > 1:
-                self._group_editions(positions)
-
-    def _group_editions(self, positions: list[int]) -> None:
-        """The edition groups of one series (:func:`~bdnex_core.matching.editions.edition_groups`)."""
-        rows = [
-            (position, self.album_kinds[position], self.album_tomes[position], self.album_titles[position])
-            for position in positions
-        ]
-        for members in edition_groups(rows):
-            self._editions.update((position, members) for position in members)
+                rows = [
+                    (albums[p].album_id, albums[p].tome_kind, albums[p].tome, albums[p].title_norm) for p in positions
+                ]
+                editions = editions_by_album(rows)
+                if editions:
+                    for position in positions:
+                        others = editions.get(albums[position].album_id)
+                        if others:
+                            albums[position] = replace(albums[position], editions=others)
 
     def __len__(self) -> int:
-        return len(self.album_ids)
-
-    # ------------------------------------------------------------------ albums
+        return len(self._albums)
 
     def album(self, position: int) -> IndexedAlbum:
-        number = self.album_tome_numbers[position]
-        series = self.album_series[position]
-        return IndexedAlbum(
-            album_id=self.album_ids[position],
-            series_norm=self.series_names[series],
-            tome=self.album_tomes[position],
-            tome_number=None if number < 0 else number,
-            tome_kind=self.album_kinds[position],
-            title_norm=self.album_titles[position],
-            editions=tuple(self.album_ids[other] for other in self._editions.get(position, ()) if other != position),
-            qualifier=self.series_qualifiers[series],
-        )
+        """The album at ``position`` (0 to ``len(index) - 1``, in the order the rows came)."""
+        return self._albums[position]
 
-    def editions_of(self, position: int) -> list[int]:
-        """The positions of every edition of the album at ``position`` (itself included)."""
-        return self._editions.get(position, [position])
+    # ------------------------------------------------------------------ CatalogueLookup
 
-    def albums_of(self, series: int) -> list[int]:
-        return self.series_albums[series]
+    def series_with_key(self, key: str) -> Sequence[int]:
+        return self._keys.get(key, ())
+
+    def keys_with_prefix(self, prefix: str, limit: int) -> list[tuple[str, Sequence[int]]]:
+        start = bisect.bisect_left(self._sorted_keys, prefix)
+        found: list[tuple[str, Sequence[int]]] = []
+        for key in self._sorted_keys[start : start + limit]:
+            if not key.startswith(prefix):
+                break
+            found.append((key, self._keys[key]))
+        return found
+
+    def series_with_words(self, words: Iterable[str]) -> dict[int, str]:
+        return {series: self._stripped_names[series] for word in words for series in self._by_word.get(word, ())}
+
+    def all_series(self) -> SeriesList:
+        return self._all_series
 
     def series_name(self, series: int) -> str:
         return self.series_names[series]
 
-    def series_qualifier(self, series: int) -> Qualifier | None:
-        return self.series_qualifiers[series]
+    def series_albums(self, series: int) -> list[IndexedAlbum]:
+        return [self._albums[position] for position in self.series_positions[series]]
 
-    def contenders(self, series: int, tome: str | None, tome_number: int | None, title: str) -> list[int]:
-        """In a series of thousands of albums, the ones that can win: same tome, or the closest
-        titles. Scoring the others could only add candidates capped as "tome number differs"."""
-        positions = self.series_albums[series]
-        chosen: dict[int, None] = {}
-        if tome is not None:
-            wanted = tome.lower()
-            chosen.update(
-                (position, None)
-                for position in positions
-                if (tome_number is not None and self.album_tome_numbers[position] == tome_number)
-                or (self.album_tomes[position] or "").lower() == wanted
-            )
-        if title:
-            titles = {position: self.album_titles[position] for position in positions}
-            for _title, _similarity, position in process.extract(
-                title, titles, scorer=fuzz.ratio, limit=CLOSEST_TITLES
-            ):
-                chosen.setdefault(position, None)
-        if not chosen:  # nothing to tell the albums apart: a few, to show the person who reviews
-            chosen.update((position, None) for position in positions[:CLOSEST_TITLES])
-        return list(chosen)
-
-    def albums_titled(self, query: str) -> list[int]:
-        """Albums whose own title is ``query`` (normalised; articles either side), for a name that
-        gives only the album's title ("Redwin de la Forge" for Nains tome 1)."""
+    def albums_titled(self, key: str) -> list[IndexedAlbum]:
         if self._titles is None:
             self._titles = self._title_table()
-        found = self._titles.get(strip_articles(query))
-        return [] if found is None else [found] if isinstance(found, int) else list(found)
+        found = self._titles.get(key)
+        positions = [] if found is None else [found] if isinstance(found, int) else found
+        return sorted((self._albums[position] for position in positions), key=lambda album: album.album_id)
 
     def _title_table(self) -> dict[str, int | list[int]]:
         # rarely needed (only names in which no series was found), so not paid for at start-up;
         # an int per title rather than a list keeps it small at 300,000 albums
         table: dict[str, int | list[int]] = {}
-        for position, title in enumerate(self.album_titles):
-            if not title:
+        for position, album in enumerate(self._albums):
+            key = title_key(album.title_norm)
+            if not key:
                 continue
-            key = strip_articles(title)
             known = table.get(key)
             if known is None:
                 table[key] = position
@@ -224,72 +408,8 @@ class CatalogueIndex:
                 known.append(position)
         return table
 
-    # ------------------------------------------------------------------ series search
-
-    def has_series(self, query: str) -> bool:
-        """Whether a series of the catalogue has exactly this (normalised) name."""
-        return bool(query) and (query in self._keys or strip_articles(query) in self._keys)
-
-    def series_at_start(self, query: str) -> list[tuple[int, int]]:
-        """(series, words) for each series whose whole name is the first ``words`` words of ``query``
-        (not all of them), longest first: "nains redwin de la forge" starts with the series "nains"."""
-        words = query.split()
-        found = []
-        for count in range(len(words) - 1, 0, -1):
-            for series in self._keys.get(" ".join(words[:count]), ()):
-                found.append((series, count))
-        return found
+    # ------------------------------------------------------------------ conveniences
 
     def find_series(self, query: str, *, limit: int = 8, fuzzy: bool = True) -> list[SeriesHit]:
-        """Series whose name matches ``query`` (normalised), best first; ``fuzzy=False``: exact and
-        prefix look-ups only (no similarity search, which may scan every series)."""
-        if not query:
-            return []
-        hits: dict[int, SeriesHit] = {}
-
-        def keep(series: int, similarity: float, how: str) -> None:
-            qualifier = self.series_qualifiers[series]
-            if qualifier is not None and how != "exact" and not qualifier_named(qualifier, query):
-                # "largo winch" for "largo winch en neerlandais": another language's edition, never as
-                # likely as the series the name gives
-                similarity, how = min(similarity, QUALIFIED_SIMILARITY), "qualified"
-            if series not in hits or hits[series].similarity < similarity:
-                hits[series] = SeriesHit(series, similarity, how)
-
-        forms = {query, strip_articles(query)}
-        for form in forms:
-            for series in self._keys.get(form, ()):
-                keep(series, 1.0, "exact")
-        # a longer series never ties with the series the name gives: "pilote" is not "pilote 1959"
-        longest = PREFIX_BELOW_EXACT if hits else 0.96
-        for form in forms:  # edition qualifiers: "batwoman" -> "batwoman 2011", "nains" -> "nains hs"
-            start = bisect.bisect_left(self._sorted_keys, form + " ")
-            for key in self._sorted_keys[start : start + 40]:
-                if not key.startswith(form + " "):
-                    break
-                for series in self._keys[key]:
-                    # an edition qualifier the name left out; several such series compete as ambiguity
-                    extra = len(key) - len(form)
-                    keep(series, min(longest, max(0.90, 0.96 - 0.004 * extra)), "prefix")
-        if fuzzy and not any(hit.how == "exact" for hit in hits.values()):
-            for series, similarity in self._fuzzy(query, limit):
-                keep(series, similarity, "fuzzy")
-        return sorted(hits.values(), key=lambda hit: -hit.similarity)[: max(limit, 1) * 2]
-
-    def _fuzzy(self, query: str, limit: int) -> list[tuple[int, float]]:
-        stripped = strip_articles(query)
-        pool: set[int] = set()
-        for word in stripped.split()[:3]:
-            if len(word) > 1:
-                pool.update(self._by_word.get(word, ()))
-        choices = {series: self._stripped_names[series] for series in pool} if pool else None
-        found = process.extract(
-            stripped,
-            choices if choices is not None else self._stripped_names,
-            scorer=fuzz.ratio,
-            limit=limit,
-            score_cutoff=70,
-        )
-        if not found and choices is not None:  # a misspelt first word: the whole catalogue, stricter
-            found = process.extract(stripped, self._stripped_names, scorer=fuzz.ratio, limit=limit, score_cutoff=80)
-        return [(key, score / 100.0) for _name, score, key in found]
+        """Series whose name matches ``query`` (normalised), best first (see :func:`find_series`)."""
+        return find_series(self, query, limit=limit, fuzzy=fuzzy)

@@ -18,23 +18,34 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from rapidfuzz import fuzz, process
+
 from bdnex_core.config import MatchingSettings
 from bdnex_core.matching.decide import AMBIGUOUS_CAP, MatchResult, decide
 from bdnex_core.matching.editions import series_qualifier
 from bdnex_core.matching.filename import ParsedName
-from bdnex_core.matching.index import CatalogueIndex, IndexedAlbum, SeriesHit
+from bdnex_core.matching.index import (
+    CatalogueLookup,
+    IndexedAlbum,
+    SeriesHit,
+    find_series,
+    has_series,
+    series_at_start,
+    title_key,
+)
 from bdnex_core.matching.normalize import normalize
 from bdnex_core.matching.score import Score, score_album, score_title_only
 from bdnex_core.states import Decision
 
 MAX_SERIES = 6
 LARGE_SERIES = 80  # above this many albums, only the contenders of a series are scored
+CLOSEST_TITLES = 10
 RANK = {Decision.NONE: 0, Decision.REVIEW: 1, Decision.ACCEPT: 2}
 OTHER_SERIES = 0.5  # the series similarity of an album found by the name's title in another series
 
 
 class Matcher:
-    def __init__(self, index: CatalogueIndex, settings: MatchingSettings, *, url_of=None):
+    def __init__(self, index: CatalogueLookup, settings: MatchingSettings, *, url_of=None):
         self.index = index
         self.settings = settings
         self._url_of = url_of  # album id -> url, looked up only for the candidates shown
@@ -48,7 +59,7 @@ class Matcher:
         if found is None:
             if len(self._found) > 4096:
                 self._found.clear()
-            found = self._found[key] = tuple(self.index.find_series(query, fuzzy=fuzzy))
+            found = self._found[key] = tuple(find_series(self.index, query, fuzzy=fuzzy))
         return found
 
     def _series_hits(self, parsed: ParsedName) -> list[SeriesHit]:
@@ -58,7 +69,7 @@ class Matcher:
             # a similarity search over every series for each reading would cost more than it finds)
             for hit in self._find_series(parsed.title_norm, fuzzy=False)[:MAX_SERIES]:
                 if hit.series not in hits:
-                    hits[hit.series] = SeriesHit(hit.series, hit.similarity, f"{hit.how} title")
+                    hits[hit.series] = SeriesHit(hit.series, hit.similarity, f"{hit.how} title", hit.name)
             combined = f"{parsed.series_norm} {parsed.title_norm}".strip()
             for hit in self._find_series(combined, fuzzy=False)[:2]:
                 hits.setdefault(hit.series, hit)
@@ -73,10 +84,9 @@ class Matcher:
         hits = self._series_hits(parsed)
         exact = next((self.index.series_name(hit.series) for hit in hits if hit.how == "exact"), None)
         for hit in hits:
-            positions = self.index.albums_of(hit.series)
-            if len(positions) > LARGE_SERIES:
-                positions = self.index.contenders(hit.series, parsed.tome, parsed.tome_number, parsed.title_norm)
-            albums = [self.index.album(position) for position in positions]
+            albums = self.index.series_albums(hit.series)
+            if len(albums) > LARGE_SERIES:
+                albums = _contenders(parsed, albums)
             tome_exists = (
                 parsed.tome is None
                 or any(album.tome and album.tome.lower() == parsed.tome.lower() for album in albums)
@@ -89,7 +99,7 @@ class Matcher:
             )
             by_title = hit.how.endswith(" title")
             if by_title and known_series is None:
-                known_series = {series for series in given if self.index.has_series(series)}
+                known_series = {series for series in given if has_series(self.index, series)}
             similarity, how = hit.similarity, hit.how
             if by_title and known_series and known_series - {self.index.series_name(hit.series)}:
                 # every reading keeps the series the name gives: "Triage X - 8" is no one-shot "8 (La)"
@@ -114,8 +124,7 @@ class Matcher:
         ("Le Jour du soleil noir - XIII - T02" is not XIII tome 2 read with an author in front)."""
         mine = {score.album_id, *score.editions}
         for segment in dropped:
-            for position in self.index.albums_titled(segment):
-                other = self.index.album(position)
+            for other in self.index.albums_titled(title_key(segment)):
                 if other.series_norm == album.series_norm and other.album_id not in mine:
                     score.cap(f"'{segment}' is the title of album {other.album_id} of this series", contradiction=True)
                     return
@@ -129,7 +138,7 @@ class Matcher:
         mine = {score.album_id, *score.editions}
         others = [
             album
-            for album in map(self.index.album, self.index.albums_titled(title))
+            for album in self.index.albums_titled(title_key(title))
             if album.album_id not in mine and not (one_shot and album.tome is not None)
         ]
         if others:
@@ -142,9 +151,9 @@ class Matcher:
         for query in dict.fromkeys(
             filter(None, (parsed.title_norm, parsed.series_norm, f"{parsed.series_norm} {parsed.title_norm}".strip()))
         ):
-            positions = self.index.albums_titled(query)
-            if positions:
-                return [score_title_only(parsed, self.index.album(position), query) for position in positions]
+            albums = self.index.albums_titled(title_key(query))
+            if albums:
+                return [score_title_only(parsed, album, query) for album in albums]
         return []
 
     def readings(self, parsed: ParsedName) -> list[ParsedName]:
@@ -161,11 +170,11 @@ class Matcher:
         """Readings the catalogue suggests for one reading; another segment as the series only for the
         likeliest reading (from a weaker one, "Capricorne - Intégrale T1" would become "Intégrale" T1)."""
         found = []
-        if not parsed.title_norm and not self.index.has_series(parsed.series_norm):
+        if not parsed.title_norm and not has_series(self.index, parsed.series_norm):
             # "Nains-Redwin de la forge", "Nains Redwin T01": the name's words start with a series and
             # go on with the title (only in a name whose title, if any, the parser could not tell apart)
             qualified = series_qualifier(parsed.series_norm)
-            for _series, words in self.index.series_at_start(parsed.series_norm)[:2]:
+            for _series, words in series_at_start(self.index, parsed.series_norm)[:2]:
                 series_words = parsed.series_norm.split()
                 rest = " ".join(series_words[words:])
                 if qualified is not None and qualified.base == " ".join(series_words[:words]):
@@ -263,6 +272,28 @@ class Matcher:
         if not any(cap.startswith(AMBIGUOUS_CAP) for cap in top.caps):
             top.cap(f"{AMBIGUOUS_CAP}: {why}")
         return MatchResult(Decision.REVIEW, top, ranked, why)
+
+
+def _contenders(parsed: ParsedName, albums: list[IndexedAlbum]) -> list[IndexedAlbum]:
+    """In a series of thousands of albums, the ones that can win: same tome, or the closest titles.
+    Scoring the others could only add candidates capped as "tome number differs"."""
+    chosen: dict[int, None] = {}
+    if parsed.tome is not None:
+        wanted, number = parsed.tome.lower(), parsed.tome_number
+        chosen.update(
+            (position, None)
+            for position, album in enumerate(albums)
+            if (number is not None and album.tome_number == number) or (album.tome or "").lower() == wanted
+        )
+    if parsed.title_norm:
+        titles = {position: album.title_norm for position, album in enumerate(albums)}
+        for _title, _similarity, position in process.extract(
+            parsed.title_norm, titles, scorer=fuzz.ratio, limit=CLOSEST_TITLES
+        ):
+            chosen.setdefault(position, None)
+    if not chosen:  # nothing to tell the albums apart: a few, to show the person who reviews
+        chosen.update((position, None) for position in range(min(len(albums), CLOSEST_TITLES)))
+    return [albums[position] for position in chosen]
 
 
 def _album_key(score: Score) -> int:

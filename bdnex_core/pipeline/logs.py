@@ -10,11 +10,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from bdnex_core.fileio import open_atomically, write_atomically
+from bdnex_core.fileio import open_atomically
 from bdnex_core.paths import logs_folder_for
 
 if TYPE_CHECKING:
@@ -39,31 +40,53 @@ def database_logs_folder(logs_dir: Path, db: BDneXDB) -> Path:
 
 
 def write_session_logs(settings: Settings, db: BDneXDB, session_id: int, summary: RunSummary) -> tuple[str, str]:
-    """Write ``session_<id>.json`` and ``.csv`` (all files of the session so far, this run's details)."""
+    """Write ``session_<id>.json`` and ``.csv``: every file of the session so far, in its order, with this
+    run's details. Written as the session's files are read from the database, a batch at a time: the
+    logs of 100,000 files are never held in memory whole."""
     folder = database_logs_folder(settings.pipeline.logs_dir, db)
     folder.mkdir(parents=True, exist_ok=True)
-    rows = {outcome.key: outcome.summary_row() for outcome in summary.outcomes}
-    for entry in db.session_files(session_id):  # files handled by earlier runs of a resumed session
-        rows.setdefault(
-            entry["item_key"],
-            {
+    this_run = {outcome.key: outcome for outcome in summary.outcomes}
+    json_path = folder / f"session_{session_id}.json"
+    csv_path = folder / f"session_{session_id}.csv"
+    # unchanged files are counted in the summary, not listed: a re-scan logs only what it did
+    head = {"session": db.get_session_stats(session_id), "summary": summary.to_dict()}
+    with (
+        open_atomically(json_path, "w", encoding="utf-8") as document,
+        open_atomically(csv_path, "w", newline="", encoding="utf-8") as table,
+    ):
+        writer = csv.DictWriter(table, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        document.write(_dumps(head)[:-1] + ', "files": [')
+        separator = ""
+        for row in _session_rows(db, session_id, this_run):
+            document.write(separator + _dumps(row))
+            separator = ", "
+            writer.writerow(row)
+        document.write("]}")
+    return str(json_path), str(csv_path)
+
+
+def _session_rows(db: BDneXDB, session_id: int, this_run: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Each file of the session in its order: this run's outcome, or how an earlier run left it."""
+    left = dict(this_run)
+    for entry in db.sessions.iter_files(session_id):
+        outcome = left.pop(entry["item_key"], None)
+        if outcome is not None:
+            yield outcome.summary_row()
+        else:  # handled by an earlier run of a resumed session
+            yield {
                 "file": entry["file_path"],
                 "key": entry["item_key"],
                 "state": entry["state"],
                 "reason": entry["error_msg"] or "",
-            },
-        )
-    json_path = folder / f"session_{session_id}.json"
-    csv_path = folder / f"session_{session_id}.csv"
-    # unchanged files are counted in the summary, not listed: a re-scan logs only what it did
-    document = {"session": db.get_session_stats(session_id), "summary": summary.to_dict(), "files": list(rows.values())}
-    # no indent: the C encoder is used only without one, and logs of 100,000 files must stay cheap
-    write_atomically(json_path, json.dumps(document, ensure_ascii=False, default=str))
-    with open_atomically(csv_path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows.values())
-    return str(json_path), str(csv_path)
+            }
+    for outcome in left.values():  # none in a run that recorded its files
+        yield outcome.summary_row()
+
+
+def _dumps(value: Any) -> str:
+    # no indent: the C encoder is used only without one
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def write_text_log(json_log: str, session: dict[str, Any], summary: RunSummary) -> str:
@@ -77,13 +100,14 @@ def write_text_log(json_log: str, session: dict[str, Any], summary: RunSummary) 
         f"in {session.get('directory')}",
         ", ".join(f"{name} {count}" for name, count in counts.items()),
     ]
-    for outcome in summary.outcomes:
-        reason = f": {outcome.reason}" if outcome.reason else ""
-        album = f" -> album {outcome.album.album_id}" if outcome.album is not None else ""
-        lines.append(f"{outcome.state}\t{outcome.item.path or outcome.item.name}{album}{reason}")
-    if summary.pace_notice:
-        lines.append(summary.pace_notice)
-    if summary.message:
-        lines.append(summary.message)
-    write_atomically(path, "\n".join(lines) + "\n")
+    with open_atomically(path, "w", encoding="utf-8") as text:
+        text.writelines(line + "\n" for line in lines)
+        for outcome in summary.outcomes:
+            reason = f": {outcome.reason}" if outcome.reason else ""
+            album = f" -> album {outcome.album.album_id}" if outcome.album is not None else ""
+            text.write(f"{outcome.state}\t{outcome.item.path or outcome.item.name}{album}{reason}\n")
+        if summary.pace_notice:
+            text.write(summary.pace_notice + "\n")
+        if summary.message:
+            text.write(summary.message + "\n")
     return str(path)

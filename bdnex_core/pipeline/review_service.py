@@ -243,7 +243,7 @@ class ReviewService:
     @property
     def matcher(self) -> Any:
         if self._matcher is None:
-            from bdnex_core.matching import LazyMatcher
+            from bdnex_core.pipeline.catalogue_matcher import LazyMatcher
 
             self._matcher = LazyMatcher(self.settings, self.db)
         return self._matcher

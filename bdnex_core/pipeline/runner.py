@@ -23,7 +23,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +36,7 @@ from bdnex_core.library import LibraryItem
 from bdnex_core.pipeline.fresh_start import refuse_a_silent_fresh_start
 from bdnex_core.pipeline.logs import write_session_logs, write_text_log
 from bdnex_core.pipeline.options import TagOptions
-from bdnex_core.pipeline.steps import ItemProcessor, Outcome, take_back_writes
+from bdnex_core.pipeline.steps import ItemProcessor, Outcome, RecordedOutcome, take_back_writes
 from bdnex_core.service import notifications
 from bdnex_core.signals import stop_on_signals
 from bdnex_core.states import (
@@ -66,7 +66,8 @@ Reviewer = Callable[[Outcome], "int | None"]
 class RunSummary:
     session_id: int | None
     status: str
-    outcomes: list[Outcome] = field(default_factory=list)
+    # every file of the run; once recorded only what the summary shows of it (a dry run keeps it whole)
+    outcomes: list[Outcome | RecordedOutcome] = field(default_factory=list)
     message: str = ""
     # how to go on after a pause: the text said, and the bdnex-core arguments that resume (a front-end
     # prints them as a command its user can run: its own executable and options)
@@ -85,6 +86,11 @@ class RunSummary:
 
     cover_requests: int = 0  # covers asked of the site to compare them (matching.cover_check)
     covers_not_fetched: str = ""  # why some covers were not compared (budget spent, site unreachable)
+
+    def whole_outcomes(self) -> list[Outcome]:
+        """The outcomes kept whole, with their album and changes: every one of a dry run, none of a real
+        run (the database has those; :attr:`outcomes` keeps what a summary shows of them)."""
+        return [outcome for outcome in self.outcomes if isinstance(outcome, Outcome)]
 
     def count(self, state: OutcomeState) -> int:
         listed = sum(1 for outcome in self.outcomes if outcome.state == state)
@@ -180,7 +186,7 @@ class TagRun:
 
     # ------------------------------------------------------------------ sessions
 
-    def start(self, items: list[LibraryItem], *, unchanged: int | None = None) -> RunSummary:
+    def start(self, items: Sequence[LibraryItem], *, unchanged: int | None = None) -> RunSummary:
         """A new session over ``items``. Files processed before and unchanged since are left out and
         counted; a caller that already left them out passes how many it found as ``unchanged``."""
         directory = ", ".join(self.options.locations) or "(items)"
@@ -191,23 +197,26 @@ class TagRun:
             known = set() if self.options.force else self._unchanged_keys(items)
             items = [item for item in items if item.key not in known]
             unchanged = len(known)
-        session_id = self.db.start_session(
-            directory,
-            batch_mode=not self.options.interactive,
-            strict_mode=self.options.strict,
-            num_workers=self.options.workers,
-            options=self.options.to_dict(),
-            source=self.options.source,
-            pattern="|".join(self.options.patterns) or None,
-        )
-        self.db.add_session_files(
-            session_id,
-            [(str(item.path or item.name), item.key, SessionFileState.PENDING, item.to_record()) for item in items],
-            unchanged=unchanged,
-        )
+        # the session and its file list in one transaction: a process killed in between leaves neither,
+        # never a session that a resume would find with nothing to do and call completed
+        with self.db.write():
+            session_id = self.db.start_session(
+                directory,
+                batch_mode=not self.options.interactive,
+                strict_mode=self.options.strict,
+                num_workers=self.options.workers,
+                options=self.options.to_dict(),
+                source=self.options.source,
+                pattern="|".join(self.options.patterns) or None,
+            )
+            self.db.add_session_files(
+                session_id,
+                ((str(item.path or item.name), item.key, SessionFileState.PENDING, item.to_record()) for item in items),
+                unchanged=unchanged,
+            )
         return self._run(session_id, items, unchanged=unchanged)
 
-    def _unchanged_keys(self, items: list[LibraryItem]) -> set[str]:
+    def _unchanged_keys(self, items: Sequence[LibraryItem]) -> set[str]:
         """Keys of the local files processed before and unchanged since."""
         local = {str(item.path): item.key for item in items if item.path is not None}
         return {local[path] for path in unchanged_paths(self.db, list(local))}
@@ -228,7 +237,7 @@ class TagRun:
 
     # ------------------------------------------------------------------ the loop
 
-    def _run(self, session_id: int, items: list[LibraryItem], unchanged: int = 0) -> RunSummary:
+    def _run(self, session_id: int, items: Sequence[LibraryItem], unchanged: int = 0) -> RunSummary:
         summary = RunSummary(session_id, "running", unchanged=unchanged)
         self._clean_leftovers(items)
         if self.progress is not None:
@@ -345,7 +354,9 @@ class TagRun:
         claim: dict[str, Any] | None = self._write(lambda: self.db.claim_file(session_id, key))
         return claim
 
-    def _dispatch(self, session_id: int, items: list[LibraryItem], summary: RunSummary, stop: StopRequested) -> None:
+    def _dispatch(
+        self, session_id: int, items: Sequence[LibraryItem], summary: RunSummary, stop: StopRequested
+    ) -> None:
         pending = iter(items)
         # files another live run is processing wait here, and are taken once it has recorded them
         # (then usually found processed and unchanged): two runs never write a file twice
@@ -440,7 +451,9 @@ class TagRun:
         if not self.options.dry_run:
             self._record(session_id, outcome)
             self.backups.maybe()
-        summary.outcomes.append(outcome)
+        # the database has it now: the summary keeps a few hundred bytes of it, so that a run of 100,000
+        # files does not hold every album, candidate list and ComicInfo it saw (a dry run shows them all)
+        summary.outcomes.append(outcome if self.options.dry_run else outcome.recorded())
         if outcome.state == OutcomeState.DONE and outcome.album is not None and not self.options.dry_run:
             plugins.notify(
                 "file_tagged",
@@ -664,7 +677,7 @@ def _default_client(settings: Settings, db: BDneXDB) -> Any:
 
 
 def _default_matcher(settings: Settings, db: BDneXDB) -> Any:
-    from bdnex_core.matching import LazyMatcher
+    from bdnex_core.pipeline.catalogue_matcher import LazyMatcher
 
     return LazyMatcher(settings, db)
 
@@ -726,8 +739,9 @@ def tag_locations(
     Local folders take a fast path: files unchanged since they were processed are recognised from
     the listing, before any item is built, so re-scanning a large library costs about a listing.
     """
-    from bdnex_core.default_plugins.folder_source import FolderSource, folder_entries, folder_item
+    from bdnex_core.default_plugins.folder_source import FolderItems, FolderSource, folder_entries
 
+    items: Sequence[LibraryItem]
     if isinstance(plugins.library_sources(settings).get(options.source), FolderSource):
         with _collector_paused():
             follow_outside = settings.archives.follow_links_outside_library
@@ -738,9 +752,11 @@ def tag_locations(
             }
             roots = [os.path.realpath(os.path.expanduser(location)) for location in options.locations]
             seen = unchanged_paths(db, list(entries), roots) if not options.force else set()
-            items = [folder_item(path, folder) for path, folder in entries.items() if path not in seen]
+            found = len(entries)
+            # items made as the run reaches them: 100,000 files are pairs of names, not 100,000 items
+            items = FolderItems([(path, folder) for path, folder in entries.items() if path not in seen])
+            del entries
         unchanged: int | None = len(seen)
-        found = len(entries)
     else:
         items = [
             item for item in collect_items(settings, options.source, options.locations) if options.takes(item.name)

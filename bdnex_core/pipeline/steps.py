@@ -11,10 +11,11 @@ import hashlib
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bdnex_core.archives.journal import WriteJournal, journalled, take_back_abandoned
 from bdnex_core.errors import BdnexError
@@ -87,23 +88,93 @@ class Outcome:
         return self.item.key
 
     def summary_row(self) -> dict[str, Any]:
+        return summary_row(self)
+
+    def recorded(self) -> RecordedOutcome:
+        """What a run's summary keeps of this outcome once the database has it: a few hundred bytes,
+        not the album, the candidates, the ComicInfo bytes and the archive's layout."""
         album = self.album
-        return {
-            "file": str(self.item.path or self.item.name),
-            "key": self.key,
-            "state": self.state,
-            "reason": self.reason,
-            "decision": self.decision,
-            "confidence": self.confidence,
-            "album_id": album.album_id if album else None,
-            "series": album.series if album else None,
-            "tome": album.tome if album else None,
-            "title": album.title if album else None,
-            "changes": {name: list(change) for name, change in self.changes.items()},
-            "elapsed_ms": self.elapsed_ms,
-            "edition": self.edition or None,
-            "cover": self.cover or None,
-        }
+        item = self.item
+        key = item.key
+        path = None if item.path is None else str(item.path)
+        return RecordedOutcome(
+            ItemRef(item.source, item.name, key if path == key else path, item.external_id, key),
+            self.state,
+            self.reason,
+            self.decision,
+            self.confidence,
+            None if album is None else AlbumRef(album.album_id, album.series, album.tome, album.title),
+            self.elapsed_ms,
+            edition=self.edition,
+            cover=self.cover,
+        )
+
+
+class ItemRef(NamedTuple):
+    """The identity of a :class:`LibraryItem`, as a summary keeps it: its path as text (a ``Path`` object
+    weighs half a kilobyte), made a ``Path`` again when asked for."""
+
+    source: str
+    name: str
+    file: str | None
+    external_id: str | None
+    key: str
+
+    @property
+    def path(self) -> Path | None:
+        return None if self.file is None else Path(self.file)
+
+
+class AlbumRef(NamedTuple):
+    """The album an outcome got, as a summary shows it."""
+
+    album_id: int
+    series: str | None
+    tome: str | None
+    title: str | None
+
+
+class RecordedOutcome(NamedTuple):
+    """An :class:`Outcome` recorded in the database, as a run's summary keeps it (see :meth:`Outcome.recorded`)."""
+
+    item: ItemRef
+    state: OutcomeState
+    reason: str
+    decision: Decision | None
+    confidence: float | None
+    album: AlbumRef | None
+    elapsed_ms: int
+    changes: Mapping[str, tuple[Any, Any]] = MappingProxyType({})  # a dry run keeps whole outcomes instead
+    edition: str = ""  # why this edition of the album (see Outcome.edition)
+    cover: str = ""  # what the covers said (see Outcome.cover)
+
+    @property
+    def key(self) -> str:
+        return self.item.key
+
+    def summary_row(self) -> dict[str, Any]:
+        return summary_row(self)
+
+
+def summary_row(outcome: Outcome | RecordedOutcome) -> dict[str, Any]:
+    """One file of a run, as its logs and ``--json`` give it."""
+    album = outcome.album
+    return {
+        "file": str(outcome.item.path or outcome.item.name),
+        "key": outcome.key,
+        "state": outcome.state,
+        "reason": outcome.reason,
+        "decision": outcome.decision,
+        "confidence": outcome.confidence,
+        "album_id": album.album_id if album else None,
+        "series": album.series if album else None,
+        "tome": album.tome if album else None,
+        "title": album.title if album else None,
+        "changes": {name: list(change) for name, change in outcome.changes.items()},
+        "elapsed_ms": outcome.elapsed_ms,
+        "edition": outcome.edition or None,
+        "cover": outcome.cover or None,
+    }
 
 
 class ItemProcessor:

@@ -352,7 +352,15 @@ CREATE UNIQUE INDEX idx_review_waiting ON review_queue(item_key) WHERE status = 
 CREATE INDEX idx_session_files_position ON session_files(session_id, position);
 """
 
-_V12_COVER_FINGERPRINTS = """
+_V12_SITEMAP_REVISION = """
+ALTER TABLE catalogue_sitemaps ADD COLUMN revision TEXT;
+"""
+
+_V13_NO_SERIES_INDEX = """
+DROP INDEX IF EXISTS idx_catalogue_series;
+"""
+
+_V14_COVER_FINGERPRINTS = """
 CREATE TABLE file_covers (
     file_hash TEXT PRIMARY KEY,
     fingerprint TEXT NOT NULL,
@@ -386,7 +394,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         "one word for the review queue: waiting; session files by position (schema.sql m018)",
         _V11_WAITING_FOR_REVIEW,
     ),
-    Migration(12, "cover fingerprints of files and albums (schema.sql m019)", _V12_COVER_FINGERPRINTS),
+    Migration(12, "each catalogue sitemap's revision (schema.sql m019)", _V12_SITEMAP_REVISION),
+    Migration(13, "catalogue_albums without its unused series_norm index (schema.sql m020)", _V13_NO_SERIES_INDEX),
+    Migration(14, "cover fingerprints of files and albums (schema.sql m021)", _V14_COVER_FINGERPRINTS),
 )
 
 

@@ -152,6 +152,18 @@ class ServiceUpkeep:
             return True
         return False
 
+    def _update_index_file(self) -> None:
+        """The catalogue's index file brought up to the sitemaps just stored (only those re-read), so that
+        the next run opens it ready; a failure here leaves the next run to do it."""
+        from bdnex_core.bedetheque.catalogue import Catalogue
+
+        try:
+            done = Catalogue(self.db).update_index(self.settings, announce=logger.info)
+        except BdnexError as exc:
+            logger.warning("catalogue refresh: the index file not updated (%s); the next run updates it", exc)
+        else:
+            logger.info("catalogue refresh: index file %s", done)
+
     def refresh(self) -> str:
         """One refresh now: ``completed``, ``interrupted`` (stopped) or ``failed``. Never raises."""
         from bdnex_core.bedetheque.catalogue import Catalogue
@@ -175,6 +187,8 @@ class ServiceUpkeep:
             result = "interrupted" if report.interrupted else "completed"
             detail = f"{len(report.fetched)} sitemap(s) fetched, {len(report.unchanged)} unchanged"
             logger.info("catalogue refresh %s: %s, %d albums written", result, detail, report.albums)
+            if report.fetched and not self.db.memory:
+                self._update_index_file()
         finally:
             self.activity = "waiting for events"
         finished = datetime.now(UTC).isoformat()

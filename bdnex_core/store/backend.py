@@ -301,8 +301,6 @@ class SQLiteBackend(Backend):
     dialect = SQLITE
 
     def __init__(self, path: Path | None, busy_ms: int, *, settings: Settings | None = None):
-        from sqlite_utils import Database
-
         self.path, self.busy_ms, self.settings = path, busy_ms, settings
         self.location = str(path) if path is not None else ":memory:"
         with self._database_errors():
@@ -310,8 +308,19 @@ class SQLiteBackend(Backend):
         if path is not None:
             opened_here(path, +1)
         self._write_lock = _process_write_lock(path)
-        #: sqlite-utils over the same connection: the migrations and the SQLite-only features use it
-        self.database: Database = Database(self.conn)
+        self._database: Database | None = None
+        self._savepoints = 0
+
+    @property
+    def database(self) -> Database:
+        """sqlite-utils over the same connection (the migrations and the SQLite-only features use it),
+        made on first use: an ordinary command never imports sqlite-utils (nor pandas, which it imports
+        when installed beside it)."""
+        if self._database is None:
+            from bdnex_core.migrations import open_database
+
+            self._database = open_database(self.conn)
+        return self._database
 
     @contextlib.contextmanager
     def _database_errors(self) -> Iterator[None]:
@@ -375,7 +384,7 @@ class SQLiteBackend(Backend):
         if conn.in_transaction:
             if durable:
                 raise DatabaseError("a durable write cannot join a transaction in progress", path=self.location)
-            with self.database.atomic():
+            with self._savepoint():
                 yield self
             return
         if durable and self.path is not None:
@@ -409,6 +418,23 @@ class SQLiteBackend(Backend):
                 raise error from None
         finally:
             self._write_lock.release()
+
+    @contextlib.contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        """A write nested in another: a savepoint, undone alone when it raises."""
+        self._savepoints += 1
+        name = f"bdnex_{self._savepoints}"
+        self.conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute(f"ROLLBACK TO {name}")
+            self.conn.execute(f"RELEASE {name}")
+            raise
+        else:
+            self.conn.execute(f"RELEASE {name}")
+        finally:
+            self._savepoints -= 1
 
     def _begin_immediate(self, deadline: float) -> None:
         pause = 0.005

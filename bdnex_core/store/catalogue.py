@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -24,6 +25,11 @@ ALBUM_COLUMNS = (
 _BATCH = 2000
 
 
+def new_revision() -> str:
+    """A sitemap revision no other replacement of any database has."""
+    return os.urandom(16).hex()
+
+
 class CatalogueStore:
     def __init__(self, backend: Backend):
         self.backend = backend
@@ -31,13 +37,16 @@ class CatalogueStore:
     def replace_sitemap(
         self,
         sitemap: str,
-        rows: Iterable[Mapping[str, Any]],
+        rows: Iterable[Mapping[str, Any] | tuple[Any, ...]],
         *,
         lastmod: str | None = None,
         etag: str | None = None,
         last_modified: str | None = None,
+        revision: str | None = None,
     ) -> int:
-        """Replace the albums of one sitemap, all or nothing; return how many it has now."""
+        """Replace the albums of one sitemap, all or nothing; return how many it has now. ``rows``: tuples in
+        :data:`ALBUM_COLUMNS` order, or mappings of those columns. ``revision``: the sitemap's new
+        revision (a new random one by default), what the index file compares to know it changed."""
         insert = (
             f"INSERT INTO catalogue_albums ({', '.join(ALBUM_COLUMNS)}) VALUES ({', '.join('?' for _ in ALBUM_COLUMNS)}) "
             # an album listed by another sitemap before moves to this one
@@ -48,7 +57,7 @@ class CatalogueStore:
             backend.execute("DELETE FROM catalogue_albums WHERE sitemap = ?", [sitemap])
             batch: list[tuple[Any, ...]] = []
             for row in rows:
-                batch.append(tuple(row[column] for column in ALBUM_COLUMNS))
+                batch.append(row if isinstance(row, tuple) else tuple(row[column] for column in ALBUM_COLUMNS))
                 if len(batch) >= _BATCH:
                     backend.executemany(insert, batch)
                     batch = []
@@ -64,6 +73,7 @@ class CatalogueStore:
                     "last_modified": last_modified,
                     "fetched_at": to_db_time(utcnow()),
                     "album_count": count,
+                    "revision": revision or new_revision(),
                 },
                 key=("url",),
             )
@@ -92,9 +102,44 @@ class CatalogueStore:
             self.backend.tuples("SELECT COALESCE(tome_kind, 'one-shot'), COUNT(*) FROM catalogue_albums GROUP BY 1")
         )
 
-    def album_rows(self, columns: Iterable[str]) -> Iterator[tuple[Any, ...]]:
-        """Every album, as tuples of ``columns`` (names of our own, never from input)."""
-        yield from self.backend.tuples(f"SELECT {', '.join(columns)} FROM catalogue_albums")
+    def album_rows(
+        self, columns: Iterable[str], *, sitemaps: Iterable[str] | None = None, batch: int = 20_000
+    ) -> Iterator[tuple[Any, ...]]:
+        """Every album (of ``sitemaps`` only, when given), in album-id order, as tuples of ``columns``
+        (names of our own, never from input). Read ``batch`` rows at a time, so that the whole
+        catalogue is never held in memory at once."""
+        selected = ", ".join(["album_id", *columns])
+        names = None if sitemaps is None else sorted(set(sitemaps))
+        if names == []:
+            return
+        where = "" if names is None else f" AND sitemap IN ({', '.join('?' for _ in names)})"
+        after = -1
+        while True:
+            rows = self.backend.tuples(
+                f"SELECT {selected} FROM catalogue_albums WHERE album_id > ?{where} ORDER BY album_id LIMIT ?",
+                [after, *(names or ()), batch],
+            )
+            for row in rows:
+                yield row[1:]
+            if len(rows) < batch:
+                return
+            after = rows[-1][0]
+
+    def revisions(self) -> dict[str, str | None]:
+        """Each sitemap's revision (it changes whenever the sitemap's albums are replaced)."""
+        return dict(self.backend.tuples("SELECT url, revision FROM catalogue_sitemaps"))
+
+    def album_counts(self) -> dict[str, int]:
+        """How many albums each sitemap listed when it was last read."""
+        return {
+            url: int(count or 0)
+            for url, count in self.backend.tuples("SELECT url, album_count FROM catalogue_sitemaps")
+        }
+
+    def is_empty(self) -> bool:
+        if not self.backend.table_exists("catalogue_albums"):
+            return True
+        return self.backend.value("SELECT 1 FROM catalogue_albums LIMIT 1") is None
 
     def url_of(self, album_id: int) -> str | None:
         value = self.backend.value("SELECT url FROM catalogue_albums WHERE album_id = ?", [album_id])

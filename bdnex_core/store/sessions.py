@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -63,6 +63,9 @@ WORKER_COUNTS = (
         "WHERE session_id = ? GROUP BY pid, host",
     ),
 )
+
+
+_FILE_BATCH = 5000
 
 
 class SessionStore:
@@ -141,8 +144,13 @@ class SessionStore:
                 "SELECT COALESCE(MAX(position), -1) + 1 FROM session_files WHERE session_id = ?", [session_id]
             )
             now = to_db_time(utcnow())
-            rows = []
-            for offset, entry in enumerate(files):
+            insert = (
+                "INSERT INTO session_files (session_id, position, file_path, item_key, state, updated_at, item) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+            )
+            added = 0
+            rows: list[tuple[Any, ...]] = []
+            for offset, entry in enumerate(files):  # in batches: a list of 100,000 files is never held at once
                 if isinstance(entry, tuple):
                     file_path, item_key, state, record = (*entry, SessionFileState.PENDING, None, None)[:4]
                 else:
@@ -151,11 +159,11 @@ class SessionStore:
                 rows.append(
                     (session_id, start + offset, str(file_path), item_key or str(file_path), str(state), now, item)
                 )
-            added = backend.executemany(
-                "INSERT INTO session_files (session_id, position, file_path, item_key, state, updated_at, item) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                rows,
-            )
+                if len(rows) >= _FILE_BATCH:
+                    added += backend.executemany(insert, rows)
+                    rows = []
+            if rows:
+                added += backend.executemany(insert, rows)
             self.refresh_counters(session_id)
         return added
 
@@ -240,6 +248,22 @@ class SessionStore:
         return self.backend.rows(
             "SELECT * FROM session_files WHERE session_id = ? AND state = ? ORDER BY position", [session_id, str(state)]
         )
+
+    def has_files(self, session_id: int) -> bool:
+        return self.backend.value("SELECT 1 FROM session_files WHERE session_id = ? LIMIT 1", [session_id]) is not None
+
+    def iter_files(self, session_id: int, *, batch: int = _FILE_BATCH) -> Iterator[dict[str, Any]]:
+        """The files of a session in their order, read ``batch`` at a time (a session may hold 100,000)."""
+        after = -1
+        while True:
+            rows = self.backend.rows(
+                "SELECT * FROM session_files WHERE session_id = ? AND position > ? ORDER BY position LIMIT ?",
+                [session_id, after, batch],
+            )
+            yield from rows
+            if len(rows) < batch:
+                return
+            after = rows[-1]["position"]
 
     def file_results(self, session_id: int) -> list[dict[str, Any]]:
         """Each file of a session, in order, with the album its record got, its score and decision."""

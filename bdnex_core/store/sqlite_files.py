@@ -244,6 +244,23 @@ def _held_by_another_process(shm: Path) -> bool | None:
         os.close(fd)
 
 
+def _open_in_another_process(path: Path) -> bool:
+    """Whether another process of this user has ``path`` open (Linux: its /proc fd links; elsewhere False)."""
+    proc = Path("/proc")
+    if not sys.platform.startswith("linux") or not proc.is_dir():
+        return False
+    target, me = str(path.resolve()), str(os.getpid())
+    for process in proc.iterdir():
+        if not process.name.isdigit() or process.name == me:
+            continue
+        try:
+            if any(os.readlink(link) == target for link in (process / "fd").iterdir()):
+                return True
+        except OSError:  # gone, or another user's
+            continue
+    return False
+
+
 def set_aside(path: Path, label: str = "damaged") -> Path:
     """Move ``path`` (a file, a link or a folder) beside itself as ``NAME.LABEL-TIME``; return where."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -257,6 +274,28 @@ def set_aside(path: Path, label: str = "damaged") -> Path:
 
 
 # --------------------------------------------------------------------------- all three
+
+# SQLite makes the file, then writes its first page: another process opening the database in
+# between (two runs started at once on a new database) sees an empty file that is no damage
+JUST_MADE_SECONDS = 30.0
+CREATION_WAIT_SECONDS = 5.0
+
+
+def _size_once_created(db_path: Path) -> int:
+    """The size of an empty ``db_path`` that another process made moments ago and holds open, once
+    that process wrote its first page (0 if it did not: an emptied file is reported at once)."""
+    deadline = time.monotonic() + CREATION_WAIT_SECONDS
+    try:
+        if time.time() - db_path.stat().st_mtime >= JUST_MADE_SECONDS or not _open_in_another_process(db_path):
+            return 0
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            size = db_path.stat().st_size
+            if size:
+                return size
+        return db_path.stat().st_size
+    except OSError:
+        return 0
 
 
 def inspect(db_path: Path) -> Inspection:
@@ -274,6 +313,8 @@ def inspect(db_path: Path) -> Inspection:
         findings.append(Finding(db_path, "you cannot read and write it", Problem.PERMISSIONS))
         return result
     size = db_path.stat().st_size
+    if size == 0:
+        size = _size_once_created(db_path)
     if size == 0:
         findings.append(Finding(db_path, "it is empty (a bdnex-core database never is)", Problem.GONE))
         return result

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bdnex_calibre import calibredb
+from bdnex_calibre.copies import temporary_copy_dirs
 from bdnex_calibre.identify import PLACEHOLDER_AUTHORS
 from bdnex_calibre.opf import album_id_of, authors_of, build_opf, merged_tags, split_people
 from bdnex_calibre.settings import calibre_settings
@@ -96,23 +97,13 @@ def _safe_name(title: str) -> str:
     return "".join("_" if char in '/\\:*?"<>|' else char for char in title).strip() or "book"
 
 
-# Folders this process copied books into for ``tag --source calibre``.
-_temporary_copy_dirs: list[Path] = []
-
-
-def remove_temporary_copies() -> None:
-    """Called when a session ends: the working copies are not needed any more (a resume copies again)."""
-    while _temporary_copy_dirs:
-        shutil.rmtree(_temporary_copy_dirs.pop(), ignore_errors=True)
-
-
 class CalibreSource:
     name = SOURCE_NAME
 
     def iter_items(self, settings: Settings, locations: list[str]) -> Iterator[LibraryItem]:
         # named now, made by the first copy, removed by remove_temporary_copies at the session's end
         work_dir = Path(tempfile.gettempdir()) / f"bdnex-calibre-{os.getpid()}-{secrets.token_hex(4)}"
-        _temporary_copy_dirs.append(work_dir)
+        temporary_copy_dirs.append(work_dir)
         for location in locations:
             yield from items_from_library(_library(location, settings), work_dir)
 
@@ -252,5 +243,4 @@ __all__ = [
     "backfill_custom_columns",
     "create_custom_columns",
     "items_from_library",
-    "remove_temporary_copies",
 ]

@@ -105,8 +105,7 @@ class _Core:
         return (row.series_slug or row.series_norm) if row else None
 
     def series_slug_of(self, series_number: int) -> str:
-        index = self.index()
-        album_id = index.album(index.albums_of(series_number)[0]).album_id
+        album_id = self.index().series_albums(series_number)[0].album_id
         row = self.rows_by_id[album_id]
         return row.series_slug or row.series_norm
 
@@ -302,6 +301,7 @@ class BedethequeTalker(ComicTalker):
         on_rate_limit: RLCallBack | None = None,
     ) -> list[ComicSeries]:
         from bdnex_core.matching.filename import parse_filename
+        from bdnex_core.matching.index import title_key
         from bdnex_core.matching.normalize import normalize
 
         core = self.core()
@@ -323,8 +323,8 @@ class BedethequeTalker(ComicTalker):
         if not named and not literal:
             # a name that gives the album's title only ("01 - Redwin de la Forge" is Nains tome 1)
             for query in queries:
-                for position in index.albums_titled(query):
-                    slug = core.series_slug_of_album(index.album(position).album_id)
+                for album in index.albums_titled(title_key(query)):
+                    slug = core.series_slug_of_album(album.album_id)
                     if slug:
                         named[slug] = True
         found = [self._series(core, slug, series_name, named=by_name) for slug, by_name in named.items()]

@@ -50,7 +50,7 @@ def preview_in_kavita(settings: Settings, summary: RunSummary) -> list[Preview]:
     config = kavita_settings(settings)
     writer = KavitaWriter()
     previews = []
-    for outcome in summary.outcomes:
+    for outcome in summary.whole_outcomes():  # a dry run keeps them whole
         if outcome.state != "done" or outcome.album is None or not outcome.item.external_id:
             continue
         preview = Preview(outcome.item.name, str(outcome.item.external_id))

@@ -1,7 +1,8 @@
 """bdnex-core hooks: the ``kavita`` library source and writer, its configuration section and commands.
 
-Loaded with every command, so it imports only what the hooks need at once; the commands'
-module (:mod:`bdnex_kavita.commands`) imports the HTTP and WebSocket code when a command runs.
+Loaded with every command, so it imports only the hook marker: the source, the writer and the
+commands (:mod:`bdnex_kavita.commands`, and through it the HTTP and WebSocket code) are named here
+and imported when they are used.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from bdnex_core import hookimpl
+from bdnex_core.api import add_lazy_command
 
 if TYPE_CHECKING:
     import click
@@ -26,21 +28,17 @@ def register_config_schema(register: Callable[[str, Mapping[str, Any]], None]) -
 
 
 @hookimpl
-def register_library_sources(register: Callable[[LibrarySource], None], settings: Settings) -> None:
-    from bdnex_kavita.source import KavitaSource
-
-    register(KavitaSource())
+def register_library_sources(register: Callable[[LibrarySource | str], None], settings: Settings) -> None:
+    register("bdnex_kavita.source:KavitaSource")  # imported when a command asks for the sources
 
 
 @hookimpl
-def register_metadata_writers(register: Callable[[MetadataWriter], None], settings: Settings) -> None:
-    from bdnex_kavita.writeback import KavitaWriter
-
-    register(KavitaWriter())
+def register_metadata_writers(register: Callable[[MetadataWriter | str], None], settings: Settings) -> None:
+    register("bdnex_kavita.writeback:KavitaWriter")
 
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    from bdnex_kavita.commands import kavita
-
-    cli.add_command(kavita)
+    add_lazy_command(
+        cli, "kavita", "bdnex_kavita.commands:kavita", "Kavita servers: tag their chapters, follow their events."
+    )

@@ -49,7 +49,7 @@ def preview_in_komga(settings: Settings, summary: RunSummary) -> list[Preview]:
     config = komga_settings(settings)
     writer = KomgaWriter()
     previews = []
-    for outcome in summary.outcomes:
+    for outcome in summary.whole_outcomes():  # a dry run keeps them whole
         if outcome.state != "done" or outcome.album is None or not outcome.item.external_id:
             continue
         preview = Preview(outcome.item.name, str(outcome.item.external_id))

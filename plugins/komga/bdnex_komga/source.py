@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from bdnex_core.library import COMIC_SUFFIXES, LibraryItem, WriteBack
 from bdnex_komga.client import KomgaClient, KomgaError
+from bdnex_komga.downloads import temporary_download_dirs
 from bdnex_komga.ids import checked_id
 from bdnex_komga.paths import map_path
 from bdnex_komga.settings import KomgaSettings, komga_settings
@@ -182,16 +182,6 @@ def iter_books(client: KomgaClient, config: KomgaSettings, locations: list[str])
             yield book
 
 
-# Folders this process downloaded books into for ``tag --source komga`` (no komga.download_dir).
-_temporary_download_dirs: list[Path] = []
-
-
-def remove_temporary_downloads() -> None:
-    """Called when a session ends: the copies are not needed any more (a resume downloads again)."""
-    while _temporary_download_dirs:
-        shutil.rmtree(_temporary_download_dirs.pop(), ignore_errors=True)
-
-
 class KomgaSource:
     name = SOURCE_NAME
 
@@ -202,6 +192,6 @@ class KomgaSource:
         download_dir = config.download_dir
         if download_dir is None:  # made by the first download only
             download_dir = Path(tempfile.gettempdir()) / f"bdnex-komga-{os.getpid()}-{secrets.token_hex(4)}"
-            _temporary_download_dirs.append(download_dir)
+            temporary_download_dirs.append(download_dir)
         for book in iter_books(client, config, locations):
             yield item_from_book(book, config, client, download_dir, force=force)
