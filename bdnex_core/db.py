@@ -49,6 +49,7 @@ from bdnex_core.store.common import (
     to_db_time,
     utcnow,
 )
+from bdnex_core.store.covers import CoverStore
 from bdnex_core.store.files import TRACKED_FIELDS, FileLookup, FileStore
 from bdnex_core.store.library import LibraryStore
 from bdnex_core.store.moves import MoveStore
@@ -146,6 +147,7 @@ class BDneXDB:
         self.request_slots = RequestSlotStore(backend)
         self.moves = MoveStore(backend)
         self.backups = BackupStore(backend)
+        self.covers = CoverStore(backend)
         self.archive_journal = ArchiveJournalStore(backend)
         if not schema_ready:
             self.finish_interrupted_writes()

@@ -105,6 +105,8 @@ class AlbumCard:
     isbn: str | None = None
     score: float | None = None
     breakdown: str = ""  # the score's components, e.g. "series 1.00, tome 1.00, title 0.12"
+    cover: str = ""  # "cover: same (distance 6 of 64; ...)" when the file's cover was compared with this album's
+    cover_distance: int | None = None  # its pHash distance (of 64), drawn by the web page
     changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # field -> (in the file, would be)
     problem: str | None = None  # the album page could not be read: only the catalogue's view is shown
     # what the chosen album says that the file name does not (its series, its tome), in words
@@ -139,6 +141,8 @@ class AlbumCard:
             # when something forbids an automatic match), as `identify` and the run's lines say it
             self.score = candidate.get("confidence", candidate.get("score"))
             self.breakdown = breakdown(str(candidate.get("explain") or ""))
+            self.cover = str(candidate.get("cover") or "")
+            self.cover_distance = candidate.get("cover_distance")
             # editions the catalogue index groups with this album, when the page did not list them
             known = {album_id for album_id, _label in self.editions}
             others = [int(album_id) for album_id in candidate.get("editions") or () if int(album_id) not in known]
