@@ -361,3 +361,22 @@ CREATE TABLE IF NOT EXISTS archive_journal (
     new_size INTEGER NOT NULL,
     new_tail_sha256 TEXT NOT NULL
 );
+
+-- ===================================================================== cover fingerprints
+-- Perceptual fingerprints of covers (bdnex_core/covers/fingerprint.py, text "c1:<hex>"), computed
+-- once: a file's front cover per content hash (the SHA-256 of processed_files.file_hash: a renamed
+-- or moved file keeps it), an album's Bédéthèque cover per album id beside the album cache.
+
+CREATE TABLE IF NOT EXISTS file_covers (
+    file_hash TEXT PRIMARY KEY,         -- SHA-256 of the archive's bytes
+    fingerprint TEXT NOT NULL,
+    page TEXT,                          -- the archive member taken as the cover, and why
+    computed_at TIMESTAMP NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS album_covers (
+    album_id INTEGER PRIMARY KEY,       -- bdgest_albums.id
+    cover_url TEXT,
+    fingerprint TEXT NOT NULL,
+    computed_at TIMESTAMP NOT NULL
+);

@@ -99,6 +99,8 @@ class MatchingSettings:
     review_threshold: float = _default("matching", "review_threshold")
     max_candidates: int = _default("matching", "max_candidates")
     edition: str = _default("matching", "edition")  # original, latest or ask: see matching/editions.py
+    cover_check: str = _default("matching", "cover_check")  # doubt, always or never: see covers/check.py
+    cover_budget: int = _default("matching", "cover_budget")  # cover requests per run
 
 
 @dataclass(frozen=True)

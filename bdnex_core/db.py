@@ -51,6 +51,7 @@ from bdnex_core.store.common import (
     to_db_time,
     utcnow,
 )
+from bdnex_core.store.covers import CoverStore
 from bdnex_core.store.files import TRACKED_FIELDS, FileLookup, FileStore
 from bdnex_core.store.library import LibraryStore
 from bdnex_core.store.moves import MoveStore
@@ -146,6 +147,7 @@ class BDneXDB:
         self.request_slots = RequestSlotStore(backend)
         self.moves = MoveStore(backend)
         self.backups = BackupStore(backend)
+        self.covers = CoverStore(backend)
         self.archive_journal = ArchiveJournalStore(backend)
         if not schema_ready:
             self.finish_interrupted_writes()
@@ -156,7 +158,6 @@ class BDneXDB:
         """Take back every in-place archive write a crash interrupted (its writer is dead): each
         archive is its original again, as this database, which never recorded the write, says.
         Done by every opening of a database (not by :meth:`reopen`, the same process's threads)."""
-
         take_back_interrupted(self.archive_journal)
 
     def _open(self, *, check: bool, creating: bool, patient: bool = False) -> Backend:
@@ -241,7 +242,6 @@ class BDneXDB:
             raise DatabaseError(f"the database is unusable ({exc})", path=self.path) from None
 
     def _prepare_postgresql(self, backend: PostgresBackend) -> None:
-
         self.created = not backend.table_exists("processed_files")
         applied = schema.applied_versions(backend.conn)
         newer = sorted(set(applied) - {m.version for m in schema.MIGRATIONS})

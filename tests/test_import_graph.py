@@ -203,6 +203,7 @@ LAYERS = (
             "bdnex_core.db",
             "bdnex_core.archives",
             "bdnex_core.comicinfo",
+            "bdnex_core.covers",
             "bdnex_core.service.notifications",
             "bdnex_core.service.upkeep",
             "bdnex_core.service.health",

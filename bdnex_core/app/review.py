@@ -122,6 +122,8 @@ class AlbumCard:
     isbn: str | None = None
     score: float | None = None
     breakdown: str = ""  # the score's components, e.g. "series 1.00, tome 1.00, title 0.12"
+    cover: str = ""  # "cover: same (distance 6 of 64; ...)" when the file's cover was compared with this album's
+    cover_distance: int | None = None  # its pHash distance (of 64), drawn by the web page
     changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # field -> (in the file, would be)
     problem: str | None = None  # the album page could not be read: only the catalogue's view is shown
     # what the chosen album says that the file name does not (its series, its tome), in words
@@ -155,6 +157,8 @@ class AlbumCard:
             # when something forbids an automatic match), as `identify` and the run's lines say it
             self.score = candidate.get("confidence", candidate.get("score"))
             self.breakdown = breakdown(str(candidate.get("explain") or ""))
+            self.cover = str(candidate.get("cover") or "")
+            self.cover_distance = candidate.get("cover_distance")
             # editions the catalogue index groups with this album, when the page did not list them
             known = {album_id for album_id, _label in self.editions}
             others = [int(album_id) for album_id in candidate.get("editions") or () if int(album_id) not in known]
@@ -199,7 +203,6 @@ def readable_explain(explain: str) -> str:
 
 def name_differences(parsed: dict[str, Any], card: AlbumCard) -> list[str]:
     """Where the album a person is about to choose disagrees with the file's name: its series, its tome."""
-
     said: list[str] = []
     wanted_series, series = parsed.get("series"), card.series
     if wanted_series and series:
@@ -351,7 +354,6 @@ class ReviewService:
 
     def card(self, album_id: int, candidate: dict[str, Any] | None = None) -> AlbumCard:
         """The album's card; when its page cannot be had, what the catalogue index says, with the reason."""
-
         try:
             return AlbumCard.of(fetch_album(self.client, self.db, album_id, read_series=False), candidate)
         except BdnexError as exc:
@@ -391,7 +393,6 @@ class ReviewService:
     def absent_tome(self, parsed: dict[str, Any], candidates: list[dict[str, Any]]) -> str | None:
         """One line instead of a list of tied candidates when the name's tome is not in its series at all:
         "No tome 47 in Lucky Luke (the catalogue has tomes 1–78)". ``None`` when some candidate may be it."""
-
         tome = parsed.get("tome")
         if not tome or not candidates:
             return None
@@ -412,7 +413,6 @@ class ReviewService:
 
     def more_candidates(self, name: str, parent: str | None, shown: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The next candidates for the file name, after those ``shown`` (the queue keeps only the best few)."""
-
         return self._ranked(parse_filename(name, parent=parent), exclude={int(c["album_id"]) for c in shown})
 
     def search(
@@ -421,7 +421,6 @@ class ReviewService:
         """Free text over the local catalogue index ('lanfeust 4', 'nains redwin'): the albums it finds
         best. Given the file's name, each is then scored against the file, not the query (how well it
         fits the file is what a person judges), and they come in that order."""
-
         if not text.strip():
             raise ReviewError("search for what? e.g. / lanfeust 4")
         found = self._ranked(parse_filename(text.strip()), exclude=exclude or set())[:PAGE]
@@ -433,7 +432,6 @@ class ReviewService:
 
     def _scored_against(self, parsed: Any, candidate: dict[str, Any]) -> dict[str, Any]:
         """``candidate`` scored against the file's name ``parsed``, as matching would have scored it."""
-
         album_id = int(candidate["album_id"])
         row = self.db.catalogue.album(album_id)
         if row is None:
@@ -452,7 +450,6 @@ class ReviewService:
         return _candidate_dict(score)
 
     def _ranked(self, parsed: Any, exclude: set[int]) -> list[dict[str, Any]]:
-
         scores = sorted(self.matcher.candidates(parsed), key=lambda score: (-score.score, score.album_id))
         found = []
         for score in scores:
@@ -488,7 +485,6 @@ class ReviewService:
         self._close(entry, SKIPPED, None)
 
     def _close(self, entry: ReviewEntry, status: str, album_id: int | None, new_path: str | None = None) -> None:
-
         values: dict[str, Any] = {"status": status, "chosen_album_id": album_id, "resolved_at": to_db_time(utcnow())}
         if new_path and new_path != entry.file_path and entry.item_key == entry.file_path:
             values.update(file_path=new_path, item_key=new_path)
@@ -499,7 +495,6 @@ class ReviewService:
         (:func:`bdnex_core.app.undo.undo_backup`, the same restoring as ``bdnex-core undo``, which then has
         nothing left to restore), its record says it waits for review again, and the entry is back
         where it was."""
-
         if not self.decisions:
             raise ReviewError("nothing to undo in this review")
         applied = self.decisions[-1]
@@ -577,7 +572,6 @@ def correct_file(
 ) -> Outcome:
     """Tag one file with the album a person names (``tag FILE --id``), whatever matching thinks;
     recorded as manual, its review entry (if any) closed. With ``dry_run`` only the diff is computed."""
-
     real = canonical_path(path)
     if not os.path.isfile(real):
         raise ReviewError(f"{path}: not a file (--id tags one file)")

@@ -1,14 +1,21 @@
-"""``bdnex-core identify NAME...``: which album a file name matches, from the local index only."""
+"""``bdnex-core identify NAME...``: which album a file name matches, from the local index only.
+
+With ``--explain``, a NAME that is a comic file also has its cover compared with each candidate's
+(``covers/check.py``: the covers come through the polite client, its cache and the database, within
+``matching.cover_budget``), one ``cover:`` line per candidate."""
 
 from __future__ import annotations
 
 import sys
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 import click
 
 from bdnex_core.app.review import readable_explain
+from bdnex_core.bedetheque.client import BedethequeClient
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
+from bdnex_core.covers.check import CoverBudget, CoverChecker
+from bdnex_core.hashing import sha256_file
 from bdnex_core.matching.filename import parse_filename
 from bdnex_core.pipeline.catalogue_matcher import load_matcher
 
@@ -17,9 +24,14 @@ from bdnex_core.pipeline.catalogue_matcher import load_matcher
 @click.argument("names", nargs=-1)
 @click.option("--stdin", "from_stdin", is_flag=True, help="Read names from standard input, one per line.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="For a NAME that is a comic file, compare its cover with each candidate's (fetches their covers).",
+)
 @pass_app
-def identify(app: AppContext, names: tuple[str, ...], from_stdin: bool, as_json: bool) -> None:
-    """Match file names against the catalogue index, without fetching any page."""
+def identify(app: AppContext, names: tuple[str, ...], from_stdin: bool, as_json: bool, explain: bool) -> None:
+    """Match file names against the catalogue index, without fetching any page (but covers with --explain)."""
     wanted = list(names) + ([line.strip() for line in sys.stdin if line.strip()] if from_stdin else [])
     if not wanted:
         raise click.UsageError("give at least one NAME (or --stdin)")
@@ -28,6 +40,7 @@ def identify(app: AppContext, names: tuple[str, ...], from_stdin: bool, as_json:
         path = PurePath(name)
         result = matcher.match(parse_filename(path.name, parent=path.parent.name or None))
         best = result.best if result.decision == "accept" else None
+        covers = _cover_lines(app, name, [c.album_id for c in result.candidates]) if explain else {}
         if as_json:
             echo_json(
                 {
@@ -43,6 +56,7 @@ def identify(app: AppContext, names: tuple[str, ...], from_stdin: bool, as_json:
                             "score": round(c.score, 4),
                             "explain": c.explain(),
                             "editions": list(c.editions),
+                            **({"cover": covers[c.album_id]} if c.album_id in covers else {}),
                         }
                         for c in result.candidates
                     ],
@@ -57,3 +71,24 @@ def identify(app: AppContext, names: tuple[str, ...], from_stdin: bool, as_json:
             click.echo(f"      {readable_explain(candidate.explain())}")
             if candidate.editions:  # the same album under other ids: the edition is chosen when tagging
                 click.echo(f"      other editions of this album: {', '.join(map(str, candidate.editions))}")
+            if candidate.album_id in covers:
+                click.echo(f"      {covers[candidate.album_id]}")
+
+
+def _cover_lines(app: AppContext, name: str, album_ids: list[int]) -> dict[int, str]:
+    """``cover: ...`` per candidate: the file's cover compared with each candidate's, or why not."""
+    if not album_ids:
+        return {}
+    path = Path(name)
+    if not path.is_file():
+        return {album_id: "cover: not compared (no such file to read its cover)" for album_id in album_ids}
+
+    matching = app.settings.matching
+    checker = CoverChecker(
+        BedethequeClient(app.settings, database=app.db), "always", CoverBudget(matching.cover_budget)
+    )
+    found = checker.file_fingerprint(app.db, path, sha256_file(path))
+    if isinstance(found, str):
+        return {album_id: f"cover: not compared ({found})" for album_id in album_ids}
+    lines = checker.compare(app.db, found[0], album_ids)
+    return {album_id: line.text() for album_id, line in lines.items()}

@@ -35,7 +35,11 @@ CORE_COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "identify": (
         "bdnex_core.cli.identify:identify",
-        "Match file names against the catalogue index, without fetching any page.",
+        "Match file names against the catalogue index, without fetching any page (but covers with --explain).",
+    ),
+    "cover": (
+        "bdnex_core.cli.cover:cover",
+        "Compare FILE's cover with ALBUM's (an id or a Bédéthèque URL; default: the best match of its name).",
     ),
     "tag": (
         "bdnex_core.cli.tag:tag",

@@ -62,6 +62,8 @@ def file_line(row: dict[str, Any], *, dry_run: bool = False) -> str:
     line += f"  {row.get('decision') or '-'}: {state_words(row, dry_run=dry_run)}"
     if row.get("reason") and row["state"] != "done":
         line += f": {row['reason']}"
+    if row.get("cover"):
+        line += f"\n  {row['cover']}"
     return line
 
 

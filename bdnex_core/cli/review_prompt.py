@@ -115,6 +115,8 @@ def candidate_line(number: int, card: AlbumCard, *, best: bool = False) -> str:
         line += "  (best)"
     if card.breakdown:
         line += f"\n      {card.breakdown}"
+    if card.cover:
+        line += f"\n      {card.cover}"
     if len(card.editions) > 1:  # the editions of this album: the one listed, and the others to pick by key
         line += f"\n      {len(card.editions)} editions:"
         for position, (album_id, label) in enumerate(card.editions):

@@ -168,6 +168,13 @@ def print_summary(summary, *, follow_up: Callable[..., str], dry_run: bool = Fal
             console.print(f"{outcome.item.path or outcome.item.name}: {outcome.reason}", highlight=False)
     if summary.count(OutcomeState.WAITING) and not dry_run:
         console.print(f"uncertain matches wait for you: {follow_up('review')}", highlight=False, markup=False)
+    if summary.cover_requests or summary.covers_not_fetched:
+        console.print(
+            f"covers compared: {summary.cover_requests} cover requests to the site"
+            + (f"; {summary.covers_not_fetched}" if summary.covers_not_fetched else ""),
+            highlight=False,
+            markup=False,
+        )
     if summary.pace_notice:
         console.print(summary.pace_notice, highlight=False, markup=False)
     if getattr(summary, "stopped_by_database", False):

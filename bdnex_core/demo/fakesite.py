@@ -44,7 +44,7 @@ from typing import Any
 from bdnex_core.bedetheque.album import Album
 from bdnex_core.bedetheque.parse import parse_album_page
 from bdnex_core.bedetheque.sitemaps import AlbumEntry, iter_album_entries
-from bdnex_core.demo.samplelib import page_jpeg
+from bdnex_core.demo.covers import album_cover_seeds, cover_image, jpeg
 from bdnex_core.matching.editions import edition_groups, split_tome
 
 PUBLISHERS = ("Dupuis", "Dargaud", "Casterman", "Le Lombard", "Glénat", "Soleil Productions", "Delcourt", "Futuropolis")
@@ -438,8 +438,15 @@ class FakeBedetheque:
             if recorded.is_file():
                 return recorded.read_bytes()
 
-        entry = self.catalogue.albums[album_id]
-        return page_jpeg(f"{human(entry.series_slug)} {entry.tome or ''}", size=(300, 400), seed=album_id)
+        return jpeg(cover_image(*cover_seeds(self.catalogue, album_id)), 85)
+
+
+def cover_seeds(catalogue: FakeCatalogue, album_id: int) -> tuple[int, int, Any]:
+    """What the generated cover of ``album_id`` is drawn from (``demo/covers.py``: ``album_cover_seeds``,
+    its first edition being the lowest id of its editions)."""
+    entry = catalogue.albums[album_id]
+    editions = catalogue.editions.get(album_id) or [entry]
+    return album_cover_seeds(entry.series_slug, album_id, editions[0].album_id)
 
 
 def _edition_year(entry: AlbumEntry, editions: list[AlbumEntry]) -> int:

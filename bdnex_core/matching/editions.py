@@ -285,7 +285,7 @@ def choose_edition(
     1. an ISBN/EAN (the file's ComicInfo GTIN, or in its name) that one edition has -> that edition;
     2. a year in the name that one or more editions have as dépôt légal -> the first of that year;
     3. the editions whose cover is the file's (``same_cover``, when covers were compared) -> the
-       first of them (the place of the cover evidence, before the policy);
+       first of them (the latest with ``latest``), before the policy;
     4. ``policy``: ``original`` (the earliest dépôt légal, else the lowest id), ``latest``, or
        ``ask`` (no choice: a person chooses among the editions).
     """
@@ -303,8 +303,9 @@ def choose_edition(
             return EditionChoice(_original(found).album_id, "year", f"the edition of {year} (year in the name)")
     if same_cover:
         found = [edition for edition in editions if edition.album_id in same_cover]
-        if found and len(found) < len(editions):
-            return EditionChoice(_original(found).album_id, "cover", "the edition whose cover is the file's")
+        if found and len(found) < len(editions):  # editions alike in cover: the policy among them
+            chosen = _latest(found) if policy == "latest" else _original(found)
+            return EditionChoice(chosen.album_id, "cover", "the edition whose cover is the file's")
     if policy == "latest":
         return EditionChoice(_latest(editions).album_id, "latest", "the latest edition (matching.edition: latest)")
     if policy == "ask":

@@ -15,6 +15,7 @@ from rapidfuzz import fuzz
 
 from bdnex_core.bedetheque.sitemaps import AlbumEntry
 from bdnex_core.config import MatchingSettings
+from bdnex_core.matching.decide import MatchResult
 from bdnex_core.matching.editions import edition_groups
 from bdnex_core.matching.filename import parse_filename
 from bdnex_core.matching.index import CatalogueIndex, CatalogueLookup
@@ -118,6 +119,8 @@ def evaluate(
 
 
 CONTRADICTING = "contradicting title"
+# what else a tag knows besides the name: (the name's match, the album the file is) -> the match decided
+Judge = Callable[[MatchResult, int], MatchResult]
 
 
 def _match_one(
@@ -128,8 +131,11 @@ def _match_one(
     *,
     present: bool,
     right: Callable[[int, int | None], bool] = lambda expected, found: expected == found,
+    judge: Judge | None = None,
 ) -> None:
     match = matcher.match(parse_filename(name))
+    if judge is not None:  # further evidence on the name's match (the cover benchmark's covers)
+        match = judge(match, album_id)
     best = match.best.album_id if match.best else None
     result.decisions.append((name, match.decision, best))
     explained = match.best.explain() if match.best else "no candidate"
@@ -198,7 +204,9 @@ def _same_album(work: Mapping[int, int]) -> Callable[[int, int | None], bool]:
     return right
 
 
-def _contradicting(matcher: Matcher, kept: Sequence[AlbumEntry], wanted: int, rng: random.Random) -> Evaluation:
+def _contradicting(
+    matcher: Matcher, kept: Sequence[AlbumEntry], wanted: int, rng: random.Random, judge: Judge | None = None
+) -> Evaluation:
     by_series: dict[str, list[AlbumEntry]] = {}
     for entry in kept:
         by_series.setdefault(entry.series_slug, []).append(entry)
@@ -219,7 +227,7 @@ def _contradicting(matcher: Matcher, kept: Sequence[AlbumEntry], wanted: int, rn
             human(entry.series_slug), entry.tome or "", human(rng.choice(others).title_slug), rng=rng
         )
         if name is not None:
-            _match_one(matcher, name, entry.album_id, result, present=False)
+            _match_one(matcher, name, entry.album_id, result, present=False, judge=judge)
     return result
 
 
@@ -245,6 +253,7 @@ def evaluate_conventions(
     seed: int = 7,
     index: CatalogueLookup | None = None,
     make_index: IndexFactory = in_memory_index,
+    judge: Judge | None = None,
 ) -> dict[str, Evaluation]:
     """Per convention (``tidy`` names of :mod:`namegen`, then each of :mod:`noisegen`): ``present`` names
     of albums in the index and ``absent`` of albums removed from it with all their editions (their
@@ -304,20 +313,19 @@ def evaluate_conventions(
                     break
                 name = name_of(convention, entry)
                 if name is not None:
-                    _match_one(matcher, name, entry.album_id, result, present=is_present, right=right)
+                    _match_one(matcher, name, entry.album_id, result, present=is_present, right=right, judge=judge)
                     done += 1
     trap = results[NEIGHBOUR_TRAP] = Evaluation()
     for entry in trapped[: absent * 5]:
         name = name_of(TIDY, entry)
         if name is not None:
-            _match_one(matcher, name, entry.album_id, trap, present=False, right=right)
-    results[CONTRADICTING] = _contradicting(matcher, kept, absent * 3, rng)
+            _match_one(matcher, name, entry.album_id, trap, present=False, right=right, judge=judge)
+    results[CONTRADICTING] = _contradicting(matcher, kept, absent * 3, rng, judge)
     return results
 
 
 def _groups_as_work(entries: Sequence[AlbumEntry]) -> dict[int, int]:
     """Without the generator's knowledge, the edition groups of the index say which ids are one album."""
-
     by_series: dict[str, list[AlbumEntry]] = {}
     for entry in entries:
         by_series.setdefault(entry.series_norm, []).append(entry)

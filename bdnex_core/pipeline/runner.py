@@ -88,6 +88,9 @@ class RunSummary:
     def stopped_by_database(self) -> bool:
         return isinstance(self.stopped_by, DatabaseError)
 
+    cover_requests: int = 0  # covers asked of the site to compare them (matching.cover_check)
+    covers_not_fetched: str = ""  # why some covers were not compared (budget spent, site unreachable)
+
     def whole_outcomes(self) -> list[Outcome]:
         """The outcomes kept whole, with their album and changes: every one of a dry run, none of a real
         run (the database has those; :attr:`outcomes` keeps what a summary shows of them)."""
@@ -131,6 +134,7 @@ class RunSummary:
             ],
             "json_log": self.json_log,
             "pace_notice": self.pace_notice,
+            "cover_requests": self.cover_requests,
             "warnings": self.warnings,
             "csv_log": self.csv_log,
         }
@@ -266,6 +270,12 @@ class TagRun:
         finally:
             if self.progress is not None:
                 self.progress.stop()
+        budget = self.processor.covers.budget
+        summary.cover_requests = budget.requests
+        if budget.stopped or budget.refused:
+            summary.covers_not_fetched = budget.stopped or (
+                f"{budget.refused} covers not compared: the run's cover budget of {budget.limit} requests was spent"
+            )
         summary.pace_notice = self._pace_notice()
         try:
             self._close_session(session_id, summary)

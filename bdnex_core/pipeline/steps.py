@@ -23,6 +23,7 @@ from bdnex_core.archives.layout import capture, rebuild
 from bdnex_core.bedetheque.editions import EditionFinder
 from bdnex_core.bedetheque.service import fetch_album
 from bdnex_core.comicinfo import ComicInfo, diff, read_comicinfo_safely
+from bdnex_core.covers.check import CoverBudget, CoverChecker
 from bdnex_core.errors import BdnexError
 from bdnex_core.hashing import Fingerprint, sha256_file
 from bdnex_core.library import LibraryItem, MetadataWriter, WriteResult
@@ -87,6 +88,7 @@ class Outcome:
     # the journal entries of in-place writes into the file: deleted in the transaction that records
     # it (an entry left after a crash means "never recorded", and the next run takes the write back)
     journal_ids: list[int] = field(default_factory=list)
+    cover: str = ""  # what the covers said, when they were compared ("" when not: see covers/check.py)
 
     @property
     def key(self) -> str:
@@ -111,6 +113,7 @@ class Outcome:
             None if album is None else AlbumRef(album.album_id, album.series, album.tome, album.title),
             self.elapsed_ms,
             edition=self.edition,
+            cover=self.cover,
         )
 
 
@@ -150,6 +153,7 @@ class RecordedOutcome(NamedTuple):
     elapsed_ms: int
     changes: Mapping[str, tuple[Any, Any]] = MappingProxyType({})  # a dry run keeps whole outcomes instead
     edition: str = ""  # why this edition of the album (see Outcome.edition)
+    cover: str = ""  # what the covers said (see Outcome.cover)
 
     @property
     def key(self) -> str:
@@ -176,6 +180,7 @@ def summary_row(outcome: Outcome | RecordedOutcome) -> dict[str, Any]:
         "changes": {name: list(change) for name, change in outcome.changes.items()},
         "elapsed_ms": outcome.elapsed_ms,
         "edition": outcome.edition or None,
+        "cover": outcome.cover or None,
     }
 
 
@@ -199,6 +204,11 @@ class ItemProcessor:
         self.client = client
         self.matcher = matcher
         self.writers = writers
+
+        matching = settings.matching
+        self.covers = CoverChecker(
+            client, matching.cover_check, CoverBudget(matching.cover_budget), review_threshold=matching.review_threshold
+        )
 
     # each worker thread reads through its own connection (WAL: readers never block)
     @property
@@ -238,7 +248,6 @@ class ItemProcessor:
         raise AssertionError("unreachable")
 
     def _process(self, item: LibraryItem) -> Outcome:
-
         lookup = None
         if item.unavailable:  # the source could not provide the file: its reason
             return Outcome(item, OutcomeState.FAILED, reason=item.unavailable)
@@ -294,11 +303,32 @@ class ItemProcessor:
             outcome.reason = outcome.reason or "Bédéthèque id already known"
             return outcome
         result = self.matcher.match(parsed)
-        candidates = [_candidate_dict(candidate) for candidate in result.candidates]
+        existing = archive_view.get("existing")
+        gtin = str(existing.get("GTIN") or "") if existing is not None else ""
+        covers = None
+        edition_said = bool(gtin or parsed.isbn or parsed.year is not None)
+        if not self.options.timid and self.covers.wanted(result, edition_said=edition_said):
+            if result.decision == Decision.ACCEPT and result.best is not None:
+                # the album a tag reads anyway, first: series first, its series page puts every edition's
+                # cover URL in the album cache
+                fetch_album(self.client, self.db, result.best.album_id)
+            covers = self.covers.check(
+                self.db,
+                item.path,
+                lookup.file_hash if lookup is not None else None,
+                result,
+                edition_said=edition_said,
+            )
+        candidates = [_candidate_dict(candidate, covers) for candidate in result.candidates]
         best = result.best
+        accepted = result.decision == Decision.ACCEPT and best is not None
+        by_cover = ""
+        if covers is not None and covers.accept is not None:  # the name left it in doubt; the cover says which
+            best = next(candidate for candidate in result.candidates if candidate.album_id == covers.accept)
+            accepted, by_cover = True, f"accepted by its cover ({covers.line(best.album_id)}): {result.reason}"
         edition = None
-        if result.decision == Decision.ACCEPT and best is not None and not self.options.timid:
-            edition = self.choose_edition(best, parsed, archive_view)
+        if accepted and best is not None and not self.options.timid and not (covers is not None and covers.block):
+            edition = self.choose_edition(best, parsed, archive_view, covers.same_cover if covers else None)
         if edition is not None and not edition.ask:
             assert best is not None and edition.album_id is not None
             outcome = self.apply_album(
@@ -310,11 +340,20 @@ class ItemProcessor:
                 known_hash=_known_hash(lookup),
             )
             outcome.edition = edition.reason
+            outcome.reason = outcome.reason or by_cover
         elif edition is not None and best is not None:  # matching.edition: ask
             outcome = Outcome(
                 item,
                 OutcomeState.REVIEW,
                 reason=f"album {best.album_id} accepted at {best.confidence:.2f}; {edition.reason}",
+                decision=Decision.REVIEW,
+                confidence=best.confidence,
+            )
+        elif covers is not None and covers.block and best is not None:  # the name's album, not the file's cover
+            outcome = Outcome(
+                item,
+                OutcomeState.REVIEW,
+                reason=f"album {best.album_id} accepted at {best.confidence:.2f} by its name; {covers.block}",
                 decision=Decision.REVIEW,
                 confidence=best.confidence,
             )
@@ -346,14 +385,20 @@ class ItemProcessor:
             )
         outcome.candidates = candidates
         outcome.parsed = parsed_dict
+        if covers is not None:
+            outcome.cover = "; ".join(f"album {album_id}: {line.text()}" for album_id, line in covers.lines.items()) + (
+                f" (file: {covers.file_cover})" if covers.file_cover else ""
+            )
         if lookup is not None and outcome.file_hash is None:
             outcome.file_hash, outcome.fingerprint = lookup.file_hash, lookup.fingerprint
         return outcome
 
-    def choose_edition(self, best: Any, parsed: Any, archive_view: dict[str, Any]) -> Any:
+    def choose_edition(
+        self, best: Any, parsed: Any, archive_view: dict[str, Any], same_cover: frozenset[int] | None = None
+    ) -> Any:
         """The edition of the matched album the file is (:mod:`bdnex_core.bedetheque.editions`): by the
-        GTIN of its ComicInfo or an ISBN in its name, a year in its name, else ``matching.edition``."""
-
+        GTIN of its ComicInfo or an ISBN in its name, a year in its name, the editions whose cover is the
+        file's (``same_cover``), else ``matching.edition``."""
         existing = archive_view.get("existing")
         gtin = str(existing.get("GTIN") or "") if existing is not None else ""
         return EditionFinder(self.client, self.db).choose(
@@ -362,6 +407,7 @@ class ItemProcessor:
             policy=self.settings.matching.edition,
             isbn=gtin or parsed.isbn,
             year=parsed.year,
+            same_cover=same_cover or None,
         )[0]
 
     def _edited_elsewhere(self, item: LibraryItem, lookup: Any, archive_view: dict[str, Any]) -> Outcome | None:
@@ -425,7 +471,6 @@ class ItemProcessor:
 
         ``known_hash``: the file's SHA-256 and the size/mtime it had then (the lookup's), so that the
         undo layout does not read the whole file again while it is unchanged."""
-
         view = archive_view if archive_view is not None else self._read_archive(item)
         album = fetch_album(self.client, self.db, album_id)
         version = self.settings.comicinfo.version
@@ -483,7 +528,6 @@ def take_back_writes(outcome: Outcome, settings: Settings) -> str | None:
     recorded (the database failed): a CBZ rebuilt byte for byte from the layout taken before the
     write, the CBZ a conversion made removed while its original is still there. Returns what could
     not be given back (a message), or ``None``."""
-
     written = [write for write in outcome.writes if write.written]
     if not written or outcome.item.path is None:
         return f"written by {', '.join(write.writer for write in written)}" if written else None
@@ -519,7 +563,6 @@ def _written_path(item: LibraryItem, writes: list[WriteResult]) -> Path:
 
 def _comicinfo_hash(path: Path) -> str | None:
     """SHA-256 of the ComicInfo.xml in the archive at ``path`` (``None`` when it has none)."""
-
     try:
         with archives.open_archive(path) as comic:
             raw = comic.comicinfo_bytes()
@@ -529,13 +572,13 @@ def _comicinfo_hash(path: Path) -> str | None:
 
 
 def _parsed_as_dict(parsed: Any) -> dict[str, Any]:
-
     if is_dataclass(parsed) and not isinstance(parsed, type):
         return asdict(parsed)
     return dict(parsed)
 
 
-def _candidate_dict(candidate: Any) -> dict[str, Any]:
+def _candidate_dict(candidate: Any, covers: Any = None) -> dict[str, Any]:
+    line = covers.lines.get(candidate.album_id) if covers is not None else None
     return {
         "album_id": candidate.album_id,
         "url": getattr(candidate, "url", None),
@@ -546,4 +589,6 @@ def _candidate_dict(candidate: Any) -> dict[str, Any]:
         else getattr(candidate, "explain", ""),
         "label": getattr(candidate, "label", None),
         "editions": list(getattr(candidate, "editions", ()) or ()),
+        "cover": line.text() if line is not None else None,
+        "cover_distance": line.comparison.phash_distance if line is not None and line.comparison else None,
     }

@@ -360,6 +360,22 @@ _V13_NO_SERIES_INDEX = """
 DROP INDEX IF EXISTS idx_catalogue_series;
 """
 
+_V14_COVER_FINGERPRINTS = """
+CREATE TABLE file_covers (
+    file_hash TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    page TEXT,
+    computed_at TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE album_covers (
+    album_id BIGINT PRIMARY KEY,
+    cover_url TEXT,
+    fingerprint TEXT NOT NULL,
+    computed_at TIMESTAMPTZ NOT NULL
+);
+"""
+
 #: appended to, never edited: a database records which of these it has. SQLite's m008
 #: (library_search, an FTS5 index) has its twin in 7: PostgreSQL's own full-text search.
 MIGRATIONS: tuple[Migration, ...] = (
@@ -380,6 +396,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(12, "each catalogue sitemap's revision (schema.sql m019)", _V12_SITEMAP_REVISION),
     Migration(13, "catalogue_albums without its unused series_norm index (schema.sql m020)", _V13_NO_SERIES_INDEX),
+    Migration(14, "cover fingerprints of files and albums (schema.sql m021)", _V14_COVER_FINGERPRINTS),
 )
 
 

@@ -371,6 +371,15 @@ def m020_drop_catalogue_series_index(db: Database) -> None:
     db.execute("DROP INDEX IF EXISTS idx_catalogue_series")
 
 
+@migrations()
+def m021_cover_fingerprints(db: Database) -> None:
+    """Cover fingerprints: a file's per content hash, an album's beside the album cache."""
+    start = schema_sql().index(
+        "-- ===================================================================== cover fingerprints"
+    )
+    execute_script(db, schema_sql()[start:])
+
+
 def unknown_applied(conn: sqlite3.Connection) -> list[str]:
     """Migrations recorded in the database that this code does not have: a newer bdnex-core made it."""
     known = set(migrations.names())
