@@ -27,7 +27,7 @@ STATE_WORDS = {
 def state_words(row: dict[str, Any], *, dry_run: bool = False) -> str:
     """``tagged``, ``unchanged`` (tagged again, identical), ``would tag``..."""
     state = str(row["state"])
-    if state == "done" and not row.get("changes") and "changes" in row:
+    if state == "done" and "changed" in row and not row["changed"]:
         return "would stay unchanged" if dry_run else "unchanged"
     said = STATE_WORDS.get(state)
     return said[1 if dry_run else 0] if said else state
@@ -65,7 +65,7 @@ def result_counts(summary: Any, *, dry_run: bool) -> list[tuple[str, int]]:
     from bdnex_core.states import OutcomeState
 
     done = [outcome for outcome in summary.outcomes if outcome.state == OutcomeState.DONE]
-    identical = sum(1 for outcome in done if not outcome.changes)
+    identical = sum(1 for outcome in done if not outcome.changed)
     seen_before = summary.unchanged + sum(
         1 for o in summary.outcomes if o.state == OutcomeState.SKIPPED and o.reason == ALREADY_PROCESSED
     )

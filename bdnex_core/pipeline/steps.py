@@ -87,6 +87,11 @@ class Outcome:
     def key(self) -> str:
         return self.item.key
 
+    @property
+    def changed(self) -> tuple[str, ...]:
+        """The ComicInfo fields this outcome changed (none: the file was already as tagged)."""
+        return tuple(self.changes)
+
     def summary_row(self) -> dict[str, Any]:
         return summary_row(self)
 
@@ -107,6 +112,7 @@ class Outcome:
             self.elapsed_ms,
             edition=self.edition,
             cover=self.cover,
+            changed=self.changed,
         )
 
 
@@ -147,6 +153,7 @@ class RecordedOutcome(NamedTuple):
     changes: Mapping[str, tuple[Any, Any]] = MappingProxyType({})  # a dry run keeps whole outcomes instead
     edition: str = ""  # why this edition of the album (see Outcome.edition)
     cover: str = ""  # what the covers said (see Outcome.cover)
+    changed: tuple[str, ...] = ()  # the names of the fields changed (tagged, or tagged again identically)
 
     @property
     def key(self) -> str:
@@ -171,6 +178,7 @@ def summary_row(outcome: Outcome | RecordedOutcome) -> dict[str, Any]:
         "tome": album.tome if album else None,
         "title": album.title if album else None,
         "changes": {name: list(change) for name, change in outcome.changes.items()},
+        "changed": list(outcome.changed),
         "elapsed_ms": outcome.elapsed_ms,
         "edition": outcome.edition or None,
         "cover": outcome.cover or None,
