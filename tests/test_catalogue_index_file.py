@@ -237,6 +237,21 @@ def test_a_missing_older_or_damaged_file_is_built_again_with_one_line(imported, 
     assert _identify(database, "Nains - T02.cbz", capsys)[1] == ""  # built once
 
 
+@pytest.mark.parametrize("suffix", ["", "-wal"])
+def test_a_folder_where_the_file_or_its_wal_belongs_is_moved_aside(imported, capsys, suffix):
+    database, _first, _second = imported
+    path = database.with_name(f"bdnex.db-catalogue-v{FORMAT}.sqlite")
+    path.unlink()
+    folder = Path(f"{path}{suffix}")
+    folder.mkdir()
+    (folder / "a user's file").write_text("kept")
+    answer, err = _identify(database, "Nains - T02.cbz", capsys)
+    assert (answer["decision"], answer["album_id"]) == ("accept", 253769), err
+    assert path.is_file() and "was no file; moved aside" in err, err
+    kept = [p for p in path.parent.iterdir() if p.name.startswith(f"{folder.name}.damaged-")]
+    assert len(kept) == 1 and (kept[0] / "a user's file").read_text() == "kept"
+
+
 def test_a_file_found_damaged_while_reading_is_built_again_once(imported):
     database, _first, _second = imported
     told: list[str] = []
@@ -357,7 +372,9 @@ def test_with_postgresql_the_file_lives_in_the_cache_folder_per_database(postgre
         assert all(":" not in value for (value,) in conn.execute("SELECT value FROM meta"))
 
 
-def test_no_folder_for_the_file_is_one_clear_error(tmp_path, capsys):
+def test_a_folder_where_the_file_should_be_is_moved_aside(tmp_path, capsys):
+    """The index file is a cache: whatever stands in its place is kept aside (never deleted) and the
+    file built, rather than every command failing until a person moves it."""
     entries = [parse_album_url(url) for url in URLS]
     database = tmp_path / "bdnex.db"
     with BDneXDB(database) as db:
@@ -365,10 +382,11 @@ def test_no_folder_for_the_file_is_one_clear_error(tmp_path, capsys):
     blocker = database.with_name(f"bdnex.db-catalogue-v{FORMAT}.sqlite")
     blocker.mkdir()  # a folder where the file should be
     (blocker / "x").write_text("x")
-    assert main(["--db", str(database), "identify", "Nains 2.cbz"]) != 0
+    assert main(["--db", str(database), "identify", "Nains 2.cbz"]) == 0
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("Error: ") and "cannot write the catalogue index" in err[-1], err
-    assert "unexpected" not in err[-1] and len(err) == 2  # the line saying it is built, then why it cannot be
+    assert len(err) == 2 and "was no file; moved aside" in err[1], err
+    assert blocker.is_file()
+    assert [(p / "x").read_text() for p in tmp_path.iterdir() if p.name.startswith(f"{blocker.name}.damaged-")] == ["x"]
 
 
 def _content(path: Path) -> dict[str, object]:

@@ -304,6 +304,21 @@ def test_rescan_counts_unchanged_files_and_redoes_changed_ones(env, site, tmp_pa
     forced = tag_locations(settings, db, TagOptions(workers=2, force=True, locations=locations), client=client)
     assert forced.unchanged == 0 and len(forced.outcomes) == 4
 
+    # the run's table, from what the summary keeps of recorded outcomes: first tagged, then tagged again
+    # identically (unchanged), never the other way round
+    from bdnex_core.cli.results import result_counts
+
+    assert dict(result_counts(first, dry_run=False))["tagged"] == first.count("done") > 0
+    done = [o for o in forced.outcomes if o.state == "done"]
+    tagged_before = {x.item.path for x in first.outcomes if x.state == "done"} - {paths[2]}  # its ComicInfo went
+    tagged_again = [o for o in done if o.item.path in tagged_before]
+    assert tagged_again and all(not o.changed for o in tagged_again), [o.changed for o in tagged_again]
+    counts = dict(result_counts(forced, dry_run=False))
+    assert (
+        counts["unchanged"] == sum(1 for o in done if not o.changed)
+        and counts["tagged"] == len(done) - counts["unchanged"]
+    )
+
 
 def test_session_logs_are_written_after_the_session_is_closed(env, site, tmp_path):
     settings, db, client, _ = env

@@ -53,6 +53,7 @@ from bdnex_core.matching.index import (
     title_key,
 )
 from bdnex_core.matching.normalize import strip_articles
+from bdnex_core.store.sqlite_files import set_aside
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
@@ -774,6 +775,15 @@ def update_index(db: BDneXDB, settings: Settings | None = None, *, announce: Ann
     return f"{len(changed)} sitemap(s) re-read"
 
 
+def _set_aside_what_is_no_file(path: Path, say: Announce) -> None:
+    """A folder (or anything but a file) where the index file or its -wal/-shm belongs is moved aside,
+    never deleted (it may hold something of the user's), so that the new file can take its place."""
+    for place in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if (place.exists() or place.is_symlink()) and not place.is_file():
+            aside = set_aside(place)
+            say(f"catalogue index: {place} was no file; moved aside as {aside.name}")
+
+
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr)
 
@@ -781,6 +791,7 @@ def _stderr(line: str) -> None:
 def _rebuild(db: BDneXDB, path: Path, reason: str, say: Announce) -> str:
     say(f"catalogue index: building {path} ({reason})")
     try:
+        _set_aside_what_is_no_file(path, say)
         albums = build(db, path)
     except OSError as exc:
         raise CatalogueError(f"cannot write the catalogue index: {exc.strerror or exc}", path=str(path)) from None

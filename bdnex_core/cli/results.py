@@ -15,6 +15,7 @@ from rich.console import Console
 
 from bdnex_core.cli.context import AppContext, echo_json
 from bdnex_core.errors import BdnexError
+from bdnex_core.states import ALREADY_PROCESSED, OutcomeState
 
 # what a file's state says to a person, after a run and after a dry run ("would")
 STATE_WORDS = {
@@ -29,7 +30,7 @@ STATE_WORDS = {
 def state_words(row: dict[str, Any], *, dry_run: bool = False) -> str:
     """``tagged``, ``unchanged`` (tagged again, identical), ``would tag``..."""
     state = str(row["state"])
-    if state == "done" and not row.get("changes") and "changes" in row:
+    if state == "done" and "changed" in row and not row["changed"]:
         return "would stay unchanged" if dry_run else "unchanged"
     said = STATE_WORDS.get(state)
     return said[1 if dry_run else 0] if said else state
@@ -44,6 +45,24 @@ def shown(value: Any) -> str:
 
 def change_line(name: str, old: Any, new: Any) -> str:
     return f"{name}: {shown(old)} -> {shown(new)}"
+
+
+def result_counts(summary: Any, *, dry_run: bool) -> list[tuple[str, int]]:
+    """The rows of a run's table: files tagged, unchanged (tagged again identically, or processed before and
+    unchanged since), waiting for review, left as is, failed; a dry run says what it would do."""
+    done = [outcome for outcome in summary.outcomes if outcome.state == OutcomeState.DONE]
+    identical = sum(1 for outcome in done if not outcome.changed)
+    seen_before = summary.unchanged + sum(
+        1 for o in summary.outcomes if o.state == OutcomeState.SKIPPED and o.reason == ALREADY_PROCESSED
+    )
+    rows = [
+        ("would tag" if dry_run else "tagged", len(done) - identical),
+        ("would stay unchanged" if dry_run else "unchanged", identical + seen_before),
+        ("would wait for review" if dry_run else "waiting for review", summary.count(OutcomeState.WAITING)),
+        ("would leave as is" if dry_run else "left as is", summary.count(OutcomeState.SKIPPED) - seen_before),
+        ("failed", summary.count(OutcomeState.FAILED)),
+    ]
+    return rows
 
 
 def file_line(row: dict[str, Any], *, dry_run: bool = False) -> str:

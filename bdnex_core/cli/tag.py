@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any
 
 import click
 from rich.console import Console
@@ -13,13 +12,12 @@ from rich.table import Table
 from bdnex_core.app.review import ReviewService, _written_path, album_id_of, correct_file
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
 from bdnex_core.cli.library_cmd import print_moves, rename_recorded
-from bdnex_core.cli.results import change_line, echo_summary_json, file_line, print_file_lines
+from bdnex_core.cli.results import change_line, echo_summary_json, file_line, print_file_lines, result_counts
 from bdnex_core.cli.review_prompt import terminal_reviewer
 from bdnex_core.cli.sessions import list_sessions as list_command
 from bdnex_core.cli.sessions import show_session
 from bdnex_core.pipeline import TagOptions, resume_tagging, tag_locations
 from bdnex_core.pipeline.progress import ProgressDisplay
-from bdnex_core.pipeline.steps import ALREADY_PROCESSED
 from bdnex_core.states import Decision, OutcomeState
 
 
@@ -199,24 +197,6 @@ def echo_database_stop(summary, follow_up: Callable[..., str]) -> None:
         click.echo(f"Error: {said}: {follow_up(*args)}", err=True)
     else:
         click.echo(f"Error: {summary.message}", err=True)
-
-
-def result_counts(summary: Any, *, dry_run: bool) -> list[tuple[str, int]]:
-    """The rows of a run's table: files tagged, unchanged (tagged again identically, or processed before and
-    unchanged since), waiting for review, left as is, failed; a dry run says what it would do."""
-    done = [outcome for outcome in summary.outcomes if outcome.state == OutcomeState.DONE]
-    identical = sum(1 for outcome in done if not outcome.changes)
-    seen_before = summary.unchanged + sum(
-        1 for o in summary.outcomes if o.state == OutcomeState.SKIPPED and o.reason == ALREADY_PROCESSED
-    )
-    rows = [
-        ("would tag" if dry_run else "tagged", len(done) - identical),
-        ("would stay unchanged" if dry_run else "unchanged", identical + seen_before),
-        ("would wait for review" if dry_run else "waiting for review", summary.count(OutcomeState.WAITING)),
-        ("would leave as is" if dry_run else "left as is", summary.count(OutcomeState.SKIPPED) - seen_before),
-        ("failed", summary.count(OutcomeState.FAILED)),
-    ]
-    return rows
 
 
 def correct_one_file(

@@ -28,7 +28,7 @@ from bdnex_core.errors import BdnexError
 from bdnex_core.hashing import Fingerprint, sha256_file
 from bdnex_core.library import LibraryItem, MetadataWriter, WriteResult
 from bdnex_core.matching.filename import parse_filename
-from bdnex_core.states import Decision, FileStatus, HistorySource, OutcomeState
+from bdnex_core.states import ALREADY_PROCESSED, Decision, FileStatus, HistorySource, OutcomeState
 from bdnex_core.store.backend import ConnectionLost
 from bdnex_core.store.common import MAX_ID
 
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from bdnex_core.pipeline.options import TagOptions
 
 # the reason of a file skipped as processed before and unchanged (the runner records no change for it)
-ALREADY_PROCESSED = "already processed, unchanged"
 RETRIES_AFTER_A_LOST_CONNECTION = 2
 ALBUM_ID_IN_URL = re.compile(r"-([0-9]+)\.html")
 
@@ -94,6 +93,11 @@ class Outcome:
     def key(self) -> str:
         return self.item.key
 
+    @property
+    def changed(self) -> tuple[str, ...]:
+        """The ComicInfo fields this outcome changed (none: the file was already as tagged)."""
+        return tuple(self.changes)
+
     def summary_row(self) -> dict[str, Any]:
         return summary_row(self)
 
@@ -114,6 +118,7 @@ class Outcome:
             self.elapsed_ms,
             edition=self.edition,
             cover=self.cover,
+            changed=self.changed,
         )
 
 
@@ -154,6 +159,7 @@ class RecordedOutcome(NamedTuple):
     changes: Mapping[str, tuple[Any, Any]] = MappingProxyType({})  # a dry run keeps whole outcomes instead
     edition: str = ""  # why this edition of the album (see Outcome.edition)
     cover: str = ""  # what the covers said (see Outcome.cover)
+    changed: tuple[str, ...] = ()  # the names of the fields changed (tagged, or tagged again identically)
 
     @property
     def key(self) -> str:
@@ -178,6 +184,7 @@ def summary_row(outcome: Outcome | RecordedOutcome) -> dict[str, Any]:
         "tome": album.tome if album else None,
         "title": album.title if album else None,
         "changes": {name: list(change) for name, change in outcome.changes.items()},
+        "changed": list(outcome.changed),
         "elapsed_ms": outcome.elapsed_ms,
         "edition": outcome.edition or None,
         "cover": outcome.cover or None,
