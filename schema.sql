@@ -2,7 +2,7 @@
 -- The first part is the seed ("BDneX Architecture - Phase 1"): its tables, columns,
 -- CHECKs and six indexes are kept as designed, but for one word: a file waiting for a person's
 -- review is 'waiting' (the seed said 'skipped', which also means "left as it was"). The second
--- part is what the product adds. Every statement is idempotent; bdnex_core/migrations.py applies this file
+-- part is what the product adds. Every statement is idempotent; bdnex_core/store/migrations.py applies this file
 -- through sqlite-utils Migrations and upgrades databases made by earlier versions.
 
 -- ===================================================================== seed

@@ -15,6 +15,7 @@ import dataclasses
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 from lxml import etree
@@ -426,7 +427,6 @@ def _join(names: list[str]) -> str | None:
 def _rating(value: float | None, version: str) -> str | None:
     if value is None:
         return None
-    from decimal import ROUND_HALF_UP, Decimal
 
     bounded = Decimal(str(max(0.0, min(5.0, float(value)))))
     step = Decimal("0.1") if version == "2.1" else Decimal("0.01")  # the schemas' fractionDigits

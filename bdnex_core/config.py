@@ -19,10 +19,11 @@ import copy
 import difflib
 import errno
 import json
+import logging
 import math
 import os
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -32,6 +33,8 @@ from urllib.parse import urlsplit, urlunsplit
 from bdnex_core import paths
 from bdnex_core.errors import ConfigError
 from bdnex_core.fileio import read_regular_file
+from bdnex_core.plugins import config_schemas
+from bdnex_core.service import notification_checks
 
 if TYPE_CHECKING:
     import jsonschema
@@ -143,8 +146,6 @@ class Settings:
 
     def with_database_path(self, path: str | os.PathLike[str]) -> Settings:
         """Another database (``--db``, ``BDNEX_DB``): an SQLite file, or a PostgreSQL URL."""
-        from dataclasses import replace
-
         location = os.fspath(path)
         if location.startswith(("postgresql://", "postgres://")):
             return replace(self, database=replace(self.database, backend="postgresql", url=location))
@@ -153,8 +154,6 @@ class Settings:
 
 def full_schema() -> dict[str, Any]:
     """The core's schema with every loaded plugin's section added."""
-    from bdnex_core.plugins import config_schemas
-
     schema = copy.deepcopy(config_schema())
     for name, section in config_schemas().items():
         schema["properties"].setdefault(name, copy.deepcopy(dict(section)))
@@ -238,7 +237,7 @@ def validate(data: Any, source: str, schema: dict[str, Any] | None = None) -> No
     problems.extend(non_finite)
     said = {problem.split(": ", 1)[0] for problem in non_finite}  # such a value once, not also "above the maximum"
     if problems or not surely_valid(data, schema):  # the common case is decided without jsonschema (0.1 s to import)
-        import jsonschema  # the validator names every key at fault
+        import jsonschema  # lazy: 0.1 s to import; only a configuration in doubt needs the validator, which names every key at fault
 
         validator = jsonschema.Draft202012Validator(schema)
         errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), [str(p) for p in e.path]))
@@ -248,9 +247,8 @@ def validate(data: Any, source: str, schema: dict[str, Any] | None = None) -> No
     if isinstance(data, dict):
         problems.extend(_cross_checks(data))
         if not problems:  # what needs well-typed values to be checked at all
-            from bdnex_core.service.notifications import config_problems
-
-            problems.extend(config_problems(data.get("notifications")))
+            default_templates = config_schema()["properties"]["notifications"]["properties"]["templates"]["default"]
+            problems.extend(notification_checks.config_problems(data.get("notifications"), default_templates))
     if problems:
         raise ConfigError(f"invalid configuration at {'; '.join(problems)}", path=source)
 
@@ -451,11 +449,11 @@ def from_mapping(data: dict[str, Any], *, source: Path | None = None) -> Setting
 
 
 @cache
-def _unique_keys_loader() -> Any:
-    """PyYAML's safe loader, except that a key given twice in one mapping is an error (plain PyYAML
-    keeps the last one: a second ``pipeline:`` section would silently replace the first). Made when a
-    file is read: only a configuration file needs the parser."""
-    import yaml
+def _yaml_and_loader() -> tuple[Any, Any]:
+    """PyYAML and its safe loader, except that a key given twice in one mapping is an error (plain
+    PyYAML keeps the last one: a second ``pipeline:`` section would silently replace the first). Made
+    when a file is read: only a configuration file needs the parser."""
+    import yaml  # lazy: only a configuration file needs the parser (its import costs a tenth of a command's start)
 
     class UniqueKeysLoader(yaml.SafeLoader):
         def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -474,7 +472,7 @@ def _unique_keys_loader() -> Any:
                 first_line[key] = key_node.start_mark.line
             return super().construct_mapping(node, deep=deep)
 
-    return UniqueKeysLoader
+    return yaml, UniqueKeysLoader
 
 
 def _database_url_from_environment() -> str | None:
@@ -495,7 +493,7 @@ def _database_url_from_environment() -> str | None:
 
 
 def _read_yaml(path: Path) -> Any:
-    import yaml  # only a configuration file needs the parser (its import costs a tenth of a command's start)
+    yaml, unique_keys_loader = _yaml_and_loader()
 
     try:
         # a FIFO or a device is refused before any read, and nothing is read past the cap
@@ -510,7 +508,7 @@ def _read_yaml(path: Path) -> Any:
             path=path,
         ) from None
     try:
-        data = yaml.load(raw.decode("utf-8"), Loader=_unique_keys_loader()) or {}  # a SafeLoader subclass
+        data = yaml.load(raw.decode("utf-8"), Loader=unique_keys_loader) or {}  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
@@ -579,8 +577,6 @@ def _warn_if_empty(path: Path, data: Any) -> None:
     """An empty configuration file is valid (every default applies), but a disk or a sync tool may have
     emptied it: say so once, since the defaults then choose another database."""
     if data == {}:
-        import logging
-
         logging.getLogger(__name__).warning(
             "%s is empty: every setting has its default (database %s)", path, paths.default_database_path()
         )
@@ -635,8 +631,6 @@ def _check_database_location(location: str, where: str) -> None:
 
 def settings_as_dict(settings: Settings) -> dict[str, Any]:
     """The effective settings (defaults filled in), JSON-friendly and secrets masked, for ``config show``."""
-    from dataclasses import asdict
-
     result: dict[str, Any] = {}
     for item in fields(settings):
         if item.name in {"source", "raw"}:

@@ -17,13 +17,15 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bdnex_core import migrations
+from bdnex_core.archives.journal import take_back_interrupted
+from bdnex_core.config import load_settings
 from bdnex_core.errors import BdnexError, DatabaseError
 from bdnex_core.hashing import sha256_file
 from bdnex_core.paths import logs_folder_for
+from bdnex_core.postgres import schema
 from bdnex_core.postgres.connection import is_postgresql_url, one_line, psycopg_privilege_errors
 from bdnex_core.states import HistorySource, SessionFileState, SessionStatus
-from bdnex_core.store import db_safety
+from bdnex_core.store import db_safety, migrations
 from bdnex_core.store.albums import AlbumCache
 from bdnex_core.store.archive_journal import ArchiveJournalStore
 from bdnex_core.store.backend import (
@@ -110,8 +112,6 @@ class BDneXDB:
     ):
         if db_path is None:
             if settings is None:  # the seed's BDneXDB(): the user's configuration, BDNEX_DB first
-                from bdnex_core.config import load_settings
-
                 settings = load_settings()
             database = settings.database
             db_path = database.url if database.backend == POSTGRESQL and database.url else database.path
@@ -158,8 +158,6 @@ class BDneXDB:
         """Take back every in-place archive write a crash interrupted (its writer is dead): each
         archive is its original again, as this database, which never recorded the write, says.
         Done by every opening of a database (not by :meth:`reopen`, the same process's threads)."""
-        from bdnex_core.archives.journal import take_back_interrupted
-
         take_back_interrupted(self.archive_journal)
 
     def _open(self, *, check: bool, creating: bool, patient: bool = False) -> Backend:
@@ -244,8 +242,6 @@ class BDneXDB:
             raise DatabaseError(f"the database is unusable ({exc})", path=self.path) from None
 
     def _prepare_postgresql(self, backend: PostgresBackend) -> None:
-        from bdnex_core.postgres import schema
-
         self.created = not backend.table_exists("processed_files")
         applied = schema.applied_versions(backend.conn)
         newer = sorted(set(applied) - {m.version for m in schema.MIGRATIONS})
@@ -289,8 +285,6 @@ class BDneXDB:
 
     def schema_version(self) -> list[str]:
         if isinstance(self.backend, PostgresBackend):
-            from bdnex_core.postgres import schema
-
             names = {m.version: m.name for m in schema.MIGRATIONS}
             return [names.get(version, str(version)) for version in schema.applied_versions(self.backend.conn)]
         assert isinstance(self.backend, SQLiteBackend)
@@ -300,10 +294,6 @@ class BDneXDB:
 
     def has_processed_files(self) -> bool:
         return self.files.has_any()
-
-    def get_file_hash(self, file_path: str | os.PathLike[str]) -> str:
-        """SHA-256 of a file (seed name)."""
-        return sha256_file(file_path)
 
     def get_file(self, file_path: str | os.PathLike[str]) -> dict[str, Any] | None:
         return self.files.get(file_path)

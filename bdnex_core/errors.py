@@ -45,10 +45,6 @@ class DatabaseError(BdnexError):
     stops_run = True
 
 
-class PluginError(BdnexError):
-    """A plugin failed to load or misbehaved."""
-
-
 class ArchiveError(BdnexError):
     """A comic archive cannot be read or written safely."""
 

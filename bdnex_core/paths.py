@@ -74,10 +74,16 @@ SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 SET_ASIDE = re.compile(r"\.(damaged|replaced)-\d{8}-\d{6}")  # what db repair/restore/reset set aside
 
 
+def backups_folder(settings: Settings) -> Path:
+    """Where the SQLite database's rolling backups go: ``database.backups_dir``, else ``<database>-backups``."""
+    database = settings.database
+    if database.backups_dir is not None:
+        return Path(database.backups_dir)
+    return Path(database.path).with_name(Path(database.path).name + "-backups")
+
+
 def owner_of(path: Path, settings: Settings) -> Owner | None:
     """The owner of a file bdnex-core keeps (``None``: not one of its files)."""
-    from bdnex_core.store.db_backups import backups_folder
-
     path = Path(os.path.abspath(path))
     database = settings.database
     if database.backend == "sqlite":

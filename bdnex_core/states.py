@@ -91,3 +91,8 @@ def session_state_for(outcome: OutcomeState) -> SessionFileState:
     if outcome == OutcomeState.REVIEW:
         raise ValueError("a review outcome is asked or queued before it is recorded")
     return SessionFileState(str(outcome))
+
+
+#: the reason of a file skipped because it was processed before and has not changed since (a run's table
+#: counts these as unchanged)
+ALREADY_PROCESSED = "already processed, unchanged"

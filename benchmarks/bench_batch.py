@@ -91,7 +91,7 @@ def main() -> int:
                     "database": {"path": str(base / "bdnex.db")},
                     "cache": {"dir": str(base / "cache")},
                     "pipeline": {"logs_dir": str(base / "logs")},
-                    **site.settings_mapping(min_delay_seconds=0.0, jitter_seconds=0.0, max_requests_per_hour=1_000_000),
+                    **site.settings_mapping(min_delay_seconds=0.0, jitter_seconds=0.0, max_requests_per_hour=100_000),
                 }
             )
             db = BDneXDB(settings=settings)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bdnex_testing lives in the checkout
 
-from bdnex_core.archive import open_archive
+from bdnex_core.archives import open_archive
 from bdnex_core.bedetheque.catalogue import Catalogue
 from bdnex_core.bedetheque.client import BedethequeClient, reset_politeness
 from bdnex_core.comicinfo import ComicInfo
@@ -111,7 +111,7 @@ def run(site: FakeBedetheque, base: Path, template: Path, mode: str, workers: in
             "database": {"path": str(folder / "bdnex.db")},
             "cache": {"dir": str(folder / "cache")},
             "pipeline": {"logs_dir": str(folder / "logs")},
-            **site.settings_mapping(album_pages=mode, max_requests_per_hour=10_000_000),
+            **site.settings_mapping(album_pages=mode, max_requests_per_hour=100_000),
         }
     )
     reset_politeness()

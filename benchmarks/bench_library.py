@@ -25,9 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from bdnex_core.app.organize import DEFAULT_TEMPLATE, rename_files
+from bdnex_core.app.query import count_files, list_files
 from bdnex_core.db import BDneXDB
-from bdnex_core.organize import DEFAULT_TEMPLATE, rename_files
-from bdnex_core.query import count_files, list_files
 
 SYLLABLES = [
     "ba",

@@ -58,7 +58,7 @@ def settings_mapping(site: FakeBedetheque, folder: Path, database: dict[str, Any
         "database": database,
         "cache": {"dir": str(folder / "cache")},
         "pipeline": {"logs_dir": str(folder / "logs"), "workers": threads},
-        **site.settings_mapping(min_delay_seconds=0.0, jitter_seconds=0.0, max_requests_per_hour=10_000_000),
+        **site.settings_mapping(min_delay_seconds=0.0, jitter_seconds=0.0, max_requests_per_hour=100_000),
     }
 
 

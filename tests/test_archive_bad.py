@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bdnex_core.archive import TEMP_PREFIX, convert_to_cbz, open_archive, write_comicinfo
+from bdnex_core.archives import TEMP_PREFIX, convert_to_cbz, open_archive, write_comicinfo
 from bdnex_core.errors import ArchiveError
 from bdnex_testing.archives import build_cbz, jpeg_like
 from bdnex_testing.rarbuild import build_rar as write_rar
@@ -256,7 +256,7 @@ def test_file_size_limit(tmp_path):
         "import resource, signal, sys\n"
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
         "resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))\n"
-        "from bdnex_core.archive import write_comicinfo\n"
+        "from bdnex_core.archives import write_comicinfo\n"
         "from bdnex_core.errors import ArchiveError\n"
         "try:\n    write_comicinfo(sys.argv[1], b'<ComicInfo/>')\n"
         "except ArchiveError as exc:\n    print(exc)\n"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bdnex_core.archive import write_comicinfo
+from bdnex_core.archives import write_comicinfo
 from bdnex_testing.archives import build_cbz
 
 FS_IOC_FIEMAP = 0xC020660B

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bdnex_core.archive import TEMP_PREFIX, cleanup_stale_temp_files, write_comicinfo
+from bdnex_core.archives import TEMP_PREFIX, cleanup_stale_temp_files, write_comicinfo
 from bdnex_testing.archives import build_cbz, raw_members
 
 NEW_XML = b"<ComicInfo><Series>Nains</Series><Number>1</Number><Title>Redwin de la Forge</Title></ComicInfo>"
@@ -23,7 +23,7 @@ TRIALS = 24
 
 WRITER = """
 import sys
-from bdnex_core.archive import write_comicinfo
+from bdnex_core.archives import write_comicinfo
 path, xml = sys.argv[1], sys.argv[2].encode()
 print("ready", flush=True)
 while True:

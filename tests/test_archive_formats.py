@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bdnex_core.archive import ArchiveKind, convert_to_cbz, detect_kind, open_archive
+from bdnex_core.archives import ArchiveKind, convert_to_cbz, detect_kind, open_archive
 from bdnex_core.errors import ArchiveError
 from bdnex_testing.archives import jpeg_like
 from bdnex_testing.rarbuild import build_rar as write_rar
@@ -61,7 +61,7 @@ def test_kind_comes_from_content_not_extension(tmp_path):
     rar_named_cbz = _rar(tmp_path, "rar-really.cbz")
     assert detect_kind(rar_named_cbz) == "cbr"
     with pytest.raises(ArchiveError, match="convert it first"):
-        from bdnex_core.archive import write_comicinfo
+        from bdnex_core.archives import write_comicinfo
 
         write_comicinfo(rar_named_cbz, XML)
 

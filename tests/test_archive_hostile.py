@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bdnex_core.archive import TEMP_PREFIX, convert_to_cbz, open_archive, write_comicinfo
+from bdnex_core.archives import TEMP_PREFIX, convert_to_cbz, open_archive, write_comicinfo
 from bdnex_core.demo.samplelib import sample_pages, write_cbz
 from bdnex_core.errors import ArchiveError
 from bdnex_testing.rarbuild import build_rar

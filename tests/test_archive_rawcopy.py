@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bdnex_core.archive import TEMP_PREFIX, cleanup_stale_temp_files, open_archive, write_comicinfo
+from bdnex_core.archives import TEMP_PREFIX, cleanup_stale_temp_files, open_archive, write_comicinfo
 from bdnex_testing.archives import build_cbz, jpeg_like, raw_members
 
 NEW_XML = b'<?xml version="1.0" encoding="utf-8"?>\n<ComicInfo><Series>Nains</Series><Number>1</Number></ComicInfo>\n'

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bdnex_core.archive import cleanup_stale_temp_files, convert_to_cbz, natural_key, open_archive, write_comicinfo
+from bdnex_core.archives import cleanup_stale_temp_files, convert_to_cbz, natural_key, open_archive, write_comicinfo
 from bdnex_core.demo.samplelib import sample_pages, write_cbz
 from bdnex_core.errors import ArchiveError
 from bdnex_testing.archives import raw_members
@@ -315,7 +315,7 @@ def test_stale_temp_files_of_dead_writers_are_removed(tmp_path):
 
 KILLER = """
 import sys
-from bdnex_core.archive import write_comicinfo
+from bdnex_core.archives import write_comicinfo
 path = sys.argv[1]
 n = 0
 while True:

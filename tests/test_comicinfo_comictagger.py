@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from bdnex_core.archive import write_comicinfo
+from bdnex_core.archives import write_comicinfo
 from bdnex_core.bedetheque.parse import parse_album_page
 from bdnex_core.comicinfo import ComicInfo
 from bdnex_core.demo.samplelib import sample_pages, write_cbz

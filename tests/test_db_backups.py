@@ -24,8 +24,9 @@ from bdnex_core.config import Settings, from_mapping
 from bdnex_core.db import BDneXDB
 from bdnex_core.demo.fakesite import FakeBedetheque
 from bdnex_core.demo.samplelib import build_library
+from bdnex_core.paths import backups_folder
 from bdnex_core.pipeline import TagOptions, collect_items, run_tagging
-from bdnex_core.store.db_backups import backups_folder, list_backups, make_backup
+from bdnex_core.store.db_backups import list_backups, make_backup
 from tests.test_db_damage import fill
 
 SAMPLE = "SELECT id, file_path, series, title, status, session_id FROM processed_files ORDER BY id"

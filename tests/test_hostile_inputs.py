@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bdnex_core.archive import open_archive
+from bdnex_core.archives import open_archive
 from bdnex_core.comicinfo import ComicInfo
 from bdnex_core.demo.fakesite import FakeBedetheque, render_album_page
 from bdnex_core.demo.samplelib import sample_pages, write_cbz
@@ -325,7 +325,6 @@ def test_a_comicinfo_we_cannot_read_is_never_replaced_silently(env, site, kind):
 
 
 def test_a_replaced_comicinfo_is_kept_in_the_database(env, site):
-    from bdnex_core.comicinfo_backups import comicinfo_before_session
     from bdnex_core.config import from_mapping
     from bdnex_core.db import BDneXDB
 
@@ -341,8 +340,8 @@ def test_a_replaced_comicinfo_is_kept_in_the_database(env, site):
     assert env.tag("--force").returncode == 0  # a second rewrite keeps the first one's previous state too
     db = BDneXDB(settings=from_mapping(json.loads(env.config.read_text())))
     try:
-        assert comicinfo_before_session(db, path, session).comicinfo == previous
-        later = comicinfo_before_session(db, path, session + 1).comicinfo
+        assert db.backups.before_session(path, session).comicinfo == previous
+        later = db.backups.before_session(path, session + 1).comicinfo
         assert later != previous and b"bdnex-core" in later
     finally:
         db.close()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
+from bdnex_core.app.legacy_logs import import_logs
 from bdnex_core.cli import main
 from bdnex_core.db import BDneXDB
-from bdnex_core.legacy_logs import import_logs
 
 
 def write_log(folder, name, results, **extra):

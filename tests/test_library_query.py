@@ -9,9 +9,9 @@ import unicodedata
 
 import pytest
 
+from bdnex_core.app.query import QueryError, count_files, list_files, missing_tomes
 from bdnex_core.db import BDneXDB
 from bdnex_core.hashing import Fingerprint
-from bdnex_core.query import QueryError, count_files, list_files, missing_tomes
 
 LIBRARY = "/library"
 FILES = [
@@ -270,7 +270,7 @@ def test_rename_names_authors_from_an_album_cached_long_ago(db, tmp_path):
     """The authors come from the album cache, however old the entry (names do not expire)."""
     from datetime import timedelta
 
-    from bdnex_core.organize import plan_renames
+    from bdnex_core.app.organize import plan_renames
     from bdnex_core.store.common import utcnow
 
     db.cache_album(

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from bdnex_core.app.organize import Tome, render_relative_path, safe_component, template_values
 from bdnex_core.bedetheque.client import BedethequeClient
 from bdnex_core.cli import main
 from bdnex_core.config import from_mapping
 from bdnex_core.db import BDneXDB
 from bdnex_core.demo.fakesite import human
 from bdnex_core.demo.samplelib import CatalogueAlbum, build_library
-from bdnex_core.organize import Tome, render_relative_path, safe_component, template_values
 from bdnex_core.pipeline import TagOptions, collect_items, run_tagging
 from bdnex_testing import review as review_env
 from bdnex_testing.pytest_plugin import database_mapping
@@ -318,7 +318,7 @@ class Crash(BaseException):
 def test_a_rename_killed_at_each_step_is_finished_by_the_next(tmp_path, monkeypatch, point, database_location):
     """Dies after the n-th link, before the records follow, or after some old names are gone: no
     content is lost, and the next run finishes the moves the journal holds, records included."""
-    import bdnex_core.organize as organize
+    import bdnex_core.app.organize as organize
 
     settings, config, library = _recorded_library(tmp_path, 40, database_location)
     contents = set(sha256s(library))

@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from bdnex_core.archive import open_archive
+from bdnex_core.archives import open_archive
 from bdnex_core.bedetheque.catalogue import Catalogue
 from bdnex_core.bedetheque.client import BedethequeClient, reset_politeness
 from bdnex_core.cli import main

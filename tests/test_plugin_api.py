@@ -23,8 +23,10 @@ PLUGIN_PACKAGES = [
     REPO_ROOT / "plugins" / "kavita" / "bdnex_kavita",
     REPO_ROOT / "plugins" / "calibre" / "bdnex_calibre",
 ]
-ALLOWED_MODULES = {"bdnex_core.api", "bdnex_core.errors", "bdnex_core.library"}
-ALLOWED_FROM_ROOT = {"hookimpl", "api", "errors", "library"}
+# the ComicTagger talker (ComicTagger's plugin that calls bdnex-core) is held to the same rule
+COMICTAGGER_PACKAGE = REPO_ROOT / "plugins" / "comictagger" / "bdnex_comictagger"
+ALLOWED_MODULES = {"bdnex_core.api", "bdnex_core.errors", "bdnex_core.library", "bdnex_core.hookspecs"}
+ALLOWED_FROM_ROOT = {"hookimpl", "api", "errors", "library", "hookspecs"}
 
 
 def _core_imports(path: Path) -> list[tuple[int, str]]:
@@ -41,17 +43,33 @@ def _core_imports(path: Path) -> list[tuple[int, str]]:
     return found
 
 
-def test_bundled_plugins_import_only_the_plugin_api():
+def _offending_imports(packages: list[Path]) -> list[str]:
     offending = []
-    modules = [path for package in PLUGIN_PACKAGES for path in package.rglob("*.py")]
-    assert len(modules) > 10
+    modules = [path for package in packages for path in package.rglob("*.py")]
+    assert modules
     for path in modules:
         for line, module in _core_imports(path):
             name = module.removeprefix("bdnex_core.")
             if module in ALLOWED_MODULES or ("." not in name and name in ALLOWED_FROM_ROOT):
                 continue
             offending.append(f"{path.relative_to(REPO_ROOT)}:{line}: {module}")
+    return offending
+
+
+def test_every_adapter_is_checked():
+    assert {path.name for path in [*PLUGIN_PACKAGES, COMICTAGGER_PACKAGE]} == {
+        path.parent.name for path in (REPO_ROOT / "plugins").glob("*/bdnex_*/__init__.py")
+    }
+
+
+def test_bundled_plugins_import_only_the_plugin_api():
+    offending = _offending_imports(PLUGIN_PACKAGES)
     assert not offending, "plugins must use bdnex_core.api, not core internals:\n" + "\n".join(offending)
+
+
+def test_comictagger_talker_imports_only_the_plugin_api():
+    offending = _offending_imports([COMICTAGGER_PACKAGE])
+    assert not offending, "the talker must use bdnex_core.api, not core internals:\n" + "\n".join(offending)
 
 
 def test_catalogue_rows_are_named(tmp_path):

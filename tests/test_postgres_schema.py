@@ -17,11 +17,11 @@ import psycopg
 import pytest
 from sqlite_utils import Database
 
-from bdnex_core import migrations
 from bdnex_core.postgres.schema import MIGRATIONS, VERSIONS_TABLE, applied_versions, migrate
 from bdnex_core.postgres.search import SEARCHED_COLUMNS
 from bdnex_core.postgres.sides import SqliteSide, sqlite_kind
 from bdnex_core.postgres.values import Kind
+from bdnex_core.store import migrations
 
 POSTGRES_TYPE = {
     Kind.INTEGER: "bigint",

@@ -8,11 +8,11 @@ import shutil
 
 import pytest
 
+from bdnex_core.app.organize import safe_component
 from bdnex_core.cli import main
 from bdnex_core.db import BDneXDB
 from bdnex_core.demo.fakesite import human
 from bdnex_core.demo.samplelib import sample_pages, write_cbz
-from bdnex_core.organize import safe_component
 from bdnex_testing import review as review_env
 from bdnex_testing.review import (
     comicinfo_bytes,

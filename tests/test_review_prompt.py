@@ -8,12 +8,12 @@ import signal
 import pexpect
 import pytest
 
+from bdnex_core.app.review import SKIPPED, WAITING, ReviewService
 from bdnex_core.cli import main
 from bdnex_core.comicinfo import ComicInfo
 from bdnex_core.db import BDneXDB
 from bdnex_core.demo.fakesite import human
 from bdnex_core.demo.samplelib import sample_pages, write_cbz
-from bdnex_core.pipeline.review_service import SKIPPED, WAITING, ReviewService
 from bdnex_testing import review as review_env
 from bdnex_testing.review import (
     comicinfo_bytes,

@@ -7,10 +7,10 @@ import zipfile
 
 import pytest
 
+from bdnex_core.app.review import SKIPPED, WAITING, ReviewError, ReviewService, breakdown
 from bdnex_core.cli import main
 from bdnex_core.demo.fakesite import human
 from bdnex_core.hashing import sha256_file
-from bdnex_core.pipeline.review_service import SKIPPED, WAITING, ReviewError, ReviewService, breakdown
 from bdnex_testing import review as review_env
 from bdnex_testing.review import (
     comicinfo_bytes,
@@ -119,7 +119,7 @@ def test_breakdown_keeps_names_and_numbers_only():
 
 def test_removing_comicinfo_keeps_every_page_byte_for_byte(tmp_path):
     """Undo of a first tagging removes our ComicInfo.xml, wherever it sits in the zip."""
-    from bdnex_core.archive import write_comicinfo
+    from bdnex_core.archives import write_comicinfo
     from bdnex_core.demo.samplelib import page_jpeg
 
     path = tmp_path / "a.cbz"

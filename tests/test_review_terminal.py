@@ -15,10 +15,10 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from bdnex_core.app.review import WAITING, ReviewService
 from bdnex_core.cli import main
 from bdnex_core.db import BDneXDB
 from bdnex_core.demo.fakesite import human
-from bdnex_core.pipeline.review_service import WAITING, ReviewService
 from bdnex_testing import review as review_env
 from bdnex_testing.review import comicinfo_bytes, comicinfo_of, make_env, series_entries, uncertain_file
 

@@ -191,7 +191,7 @@ def test_seed_era_database_is_upgraded_in_place(tmp_path):
     assert db.get_processed_files()[0]["title"] == "Old"
     assert db.schema_version()[:2] == ["m001_upgrade_seed_tables", "m002_schema"]
     # files recorded before the full-text index existed are found by `ls` (m008 fills it)
-    from bdnex_core.query import list_files
+    from bdnex_core.app.query import list_files
 
     assert [row["title"] for row in list_files(db, ["old"])] == ["Old"]
     assert "m008_library_search" in db.schema_version()

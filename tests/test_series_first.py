@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bdnex_core.archive import open_archive
+from bdnex_core.archives import open_archive
 from bdnex_core.bedetheque.album import SERIES_PAGE, Album
 from bdnex_core.bedetheque.catalogue import Catalogue
 from bdnex_core.bedetheque.client import BedethequeClient, reset_politeness

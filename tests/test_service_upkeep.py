@@ -256,9 +256,9 @@ def test_one_folder_for_everything_with_bdnex_home(tmp_path, monkeypatch):
 
 def test_secrets_from_files_for_containers(tmp_path, monkeypatch):
     """The web page's token and the database URL from files (compose secrets), never from the image."""
-    import click
 
-    from bdnex_core.cli.web_cmd import token_from_environment
+    from bdnex_core.errors import BdnexError
+    from bdnex_core.service.health import token_from_environment
 
     secret = tmp_path / "web_token"
     secret.write_text("s3cret-token\n")
@@ -268,7 +268,7 @@ def test_secrets_from_files_for_containers(tmp_path, monkeypatch):
     assert token_from_environment() == "from-the-environment"
     monkeypatch.delenv("BDNEX_WEB_TOKEN")
     secret.write_text("")
-    with pytest.raises(click.ClickException, match="the web token file is empty"):
+    with pytest.raises(BdnexError, match="the web token file is empty"):
         token_from_environment()
 
     url = tmp_path / "database_url"

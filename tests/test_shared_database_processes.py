@@ -25,7 +25,6 @@ from bdnex_core.config import from_mapping
 from bdnex_core.db import BDneXDB
 from bdnex_core.demo.fakesite import FakeBedetheque
 from bdnex_core.demo.samplelib import build_library
-from bdnex_core.session_workers import session_workers
 from bdnex_testing.databases import peek_value
 from bdnex_testing.pytest_plugin import database_mapping
 
@@ -205,12 +204,12 @@ def test_a_killed_run_and_the_one_that_resumed_it_are_both_workers_of_the_sessio
             time.sleep(0.05)
         with BDneXDB(settings=from_mapping(mapping)) as db:
             (session,) = db.list_sessions()
-            while_running = session_workers(db, session["id"])
+            while_running = db.sessions.workers(session["id"])
     finally:
         first.kill()
         first.wait()
-    assert [(w["pid"], w["host"], w["running"]) for w in while_running] == [(first.pid, socket.gethostname(), True)]
-    assert while_running[0]["files_done"] >= 3 and while_running[0]["last_heartbeat"]
+    assert [(w.pid, w.host, w.running) for w in while_running] == [(first.pid, socket.gethostname(), True)]
+    assert while_running[0].files_done >= 3 and while_running[0].last_heartbeat
     done_by_first = files_recorded(database)
     assert done_by_first < FILES, "the first run finished before it was killed"
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bdnex_core.comicinfo_backups import backups_of, comicinfo_before_session
+from bdnex_core.app.review import ReviewService
 from bdnex_core.db import BDneXDB
-from bdnex_core.pipeline.review_service import ReviewService
 
 # bytes no text encoding would keep: a BLOB/BYTEA must give them back unchanged
 ODD_BYTES = b"<ComicInfo>\x00\xff\xfe caf\xe9 \x80</ComicInfo>"
@@ -37,11 +36,11 @@ def test_backups_keep_their_bytes_and_layout_and_undo_finds_the_right_ones(db, t
         unreadable = db.backups.record(second, b"\xff", file_id=second_id, session_id=two, reason="unreadable")
         a_later = db.backups.record(first, b"<ComicInfo>2</ComicInfo>", file_id=first_id, session_id=two)
 
-    kept = backups_of(db, first)
+    kept = db.backups.of_path(first)
     assert [backup.comicinfo for backup in kept] == [ODD_BYTES, b"<ComicInfo/>", b"<ComicInfo>2</ComicInfo>"]
     assert isinstance(kept[0].comicinfo, bytes)
-    assert comicinfo_before_session(db, first, one).comicinfo == ODD_BYTES
-    assert comicinfo_before_session(db, second, one) is None  # 'absent' and 'unreadable' replaced nothing
+    assert db.backups.before_session(first, one).comicinfo == ODD_BYTES
+    assert db.backups.before_session(second, one) is None  # 'absent' and 'unreadable' replaced nothing
 
     firsts = db.backups.first_writes_of_session(one)
     assert [row["id"] for row in firsts] == [a_before, b_absent]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import zipfile
 import zlib
 from pathlib import Path
@@ -111,8 +112,6 @@ def _write_converted(
 
 
 def _member_time(comic: ComicArchive, name: str | None) -> tuple[int, int, int, int, int, int]:
-    import time
-
     stamp = comic.date_time(name) if name is not None and isinstance(comic, RarComic) else None
     if stamp is None:
         now = time.localtime()

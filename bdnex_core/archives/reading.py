@@ -12,6 +12,8 @@ import zlib
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+import rarfile
+
 from bdnex_core.errors import ArchiveError
 from bdnex_core.hashing import open_regular
 
@@ -218,7 +220,6 @@ class RarComic(ComicArchive):
 
     def __init__(self, path: Path):
         super().__init__(path)
-        import rarfile
 
         try:
             self.rar = rarfile.RarFile(str(path))
@@ -249,8 +250,6 @@ class RarComic(ComicArchive):
         return tuple(info.date_time) if info.date_time else None
 
     def read_member(self, name: str) -> bytes:
-        import rarfile
-
         try:
             if self.rar.getinfo(name).compress_type != rarfile.RAR_M0:
                 # Ask for a backend first: rarfile, finding none in the middle of a read, leaves the

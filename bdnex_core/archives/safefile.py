@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import errno
+import fcntl
 import os
 import secrets
 import threading
@@ -199,8 +200,6 @@ def shares_blocks(folder: str | os.PathLike[str]) -> bool:
     """Whether files in ``folder`` can share blocks (reflink): then a copy of an archive costs
     nothing and the copy path is as fast as an in-place write. Probed once per filesystem per
     process, with two small temporary files; a folder we cannot write in counts as "no"."""
-    import fcntl
-
     key = os.fspath(folder)
     with _shares_blocks_lock:
         if key in _shares_blocks_of_folder:
@@ -239,8 +238,6 @@ def open_for_writing_elsewhere(path: str | os.PathLike[str]) -> bool:
     """Whether some process holds the file open for writing, as far as the kernel lets us see it: a
     read lease is granted only while nobody does. Where leases are not available (another owner's
     file without CAP_LEASE, network filesystems), False: we cannot tell."""
-    import fcntl
-
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:

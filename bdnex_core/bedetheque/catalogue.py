@@ -17,7 +17,9 @@ from operator import itemgetter
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
+from bdnex_core.bedetheque.catalogue_index import SOURCE_COLUMNS, full_build_for_import, update_index
 from bdnex_core.bedetheque.catalogue_row import CatalogueRow
+from bdnex_core.bedetheque.client import SITEMAP_MAX_BYTES
 from bdnex_core.bedetheque.sitemaps import (
     AlbumEntry,
     iter_album_entries,
@@ -141,8 +143,6 @@ class Catalogue:
     ) -> UpdateReport:
         """Offline: import saved ``albums_*_map.xml`` files (each replaces its sitemap's albums). When the
         index file is to be built anew anyway, it is fed the albums as they are stored."""
-        from bdnex_core.bedetheque.catalogue_index import SOURCE_COLUMNS, full_build_for_import
-
         files = [Path(raw) for raw in paths]
         report = UpdateReport()
         build = (
@@ -179,8 +179,6 @@ class Catalogue:
         sitemaps it fetched, and the next one skips them (their ``lastmod`` is recorded).
         ``progress`` is told how it goes (a bar on a terminal).
         """
-        from bdnex_core.bedetheque.client import SITEMAP_MAX_BYTES  # here: offline imports need no HTTP stack
-
         report = UpdateReport()
         # sitemaps are larger than pages: their own size cap (the client's default is for pages)
         index = client.get("/sitemap.xml", max_bytes=SITEMAP_MAX_BYTES)
@@ -231,7 +229,6 @@ class Catalogue:
         memory, which matches with an index built in memory). Returns what was done."""
         if self.db.memory:
             return "in memory"
-        from bdnex_core.bedetheque.catalogue_index import update_index
 
         return update_index(self.db, settings, announce=announce)
 

@@ -40,6 +40,7 @@ from contextlib import closing, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bdnex_core import paths
 from bdnex_core.errors import BdnexError, CatalogueError
 from bdnex_core.matching.editions import tome_key
 from bdnex_core.matching.index import (
@@ -146,7 +147,6 @@ def index_path(db: BDneXDB, settings: Settings | None = None) -> Path | None:
         return None
     if db.path is not None:
         return db.path.with_name(f"{db.path.name}-catalogue-v{FORMAT}.sqlite")
-    from bdnex_core import paths
 
     cache = settings.cache.dir if settings is not None else paths.user_data_dir() / "cache"
     identity = db.identity

@@ -25,6 +25,7 @@ import email.utils
 import http.cookiejar
 import logging
 import random
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ import requests
 from bdnex_core.bedetheque.blocking import Block, detect_block
 from bdnex_core.bedetheque.deadline import DeadlineAdapter, DeadlineExceeded, deadline_for, read_body
 from bdnex_core.bedetheque.pace import LEASE_MARGIN, MAX_WAIT_SECONDS, Outcome, PaceReport, PaceRules
+from bdnex_core.bedetheque.series import full_list_path
 from bdnex_core.bedetheque.shared_limiter import LateForSlot, PoliteLimiter, Turn, limiter_for, reset_limiters
 from bdnex_core.bedetheque.wire import on_the_wire
 from bdnex_core.errors import (
@@ -231,7 +233,7 @@ class CurlCffiTransport:
 
     def __init__(self, session: requests.Session, timeout: float):
         try:
-            from curl_cffi import requests as curl_requests
+            from curl_cffi import requests as curl_requests  # lazy: the optional [impersonate] extra
         except ImportError:
             raise CatalogueError(
                 "catalogue.transport is curl_cffi but curl_cffi is not installed "
@@ -295,8 +297,6 @@ COOKIES_MAX_BYTES = 1024 * 1024  # a jar for one site holds a few cookies; a bro
 
 def parse_cookie_jar(data: bytes) -> http.cookiejar.MozillaCookieJar:
     """A Netscape cookies.txt read from bytes (raises ``LoadError``, ``UnicodeDecodeError``, ``ValueError``)."""
-    import tempfile
-
     text = data.decode("utf-8")
     jar = http.cookiejar.MozillaCookieJar()
     with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".txt") as copy:  # the jar reads files only
@@ -341,8 +341,6 @@ def _users_cookies(path: Path) -> http.cookiejar.MozillaCookieJar:
 
 def cookie_jar_text(jar: http.cookiejar.CookieJar) -> str:
     """The jar as a Netscape cookies.txt (what ``MozillaCookieJar.save`` writes, without its file)."""
-    import tempfile
-
     copy = http.cookiejar.MozillaCookieJar()
     for cookie in jar:
         copy.set_cookie(cookie)
@@ -756,8 +754,6 @@ class BedethequeClient:
 
     def get_series_page(self, series_id: int, slug: str | None) -> FetchResult:
         """The desktop page listing every album of a series (``serie-{id}-BD-{slug}__10000.html``)."""
-        from bdnex_core.bedetheque.series import full_list_path
-
         return self.get(self.absolute(full_list_path(series_id, slug)))
 
     def get_cover(self, album_id_or_url: int | str) -> bytes:

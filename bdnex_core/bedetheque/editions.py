@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bdnex_core.bedetheque.album import Album
+from bdnex_core.bedetheque.service import fetch_album
 from bdnex_core.errors import BdnexError
 from bdnex_core.isbn import to_isbn13
 from bdnex_core.matching.editions import EditionChoice, EditionFacts, choose_edition, facts_from_label
@@ -46,7 +47,6 @@ class EditionFinder:
     def facts(self, album_ids: Sequence[int], *, first: int) -> tuple[dict[int, EditionFacts], Album | None]:
         """Facts of the editions ``album_ids`` (the index's group) and of those the album page of ``first``
         lists; that page is read from the cache, else fetched (it is the page a tag needs anyway)."""
-        from bdnex_core.bedetheque.service import fetch_album
 
         page = _cached(self.db, first)
         if page is None:
@@ -88,7 +88,6 @@ class EditionFinder:
 
     def _fetch_for_isbn(self, known: dict[int, EditionFacts], isbn: str) -> None:
         """Pages of the editions whose ISBN is unknown, until one has ``isbn`` (a few at most)."""
-        from bdnex_core.bedetheque.service import fetch_album
 
         unknown = [album_id for album_id, fact in sorted(known.items()) if not fact.isbn]
         for album_id in unknown[:MAX_ISBN_FETCHES]:

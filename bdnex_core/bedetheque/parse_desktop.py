@@ -18,7 +18,7 @@ from urllib.parse import urljoin
 from lxml import etree
 
 from bdnex_core.bedetheque.album import SERIES_PAGE, Album
-from bdnex_core.bedetheque.parse import (
+from bdnex_core.bedetheque.page_parts import (
     NUMBERED_TITLE,
     RATING,
     ROLE_FIELDS,

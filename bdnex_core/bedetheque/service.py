@@ -29,16 +29,19 @@ again (:mod:`bdnex_core.fileio`).
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from PIL import Image
+
 from bdnex_core.bedetheque.album import ALBUM_PAGE, SERIES_PAGE, Album
 from bdnex_core.bedetheque.client import PAGE_MAX_BYTES
 from bdnex_core.bedetheque.parse import parse_album_page, parse_series_page
-from bdnex_core.bedetheque.series import SeriesRecord, count_not_below
+from bdnex_core.bedetheque.series import SERIES_SLUG_IN_URL, SeriesRecord, count_not_below
 from bdnex_core.errors import BlockedError, CacheError, NotFound, ParseError
 from bdnex_core.fileio import read_cache_file, write_atomically
 
@@ -185,8 +188,6 @@ def _series_slug(db: BDneXDB, album_id: int) -> str | None:
 
 def _slug_of(album: Album) -> str | None:
     """The series slug of an album's series link (``…/serie-47467-BD-Nains.html`` -> ``Nains``)."""
-    from bdnex_core.bedetheque.series import SERIES_SLUG_IN_URL
-
     found = SERIES_SLUG_IN_URL.search(album.series_url or "")
     return found["slug"] if found else None
 
@@ -266,10 +267,6 @@ def _series_page(client: BedethequeClient, db: BDneXDB, series_id: int, slug: st
 
 def image_damage(data: bytes) -> str | None:
     """What is wrong with a cached image (``None``: it decodes whole)."""
-    import io
-
-    from PIL import Image
-
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()

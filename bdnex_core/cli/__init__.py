@@ -8,6 +8,7 @@ add theirs through the ``register_commands`` hook. Errors become one line and a 
 from __future__ import annotations
 
 import logging
+import shlex
 import signal
 import sys
 import threading
@@ -19,6 +20,7 @@ from bdnex_core import __version__
 from bdnex_core.cli.context import AppContext
 from bdnex_core.cli.lazy import CORE_COMMANDS, LazyGroup
 from bdnex_core.errors import BdnexError
+from bdnex_core.plugins import get_plugin_manager
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -52,9 +54,7 @@ def cli(
 
 def _commands_name_this_database(config_path: str | None, db_path: str | None) -> None:
     """The fixes a message gives (``bdnex-core db repair``...) carry the options that chose this database."""
-    import shlex
-
-    from bdnex_core.store import db_safety
+    from bdnex_core.store import db_safety  # lazy: --help and the commands that open no database skip sqlite3
 
     words = ["bdnex-core"]
     if config_path:
@@ -70,8 +70,6 @@ def _register_core_commands(group: LazyGroup) -> None:
 
 
 def _register_plugin_commands(group: click.Group) -> None:
-    from bdnex_core.plugins import get_plugin_manager
-
     get_plugin_manager().hook.register_commands(cli=group)
 
 

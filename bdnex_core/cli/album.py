@@ -5,9 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from bdnex_core.bedetheque.album import Album
+from bdnex_core.bedetheque.client import BedethequeClient
+from bdnex_core.bedetheque.parse import parse_album_page
+from bdnex_core.bedetheque.service import fetch_album
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
 
 
@@ -27,14 +32,9 @@ def album(
     app: AppContext, album_id: int | None, html_file: Path | None, url: str | None, refresh: bool, as_json: bool
 ) -> None:
     """Show one Bédéthèque album, from the cache, the site, or a saved page."""
-    from bdnex_core.bedetheque.parse import parse_album_page
-
     if html_file is not None:
         parsed = parse_album_page(html_file.read_bytes(), url or html_file.name)
     elif album_id is not None:
-        from bdnex_core.bedetheque.client import BedethequeClient
-        from bdnex_core.bedetheque.service import fetch_album
-
         parsed = fetch_album(BedethequeClient(app.settings, database=app.db), app.db, album_id, force=refresh)
     else:
         raise click.UsageError("give an ALBUM_ID, or --html FILE --url URL")
@@ -47,9 +47,6 @@ def album(
 def print_album(parsed: Album) -> None:
     """A readable summary: heading, a two-column table of the known facts (labelled in English, as the
     rest of the command line; the values are the site's), then the summary."""
-    from rich.console import Console
-    from rich.table import Table
-
     console = Console(highlight=False, soft_wrap=False)
     tome = f" T{parsed.tome}" if parsed.tome else ""
     console.print(

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import click
 
+from bdnex_core.bedetheque.catalogue import Catalogue
+from bdnex_core.bedetheque.client import BedethequeClient
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
+from bdnex_core.errors import BlockedError, Unreachable
+from bdnex_core.pipeline.progress import CatalogueProgress
 
 
 @click.group("catalogue")
@@ -29,8 +34,6 @@ def catalogue_group() -> None:
 @pass_app
 def update(app: AppContext, files: tuple[Path, ...], more_files: tuple[Path, ...], force: bool, as_json: bool) -> None:
     """Update the index: online (only changed sitemaps, conditional requests) or from saved files."""
-    from bdnex_core.bedetheque.catalogue import Catalogue
-
     catalogue = Catalogue(app.db)
     say = lambda line: click.echo(line, err=True)  # noqa: E731
     if files or more_files:
@@ -51,12 +54,6 @@ def update(app: AppContext, files: tuple[Path, ...], more_files: tuple[Path, ...
 def update_online(app: AppContext, catalogue: Any, *, force: bool, show_progress: bool) -> Any:
     """The online update, with a progress bar on a terminal; a site that cannot be reached is said with
     what to check (the network, then what gets past a challenge)."""
-    from urllib.parse import urlparse
-
-    from bdnex_core.bedetheque.client import BedethequeClient
-    from bdnex_core.errors import BlockedError, Unreachable
-    from bdnex_core.pipeline.progress import CatalogueProgress
-
     host = urlparse(app.settings.catalogue.base_url).netloc
     progress = CatalogueProgress.for_terminal(host, app.quiet) if show_progress else None
     client = BedethequeClient(app.settings, database=app.db)
@@ -84,8 +81,6 @@ def update_online(app: AppContext, catalogue: Any, *, force: bool, show_progress
 @pass_app
 def stats(app: AppContext, as_json: bool) -> None:
     """How many albums and series the index holds, and from which sitemaps."""
-    from bdnex_core.bedetheque.catalogue import Catalogue
-
     figures = Catalogue(app.db).stats()
     if as_json:
         echo_json(figures)

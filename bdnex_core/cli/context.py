@@ -3,63 +3,38 @@ follow-up command that works when pasted (this installation, the ``--config``/``
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from bdnex_core.app.workspace import Workspace
+
 if TYPE_CHECKING:
-    from bdnex_core.config import Settings
-    from bdnex_core.db import BDneXDB
+    from bdnex_core.app.legacy_logs import ImportReport
 
 
 @dataclass
-class AppContext:
-    config_path: str | None = None
-    db_path: str | None = None
+class AppContext(Workspace):
+    """The workspace of a command, with what a terminal adds: ``--debug``, ``--quiet`` and the line that
+    says which earlier BDneX logs were imported."""
+
     debug: bool = False
     quiet: bool = False
-    _settings: Settings | None = field(default=None, repr=False)
-    _db: BDneXDB | None = field(default=None, repr=False)
 
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            from bdnex_core.config import load_settings
-
-            self._settings = load_settings(self.config_path, self.db_path)
-        return self._settings
-
-    @property
-    def db(self) -> BDneXDB:
-        if self._db is None:
-            from bdnex_core.db import BDneXDB
-
-            self._db = BDneXDB(settings=self.settings)
-            if not self._db.has_processed_files():
-                self._import_legacy_logs_once(self._db)
-        return self._db
-
-    def _import_legacy_logs_once(self, db: BDneXDB) -> None:
-        """A database with no processed file yet picks up the batch logs of earlier BDneX versions
-        (each log once: an imported log is recognised by its content)."""
-        from bdnex_core.legacy_logs import import_logs, legacy_log_files
-
-        logs = legacy_log_files()
-        if not logs:
-            return
-        report = import_logs(db, logs)
-        if not report.imported and not report.broken:
+    def legacy_logs_imported(self, report: ImportReport | None) -> None:
+        if report is None or (not report.imported and not report.broken):
             return
         files = sum(count for _, _, count in report.imported)
         click.echo(
-            f"Imported {len(report.imported)} earlier BDneX batch log(s) ({files} files) into {db.location}"
+            f"Imported {len(report.imported)} earlier BDneX batch log(s) ({files} files) into {self.db.location}"
             + (f"; {len(report.broken)} unreadable log(s) skipped" if report.broken else ""),
             err=True,
         )
@@ -76,19 +51,12 @@ class AppContext:
             given += ["--db", self.db_path if url else os.path.abspath(os.path.expanduser(self.db_path))]
         return " ".join([command_prefix(), *(shlex.quote(part) for part in [*given, *args])])
 
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
 
 pass_app = click.make_pass_decorator(AppContext)
 
 
 def echo_json(data: object) -> None:
     """Print ``data`` as JSON (UTF-8, not ASCII-escaped) on stdout."""
-    import json
-
     click.echo(json.dumps(data, ensure_ascii=False, default=str))
 
 

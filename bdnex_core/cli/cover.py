@@ -11,8 +11,16 @@ from pathlib import Path
 
 import click
 
+from bdnex_core.bedetheque.client import BedethequeClient
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
+from bdnex_core.covers.check import CoverBudget, CoverChecker
+from bdnex_core.covers.fingerprint import compare
+from bdnex_core.covers.pages import archive_cover
 from bdnex_core.errors import BdnexError
+from bdnex_core.hashing import sha256_file
+from bdnex_core.matching.filename import parse_filename
+from bdnex_core.pipeline.catalogue_matcher import load_matcher
+from bdnex_core.pipeline.steps import album_id_from_text
 
 
 @click.command("cover")
@@ -22,13 +30,6 @@ from bdnex_core.errors import BdnexError
 @pass_app
 def cover(app: AppContext, file: Path, album: str | None, as_json: bool) -> None:
     """Compare FILE's cover with ALBUM's (an id or a Bédéthèque URL; default: the best match of its name)."""
-    from bdnex_core.bedetheque.client import BedethequeClient
-    from bdnex_core.covers.check import CoverBudget, CoverChecker
-    from bdnex_core.covers.fingerprint import compare
-    from bdnex_core.covers.pages import archive_cover
-    from bdnex_core.hashing import sha256_file
-    from bdnex_core.pipeline.steps import album_id_from_text
-
     if not file.is_file():
         raise BdnexError(f"{file}: no such file", path=file)
     album_id = album_id_from_text(album) if album else _best_match(app, file)
@@ -70,9 +71,6 @@ def cover(app: AppContext, file: Path, album: str | None, as_json: bool) -> None
 
 
 def _best_match(app: AppContext, file: Path) -> int:
-    from bdnex_core.matching.filename import parse_filename
-    from bdnex_core.pipeline.catalogue_matcher import load_matcher
-
     result = load_matcher(app.settings, app.db).match(parse_filename(file.name, parent=file.parent.name or None))
     if result.best is None:
         raise BdnexError(f"{file}: its name matches no album of the catalogue; give ALBUM_ID", path=file)

@@ -13,8 +13,14 @@ from typing import Any
 
 import click
 
+from bdnex_core.app.legacy_logs import import_logs
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
+from bdnex_core.db import BDneXDB
 from bdnex_core.errors import DatabaseError
+from bdnex_core.pipeline.fresh_start import remember_the_choice
+from bdnex_core.postgres.copy import copy_database
+from bdnex_core.store.db_backups import Backup, count_rows, list_backups, restore_backup, set_aside_database
+from bdnex_core.store.db_check import check_database, repair_database
 from bdnex_core.store.db_safety import command
 
 
@@ -29,8 +35,6 @@ def db_group() -> None:
 @pass_app
 def import_logs_command(app: AppContext, paths: tuple[str, ...], as_json: bool) -> None:
     """Import earlier BDneX batch logs (batch_*.json files, or folders holding them)."""
-    from bdnex_core.legacy_logs import import_logs
-
     report = import_logs(app.db, paths)
     if as_json:
         echo_json(report.as_dict())
@@ -72,8 +76,6 @@ def info(app: AppContext, as_json: bool) -> None:
 @pass_app
 def copy_command(app: AppContext, target: str, source: str | None, as_json: bool) -> None:
     """Copy a whole database between SQLite and PostgreSQL, verified by counts and checksums."""
-    from bdnex_core.postgres.copy import copy_database
-
     if source is None:
         database = app.settings.database
         source = database.url if database.backend == "postgresql" and database.url else str(database.path)
@@ -114,8 +116,6 @@ def _confirm(question: str, yes: bool) -> None:
 @pass_app
 def check_command(app: AppContext, full: bool, as_json: bool) -> None:
     """Is the database sound? What is damaged, what can be saved, and the command that fixes it."""
-    from bdnex_core.store.db_check import check_database
-
     report = check_database(app.settings, full=full)
     if as_json:
         echo_json(report.as_dict())
@@ -143,8 +143,6 @@ def check_command(app: AppContext, full: bool, as_json: bool) -> None:
 @pass_app
 def repair_command(app: AppContext, as_json: bool) -> None:
     """Keep everything that can still be read from a damaged database (the damaged files are set aside)."""
-    from bdnex_core.store.db_check import repair_database
-
     _sqlite_only(app, "repair")
     report = repair_database(app.settings)
     _remember(app.settings, "repair")
@@ -169,8 +167,6 @@ def repair_command(app: AppContext, as_json: bool) -> None:
 def restore_command(app: AppContext, backup: str | None, only_list: bool, yes: bool, as_json: bool) -> None:
     """List the automatic backups (dates and what they hold), or put BACKUP back (default: the newest
     usable one). The current database is kept aside, never deleted."""
-    from bdnex_core.store.db_backups import list_backups, restore_backup
-
     _sqlite_only(app, "restore")
     settings = app.settings
     backups = list_backups(settings)
@@ -197,9 +193,6 @@ def restore_command(app: AppContext, backup: str | None, only_list: bool, yes: b
 
 
 def _remember(settings: Any, how: str) -> None:
-    from bdnex_core.db import BDneXDB
-    from bdnex_core.pipeline.fresh_start import remember_the_choice
-
     with BDneXDB(settings=settings) as db:
         remember_the_choice(db, how)
 
@@ -222,8 +215,6 @@ def _choose_backup(backups: list[Any], wanted: str | None, database: Path) -> An
             return found
     path = Path(wanted).expanduser()
     if path.is_file():
-        from bdnex_core.store.db_backups import Backup, count_rows
-
         try:
             return Backup(path, datetime.fromtimestamp(path.stat().st_mtime, UTC), "chosen", count_rows(path))
         except (OSError, sqlite3.Error) as exc:
@@ -238,10 +229,6 @@ def _choose_backup(backups: list[Any], wanted: str | None, database: Path) -> An
 @pass_app
 def reset_command(app: AppContext, yes: bool) -> None:
     """Start a new, empty database on purpose (the current one, if any, is kept aside)."""
-    from bdnex_core.db import BDneXDB
-    from bdnex_core.pipeline.fresh_start import remember_the_choice
-    from bdnex_core.store.db_backups import set_aside_database
-
     settings = app.settings
     _sqlite_only(app, "reset")
     path = Path(settings.database.path)

@@ -20,7 +20,16 @@ from urllib.parse import urlsplit
 import click
 import yaml
 
+from bdnex_core.bedetheque.catalogue import Catalogue
+from bdnex_core.bedetheque.client import BedethequeClient, reset_politeness
 from bdnex_core.cli.context import AppContext, command_prefix, echo_json, pass_app
+from bdnex_core.cli.tag import print_summary
+from bdnex_core.config import from_mapping
+from bdnex_core.db import BDneXDB
+from bdnex_core.demo.fakesite import FakeBedetheque, human
+from bdnex_core.demo.samplelib import CatalogueAlbum, build_library
+from bdnex_core.pipeline import TagOptions, tag_locations
+from bdnex_core.pipeline.progress import CatalogueProgress, ProgressDisplay
 
 if TYPE_CHECKING:
     from bdnex_core.demo.fakesite import FakeBedetheque
@@ -34,9 +43,6 @@ NAINS_T1 = 245127  # the album the docs use as their example; in every fake cata
 
 def pick_albums(site: FakeBedetheque, count: int, absent: int, seed: int = 2026) -> tuple[list[CatalogueAlbum], ...]:
     """Present albums (in series with several tomes, Nains T1 first when known) and absent ones."""
-    from bdnex_core.demo.fakesite import human
-    from bdnex_core.demo.samplelib import CatalogueAlbum
-
     rng = random.Random(seed)
     by_series = {slug: entries for slug, entries in site.catalogue.series.items() if len(entries) >= 3}
     chosen: list[CatalogueAlbum] = []
@@ -87,8 +93,6 @@ def demo_commands(folder: Path, session_id: int | None, album_id: int) -> DemoCo
 
 def start_site(port: int) -> FakeBedetheque:
     """The fake site on ``port``, or on a free port when that one is taken."""
-    from bdnex_core.demo.fakesite import FakeBedetheque
-
     try:
         return FakeBedetheque(port=port).start()
     except OSError:
@@ -136,14 +140,6 @@ def demo(app: AppContext, folder: Path, files: int, workers: int, port: int, ser
     if serve:
         serve_again(folder)
         return
-    from bdnex_core.bedetheque.catalogue import Catalogue
-    from bdnex_core.bedetheque.client import BedethequeClient, reset_politeness
-    from bdnex_core.cli.tag import print_summary
-    from bdnex_core.config import from_mapping
-    from bdnex_core.db import BDneXDB
-    from bdnex_core.demo.samplelib import build_library
-    from bdnex_core.pipeline import TagOptions, tag_locations
-    from bdnex_core.pipeline.progress import CatalogueProgress, ProgressDisplay
 
     if folder.exists() and any(folder.iterdir()) and not (folder / DEMO_MARKER).exists():
         raise click.UsageError(f"{folder} exists and is not a demo folder; choose another --dir")
@@ -209,8 +205,6 @@ def demo(app: AppContext, folder: Path, files: int, workers: int, port: int, ser
 
 def serve_again(folder: Path) -> None:
     """Serve the fake site of the demo in ``folder`` on the port its config names, until interrupted."""
-    from bdnex_core.demo.fakesite import FakeBedetheque
-
     config = folder / CONFIG_NAME
     if not (folder / DEMO_MARKER).exists() or not config.is_file():
         raise click.UsageError(f"no demo in {folder}: run 'bdnex-core demo --dir {folder}' first")

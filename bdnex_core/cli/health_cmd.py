@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
+
 import click
 
 from bdnex_core.cli.context import echo_json
+from bdnex_core.service.health import check, health_file, token_from_environment
 
 
 def _url_answers(url: str, timeout: float) -> tuple[bool, str]:
     """A GET of ``url`` (the web page, with the token of BDNEX_WEB_TOKEN[_FILE] when set) answers 2xx."""
-    import urllib.error
-    import urllib.request
-
-    from bdnex_core.cli.web_cmd import token_from_environment
-
     request = urllib.request.Request(url, method="GET")
     token = token_from_environment()
     if token:
@@ -42,8 +41,6 @@ def health(url: str | None, max_age: float | None, timeout: float, as_json: bool
     """Exit 0 when healthy, 1 otherwise, with one line saying why: the heartbeat a long-running command
     (komga watch/serve, kavita watch) writes to BDNEX_HEALTH_FILE is fresh, and with --url, that address
     answers. Without a heartbeat file (a one-shot command), only --url is checked."""
-    from bdnex_core.service.health import check, health_file
-
     results: list[tuple[bool, str]] = []
     path = health_file()
     if path is not None:

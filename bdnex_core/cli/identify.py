@@ -7,10 +7,17 @@ With ``--explain``, a NAME that is a comic file also has its cover compared with
 from __future__ import annotations
 
 import sys
+from pathlib import Path, PurePath
 
 import click
 
+from bdnex_core.app.review import readable_explain
+from bdnex_core.bedetheque.client import BedethequeClient
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
+from bdnex_core.covers.check import CoverBudget, CoverChecker
+from bdnex_core.hashing import sha256_file
+from bdnex_core.matching.filename import parse_filename
+from bdnex_core.pipeline.catalogue_matcher import load_matcher
 
 
 @click.command("identify")
@@ -25,12 +32,6 @@ from bdnex_core.cli.context import AppContext, echo_json, pass_app
 @pass_app
 def identify(app: AppContext, names: tuple[str, ...], from_stdin: bool, as_json: bool, explain: bool) -> None:
     """Match file names against the catalogue index, without fetching any page (but covers with --explain)."""
-    from pathlib import PurePath
-
-    from bdnex_core.matching.filename import parse_filename
-    from bdnex_core.pipeline.catalogue_matcher import load_matcher
-    from bdnex_core.pipeline.review_service import readable_explain
-
     wanted = list(names) + ([line.strip() for line in sys.stdin if line.strip()] if from_stdin else [])
     if not wanted:
         raise click.UsageError("give at least one NAME (or --stdin)")
@@ -76,16 +77,11 @@ def identify(app: AppContext, names: tuple[str, ...], from_stdin: bool, as_json:
 
 def _cover_lines(app: AppContext, name: str, album_ids: list[int]) -> dict[int, str]:
     """``cover: ...`` per candidate: the file's cover compared with each candidate's, or why not."""
-    from pathlib import Path
-
     if not album_ids:
         return {}
     path = Path(name)
     if not path.is_file():
         return {album_id: "cover: not compared (no such file to read its cover)" for album_id in album_ids}
-    from bdnex_core.bedetheque.client import BedethequeClient
-    from bdnex_core.covers.check import CoverBudget, CoverChecker
-    from bdnex_core.hashing import sha256_file
 
     matching = app.settings.matching
     checker = CoverChecker(

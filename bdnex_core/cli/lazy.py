@@ -66,7 +66,7 @@ CORE_COMMANDS: dict[str, tuple[str, str]] = {
         "byte for byte.",
     ),
     "web": (
-        "bdnex_core.cli.web_cmd:web",
+        "bdnex_core.web.command:web",  # the page's command lives with the page: cli never imports web
         "A local web page: review queued matches with the covers side by side, follow sessions, see the "
         "library and each file's history.",
     ),

@@ -7,8 +7,13 @@ from pathlib import Path
 
 import click
 
+from bdnex_core.app.organize import DEFAULT_TEMPLATE, Collision, MoveJournal, rename_files
+from bdnex_core.app.query import count_files, format_file, list_files, missing_tomes
+from bdnex_core.app.undo import undo_file, undo_session
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
+from bdnex_core.cli.text import elide_left, terminal_width
 from bdnex_core.errors import BdnexError
+from bdnex_core.matching.normalize import readable_tome
 
 DEFAULT_LS_FORMAT = "{path}"
 
@@ -39,8 +44,6 @@ def ls(
            status:success|manual|skipped|failed  decision:accept|review|none|manual
            any other word: in the series, title or path (accents and case ignored)
     """
-    from bdnex_core.query import count_files, format_file, list_files
-
     if only_count:
         count = count_files(app.db, query)
         echo_json({"count": count}) if as_json else click.echo(count)
@@ -61,9 +64,6 @@ def ls(
 def missing(app: AppContext, series: tuple[str, ...], as_json: bool) -> None:
     """For each series of the library (or those matching SERIES), the tomes it lacks: those its series
     page lists when one was read (the whole series), else those the catalogue index lists."""
-    from bdnex_core.matching.normalize import readable_tome
-    from bdnex_core.query import missing_tomes
-
     gaps = missing_tomes(app.db, series)
     if as_json:
         echo_json([gap.as_dict() for gap in gaps])
@@ -149,8 +149,6 @@ def rename_recorded(
     on_collision: str | None,
     dry_run: bool,
 ) -> list:
-    from bdnex_core.organize import DEFAULT_TEMPLATE, Collision, MoveJournal, rename_files
-
     db = app.db
     configured = app.settings.section("organize")
     finished = [] if dry_run else MoveJournal(db).finish_interrupted()
@@ -192,8 +190,6 @@ def _rows_under(db, location: str) -> list[dict]:
 def print_moves(results: list, *, dry_run: bool) -> None:
     """One line per move, its paths relative to the folder both are in (said once, as a heading), and
     elided from the left when the line would not fit the terminal (--json has the whole paths)."""
-    from bdnex_core.cli.results import elide_left, terminal_width
-
     width = terminal_width()
     moved, heading = 0, None
     for result in results:
@@ -226,8 +222,6 @@ def print_moves(results: list, *, dry_run: bool) -> None:
 def undo(app: AppContext, target: str, dry_run: bool, force: bool, as_json: bool) -> None:
     """Give the files a session changed (or one FILE) back the ComicInfo and the name they had
     before, byte for byte. Files changed since by someone else are left alone unless --force."""
-    from bdnex_core.undo import undo_file, undo_session
-
     if target.isdigit() and not os.path.exists(target):
         results = undo_session(app.settings, app.db, int(target), dry_run=dry_run, force=force)
     else:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import click
 
 from bdnex_core.cli.context import echo_json
+from bdnex_core.plugins import describe_plugins
 
 
 @click.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def plugins(as_json: bool) -> None:
     """List loaded plugins (default and installed) and the hooks each implements."""
-    from bdnex_core.plugins import describe_plugins
-
     described = describe_plugins()
     if as_json:
         echo_json(described)

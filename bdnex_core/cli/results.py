@@ -6,6 +6,7 @@ one line per file answers it, and a dry run shows, under each file's header, wha
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -13,6 +14,8 @@ import click
 from rich.console import Console
 
 from bdnex_core.cli.context import AppContext, echo_json
+from bdnex_core.errors import BdnexError
+from bdnex_core.states import ALREADY_PROCESSED, OutcomeState
 
 # what a file's state says to a person, after a run and after a dry run ("would")
 STATE_WORDS = {
@@ -40,20 +43,6 @@ def shown(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def elide_left(text: str, width: int) -> str:
-    """``text`` in ``width`` characters at most, its start replaced by an ellipsis: the end of a path
-    (the file's name, its series' folder) says most."""
-    if len(text) <= width:
-        return text
-    return "…" + text[-(width - 1) :] if width > 1 else "…"
-
-
-def terminal_width() -> int:
-    import shutil
-
-    return shutil.get_terminal_size((80, 24)).columns
-
-
 def change_line(name: str, old: Any, new: Any) -> str:
     return f"{name}: {shown(old)} -> {shown(new)}"
 
@@ -61,9 +50,6 @@ def change_line(name: str, old: Any, new: Any) -> str:
 def result_counts(summary: Any, *, dry_run: bool) -> list[tuple[str, int]]:
     """The rows of a run's table: files tagged, unchanged (tagged again identically, or processed before and
     unchanged since), waiting for review, left as is, failed; a dry run says what it would do."""
-    from bdnex_core.pipeline.steps import ALREADY_PROCESSED
-    from bdnex_core.states import OutcomeState
-
     done = [outcome for outcome in summary.outcomes if outcome.state == OutcomeState.DONE]
     identical = sum(1 for outcome in done if not outcome.changed)
     seen_before = summary.unchanged + sum(
@@ -113,8 +99,6 @@ def print_file_lines(console: Console, outcomes: Iterable[Any], *, dry_run: bool
 def echo_summary_json(summary: Any, *, dry_run: bool, extra: dict[str, Any] | None = None) -> None:
     """The run's JSON on stdout: its counts, whether it was a dry run, and every file with its field diff,
     written a file at a time (the JSON of 100,000 files is never held in memory whole)."""
-    import json
-
     head = {**summary.to_dict(), "dry_run": dry_run, **(extra or {})}
     text = json.dumps(head, ensure_ascii=False, default=str)
     click.echo(text[:-1] + ', "files": [', nl=False)
@@ -125,55 +109,12 @@ def echo_summary_json(summary: Any, *, dry_run: bool, extra: dict[str, Any] | No
     click.echo("]}")
 
 
-def correct_one_file(
-    app: AppContext, paths: tuple[str, ...], album: str, *, dry_run: bool, as_json: bool, rename: bool = False
-) -> None:
-    """``tag FILE --id ID|URL``: the album a person names, written (or, dry, only shown) with its diff;
-    with ``rename`` the file then moves to organize.template, as ``tag --rename`` moves a run's files."""
-    from bdnex_core.pipeline.review_service import _written_path, album_id_of, correct_file
-
-    if len(paths) != 1:
-        raise click.UsageError("--id tags exactly one FILE")
-    album_id = album_id_of(album if not album.isdigit() else f"id {album}")
-    if album_id is None:
-        raise click.UsageError(f"--id: {album!r} is neither an album id nor a Bédéthèque album URL")
-    outcome = correct_file(app.settings, app.db, paths[0], album_id, dry_run=dry_run)
-    row = outcome.summary_row()
-    # the album's other editions, for a person who named one edition and may want another
-    editions = [(edition.album_id, edition.label) for edition in outcome.album.editions] if outcome.album else []
-    row["editions"] = [{"album_id": album_id, "label": label} for album_id, label in editions]
-    moves = []
-    if rename and not dry_run and outcome.state == "done":
-        from bdnex_core.cli.library_cmd import rename_recorded
-
-        moves = rename_recorded(app, (_written_path(outcome, paths[0]),), None, None, None, dry_run)
-    if as_json:
-        echo_json({"dry_run": dry_run, "files": [row], **({"renamed": [m.as_dict() for m in moves]} if rename else {})})
-    else:
-        click.echo(file_line(row, dry_run=dry_run))
-        for name, (old, new) in outcome.changes.items():
-            click.echo(f"    {change_line(name, old, new)}")
-        if not outcome.changes and outcome.state == "done":
-            click.echo("    nothing would change" if dry_run else "    nothing changed")
-        if len(editions) > 1:
-            click.echo(f"  {len(editions)} editions of this album (tag --id ID for another):")
-            for edition_id, label in editions:
-                click.echo(f"    {edition_id}  {label}" + ("  (this one)" if edition_id == album_id else ""))
-        if rename and not dry_run:
-            from bdnex_core.cli.library_cmd import print_moves
-
-            print_moves(moves, dry_run=dry_run)
-    raise SystemExit(0 if outcome.state == "done" and not any(move.failed for move in moves) else 1)
-
-
 def session_file_rows(db: Any, session_id: int) -> list[dict[str, Any]]:
     """Each file of a session, in order, with the album it got (from its record), its score and decision."""
     return db.sessions.file_results(session_id)
 
 
 def show_session_files(app: AppContext, session_id: int, as_json: bool) -> None:
-    from bdnex_core.errors import BdnexError
-
     if app.db.get_session(session_id) is None:
         raise BdnexError(f"no session {session_id} (see `bdnex-core sessions list`)")
     rows = session_file_rows(app.db, session_id)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import click
 
+from bdnex_core.app.review import SKIPPED, WAITING, ReviewError, ReviewService
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
+from bdnex_core.cli.review_prompt import EndOfInput, ReviewPrompt, Subject, say
+from bdnex_core.errors import BdnexError
 
 
 @click.command("review")
@@ -19,10 +22,6 @@ def review(app: AppContext, list_only: bool, skipped: bool, limit: int | None, a
     A number, `id N` or a URL shows what that album would change in the file and asks to confirm
     (Enter: yes); `/ TEXT` searches the catalogue; `m` more; `u` undo; `?` help. Ctrl-C pauses; at the
     end of its input (a pipe, a script) the review stops and what is left keeps waiting."""
-    from bdnex_core.errors import BdnexError
-    from bdnex_core.pipeline.review import EndOfInput, ReviewPrompt, Subject, say
-    from bdnex_core.pipeline.review_service import SKIPPED, WAITING, ReviewError, ReviewService
-
     service = ReviewService(app.settings, app.db)
     for notice in service.prune():
         click.echo(notice, err=True)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
+from bdnex_core.cli.results import show_session_files
+from bdnex_core.cli.text import elide_left, terminal_width
 from bdnex_core.errors import BdnexError
-from bdnex_core.session_workers import session_workers
 from bdnex_core.states import SessionStatus
 
 
@@ -45,10 +48,6 @@ def print_session_table(sessions: list[dict]) -> None:
     """The sessions in the terminal's width: status words whole, short dates, the folder elided from the
     left (its end says most), or on a line of its own under its row when too little room is left;
     --json has every column whole."""
-    import time
-
-    from bdnex_core.cli.results import elide_left, terminal_width
-
     year = time.strftime("%Y", time.gmtime())
     headers = ("id", "started", "status", "files", "tagged", "waiting", "failed", "folder")
     right = {0, 3, 4, 5, 6}
@@ -91,7 +90,7 @@ def show_session(app: AppContext, session_id: int, as_json: bool) -> None:
     stats = app.db.get_session_stats(session_id)
     if not stats:
         raise BdnexError(f"no session {session_id} (see `bdnex-core sessions list`)")
-    stats["workers"] = session_workers(app.db, session_id)
+    stats["workers"] = [worker.to_dict() for worker in app.db.sessions.workers(session_id)]
     if as_json:
         echo_json(stats)
         return
@@ -124,8 +123,6 @@ def show_session(app: AppContext, session_id: int, as_json: bool) -> None:
 def info(app: AppContext, session_id: int, per_file: bool, as_json: bool) -> None:
     """Counts, duration, workers and failures (with reasons) of one session; with --files, each file's result."""
     if per_file:
-        from bdnex_core.cli.results import show_session_files
-
         show_session_files(app, session_id, as_json)
         return
     show_session(app, session_id, as_json)

@@ -9,8 +9,15 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from bdnex_core.cli.context import AppContext, pass_app
-from bdnex_core.cli.results import correct_one_file, echo_summary_json
+from bdnex_core.app.review import ReviewService, _written_path, album_id_of, correct_file
+from bdnex_core.cli.context import AppContext, echo_json, pass_app
+from bdnex_core.cli.library_cmd import print_moves, rename_recorded
+from bdnex_core.cli.results import change_line, echo_summary_json, file_line, print_file_lines, result_counts
+from bdnex_core.cli.review_prompt import terminal_reviewer
+from bdnex_core.cli.sessions import list_sessions as list_command
+from bdnex_core.cli.sessions import show_session
+from bdnex_core.pipeline import TagOptions, resume_tagging, tag_locations
+from bdnex_core.pipeline.progress import ProgressDisplay
 from bdnex_core.states import Decision, OutcomeState
 
 
@@ -74,13 +81,6 @@ def tag(
     as_json: bool,
 ) -> None:
     """Find comics under PATH..., match them on Bédéthèque, write ComicInfo.xml, record everything."""
-    from bdnex_core.cli.sessions import list_sessions as list_command
-    from bdnex_core.cli.sessions import show_session
-    from bdnex_core.pipeline import TagOptions, resume_tagging, tag_locations
-    from bdnex_core.pipeline.progress import ProgressDisplay
-    from bdnex_core.pipeline.review import terminal_reviewer
-    from bdnex_core.pipeline.review_service import ReviewService
-
     if list_sessions:
         click.get_current_context().invoke(list_command, as_json=as_json)
         return
@@ -135,8 +135,6 @@ def tag(
     verbose = verbose + click.get_current_context().find_root().params.get("verbose", 0)
     moves = []
     if rename_after and not dry_run and summary.session_id is not None and summary.status == "completed":
-        from bdnex_core.cli.library_cmd import rename_recorded
-
         moves = rename_recorded(app, (), summary.session_id, None, None, dry_run)
     if as_json:
         echo_summary_json(
@@ -146,16 +144,12 @@ def tag(
     else:
         print_summary(summary, follow_up=app.follow_up, dry_run=dry_run, per_file=verbose > 0)
         if rename_after:
-            from bdnex_core.cli.library_cmd import print_moves
-
             print_moves(moves, dry_run=dry_run)
     raise SystemExit(summary.exit_code or (1 if any(move.failed for move in moves) else 0))
 
 
 def print_summary(summary, *, follow_up: Callable[..., str], dry_run: bool = False, per_file: bool = False) -> None:
     """The run's table and what to do next; ``follow_up(*args)`` spells a bdnex-core command to run."""
-    from bdnex_core.cli.results import print_file_lines, result_counts
-
     console = Console(soft_wrap=True)
     if dry_run or per_file:
         print_file_lines(console, summary.outcomes, dry_run=dry_run)
@@ -203,3 +197,38 @@ def echo_database_stop(summary, follow_up: Callable[..., str]) -> None:
         click.echo(f"Error: {said}: {follow_up(*args)}", err=True)
     else:
         click.echo(f"Error: {summary.message}", err=True)
+
+
+def correct_one_file(
+    app: AppContext, paths: tuple[str, ...], album: str, *, dry_run: bool, as_json: bool, rename: bool = False
+) -> None:
+    """``tag FILE --id ID|URL``: the album a person names, written (or, dry, only shown) with its diff;
+    with ``rename`` the file then moves to organize.template, as ``tag --rename`` moves a run's files."""
+    if len(paths) != 1:
+        raise click.UsageError("--id tags exactly one FILE")
+    album_id = album_id_of(album if not album.isdigit() else f"id {album}")
+    if album_id is None:
+        raise click.UsageError(f"--id: {album!r} is neither an album id nor a Bédéthèque album URL")
+    outcome = correct_file(app.settings, app.db, paths[0], album_id, dry_run=dry_run)
+    row = outcome.summary_row()
+    # the album's other editions, for a person who named one edition and may want another
+    editions = [(edition.album_id, edition.label) for edition in outcome.album.editions] if outcome.album else []
+    row["editions"] = [{"album_id": album_id, "label": label} for album_id, label in editions]
+    moves = []
+    if rename and not dry_run and outcome.state == "done":
+        moves = rename_recorded(app, (_written_path(outcome, paths[0]),), None, None, None, dry_run)
+    if as_json:
+        echo_json({"dry_run": dry_run, "files": [row], **({"renamed": [m.as_dict() for m in moves]} if rename else {})})
+    else:
+        click.echo(file_line(row, dry_run=dry_run))
+        for name, (old, new) in outcome.changes.items():
+            click.echo(f"    {change_line(name, old, new)}")
+        if not outcome.changes and outcome.state == "done":
+            click.echo("    nothing would change" if dry_run else "    nothing changed")
+        if len(editions) > 1:
+            click.echo(f"  {len(editions)} editions of this album (tag --id ID for another):")
+            for edition_id, label in editions:
+                click.echo(f"    {edition_id}  {label}" + ("  (this one)" if edition_id == album_id else ""))
+        if rename and not dry_run:
+            print_moves(moves, dry_run=dry_run)
+    raise SystemExit(0 if outcome.state == "done" and not any(move.failed for move in moves) else 1)

@@ -31,7 +31,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from bdnex_core.bedetheque.service import write_to_cache
+from bdnex_core.covers.fingerprint import CoverFingerprint, CoverImageError, Verdict, compare, fingerprint_bytes
+from bdnex_core.covers.pages import archive_cover
 from bdnex_core.errors import BdnexError
+from bdnex_core.states import Decision
 
 if TYPE_CHECKING:
     from bdnex_core.covers.fingerprint import CoverComparison, CoverFingerprint
@@ -107,9 +111,6 @@ class CoverChecker:
 
     def file_fingerprint(self, db: BDneXDB, path: Path, file_hash: str | None) -> tuple[CoverFingerprint, str] | str:
         """The file's cover fingerprint (kept per content hash), or why there is none."""
-        from bdnex_core.covers.fingerprint import CoverFingerprint, CoverImageError
-        from bdnex_core.covers.pages import archive_cover
-
         if file_hash:
             kept = db.covers.file_cover(file_hash)
             known = CoverFingerprint.from_text(kept) if kept else None
@@ -129,8 +130,6 @@ class CoverChecker:
 
     def album_fingerprint(self, db: BDneXDB, album_id: int) -> CoverFingerprint | str:
         """The album's cover fingerprint (kept per album), fetched politely when unknown; or why not."""
-        from bdnex_core.covers.fingerprint import CoverFingerprint, CoverImageError, fingerprint_bytes
-
         kept = db.covers.album_cover(album_id)
         known = CoverFingerprint.from_text(kept) if kept else None
         if known is not None:
@@ -154,8 +153,6 @@ class CoverChecker:
                     self.budget.stopped = f"the site cannot be asked now: {exc}"
                     return self.budget.stopped
                 return f"the cover could not be fetched: {exc}"
-            from bdnex_core.bedetheque.service import write_to_cache
-
             write_to_cache(disk, data)
         try:
             fingerprint = fingerprint_bytes(data, reference=True)
@@ -165,8 +162,6 @@ class CoverChecker:
         return fingerprint
 
     def compare(self, db: BDneXDB, file_cover: CoverFingerprint, album_ids: list[int]) -> dict[int, CoverLine]:
-        from bdnex_core.covers.fingerprint import compare
-
         lines = {}
         for album_id in album_ids:
             album = self.album_fingerprint(db, album_id)
@@ -180,8 +175,6 @@ class CoverChecker:
 
     def wanted(self, result: Any, *, edition_said: bool) -> list[int]:
         """The albums whose covers can change this match's decision, by ``matching.cover_check``."""
-        from bdnex_core.states import Decision
-
         best = result.best
         if self.mode == "never" or best is None:
             return []
@@ -219,9 +212,6 @@ def cover_decision(
     result: Any, lines: dict[int, CoverLine], review_threshold: float = 0.5, *, confirm: bool = False
 ) -> CoverDecision:
     """What the compared covers decide (see the module docstring); pure."""
-    from bdnex_core.covers.fingerprint import Verdict
-    from bdnex_core.states import Decision
-
     decision = CoverDecision(lines)
     best = result.best
     verdicts = {album_id: line.comparison.verdict for album_id, line in lines.items() if line.comparison is not None}

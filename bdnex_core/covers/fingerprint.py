@@ -28,6 +28,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
+from PIL import Image as PILImage
+from PIL import ImageOps, UnidentifiedImageError
+
 if TYPE_CHECKING:
     from PIL.Image import Image
 
@@ -131,9 +134,6 @@ class CoverImageError(ValueError):
 
 def open_image(data: bytes, *, draft_side: int = DRAFT_SIDE) -> Image:
     """The image of ``data``, decoded small when it is a JPEG (draft mode), upright (EXIF), in RGB."""
-    from PIL import Image as PILImage
-    from PIL import ImageOps, UnidentifiedImageError
-
     try:
         opened = PILImage.open(io.BytesIO(data))
         if opened.format == "JPEG":
@@ -150,8 +150,6 @@ def fingerprint_bytes(data: bytes, *, reference: bool = False) -> CoverFingerpri
 
 
 def fingerprint_image(image: Image, *, reference: bool = False) -> CoverFingerprint:
-    from PIL import Image as PILImage
-
     grey = image.convert("L")
     if max(grey.size) > WORK_SIDE:
         grey.thumbnail((WORK_SIDE, WORK_SIDE), PILImage.Resampling.BOX)
@@ -172,8 +170,6 @@ def fingerprint_image(image: Image, *, reference: bool = False) -> CoverFingerpr
 
 def hash_view(grey: Image) -> CoverHash:
     """The hashes of one grey image."""
-    from PIL import Image as PILImage
-
     small = list(grey.resize((PHASH_SIDE, PHASH_SIDE), PILImage.Resampling.LANCZOS).tobytes())
     gradient = list(grey.resize((9, 8), PILImage.Resampling.LANCZOS).tobytes())
     return CoverHash(_phash(small), _dhash(gradient))

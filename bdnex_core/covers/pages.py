@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bdnex_core import archives
 from bdnex_core.covers.fingerprint import CoverFingerprint, fingerprint_image, open_image
 
 if TYPE_CHECKING:
@@ -82,7 +83,5 @@ def choose_cover(pages: list[str], read: Callable[[str], bytes], comicinfo: byte
 
 def archive_cover(path: Path) -> ArchiveCover | None:
     """The cover of the archive at ``path`` (``None``: no image page)."""
-    from bdnex_core import archive
-
-    with archive.open_archive(path) as comic:
+    with archives.open_archive(path) as comic:
         return choose_cover(comic.pages(), comic.read_member, comic.comicinfo_bytes())

@@ -1,56 +1,19 @@
 """Default metadata writer: ComicInfo.xml written into the comic archive (in place under the run's
-journal, or through an atomic copy: ``archives.write``)."""
+journal, or through an atomic copy: ``archives.write``). Loaded with every command, so it names the writer
+(:mod:`.comicinfo_writer`), imported when a run uses it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bdnex_core.hookspecs import hookimpl
-from bdnex_core.library import LibraryItem, MetadataWriter, WriteResult
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
-
-
-class ComicInfoWriter:
-    """Writes a :class:`~bdnex_core.comicinfo.ComicInfo` into a local CBZ (CBR per ``archives.cbr``)."""
-
-    name = "comicinfo"
-
-    def can_write(self, item: LibraryItem, settings: Settings) -> bool:
-        from bdnex_core.archive import detect_kind
-
-        if item.path is None or not item.path.exists():
-            return False
-        # a source may forbid touching the file (Komga write-back through the API only)
-        if not item.write_back.comicinfo:
-            return False
-        # by content: a ".cbr" that is really a zip (common) is written in place like a CBZ
-        return detect_kind(item.path) == "cbz" or settings.archives.cbr == "convert"
-
-    def write(self, item: LibraryItem, metadata: Any, settings: Settings, *, dry_run: bool = False) -> WriteResult:
-        from bdnex_core import archive
-        from bdnex_core.archives import WritePolicy
-
-        assert item.path is not None
-        xml = metadata.to_xml(settings.comicinfo.version)
-        if dry_run:
-            return WriteResult(self.name, written=False, message="dry run")
-        if archive.detect_kind(item.path) == "cbz":
-            report = archive.write_comicinfo(
-                item.path,
-                xml,
-                preserve_mtime=settings.archives.preserve_mtime,
-                policy=WritePolicy.from_settings(settings.archives),
-            )
-            how = "in place" if report.in_place else f"copy: {report.reason}"
-            return WriteResult(self.name, written=True, message=f"{item.path} ({how})")
-        converted = archive.convert_to_cbz(item.path, xml, delete_original=settings.archives.delete_converted_originals)
-        return WriteResult(self.name, written=True, message=f"converted to {converted}", new_path=Path(converted))
+    from bdnex_core.library import MetadataWriter
 
 
 @hookimpl(trylast=True)
-def register_metadata_writers(register: Callable[[MetadataWriter], None], settings: Settings) -> None:
-    register(ComicInfoWriter())
+def register_metadata_writers(register: Callable[[MetadataWriter | str], None], settings: Settings) -> None:
+    register("bdnex_core.default_plugins.comicinfo_writer:ComicInfoWriter")

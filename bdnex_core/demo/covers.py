@@ -20,6 +20,9 @@ import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from PIL import Image as PILImage
+from PIL import ImageDraw
+
 if TYPE_CHECKING:
     from PIL.Image import Image
 
@@ -53,9 +56,6 @@ def _colour(rng: random.Random, base: tuple[int, int, int] | None = None, spread
 
 def cover_image(series_seed: int, album_seed: int, edition: Edition = Edition(), size: tuple[int, int] = SIZE) -> Image:
     """The cover of album ``album_seed`` of series ``series_seed`` (as the site shows it)."""
-    from PIL import Image as PILImage
-    from PIL import ImageDraw
-
     width, height = SIZE
     series = random.Random(series_seed * 7919 + 17)
     palette = [_colour(series) for _ in range(4)]
@@ -136,7 +136,6 @@ def _colour_cast(image: Image, strength: float, seed: int) -> Image:
         channel.point(lambda value, f=factor: min(255, int(value * f)))
         for channel, factor in zip(image.split(), factors, strict=True)
     ]
-    from PIL import Image as PILImage
 
     return PILImage.merge("RGB", channels)
 
@@ -184,9 +183,6 @@ def scan_recipe(seed: int) -> ScanRecipe:
 
 def scan_of(cover: Image, recipe: ScanRecipe, seed: int) -> Image:
     """The printed cover as a scanner or a camera gives it back."""
-    from PIL import Image as PILImage
-    from PIL import ImageDraw
-
     rng = random.Random(seed)
     width, height = cover.size
     left, top, right, bottom = recipe.crop
@@ -216,16 +212,11 @@ def scan_of(cover: Image, recipe: ScanRecipe, seed: int) -> Image:
 
 
 def blank_page(size: tuple[int, int] = (600, 840)) -> Image:
-    from PIL import Image as PILImage
-
     return PILImage.effect_noise(size, 3).convert("RGB").point(lambda value: 250 + value % 4)
 
 
 def credits_page(seed: int, size: tuple[int, int] = (600, 840)) -> Image:
     """A scanner team's page: a few lines of text on a plain background, a small logo."""
-    from PIL import Image as PILImage
-    from PIL import ImageDraw
-
     rng = random.Random(seed)
     background = rng.choice(((255, 255, 255), (10, 10, 10), (240, 235, 220)))
     image = PILImage.new("RGB", size, background)

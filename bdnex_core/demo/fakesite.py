@@ -42,7 +42,9 @@ from pathlib import Path
 from typing import Any
 
 from bdnex_core.bedetheque.album import Album
+from bdnex_core.bedetheque.parse import parse_album_page
 from bdnex_core.bedetheque.sitemaps import AlbumEntry, iter_album_entries
+from bdnex_core.demo.covers import album_cover_seeds, cover_image, jpeg
 from bdnex_core.matching.editions import edition_groups, split_tome
 
 PUBLISHERS = ("Dupuis", "Dargaud", "Casterman", "Le Lombard", "Glénat", "Soleil Productions", "Delcourt", "Futuropolis")
@@ -229,9 +231,6 @@ class FakeBedetheque:
         self.recorded = recorded if recorded is not None and recorded.is_dir() else None
         self.catalogue.series_ids.update(recorded_series_ids(self.recorded))
         self._desktop_series: dict[int, bytes] = {}
-        if self.recorded is not None:
-            # desktop series pages read the recorded album pages: imported now, not while a client waits
-            import bdnex_core.bedetheque.parse  # noqa: F401
         self.network_delay = network_delay
         self.mode = FaultMode()
         self.log: list[LoggedRequest] = []
@@ -438,7 +437,6 @@ class FakeBedetheque:
             recorded = self.recorded / "covers" / f"Couv_{album_id}.jpg"
             if recorded.is_file():
                 return recorded.read_bytes()
-        from bdnex_core.demo.covers import cover_image, jpeg
 
         return jpeg(cover_image(*cover_seeds(self.catalogue, album_id)), 85)
 
@@ -446,8 +444,6 @@ class FakeBedetheque:
 def cover_seeds(catalogue: FakeCatalogue, album_id: int) -> tuple[int, int, Any]:
     """What the generated cover of ``album_id`` is drawn from (``demo/covers.py``: ``album_cover_seeds``,
     its first edition being the lowest id of its editions)."""
-    from bdnex_core.demo.covers import album_cover_seeds
-
     entry = catalogue.albums[album_id]
     editions = catalogue.editions.get(album_id) or [entry]
     return album_cover_seeds(entry.series_slug, album_id, editions[0].album_id)
@@ -605,8 +601,6 @@ def render_desktop_series_of(site: FakeBedetheque, series_id: int) -> bytes | No
     for entry in entries:
         recorded = next((site.recorded / "album").glob(f"*-{entry.album_id}.html"), None) if site.recorded else None
         if recorded is not None:
-            from bdnex_core.bedetheque.parse import parse_album_page  # imported by FakeBedetheque() already
-
             albums.append(
                 parse_album_page(recorded.read_bytes(), f"https://www.bedetheque.com/BD-x-{entry.album_id}.html")
             )

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from bdnex_core.matching.namegen import realistic_names
+
 
 @dataclass(frozen=True)
 class CatalogueAlbum:
@@ -74,8 +76,6 @@ def sample_pages(label: str, count: int, seed: int) -> list[bytes]:
 
 def _file_name(album: CatalogueAlbum, rng: random.Random) -> str:
     """A realistic file name for the album, in one of the conventions collectors use."""
-    from bdnex_core.matching.namegen import realistic_names
-
     name = rng.choice(realistic_names(album.series, album.tome, album.title, rng=rng))
     return name if name.lower().endswith((".cbz", ".cbr", ".cb7")) else f"{name}.cbz"
 

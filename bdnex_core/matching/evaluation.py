@@ -16,6 +16,7 @@ from rapidfuzz import fuzz
 from bdnex_core.bedetheque.sitemaps import AlbumEntry
 from bdnex_core.config import MatchingSettings
 from bdnex_core.matching.decide import MatchResult
+from bdnex_core.matching.editions import edition_groups
 from bdnex_core.matching.filename import parse_filename
 from bdnex_core.matching.index import CatalogueIndex, CatalogueLookup
 from bdnex_core.matching.matcher import Matcher
@@ -325,8 +326,6 @@ def evaluate_conventions(
 
 def _groups_as_work(entries: Sequence[AlbumEntry]) -> dict[int, int]:
     """Without the generator's knowledge, the edition groups of the index say which ids are one album."""
-    from bdnex_core.matching.editions import edition_groups
-
     by_series: dict[str, list[AlbumEntry]] = {}
     for entry in entries:
         by_series.setdefault(entry.series_norm, []).append(entry)

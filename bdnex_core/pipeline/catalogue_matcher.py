@@ -9,6 +9,12 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
+from bdnex_core.bedetheque.catalogue import Catalogue
+from bdnex_core.bedetheque.catalogue_index import open_catalogue_index
+from bdnex_core.errors import CatalogueError
+from bdnex_core.matching.index import CatalogueIndex
+from bdnex_core.matching.matcher import Matcher
+
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
     from bdnex_core.db import BDneXDB
@@ -17,8 +23,6 @@ if TYPE_CHECKING:
 
 def require_catalogue(db: BDneXDB) -> None:
     """A clear error when the catalogue index is empty (nothing could ever match)."""
-    from bdnex_core.errors import CatalogueError
-
     if db.catalogue.is_empty():
         raise CatalogueError("the catalogue index is empty: run `bdnex-core catalogue update` first")
 
@@ -29,15 +33,9 @@ def load_matcher(settings: Settings, db: BDneXDB) -> Matcher:
     A database file has its index file (:mod:`bdnex_core.bedetheque.catalogue_index`), opened, not
     built; a database in memory gets the index built in memory.
     """
-    from bdnex_core.matching.matcher import Matcher
-
     require_catalogue(db)
     if db.memory:
-        from bdnex_core.bedetheque.catalogue import Catalogue
-        from bdnex_core.matching.index import CatalogueIndex
-
         return Matcher(CatalogueIndex.build(Catalogue(db).rows()), settings.matching, url_of=db.catalogue.url_of)
-    from bdnex_core.bedetheque.catalogue_index import open_catalogue_index
 
     # opened through a connection of its own: this runs in a worker thread while the caller's
     # connection records results (a read left open on it would make its writes fail at once)

@@ -11,11 +11,14 @@ with ``db reset``, ``db restore`` or ``db repair`` is remembered as chosen (:fun
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from bdnex_core.archives import open_archive
 from bdnex_core.comicinfo import TAGGED_BY
 from bdnex_core.errors import BdnexError
 from bdnex_core.library import LibraryItem
+from bdnex_core.store.db_safety import DatabaseMissing, command
 
 if TYPE_CHECKING:
     from bdnex_core.db import BDneXDB
@@ -27,8 +30,6 @@ MARK = TAGGED_BY.split(" from ")[0].encode()  # what our Notes start with, whate
 
 
 def tagged_by_us(item: LibraryItem) -> bool:
-    from bdnex_core.archive import open_archive
-
     if item.path is None:
         return False
     try:
@@ -40,8 +41,6 @@ def tagged_by_us(item: LibraryItem) -> bool:
 
 def refuse_a_silent_fresh_start(db: BDneXDB, items: Iterable[LibraryItem]) -> None:
     """Raise when ``db`` is new and the library carries ComicInfo written by bdnex-core."""
-    from bdnex_core.store.db_safety import DatabaseMissing, command
-
     if db.has_processed_files() or db.list_sessions(limit=1) or db.get_plugin_state(*CHOSEN):
         return
     looked = [item for _, item in zip(range(SAMPLE), (i for i in items if i.path is not None), strict=False)]
@@ -59,6 +58,4 @@ def refuse_a_silent_fresh_start(db: BDneXDB, items: Iterable[LibraryItem]) -> No
 
 def remember_the_choice(db: BDneXDB, how: str) -> None:
     """``db`` was put in place on purpose (``reset``, ``restore``, ``repair``): never question it as new."""
-    from datetime import UTC, datetime
-
     db.set_plugin_state(*CHOSEN, {"how": how, "at": datetime.now(UTC).isoformat(timespec="seconds")})

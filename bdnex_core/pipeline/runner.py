@@ -29,10 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bdnex_core import plugins
+from bdnex_core import archives, plugins
+from bdnex_core.bedetheque.client import BedethequeClient
 from bdnex_core.db import DONE_STATUSES, BDneXDB, SessionManager
+from bdnex_core.default_plugins.folder_source import FolderItems, FolderSource, folder_entries
 from bdnex_core.errors import BdnexError, DatabaseError, SiteUnavailable
 from bdnex_core.library import LibraryItem
+from bdnex_core.pipeline.catalogue_matcher import LazyMatcher
 from bdnex_core.pipeline.fresh_start import refuse_a_silent_fresh_start
 from bdnex_core.pipeline.logs import write_session_logs, write_text_log
 from bdnex_core.pipeline.options import TagOptions
@@ -48,7 +51,8 @@ from bdnex_core.states import (
     file_status_for,
     session_state_for,
 )
-from bdnex_core.store.backend import DatabaseFull, run_again_if_disconnected
+from bdnex_core.store import db_safety
+from bdnex_core.store.backend import DatabaseFull, SQLiteBackend, run_again_if_disconnected
 from bdnex_core.store.db_backups import RollingBackups
 
 if TYPE_CHECKING:
@@ -571,12 +575,10 @@ class TagRun:
 
     def _clean_leftovers(self, items: Iterable[LibraryItem]) -> None:
         """Temporary files of a writer killed earlier are removed before anything else."""
-        from bdnex_core import archive
-
         folders = {item.path.parent for item in items if item.path is not None}
         for folder in folders:
             try:
-                for leftover in archive.cleanup_stale_temp_files(folder):
+                for leftover in archives.cleanup_stale_temp_files(folder):
                     logger.info("removed %s, left by an interrupted write", leftover)
             except OSError as exc:
                 logger.warning("cannot clean %s: %s", folder, exc)
@@ -584,9 +586,6 @@ class TagRun:
 
 def _rolling_backups(settings: Settings, db: BDneXDB, options: TagOptions) -> RollingBackups:
     """Backups of an SQLite database while it is tagged (none for a dry run, none on PostgreSQL)."""
-    from bdnex_core.store import db_safety
-    from bdnex_core.store.backend import SQLiteBackend
-
     if options.dry_run or db.path is None or not isinstance(db.backend, SQLiteBackend):
         return RollingBackups(None, settings)
     return RollingBackups(db.backend.conn, db_safety.settings_for(db.path, settings))
@@ -671,14 +670,10 @@ def _result_values(outcome: Outcome, status: FileStatus) -> dict[str, Any]:
 
 
 def _default_client(settings: Settings, db: BDneXDB) -> Any:
-    from bdnex_core.bedetheque.client import BedethequeClient
-
     return BedethequeClient(settings, database=db)  # politeness shared with every run on this database
 
 
 def _default_matcher(settings: Settings, db: BDneXDB) -> Any:
-    from bdnex_core.pipeline.catalogue_matcher import LazyMatcher
-
     return LazyMatcher(settings, db)
 
 
@@ -739,8 +734,6 @@ def tag_locations(
     Local folders take a fast path: files unchanged since they were processed are recognised from
     the listing, before any item is built, so re-scanning a large library costs about a listing.
     """
-    from bdnex_core.default_plugins.folder_source import FolderItems, FolderSource, folder_entries
-
     items: Sequence[LibraryItem]
     if isinstance(plugins.library_sources(settings).get(options.source), FolderSource):
         with _collector_paused():

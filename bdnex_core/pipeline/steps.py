@@ -12,16 +12,23 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from bdnex_core import archives
 from bdnex_core.archives.journal import WriteJournal, journalled, take_back_abandoned
+from bdnex_core.archives.layout import capture, rebuild
+from bdnex_core.bedetheque.editions import EditionFinder
+from bdnex_core.bedetheque.service import fetch_album
+from bdnex_core.comicinfo import ComicInfo, diff, read_comicinfo_safely
+from bdnex_core.covers.check import CoverBudget, CoverChecker
 from bdnex_core.errors import BdnexError
 from bdnex_core.hashing import Fingerprint, sha256_file
 from bdnex_core.library import LibraryItem, MetadataWriter, WriteResult
-from bdnex_core.states import Decision, FileStatus, HistorySource, OutcomeState
+from bdnex_core.matching.filename import parse_filename
+from bdnex_core.states import ALREADY_PROCESSED, Decision, FileStatus, HistorySource, OutcomeState
 from bdnex_core.store.backend import ConnectionLost
 from bdnex_core.store.common import MAX_ID
 
@@ -32,7 +39,6 @@ if TYPE_CHECKING:
     from bdnex_core.pipeline.options import TagOptions
 
 # the reason of a file skipped as processed before and unchanged (the runner records no change for it)
-ALREADY_PROCESSED = "already processed, unchanged"
 RETRIES_AFTER_A_LOST_CONNECTION = 2
 ALBUM_ID_IN_URL = re.compile(r"-([0-9]+)\.html")
 
@@ -205,7 +211,6 @@ class ItemProcessor:
         self.client = client
         self.matcher = matcher
         self.writers = writers
-        from bdnex_core.covers.check import CoverBudget, CoverChecker
 
         matching = settings.matching
         self.covers = CoverChecker(
@@ -219,12 +224,6 @@ class ItemProcessor:
         if db is None:
             db = self._local.db = self._db_factory()
         return db
-
-    def close_thread_db(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
 
     # ------------------------------------------------------------------ one item
 
@@ -256,8 +255,6 @@ class ItemProcessor:
         raise AssertionError("unreachable")
 
     def _process(self, item: LibraryItem) -> Outcome:
-        from bdnex_core.matching.filename import parse_filename
-
         lookup = None
         if item.unavailable:  # the source could not provide the file: its reason
             return Outcome(item, OutcomeState.FAILED, reason=item.unavailable)
@@ -319,8 +316,6 @@ class ItemProcessor:
         edition_said = bool(gtin or parsed.isbn or parsed.year is not None)
         if not self.options.timid and self.covers.wanted(result, edition_said=edition_said):
             if result.decision == Decision.ACCEPT and result.best is not None:
-                from bdnex_core.bedetheque.service import fetch_album
-
                 # the album a tag reads anyway, first: series first, its series page puts every edition's
                 # cover URL in the album cache
                 fetch_album(self.client, self.db, result.best.album_id)
@@ -411,8 +406,6 @@ class ItemProcessor:
         """The edition of the matched album the file is (:mod:`bdnex_core.bedetheque.editions`): by the
         GTIN of its ComicInfo or an ISBN in its name, a year in its name, the editions whose cover is the
         file's (``same_cover``), else ``matching.edition``."""
-        from bdnex_core.bedetheque.editions import EditionFinder
-
         existing = archive_view.get("existing")
         gtin = str(existing.get("GTIN") or "") if existing is not None else ""
         return EditionFinder(self.client, self.db).choose(
@@ -447,10 +440,8 @@ class ItemProcessor:
         """Pages and existing ComicInfo of a local archive (an unusable ComicInfo counts as none)."""
         if item.path is None:
             return {"pages": [], "existing": None}
-        from bdnex_core import archive
-        from bdnex_core.comicinfo import read_comicinfo_safely
 
-        with archive.open_archive(item.path) as comic:
+        with archives.open_archive(item.path) as comic:
             pages = comic.pages()
             if not pages:
                 raise BdnexError("no image pages in the archive", path=item.path)
@@ -487,9 +478,6 @@ class ItemProcessor:
 
         ``known_hash``: the file's SHA-256 and the size/mtime it had then (the lookup's), so that the
         undo layout does not read the whole file again while it is unchanged."""
-        from bdnex_core.bedetheque.service import fetch_album
-        from bdnex_core.comicinfo import ComicInfo, diff
-
         view = archive_view if archive_view is not None else self._read_archive(item)
         album = fetch_album(self.client, self.db, album_id)
         version = self.settings.comicinfo.version
@@ -521,13 +509,10 @@ class ItemProcessor:
                 )
             return Outcome(item, OutcomeState.FAILED, reason="no metadata writer can write this item", album=album)
         outcome.previous_comicinfo = view.get("comicinfo_bytes")
-        if item.path is not None and any(writer.name == "comicinfo" for writer in applicable):
-            from bdnex_core import archive
-            from bdnex_core.archives.layout import capture
-
-            if archive.detect_kind(item.path) == "cbz":
-                known_sha256, known_as = known_hash or (None, None)
-                outcome.previous_layout = capture(item.path, known_sha256=known_sha256, known_as=known_as)
+        writes_the_cbz = item.path is not None and any(writer.name == "comicinfo" for writer in applicable)
+        if writes_the_cbz and item.path is not None and archives.detect_kind(item.path) == "cbz":
+            known_sha256, known_as = known_hash or (None, None)
+            outcome.previous_layout = capture(item.path, known_sha256=known_sha256, known_as=known_as)
         journal = WriteJournal(self.db.archive_journal, defer_end=True)
         try:
             with journalled(journal):  # the CBZ writer (and plugins' through the api) write in place under it
@@ -550,8 +535,6 @@ def take_back_writes(outcome: Outcome, settings: Settings) -> str | None:
     recorded (the database failed): a CBZ rebuilt byte for byte from the layout taken before the
     write, the CBZ a conversion made removed while its original is still there. Returns what could
     not be given back (a message), or ``None``."""
-    from bdnex_core.archives.layout import rebuild
-
     written = [write for write in outcome.writes if write.written]
     if not written or outcome.item.path is None:
         return f"written by {', '.join(write.writer for write in written)}" if written else None
@@ -587,10 +570,8 @@ def _written_path(item: LibraryItem, writes: list[WriteResult]) -> Path:
 
 def _comicinfo_hash(path: Path) -> str | None:
     """SHA-256 of the ComicInfo.xml in the archive at ``path`` (``None`` when it has none)."""
-    from bdnex_core import archive
-
     try:
-        with archive.open_archive(path) as comic:
+        with archives.open_archive(path) as comic:
             raw = comic.comicinfo_bytes()
     except (BdnexError, OSError):
         return None
@@ -598,8 +579,6 @@ def _comicinfo_hash(path: Path) -> str | None:
 
 
 def _parsed_as_dict(parsed: Any) -> dict[str, Any]:
-    from dataclasses import asdict, is_dataclass
-
     if is_dataclass(parsed) and not isinstance(parsed, type):
         return asdict(parsed)
     return dict(parsed)

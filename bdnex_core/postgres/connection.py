@@ -29,10 +29,17 @@ def one_line(error: BaseException) -> str:
     return mask_url_password(text) or type(error).__name__
 
 
+def psycopg_module() -> Any:
+    """psycopg, imported when PostgreSQL is first used; ``ImportError`` when it is not installed."""
+    import psycopg  # lazy: the optional [postgresql] extra, which no SQLite command imports
+
+    return psycopg
+
+
 def connect(url: str) -> psycopg.Connection[Any]:
     """A connection in UTC (``CURRENT_DATE`` and timestamps agree with SQLite's), not in autocommit."""
     try:
-        import psycopg
+        psycopg = psycopg_module()
     except ImportError:
         raise DatabaseError(
             "PostgreSQL needs the psycopg package: pip install 'bdnex-core[postgresql]'",
@@ -47,8 +54,7 @@ def connect(url: str) -> psycopg.Connection[Any]:
 def psycopg_privilege_errors() -> tuple[type[Exception], ...]:
     """The errors of a role that may not do what it was asked (a role that may only read, a
     read-only transaction or server): refused by PostgreSQL, not a bug of ours."""
-    import psycopg
-
+    psycopg = psycopg_module()
     return (psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySqlTransaction)
 
 

@@ -4,20 +4,34 @@ Each side lists its tables (ours only: no internal, migration or full-text table
 columns with a :class:`~.values.Kind`, primary keys and references; reads rows in primary-key
 order as backend-neutral values and writes them back in its own storage. The SQLite side is
 read through ``sqlite3`` (a source is opened read-only) and created through
-:mod:`bdnex_core.migrations`; the PostgreSQL side through psycopg and :mod:`.schema`.
+:mod:`bdnex_core.store.migrations`; the PostgreSQL side through psycopg and :mod:`.schema`.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from sqlite_utils import Database
+
+from bdnex_core import paths
 from bdnex_core.config import mask_url_password
 from bdnex_core.errors import DatabaseError
+from bdnex_core.postgres.connection import connect, is_postgresql_url, one_line
+from bdnex_core.postgres.schema import VERSIONS_TABLE, migrate
 from bdnex_core.postgres.values import BadValue, Column, JsonDocument, Kind, parse_json, parse_time
+from bdnex_core.store import migrations
+
+try:  # the optional [postgresql] extra: a copy between SQLite files goes without it
+    import psycopg
+    from psycopg import sql
+    from psycopg.types.json import Jsonb
+except ImportError:  # the PostgreSQL side says so when it opens (connect)
+    pass
 
 BATCH_ROWS = 2000
 
@@ -101,8 +115,6 @@ def _sqlite_time(moment: datetime) -> str:
 
 
 def _sqlite_encode(value: Any) -> Any:
-    import json
-
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, datetime):
@@ -124,10 +136,6 @@ class SqliteSide:
         try:
             if create:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                from sqlite_utils import Database
-
-                from bdnex_core import migrations
-
                 schema_db = Database(path)
                 migrations.apply(schema_db)
                 schema_db.close()
@@ -227,9 +235,6 @@ _POSTGRES_KINDS = {
 
 class PostgresSide:
     def __init__(self, url: str, *, create: bool):
-        from bdnex_core.postgres.connection import connect
-        from bdnex_core.postgres.schema import VERSIONS_TABLE, migrate
-
         self.location = mask_url_password(url)
         self._versions_table = VERSIONS_TABLE
         self.conn = connect(url)
@@ -237,10 +242,6 @@ class PostgresSide:
             self._guard(lambda: migrate(self.conn), "cannot create the schema")
 
     def _guard(self, action: Any, what: str) -> Any:
-        import psycopg
-
-        from bdnex_core.postgres.connection import one_line
-
         try:
             return action()
         except psycopg.Error as exc:
@@ -288,13 +289,9 @@ class PostgresSide:
         return {name for (name,) in rows} - {table}
 
     def count(self, table: str) -> int:
-        from psycopg import sql
-
         return int(self._query(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))[0][0])
 
     def rows(self, table: str, columns: list[Column]) -> Iterator[tuple[Any, ...]]:
-        from psycopg import sql
-
         kinds = {column.name: column.kind for column in self.columns(table)}
         # byte order for text keys, as SQLite's BINARY collation sorts them (the checksum follows it)
         order = sql.SQL(", ").join(
@@ -331,9 +328,6 @@ class PostgresSide:
         return value
 
     def insert(self, table: str, columns: list[Column], rows: Iterable[tuple[Any, ...]]) -> None:
-        from psycopg import sql
-        from psycopg.types.json import Jsonb
-
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
             sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(column.name) for column in columns)
         )
@@ -348,8 +342,6 @@ class PostgresSide:
 
     def _advance_identities(self, table: str) -> None:
         """Rows copied with their ids: the next id the table hands out comes after them."""
-        from psycopg import sql
-
         identities = self._query(
             "SELECT column_name FROM information_schema.columns "
             "WHERE table_schema = current_schema() AND table_name = %s AND is_identity = 'YES'",
@@ -372,9 +364,6 @@ class PostgresSide:
 
 def open_side(location: str, *, create: bool) -> SqliteSide | PostgresSide:
     """A ``postgresql://`` URL or an SQLite file path; ``create``: the copy's target (schema made)."""
-    from bdnex_core import paths
-    from bdnex_core.postgres.connection import is_postgresql_url
-
     if is_postgresql_url(location):
         return PostgresSide(location, create=create)
     return SqliteSide(paths.expand(location), create=create)

@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bdnex_core.errors import BdnexError
+
 logger = logging.getLogger(__name__)
 
 HEALTH_FILE_VARIABLE = "BDNEX_HEALTH_FILE"
@@ -103,3 +105,26 @@ def check(path: Path, *, max_age: float | None = None, now: float | None = None)
     if age > limit:
         return False, f"{what}; last heartbeat {age:.0f} s ago (more than {limit:.0f} s)"
     return True, f"{what}; last heartbeat {age:.0f} s ago"
+
+
+#: the web page's access token, kept across restarts (bdnex-core web, and health --url that asks the page)
+TOKEN_VARIABLE = "BDNEX_WEB_TOKEN"
+TOKEN_FILE_VARIABLE = "BDNEX_WEB_TOKEN_FILE"
+
+
+def token_from_environment() -> str | None:
+    """The access token a service keeps across restarts: ``BDNEX_WEB_TOKEN``, or the first line of the
+    file ``BDNEX_WEB_TOKEN_FILE`` names (a container secret). None: a new random one at each start."""
+    if os.environ.get(TOKEN_VARIABLE):
+        return os.environ[TOKEN_VARIABLE].strip()
+    path = os.environ.get(TOKEN_FILE_VARIABLE)
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            token = handle.readline().strip()
+    except OSError as exc:
+        raise BdnexError(f"{path}: cannot read the web token ({exc.strerror or exc})") from None
+    if not token:
+        raise BdnexError(f"{path}: the web token file is empty")
+    return token

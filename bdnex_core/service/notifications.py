@@ -9,7 +9,7 @@ a pause. The pause is the process's: a new process starts unpaused.
 Messages go to the Apprise URLs of ``notifications.urls`` (plus ``urls_file`` and
 ``BDNEX_NOTIFY_URLS``), with titles and bodies from ``notifications.templates`` (``{field}``
 placeholders only). The section is checked when the configuration is loaded
-(:func:`config_problems`): a URL Apprise cannot use is one line naming it, at start. A message that
+(:func:`config_problems`, in :mod:`notification_checks`): a URL Apprise cannot use is one line naming it, at start. A message that
 cannot be sent is logged and never fails a run. Apprise is the optional extra ``bdnex-core[notify]``
 (installed in the container image).
 """
@@ -18,13 +18,27 @@ from __future__ import annotations
 
 import logging
 import os
-import string
+import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from bdnex_core.config import config_schema
+from bdnex_core.service import notification_checks
+from bdnex_core.service.notification_checks import (
+    PAUSED,
+    RESUMED,
+    RUN,
+    SECTION,
+    URLS_VARIABLE,
+    all_urls,
+    apprise_module,
+    quietly_instantiate,
+    shown_url,
+)
+from bdnex_core.states import OutcomeState
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
@@ -32,19 +46,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SECTION = "notifications"
-URLS_VARIABLE = "BDNEX_NOTIFY_URLS"
-RUN, PAUSED, RESUMED = "run", "paused", "resumed"
-# the placeholders each message may use (anything else in a template is refused at start)
-FIELDS: dict[str, frozenset[str]] = {
-    RUN: frozenset(
-        # "queued": the former name of "waiting", still understood in templates written with it
-        {"session", "status", "tagged", "waiting", "queued", "skipped", "failed", "unchanged", "message"}
-        | {"review", "review_url", "failures", "host"}
-    ),
-    PAUSED: frozenset({"reason", "host"}),
-    RESUMED: frozenset({"reason", "paused_for", "host"}),
-}
 MAX_FAILURES_LISTED = 10
 
 
@@ -68,96 +69,12 @@ class NotificationSettings:
 
 
 def _schema_default(key: str) -> Any:
-    from bdnex_core.config import config_schema
-
     return config_schema()["properties"][SECTION]["properties"][key]["default"]
 
 
 def templates(section: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
     """Each message's (title, body): the configuration's, else the schema's default, part by part."""
-    defaults = _schema_default("templates")
-    configured = section.get("templates") or {}
-    result = {}
-    for event in FIELDS:
-        mine = configured.get(event) or {}
-        result[event] = (
-            mine.get("title", defaults[event]["title"]),
-            mine.get("body", defaults[event]["body"]),
-        )
-    return result
-
-
-def all_urls(section: Mapping[str, Any]) -> list[str]:
-    """The configured URLs, those of ``urls_file`` (one a line, ``#`` comments) and of ``BDNEX_NOTIFY_URLS``.
-    Raises ``OSError`` when ``urls_file`` cannot be read."""
-    urls = [str(url) for url in section.get("urls") or ()]
-    if section.get("urls_file"):
-        text = Path(section["urls_file"]).read_text("utf-8")
-        urls += [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    urls += os.environ.get(URLS_VARIABLE, "").split()
-    return urls
-
-
-# ---------------------------------------------------------------------- checked at start
-
-
-def _placeholders(template: str) -> list[str]:
-    """The ``{names}`` of a template; ``ValueError`` for a malformed one."""
-    return [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
-
-
-def _shown(url: str) -> str:
-    """A URL as an error line may show it: its scheme only (the rest often holds a token)."""
-    scheme, separator, _ = url.partition("://")
-    return f"{scheme}://…" if separator else repr(url[:12] + ("…" if len(url) > 12 else ""))
-
-
-def config_problems(section: Any) -> list[str]:
-    """What is wrong with a ``notifications`` section, one line each (empty when it is usable)."""
-    if not isinstance(section, dict):
-        return []  # the schema said it already
-    problems: list[str] = []
-    for event, (title, body) in templates(section).items():
-        for part, text in (("title", title), ("body", body)):
-            where = f"{SECTION}.templates.{event}.{part}"
-            try:
-                names = _placeholders(text)
-            except ValueError as exc:
-                problems.append(f"{where}: not a template ({exc}); write {{{{ and }}}} for a brace")
-                continue
-            unknown = sorted({name for name in names if name not in FIELDS[event]})
-            if unknown:
-                problems.append(f"{where}: unknown field {{{unknown[0]}}} (fields: {', '.join(sorted(FIELDS[event]))})")
-    try:
-        urls = all_urls(section)
-    except OSError as exc:
-        return [*problems, f"{SECTION}.urls_file: cannot read it ({exc.strerror or exc})"]
-    if not urls:
-        return problems
-    try:
-        import apprise
-    except ImportError:
-        return [*problems, f"{SECTION}.urls: Apprise is not installed (pip install 'bdnex-core[notify]')"]
-    configured = len(section.get("urls") or ())
-    for position, url in enumerate(urls):
-        if _quietly_instantiate(apprise, url) is None:
-            where = (
-                f"{SECTION}.urls[{position}]" if position < configured else f"{SECTION}.urls_file or {URLS_VARIABLE}"
-            )
-            problems.append(f"{where}: {_shown(url)} is not a notification URL Apprise can use")
-    return problems
-
-
-def _quietly_instantiate(apprise: Any, url: str) -> Any:
-    """Apprise's service for ``url``, or None; Apprise's own log lines about it are held back (they may
-    quote the URL, token included: the one line of :func:`config_problems` says what is wrong)."""
-    apprise_logger = logging.getLogger("apprise")
-    level = apprise_logger.level
-    apprise_logger.setLevel(logging.CRITICAL + 1)
-    try:
-        return apprise.Apprise.instantiate(url, suppress_exceptions=True)
-    finally:
-        apprise_logger.setLevel(level)
+    return notification_checks.templates(section, _schema_default("templates"))
 
 
 # ---------------------------------------------------------------------- sending
@@ -172,7 +89,6 @@ def send(settings: Settings, event: str, values: Mapping[str, Any]) -> bool:
         return False
     if not config.urls or event not in config.events:
         return False
-    import socket
 
     fields = {"host": socket.gethostname(), **values}
     title_template, body_template = config.templates[event]
@@ -186,15 +102,15 @@ def send(settings: Settings, event: str, values: Mapping[str, Any]) -> bool:
 
 def _deliver(urls: Sequence[str], event: str, title: str, body: str) -> bool:
     try:
-        import apprise
+        apprise = apprise_module()
     except ImportError:
         logger.warning("notification (%s) not sent: Apprise is not installed", event)
         return False
     delivered = False
     for url in urls:
-        service = _quietly_instantiate(apprise, url)
+        service = quietly_instantiate(apprise, url)
         if service is None:
-            logger.warning("notification (%s) not sent to %s: not a URL Apprise can use", event, _shown(url))
+            logger.warning("notification (%s) not sent to %s: not a URL Apprise can use", event, shown_url(url))
             continue
         try:
             sent = bool(service.notify(body=body, title=title))
@@ -214,7 +130,6 @@ def _deliver(urls: Sequence[str], event: str, title: str, body: str) -> bool:
 
 
 def run_values(summary: RunSummary, review_url: str | None) -> dict[str, Any]:
-    from bdnex_core.states import OutcomeState
 
     counts = summary.to_dict()["counts"]
     failures = [

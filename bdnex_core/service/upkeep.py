@@ -25,7 +25,10 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
+from bdnex_core.bedetheque.catalogue import Catalogue
+from bdnex_core.bedetheque.client import BedethequeClient, shared_breaker
 from bdnex_core.errors import BdnexError
 from bdnex_core.service import notifications
 from bdnex_core.service.health import Heartbeat, health_file
@@ -142,10 +145,6 @@ class ServiceUpkeep:
 
     def site_stopped(self) -> bool:
         """The client's breaker holds every request to the site now (a ban, an outage's cooldown)."""
-        from urllib.parse import urlparse
-
-        from bdnex_core.bedetheque.client import shared_breaker
-
         try:
             shared_breaker(urlparse(self.settings.catalogue.base_url).netloc).check()
         except BdnexError:
@@ -155,8 +154,6 @@ class ServiceUpkeep:
     def _update_index_file(self) -> None:
         """The catalogue's index file brought up to the sitemaps just stored (only those re-read), so that
         the next run opens it ready; a failure here leaves the next run to do it."""
-        from bdnex_core.bedetheque.catalogue import Catalogue
-
         try:
             done = Catalogue(self.db).update_index(self.settings, announce=logger.info)
         except BdnexError as exc:
@@ -166,9 +163,6 @@ class ServiceUpkeep:
 
     def refresh(self) -> str:
         """One refresh now: ``completed``, ``interrupted`` (stopped) or ``failed``. Never raises."""
-        from bdnex_core.bedetheque.catalogue import Catalogue
-        from bdnex_core.bedetheque.client import BedethequeClient
-
         started = datetime.now(UTC)
         previous = self.state()
         self.activity = "refreshing the catalogue"

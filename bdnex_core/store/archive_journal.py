@@ -7,10 +7,12 @@ nobody records. Every opening of the database takes back the writes whose entrie
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from bdnex_core.errors import ArchiveError
+from bdnex_core.postgres.connection import psycopg_module
 from bdnex_core.store.backend import Backend
 
 _COLUMNS = (
@@ -20,13 +22,11 @@ _COLUMNS = (
 
 
 def _unique_violations() -> tuple[type[Exception], ...]:
-    import sqlite3
-
     try:
-        from psycopg.errors import UniqueViolation
+        psycopg = psycopg_module()
     except ImportError:  # PostgreSQL support not installed
         return (sqlite3.IntegrityError,)
-    return (sqlite3.IntegrityError, UniqueViolation)
+    return (sqlite3.IntegrityError, psycopg.errors.UniqueViolation)
 
 
 class ArchiveJournalStore:

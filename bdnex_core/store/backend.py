@@ -35,8 +35,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from bdnex_core.config import mask_url_password
 from bdnex_core.errors import DatabaseError
-from bdnex_core.store.sqlite_files import SQLITE_DAMAGE, opened_here
+from bdnex_core.liveness import process_alive
+from bdnex_core.postgres.connection import connect, not_allowed, one_line, psycopg_module, psycopg_privilege_errors
+from bdnex_core.store.db_safety import damage_error
+from bdnex_core.store.sqlite_files import MIN_FREE_BYTES, ROOM_HELD_BYTES, SQLITE_DAMAGE, opened_here
 
 if TYPE_CHECKING:
     import psycopg
@@ -64,14 +68,6 @@ class DatabaseLocked(DatabaseError):
             "run may be writing to it: try again when it is done, or raise database.busy_timeout_ms",
             path=path,
         )
-
-
-#: a run starts no new file once the disk holding an SQLite database has less room than this left:
-#: the files in flight are still recorded and the session marked paused (a full disk could refuse both)
-MIN_FREE_BYTES = 1024 * 1024
-#: what a run holds on that disk (``<database>-room``, removed when the run ends) for the writes that
-#: end it, should another program fill the disk all at once
-ROOM_HELD_BYTES = 256 * 1024
 
 
 class DatabaseFull(DatabaseError):
@@ -317,7 +313,7 @@ class SQLiteBackend(Backend):
         made on first use: an ordinary command never imports sqlite-utils (nor pandas, which it imports
         when installed beside it)."""
         if self._database is None:
-            from bdnex_core.migrations import open_database
+            from bdnex_core.store.migrations import open_database  # lazy: sqlite-utils (and pandas beside it)
 
             self._database = open_database(self.conn)
         return self._database
@@ -330,8 +326,6 @@ class SQLiteBackend(Backend):
         try:
             yield
         except SQLITE_DAMAGE as exc:
-            from bdnex_core.store.db_safety import damage_error
-
             error = damage_error(exc, self.path, self.settings)
             if error is None and isinstance(exc, sqlite3.OperationalError):
                 error = sqlite_failure(exc, self.location, self.busy_ms)
@@ -499,7 +493,6 @@ class SQLiteBackend(Backend):
 
     def _remove_rooms_of_dead_runs(self) -> None:
         """A run killed before it could remove its room leaves it: removed by the next one."""
-        from bdnex_core.liveness import process_alive
 
         assert self.path is not None
         for left in self.path.parent.glob(f"{self.path.name}-room-*"):
@@ -547,7 +540,7 @@ def _sqlite_forms(conn: psycopg.Connection[Any]) -> None:
     """Have ``conn`` give values in the form SQLite gives them back (see the module's docstring),
     straight from PostgreSQL's text output: no datetime, bool or dict is built only to be
     converted again (a listing of 10,000 files reads 300,000 values)."""
-    from psycopg.adapt import Loader
+    from psycopg.adapt import Loader  # lazy: the optional [postgresql] extra, which no SQLite command imports
 
     class UtcTimeText(Loader):
         def load(self, data: Any) -> str:
@@ -586,7 +579,6 @@ class PostgresBackend(Backend):
     def __init__(self, url: str, *, reconnect_seconds: float = RECONNECT_SECONDS, patient: bool = False):
         """``patient``: a first connection that fails is tried again as a lost one is (a worker
         opening its connection in the middle of a run, while the server restarts)."""
-        from bdnex_core.config import mask_url_password
 
         self.url = url
         self.location = mask_url_password(url)
@@ -600,7 +592,6 @@ class PostgresBackend(Backend):
             self.conn = self._connect()
 
     def _connect(self) -> psycopg.Connection[Any]:
-        from bdnex_core.postgres.connection import connect
 
         conn = connect(self.url)
         conn.autocommit = True  # a statement outside write() is its own transaction
@@ -637,9 +628,6 @@ class PostgresBackend(Backend):
         self.conn = conn
 
     def _run(self, sql: str, params: Params, many: Iterable[Sequence[Any]] | None = None) -> tuple[Any, int]:
-        import psycopg
-
-        from bdnex_core.postgres.connection import not_allowed, psycopg_privilege_errors
 
         with self._lock:
             if not self._writing and self._is_lost():
@@ -649,7 +637,7 @@ class PostgresBackend(Backend):
                 return self._execute(sql, params, rows)
             except psycopg_privilege_errors() as exc:
                 raise not_allowed(exc, self.location) from None
-            except psycopg.OperationalError as exc:
+            except psycopg_module().OperationalError as exc:
                 if not self._is_lost(exc):
                     raise self._failure(exc) from None
                 if self._writing:  # the transaction is gone with the connection: write() says so
@@ -659,7 +647,7 @@ class PostgresBackend(Backend):
                     raise ConnectionLost(self.location) from None
             try:
                 return self._execute(sql, params, None)  # a read, run again on the new connection
-            except psycopg.OperationalError as exc:
+            except psycopg_module().OperationalError as exc:
                 raise self._failure(exc) from None
 
     def _execute(self, sql: str, params: Params, many: list[Sequence[Any]] | None) -> tuple[Any, int]:
@@ -673,7 +661,6 @@ class PostgresBackend(Backend):
         return (names, rows), cursor.rowcount
 
     def _failure(self, exc: BaseException) -> DatabaseError:
-        from bdnex_core.postgres.connection import one_line
 
         return DatabaseError(f"PostgreSQL: {one_line(exc)}", path=self.location)
 
@@ -706,7 +693,6 @@ class PostgresBackend(Backend):
     def write(self, *, durable: bool = False) -> Iterator[Backend]:
         """One transaction (a savepoint when nested). A connection found lost at its start is opened
         again and the transaction begun there; lost after that, :class:`ConnectionLost`."""
-        import psycopg
 
         with self._lock:
             if self._writing:
@@ -725,7 +711,7 @@ class PostgresBackend(Backend):
                             self.execute("SET LOCAL synchronous_commit = on")
                         yield self
                     return
-                except (psycopg.OperationalError, ConnectionLost) as exc:
+                except (psycopg_module().OperationalError, ConnectionLost) as exc:
                     if not self._is_lost(exc):
                         raise self._failure(exc) from None
                     if begun or attempt == 2:

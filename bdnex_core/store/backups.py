@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from bdnex_core.hashing import canonical_path
@@ -19,6 +20,25 @@ from bdnex_core.store.common import to_db_time, utcnow
 # a backup that stands for one of our writes (undo takes it back)
 _WRITES = "reason IN ('replaced', 'absent')"
 _UNDO_COLUMNS = "id, file_id, file_path, session_id, comicinfo, reason, layout"
+
+
+@dataclass(frozen=True)
+class ComicInfoBackup:
+    """One kept ComicInfo.xml: its bytes (``b""`` for reason ``absent``), the file and session it was
+    taken from, and why (``replaced``, ``absent``, ``unreadable``)."""
+
+    id: int
+    file_path: str
+    session_id: int | None
+    comicinfo: bytes
+    sha256: str
+    reason: str
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> ComicInfoBackup:
+        return cls(
+            row["id"], row["file_path"], row["session_id"], bytes(row["comicinfo"]), row["sha256"], row["reason"]
+        )
 
 
 class BackupStore:
@@ -50,13 +70,14 @@ class BackupStore:
                 },
             )
 
-    def of_path(self, file_path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    def of_path(self, file_path: str | os.PathLike[str]) -> list[ComicInfoBackup]:
         """Every backup of the file at ``file_path``, oldest first (with its bytes, without its layout)."""
-        return self.backend.rows(
-            "SELECT id, file_path, session_id, comicinfo, sha256, reason, created_at FROM comicinfo_backups "
+        rows = self.backend.rows(
+            "SELECT id, file_path, session_id, comicinfo, sha256, reason FROM comicinfo_backups "
             "WHERE file_path = ? ORDER BY id",
             [canonical_path(file_path)],
         )
+        return [ComicInfoBackup.from_row(row) for row in rows]
 
     def summaries_of_path(self, file_path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         """The file's backups, newest first, with their size in ``bytes`` instead of the bytes."""
@@ -73,13 +94,15 @@ class BackupStore:
             [backup_id, canonical_path(file_path)],
         )
 
-    def replaced_since_session(self, file_path: str | os.PathLike[str], session_id: int) -> dict[str, Any] | None:
-        """The first ComicInfo of the file replaced by ``session_id`` or a later session."""
-        return self.backend.row(
-            "SELECT id, file_path, session_id, comicinfo, sha256, reason, created_at FROM comicinfo_backups "
+    def before_session(self, file_path: str | os.PathLike[str], session_id: int) -> ComicInfoBackup | None:
+        """The ComicInfo the file held before ``session_id`` rewrote it: its first backup replaced by that
+        session or a later one (``None``: the file had none, or nothing of it was replaced since)."""
+        row = self.backend.row(
+            "SELECT id, file_path, session_id, comicinfo, sha256, reason FROM comicinfo_backups "
             "WHERE file_path = ? AND session_id >= ? AND reason = 'replaced' ORDER BY id LIMIT 1",
             [canonical_path(file_path), session_id],
         )
+        return ComicInfoBackup.from_row(row) if row else None
 
     # ------------------------------------------------------------------ undo
 

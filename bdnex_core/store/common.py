@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -68,6 +69,4 @@ def paths_under(folder: str) -> tuple[str, str]:
 
 
 def to_json(value: Any) -> str:
-    import json
-
     return json.dumps(value, ensure_ascii=False, default=str)

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bdnex_core.errors import DatabaseError
-from bdnex_core.store.backend import MIN_FREE_BYTES, ROOM_HELD_BYTES
-from bdnex_core.store.sqlite_files import companion, set_aside
+from bdnex_core.paths import backups_folder
+from bdnex_core.store.sqlite_files import MIN_FREE_BYTES, ROOM_HELD_BYTES, companion, set_aside
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
@@ -40,13 +40,6 @@ logger = logging.getLogger(__name__)
 
 COUNTED = {"processed_files": "file", "processing_sessions": "session", "catalogue_albums": "catalogue album"}
 SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
-
-
-def backups_folder(settings: Settings) -> Path:
-    database = settings.database
-    if database.backups_dir is not None:
-        return Path(database.backups_dir)
-    return companion(Path(database.path), "-backups")
 
 
 @dataclass

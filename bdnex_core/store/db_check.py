@@ -27,10 +27,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bdnex_core.db import BDneXDB
 from bdnex_core.errors import DatabaseError
 from bdnex_core.store import db_safety
 from bdnex_core.store.db_backups import Backup, list_backups, set_aside_database
-from bdnex_core.store.sqlite_files import SQLITE_DAMAGE, Finding, Problem, companion, inspect, set_aside
+from bdnex_core.store.sqlite_files import (
+    SQLITE_DAMAGE,
+    Finding,
+    Problem,
+    _held_by_another_process,
+    companion,
+    inspect,
+    set_aside,
+)
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
@@ -292,8 +301,6 @@ def check_database(settings: Settings, *, full: bool = False) -> CheckReport:
 
 
 def _open_elsewhere(path: Path) -> bool:
-    from bdnex_core.store.sqlite_files import _held_by_another_process
-
     return bool(_held_by_another_process(companion(path, "-shm")))
 
 
@@ -348,8 +355,6 @@ def _remedy(report: CheckReport, settings: Settings) -> str | None:
 
 
 def _check_postgresql(settings: Settings) -> CheckReport:
-    from bdnex_core.db import BDneXDB
-
     report = CheckReport("", "postgresql")
     with BDneXDB(settings=settings) as db:
         report.location = db.location
@@ -447,8 +452,6 @@ def _undecodable_anywhere(conn: sqlite3.Connection) -> bool:
 def _copy_what_can_be_read(path: Path, settings: Settings, report: RepairReport) -> None:
     """Every readable row into a new database built beside, which replaces the damaged one only once
     complete: a repair that fails leaves the damaged database where it was, never an empty one."""
-    from bdnex_core.db import BDneXDB
-
     building = path.with_name(f".{path.name}.repairing")
     for leftover in (building, companion(building, "-wal"), companion(building, "-shm")):
         leftover.unlink(missing_ok=True)

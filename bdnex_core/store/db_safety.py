@@ -23,13 +23,17 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bdnex_core.config import Settings
 from bdnex_core.errors import DatabaseError
+from bdnex_core.store.db_backups import evidence_of_a_database, make_backup, newest_usable
 from bdnex_core.store.sqlite_files import (
     SQLITE_DAMAGE,
     DamagedDatabase,
     Finding,
     Inspection,
     Problem,
+    _kind,
+    _unreadable,
     companion,
     inspect,
 )
@@ -51,8 +55,6 @@ class DatabaseMissing(DatabaseError):
 
 def settings_for(path: Path, settings: Settings | None) -> Settings:
     """The settings of this database (its backups folder): the caller's, or the defaults for ``path``."""
-    from bdnex_core.config import Settings
-
     if settings is not None and Path(settings.database.path) == path:
         return settings
     return (settings or Settings()).with_database_path(path)
@@ -64,8 +66,6 @@ def command(*words: str) -> str:
 
 def remedy(problem: Problem, file: Path, settings: Settings) -> str:
     """The one command that fixes ``problem`` (with what it costs)."""
-    from bdnex_core.store.db_backups import newest_usable
-
     if problem == Problem.PERMISSIONS:
         return f"give your user read and write access: `chmod u+rw {shlex.quote(str(file))}`"
     backup = newest_usable(settings)
@@ -107,8 +107,6 @@ def before_open(
 
 
 def _refuse_a_silent_new_start(path: Path, settings: Settings, logs_folder: Path | None) -> None:
-    from bdnex_core.store.db_backups import evidence_of_a_database
-
     signs = evidence_of_a_database(settings, logs_folder)
     if not signs:
         return
@@ -142,8 +140,6 @@ def after_open(conn: sqlite3.Connection, path: Path, inspection: Inspection | No
 
 def before_migration(conn: sqlite3.Connection, path: Path, settings: Settings | None) -> None:
     """A database about to be migrated is checked, then backed up (a failed upgrade loses nothing)."""
-    from bdnex_core.store.db_backups import make_backup
-
     own = settings_for(path, settings)
     complaints = quick_check(conn)
     if complaints:
@@ -162,8 +158,6 @@ def describe_damage(exc: BaseException) -> str:
 
 def _unusable_file(path: Path) -> Finding | None:
     """Which of the database's files cannot be opened, by ``stat`` alone (safe while it is open here)."""
-    from bdnex_core.store.sqlite_files import _kind, _unreadable
-
     for file in (path, companion(path, "-wal"), companion(path, "-shm")):
         kind = _kind(file)
         if kind == "missing":

@@ -38,7 +38,7 @@ RECORD_SORTS = frozenset(name for name, columns in SESSION_SORTS.items() if colu
 
 @dataclass
 class LibraryQuery:
-    """What ``ls`` asks, as data (parsed by :func:`bdnex_core.query.parse_query`): every part must hold.
+    """What ``ls`` asks, as data (parsed by :func:`bdnex_core.app.query.parse_query`): every part must hold.
 
     Column names are ours, never typed by a user; the values travel as parameters.
     """

@@ -11,6 +11,7 @@ import json
 import os
 import socket
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -398,6 +399,56 @@ class SessionStore:
     def worker_counts(self, session_id: int) -> list[tuple[str, list[tuple[Any, ...]]]]:
         """Per counted kind (``files_done``, ``in_flight``): (pid, host, count, first, last) rows."""
         return [(counted, self.backend.tuples(sql, [session_id])) for counted, sql in WORKER_COUNTS]
+
+    def workers(self, session_id: int) -> list[SessionWorker]:
+        """The processes that claimed or recorded the session's files, first heard of first.
+
+        A session is run by one process at a time, but over its life by several: a run killed mid-way
+        and the one that resumed it, on this machine or another. Claims (``file_claims``) say who holds
+        files now and are released as results are recorded; each session file keeps the process that
+        recorded it (``worker_pid``, ``worker_host``). Together: per process, files done, files in
+        flight, when it was last heard of, and whether it still runs."""
+        found: dict[tuple[int, str], SessionWorker] = {}
+        for counted, rows in self.worker_counts(session_id):
+            for pid, host, count, first, last in rows:
+                worker = found.setdefault((pid, host), SessionWorker(pid, host))
+                setattr(worker, counted, count)
+                worker.heard(first, last)
+        session = self.get(session_id) or {}
+        here = socket.gethostname()
+        for worker in found.values():
+            # the session row names its current owner: its pid, and its machine (none: this one, as before)
+            owner = bool(session) and worker.pid == session["pid"] and worker.host == (session.get("host") or here)
+            if owner:
+                worker.heard(None, session["heartbeat"])
+            heartbeat = from_db_time(worker.last_heartbeat)
+            if worker.host == here:
+                alive = process_alive(worker.pid)
+            else:
+                alive = heartbeat is not None and utcnow() - heartbeat <= STALE_HEARTBEAT
+            worker.running = alive and (worker.in_flight > 0 or (owner and session["status"] == SessionStatus.RUNNING))
+        return sorted(found.values(), key=lambda worker: (worker.first_seen or "", worker.pid))
+
+
+@dataclass
+class SessionWorker:
+    """One process of a session: files it recorded, files it holds now, when it was first and last heard
+    of (UTC, database format), and whether it is alive and still on this session."""
+
+    pid: int
+    host: str
+    files_done: int = 0
+    in_flight: int = 0
+    first_seen: str | None = None
+    last_heartbeat: str | None = None
+    running: bool = False
+
+    def heard(self, first: str | None, last: str | None) -> None:
+        self.first_seen = min(filter(None, (self.first_seen, first)), default=None)
+        self.last_heartbeat = max(filter(None, (self.last_heartbeat, last)), default=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def with_liveness(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ damaged -shm loses nothing, and is set aside here (with a warning) when no other
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import stat
@@ -92,6 +93,14 @@ class DamagedDatabase(DatabaseError):
     def __init__(self, finding: Finding, remedy_text: str):
         super().__init__(f"{finding.what}; {remedy_text}", path=finding.file)
         self.finding = finding
+
+
+#: a run starts no new file once the disk holding an SQLite database has less room than this left:
+#: the files in flight are still recorded and the session marked paused (a full disk could refuse both)
+MIN_FREE_BYTES = 1024 * 1024
+#: what a run holds on that disk (``<database>-room``, removed when the run ends) for the writes that
+#: end it, should another program fill the disk all at once
+ROOM_HELD_BYTES = 256 * 1024
 
 
 def companion(db_path: Path, suffix: str) -> Path:
@@ -227,7 +236,6 @@ def _held_by_another_process(shm: Path) -> bool | None:
     """Whether another process holds the -shm's dead-man-switch lock (has the database open)."""
     if not sys.platform.startswith("linux"):
         return None
-    import fcntl
 
     try:
         fd = os.open(shm, os.O_RDONLY)

@@ -22,8 +22,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from bdnex_core.app.review import album_id_of
 from bdnex_core.errors import BdnexError
-from bdnex_core.pipeline.review_service import album_id_of
 from bdnex_core.store.common import MAX_ID
 from bdnex_core.web import views
 from bdnex_core.web.security import Guard, GuardMiddleware

@@ -15,13 +15,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
+from bdnex_core.app.review import ReviewService
+from bdnex_core.bedetheque.client import BedethequeClient
+from bdnex_core.db import BDneXDB
 from bdnex_core.web.security import Guard
 from bdnex_core.web.thumbs import Thumbnails
 
 if TYPE_CHECKING:
+    from bdnex_core.app.review import ReviewService
     from bdnex_core.config import Settings
     from bdnex_core.db import BDneXDB
-    from bdnex_core.pipeline.review_service import ReviewService
 
 T = TypeVar("T")
 
@@ -56,9 +59,6 @@ class WebState:
 
     @classmethod
     def open(cls, settings: Settings, guard: Guard, *, client: Any = None) -> WebState:
-        from bdnex_core.bedetheque.client import BedethequeClient
-        from bdnex_core.db import BDneXDB
-        from bdnex_core.pipeline.review_service import ReviewService
 
         pages_db = BDneXDB(settings=settings)
         covers_db = BDneXDB(settings=settings)

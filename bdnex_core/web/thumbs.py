@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 
 from PIL import Image, UnidentifiedImageError
 
-from bdnex_core.bedetheque.service import image_damage, write_atomically
+from bdnex_core.archives import open_archive
+from bdnex_core.bedetheque.service import fetch_album, fetch_cover, image_damage, write_atomically
 from bdnex_core.errors import BdnexError
 from bdnex_core.fileio import read_cache_file
 
@@ -62,7 +63,6 @@ class Thumbnails:
         kept = read_cache_file(cached, max_bytes=THUMB_MAX_BYTES, check=image_damage)
         if kept is not None:
             return kept
-        from bdnex_core.archive import open_archive
 
         with open_archive(path) as comic:
             page = comic.cover_page()
@@ -80,7 +80,6 @@ class Thumbnails:
         cached = self.cached_album_cover(album_id)
         if cached is not None:
             return cached
-        from bdnex_core.bedetheque.service import fetch_album, fetch_cover
 
         album = fetch_album(client, db, album_id, read_series=False)
         data = shrink(fetch_cover(client, album), f"album {album_id} cover")

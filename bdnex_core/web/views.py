@@ -1,7 +1,7 @@
 """What each page shows, read from the database (called under the pages connection's lock).
 
 Only data here, no HTTP: the routes in :mod:`bdnex_core.web.app` turn it into pages. The review
-part goes through :class:`bdnex_core.pipeline.review_service.ReviewService`, as the terminal does.
+part goes through :class:`bdnex_core.app.review.ReviewService`, as the terminal does.
 """
 
 from __future__ import annotations
@@ -11,9 +11,13 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from bdnex_core.app.query import TAGGED, missing_tomes
+from bdnex_core.app.reports import LABELS, file_report
+from bdnex_core.app.review import SKIPPED, WAITING, AlbumCard, ReviewEntry, ReviewError
+from bdnex_core.app.undo import restore_version
 from bdnex_core.errors import BdnexError
-from bdnex_core.pipeline.review_service import SKIPPED, WAITING, AlbumCard, ReviewEntry, ReviewError
 from bdnex_core.states import Decision
+from bdnex_core.store.library import SESSION_SORTS
 
 if TYPE_CHECKING:
     from bdnex_core.web.state import WebState
@@ -186,7 +190,6 @@ class SessionView:
 
 def session_view(state: str, decision: str, text: str, sort: str, page: str) -> SessionView:
     """The view a URL asks for; what is not understood falls back to the default."""
-    from bdnex_core.store.library import SESSION_SORTS
 
     descending = sort.startswith("-")
     sort = sort.lstrip("-")
@@ -233,7 +236,6 @@ def session_page(state: WebState, session_id: int, view: SessionView) -> dict[st
 
 
 def library_page(state: WebState) -> dict[str, Any]:
-    from bdnex_core.query import TAGGED, missing_tomes
 
     library = state.pages.db.library
     albums = [str(status) for status in TAGGED]  # albums: the files we tagged
@@ -259,43 +261,15 @@ def file_row(state: WebState, file_id: int) -> dict[str, Any]:
 
 
 def file_page(state: WebState, file_id: int) -> dict[str, Any]:
-    from bdnex_core.cli.context import AppContext
-    from bdnex_core.cli.show import LABELS, file_report
-
     row = file_row(state, file_id)
-    report = file_report(AppContext(_settings=state.settings, _db=state.pages.db), row["file_path"])
+    report = file_report(state.pages.db, row["file_path"])
     report["backups"] = state.pages.db.backups.summaries_of_path(row["file_path"])
     return {"file_id": file_id, "report": report, "labels": LABELS}
 
 
 def restore(state: WebState, file_id: int, backup_id: int) -> str:
     """Put back an earlier ComicInfo.xml of the file; the one it replaces is kept as a backup first."""
-    from bdnex_core import archive
-    from bdnex_core.states import HistorySource
-
-    db = state.pages.db
-    row = file_row(state, file_id)
-    path = row["file_path"]
-    found = db.backups.one_of_path(backup_id, path)
-    if found is None:
-        raise BdnexError(f"{path}: no earlier ComicInfo.xml version {backup_id} of this file")
-    if archive.detect_kind(path) != "cbz":
-        raise BdnexError(f"{path}: only a CBZ can have its ComicInfo.xml restored")
-    wanted = None if found["reason"] == "absent" else bytes(found["comicinfo"])  # 'absent': the file had none
-    with archive.open_archive(path) as comic:
-        current = comic.comicinfo_bytes()
-    with db.write():
-        if current is None:
-            db.backups.record(path, b"", file_id=file_id, session_id=None, reason="absent")
-        else:
-            db.backups.record(path, current, file_id=file_id, session_id=None)
-        archive.write_comicinfo(path, wanted, preserve_mtime=state.settings.archives.preserve_mtime)
-        db.files.add_history(
-            file_id,
-            "ComicInfo.xml",
-            "(kept as a backup)" if current is not None else "(none)",
-            f"restored version {backup_id}" + (" (no ComicInfo.xml)" if wanted is None else ""),
-            str(HistorySource.MANUAL),
-        )
+    path = file_row(state, file_id)["file_path"]
+    restore_version(state.settings, state.pages.db, file_id, path, backup_id)
     state.flash.append(f"restored ComicInfo.xml version {backup_id} of {os.path.basename(path)}")
     return f"/file/{file_id}"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from comicapi.genericmetadata import GenericMetadata, MetadataOrigin
 from comicapi.utils import parse_url
 
 from bdnex_comictagger.tomes import display_issue
-from bdnex_core.bedetheque.album import Album
-from bdnex_core.comicinfo import person_name
-from bdnex_core.matching.normalize import TRAILING_ARTICLE_SET, move_article, normalize, strip_articles
+from bdnex_core import api
+
+if TYPE_CHECKING:
+    from bdnex_core.api import Album
 
 # Bédéthèque roles -> ComicTagger role names (Dessin is pencils and inks in a BD album)
 ROLES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -24,7 +27,7 @@ ROLES: tuple[tuple[str, tuple[str, ...]], ...] = (
 def series_display_name(slug: str) -> str:
     """'Tuniques-Bleues-Les' -> 'Tuniques Bleues (Les)', the way catalogues write a moved article."""
     words = slug.replace("-", " ").split()
-    if len(words) > 1 and words[-1].lower() in TRAILING_ARTICLE_SET:
+    if len(words) > 1 and words[-1].lower() in api.TRAILING_ARTICLE_SET:
         return f"{' '.join(words[:-1])} ({words[-1].capitalize()})"
     return " ".join(words)
 
@@ -35,14 +38,12 @@ def series_aliases(name: str, query: str = "") -> set[str]:
     ComicTagger compares the searched name with the series' name and aliases at about 90%:
     "Les Tuniques Bleues" would not meet "Tuniques Bleues (Les)" without them.
     """
-    aliases = set(move_article(name))
-    aliases.update(normalize(form) for form in [name, *aliases])
+    aliases = set(api.move_article(name))
+    aliases.update(api.normalize(form) for form in [name, *aliases])
     if query:
-        from bdnex_core.matching.filename import parse_filename
-
-        target = strip_articles(normalize(name))
-        parsed = parse_filename(query)
-        if target and target in {strip_articles(normalize(query)), strip_articles(parsed.series_norm)}:
+        target = api.strip_articles(api.normalize(name))
+        parsed = api.parse_filename(query)
+        if target and target in {api.strip_articles(api.normalize(query)), api.strip_articles(parsed.series_norm)}:
             aliases.add(query)  # the same series, written with its article or its tome marker
     aliases.discard(name)
     return {alias for alias in aliases if alias}
@@ -81,7 +82,7 @@ def album_metadata(album: Album, *, source: MetadataOrigin) -> GenericMetadata:
         metadata.page_count = None  # the archive's page count, not the printed planches
     for field_name, roles in ROLES:
         for raw in getattr(album, field_name):
-            person = person_name(raw)
+            person = api.person_name(raw)
             if person:
                 for role in roles:
                     metadata.add_credit(person, role, primary=field_name == "writers")

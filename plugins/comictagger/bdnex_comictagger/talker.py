@@ -23,7 +23,8 @@ from comictalker.comictalker import ComicTalker, RLCallBack, TalkerDataError, Ta
 
 from bdnex_comictagger.mapping import album_metadata, series_aliases, series_display_name
 from bdnex_comictagger.tomes import canonical_issue, display_issue, series_without_marker
-from bdnex_core.bedetheque.catalogue_row import CatalogueRow
+from bdnex_core import api
+from bdnex_core.api import CatalogueRow
 from bdnex_core.errors import (
     BdnexError,
     BlockedError,
@@ -71,12 +72,9 @@ class _Core:
     """bdnex-core objects for one configuration, created on first use."""
 
     def __init__(self, settings: Any):
-        from bdnex_core.bedetheque.client import BedethequeClient
-        from bdnex_core.db import BDneXDB
-
         self.settings = settings
-        self.client = BedethequeClient(settings)
-        self.db = BDneXDB(settings=settings)
+        self.client = api.BedethequeClient(settings)
+        self.db = api.BDneXDB(settings=settings)
         self._index: Any = None
         self._lock = threading.Lock()
         self.rows_by_id: dict[int, CatalogueRow] = {}
@@ -86,10 +84,7 @@ class _Core:
         """The catalogue index; the sitemaps are fetched once when the local catalogue is empty."""
         with self._lock:
             if self._index is None:
-                from bdnex_core.bedetheque.catalogue import Catalogue
-                from bdnex_core.matching.index import CatalogueIndex
-
-                catalogue = Catalogue(self.db)
+                catalogue = api.Catalogue(self.db)
                 if catalogue.count() == 0:
                     logger.info("bedetheque: building the local catalogue from the site's sitemaps (once)")
                     catalogue.update_online(self.client)
@@ -97,7 +92,7 @@ class _Core:
                 for row in rows:
                     self.rows_by_id[row.album_id] = row
                     self.rows_by_series.setdefault(row.series_slug or row.series_norm, []).append(row)
-                self._index = CatalogueIndex.build(rows)
+                self._index = api.CatalogueIndex.build(rows)
             return self._index
 
     def series_slug_of_album(self, album_id: int) -> str | None:
@@ -185,9 +180,7 @@ class BedethequeTalker(ComicTalker):
         """bdnex-core settings: its own config file, then this source's settings on top."""
         from dataclasses import replace
 
-        from bdnex_core.config import load_settings
-
-        settings = load_settings(self.bdnex_config or None, db_path or self.db_path or None)
+        settings = api.load_settings(self.bdnex_config or None, db_path or self.db_path or None)
         base = (url or self.api_url or DEFAULT_URL).rstrip("/") + "/"
         # a custom URL (a mirror, a local test site) serves the mobile pages too
         mobile = DEFAULT_MOBILE_URL if base == DEFAULT_URL else base
@@ -212,11 +205,9 @@ class BedethequeTalker(ComicTalker):
     # ------------------------------------------------------------------ status
 
     def check_status(self, settings: dict[str, Any]) -> tuple[str, bool]:
-        from bdnex_core.bedetheque.client import BedethequeClient
-
         url = settings.get(f"{self.id}_url") or DEFAULT_URL
         try:
-            client = BedethequeClient(
+            client = api.BedethequeClient(
                 self.core_settings(url=url, delay=0.0, db_path=settings.get(f"{self.id}_db") or None)
             )
             client.get("sitemap.xml")
@@ -300,17 +291,16 @@ class BedethequeTalker(ComicTalker):
         *,
         on_rate_limit: RLCallBack | None = None,
     ) -> list[ComicSeries]:
-        from bdnex_core.matching.filename import parse_filename
-        from bdnex_core.matching.index import title_key
-        from bdnex_core.matching.normalize import normalize
-
         core = self.core()
         index = self._call(core.index)
-        queries = [normalize(series_name)]
+        queries = [api.normalize(series_name)]
         if not literal:
             # ComicTagger's parsers leave French tome markers in the name ("Nains - T01 - Redwin"), a
             # trailing "Tome" or year ("Kamisama Dolls Tome", "All Star Western 2011")
-            for extra in (normalize(series_without_marker(series_name)), parse_filename(series_name).series_norm):
+            for extra in (
+                api.normalize(series_without_marker(series_name)),
+                api.parse_filename(series_name).series_norm,
+            ):
                 if extra and extra not in queries:
                     queries.append(extra)
         named: dict[str, bool] = {}  # series slug -> found by its name (see _series), in search order
@@ -323,7 +313,7 @@ class BedethequeTalker(ComicTalker):
         if not named and not literal:
             # a name that gives the album's title only ("01 - Redwin de la Forge" is Nains tome 1)
             for query in queries:
-                for album in index.albums_titled(title_key(query)):
+                for album in index.albums_titled(api.title_key(query)):
                     slug = core.series_slug_of_album(album.album_id)
                     if slug:
                         named[slug] = True
@@ -378,8 +368,6 @@ class BedethequeTalker(ComicTalker):
         *,
         on_rate_limit: RLCallBack | None = None,
     ) -> GenericMetadata:
-        from bdnex_core.bedetheque.service import fetch_album
-
         core = self.core()
         if issue_id:
             digits = re.search(r"(\d+)(?:\.html)?/?$", str(issue_id))
@@ -394,7 +382,9 @@ class BedethequeTalker(ComicTalker):
         else:
             return GenericMetadata()
         # one album looked at in full (its summary, colorist, rating): its own page, no series page
-        album = self._call(lambda: fetch_album(core.client, core.db, album_id, read_series=False, album_pages="always"))
+        album = self._call(
+            lambda: api.fetch_album_through(core.client, core.db, album_id, read_series=False, album_pages="always")
+        )
         metadata = album_metadata(album, source=MetadataOrigin(self.id, self.name))
         metadata.series_id = series_id or self._series_id_for(core, album_id) or metadata.series_id
         metadata._cover_image = ImageHash(URL=self._cover_url(core, album.album_id, album.cover_url), Hash=0, Kind="")

@@ -450,9 +450,9 @@ def test_series_poster_can_be_switched_off(env: Env, scanned) -> None:
 def test_a_book_accepted_in_review_is_written_as_komga_write_says(env: Env) -> None:
     # with write: [api], the library file is Komga's: a choice made later in `review` goes
     # through the API too, never into the file (the review rebuilds the item without its hints)
+    from bdnex_core.app.review import ReviewError, ReviewService
     from bdnex_core.db import BDneXDB
     from bdnex_core.demo.samplelib import sample_pages, write_cbz
-    from bdnex_core.pipeline.review_service import ReviewError, ReviewService
 
     album_id, series, tome = series_albums(env.site, 1)[0]
     path = write_cbz(

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bdnex_core import archives
+from bdnex_core.app.organize import Collision, MoveJournal, move_files
+from bdnex_core.archives.layout import rebuild
 from bdnex_core.errors import ArchiveError, BdnexError
 from bdnex_core.hashing import canonical_path, sha256_file
-from bdnex_core.organize import Collision, MoveJournal, move_files
 from bdnex_core.states import Decision, FileStatus, HistorySource
 
 if TYPE_CHECKING:
@@ -135,9 +137,6 @@ def _undo(
     force: bool,
     record: RecordUndo = record_not_tagged,
 ) -> UndoResult:
-    from bdnex_core import archive
-    from bdnex_core.archives.layout import rebuild
-
     row = db.files.get_by_id(backup.file_id)
     if row is None:
         return UndoResult(backup.file_path, False, "no longer in the database; left alone", failed=True)
@@ -173,10 +172,10 @@ def _undo(
                 return UndoResult(
                     str(current), False, f"{exc.reason} (--force restores only its ComicInfo.xml)", failed=True
                 )
-            archive.write_comicinfo(current, backup.comicinfo or None, preserve_mtime=settings.archives.preserve_mtime)
+            archives.write_comicinfo(current, backup.comicinfo or None, preserve_mtime=settings.archives.preserve_mtime)
             how = "its earlier ComicInfo.xml restored (the pages changed since)"
     else:  # a backup made before layouts were kept: the ComicInfo alone
-        archive.write_comicinfo(current, backup.comicinfo or None, preserve_mtime=settings.archives.preserve_mtime)
+        archives.write_comicinfo(current, backup.comicinfo or None, preserve_mtime=settings.archives.preserve_mtime)
         how = "its earlier ComicInfo.xml restored"
     final = current
     if move_back:
@@ -191,3 +190,29 @@ def _undo(
         db.backups.mark_undone(backup.id)
         record(db, final, backup.session_id)
     return UndoResult(str(current), True, how, str(final))
+
+
+def restore_version(settings: Settings, db: BDneXDB, file_id: int, path: str, backup_id: int) -> None:
+    """Put back version ``backup_id`` of the file's ComicInfo.xml (the web page's "restore"); the one it
+    replaces is kept as a backup first, and the file's history says so."""
+    found = db.backups.one_of_path(backup_id, path)
+    if found is None:
+        raise BdnexError(f"{path}: no earlier ComicInfo.xml version {backup_id} of this file")
+    if archives.detect_kind(path) != "cbz":
+        raise BdnexError(f"{path}: only a CBZ can have its ComicInfo.xml restored")
+    wanted = None if found["reason"] == "absent" else bytes(found["comicinfo"])  # 'absent': the file had none
+    with archives.open_archive(path) as comic:
+        current = comic.comicinfo_bytes()
+    with db.write():
+        if current is None:
+            db.backups.record(path, b"", file_id=file_id, session_id=None, reason="absent")
+        else:
+            db.backups.record(path, current, file_id=file_id, session_id=None)
+        archives.write_comicinfo(path, wanted, preserve_mtime=settings.archives.preserve_mtime)
+        db.files.add_history(
+            file_id,
+            "ComicInfo.xml",
+            "(kept as a backup)" if current is not None else "(none)",
+            f"restored version {backup_id}" + (" (no ComicInfo.xml)" if wanted is None else ""),
+            str(HistorySource.MANUAL),
+        )

@@ -8,7 +8,7 @@ both front-ends behave alike; they only read input and print.
 
 An entry follows its file by identity (its hash), not its path: a file moved since it was
 queued is found again, and an entry whose file is gone is dropped (:meth:`ReviewService.prune`).
-Undo gives the file back as it was before the choice, through :mod:`bdnex_core.undo` (the layout
+Undo gives the file back as it was before the choice, through :mod:`bdnex_core.app.undo` (the layout
 and ComicInfo.xml kept in ``comicinfo_backups`` when the choice was written).
 """
 
@@ -20,9 +20,26 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rapidfuzz import fuzz
+
+from bdnex_core import archives
+from bdnex_core.app.undo import undo_backup
+from bdnex_core.bedetheque.client import BedethequeClient
+from bdnex_core.bedetheque.service import fetch_album
+from bdnex_core.comicinfo import person_name
+from bdnex_core.db import to_db_time, utcnow
+from bdnex_core.default_plugins.folder_source import folder_item
 from bdnex_core.errors import BdnexError
+from bdnex_core.hashing import canonical_path
 from bdnex_core.library import LibraryItem, WriteBack
-from bdnex_core.pipeline.steps import album_id_from_text
+from bdnex_core.matching.filename import parse_filename
+from bdnex_core.matching.index import IndexedAlbum
+from bdnex_core.matching.normalize import normalize, readable_tome, strip_articles
+from bdnex_core.matching.score import score_album
+from bdnex_core.pipeline.catalogue_matcher import LazyMatcher
+from bdnex_core.pipeline.options import TagOptions
+from bdnex_core.pipeline.runner import TagRun
+from bdnex_core.pipeline.steps import _candidate_dict, album_id_from_text
 from bdnex_core.states import Decision, FileStatus, HistorySource, OutcomeState, ReviewStatus, SessionFileState
 
 if TYPE_CHECKING:
@@ -116,7 +133,6 @@ class AlbumCard:
 
     @classmethod
     def of(cls, album: Album, candidate: dict[str, Any] | None = None) -> AlbumCard:
-        from bdnex_core.comicinfo import person_name
 
         # "Goscinny, René" -> "René Goscinny": a list of names must not be read as one comma list
         authors = list(dict.fromkeys(person_name(name) or name for name in [*album.writers, *album.pencillers]))
@@ -187,10 +203,6 @@ def readable_explain(explain: str) -> str:
 
 def name_differences(parsed: dict[str, Any], card: AlbumCard) -> list[str]:
     """Where the album a person is about to choose disagrees with the file's name: its series, its tome."""
-    from rapidfuzz import fuzz
-
-    from bdnex_core.matching.normalize import normalize, readable_tome, strip_articles
-
     said: list[str] = []
     wanted_series, series = parsed.get("series"), card.series
     if wanted_series and series:
@@ -235,16 +247,12 @@ class ReviewService:
     @property
     def client(self) -> Any:
         if self._client is None:
-            from bdnex_core.bedetheque.client import BedethequeClient
-
             self._client = BedethequeClient(self.settings)
         return self._client
 
     @property
     def matcher(self) -> Any:
         if self._matcher is None:
-            from bdnex_core.pipeline.catalogue_matcher import LazyMatcher
-
             self._matcher = LazyMatcher(self.settings, self.db)
         return self._matcher
 
@@ -252,9 +260,6 @@ class ReviewService:
     def run(self) -> Any:
         """The tagging run that writes a person's choice (recorded as manual)."""
         if self._run is None:
-            from bdnex_core.pipeline.options import TagOptions
-            from bdnex_core.pipeline.runner import TagRun
-
             self._run = TagRun(
                 self.settings, self.db, TagOptions(interactive=True), client=self.client, matcher=self.matcher
             )
@@ -264,9 +269,6 @@ class ReviewService:
     def preview_run(self) -> Any:
         """The same run in dry-run mode: builds the ComicInfo a choice would write, writes nothing."""
         if self._preview is None:
-            from bdnex_core.pipeline.options import TagOptions
-            from bdnex_core.pipeline.runner import TagRun
-
             self._preview = TagRun(
                 self.settings, self.db, TagOptions(dry_run=True), client=self.client, matcher=self.matcher
             )
@@ -352,8 +354,6 @@ class ReviewService:
 
     def card(self, album_id: int, candidate: dict[str, Any] | None = None) -> AlbumCard:
         """The album's card; when its page cannot be had, what the catalogue index says, with the reason."""
-        from bdnex_core.bedetheque.service import fetch_album
-
         try:
             return AlbumCard.of(fetch_album(self.client, self.db, album_id, read_series=False), candidate)
         except BdnexError as exc:
@@ -393,8 +393,6 @@ class ReviewService:
     def absent_tome(self, parsed: dict[str, Any], candidates: list[dict[str, Any]]) -> str | None:
         """One line instead of a list of tied candidates when the name's tome is not in its series at all:
         "No tome 47 in Lucky Luke (the catalogue has tomes 1–78)". ``None`` when some candidate may be it."""
-        from bdnex_core.matching.normalize import readable_tome
-
         tome = parsed.get("tome")
         if not tome or not candidates:
             return None
@@ -415,8 +413,6 @@ class ReviewService:
 
     def more_candidates(self, name: str, parent: str | None, shown: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The next candidates for the file name, after those ``shown`` (the queue keeps only the best few)."""
-        from bdnex_core.matching.filename import parse_filename
-
         return self._ranked(parse_filename(name, parent=parent), exclude={int(c["album_id"]) for c in shown})
 
     def search(
@@ -425,8 +421,6 @@ class ReviewService:
         """Free text over the local catalogue index ('lanfeust 4', 'nains redwin'): the albums it finds
         best. Given the file's name, each is then scored against the file, not the query (how well it
         fits the file is what a person judges), and they come in that order."""
-        from bdnex_core.matching.filename import parse_filename
-
         if not text.strip():
             raise ReviewError("search for what? e.g. / lanfeust 4")
         found = self._ranked(parse_filename(text.strip()), exclude=exclude or set())[:PAGE]
@@ -438,13 +432,6 @@ class ReviewService:
 
     def _scored_against(self, parsed: Any, candidate: dict[str, Any]) -> dict[str, Any]:
         """``candidate`` scored against the file's name ``parsed``, as matching would have scored it."""
-        from rapidfuzz import fuzz
-
-        from bdnex_core.matching.index import IndexedAlbum
-        from bdnex_core.matching.normalize import strip_articles
-        from bdnex_core.matching.score import score_album
-        from bdnex_core.pipeline.steps import _candidate_dict
-
         album_id = int(candidate["album_id"])
         row = self.db.catalogue.album(album_id)
         if row is None:
@@ -463,8 +450,6 @@ class ReviewService:
         return _candidate_dict(score)
 
     def _ranked(self, parsed: Any, exclude: set[int]) -> list[dict[str, Any]]:
-        from bdnex_core.pipeline.steps import _candidate_dict
-
         scores = sorted(self.matcher.candidates(parsed), key=lambda score: (-score.score, score.album_id))
         found = []
         for score in scores:
@@ -500,8 +485,6 @@ class ReviewService:
         self._close(entry, SKIPPED, None)
 
     def _close(self, entry: ReviewEntry, status: str, album_id: int | None, new_path: str | None = None) -> None:
-        from bdnex_core.db import to_db_time, utcnow
-
         values: dict[str, Any] = {"status": status, "chosen_album_id": album_id, "resolved_at": to_db_time(utcnow())}
         if new_path and new_path != entry.file_path and entry.item_key == entry.file_path:
             values.update(file_path=new_path, item_key=new_path)
@@ -509,12 +492,9 @@ class ReviewService:
 
     def undo(self) -> Applied:
         """Take back the last decision of this review: the file is given back byte for byte as it was
-        (:func:`bdnex_core.undo.undo_backup`, the same restoring as ``bdnex-core undo``, which then has
+        (:func:`bdnex_core.app.undo.undo_backup`, the same restoring as ``bdnex-core undo``, which then has
         nothing left to restore), its record says it waits for review again, and the entry is back
         where it was."""
-        from bdnex_core import archive
-        from bdnex_core.undo import undo_backup
-
         if not self.decisions:
             raise ReviewError("nothing to undo in this review")
         applied = self.decisions[-1]
@@ -529,9 +509,9 @@ class ReviewService:
             if result.failed:
                 raise ReviewError(f"{path}: {result.message}")
         else:  # nothing kept (a CBR converted to a CBZ, without ComicInfo before): ours is removed
-            if archive.detect_kind(path) != "cbz":
+            if archives.detect_kind(path) != "cbz":
                 raise ReviewError(f"{path}: only a CBZ can have its ComicInfo.xml restored")
-            archive.write_comicinfo(path, None, preserve_mtime=self.settings.archives.preserve_mtime)
+            archives.write_comicinfo(path, None, preserve_mtime=self.settings.archives.preserve_mtime)
             with self.db.write():
                 self._back_to_review(applied)(self.db, path, None)
         self.decisions.pop()
@@ -592,11 +572,6 @@ def correct_file(
 ) -> Outcome:
     """Tag one file with the album a person names (``tag FILE --id``), whatever matching thinks;
     recorded as manual, its review entry (if any) closed. With ``dry_run`` only the diff is computed."""
-    from bdnex_core.default_plugins.folder_source import folder_item
-    from bdnex_core.hashing import canonical_path
-    from bdnex_core.pipeline.options import TagOptions
-    from bdnex_core.pipeline.runner import TagRun
-
     real = canonical_path(path)
     if not os.path.isfile(real):
         raise ReviewError(f"{path}: not a file (--id tags one file)")

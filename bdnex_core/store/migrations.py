@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -62,9 +62,7 @@ class MigrationSet:
     def apply(self, db: Database, *, stop_before: str | None = None) -> None:
         """Apply the pending migrations through sqlite-utils (each with its record, in one transaction);
         ``stop_before``: the name of the first one left out (a database of an earlier version, for tests)."""
-        from sqlite_utils.migrations import Migrations
-
-        recorder = Migrations(self.name)
+        recorder = sqlite_utils_module().migrations.Migrations(self.name)
         for step in self.steps:
             if step.__name__ == stop_before:
                 break
@@ -81,7 +79,7 @@ def schema_sql() -> str:
     packaged = resources.files("bdnex_core").joinpath("schema.sql")
     if packaged.is_file():
         return packaged.read_text("utf-8")
-    return (Path(__file__).resolve().parent.parent / "schema.sql").read_text("utf-8")
+    return (Path(__file__).resolve().parents[2] / "schema.sql").read_text("utf-8")
 
 
 def sql_statements(script: str) -> Iterator[str]:
@@ -164,11 +162,16 @@ def apply(db: Database) -> None:
     migrations.apply(db)
 
 
+def sqlite_utils_module() -> Any:
+    """sqlite-utils, imported when a migration or an SQLite-only feature needs it."""
+    import sqlite_utils  # lazy: it imports pandas when installed beside it; a database already made needs neither
+
+    return sqlite_utils
+
+
 def open_database(conn: sqlite3.Connection) -> Database:
     """sqlite-utils over ``conn`` (imported here: only migrations and SQLite-only features need it)."""
-    from sqlite_utils import Database
-
-    return Database(conn)
+    return sqlite_utils_module().Database(conn)
 
 
 @migrations()

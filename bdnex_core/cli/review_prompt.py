@@ -1,7 +1,7 @@
 """The terminal front-end of the review service: asking a person about uncertain matches.
 
 Used by ``bdnex-core review`` (the queue) and ``tag --interactive`` (as files come). It only reads
-keys and prints; what the keys do lives in :mod:`bdnex_core.pipeline.review_service`, shared with
+keys and prints; what the keys do lives in :mod:`bdnex_core.app.review`, shared with
 the web page. One rule for every write: whatever picks the album (a listed number, a search result,
 an id or a URL), what would change in the file is shown, with the words of any disagreement
 between the album and the file's name, and it is written only once the person says yes (Enter).
@@ -21,9 +21,9 @@ from typing import Any
 
 import click
 
+from bdnex_core.app.review import PAGE, AlbumCard, ReviewService, album_id_of
 from bdnex_core.errors import BdnexError
 from bdnex_core.library import LibraryItem
-from bdnex_core.pipeline.review_service import PAGE, AlbumCard, ReviewService, album_id_of
 
 # the fields a person judges an album by: shown one per line in a confirmation, the others counted
 MAIN_FIELDS = ("Series", "Number", "Title", "Year", "Publisher", "Writer", "Penciller", "GTIN")

@@ -1,33 +1,20 @@
-"""``bdnex-core web``: serve the local web page (review with covers, sessions, library, files)."""
+"""``bdnex-core web``: serve the local web page (review with covers, sessions, library, files).
+
+The command lives with the page it serves: the command line loads it by name and never imports ``web``.
+"""
 
 from __future__ import annotations
 
+import socket
+import webbrowser
+
 import click
+import uvicorn
 
-from bdnex_core.cli.context import AppContext, pass_app
-
-TOKEN_VARIABLE = "BDNEX_WEB_TOKEN"
-TOKEN_FILE_VARIABLE = "BDNEX_WEB_TOKEN_FILE"
-
-
-def token_from_environment() -> str | None:
-    """The access token a service keeps across restarts: ``BDNEX_WEB_TOKEN``, or the first line of the
-    file ``BDNEX_WEB_TOKEN_FILE`` names (a container secret). None: a new random one at each start."""
-    import os
-
-    if os.environ.get(TOKEN_VARIABLE):
-        return os.environ[TOKEN_VARIABLE].strip()
-    path = os.environ.get(TOKEN_FILE_VARIABLE)
-    if not path:
-        return None
-    try:
-        with open(path, encoding="utf-8") as handle:
-            token = handle.readline().strip()
-    except OSError as exc:
-        raise click.ClickException(f"{path}: cannot read the web token ({exc.strerror or exc})") from None
-    if not token:
-        raise click.ClickException(f"{path}: the web token file is empty")
-    return token
+from bdnex_core.app.workspace import Workspace
+from bdnex_core.service.health import token_from_environment
+from bdnex_core.web.app import create_app
+from bdnex_core.web.security import Guard
 
 
 @click.command("web")
@@ -37,20 +24,12 @@ def token_from_environment() -> str | None:
 @click.option(
     "--allow-host", "allow_hosts", multiple=True, metavar="NAME", help="Another name this server is reached by."
 )
-@pass_app
-def web(app: AppContext, host: str, port: int, open_browser: bool, allow_hosts: tuple[str, ...]) -> None:
+@click.pass_obj
+def web(app: Workspace, host: str, port: int, open_browser: bool, allow_hosts: tuple[str, ...]) -> None:
     """A local web page: review queued matches with the covers side by side, follow sessions, see
     the library and each file's history. Bound to 127.0.0.1 unless --host says otherwise; any other
     address needs the access token printed at start (the same at every start when BDNEX_WEB_TOKEN or
     BDNEX_WEB_TOKEN_FILE gives it)."""
-    import socket
-    import webbrowser
-
-    import uvicorn
-
-    from bdnex_core.web.app import create_app
-    from bdnex_core.web.security import Guard
-
     guard = Guard.for_bind(host, allow_hosts, token=token_from_environment())
     application = create_app(app.settings, guard)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bdnex_core.bedetheque.series import tome_parts
 from bdnex_core.errors import BdnexError
 from bdnex_core.states import FileStatus
 from bdnex_core.store.library import SAME_TEXT, LibraryQuery
@@ -236,7 +237,6 @@ def _listed_albums(db: BDneXDB, record: dict[str, Any] | None, slug: str) -> lis
             }
             for album in db.library.series_albums(slug)
         ]
-    from bdnex_core.bedetheque.series import tome_parts
 
     listed = []
     for album in record.get("albums") or []:
