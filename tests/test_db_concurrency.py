@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 
 from bdnex_core.db import BDneXDB
 
@@ -126,3 +127,38 @@ def test_a_lock_held_longer_than_the_busy_timeout_is_exit_3_with_a_hint(tmp_path
     assert "unexpected" not in result.stderr
     assert "locked" in result.stderr and "busy_timeout_ms" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+OPEN_AT_THE_SAME_MOMENTS = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from bdnex_core.store.backend import connect_sqlite
+    folder, start, count = Path(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+    for number in range(count):
+        moment = start + number * 0.05
+        while time.time() < moment:
+            pass
+        connection = connect_sqlite(folder / f"{number}.db", 30000)
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        connection.close()
+    """
+)
+
+
+def test_processes_creating_one_database_at_the_same_moment_all_open_it(tmp_path):
+    """Processes that make one new database file at the same instant both ask SQLite for WAL mode:
+    it refuses one at once ("locked", without its busy wait) rather than deadlock; that one asks again.
+    Three processes meet at 60 shared instants (one new file each): unhandled, ~6 % of the meetings failed."""
+    start = time.time() + 2.0
+    openers = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_AT_THE_SAME_MOMENTS, str(tmp_path), str(start), "60"],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    for opener in openers:
+        _, err = opener.communicate(timeout=300)
+        assert opener.returncode == 0, err

@@ -254,9 +254,26 @@ def connect_sqlite(path: Path | None, busy_ms: int) -> sqlite3.Connection:
     conn.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
     conn.execute("PRAGMA foreign_keys = ON")
     if path is not None:
-        conn.execute("PRAGMA journal_mode = WAL")
+        _enter_wal_mode(conn, busy_ms)
         conn.execute("PRAGMA synchronous = NORMAL")
     return conn
+
+
+def _enter_wal_mode(conn: sqlite3.Connection, busy_ms: int) -> None:
+    """``PRAGMA journal_mode = WAL``, tried again until ``busy_ms`` have passed: on a file another
+    process is creating at the same moment, SQLite answers "locked" at once, without its busy wait
+    (both hold a read lock and want the write lock: it refuses rather than deadlock)."""
+    deadline = time.monotonic() + busy_ms / 1000.0
+    pause = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if not _is_lock_error(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
 
 
 def _process_write_lock(path: Path | None) -> threading.RLock:
