@@ -431,6 +431,10 @@ class BDneXDB:
         """Give up claims of ``session_id`` (all of them, or those of ``item_keys``)."""
         self.sessions.release_claims(session_id, item_keys)
 
+    def release_expired_claims(self) -> int:
+        """Delete the claims of dead or silent runs (a run ending sweeps them); how many."""
+        return self.sessions.release_expired_claims()
+
     def refresh_claims(self, session_id: int) -> None:
         """The owner is alive: its claims stay valid (called as results are recorded)."""
         self.sessions.refresh_claims(session_id)
