@@ -70,8 +70,10 @@ def test_rate_limit_holds_under_four_threads(site, make_client):
     times = sorted(entry.arrived for entry in site.requests("/BD-"))
     assert len(times) == 16
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
-    # never two requests arriving closer than the minimum delay (slack for the server threads' wake-up)
-    assert min(gaps) >= 0.14, gaps
+    # never two requests arriving closer than the minimum delay, less 30 ms: the server stamps a request
+    # when its thread wakes to read it, and with both cores busy one wake-up came 14 ms late (0.136 s);
+    # four threads without the shared slot would arrive together (gaps near 0)
+    assert min(gaps) >= 0.12, gaps
     assert sum(gaps) / len(gaps) >= 0.15, gaps
 
 
