@@ -1,14 +1,20 @@
 """Two processes writing to one database at once: no "database is locked", no lost row (on SQLite and
-on PostgreSQL); and SQLite's own write lock: waited for, or a one-line error naming the setting."""
+on PostgreSQL); SQLite's own write lock: waited for, or a one-line error naming the setting; and one
+SQLite connection used by two threads: each waits for the other's transaction."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from collections.abc import Callable
+
+import pytest
 
 from bdnex_core.db import BDneXDB
+from bdnex_core.store.backend import SQLiteBackend
 
 WRITER = textwrap.dedent(
     """
@@ -162,3 +168,80 @@ def test_processes_creating_one_database_at_the_same_moment_all_open_it(tmp_path
     for opener in openers:
         _, err = opener.communicate(timeout=300)
         assert opener.returncode == 0, err
+
+
+# One SQLite connection used by two threads of one process: each statement of the other thread waits
+# for a transaction in progress (as on PostgreSQL), never runs inside it nor leaves a read open under it.
+
+
+def test_a_statement_of_another_thread_never_runs_inside_a_transaction_on_the_same_connection(tmp_path):
+    """Run inside the transaction, the other thread's insert would be undone with it."""
+    backend = SQLiteBackend(tmp_path / "shared.db", 30000)
+    backend.execute("CREATE TABLE notes (text TEXT NOT NULL)")
+    about_to_insert = threading.Event()
+
+    def insert_from_another_thread() -> None:
+        about_to_insert.set()
+        backend.execute("INSERT INTO notes (text) VALUES ('kept')")
+
+    other = threading.Thread(target=insert_from_another_thread)
+    with pytest.raises(RuntimeError), backend.write():
+        backend.execute("INSERT INTO notes (text) VALUES ('undone')")
+        other.start()
+        assert about_to_insert.wait(30)
+        time.sleep(0.3)  # time for its insert to land in this transaction, were the connection not guarded
+        raise RuntimeError("this transaction is rolled back")
+    other.join(30)
+    assert [text for (text,) in backend.tuples("SELECT text FROM notes")] == ["kept"]
+    backend.close()
+
+
+def test_a_read_of_another_thread_on_the_same_connection_never_fails_its_writes(tmp_path):
+    """A read open on the connection when a write begins, another connection having committed since,
+    makes SQLite refuse the write at once: SQLITE_BUSY_SNAPSHOT, "database is locked", which a `tag`
+    run met when a worker read through the runner's connection. Unguarded, this loop meets it within
+    a fraction of a second."""
+    path = tmp_path / "shared.db"
+    shared, other = SQLiteBackend(path, 30000), SQLiteBackend(path, 30000)
+    shared.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)")
+    shared.execute("INSERT INTO notes (text) VALUES ('first')")
+    long_read = (
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 5000) "
+        "SELECT x, (SELECT text FROM notes WHERE id = 1) FROM n"
+    )
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def keep_going(action: Callable[[], object]) -> Callable[[], None]:
+        def loop() -> None:
+            while not stop.is_set():
+                try:
+                    action()
+                except BaseException as exc:  # what failed is what the test reports
+                    errors.append(exc)
+                    stop.set()
+
+        return loop
+
+    def write(backend: SQLiteBackend, text: str) -> Callable[[], object]:
+        def one() -> None:
+            with backend.write():
+                backend.execute("INSERT INTO notes (text) VALUES (?)", [text])
+
+        return one
+
+    threads = [
+        threading.Thread(target=keep_going(lambda: shared.tuples(long_read))),
+        threading.Thread(target=keep_going(write(shared, "shared"))),
+        threading.Thread(target=keep_going(write(other, "other"))),
+    ]
+    for thread in threads:
+        thread.start()
+    stop.wait(1.5)
+    stop.set()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert shared.value("SELECT COUNT(*) FROM notes WHERE text = 'shared'") > 0
+    shared.close()
+    other.close()

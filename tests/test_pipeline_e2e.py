@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import zipfile
 
 import pytest
@@ -209,6 +210,43 @@ def test_uncertain_files_are_queued_then_resolved_with_review(env, site, tmp_pat
     }
     session = review_db.list_sessions()[0]
     assert session["files_waiting"] == 0 and session["files_successful"] == 1
+
+
+def test_no_worker_reads_or_writes_through_the_runners_sqlite_connection(site, tmp_path):
+    """The runner records results through its connection while the workers use their own. A read of a
+    worker open on the runner's connection when the runner begins a write makes SQLite refuse that
+    write at once (BUSY_SNAPSHOT, "database is locked": `tag --force` failed so once under load, the
+    worker loading the lazy matcher). SQLite's trace tells which thread runs each statement: on the
+    runner's connection, only the runner's thread. SQLite only: PostgreSQL's connection serves one
+    thread at a time (a worker's statement there waits, then runs inside the runner's transaction)."""
+    reset_politeness()
+    settings = from_mapping(
+        {
+            "database": {"path": str(tmp_path / "bdnex.db")},
+            "cache": {"dir": str(tmp_path / "cache")},
+            "pipeline": {"logs_dir": str(tmp_path / "logs")},
+            **site.settings_mapping(),
+        }
+    )
+    db = BDneXDB(settings=settings)
+    client = BedethequeClient(settings)
+    Catalogue(db).update_online(client)
+    build_library(tmp_path / "library", albums_of(site, 3, seed=5), broken=0)  # no ComicInfo: each is matched
+    runner_thread = threading.get_ident()
+    strangers: list[tuple[str, str]] = []
+
+    def note_stranger(statement: str) -> None:
+        if threading.get_ident() != runner_thread:
+            strangers.append((threading.current_thread().name, statement))
+
+    db.backend.conn.set_trace_callback(note_stranger)  # type: ignore[attr-defined]
+    try:
+        summary = tag_folder(settings, db, client, tmp_path / "library")
+    finally:
+        db.backend.conn.set_trace_callback(None)  # type: ignore[attr-defined]
+        db.close()
+    assert summary.count(OutcomeState.DONE) == 3, [outcome.reason for outcome in summary.outcomes]
+    assert strangers == []
 
 
 def test_library_with_bad_files_finishes(env, site, tmp_path):

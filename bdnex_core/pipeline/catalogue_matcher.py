@@ -32,15 +32,18 @@ def load_matcher(settings: Settings, db: BDneXDB) -> Matcher:
 
     A database file has its index file (:mod:`bdnex_core.bedetheque.catalogue_index`), opened, not
     built; a database in memory gets the index built in memory.
+
+    ``db``'s own connection is not read here (but in memory, where there is no other): a run loads
+    its matcher in a worker thread while its main thread writes through that connection, and a read
+    of another thread open on it when a write begins fails that write ("database is locked").
     """
-    require_catalogue(db)
     if db.memory:
+        require_catalogue(db)
         return Matcher(CatalogueIndex.build(Catalogue(db).rows()), settings.matching, url_of=db.catalogue.url_of)
 
-    # opened through a connection of its own: this runs in a worker thread while the caller's
-    # connection records results (a read left open on it would make its writes fail at once)
     reader = db.reopen()
     try:
+        require_catalogue(reader)
         index = open_catalogue_index(reader, settings)
     finally:
         reader.close()

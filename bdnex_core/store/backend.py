@@ -8,9 +8,11 @@ so that a caller never knows which database it reads.
 
 SQLite (through :mod:`sqlite3`, with sqlite-utils for the migrations) serialises writers with
 ``BEGIN IMMEDIATE`` and a per-process lock; PostgreSQL (psycopg 3, autocommit outside
-transactions) gives every statement of a write one transaction. A PostgreSQL connection serves one
+transactions) gives every statement of a write one transaction. A connection, of either, serves one
 thread at a time here: a statement of another thread would otherwise land inside a transaction it
-does not belong to.
+does not belong to (or, on SQLite, hold a read open that makes the next write fail at once).
+Each thread should still have its own (:meth:`Backend.reopen`): one connection shared makes its
+threads wait for each other's transactions.
 
 When the database itself fails, the stores raise our errors, never the driver's: a full disk
 (:class:`DatabaseFull`), a lock held too long (:class:`DatabaseLocked`), a PostgreSQL server that
@@ -321,6 +323,10 @@ class SQLiteBackend(Backend):
         if path is not None:
             opened_here(path, +1)
         self._write_lock = _process_write_lock(path)
+        # one thread at a time on this connection, a whole transaction long: another thread's statement
+        # would run inside the transaction (and be undone with it), or leave a read open that makes
+        # the next write fail at once ("database is locked", SQLITE_BUSY_SNAPSHOT)
+        self._lock = threading.RLock()
         self._database: Database | None = None
         self._savepoints = 0
 
@@ -355,21 +361,21 @@ class SQLiteBackend(Backend):
             return self.conn.execute(sql, params or ())
 
     def rows(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
-        with self._database_errors():
+        with self._lock, self._database_errors():
             cursor = self._cursor(sql, params)
             names = [column[0] for column in cursor.description or ()]
             return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
 
     def tuples(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
-        with self._database_errors():
+        with self._lock, self._database_errors():
             return self._cursor(sql, params).fetchall()
 
     def execute(self, sql: str, params: Params = None) -> int:
-        with self._database_errors():
+        with self._lock, self._database_errors():
             return self._cursor(sql, params).rowcount
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
-        with self._database_errors():
+        with self._lock, self._database_errors():
             return self.conn.executemany(sql, rows).rowcount
 
     def table_exists(self, table: str) -> bool:
@@ -390,45 +396,57 @@ class SQLiteBackend(Backend):
 
         ``durable``: this commit is synced to disk (``synchronous = FULL``; NORMAL, the usual
         setting in WAL mode, syncs at checkpoints only). Not inside another transaction.
+
+        The connection serves the writing thread alone until the transaction ends: a statement of
+        another thread waits for it, never runs inside it (the process lock first, then the
+        connection's: a thread holding this connection's lock never waits for the process lock).
         """
-        conn = self.conn
-        if conn.in_transaction:
-            if durable:
-                raise DatabaseError("a durable write cannot join a transaction in progress", path=self.location)
-            with self._savepoint():
-                yield self
-            return
-        if durable and self.path is not None:
-            conn.execute("PRAGMA synchronous = FULL")
-            try:
-                with self.write():
-                    yield self
-            finally:
-                conn.execute("PRAGMA synchronous = NORMAL")
-            return
         deadline = time.monotonic() + self.busy_ms / 1000.0
-        if not self._write_lock.acquire(timeout=max(0.0, self.busy_ms / 1000.0)):
+        if not self._write_lock.acquire(timeout=max(0.0, self.busy_ms / 1000.0)):  # at once when nested
             raise DatabaseLocked(self.path, self.busy_ms)
         try:
-            with self._database_errors():
-                self._begin_immediate(deadline)
-            try:
-                yield self
-            except BaseException:
-                if conn.in_transaction:  # SQLite may have rolled back already (a full disk does)
-                    conn.execute("ROLLBACK")
-                raise
-            try:
-                conn.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                error = sqlite_failure(exc, self.location, self.busy_ms)
-                if error is None:
-                    raise
-                raise error from None
+            with self._lock:
+                conn = self.conn
+                if conn.in_transaction:  # this thread's own transaction: nested calls join it
+                    if durable:
+                        raise DatabaseError("a durable write cannot join a transaction in progress", path=self.location)
+                    with self._savepoint():
+                        yield self
+                elif durable and self.path is not None:
+                    conn.execute("PRAGMA synchronous = FULL")
+                    try:
+                        with self._transaction(deadline):
+                            yield self
+                    finally:
+                        conn.execute("PRAGMA synchronous = NORMAL")
+                else:
+                    with self._transaction(deadline):
+                        yield self
         finally:
             self._write_lock.release()
+
+    @contextlib.contextmanager
+    def _transaction(self, deadline: float) -> Iterator[None]:
+        """``BEGIN IMMEDIATE`` (waiting for other processes until ``deadline``), then COMMIT, or
+        ROLLBACK when the block raises. The caller holds the process's and the connection's locks."""
+        conn = self.conn
+        with self._database_errors():
+            self._begin_immediate(deadline)
+        try:
+            yield
+        except BaseException:
+            if conn.in_transaction:  # SQLite may have rolled back already (a full disk does)
+                conn.execute("ROLLBACK")
+            raise
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            error = sqlite_failure(exc, self.location, self.busy_ms)
+            if error is None:
+                raise
+            raise error from None
 
     @contextlib.contextmanager
     def _savepoint(self) -> Iterator[None]:
