@@ -192,11 +192,11 @@ def test_a_file_queued_for_review_by_another_run_meanwhile_is_not_matched_again(
     (sample,) = build_library(tmp_path / "library", [], absent, broken=0, pages_per_file=1)
     options = TagOptions(workers=1, locations=(str(tmp_path / "library"),))
     with BDneXDB(settings=settings) as db:
-        first = db.start_session(str(tmp_path / "library"), options=options.to_dict())
-        db.add_session_files(first, [sample.path])
-        db.update_session(first, status="paused")
+        first = db.sessions.start(str(tmp_path / "library"), options=options.to_dict())
+        db.sessions.add_files(first, [sample.path])
+        db.sessions.update(first, status="paused")
         second = tag_locations(settings, db, options)
         assert second.counts["waiting"] == 1, second.counts
         resumed = resume_tagging(settings, db, first)
         assert resumed.counts["skipped"] == 1 and resumed.counts["waiting"] == 0, resumed.counts
-        assert [entry["session_id"] for entry in db.pending_reviews()] == [second.session_id]
+        assert [entry["session_id"] for entry in db.reviews.waiting()] == [second.session_id]

@@ -204,7 +204,7 @@ class TagRun:
         # the session and its file list in one transaction: a process killed in between leaves neither,
         # never a session that a resume would find with nothing to do and call completed
         with self.db.write():
-            session_id = self.db.start_session(
+            session_id = self.db.sessions.start(
                 directory,
                 batch_mode=not self.options.interactive,
                 strict_mode=self.options.strict,
@@ -213,7 +213,7 @@ class TagRun:
                 source=self.options.source,
                 pattern="|".join(self.options.patterns) or None,
             )
-            self.db.add_session_files(
+            self.db.sessions.add_files(
                 session_id,
                 ((str(item.path or item.name), item.key, SessionFileState.PENDING, item.to_record()) for item in items),
                 unchanged=unchanged,
@@ -232,7 +232,7 @@ class TagRun:
         for row in remaining:
             item = items_by_key.get(row["item_key"])
             if item is None:
-                self.db.mark_session_file(
+                self.db.sessions.mark_file(
                     session_id, row["item_key"], SessionFileState.FAILED, error="no longer in the library"
                 )
             else:
@@ -311,10 +311,10 @@ class TagRun:
         self._mark_session(session_id, db_status)
         summary.session_ended = True
         if not self.options.dry_run:
-            self._write(lambda: self.db.release_claims(session_id))  # files in flight when a stop came
+            self._write(lambda: self.db.sessions.release_claims(session_id))  # files in flight when a stop came
             try:
                 summary.json_log, summary.csv_log = write_session_logs(self.settings, self.db, session_id, summary)
-                text_log = write_text_log(summary.json_log, self.db.get_session_stats(session_id), summary)
+                text_log = write_text_log(summary.json_log, self.db.sessions.stats(session_id), summary)
             except OSError as exc:
                 summary.warnings.append(
                     f"warning: session logs not written in {self.settings.pipeline.logs_dir}: "
@@ -322,24 +322,24 @@ class TagRun:
                 )
             else:
                 self._write(
-                    lambda: self.db.update_session(
+                    lambda: self.db.sessions.update(
                         session_id, json_log_path=summary.json_log, csv_log_path=summary.csv_log, log_file_path=text_log
                     )
                 )
             if not summary.stopped_by_database:
-                self._write(lambda: self.db.snapshot_statistics())
+                self._write(lambda: self.db.statistics.snapshot())
         plugins.notify(
-            "session_finished", session_id=session_id, status=db_status, stats=self.db.get_session_stats(session_id)
+            "session_finished", session_id=session_id, status=db_status, stats=self.db.sessions.stats(session_id)
         )
 
     def _mark_session(self, session_id: int, status: str) -> None:
         """The session's status, even on a disk that just filled up: there, the room SQLite's
         journal holds is given back first (the status is a few bytes)."""
         try:
-            self._write(lambda: self.db.update_session(session_id, status=status))
+            self._write(lambda: self.db.sessions.update(session_id, status=status))
         except DatabaseFull:
             self.db.backend.reclaim_space()
-            self._write(lambda: self.db.update_session(session_id, status=status))
+            self._write(lambda: self.db.sessions.update(session_id, status=status))
 
     def _end_session_anyway(self, session_id: int) -> None:
         """On an error that ends the run: the session marked paused if the database takes it, and
@@ -347,7 +347,7 @@ class TagRun:
         with contextlib.suppress(Exception):
             self._mark_session(session_id, "paused")
         with contextlib.suppress(Exception):
-            self.db.release_claims(session_id)
+            self.db.sessions.release_claims(session_id)
 
     def _write(self, operation: Callable[[], Any]) -> Any:
         """A write of the runner's own, made again when a lost connection cut it (each such write
@@ -355,7 +355,7 @@ class TagRun:
         return run_again_if_disconnected(lambda _again: operation())
 
     def _claim(self, session_id: int, key: str) -> dict[str, Any] | None:
-        claim: dict[str, Any] | None = self._write(lambda: self.db.claim_file(session_id, key))
+        claim: dict[str, Any] | None = self._write(lambda: self.db.sessions.claim(session_id, key))
         return claim
 
     def _dispatch(
@@ -511,7 +511,7 @@ class TagRun:
             else:
                 with self.db.write():
                     _end_journal_entries(self.db, outcome)
-                    file_id = self.db.record_processing(
+                    file_id = self.db.files.record_processing(
                         _recorded_path(outcome),
                         None,
                         _result_values(outcome, file_status_for(outcome.state, manual=True)),
@@ -535,8 +535,8 @@ class TagRun:
                 if again and self.db.sessions.file_state(session_id, outcome.item.key) != SessionFileState.PENDING:
                     return  # the lost connection had committed it: once is enough
                 self._record_in_transaction(session_id, outcome)
-                self.db.release_claims(session_id, [outcome.item.key])
-                self.db.refresh_claims(session_id)
+                self.db.sessions.release_claims(session_id, [outcome.item.key])
+                self.db.sessions.refresh_claims(session_id)
 
         run_again_if_disconnected(record)
 
@@ -544,20 +544,20 @@ class TagRun:
         _end_journal_entries(self.db, outcome)
         item = outcome.item
         if outcome.moved_from and item.path is not None:
-            self.db.record_move(outcome.moved_from, item.path, outcome.fingerprint)
+            self.db.files.record_move(outcome.moved_from, item.path, outcome.fingerprint)
         file_id = None
         if outcome.leave_record:
-            row = self.db.get_file(item.path) if item.path else None
+            row = self.db.files.get(item.path) if item.path else None
             file_id = row["id"] if row else None
         elif item.path is not None or outcome.state != OutcomeState.SKIPPED:
             status = file_status_for(outcome.state, manual=outcome.history_source == HistorySource.MANUAL)
-            file_id = self.db.record_processing(
+            file_id = self.db.files.record_processing(
                 _recorded_path(outcome), session_id, _result_values(outcome, status), source=outcome.history_source
             )
         if (outcome.previous_comicinfo is not None or outcome.previous_layout is not None) and file_id is not None:
             _keep_previous_comicinfo(self.db, outcome, file_id, session_id)
         if outcome.state == OutcomeState.WAITING:
-            self.db.queue_for_review(
+            self.db.reviews.queue(
                 str(item.path or item.name),
                 item.key,
                 session_id,
@@ -565,7 +565,7 @@ class TagRun:
                 outcome.candidates,
                 item=item.to_record(),
             )
-        self.db.mark_session_file(
+        self.db.sessions.mark_file(
             session_id,
             item.key,
             session_state_for(outcome.state),
@@ -774,13 +774,13 @@ def resume_tagging(
     progress: Any = None,
 ) -> RunSummary:
     """Resume a session: exactly its files not done yet, with the options it was started with."""
-    session = db.get_session(session_id)
+    session = db.sessions.get(session_id)
     if session is None:
         raise BdnexError(f"no session {session_id} (see `bdnex-core sessions list`)")
     stored = dict(session["options"])
     stored.update({key: value for key, value in (overrides or {}).items() if value is not None})
     options = TagOptions.from_dict(stored)
-    pending_keys = {row["item_key"] for row in db.session_files(session_id, SessionFileState.PENDING)}
+    pending_keys = {row["item_key"] for row in db.sessions.files(session_id, SessionFileState.PENDING)}
     if options.source == "folder":
         items_by_key = {
             row["item_key"]: LibraryItem.from_record(json.loads(row["item"]))
@@ -791,7 +791,7 @@ def resume_tagging(
                 path=Path(row["file_path"]),
                 hints={"parent": Path(row["file_path"]).parent.name},
             )
-            for row in db.session_files(session_id, SessionFileState.PENDING)
+            for row in db.sessions.files(session_id, SessionFileState.PENDING)
             if os.path.exists(row["file_path"])
         }
     else:

@@ -262,7 +262,7 @@ class ItemProcessor:
             if not item.path.exists():
                 return Outcome(item, OutcomeState.FAILED, reason="file vanished before processing")
             take_back_abandoned(self.db.archive_journal, item.path)  # a killed run's write, if any
-            lookup = self.db.lookup_file(item.path)
+            lookup = self.db.files.lookup(item.path)
             row = lookup.row
             already = row is not None and row["status"] in (FileStatus.SUCCESS, FileStatus.MANUAL)
             # queued for review by another run since this one listed the file: not matched a second time
