@@ -22,8 +22,6 @@ from bdnex_core.config import load_settings
 from bdnex_core.errors import BdnexError, DatabaseError
 from bdnex_core.hashing import sha256_file
 from bdnex_core.paths import logs_folder_for
-from bdnex_core.postgres import schema
-from bdnex_core.postgres.connection import is_postgresql_url, one_line, psycopg_privilege_errors
 from bdnex_core.states import SessionFileState, SessionStatus
 from bdnex_core.store import db_safety, migrations
 from bdnex_core.store.albums import AlbumCache
@@ -56,6 +54,8 @@ from bdnex_core.store.files import TRACKED_FIELDS, FileLookup, FileStore
 from bdnex_core.store.library import LibraryStore
 from bdnex_core.store.moves import MoveStore
 from bdnex_core.store.plugin_state import PluginStateStore
+from bdnex_core.store.postgres import schema
+from bdnex_core.store.postgres.connection import is_postgresql_url, one_line, psycopg_privilege_errors
 from bdnex_core.store.request_slots import RequestSlotStore
 from bdnex_core.store.reviews import ReviewStore
 from bdnex_core.store.series import SeriesStore

@@ -240,8 +240,8 @@ def test_postgresql_splits_and_folds_each_character_as_sqlite_does(postgres_url)
     gives the same words on both backends, but for a few that no French title holds."""
     import psycopg
 
-    from bdnex_core.postgres.schema import migrate
-    from bdnex_core.postgres.search import FOLDED_RANGES
+    from bdnex_core.store.postgres.schema import migrate
+    from bdnex_core.store.postgres.search import FOLDED_RANGES
 
     chars = [chr(code) for low, high in FOLDED_RANGES for code in range(low, high)]
     texts = [f"x{char}y" for char in chars]

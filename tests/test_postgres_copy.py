@@ -15,7 +15,7 @@ import pytest
 
 from bdnex_core.db import BDneXDB
 from bdnex_core.errors import DatabaseError
-from bdnex_core.postgres.copy import copy_database
+from bdnex_core.store.postgres.copy import copy_database
 from tests.test_cli_errors import assert_one_line_error, run_cli
 
 
