@@ -192,6 +192,29 @@ def test_the_cookie_is_renewed_before_it_expires(strict_site, tmp_path):
     assert client.stats.cookie_renewals == len(homes)
 
 
+def test_a_request_that_stalls_after_its_grant_past_its_cookies_end_is_not_sent_without_it(strict_site, tmp_path):
+    """The cookie is checked when the request is written, not when the slot was granted: the two may be up to
+    LATE_SECONDS apart on a busy machine, and a cookie that ended meanwhile is dropped by the jar (the
+    request went out without it: the strict site's 403, seen by the two-process test under load)."""
+    strict_site.set_strict(StrictRules(cookie_lifetime=4))
+    client = client_of(strict_site, tmp_path)
+    page = album_paths(strict_site, 1)[0]
+    assert client.get(page).status == 200  # the first cookie, then the page
+    time.sleep(max(0.0, client._cookie_expiry() - time.time() - 2.0))  # 2 s left: neither renewed nor refused
+    send, calls = client.transport.get, []
+
+    def stalled_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            time.sleep(2.5)  # descheduled between the grant and the write, past the cookie's end
+        return send(*args, **kwargs)
+
+    client.transport.get = stalled_once
+    strict_site.clear_log()
+    assert client.get(page).status == 200
+    assert [(entry.path, entry.status) for entry in strict_site.requests()] == [("/", 200), (page, 200)]
+
+
 def test_a_plain_403_renews_the_cookie_once_then_the_request_goes_again(strict_site, tmp_path):
     strict_site.set_strict(StrictRules(cookie_lifetime=3600))
     cookies = tmp_path / "cookies.txt"  # a cookie the site no longer knows, without an expiry to see

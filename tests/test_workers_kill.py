@@ -200,3 +200,30 @@ def test_a_file_queued_for_review_by_another_run_meanwhile_is_not_matched_again(
         resumed = resume_tagging(settings, db, first)
         assert resumed.counts["skipped"] == 1 and resumed.counts["waiting"] == 0, resumed.counts
         assert [entry["session_id"] for entry in db.reviews.waiting()] == [second.session_id]
+
+
+def test_a_killed_runs_claim_on_a_file_every_live_run_has_passed_is_swept_when_a_run_ends(
+    site, tmp_path, database_location
+):
+    """The race the kill test met on a loaded machine: the victim claims a file the live runs have already
+    recorded (or never listed, finding it done), then dies. No live run reaches that file again to take the
+    claim over; the next run to end sweeps it. A live run's claim stays (here, and on another machine)."""
+    mapping = {"database": database_mapping(database_location), "cache": {"dir": str(tmp_path / "cache")}}
+    shared_processes.index_catalogue(site, mapping)
+    settings = from_mapping({**mapping, **site.settings_mapping()})
+    _, absent = pick_albums(site, 1, 1, seed=5)
+    (sample,) = build_library(tmp_path / "library", [], absent, broken=0, pages_per_file=1)
+    options = TagOptions(workers=1, locations=(str(tmp_path / "library"),))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    with BDneXDB(settings=settings) as db:
+        assert tag_locations(settings, db, options).counts["waiting"] == 1
+        killed, live, elsewhere = (db.sessions.start(folder) for folder in (str(tmp_path / "library"), "/live", "/far"))
+        assert db.sessions.claim(killed, canonical_path(sample.path)) is None
+        db.backend.execute("UPDATE file_claims SET pid = ? WHERE session_id = ?", [int(dead.stdout), killed])
+        assert db.sessions.claim(live, "/live/a.cbz") is None  # this process: alive
+        assert db.sessions.claim(elsewhere, "/far/a.cbz") is None
+        db.backend.execute("UPDATE file_claims SET host = 'another-machine' WHERE session_id = ?", [elsewhere])
+        again = tag_locations(settings, db, options)
+        assert again.unchanged == 1  # the claimed file was never claimed again by this run
+    left = peek_rows(database_location, "SELECT session_id, item_key FROM file_claims ORDER BY session_id")
+    assert left == [(live, "/live/a.cbz"), (elsewhere, "/far/a.cbz")]

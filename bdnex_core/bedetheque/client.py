@@ -1,8 +1,9 @@
 """A polite HTTP client for Bédéthèque.
 
 One ``requests`` session with browser-like headers and a persistent cookie jar; a visit of ``/`` for
-the ``csrf_cookie_bel`` cookie, renewed shortly before it expires (or once on a plain 403, then the
-request is tried again), and a Referer on every request. Every request takes the site's request slot
+the ``csrf_cookie_bel`` cookie, renewed shortly before it expires (checked as each request is written,
+not when its turn was granted; or once on a plain 403, then the request is tried again), and a Referer
+on every request. Every request takes the site's request slot
 first (``shared_limiter.py``, rules in ``pace.py``): one request in flight at a time for every thread of
 the process (and, for a client given a database, every process of that database), the next one a pace
 (minimum delay, jitter) after the previous one was written, at most so many an hour. A refusal (429, or
@@ -28,6 +29,7 @@ import random
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,7 +42,7 @@ from bdnex_core.bedetheque.deadline import DeadlineAdapter, DeadlineExceeded, de
 from bdnex_core.bedetheque.pace import LEASE_MARGIN, MAX_WAIT_SECONDS, Outcome, PaceReport, PaceRules
 from bdnex_core.bedetheque.series import full_list_path
 from bdnex_core.bedetheque.shared_limiter import LateForSlot, PoliteLimiter, Turn, limiter_for, reset_limiters
-from bdnex_core.bedetheque.wire import on_the_wire
+from bdnex_core.bedetheque.wire import WriteObserver, on_the_wire
 from bdnex_core.errors import (
     BlockedError,
     CatalogueError,
@@ -366,6 +368,23 @@ class _CookieExpiring(Exception):
     """The cookie would expire before the request reaches the site: renew it first (nothing sent)."""
 
 
+class _CookieCheckedWrite:
+    """The turn told of the write, the cookie checked first: at the write, not at the grant, which may come
+    up to LATE_SECONDS before it on a busy machine (a cookie ended meanwhile would be dropped by the jar
+    and the request sent without it)."""
+
+    def __init__(self, turn: Turn, cookie_due: Callable[[], bool]):
+        self.turn, self.cookie_due = turn, cookie_due
+
+    def before_write(self) -> None:
+        if self.cookie_due():
+            raise _CookieExpiring
+        self.turn.before_write()
+
+    def after_write(self) -> None:
+        self.turn.after_write()
+
+
 REDIRECTS = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 5
 LATE_TRIES = 3  # a request that missed its slot this many times in a row fails (see Turn.before_write)
@@ -531,11 +550,12 @@ class BedethequeClient:
             outcome, retry_after = Outcome.NOT_SENT, None
             try:
                 breaker.check()  # another thread may have been blocked while we waited
-                if needs_cookie and self._cookie_due(COOKIE_SEND_MARGIN):
-                    raise _CookieExpiring
                 generation = self._cookie_generation
                 deadline = time.monotonic() + (within or self.deadline_seconds)
-                result = self._send(turn, announces, url, headers, max_bytes, deadline)
+                writes = (
+                    _CookieCheckedWrite(turn, lambda: self._cookie_due(COOKIE_SEND_MARGIN)) if needs_cookie else turn
+                )
+                result = self._send(writes, announces, url, headers, max_bytes, deadline)
                 retry_after = _retry_after(result.headers.get("Retry-After"))
                 outcome = Outcome.REFUSED if refusal(result.status, retry_after) else Outcome.ANSWERED
                 break
@@ -561,16 +581,16 @@ class BedethequeClient:
         return result
 
     def _send(
-        self, turn: Turn, announces: bool, url: str, headers: dict[str, str], max_bytes: int, deadline: float
+        self, writes: WriteObserver, announces: bool, url: str, headers: dict[str, str], max_bytes: int, deadline: float
     ) -> FetchResult:
         if announces:  # the connection tells the turn when the request is written
-            with on_the_wire(turn):
+            with on_the_wire(writes):
                 return self.transport.get(url, headers, max_bytes=max_bytes, deadline=deadline)
-        turn.before_write()  # a transport that cannot tell: as if written when the answer is in
+        writes.before_write()  # a transport that cannot tell: as if written when the answer is in
         try:
             return self.transport.get(url, headers, max_bytes=max_bytes, deadline=deadline)
         finally:
-            turn.after_write()
+            writes.after_write()
 
     def _hosts(self, url: str) -> set[str]:
         """The hosts one breaker decision covers: the site's www and mobile hosts, and the URL's."""

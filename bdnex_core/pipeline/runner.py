@@ -310,6 +310,8 @@ class TagRun:
         summary.session_ended = True
         if not self.options.dry_run:
             self._write(lambda: self.db.sessions.release_claims(session_id))  # files in flight when a stop came
+            # and those a killed run held on files every live run had passed: nobody would reach them
+            self._write(lambda: self.db.sessions.release_expired_claims())
             try:
                 summary.json_log, summary.csv_log = write_session_logs(self.settings, self.db, session_id, summary)
                 text_log = write_text_log(summary.json_log, self.db.sessions.stats(session_id), summary)

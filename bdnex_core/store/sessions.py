@@ -393,6 +393,30 @@ class SessionStore:
                     [(session_id, key) for key in item_keys],
                 )
 
+    def release_expired_claims(self) -> int:
+        """Delete the claims of dead or silent runs; how many. A run killed while it held a file that every
+        live run had already passed leaves a claim nobody reaches to take over: the runs that end sweep it.
+        Each row is deleted only as it was read (owner, heartbeat), so a claim taken over meanwhile stays."""
+        now = utcnow()
+        expired = [claim for claim in self.backend.rows("SELECT * FROM file_claims") if claim_expired(claim, now)]
+        if not expired:
+            return 0
+        with self.backend.write() as backend:
+            return sum(
+                backend.execute(
+                    "DELETE FROM file_claims WHERE item_key = ? AND session_id = ? AND COALESCE(pid, 0) = ? "
+                    "AND COALESCE(host, '') = ? AND heartbeat = ?",
+                    [
+                        claim["item_key"],
+                        claim["session_id"],
+                        claim["pid"] or 0,
+                        claim["host"] or "",
+                        claim["heartbeat"],
+                    ],
+                )
+                for claim in expired
+            )
+
     def refresh_claims(self, session_id: int) -> None:
         with self.backend.write() as backend:
             backend.execute(
