@@ -1,19 +1,19 @@
-"""The bdnex-core database: processed files, album cache, sessions, history, statistics.
+"""The bdnex-core database: one door to processed files, album cache, sessions, history, statistics.
 
-:class:`BDneXDB` keeps the seed's method names as a thin facade over the stores of
-:mod:`bdnex_core.store` (files and history, album cache, sessions and claims, review queue, plugin
-state, statistics, catalogue, request slots, series records), each over one backend connection: an SQLite file
-(the embedded default) or a PostgreSQL database (``database.backend: postgresql``, shared by
-several machines). The SQL lives in the stores; this module opens, migrates and delegates.
+:class:`BDneXDB` opens the database (an SQLite file, the embedded default, or a PostgreSQL database with
+``database.backend: postgresql``, shared by several machines), checks and migrates its schema, and hands
+out the stores of :mod:`bdnex_core.store`, one per concern, each over the same backend connection:
+``db.files``, ``db.sessions``, ``db.reviews``, ``db.albums``, ``db.plugin_state``, ``db.statistics``,
+``db.catalogue``... The SQL lives in the stores; this module forwards nothing to them.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,9 +22,7 @@ from bdnex_core.config import load_settings
 from bdnex_core.errors import BdnexError, DatabaseError
 from bdnex_core.hashing import sha256_file
 from bdnex_core.paths import logs_folder_for
-from bdnex_core.postgres import schema
-from bdnex_core.postgres.connection import is_postgresql_url, one_line, psycopg_privilege_errors
-from bdnex_core.states import HistorySource, SessionFileState, SessionStatus
+from bdnex_core.states import SessionFileState, SessionStatus
 from bdnex_core.store import db_safety, migrations
 from bdnex_core.store.albums import AlbumCache
 from bdnex_core.store.archive_journal import ArchiveJournalStore
@@ -56,6 +54,8 @@ from bdnex_core.store.files import TRACKED_FIELDS, FileLookup, FileStore
 from bdnex_core.store.library import LibraryStore
 from bdnex_core.store.moves import MoveStore
 from bdnex_core.store.plugin_state import PluginStateStore
+from bdnex_core.store.postgres import schema
+from bdnex_core.store.postgres.connection import is_postgresql_url, one_line, psycopg_privilege_errors
 from bdnex_core.store.request_slots import RequestSlotStore
 from bdnex_core.store.reviews import ReviewStore
 from bdnex_core.store.series import SeriesStore
@@ -93,7 +93,7 @@ __all__ = [
 
 
 class BDneXDB:
-    """Main database interface (seed name kept).
+    """The database, opened and migrated; its stores do the reading and writing (seed name kept).
 
     ``db_path``: an SQLite file, ``":memory:"`` or a ``postgresql://`` URL; by default the
     configured database (``database.path``, or ``database.url`` with ``backend: postgresql``).
@@ -290,198 +290,6 @@ class BDneXDB:
         assert isinstance(self.backend, SQLiteBackend)
         return migrations.migrations.applied(self.backend.conn)
 
-    # ------------------------------------------------------------------ files (seed names)
-
-    def has_processed_files(self) -> bool:
-        return self.files.has_any()
-
-    def get_file(self, file_path: str | os.PathLike[str]) -> dict[str, Any] | None:
-        return self.files.get(file_path)
-
-    def lookup_file(self, file_path: str | os.PathLike[str]) -> FileLookup:
-        return self.files.lookup(file_path)
-
-    def is_processed(self, file_path: str | os.PathLike[str], force_check: bool = False) -> bool:
-        return self.files.is_processed(file_path, force_check)
-
-    def record_move(self, old_path: str, new_path: str | os.PathLike[str], fingerprint: Any = None) -> None:
-        self.files.record_move(old_path, new_path, fingerprint)
-
-    def record_processing(
-        self,
-        file_path: str | os.PathLike[str],
-        session_id: int | None,
-        result: Mapping[str, Any],
-        *,
-        source: str = HistorySource.AUTO,
-    ) -> int:
-        """Record (insert or update) a processed file; return its id.
-
-        Re-processing a file updates its row and writes one ``metadata_history``
-        row per changed field, with ``source`` ``auto``, ``manual`` or ``api``.
-        ``result`` uses the seed's keys (``editor`` and ``publisher`` are both
-        accepted; ``score`` may be 0..1 or 0..100).
-        """
-        return self.files.record_processing(file_path, session_id, result, source=source)
-
-    def get_processed_files(
-        self,
-        status: str | None = None,
-        series: str | None = None,
-        limit: int = 100,
-        *,
-        session_id: int | None = None,
-        offset: int = 0,
-    ) -> list[dict[str, Any]]:
-        return self.files.page(status, series, limit, session_id=session_id, offset=offset)
-
-    def get_history(self, file_id: int) -> list[dict[str, Any]]:
-        return self.files.history(file_id)
-
-    # ------------------------------------------------------------------ album cache
-
-    def cache_album(
-        self, album_data: Mapping[str, Any] | Any, *, ttl: timedelta | None = None, now: datetime | None = None
-    ) -> None:
-        """Cache a parsed album (an ``Album`` or its dict) for the configured TTL."""
-        self.albums.put(album_data, ttl=ttl, now=now)
-
-    def get_cached_album(self, bdgest_id: int, *, now: datetime | None = None) -> dict[str, Any] | None:
-        """The cached album if still valid, else ``None``."""
-        return self.albums.get(bdgest_id, now=now)
-
-    def purge_expired_albums(self, *, now: datetime | None = None) -> int:
-        return self.albums.purge_expired(now=now)
-
-    # ------------------------------------------------------------------ sessions
-
-    def start_session(
-        self,
-        directory: str,
-        batch_mode: bool = True,
-        strict_mode: bool = False,
-        num_workers: int = 4,
-        *,
-        options: Mapping[str, Any] | None = None,
-        source: str = "folder",
-        pattern: str | None = None,
-    ) -> int:
-        """Start a new processing session owned by this process; return its id. ``pattern``: the
-        globs of the file names taken, ``|``-separated (the column's default when ``None``)."""
-        return self.sessions.start(
-            directory, batch_mode, strict_mode, num_workers, options=options, source=source, pattern=pattern
-        )
-
-    def update_session(self, session_id: int, **fields: Any) -> None:
-        """Update whitelisted session fields. Unknown names are refused, never put into SQL."""
-        self.sessions.update(session_id, **fields)
-
-    def add_session_files(
-        self,
-        session_id: int,
-        files: Iterable[str | os.PathLike[str] | tuple[Any, ...]],
-        *,
-        unchanged: int = 0,
-    ) -> int:
-        """Register the files a session will process, in order: paths, or tuples (path, item key,
-        first state, the item's record as :meth:`LibraryItem.to_record` gives it).
-        ``unchanged`` files (processed before, not modified since) are only counted: a re-scan of a
-        large library must not write a row per file. Returns how many files are new."""
-        return self.sessions.add_files(session_id, files, unchanged=unchanged)
-
-    def mark_session_file(
-        self,
-        session_id: int,
-        item_key: str,
-        state: str,
-        *,
-        file_id: int | None = None,
-        error: str | None = None,
-    ) -> None:
-        """Record the outcome of one file of a session and keep the counters in step (O(1))."""
-        self.sessions.mark_file(session_id, item_key, state, file_id=file_id, error=error)
-
-    def session_files(self, session_id: int, state: str | None = None) -> list[dict[str, Any]]:
-        return self.sessions.files(session_id, state)
-
-    def get_session(self, session_id: int) -> dict[str, Any] | None:
-        return self.sessions.get(session_id)
-
-    def get_session_stats(self, session_id: int) -> dict[str, Any]:
-        """A session with its counters, duration and failures (``{}`` if unknown)."""
-        return self.sessions.stats(session_id)
-
-    def list_sessions(self, limit: int = 50, status: str | None = None) -> list[dict[str, Any]]:
-        return self.sessions.recent(limit, status)
-
-    def interrupted_sessions(self) -> list[dict[str, Any]]:
-        return self.sessions.interrupted()
-
-    def heartbeat(self, session_id: int) -> None:
-        self.sessions.heartbeat(session_id)
-
-    # ------------------------------------------------------------------ file claims
-
-    def claim_file(self, session_id: int, item_key: str) -> dict[str, Any] | None:
-        """Claim ``item_key`` for ``session_id``; ``None`` when the claim is ours, else the live
-        claim of another run (its row). Claims of dead or silent owners are taken over."""
-        return self.sessions.claim(session_id, item_key)
-
-    def release_claims(self, session_id: int, item_keys: Iterable[str] | None = None) -> None:
-        """Give up claims of ``session_id`` (all of them, or those of ``item_keys``)."""
-        self.sessions.release_claims(session_id, item_keys)
-
-    def release_expired_claims(self) -> int:
-        """Delete the claims of dead or silent runs (a run ending sweeps them); how many."""
-        return self.sessions.release_expired_claims()
-
-    def refresh_claims(self, session_id: int) -> None:
-        """The owner is alive: its claims stay valid (called as results are recorded)."""
-        self.sessions.refresh_claims(session_id)
-
-    # ------------------------------------------------------------------ review queue
-
-    def queue_for_review(
-        self,
-        file_path: str,
-        item_key: str,
-        session_id: int | None,
-        parsed: Mapping[str, Any],
-        candidates: Sequence[Mapping[str, Any]],
-        item: Mapping[str, Any] | None = None,
-    ) -> int:
-        """Queue a file whose match needs a person; one pending entry per item."""
-        return self.reviews.queue(file_path, item_key, session_id, parsed, candidates, item)
-
-    def pending_reviews(self, limit: int | None = None) -> list[dict[str, Any]]:
-        return self.reviews.with_status("waiting", limit)
-
-    def resolve_review(self, review_id: int, *, album_id: int | None, status: str = "resolved") -> None:
-        self.reviews.resolve(review_id, album_id=album_id, status=status)
-
-    # ------------------------------------------------------------------ plugin state
-
-    def get_plugin_state(self, plugin: str, key: str, default: Any = None) -> Any:
-        """A JSON value a plugin stored with :meth:`set_plugin_state` (``default`` when absent)."""
-        return self.plugin_state.get(plugin, key, default)
-
-    def set_plugin_state(self, plugin: str, key: str, value: Any) -> None:
-        """Store a JSON-serialisable ``value`` for ``plugin`` under ``key`` (replacing the old one)."""
-        self.plugin_state.set(plugin, key, value)
-
-    # ------------------------------------------------------------------ statistics
-
-    def get_statistics(self) -> dict[str, Any]:
-        """Library statistics computed from the processed files."""
-        return self.statistics.current()
-
-    def snapshot_statistics(self, day: date | None = None) -> dict[str, Any]:
-        """Store today's statistics (one row per day; a later snapshot replaces it)."""
-        return self.statistics.snapshot(day)
-
-    def statistics_history(self, limit: int = 30) -> list[dict[str, Any]]:
-        return self.statistics.history(limit)
-
 
 class SessionManager:
     """Resume and list processing sessions (seed name kept)."""
@@ -491,7 +299,7 @@ class SessionManager:
 
     def remaining_files(self, session_id: int) -> list[dict[str, Any]]:
         """The files of the session that are not done yet, in their original order."""
-        return self.db.session_files(session_id, SessionFileState.PENDING)
+        return self.db.sessions.files(session_id, SessionFileState.PENDING)
 
     def resume_session(self, session_id: int) -> list[dict[str, Any]]:
         """Take over an interrupted or paused session; return exactly the files left.
@@ -499,7 +307,7 @@ class SessionManager:
         Raises :class:`BdnexError` when the session does not exist, is complete,
         or is still running in a live process.
         """
-        session = self.db.get_session(session_id)
+        session = self.db.sessions.get(session_id)
         if session is None:
             raise BdnexError(f"no session {session_id}")
         if (
@@ -514,12 +322,12 @@ class SessionManager:
         if not session.get("files_unchanged") and not self.db.sessions.has_files(session_id):
             # a session whose file list was never recorded (a process killed in between, before the two
             # were one transaction): resuming it would do nothing and call that a success
-            self.db.update_session(session_id, status=SessionStatus.FAILED)
+            self.db.sessions.update(session_id, status=SessionStatus.FAILED)
             raise BdnexError(
                 f"session {session_id} has no file list (its run was stopped before recording it): nothing to "
                 f"resume; it is marked failed. Run it again: bdnex-core tag {session.get('directory') or 'PATH'}"
             )
-        self.db.update_session(
+        self.db.sessions.update(
             session_id,
             status=SessionStatus.RUNNING,
             pid=os.getpid(),
@@ -529,4 +337,4 @@ class SessionManager:
         return self.remaining_files(session_id)
 
     def list_sessions(self, limit: int = 50) -> list[dict[str, Any]]:
-        return self.db.list_sessions(limit=limit)
+        return self.db.sessions.recent(limit=limit)

@@ -8,11 +8,11 @@ through the ``register_library_sources`` / ``register_metadata_writers`` hooks.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
@@ -101,9 +101,20 @@ class WriteResult:
     new_path: Path | None = None
 
 
+class NewItems(NamedTuple):
+    """What a source's ``scan_new`` found: the items to process, how many it listed, how many of
+    those it left out as processed before and unchanged since."""
+
+    items: Sequence[LibraryItem]
+    found: int
+    unchanged: int
+
+
 @runtime_checkable
 class LibrarySource(Protocol):
-    """Something that yields comics to process."""
+    """Something that yields comics to process. A source may also offer ``scan_new(settings, db,
+    locations, *, takes, force) -> NewItems``: its new items, told from its own listing (the folder
+    source does, so that a re-scan builds no item for an unchanged file)."""
 
     name: str
 

@@ -15,7 +15,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from bdnex_core.postgres.connection import is_postgresql_url
+from bdnex_core.store.postgres.connection import is_postgresql_url
 
 
 def peek_rows(location: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -45,7 +45,7 @@ def peek_value(location: str, sql: str, params: tuple[Any, ...] = (), *, not_yet
 def copy_into(source: Path, location: str) -> None:
     """The SQLite database ``source``, copied to ``location`` (a path, or an empty PostgreSQL database)."""
     if is_postgresql_url(location):
-        from bdnex_core.postgres.copy import copy_database
+        from bdnex_core.store.postgres.copy import copy_database
 
         copy_database(str(source), location)
     else:

@@ -140,7 +140,7 @@ def bench_rename(folder: Path, count: int = 1000) -> bool:
         path.write_bytes(b"PK" + rng.randbytes(512))
     with db.write():
         for number in range(count):
-            db.record_processing(
+            db.files.record_processing(
                 library / "in" / f"file {number:04}.cbz",
                 None,
                 {
@@ -150,7 +150,7 @@ def bench_rename(folder: Path, count: int = 1000) -> bool:
                     "title": f"Titre {number}",
                 },
             )
-    rows = db.get_processed_files(limit=count)
+    rows = db.files.page(limit=count)
     started = time.perf_counter()
     if os.environ.get("BENCH_PROFILE"):
         import cProfile

@@ -50,8 +50,8 @@ def test_sessions_list_fits_80_columns_with_whole_status_words(tmp_path):
     config.write_text(f"database:\n  path: {db_path}\n")
     with BDneXDB(db_path) as db:
         for status, dry in (("completed", False), ("paused", False), ("running", False), ("completed", True)):
-            session_id = db.start_session(f"{DEEP}/{status}", options={"dry_run": dry})
-            db.update_session(session_id, status=status, total_files=12345, files_successful=12000)
+            session_id = db.sessions.start(f"{DEEP}/{status}", options={"dry_run": dry})
+            db.sessions.update(session_id, status=status, total_files=12345, files_successful=12000)
         # a running session whose process is gone: "interrupted"
         db.backend.execute("UPDATE processing_sessions SET pid = 999999999 WHERE status = 'running'")
     done = cli(config, "sessions", "list")

@@ -211,7 +211,7 @@ def test_no_album_is_fetched_twice_within_its_ttl(site, make_client, database_lo
 
     from bdnex_core.db import utcnow
 
-    assert db.get_cached_album(album_id, now=utcnow() + timedelta(days=8)) is None  # after the TTL: fetched again
+    assert db.albums.get(album_id, now=utcnow() + timedelta(days=8)) is None  # after the TTL: fetched again
 
 
 # ---------------------------------------------------------------------- typed errors, run-wide breaker

@@ -22,12 +22,12 @@ WRITER = textwrap.dedent(
     from bdnex_core.db import BDneXDB
     db = BDneXDB(sys.argv[1])
     name = sys.argv[2]
-    session_id = db.start_session(f"/{name}")
-    db.add_session_files(session_id, [(f"/{name}/{n}.cbz", f"/{name}/{n}.cbz") for n in range(500)])
+    session_id = db.sessions.start(f"/{name}")
+    db.sessions.add_files(session_id, [(f"/{name}/{n}.cbz", f"/{name}/{n}.cbz") for n in range(500)])
     for n in range(500):
         path = f"/{name}/{n}.cbz"
-        file_id = db.record_processing(path, session_id, {"title": f"{name} {n}", "file_hash": f"{name}{n}"})
-        db.mark_session_file(session_id, path, "done", file_id=file_id)
+        file_id = db.files.record_processing(path, session_id, {"title": f"{name} {n}", "file_hash": f"{name}{n}"})
+        db.sessions.mark_file(session_id, path, "done", file_id=file_id)
     print(session_id)
     """
 )
@@ -50,7 +50,7 @@ def test_two_processes_write_500_records_each(database_location):
     db = BDneXDB(database_location)
     assert db.backend.value("SELECT COUNT(*) FROM processed_files") == 1000
     for out, _ in outputs:
-        stats = db.get_session_stats(int(out.strip()))
+        stats = db.sessions.stats(int(out.strip()))
         assert stats["total_files"] == 500 and stats["files_successful"] == 500
     assert db.backend.value("SELECT COUNT(*) FROM metadata_history") == 1000
     db.close()
@@ -100,16 +100,16 @@ def test_a_write_waits_for_another_process_even_with_a_read_open(tmp_path):
     path = tmp_path / "shared.db"
     db = BDneXDB(path)
     for number in range(3):
-        db.record_processing(f"/lib/{number}.cbz", None, {"file_hash": str(number)})
+        db.files.record_processing(f"/lib/{number}.cbz", None, {"file_hash": str(number)})
     open_read = db.db.conn.execute("SELECT file_path FROM processed_files")
     open_read.fetchone()
     holder = hold_write_lock(path, 1.5)
     try:
-        db.record_processing("/lib/new.cbz", None, {"file_hash": "new"})
+        db.files.record_processing("/lib/new.cbz", None, {"file_hash": "new"})
     finally:
         release(holder)
     open_read.close()
-    assert db.get_file("/lib/new.cbz") is not None
+    assert db.files.get("/lib/new.cbz") is not None
 
 
 def test_a_lock_held_longer_than_the_busy_timeout_is_exit_3_with_a_hint(tmp_path):

@@ -41,15 +41,15 @@ def fill(path: Path, tmp_path: Path, *, files: int = FILES) -> None:
     sitemap.write_bytes(synthetic_sitemap(300))
     with BDneXDB(path) as db:
         Catalogue(db).import_files([sitemap])
-        session = db.start_session(str(tmp_path / "library"))
+        session = db.sessions.start(str(tmp_path / "library"))
         with db.write():
             for number in range(files):
-                db.record_processing(
+                db.files.record_processing(
                     f"/library/Série {number // 10}/Album {number:04d}.cbz",
                     session,
                     {"status": "success", "series": f"Série {number // 10}", "title": f"Titre numéro {number}"},
                 )
-        db.update_session(session, status="completed")
+        db.sessions.update(session, status="completed")
 
 
 def rows(path: Path, sql: str) -> list[tuple]:
@@ -237,7 +237,7 @@ def test_restore_lists_each_backup_with_its_date_and_counts_and_puts_back_the_on
         older = make_backup(db.backend.conn, settings, "manual")
         with db.write():
             for number in range(5):
-                db.record_processing(f"/library/late/{number}.cbz", None, {"status": "success"})
+                db.files.record_processing(f"/library/late/{number}.cbz", None, {"status": "success"})
     assert older is not None
     with BDneXDB(database) as db:
         newer = make_backup(db.backend.conn, settings, "manual")
@@ -270,7 +270,7 @@ def test_a_damaged_backup_is_listed_as_unusable_and_skipped(database, tmp_path):
 
 def test_db_check_on_postgresql_says_the_server_backups_apply(postgres_url, tmp_path):
     with BDneXDB(postgres_url) as db:
-        db.record_processing("/library/a.cbz", None, {"status": "success"})
+        db.files.record_processing("/library/a.cbz", None, {"status": "success"})
     result = run_cli("--db", postgres_url, "db", "check", home=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "the server's backups apply" in result.stdout and "healthy" in result.stdout

@@ -236,7 +236,7 @@ def test_an_edition_the_cache_does_not_date_costs_the_album_pages_list_only(site
 
     _settings, db, client, _config = env(site, tmp_path, database_location)
     entry = site.catalogue.albums[ORIGINAL]
-    db.cache_album(generated_album(entry, site.catalogue.editions[ORIGINAL]))
+    db.albums.put(generated_album(entry, site.catalogue.editions[ORIGINAL]))
     site.clear_log()
     choice, facts = EditionFinder(client, db).choose([ORIGINAL, REPRINT, LIMITED], first=ORIGINAL, policy="latest")
     db.close()

@@ -30,7 +30,6 @@ MATCHING_FORBIDDEN_CORE = (
     "bdnex_core.bedetheque.wire",
     "bdnex_core.bedetheque.deadline",
     "bdnex_core.store",
-    "bdnex_core.postgres",
     "bdnex_core.pipeline",
 )
 MATCHING_FORBIDDEN_LIBRARIES = {
@@ -199,7 +198,6 @@ LAYERS = (
             "bdnex_core.matching",
             "bdnex_core.bedetheque",
             "bdnex_core.store",
-            "bdnex_core.postgres",
             "bdnex_core.db",
             "bdnex_core.archives",
             "bdnex_core.comicinfo",

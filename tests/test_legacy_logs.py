@@ -43,11 +43,11 @@ def test_import_creates_sessions_and_files_and_is_idempotent(tmp_path, database_
     report = import_logs(db, [log])
     assert [(count) for _, _, count in report.imported] == [3]
     session_id = report.imported[0][1]
-    stats = db.get_session_stats(session_id)
+    stats = db.sessions.stats(session_id)
     assert stats["status"] == "completed" and stats["total_files"] == 3
     assert stats["files_successful"] == 2 and stats["files_failed"] == 1
     assert stats["session_start"] == "2024-03-01 10:00:00" or stats["session_start"].startswith("2024-03-01")
-    rows = {row["file_path"]: row for row in db.get_processed_files()}
+    rows = {row["file_path"]: row for row in db.files.page()}
     nains = rows["/bd/Nains/Nains - T01.cbz"]
     assert nains["series"] == "Nains" and nains["editor"] == "Soleil Productions" and nains["confidence_score"] == 0.87
     assert rows["/bd/Thorgal/Thorgal 2.cbz"]["status"] == "failed"
@@ -123,7 +123,7 @@ def test_logs_in_the_guides_format_keep_their_statuses(tmp_path, database_locati
     )
     report = import_logs(db, [log])
     session_id = report.imported[0][1]
-    statuses = {row["file_path"]: row["status"] for row in db.get_processed_files()}
+    statuses = {row["file_path"]: row["status"] for row in db.files.page()}
     assert statuses == {
         "/bd/a.cbz": "success",
         "/bd/b.cbz": "manual",
@@ -131,7 +131,7 @@ def test_logs_in_the_guides_format_keep_their_statuses(tmp_path, database_locati
         "/bd/d.cbz": "failed",
         "/bd/e.cbz": "success",
     }
-    stats = db.get_session_stats(session_id)
+    stats = db.sessions.stats(session_id)
     assert stats["files_successful"] == 3 and stats["files_failed"] == 1 and stats["files_skipped"] == 1
 
 

@@ -72,7 +72,7 @@ def db(database_location):
                 "INSERT INTO processing_sessions (id, directory, status) VALUES (?, ?, 'completed')", [session, LIBRARY]
             )
         for number, (path, series, tome, title, publisher, year, status, decision, album, score) in enumerate(FILES):
-            database.record_processing(
+            database.files.record_processing(
                 f"{LIBRARY}/{path}",
                 1 if number < 4 else 2,
                 {
@@ -146,11 +146,11 @@ def test_ls_gives_the_same_files_on_both_backends(db):
 def test_ls_limit_and_a_library_that_changes(db):
     assert paths(list_files(db, ["series:nains"], limit=1)) == ["Nains/Nains - HS1.cbz"]
     # the index follows the records: a renamed file and a retitled one are found by their new words
-    db.record_processing(f"{LIBRARY}/inbox/zz_unknown.cbz", 2, {"status": "success", "series": "Yoko Tsuno"})
+    db.files.record_processing(f"{LIBRARY}/inbox/zz_unknown.cbz", 2, {"status": "success", "series": "Yoko Tsuno"})
     assert paths(list_files(db, ["series:tsuno"])) == ["inbox/zz_unknown.cbz"]
-    row = db.get_file(f"{LIBRARY}/Thorgal/thorgal_01.cbz")
+    row = db.files.get(f"{LIBRARY}/Thorgal/thorgal_01.cbz")
     assert row is not None
-    db.record_move(row["file_path"], f"{LIBRARY}/Thorgal/Thorgal - T01 - Magicienne.cbz", Fingerprint(10, 1))
+    db.files.record_move(row["file_path"], f"{LIBRARY}/Thorgal/Thorgal - T01 - Magicienne.cbz", Fingerprint(10, 1))
     assert paths(list_files(db, ["path:magicienne"])) == ["Thorgal/Thorgal - T01 - Magicienne.cbz"]
     assert list_files(db, ["path:thorgal_01"]) == []
 
@@ -240,8 +240,8 @@ def test_postgresql_splits_and_folds_each_character_as_sqlite_does(postgres_url)
     gives the same words on both backends, but for a few that no French title holds."""
     import psycopg
 
-    from bdnex_core.postgres.schema import migrate
-    from bdnex_core.postgres.search import FOLDED_RANGES
+    from bdnex_core.store.postgres.schema import migrate
+    from bdnex_core.store.postgres.search import FOLDED_RANGES
 
     chars = [chr(code) for low, high in FOLDED_RANGES for code in range(low, high)]
     texts = [f"x{char}y" for char in chars]
@@ -273,15 +273,15 @@ def test_rename_names_authors_from_an_album_cached_long_ago(db, tmp_path):
     from bdnex_core.app.organize import plan_renames
     from bdnex_core.store.common import utcnow
 
-    db.cache_album(
+    db.albums.put(
         {"album_id": 1001, "title": "Redwin de la Forge", "writers": ["Jarry"], "pencillers": ["Goux"]},
         ttl=timedelta(days=1),
         now=utcnow() - timedelta(days=30),
     )
-    assert db.get_cached_album(1001) is None  # expired for matching
+    assert db.albums.get(1001) is None  # expired for matching
     path = tmp_path / "in" / "x.cbz"
     path.parent.mkdir()
     path.write_bytes(b"PK")
-    db.record_processing(path, None, {"status": "success", "series": "Nains", "tome": "1", "bdgest_id": 1001})
-    (plan,) = plan_renames(db, [db.get_file(path)], [tmp_path], template="{authors}/{series} {tome}")
+    db.files.record_processing(path, None, {"status": "success", "series": "Nains", "tome": "1", "bdgest_id": 1001})
+    (plan,) = plan_renames(db, [db.files.get(path)], [tmp_path], template="{authors}/{series} {tome}")
     assert plan.target == tmp_path / "Jarry, Goux" / "Nains 1.cbz", plan

@@ -185,9 +185,9 @@ def test_rename_with_the_default_template(tagged, capsys):
         stem = safe_component(f"{album.series} - T{int(album.tome):02} - {album.title}")
         expected = library / safe_component(album.series) / f"{stem}{suffixes[album.album_id]}"
         assert expected.is_file(), sorted(str(p) for p in comics(library))
-        row = db.get_file(expected)
+        row = db.files.get(expected)
         assert row is not None and row["bdgest_id"] == album.album_id
-        history = [h for h in db.get_history(row["id"]) if h["field"] == "file_path"]
+        history = [h for h in db.files.history(row["id"]) if h["field"] == "file_path"]
         assert history and history[-1]["old_value"] in old_paths
     assert not (library / "incoming").exists()  # the emptied folder is gone
     assert library.is_dir()
@@ -228,7 +228,7 @@ def test_rename_with_a_custom_template_and_collisions(tagged, capsys):
 def test_rename_leaves_managed_and_untagged_files(tagged, capsys):
     db, config, library = tagged["db"], tagged["config"], tagged["library"]
     sample = tagged["samples"][0].path
-    db.record_processing(sample, None, {"status": "success", "series": "X", "title": "Y", "source": "komga"})
+    db.files.record_processing(sample, None, {"status": "success", "series": "X", "title": "Y", "source": "komga"})
     assert cli(config, "rename", str(library)) == 0
     assert "komga organises its own files" in capsys.readouterr().err
     assert sample.exists()
@@ -257,7 +257,7 @@ def test_rename_across_filesystems(tagged):
         assert os.stat(moved[0]).st_dev != os.stat(library).st_dev
         assert set(sha256s(library)) == set(before)
         assert not comics(library / "incoming")
-        assert all(db.get_file(path) is not None for path in moved)
+        assert all(db.files.get(path) is not None for path in moved)
         assert not list(target_folder.glob(".bdnex-tmp-*"))
     finally:
         subprocess.run(["umount", "-l", str(target_folder)], check=False)
@@ -279,7 +279,7 @@ def _recorded_library(tmp_path, count, database=None):
             path = library / "in" / f"file {number:04}.cbz"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(b"PK" + rng.randbytes(1024))
-            db.record_processing(
+            db.files.record_processing(
                 path, None, {"status": "success", "series": f"S{number % 7}", "tome": str(number), "title": "t"}
             )
     return settings, config, library
@@ -401,7 +401,7 @@ def untagged(site, tmp_path, database_location):
 
 def last_session(settings) -> int:
     with BDneXDB(settings=settings) as db:
-        return int(db.list_sessions(limit=1)[0]["id"])
+        return int(db.sessions.recent(limit=1)[0]["id"])
 
 
 @pytest.mark.parametrize("write", ["in_place", "copy"])
@@ -426,9 +426,9 @@ def test_tag_rename_then_undo_gives_every_file_back_byte_for_byte(untagged, caps
     assert paths_and_hashes(library) == before  # same names, same SHA-256
     with BDneXDB(settings=settings) as db:
         for path in before:
-            row = db.get_file(path)
+            row = db.files.get(path)
             assert row is not None and row["status"] == "skipped" and row["bdgest_id"] is None
-            fields = {entry["field"] for entry in db.get_history(row["id"]) if entry["source"] == "manual"}
+            fields = {entry["field"] for entry in db.files.history(row["id"]) if entry["source"] == "manual"}
             assert "bdgest_id" in fields  # the undo is its own history entry
     # undoing twice restores nothing more
     assert cli(config, "undo", str(session)) == 1

@@ -112,7 +112,7 @@ def check_finished(library: Path, location: str, session_id: int, expected_pages
     db = BDneXDB(location)
     rows = db.backend.tuples("SELECT file_path, COUNT(*) FROM processed_files GROUP BY file_path")
     assert len(rows) == FILES and all(count == 1 for _, count in rows)
-    stats = db.get_session_stats(session_id)
+    stats = db.sessions.stats(session_id)
     assert stats["status"] == "completed" and stats["remaining"] == 0
     states = dict(
         db.backend.tuples("SELECT state, COUNT(*) FROM session_files WHERE session_id = ? GROUP BY state", [session_id])
@@ -176,7 +176,7 @@ def test_ctrl_c_pauses_then_resume_completes(site, template, tmp_path, database_
     summary = json.loads(out)
     assert summary["status"] == "paused"
     db = BDneXDB(database_location)
-    session = db.get_session_stats(summary["session_id"])
+    session = db.sessions.stats(summary["session_id"])
     assert session["status"] == "paused" and 0 < session["remaining"] < FILES
     done_before = session["files_processed"]
     db.close()

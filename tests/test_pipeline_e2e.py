@@ -110,14 +110,14 @@ def test_mixed_library_is_tagged_queued_and_failed(env, site, tmp_path):
                 assert comic.comicinfo_bytes() is None  # never tagged silently
         else:
             assert outcome.state == "failed" and "zip" in outcome.reason
-    stats = db.get_session_stats(summary.session_id)
+    stats = db.sessions.stats(summary.session_id)
     assert (stats["files_successful"], stats["files_waiting"], stats["files_failed"]) == (12, 2, 1)
     assert stats["total_files"] == len(samples) and stats["remaining"] == 0
-    assert len(db.pending_reviews()) == 2
-    assert db.get_statistics()["total_files"] == 12
+    assert len(db.reviews.waiting()) == 2
+    assert db.statistics.current()["total_files"] == 12
     assert json.loads(open(summary.json_log).read())["summary"]["counts"]["tagged"] == 12
     assert open(summary.csv_log).read().count("\n") == len(samples) + 1
-    history = db.get_history(db.get_file(samples[0].path)["id"])
+    history = db.files.history(db.files.get(samples[0].path)["id"])
     assert {row["field"] for row in history} >= {"title", "series", "bdgest_id"}
 
     # a second run skips the unchanged files without re-hashing or re-fetching
@@ -203,12 +203,12 @@ def test_uncertain_files_are_queued_then_resolved_with_review(env, site, tmp_pat
         info = ComicInfo.from_xml(comic.comicinfo_bytes())
     assert info.get("Series") and info.get("Number") == album.tome
     review_db = BDneXDB(settings=settings)
-    row = review_db.get_file(path)
+    row = review_db.files.get(path)
     assert row["status"] == "manual"
-    assert {entry["source"] for entry in review_db.get_history(row["id"]) if entry["field"] == "bdgest_id"} == {
+    assert {entry["source"] for entry in review_db.files.history(row["id"]) if entry["field"] == "bdgest_id"} == {
         "manual"
     }
-    session = review_db.list_sessions()[0]
+    session = review_db.sessions.recent()[0]
     assert session["files_waiting"] == 0 and session["files_successful"] == 1
 
 
@@ -268,7 +268,7 @@ def test_library_with_bad_files_finishes(env, site, tmp_path):
     assert states["noimages - T03.cbz"] == ("failed", "no image pages in the archive")
     assert states["evil - T04.cbz"][0] == "failed" and "unsafe member name" in states["evil - T04.cbz"][1]
     assert sum(1 for state, _ in states.values() if state == "done") == len(samples)
-    failed = {row["file_path"].rsplit("/", 1)[-1]: row["error_msg"] for row in db.get_processed_files(status="failed")}
+    failed = {row["file_path"].rsplit("/", 1)[-1]: row["error_msg"] for row in db.files.page(status="failed")}
     assert failed["zero - T01.cbz"] == "empty file (0 bytes)"
 
 
@@ -291,7 +291,7 @@ def test_blocked_site_stops_the_run_and_pauses_the_session(env, site, tmp_path):
     assert summary.status == "blocked" and summary.exit_code == 4
     assert "banned" in summary.message and "cookies" in summary.message
     assert len(site.requests("/BD-")) <= 2  # at most the requests already in flight on the 2 workers
-    assert db.get_session(summary.session_id)["status"] == "paused"
+    assert db.sessions.get(summary.session_id)["status"] == "paused"
 
 
 def test_rescan_counts_unchanged_files_and_redoes_changed_ones(env, site, tmp_path):
@@ -319,14 +319,14 @@ def test_rescan_counts_unchanged_files_and_redoes_changed_ones(env, site, tmp_pa
     again = tag_locations(settings, db, TagOptions(workers=2, locations=locations), client=client)
     assert again.count("skipped") == 4 and again.unchanged == 4 and again.count("done") == 0
     assert site.requests("/BD-") == []
-    session = db.get_session_stats(again.session_id)
+    session = db.sessions.stats(again.session_id)
     assert (session["total_files"], session["files_skipped"], session["files_unchanged"], session["remaining"]) == (
         4,
         4,
         4,
         0,
     )
-    assert db.session_files(again.session_id) == []  # counted, not listed
+    assert db.sessions.files(again.session_id) == []  # counted, not listed
     assert json.loads(open(again.json_log, encoding="utf-8").read())["files"] == []
 
     # a file modified since (here: its ComicInfo removed by another tool) is processed again
@@ -367,7 +367,7 @@ def test_session_logs_are_written_after_the_session_is_closed(env, site, tmp_pat
     assert document["session"]["status"] == "completed"
     assert document["session"]["session_end"]
     # the seed's log_file_path: a plain-text log of the session, one line per file
-    session = db.get_session(summary.session_id)
+    session = db.sessions.get(summary.session_id)
     text = open(session["log_file_path"], encoding="utf-8").read()
     assert text.startswith(f"session {summary.session_id}: completed")
     assert sum(line.startswith("done\t") for line in text.splitlines()) == 3
@@ -388,7 +388,7 @@ def test_an_unwritable_logs_folder_warns_and_still_closes_the_session(env, site,
     warnings = [line for line in captured.err.splitlines() if "session logs not written" in line]
     assert len(warnings) == 1 and str(blocker) in warnings[0]
     assert code == 0
-    session = BDneXDB(settings=settings).list_sessions()[0]
+    session = BDneXDB(settings=settings).sessions.recent()[0]
     assert session["status"] == "completed" and session["json_log_path"] is None
 
 
@@ -401,7 +401,7 @@ def test_pattern_takes_only_matching_files_and_is_recorded(env, site, tmp_path, 
     summary = json.loads(capsys.readouterr().out)
     assert code == 1 and summary["counts"]["failed"] == 1 and summary["counts"]["tagged"] == 0
     db = BDneXDB(settings=settings)
-    session = db.get_session(summary["session_id"])
+    session = db.sessions.get(summary["session_id"])
     assert session["pattern"] == "*ABIMEE*" and session["total_files"] == 1
     assert len(samples) == 5
 
@@ -420,7 +420,7 @@ def test_metadata_hash_is_recorded_and_notices_a_comicinfo_edited_by_another_too
     assert (sample.path.stat().st_ino == inode) == (write == "in_place")
     with open_archive(sample.path) as comic:
         written = comic.comicinfo_bytes()
-    row = db.get_file(sample.path)
+    row = db.files.get(sample.path)
     assert row["metadata_hash"] == hashlib.sha256(written).hexdigest()
     # another tool rewrites the archive with its own ComicInfo.xml
     edited = written.replace(b"</ComicInfo>", b"<Notes>edited in another tool</Notes></ComicInfo>")
@@ -434,7 +434,7 @@ def test_metadata_hash_is_recorded_and_notices_a_comicinfo_edited_by_another_too
     assert "edited by another tool" in again.outcomes[0].reason
     with open_archive(sample.path) as comic:
         assert comic.comicinfo_bytes() == edited
-    assert db.get_file(sample.path)["status"] == "success"
+    assert db.files.get(sample.path)["status"] == "success"
     third = tag_folder(settings, db, client, tmp_path / "library", force=True)
     assert third.count(OutcomeState.DONE) == 1
 
@@ -451,8 +451,8 @@ def test_below_the_review_threshold_nothing_is_queued_and_the_file_is_recorded_a
     (outcome,) = summary.outcomes
     assert outcome.state == OutcomeState.SKIPPED
     assert outcome.reason.startswith("not matched: no candidate above the review threshold"), outcome.reason
-    assert db.pending_reviews() == []
-    row = db.get_file(samples[0].path)
+    assert db.reviews.waiting() == []
+    row = db.files.get(samples[0].path)
     assert (row["status"], row["decision"], row["bdgest_id"]) == ("skipped", "none", None)
     assert row["error_msg"] == outcome.reason
     with open_archive(samples[0].path) as comic:

@@ -15,7 +15,7 @@ import pytest
 
 from bdnex_core.db import BDneXDB
 from bdnex_core.errors import DatabaseError
-from bdnex_core.postgres.copy import copy_database
+from bdnex_core.store.postgres.copy import copy_database
 from tests.test_cli_errors import assert_one_line_error, run_cli
 
 
@@ -23,24 +23,24 @@ def _filled_database(folder):
     """A real database made by the application, plus values that test the edges of each type."""
     path = folder / "library.db"
     db = BDneXDB(path)
-    session_id = db.start_session(str(folder), options={"workers": 2, "dry_run": False, "pattern": "*.cbz"})
+    session_id = db.sessions.start(str(folder), options={"workers": 2, "dry_run": False, "pattern": "*.cbz"})
     for index, name in enumerate(["Astérix - T01.cbz", "Les Nains - T02.cbz", "Blake et Mortimer - HS1.cbz"]):
         comic = folder / name
         comic.write_bytes(b"comic bytes %d" % index)
-        db.record_processing(
+        db.files.record_processing(
             comic,
             session_id,
             {"title": f"Titre {index} « été »", "series": name.split(" - ")[0], "tome": str(index + 1), "score": 0.9},
         )
-    db.add_session_files(session_id, [str(folder / "Astérix - T01.cbz"), str(folder / "later.cbz")])
-    db.mark_session_file(session_id, str(folder / "Astérix - T01.cbz"), "done", file_id=1)
-    db.cache_album({"id": 4242, "title": "Le Tour de Gaule", "series": "Astérix", "volume": 5, "authors": ["Goscinny"]})
-    db.queue_for_review(
+    db.sessions.add_files(session_id, [str(folder / "Astérix - T01.cbz"), str(folder / "later.cbz")])
+    db.sessions.mark_file(session_id, str(folder / "Astérix - T01.cbz"), "done", file_id=1)
+    db.albums.put({"id": 4242, "title": "Le Tour de Gaule", "series": "Astérix", "volume": 5, "authors": ["Goscinny"]})
+    db.reviews.queue(
         "later.cbz", "later.cbz", session_id, {"series": "Later"}, [{"album_id": 1, "score": 0.6, "explain": {}}]
     )
-    db.set_plugin_state("komga", "checkpoint", {"last_event": 17, "seen": [1, 2, 3]})
-    db.snapshot_statistics(date(2026, 11, 28))
-    db.update_session(session_id, status="completed")
+    db.plugin_state.set("komga", "checkpoint", {"last_event": 17, "seen": [1, 2, 3]})
+    db.statistics.snapshot(date(2026, 11, 28))
+    db.sessions.update(session_id, status="completed")
     db.close()
     with sqlite3.connect(path) as conn:  # the edges: a big mtime, a time with microseconds, JSON null, no JSON
         conn.execute(

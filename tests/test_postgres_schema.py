@@ -17,11 +17,11 @@ import psycopg
 import pytest
 from sqlite_utils import Database
 
-from bdnex_core.postgres.schema import MIGRATIONS, VERSIONS_TABLE, applied_versions, migrate
-from bdnex_core.postgres.search import SEARCHED_COLUMNS
-from bdnex_core.postgres.sides import SqliteSide, sqlite_kind
-from bdnex_core.postgres.values import Kind
 from bdnex_core.store import migrations
+from bdnex_core.store.postgres.schema import MIGRATIONS, VERSIONS_TABLE, applied_versions, migrate
+from bdnex_core.store.postgres.search import SEARCHED_COLUMNS
+from bdnex_core.store.postgres.sides import SqliteSide, sqlite_kind
+from bdnex_core.store.postgres.values import Kind
 
 POSTGRES_TYPE = {
     Kind.INTEGER: "bigint",
@@ -171,7 +171,7 @@ def test_postgresql_has_every_table_of_schema_sql_with_the_same_definition(sqlit
         side.close()
         missing = sorted(sqlite_tables - postgres_tables)
         assert not missing, (
-            f"tables of schema.sql with no PostgreSQL migration (bdnex_core/postgres/schema.py): {missing}"
+            f"tables of schema.sql with no PostgreSQL migration (bdnex_core/store/postgres/schema.py): {missing}"
         )
         assert not sorted(postgres_tables - sqlite_tables), "PostgreSQL tables that schema.sql does not have"
         assert {

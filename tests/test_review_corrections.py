@@ -62,9 +62,9 @@ def test_tag_id_corrects_one_file_with_a_diff_and_a_dry_run(env, tmp_path, capsy
     assert code == 0 and f"album {entries[4].album_id}" in out and "Number:" in out
     assert comicinfo_of(path).get("Number") == entries[4].tome
     with BDneXDB(settings=settings) as db:
-        row = db.get_file(path)
+        row = db.files.get(path)
         assert (row["status"], row["bdgest_id"]) == ("manual", entries[4].album_id)
-        assert any(h["field"] == "bdgest_id" and h["source"] == "manual" for h in db.get_history(row["id"]))
+        assert any(h["field"] == "bdgest_id" and h["source"] == "manual" for h in db.files.history(row["id"]))
     code, out, err = run_cli(capsys, "--config", str(config), "tag", str(path), "--id", "nonsense")
     assert code == 2 and "neither an album id nor" in err
 
@@ -81,7 +81,7 @@ def test_tag_id_with_rename_moves_the_corrected_file(env, tmp_path, capsys):
     assert f"T{int(wanted.tome):02}" in moved.name
     assert comicinfo_of(moved).get("Number") == wanted.tome
     with BDneXDB(settings=settings) as db:
-        assert db.get_file(path) is None and db.get_file(moved)["bdgest_id"] == wanted.album_id
+        assert db.files.get(path) is None and db.files.get(moved)["bdgest_id"] == wanted.album_id
 
 
 def test_timid_asks_even_above_the_accept_threshold(env, tmp_path):
@@ -138,7 +138,7 @@ def test_dry_run_json_and_text_say_what_they_are(env, tmp_path, capsys):
     assert f"{tagged} -> album {entries[0].album_id}" in out  # a header per file
     assert "would wait for review" in out and "wait for you" not in out
     assert "(done)" not in out and "None" not in out and ": would tag" in out  # a dry run says "would"
-    assert db.pending_reviews() == []  # it said "would": nothing was queued
+    assert db.reviews.waiting() == []  # it said "would": nothing was queued
     code, out, _ = run_cli(capsys, "--config", str(config), "sessions", "list", "--json")
     assert [session["dry_run"] for session in json.loads(out)] == [True, True]
 
@@ -148,12 +148,12 @@ def test_queue_follows_moved_files_and_drops_gone_ones(env, tmp_path, capsys):
     for index in (1, 2, 3):
         uncertain_file(tmp_path / "old", entries[index], seed=str(index))
     assert main(["--config", str(config), "tag", str(tmp_path / "old"), "--batch"]) == 0
-    assert len(db.pending_reviews()) == 3
+    assert len(db.reviews.waiting()) == 3
     shutil.move(tmp_path / "old", tmp_path / "new")
     capsys.readouterr()
     code, out, err = run_cli(capsys, "--config", str(config), "tag", str(tmp_path / "new"), "--batch")
     assert code == 0 and err.count("moved to") == 3  # the run queued them again: the old entries go, one notice each
-    assert len(db.pending_reviews()) == 3
+    assert len(db.reviews.waiting()) == 3
     code, out, err = run_cli(capsys, "--config", str(config), "review", "--list", "--json")
     listed = json.loads(out)
     assert len(listed) == 3 and all(entry["file_path"].startswith(str(tmp_path / "new")) for entry in listed)

@@ -36,7 +36,7 @@ def queued(site, tmp_path, database_location):
     entries = series_entries(site, minimum=8)
     path = uncertain_file(tmp_path / "lib", entries[1])
     assert main(["--config", str(config), "tag", str(tmp_path / "lib"), "--batch"]) == 0
-    assert len(db.pending_reviews()) == 1
+    assert len(db.reviews.waiting()) == 1
     yield settings, db, config, path, entries
     db.close()
 
@@ -75,7 +75,7 @@ def test_a_mistyped_number_writes_nothing_and_an_id_needs_confirmation(queued):
     info = comicinfo_of(path)
     assert info is not None and info.get("Number") == target.tome
     with BDneXDB(settings=settings) as db:
-        assert db.get_file(path)["status"] == "manual" and db.get_file(path)["bdgest_id"] == target.album_id
+        assert db.files.get(path)["status"] == "manual" and db.files.get(path)["bdgest_id"] == target.album_id
 
 
 def test_search_and_more_list_new_candidates_confirmed_before_use(queued):
@@ -117,7 +117,7 @@ def test_undo_takes_back_the_last_decision(site, tmp_path, database_location):
         )
         own[str(path)] = xml
     assert main(["--config", str(config), "tag", str(tmp_path / "lib"), "--batch"]) == 0
-    assert len(db.pending_reviews()) == 2
+    assert len(db.reviews.waiting()) == 2
     child = spawn_cli(config, "review")
     child.expect(r"\[1/2\] (\S[^\n]*\.cbz)")
     first = child.match.group(1).strip()
@@ -138,9 +138,9 @@ def test_undo_takes_back_the_last_decision(site, tmp_path, database_location):
     child.expect("0 tagged, 0 skipped, 2 still waiting, 1 undone")
     assert finish(child) == 0
     with BDneXDB(settings=settings) as again:
-        row = again.get_file(first)
+        row = again.files.get(first)
         assert row["status"] == "waiting" and row["bdgest_id"] is None
-        history = [h for h in again.get_history(row["id"]) if h["field"] == "bdgest_id"]
+        history = [h for h in again.files.history(row["id"]) if h["field"] == "bdgest_id"]
         assert history[-1]["new_value"] is None and history[-1]["source"] == "manual"
         assert first in {e.file_path for e in ReviewService(settings, again).entries(WAITING)}
 
@@ -216,7 +216,7 @@ def test_ctrl_c_at_the_tag_prompt_pauses_and_the_resume_completes(site, tmp_path
     session_id = int(child.match.group(1))
     assert finish(child) == 130
     assert comicinfo_bytes(path) is None
-    states = {row["state"] for row in db.session_files(session_id)}
+    states = {row["state"] for row in db.sessions.files(session_id)}
     assert states == {"pending"}  # left undone, not "skipped"
     child = spawn_cli(config, "tag", "--resume", str(session_id), "--interactive")
     child.expect(PROMPT)
@@ -226,7 +226,7 @@ def test_ctrl_c_at_the_tag_prompt_pauses_and_the_resume_completes(site, tmp_path
     child.expect("completed")
     assert finish(child) == 0
     assert comicinfo_of(path).get("Number") == entries[1].tome
-    assert {row["state"] for row in db.session_files(session_id)} == {"done"}
+    assert {row["state"] for row in db.sessions.files(session_id)} == {"done"}
 
 
 def test_s_at_the_tag_prompt_queues_the_file_for_review(site, tmp_path, database_location):
@@ -238,4 +238,4 @@ def test_s_at_the_tag_prompt_queues_the_file_for_review(site, tmp_path, database
     child.sendline("s")
     child.expect("waiting for review")
     assert finish(child) == 0
-    assert [entry["file_path"] for entry in db.pending_reviews()] == [str(path)]
+    assert [entry["file_path"] for entry in db.reviews.waiting()] == [str(path)]

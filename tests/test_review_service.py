@@ -83,7 +83,7 @@ def test_undo_gives_the_file_back_byte_for_byte_once(service, tmp_path, capsys):
     review.undo()
     assert sha256_file(path) == before
     [back] = review.entries(WAITING)
-    assert back.id == entry.id and review.db.get_file(path)["decision"] == "review"
+    assert back.id == entry.id and review.db.files.get(path)["decision"] == "review"
     assert main(["--config", str(tmp_path / "config.yaml"), "undo", str(path)]) == 1
     assert "nothing to undo for this file" in capsys.readouterr().err
     assert sha256_file(path) == before

@@ -184,7 +184,7 @@ def test_every_hint_runs_as_printed_and_reaches_the_same_database(site, tmp_path
     session_id = int(hint.rsplit(" ", 1)[1])
     ran = run_as_printed(hint)
     assert ran.returncode == 0, ran
-    assert db.get_session(session_id)["status"] == "completed"  # resumed in the same database
+    assert db.sessions.get(session_id)["status"] == "completed"  # resumed in the same database
     assert str(second) in waiting_paths(settings)  # nobody at the keyboard: it waits for review
 
     # tag --interactive with its input at its end: "input ended: the uncertain files wait for you (CMD)"

@@ -188,7 +188,7 @@ def test_seed_era_database_is_upgraded_in_place(tmp_path):
         column.name for column in db.db.table("processing_sessions").columns
     }
     assert db.db.table("session_files").exists() and db.db.table("review_queue").exists()
-    assert db.get_processed_files()[0]["title"] == "Old"
+    assert db.files.page()[0]["title"] == "Old"
     assert db.schema_version()[:2] == ["m001_upgrade_seed_tables", "m002_schema"]
     # files recorded before the full-text index existed are found by `ls` (m008 fills it)
     from bdnex_core.app.query import list_files

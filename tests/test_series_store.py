@@ -60,8 +60,8 @@ def test_slugs_learned_and_albums_read_in_bulk(db):
     db.series.learn_slug("One-shot-x", 12)
     assert db.series.id_of_slug("One-shot-x") == (True, 12)
     now = utcnow()
-    db.cache_album(Album(1, "u1", title="A", filled_from=SERIES_PAGE), now=now)
-    db.cache_album(Album(2, "u2", title="B"), now=now - timedelta(days=30))
+    db.albums.put(Album(1, "u1", title="A", filled_from=SERIES_PAGE), now=now)
+    db.albums.put(Album(2, "u2", title="B"), now=now - timedelta(days=30))
     fresh = db.albums.fresh_many([1, 2, 3], now=now)
     assert list(fresh) == [1] and fresh[1]["filled_from"] == SERIES_PAGE
 

@@ -71,7 +71,7 @@ def test_the_catalogue_is_refreshed_on_its_schedule(tmp_path, site):
     upkeep = ServiceUpkeep(settings, db, command="test", stop=stop)
     upkeep.tick()  # an empty catalogue: refreshed at once
     assert Catalogue(db).count() == 125 and len(index_requests(site)) == 1
-    assert db.get_plugin_state(STATE_PLUGIN, STATE_KEY)["result"] == "completed"
+    assert db.plugin_state.get(STATE_PLUGIN, STATE_KEY)["result"] == "completed"
 
     # the site publishes an album in one sitemap (and says so in the index); the next refresh takes it
     name = "albums_1_map.xml"
@@ -135,7 +135,7 @@ def test_a_stopped_refresh_goes_on_at_the_next_start(tmp_path, site):
     stop.set()  # SIGTERM came: a refresh started now stops before its first sitemap
     first = ServiceUpkeep(settings, db, command="test", stop=stop)
     assert first.refresh() == "interrupted"
-    assert db.get_plugin_state(STATE_PLUGIN, STATE_KEY)["result"] == "interrupted"
+    assert db.plugin_state.get(STATE_PLUGIN, STATE_KEY)["result"] == "interrupted"
 
     site.clear_log()
     again = ServiceUpkeep(settings, db, command="test", stop=threading.Event())  # the service restarted

@@ -73,7 +73,7 @@ def test_a_process_killed_while_recording_its_file_list_leaves_no_session(databa
     with BDneXDB(database_location) as db:
         assert db.backend.value("SELECT COUNT(*) FROM processing_sessions") == 0
         assert db.backend.value("SELECT COUNT(*) FROM session_files") == 0
-        assert db.list_sessions() == []
+        assert db.sessions.recent() == []
 
 
 def _with_catalogue(db: BDneXDB) -> None:
@@ -91,29 +91,29 @@ def test_a_session_without_its_file_list_is_never_resumed_as_done(database_locat
     """What an older version could leave: the session row, not its files (killed in between)."""
     with BDneXDB(database_location) as db:
         _with_catalogue(db)
-        session_id = db.start_session(str(tmp_path / "library"))
-        db.update_session(session_id, pid=_dead_pid())  # its process is gone
+        session_id = db.sessions.start(str(tmp_path / "library"))
+        db.sessions.update(session_id, pid=_dead_pid())  # its process is gone
     code = main(["--db", database_location, "tag", "--resume", str(session_id), "--batch", "--json"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0
     assert len(err) == 1 and "has no file list" in err[0] and "bdnex-core tag" in err[0], err
     with BDneXDB(database_location) as db:
-        session = db.get_session(session_id)
+        session = db.sessions.get(session_id)
         assert session["status"] == "failed"
         assert session["files_processed"] in (0, None)
     # and it stays so: a second resume says the same, never "completed"
     assert main(["--db", database_location, "tag", "--resume", str(session_id), "--batch"]) != 0
     with BDneXDB(database_location) as db:
-        assert db.get_session(session_id)["status"] == "failed"
+        assert db.sessions.get(session_id)["status"] == "failed"
 
 
 def test_a_session_of_unchanged_files_only_still_resumes(database_location, tmp_path):
     """A run that found every file unchanged records no file row, only the count: not the broken case."""
     with BDneXDB(database_location) as db:
         _with_catalogue(db)
-        session_id = db.start_session(str(tmp_path / "library"))
-        db.add_session_files(session_id, [], unchanged=12)
-        db.update_session(session_id, pid=_dead_pid())
+        session_id = db.sessions.start(str(tmp_path / "library"))
+        db.sessions.add_files(session_id, [], unchanged=12)
+        db.sessions.update(session_id, pid=_dead_pid())
     assert main(["--db", database_location, "tag", "--resume", str(session_id), "--batch", "--json"]) == 0
     with BDneXDB(database_location) as db:
-        assert db.get_session(session_id)["status"] == "completed"
+        assert db.sessions.get(session_id)["status"] == "completed"

@@ -203,7 +203,7 @@ def test_a_killed_run_and_the_one_that_resumed_it_are_both_workers_of_the_sessio
         while files_recorded(database) < 3 and first.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         with BDneXDB(settings=from_mapping(mapping)) as db:
-            (session,) = db.list_sessions()
+            (session,) = db.sessions.recent()
             while_running = db.sessions.workers(session["id"])
     finally:
         first.kill()

@@ -102,7 +102,7 @@ def check_stopped(out: str, code: int, location: str, *, because: str) -> int:
     assert counted.get("failed", 0) == 0 and 0 < counted.get("pending", 0) < FILES, counted
     db = BDneXDB(location)
     try:
-        assert db.get_session(session_id)["status"] == "paused"
+        assert db.sessions.get(session_id)["status"] == "paused"
         assert db.backend.value("SELECT COUNT(*) FROM processed_files WHERE status = 'failed'") == 0
     finally:
         db.close()

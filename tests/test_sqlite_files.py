@@ -49,7 +49,7 @@ def test_a_database_another_process_has_open_is_left_to_it(held):
     found = inspect(path)
     assert found.in_use_elsewhere is True and not found.unclean and not found.findings
     with BDneXDB(path) as db:  # opened beside it, as a second run does
-        assert db.get_plugin_state("test", "199") == {}
+        assert db.plugin_state.get("test", "199") == {}
     assert companion(path, "-shm").is_file() and companion(path, "-wal").stat().st_size > 0
 
 
@@ -60,7 +60,7 @@ def test_after_a_kill_the_changes_in_the_wal_are_kept_and_checked(held):
     found = inspect(path)
     assert found.in_use_elsewhere is False and found.unclean and not found.findings
     with BDneXDB(path) as db:
-        assert db.get_plugin_state("test", "199") == {}, "what the killed process committed is there"
+        assert db.plugin_state.get("test", "199") == {}, "what the killed process committed is there"
 
 
 def test_a_wal_cut_after_a_kill_is_named_with_what_it_lost(held):

@@ -21,14 +21,14 @@ def db(database_location):
 def recorded(db, folder, name):
     path = folder / name
     path.write_bytes(name.encode())
-    return path, db.record_processing(path, None, {"status": "success"})
+    return path, db.files.record_processing(path, None, {"status": "success"})
 
 
 def test_backups_keep_their_bytes_and_layout_and_undo_finds_the_right_ones(db, tmp_path):
     first, first_id = recorded(db, tmp_path, "a.cbz")
     second, second_id = recorded(db, tmp_path, "b.cbz")
-    one = db.start_session(str(tmp_path))
-    two = db.start_session(str(tmp_path))
+    one = db.sessions.start(str(tmp_path))
+    two = db.sessions.start(str(tmp_path))
     with db.write():
         a_before = db.backups.record(first, ODD_BYTES, file_id=first_id, session_id=one, layout=b"\x00layout\xff")
         a_again = db.backups.record(first, b"<ComicInfo/>", file_id=first_id, session_id=one)  # same session
@@ -64,14 +64,14 @@ def test_review_queue_follows_drops_and_closes_entries(db, tmp_path):
     first, _ = recorded(db, tmp_path, "a.cbz")
     copy = tmp_path / "copy.cbz"
     copy.write_bytes(first.read_bytes())
-    db.record_processing(copy, None, {"status": "success"})
-    assert [row["file_path"] for row in db.files.with_hash(db.get_file(first)["file_hash"])] == [
+    db.files.record_processing(copy, None, {"status": "success"})
+    assert [row["file_path"] for row in db.files.with_hash(db.files.get(first)["file_hash"])] == [
         str(first),
         str(copy),
     ]
-    old = db.queue_for_review(str(first), str(first), None, {"title": "x"}, [{"album_id": 1, "score": 0.5}])
-    db.resolve_review(old, album_id=None, status="skipped")
-    new = db.queue_for_review(str(first), str(first), None, {}, [])
+    old = db.reviews.queue(str(first), str(first), None, {"title": "x"}, [{"album_id": 1, "score": 0.5}])
+    db.reviews.resolve(old, album_id=None, status="skipped")
+    new = db.reviews.queue(str(first), str(first), None, {}, [])
     assert db.reviews.waiting_for(str(first), other_than=new)  # the skipped one
     assert not db.reviews.waiting_for(str(copy), other_than=new)
 
@@ -79,7 +79,7 @@ def test_review_queue_follows_drops_and_closes_entries(db, tmp_path):
     [entry] = review.entries("skipped")
     assert entry.id == old and entry.parsed == {"title": "x"} and entry.candidates[0]["album_id"] == 1
     db.reviews.drop_other_pending(str(first), old)
-    assert db.pending_reviews() == []
+    assert db.reviews.waiting() == []
     db.reviews.resolve_waiting(str(first), 42)
     row = db.reviews.get(old)
     assert (row["status"], row["chosen_album_id"]) == ("resolved", 42) and row["resolved_at"]

@@ -13,8 +13,8 @@ import pytest
 from sqlite_utils import Database
 
 from bdnex_core.db import BDneXDB
-from bdnex_core.postgres import schema as pg_schema
 from bdnex_core.store import migrations
+from bdnex_core.store.postgres import schema as pg_schema
 
 # the words of the previous schema, each mapped back from today's schema.sql
 PREVIOUS_WORDS = (

@@ -200,7 +200,7 @@ def test_no_page_is_wider_than_the_screen(served, page, viewport):
     library, server = served
     page.set_viewport_size(viewport)
     entry_id, _path, candidates = first_pending(library)
-    file_id = library.db.get_file(library.tagged[0])["id"]
+    file_id = library.db.files.get(library.tagged[0])["id"]
     album_id = json.loads(candidates)[0]["album_id"]
     for url in (
         "/review",

@@ -128,7 +128,7 @@ def test_the_file_page_restores_an_earlier_comicinfo(web, library):
     other = library.entries[3]
     assert main(["--config", str(library.config), "tag", str(path), "--id", str(other.album_id)]) == 0
     assert comicinfo_of(path).get("Number") == other.tome
-    file_id = library.db.get_file(path)["id"]
+    file_id = library.db.files.get(path)["id"]
     page = web.get(f"/file/{file_id}").text
     assert "Earlier ComicInfo.xml versions" in page and "Change history" in page
     # newest first: the automatic ComicInfo replaced by --id, then 'no ComicInfo' from before the first tagging
@@ -144,7 +144,7 @@ def test_the_file_page_restores_an_earlier_comicinfo(web, library):
     web.post(f"/file/{file_id}/restore", data={"backup_id": backups[1], "csrf": csrf})
     assert comicinfo_bytes(path) is None  # as it was before any tagging
     # a backup of another file is not this file's to restore
-    other_file = library.db.get_file(library.tagged[1])["id"]
+    other_file = library.db.files.get(library.tagged[1])["id"]
     refused = web.post(
         f"/file/{other_file}/restore", data={"backup_id": backups[0], "csrf": csrf}, follow_redirects=True
     )
@@ -167,7 +167,7 @@ def test_the_library_page_charts_and_series(web, library):
 
 
 def test_covers_by_id(web, library):
-    file_id = library.db.get_file(library.tagged[0])["id"]
+    file_id = library.db.files.get(library.tagged[0])["id"]
     cover = web.get(f"/cover/file/{file_id}")
     assert cover.status_code == 200 and cover.headers["content-type"] == "image/jpeg"
     assert web.get(f"/cover/entry/{pending(web)[0].id}").status_code == 200

@@ -192,14 +192,14 @@ def test_a_file_queued_for_review_by_another_run_meanwhile_is_not_matched_again(
     (sample,) = build_library(tmp_path / "library", [], absent, broken=0, pages_per_file=1)
     options = TagOptions(workers=1, locations=(str(tmp_path / "library"),))
     with BDneXDB(settings=settings) as db:
-        first = db.start_session(str(tmp_path / "library"), options=options.to_dict())
-        db.add_session_files(first, [sample.path])
-        db.update_session(first, status="paused")
+        first = db.sessions.start(str(tmp_path / "library"), options=options.to_dict())
+        db.sessions.add_files(first, [sample.path])
+        db.sessions.update(first, status="paused")
         second = tag_locations(settings, db, options)
         assert second.counts["waiting"] == 1, second.counts
         resumed = resume_tagging(settings, db, first)
         assert resumed.counts["skipped"] == 1 and resumed.counts["waiting"] == 0, resumed.counts
-        assert [entry["session_id"] for entry in db.pending_reviews()] == [second.session_id]
+        assert [entry["session_id"] for entry in db.reviews.waiting()] == [second.session_id]
 
 
 def test_a_killed_runs_claim_on_a_file_every_live_run_has_passed_is_swept_when_a_run_ends(
@@ -217,11 +217,11 @@ def test_a_killed_runs_claim_on_a_file_every_live_run_has_passed_is_swept_when_a
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     with BDneXDB(settings=settings) as db:
         assert tag_locations(settings, db, options).counts["waiting"] == 1
-        killed, live, elsewhere = (db.start_session(folder) for folder in (str(tmp_path / "library"), "/live", "/far"))
-        assert db.claim_file(killed, canonical_path(sample.path)) is None
+        killed, live, elsewhere = (db.sessions.start(folder) for folder in (str(tmp_path / "library"), "/live", "/far"))
+        assert db.sessions.claim(killed, canonical_path(sample.path)) is None
         db.backend.execute("UPDATE file_claims SET pid = ? WHERE session_id = ?", [int(dead.stdout), killed])
-        assert db.claim_file(live, "/live/a.cbz") is None  # this process: alive
-        assert db.claim_file(elsewhere, "/far/a.cbz") is None
+        assert db.sessions.claim(live, "/live/a.cbz") is None  # this process: alive
+        assert db.sessions.claim(elsewhere, "/far/a.cbz") is None
         db.backend.execute("UPDATE file_claims SET host = 'another-machine' WHERE session_id = ?", [elsewhere])
         again = tag_locations(settings, db, options)
         assert again.unchanged == 1  # the claimed file was never claimed again by this run

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def fetch_album(settings: Settings, db: BDneXDB, album_id: int) -> Any:
     """An album (``Album``; ``to_dict()`` for JSON): from the cache while valid, else fetched through
     the polite client and cached. Raises a ``CatalogueError`` when the site cannot answer."""
-    cached = db.get_cached_album(album_id)
+    cached = db.albums.get(album_id)
     if cached is not None:
         return Album.from_dict(cached)
     from bdnex_core.app import operations  # lazy: the HTTP stack and the page parser, only for an album not cached

@@ -145,17 +145,19 @@ def import_log(db: BDneXDB, path: Path) -> tuple[int | None, int]:
     paths = [canonical_path(entry.get("file_path") or entry["filename"]) for entry in entries]
     directory = os.path.commonpath(paths) if paths else str(path.parent)
     with db.write():
-        session_id = db.start_session(directory, batch_mode=True, options={"imported_from": str(path)}, source="legacy")
-        db.add_session_files(session_id, paths)
+        session_id = db.sessions.start(
+            directory, batch_mode=True, options={"imported_from": str(path)}, source="legacy"
+        )
+        db.sessions.add_files(session_id, paths)
         for file_path, entry in zip(paths, entries, strict=True):
             values = _result_values(entry)
-            existing = db.get_file(file_path)
-            file_id = existing["id"] if existing else db.record_processing(file_path, session_id, values)
+            existing = db.files.get(file_path)
+            file_id = existing["id"] if existing else db.files.record_processing(file_path, session_id, values)
             if existing is None and entry.get("timestamp"):
                 when = _parse_time(entry["timestamp"])
                 if when:
                     db.files.set_processed_date(file_id, when)
-            db.mark_session_file(
+            db.sessions.mark_file(
                 session_id,
                 file_path,
                 _SESSION_STATE[values["status"]],

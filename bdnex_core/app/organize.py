@@ -268,8 +268,8 @@ class MoveJournal:
 
     def record(self, source: Path, target: Path) -> None:
         """The database's record of the file follows it (its history keeps the old path)."""
-        if self.db.get_file(source) is not None:
-            self.db.record_move(str(source), target, Fingerprint.of(target))
+        if self.db.files.get(source) is not None:
+            self.db.files.record_move(str(source), target, Fingerprint.of(target))
 
     def end_many(self, move_ids: list[int]) -> None:
         self.db.moves.end_many(move_ids)

@@ -52,7 +52,7 @@ def file_report(db: BDneXDB, path: str) -> dict[str, Any]:
     its change history, its review entries and the ComicInfo versions kept for undo."""
 
     real = canonical_path(path)
-    record = db.get_file(real)
+    record = db.files.get(real)
     if not os.path.isfile(real) and record is None:
         raise BdnexError(f"{path}: no such file, and nothing recorded under that path")
     report: dict[str, Any] = {"file": real, "exists": os.path.isfile(real), "comicinfo": None}
@@ -64,7 +64,7 @@ def file_report(db: BDneXDB, path: str) -> dict[str, Any]:
     report["record"] = {name: record.get(name) for name in RECORD_FIELDS} if record else None
     report["history"] = [
         {key: row[key] for key in ("timestamp", "field", "old_value", "new_value", "source")}
-        for row in (db.get_history(record["id"]) if record else [])
+        for row in (db.files.history(record["id"]) if record else [])
     ]
     report["review"] = [
         {key: row[key] for key in ("id", "status", "chosen_album_id", "created_at", "resolved_at")}

@@ -323,12 +323,12 @@ class ReviewService:
         return notices
 
     def _identity(self, path: str) -> str:
-        row = self.db.get_file(path)
+        row = self.db.files.get(path)
         return str(row["file_hash"]) if row and row["file_hash"] else os.path.realpath(path)
 
     def _moved_to(self, old_path: str) -> str | None:
         """Where a file recorded at ``old_path`` lives now: a recorded file of the same hash that exists."""
-        row = self.db.get_file(old_path)
+        row = self.db.files.get(old_path)
         if not row or not row["file_hash"]:
             return None
         for other in self.db.files.with_hash(row["file_hash"]):
@@ -523,7 +523,7 @@ class ReviewService:
         entry = applied.entry
 
         def record(db: BDneXDB, final: Path, _backup_session_id: int | None) -> None:
-            file_id = db.record_processing(
+            file_id = db.files.record_processing(
                 str(final),
                 entry.session_id,
                 {
@@ -541,7 +541,7 @@ class ReviewService:
                 {"status": applied.previous_status, "chosen_album_id": None, "resolved_at": None},
             )
             if entry.session_id is not None:
-                db.mark_session_file(
+                db.sessions.mark_file(
                     entry.session_id, entry.item_key, SessionFileState.WAITING, file_id=file_id, error="undone"
                 )
 

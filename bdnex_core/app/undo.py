@@ -80,7 +80,7 @@ class RecordUndo(Protocol):
 
 def record_not_tagged(db: BDneXDB, final: Path, backup_session_id: int | None) -> None:
     """``bdnex-core undo``'s record: the file is not tagged, the next ``tag`` run processes it again."""
-    db.record_processing(
+    db.files.record_processing(
         final,
         None,
         {
@@ -96,7 +96,7 @@ def record_not_tagged(db: BDneXDB, final: Path, backup_session_id: int | None) -
 def undo_session(
     settings: Settings, db: BDneXDB, session_id: int, *, dry_run: bool = False, force: bool = False
 ) -> list[UndoResult]:
-    if db.get_session(session_id) is None:
+    if db.sessions.get(session_id) is None:
         raise BdnexError(f"no session {session_id} (see `bdnex-core sessions list`)")
     backups = [_Backup.from_row(row) for row in db.backups.first_writes_of_session(session_id)]
     if not backups:
@@ -108,7 +108,7 @@ def undo_file(
     settings: Settings, db: BDneXDB, path: str | os.PathLike[str], *, dry_run: bool = False, force: bool = False
 ) -> UndoResult:
     """Undo the last write we made into the file at ``path``."""
-    row = db.get_file(path)
+    row = db.files.get(path)
     if row is None:
         raise BdnexError("not in the database: nothing to undo", path=str(path))
     found = db.backups.last_write_of_file(row["id"])

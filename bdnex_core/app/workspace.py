@@ -36,7 +36,7 @@ class Workspace:
             from bdnex_core.db import BDneXDB  # lazy: every command builds a workspace, --help too
 
             self._db = BDneXDB(settings=self.settings)
-            if not self._db.has_processed_files():
+            if not self._db.files.has_any():
                 self.legacy_logs_imported(import_legacy_logs(self._db))
         return self._db
 

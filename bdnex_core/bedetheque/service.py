@@ -132,7 +132,7 @@ def fetch_album(
 
 def _cached_or_fetched(client: BedethequeClient, db: BDneXDB, album_id: int, mode: str, *, read_series: bool) -> Album:
     """The album from the cache, its series page or its own page, as ``mode`` (album_pages) says."""
-    cached = _usable(db.get_cached_album(album_id), mode)
+    cached = _usable(db.albums.get(album_id), mode)
     if cached is not None:
         return cached
     slug = _series_slug(db, album_id)
@@ -144,7 +144,7 @@ def _cached_or_fetched(client: BedethequeClient, db: BDneXDB, album_id: int, mod
                 _series_record_for(client, db, album, slug)
         return album
     with lock:
-        cached = _usable(db.get_cached_album(album_id), mode)  # filled by another worker meanwhile
+        cached = _usable(db.albums.get(album_id), mode)  # filled by another worker meanwhile
         if cached is not None:
             return cached
         from_series = _from_series_page(client, db, album_id, slug)
@@ -198,7 +198,7 @@ def _album_page(client: BedethequeClient, db: BDneXDB, album_id: int, *, slug: s
     album = parse_album_page(page.content, page.url)  # a page we cannot parse is never cached
     write_to_cache(client.data_dir / "pages" / f"{album_id}.html", page.content)
     album.filled_from = ALBUM_PAGE
-    db.cache_album(album)
+    db.albums.put(album)
     if slug:
         db.series.learn_slug(slug, album.series_id)
     return album
@@ -212,7 +212,7 @@ def _from_series_page(client: BedethequeClient, db: BDneXDB, album_id: int, slug
         _learned, series_id = db.series.id_of_slug(slug)
     if series_id is None:
         return None
-    cached = db.get_cached_album(album_id)
+    cached = db.albums.get(album_id)
     record = db.series.get(series_id)
     if record is not None:
         if cached is not None:
@@ -223,7 +223,7 @@ def _from_series_page(client: BedethequeClient, db: BDneXDB, album_id: int, slug
         # listed, but gone from the album cache since: the page again (it serves the whole series)
     if _series_page_or_none(client, db, series_id, slug or (record or {}).get("slug"), album_id) is None:
         return None
-    cached = db.get_cached_album(album_id)
+    cached = db.albums.get(album_id)
     return Album.from_dict(cached) if cached is not None else None
 
 
@@ -261,7 +261,7 @@ def _series_page(client: BedethequeClient, db: BDneXDB, series_id: int, slug: st
             cached = kept.get(album.album_id)
             if cached is not None and cached.get("filled_from", ALBUM_PAGE) == ALBUM_PAGE:
                 continue  # read from its own page, which says more
-            db.cache_album(album)
+            db.albums.put(album)
     return record
 
 

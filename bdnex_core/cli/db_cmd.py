@@ -18,10 +18,10 @@ from bdnex_core.cli.context import AppContext, echo_json, pass_app
 from bdnex_core.db import BDneXDB
 from bdnex_core.errors import DatabaseError
 from bdnex_core.pipeline.fresh_start import remember_the_choice
-from bdnex_core.postgres.copy import copy_database
 from bdnex_core.store.db_backups import Backup, count_rows, list_backups, restore_backup, set_aside_database
 from bdnex_core.store.db_check import check_database, repair_database
 from bdnex_core.store.db_safety import command
+from bdnex_core.store.postgres.copy import copy_database
 
 
 @click.group("db")

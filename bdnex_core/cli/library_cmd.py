@@ -155,10 +155,10 @@ def rename_recorded(
     if session_id is not None:
         if paths:
             raise click.UsageError("give PATH... or --session ID, not both")
-        session = db.get_session(session_id)
+        session = db.sessions.get(session_id)
         if session is None:
             raise BdnexError(f"no session {session_id} (see `bdnex-core sessions list`)")
-        rows = db.get_processed_files(session_id=session_id, limit=10**9)
+        rows = db.files.page(session_id=session_id, limit=10**9)
         locations = session["options"].get("locations") or [session["directory"]]
     elif paths:
         locations = list(paths)
@@ -182,7 +182,7 @@ def rename_recorded(
 def _rows_under(db, location: str) -> list[dict]:
     real = os.path.realpath(location)
     if os.path.isfile(real):
-        row = db.get_file(real)
+        row = db.files.get(real)
         return [row] if row else []
     return db.library.files_under(real.rstrip(os.sep))
 

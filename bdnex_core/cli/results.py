@@ -115,7 +115,7 @@ def session_file_rows(db: Any, session_id: int) -> list[dict[str, Any]]:
 
 
 def show_session_files(app: AppContext, session_id: int, as_json: bool) -> None:
-    if app.db.get_session(session_id) is None:
+    if app.db.sessions.get(session_id) is None:
         raise BdnexError(f"no session {session_id} (see `bdnex-core sessions list`)")
     rows = session_file_rows(app.db, session_id)
     if as_json:

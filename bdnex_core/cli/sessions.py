@@ -24,7 +24,7 @@ def sessions_group() -> None:
 @pass_app
 def list_sessions(app: AppContext, limit: int, as_json: bool) -> None:
     """List sessions, newest first; interrupted ones can be resumed with `tag --resume ID`."""
-    sessions = app.db.list_sessions(limit=limit)
+    sessions = app.db.sessions.recent(limit=limit)
     for session in sessions:  # a dry run changed nothing: never mistaken for a run that did
         session["dry_run"] = bool((session.get("options") or {}).get("dry_run"))
     if as_json:
@@ -87,7 +87,7 @@ def print_session_table(sessions: list[dict]) -> None:
 
 
 def show_session(app: AppContext, session_id: int, as_json: bool) -> None:
-    stats = app.db.get_session_stats(session_id)
+    stats = app.db.sessions.stats(session_id)
     if not stats:
         raise BdnexError(f"no session {session_id} (see `bdnex-core sessions list`)")
     stats["workers"] = [worker.to_dict() for worker in app.db.sessions.workers(session_id)]

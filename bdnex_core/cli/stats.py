@@ -19,8 +19,8 @@ from bdnex_core.cli.context import AppContext, echo_json, pass_app
 def stats(app: AppContext, snapshot: bool, history: int, as_json: bool) -> None:
     """Library statistics: files tagged, series, publishers, failures, reviews waiting."""
     db = app.db
-    figures = db.snapshot_statistics() if snapshot else db.get_statistics()
-    past = db.statistics_history(history) if history else []
+    figures = db.statistics.snapshot() if snapshot else db.statistics.current()
+    past = db.statistics.history(history) if history else []
     pace = request_pace(app)
     if as_json:
         echo_json({**figures, "request_pace": pace, **({"history": past} if history else {})})

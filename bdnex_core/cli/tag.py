@@ -109,7 +109,7 @@ def tag(
     else:
         if not paths:
             raise click.UsageError("give at least one PATH (or --resume ID)")
-        for session in db.interrupted_sessions():
+        for session in db.sessions.interrupted():
             click.echo(
                 f"note: session {session['id']} was interrupted; resume it with: "
                 + app.follow_up("tag", "--resume", str(session["id"])),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import gc
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -12,10 +14,11 @@ from typing import TYPE_CHECKING, overload
 from bdnex_core.errors import BdnexError
 from bdnex_core.hashing import file_kind, printable
 from bdnex_core.hookspecs import hookimpl
-from bdnex_core.library import COMIC_SUFFIXES, LibraryItem, LibrarySource
+from bdnex_core.library import COMIC_SUFFIXES, LibraryItem, LibrarySource, NewItems
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
+    from bdnex_core.db import BDneXDB
 
 
 class UnusablePath(str):
@@ -164,6 +167,20 @@ class FolderItems(Sequence[LibraryItem]):
         return (folder_item(path, folder) for path, folder in self.entries)
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Listing a large library allocates many small tuples and no reference cycles; pausing the
+    cyclic garbage collector meanwhile saves its passes over the whole heap (about 8 % of a
+    10,000-file re-scan, measured in the benchmark's process)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 class FolderSource:
     """Yields the comic archives under the given paths (files or folders)."""
 
@@ -173,6 +190,24 @@ class FolderSource:
         follow_outside = settings.archives.follow_links_outside_library
         for path, folder_name in folder_entries(locations, follow_outside=follow_outside):
             yield folder_item(path, folder_name)
+
+    def scan_new(
+        self, settings: Settings, db: BDneXDB, locations: list[str], *, takes: Callable[[str], bool], force: bool
+    ) -> NewItems:
+        """The files not processed before or changed since, recognised from the listing (paths and
+        sizes/times against the database) before any item is built."""
+        with _collector_paused():
+            follow_outside = settings.archives.follow_links_outside_library
+            entries = {  # path -> folder name, each file once
+                path: folder
+                for path, folder in folder_entries(locations, follow_outside=follow_outside)
+                if takes(os.path.basename(path))
+            }
+            roots = [os.path.realpath(os.path.expanduser(location)) for location in locations]
+            seen = db.files.unchanged_paths(list(entries), roots) if not force else set()
+            # items made as the run reaches them: 100,000 files are pairs of names, not 100,000 items
+            items = FolderItems([(path, folder) for path, folder in entries.items() if path not in seen])
+            return NewItems(items, found=len(entries), unchanged=len(seen))
 
 
 @hookimpl(trylast=True)

@@ -41,7 +41,7 @@ def tagged_by_us(item: LibraryItem) -> bool:
 
 def refuse_a_silent_fresh_start(db: BDneXDB, items: Iterable[LibraryItem]) -> None:
     """Raise when ``db`` is new and the library carries ComicInfo written by bdnex-core."""
-    if db.has_processed_files() or db.list_sessions(limit=1) or db.get_plugin_state(*CHOSEN):
+    if db.files.has_any() or db.sessions.recent(limit=1) or db.plugin_state.get(*CHOSEN):
         return
     looked = [item for _, item in zip(range(SAMPLE), (i for i in items if i.path is not None), strict=False)]
     tagged = [item for item in looked if tagged_by_us(item)]
@@ -58,4 +58,4 @@ def refuse_a_silent_fresh_start(db: BDneXDB, items: Iterable[LibraryItem]) -> No
 
 def remember_the_choice(db: BDneXDB, how: str) -> None:
     """``db`` was put in place on purpose (``reset``, ``restore``, ``repair``): never question it as new."""
-    db.set_plugin_state(*CHOSEN, {"how": how, "at": datetime.now(UTC).isoformat(timespec="seconds")})
+    db.plugin_state.set(*CHOSEN, {"how": how, "at": datetime.now(UTC).isoformat(timespec="seconds")})

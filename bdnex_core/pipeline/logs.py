@@ -49,7 +49,7 @@ def write_session_logs(settings: Settings, db: BDneXDB, session_id: int, summary
     json_path = folder / f"session_{session_id}.json"
     csv_path = folder / f"session_{session_id}.csv"
     # unchanged files are counted in the summary, not listed: a re-scan logs only what it did
-    head = {"session": db.get_session_stats(session_id), "summary": summary.to_dict()}
+    head = {"session": db.sessions.stats(session_id), "summary": summary.to_dict()}
     with (
         open_atomically(json_path, "w", encoding="utf-8") as document,
         open_atomically(csv_path, "w", newline="", encoding="utf-8") as table,

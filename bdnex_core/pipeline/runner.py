@@ -18,12 +18,11 @@ and opened again only makes that write run again.
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 from bdnex_core import archives, plugins
 from bdnex_core.bedetheque.client import BedethequeClient
 from bdnex_core.db import DONE_STATUSES, BDneXDB, SessionManager
-from bdnex_core.default_plugins.folder_source import FolderItems, FolderSource, folder_entries
 from bdnex_core.errors import BdnexError, DatabaseError, SiteUnavailable
 from bdnex_core.library import LibraryItem
 from bdnex_core.pipeline.catalogue_matcher import LazyMatcher
@@ -204,7 +202,7 @@ class TagRun:
         # the session and its file list in one transaction: a process killed in between leaves neither,
         # never a session that a resume would find with nothing to do and call completed
         with self.db.write():
-            session_id = self.db.start_session(
+            session_id = self.db.sessions.start(
                 directory,
                 batch_mode=not self.options.interactive,
                 strict_mode=self.options.strict,
@@ -213,7 +211,7 @@ class TagRun:
                 source=self.options.source,
                 pattern="|".join(self.options.patterns) or None,
             )
-            self.db.add_session_files(
+            self.db.sessions.add_files(
                 session_id,
                 ((str(item.path or item.name), item.key, SessionFileState.PENDING, item.to_record()) for item in items),
                 unchanged=unchanged,
@@ -232,7 +230,7 @@ class TagRun:
         for row in remaining:
             item = items_by_key.get(row["item_key"])
             if item is None:
-                self.db.mark_session_file(
+                self.db.sessions.mark_file(
                     session_id, row["item_key"], SessionFileState.FAILED, error="no longer in the library"
                 )
             else:
@@ -311,12 +309,12 @@ class TagRun:
         self._mark_session(session_id, db_status)
         summary.session_ended = True
         if not self.options.dry_run:
-            self._write(lambda: self.db.release_claims(session_id))  # files in flight when a stop came
+            self._write(lambda: self.db.sessions.release_claims(session_id))  # files in flight when a stop came
             # and those a killed run held on files every live run had passed: nobody would reach them
-            self._write(lambda: self.db.release_expired_claims())
+            self._write(lambda: self.db.sessions.release_expired_claims())
             try:
                 summary.json_log, summary.csv_log = write_session_logs(self.settings, self.db, session_id, summary)
-                text_log = write_text_log(summary.json_log, self.db.get_session_stats(session_id), summary)
+                text_log = write_text_log(summary.json_log, self.db.sessions.stats(session_id), summary)
             except OSError as exc:
                 summary.warnings.append(
                     f"warning: session logs not written in {self.settings.pipeline.logs_dir}: "
@@ -324,24 +322,24 @@ class TagRun:
                 )
             else:
                 self._write(
-                    lambda: self.db.update_session(
+                    lambda: self.db.sessions.update(
                         session_id, json_log_path=summary.json_log, csv_log_path=summary.csv_log, log_file_path=text_log
                     )
                 )
             if not summary.stopped_by_database:
-                self._write(lambda: self.db.snapshot_statistics())
+                self._write(lambda: self.db.statistics.snapshot())
         plugins.notify(
-            "session_finished", session_id=session_id, status=db_status, stats=self.db.get_session_stats(session_id)
+            "session_finished", session_id=session_id, status=db_status, stats=self.db.sessions.stats(session_id)
         )
 
     def _mark_session(self, session_id: int, status: str) -> None:
         """The session's status, even on a disk that just filled up: there, the room SQLite's
         journal holds is given back first (the status is a few bytes)."""
         try:
-            self._write(lambda: self.db.update_session(session_id, status=status))
+            self._write(lambda: self.db.sessions.update(session_id, status=status))
         except DatabaseFull:
             self.db.backend.reclaim_space()
-            self._write(lambda: self.db.update_session(session_id, status=status))
+            self._write(lambda: self.db.sessions.update(session_id, status=status))
 
     def _end_session_anyway(self, session_id: int) -> None:
         """On an error that ends the run: the session marked paused if the database takes it, and
@@ -349,7 +347,7 @@ class TagRun:
         with contextlib.suppress(Exception):
             self._mark_session(session_id, "paused")
         with contextlib.suppress(Exception):
-            self.db.release_claims(session_id)
+            self.db.sessions.release_claims(session_id)
 
     def _write(self, operation: Callable[[], Any]) -> Any:
         """A write of the runner's own, made again when a lost connection cut it (each such write
@@ -357,7 +355,7 @@ class TagRun:
         return run_again_if_disconnected(lambda _again: operation())
 
     def _claim(self, session_id: int, key: str) -> dict[str, Any] | None:
-        claim: dict[str, Any] | None = self._write(lambda: self.db.claim_file(session_id, key))
+        claim: dict[str, Any] | None = self._write(lambda: self.db.sessions.claim(session_id, key))
         return claim
 
     def _dispatch(
@@ -513,7 +511,7 @@ class TagRun:
             else:
                 with self.db.write():
                     _end_journal_entries(self.db, outcome)
-                    file_id = self.db.record_processing(
+                    file_id = self.db.files.record_processing(
                         _recorded_path(outcome),
                         None,
                         _result_values(outcome, file_status_for(outcome.state, manual=True)),
@@ -537,8 +535,8 @@ class TagRun:
                 if again and self.db.sessions.file_state(session_id, outcome.item.key) != SessionFileState.PENDING:
                     return  # the lost connection had committed it: once is enough
                 self._record_in_transaction(session_id, outcome)
-                self.db.release_claims(session_id, [outcome.item.key])
-                self.db.refresh_claims(session_id)
+                self.db.sessions.release_claims(session_id, [outcome.item.key])
+                self.db.sessions.refresh_claims(session_id)
 
         run_again_if_disconnected(record)
 
@@ -546,20 +544,20 @@ class TagRun:
         _end_journal_entries(self.db, outcome)
         item = outcome.item
         if outcome.moved_from and item.path is not None:
-            self.db.record_move(outcome.moved_from, item.path, outcome.fingerprint)
+            self.db.files.record_move(outcome.moved_from, item.path, outcome.fingerprint)
         file_id = None
         if outcome.leave_record:
-            row = self.db.get_file(item.path) if item.path else None
+            row = self.db.files.get(item.path) if item.path else None
             file_id = row["id"] if row else None
         elif item.path is not None or outcome.state != OutcomeState.SKIPPED:
             status = file_status_for(outcome.state, manual=outcome.history_source == HistorySource.MANUAL)
-            file_id = self.db.record_processing(
+            file_id = self.db.files.record_processing(
                 _recorded_path(outcome), session_id, _result_values(outcome, status), source=outcome.history_source
             )
         if (outcome.previous_comicinfo is not None or outcome.previous_layout is not None) and file_id is not None:
             _keep_previous_comicinfo(self.db, outcome, file_id, session_id)
         if outcome.state == OutcomeState.WAITING:
-            self.db.queue_for_review(
+            self.db.reviews.queue(
                 str(item.path or item.name),
                 item.key,
                 session_id,
@@ -567,7 +565,7 @@ class TagRun:
                 outcome.candidates,
                 item=item.to_record(),
             )
-        self.db.mark_session_file(
+        self.db.sessions.mark_file(
             session_id,
             item.key,
             session_state_for(outcome.state),
@@ -707,20 +705,6 @@ def collect_items(settings: Settings, source: str, locations: Iterable[str]) -> 
     return list(seen.values())
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Listing a large library allocates many small tuples and no reference cycles; pausing the
-    cyclic garbage collector meanwhile saves its passes over the whole heap (about 8 % of a
-    10,000-file re-scan, measured in the benchmark's process)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def tag_locations(
     settings: Settings,
     db: BDneXDB,
@@ -733,25 +717,17 @@ def tag_locations(
 ) -> RunSummary:
     """Tag what ``options.locations`` of ``options.source`` hold (the ``bdnex-core tag`` command).
 
-    Local folders take a fast path: files unchanged since they were processed are recognised from
-    the listing, before any item is built, so re-scanning a large library costs about a listing.
+    A source that offers ``scan_new`` lists its new items itself: the folder source recognises the
+    files unchanged since they were processed from its listing, before any item is built, so that
+    re-scanning a large library costs about a listing.
     """
     items: Sequence[LibraryItem]
-    if isinstance(plugins.library_sources(settings).get(options.source), FolderSource):
-        with _collector_paused():
-            follow_outside = settings.archives.follow_links_outside_library
-            entries = {  # path -> folder name, each file once
-                path: folder
-                for path, folder in folder_entries(options.locations, follow_outside=follow_outside)
-                if options.takes(os.path.basename(path))
-            }
-            roots = [os.path.realpath(os.path.expanduser(location)) for location in options.locations]
-            seen = unchanged_paths(db, list(entries), roots) if not options.force else set()
-            found = len(entries)
-            # items made as the run reaches them: 100,000 files are pairs of names, not 100,000 items
-            items = FolderItems([(path, folder) for path, folder in entries.items() if path not in seen])
-            del entries
-        unchanged: int | None = len(seen)
+    unchanged: int | None
+    # a source that can tell the new items itself (the folder source, from its listing) does
+    scan_new = getattr(plugins.library_sources(settings).get(options.source), "scan_new", None)
+    if scan_new is not None:
+        scan = scan_new(settings, db, options.locations, takes=options.takes, force=options.force)
+        items, unchanged, found = scan.items, scan.unchanged, scan.found
     else:
         items = [
             item for item in collect_items(settings, options.source, options.locations) if options.takes(item.name)
@@ -776,13 +752,13 @@ def resume_tagging(
     progress: Any = None,
 ) -> RunSummary:
     """Resume a session: exactly its files not done yet, with the options it was started with."""
-    session = db.get_session(session_id)
+    session = db.sessions.get(session_id)
     if session is None:
         raise BdnexError(f"no session {session_id} (see `bdnex-core sessions list`)")
     stored = dict(session["options"])
     stored.update({key: value for key, value in (overrides or {}).items() if value is not None})
     options = TagOptions.from_dict(stored)
-    pending_keys = {row["item_key"] for row in db.session_files(session_id, SessionFileState.PENDING)}
+    pending_keys = {row["item_key"] for row in db.sessions.files(session_id, SessionFileState.PENDING)}
     if options.source == "folder":
         items_by_key = {
             row["item_key"]: LibraryItem.from_record(json.loads(row["item"]))
@@ -793,7 +769,7 @@ def resume_tagging(
                 path=Path(row["file_path"]),
                 hints={"parent": Path(row["file_path"]).parent.name},
             )
-            for row in db.session_files(session_id, SessionFileState.PENDING)
+            for row in db.sessions.files(session_id, SessionFileState.PENDING)
             if os.path.exists(row["file_path"])
         }
     else:

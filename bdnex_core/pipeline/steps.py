@@ -36,7 +36,9 @@ if TYPE_CHECKING:
     from bdnex_core.bedetheque.album import Album
     from bdnex_core.config import Settings
     from bdnex_core.db import BDneXDB
+    from bdnex_core.matching.filename import ParsedName
     from bdnex_core.pipeline.options import TagOptions
+    from bdnex_core.store.files import FileLookup
 
 # the reason of a file skipped as processed before and unchanged (the runner records no change for it)
 RETRIES_AFTER_A_LOST_CONNECTION = 2
@@ -191,6 +193,24 @@ def summary_row(outcome: Outcome | RecordedOutcome) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class ArchiveView:
+    """What a tag reads of a local archive, once: its pages and its ComicInfo.xml (parsed, as bytes,
+    their SHA-256, and why it could not be read faithfully, if so). An item without a local file has none."""
+
+    pages: list[str] = field(default_factory=list)
+    existing: ComicInfo | None = None
+    album_id_from_comicinfo: int | None = None
+    comicinfo_hash: str | None = None
+    comicinfo_bytes: bytes | None = None
+    comicinfo_problem: str | None = None
+
+    @property
+    def gtin(self) -> str:
+        """The GTIN (an ISBN) its ComicInfo gives, or ""."""
+        return str(self.existing.get("GTIN") or "") if self.existing is not None else ""
+
+
 class ItemProcessor:
     """Processes items; safe to call from several worker threads at once."""
 
@@ -255,65 +275,89 @@ class ItemProcessor:
         raise AssertionError("unreachable")
 
     def _process(self, item: LibraryItem) -> Outcome:
-        lookup = None
+        """One item through its steps, in order; the first step that settles it gives the outcome."""
         if item.unavailable:  # the source could not provide the file: its reason
             return Outcome(item, OutcomeState.FAILED, reason=item.unavailable)
+        lookup = None
         if item.path is not None:
             if not item.path.exists():
                 return Outcome(item, OutcomeState.FAILED, reason="file vanished before processing")
             take_back_abandoned(self.db.archive_journal, item.path)  # a killed run's write, if any
-            lookup = self.db.lookup_file(item.path)
-            row = lookup.row
-            already = row is not None and row["status"] in (FileStatus.SUCCESS, FileStatus.MANUAL)
-            # queued for review by another run since this one listed the file: not matched a second time
-            waiting = row is not None and row["status"] == FileStatus.WAITING
-            if not self.options.force and (
-                (already and lookup.state in ("unchanged", "moved")) or (waiting and lookup.state == "unchanged")
-            ):
-                outcome = Outcome(item, OutcomeState.SKIPPED, reason=ALREADY_PROCESSED, leave_record=True)
-                outcome.moved_from = lookup.row["file_path"] if lookup.state == "moved" and lookup.row else None
-                outcome.fingerprint = lookup.fingerprint
-                return outcome
-        archive_view = self._read_archive(item)
-        edited = self._edited_elsewhere(item, lookup, archive_view)
-        if edited is not None:
-            return edited
+            lookup = self.db.files.lookup(item.path)
+            skipped = self._processed_before(item, lookup)
+            if skipped is not None:
+                return skipped
+        view = self._read_archive(item)
         parsed = parse_filename(item.name, parent=item.hints.get("parent"))
-        parsed_dict = _parsed_as_dict(parsed)
-        if archive_view.get("comicinfo_problem"):  # never replaced silently: a person decides, with candidates
-            unreadable = self.matcher.match(parsed)
-            outcome = Outcome(
-                item,
-                OutcomeState.REVIEW,
-                reason=f"its ComicInfo.xml cannot be read faithfully ({archive_view['comicinfo_problem']}); "
-                "tagging it would replace it",
-                decision=unreadable.decision,
-                confidence=unreadable.best.confidence if unreadable.best is not None else None,
-                candidates=[_candidate_dict(candidate) for candidate in unreadable.candidates],
-                parsed=parsed_dict,
-                previous_comicinfo=archive_view["comicinfo_bytes"],
-            )
-            if lookup is not None:
-                outcome.file_hash, outcome.fingerprint = lookup.file_hash, lookup.fingerprint
-            return outcome
-        known_id = item.hints.get("bedetheque_id") or archive_view.get("album_id_from_comicinfo")
-        if known_id:
-            outcome = self.apply_album(
-                item,
-                int(known_id),
-                decision=Decision.ACCEPT,
-                confidence=1.0,
-                archive_view=archive_view,
-                known_hash=_known_hash(lookup),
-            )
-            outcome.parsed = parsed_dict
-            outcome.reason = outcome.reason or "Bédéthèque id already known"
-            return outcome
+        for step in (self._edited_elsewhere, self._unreadable_comicinfo, self._known_album):
+            outcome = step(item, lookup, view, parsed)
+            if outcome is not None:
+                return outcome
+        return self._matched(item, lookup, view, parsed)
+
+    def _processed_before(self, item: LibraryItem, lookup: FileLookup) -> Outcome | None:
+        """A file tagged before and unchanged (or only moved) since, or one waiting for review: skipped."""
+        row = lookup.row
+        already = row is not None and row["status"] in (FileStatus.SUCCESS, FileStatus.MANUAL)
+        # queued for review by another run since this one listed the file: not matched a second time
+        waiting = row is not None and row["status"] == FileStatus.WAITING
+        if self.options.force or not (
+            (already and lookup.state in ("unchanged", "moved")) or (waiting and lookup.state == "unchanged")
+        ):
+            return None
+        outcome = Outcome(item, OutcomeState.SKIPPED, reason=ALREADY_PROCESSED, leave_record=True)
+        outcome.moved_from = lookup.row["file_path"] if lookup.state == "moved" and lookup.row else None
+        outcome.fingerprint = lookup.fingerprint
+        return outcome
+
+    def _unreadable_comicinfo(
+        self, item: LibraryItem, lookup: FileLookup | None, view: ArchiveView, parsed: ParsedName
+    ) -> Outcome | None:
+        """A ComicInfo.xml that cannot be read faithfully is never replaced silently: a person decides,
+        with the candidates of the name."""
+        if not view.comicinfo_problem:
+            return None
+        unreadable = self.matcher.match(parsed)
+        outcome = Outcome(
+            item,
+            OutcomeState.REVIEW,
+            reason=f"its ComicInfo.xml cannot be read faithfully ({view.comicinfo_problem}); "
+            "tagging it would replace it",
+            decision=unreadable.decision,
+            confidence=unreadable.best.confidence if unreadable.best is not None else None,
+            candidates=[_candidate_dict(candidate) for candidate in unreadable.candidates],
+            parsed=_parsed_as_dict(parsed),
+            previous_comicinfo=view.comicinfo_bytes,
+        )
+        if lookup is not None:
+            outcome.file_hash, outcome.fingerprint = lookup.file_hash, lookup.fingerprint
+        return outcome
+
+    def _known_album(
+        self, item: LibraryItem, lookup: FileLookup | None, view: ArchiveView, parsed: ParsedName
+    ) -> Outcome | None:
+        """The album is known already (the source's hint, or the Bédéthèque URL of its ComicInfo): no matching."""
+        known_id = item.hints.get("bedetheque_id") or view.album_id_from_comicinfo
+        if not known_id:
+            return None
+        outcome = self.apply_album(
+            item,
+            int(known_id),
+            decision=Decision.ACCEPT,
+            confidence=1.0,
+            archive_view=view,
+            known_hash=_known_hash(lookup),
+        )
+        outcome.parsed = _parsed_as_dict(parsed)
+        outcome.reason = outcome.reason or "Bédéthèque id already known"
+        return outcome
+
+    def _matched(self, item: LibraryItem, lookup: FileLookup | None, view: ArchiveView, parsed: ParsedName) -> Outcome:
+        """Matched by its name against the catalogue, the cover weighed where the name leaves a doubt,
+        the edition chosen; applied, asked about or recorded as not matched."""
         result = self.matcher.match(parsed)
-        existing = archive_view.get("existing")
-        gtin = str(existing.get("GTIN") or "") if existing is not None else ""
+        edition_said = bool(view.gtin or parsed.isbn or parsed.year is not None)
         covers = None
-        edition_said = bool(gtin or parsed.isbn or parsed.year is not None)
         if not self.options.timid and self.covers.wanted(result, edition_said=edition_said):
             if result.decision == Decision.ACCEPT and result.best is not None:
                 # the album a tag reads anyway, first: series first, its series page puts every edition's
@@ -335,7 +379,7 @@ class ItemProcessor:
             accepted, by_cover = True, f"accepted by its cover ({covers.line(best.album_id)}): {result.reason}"
         edition = None
         if accepted and best is not None and not self.options.timid and not (covers is not None and covers.block):
-            edition = self.choose_edition(best, parsed, archive_view, covers.same_cover if covers else None)
+            edition = self.choose_edition(best, parsed, view, covers.same_cover if covers else None)
         if edition is not None and not edition.ask:
             assert best is not None and edition.album_id is not None
             outcome = self.apply_album(
@@ -343,7 +387,7 @@ class ItemProcessor:
                 edition.album_id,
                 decision=Decision.ACCEPT,
                 confidence=best.confidence,
-                archive_view=archive_view,
+                archive_view=view,
                 known_hash=_known_hash(lookup),
             )
             outcome.edition = edition.reason
@@ -391,7 +435,7 @@ class ItemProcessor:
                 confidence=best.confidence if best else None,
             )
         outcome.candidates = candidates
-        outcome.parsed = parsed_dict
+        outcome.parsed = _parsed_as_dict(parsed)
         if covers is not None:
             outcome.cover = "; ".join(f"album {album_id}: {line.text()}" for album_id, line in covers.lines.items()) + (
                 f" (file: {covers.file_cover})" if covers.file_cover else ""
@@ -401,23 +445,23 @@ class ItemProcessor:
         return outcome
 
     def choose_edition(
-        self, best: Any, parsed: Any, archive_view: dict[str, Any], same_cover: frozenset[int] | None = None
+        self, best: Any, parsed: ParsedName, view: ArchiveView, same_cover: frozenset[int] | None = None
     ) -> Any:
         """The edition of the matched album the file is (:mod:`bdnex_core.bedetheque.editions`): by the
         GTIN of its ComicInfo or an ISBN in its name, a year in its name, the editions whose cover is the
         file's (``same_cover``), else ``matching.edition``."""
-        existing = archive_view.get("existing")
-        gtin = str(existing.get("GTIN") or "") if existing is not None else ""
         return EditionFinder(self.client, self.db).choose(
             [best.album_id, *getattr(best, "editions", ())],
             first=best.album_id,
             policy=self.settings.matching.edition,
-            isbn=gtin or parsed.isbn,
+            isbn=view.gtin or parsed.isbn,
             year=parsed.year,
             same_cover=same_cover or None,
         )[0]
 
-    def _edited_elsewhere(self, item: LibraryItem, lookup: Any, archive_view: dict[str, Any]) -> Outcome | None:
+    def _edited_elsewhere(
+        self, item: LibraryItem, lookup: FileLookup | None, view: ArchiveView, parsed: ParsedName
+    ) -> Outcome | None:
         """A file we tagged whose ComicInfo is no longer the one we wrote (its SHA-256 recorded as
         ``metadata_hash``): another tool edited it since, and it is not overwritten without --force."""
         if self.options.force or lookup is None or lookup.row is None or lookup.state != "changed":
@@ -425,7 +469,7 @@ class ItemProcessor:
         recorded = lookup.row.get("metadata_hash")
         if not recorded or lookup.row["status"] not in (FileStatus.SUCCESS, FileStatus.MANUAL):
             return None
-        if archive_view.get("comicinfo_hash") == recorded:
+        if view.comicinfo_hash == recorded:
             return None
         outcome = Outcome(
             item,
@@ -436,10 +480,10 @@ class ItemProcessor:
         outcome.file_hash, outcome.fingerprint = lookup.file_hash, lookup.fingerprint
         return outcome
 
-    def _read_archive(self, item: LibraryItem) -> dict[str, Any]:
+    def _read_archive(self, item: LibraryItem) -> ArchiveView:
         """Pages and existing ComicInfo of a local archive (an unusable ComicInfo counts as none)."""
         if item.path is None:
-            return {"pages": [], "existing": None}
+            return ArchiveView()
 
         with archives.open_archive(item.path) as comic:
             pages = comic.pages()
@@ -447,21 +491,15 @@ class ItemProcessor:
                 raise BdnexError("no image pages in the archive", path=item.path)
             comicinfo_bytes = comic.comicinfo_bytes()
             existing, problem = read_comicinfo_safely(comicinfo_bytes)
-        album_id = None
-        if existing is not None:
-            album_id = (
-                album_id_from_text(str(existing.get("Web") or ""))
-                if "bedetheque" in str(existing.get("Web") or "")
-                else None
-            )
-        return {
-            "pages": pages,
-            "existing": existing,
-            "album_id_from_comicinfo": album_id,
-            "comicinfo_hash": None if comicinfo_bytes is None else hashlib.sha256(comicinfo_bytes).hexdigest(),
-            "comicinfo_bytes": comicinfo_bytes,
-            "comicinfo_problem": problem,
-        }
+        web = str(existing.get("Web") or "") if existing is not None else ""
+        return ArchiveView(
+            pages=pages,
+            existing=existing,
+            album_id_from_comicinfo=album_id_from_text(web) if "bedetheque" in web else None,
+            comicinfo_hash=None if comicinfo_bytes is None else hashlib.sha256(comicinfo_bytes).hexdigest(),
+            comicinfo_bytes=comicinfo_bytes,
+            comicinfo_problem=problem,
+        )
 
     def apply_album(
         self,
@@ -470,7 +508,7 @@ class ItemProcessor:
         *,
         decision: Decision,
         confidence: float | None,
-        archive_view: dict[str, Any] | None = None,
+        archive_view: ArchiveView | None = None,
         history_source: HistorySource = HistorySource.AUTO,
         known_hash: tuple[str, Fingerprint] | None = None,
     ) -> Outcome:
@@ -481,13 +519,11 @@ class ItemProcessor:
         view = archive_view if archive_view is not None else self._read_archive(item)
         album = fetch_album(self.client, self.db, album_id)
         version = self.settings.comicinfo.version
-        new_info = ComicInfo.from_album(
-            album, pages=view["pages"], page_count=len(view["pages"]) or None, version=version
-        )
+        new_info = ComicInfo.from_album(album, pages=view.pages, page_count=len(view.pages) or None, version=version)
         merged = ComicInfo.merge(
-            view["existing"], new_info, self.settings.comicinfo.merge_policy, self.settings.comicinfo.locked_fields
+            view.existing, new_info, self.settings.comicinfo.merge_policy, self.settings.comicinfo.locked_fields
         )
-        changes = diff(view["existing"], merged)
+        changes = diff(view.existing, merged)
         outcome = Outcome(
             item,
             OutcomeState.DONE,
@@ -496,7 +532,7 @@ class ItemProcessor:
             album=album,
             changes=changes,
             history_source=history_source,
-            page_count=len(view["pages"]) or None,
+            page_count=len(view.pages) or None,
         )
         if self.options.dry_run:
             outcome.reason = "dry run: nothing written"
@@ -508,7 +544,7 @@ class ItemProcessor:
                     item, OutcomeState.SKIPPED, reason="RAR/7z archive left as is (archives.cbr: skip)", album=album
                 )
             return Outcome(item, OutcomeState.FAILED, reason="no metadata writer can write this item", album=album)
-        outcome.previous_comicinfo = view.get("comicinfo_bytes")
+        outcome.previous_comicinfo = view.comicinfo_bytes
         writes_the_cbz = item.path is not None and any(writer.name == "comicinfo" for writer in applicable)
         if writes_the_cbz and item.path is not None and archives.detect_kind(item.path) == "cbz":
             known_sha256, known_as = known_hash or (None, None)
@@ -557,7 +593,7 @@ def take_back_writes(outcome: Outcome, settings: Settings) -> str | None:
     return "; ".join(left) or None
 
 
-def _known_hash(lookup: Any) -> tuple[str, Fingerprint] | None:
+def _known_hash(lookup: FileLookup | None) -> tuple[str, Fingerprint] | None:
     """The file's SHA-256 as the lookup knew it (computed, or recorded for a file of the same size/mtime)."""
     return (lookup.file_hash, lookup.fingerprint) if lookup is not None and lookup.file_hash else None
 

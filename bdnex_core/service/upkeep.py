@@ -117,7 +117,7 @@ class ServiceUpkeep:
             self.refresh()
 
     def state(self) -> dict[str, Any]:
-        value = self.db.get_plugin_state(STATE_PLUGIN, STATE_KEY)
+        value = self.db.plugin_state.get(STATE_PLUGIN, STATE_KEY)
         return value if isinstance(value, dict) else {}
 
     def last_refresh(self) -> datetime | None:
@@ -194,7 +194,7 @@ class ServiceUpkeep:
             "completed": finished if result == "completed" else previous.get("completed"),
         }
         try:
-            self.db.set_plugin_state(STATE_PLUGIN, STATE_KEY, state)
+            self.db.plugin_state.set(STATE_PLUGIN, STATE_KEY, state)
         except BdnexError as exc:
             logger.warning("catalogue refresh: its state not recorded (%s)", exc)
         if result == "completed":

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from bdnex_core.errors import ArchiveError
-from bdnex_core.postgres.connection import psycopg_module
 from bdnex_core.store.backend import Backend
+from bdnex_core.store.postgres.connection import psycopg_module
 
 _COLUMNS = (
     "id, file_path, file_identity, host, pid, started_ns, original_size, original_mtime_ns, tail_offset, "

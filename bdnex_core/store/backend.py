@@ -40,8 +40,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from bdnex_core.config import mask_url_password
 from bdnex_core.errors import DatabaseError
 from bdnex_core.liveness import process_alive
-from bdnex_core.postgres.connection import connect, not_allowed, one_line, psycopg_module, psycopg_privilege_errors
 from bdnex_core.store.db_safety import damage_error
+from bdnex_core.store.postgres.connection import (
+    connect,
+    not_allowed,
+    one_line,
+    psycopg_module,
+    psycopg_privilege_errors,
+)
 from bdnex_core.store.sqlite_files import MIN_FREE_BYTES, ROOM_HELD_BYTES, SQLITE_DAMAGE, opened_here
 
 if TYPE_CHECKING:

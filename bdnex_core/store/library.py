@@ -3,7 +3,7 @@ ranges; the series the library has against the catalogue; the counts behind the 
 
 Words are found through each backend's own full-text index: SQLite's FTS5 table ``library_search``
 (schema.sql, kept in step with ``processed_files`` by triggers), PostgreSQL's GIN indexes over
-``library_search_words(column)`` (:mod:`bdnex_core.postgres.search`). Both split text into runs of
+``library_search_words(column)`` (:mod:`bdnex_core.store.postgres.search`). Both split text into runs of
 letters and digits, fold case and accents and find a word by its beginning, so one query gives the
 same files on both. Rows come in byte order of their path on both (``COLLATE "C"`` on PostgreSQL,
 whose own order follows the database's locale).

@@ -54,6 +54,10 @@ class ReviewStore:
                 },
             )
 
+    def waiting(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """The entries waiting for a person, oldest first."""
+        return self.with_status("waiting", limit)
+
     def with_status(self, status: str, limit: int | None = None) -> list[dict[str, Any]]:
         """Entries of one status, oldest first, their JSON parsed."""
         rows = self.backend.rows(

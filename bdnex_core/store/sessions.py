@@ -134,7 +134,10 @@ class SessionStore:
         *,
         unchanged: int = 0,
     ) -> int:
-        """Register the files a session will process, in order (see ``BDneXDB.add_session_files``)."""
+        """Register the files a session will process, in order: paths, or tuples (path, item key,
+        first state, the item's record as :meth:`LibraryItem.to_record` gives it). ``unchanged`` files
+        (processed before, not modified since) are only counted: a re-scan of a large library must not
+        write a row per file. Returns how many files are new."""
         with self.backend.write() as backend:
             if unchanged:
                 backend.execute(

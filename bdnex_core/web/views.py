@@ -105,7 +105,7 @@ def review_page(state: WebState, entry_id: int | None, query: str, status: str) 
 
 
 def _file_id(state: WebState, path: str) -> int | None:
-    row = state.pages.db.get_file(path)
+    row = state.pages.db.files.get(path)
     return int(row["id"]) if row else None
 
 
@@ -149,11 +149,11 @@ def undo(state: WebState) -> str:
 
 
 def sessions_page(state: WebState) -> dict[str, Any]:
-    return {"sessions": state.pages.db.list_sessions(limit=200)}
+    return {"sessions": state.pages.db.sessions.recent(limit=200)}
 
 
 def session_progress(state: WebState, session_id: int) -> dict[str, Any]:
-    stats = state.pages.db.get_session_stats(session_id)
+    stats = state.pages.db.sessions.stats(session_id)
     if not stats:
         raise BdnexError(f"no session {session_id}")
     keys = ("id", "display_status", "total_files", "files_processed", "files_successful", "files_failed")
@@ -204,7 +204,7 @@ def session_view(state: str, decision: str, text: str, sort: str, page: str) -> 
 
 
 def session_page(state: WebState, session_id: int, view: SessionView) -> dict[str, Any]:
-    stats = state.pages.db.get_session_stats(session_id)
+    stats = state.pages.db.sessions.stats(session_id)
     if not stats:
         raise BdnexError(f"no session {session_id}")
     library = state.pages.db.library

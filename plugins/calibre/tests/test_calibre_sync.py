@@ -233,9 +233,9 @@ def test_sync_with_the_site_gone_stops_with_the_resume_hint(library, config: Pat
     out = capsys.readouterr().out
     assert code == 4, out
     db = BDneXDB(yaml.safe_load(config.read_text())["database"]["path"])
-    session_id = db.list_sessions(limit=1)[0]["id"]
+    session_id = db.sessions.recent(limit=1)[0]["id"]
     assert f"--config {config} tag --resume {session_id}" in out and "not usable now" in out  # runs as printed
-    assert db.get_session(session_id)["status"] == "paused"
+    assert db.sessions.get(session_id)["status"] == "paused"
     assert db.backend.value("SELECT COUNT(*) FROM processed_files WHERE status = 'failed'") == 0
     db.close()
 

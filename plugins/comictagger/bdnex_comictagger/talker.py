@@ -271,7 +271,7 @@ class BedethequeTalker(ComicTalker):
             title=(title_slug or "").replace("-", " ").strip() or None,
             language="fr",
         )
-        cached = core.db.get_cached_album(album_id)
+        cached = core.db.albums.get(album_id)
         if cached:
             metadata.year = _year(cached)
         metadata.web_links = [parse_url(urljoin(core.client.base_url, urlparse(url).path.lstrip("/")))]

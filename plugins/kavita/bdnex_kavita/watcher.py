@@ -175,13 +175,13 @@ class KavitaWorker:
     # ------------------------------------------------------------------ state
 
     def checkpoint(self) -> dict[str, Any] | None:
-        return self.db.get_plugin_state(PLUGIN, CHECKPOINT_KEY)
+        return self.db.plugin_state.get(PLUGIN, CHECKPOINT_KEY)
 
     def is_processed(self, chapter_id: int) -> bool:
-        return self.db.get_plugin_state(PLUGIN, f"chapter:{chapter_id}") is not None
+        return self.db.plugin_state.get(PLUGIN, f"chapter:{chapter_id}") is not None
 
     def _mark_processed(self, chapter_id: int, state: str, reason: str = "") -> None:
-        self.db.set_plugin_state(
+        self.db.plugin_state.set(
             PLUGIN, f"chapter:{chapter_id}", {"state": state, "reason": reason, "at": datetime.now(UTC).isoformat()}
         )
         self.stats.processed += 1
@@ -189,10 +189,10 @@ class KavitaWorker:
             self.stats.failures += 1
 
     def _save_pending(self) -> None:
-        self.db.set_plugin_state(PLUGIN, PENDING_KEY, {str(key): value for key, value in sorted(self.pending.items())})
+        self.db.plugin_state.set(PLUGIN, PENDING_KEY, {str(key): value for key, value in sorted(self.pending.items())})
 
     def _restore_pending(self) -> None:
-        saved = self.db.get_plugin_state(PLUGIN, PENDING_KEY, {}) or {}
+        saved = self.db.plugin_state.get(PLUGIN, PENDING_KEY, {}) or {}
         for chapter_id, series_id in saved.items() if isinstance(saved, dict) else []:
             if str(chapter_id).isdigit() and isinstance(series_id, int) and not self.is_processed(int(chapter_id)):
                 self.pending[int(chapter_id)] = series_id
@@ -224,7 +224,7 @@ class KavitaWorker:
         latest = max((kavita_time(series.get("lastChapterAdded")) for series in touched), default="")
         if checkpoint is None:
             since = latest or "0001-01-01T00:00:00"
-            self.db.set_plugin_state(PLUGIN, CHECKPOINT_KEY, {"since": since, "newest": since})
+            self.db.plugin_state.set(PLUGIN, CHECKPOINT_KEY, {"since": since, "newest": since})
             logger.info("Kavita watch: first start, checkpoint set; run `bdnex-core kavita sync` for existing chapters")
             return
         found = 0
@@ -232,7 +232,7 @@ class KavitaWorker:
             if kavita_time(series.get("lastChapterAdded")) >= newest:
                 found += self.inspect_series(int(series["id"]), series=series, counter="caught_up")
         if latest > newest:
-            self.db.set_plugin_state(PLUGIN, CHECKPOINT_KEY, {**checkpoint, "newest": latest})
+            self.db.plugin_state.set(PLUGIN, CHECKPOINT_KEY, {**checkpoint, "newest": latest})
         if found:
             logger.info("Kavita watch: %d chapter(s) added while away, buffered", found)
 
@@ -265,7 +265,7 @@ class KavitaWorker:
             self._save_pending()
         newest = kavita_time(series.get("lastChapterAdded"))
         if checkpoint and newest > kavita_time(checkpoint.get("newest")):
-            self.db.set_plugin_state(PLUGIN, CHECKPOINT_KEY, {**checkpoint, "newest": newest})
+            self.db.plugin_state.set(PLUGIN, CHECKPOINT_KEY, {**checkpoint, "newest": newest})
         return found
 
     # ------------------------------------------------------------------ processing

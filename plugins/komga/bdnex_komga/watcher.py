@@ -267,10 +267,10 @@ class KomgaWorker:
     # ------------------------------------------------------------------ state
 
     def is_processed(self, book_id: str) -> bool:
-        return self.db.get_plugin_state(PLUGIN, f"book:{book_id}") is not None
+        return self.db.plugin_state.get(PLUGIN, f"book:{book_id}") is not None
 
     def _mark_processed(self, book_id: str, state: str, reason: str = "") -> None:
-        self.db.set_plugin_state(
+        self.db.plugin_state.set(
             PLUGIN, f"book:{book_id}", {"state": state, "reason": reason, "at": datetime.now(UTC).isoformat()}
         )
         with self._lock:
@@ -279,10 +279,10 @@ class KomgaWorker:
                 self.stats.failures[book_id] = reason
 
     def _save_pending(self) -> None:
-        self.db.set_plugin_state(PLUGIN, PENDING_KEY, sorted(self.pending))
+        self.db.plugin_state.set(PLUGIN, PENDING_KEY, sorted(self.pending))
 
     def _restore_pending(self) -> None:
-        saved = self.db.get_plugin_state(PLUGIN, PENDING_KEY, []) or []
+        saved = self.db.plugin_state.get(PLUGIN, PENDING_KEY, []) or []
         for book_id in saved if isinstance(saved, list) else []:
             if not is_komga_id(book_id):
                 # saved by an older version that took any string: dropped, or every restart fails again
@@ -294,7 +294,7 @@ class KomgaWorker:
             self._save_pending()
 
     def checkpoint(self) -> dict[str, Any] | None:
-        return self.db.get_plugin_state(PLUGIN, CHECKPOINT_KEY)
+        return self.db.plugin_state.get(PLUGIN, CHECKPOINT_KEY)
 
     def _advance_checkpoint(self, books: list[dict[str, Any]]) -> None:
         current = self.checkpoint() or {}
@@ -305,9 +305,9 @@ class KomgaWorker:
             if created is not None and (best is None or created > best):
                 best, newest = created, book
         if newest is not None:
-            self.db.set_plugin_state(PLUGIN, CHECKPOINT_KEY, {"created": newest.get("created"), "id": newest.get("id")})
+            self.db.plugin_state.set(PLUGIN, CHECKPOINT_KEY, {"created": newest.get("created"), "id": newest.get("id")})
         elif not current:
-            self.db.set_plugin_state(PLUGIN, CHECKPOINT_KEY, {"created": None, "id": None})
+            self.db.plugin_state.set(PLUGIN, CHECKPOINT_KEY, {"created": None, "id": None})
 
     # ------------------------------------------------------------------ catching up
 

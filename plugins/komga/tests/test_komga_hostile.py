@@ -144,7 +144,7 @@ def test_saved_poison_pending_ids_do_not_crash_each_restart(env: Env, books) -> 
 
     settings = env.settings()
     with BDneXDB(settings=settings) as db:
-        db.set_plugin_state(PLUGIN, PENDING_KEY, ["../libraries", f"{GOOD_ID}/../{books[0]['id']}", books[1]["id"]])
+        db.plugin_state.set(PLUGIN, PENDING_KEY, ["../libraries", f"{GOOD_ID}/../{books[0]['id']}", books[1]["id"]])
     for _ in range(2):
         code, out, err = env.cli(
             "komga",
@@ -159,8 +159,8 @@ def test_saved_poison_pending_ids_do_not_crash_each_restart(env: Env, books) -> 
         assert code == 0, out + err
         assert "unexpected" not in (out + err) and "Traceback" not in err
     with BDneXDB(settings=settings) as db:
-        assert db.get_plugin_state(PLUGIN, PENDING_KEY) == []
-        assert db.get_plugin_state(PLUGIN, f"book:{books[1]['id']}")["state"] == "done"
+        assert db.plugin_state.get(PLUGIN, PENDING_KEY) == []
+        assert db.plugin_state.get(PLUGIN, f"book:{books[1]['id']}")["state"] == "done"
         sessions = db.db.execute("SELECT COUNT(*) FROM processing_sessions").fetchone()[0]
     assert sessions == 1  # the good book, once; the bad ids started nothing
     assert not [request for request in env.komga.requests if "libraries" in request[1]]

@@ -348,7 +348,7 @@ def test_interrupted_sync_resumes_with_the_core(env: Env, scanned) -> None:
     options = TagOptions(workers=1, source="komga", locations=(f"library:{env.library_id}",))
     items = collect_items(settings, "komga", options.locations)
     with BDneXDB(settings=settings) as db:
-        session_id = db.start_session(
+        session_id = db.sessions.start(
             ", ".join(options.locations),
             batch_mode=True,
             strict_mode=False,
@@ -356,8 +356,8 @@ def test_interrupted_sync_resumes_with_the_core(env: Env, scanned) -> None:
             options=options.to_dict(),
             source="komga",
         )
-        db.add_session_files(session_id, [(str(item.path), item.key, "pending") for item in items])
-        db.update_session(session_id, status="paused")
+        db.sessions.add_files(session_id, [(str(item.path), item.key, "pending") for item in items])
+        db.sessions.update(session_id, status="paused")
     code, out, err = env.cli("tag", "--resume", str(session_id))
     assert code == 0, out + err
     for book_id, (album_id, _, _) in zip(book_ids, albums, strict=False):

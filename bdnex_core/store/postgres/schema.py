@@ -13,14 +13,14 @@ do not both apply it, and is recorded in ``bdnex_schema_versions``.
 
 SQLite's full-text tables (FTS5 virtual tables and their shadow tables) have no twin here:
 PostgreSQL searches with its own full-text search, GIN indexes over ``tsvector`` expressions of
-``processed_files`` (:mod:`bdnex_core.postgres.search`).
+``processed_files`` (:mod:`bdnex_core.store.postgres.search`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from bdnex_core.postgres import search
+from bdnex_core.store.postgres import search
 
 if TYPE_CHECKING:
     import psycopg

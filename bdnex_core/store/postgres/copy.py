@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bdnex_core.errors import DatabaseError
-from bdnex_core.postgres.sides import Side, open_side
-from bdnex_core.postgres.values import Column, TableChecksum
+from bdnex_core.store.postgres.sides import Side, open_side
+from bdnex_core.store.postgres.values import Column, TableChecksum
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,10 @@ from sqlite_utils import Database
 from bdnex_core import paths
 from bdnex_core.config import mask_url_password
 from bdnex_core.errors import DatabaseError
-from bdnex_core.postgres.connection import connect, is_postgresql_url, one_line
-from bdnex_core.postgres.schema import VERSIONS_TABLE, migrate
-from bdnex_core.postgres.values import BadValue, Column, JsonDocument, Kind, parse_json, parse_time
 from bdnex_core.store import migrations
+from bdnex_core.store.postgres.connection import connect, is_postgresql_url, one_line
+from bdnex_core.store.postgres.schema import VERSIONS_TABLE, migrate
+from bdnex_core.store.postgres.values import BadValue, Column, JsonDocument, Kind, parse_json, parse_time
 
 try:  # the optional [postgresql] extra: a copy between SQLite files goes without it
     import psycopg
