@@ -19,7 +19,6 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from bdnex_core.bedetheque.catalogue_index import SOURCE_COLUMNS, full_build_for_import, update_index
 from bdnex_core.bedetheque.catalogue_row import CatalogueRow
-from bdnex_core.bedetheque.client import SITEMAP_MAX_BYTES
 from bdnex_core.bedetheque.sitemaps import (
     AlbumEntry,
     iter_album_entries,
@@ -179,6 +178,8 @@ class Catalogue:
         sitemaps it fetched, and the next one skips them (their ``lastmod`` is recorded).
         ``progress`` is told how it goes (a bar on a terminal).
         """
+        from bdnex_core.bedetheque.client import SITEMAP_MAX_BYTES  # here: importing files needs no HTTP stack
+
         report = UpdateReport()
         # sitemaps are larger than pages: their own size cap (the client's default is for pages)
         index = client.get("/sitemap.xml", max_bytes=SITEMAP_MAX_BYTES)

@@ -9,10 +9,8 @@ from urllib.parse import urlparse
 import click
 
 from bdnex_core.bedetheque.catalogue import Catalogue
-from bdnex_core.bedetheque.client import BedethequeClient
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
 from bdnex_core.errors import BlockedError, Unreachable
-from bdnex_core.pipeline.progress import CatalogueProgress
 
 
 @click.group("catalogue")
@@ -54,6 +52,10 @@ def update(app: AppContext, files: tuple[Path, ...], more_files: tuple[Path, ...
 def update_online(app: AppContext, catalogue: Any, *, force: bool, show_progress: bool) -> Any:
     """The online update, with a progress bar on a terminal; a site that cannot be reached is said with
     what to check (the network, then what gets past a challenge)."""
+    # here, not atop the module: an update from files needs neither the HTTP stack nor the progress bar
+    from bdnex_core.bedetheque.client import BedethequeClient
+    from bdnex_core.pipeline.progress import CatalogueProgress
+
     host = urlparse(app.settings.catalogue.base_url).netloc
     progress = CatalogueProgress.for_terminal(host, app.quiet) if show_progress else None
     client = BedethequeClient(app.settings, database=app.db)
