@@ -105,12 +105,15 @@ def _read_ahead(files: list[Path]) -> Iterator[tuple[Path, list[tuple[Any, ...]]
 def sitemap_rows(source: str | os.PathLike[str] | IO[bytes], sitemap: str) -> Iterator[tuple[Any, ...]]:
     """The rows of one sitemap's albums, read straight from its ``<loc>`` (the same as :func:`_rows` of
     its entries, without making them: a full update reads 300,000)."""
+    series_norms: dict[str, str] = {}  # a series' albums are listed together: its name normalised once
     for url, lastmod in iter_locations(source):
         parts = split_album_url(url)
         if parts is None:
             continue
         album_id, series, tome, number, kind, title = parts
-        series_norm = slug_words(series)
+        series_norm = series_norms.get(series)
+        if series_norm is None:
+            series_norm = series_norms[series] = slug_words(series)
         title_norm = series_norm if title == series else slug_words(title)  # one-shots: the same slug
         yield (album_id, url, series, series_norm, tome, number, kind, title, title_norm, lastmod, sitemap)
 
