@@ -38,6 +38,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, suppress
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -423,13 +424,11 @@ class _Writer:
         new_series: list[tuple[Any, ...]] = []
         series_ids, sitemap_ids = self.series_ids, self.sitemap_ids
         held = self.held if self.new_file else None
+        if held is None:
+            rows = self._known_series_looked_up(rows)
         for album_id, series_norm, tome, tome_number, tome_kind, title_norm, sitemap in rows:
             count += 1
             series = series_ids.get(series_norm)
-            if series is None and held is None:
-                found = self.conn.execute("SELECT id FROM series WHERE name = ?", [series_norm]).fetchone()
-                if found is not None:
-                    series = series_ids[series_norm] = found[0]
             if series is None:
                 series = series_ids[series_norm] = self.next_series
                 self.next_series += 1
@@ -451,6 +450,21 @@ class _Writer:
                 albums, new_series = [], []
         self._flush(albums, new_series)
         return count
+
+    def _known_series_looked_up(self, rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+        """The rows as they come, the series the file has already put in :attr:`series_ids` a batch of rows
+        at a time (one query per few hundred names, not one per album)."""
+        iterator = iter(rows)
+        while batch := list(islice(iterator, _BATCH)):
+            unknown = sorted({row[1] for row in batch} - self.series_ids.keys())
+            for start in range(0, len(unknown), 500):
+                names = unknown[start : start + 500]
+                self.series_ids.update(
+                    self.conn.execute(
+                        f"SELECT name, id FROM series WHERE name IN ({', '.join('?' for _ in names)})", names
+                    ).fetchall()
+                )
+            yield from batch
 
     def _flush(self, albums: list[tuple[Any, ...]], new_series: list[tuple[Any, ...]]) -> None:
         if new_series:
@@ -594,7 +608,8 @@ class _Writer:
         self.conn.executemany("INSERT INTO touched_groups (series, tome_group) VALUES (?, ?)", touched)
         rows = self.conn.execute(
             "SELECT a.series, a.tome_group, a.album_id, a.tome_kind, a.tome, a.title, a.edition "
-            "FROM touched_groups t JOIN albums a ON a.series = t.series AND a.tome_group = t.tome_group"
+            # CROSS JOIN: the few touched groups looked up by the index, not every album scanned for them
+            "FROM touched_groups t CROSS JOIN albums a ON a.series = t.series AND a.tome_group = t.tome_group"
         ).fetchall()
         # the groups are made again: each album's edition from scratch
         self.conn.executemany(
@@ -636,14 +651,25 @@ class _Writer:
                 full_names[series] = found[0] if found else ""
             return full_names[series]
 
-        for series, name, stripped in self.added:
+        # the series added, in the list's order, merged into it in one pass (not inserted one by one, each
+        # insertion moving the 100,000 names after it)
+        added = sorted(self.added, key=lambda series: (len(series[2]), series[2], series[1]))
+        merged_ids, merged_names = array("q"), []
+        start = 0
+        for series, name, stripped in added:
             full_names[series] = name
             wanted = (len(stripped), stripped)
-            position = bisect.bisect_left(names, wanted, key=lambda other: (len(other), other))
+            position = bisect.bisect_left(names, wanted, lo=start, key=lambda other: (len(other), other))
             while position < len(names) and names[position] == stripped and full_name(ids[position]) < name:
                 position += 1
-            names.insert(position, stripped)
-            ids.insert(position, series)
+            merged_ids.extend(ids[start:position])
+            merged_names.extend(names[start:position])
+            merged_ids.append(series)
+            merged_names.append(stripped)
+            start = position
+        merged_ids.extend(ids[start:])
+        merged_names.extend(names[start:])
+        ids, names = merged_ids, merged_names
         self._write_fuzzy_list(ids, names)
         return True
 
