@@ -8,10 +8,12 @@ the same from saved sitemap files, offline.
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -118,6 +120,19 @@ def sitemap_rows(source: str | os.PathLike[str] | IO[bytes], sitemap: str) -> It
         yield (album_id, url, series, series_norm, tome, number, kind, title, title_norm, lastmod, sitemap)
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while a whole catalogue is imported: the import makes no cycles, and the
+    collector would walk the hundreds of thousands of rows it holds again and again."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 class Catalogue:
     def __init__(self, db: BDneXDB):
         self.db = db
@@ -154,14 +169,15 @@ class Catalogue:
         )
         for_index = itemgetter(*(ALBUM_COLUMNS.index(column) for column in ("album_id", *SOURCE_COLUMNS)))
         try:
-            for path, rows in _read_ahead(files):
-                revision = new_revision()
-                report.albums += self.db.catalogue.replace_sitemap(path.name, rows, revision=revision)
+            with _collector_paused():
+                for path, rows in _read_ahead(files):
+                    revision = new_revision()
+                    report.albums += self.db.catalogue.replace_sitemap(path.name, rows, revision=revision)
+                    if build is not None:
+                        build.add(path.name, revision, map(for_index, rows))
+                    report.fetched.append(str(path))
                 if build is not None:
-                    build.add(path.name, revision, map(for_index, rows))
-                report.fetched.append(str(path))
-            if build is not None:
-                build.finish(self.db)
+                    build.finish(self.db)
         finally:
             if build is not None:
                 build.abort()
