@@ -138,7 +138,6 @@ _INDEXES = (
     "CREATE INDEX albums_by_title ON albums(coalesce(title_key, title)) WHERE title <> ''",
     "CREATE INDEX albums_by_sitemap ON albums(sitemap)",
     "CREATE INDEX albums_by_edition ON albums(edition) WHERE edition IS NOT NULL",
-    "CREATE INDEX albums_by_tome_group ON albums(series, tome_group)",
     "CREATE INDEX series_by_name ON series(name)",
 )
 
@@ -608,7 +607,8 @@ class _Writer:
         self.conn.executemany("INSERT INTO touched_groups (series, tome_group) VALUES (?, ?)", touched)
         rows = self.conn.execute(
             "SELECT a.series, a.tome_group, a.album_id, a.tome_kind, a.tome, a.title, a.edition "
-            # CROSS JOIN: the few touched groups looked up by the index, not every album scanned for them
+            # CROSS JOIN: the albums of the few touched series read through their index (albums_by_series),
+            # not every album scanned for them
             "FROM touched_groups t CROSS JOIN albums a ON a.series = t.series AND a.tome_group = t.tome_group"
         ).fetchall()
         # the groups are made again: each album's edition from scratch
