@@ -197,7 +197,7 @@ class Catalogue:
         sitemaps it fetched, and the next one skips them (their ``lastmod`` is recorded).
         ``progress`` is told how it goes (a bar on a terminal).
         """
-        from bdnex_core.bedetheque.client import SITEMAP_MAX_BYTES  # here: importing files needs no HTTP stack
+        from bdnex_core.bedetheque.client import SITEMAP_MAX_BYTES  # lazy: requests; importing files stays offline
 
         report = UpdateReport()
         # sitemaps are larger than pages: their own size cap (the client's default is for pages)
