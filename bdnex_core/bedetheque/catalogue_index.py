@@ -654,7 +654,8 @@ class _Writer:
         # the series added, in the list's order, merged into it in one pass (not inserted one by one, each
         # insertion moving the 100,000 names after it)
         added = sorted(self.added, key=lambda series: (len(series[2]), series[2], series[1]))
-        merged_ids, merged_names = array("q"), []
+        merged_ids = array("q")
+        merged_names: list[str] = []
         start = 0
         for series, name, stripped in added:
             full_names[series] = name
