@@ -8,10 +8,12 @@ the same from saved sitemap files, offline.
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -19,7 +21,6 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from bdnex_core.bedetheque.catalogue_index import SOURCE_COLUMNS, full_build_for_import, update_index
 from bdnex_core.bedetheque.catalogue_row import CatalogueRow
-from bdnex_core.bedetheque.client import SITEMAP_MAX_BYTES
 from bdnex_core.bedetheque.sitemaps import (
     AlbumEntry,
     iter_album_entries,
@@ -106,14 +107,30 @@ def _read_ahead(files: list[Path]) -> Iterator[tuple[Path, list[tuple[Any, ...]]
 def sitemap_rows(source: str | os.PathLike[str] | IO[bytes], sitemap: str) -> Iterator[tuple[Any, ...]]:
     """The rows of one sitemap's albums, read straight from its ``<loc>`` (the same as :func:`_rows` of
     its entries, without making them: a full update reads 300,000)."""
+    series_norms: dict[str, str] = {}  # a series' albums are listed together: its name normalised once
     for url, lastmod in iter_locations(source):
         parts = split_album_url(url)
         if parts is None:
             continue
         album_id, series, tome, number, kind, title = parts
-        series_norm = slug_words(series)
+        series_norm = series_norms.get(series)
+        if series_norm is None:
+            series_norm = series_norms[series] = slug_words(series)
         title_norm = series_norm if title == series else slug_words(title)  # one-shots: the same slug
         yield (album_id, url, series, series_norm, tome, number, kind, title, title_norm, lastmod, sitemap)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while a whole catalogue is imported: the import makes no cycles, and the
+    collector would walk the hundreds of thousands of rows it holds again and again."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class Catalogue:
@@ -152,14 +169,15 @@ class Catalogue:
         )
         for_index = itemgetter(*(ALBUM_COLUMNS.index(column) for column in ("album_id", *SOURCE_COLUMNS)))
         try:
-            for path, rows in _read_ahead(files):
-                revision = new_revision()
-                report.albums += self.db.catalogue.replace_sitemap(path.name, rows, revision=revision)
+            with _collector_paused():
+                for path, rows in _read_ahead(files):
+                    revision = new_revision()
+                    report.albums += self.db.catalogue.replace_sitemap(path.name, rows, revision=revision)
+                    if build is not None:
+                        build.add(path.name, revision, map(for_index, rows))
+                    report.fetched.append(str(path))
                 if build is not None:
-                    build.add(path.name, revision, map(for_index, rows))
-                report.fetched.append(str(path))
-            if build is not None:
-                build.finish(self.db)
+                    build.finish(self.db)
         finally:
             if build is not None:
                 build.abort()
@@ -179,6 +197,8 @@ class Catalogue:
         sitemaps it fetched, and the next one skips them (their ``lastmod`` is recorded).
         ``progress`` is told how it goes (a bar on a terminal).
         """
+        from bdnex_core.bedetheque.client import SITEMAP_MAX_BYTES  # lazy: requests; importing files stays offline
+
         report = UpdateReport()
         # sitemaps are larger than pages: their own size cap (the client's default is for pages)
         index = client.get("/sitemap.xml", max_bytes=SITEMAP_MAX_BYTES)

@@ -37,6 +37,8 @@ import threading
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, suppress
+from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,6 +80,8 @@ ALBUM_COLUMNS = (
     # groups again only the ones its albums share
     ("tome_group", "TEXT NOT NULL"),
 )
+# where the tome group is among an album's derived values
+_TOME_GROUP = [name for name, _kind in ALBUM_COLUMNS].index("tome_group")
 # above this share of the catalogue changed, one new file is faster than updating the old one
 REBUILD_SHARE = 0.3
 _BATCH = 5000
@@ -104,6 +108,7 @@ def album_values(
     return (tome, tome_number, tome_kind, title, None if key == title else key, tome_group(tome_kind, tome))
 
 
+@lru_cache(maxsize=8192)  # a few thousand distinct tomes, 300,000 albums
 def tome_group(tome_kind: str | None, tome: str | None) -> str:
     """The albums whose editions :func:`~bdnex_core.matching.editions.edition_groups` may group together,
     within one series (``albums.tome_group``)."""
@@ -133,7 +138,6 @@ _INDEXES = (
     "CREATE INDEX albums_by_title ON albums(coalesce(title_key, title)) WHERE title <> ''",
     "CREATE INDEX albums_by_sitemap ON albums(sitemap)",
     "CREATE INDEX albums_by_edition ON albums(edition) WHERE edition IS NOT NULL",
-    "CREATE INDEX albums_by_tome_group ON albums(series, tome_group)",
     "CREATE INDEX series_by_name ON series(name)",
 )
 
@@ -383,8 +387,9 @@ class _Writer:
         self.removed: set[int] = set()
         # in an update: the (series, tome group) whose edition groups are computed again
         self.touched: set[tuple[int, str]] = set()
-        # in a new file: (series, album_id, tome_kind, tome, title) of every album, for the edition groups
-        self.album_facts: dict[int, tuple[Any, ...]] = {}  # by album id: the last row of an id wins, as in the table
+        # in a new file, every album (series, sitemap, album_values), written once at the end with its edition
+        # group, in album-id order; by album id: the last row of an id wins, as in the table
+        self.held: dict[int, tuple[int, int | None, tuple[Any, ...]]] = {}
         self.sitemap_ids: dict[str, int] = {
             name: number for number, name in conn.execute("SELECT id, name FROM sitemaps")
         }
@@ -397,6 +402,10 @@ class _Writer:
         self._insert_album = (
             f"INSERT OR REPLACE INTO albums (album_id, series, sitemap, {album_columns}) "
             f"VALUES (?, ?, ?, {', '.join('?' for _ in ALBUM_COLUMNS)})"
+        )
+        self._insert_new_album = (
+            f"INSERT INTO albums (album_id, series, sitemap, edition, {album_columns}) "
+            f"VALUES (?, ?, ?, ?, {', '.join('?' for _ in ALBUM_COLUMNS)})"
         )
 
     def sitemap(self, name: str | None) -> int | None:
@@ -413,30 +422,50 @@ class _Writer:
         albums: list[tuple[Any, ...]] = []
         new_series: list[tuple[Any, ...]] = []
         series_ids, sitemap_ids = self.series_ids, self.sitemap_ids
+        held = self.held if self.new_file else None
+        if held is None:
+            rows = self._known_series_looked_up(rows)
         for album_id, series_norm, tome, tome_number, tome_kind, title_norm, sitemap in rows:
+            count += 1
             series = series_ids.get(series_norm)
-            if series is None and not self.new_file:
-                found = self.conn.execute("SELECT id FROM series WHERE name = ?", [series_norm]).fetchone()
-                if found is not None:
-                    series = series_ids[series_norm] = found[0]
             if series is None:
                 series = series_ids[series_norm] = self.next_series
                 self.next_series += 1
                 new_series.append((series, *series_values(series_norm)))
-            if not self.new_file:
-                self.touched.add((series, tome_group(tome_kind, tome)))
             number = sitemap_ids.get(sitemap) if sitemap is not None else None
             if number is None and sitemap is not None:
                 number = self.sitemap(sitemap)
-            albums.append((album_id, series, number, *album_values(tome, tome_number, tome_kind, title_norm)))
-            if self.new_file:
-                self.album_facts[album_id] = (series, album_id, tome_kind, tome, title_norm or "")
+            values = album_values(tome, tome_number, tome_kind, title_norm)
+            if held is not None:  # written by finish, with the edition groups
+                held[album_id] = (series, number, values)
+                if len(new_series) >= _BATCH:
+                    self._flush([], new_series)
+                    new_series = []
+                continue
+            self.touched.add((series, values[_TOME_GROUP]))
+            albums.append((album_id, series, number, *values))
             if len(albums) >= _BATCH:
-                count += self._flush(albums, new_series)
+                self._flush(albums, new_series)
                 albums, new_series = [], []
-        return count + self._flush(albums, new_series)
+        self._flush(albums, new_series)
+        return count
 
-    def _flush(self, albums: list[tuple[Any, ...]], new_series: list[tuple[Any, ...]]) -> int:
+    def _known_series_looked_up(self, rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+        """The rows as they come, the series the file has already put in :attr:`series_ids` a batch of rows
+        at a time (one query per few hundred names, not one per album)."""
+        iterator = iter(rows)
+        while batch := list(islice(iterator, _BATCH)):
+            unknown = sorted({row[1] for row in batch} - self.series_ids.keys())
+            for start in range(0, len(unknown), 500):
+                names = unknown[start : start + 500]
+                self.series_ids.update(
+                    self.conn.execute(
+                        f"SELECT name, id FROM series WHERE name IN ({', '.join('?' for _ in names)})", names
+                    ).fetchall()
+                )
+            yield from batch
+
+    def _flush(self, albums: list[tuple[Any, ...]], new_series: list[tuple[Any, ...]]) -> None:
         if new_series:
             self.series_changed = True
             self.conn.executemany(self._insert_series, new_series)
@@ -449,8 +478,8 @@ class _Writer:
                 words.extend((word, series) for word in series_words(name, stripped))
             if self.pending is None:
                 self._insert_forms(keys, words)
-        self.conn.executemany(self._insert_album, albums)
-        return len(albums)
+        if albums:
+            self.conn.executemany(self._insert_album, albums)
 
     def _insert_forms(self, keys: list[tuple[str, int]], words: list[tuple[str, int]]) -> None:
         self.conn.executemany("INSERT OR IGNORE INTO series_keys (key, series) VALUES (?, ?)", keys)
@@ -511,7 +540,10 @@ class _Writer:
             keys, words = self.pending
             self._insert_forms(sorted(keys), sorted(words))
             self.pending = None
-        self._group_editions()
+        if self.new_file:
+            self._write_held_albums()
+        else:
+            self._group_editions()
         if self.series_changed and not (not self.new_file and self._update_fuzzy_list()):
             rows = self.conn.execute(
                 "SELECT id, coalesce(stripped, name) AS key FROM series ORDER BY length(key), key, name"
@@ -525,35 +557,67 @@ class _Writer:
         for (name,) in gone:
             del self.sitemap_ids[name]
 
+    def _write_held_albums(self) -> None:
+        """A new file's albums, each with its edition group (:func:`~bdnex_core.matching.index.editions_by_album`,
+        the in-memory index's rule), inserted once in album-id order: the table's B-tree is filled from left
+        to right and no row is written twice."""
+        held, self.held = self.held, {}
+        # the albums that share a series and a tome group with another (most albums have none)
+        first: dict[tuple[int, str], int] = {}
+        shared: dict[tuple[int, str], list[int]] = {}
+        for album_id, (series, _sitemap, values) in held.items():
+            group = (series, values[_TOME_GROUP])
+            other = first.setdefault(group, album_id)
+            if other != album_id:
+                members = shared.get(group)
+                if members is None:
+                    shared[group] = [other, album_id]
+                else:
+                    members.append(album_id)
+        del first
+        editions: dict[int, int] = {}
+        for members in shared.values():
+            members.sort()
+            # (album_id, tome kind, tome, title) from the derived values (tome, number, kind, title, ...)
+            albums = [
+                (album_id, held[album_id][2][2], held[album_id][2][0], held[album_id][2][3]) for album_id in members
+            ]
+            for album_id, others in editions_by_album(albums).items():
+                editions[album_id] = min(album_id, *others)
+        self.conn.executemany(
+            self._insert_new_album,
+            (
+                (album_id, series, sitemap, editions.get(album_id), *values)
+                for album_id, (series, sitemap, values) in sorted(held.items())
+            ),
+        )
+
     def _group_editions(self) -> None:
-        """``albums.edition`` of every series in a new file, of the series the change touched in an update
+        """``albums.edition`` of the series the change touched in an update
         (:func:`~bdnex_core.matching.index.editions_by_album`, the in-memory index's rule)."""
         by_group: dict[tuple[int, str], list[tuple[Any, ...]]] = {}
-        if self.new_file:  # the albums as they were added (reading them back costs more)
-            for series, album_id, kind, tome, title in self.album_facts.values():
-                by_group.setdefault((series, tome_group(kind, tome)), []).append((album_id, kind, tome, title))
-            self.album_facts = {}
-        else:
-            touched = sorted((series, group) for series, group in self.touched if series not in self.removed)
-            if not touched:
-                return
-            self.conn.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS touched_groups (series INTEGER, tome_group TEXT, "
-                "PRIMARY KEY (series, tome_group))"
-            )
-            self.conn.execute("DELETE FROM touched_groups")
-            self.conn.executemany("INSERT INTO touched_groups (series, tome_group) VALUES (?, ?)", touched)
-            rows = self.conn.execute(
-                "SELECT a.series, a.tome_group, a.album_id, a.tome_kind, a.tome, a.title, a.edition "
-                "FROM touched_groups t JOIN albums a ON a.series = t.series AND a.tome_group = t.tome_group"
-            ).fetchall()
-            # the groups are made again: each album's edition from scratch
-            self.conn.executemany(
-                "UPDATE albums SET edition = NULL WHERE album_id = ?",
-                [(row[2],) for row in rows if row[6] is not None],
-            )
-            for series, group, *album, _edition in rows:
-                by_group.setdefault((series, group), []).append(tuple(album))
+        touched = sorted((series, group) for series, group in self.touched if series not in self.removed)
+        if not touched:
+            return
+        self.conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS touched_groups (series INTEGER, tome_group TEXT, "
+            "PRIMARY KEY (series, tome_group))"
+        )
+        self.conn.execute("DELETE FROM touched_groups")
+        self.conn.executemany("INSERT INTO touched_groups (series, tome_group) VALUES (?, ?)", touched)
+        rows = self.conn.execute(
+            "SELECT a.series, a.tome_group, a.album_id, a.tome_kind, a.tome, a.title, a.edition "
+            # CROSS JOIN: the albums of the few touched series read through their index (albums_by_series),
+            # not every album scanned for them
+            "FROM touched_groups t CROSS JOIN albums a ON a.series = t.series AND a.tome_group = t.tome_group"
+        ).fetchall()
+        # the groups are made again: each album's edition from scratch
+        self.conn.executemany(
+            "UPDATE albums SET edition = NULL WHERE album_id = ?",
+            [(row[2],) for row in rows if row[6] is not None],
+        )
+        for series, group, *album, _edition in rows:
+            by_group.setdefault((series, group), []).append(tuple(album))
         updates: list[tuple[int, int]] = []
         for albums in by_group.values():
             if len(albums) > 1:
@@ -587,14 +651,26 @@ class _Writer:
                 full_names[series] = found[0] if found else ""
             return full_names[series]
 
-        for series, name, stripped in self.added:
+        # the series added, in the list's order, merged into it in one pass (not inserted one by one, each
+        # insertion moving the 100,000 names after it)
+        added = sorted(self.added, key=lambda series: (len(series[2]), series[2], series[1]))
+        merged_ids = array("q")
+        merged_names: list[str] = []
+        start = 0
+        for series, name, stripped in added:
             full_names[series] = name
             wanted = (len(stripped), stripped)
-            position = bisect.bisect_left(names, wanted, key=lambda other: (len(other), other))
+            position = bisect.bisect_left(names, wanted, lo=start, key=lambda other: (len(other), other))
             while position < len(names) and names[position] == stripped and full_name(ids[position]) < name:
                 position += 1
-            names.insert(position, stripped)
-            ids.insert(position, series)
+            merged_ids.extend(ids[start:position])
+            merged_names.extend(names[start:position])
+            merged_ids.append(series)
+            merged_names.append(stripped)
+            start = position
+        merged_ids.extend(ids[start:])
+        merged_names.extend(names[start:])
+        ids, names = merged_ids, merged_names
         self._write_fuzzy_list(ids, names)
         return True
 

@@ -9,10 +9,8 @@ from urllib.parse import urlparse
 import click
 
 from bdnex_core.bedetheque.catalogue import Catalogue
-from bdnex_core.bedetheque.client import BedethequeClient
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
 from bdnex_core.errors import BlockedError, Unreachable
-from bdnex_core.pipeline.progress import CatalogueProgress
 
 
 @click.group("catalogue")
@@ -54,6 +52,9 @@ def update(app: AppContext, files: tuple[Path, ...], more_files: tuple[Path, ...
 def update_online(app: AppContext, catalogue: Any, *, force: bool, show_progress: bool) -> Any:
     """The online update, with a progress bar on a terminal; a site that cannot be reached is said with
     what to check (the network, then what gets past a challenge)."""
+    from bdnex_core.bedetheque.client import BedethequeClient  # lazy: requests; an update from files goes offline
+    from bdnex_core.pipeline.progress import CatalogueProgress  # lazy: rich; an update from files shows no bar
+
     host = urlparse(app.settings.catalogue.base_url).netloc
     progress = CatalogueProgress.for_terminal(host, app.quiet) if show_progress else None
     client = BedethequeClient(app.settings, database=app.db)
