@@ -33,20 +33,22 @@ $(CT_VENV)/bin/comictagger:
 # (said here, in the recipe: make turns every failing status into its own 2). PYTEST_ARGS: e.g. -k NAME
 NOTHING_COLLECTED_IS_OK = status=$$?; if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$status
 
+# -n 2 --dist loadfile: each module on one worker (its module fixtures built once); --no-loadscope-reorder
+# keeps the order bdnex_testing's plugin gives the modules (those with slow tests first)
 ## test: the whole suite, slow tests included (about 10 minutes on 2 cores at most)
 test: install comictagger
-	BDNEX_COMICTAGGER=$(abspath $(CT_VENV))/bin/comictagger $(BIN)/python -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS); $(NOTHING_COLLECTED_IS_OK)
+	BDNEX_COMICTAGGER=$(abspath $(CT_VENV))/bin/comictagger $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -q $(PYTEST_ARGS); $(NOTHING_COLLECTED_IS_OK)
 
 ## test-fast: skip the tests marked slow
 test-fast: install
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not slow" $(PYTEST_ARGS); $(NOTHING_COLLECTED_IS_OK)
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -q -m "not slow" $(PYTEST_ARGS); $(NOTHING_COLLECTED_IS_OK)
 
 ## test-alone: the fast suite as in a clone with nothing beside it (../shared hidden, no PostgreSQL server;
 ## what needs them skips). BDNEX_ALONE_SUBSET=1 (CI) runs only the tests that reach ../shared or
 ## PostgreSQL: the others do the same with or without them
 test-alone: install
 	env -u BDNEX_REQUIRE_SHARED -u BDNEX_REQUIRE_POSTGRES -u BDNEX_TEST_POSTGRES_URL BDNEX_SHARED_DIR=$(abspath .)/.no-shared-here \
-	  $(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not slow" $(PYTEST_ARGS); $(NOTHING_COLLECTED_IS_OK)
+	  $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -q -m "not slow" $(PYTEST_ARGS); $(NOTHING_COLLECTED_IS_OK)
 
 ## lint: ruff (lint and format check) and mypy, versions pinned in the [lint] extra
 lint: venv

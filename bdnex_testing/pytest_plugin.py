@@ -7,6 +7,7 @@ part of any wheel (runtime code, such as the demo's fake site, lives in ``bdnex_
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -51,6 +52,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "shared_dir" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.shared)
+    # xdist hands out whole modules (--dist loadfile --no-loadscope-reorder, see the Makefile) in this order:
+    # the modules that hold slow tests first, so that the long ones start at once and the short ones fill
+    # the end of the run on both workers, then the others, those with most tests first (xdist's own order,
+    # which alone put a 4-minute module of 4 tests near the end, to run alone for its 4 minutes)
+    with_slow_tests = {item.path for item in items if item.get_closest_marker("slow")}
+    tests_in = Counter(item.path for item in items)
+    items.sort(key=lambda item: (0, 0) if item.path in with_slow_tests else (1, -tests_in[item.path]))  # stable
     if os.environ.get("BDNEX_ALONE_SUBSET") != "1":
         return
     kept: list[pytest.Item] = []

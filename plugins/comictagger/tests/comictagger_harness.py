@@ -20,12 +20,13 @@ def comictagger_executable() -> Path | None:
 
 
 class Runner:
-    """Runs ``comictagger`` with a private config folder and the bedetheque source on the fake site."""
+    """Runs ``comictagger`` with a private config folder and the bedetheque source on the fake site
+    (``database``: the talker's bdnex-core database, by default a new one in ``folder``)."""
 
-    def __init__(self, executable: Path, folder: Path, site: FakeBedetheque):
+    def __init__(self, executable: Path, folder: Path, site: FakeBedetheque, database: Path | None = None):
         self.executable, self.folder, self.site = executable, folder, site
         self.config = folder / "ct-config"
-        self.database = folder / "bdnex.db"
+        self.database = database or folder / "bdnex.db"
 
     def run(self, *arguments: str, source: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         command = [str(self.executable), "--config", str(self.config), "--no-gui"]

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from comictagger_harness import Runner, comicinfo, make_cbz
 from demo_names import RECOMMENDED, measure
+
+from bdnex_core.demo.fakesite import FakeBedetheque
+from bdnex_testing.shared import fake_bedetheque
+
+
+@pytest.fixture(scope="module")
+def names_site(
+    bedetheque_fixtures: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[FakeBedetheque, Path]]:
+    """One site and one talker database for the collector names, as a user's runs share theirs: the
+    first ComicTagger run fills the database from the site's sitemaps (10 s of each run otherwise),
+    each run still searches it for its own name with its own options and its own ComicTagger settings."""
+    with fake_bedetheque() as site:
+        yield site, tmp_path_factory.mktemp("talker") / "bdnex.db"
 
 
 @pytest.mark.slow
@@ -26,8 +41,10 @@ from demo_names import RECOMMENDED, measure
     ],
 )
 def test_collector_names_with_the_readme_options(
-    runner: Runner, tmp_path: Path, name: str, album_id: int, options: tuple[str, ...]
+    comictagger: Path, names_site, tmp_path: Path, name: str, album_id: int, options: tuple[str, ...]
 ) -> None:
+    site, database = names_site
+    runner = Runner(comictagger, tmp_path, site, database=database)
     path = make_cbz(tmp_path / name, runner.site.cover(album_id), pages=2)
     result = runner.run(*options, "-s", "-o", "-f", "--tags-write", "cr", "-t", "cr", str(path))
     assert result.returncode == 0, result.stdout + result.stderr

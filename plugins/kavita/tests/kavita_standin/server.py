@@ -506,6 +506,9 @@ class KavitaStandIn:
 class Handler(BaseHTTPRequestHandler):
     kavita: KavitaStandIn
     protocol_version = "HTTP/1.1"
+    # headers and body are two writes: without TCP_NODELAY the body waits for the client's delayed ACK
+    # (40 ms on Linux) on each kept-alive answer, a stall the real server does not add
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass

@@ -96,6 +96,9 @@ class Handler(BaseHTTPRequestHandler):
     komga: KomgaStandIn
     protocol_version = "HTTP/1.1"
     server_version = "KomgaStandIn/" + KOMGA_VERSION
+    # headers and body are two writes: without TCP_NODELAY the body waits for the client's delayed ACK
+    # (40 ms on Linux) on each kept-alive answer, a stall the real server does not add
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         return
