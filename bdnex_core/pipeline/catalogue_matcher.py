@@ -18,7 +18,8 @@ from bdnex_core.matching.matcher import Matcher
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
     from bdnex_core.db import BDneXDB
-    from bdnex_core.matching.matcher import Matcher
+    from bdnex_core.matching.filename import ParsedName
+    from bdnex_core.matching.matcher import MatchResult
 
 
 def require_catalogue(db: BDneXDB) -> None:
@@ -76,6 +77,9 @@ class LazyMatcher:
                 if self._matcher is None:
                     self._matcher = load_matcher(self._settings, self._db)
         return self._matcher
+
+    def match(self, parsed: ParsedName) -> MatchResult:
+        return self._get().match(parsed)
 
     def __getattr__(self, name: str):
         return getattr(self._get(), name)

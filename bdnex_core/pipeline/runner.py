@@ -37,7 +37,14 @@ from bdnex_core.pipeline.catalogue_matcher import LazyMatcher
 from bdnex_core.pipeline.fresh_start import refuse_a_silent_fresh_start
 from bdnex_core.pipeline.logs import write_session_logs, write_text_log
 from bdnex_core.pipeline.options import TagOptions
-from bdnex_core.pipeline.steps import ItemProcessor, Outcome, RecordedOutcome, take_back_writes
+from bdnex_core.pipeline.steps import (
+    ItemProcessor,
+    NameMatcher,
+    Outcome,
+    RecordedOutcome,
+    RunProgress,
+    take_back_writes,
+)
 from bdnex_core.service import notifications
 from bdnex_core.signals import stop_on_signals
 from bdnex_core.states import (
@@ -162,10 +169,10 @@ class TagRun:
         db: BDneXDB,
         options: TagOptions,
         *,
-        client: Any = None,
-        matcher: Any = None,
+        client: BedethequeClient | None = None,
+        matcher: NameMatcher | None = None,
         reviewer: Reviewer | None = None,
-        progress: Any = None,
+        progress: RunProgress | None = None,
     ):
         if db.memory:
             raise BdnexError("tagging needs a database file or server (workers open their own connections)")
@@ -669,11 +676,11 @@ def _result_values(outcome: Outcome, status: FileStatus) -> dict[str, Any]:
     return values
 
 
-def _default_client(settings: Settings, db: BDneXDB) -> Any:
+def _default_client(settings: Settings, db: BDneXDB) -> BedethequeClient:
     return BedethequeClient(settings, database=db)  # politeness shared with every run on this database
 
 
-def _default_matcher(settings: Settings, db: BDneXDB) -> Any:
+def _default_matcher(settings: Settings, db: BDneXDB) -> NameMatcher:
     return LazyMatcher(settings, db)
 
 
@@ -683,10 +690,10 @@ def run_tagging(
     items: list[LibraryItem],
     options: TagOptions,
     *,
-    client: Any = None,
-    matcher: Any = None,
+    client: BedethequeClient | None = None,
+    matcher: NameMatcher | None = None,
     reviewer: Reviewer | None = None,
-    progress: Any = None,
+    progress: RunProgress | None = None,
 ) -> RunSummary:
     """Tag ``items`` in a new session (the entry point adapters call)."""
     return TagRun(settings, db, options, client=client, matcher=matcher, reviewer=reviewer, progress=progress).start(
@@ -710,10 +717,10 @@ def tag_locations(
     db: BDneXDB,
     options: TagOptions,
     *,
-    client: Any = None,
-    matcher: Any = None,
+    client: BedethequeClient | None = None,
+    matcher: NameMatcher | None = None,
     reviewer: Reviewer | None = None,
-    progress: Any = None,
+    progress: RunProgress | None = None,
 ) -> RunSummary:
     """Tag what ``options.locations`` of ``options.source`` hold (the ``bdnex-core tag`` command).
 
@@ -746,10 +753,10 @@ def resume_tagging(
     session_id: int,
     *,
     overrides: dict[str, Any] | None = None,
-    client: Any = None,
-    matcher: Any = None,
+    client: BedethequeClient | None = None,
+    matcher: NameMatcher | None = None,
     reviewer: Reviewer | None = None,
-    progress: Any = None,
+    progress: RunProgress | None = None,
 ) -> RunSummary:
     """Resume a session: exactly its files not done yet, with the options it was started with."""
     session = db.sessions.get(session_id)

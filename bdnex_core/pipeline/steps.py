@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from bdnex_core import archives
 from bdnex_core.archives.journal import WriteJournal, journalled, take_back_abandoned
@@ -34,9 +34,11 @@ from bdnex_core.store.common import MAX_ID
 
 if TYPE_CHECKING:
     from bdnex_core.bedetheque.album import Album
+    from bdnex_core.bedetheque.client import BedethequeClient
     from bdnex_core.config import Settings
     from bdnex_core.db import BDneXDB
     from bdnex_core.matching.filename import ParsedName
+    from bdnex_core.matching.matcher import MatchResult
     from bdnex_core.pipeline.options import TagOptions
     from bdnex_core.store.files import FileLookup
 
@@ -193,6 +195,27 @@ def summary_row(outcome: Outcome | RecordedOutcome) -> dict[str, Any]:
     }
 
 
+class NameMatcher(Protocol):
+    """What a tag run asks of its matcher: the catalogue's (:class:`~bdnex_core.matching.matcher.Matcher`,
+    loaded lazily by the run) or any other that answers the same way."""
+
+    def match(self, parsed: ParsedName) -> MatchResult: ...
+
+
+class RunProgress(Protocol):
+    """What a tag run tells its progress display (the terminal's :class:`ProgressDisplay`, or a front-end's)."""
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self, outcome: Outcome, *, pace: str | None = None) -> None: ...
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class ArchiveView:
     """What a tag reads of a local archive, once: its pages and its ComicInfo.xml (parsed, as bytes,
@@ -220,8 +243,8 @@ class ItemProcessor:
         options: TagOptions,
         *,
         db_factory: Callable[[], BDneXDB],
-        client: Any,
-        matcher: Any,
+        client: BedethequeClient,
+        matcher: NameMatcher,
         writers: list[MetadataWriter],
     ):
         self.settings = settings
