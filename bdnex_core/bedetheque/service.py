@@ -254,9 +254,12 @@ def _series_page(client: BedethequeClient, db: BDneXDB, series_id: int, slug: st
     series.series_id = series.series_id or series_id
     write_to_cache(client.data_dir / "series" / f"{series_id}.html", page.content)
     record = SeriesRecord.from_page(series, slug=slug)
-    kept = db.albums.fresh_many(album.album_id for album in series.full_albums)
     with db.write():
         record.publisher = db.series.put(record.to_dict(), tome_count=record.tome_count)
+        # read in the transaction that writes, the rows held: an album page another worker stores
+        # meanwhile is either seen here and kept, or written after this and wins (it says more)
+        db.albums.hold(album.album_id for album in series.full_albums)
+        kept = db.albums.fresh_many(album.album_id for album in series.full_albums)
         for album in series.full_albums:
             cached = kept.get(album.album_id)
             if cached is not None and cached.get("filled_from", ALBUM_PAGE) == ALBUM_PAGE:

@@ -44,10 +44,18 @@ class AlbumCache:
             "metadata": json.dumps(data, ensure_ascii=False),
         }
         with self.backend.write() as backend:
+            self.hold([int(album_id)])
             if row["url"]:
                 # the same url under an old id (renumbered album) would break the UNIQUE constraint
                 backend.execute("DELETE FROM bdgest_albums WHERE url = ? AND id != ?", [row["url"], row["id"]])
             backend.upsert("bdgest_albums", row, key=("id",))
+
+    def hold(self, bdgest_ids: Iterable[int]) -> None:
+        """Inside a write: wait until no other transaction writes these albums' rows, and keep them to
+        this one's end, so that a read-then-write of the cache (a series page filling the albums not read
+        from their own page) never meets an album page stored in between. SQLite's writer is alone already."""
+        for bdgest_id in sorted({int(bdgest_id) for bdgest_id in bdgest_ids}):  # one order: no deadlock
+            self.backend.serialize(f"bdgest_albums:{bdgest_id}")
 
     def get(self, bdgest_id: int, *, now: datetime | None = None) -> dict[str, Any] | None:
         """The cached album if still valid, else ``None``."""
