@@ -8,12 +8,10 @@ the same from saved sitemap files, offline.
 
 from __future__ import annotations
 
-import gc
 import io
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -30,6 +28,7 @@ from bdnex_core.bedetheque.sitemaps import (
 )
 from bdnex_core.db import BDneXDB
 from bdnex_core.errors import CatalogueError
+from bdnex_core.fileio import collector_paused
 from bdnex_core.matching.normalize import slug_words
 from bdnex_core.store.catalogue import ALBUM_COLUMNS, new_revision
 
@@ -120,19 +119,6 @@ def sitemap_rows(source: str | os.PathLike[str] | IO[bytes], sitemap: str) -> It
         yield (album_id, url, series, series_norm, tome, number, kind, title, title_norm, lastmod, sitemap)
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cycle collector off while a whole catalogue is imported: the import makes no cycles, and the
-    collector would walk the hundreds of thousands of rows it holds again and again."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 class Catalogue:
     def __init__(self, db: BDneXDB):
         self.db = db
@@ -169,7 +155,7 @@ class Catalogue:
         )
         for_index = itemgetter(*(ALBUM_COLUMNS.index(column) for column in ("album_id", *SOURCE_COLUMNS)))
         try:
-            with _collector_paused():
+            with collector_paused():
                 for path, rows in _read_ahead(files):
                     revision = new_revision()
                     report.albums += self.db.catalogue.replace_sitemap(path.name, rows, revision=revision)
