@@ -132,7 +132,7 @@ def _unreadable(path: Path) -> bool:
     return not os.access(path, os.R_OK | os.W_OK)
 
 
-def _database_header(path: Path, size: int) -> tuple[str, Problem] | None:
+def _database_header(path: Path, size: int, wal: Path) -> tuple[str, Problem] | None:
     """What is wrong with the database file's header, and whether anything of it is left (``None``: sound)."""
     with open(path, "rb") as handle:
         header = handle.read(100)
@@ -153,9 +153,28 @@ def _database_header(path: Path, size: int) -> tuple[str, Problem] | None:
         struct.unpack(">I", header[28:32])[0],
         struct.unpack(">I", header[92:96])[0],
     )
-    if pages and change_counter == valid_for and pages * page_size > size:
+    if (
+        pages
+        and change_counter == valid_for
+        and pages * page_size > size
+        and not _log_holds(wal, size // page_size, pages)
+    ):
         return f"it is cut short ({size // page_size} of its {pages} pages are left)", Problem.DAMAGED
     return None
+
+
+def _log_holds(wal: Path, present: int, pages: int) -> bool:
+    """Whether the -wal's committed frames hold every page from ``present`` + 1 to ``pages``. A checkpoint
+    copies page 1 (the header and its page count) first and the pages past the file's end after it: a
+    process stopped in between leaves a file shorter than its header says, and the -wal, still whole,
+    holds the rest."""
+    try:
+        if _kind(wal) is not None:
+            return False
+        log = read_log_frames(wal, pages_from=present + 1)
+    except OSError:
+        return False
+    return log.database_pages >= pages and log.pages_held >= set(range(present + 1, pages + 1))
 
 
 # --------------------------------------------------------------------------- -wal and -shm
@@ -203,10 +222,13 @@ class LogFrames:
     valid_header: bool
     salts: bytes
     committed: int  # frames up to the last commit frame whose checksums hold
+    database_pages: int = 0  # the database's size in pages after that commit
+    pages_held: frozenset[int] = frozenset()  # committed pages numbered from ``pages_from`` on (when asked)
 
 
-def read_log_frames(wal: Path, limit: int | None = None) -> LogFrames:
-    """Walk the -wal's frames as SQLite recovers them: stop at the first frame whose salt or checksum fails."""
+def read_log_frames(wal: Path, limit: int | None = None, pages_from: int | None = None) -> LogFrames:
+    """Walk the -wal's frames as SQLite recovers them: stop at the first frame whose salt or checksum fails.
+    ``pages_from``: also say which pages from that number on the committed frames hold."""
     with open(wal, "rb") as handle:
         header = handle.read(WAL_HEADER)
         if len(header) < WAL_HEADER:
@@ -218,7 +240,9 @@ def read_log_frames(wal: Path, limit: int | None = None) -> LogFrames:
         sums = _checksum(header[:24], order)
         if sums != struct.unpack(">II", header[24:32]):
             return LogFrames(False, b"", 0)
-        salts, frame, committed = header[16:24], 0, 0
+        salts, frame, committed, database_pages = header[16:24], 0, 0, 0
+        pending: set[int] = set()
+        held: set[int] = set()
         while limit is None or frame < limit:
             data = handle.read(FRAME_HEADER + page_size)
             if len(data) < FRAME_HEADER + page_size or data[8:16] != salts:
@@ -227,9 +251,14 @@ def read_log_frames(wal: Path, limit: int | None = None) -> LogFrames:
             if sums != struct.unpack(">II", data[16:24]):
                 break
             frame += 1
-            if struct.unpack(">I", data[4:8])[0]:  # a commit frame: the database's size after it
-                committed = frame
-    return LogFrames(True, salts, committed)
+            page, size_after = struct.unpack(">II", data[:8])
+            if pages_from is not None and page >= pages_from:
+                pending.add(page)
+            if size_after:  # a commit frame: the database's size after it
+                committed, database_pages = frame, size_after
+                held |= pending
+                pending.clear()
+    return LogFrames(True, salts, committed, database_pages, frozenset(held))
 
 
 def _held_by_another_process(shm: Path) -> bool | None:
@@ -328,7 +357,7 @@ def inspect(db_path: Path) -> Inspection:
         return result
     if is_open_here(db_path):  # this process has it open: it was checked then (and see the module's docstring)
         return result
-    header = _database_header(db_path, size)
+    header = _database_header(db_path, size, wal)
     if header is not None:
         findings.append(Finding(db_path, *header))
         return result
