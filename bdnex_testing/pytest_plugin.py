@@ -43,6 +43,12 @@ ENVIRONMENT_WORDS = (
 )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # the processes tests start print every thread's Python stack if they die of a signal (abort, segfault):
+    # a crash met once under load is then a lead, not a bare "free(): invalid pointer"
+    os.environ.setdefault("PYTHONFAULTHANDLER", "1")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark every test that needs the shared fixtures, so ``-m "not shared"`` selects the self-contained ones.
 
