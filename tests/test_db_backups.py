@@ -13,6 +13,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 from contextlib import closing
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from bdnex_core.demo.fakesite import FakeBedetheque
 from bdnex_core.demo.samplelib import build_library
 from bdnex_core.paths import backups_folder
 from bdnex_core.pipeline import TagOptions, collect_items, run_tagging
-from bdnex_core.store.db_backups import list_backups, make_backup
+from bdnex_core.store.db_backups import RollingBackups, list_backups, make_backup
 from tests.test_db_damage import fill
 
 SAMPLE = "SELECT id, file_path, series, title, status, session_id FROM processed_files ORDER BY id"
@@ -205,3 +206,35 @@ def refused_until_reset(site, tmp_path):
         Catalogue(db).update_online(BedethequeClient(settings))
     again = run_cli("--config", str(second), "tag", str(library), "--batch", home=tmp_path)
     assert again.returncode == 0, again.stderr
+
+
+def test_a_backup_while_tagging_waits_for_another_threads_transaction_on_the_connection(tmp_path):
+    """The run's workers use the runner's SQLite connection one at a time; the backups made as the run
+    goes take their turn too (the copy once ran beside a worker's statement on the same connection)."""
+    path = tmp_path / "bdnex.db"
+    settings = from_mapping({"database": {"path": str(path), "backups_every_hours": 1, "backups_keep": 2}})
+    in_transaction, release, copied = threading.Event(), threading.Event(), threading.Event()
+
+    with BDneXDB(settings=settings) as db:
+        backups = RollingBackups(db.backend, settings)  # no backup yet: one is due
+
+        def worker() -> None:
+            with db.write():
+                db.plugin_state.set("test", "key", {"written": True})
+                in_transaction.set()
+                release.wait(10)
+
+        holder = threading.Thread(target=worker)
+        holder.start()
+        assert in_transaction.wait(10)
+        backing_up = threading.Thread(target=lambda: (backups.maybe(), copied.set()))
+        backing_up.start()
+        waited = not copied.wait(0.5)
+        release.set()
+        holder.join(10)
+        backing_up.join(30)
+    assert waited, "the backup did not wait for the transaction of another thread on its connection"
+    (backup,) = list_backups(settings)
+    with closing(sqlite3.connect(backup.path)) as conn:
+        rows = conn.execute("SELECT value FROM plugin_state WHERE plugin = 'test'").fetchall()
+    assert rows == [('{"written": true}',)], "the copy holds the transaction it waited for, committed"

@@ -595,7 +595,7 @@ def _rolling_backups(settings: Settings, db: BDneXDB, options: TagOptions) -> Ro
     """Backups of an SQLite database while it is tagged (none for a dry run, none on PostgreSQL)."""
     if options.dry_run or db.path is None or not isinstance(db.backend, SQLiteBackend):
         return RollingBackups(None, settings)
-    return RollingBackups(db.backend.conn, db_safety.settings_for(db.path, settings))
+    return RollingBackups(db.backend, db_safety.settings_for(db.path, settings))
 
 
 def unchanged_paths(db: BDneXDB, paths: list[str], roots: Iterable[str] = ()) -> set[str]:

@@ -553,11 +553,19 @@ class SQLiteBackend(Backend):
         except sqlite3.Error as exc:
             logger.debug("checkpoint after a full disk failed: %s", exc)
 
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """The connection itself, for what only SQLite's API does (an online backup), this thread's alone
+        meanwhile: another thread's statement waits, as for a transaction."""
+        with self._lock:
+            yield self.conn
+
     def close(self) -> None:
-        if self.path is not None and not self._closed:
-            opened_here(self.path, -1)
-        self._closed = True
-        self.conn.close()
+        with self._lock:  # never under a statement of another thread
+            if self.path is not None and not self._closed:
+                opened_here(self.path, -1)
+            self._closed = True
+            self.conn.close()
 
     _closed = False
 

@@ -32,6 +32,7 @@ from bdnex_core.store.sqlite_files import MIN_FREE_BYTES, ROOM_HELD_BYTES, compa
 
 if TYPE_CHECKING:
     from bdnex_core.config import Settings
+    from bdnex_core.store.backend import SQLiteBackend
 
 BACKUP_NAME = re.compile(r"^(?P<stem>.+)-(?P<stamp>\d{8}T\d{6}Z)-(?P<reason>[a-z-]+)\.db$")
 STAMP = "%Y%m%dT%H%M%SZ"
@@ -242,15 +243,15 @@ class RollingBackups:
     """A tag run's backups: one whenever the newest is older than ``backups_every_hours``, looked at
     now and then (at most once a minute) between two recorded files, so a run of days keeps a recent one."""
 
-    def __init__(self, conn: sqlite3.Connection | None, settings: Settings):
-        self.conn, self.settings = conn, settings
+    def __init__(self, backend: SQLiteBackend | None, settings: Settings):
+        self.backend, self.settings = backend, settings
         hours = settings.database.backups_every_hours
         self.look_every = min(60.0, hours * 360.0)  # a tenth of the interval, for short test intervals
         self._next_look = 0.0
         self._said_no_room = False
 
     def maybe(self) -> Backup | None:
-        if self.conn is None or self.settings.database.backups_every_hours == 0:
+        if self.backend is None or self.settings.database.backups_every_hours == 0:
             return None
         now = time.monotonic()
         if now < self._next_look:
@@ -258,21 +259,20 @@ class RollingBackups:
         self._next_look = now + self.look_every
         if not backup_due(self.settings):
             return None
-        if not self._room_for_a_copy():
-            return None
-        return make_backup(self.conn, self.settings, "while-tagging")
+        # the run's workers read through the same connection: the copy is made while none of them does
+        with self.backend.connection() as conn:
+            if not self._room_for_a_copy(conn):
+                return None
+            return make_backup(conn, self.settings, "while-tagging")
 
-    def _room_for_a_copy(self) -> bool:
+    def _room_for_a_copy(self, conn: sqlite3.Connection) -> bool:
         """A copy that would leave its disk short of what the run needs to record its files is not
         made: on a nearly full disk the backup would be what stops the run (said once in the log)."""
-        assert self.conn is not None
         folder = backups_folder(self.settings)
         probe = folder if folder.exists() else folder.parent
         try:
             status = os.statvfs(probe)
-            pages, page_size = (
-                self.conn.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "page_size")
-            )
+            pages, page_size = (conn.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "page_size"))
         except (OSError, sqlite3.Error):
             return True  # cannot tell: the copy itself will say
         left_after = status.f_bavail * status.f_frsize - pages * page_size
