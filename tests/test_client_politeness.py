@@ -359,6 +359,25 @@ def test_a_server_sending_one_byte_at_a_time_is_cut_off(site, make_client, kind)
     assert len(site.requests("/BD-")) == 1  # a trickling server is not asked again
 
 
+def test_no_watchdog_outlives_its_exchange(site, make_client):
+    """The deadline's watchdogs are ordinary threads (a daemon waking during the interpreter's exit can
+    abort it): each must end with its exchange, answered or cut off, or every exit would wait for it."""
+    client, _ = make_client(timeout_seconds=1.0)
+    client.get("/")
+    for path in any_album_paths(site, 3):
+        client.get(path)
+    site.set_mode("drip", delay=0.3, paths="/BD-")
+    with pytest.raises(Unreachable):
+        client.get(ALBUM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        watchdogs = [thread for thread in threading.enumerate() if isinstance(thread, threading.Timer)]
+        if not watchdogs:
+            break
+        time.sleep(0.05)
+    assert not watchdogs, f"{len(watchdogs)} watchdog threads still alive after their exchanges"
+
+
 def test_a_sitemap_without_end_is_cut_at_the_sitemap_cap(site, make_client, tmp_path):
     from bdnex_core.bedetheque.catalogue import Catalogue
 

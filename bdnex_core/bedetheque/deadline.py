@@ -70,8 +70,10 @@ class _Watched:
         deadline = getattr(_local, "deadline", None)
         if deadline is not None and self.sock is not None:
             _disarm()  # a redirect: the previous answer is over
+            # not a daemon: its exchange always cancels it on the way out, so the interpreter's exit never
+            # waits for it; a daemon thread still waking while the interpreter shuts down is killed in the
+            # middle of C code (pthread_exit on Python 3.11), a rare abort at the end of a run
             timer = threading.Timer(max(0.0, deadline - time.monotonic()), _cut, args=(self.sock,))
-            timer.daemon = True
             timer.start()
             _local.timer = timer
         return super().getresponse()  # type: ignore[misc]
