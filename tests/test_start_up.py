@@ -100,6 +100,37 @@ def test_ordinary_commands_import_only_what_they_use(tmp_path, pandas_trap):
     assert not mark.exists(), "a pandas installed beside sqlite-utils was imported by an ordinary command"
 
 
+# what matching a name needs is the index, the matcher and the database; the rest is for a tag or --explain
+NOT_FOR_IDENTIFY = (
+    *(name for name in HEAVY if name != "rapidfuzz"),
+    "lxml",
+    "PIL",
+    "bdnex_core.covers.check",
+    "bdnex_core.app.review",
+)
+
+
+def test_identify_imports_neither_the_http_stack_nor_the_imaging(tmp_path):
+    """A calibre lookup and ComicTagger's talker run one ``identify``-like process per file: it opens the index,
+    it builds nothing and fetches nothing (covers, with their client, only for ``--explain``)."""
+    from bdnex_core.demo.catalogue_generator import generate_catalogue
+
+    config = tmp_path / "config.yaml"
+    config.write_text(f"database: {{path: {tmp_path / 'bdnex.db'}}}\n")
+    env = {**os.environ, "BDNEX_CONFIG": str(config)}
+    sitemaps = generate_catalogue(500, seed=5).write_sitemaps(tmp_path / "sitemaps")
+    subprocess.run(
+        [sys.executable, "-m", "bdnex_core", "catalogue", "update", "--from-files", *map(str, sitemaps)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    loaded, output = _modules(["identify", "Nains - T01 - Redwin de la Forge.cbz"], env=env, cwd=tmp_path)
+    assert "Nains - T01 - Redwin de la Forge.cbz: " in output, output[-500:]
+    assert "rapidfuzz" in loaded, "the name was matched (the scorer was loaded)"
+    assert not loaded & set(NOT_FOR_IDENTIFY), sorted(loaded & set(NOT_FOR_IDENTIFY))
+
+
 def test_plugin_commands_are_listed_without_importing_them():
     cli = build_cli()
     assert {"komga", "calibre"} <= set(cli.lazy_commands)

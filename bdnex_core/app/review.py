@@ -196,11 +196,6 @@ def breakdown(explain: str) -> str:
     return components + (f"; not automatic: {', '.join(caps)}" if caps else "")
 
 
-def readable_explain(explain: str) -> str:
-    """A score's explanation as a person reads it: the reasons an automatic match is forbidden said so."""
-    return explain.replace("CAP: ", "not automatic: ")
-
-
 def name_differences(parsed: dict[str, Any], card: AlbumCard) -> list[str]:
     """Where the album a person is about to choose disagrees with the file's name: its series, its tome."""
     said: list[str] = []

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from bdnex_core.bedetheque.catalogue_index import SOURCE_COLUMNS, full_build_for_import, update_index
-from bdnex_core.bedetheque.catalogue_row import CatalogueRow
+from bdnex_core.bedetheque.catalogue_row import CatalogueRow, catalogue_rows
 from bdnex_core.bedetheque.sitemaps import (
     AlbumEntry,
     iter_album_entries,
@@ -255,5 +255,4 @@ class Catalogue:
 
     def rows(self) -> Iterator[CatalogueRow]:
         """Every album of the catalogue, as a named row."""
-        for row in self.db.catalogue.album_rows(CatalogueRow._fields):
-            yield CatalogueRow(*row)
+        return catalogue_rows(self.db.catalogue)

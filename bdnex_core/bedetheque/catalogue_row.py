@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from bdnex_core.store.catalogue import CatalogueStore
 
 
 class CatalogueRow(NamedTuple):
@@ -17,3 +21,9 @@ class CatalogueRow(NamedTuple):
     title_norm: str
     series_slug: str | None
     title_slug: str | None
+
+
+def catalogue_rows(store: CatalogueStore) -> Iterator[CatalogueRow]:
+    """Every album of the catalogue, as a named row (read a batch at a time)."""
+    for row in store.album_rows(CatalogueRow._fields):
+        yield CatalogueRow(*row)

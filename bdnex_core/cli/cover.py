@@ -39,9 +39,7 @@ def cover(app: AppContext, file: Path, album: str | None, as_json: bool) -> None
     if chosen is None:
         raise BdnexError(f"{file}: no image page in the archive", path=file)
     app.db.covers.keep_file_cover(sha256_file(file), chosen.fingerprint.to_text(), f"{chosen.page} ({chosen.why})")
-    checker = CoverChecker(
-        BedethequeClient(app.settings, database=app.db), "always", CoverBudget(app.settings.matching.cover_budget)
-    )
+    checker = _checker(app)
     album_cover = checker.album_fingerprint(app.db, album_id)
     if isinstance(album_cover, str):
         raise BdnexError(f"{file}: album {album_id}'s cover cannot be compared: {album_cover}", path=file)
@@ -75,3 +73,26 @@ def _best_match(app: AppContext, file: Path) -> int:
     if result.best is None:
         raise BdnexError(f"{file}: its name matches no album of the catalogue; give ALBUM_ID", path=file)
     return result.best.album_id
+
+
+def cover_lines(app: AppContext, name: str, album_ids: list[int]) -> dict[int, str]:
+    """``cover: ...`` per candidate: the file's cover compared with each candidate's, or why not."""
+    if not album_ids:
+        return {}
+    path = Path(name)
+    if not path.is_file():
+        return {album_id: "cover: not compared (no such file to read its cover)" for album_id in album_ids}
+
+    checker = _checker(app)
+    found = checker.file_fingerprint(app.db, path, sha256_file(path))
+    if isinstance(found, str):
+        return {album_id: f"cover: not compared ({found})" for album_id in album_ids}
+    lines = checker.compare(app.db, found[0], album_ids)
+    return {album_id: line.text() for album_id, line in lines.items()}
+
+
+def _checker(app: AppContext) -> CoverChecker:
+    """Covers compared whatever the settings say (a person asked), through the polite client and the budget."""
+    return CoverChecker(
+        BedethequeClient(app.settings, database=app.db), "always", CoverBudget(app.settings.matching.cover_budget)
+    )

@@ -7,16 +7,13 @@ With ``--explain``, a NAME that is a comic file also has its cover compared with
 from __future__ import annotations
 
 import sys
-from pathlib import Path, PurePath
+from pathlib import PurePath
 
 import click
 
-from bdnex_core.app.review import readable_explain
-from bdnex_core.bedetheque.client import BedethequeClient
 from bdnex_core.cli.context import AppContext, echo_json, pass_app
-from bdnex_core.covers.check import CoverBudget, CoverChecker
-from bdnex_core.hashing import sha256_file
 from bdnex_core.matching.filename import parse_filename
+from bdnex_core.matching.score import readable_explain
 from bdnex_core.pipeline.catalogue_matcher import load_matcher
 
 
@@ -35,12 +32,15 @@ def identify(app: AppContext, names: tuple[str, ...], from_stdin: bool, as_json:
     wanted = list(names) + ([line.strip() for line in sys.stdin if line.strip()] if from_stdin else [])
     if not wanted:
         raise click.UsageError("give at least one NAME (or --stdin)")
+    if explain:
+        # lazy: the HTTP stack and the imaging only for --explain (identify alone starts in a blink)
+        from bdnex_core.cli.cover import cover_lines
     matcher = load_matcher(app.settings, app.db)
     for name in wanted:
         path = PurePath(name)
         result = matcher.match(parse_filename(path.name, parent=path.parent.name or None))
         best = result.best if result.decision == "accept" else None
-        covers = _cover_lines(app, name, [c.album_id for c in result.candidates]) if explain else {}
+        covers = cover_lines(app, name, [c.album_id for c in result.candidates]) if explain else {}
         if as_json:
             echo_json(
                 {
@@ -73,22 +73,3 @@ def identify(app: AppContext, names: tuple[str, ...], from_stdin: bool, as_json:
                 click.echo(f"      other editions of this album: {', '.join(map(str, candidate.editions))}")
             if candidate.album_id in covers:
                 click.echo(f"      {covers[candidate.album_id]}")
-
-
-def _cover_lines(app: AppContext, name: str, album_ids: list[int]) -> dict[int, str]:
-    """``cover: ...`` per candidate: the file's cover compared with each candidate's, or why not."""
-    if not album_ids:
-        return {}
-    path = Path(name)
-    if not path.is_file():
-        return {album_id: "cover: not compared (no such file to read its cover)" for album_id in album_ids}
-
-    matching = app.settings.matching
-    checker = CoverChecker(
-        BedethequeClient(app.settings, database=app.db), "always", CoverBudget(matching.cover_budget)
-    )
-    found = checker.file_fingerprint(app.db, path, sha256_file(path))
-    if isinstance(found, str):
-        return {album_id: f"cover: not compared ({found})" for album_id in album_ids}
-    lines = checker.compare(app.db, found[0], album_ids)
-    return {album_id: line.text() for album_id, line in lines.items()}

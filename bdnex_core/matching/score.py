@@ -90,6 +90,11 @@ class Score:
         return "; ".join(parts)
 
 
+def readable_explain(explain: str) -> str:
+    """A score's explanation as a person reads it: the reasons an automatic match is forbidden said so."""
+    return explain.replace("CAP: ", "not automatic: ")
+
+
 def _title_similarity(wanted: str, title: str) -> float:
     if not title:
         return 0.0

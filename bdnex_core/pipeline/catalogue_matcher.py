@@ -9,8 +9,8 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from bdnex_core.bedetheque.catalogue import Catalogue
 from bdnex_core.bedetheque.catalogue_index import open_catalogue_index
+from bdnex_core.bedetheque.catalogue_row import catalogue_rows
 from bdnex_core.errors import CatalogueError
 from bdnex_core.matching.index import CatalogueIndex
 from bdnex_core.matching.matcher import Matcher
@@ -40,7 +40,9 @@ def load_matcher(settings: Settings, db: BDneXDB) -> Matcher:
     """
     if db.memory:
         require_catalogue(db)
-        return Matcher(CatalogueIndex.build(Catalogue(db).rows()), settings.matching, url_of=db.catalogue.url_of)
+        return Matcher(
+            CatalogueIndex.build(catalogue_rows(db.catalogue)), settings.matching, url_of=db.catalogue.url_of
+        )
 
     reader = db.reopen()
     try:
