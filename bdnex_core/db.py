@@ -17,7 +17,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bdnex_core.archives.journal import take_back_interrupted
 from bdnex_core.config import load_settings
 from bdnex_core.errors import BdnexError, DatabaseError
 from bdnex_core.hashing import sha256_file
@@ -158,6 +157,11 @@ class BDneXDB:
         """Take back every in-place archive write a crash interrupted (its writer is dead): each
         archive is its original again, as this database, which never recorded the write, says.
         Done by every opening of a database (not by :meth:`reopen`, the same process's threads)."""
+        if self.archive_journal.is_empty():
+            return
+        # lazy: the archive readers and writers, for the rare opening that has a write to take back
+        from bdnex_core.archives.journal import take_back_interrupted
+
         take_back_interrupted(self.archive_journal)
 
     def _open(self, *, check: bool, creating: bool, patient: bool = False) -> Backend:

@@ -105,6 +105,8 @@ NOT_FOR_IDENTIFY = (
     *(name for name in HEAVY if name != "rapidfuzz"),
     "lxml",
     "PIL",
+    "rarfile",
+    "bdnex_core.archives",
     "bdnex_core.covers.check",
     "bdnex_core.app.review",
 )

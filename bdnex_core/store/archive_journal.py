@@ -49,6 +49,10 @@ class ArchiveJournalStore:
             marks = ", ".join("?" for _ in journal_ids)
             return backend.execute(f"DELETE FROM archive_journal WHERE id IN ({marks})", list(journal_ids))
 
+    def is_empty(self) -> bool:
+        """No write in progress nor interrupted (what nearly every opening of a database finds)."""
+        return self.backend.value("SELECT 1 FROM archive_journal LIMIT 1") is None
+
     def pending(self) -> list[dict[str, Any]]:
         """Every entry, oldest first."""
         return self.backend.rows(f"SELECT {_COLUMNS} FROM archive_journal ORDER BY id")
