@@ -26,13 +26,13 @@ from bdnex_core.cli.plugin_commands import (
     report_tagging,
     run_tagging,
 )
-from bdnex_core.fileio import read_regular_file
 from bdnex_core.isbn import to_isbn13
 from bdnex_core.pipeline.options import TagOptions
 from bdnex_core.signals import stop_on_signals
 
 if TYPE_CHECKING:
     from bdnex_core.app.albums import fetch_album
+    from bdnex_core.app.match import match_name
     from bdnex_core.app.operations import (
         TRAILING_ARTICLE_SET,
         Album,
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
         comicinfo_for,
         fetch_album_through,
         load_settings,
-        match_name,
         move_article,
         normalize,
         parse_filename,
@@ -57,9 +56,10 @@ if TYPE_CHECKING:
         title_key,
         write_comicinfo,
     )
-    from bdnex_core.comicinfo import person_name
+    from bdnex_core.bedetheque.album import person_name
     from bdnex_core.config import Settings
     from bdnex_core.db import BDneXDB
+    from bdnex_core.fileio import read_regular_file
     from bdnex_core.pipeline.runner import RunSummary
 
 __all__ = [
@@ -109,14 +109,15 @@ _ON_FIRST_USE = {
     "RunSummary": "bdnex_core.pipeline.runner",
     "Settings": "bdnex_core.config",
     "fetch_album": "bdnex_core.app.albums",
-    "person_name": "bdnex_core.comicinfo",
+    "read_regular_file": "bdnex_core.fileio",
+    "match_name": "bdnex_core.app.match",
+    "person_name": "bdnex_core.bedetheque.album",
     **dict.fromkeys(
         (
             "album_cover",
             "catalogue_rows",
             "comic_kind",
             "comicinfo_for",
-            "match_name",
             "read_comicinfo",
             "retry_site_now",
             "series_of_album",

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
+from bdnex_core.bedetheque.album import person_name
 from bdnex_core.errors import MetadataError
 
 if TYPE_CHECKING:
@@ -407,16 +408,6 @@ _XML_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ff
 def xml_legal(text: str) -> str:
     """``text`` without the characters an XML document cannot hold (a web page may contain them)."""
     return _XML_ILLEGAL.sub("", text)
-
-
-def person_name(name: str) -> str | None:
-    """Bédéthèque writes 'Jarry, Nicolas'; ComicInfo lists are comma-separated, so 'Nicolas Jarry'.
-    Pseudo-authors ('<N&B>', '<Indéterminé>', '<Collectif>') are not people: dropped."""
-    name = " ".join(name.split())
-    if not name or (name.startswith("<") and name.endswith(">")):
-        return None
-    last, comma, first = name.partition(",")
-    return f"{first.strip()} {last.strip()}".strip() if comma and first.strip() else last.strip()
 
 
 def _join(names: list[str]) -> str | None:

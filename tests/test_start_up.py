@@ -23,6 +23,7 @@ from bdnex_core.config import config_schema, full_schema, surely_valid, with_def
 # never imported by an ordinary command (each is a tenth of a second or more, or drags one in)
 HEAVY = (
     "jsonschema",
+    "importlib.metadata",  # and the email package under it: a quarter of --help, for the plugins' entry points
     "sqlite_utils",
     "pandas",
     "numpy",

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
 
 from bdnex_core import archives
+from bdnex_core.app.match import match_name
 from bdnex_core.archives import WritePolicy
 from bdnex_core.bedetheque.album import Album
 from bdnex_core.bedetheque.catalogue import Catalogue
@@ -26,12 +27,9 @@ from bdnex_core.comicinfo import ComicInfo, read_comicinfo_safely
 from bdnex_core.config import Settings, load_settings
 from bdnex_core.db import BDneXDB
 from bdnex_core.library import LibraryItem
-from bdnex_core.matching.decide import AMBIGUOUS_CAP
 from bdnex_core.matching.filename import parse_filename
 from bdnex_core.matching.index import CatalogueIndex, title_key
 from bdnex_core.matching.normalize import TRAILING_ARTICLE_SET, move_article, normalize, strip_articles
-from bdnex_core.matching.score import TITLE_ONLY_CAP
-from bdnex_core.pipeline.catalogue_matcher import load_matcher
 from bdnex_core.service.upkeep import ServiceUpkeep
 
 # besides the calls below: what a metadata source that searches the catalogue itself (the ComicTagger
@@ -175,37 +173,3 @@ def read_comicinfo(path: str | Path) -> dict[str, str] | None:
     with archives.open_archive(path) as comic:
         info, _problem = read_comicinfo_safely(comic.comicinfo_bytes())
     return None if info is None else dict(info.fields)
-
-
-def match_name(settings: Settings, db: BDneXDB, name: str) -> dict[str, Any]:
-    """How the core matches a file name (``Série - T01 - Titre.cbz``; a folder before it helps, as for
-    ``tag``) against the local catalogue index, as ``bdnex-core identify`` prints it: ``decision``
-    (``accept``, ``review``, ``none``), ``reason``, the ``accept_threshold`` and ``review_threshold``
-    in force, and ``candidates`` best first, each with ``album_id``, ``url``, ``score``, ``confidence``,
-    ``caps`` (why it may not be accepted automatically), ``title_only`` (found by its album title
-    alone: the name gave no series), ``ambiguous`` (another album is as close), ``hard_caps`` (the
-    caps that are neither of those two) and ``explain``.
-    No page is fetched."""
-
-    path = PurePath(name)
-    result = load_matcher(settings, db).match(parse_filename(path.name, parent=path.parent.name or None))
-    return {
-        "decision": str(result.decision),
-        "reason": result.reason,
-        "accept_threshold": settings.matching.accept_threshold,
-        "review_threshold": settings.matching.review_threshold,
-        "candidates": [
-            {
-                "album_id": candidate.album_id,
-                "url": candidate.url,
-                "score": round(candidate.score, 4),
-                "confidence": round(candidate.confidence, 4),
-                "caps": list(candidate.caps),
-                "title_only": any(cap.startswith(TITLE_ONLY_CAP) for cap in candidate.caps),
-                "ambiguous": any(cap.startswith(AMBIGUOUS_CAP) for cap in candidate.caps),
-                "hard_caps": [cap for cap in candidate.caps if not cap.startswith((TITLE_ONLY_CAP, AMBIGUOUS_CAP))],
-                "explain": candidate.explain(),
-            }
-            for candidate in result.candidates
-        ],
-    }

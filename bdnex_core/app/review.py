@@ -28,7 +28,7 @@ from bdnex_core.bedetheque.client import BedethequeClient
 from bdnex_core.bedetheque.service import fetch_album
 from bdnex_core.comicinfo import person_name
 from bdnex_core.db import to_db_time, utcnow
-from bdnex_core.default_plugins.folder_source import folder_item
+from bdnex_core.default_plugins.folder_files import folder_item
 from bdnex_core.errors import BdnexError
 from bdnex_core.hashing import canonical_path
 from bdnex_core.library import LibraryItem, WriteBack

@@ -80,3 +80,13 @@ class Album:
             edition if isinstance(edition, Edition) else Edition(**edition) for edition in values.get("editions") or []
         ]
         return cls(**values)
+
+
+def person_name(name: str) -> str | None:
+    """Bédéthèque writes 'Jarry, Nicolas'; ComicInfo lists are comma-separated, so 'Nicolas Jarry'.
+    Pseudo-authors ('<N&B>', '<Indéterminé>', '<Collectif>') are not people: dropped."""
+    name = " ".join(name.split())
+    if not name or (name.startswith("<") and name.endswith(">")):
+        return None
+    last, comma, first = name.partition(",")
+    return f"{first.strip()} {last.strip()}".strip() if comma and first.strip() else last.strip()

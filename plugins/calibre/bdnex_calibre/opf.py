@@ -21,7 +21,6 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping
-from xml.sax.saxutils import escape, quoteattr
 
 HORS_SERIE_BASE = 1000.0
 INTEGRALE_BASE = 2000.0
@@ -33,6 +32,19 @@ _APART = re.compile(
 _TOME = re.compile(r"^(?P<num>\d+)\s*(?:(?P<letter>[a-i])|[a-z]{2,4})?$", re.IGNORECASE)
 _ALBUM_ID_IN_URL = re.compile(r"-(\d+)\.html?$")
 _ALBUM_ID_IN_NOTES = re.compile(r"Bédéthèque album (\d+)")
+# what an attribute value cannot hold as is: XML would read these white spaces as plain spaces
+_ATTRIBUTE_WHITESPACE = str.maketrans({"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
+
+
+def escape(text: str) -> str:
+    """``text`` as XML character data (html.escape: xml.sax.saxutils would import urllib.request, and this
+    module is loaded by every calibre lookup)."""
+    return html.escape(text, quote=False)
+
+
+def quoteattr(value: str) -> str:
+    """``value`` as a double-quoted XML attribute."""
+    return '"' + html.escape(value, quote=True).translate(_ATTRIBUTE_WHITESPACE) + '"'
 
 
 def series_index(number: str | None) -> float | None:

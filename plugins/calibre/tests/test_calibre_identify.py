@@ -104,3 +104,48 @@ def test_sync_reads_the_stored_file_name(tmp_path: Path, config: Path, site) -> 
     assert cli.main(["--config", str(config), "calibre", "sync", "--library", str(folder)]) == 0
     row = json.loads(calibredb("list", "--for-machine", "--with-library", str(folder), "--fields", "identifiers"))[0]
     assert row["id"] == book_id and row["identifiers"].get("bedetheque") == "245127", row
+
+
+# a calibre lookup is one bdnex-core process, and calibre looks for its answer every 0.2 s: what the process
+# loads decides whether it answers at the first look. A cached album needs neither the HTTP stack, nor the page
+# parser, nor the archive code.
+NOT_FOR_A_LOOKUP = (
+    "requests",
+    "urllib3",
+    "urllib.request",
+    "lxml",
+    "PIL",
+    "importlib.metadata",
+    "bdnex_core.archives",
+    "bdnex_core.bedetheque.client",
+    "bdnex_core.bedetheque.parse",
+    "bdnex_core.app.operations",
+)
+MODULES_AT_EXIT = """
+import json, sys
+from bdnex_core.cli import main
+try:
+    main(sys.argv[1:])
+finally:
+    print("MODULES " + json.dumps(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+def test_a_lookup_of_cached_albums_loads_neither_the_http_stack_nor_the_archive_code(config: Path) -> None:  # noqa: F811
+    import subprocess
+    import sys
+
+    writer = _writer_of_245127(config)  # the album is in the cache from now on
+    lookup = ["calibre", "identify", "--title", "Redwin de la Forge", "--author", writer]
+    result = subprocess.run(
+        [sys.executable, "-c", MODULES_AT_EXIT, "--config", str(config), *lookup],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["results"][0]["decision"] == "accept"
+    line = next(line for line in result.stderr.splitlines() if line.startswith("MODULES "))
+    loaded = set(json.loads(line[len("MODULES ") :]))
+    assert "rapidfuzz" in loaded, "the title was matched"
+    assert not loaded & set(NOT_FOR_A_LOOKUP), sorted(loaded & set(NOT_FOR_A_LOOKUP))
