@@ -40,10 +40,18 @@ def queued(site, tmp_path, database_location):
     db.close()
 
 
+def search_path(path_dirs: tuple[Path, ...]) -> str:
+    """``path_dirs``, then the PATH of the tests without any folder holding a ``bdnex-core`` (an activated
+    virtualenv's): whether the command is on the PATH is the test's choice."""
+    others = [
+        folder for folder in os.environ.get("PATH", "").split(os.pathsep) if not (Path(folder) / "bdnex-core").exists()
+    ]
+    return os.pathsep.join([*map(str, path_dirs), *others])
+
+
 def spawn(args: list[str], *, cwd: Path, path_dirs: tuple[Path, ...] = ()) -> pexpect.spawn:
     """``python -m bdnex_core ARGS`` in a pseudo-terminal, run from ``cwd``, ``path_dirs`` first on the PATH."""
-    env = dict(os.environ, COLUMNS="200", PYTHONUNBUFFERED="1")
-    env["PATH"] = os.pathsep.join([*map(str, path_dirs), env.get("PATH", "")])
+    env = dict(os.environ, COLUMNS="200", PYTHONUNBUFFERED="1", PATH=search_path(path_dirs))
     return pexpect.spawn(
         sys.executable, ["-m", "bdnex_core", *args], cwd=str(cwd), env=env, encoding="utf-8", timeout=60,
         dimensions=(50, 200),
@@ -58,8 +66,7 @@ def finish(child: pexpect.spawn) -> int:
 
 def run_as_printed(command: str, *, path_dirs: tuple[Path, ...] = ()) -> subprocess.CompletedProcess[str]:
     """A printed hint, pasted into a shell in another folder, with nobody at the keyboard."""
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([*map(str, path_dirs), env.get("PATH", "")])
+    env = dict(os.environ, PATH=search_path(path_dirs))
     return subprocess.run(
         ["bash", "-c", command], cwd="/", env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
         timeout=120,
@@ -125,6 +132,7 @@ def test_review_at_the_end_of_its_input_quits_saying_so_with_nothing_lost(queued
         capture_output=True,
         text=True,
         timeout=120,
+        env=dict(os.environ, PATH=search_path(())),
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "input ended: the review stops here" in done.stdout
@@ -192,6 +200,7 @@ def test_every_hint_runs_as_printed_and_reaches_the_same_database(site, tmp_path
     done = subprocess.run(
         [sys.executable, "-m", "bdnex_core", *relative, "tag", "last", "--interactive", "--workers", "1"],
         cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, PATH=search_path(())),
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     hint = re.search(r"input ended: the uncertain files wait for you \((.+)\)", done.stdout + done.stderr)
