@@ -106,7 +106,8 @@ def _group_lines(text: str, group: str, dist_info: Path) -> Iterator[PluginEntry
             section = line[1:-1].strip()
         elif section == group and "=" in line:
             name, _, value = line.partition("=")
-            yield PluginEntryPoint(name.strip(), value.strip(), dist_info)
+            # "module:attribute [extra]": the extras only say what the distribution's installer brought
+            yield PluginEntryPoint(name.strip(), value.partition("[")[0].strip(), dist_info)
 
 
 @dataclass

@@ -181,6 +181,14 @@ def test_entry_points_are_read_as_importlib_metadata_reads_them(tmp_path, monkey
     assert sorted((found.name, found.value) for found in importlib.metadata.entry_points(group="bdnex_core")) == ours(
         "bdnex_core"
     )
+    extras = tmp_path / "extras" / "bdnex_extras-2.0.dist-info"
+    extras.mkdir(parents=True)
+    (extras / "entry_points.txt").write_text("[bdnex_core]\nwith_extras = extras_module:Plugin [fast, small]\n")
+    monkeypatch.setattr(sys, "path", [str(extras.parent), *sys.path])
+    theirs = next(found for found in importlib.metadata.entry_points(group="bdnex_core") if found.name == "with_extras")
+    mine = next(found for found in installed_entry_points("bdnex_core") if found.name == "with_extras")
+    assert (mine.value, mine.distribution()) == ("extras_module:Plugin", {"name": "bdnex_extras", "version": "2.0"})
+    assert (theirs.module, theirs.attr) == ("extras_module", "Plugin")
 
 
 def _run_cli(args, pythonpath, **env):
