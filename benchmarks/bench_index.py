@@ -348,7 +348,9 @@ def main() -> int:
             args.runs,
         )
         help_runs = start["--help"]
-        print(f"\nstart-up (medians; wall / CPU); python3 on PATH is {shutil.which('python3')}, the interpreter {sys.executable}")
+        print(
+            f"\nstart-up (medians; wall / CPU); python3 on PATH is {shutil.which('python3')}, the interpreter {sys.executable}"
+        )
         for name, runs in start.items():
             print(f"  {name:20} {runs.wall * 1e3:7.1f} / {runs.cpu * 1e3:6.1f} ms   peak {runs.peak:5.1f} MB")
         print(
