@@ -207,7 +207,7 @@ class PluginHost:
 
     pm: GuardedPluginManager
     failures: list[LoadFailure] = field(default_factory=list)
-    distributions: dict[str, dict[str, str]] = field(default_factory=dict)
+    entry_points: dict[str, PluginEntryPoint] = field(default_factory=dict)  # what was loaded, by plugin name
 
     @property
     def hook(self) -> Any:
@@ -237,7 +237,7 @@ def build_plugin_host() -> PluginHost:
             plugin = entry_point.load()
             pm.register(plugin, name=entry_point.name)
             pm.check_pending()
-            host.distributions[entry_point.name] = entry_point.distribution()
+            host.entry_points[entry_point.name] = entry_point
         except Exception as exc:  # a plugin's bug must not take the tool down
             if pm.has_plugin(entry_point.name):
                 pm.unregister(name=entry_point.name)
@@ -323,7 +323,7 @@ def describe_plugins() -> list[dict[str, Any]]:
                 "name": name,
                 "hooks": hooks,
                 "default": name in DEFAULT_PLUGINS,
-                "distribution": host.distributions.get(name),
+                "distribution": host.entry_points[name].distribution() if name in host.entry_points else None,
                 "failed_hooks": sorted(hook for plugin_name, hook in host.pm.disabled if plugin_name == name),
             }
         )

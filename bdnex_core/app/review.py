@@ -24,9 +24,9 @@ from rapidfuzz import fuzz
 
 from bdnex_core import archives
 from bdnex_core.app.undo import undo_backup
+from bdnex_core.bedetheque.album import person_name
 from bdnex_core.bedetheque.client import BedethequeClient
 from bdnex_core.bedetheque.service import fetch_album
-from bdnex_core.comicinfo import person_name
 from bdnex_core.db import to_db_time, utcnow
 from bdnex_core.default_plugins.folder_files import folder_item
 from bdnex_core.errors import BdnexError
